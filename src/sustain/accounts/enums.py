@@ -1,0 +1,39 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """Staff roles; each is a Django group whose permissions a migration sets."""
+
+    PRESCRIBER = "prescriber", "Prescriber"
+    NURSE = "nurse", "Infusion nurse"
+    SCHEDULER = "scheduler", "Scheduler"
+    CLINIC_ADMIN = "clinic_admin", "Clinic administrator"
+    AUDITOR = "auditor", "Auditor"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    LOGIN = "login"
+    LOGOUT = "logout"
+    LOGIN_FAILED = "login-failed"
+
+
+class AuditOutcome(models.TextChoices):
+    SUCCESS = "success"
+    DENIED = "denied"
+
+
+class DataCategory(models.TextChoices):
+    """What kind of data an audited action touched (ASTM E2147 granularity)."""
+
+    AUTHENTICATION = "authentication"
+    DEMOGRAPHICS = "demographics"
+    PATIENT_RECORD = "patient-record"
+    COURSE = "course"
+    QUESTIONNAIRE = "questionnaire"
+    ALERT = "alert"
+    SCHEDULE = "schedule"
+    INFUSION = "infusion"
+    AUDIT = "audit"

@@ -1,0 +1,70 @@
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+
+from sustain.accounts import context
+
+LOGIN_AT_KEY = "sustain_login_at"
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class RequestIdMiddleware:
+    """Give each request an id (echoed as X-Request-ID) and expose it to the audit trail."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = uuid.uuid4().hex
+        # REMOTE_ADDR only: a proxy's X-Forwarded-For is trusted only once a deployment
+        # configures it, which this skeleton does not yet.
+        token = context.current.set(
+            context.RequestContext(ip=request.META.get("REMOTE_ADDR"), request_id=request_id)
+        )
+        try:
+            response = self.get_response(request)
+        finally:
+            context.current.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class SessionLifetimeMiddleware:
+    """End a session after its absolute lifetime, however active (ASVS 7.3.2; 12 h default).
+
+    The idle timeout is Django's own: SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            login_at = request.session.get(LOGIN_AT_KEY)
+            limit = dt.timedelta(seconds=settings.SUSTAIN_SESSION_ABSOLUTE_SECONDS)
+            if login_at is None or timezone.now() - dt.datetime.fromisoformat(login_at) > limit:
+                logout(request)
+                return redirect(settings.LOGIN_URL)
+        return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """Content security policy outside debug; no caching of anything a signed-in user sees."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not settings.DEBUG:
+            response.setdefault("Content-Security-Policy", settings.SUSTAIN_CSP)
+        if request.user.is_authenticated:
+            response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,106 @@
+import zoneinfo
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory, Role
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. America/New_York).")
+
+
+class Site(models.Model):
+    """A clinic location: the unit of data scoping. Every patient belongs to one site."""
+
+    name = models.CharField(max_length=120, unique=True)
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    # Chair time per infusion visit: the protocol's infusion plus set-up and observation until
+    # discharge. No published figure (clinical-facts.md §10), so a clinic setting.
+    visit_minutes = models.PositiveSmallIntegerField(default=120)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A staff member. Roles are groups named after `Role`; sites come from memberships."""
+
+    sites = models.ManyToManyField(Site, through="Membership", related_name="staff")
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted(g.name for g in self.groups.all())
+
+    @property
+    def role_label(self) -> str:
+        return ", ".join(Role(r).label for r in self.roles if r in Role.values) or "none"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="memberships")
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["user", "site"], name="membership_user_site_unique")
+        ]
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("Audit events are append-only: update is refused.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit events are append-only: delete is refused.")
+
+
+class AuditEvent(models.Model):
+    """One audited action, hash-chained to the one before it.
+
+    `seq` numbers the chain without gaps; `row_hash` is an HMAC over this row's fields and the
+    previous row's hash (sustain.accounts.audit), so a changed, deleted or inserted row breaks
+    the chain. Rows are never updated or deleted: the model refuses, and on PostgreSQL a
+    trigger does too (migration 0003).
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    recorded_at = models.DateTimeField()
+    actor = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    actor_username = models.CharField(max_length=150)
+    role = models.CharField(max_length=200, blank=True)
+    site = models.ForeignKey(Site, null=True, on_delete=models.PROTECT, related_name="+")
+    # A plain id, not a foreign key: the audit trail must not depend on the care tables.
+    patient_id = models.BigIntegerField(null=True, db_index=True)
+    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    category = models.CharField(max_length=30, choices=DataCategory.choices)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=10, choices=AuditOutcome.choices)
+    ip = models.GenericIPAddressField(null=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    row_hash = models.CharField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["seq"]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("Audit events are append-only: update is refused.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit events are append-only: delete is refused.")
+
+
+class AuditChainHead(models.Model):
+    """The single row that serializes appends to the audit chain (locked per append)."""
+
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)

@@ -1,0 +1,46 @@
+from django.db import models
+
+from sustain_core.protocols import Condition as CoreCondition
+
+
+class Sex(models.TextChoices):
+    """Administrative sex (FHIR AdministrativeGender)."""
+
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Condition(models.TextChoices):
+    DEPRESSION = CoreCondition.DEPRESSION.value, "Treatment-resistant depression"
+    ANXIETY = CoreCondition.ANXIETY.value, "Anxiety"
+    PTSD = CoreCondition.PTSD.value, "PTSD"
+    CHRONIC_PAIN = CoreCondition.CHRONIC_PAIN.value, "Chronic pain"
+
+
+class CourseStatus(models.TextChoices):
+    """Where a patient is in their course (ARCHITECTURE: screening → induction → review → maintenance)."""
+
+    SCREENING = "screening", "Screening"
+    INDUCTION = "induction", "Induction"
+    REVIEW = "review", "Post-induction review"
+    MAINTENANCE = "maintenance", "Maintenance"
+    RELAPSED = "relapsed", "Relapsed"
+    COMPLETED = "completed", "Completed"
+    DISCONTINUED = "discontinued", "Discontinued"
+
+
+class Timepoint(models.TextChoices):
+    BASELINE = "baseline", "Baseline"
+    PRE_INFUSION = "pre_infusion", "Before an infusion"
+    FOLLOW_UP = "follow_up", "Follow-up"
+
+
+class AlertKind(models.TextChoices):
+    SUICIDE_RISK = "suicide_risk", "PHQ-9 item 9 above 0"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"

@@ -1,0 +1,290 @@
+"""Every change of clinical data goes through one of these functions.
+
+Each runs in one transaction and writes one audit event in it (ARCHITECTURE: Data and time).
+Bad input raises sustain_core.errors.ClinicalValueError naming the field; nothing is saved.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.models import Site, User
+from sustain.care.enums import AlertKind, AlertStatus, CourseStatus, Timepoint
+from sustain.care.models import (
+    ACTIVE_COURSE_STATUSES,
+    Alert,
+    Assessment,
+    AssessmentAnswer,
+    Course,
+    InfusionRecord,
+    Patient,
+    WeightMeasurement,
+)
+from sustain.care.tasks import notify_suicide_risk_alert
+from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.models import Appointment
+from sustain_core import dosing, protocols, questionnaires
+from sustain_core.errors import ClinicalValueError, OutOfRange
+
+EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
+
+
+def validate_date_of_birth(date_of_birth: dt.date, *, today: dt.date) -> None:
+    """A date of birth must be a real past date (data-entry check, not a clinical rule)."""
+    if date_of_birth > today:
+        raise OutOfRange(
+            "date_of_birth", f"date of birth {date_of_birth} is in the future (today is {today})"
+        )
+    if date_of_birth < EARLIEST_DATE_OF_BIRTH:
+        raise OutOfRange(
+            "date_of_birth", f"date of birth must be on or after {EARLIEST_DATE_OF_BIRTH}"
+        )
+
+
+@transaction.atomic
+def register_patient(
+    *,
+    by: User,
+    site: Site,
+    given_name: str,
+    family_name: str,
+    date_of_birth: dt.date,
+    sex: str,
+    phone: str,
+    email: str,
+    primary_condition: str,
+    weight_kg: Decimal,
+    today: dt.date,
+) -> Patient:
+    validate_date_of_birth(date_of_birth, today=today)
+    dosing.validate_weight_kg(weight_kg)
+    if not site.memberships.filter(user=by).exists():
+        raise ClinicalValueError("site", f"you are not a member of {site.name}")
+    now = timezone.now()
+    patient = Patient(
+        site=site,
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        date_of_birth=date_of_birth,
+        sex=sex,
+        phone=phone.strip(),
+        email=email.strip(),
+        primary_condition=primary_condition,
+        created_at=now,
+        created_by=by,
+    )
+    patient.full_clean()
+    patient.save(force_insert=True)
+    WeightMeasurement.objects.create(
+        patient=patient, weight_kg=weight_kg, measured_on=today, recorded_at=now, recorded_by=by
+    )
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.DEMOGRAPHICS,
+        site=site,
+        patient_id=patient.pk,
+        obj=patient,
+    )
+    return patient
+
+
+@transaction.atomic
+def record_weight(
+    *, patient: Patient, weight_kg: Decimal, measured_on: dt.date, by: User
+) -> WeightMeasurement:
+    dosing.validate_weight_kg(weight_kg)
+    weight = WeightMeasurement.objects.create(
+        patient=patient,
+        weight_kg=weight_kg,
+        measured_on=measured_on,
+        recorded_at=timezone.now(),
+        recorded_by=by,
+    )
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.PATIENT_RECORD,
+        site=patient.site,
+        patient_id=patient.pk,
+        obj=weight,
+    )
+    return weight
+
+
+def active_course(patient: Patient) -> Course | None:
+    return patient.courses.filter(status__in=ACTIVE_COURSE_STATUSES).first()
+
+
+@transaction.atomic
+def enrol_patient(*, patient: Patient, protocol_key: str, protocol_version: int, by: User) -> Course:
+    """Start a course on a protocol; the patient is in screening until the series is booked."""
+    protocol = protocols.get_protocol(protocol_key, protocol_version)
+    if protocol.condition != patient.primary_condition:
+        raise ClinicalValueError(
+            "protocol",
+            f"{protocol.title} treats {protocol.condition}; the patient's primary condition is "
+            f"{patient.primary_condition}",
+        )
+    # Lock the patient row so two enrolments cannot both pass the check below.
+    Patient.objects.select_for_update().get(pk=patient.pk)
+    if active_course(patient) is not None:
+        raise ClinicalValueError("protocol", "the patient already has an active course")
+    course = Course.objects.create(
+        patient=patient,
+        protocol_key=protocol.key,
+        protocol_version=protocol.version,
+        status=CourseStatus.SCREENING,
+        enrolled_at=timezone.now(),
+        enrolled_by=by,
+    )
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.COURSE,
+        site=patient.site,
+        patient_id=patient.pk,
+        obj=course,
+    )
+    return course
+
+
+@transaction.atomic
+def record_phq9(
+    *,
+    patient: Patient,
+    answers: Sequence[int | None],
+    timepoint: Timepoint,
+    by: User,
+    completed_at: dt.datetime,
+    appointment: Appointment | None = None,
+) -> Assessment:
+    """Score and store a PHQ-9 item by item; an item 9 above 0 raises an open alert.
+
+    Scoring: sustain_core.questionnaires.score_phq9 [Kroenke2001]. The item-9 alert is an
+    implementation requirement (clinical-facts.md §7).
+    """
+    score = questionnaires.score_phq9(answers)
+    if appointment is not None and appointment.patient_id != patient.pk:
+        raise ClinicalValueError("appointment", "the appointment belongs to another patient")
+    assessment = Assessment.objects.create(
+        patient=patient,
+        course=active_course(patient),
+        appointment=appointment,
+        instrument=questionnaires.PHQ9.key,
+        timepoint=timepoint,
+        completed_at=completed_at,
+        recorded_by=by,
+        total_score=score.total,
+        severity=score.severity.value,
+    )
+    AssessmentAnswer.objects.bulk_create(
+        AssessmentAnswer(assessment=assessment, item=number, value=value)
+        for number, value in enumerate(answers, start=1)
+    )
+    if score.suicide_risk_flag:
+        alert = Alert.objects.create(
+            patient=patient,
+            kind=AlertKind.SUICIDE_RISK,
+            assessment=assessment,
+            raised_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: notify_suicide_risk_alert.enqueue(alert_id=alert.pk))
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.QUESTIONNAIRE,
+        site=patient.site,
+        patient_id=patient.pk,
+        obj=assessment,
+    )
+    return assessment
+
+
+@transaction.atomic
+def acknowledge_alert(*, alert: Alert, by: User) -> Alert:
+    updated = Alert.objects.filter(pk=alert.pk, status=AlertStatus.OPEN).update(
+        status=AlertStatus.ACKNOWLEDGED, acknowledged_at=timezone.now(), acknowledged_by=by
+    )
+    if not updated:
+        raise ClinicalValueError("alert", "this alert was already acknowledged")
+    alert.refresh_from_db()
+    record_event(
+        actor=by,
+        action=AuditAction.UPDATE,
+        category=DataCategory.ALERT,
+        site=alert.patient.site,
+        patient_id=alert.patient_id,
+        obj=alert,
+    )
+    return alert
+
+
+def plan_dose(*, appointment: Appointment, vial_mg_per_ml: Decimal) -> dosing.DosePlan:
+    """The dose for this visit from the latest weight and the course's protocol."""
+    course = appointment.course
+    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
+    weight = appointment.patient.weights.first()
+    if weight is None:
+        raise ClinicalValueError("weight_kg", "no weight is recorded for this patient")
+    return dosing.plan_infusion_dose(
+        weight_kg=weight.weight_kg,
+        mg_per_kg=protocol.dose_mg_per_kg,
+        vial_mg_per_ml=vial_mg_per_ml,
+        bag_volume_ml=protocol.bag_volume_ml,
+        infusion_minutes=protocol.infusion_minutes,
+    )
+
+
+@transaction.atomic
+def record_infusion(
+    *, appointment: Appointment, vial_mg_per_ml: Decimal, by: User, confirmed_at: dt.datetime
+) -> InfusionRecord:
+    """Record the nurse-confirmed dose for a booked visit and complete the visit.
+
+    After the protocol's last induction infusion the course moves to post-induction review.
+    """
+    appointment = Appointment.objects.select_for_update().select_related("course", "patient").get(
+        pk=appointment.pk
+    )
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise ClinicalValueError("appointment", f"this visit is {appointment.status}, not booked")
+    plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml)
+    record = InfusionRecord(
+        appointment=appointment,
+        patient=appointment.patient,
+        course=appointment.course,
+        weight_kg=plan.weight_kg,
+        mg_per_kg=plan.mg_per_kg,
+        dose_mg=plan.dose_mg,
+        vial_mg_per_ml=plan.vial_mg_per_ml,
+        drug_volume_ml=plan.drug_volume_ml,
+        bag_volume_ml=plan.bag_volume_ml,
+        infusion_minutes=plan.infusion_minutes,
+        pump_rate_ml_per_h=plan.pump_rate_ml_per_h,
+        confirmed_at=confirmed_at,
+        confirmed_by=by,
+    )
+    record.full_clean()
+    record.save(force_insert=True)
+    appointment.status = AppointmentStatus.COMPLETED
+    appointment.save(update_fields=["status"])
+    course = appointment.course
+    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
+    if appointment.number >= protocol.induction_infusions and course.status == CourseStatus.INDUCTION:
+        course.status = CourseStatus.REVIEW
+        course.save(update_fields=["status"])
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.INFUSION,
+        site=appointment.site,
+        patient_id=appointment.patient_id,
+        obj=record,
+    )
+    return record

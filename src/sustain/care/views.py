@@ -1,0 +1,245 @@
+import datetime as dt
+import zoneinfo
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sustain.accounts.access import require_permission, sites_for_user
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.care import charts, queries, services
+from sustain.care.enums import AlertStatus, Timepoint
+from sustain.care.forms import InfusionForm, PatientForm, Phq9Form
+from sustain.care.models import Alert, Patient
+from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.forms import SeriesForm, VisitForm
+from sustain_core import dosing, outcomes, protocols
+from sustain_core.errors import ClinicalValueError
+
+
+def add_clinical_error(form: forms.Form, error: ClinicalValueError) -> None:
+    """Show a rule's refusal on the field it names (or on the form when no field matches)."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+@require_GET
+@login_required
+def patient_list(request: HttpRequest) -> HttpResponse:
+    require_permission(request.user, "care.view_patient", category=DataCategory.DEMOGRAPHICS)
+    patients = (
+        Patient.objects.filter(site__in=sites_for_user(request.user))
+        .select_related("site")
+        .annotate(open_alerts=Count("alerts", filter=Q(alerts__status=AlertStatus.OPEN)))
+        .prefetch_related("courses")
+    )
+    # A list of names is a read of many records: one audit event for the list.
+    record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.DEMOGRAPHICS)
+    return render(request, "care/patient_list.html", {"patients": patients})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def patient_create(request: HttpRequest) -> HttpResponse:
+    require_permission(request.user, "care.add_patient", category=DataCategory.DEMOGRAPHICS)
+    sites = sites_for_user(request.user)
+    form = PatientForm(request.POST or None, sites=sites)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            patient = services.register_patient(
+                by=request.user,
+                today=timezone.localdate(timezone=zoneinfo.ZoneInfo(data["site"].timezone)),
+                **data,
+            )
+        except ClinicalValueError as error:
+            add_clinical_error(form, error)
+        else:
+            messages.success(request, "Patient registered.")
+            return redirect("care:patient_detail", patient_id=patient.pk)
+    return render(request, "care/patient_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+@login_required
+def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = queries.get_patient_for_user(request.user, patient_id)
+    tz = zoneinfo.ZoneInfo(patient.site.timezone)
+    course = services.active_course(patient) or patient.courses.order_by("-enrolled_at").first()
+    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version) if course else None
+    appointments = list(
+        patient.appointments.exclude(status=AppointmentStatus.CANCELLED).select_related(
+            "chair", "infusion"
+        )
+    )
+    can_see_scores = request.user.has_perm("care.view_assessment")
+    assessments = list(patient.assessments.all()) if can_see_scores else []
+    baseline = next((a for a in assessments if a.timepoint == Timepoint.BASELINE), None)
+    latest = assessments[-1] if assessments else None
+    outcome = None
+    if baseline and latest and latest != baseline:
+        outcome = outcomes.classify_phq9_outcome(
+            baseline_total=baseline.total_score, current_total=latest.total_score
+        )
+    given = [a.starts_at for a in appointments if a.status == AppointmentStatus.COMPLETED]
+    chart = charts.phq9_chart(
+        [(a.completed_at.astimezone(tz), a.total_score) for a in assessments],
+        [t.astimezone(tz) for t in given],
+        title="PHQ-9 total over time; dashed lines mark infusions",
+    )
+    next_visit = next((a for a in appointments if a.status == AppointmentStatus.BOOKED), None)
+    dose_preview = None
+    if next_visit is not None and course is not None:
+        try:
+            dose_preview = services.plan_dose(
+                appointment=next_visit, vial_mg_per_ml=dosing.ALLOWED_VIAL_MG_PER_ML[-1]
+            )
+        except ClinicalValueError as error:
+            messages.warning(request, str(error))
+    context = {
+        "patient": patient,
+        "course": course,
+        "protocol": protocol,
+        "protocols": [p for p in protocols.PROTOCOLS.values() if p.condition == patient.primary_condition],
+        "appointments": appointments,
+        "assessments": assessments,
+        "can_see_scores": can_see_scores,
+        "baseline": baseline,
+        "latest": latest,
+        "outcome": outcome,
+        "change": outcomes.percent_change(
+            baseline_total=baseline.total_score, current_total=latest.total_score
+        )
+        if baseline and latest
+        else None,
+        "chart": mark_safe(chart),  # noqa: S308 - built from numbers and escaped text only
+        "alerts": patient.alerts.filter(status=AlertStatus.OPEN),
+        "weight": patient.weights.first(),
+        "next_visit": next_visit,
+        "dose_preview": dose_preview,
+        "series_form": SeriesForm(initial={"first_day": timezone.localdate(timezone=tz) + dt.timedelta(days=1)}),
+        "visit_form": VisitForm(chairs=patient.site.chairs.all()),
+        "tz": tz,
+    }
+    return render(request, "care/patient_detail.html", context)
+
+
+@require_POST
+@login_required
+def enrol(request: HttpRequest, patient_id: int) -> HttpResponse:
+    require_permission(request.user, "care.add_course", category=DataCategory.COURSE)
+    patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    key, _, version = request.POST.get("protocol", "").rpartition(":")
+    try:
+        services.enrol_patient(
+            patient=patient,
+            protocol_key=key,
+            protocol_version=int(version) if version.isdigit() else 0,
+            by=request.user,
+        )
+    except ClinicalValueError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Enrolled.")
+    return redirect("care:patient_detail", patient_id=patient.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def phq9_create(request: HttpRequest, patient_id: int) -> HttpResponse:
+    require_permission(request.user, "care.add_assessment", category=DataCategory.QUESTIONNAIRE)
+    patient = queries.get_patient_for_user(
+        request.user, patient_id, audit_read=request.method == "GET"
+    )
+    has_baseline = patient.assessments.filter(timepoint=Timepoint.BASELINE).exists()
+    initial = {"timepoint": Timepoint.PRE_INFUSION if has_baseline else Timepoint.BASELINE}
+    form = Phq9Form(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessment = services.record_phq9(
+                patient=patient,
+                answers=form.answers(),
+                timepoint=Timepoint(form.cleaned_data["timepoint"]),
+                by=request.user,
+                completed_at=timezone.now(),
+            )
+        except ClinicalValueError as error:
+            add_clinical_error(form, error)
+        else:
+            messages.success(request, f"PHQ-9 recorded: total {assessment.total_score}.")
+            if assessment.alerts.exists():
+                messages.error(request, "Item 9 above 0: a suicide-risk alert is open. Follow the safety plan.")
+            return redirect("care:patient_detail", patient_id=patient.pk)
+    context = {"patient": patient, "form": form}
+    return render(request, "care/phq9_form.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    require_permission(request.user, "care.change_alert", category=DataCategory.ALERT)
+    alert = queries.get_alert_for_user(request.user, alert_id)
+    try:
+        services.acknowledge_alert(alert=alert, by=request.user)
+    except ClinicalValueError as error:
+        messages.error(request, str(error))
+    return redirect("care:patient_detail", patient_id=alert.patient_id)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def infusion_record(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    require_permission(request.user, "care.add_infusionrecord", category=DataCategory.INFUSION)
+    appointment = queries.get_appointment_for_user(request.user, appointment_id)
+    patient = queries.get_patient_for_user(
+        request.user, appointment.patient_id, audit_read=request.method == "GET"
+    )
+    form = InfusionForm(request.POST or None, initial={"vial_mg_per_ml": dosing.ALLOWED_VIAL_MG_PER_ML[-1]})
+    vial = dosing.ALLOWED_VIAL_MG_PER_ML[-1]
+    if form.is_bound and form.is_valid():
+        vial = form.cleaned_data["vial_mg_per_ml"]
+    plan, plan_error = None, ""
+    try:
+        plan = services.plan_dose(appointment=appointment, vial_mg_per_ml=vial)
+    except ClinicalValueError as error:
+        plan_error = str(error)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_infusion(
+                appointment=appointment,
+                vial_mg_per_ml=vial,
+                by=request.user,
+                confirmed_at=timezone.now(),
+            )
+        except ClinicalValueError as error:
+            add_clinical_error(form, error)
+        else:
+            messages.success(request, f"Infusion {appointment.number} recorded.")
+            return redirect("care:patient_detail", patient_id=patient.pk)
+    context = {
+        "patient": patient,
+        "appointment": appointment,
+        "form": form,
+        "plan": plan,
+        "plan_error": plan_error,
+        "pump_resolution": dosing.PUMP_RATE_RESOLUTION_ML_PER_H,
+        "tz": zoneinfo.ZoneInfo(patient.site.timezone),
+    }
+    return render(request, "care/infusion_form.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@login_required
+def alert_list(request: HttpRequest) -> HttpResponse:
+    require_permission(request.user, "care.view_alert", category=DataCategory.ALERT)
+    alerts = Alert.objects.filter(
+        patient__site__in=sites_for_user(request.user), status=AlertStatus.OPEN
+    ).select_related("patient", "assessment")
+    record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.ALERT)
+    return render(request, "care/alert_list.html", {"alerts": alerts})

@@ -1,0 +1,22 @@
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+
+from sustain.accounts.models import Site
+from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.models import Appointment, Chair
+
+
+def day_schedule(site: Site, day: dt.date) -> list[tuple[Chair, list[Appointment]]]:
+    """Every chair of the site with its visits on `day` (a calendar day in the site's zone)."""
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    by_chair: dict[int, list[Appointment]] = defaultdict(list)
+    for appointment in (
+        Appointment.objects.filter(site=site, starts_at__gte=start, starts_at__lt=end)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .select_related("patient", "chair")
+    ):
+        by_chair[appointment.chair_id].append(appointment)
+    return [(chair, by_chair[chair.pk]) for chair in site.chairs.all()]

@@ -1,0 +1,185 @@
+"""Booking infusion visits into chairs.
+
+The series search itself is pure (sustain_core.series.plan_series); this module feeds it the
+site's hours, closures, chairs and existing bookings, and writes the result under a lock so
+two schedulers cannot book the same chair time.
+"""
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.models import Site, User
+from sustain.care.enums import CourseStatus
+from sustain.care.models import Course, Patient
+from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.models import Appointment, Chair
+from sustain_core import protocols, series
+from sustain_core.errors import ClinicalValueError
+
+HORIZON = dt.timedelta(days=60)
+OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED)
+
+
+def site_calendar(
+    site: Site,
+) -> tuple[zoneinfo.ZoneInfo, list[series.OpeningHours], set[dt.date]]:
+    hours = [
+        series.OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes)
+        for h in site.opening_hours.all()
+    ]
+    closed = set(site.closures.values_list("date", flat=True))
+    return zoneinfo.ZoneInfo(site.timezone), hours, closed
+
+
+def _busy(
+    site: Site, patient: Patient, start: dt.datetime, end: dt.datetime
+) -> tuple[dict[str, list[series.Interval]], list[series.Interval]]:
+    chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
+    patient_busy: list[series.Interval] = []
+    rows = Appointment.objects.filter(
+        Q(site=site) | Q(patient=patient),
+        status__in=OCCUPYING,
+        starts_at__lt=end,
+        ends_at__gt=start,
+    ).values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    for chair_id, patient_id, starts_at, ends_at in rows:
+        interval = series.Interval(start=starts_at, end=ends_at)
+        chair_busy[str(chair_id)].append(interval)
+        if patient_id == patient.pk:
+            patient_busy.append(interval)
+    return chair_busy, patient_busy
+
+
+def propose_series(*, course: Course, earliest: dt.datetime) -> tuple[series.Slot, ...]:
+    """The first induction series that fits the protocol's spacing and the site's calendar.
+
+    Spacing and window come from the course's protocol (e.g. depression-induction v1: 6 visits,
+    ≥ 48 h apart, within 21 days [Oliver2022]).
+    """
+    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
+    site = course.patient.site
+    tz, hours, closed = site_calendar(site)
+    chairs = [str(pk) for pk in Chair.objects.filter(site=site).values_list("pk", flat=True)]
+    if not chairs:
+        raise ClinicalValueError("chair", f"{site.name} has no chairs")
+    chair_busy, patient_busy = _busy(site, course.patient, earliest, earliest + HORIZON * 2)
+    return series.plan_series(
+        count=protocol.induction_infusions,
+        min_gap=protocol.min_gap,
+        max_span=protocol.max_span,
+        duration=dt.timedelta(minutes=site.visit_minutes),
+        earliest=earliest,
+        tz=tz,
+        hours=hours,
+        closed_dates=closed,
+        chairs=chairs,
+        chair_busy=chair_busy,
+        patient_busy=patient_busy,
+        horizon=HORIZON,
+    )
+
+
+def _lock(site: Site, patient: Patient) -> None:
+    # Serialize bookings per site: PostgreSQL row locks on the site's chairs and the patient;
+    # SQLite's BEGIN IMMEDIATE already gives one writer at a time. On PostgreSQL the
+    # exclusion constraints of migration 0002 are the backstop.
+    list(Chair.objects.select_for_update().filter(site=site).order_by("pk"))
+    Patient.objects.select_for_update().get(pk=patient.pk)
+
+
+@transaction.atomic
+def book_series(*, course: Course, earliest: dt.datetime, by: User) -> list[Appointment]:
+    """Book the whole induction series at once and move the course into induction."""
+    patient = course.patient
+    site = patient.site
+    _lock(site, patient)
+    course.refresh_from_db()
+    if course.status != CourseStatus.SCREENING:
+        raise ClinicalValueError(
+            "course", f"the course is in {course.get_status_display()}; a series is booked once"
+        )
+    slots = propose_series(course=course, earliest=earliest)
+    chairs = Chair.objects.in_bulk([int(slot.chair) for slot in slots])
+    now = timezone.now()
+    appointments = [
+        Appointment.objects.create(
+            site=site,
+            chair=chairs[int(slot.chair)],
+            patient=patient,
+            course=course,
+            number=number,
+            starts_at=slot.start,
+            ends_at=slot.end,
+            booked_at=now,
+            booked_by=by,
+        )
+        for number, slot in enumerate(slots, start=1)
+    ]
+    course.status = CourseStatus.INDUCTION
+    course.save(update_fields=["status"])
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.SCHEDULE,
+        site=site,
+        patient_id=patient.pk,
+        obj=course,
+    )
+    return appointments
+
+
+@transaction.atomic
+def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User) -> Appointment:
+    """Book one more visit in a given chair at a given time (e.g. a booster or a re-book).
+
+    Refused with a message when it falls outside the site's hours, on a closure, or overlaps
+    the chair's or the patient's other visits.
+    """
+    patient = course.patient
+    site = patient.site
+    if chair.site_id != site.pk:
+        raise ClinicalValueError("chair", "the chair belongs to another site")
+    _lock(site, patient)
+    tz, hours, closed = site_calendar(site)
+    ends_at = starts_at + dt.timedelta(minutes=site.visit_minutes)
+    series.check_within_opening_hours(
+        start=starts_at, end=ends_at, tz=tz, hours=hours, closed_dates=closed
+    )
+    overlapping = Appointment.objects.filter(
+        Q(chair=chair) | Q(patient=patient),
+        status__in=OCCUPYING,
+        starts_at__lt=ends_at,
+        ends_at__gt=starts_at,
+    ).first()
+    if overlapping is not None:
+        whose = "the patient" if overlapping.patient_id == patient.pk else f"chair {chair.name}"
+        raise ClinicalValueError("starts_at", f"{whose} is already booked at that time")
+    last = course.appointments.exclude(status=AppointmentStatus.CANCELLED).order_by("-number")
+    number = (last.values_list("number", flat=True).first() or 0) + 1
+    appointment = Appointment.objects.create(
+        site=site,
+        chair=chair,
+        patient=patient,
+        course=course,
+        number=number,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        booked_at=timezone.now(),
+        booked_by=by,
+    )
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.SCHEDULE,
+        site=site,
+        patient_id=patient.pk,
+        obj=appointment,
+    )
+    return appointment

@@ -1,0 +1,110 @@
+import datetime as dt
+import zoneinfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sustain.accounts.access import require_permission, sites_for_user
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.care import queries as care_queries
+from sustain.care import services as care_services
+from sustain.care.views import add_clinical_error
+from sustain.scheduling import queries, services
+from sustain.scheduling.forms import SeriesForm, VisitForm
+from sustain_core.errors import ClinicalValueError
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def series(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Propose the induction series from a first day (GET), then book it whole (POST)."""
+    require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
+    patient = care_queries.get_patient_for_user(
+        request.user, patient_id, audit_read=request.method == "GET"
+    )
+    course = care_services.active_course(patient)
+    if course is None:
+        messages.error(request, "Enrol the patient in a protocol before booking a series.")
+        return redirect("care:patient_detail", patient_id=patient.pk)
+    tz = zoneinfo.ZoneInfo(patient.site.timezone)
+    form = SeriesForm(request.POST if request.method == "POST" else request.GET or None)
+    slots = ()
+    if form.is_bound and form.is_valid():
+        first_day = form.cleaned_data["first_day"]
+        earliest = max(dt.datetime.combine(first_day, dt.time.min, tzinfo=tz), timezone.now())
+        try:
+            if request.method == "POST":
+                booked = services.book_series(course=course, earliest=earliest, by=request.user)
+                messages.success(request, f"Booked {len(booked)} infusion visits.")
+                return redirect("care:patient_detail", patient_id=patient.pk)
+            slots = services.propose_series(course=course, earliest=earliest)
+        except ClinicalValueError as error:
+            add_clinical_error(form, error)
+    chairs = {str(c.pk): c for c in patient.site.chairs.all()}
+    proposal = [(chairs[s.chair], s.start.astimezone(tz), s.end.astimezone(tz)) for s in slots]
+    context = {"patient": patient, "course": course, "form": form, "proposal": proposal}
+    return render(request, "scheduling/series.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def visit_create(request: HttpRequest, patient_id: int) -> HttpResponse:
+    require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
+    patient = care_queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    course = care_services.active_course(patient)
+    form = VisitForm(request.POST, chairs=patient.site.chairs.all())
+    if course is None:
+        form.add_error(None, "Enrol the patient in a protocol before booking a visit.")
+    elif form.is_valid():
+        tz = zoneinfo.ZoneInfo(patient.site.timezone)
+        starts_at = dt.datetime.combine(
+            form.cleaned_data["day"], form.cleaned_data["start_time"], tzinfo=tz
+        )
+        try:
+            services.book_visit(
+                course=course, chair=form.cleaned_data["chair"], starts_at=starts_at, by=request.user
+            )
+        except ClinicalValueError as error:
+            add_clinical_error(form, error)
+        else:
+            messages.success(request, "Visit booked.")
+            return redirect("care:patient_detail", patient_id=patient.pk)
+    for field, errors in form.errors.items():
+        for error in errors:
+            messages.error(request, f"{field}: {error}" if field != "__all__" else error)
+    return redirect("care:patient_detail", patient_id=patient.pk)
+
+
+@require_GET
+@login_required
+def day_view(request: HttpRequest) -> HttpResponse:
+    """Every chair of one site on one day (the site's calendar day)."""
+    require_permission(request.user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
+    sites = list(sites_for_user(request.user))
+    if not sites:
+        raise Http404("You are not a member of any site.")
+    site = next((s for s in sites if str(s.pk) == request.GET.get("site")), sites[0])
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    try:
+        day = dt.date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        day = timezone.localdate(timezone=tz)
+    rows = queries.day_schedule(site, day)
+    record_event(
+        actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site
+    )
+    context = {
+        "site": site,
+        "sites": sites,
+        "day": day,
+        "previous": day - dt.timedelta(days=1),
+        "next": day + dt.timedelta(days=1),
+        "rows": rows,
+        "tz": tz,
+    }
+    return render(request, "scheduling/day.html", context)

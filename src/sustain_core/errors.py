@@ -1,0 +1,31 @@
+"""Named exceptions raised by the clinical rules.
+
+Every error names the field it is about, so the Django layer can attach the message to the
+right form field or API error without parsing text. Subclasses are named for what went wrong
+in the clinic's words (``OutOfRange``, ``NoSeriesFound``) rather than with an ``Error`` suffix.
+"""
+
+
+class ClinicalValueError(ValueError):
+    """A clinical value was rejected; ``field`` names it and ``message`` says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidAnswer(ClinicalValueError):  # noqa: N818 - a domain name (CONVENTIONS rule 4)
+    """A questionnaire answer is missing or outside the instrument's answer range."""
+
+
+class OutOfRange(ClinicalValueError):  # noqa: N818 - a domain name (CONVENTIONS rule 4)
+    """A number lies outside the range the rule accepts."""
+
+
+class NoSeriesFound(ClinicalValueError):  # noqa: N818 - a domain name (CONVENTIONS rule 4)
+    """No series of visits satisfies the scheduling constraints."""
+
+
+class OutsideOpeningHours(ClinicalValueError):  # noqa: N818 - a domain name (CONVENTIONS rule 4)
+    """A visit does not fit within the site's opening hours."""

@@ -1,0 +1,111 @@
+"""Personas for database tests: Dr Ada (prescriber), Nurse Ben, Sam the scheduler, Ivy the
+auditor, all at North Clinic; Dr Carl, a prescriber at South Clinic who must see nothing of
+North's; Nora, a North member with no role; and Pat, North's patient (70 kg, depression)."""
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from sustain.accounts.models import Membership, Site, User
+from sustain.care import services
+from sustain.care.models import Patient
+from sustain.scheduling.models import Chair, OpeningHours
+
+TODAY = dt.date(2026, 11, 23)  # a Monday
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(settings: pytest.FixtureRequest) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _site(name: str, tz: str, chairs: int) -> Site:
+    site = Site.objects.create(name=name, timezone=tz)
+    for weekday in range(5):
+        OpeningHours.objects.create(
+            site=site, weekday=weekday, opens=dt.time(8), closes=dt.time(18)
+        )
+    for n in range(1, chairs + 1):
+        Chair.objects.create(site=site, name=f"Chair {n}")
+    return site
+
+
+@pytest.fixture
+def north(db: None) -> Site:
+    return _site("North Clinic", "America/New_York", chairs=2)
+
+
+@pytest.fixture
+def south(db: None) -> Site:
+    return _site("South Clinic", "America/Chicago", chairs=1)
+
+
+def make_user(username: str, role: str | None, site: Site) -> User:
+    user = User.objects.create_user(
+        username=username, password="not-used-in-tests", email=f"{username}@example.org"
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    Membership.objects.create(user=user, site=site)
+    return user
+
+
+@pytest.fixture
+def ada(north: Site) -> User:
+    return make_user("ada", "prescriber", north)
+
+
+@pytest.fixture
+def ben(north: Site) -> User:
+    return make_user("ben", "nurse", north)
+
+
+@pytest.fixture
+def sam(north: Site) -> User:
+    return make_user("sam", "scheduler", north)
+
+
+@pytest.fixture
+def ivy(north: Site) -> User:
+    return make_user("ivy", "auditor", north)
+
+
+@pytest.fixture
+def nora(north: Site) -> User:
+    return make_user("nora", None, north)
+
+
+@pytest.fixture
+def carl(south: Site) -> User:
+    return make_user("carl", "prescriber", south)
+
+
+@pytest.fixture
+def pat(north: Site, sam: User) -> Patient:
+    return services.register_patient(
+        by=sam,
+        site=north,
+        given_name="Pat",
+        family_name="Quinn",
+        date_of_birth=dt.date(1980, 5, 17),
+        sex="female",
+        phone="555-0100",
+        email="pat@example.com",
+        primary_condition="depression",
+        weight_kg=Decimal("70.0"),
+        today=TODAY,
+    )
+
+
+@pytest.fixture
+def login() -> Callable[[User], Client]:
+    def _login(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return _login

@@ -1,0 +1,96 @@
+"""One patient through the start of a 6-infusion course, entirely through the web UI."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from sustain.care.models import Alert, Assessment, Course, InfusionRecord, Patient
+from sustain.scheduling.models import Appointment
+
+pytestmark = pytest.mark.api
+
+NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)  # Friday 10:00 in New York
+
+
+def phq9_post(total_items: list[int], timepoint: str) -> dict[str, str]:
+    data = {f"item_{n}": str(v) for n, v in enumerate(total_items, start=1)}
+    data["timepoint"] = timepoint
+    return data
+
+
+@time_machine.travel(NOW, tick=False)
+def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, ben, sam):
+    scheduler, prescriber, nurse = login(sam), login(ada), login(ben)
+
+    response = scheduler.post(
+        "/patients/new/",
+        {
+            "site": north.pk,
+            "given_name": "Robin",
+            "family_name": "Ellis",
+            "date_of_birth": "1979-03-02",
+            "sex": "male",
+            "phone": "555-0142",
+            "email": "robin@example.com",
+            "primary_condition": "depression",
+            "weight_kg": "70.0",
+        },
+    )
+    patient = Patient.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/patients/{patient.pk}/"
+
+    response = prescriber.post(
+        f"/patients/{patient.pk}/enrol/", {"protocol": "depression-induction:1"}
+    )
+    course = Course.objects.get()
+    assert (response.status_code, course.status) == (302, "screening")
+
+    response = nurse.post(
+        f"/patients/{patient.pk}/phq9/", phq9_post([3, 3, 2, 2, 2, 2, 2, 2, 0], "baseline")
+    )
+    assert response.status_code == 302
+    assert Assessment.objects.get().total_score == 18
+
+    response = scheduler.get(f"/patients/{patient.pk}/series/", {"first_day": "2026-11-30"})
+    assert response.status_code == 200
+    assert len(response.context["proposal"]) == 6
+    response = scheduler.post(f"/patients/{patient.pk}/series/", {"first_day": "2026-11-30"})
+    visits = list(Appointment.objects.order_by("starts_at"))
+    course.refresh_from_db()
+    assert (response.status_code, len(visits), course.status) == (302, 6, "induction")
+    gaps = [b.starts_at - a.starts_at for a, b in zip(visits, visits[1:], strict=False)]
+    assert min(gaps) >= dt.timedelta(hours=48)
+    assert visits[-1].ends_at - visits[0].starts_at <= dt.timedelta(days=21)
+
+    first = visits[0]
+    response = nurse.get(f"/visits/{first.pk}/infusion/")
+    plan = response.context["plan"]
+    assert (plan.dose_mg, plan.drug_volume_ml, plan.pump_rate_ml_per_h) == (
+        Decimal("35"),
+        Decimal("0.7"),
+        Decimal("150.0"),
+    )
+    with time_machine.travel(first.starts_at + dt.timedelta(minutes=45), tick=False):
+        nurse = login(ben)
+        nurse.post(
+            f"/patients/{patient.pk}/phq9/", phq9_post([2, 1, 1, 1, 1, 1, 1, 1, 0], "pre_infusion")
+        )
+        response = nurse.post(
+            f"/visits/{first.pk}/infusion/", {"vial_mg_per_ml": "50", "confirm": "on"}
+        )
+        assert response.status_code == 302
+        record = InfusionRecord.objects.get()
+        first.refresh_from_db()
+        assert (record.dose_mg, first.status) == (Decimal("35"), "completed")
+
+        page = prescriber_page = login(ada).get(f"/patients/{patient.pk}/")
+    html = page.content.decode()
+    assert prescriber_page.status_code == 200
+    assert "<svg" in html
+    assert 'class="infusion"' in html
+    assert page.context["outcome"] == "response"  # 18 → 9 is a 50 % drop
+    assert [a.number for a in page.context["appointments"]] == [1, 2, 3, 4, 5, 6]
+    assert Alert.objects.count() == 0
