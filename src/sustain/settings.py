@@ -42,7 +42,7 @@ def env_int(name: str, default: int) -> int:
 
 
 def database_from_env() -> dict[str, Any]:
-    """SQLite in VAR_DIR by default; DATABASE_URL=postgres://user@host:port/name selects PostgreSQL."""
+    """SQLite in VAR_DIR by default; DATABASE_URL=postgres://user@host:port/name for PostgreSQL."""
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,9 @@ def database_from_env() -> dict[str, Any]:
         }
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
-        raise ImproperlyConfigured(f"DATABASE_URL must be postgres://...; got scheme {parts.scheme!r}")
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be postgres://...; got scheme {parts.scheme!r}"
+        )
     query = urllib.parse.parse_qs(parts.query)
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -134,6 +136,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "care:patient_list"
+LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Argon2id first (ASVS 11.4.2); the others only verify legacy hashes.
 PASSWORD_HASHERS = [

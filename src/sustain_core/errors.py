@@ -15,17 +15,17 @@ class ClinicalValueError(ValueError):
         self.message = message
 
 
-class InvalidAnswer(ClinicalValueError):  # noqa: N818 - a domain name (CONVENTIONS rule 4)
+class InvalidAnswer(ClinicalValueError):
     """A questionnaire answer is missing or outside the instrument's answer range."""
 
 
-class OutOfRange(ClinicalValueError):  # noqa: N818 - a domain name (CONVENTIONS rule 4)
+class OutOfRange(ClinicalValueError):
     """A number lies outside the range the rule accepts."""
 
 
-class NoSeriesFound(ClinicalValueError):  # noqa: N818 - a domain name (CONVENTIONS rule 4)
+class NoSeriesFound(ClinicalValueError):
     """No series of visits satisfies the scheduling constraints."""
 
 
-class OutsideOpeningHours(ClinicalValueError):  # noqa: N818 - a domain name (CONVENTIONS rule 4)
+class OutsideOpeningHours(ClinicalValueError):
     """A visit does not fit within the site's opening hours."""

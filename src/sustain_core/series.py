@@ -267,8 +267,11 @@ def _free_slots(
     chair_busy: Mapping[str, Sequence[Interval]],
     patient_busy: Sequence[Interval],
 ) -> Iterator[Slot]:
-    """Yield, in time order, each grid visit from ``earliest`` that the patient and a chair
-    are free for, on open days up to the local date of ``until``."""
+    """Yield, in time order, the grid visits that the patient and some chair are free for.
+
+    Visits start at or after ``earliest``, on open days up to the local date of ``until``; each
+    takes the first free chair in ``chairs`` order.
+    """
     rows_by_weekday = _rows_by_weekday(hours)
     patient = _merge(patient_busy)
     chair_runs = {chair: _merge(chair_busy.get(chair, ())) for chair in chairs}
@@ -322,7 +325,6 @@ def _wall_to_utc(wall: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
 def _fits(row: OpeningHours, local_start: dt.datetime, local_end: dt.datetime) -> bool:
     return (
         local_start.date() == local_end.date()
-        and row.weekday == local_start.weekday()
         and row.opens <= local_start.time()
         and local_end.time() <= row.closes
     )

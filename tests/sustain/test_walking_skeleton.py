@@ -1,6 +1,7 @@
 """One patient through the start of a 6-infusion course, entirely through the web UI."""
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -61,7 +62,7 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     visits = list(Appointment.objects.order_by("starts_at"))
     course.refresh_from_db()
     assert (response.status_code, len(visits), course.status) == (302, 6, "induction")
-    gaps = [b.starts_at - a.starts_at for a, b in zip(visits, visits[1:], strict=False)]
+    gaps = [b.starts_at - a.starts_at for a, b in itertools.pairwise(visits)]
     assert min(gaps) >= dt.timedelta(hours=48)
     assert visits[-1].ends_at - visits[0].starts_at <= dt.timedelta(days=21)
 

@@ -2,10 +2,17 @@
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import Site, User
+
+
+class AuthenticatedRequest(HttpRequest):
+    """A request behind @login_required: its user is a staff User (for the type checker)."""
+
+    user: User
 
 
 def require_permission(user: User, perm: str, *, category: DataCategory) -> None:

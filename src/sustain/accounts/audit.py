@@ -107,7 +107,9 @@ def verify_chain() -> ChainReport:
     for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
         if event.seq > expected_seq:
             return ChainReport(
-                False, checked, f"row seq {expected_seq} is missing: deleted before row id {event.pk}"
+                False,
+                checked,
+                f"row seq {expected_seq} is missing: deleted before row id {event.pk}",
             )
         if event.seq < expected_seq:
             return ChainReport(False, checked, f"row id {event.pk} (seq {event.seq}) was inserted")
@@ -123,7 +125,9 @@ def verify_chain() -> ChainReport:
     head = AuditChainHead.objects.filter(pk=1).first()
     if head is not None and (head.last_seq, head.last_hash) != (checked, prev_hash):
         if head.last_seq > checked:
-            problem = f"rows after seq {checked} were deleted (the chain head is at {head.last_seq})"
+            problem = (
+                f"rows after seq {checked} were deleted (the chain head is at {head.last_seq})"
+            )
         else:
             problem = f"row seq {checked} is past the chain head {head.last_seq}: inserted"
         return ChainReport(False, checked, problem)

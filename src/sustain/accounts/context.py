@@ -14,5 +14,6 @@ class RequestContext:
 
 
 current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "sustain_request_context", default=RequestContext()  # noqa: B039 - immutable default
+    "sustain_request_context",
+    default=RequestContext(),  # noqa: B039 - immutable default
 )

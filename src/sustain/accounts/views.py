@@ -1,10 +1,10 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from sustain.accounts.access import require_permission
+from sustain.accounts.access import AuthenticatedRequest, require_permission
 from sustain.accounts.audit import record_event, verify_chain
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import AuditEvent
@@ -12,7 +12,7 @@ from sustain.accounts.models import AuditEvent
 
 @require_GET
 @login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthenticatedRequest) -> HttpResponse:
     """The audit trail, newest first, with the chain's integrity (auditors)."""
     require_permission(request.user, "accounts.view_auditevent", category=DataCategory.AUDIT)
     page = Paginator(AuditEvent.objects.order_by("-seq"), 100).get_page(request.GET.get("page"))

@@ -44,7 +44,8 @@ def phq9_chart(
         )
     for tick in (0, 5, 10, 15, 20, 27):
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" class="tick">{tick}</text>'
+            f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" class="tick">'
+            f"{tick}</text>"
         )
     for t in infusions:
         parts.append(

@@ -20,7 +20,7 @@ class Condition(models.TextChoices):
 
 
 class CourseStatus(models.TextChoices):
-    """Where a patient is in their course (ARCHITECTURE: screening → induction → review → maintenance)."""
+    """Where a patient is in their course: screening → induction → review → maintenance."""
 
     SCREENING = "screening", "Screening"
     INDUCTION = "induction", "Induction"

@@ -42,7 +42,9 @@ class Phq9Form(forms.Form):
             )
 
     def answers(self) -> list[int]:
-        return [self.cleaned_data[f"item_{n}"] for n in range(1, len(questionnaires.PHQ9.items) + 1)]
+        return [
+            self.cleaned_data[f"item_{n}"] for n in range(1, len(questionnaires.PHQ9.items) + 1)
+        ]
 
     def item_fields(self) -> list[forms.BoundField]:
         return [self[f"item_{n}"] for n in range(1, len(questionnaires.PHQ9.items) + 1)]

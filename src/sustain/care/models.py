@@ -55,7 +55,9 @@ class WeightMeasurement(models.Model):
         ordering: ClassVar = ["-measured_on", "-recorded_at"]
         constraints: ClassVar = [
             models.CheckConstraint(
-                condition=Q(weight_kg__gte=dosing.WEIGHT_KG_MIN, weight_kg__lte=dosing.WEIGHT_KG_MAX),
+                condition=Q(
+                    weight_kg__gte=dosing.WEIGHT_KG_MIN, weight_kg__lte=dosing.WEIGHT_KG_MAX
+                ),
                 name="weight_kg_plausible",
             )
         ]

@@ -7,6 +7,7 @@ Bad input raises sustain_core.errors.ClinicalValueError naming the field; nothin
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -122,7 +123,9 @@ def active_course(patient: Patient) -> Course | None:
 
 
 @transaction.atomic
-def enrol_patient(*, patient: Patient, protocol_key: str, protocol_version: int, by: User) -> Course:
+def enrol_patient(
+    *, patient: Patient, protocol_key: str, protocol_version: int, by: User
+) -> Course:
     """Start a course on a protocol; the patient is in screening until the series is booked."""
     protocol = protocols.get_protocol(protocol_key, protocol_version)
     if protocol.condition != patient.primary_condition:
@@ -183,9 +186,10 @@ def record_phq9(
         total_score=score.total,
         severity=score.severity.value,
     )
+    checked = cast("Sequence[int]", answers)  # score_phq9 refused any missing answer
     AssessmentAnswer.objects.bulk_create(
         AssessmentAnswer(assessment=assessment, item=number, value=value)
-        for number, value in enumerate(answers, start=1)
+        for number, value in enumerate(checked, start=1)
     )
     if score.suicide_risk_flag:
         alert = Alert.objects.create(
@@ -249,8 +253,10 @@ def record_infusion(
 
     After the protocol's last induction infusion the course moves to post-induction review.
     """
-    appointment = Appointment.objects.select_for_update().select_related("course", "patient").get(
-        pk=appointment.pk
+    appointment = (
+        Appointment.objects.select_for_update()
+        .select_related("course", "patient")
+        .get(pk=appointment.pk)
     )
     if appointment.status != AppointmentStatus.BOOKED:
         raise ClinicalValueError("appointment", f"this visit is {appointment.status}, not booked")
@@ -276,7 +282,10 @@ def record_infusion(
     appointment.save(update_fields=["status"])
     course = appointment.course
     protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
-    if appointment.number >= protocol.induction_infusions and course.status == CourseStatus.INDUCTION:
+    if (
+        appointment.number >= protocol.induction_infusions
+        and course.status == CourseStatus.INDUCTION
+    ):
         course.status = CourseStatus.REVIEW
         course.save(update_fields=["status"])
     record_event(

@@ -4,20 +4,20 @@ import zoneinfo
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sustain.accounts.access import require_permission, sites_for_user
+from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.care import charts, queries, services
-from sustain.care.enums import AlertStatus, Timepoint
+from sustain.care.enums import AlertStatus, CourseStatus, Timepoint
 from sustain.care.forms import InfusionForm, PatientForm, Phq9Form
-from sustain.care.models import Alert, Patient
+from sustain.care.models import Alert, Course, Patient
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.forms import SeriesForm, VisitForm
 from sustain_core import dosing, outcomes, protocols
@@ -31,22 +31,29 @@ def add_clinical_error(form: forms.Form, error: ClinicalValueError) -> None:
 
 @require_GET
 @login_required
-def patient_list(request: HttpRequest) -> HttpResponse:
+def patient_list(request: AuthenticatedRequest) -> HttpResponse:
     require_permission(request.user, "care.view_patient", category=DataCategory.DEMOGRAPHICS)
     patients = (
         Patient.objects.filter(site__in=sites_for_user(request.user))
         .select_related("site")
-        .annotate(open_alerts=Count("alerts", filter=Q(alerts__status=AlertStatus.OPEN)))
-        .prefetch_related("courses")
+        .annotate(
+            open_alerts=Count("alerts", filter=Q(alerts__status=AlertStatus.OPEN)),
+            course_status=Subquery(
+                Course.objects.filter(patient=OuterRef("pk"))
+                .order_by("-enrolled_at")
+                .values("status")[:1]
+            ),
+        )
     )
     # A list of names is a read of many records: one audit event for the list.
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.DEMOGRAPHICS)
-    return render(request, "care/patient_list.html", {"patients": patients})
+    context = {"patients": patients, "course_labels": dict(CourseStatus.choices)}
+    return render(request, "care/patient_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def patient_create(request: HttpRequest) -> HttpResponse:
+def patient_create(request: AuthenticatedRequest) -> HttpResponse:
     require_permission(request.user, "care.add_patient", category=DataCategory.DEMOGRAPHICS)
     sites = sites_for_user(request.user)
     form = PatientForm(request.POST or None, sites=sites)
@@ -63,16 +70,20 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Patient registered.")
             return redirect("care:patient_detail", patient_id=patient.pk)
-    return render(request, "care/patient_form.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "care/patient_form.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @require_GET
 @login_required
-def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     patient = queries.get_patient_for_user(request.user, patient_id)
     tz = zoneinfo.ZoneInfo(patient.site.timezone)
     course = services.active_course(patient) or patient.courses.order_by("-enrolled_at").first()
-    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version) if course else None
+    protocol = (
+        protocols.get_protocol(course.protocol_key, course.protocol_version) if course else None
+    )
     appointments = list(
         patient.appointments.exclude(status=AppointmentStatus.CANCELLED).select_related(
             "chair", "infusion"
@@ -106,7 +117,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "patient": patient,
         "course": course,
         "protocol": protocol,
-        "protocols": [p for p in protocols.PROTOCOLS.values() if p.condition == patient.primary_condition],
+        "protocols": [
+            p for p in protocols.PROTOCOLS.values() if p.condition == patient.primary_condition
+        ],
         "appointments": appointments,
         "assessments": assessments,
         "can_see_scores": can_see_scores,
@@ -123,7 +136,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "weight": patient.weights.first(),
         "next_visit": next_visit,
         "dose_preview": dose_preview,
-        "series_form": SeriesForm(initial={"first_day": timezone.localdate(timezone=tz) + dt.timedelta(days=1)}),
+        "series_form": SeriesForm(
+            initial={"first_day": timezone.localdate(timezone=tz) + dt.timedelta(days=1)}
+        ),
         "visit_form": VisitForm(chairs=patient.site.chairs.all()),
         "tz": tz,
     }
@@ -132,7 +147,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def enrol(request: HttpRequest, patient_id: int) -> HttpResponse:
+def enrol(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     require_permission(request.user, "care.add_course", category=DataCategory.COURSE)
     patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
     key, _, version = request.POST.get("protocol", "").rpartition(":")
@@ -152,7 +167,7 @@ def enrol(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def phq9_create(request: HttpRequest, patient_id: int) -> HttpResponse:
+def phq9_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     require_permission(request.user, "care.add_assessment", category=DataCategory.QUESTIONNAIRE)
     patient = queries.get_patient_for_user(
         request.user, patient_id, audit_read=request.method == "GET"
@@ -174,7 +189,9 @@ def phq9_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         else:
             messages.success(request, f"PHQ-9 recorded: total {assessment.total_score}.")
             if assessment.alerts.exists():
-                messages.error(request, "Item 9 above 0: a suicide-risk alert is open. Follow the safety plan.")
+                messages.error(
+                    request, "Item 9 above 0: a suicide-risk alert is open. Follow the safety plan."
+                )
             return redirect("care:patient_detail", patient_id=patient.pk)
     context = {"patient": patient, "form": form}
     return render(request, "care/phq9_form.html", context, status=400 if form.errors else 200)
@@ -182,7 +199,7 @@ def phq9_create(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+def alert_acknowledge(request: AuthenticatedRequest, alert_id: int) -> HttpResponse:
     require_permission(request.user, "care.change_alert", category=DataCategory.ALERT)
     alert = queries.get_alert_for_user(request.user, alert_id)
     try:
@@ -194,13 +211,15 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def infusion_record(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def infusion_record(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
     require_permission(request.user, "care.add_infusionrecord", category=DataCategory.INFUSION)
     appointment = queries.get_appointment_for_user(request.user, appointment_id)
     patient = queries.get_patient_for_user(
         request.user, appointment.patient_id, audit_read=request.method == "GET"
     )
-    form = InfusionForm(request.POST or None, initial={"vial_mg_per_ml": dosing.ALLOWED_VIAL_MG_PER_ML[-1]})
+    form = InfusionForm(
+        request.POST or None, initial={"vial_mg_per_ml": dosing.ALLOWED_VIAL_MG_PER_ML[-1]}
+    )
     vial = dosing.ALLOWED_VIAL_MG_PER_ML[-1]
     if form.is_bound and form.is_valid():
         vial = form.cleaned_data["vial_mg_per_ml"]
@@ -236,7 +255,7 @@ def infusion_record(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def alert_list(request: HttpRequest) -> HttpResponse:
+def alert_list(request: AuthenticatedRequest) -> HttpResponse:
     require_permission(request.user, "care.view_alert", category=DataCategory.ALERT)
     alerts = Alert.objects.filter(
         patient__site__in=sites_for_user(request.user), status=AlertStatus.OPEN

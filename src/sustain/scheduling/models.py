@@ -16,7 +16,9 @@ class OpeningHours(models.Model):
     class Meta:
         ordering: ClassVar = ["weekday", "opens"]
         constraints: ClassVar = [
-            models.CheckConstraint(condition=Q(opens__lt=F("closes")), name="hours_open_before_close"),
+            models.CheckConstraint(
+                condition=Q(opens__lt=F("closes")), name="hours_open_before_close"
+            ),
             models.UniqueConstraint(fields=["site", "weekday", "opens"], name="hours_unique"),
         ]
 
@@ -70,7 +72,9 @@ class Appointment(models.Model):
     class Meta:
         ordering: ClassVar = ["starts_at", "pk"]
         constraints: ClassVar = [
-            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="appt_start_before_end"),
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=F("ends_at")), name="appt_start_before_end"
+            ),
             models.UniqueConstraint(
                 fields=["course", "number"],
                 condition=~Q(status=AppointmentStatus.CANCELLED),

@@ -5,6 +5,6 @@ from sustain.scheduling import views
 app_name = "scheduling"
 urlpatterns = [
     path("schedule/", views.day_view, name="day"),
-    path("patients/<int:patient_id>/series/", views.series, name="series"),
+    path("patients/<int:patient_id>/series/", views.book_series, name="series"),
     path("patients/<int:patient_id>/visits/", views.visit_create, name="visit_create"),
 ]

@@ -3,12 +3,12 @@ import zoneinfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sustain.accounts.access import require_permission, sites_for_user
+from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.care import queries as care_queries
@@ -16,12 +16,13 @@ from sustain.care import services as care_services
 from sustain.care.views import add_clinical_error
 from sustain.scheduling import queries, services
 from sustain.scheduling.forms import SeriesForm, VisitForm
+from sustain_core import series
 from sustain_core.errors import ClinicalValueError
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def series(request: HttpRequest, patient_id: int) -> HttpResponse:
+def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """Propose the induction series from a first day (GET), then book it whole (POST)."""
     require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
     patient = care_queries.get_patient_for_user(
@@ -33,7 +34,7 @@ def series(request: HttpRequest, patient_id: int) -> HttpResponse:
         return redirect("care:patient_detail", patient_id=patient.pk)
     tz = zoneinfo.ZoneInfo(patient.site.timezone)
     form = SeriesForm(request.POST if request.method == "POST" else request.GET or None)
-    slots = ()
+    slots: tuple[series.Slot, ...] = ()
     if form.is_bound and form.is_valid():
         first_day = form.cleaned_data["first_day"]
         earliest = max(dt.datetime.combine(first_day, dt.time.min, tzinfo=tz), timezone.now())
@@ -53,7 +54,7 @@ def series(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def visit_create(request: HttpRequest, patient_id: int) -> HttpResponse:
+def visit_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
     patient = care_queries.get_patient_for_user(request.user, patient_id, audit_read=False)
     course = care_services.active_course(patient)
@@ -67,22 +68,25 @@ def visit_create(request: HttpRequest, patient_id: int) -> HttpResponse:
         )
         try:
             services.book_visit(
-                course=course, chair=form.cleaned_data["chair"], starts_at=starts_at, by=request.user
+                course=course,
+                chair=form.cleaned_data["chair"],
+                starts_at=starts_at,
+                by=request.user,
             )
         except ClinicalValueError as error:
             add_clinical_error(form, error)
         else:
             messages.success(request, "Visit booked.")
             return redirect("care:patient_detail", patient_id=patient.pk)
-    for field, errors in form.errors.items():
-        for error in errors:
-            messages.error(request, f"{field}: {error}" if field != "__all__" else error)
+    for field, problems in form.errors.items():
+        for problem in problems:
+            messages.error(request, f"{field}: {problem}" if field != "__all__" else str(problem))
     return redirect("care:patient_detail", patient_id=patient.pk)
 
 
 @require_GET
 @login_required
-def day_view(request: HttpRequest) -> HttpResponse:
+def day_view(request: AuthenticatedRequest) -> HttpResponse:
     """Every chair of one site on one day (the site's calendar day)."""
     require_permission(request.user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
     sites = list(sites_for_user(request.user))

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,96 +14,198 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Assessment',
+            name="Assessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('instrument', models.CharField(max_length=20)),
-                ('timepoint', models.CharField(choices=[('baseline', 'Baseline'), ('pre_infusion', 'Before an infusion'), ('follow_up', 'Follow-up')], max_length=20)),
-                ('completed_at', models.DateTimeField()),
-                ('total_score', models.PositiveSmallIntegerField()),
-                ('severity', models.CharField(max_length=30)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("instrument", models.CharField(max_length=20)),
+                (
+                    "timepoint",
+                    models.CharField(
+                        choices=[
+                            ("baseline", "Baseline"),
+                            ("pre_infusion", "Before an infusion"),
+                            ("follow_up", "Follow-up"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("completed_at", models.DateTimeField()),
+                ("total_score", models.PositiveSmallIntegerField()),
+                ("severity", models.CharField(max_length=30)),
             ],
             options={
-                'ordering': ['completed_at', 'pk'],
+                "ordering": ["completed_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='AssessmentAnswer',
+            name="AssessmentAnswer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item', models.PositiveSmallIntegerField()),
-                ('value', models.PositiveSmallIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("item", models.PositiveSmallIntegerField()),
+                ("value", models.PositiveSmallIntegerField()),
             ],
             options={
-                'ordering': ['item'],
+                "ordering": ["item"],
             },
         ),
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('protocol_key', models.CharField(max_length=60)),
-                ('protocol_version', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('screening', 'Screening'), ('induction', 'Induction'), ('review', 'Post-induction review'), ('maintenance', 'Maintenance'), ('relapsed', 'Relapsed'), ('completed', 'Completed'), ('discontinued', 'Discontinued')], max_length=20)),
-                ('enrolled_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("protocol_key", models.CharField(max_length=60)),
+                ("protocol_version", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("screening", "Screening"),
+                            ("induction", "Induction"),
+                            ("review", "Post-induction review"),
+                            ("maintenance", "Maintenance"),
+                            ("relapsed", "Relapsed"),
+                            ("completed", "Completed"),
+                            ("discontinued", "Discontinued"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("enrolled_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='InfusionRecord',
+            name="InfusionRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weight_kg', models.DecimalField(decimal_places=1, max_digits=4)),
-                ('mg_per_kg', models.DecimalField(decimal_places=3, max_digits=4)),
-                ('dose_mg', models.DecimalField(decimal_places=4, max_digits=8)),
-                ('vial_mg_per_ml', models.DecimalField(decimal_places=1, max_digits=4)),
-                ('drug_volume_ml', models.DecimalField(decimal_places=6, max_digits=9)),
-                ('bag_volume_ml', models.DecimalField(decimal_places=1, max_digits=6)),
-                ('infusion_minutes', models.PositiveSmallIntegerField()),
-                ('pump_rate_ml_per_h', models.DecimalField(decimal_places=1, max_digits=6)),
-                ('confirmed_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("weight_kg", models.DecimalField(decimal_places=1, max_digits=4)),
+                ("mg_per_kg", models.DecimalField(decimal_places=3, max_digits=4)),
+                ("dose_mg", models.DecimalField(decimal_places=4, max_digits=8)),
+                ("vial_mg_per_ml", models.DecimalField(decimal_places=1, max_digits=4)),
+                ("drug_volume_ml", models.DecimalField(decimal_places=6, max_digits=9)),
+                ("bag_volume_ml", models.DecimalField(decimal_places=1, max_digits=6)),
+                ("infusion_minutes", models.PositiveSmallIntegerField()),
+                ("pump_rate_ml_per_h", models.DecimalField(decimal_places=1, max_digits=6)),
+                ("confirmed_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('given_name', models.CharField(max_length=100)),
-                ('family_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('other', 'Other'), ('unknown', 'Unknown')], max_length=10)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('primary_condition', models.CharField(choices=[('depression', 'Treatment-resistant depression'), ('anxiety', 'Anxiety'), ('ptsd', 'PTSD'), ('chronic_pain', 'Chronic pain')], max_length=20)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("given_name", models.CharField(max_length=100)),
+                ("family_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("other", "Other"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "primary_condition",
+                    models.CharField(
+                        choices=[
+                            ("depression", "Treatment-resistant depression"),
+                            ("anxiety", "Anxiety"),
+                            ("ptsd", "PTSD"),
+                            ("chronic_pain", "Chronic pain"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['family_name', 'given_name', 'pk'],
+                "ordering": ["family_name", "given_name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='WeightMeasurement',
+            name="WeightMeasurement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weight_kg', models.DecimalField(decimal_places=1, max_digits=4)),
-                ('measured_on', models.DateField()),
-                ('recorded_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("weight_kg", models.DecimalField(decimal_places=1, max_digits=4)),
+                ("measured_on", models.DateField()),
+                ("recorded_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-measured_on', '-recorded_at'],
+                "ordering": ["-measured_on", "-recorded_at"],
             },
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('suicide_risk', 'PHQ-9 item 9 above 0')], max_length=20)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged')], default='open', max_length=20)),
-                ('raised_at', models.DateTimeField()),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("suicide_risk", "PHQ-9 item 9 above 0")], max_length=20
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("acknowledged", "Acknowledged")],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("raised_at", models.DateTimeField()),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-raised_at'],
+                "ordering": ["-raised_at"],
             },
         ),
     ]

@@ -6,7 +6,10 @@ from sustain.accounts.audit import verify_chain
 
 
 class Command(BaseCommand):
-    help = "Verify the audit trail's hash chain; exit non-zero at the first changed, inserted or deleted row."
+    help = (
+        "Verify the audit trail's hash chain; exit non-zero at the first changed, inserted "
+        "or deleted row."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = verify_chain()

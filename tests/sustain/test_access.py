@@ -1,0 +1,226 @@
+"""Deny by default, per-site scoping, role permissions, sessions and headers (SEC-01..SEC-18)."""
+
+import datetime as dt
+import re
+import subprocess
+import sys
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from sustain.accounts.models import AuditEvent, User
+from sustain.care.models import Patient
+
+pytestmark = pytest.mark.api
+
+PUBLIC = {"/accounts/login/", "/accounts/logout/"}
+
+
+def every_url() -> list[str]:
+    """Every route of the project with 1 for each parameter."""
+    urls: list[str] = []
+
+    def walk(patterns: list, prefix: str) -> None:
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, route)
+            elif isinstance(p, URLPattern):
+                urls.append("/" + re.sub(r"<[^>]+>", "1", route))
+
+    walk(get_resolver().url_patterns, "")
+    return sorted(set(urls) - PUBLIC)
+
+
+def test_every_url_is_listed():
+    assert every_url() == [
+        "/",
+        "/accounts/audit/",
+        "/alerts/",
+        "/alerts/1/acknowledge/",
+        "/patients/1/",
+        "/patients/1/enrol/",
+        "/patients/1/phq9/",
+        "/patients/1/series/",
+        "/patients/1/visits/",
+        "/patients/new/",
+        "/schedule/",
+        "/visits/1/infusion/",
+    ]
+
+
+@pytest.mark.parametrize("url", every_url())
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_user_is_sent_to_login(db, client, url, method):
+    response = getattr(client, method)(url)
+    assert (response.status_code, response.get("Location", "")) in {
+        (302, f"/accounts/login/?next={url}"),
+        (405, ""),  # the method is not allowed at all, for anyone
+    }
+
+
+@pytest.mark.parametrize("url", every_url())
+def test_user_without_role_is_denied_everything(login, nora, pat, url):
+    url = url.replace("/1/", f"/{pat.pk}/")
+    client = login(nora)
+    assert client.get(url).status_code in {403, 404, 405}
+    assert client.post(url).status_code in {403, 404, 405}
+    assert Patient.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/patients/{id}/"),
+        ("get", "/patients/{id}/phq9/"),
+        ("post", "/patients/{id}/phq9/"),
+        ("post", "/patients/{id}/enrol/"),
+        ("get", "/patients/{id}/series/"),
+        ("post", "/patients/{id}/visits/"),
+    ],
+)
+def test_other_site_patient_is_not_found_and_audited(login, carl, pat, method, path):
+    response = getattr(login(carl), method)(path.format(id=pat.pk))
+    denied = AuditEvent.objects.filter(actor=carl, outcome="denied").get()
+    assert response.status_code == 404
+    assert (denied.patient_id, denied.action) == (pat.pk, "read")
+
+
+def test_other_site_patient_is_not_listed(login, carl, pat):
+    response = login(carl).get("/")
+    assert list(response.context["patients"]) == []
+
+
+@pytest.mark.parametrize(
+    ("user", "method", "path", "status"),
+    [
+        ("ben", "get", "/patients/new/", 403),  # nurses do not register patients
+        ("ben", "post", "/patients/{id}/enrol/", 403),  # nor enrol them
+        ("sam", "get", "/patients/{id}/phq9/", 403),  # schedulers do not record PHQ-9
+        ("sam", "get", "/visits/1/infusion/", 403),  # nor infusions
+        ("ivy", "get", "/patients/{id}/", 403),  # auditors read the audit log, not charts
+        ("ben", "get", "/accounts/audit/", 403),
+        ("ivy", "get", "/accounts/audit/", 200),
+        ("sam", "get", "/patients/{id}/", 200),
+    ],
+)
+def test_role_permissions(request, login, pat, user, method, path, status):
+    client = login(request.getfixturevalue(user))
+    assert getattr(client, method)(path.format(id=pat.pk)).status_code == status
+
+
+def test_scheduler_does_not_see_scores(login, sam, pat):
+    response = login(sam).get(f"/patients/{pat.pk}/")
+    assert (response.context["can_see_scores"], response.context["assessments"]) == (False, [])
+    assert "Record PHQ-9" not in response.content.decode()
+
+
+def test_patient_page_read_writes_one_audit_row(login, ada, pat):
+    client = login(ada)
+    before = AuditEvent.objects.count()
+    client.get(f"/patients/{pat.pk}/")
+    events = list(AuditEvent.objects.filter(seq__gt=before))
+    assert [(e.action, e.category, e.patient_id, e.actor_id, e.outcome) for e in events] == [
+        ("read", "patient-record", pat.pk, ada.pk, "success")
+    ]
+    assert events[0].ip == "127.0.0.1"
+    assert len(events[0].request_id) == 32
+
+
+def test_phq9_write_writes_one_audit_row(login, ben, pat):
+    client = login(ben)
+    before = AuditEvent.objects.count()
+    data = {f"item_{n}": "1" for n in range(1, 10)} | {"timepoint": "baseline"}
+    client.post(f"/patients/{pat.pk}/phq9/", data)
+    events = list(AuditEvent.objects.filter(seq__gt=before))
+    assert [(e.action, e.category, e.patient_id, e.object_type) for e in events] == [
+        ("create", "questionnaire", pat.pk, "care.Assessment")
+    ]
+
+
+def test_login_and_failed_login_are_audited(db, ada):
+    ada.set_password("correct horse battery staple")
+    ada.save()
+    client = Client()
+    client.post("/accounts/login/", {"username": "ada", "password": "wrong"})
+    client.post("/accounts/login/", {"username": "ada", "password": "correct horse battery staple"})
+    events = [(e.action, e.actor_username, e.outcome) for e in AuditEvent.objects.all()]
+    assert events == [("login-failed", "ada", "denied"), ("login", "ada", "success")]
+
+
+def test_session_idle_timeout(login, ada, pat):
+    start = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        client = login(ada)
+    with time_machine.travel(start + dt.timedelta(minutes=14), tick=False):
+        assert client.get("/").status_code == 200
+    with time_machine.travel(start + dt.timedelta(minutes=14 + 16), tick=False):
+        response = client.get("/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/?next=/")
+
+
+def test_session_absolute_lifetime(login, ada, pat):
+    start = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        client = login(ada)
+    for minutes in range(10, 12 * 60, 10):  # active every 10 minutes all day
+        with time_machine.travel(start + dt.timedelta(minutes=minutes), tick=False):
+            assert client.get("/").status_code == 200
+    with time_machine.travel(start + dt.timedelta(hours=12, minutes=1), tick=False):
+        response = client.get("/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
+    assert client.get("/").status_code == 302
+
+
+def test_patient_pages_send_security_headers(login, ada, pat):
+    response = login(ada).get(f"/patients/{pat.pk}/")
+    assert response["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert "object-src 'none'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_no_patient_data_in_links(login, ada, pat):
+    html = (
+        login(ada).get("/").content.decode()
+        + login(ada).get(f"/patients/{pat.pk}/").content.decode()
+    )
+    links = re.findall(r'(?:href|action)="([^"]*)"', html)
+    assert links
+    for secret in ("Pat", "Quinn", "1980-05-17", "555-0100", "pat@example.com"):
+        assert [link for link in links if secret in link] == []
+
+
+def test_fresh_install_has_no_accounts(db):
+    assert User.objects.count() == 0
+
+
+def test_passwords_are_hashed_with_argon2id(db, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    user = User.objects.create_user("zed", password="a long enough passphrase")
+    assert user.password.startswith("argon2$argon2id$")
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "the development key is refused"),
+        ("short", "at least 50 characters"),
+    ],
+)
+def test_production_refuses_weak_secret_key(key, message):
+    env = {"SUSTAIN_DEBUG": "0", "PATH": "/usr/bin:/bin"}
+    if key:
+        env["SUSTAIN_SECRET_KEY"] = key
+    result = subprocess.run(
+        [sys.executable, "-c", "import sustain.settings"],
+        env=env | {"PYTHONPATH": "src"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
