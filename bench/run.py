@@ -1,0 +1,176 @@
+"""Sustain benchmarks: `make bench`. Prints a Markdown table for the README.
+
+Runs on a throwaway SQLite file (or on DATABASE_URL's PostgreSQL, in a scratch database named
+by the test runner's convention) with the real services, so every figure includes the audit
+write and the locks.
+"""
+
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+import zoneinfo
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sustain.settings")
+SCRATCH = Path(tempfile.mkdtemp(prefix="sustain-bench-"))
+os.environ.setdefault("SUSTAIN_SQLITE_PATH", str(SCRATCH / "bench.sqlite3"))
+
+import django  # noqa: E402 - after the environment is set
+
+django.setup()
+
+from django.contrib.auth.models import Group  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from sustain.accounts.audit import record_event, verify_chain  # noqa: E402
+from sustain.accounts.enums import AuditAction, DataCategory  # noqa: E402
+from sustain.accounts.models import Membership, Site, User  # noqa: E402
+from sustain.care import services as care  # noqa: E402
+from sustain.scheduling import services as scheduling  # noqa: E402
+from sustain.scheduling.models import Chair, OpeningHours  # noqa: E402
+from sustain_core import series  # noqa: E402
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+MONDAY = dt.datetime(2027, 1, 4, 0, 0, tzinfo=NEW_YORK)
+
+
+def timed(work: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median and 95th percentile of `runs` calls, in milliseconds."""
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def core_plan_series() -> tuple[float, float]:
+    hours = [series.OpeningHours(weekday=d, opens=dt.time(8), closes=dt.time(18)) for d in range(5)]
+    chairs = [f"c{n}" for n in range(6)]
+    # Each chair is busy 08:00–16:00 every weekday for 20 weeks (100 intervals per chair).
+    busy = {
+        chair: [
+            series.Interval(
+                start=(MONDAY + dt.timedelta(days=day, hours=8)).astimezone(dt.UTC),
+                end=(MONDAY + dt.timedelta(days=day, hours=16)).astimezone(dt.UTC),
+            )
+            for day in range(140)
+            if (MONDAY + dt.timedelta(days=day)).weekday() < 5
+        ]
+        for chair in chairs
+    }
+
+    def plan() -> object:
+        return series.plan_series(
+            count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21),
+            duration=dt.timedelta(minutes=120), earliest=MONDAY, tz=NEW_YORK, hours=hours,
+            closed_dates=set(), chairs=chairs, chair_busy=busy, patient_busy=[],
+        )  # fmt: skip
+
+    return timed(plan, 200)
+
+
+def clinic() -> tuple[Site, User, User, User]:
+    call_command("migrate", verbosity=0)
+    site = Site.objects.create(name="Bench Clinic", timezone="America/New_York")
+    for weekday in range(5):
+        OpeningHours.objects.create(
+            site=site, weekday=weekday, opens=dt.time(8), closes=dt.time(18)
+        )
+    for n in range(6):
+        Chair.objects.create(site=site, name=f"Chair {n + 1}")
+    staff = []
+    for name, role in (("ada", "prescriber"), ("ben", "nurse"), ("sam", "scheduler")):
+        user = User.objects.create_user(name, password=None)
+        user.groups.add(Group.objects.get(name=role))
+        Membership.objects.create(user=user, site=site)
+        staff.append(user)
+    return site, staff[0], staff[1], staff[2]
+
+
+def main() -> None:
+    rows: list[tuple[str, str]] = []
+    median, p95 = core_plan_series()
+    rows.append(
+        ("core: plan 6 visits, 6 chairs × 100 busy intervals", f"{median:.2f} ms (p95 {p95:.2f})")
+    )
+
+    site, ada, ben, sam = clinic()
+    n = 0
+
+    def book_new_patient() -> None:
+        nonlocal n
+        n += 1
+        patient = care.register_patient(
+            by=sam, site=site, given_name=f"P{n}", family_name="Bench", sex="unknown",
+            date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
+            weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1),
+        )  # fmt: skip
+        course = care.enrol_patient(
+            patient=patient, protocol_key="depression-induction", protocol_version=1, by=ada
+        )
+        scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+
+    median, p95 = timed(book_new_patient, 60)
+    rows.append(
+        (
+            "register + enrol + book a 6-visit series (60 patients into 6 chairs)",
+            f"{median:.1f} ms (p95 {p95:.1f})",
+        )
+    )
+
+    patient = care.Patient.objects.order_by("pk").first()
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(ben)
+
+    def get(url: str) -> None:
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} answered {response.status_code}")
+
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        get(f"/patients/{patient.pk}/")
+    median, p95 = timed(lambda: get(f"/patients/{patient.pk}/"), 50)
+    rows.append((f"patient page, {len(queries)} queries", f"{median:.1f} ms (p95 {p95:.1f})"))
+    median, p95 = timed(lambda: get("/"), 20)
+    rows.append(("patient list, 60 patients", f"{median:.1f} ms (p95 {p95:.1f})"))
+
+    def append() -> None:
+        record_event(actor=ben, action=AuditAction.READ, category=DataCategory.PATIENT_RECORD)
+
+    median, _ = timed(append, 2000)
+    rows.append(("audit: append one event (own transaction)", f"{median:.2f} ms"))
+    start = time.perf_counter()
+    report = verify_chain()
+    rows.append(
+        (
+            f"audit: verify the chain of {report.rows_checked} events",
+            f"{(time.perf_counter() - start) * 1000:.0f} ms",
+        )
+    )
+
+    print(
+        f"Database: {connection.vendor}; Python {sys.version.split()[0]}; {os.cpu_count()} cores\n"
+    )
+    print("| benchmark | result |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()

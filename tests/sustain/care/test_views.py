@@ -1,0 +1,101 @@
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from sustain.accounts.models import AuditEvent
+from sustain.care import services
+from sustain.care.models import Assessment, Patient
+
+pytestmark = pytest.mark.api
+
+PATIENT = {
+    "given_name": "Robin",
+    "family_name": "Ellis",
+    "date_of_birth": "1979-03-02",
+    "sex": "male",
+    "phone": "",
+    "email": "",
+    "primary_condition": "depression",
+    "weight_kg": "70.0",
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("weight_kg", "0", "weight must be between 30 and 300 kg; got 0"),
+        ("weight_kg", "400", "weight must be between 30 and 300 kg; got 400"),
+        ("date_of_birth", "2999-01-01", "date of birth 2999-01-01 is in the future"),
+    ],
+)
+def test_register_form_names_the_field_and_saves_nothing(login, north, sam, field, value, message):
+    response = login(sam).post("/patients/new/", PATIENT | {"site": north.pk, field: value})
+    errors = response.context["form"].errors
+    assert response.status_code == 400
+    assert message in errors[field][0]
+    assert Patient.objects.count() == 0
+    assert AuditEvent.objects.exclude(action="login").count() == 0
+
+
+def test_phq9_form_refuses_an_item_of_4(login, ben, pat):
+    data = {f"item_{n}": "1" for n in range(1, 10)} | {"item_3": "4", "timepoint": "baseline"}
+    response = login(ben).post(f"/patients/{pat.pk}/phq9/", data)
+    assert response.status_code == 400
+    assert response.context["form"].errors["item_3"] == [
+        "Select a valid choice. 4 is not one of the available choices."
+    ]
+    assert Assessment.objects.count() == 0
+
+
+def test_phq9_form_refuses_a_missing_item(login, ben, pat):
+    data = {f"item_{n}": "1" for n in range(1, 9)} | {"timepoint": "baseline"}
+    response = login(ben).post(f"/patients/{pat.pk}/phq9/", data)
+    assert response.context["form"].errors["item_9"] == ["This field is required."]
+    assert Assessment.objects.count() == 0
+
+
+def test_item9_shows_an_alert_on_the_patient_page(login, ben, pat):
+    client = login(ben)
+    data = {f"item_{n}": "2" for n in range(1, 10)} | {"timepoint": "baseline"}
+    client.post(f"/patients/{pat.pk}/phq9/", data)
+    html = client.get(f"/patients/{pat.pk}/").content.decode()
+    assert 'role="alert"' in html
+    assert "Suicide-risk alert:</strong> PHQ-9 item 9 was 2" in html
+
+
+def test_visit_outside_hours_is_refused_with_a_message(login, ada, sam, north, pat):
+    services.enrol_patient(
+        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+    )
+    client = login(sam)
+    response = client.post(
+        f"/patients/{pat.pk}/visits/",
+        {"chair": north.chairs.first().pk, "day": "2026-11-30", "start_time": "06:30"},
+        follow=True,
+    )
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages == ["Monday 2026-11-30 opens 08:00–18:00; 06:30–08:30 is outside"]
+    assert pat.appointments.count() == 0
+
+
+def test_patient_list_query_count_does_not_grow_with_patients(login, ada, sam, north, pat):
+    client = login(ada)
+    with CaptureQueriesContext(connection) as one:
+        client.get("/")
+    for n in range(2):
+        services.register_patient(
+            by=sam, site=north, given_name=f"N{n}", family_name="Extra", sex="unknown",
+            date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
+            weight_kg=pat.weights.get().weight_kg, today=dt.date(2026, 11, 27),
+        )  # fmt: skip
+    with CaptureQueriesContext(connection) as three:
+        response = client.get("/")
+    assert len(response.context["patients"]) == 3
+    assert len(three) == len(one)
+
+
+def test_day_view_shows_each_chair(login, ben, north):
+    response = login(ben).get("/schedule/", {"day": "2026-11-30"})
+    assert [chair.name for chair, _ in response.context["rows"]] == ["Chair 1", "Chair 2"]
