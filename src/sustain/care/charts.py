@@ -52,9 +52,9 @@ def phq9_chart(
             f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{TOP}" y2="{TOP + plot_h}" '
             f'class="infusion"><title>Infusion {t:%Y-%m-%d}</title></line>'
         )
-    for t in (start, end):
+    for t, anchor in ((start, "start"), (end, "end")):
         parts.append(
-            f'<text x="{x(t):.1f}" y="{HEIGHT - 12}" text-anchor="middle" class="tick">'
+            f'<text x="{x(t):.1f}" y="{HEIGHT - 12}" text-anchor="{anchor}" class="tick">'
             f"{t:%d %b}</text>"
         )
     if scores:

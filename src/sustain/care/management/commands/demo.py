@@ -308,7 +308,7 @@ class Command(BaseCommand):
         for number, ((given_name, sex), family_name, stage) in enumerate(
             zip(given, family, stages, strict=True)
         ):
-            age_days = rng.randint(22 * 366, 70 * 365)
+            age_days = rng.randint(22 * 366, 71 * 365)  # aged 22–70 today
             slug = "".join(
                 c for c in f"{given_name}.{family_name}".lower() if c.isalnum() or c == "."
             )
@@ -344,7 +344,7 @@ class Command(BaseCommand):
             (RELAPSED, ITEM9_RELAPSE_LAST),
         ):
             group = [p for p in plans if p.stage == stage]
-            # The earliest series, so its first visit is certainly given.
+            # The earliest series (or baseline), so its first visit is certainly given.
             min(group, key=lambda p: p.series_day or p.baseline_day or self.today).item9 = where
         return plans
 

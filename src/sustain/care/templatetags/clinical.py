@@ -1,0 +1,22 @@
+import datetime as dt
+from decimal import Decimal
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def plain(value: Decimal) -> str:
+    """A Decimal without trailing zeros or exponent: 35.00 → "35", 350 → "350", 0.7230 → "0.723".
+
+    Only the display changes; the value is not rounded.
+    """
+    return format(value.normalize(), "f")
+
+
+@register.filter
+def hours(value: dt.timedelta) -> str:
+    """A duration in whole hours when it is one (48 h), else in minutes."""
+    seconds = int(value.total_seconds())
+    return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min"

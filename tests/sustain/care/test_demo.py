@@ -1,0 +1,154 @@
+"""`sustain demo` loads the demo clinic through the real services, deterministically."""
+
+import datetime as dt
+import io
+import itertools
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from sustain.accounts.audit import verify_chain
+from sustain.accounts.models import Site, User
+from sustain.care.models import (
+    Alert,
+    Assessment,
+    AssessmentAnswer,
+    Course,
+    InfusionRecord,
+    Patient,
+)
+from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
+from sustain_core.outcomes import Outcome, classify_phq9_outcome
+
+pytestmark = [pytest.mark.db]
+
+STAFF_ROLES = {
+    "dr.ada": ["prescriber"],
+    "nurse.ben": ["nurse"],
+    "nurse.cleo": ["nurse"],
+    "sam.scheduler": ["scheduler"],
+    "alex.admin": ["clinic_admin"],
+    "ivy.auditor": ["auditor"],
+}
+
+
+def load_demo() -> str:
+    out = io.StringIO()
+    call_command("demo", "--today", "2026-11-25", "--seed", "7", stdout=out)
+    return out.getvalue()
+
+
+def test_demo_loads_a_working_clinic(db, settings):
+    settings.DEBUG = True
+    output = load_demo()
+
+    site = Site.objects.get()
+    assert (site.name, site.timezone, site.visit_minutes) == (
+        "Riverside Infusion Clinic",
+        "America/New_York",
+        120,
+    )
+    assert list(Chair.objects.values_list("name", flat=True)) == [f"Chair {n}" for n in range(1, 7)]
+    assert list(OpeningHours.objects.values_list("weekday", "opens", "closes")) == [
+        *((day, dt.time(8), dt.time(18)) for day in range(5)),
+        (5, dt.time(9), dt.time(13)),
+    ]
+    assert list(Closure.objects.values_list("date", "reason")) == [
+        (dt.date(2026, 11, 26), "Thanksgiving Day (clinic closed)")
+    ]
+
+    users = User.objects.order_by("username")
+    assert {u.username: u.roles for u in users} == STAFF_ROLES
+    ada = users.get(username="dr.ada")
+    assert (ada.get_full_name(), ada.email) == ("Ada Okafor", "ada.okafor@example.org")
+    for user in users:
+        assert list(user.sites.all()) == [site]
+        assert user.email.endswith("@example.org")
+        assert user.check_password("ketamine-demo-2026")
+    assert "password for all: ketamine-demo-2026" in output
+
+    assert Patient.objects.count() == 40
+    for patient in Patient.objects.all():
+        age = (dt.date(2026, 11, 25) - patient.date_of_birth).days / 365.25
+        assert 22 <= age < 71, patient
+        assert patient.phone.startswith("555-01") and patient.email.endswith("@example.com")
+    assert Patient.objects.filter(courses__isnull=True).count() == 5
+    assert Counter(Course.objects.values_list("status", flat=True)) == {
+        "screening": 7,
+        "induction": 12,
+        "review": 2,
+        "maintenance": 8,
+        "relapsed": 6,
+    }
+
+    now = dt.datetime(2026, 11, 25, 12, tzinfo=ZoneInfo("America/New_York"))  # demo clock
+    for course in Course.objects.filter(status="induction"):
+        visits = list(course.appointments.order_by("number"))
+        assert [v.number for v in visits] == [1, 2, 3, 4, 5, 6]
+        starts = [v.starts_at for v in visits]
+        assert all(b - a >= dt.timedelta(hours=48) for a, b in itertools.pairwise(starts))
+        assert visits[-1].ends_at - visits[0].starts_at <= dt.timedelta(days=21)
+        given = [v for v in visits if v.status == "completed"]
+        assert given, "every mid-induction patient has had an infusion"
+        assert all(v.status == "booked" and v.starts_at > now for v in visits[len(given) :])
+        for visit in given:  # each infusion has its pre-infusion PHQ-9 from 15 minutes before
+            assessment = visit.assessments.get()
+            assert (assessment.timepoint, assessment.completed_at) == (
+                "pre_infusion",
+                visit.starts_at - dt.timedelta(minutes=15),
+            )
+            assert visit.infusion.confirmed_at == visit.starts_at + dt.timedelta(minutes=40)
+    for course in Course.objects.filter(status__in=["review", "maintenance", "relapsed"]):
+        assert course.infusions.count() == 6
+    assert Course.objects.filter(status="screening", appointments__isnull=False).count() == 0
+    # 16 finished courses × 6, and the 33 mid-induction infusions given so far.
+    assert InfusionRecord.objects.count() == 16 * 6 + 33
+    # Boosters for 4 maintenance patients, booked in the coming 2 weeks.
+    boosters = Appointment.objects.filter(number=7)
+    assert boosters.count() == 4
+    assert all(now < b.starts_at < now + dt.timedelta(days=14) for b in boosters)
+
+    # Item-level PHQ-9s: 9 answers 0–3 summing to the total; baselines 15–24; item 9 above 0
+    # at exactly three timepoints (the alerts).
+    for assessment in Assessment.objects.prefetch_related("answers"):
+        answers = [a.value for a in assessment.answers.all()]
+        assert len(answers) == 9 and all(0 <= v <= 3 for v in answers)
+        assert sum(answers) == assessment.total_score
+        if assessment.timepoint == "baseline":
+            assert 15 <= assessment.total_score <= 24
+    assert AssessmentAnswer.objects.filter(item=9, value__gt=0).count() == 3
+
+    # End of induction (first follow-up) against baseline: 9 of 16 respond, 4 remit.
+    finished = Course.objects.filter(status__in=["review", "maintenance", "relapsed"])
+    results: Counter[Outcome] = Counter()
+    for course in finished:
+        first, end = course.assessments.filter(timepoint__in=["baseline", "follow_up"]).values_list(
+            "total_score", flat=True
+        )[:2]
+        results[classify_phq9_outcome(baseline_total=first, current_total=end)] += 1
+    assert results == {Outcome.REMISSION: 4, Outcome.RESPONSE: 5, Outcome.NO_RESPONSE: 7}
+    # Relapsers lost more than half their gain by the latest follow-up.
+    for course in Course.objects.filter(status="relapsed"):
+        totals = list(course.assessments.values_list("timepoint", "total_score"))
+        start = totals[0][1]
+        follow_ups = [score for timepoint, score in totals if timepoint == "follow_up"]
+        assert 2 * (follow_ups[-1] - follow_ups[0]) > start - follow_ups[0]
+
+    assert Alert.objects.filter(status="open").count() == 2
+    acknowledged = Alert.objects.get(status="acknowledged")
+    assert acknowledged.acknowledged_by == ada
+    assert verify_chain().ok
+
+    with pytest.raises(CommandError, match="database is not empty"):
+        load_demo()
+
+
+def test_demo_refused_without_debug(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        load_demo()
+    assert not User.objects.exists()
+    assert not Site.objects.exists()
