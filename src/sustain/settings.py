@@ -73,7 +73,7 @@ def database_from_env() -> dict[str, Any]:
         "PASSWORD": urllib.parse.unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "CONN_MAX_AGE": env_int("SUSTAIN_DB_CONN_MAX_AGE", 60),
+        "CONN_MAX_AGE": env_int("SUSTAIN_DB_CONN_MAX_AGE", 0),
         "OPTIONS": {key: values[-1] for key, values in query.items()},
     }
 

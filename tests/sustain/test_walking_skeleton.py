@@ -86,6 +86,7 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
         record = InfusionRecord.objects.get()
         first.refresh_from_db()
         assert (record.dose_mg, first.status) == (Decimal("35"), "completed")
+        assert Assessment.objects.get(timepoint="pre_infusion").appointment == first
 
         page = prescriber_page = login(ada).get(f"/patients/{patient.pk}/")
     html = page.content.decode()

@@ -7,6 +7,7 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care.models import Alert, Patient
+from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
 
 
@@ -40,6 +41,13 @@ def get_patient_for_user(user: User, patient_id: int, *, audit_read: bool = True
             obj=patient,
         )
     return patient
+
+
+def next_booked_visit(patient: Patient) -> Appointment | None:
+    """The patient's earliest visit still booked (the one a pre-infusion PHQ-9 precedes)."""
+    return (
+        patient.appointments.filter(status=AppointmentStatus.BOOKED).order_by("starts_at").first()
+    )
 
 
 def get_appointment_for_user(user: User, appointment_id: int) -> Appointment:

@@ -177,12 +177,16 @@ def phq9_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     form = Phq9Form(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
+            timepoint = Timepoint(form.cleaned_data["timepoint"])
             assessment = services.record_phq9(
                 patient=patient,
                 answers=form.answers(),
-                timepoint=Timepoint(form.cleaned_data["timepoint"]),
+                timepoint=timepoint,
                 by=request.user,
                 completed_at=timezone.now(),
+                appointment=queries.next_booked_visit(patient)
+                if timepoint == Timepoint.PRE_INFUSION
+                else None,
             )
         except ClinicalValueError as error:
             add_clinical_error(form, error)

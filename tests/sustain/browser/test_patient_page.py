@@ -1,13 +1,19 @@
 """The walking skeleton in a real browser: headless Debian Chromium through Playwright."""
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 import zoneinfo
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 from sustain.care import services as care
 from sustain.scheduling import services as scheduling
@@ -24,34 +30,34 @@ if not CHROMIUM and os.environ.get("CI"):
 needs_chromium = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed")
 
 
-@pytest.fixture
-def browser_page(monkeypatch):
+@contextlib.contextmanager
+def chromium_page() -> Iterator["Page"]:
+    """A page in headless Debian Chromium.
+
+    Playwright's sync API runs its event loop in a greenlet with its own context, where Django
+    would open a second, never-closed connection: use the ORM before entering, not inside.
+    """
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only with chromium
 
-    # Playwright's sync API runs an event loop in this thread; the ORM is used before it starts.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"]
         )
-        page = browser.new_page(viewport={"width": 1100, "height": 1400})
-        yield page
+        yield browser.new_page(viewport={"width": 1100, "height": 1400})
         browser.close()
 
 
 @needs_chromium
-def test_nurse_signs_in_and_sees_series_chart_and_dose(
-    live_server, browser_page, ada, ben, sam, pat
-):
-    monday = dt.datetime.now(tz=zoneinfo.ZoneInfo("America/New_York")) - dt.timedelta(days=3)
+def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sam, pat):
+    started = dt.datetime.now(tz=zoneinfo.ZoneInfo("America/New_York")) - dt.timedelta(days=3)
     course = care.enrol_patient(
         patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
     )
     care.record_phq9(
         patient=pat, answers=[3, 3, 2, 2, 2, 2, 2, 2, 0], timepoint="baseline", by=ben,
-        completed_at=monday - dt.timedelta(days=1),
+        completed_at=started - dt.timedelta(days=1),
     )  # fmt: skip
-    visits = scheduling.book_series(course=course, earliest=monday, by=sam)
+    visits = scheduling.book_series(course=course, earliest=started, by=sam)
     care.record_phq9(
         patient=pat, answers=[2, 2, 1, 1, 1, 1, 1, 1, 0], timepoint="pre_infusion", by=ben,
         completed_at=visits[0].starts_at, appointment=visits[0],
@@ -62,19 +68,18 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(
     )  # fmt: skip
     ben.set_password("correct horse battery staple")
     ben.save(update_fields=["password"])
-    page = browser_page
 
-    page.goto(f"{live_server.url}/patients/{pat.pk}/")
-    page.fill("#id_username", "ben")
-    page.fill("#id_password", "correct horse battery staple")
-    page.click("button[type=submit]")
+    with chromium_page() as page:
+        page.goto(f"{live_server.url}/patients/{pat.pk}/")
+        page.fill("#id_username", "ben")
+        page.fill("#id_password", "correct horse battery staple")
+        page.click("button[type=submit]")
 
-    page.wait_for_selector("h1:has-text('Quinn, Pat')")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "patient-mid-induction.png", full_page=True)
-    assert page.locator("table").first.locator("tbody tr").count() == 6
-    assert page.locator("svg.chart circle.point").count() == 2
-    assert page.locator("svg.chart line.infusion").count() == 1
-    assert page.locator(".dose").inner_text() == "35 mg"
-    assert "pump 150.0 mL/h" in page.locator("section.card", has_text="Next dose").inner_text()
-    assert page.locator("section.card", has_text="Next dose").count() == 1
+        page.wait_for_selector("h1:has-text('Quinn, Pat')")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "patient-mid-induction.png", full_page=True)
+        assert page.locator("table").first.locator("tbody tr").count() == 6
+        assert page.locator("svg.chart circle.point").count() == 2
+        assert page.locator("svg.chart line.infusion").count() == 1
+        assert page.locator(".dose").inner_text() == "35 mg"
+        assert "pump 150.0 mL/h" in page.locator("section.card", has_text="Next dose").inner_text()
