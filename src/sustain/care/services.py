@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import cast
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from sustain.accounts.audit import record_event
@@ -33,6 +33,21 @@ from sustain_core import dosing, protocols, questionnaires
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
+
+
+def record_patient_event(
+    *,
+    by: User,
+    patient: Patient,
+    category: DataCategory,
+    obj: models.Model,
+    action: AuditAction = AuditAction.CREATE,
+) -> None:
+    """Audit one action on one patient's record (joins the caller's transaction)."""
+    record_event(
+        actor=by, action=action, category=category, site=patient.site, patient_id=patient.pk,
+        obj=obj,
+    )  # fmt: skip
 
 
 def validate_date_of_birth(date_of_birth: dt.date, *, today: dt.date) -> None:
@@ -84,14 +99,7 @@ def register_patient(
     WeightMeasurement.objects.create(
         patient=patient, weight_kg=weight_kg, measured_on=today, recorded_at=now, recorded_by=by
     )
-    record_event(
-        actor=by,
-        action=AuditAction.CREATE,
-        category=DataCategory.DEMOGRAPHICS,
-        site=site,
-        patient_id=patient.pk,
-        obj=patient,
-    )
+    record_patient_event(by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient)
     return patient
 
 
@@ -107,14 +115,7 @@ def record_weight(
         recorded_at=timezone.now(),
         recorded_by=by,
     )
-    record_event(
-        actor=by,
-        action=AuditAction.CREATE,
-        category=DataCategory.PATIENT_RECORD,
-        site=patient.site,
-        patient_id=patient.pk,
-        obj=weight,
-    )
+    record_patient_event(by=by, patient=patient, category=DataCategory.PATIENT_RECORD, obj=weight)
     return weight
 
 
@@ -146,14 +147,7 @@ def enrol_patient(
         enrolled_at=timezone.now(),
         enrolled_by=by,
     )
-    record_event(
-        actor=by,
-        action=AuditAction.CREATE,
-        category=DataCategory.COURSE,
-        site=patient.site,
-        patient_id=patient.pk,
-        obj=course,
-    )
+    record_patient_event(by=by, patient=patient, category=DataCategory.COURSE, obj=course)
     return course
 
 
@@ -199,13 +193,8 @@ def record_phq9(
             raised_at=timezone.now(),
         )
         transaction.on_commit(lambda: notify_suicide_risk_alert.enqueue(alert_id=alert.pk))
-    record_event(
-        actor=by,
-        action=AuditAction.CREATE,
-        category=DataCategory.QUESTIONNAIRE,
-        site=patient.site,
-        patient_id=patient.pk,
-        obj=assessment,
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.QUESTIONNAIRE, obj=assessment
     )
     return assessment
 
@@ -218,13 +207,12 @@ def acknowledge_alert(*, alert: Alert, by: User) -> Alert:
     if not updated:
         raise ClinicalValueError("alert", "this alert was already acknowledged")
     alert.refresh_from_db()
-    record_event(
-        actor=by,
-        action=AuditAction.UPDATE,
+    record_patient_event(
+        by=by,
+        patient=alert.patient,
         category=DataCategory.ALERT,
-        site=alert.patient.site,
-        patient_id=alert.patient_id,
         obj=alert,
+        action=AuditAction.UPDATE,
     )
     return alert
 
@@ -288,12 +276,7 @@ def record_infusion(
     ):
         course.status = CourseStatus.REVIEW
         course.save(update_fields=["status"])
-    record_event(
-        actor=by,
-        action=AuditAction.CREATE,
-        category=DataCategory.INFUSION,
-        site=appointment.site,
-        patient_id=appointment.patient_id,
-        obj=record,
+    record_patient_event(
+        by=by, patient=appointment.patient, category=DataCategory.INFUSION, obj=record
     )
     return record

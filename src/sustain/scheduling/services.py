@@ -13,11 +13,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from sustain.accounts.audit import record_event
-from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
 from sustain.care.models import Course, Patient
+from sustain.care.services import record_patient_event
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment, Chair
 from sustain_core import protocols, series
@@ -124,14 +124,7 @@ def book_series(*, course: Course, earliest: dt.datetime, by: User) -> list[Appo
     ]
     course.status = CourseStatus.INDUCTION
     course.save(update_fields=["status"])
-    record_event(
-        actor=by,
-        action=AuditAction.CREATE,
-        category=DataCategory.SCHEDULE,
-        site=site,
-        patient_id=patient.pk,
-        obj=course,
-    )
+    record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=course)
     return appointments
 
 
@@ -174,12 +167,5 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
         booked_at=timezone.now(),
         booked_by=by,
     )
-    record_event(
-        actor=by,
-        action=AuditAction.CREATE,
-        category=DataCategory.SCHEDULE,
-        site=site,
-        patient_id=patient.pk,
-        obj=appointment,
-    )
+    record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=appointment)
     return appointment
