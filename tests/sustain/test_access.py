@@ -224,3 +224,12 @@ def test_production_refuses_weak_secret_key(key, message):
     )
     assert result.returncode == 1
     assert message in result.stderr
+
+
+def test_refused_write_that_shows_the_record_again_audits_one_read(login, ben, pat):
+    data = {f"item_{n}": "1" for n in range(1, 9)} | {"timepoint": "baseline"}  # no item 9
+    before = AuditEvent.objects.count()
+    response = login(ben).post(f"/patients/{pat.pk}/phq9/", data)
+    events = list(AuditEvent.objects.filter(seq__gt=before, action__in=["read", "create"]))
+    assert response.status_code == 400
+    assert [(e.action, e.patient_id) for e in events] == [("read", pat.pk)]

@@ -14,7 +14,8 @@ from sustain.scheduling.models import Appointment
 def get_patient_for_user(user: User, patient_id: int, *, audit_read: bool = True) -> Patient:
     """Return the patient if `user` may see them; another site's patient is a 404.
 
-    `audit_read=False` is for write views, whose service audits the write itself.
+    `audit_read=False` is for views that may not show the record (a write that redirects is
+    audited by its service); they call `audit_patient_read` when they do render it.
     """
     require_permission(user, "care.view_patient", category=DataCategory.PATIENT_RECORD)
     patient = (
@@ -32,15 +33,19 @@ def get_patient_for_user(user: User, patient_id: int, *, audit_read: bool = True
         )
         raise Http404("No such patient.")
     if audit_read:
-        record_event(
-            actor=user,
-            action=AuditAction.READ,
-            category=DataCategory.PATIENT_RECORD,
-            site=patient.site,
-            patient_id=patient.pk,
-            obj=patient,
-        )
+        audit_patient_read(user, patient)
     return patient
+
+
+def audit_patient_read(user: User, patient: Patient) -> None:
+    record_event(
+        actor=user,
+        action=AuditAction.READ,
+        category=DataCategory.PATIENT_RECORD,
+        site=patient.site,
+        patient_id=patient.pk,
+        obj=patient,
+    )
 
 
 def next_booked_visit(patient: Patient) -> Appointment | None:

@@ -169,9 +169,7 @@ def enrol(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
 @login_required
 def phq9_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     require_permission(request.user, "care.add_assessment", category=DataCategory.QUESTIONNAIRE)
-    patient = queries.get_patient_for_user(
-        request.user, patient_id, audit_read=request.method == "GET"
-    )
+    patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
     has_baseline = patient.assessments.filter(timepoint=Timepoint.BASELINE).exists()
     initial = {"timepoint": Timepoint.PRE_INFUSION if has_baseline else Timepoint.BASELINE}
     form = Phq9Form(request.POST or None, initial=initial)
@@ -198,6 +196,7 @@ def phq9_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
                 )
             return redirect("care:patient_detail", patient_id=patient.pk)
     context = {"patient": patient, "form": form}
+    queries.audit_patient_read(request.user, patient)
     return render(request, "care/phq9_form.html", context, status=400 if form.errors else 200)
 
 
@@ -218,9 +217,7 @@ def alert_acknowledge(request: AuthenticatedRequest, alert_id: int) -> HttpRespo
 def infusion_record(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
     require_permission(request.user, "care.add_infusionrecord", category=DataCategory.INFUSION)
     appointment = queries.get_appointment_for_user(request.user, appointment_id)
-    patient = queries.get_patient_for_user(
-        request.user, appointment.patient_id, audit_read=request.method == "GET"
-    )
+    patient = queries.get_patient_for_user(request.user, appointment.patient_id, audit_read=False)
     form = InfusionForm(
         request.POST or None, initial={"vial_mg_per_ml": dosing.ALLOWED_VIAL_MG_PER_ML[-1]}
     )
@@ -254,6 +251,7 @@ def infusion_record(request: AuthenticatedRequest, appointment_id: int) -> HttpR
         "pump_resolution": dosing.PUMP_RATE_RESOLUTION_ML_PER_H,
         "tz": zoneinfo.ZoneInfo(patient.site.timezone),
     }
+    queries.audit_patient_read(request.user, patient)
     return render(request, "care/infusion_form.html", context, status=400 if form.errors else 200)
 
 

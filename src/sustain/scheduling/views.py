@@ -25,9 +25,7 @@ from sustain_core.errors import ClinicalValueError
 def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """Propose the induction series from a first day (GET), then book it whole (POST)."""
     require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
-    patient = care_queries.get_patient_for_user(
-        request.user, patient_id, audit_read=request.method == "GET"
-    )
+    patient = care_queries.get_patient_for_user(request.user, patient_id, audit_read=False)
     course = care_services.active_course(patient)
     if course is None:
         messages.error(request, "Enrol the patient in a protocol before booking a series.")
@@ -49,6 +47,7 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     chairs = {str(c.pk): c for c in patient.site.chairs.all()}
     proposal = [(chairs[s.chair], s.start.astimezone(tz), s.end.astimezone(tz)) for s in slots]
     context = {"patient": patient, "course": course, "form": form, "proposal": proposal}
+    care_queries.audit_patient_read(request.user, patient)
     return render(request, "scheduling/series.html", context, status=400 if form.errors else 200)
 
 
