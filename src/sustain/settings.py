@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "sustain.accounts",
     "sustain.care",
     "sustain.scheduling",
+    "sustain.portal",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,17 @@ STATIC_ROOT = VAR_DIR / "static"
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Patient messages (self-report links): the default holds them in the outbox, so nothing
+# leaves the machine by accident; "sustain.portal.notify.DjangoEmailBackend" sends e-mail.
+SUSTAIN_NOTIFICATION_BACKEND = env_str(
+    "SUSTAIN_NOTIFICATION_BACKEND", "sustain.portal.notify.OutboxBackend"
+)
+# Where patients reach Sustain (for links in messages).
+SUSTAIN_BASE_URL = env_str("SUSTAIN_BASE_URL", "http://127.0.0.1:8000")
+SUSTAIN_INVITATION_TTL_HOURS = env_int("SUSTAIN_INVITATION_TTL_HOURS", 72)
+# QIDS-SR16 item 12 (suicidal ideation) at or above this raises an alert: a clinic setting,
+# no published threshold (unconfirmed; sustain_core.instruments).
+SUSTAIN_QIDS_SUICIDE_THRESHOLD = env_int("SUSTAIN_QIDS_SUICIDE_THRESHOLD", 1)
 
 LOGGING = {
     "version": 1,

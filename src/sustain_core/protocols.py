@@ -8,6 +8,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from sustain_core.errors import ClinicalValueError
+from sustain_core.measurement import Anchor, MeasurementRule
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,15 @@ class Protocol:
     ``min_gap`` is the least time between the starts of consecutive infusions and
     ``max_span`` the most time from the start of the first to the end of the last.
     ``instrument`` is the key of the questionnaire that measures the outcome.
+
+    ``measurement_plan`` says which questionnaires are due when (see
+    ``sustain_core.measurement.due_items``); a protocol without one asks for none.
+    ``relapse_confirmation_days`` is the least number of days between the two measurements
+    that confirm a loss of response: loss of response confirmed at two visits is a defensible
+    booster trigger but not a published definition, and the 7-day default is (unconfirmed)
+    (clinical-facts §4b). ``remission_max_override`` is the highest total on
+    ``instrument`` that counts as remission when the protocol says so (e.g. MADRS ≤ 10 as in
+    KetECT [Ekstrand2022]); None keeps the instrument's own rule (PHQ-9 below 5 [McInnes2022]).
     """
 
     key: str
@@ -49,6 +59,9 @@ class Protocol:
     max_span: dt.timedelta
     instrument: str
     citations: tuple[Citation, ...]
+    measurement_plan: tuple[MeasurementRule, ...] = ()
+    relapse_confirmation_days: int = 7  # (unconfirmed) clinical-facts §4b
+    remission_max_override: int | None = None
 
 
 # Each parameter is backed by a citation below: [Murrough2013] [Shiroma2014] [Oliver2022]
@@ -66,6 +79,58 @@ DEPRESSION_INDUCTION_V1 = Protocol(
     min_gap=dt.timedelta(hours=48),
     max_span=dt.timedelta(days=21),
     instrument="phq9",
+    # PHQ-9 and GAD-7 are the measures of the community cohorts [Oliver2022] [McInnes2022];
+    # QIDS-SR16 with GAD-7 measured post-induction change in real-world care [Hietamies2023].
+    # The occasions follow the issue's example plan; follow-up at +2, +4 and +8 weeks matches
+    # the horizons of published durability data (4-week follow-up [Shiroma2014]; sustained
+    # response at 4 and 8 weeks [McInnes2022]). Every window below is a clinic default,
+    # (unconfirmed): no source fixes how early or late a questionnaire may be completed.
+    measurement_plan=(
+        # Baseline within the 7 days before infusion 1 (issue example; unconfirmed).
+        MeasurementRule(
+            key="baseline",
+            anchor=Anchor.BEFORE_FIRST_INFUSION,
+            instruments=("phq9", "gad7"),
+            window_before=dt.timedelta(days=7),
+        ),
+        # Before every infusion, in the 24 h before it starts (unconfirmed).
+        MeasurementRule(
+            key="pre_infusion",
+            anchor=Anchor.BEFORE_EACH_INFUSION,
+            instruments=("phq9",),
+            window_before=dt.timedelta(hours=24),
+        ),
+        # 24 h after the last induction infusion starts, ± 24 h (unconfirmed).
+        MeasurementRule(
+            key="post_induction_24h",
+            anchor=Anchor.AFTER_LAST_INDUCTION,
+            instruments=("phq9", "gad7", "qids_sr16"),
+            offset=dt.timedelta(hours=24),
+            window_before=dt.timedelta(hours=24),
+            window_after=dt.timedelta(hours=24),
+        ),
+        # +2, +4 and +8 weeks after the last induction infusion, ± 3 days (unconfirmed).
+        *(
+            MeasurementRule(
+                key=f"post_induction_{weeks}w",
+                anchor=Anchor.AFTER_LAST_INDUCTION,
+                instruments=("phq9", "gad7", "qids_sr16"),
+                offset=dt.timedelta(weeks=weeks),
+                window_before=dt.timedelta(days=3),
+                window_after=dt.timedelta(days=3),
+            )
+            for weeks in (2, 4, 8)
+        ),
+        # Weekly from the start of maintenance, ± 2 days (unconfirmed).
+        MeasurementRule(
+            key="maintenance_weekly",
+            anchor=Anchor.MAINTENANCE_WEEKLY,
+            instruments=("phq9",),
+            interval=dt.timedelta(weeks=1),
+            window_before=dt.timedelta(days=2),
+            window_after=dt.timedelta(days=2),
+        ),
+    ),
     citations=(
         Citation(
             key="Murrough2013",

@@ -4,10 +4,12 @@ from decimal import Decimal
 import pytest
 
 from sustain_core.errors import ClinicalValueError
+from sustain_core.measurement import Anchor, DueStatus, MeasurementRule, TreatmentEvents, due_items
 from sustain_core.protocols import (
     DEPRESSION_INDUCTION_V1,
     PROTOCOLS,
     Condition,
+    Protocol,
     get_protocol,
 )
 
@@ -84,3 +86,95 @@ def test_depression_induction_v1_references_carry_their_doi() -> None:
 def test_protocols_registry_is_read_only() -> None:
     with pytest.raises(TypeError):
         PROTOCOLS[("x", 1)] = DEPRESSION_INDUCTION_V1  # type: ignore[index]
+
+
+def test_protocol_without_measurement_fields_gets_the_defaults() -> None:
+    protocol = Protocol(
+        key="minimal",
+        version=1,
+        title="Minimal",
+        condition=Condition.DEPRESSION,
+        dose_mg_per_kg=Decimal("0.5"),
+        infusion_minutes=40,
+        bag_volume_ml=Decimal("100"),
+        induction_infusions=6,
+        min_gap=dt.timedelta(hours=48),
+        max_span=dt.timedelta(days=21),
+        instrument="phq9",
+        citations=(),
+    )
+
+    assert (
+        protocol.measurement_plan,
+        protocol.relapse_confirmation_days,
+        protocol.remission_max_override,
+    ) == ((), 7, None)
+
+
+def test_depression_induction_v1_relapse_and_remission_settings() -> None:
+    protocol = DEPRESSION_INDUCTION_V1
+
+    assert (protocol.relapse_confirmation_days, protocol.remission_max_override) == (7, None)
+
+
+def test_depression_induction_v1_measurement_plan() -> None:
+    battery = ("phq9", "gad7", "qids_sr16")
+    day = dt.timedelta(days=1)
+
+    assert DEPRESSION_INDUCTION_V1.measurement_plan == (
+        MeasurementRule(
+            "baseline", Anchor.BEFORE_FIRST_INFUSION, ("phq9", "gad7"), window_before=7 * day
+        ),
+        MeasurementRule("pre_infusion", Anchor.BEFORE_EACH_INFUSION, ("phq9",), window_before=day),
+        MeasurementRule(
+            "post_induction_24h",
+            Anchor.AFTER_LAST_INDUCTION,
+            battery,
+            offset=day,
+            window_before=day,
+            window_after=day,
+        ),
+        *(
+            MeasurementRule(
+                f"post_induction_{weeks}w",
+                Anchor.AFTER_LAST_INDUCTION,
+                battery,
+                offset=weeks * 7 * day,
+                window_before=3 * day,
+                window_after=3 * day,
+            )
+            for weeks in (2, 4, 8)
+        ),
+        MeasurementRule(
+            "maintenance_weekly",
+            Anchor.MAINTENANCE_WEEKLY,
+            ("phq9",),
+            interval=7 * day,
+            window_before=2 * day,
+            window_after=2 * day,
+        ),
+    )
+
+
+def test_depression_induction_v1_plan_for_a_completed_induction() -> None:
+    # Six infusions Monday–Wednesday–Friday 2–13 March 2026 at 09:00 UTC, nothing completed,
+    # looked at on 16 March 12:00: two weeks ahead reaches the +2-week window (24–30 March).
+    infusions = tuple(dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC) for day in (2, 4, 6, 9, 11, 13))
+    course = TreatmentEvents(infusions=infusions, induction_count=6, maintenance_started_at=None)
+    now = dt.datetime(2026, 3, 16, 12, tzinfo=dt.UTC)
+
+    items = due_items(DEPRESSION_INDUCTION_V1.measurement_plan, course, [], now=now)
+
+    missed, upcoming = DueStatus.MISSED, DueStatus.UPCOMING
+    assert [(i.rule, i.instrument, i.occasion, i.status) for i in items] == [
+        ("baseline", "gad7", 1, missed),
+        ("baseline", "phq9", 1, missed),
+        ("pre_infusion", "phq9", 1, missed),
+        *(("pre_infusion", "phq9", number, missed) for number in range(2, 7)),
+        ("post_induction_24h", "gad7", 1, missed),
+        ("post_induction_24h", "phq9", 1, missed),
+        ("post_induction_24h", "qids_sr16", 1, missed),
+        ("post_induction_2w", "gad7", 1, upcoming),
+        ("post_induction_2w", "phq9", 1, upcoming),
+        ("post_induction_2w", "qids_sr16", 1, upcoming),
+    ]

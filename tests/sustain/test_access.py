@@ -15,7 +15,7 @@ from sustain.care.models import Patient
 
 pytestmark = pytest.mark.api
 
-PUBLIC = {"/accounts/login/", "/accounts/logout/"}
+PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/"}  # /r/: patient links (portal)
 
 
 def every_url() -> list[str]:
@@ -38,11 +38,13 @@ def test_every_url_is_listed():
     assert every_url() == [
         "/",
         "/accounts/audit/",
+        "/accounts/outbox/",
         "/alerts/",
         "/alerts/1/acknowledge/",
         "/patients/1/",
+        "/patients/1/assessments/new/",
         "/patients/1/enrol/",
-        "/patients/1/phq9/",
+        "/patients/1/invite/",
         "/patients/1/series/",
         "/patients/1/visits/",
         "/patients/new/",
@@ -74,8 +76,9 @@ def test_user_without_role_is_denied_everything(login, nora, pat, url):
     ("method", "path"),
     [
         ("get", "/patients/{id}/"),
-        ("get", "/patients/{id}/phq9/"),
-        ("post", "/patients/{id}/phq9/"),
+        ("get", "/patients/{id}/assessments/new/"),
+        ("post", "/patients/{id}/assessments/new/"),
+        ("post", "/patients/{id}/invite/"),
         ("post", "/patients/{id}/enrol/"),
         ("get", "/patients/{id}/series/"),
         ("post", "/patients/{id}/visits/"),
@@ -98,11 +101,13 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
     [
         ("ben", "get", "/patients/new/", 403),  # nurses do not register patients
         ("ben", "post", "/patients/{id}/enrol/", 403),  # nor enrol them
-        ("sam", "get", "/patients/{id}/phq9/", 403),  # schedulers do not record PHQ-9
+        ("sam", "get", "/patients/{id}/assessments/new/", 403),  # schedulers record no scores
         ("sam", "get", "/visits/1/infusion/", 403),  # nor infusions
         ("ivy", "get", "/patients/{id}/", 403),  # auditors read the audit log, not charts
         ("ben", "get", "/accounts/audit/", 403),
         ("ivy", "get", "/accounts/audit/", 200),
+        ("ben", "get", "/accounts/outbox/", 403),  # the outbox is the administrators'
+        ("ivy", "post", "/patients/{id}/invite/", 403),
         ("sam", "get", "/patients/{id}/", 200),
     ],
 )
@@ -113,8 +118,8 @@ def test_role_permissions(request, login, pat, user, method, path, status):
 
 def test_scheduler_does_not_see_scores(login, sam, pat):
     response = login(sam).get(f"/patients/{pat.pk}/")
-    assert (response.context["can_see_scores"], response.context["assessments"]) == (False, [])
-    assert "Record PHQ-9" not in response.content.decode()
+    assert (response.context["can_see_scores"], response.context["measures"]) == (False, [])
+    assert "Record a questionnaire" not in response.content.decode()
 
 
 def test_patient_page_read_writes_one_audit_row(login, ada, pat):
@@ -132,8 +137,11 @@ def test_patient_page_read_writes_one_audit_row(login, ada, pat):
 def test_phq9_write_writes_one_audit_row(login, ben, pat):
     client = login(ben)
     before = AuditEvent.objects.count()
-    data = {f"item_{n}": "1" for n in range(1, 10)} | {"timepoint": "baseline"}
-    client.post(f"/patients/{pat.pk}/phq9/", data)
+    data = {f"phq9-{n}": "1" for n in range(1, 10)} | {
+        "instrument": "phq9",
+        "timepoint": "baseline",
+    }
+    client.post(f"/patients/{pat.pk}/assessments/new/", data)
     events = list(AuditEvent.objects.filter(seq__gt=before))
     assert [(e.action, e.category, e.patient_id, e.object_type) for e in events] == [
         ("create", "questionnaire", pat.pk, "care.Assessment")
@@ -227,9 +235,9 @@ def test_production_refuses_weak_secret_key(key, message):
 
 
 def test_refused_write_that_shows_the_record_again_audits_one_read(login, ben, pat):
-    data = {f"item_{n}": "1" for n in range(1, 9)} | {"timepoint": "baseline"}  # no item 9
-    before = AuditEvent.objects.count()
-    response = login(ben).post(f"/patients/{pat.pk}/phq9/", data)
+    data = {f"phq9-{n}": "1" for n in range(1, 9)} | {"instrument": "phq9", "timepoint": "baseline"}
+    before = AuditEvent.objects.count()  # item 9 is missing
+    response = login(ben).post(f"/patients/{pat.pk}/assessments/new/", data)
     events = list(AuditEvent.objects.filter(seq__gt=before, action__in=["read", "create"]))
     assert response.status_code == 400
     assert [(e.action, e.patient_id) for e in events] == [("read", pat.pk)]

@@ -16,9 +16,8 @@ NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)  # Friday 10:00 in New Yor
 
 
 def phq9_post(total_items: list[int], timepoint: str) -> dict[str, str]:
-    data = {f"item_{n}": str(v) for n, v in enumerate(total_items, start=1)}
-    data["timepoint"] = timepoint
-    return data
+    data = {f"phq9-{n}": str(v) for n, v in enumerate(total_items, start=1)}
+    return data | {"instrument": "phq9", "timepoint": timepoint}
 
 
 @time_machine.travel(NOW, tick=False)
@@ -50,10 +49,11 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     assert (response.status_code, course.status) == (302, "screening")
 
     response = nurse.post(
-        f"/patients/{patient.pk}/phq9/", phq9_post([3, 3, 2, 2, 2, 2, 2, 2, 0], "baseline")
+        f"/patients/{patient.pk}/assessments/new/",
+        phq9_post([3, 3, 2, 2, 2, 2, 2, 2, 0], "baseline"),
     )
     assert response.status_code == 302
-    assert Assessment.objects.get().total_score == 18
+    assert Assessment.objects.get().total_score == Decimal("18")
 
     response = scheduler.get(f"/patients/{patient.pk}/series/", {"first_day": "2026-11-30"})
     assert response.status_code == 200
@@ -77,7 +77,8 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     with time_machine.travel(first.starts_at + dt.timedelta(minutes=45), tick=False):
         nurse = login(ben)
         nurse.post(
-            f"/patients/{patient.pk}/phq9/", phq9_post([2, 1, 1, 1, 1, 1, 1, 1, 0], "pre_infusion")
+            f"/patients/{patient.pk}/assessments/new/",
+            phq9_post([2, 1, 1, 1, 1, 1, 1, 1, 0], "pre_infusion"),
         )
         response = nurse.post(
             f"/visits/{first.pk}/infusion/", {"vial_mg_per_ml": "50", "confirm": "on"}
@@ -93,6 +94,7 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     assert prescriber_page.status_code == 200
     assert "<svg" in html
     assert 'class="infusion"' in html
-    assert page.context["outcome"] == "response"  # 18 → 9 is a 50 % drop
+    [phq9] = page.context["measures"]
+    assert (phq9.outcome, phq9.baseline.total_score) == ("response", 18)  # 18 → 9: 50 % down
     assert [a.number for a in page.context["appointments"]] == [1, 2, 3, 4, 5, 6]
     assert Alert.objects.count() == 0

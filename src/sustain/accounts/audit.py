@@ -26,7 +26,7 @@ from sustain.accounts.models import AuditChainHead, AuditEvent, Site, User
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (
     "seq", "recorded_at", "actor_id", "actor_username", "role", "site_id", "patient_id",
-    "action", "category", "object_type", "object_id", "outcome", "ip", "request_id",
+    "action", "category", "object_type", "object_id", "outcome", "reason", "ip", "request_id",
 )  # fmt: skip
 
 
@@ -59,6 +59,7 @@ def record_event(
     patient_id: int | None = None,
     obj: models.Model | None = None,
     username: str = "",
+    reason: str = "",
 ) -> AuditEvent:
     """Append one audit event; joins the caller's transaction (or opens one)."""
     request = context.current.get()
@@ -80,6 +81,7 @@ def record_event(
             object_type=obj._meta.label if obj is not None else "",
             object_id=str(obj.pk) if obj is not None else "",
             outcome=outcome,
+            reason=reason,
             ip=request.ip,
             request_id=request.request_id,
             prev_hash=head.last_hash,

@@ -33,6 +33,8 @@ class DataCategory(models.TextChoices):
     PATIENT_RECORD = "patient-record"
     COURSE = "course"
     QUESTIONNAIRE = "questionnaire"
+    SELF_REPORT = "self-report"
+    OUTBOX = "outbox"
     ALERT = "alert"
     SCHEDULE = "schedule"
     INFUSION = "infusion"

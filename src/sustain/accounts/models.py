@@ -21,6 +21,11 @@ class Site(models.Model):
     # Chair time per infusion visit: the protocol's infusion plus set-up and observation until
     # discharge. No published figure (clinical-facts.md §10), so a clinic setting.
     visit_minutes = models.PositiveSmallIntegerField(default=120)
+    # Shown on every patient self-report page (US default: the 988 Suicide & Crisis Lifeline).
+    crisis_resources = models.TextField(
+        default="If you are thinking about suicide or are in crisis, call or text 988 (Suicide "
+        "& Crisis Lifeline) now, or call 911 in an emergency."
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -80,6 +85,7 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     outcome = models.CharField(max_length=10, choices=AuditOutcome.choices)
+    reason = models.CharField(max_length=40, blank=True, help_text="Why it was denied (a code)")
     ip = models.GenericIPAddressField(null=True)
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)

@@ -4,10 +4,11 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from sustain.accounts.access import AuthenticatedRequest, require_permission
+from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event, verify_chain
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import AuditEvent
+from sustain.portal.models import OutboxMessage
 
 
 @require_GET
@@ -19,3 +20,16 @@ def audit_log(request: AuthenticatedRequest) -> HttpResponse:
     report = verify_chain()
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.AUDIT)
     return render(request, "accounts/audit_log.html", {"page": page, "report": report})
+
+
+@require_GET
+@login_required
+def outbox(request: AuthenticatedRequest) -> HttpResponse:
+    """Messages to patients held or sent for the user's sites (clinic administrators)."""
+    require_permission(request.user, "portal.view_outboxmessage", category=DataCategory.OUTBOX)
+    sites = sites_for_user(request.user)
+    page = Paginator(OutboxMessage.objects.filter(site__in=sites), 50).get_page(
+        request.GET.get("page")
+    )
+    record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.OUTBOX)
+    return render(request, "accounts/outbox.html", {"page": page})

@@ -2,55 +2,96 @@
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from xml.sax.saxutils import escape
+
+from django.utils.safestring import SafeString, mark_safe
+
+from sustain_core.instruments import Instrument
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 16, 16, 36
-PHQ9_MAX = 27
-# PHQ-9 severity bands [Kroenke2001]: lower bound, label, fill.
-BANDS = ((0, "minimal", "#eef7ee"), (5, "mild", "#f6f8e8"), (10, "moderate", "#fdf3e1"),
-         (15, "mod. severe", "#fce8df"), (20, "severe", "#f9dcdc"))  # fmt: skip
+BAND_FILLS = ("#eef7ee", "#f6f8e8", "#fdf3e1", "#fce8df", "#f9dcdc", "#f5d0d0")
 
 
-def phq9_chart(
-    scores: Sequence[tuple[dt.datetime, int]], infusions: Sequence[dt.datetime], *, title: str
-) -> str:
-    """An SVG line chart of PHQ-9 totals over time with a dashed marker per infusion."""
-    instants = [t for t, _ in scores] + list(infusions)
+@dataclass(frozen=True)
+class Marker:
+    at: dt.datetime
+    label: str
+    booster: bool = False
+
+
+def trajectory_chart(
+    instrument: Instrument,
+    scores: Sequence[tuple[dt.datetime, Decimal]],
+    infusions: Sequence[Marker],
+    *,
+    induction: tuple[dt.datetime, dt.datetime] | None = None,
+    response_line: int | Decimal | None = None,
+    remission_line: int | Decimal | None = None,
+) -> SafeString:
+    """An SVG line chart of one instrument's scores over time.
+
+    Severity bands come from the instrument definition; dashed lines mark infusions (boosters
+    dotted); the induction phase is shaded; optional horizontal lines mark the response level
+    (half the baseline) and the remission threshold.
+    """
+    instants = [t for t, _ in scores] + [m.at for m in infusions]
     if not instants:
-        return ""
+        return SafeString("")
     start, end = min(instants), max(instants)
     span = max((end - start).total_seconds(), 86400.0)
+    top_value = float(instrument.total_max)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(t: dt.datetime) -> float:
         return LEFT + plot_w * (t - start).total_seconds() / span
 
-    def y(score: float) -> float:
-        return TOP + plot_h * (1 - score / PHQ9_MAX)
+    def y(value: float | Decimal) -> float:
+        return TOP + plot_h * (1 - float(value) / top_value)
 
+    title = f"{instrument.short_title} over time"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" class="chart">',
         f"<title>{escape(title)}</title>",
     ]
-    for i, (low, label, fill) in enumerate(BANDS):
-        high = BANDS[i + 1][0] if i + 1 < len(BANDS) else PHQ9_MAX
+    bands = instrument.bands
+    for i, (band, fill) in enumerate(zip(bands, BAND_FILLS, strict=False)):
+        low = float(band.low)
+        high = float(bands[i + 1].low) if i + 1 < len(bands) else top_value
         parts.append(
-            f'<rect x="{LEFT}" y="{y(high):.1f}" width="{plot_w}" '
-            f'height="{y(low) - y(high):.1f}" fill="{fill}"/>'
-            f'<text x="{WIDTH - RIGHT - 4}" y="{y(high) + 12:.1f}" text-anchor="end" '
-            f'class="band">{label}</text>'
+            f'<rect x="{LEFT}" y="{y(high):.1f}" width="{plot_w}" height="{y(low) - y(high):.1f}" '
+            f'fill="{fill}"/><text x="{WIDTH - RIGHT - 4}" y="{y(high) + 12:.1f}" '
+            f'text-anchor="end" class="band">{escape(band.label)}</text>'
         )
-    for tick in (0, 5, 10, 15, 20, 27):
+    if induction is not None:
+        x0, x1 = x(induction[0]), x(induction[1])
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{TOP}" width="{max(x1 - x0, 1):.1f}" height="{plot_h}" '
+            f'class="phase"><title>Induction</title></rect>'
+        )
+    for tick in sorted({float(instrument.total_min), top_value / 2, top_value}):
         parts.append(
             f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" class="tick">'
-            f"{tick}</text>"
+            f"{tick:g}</text>"
         )
-    for t in infusions:
+    for value, css, label in (
+        (response_line, "response", "response level"),
+        (remission_line, "remission", "remission threshold"),
+    ):
+        if value is not None:
+            parts.append(
+                f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+                f'class="{css}"><title>{label} {value}</title></line>'
+            )
+    for marker in infusions:
+        css = "booster" if marker.booster else "infusion"
         parts.append(
-            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{TOP}" y2="{TOP + plot_h}" '
-            f'class="infusion"><title>Infusion {t:%Y-%m-%d}</title></line>'
+            f'<line x1="{x(marker.at):.1f}" x2="{x(marker.at):.1f}" y1="{TOP}" '
+            f'y2="{TOP + plot_h}" class="{css}"><title>{escape(marker.label)} '
+            f"{marker.at:%Y-%m-%d}</title></line>"
         )
     for t, anchor in ((start, "start"), (end, "end")):
         parts.append(
@@ -62,8 +103,8 @@ def phq9_chart(
         parts.append(f'<polyline points="{points}" class="line"/>')
         parts.extend(
             f'<circle cx="{x(t):.1f}" cy="{y(s):.1f}" r="4" class="point">'
-            f"<title>{t:%Y-%m-%d}: PHQ-9 {s}</title></circle>"
+            f"<title>{t:%Y-%m-%d}: {escape(instrument.short_title)} {s}</title></circle>"
             for t, s in scores
         )
     parts.append("</svg>")
-    return "".join(parts)
+    return mark_safe("".join(parts))  # noqa: S308 - numbers and escaped text only

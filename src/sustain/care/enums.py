@@ -38,9 +38,16 @@ class Timepoint(models.TextChoices):
 
 
 class AlertKind(models.TextChoices):
-    SUICIDE_RISK = "suicide_risk", "PHQ-9 item 9 above 0"
+    SUICIDE_RISK = "suicide_risk", "Suicide item positive"
+    CSSRS_RISK = "cssrs_risk", "C-SSRS moderate or high risk"
+    WORSENING = "worsening", "Meaningful worsening"
 
 
 class AlertStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
+
+
+class AssessmentSource(models.TextChoices):
+    STAFF = "staff", "Entered by staff"
+    SELF_REPORT = "self_report", "Patient self-report link"

@@ -1,10 +1,13 @@
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 
 from sustain.accounts.models import Site
 from sustain.care.enums import Condition, Sex, Timepoint
-from sustain_core import dosing, questionnaires
+from sustain.portal.enums import Channel
+from sustain_core import dosing, instruments
+from sustain_core.errors import ClinicalValueError
 
 
 class PatientForm(forms.Form):
@@ -28,26 +31,9 @@ class PatientForm(forms.Form):
         self.fields["site"].queryset = sites  # type: ignore[attr-defined]
 
 
-class Phq9Form(forms.Form):
-    """One radio group per PHQ-9 item; every item must be answered (0–3)."""
-
+class AssessmentMetaForm(forms.Form):
+    instrument = forms.ChoiceField(choices=[(code, code) for code in instruments.INSTRUMENTS])
     timepoint = forms.ChoiceField(choices=Timepoint.choices)
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        choices = list(enumerate(questionnaires.PHQ9.answer_labels))
-        for number, text in enumerate(questionnaires.PHQ9.items, start=1):
-            self.fields[f"item_{number}"] = forms.TypedChoiceField(
-                label=f"{number}. {text}", choices=choices, coerce=int, widget=forms.RadioSelect
-            )
-
-    def answers(self) -> list[int]:
-        return [
-            self.cleaned_data[f"item_{n}"] for n in range(1, len(questionnaires.PHQ9.items) + 1)
-        ]
-
-    def item_fields(self) -> list[forms.BoundField]:
-        return [self[f"item_{n}"] for n in range(1, len(questionnaires.PHQ9.items) + 1)]
 
 
 class InfusionForm(forms.Form):
@@ -60,3 +46,51 @@ class InfusionForm(forms.Form):
         label="I have checked the patient, the weight, the dose and the pump rate",
         required=True,
     )
+
+
+class InstrumentForm(forms.Form):
+    """Any instrument of sustain_core.instruments as radio groups, one per item.
+
+    Fields are optional here on purpose: which items may be missing (proration, skip logic)
+    is the instrument's rule, so sustain_core.instruments.score decides and names the item.
+    """
+
+    def __init__(self, instrument: instruments.Instrument, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", instrument.code)
+        super().__init__(*args, **kwargs)
+        self.instrument = instrument
+        for item in instrument.items:
+            values = range(item.min_value, item.max_value + 1)
+            labels = item.answer_labels or tuple(str(v) for v in values)
+            self.fields[item.key] = forms.TypedChoiceField(
+                label=item.text or item.label,
+                choices=[(v, f"{label}") for v, label in zip(values, labels, strict=True)],
+                coerce=int,
+                required=False,
+                empty_value=None,
+                widget=forms.RadioSelect,
+            )
+
+    def answers(self) -> dict[str, int | None]:
+        return {item.key: self.cleaned_data.get(item.key) for item in self.instrument.items}
+
+    def show_error(self, error: ClinicalValueError) -> None:
+        """Put a scoring refusal (field "item_<key>") on its item, else on the form."""
+        key = error.field.removeprefix("item_")
+        self.add_error(key if key in self.fields else None, error.message)
+
+
+class InviteForm(forms.Form):
+    instruments = forms.MultipleChoiceField(
+        choices=[], widget=forms.CheckboxSelectMultiple, label="Questionnaires"
+    )
+    channel = forms.ChoiceField(choices=Channel.choices)
+    timepoint = forms.ChoiceField(choices=Timepoint.choices, initial=Timepoint.FOLLOW_UP)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["instruments"].choices = [  # type: ignore[attr-defined]
+            (i.code, i.title)
+            for i in instruments.INSTRUMENTS.values()
+            if i.rater == instruments.Rater.SELF
+        ]

@@ -7,6 +7,7 @@ from sustain.accounts.models import Site, User
 from sustain.care.enums import (
     AlertKind,
     AlertStatus,
+    AssessmentSource,
     Condition,
     CourseStatus,
     Sex,
@@ -70,6 +71,9 @@ class Course(models.Model):
     protocol_key = models.CharField(max_length=60)
     protocol_version = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=CourseStatus.choices)
+    prescriber = models.ForeignKey(
+        User, null=True, on_delete=models.PROTECT, related_name="+", help_text="Receives alerts"
+    )
     enrolled_at = models.DateTimeField()
     enrolled_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
 
@@ -94,27 +98,45 @@ class Assessment(models.Model):
     appointment = models.ForeignKey(
         "scheduling.Appointment", null=True, on_delete=models.PROTECT, related_name="assessments"
     )
-    instrument = models.CharField(max_length=20)
+    instrument = models.CharField(max_length=20, help_text="sustain_core.instruments code")
     timepoint = models.CharField(max_length=20, choices=Timepoint.choices)
+    source = models.CharField(
+        max_length=20, choices=AssessmentSource.choices, default=AssessmentSource.STAFF
+    )
     completed_at = models.DateTimeField()
-    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    total_score = models.PositiveSmallIntegerField()
-    severity = models.CharField(max_length=30)
+    recorded_by = models.ForeignKey(
+        User, null=True, on_delete=models.PROTECT, related_name="+", help_text="None: the patient"
+    )
+    # As scored by sustain_core.instruments.score (means and FIQR are Decimal, to 0.01 at most).
+    total_score = models.DecimalField(max_digits=6, decimal_places=2)
+    subscales = models.JSONField(default=dict)
+    severity = models.CharField(max_length=30, blank=True)
+    flags = models.JSONField(default=list)
 
     class Meta:
         ordering: ClassVar = ["completed_at", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(total_score__gte=0), name="assessment_total_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(source=AssessmentSource.SELF_REPORT) | Q(recorded_by__isnull=False),
+                name="assessment_staff_entry_has_recorder",
+            ),
+        ]
 
 
 class AssessmentAnswer(models.Model):
+    """One item's answer as given (items skipped by the instrument's rules have no row)."""
+
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="answers")
-    item = models.PositiveSmallIntegerField()
+    item = models.CharField(max_length=30, help_text="the instrument's item key")
     value = models.PositiveSmallIntegerField()
 
     class Meta:
-        ordering: ClassVar = ["item"]
+        ordering: ClassVar = ["pk"]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["assessment", "item"], name="one_answer_per_item"),
-            models.CheckConstraint(condition=Q(item__gte=1), name="answer_item_from_1"),
         ]
 
 
@@ -123,7 +145,11 @@ class Alert(models.Model):
     kind = models.CharField(max_length=20, choices=AlertKind.choices)
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="alerts")
     status = models.CharField(max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    assigned_to = models.ForeignKey(
+        User, null=True, on_delete=models.PROTECT, related_name="+", help_text="The prescriber"
+    )
     raised_at = models.DateTimeField()
+    note = models.TextField(blank=True, help_text="What was done, written on acknowledgement")
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

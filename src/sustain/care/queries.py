@@ -1,14 +1,22 @@
 """Reads of patient data. Each one checks access and writes an audit event."""
 
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.http import Http404
+from django.utils.safestring import SafeString
 
 from sustain.accounts.access import require_permission
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
-from sustain.care.models import Alert, Patient
+from sustain.care import charts
+from sustain.care.models import Alert, Assessment, Patient
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
+from sustain_core import instruments, outcomes
 
 
 def get_patient_for_user(user: User, patient_id: int, *, audit_read: bool = True) -> Patient:
@@ -76,3 +84,109 @@ def get_alert_for_user(user: User, alert_id: int) -> Alert:
     if alert is None:
         raise Http404("No such alert.")
     return alert
+
+
+@dataclass(frozen=True)
+class MeasureSummary:
+    """One instrument's scores for a patient, with its outcome and chart (patient page)."""
+
+    instrument: instruments.Instrument
+    assessments: list[Assessment]
+    baseline: Assessment | None
+    latest: Assessment | None
+    outcome: outcomes.Outcome | None
+    status: outcomes.TrajectoryStatus | None
+    change_percent: Decimal | None
+    remission_max: int | Decimal | None
+    chart: SafeString
+
+
+def measure_summaries(
+    assessments: Sequence[Assessment],
+    appointments: Sequence[Appointment],
+    *,
+    induction_infusions: int,
+    remission_override: int | None,
+    primary_instrument: str | None,
+    tz: zoneinfo.ZoneInfo,
+) -> list[MeasureSummary]:
+    """Group a patient's scores by instrument and classify each against its baseline.
+
+    Baseline, response, remission and relapse follow sustain_core.outcomes (the last score at
+    or before the first infusion; ≥ 50 % reduction; per-instrument remission thresholds). The
+    protocol's remission override applies to its primary instrument only.
+    """
+    visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
+    first_infusion = visits[0].starts_at if visits else None
+    induction = [a for a in visits if a.number <= induction_infusions]
+    last_induction = (
+        induction[-1].starts_at if len(induction) >= induction_infusions and induction else None
+    )
+    markers = [
+        charts.Marker(
+            at=a.starts_at.astimezone(tz),
+            label=f"Infusion {a.number}",
+            booster=a.number > induction_infusions,
+        )
+        for a in visits
+        if a.status == AppointmentStatus.COMPLETED
+    ]
+    by_code: dict[str, list[Assessment]] = {}
+    for assessment in assessments:
+        by_code.setdefault(assessment.instrument, []).append(assessment)
+    summaries = []
+    for code, rows in by_code.items():
+        instrument = instruments.get_instrument(code)
+        rules = outcomes.DEFAULT_RULES.get(code)
+        if rules is not None and remission_override is not None and code == primary_instrument:
+            rules = outcomes.rules_for(code, remission_max=remission_override)
+        observations = [outcomes.Observation(at=a.completed_at, score=a.total_score) for a in rows]
+        base_obs = (
+            outcomes.baseline(observations, first_infusion_at=first_infusion)
+            if first_infusion is not None
+            else observations[-1]  # no infusion yet: the latest score is the baseline so far
+        )
+        base = rows[observations.index(base_obs)] if base_obs is not None else None
+        latest = rows[-1]
+        outcome = status = None
+        if rules is not None and base is not None and latest is not base:
+            outcome = outcomes.classify(
+                rules, baseline_score=base.total_score, current_score=latest.total_score
+            )
+        if rules is not None and first_infusion is not None:
+            status = outcomes.assess_trajectory(
+                rules,
+                observations,
+                first_infusion_at=first_infusion,
+                last_induction_infusion_at=last_induction,
+            ).status
+        response_line = base.total_score * (1 - rules.response_fraction) if rules and base else None
+        chart = charts.trajectory_chart(
+            instrument,
+            [(a.completed_at.astimezone(tz), a.total_score) for a in rows],
+            markers,
+            induction=(induction[0].starts_at.astimezone(tz), induction[-1].ends_at.astimezone(tz))
+            if induction
+            else None,
+            response_line=response_line,
+            remission_line=rules.remission_max if rules else None,
+        )
+        summaries.append(
+            MeasureSummary(
+                instrument=instrument,
+                assessments=rows,
+                baseline=base,
+                latest=latest,
+                outcome=outcome,
+                status=status,
+                change_percent=outcomes.score_percent_change(
+                    baseline_score=base.total_score, current_score=latest.total_score
+                )
+                if base is not None and latest is not base
+                else None,
+                remission_max=rules.remission_max if rules else None,
+                chart=chart,
+            )
+        )
+    order = {code: n for n, code in enumerate(instruments.INSTRUMENTS)}
+    return sorted(summaries, key=lambda s: order[s.instrument.code])

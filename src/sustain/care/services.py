@@ -5,17 +5,18 @@ Bad input raises sustain_core.errors.ClinicalValueError naming the field; nothin
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import cast
+from functools import partial
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 from sustain.accounts.audit import record_event
-from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.enums import AuditAction, DataCategory, Role
 from sustain.accounts.models import Site, User
-from sustain.care.enums import AlertKind, AlertStatus, CourseStatus, Timepoint
+from sustain.care.enums import AlertKind, AlertStatus, AssessmentSource, CourseStatus, Timepoint
 from sustain.care.models import (
     ACTIVE_COURSE_STATUSES,
     Alert,
@@ -26,10 +27,10 @@ from sustain.care.models import (
     Patient,
     WeightMeasurement,
 )
-from sustain.care.tasks import notify_suicide_risk_alert
+from sustain.care.tasks import notify_alert
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
-from sustain_core import dosing, protocols, questionnaires
+from sustain_core import dosing, instruments, outcomes, protocols
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
@@ -144,6 +145,7 @@ def enrol_patient(
         protocol_key=protocol.key,
         protocol_version=protocol.version,
         status=CourseStatus.SCREENING,
+        prescriber=by if by.groups.filter(name=Role.PRESCRIBER).exists() else None,
         enrolled_at=timezone.now(),
         enrolled_by=by,
     )
@@ -151,58 +153,107 @@ def enrol_patient(
     return course
 
 
+def _alert_kinds(score: instruments.Score, previous: Assessment | None) -> list[AlertKind]:
+    """Which alerts a new score raises (issue 3, item 7).
+
+    - a positive suicide item: PHQ-9 item 9 above 0 [Kroenke2001] (an implementation
+      requirement, unconfirmed as a published rule: clinical-facts §7) or QIDS-SR16 item 12 at
+      or above the clinic's threshold;
+    - C-SSRS screener triage moderate or high ([CSSRS-summary], secondary);
+    - a worsening of at least the instrument's meaningful change since the previous score of
+      the same instrument (PHQ-9 5 [Lowe2004], GAD-7 4 [Toussaint2020], PCL-5 10 [PCL5-qxmd],
+      NRS 2 points or 30 % [Farrar2001]).
+    """
+    kinds = []
+    if instruments.Flag.SUICIDE_ITEM_POSITIVE in score.flags:
+        kinds.append(AlertKind.SUICIDE_RISK)
+    if {instruments.Flag.CSSRS_MODERATE_RISK, instruments.Flag.CSSRS_HIGH_RISK} & set(score.flags):
+        kinds.append(AlertKind.CSSRS_RISK)
+    rules = outcomes.DEFAULT_RULES.get(score.instrument)
+    if previous is not None and rules is not None and rules.has_meaningful_change:
+        change = outcomes.meaningful_change(
+            rules, previous=previous.total_score, current=score.total
+        )
+        if change > 0:
+            kinds.append(AlertKind.WORSENING)
+    return kinds
+
+
 @transaction.atomic
-def record_phq9(
+def record_assessment(
     *,
     patient: Patient,
-    answers: Sequence[int | None],
+    instrument: str,
+    answers: Mapping[str, int | None],
     timepoint: Timepoint,
-    by: User,
+    by: User | None,
     completed_at: dt.datetime,
+    source: AssessmentSource = AssessmentSource.STAFF,
     appointment: Appointment | None = None,
 ) -> Assessment:
-    """Score and store a PHQ-9 item by item; an item 9 above 0 raises an open alert.
+    """Score a questionnaire exactly as published and store it item by item, with its alerts.
 
-    Scoring: sustain_core.questionnaires.score_phq9 [Kroenke2001]. The item-9 alert is an
-    implementation requirement (clinical-facts.md §7).
+    Scoring: sustain_core.instruments.score (sources on each instrument). A refused answer
+    raises InvalidAnswer naming the item; nothing is saved. `by` is None only for the
+    patient's own self-report.
     """
-    score = questionnaires.score_phq9(answers)
+    score = instruments.score(
+        instrument, answers, qids_suicide_threshold=settings.SUSTAIN_QIDS_SUICIDE_THRESHOLD
+    )
     if appointment is not None and appointment.patient_id != patient.pk:
         raise ClinicalValueError("appointment", "the appointment belongs to another patient")
+    previous = patient.assessments.filter(instrument=instrument).order_by("completed_at").last()
+    course = active_course(patient)
     assessment = Assessment.objects.create(
         patient=patient,
-        course=active_course(patient),
+        course=course,
         appointment=appointment,
-        instrument=questionnaires.PHQ9.key,
+        instrument=instrument,
         timepoint=timepoint,
+        source=source,
         completed_at=completed_at,
         recorded_by=by,
-        total_score=score.total,
-        severity=score.severity.value,
+        total_score=Decimal(score.total),
+        subscales={key: str(value) for key, value in score.subscales.items()},
+        severity=score.severity or "",
+        flags=list(score.flags),
     )
-    checked = cast("Sequence[int]", answers)  # score_phq9 refused any missing answer
     AssessmentAnswer.objects.bulk_create(
-        AssessmentAnswer(assessment=assessment, item=number, value=value)
-        for number, value in enumerate(checked, start=1)
+        AssessmentAnswer(assessment=assessment, item=key, value=value)
+        for key, value in answers.items()
+        if value is not None
     )
-    if score.suicide_risk_flag:
+    for kind in _alert_kinds(score, previous):
         alert = Alert.objects.create(
             patient=patient,
-            kind=AlertKind.SUICIDE_RISK,
+            kind=kind,
             assessment=assessment,
+            assigned_to=course.prescriber if course else None,
             raised_at=timezone.now(),
         )
-        transaction.on_commit(lambda: notify_suicide_risk_alert.enqueue(alert_id=alert.pk))
-    record_patient_event(
-        by=by, patient=patient, category=DataCategory.QUESTIONNAIRE, obj=assessment
+        transaction.on_commit(partial(notify_alert.enqueue, alert_id=alert.pk))
+    record_event(
+        actor=by,
+        username="" if by else "patient-link",
+        action=AuditAction.CREATE,
+        category=DataCategory.QUESTIONNAIRE,
+        site=patient.site,
+        patient_id=patient.pk,
+        obj=assessment,
     )
     return assessment
 
 
 @transaction.atomic
-def acknowledge_alert(*, alert: Alert, by: User) -> Alert:
+def acknowledge_alert(*, alert: Alert, by: User, note: str) -> Alert:
+    """Close an alert with a note of what was done (required)."""
+    if not note.strip():
+        raise ClinicalValueError("note", "write what was done before acknowledging the alert")
     updated = Alert.objects.filter(pk=alert.pk, status=AlertStatus.OPEN).update(
-        status=AlertStatus.ACKNOWLEDGED, acknowledged_at=timezone.now(), acknowledged_by=by
+        status=AlertStatus.ACKNOWLEDGED,
+        acknowledged_at=timezone.now(),
+        acknowledged_by=by,
+        note=note.strip(),
     )
     if not updated:
         raise ClinicalValueError("alert", "this alert was already acknowledged")

@@ -8,25 +8,29 @@ from sustain.care.models import Alert
 
 
 @task()
-def notify_suicide_risk_alert(alert_id: int) -> int:
-    """Tell the site's prescribers that an item-9 alert is open. Returns messages sent.
+def notify_alert(alert_id: int) -> int:
+    """E-mail the alert's prescriber (or, when none is assigned, the site's prescribers).
 
-    The message names no patient (no patient data in email): it links to the alert list.
+    Returns the number of recipients. The message names no patient and no score (no patient
+    data in e-mail): it points to the alert list.
     """
-    alert = Alert.objects.select_related("patient__site").get(pk=alert_id)
+    alert = Alert.objects.select_related("patient__site", "assigned_to").get(pk=alert_id)
     site = alert.patient.site
-    recipients = sorted(
-        site.staff.filter(groups__name=Role.PRESCRIBER, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
+    if alert.assigned_to is not None and alert.assigned_to.email:
+        recipients = [alert.assigned_to.email]
+    else:
+        recipients = sorted(
+            site.staff.filter(groups__name=Role.PRESCRIBER, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
     if not recipients:
         return 0
     send_mail(
-        subject=f"Sustain: a suicide-risk alert is open at {site.name}",
+        subject=f"Sustain: an alert is open at {site.name}",
         message=(
-            "A PHQ-9 item 9 answer above 0 was recorded. Open Sustain's alert list to review it "
-            f"(alert #{alert.pk})."
+            f"A {alert.get_kind_display().lower()} alert was raised. Open Sustain's alert list to "
+            f"review it (alert #{alert.pk})."
         ),
         from_email=None,
         recipient_list=recipients,

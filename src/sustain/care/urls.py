@@ -8,7 +8,12 @@ urlpatterns = [
     path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
     path("patients/<int:patient_id>/enrol/", views.enrol, name="enrol"),
-    path("patients/<int:patient_id>/phq9/", views.phq9_create, name="phq9_create"),
+    path(
+        "patients/<int:patient_id>/assessments/new/",
+        views.assessment_create,
+        name="assessment_create",
+    ),
+    path("patients/<int:patient_id>/invite/", views.self_report_invite, name="invite"),
     path("visits/<int:appointment_id>/infusion/", views.infusion_record, name="infusion_record"),
     path("alerts/", views.alert_list, name="alert_list"),
     path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),

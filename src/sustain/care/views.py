@@ -8,19 +8,26 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
-from sustain.care import charts, queries, services
+from sustain.care import queries, services
 from sustain.care.enums import AlertStatus, CourseStatus, Timepoint
-from sustain.care.forms import InfusionForm, PatientForm, Phq9Form
+from sustain.care.forms import (
+    AssessmentMetaForm,
+    InfusionForm,
+    InstrumentForm,
+    InviteForm,
+    PatientForm,
+)
 from sustain.care.models import Alert, Course, Patient
+from sustain.portal import services as portal_services
+from sustain.portal.enums import Channel
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.forms import SeriesForm, VisitForm
-from sustain_core import dosing, outcomes, protocols
+from sustain_core import dosing, instruments, protocols
 from sustain_core.errors import ClinicalValueError
 
 
@@ -90,19 +97,17 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         )
     )
     can_see_scores = request.user.has_perm("care.view_assessment")
-    assessments = list(patient.assessments.all()) if can_see_scores else []
-    baseline = next((a for a in assessments if a.timepoint == Timepoint.BASELINE), None)
-    latest = assessments[-1] if assessments else None
-    outcome = None
-    if baseline and latest and latest != baseline:
-        outcome = outcomes.classify_phq9_outcome(
-            baseline_total=baseline.total_score, current_total=latest.total_score
+    measures = (
+        queries.measure_summaries(
+            list(patient.assessments.all()),
+            appointments,
+            induction_infusions=protocol.induction_infusions if protocol else 0,
+            remission_override=protocol.remission_max_override if protocol else None,
+            primary_instrument=protocol.instrument if protocol else None,
+            tz=tz,
         )
-    given = [a.starts_at for a in appointments if a.status == AppointmentStatus.COMPLETED]
-    chart = charts.phq9_chart(
-        [(a.completed_at.astimezone(tz), a.total_score) for a in assessments],
-        [t.astimezone(tz) for t in given],
-        title="PHQ-9 total over time; dashed lines mark infusions",
+        if can_see_scores
+        else []
     )
     next_visit = next((a for a in appointments if a.status == AppointmentStatus.BOOKED), None)
     dose_preview = None
@@ -121,18 +126,9 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
             p for p in protocols.PROTOCOLS.values() if p.condition == patient.primary_condition
         ],
         "appointments": appointments,
-        "assessments": assessments,
         "can_see_scores": can_see_scores,
-        "baseline": baseline,
-        "latest": latest,
-        "outcome": outcome,
-        "change": outcomes.percent_change(
-            baseline_total=baseline.total_score, current_total=latest.total_score
-        )
-        if baseline and latest
-        else None,
-        "chart": mark_safe(chart),  # noqa: S308 - built from numbers and escaped text only
-        "alerts": patient.alerts.filter(status=AlertStatus.OPEN),
+        "measures": measures,
+        "alerts": patient.alerts.filter(status=AlertStatus.OPEN).select_related("assessment"),
         "weight": patient.weights.first(),
         "next_visit": next_visit,
         "dose_preview": dose_preview,
@@ -140,6 +136,9 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
             initial={"first_day": timezone.localdate(timezone=tz) + dt.timedelta(days=1)}
         ),
         "visit_form": VisitForm(chairs=patient.site.chairs.all()),
+        "invite_form": InviteForm(),
+        "invitations": patient.invitations.all()[:5],
+        "now": timezone.now(),
         "tz": tz,
     }
     return render(request, "care/patient_detail.html", context)
@@ -167,17 +166,30 @@ def enrol(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def phq9_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Enter any instrument for a patient: self-report on paper, or clinician-rated."""
     require_permission(request.user, "care.add_assessment", category=DataCategory.QUESTIONNAIRE)
     patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
-    has_baseline = patient.assessments.filter(timepoint=Timepoint.BASELINE).exists()
-    initial = {"timepoint": Timepoint.PRE_INFUSION if has_baseline else Timepoint.BASELINE}
-    form = Phq9Form(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    data = request.POST if request.method == "POST" else None
+    chosen = (data or request.GET).get("instrument", "phq9")
+    if chosen not in instruments.INSTRUMENTS:
+        chosen = "phq9"
+    instrument = instruments.get_instrument(chosen)
+    has_baseline = patient.assessments.filter(instrument=chosen).exists()
+    meta = AssessmentMetaForm(
+        data,
+        initial={
+            "instrument": chosen,
+            "timepoint": Timepoint.PRE_INFUSION if has_baseline else Timepoint.BASELINE,
+        },
+    )
+    form = InstrumentForm(instrument, data)
+    if data is not None and meta.is_valid() and form.is_valid():
+        timepoint = Timepoint(meta.cleaned_data["timepoint"])
         try:
-            timepoint = Timepoint(form.cleaned_data["timepoint"])
-            assessment = services.record_phq9(
+            assessment = services.record_assessment(
                 patient=patient,
+                instrument=chosen,
                 answers=form.answers(),
                 timepoint=timepoint,
                 by=request.user,
@@ -187,17 +199,25 @@ def phq9_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
                 else None,
             )
         except ClinicalValueError as error:
-            add_clinical_error(form, error)
+            form.show_error(error)
         else:
-            messages.success(request, f"PHQ-9 recorded: total {assessment.total_score}.")
-            if assessment.alerts.exists():
-                messages.error(
-                    request, "Item 9 above 0: a suicide-risk alert is open. Follow the safety plan."
-                )
+            messages.success(
+                request,
+                f"{instrument.short_title} recorded: {assessment.total_score.normalize():f}.",
+            )
+            for alert in assessment.alerts.all():
+                messages.error(request, f"{alert.get_kind_display()}: an alert is open.")
             return redirect("care:patient_detail", patient_id=patient.pk)
-    context = {"patient": patient, "form": form}
     queries.audit_patient_read(request.user, patient)
-    return render(request, "care/phq9_form.html", context, status=400 if form.errors else 200)
+    context = {
+        "patient": patient,
+        "meta": meta,
+        "form": form,
+        "instrument": instrument,
+        "choices": list(instruments.INSTRUMENTS.values()),
+    }
+    status = 400 if form.errors or meta.errors else 200
+    return render(request, "care/assessment_form.html", context, status=status)
 
 
 @require_POST
@@ -206,7 +226,7 @@ def alert_acknowledge(request: AuthenticatedRequest, alert_id: int) -> HttpRespo
     require_permission(request.user, "care.change_alert", category=DataCategory.ALERT)
     alert = queries.get_alert_for_user(request.user, alert_id)
     try:
-        services.acknowledge_alert(alert=alert, by=request.user)
+        services.acknowledge_alert(alert=alert, by=request.user, note=request.POST.get("note", ""))
     except ClinicalValueError as error:
         messages.error(request, str(error))
     return redirect("care:patient_detail", patient_id=alert.patient_id)
@@ -264,3 +284,29 @@ def alert_list(request: AuthenticatedRequest) -> HttpResponse:
     ).select_related("patient", "assessment")
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.ALERT)
     return render(request, "care/alert_list.html", {"alerts": alerts})
+
+
+@require_POST
+@login_required
+def self_report_invite(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Send the patient a single-use link to their self-report questionnaires."""
+    require_permission(request.user, "portal.add_invitation", category=DataCategory.SELF_REPORT)
+    patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            portal_services.invite_patient(
+                patient=patient,
+                instrument_codes=form.cleaned_data["instruments"],
+                channel=Channel(form.cleaned_data["channel"]),
+                timepoint=Timepoint(form.cleaned_data["timepoint"]),
+                by=request.user,
+                now=timezone.now(),
+            )
+        except ClinicalValueError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Link sent (see the outbox).")
+    else:
+        messages.error(request, "Choose at least one questionnaire and a channel.")
+    return redirect("care:patient_detail", patient_id=patient.pk)

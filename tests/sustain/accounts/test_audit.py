@@ -62,9 +62,9 @@ def test_verify_chain_detects_inserted_row(chain):
     last = chain[-1]
     tamper(
         "INSERT INTO accounts_auditevent (seq, recorded_at, actor_id, actor_username, role,"
-        " action, category, object_type, object_id, outcome, request_id, prev_hash, row_hash)"
-        " VALUES (6, %s, %s, 'ada', 'prescriber', 'read', 'patient-record', '', '', 'success',"
-        " '', %s, %s)",
+        " action, category, object_type, object_id, outcome, reason, request_id, prev_hash,"
+        " row_hash) VALUES (6, %s, %s, 'ada', 'prescriber', 'read', 'patient-record', '', '',"
+        " 'success', '', '', %s, %s)",
         [last.recorded_at, last.actor_id, last.row_hash, "f" * 64],
     )
     inserted = AuditEvent.objects.get(seq=6)
@@ -77,8 +77,8 @@ def test_verify_chain_detects_row_inserted_before_the_first(chain):
     first = chain[0]
     tamper(
         "INSERT INTO accounts_auditevent (seq, recorded_at, actor_username, role, action,"
-        " category, object_type, object_id, outcome, request_id, prev_hash, row_hash)"
-        " VALUES (0, %s, 'x', '', 'read', 'audit', '', '', 'success', '', %s, %s)",
+        " category, object_type, object_id, outcome, reason, request_id, prev_hash, row_hash)"
+        " VALUES (0, %s, 'x', '', 'read', 'audit', '', '', 'success', '', '', %s, %s)",
         [first.recorded_at, "0" * 64, "0" * 64],
     )
     inserted = AuditEvent.objects.get(seq=0)

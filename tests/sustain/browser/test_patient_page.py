@@ -53,13 +53,15 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sa
     course = care.enrol_patient(
         patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
     )
-    care.record_phq9(
-        patient=pat, answers=[3, 3, 2, 2, 2, 2, 2, 2, 0], timepoint="baseline", by=ben,
+    care.record_assessment(
+        patient=pat, instrument="phq9", timepoint="baseline", by=ben,
+        answers=dict(zip("123456789", [3, 3, 2, 2, 2, 2, 2, 2, 0], strict=True)),
         completed_at=started - dt.timedelta(days=1),
     )  # fmt: skip
     visits = scheduling.book_series(course=course, earliest=started, by=sam)
-    care.record_phq9(
-        patient=pat, answers=[2, 2, 1, 1, 1, 1, 1, 1, 0], timepoint="pre_infusion", by=ben,
+    care.record_assessment(
+        patient=pat, instrument="phq9", timepoint="pre_infusion", by=ben,
+        answers=dict(zip("123456789", [2, 2, 1, 1, 1, 1, 1, 1, 0], strict=True)),
         completed_at=visits[0].starts_at, appointment=visits[0],
     )  # fmt: skip
     care.record_infusion(

@@ -21,7 +21,7 @@ from sustain.care.models import (
     Patient,
 )
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
-from sustain_core.outcomes import Outcome, classify_phq9_outcome
+from sustain_core.outcomes import DEFAULT_RULES, Outcome, classify
 
 pytestmark = [pytest.mark.db]
 
@@ -119,7 +119,7 @@ def test_demo_loads_a_working_clinic(db, settings):
         assert sum(answers) == assessment.total_score
         if assessment.timepoint == "baseline":
             assert 15 <= assessment.total_score <= 24
-    assert AssessmentAnswer.objects.filter(item=9, value__gt=0).count() == 3
+    assert AssessmentAnswer.objects.filter(item="9", value__gt=0).count() == 3
 
     # End of induction (first follow-up) against baseline: 9 of 16 respond, 4 remit.
     finished = Course.objects.filter(status__in=["review", "maintenance", "relapsed"])
@@ -128,7 +128,7 @@ def test_demo_loads_a_working_clinic(db, settings):
         first, end = course.assessments.filter(timepoint__in=["baseline", "follow_up"]).values_list(
             "total_score", flat=True
         )[:2]
-        results[classify_phq9_outcome(baseline_total=first, current_total=end)] += 1
+        results[classify(DEFAULT_RULES["phq9"], baseline_score=first, current_score=end)] += 1
     assert results == {Outcome.REMISSION: 4, Outcome.RESPONSE: 5, Outcome.NO_RESPONSE: 7}
     # Relapsers lost more than half their gain by the latest follow-up.
     for course in Course.objects.filter(status="relapsed"):
@@ -137,7 +137,12 @@ def test_demo_loads_a_working_clinic(db, settings):
         follow_ups = [score for timepoint, score in totals if timepoint == "follow_up"]
         assert 2 * (follow_ups[-1] - follow_ups[0]) > start - follow_ups[0]
 
-    assert Alert.objects.filter(status="open").count() == 2
+    assert Alert.objects.filter(status="open", kind="suicide_risk").count() == 2
+    # A rise of 5 PHQ-9 points between consecutive scores [Lowe2004] raised worsening alerts,
+    # for relapsing patients only.
+    worsening = Alert.objects.filter(kind="worsening")
+    assert worsening.count() == 4
+    assert set(worsening.values_list("patient__courses__status", flat=True)) == {"relapsed"}
     acknowledged = Alert.objects.get(status="acknowledged")
     assert acknowledged.acknowledged_by == ada
     assert verify_chain().ok

@@ -79,45 +79,87 @@ def test_register_patient_records_weight_and_audits(north, sam):
     )
 
 
+def phq9(*values):
+    return {str(n): v for n, v in enumerate(values, start=1)}
+
+
+def record(patient, by, answers, instrument="phq9", **extra):
+    return services.record_assessment(
+        patient=patient, instrument=instrument, answers=answers, timepoint="baseline", by=by,
+        completed_at=extra.pop("completed_at", NOW), **extra,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("answers", "field"),
+    ("answers", "field", "message"),
     [
-        ([0, 1, 2, 3, 4, 0, 0, 0, 0], "item_5"),
-        ([0, 1, 2, 3, None, 0, 0, 0, 0], "item_5"),
-        ([0, 1, 2, 3, 0, 0, 0, 0], "answers"),
+        (phq9(0, 1, 2, 3, 4, 0, 0, 0, 0), "item_5", "PHQ-9 item 5 must be 0–3; got 4"),
+        (phq9(0, 1, 2, 3, None, 0, 0, 0, 0), "item_5", "PHQ-9 item 5 is missing"),
+        (phq9(0, 1, 2, 3, 0, 0, 0, 0), "item_9", "PHQ-9 item 9 is missing"),
     ],
 )
-def test_record_phq9_refuses_bad_answers_and_saves_nothing(pat, ben, answers, field):
+def test_record_assessment_refuses_bad_answers_and_saves_nothing(pat, ben, answers, field, message):
     before = AuditEvent.objects.count()
     with pytest.raises(ClinicalValueError) as excinfo:
-        services.record_phq9(
-            patient=pat, answers=answers, timepoint="baseline", by=ben, completed_at=NOW
-        )
-    assert excinfo.value.field == field
+        record(pat, ben, answers)
+    assert (excinfo.value.field, excinfo.value.message) == (field, message)
     assert (Assessment.objects.count(), AuditEvent.objects.count()) == (0, before)
 
 
-def test_record_phq9_keeps_item_answers_and_score(pat, ben):
-    assessment = services.record_phq9(
-        patient=pat, answers=[3, 3, 2, 2, 2, 1, 1, 1, 0], timepoint="baseline", by=ben,
-        completed_at=NOW,
-    )  # fmt: skip
+def test_record_assessment_keeps_item_answers_and_score(pat, ben):
+    assessment = record(pat, ben, phq9(3, 3, 2, 2, 2, 1, 1, 1, 0))
     answers = list(
         AssessmentAnswer.objects.filter(assessment=assessment).values_list("item", "value")
     )
-    assert (assessment.total_score, assessment.severity) == (15, "moderately severe")
-    assert answers == [(1, 3), (2, 3), (3, 2), (4, 2), (5, 2), (6, 1), (7, 1), (8, 1), (9, 0)]
+    assessment.refresh_from_db()
+    assert (assessment.total_score, assessment.severity) == (Decimal("15"), "moderately severe")
+    assert answers == [("1", 3), ("2", 3), ("3", 2), ("4", 2), ("5", 2), ("6", 1), ("7", 1),
+                       ("8", 1), ("9", 0)]  # fmt: skip
+    assert (assessment.source, assessment.flags) == ("staff", [])
     assert Alert.objects.count() == 0
 
 
-@pytest.mark.django_db(
-    transaction=True, serialized_rollback=True
-)  # the worker opens its own connections and commits
-def test_item9_alert_is_raised_and_the_worker_emails_prescribers(pat, ben, ada):
-    assessment = services.record_phq9(
-        patient=pat, answers=[1, 1, 1, 1, 1, 1, 1, 1, 1], timepoint="baseline", by=ben,
-        completed_at=NOW,
+def test_record_assessment_keeps_subscales(pat, ben):
+    answers = {str(n): 1 for n in range(1, 21)} | {"8": 3}
+    assessment = record(pat, ben, answers, instrument="pcl5")
+    assessment.refresh_from_db()
+    assert (assessment.total_score, assessment.subscales) == (
+        Decimal("22"), {"B": "5", "C": "2", "D": "9", "E": "6"}
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers", "kinds"),
+    [
+        ("phq9", phq9(1, 1, 1, 1, 1, 1, 1, 1, 1), ["suicide_risk"]),
+        ("cssrs_screener", {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0, "6": 0}, ["cssrs_risk"]),
+        ("cssrs_screener", {"1": 1, "2": 0, "6": 0}, []),
+        ("qids_sr16", {str(n): 0 for n in range(1, 17)} | {"12": 1}, ["suicide_risk"]),
+    ],
+)
+def test_safety_alerts(pat, ben, instrument, answers, kinds):
+    record(pat, ben, answers, instrument=instrument)
+    assert sorted(Alert.objects.values_list("kind", flat=True)) == kinds
+
+
+def test_meaningful_worsening_raises_an_alert_for_the_course_prescriber(pat, ben, ada):
+    services.enrol_patient(
+        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+    )
+    record(pat, ben, phq9(1, 1, 1, 1, 1, 1, 1, 1, 0))  # 8
+    record(pat, ben, phq9(2, 2, 1, 1, 1, 1, 1, 1, 0), completed_at=NOW + dt.timedelta(days=7))
+    assert Alert.objects.count() == 0  # 8 → 10: less than the PHQ-9's 5 points [Lowe2004]
+    record(pat, ben, phq9(2, 2, 2, 2, 2, 2, 2, 1, 0), completed_at=NOW + dt.timedelta(days=14))
+    alert = Alert.objects.get()  # 10 → 15: 5 points worse than the score before
+    assert (alert.kind, alert.assigned_to) == ("worsening", ada)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the worker commits
+def test_alert_is_emailed_by_the_worker_to_the_assigned_prescriber(pat, ben, ada):
+    services.enrol_patient(
+        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+    )
+    assessment = record(pat, ben, phq9(1, 1, 1, 1, 1, 1, 1, 1, 1))
     alert = Alert.objects.get()
     assert (alert.assessment, alert.kind, alert.status) == (assessment, "suicide_risk", "open")
     assert mail.outbox == []  # nothing is sent until the worker runs
@@ -126,19 +168,23 @@ def test_item9_alert_is_raised_and_the_worker_emails_prescribers(pat, ben, ada):
 
     message = mail.outbox[0]
     assert (len(mail.outbox), message.to) == (1, ["ada@example.org"])
-    assert "Pat" not in message.subject + message.body
-    assert "Quinn" not in message.subject + message.body
+    for secret in ("Pat", "Quinn", "phq9", "9"):
+        assert secret not in message.subject
+    assert "Quinn" not in message.body
 
 
-def test_acknowledge_alert_once(pat, ben, ada):
-    services.record_phq9(
-        patient=pat, answers=[1, 1, 1, 1, 1, 1, 1, 1, 2], timepoint="baseline", by=ben,
-        completed_at=NOW,
+def test_acknowledge_alert_needs_a_note_and_happens_once(pat, ben, ada):
+    record(pat, ben, phq9(1, 1, 1, 1, 1, 1, 1, 1, 2))
+    alert = Alert.objects.get()
+    with pytest.raises(ClinicalValueError) as excinfo:
+        services.acknowledge_alert(alert=alert, by=ada, note="  ")
+    assert excinfo.value.field == "note"
+    alert = services.acknowledge_alert(alert=alert, by=ada, note="Called; safety plan reviewed.")
+    assert (alert.status, alert.acknowledged_by, alert.note) == (
+        "acknowledged", ada, "Called; safety plan reviewed."
     )  # fmt: skip
-    alert = services.acknowledge_alert(alert=Alert.objects.get(), by=ada)
-    assert (alert.status, alert.acknowledged_by) == ("acknowledged", ada)
     with pytest.raises(ClinicalValueError, match="already acknowledged"):
-        services.acknowledge_alert(alert=alert, by=ada)
+        services.acknowledge_alert(alert=alert, by=ada, note="again")
 
 
 def test_enrol_refuses_a_second_active_course(pat, ada):

@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -39,30 +40,55 @@ def test_register_form_names_the_field_and_saves_nothing(login, north, sam, fiel
     assert AuditEvent.objects.exclude(action="login").count() == 0
 
 
+def answers(code: str, values: dict[str, str], timepoint: str = "baseline") -> dict[str, str]:
+    return {f"{code}-{key}": value for key, value in values.items()} | {
+        "instrument": code,
+        "timepoint": timepoint,
+    }
+
+
 def test_phq9_form_refuses_an_item_of_4(login, ben, pat):
-    data = {f"item_{n}": "1" for n in range(1, 10)} | {"item_3": "4", "timepoint": "baseline"}
-    response = login(ben).post(f"/patients/{pat.pk}/phq9/", data)
+    data = answers("phq9", {str(n): "1" for n in range(1, 10)} | {"3": "4"})
+    response = login(ben).post(f"/patients/{pat.pk}/assessments/new/", data)
     assert response.status_code == 400
-    assert response.context["form"].errors["item_3"] == [
+    assert response.context["form"].errors["3"] == [
         "Select a valid choice. 4 is not one of the available choices."
     ]
     assert Assessment.objects.count() == 0
 
 
-def test_phq9_form_refuses_a_missing_item(login, ben, pat):
-    data = {f"item_{n}": "1" for n in range(1, 9)} | {"timepoint": "baseline"}
-    response = login(ben).post(f"/patients/{pat.pk}/phq9/", data)
-    assert response.context["form"].errors["item_9"] == ["This field is required."]
+def test_phq9_form_refuses_a_missing_item_naming_it(login, ben, pat):
+    data = answers("phq9", {str(n): "1" for n in range(1, 9)})
+    response = login(ben).post(f"/patients/{pat.pk}/assessments/new/", data)
+    assert response.status_code == 400
+    assert response.context["form"].errors["9"] == ["PHQ-9 item 9 is missing"]
     assert Assessment.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "values", "total"),
+    [
+        ("gad7", {str(n): "2" for n in range(1, 8)}, Decimal("14")),
+        ("madrs", {str(n): "3" for n in range(1, 11)}, Decimal("30")),
+        ("cadss", {str(n): "1" for n in range(1, 24)}, Decimal("23")),
+    ],
+)
+def test_any_instrument_is_entered_and_scored(login, ben, pat, code, values, total):
+    response = login(ben).post(f"/patients/{pat.pk}/assessments/new/", answers(code, values))
+    assessment = Assessment.objects.get()
+    assert response.status_code == 302
+    assert (assessment.instrument, assessment.total_score) == (code, total)
+    assert assessment.answers.count() == len(values)
 
 
 def test_item9_shows_an_alert_on_the_patient_page(login, ben, pat):
     client = login(ben)
-    data = {f"item_{n}": "2" for n in range(1, 10)} | {"timepoint": "baseline"}
-    client.post(f"/patients/{pat.pk}/phq9/", data)
+    client.post(
+        f"/patients/{pat.pk}/assessments/new/", answers("phq9", {str(n): "2" for n in range(1, 10)})
+    )
     html = client.get(f"/patients/{pat.pk}/").content.decode()
     assert 'role="alert"' in html
-    assert "Suicide-risk alert:</strong> PHQ-9 item 9 was 2" in html
+    assert "<strong>Suicide item positive</strong> on phq9 (18)" in html
 
 
 def test_visit_outside_hours_is_refused_with_a_message(login, ada, sam, north, pat):

@@ -7,12 +7,12 @@ register = template.Library()
 
 
 @register.filter
-def plain(value: Decimal) -> str:
+def plain(value: Decimal | int) -> str:
     """A Decimal without trailing zeros or exponent: 35.00 → "35", 350 → "350", 0.7230 → "0.723".
 
     Only the display changes; the value is not rounded.
     """
-    return format(value.normalize(), "f")
+    return format(Decimal(value).normalize(), "f")
 
 
 @register.filter

@@ -426,16 +426,23 @@ class Command(BaseCommand):
         item9: int = 0,
         appointment: Appointment | None = None,
     ) -> None:
-        assessment = services.record_phq9(
+        answers = self._answers(plan, total, item9=item9)
+        assessment = services.record_assessment(
             patient=patient,
-            answers=self._answers(plan, total, item9=item9),
+            instrument="phq9",
+            answers={str(n): value for n, value in enumerate(answers, start=1)},
             timepoint=timepoint,
             by=self.rng.choice(self.nurses),
             completed_at=completed_at,
             appointment=appointment,
         )
         if plan.item9 == ITEM9_INDUCTION_FIRST and item9:
-            services.acknowledge_alert(alert=assessment.alerts.get(), by=self.prescriber)
+            services.acknowledge_alert(
+                alert=assessment.alerts.get(kind="suicide_risk"),
+                by=self.prescriber,
+                note="Called the patient the same day: passive thoughts, no plan; safety plan "
+                "reviewed.",
+            )
 
     def _enrol_with_baseline(self, plan: Plan) -> tuple[Patient, Course]:
         patient = self._register(plan)
@@ -598,7 +605,11 @@ class Command(BaseCommand):
                 ).values_list("total_score", flat=True)[:2]
             )
             results[
-                outcomes.classify_phq9_outcome(baseline_total=scores[0], current_total=scores[1])
+                outcomes.classify(
+                    outcomes.DEFAULT_RULES["phq9"],
+                    baseline_score=scores[0],
+                    current_score=scores[1],
+                )
             ] += 1
         n = sum(results.values())
         responders = results[outcomes.Outcome.RESPONSE] + results[outcomes.Outcome.REMISSION]

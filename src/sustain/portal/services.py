@@ -1,0 +1,195 @@
+"""Patient self-report: signed, expiring, single-use links (issue 3, item 5).
+
+A link is `/r/<token>/` where the token is `<invitation id>.<nonce>` signed with the secret
+key (django.core.signing). The database keeps only the nonce's SHA-256, the expiry and the
+moment it was used, so a tampered, expired or used link is refused before anything is shown.
+"""
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
+from sustain.accounts.models import User
+from sustain.care import services as care_services
+from sustain.care.enums import AssessmentSource, Timepoint
+from sustain.care.models import Assessment, Patient
+from sustain.portal import notify
+from sustain.portal.enums import Channel
+from sustain.portal.models import Invitation
+from sustain_core import instruments
+from sustain_core.errors import ClinicalValueError
+
+SALT = "sustain.portal.invitation"
+PATIENT_ACTOR = "patient-link"
+USED_MESSAGE = "This link has already been used. Thank you: your answers were received."
+
+
+class InvitationRefused(Exception):
+    """The link cannot be used; `reason` is one of tampered, expired, used."""
+
+    def __init__(self, reason: str, message: str, invitation: Invitation | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.invitation = invitation
+
+
+def _hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def link_for(invitation_id: int, nonce: str) -> str:
+    token = signing.Signer(salt=SALT).sign(f"{invitation_id}.{nonce}")
+    return f"{settings.SUSTAIN_BASE_URL.rstrip('/')}/r/{token}/"
+
+
+def self_report_instruments() -> list[instruments.Instrument]:
+    return [i for i in instruments.INSTRUMENTS.values() if i.rater == instruments.Rater.SELF]
+
+
+@transaction.atomic
+def invite_patient(
+    *,
+    patient: Patient,
+    instrument_codes: Sequence[str],
+    channel: Channel,
+    timepoint: Timepoint,
+    by: User | None,
+    now: dt.datetime,
+    ttl: dt.timedelta | None = None,
+) -> tuple[Invitation, str]:
+    """Create a link for the patient's questionnaires and send it; return it and the URL.
+
+    The message names the clinic only (no patient data leaves in e-mail or SMS text).
+    """
+    if not instrument_codes:
+        raise ClinicalValueError("instruments", "choose at least one questionnaire")
+    for code in instrument_codes:
+        if instruments.get_instrument(code).rater != instruments.Rater.SELF:
+            raise ClinicalValueError(
+                "instruments", f"{code} is clinician-rated; it cannot be sent to the patient"
+            )
+    address = patient.email if channel == Channel.EMAIL else patient.phone
+    if not address:
+        kind = "e-mail address" if channel == Channel.EMAIL else "phone number"
+        raise ClinicalValueError("channel", f"the patient has no {kind} on file")
+    ttl = ttl or dt.timedelta(hours=settings.SUSTAIN_INVITATION_TTL_HOURS)
+    nonce = secrets.token_urlsafe(24)
+    invitation = Invitation.objects.create(
+        patient=patient,
+        instruments=list(dict.fromkeys(instrument_codes)),
+        channel=channel,
+        sent_to=address,
+        nonce_hash=_hash(nonce),
+        timepoint=timepoint,
+        created_at=now,
+        created_by=by,
+        expires_at=now + ttl,
+    )
+    url = link_for(invitation.pk, nonce)
+    hours = int(ttl.total_seconds() // 3600)
+    notify.send(
+        site=patient.site,
+        channel=channel,
+        to=address,
+        subject=f"{patient.site.name}: a short questionnaire before your next visit",
+        body=(
+            f"{patient.site.name} asks you to answer a short questionnaire:\n{url}\n"
+            f"The link works once and expires in {hours} hours."
+        ),
+    )
+    record_event(
+        actor=by,
+        username="" if by else "worker",
+        action=AuditAction.CREATE,
+        category=DataCategory.SELF_REPORT,
+        site=patient.site,
+        patient_id=patient.pk,
+        obj=invitation,
+    )
+    return invitation, url
+
+
+def open_invitation(token: str, *, now: dt.datetime) -> Invitation:
+    """Return the invitation behind a link, or raise InvitationRefused."""
+    try:
+        value = signing.Signer(salt=SALT).unsign(token)
+        invitation_id, nonce = value.split(".", 1)
+        invitation = Invitation.objects.select_related("patient__site").get(pk=int(invitation_id))
+    except (signing.BadSignature, ValueError, Invitation.DoesNotExist):
+        raise InvitationRefused("tampered", "This link is not valid.") from None
+    if not hmac.compare_digest(invitation.nonce_hash, _hash(nonce)):
+        raise InvitationRefused("tampered", "This link is not valid.")
+    if invitation.used_at is not None:
+        raise InvitationRefused("used", USED_MESSAGE, invitation)
+    if invitation.expires_at <= now:
+        raise InvitationRefused(
+            "expired", "This link has expired. Please ask your clinic for a new one.", invitation
+        )
+    return invitation
+
+
+@transaction.atomic
+def submit_answers(
+    *, token: str, answers: Mapping[str, Mapping[str, int | None]], now: dt.datetime
+) -> list[Assessment]:
+    """Score and save every questionnaire of the link at once, and use the link up.
+
+    Everything is checked before anything is written; the link is claimed by one conditional
+    UPDATE, so of two simultaneous submissions exactly one is saved.
+    """
+    invitation = open_invitation(token, now=now)
+    asked = list(invitation.instruments)
+    unexpected = sorted(set(answers) - set(asked))
+    if unexpected:
+        raise ClinicalValueError(
+            "instruments", f"answers to {', '.join(unexpected)} were not asked for by this link"
+        )
+    for code in asked:  # score all first: a refused answer saves nothing
+        try:
+            instruments.score(code, answers.get(code, {}))
+        except ClinicalValueError as error:
+            # "<instrument>:<field>" tells the page which questionnaire and item to mark.
+            raise ClinicalValueError(f"{code}:{error.field}", error.message) from error
+    claimed = Invitation.objects.filter(
+        pk=invitation.pk, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not claimed:
+        raise InvitationRefused("used", USED_MESSAGE, invitation)
+    return [
+        care_services.record_assessment(
+            patient=invitation.patient,
+            instrument=code,
+            answers=answers[code],
+            timepoint=Timepoint(invitation.timepoint),
+            by=None,
+            source=AssessmentSource.SELF_REPORT,
+            completed_at=now,
+        )
+        for code in asked
+    ]
+
+
+def audit_link(
+    invitation: Invitation | None, *, action: AuditAction, outcome: AuditOutcome, reason: str = ""
+) -> None:
+    """Audit what a patient link did: opened, or refused and why (its own transaction)."""
+    record_event(
+        actor=None,
+        username=PATIENT_ACTOR,
+        action=action,
+        category=DataCategory.SELF_REPORT,
+        outcome=outcome,
+        site=invitation.patient.site if invitation else None,
+        patient_id=invitation.patient_id if invitation else None,
+        obj=invitation,
+        reason=reason,
+    )

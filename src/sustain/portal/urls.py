@@ -1,0 +1,8 @@
+from django.urls import path
+
+from sustain.portal import views
+
+app_name = "portal"
+urlpatterns = [
+    path("r/<str:token>/", views.questionnaire, name="questionnaire"),
+]

@@ -1,0 +1,66 @@
+"""The patient-facing pages. No staff session is used here: the link alone says who answers,
+and the page shows that patient's questionnaires and nothing else about them."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from sustain.accounts.enums import AuditAction, AuditOutcome
+from sustain.care.forms import InstrumentForm
+from sustain.portal import services
+from sustain.portal.services import InvitationRefused
+from sustain_core import instruments
+from sustain_core.errors import ClinicalValueError
+
+
+def _refused(request: HttpRequest, refused: InvitationRefused) -> HttpResponse:
+    services.audit_link(
+        refused.invitation,
+        action=AuditAction.READ,
+        outcome=AuditOutcome.DENIED,
+        reason=refused.reason,
+    )
+    site = refused.invitation.patient.site if refused.invitation else None
+    status = 404 if refused.reason == "tampered" else 410
+    context = {"message": refused.message, "site": site}
+    return render(request, "portal/refused.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def questionnaire(request: HttpRequest, token: str) -> HttpResponse:
+    now = timezone.now()
+    try:
+        invitation = services.open_invitation(token, now=now)
+    except InvitationRefused as refused:
+        return _refused(request, refused)
+    data = request.POST if request.method == "POST" else None
+    forms = [
+        InstrumentForm(instruments.get_instrument(code), data) for code in invitation.instruments
+    ]
+    if data is not None and all(form.is_valid() for form in forms):
+        try:
+            services.submit_answers(
+                token=token, answers={f.instrument.code: f.answers() for f in forms}, now=now
+            )
+        except InvitationRefused as refused:
+            return _refused(request, refused)
+        except ClinicalValueError as error:
+            services.audit_link(
+                invitation,
+                action=AuditAction.CREATE,
+                outcome=AuditOutcome.DENIED,
+                reason="invalid-answer",
+            )
+            code, _, field = error.field.partition(":")
+            target = next((f for f in forms if f.instrument.code == code), forms[0])
+            target.show_error(ClinicalValueError(field, error.message))
+        else:
+            return render(request, "portal/thanks.html", {"site": invitation.patient.site})
+    elif data is None:
+        services.audit_link(invitation, action=AuditAction.READ, outcome=AuditOutcome.SUCCESS)
+    context = {"forms": forms, "site": invitation.patient.site}
+    status = 400 if any(f.errors for f in forms) else 200
+    return render(request, "portal/questionnaire.html", context, status=status)

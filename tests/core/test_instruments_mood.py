@@ -1,0 +1,235 @@
+"""Scoring of the depression and anxiety instruments: PHQ-9, GAD-7, QIDS-SR16 and MADRS."""
+
+from decimal import Decimal
+
+import pytest
+
+from sustain_core.instruments import Score, get_instrument, score
+
+pytestmark = pytest.mark.core
+
+
+def filled(count: int, item_max: int, total: int) -> dict[str, int | None]:
+    """Return items "1".."count" filled in order, each up to item_max, adding up to total."""
+    answers: dict[str, int | None] = {}
+    remaining = total
+    for number in range(1, count + 1):
+        answers[str(number)] = min(item_max, remaining)
+        remaining -= min(item_max, remaining)
+    assert remaining == 0
+    return answers
+
+
+def total_and_severity(result: Score) -> tuple[int | Decimal, str | None]:
+    return result.total, result.severity
+
+
+# --- PHQ-9 [Kroenke2001] -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "severity"),
+    [
+        pytest.param(0, "minimal", id="0-min"),
+        pytest.param(4, "minimal", id="4-minimal-top"),
+        pytest.param(5, "mild", id="5-mild-floor"),
+        pytest.param(9, "mild", id="9-mild-top"),
+        pytest.param(10, "moderate", id="10-moderate-floor"),
+        pytest.param(14, "moderate", id="14-moderate-top"),
+        pytest.param(15, "moderately severe", id="15-modsev-floor"),
+        pytest.param(19, "moderately severe", id="19-modsev-top"),
+        pytest.param(20, "severe", id="20-severe-floor"),
+        pytest.param(27, "severe", id="27-max"),
+    ],
+)
+def test_phq9_bands(total: int, severity: str) -> None:
+    assert total_and_severity(score("phq9", filled(9, 3, total))) == (total, severity)
+
+
+@pytest.mark.parametrize(
+    ("item9", "flags"),
+    [
+        pytest.param(0, (), id="item9-0-no-flag"),
+        pytest.param(1, ("suicide_item_positive",), id="item9-1-flag"),
+        pytest.param(3, ("suicide_item_positive",), id="item9-3-flag"),
+    ],
+)
+def test_phq9_suicide_flag_follows_item9(item9: int, flags: tuple[str, ...]) -> None:
+    answers = {**filled(9, 3, 10), "9": item9}
+    assert score("phq9", answers) == Score(
+        instrument="phq9",
+        total=10 + item9,
+        subscales={},
+        severity="moderate",
+        flags=flags,
+        answered=9,
+        prorated=False,
+    )
+
+
+# --- GAD-7 [Spitzer2006] -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "severity"),
+    [
+        pytest.param(0, "minimal", id="0-min"),
+        pytest.param(4, "minimal", id="4-minimal-top"),
+        pytest.param(5, "mild", id="5-mild-floor"),
+        pytest.param(9, "mild", id="9-mild-top"),
+        pytest.param(10, "moderate", id="10-moderate-floor"),
+        pytest.param(14, "moderate", id="14-moderate-top"),
+        pytest.param(15, "severe", id="15-severe-floor"),
+        pytest.param(21, "severe", id="21-max"),
+    ],
+)
+def test_gad7_bands(total: int, severity: str) -> None:
+    assert total_and_severity(score("gad7", filled(7, 3, total))) == (total, severity)
+
+
+def test_gad7_full_score() -> None:
+    assert score("gad7", {"1": 3, "2": 2, "3": 1, "4": 0, "5": 3, "6": 2, "7": 1}) == Score(
+        instrument="gad7",
+        total=12,
+        subscales={},
+        severity="moderate",
+        flags=(),
+        answered=7,
+        prorated=False,
+    )
+
+
+# --- QIDS-SR16 [GuidelineCentral-QIDS] [IDS-QIDS-interp] ----------------------------------
+
+QIDS_DOMAIN_FIRST_ITEMS = ["1", "5", "6", "10", "11", "12", "13", "14", "15"]
+
+
+def qids_with_total(total: int) -> dict[str, int | None]:
+    """Return QIDS answers whose 9 domain scores add up to total (first item of each domain)."""
+    domains = filled(9, 3, total)
+    answers: dict[str, int | None] = {str(number): 0 for number in range(1, 17)}
+    for domain_index, item in enumerate(QIDS_DOMAIN_FIRST_ITEMS, start=1):
+        answers[item] = domains[str(domain_index)]
+    return answers
+
+
+@pytest.mark.parametrize(
+    ("total", "severity"),
+    [
+        pytest.param(0, "none", id="0-min"),
+        pytest.param(5, "none", id="5-none-top"),
+        pytest.param(6, "mild", id="6-mild-floor"),
+        pytest.param(10, "mild", id="10-mild-top"),
+        pytest.param(11, "moderate", id="11-moderate-floor"),
+        pytest.param(15, "moderate", id="15-moderate-top"),
+        pytest.param(16, "severe", id="16-severe-floor"),
+        pytest.param(20, "severe", id="20-severe-top"),
+        pytest.param(21, "very severe", id="21-very-severe-floor"),
+        pytest.param(27, "very severe", id="27-max"),
+    ],
+)
+def test_qids_bands(total: int, severity: str) -> None:
+    assert total_and_severity(score("qids_sr16", qids_with_total(total))) == (total, severity)
+
+
+def test_qids_domains_take_the_maximum_of_their_items() -> None:
+    # Summing all 16 items would give 1+3+0+2 + 2 + 2+0+1+0 + 1 + 0 + 0 + 2 + 1 + 0+3 = 18;
+    # the domain rule gives sleep 3 + mood 2 + appetite 2 + 1 + 0 + 0 + 2 + 1 + psychomotor 3.
+    answers: dict[str, int | None] = {
+        "1": 1, "2": 3, "3": 0, "4": 2,  # sleep → 3
+        "5": 2,
+        "6": 2, "7": 0, "8": 1, "9": 0,  # appetite/weight → 2
+        "10": 1, "11": 0, "12": 0, "13": 2, "14": 1,
+        "15": 0, "16": 3,  # psychomotor → 3
+    }  # fmt: skip
+    assert score("qids_sr16", answers) == Score(
+        instrument="qids_sr16",
+        total=14,
+        subscales={
+            "sleep": 3,
+            "sad_mood": 2,
+            "appetite_weight": 2,
+            "concentration": 1,
+            "self_view": 0,
+            "suicidal_ideation": 0,
+            "interest": 2,
+            "energy": 1,
+            "psychomotor": 3,
+        },
+        severity="moderate",
+        flags=(),
+        answered=16,
+        prorated=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("item12", "threshold", "flags"),
+    [
+        pytest.param(0, 1, (), id="0-default-threshold"),
+        pytest.param(1, 1, ("suicide_item_positive",), id="1-default-threshold"),
+        pytest.param(1, 2, (), id="1-below-threshold-2"),
+        pytest.param(2, 2, ("suicide_item_positive",), id="2-at-threshold-2"),
+        pytest.param(2, 3, (), id="2-below-threshold-3"),
+        pytest.param(3, 3, ("suicide_item_positive",), id="3-at-threshold-3"),
+    ],
+)
+def test_qids_suicide_flag_follows_item12_and_threshold(
+    item12: int, threshold: int, flags: tuple[str, ...]
+) -> None:
+    answers = {**qids_with_total(0), "12": item12}
+    assert score("qids_sr16", answers, qids_suicide_threshold=threshold).flags == flags
+
+
+def test_qids_suicide_threshold_defaults_to_1() -> None:
+    assert score("qids_sr16", {**qids_with_total(0), "12": 1}).flags == ("suicide_item_positive",)
+
+
+# --- MADRS [MADRS-McDowell] [Montgomery1979] -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "severity"),
+    [
+        pytest.param(0, "absent", id="0-min"),
+        pytest.param(6, "absent", id="6-absent-top"),
+        pytest.param(7, "mild", id="7-mild-floor"),
+        pytest.param(19, "mild", id="19-mild-top"),
+        pytest.param(20, "moderate", id="20-moderate-floor"),
+        pytest.param(34, "moderate", id="34-moderate-top"),
+        pytest.param(35, "severe", id="35-severe-floor"),
+        pytest.param(60, "severe", id="60-max"),
+    ],
+)
+def test_madrs_snaith_bands(total: int, severity: str) -> None:
+    assert total_and_severity(score("madrs", filled(10, 6, total))) == (total, severity)
+
+
+def test_madrs_ships_item_names_only() -> None:
+    items = get_instrument("madrs").items
+    assert [(item.label, item.text, item.answer_labels) for item in items] == [
+        ("Apparent sadness", None, ()),
+        ("Reported sadness", None, ()),
+        ("Inner tension", None, ()),
+        ("Reduced sleep", None, ()),
+        ("Reduced appetite", None, ()),
+        ("Concentration difficulties", None, ()),
+        ("Lassitude", None, ()),
+        ("Inability to feel", None, ()),
+        ("Pessimistic thoughts", None, ()),
+        ("Suicidal thoughts", None, ()),
+    ]
+
+
+def test_madrs_full_score_has_no_flags() -> None:
+    # Item 10 (suicidal thoughts) is clinician-rated; no flag is defined for it.
+    answers: dict[str, int | None] = {str(number): 2 for number in range(1, 11)}
+    assert score("madrs", answers) == Score(
+        instrument="madrs",
+        total=20,
+        subscales={},
+        severity="moderate",
+        flags=(),
+        answered=10,
+        prorated=False,
+    )
