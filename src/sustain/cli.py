@@ -15,3 +15,7 @@ def main() -> None:
     if len(argv) > 1 and not argv[1].startswith("-"):
         argv[1] = argv[1].replace("-", "_")
     execute_from_command_line(argv)
+
+
+if __name__ == "__main__":
+    main()
