@@ -20,6 +20,7 @@ from sustain.care.models import (
     InfusionRecord,
     Patient,
 )
+from sustain.portal.models import Invitation, OutboxMessage
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
 from sustain_core.outcomes import DEFAULT_RULES, Outcome, classify
 
@@ -113,35 +114,56 @@ def test_demo_loads_a_working_clinic(db, settings):
 
     # Item-level PHQ-9s: 9 answers 0–3 summing to the total; baselines 15–24; item 9 above 0
     # at exactly three timepoints (the alerts).
-    for assessment in Assessment.objects.prefetch_related("answers"):
+    for assessment in Assessment.objects.filter(instrument="phq9").prefetch_related("answers"):
         answers = [a.value for a in assessment.answers.all()]
         assert len(answers) == 9 and all(0 <= v <= 3 for v in answers)
         assert sum(answers) == assessment.total_score
         if assessment.timepoint == "baseline":
             assert 15 <= assessment.total_score <= 24
-    assert AssessmentAnswer.objects.filter(item="9", value__gt=0).count() == 3
+    assert (
+        AssessmentAnswer.objects.filter(
+            assessment__instrument="phq9", item="9", value__gt=0
+        ).count()
+        == 3
+    )
+    # A GAD-7 beside every baseline and follow-up PHQ-9.
+    phq9_off_infusion = Assessment.objects.filter(
+        instrument="phq9", timepoint__in=["baseline", "follow_up"]
+    )
+    assert Assessment.objects.filter(instrument="gad7").count() == phq9_off_infusion.count()
+    # Three self-report links wait in the outbox, naming no patient.
+    assert Invitation.objects.filter(used_at=None).count() == 3
+    for message in OutboxMessage.objects.all():
+        assert "/r/" in message.body
+        assert not any(p.family_name in message.body for p in Patient.objects.all())
 
     # End of induction (first follow-up) against baseline: 9 of 16 respond, 4 remit.
     finished = Course.objects.filter(status__in=["review", "maintenance", "relapsed"])
     results: Counter[Outcome] = Counter()
     for course in finished:
-        first, end = course.assessments.filter(timepoint__in=["baseline", "follow_up"]).values_list(
-            "total_score", flat=True
-        )[:2]
+        first, end = course.assessments.filter(
+            instrument="phq9", timepoint__in=["baseline", "follow_up"]
+        ).values_list("total_score", flat=True)[:2]
         results[classify(DEFAULT_RULES["phq9"], baseline_score=first, current_score=end)] += 1
     assert results == {Outcome.REMISSION: 4, Outcome.RESPONSE: 5, Outcome.NO_RESPONSE: 7}
     # Relapsers lost more than half their gain by the latest follow-up.
     for course in Course.objects.filter(status="relapsed"):
-        totals = list(course.assessments.values_list("timepoint", "total_score"))
+        totals = list(
+            course.assessments.filter(instrument="phq9").values_list("timepoint", "total_score")
+        )
         start = totals[0][1]
         follow_ups = [score for timepoint, score in totals if timepoint == "follow_up"]
         assert 2 * (follow_ups[-1] - follow_ups[0]) > start - follow_ups[0]
 
     assert Alert.objects.filter(status="open", kind="suicide_risk").count() == 2
-    # A rise of 5 PHQ-9 points between consecutive scores [Lowe2004] raised worsening alerts,
+    # A rise of 5 PHQ-9 [Lowe2004] or 4 GAD-7 [Toussaint2020] points between consecutive
+    # scores raised worsening alerts,
     # for relapsing patients only.
     worsening = Alert.objects.filter(kind="worsening")
-    assert worsening.count() == 4
+    assert sorted(worsening.values_list("assessment__instrument", flat=True)) == [
+        *["gad7"] * 4,
+        *["phq9"] * 4,
+    ]
     assert set(worsening.values_list("patient__courses__status", flat=True)) == {"relapsed"}
     acknowledged = Alert.objects.get(status="acknowledged")
     assert acknowledged.acknowledged_by == ada

@@ -35,6 +35,8 @@ from sustain.accounts.models import Membership, Site, User
 from sustain.care import services
 from sustain.care.enums import AlertStatus, Condition, CourseStatus, Sex, Timepoint
 from sustain.care.models import Alert, Course, Patient
+from sustain.portal import services as portal_services
+from sustain.portal.enums import Channel
 from sustain.scheduling import services as scheduling
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
@@ -195,6 +197,8 @@ class Command(BaseCommand):
             self.today = today
             self.now = self._at(today, 12)
         self.rng = random.Random(options["seed"])  # noqa: S311 - synthetic data, not secrets
+        # GAD-7 answers draw from their own stream, so the PHQ-9 data stay as they were.
+        self.gad_rng = random.Random(options["seed"] + 1)  # noqa: S311 - synthetic data
         self.stdout.write(
             f"Loading the demo clinic for {self.today} (clock {self.now.astimezone(self.tz):%H:%M} "
             f"{SITE_TZ}, seed {options['seed']})"
@@ -223,6 +227,11 @@ class Command(BaseCommand):
                 f"  {stage:<22} {len(stage_plans):>2} patients "
                 f"({time.perf_counter() - stage_started:.1f} s)"
             )
+        with transaction.atomic():
+            invited = self._invite_next_patients()
+        self.stdout.write(
+            f"  self-report links       {invited} in the outbox (sign in as alex.admin)"
+        )
         self._summary()
         self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
 
@@ -436,6 +445,8 @@ class Command(BaseCommand):
             completed_at=completed_at,
             appointment=appointment,
         )
+        if timepoint in (Timepoint.BASELINE, Timepoint.FOLLOW_UP):
+            self._gad7(patient, total, timepoint, completed_at)
         if plan.item9 == ITEM9_INDUCTION_FIRST and item9:
             services.acknowledge_alert(
                 alert=assessment.alerts.get(kind="suicide_risk"),
@@ -443,6 +454,52 @@ class Command(BaseCommand):
                 note="Called the patient the same day: passive thoughts, no plan; safety plan "
                 "reviewed.",
             )
+
+    def _gad7(
+        self, patient: Patient, phq9_total: int, timepoint: Timepoint, at: dt.datetime
+    ) -> None:
+        """A GAD-7 beside the PHQ-9, about 0.7 of it (anxiety tracks depression here)."""
+        total = max(0, min(21, round(phq9_total * 0.7) + self.gad_rng.randint(-1, 1)))
+        answers = [0] * 7
+        for _ in range(total):
+            pick = self.gad_rng.choice([i for i in range(7) if answers[i] < ITEM_MAX])
+            answers[pick] += 1
+        services.record_assessment(
+            patient=patient,
+            instrument="gad7",
+            answers={str(n): value for n, value in enumerate(answers, start=1)},
+            timepoint=timepoint,
+            by=self.nurses[0],
+            completed_at=at + dt.timedelta(minutes=5),
+        )
+
+    def _invite_next_patients(self) -> int:
+        """Self-report links (PHQ-9 and GAD-7) for the next mid-induction visits: the worker
+        would send these; here they wait in the outbox."""
+        upcoming = (
+            Appointment.objects.filter(
+                status=AppointmentStatus.BOOKED, course__status=CourseStatus.INDUCTION
+            )
+            .filter(starts_at__gt=self.now)
+            .order_by("starts_at")
+            .select_related("patient")
+        )
+        invited: list[int] = []
+        for appointment in upcoming:
+            if appointment.patient_id in invited or not appointment.patient.email:
+                continue
+            portal_services.invite_patient(
+                patient=appointment.patient,
+                instrument_codes=["phq9", "gad7"],
+                channel=Channel.EMAIL,
+                timepoint=Timepoint.PRE_INFUSION,
+                by=None,
+                now=self.now,
+            )
+            invited.append(appointment.patient_id)
+            if len(invited) == 3:
+                break
+        return len(invited)
 
     def _enrol_with_baseline(self, plan: Plan) -> tuple[Patient, Course]:
         patient = self._register(plan)
@@ -601,7 +658,7 @@ class Command(BaseCommand):
         for course in finished:
             scores = list(
                 course.assessments.filter(
-                    timepoint__in=(Timepoint.BASELINE, Timepoint.FOLLOW_UP)
+                    instrument="phq9", timepoint__in=(Timepoint.BASELINE, Timepoint.FOLLOW_UP)
                 ).values_list("total_score", flat=True)[:2]
             )
             results[
