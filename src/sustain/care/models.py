@@ -13,7 +13,7 @@ from sustain.care.enums import (
     Sex,
     Timepoint,
 )
-from sustain_core import dosing
+from sustain_core import dosing, instruments
 
 ACTIVE_COURSE_STATUSES = (
     CourseStatus.SCREENING,
@@ -124,6 +124,11 @@ class Assessment(models.Model):
                 name="assessment_staff_entry_has_recorder",
             ),
         ]
+
+
+    @property
+    def instrument_title(self) -> str:
+        return instruments.get_instrument(self.instrument).short_title
 
 
 class AssessmentAnswer(models.Model):

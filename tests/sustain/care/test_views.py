@@ -88,7 +88,7 @@ def test_item9_shows_an_alert_on_the_patient_page(login, ben, pat):
     )
     html = client.get(f"/patients/{pat.pk}/").content.decode()
     assert 'role="alert"' in html
-    assert "<strong>Suicide item positive</strong> on phq9 (18)" in html
+    assert "<strong>Suicide item positive</strong> on PHQ-9 (18)" in html
 
 
 def test_visit_outside_hours_is_refused_with_a_message(login, ada, sam, north, pat):
