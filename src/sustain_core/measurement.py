@@ -84,10 +84,21 @@ class MeasurementRule:
     window_after: dt.timedelta = _ZERO
     interval: dt.timedelta | None = None
     self_report: bool = True
+    # BEFORE_EACH_INFUSION only: the first infusion it applies to (2 when a baseline rule
+    # already asks for the same measure before infusion 1).
+    from_infusion: int = 1
 
     def __post_init__(self) -> None:
         if not self.key:
             raise ClinicalValueError("key", "a measurement rule needs a key")
+        if self.from_infusion < 1 or (
+            self.from_infusion != 1 and self.anchor != Anchor.BEFORE_EACH_INFUSION
+        ):
+            raise ClinicalValueError(
+                "from_infusion",
+                f"rule {self.key}: from_infusion must be 1 or more, and is for "
+                f"before-each-infusion rules only; got {self.from_infusion}",
+            )
         self._check_instruments()
         self._check_durations()
         clinician_rated = sorted(CLINICIAN_RATED.intersection(self.instruments))
@@ -350,7 +361,8 @@ def _occasions(
     if rule.anchor == Anchor.BEFORE_FIRST_INFUSION:
         yield from enumerate(infusions[:1], start=1)
     elif rule.anchor == Anchor.BEFORE_EACH_INFUSION:
-        yield from enumerate(infusions, start=1)
+        first = rule.from_infusion
+        yield from enumerate(infusions[first - 1 :], start=first)
     elif rule.anchor == Anchor.AFTER_LAST_INDUCTION:
         if len(infusions) >= events.induction_count:
             yield 1, infusions[events.induction_count - 1] + rule.offset

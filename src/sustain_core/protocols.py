@@ -93,12 +93,14 @@ DEPRESSION_INDUCTION_V1 = Protocol(
             instruments=("phq9", "gad7"),
             window_before=dt.timedelta(days=7),
         ),
-        # Before every infusion, in the 24 h before it starts (unconfirmed).
+        # Before every later infusion, in the 24 h before it starts (unconfirmed); the
+        # baseline is the PHQ-9 before infusion 1, so one questionnaire serves for both.
         MeasurementRule(
             key="pre_infusion",
             anchor=Anchor.BEFORE_EACH_INFUSION,
             instruments=("phq9",),
             window_before=dt.timedelta(hours=24),
+            from_infusion=2,
         ),
         # 24 h after the last induction infusion starts, ± 24 h (unconfirmed).
         MeasurementRule(

@@ -684,3 +684,27 @@ def test_clinician_rated_rule_accepted_when_not_self_report() -> None:
     result = due_items([madrs], events(SERIES[:1]), [], now=utc(3, 1, 12))
 
     assert statuses(result) == [("madrs_pre", "madrs", 1, DUE)]
+
+
+def test_before_each_infusion_from_a_later_infusion():
+    rule = MeasurementRule(
+        "pre", Anchor.BEFORE_EACH_INFUSION, ("phq9",), window_before=dt.timedelta(hours=24),
+        from_infusion=2,
+    )  # fmt: skip
+    starts = tuple(dt.datetime(2026, 3, d, 14, tzinfo=dt.UTC) for d in (2, 4, 6))
+    events = TreatmentEvents(infusions=starts, induction_count=3, maintenance_started_at=None)
+    items = due_items([rule], events, [], now=starts[0] - dt.timedelta(days=2))
+    assert [item.occasion for item in items] == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("anchor", "from_infusion"),
+    [(Anchor.BEFORE_EACH_INFUSION, 0), (Anchor.BEFORE_FIRST_INFUSION, 2)],
+)
+def test_from_infusion_is_validated(anchor, from_infusion):
+    with pytest.raises(ClinicalValueError) as excinfo:
+        MeasurementRule(
+            "r", anchor, ("phq9",), window_before=dt.timedelta(hours=1),
+            from_infusion=from_infusion,
+        )  # fmt: skip
+    assert excinfo.value.field == "from_infusion"
