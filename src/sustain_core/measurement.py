@@ -361,8 +361,7 @@ def _occasions(
     if rule.anchor == Anchor.BEFORE_FIRST_INFUSION:
         yield from enumerate(infusions[:1], start=1)
     elif rule.anchor == Anchor.BEFORE_EACH_INFUSION:
-        first = rule.from_infusion
-        yield from enumerate(infusions[first - 1 :], start=first)
+        yield from enumerate(infusions[rule.from_infusion - 1 :], start=rule.from_infusion)
     elif rule.anchor == Anchor.AFTER_LAST_INDUCTION:
         if len(infusions) >= events.induction_count:
             yield 1, infusions[events.induction_count - 1] + rule.offset

@@ -126,9 +126,12 @@ def test_depression_induction_v1_measurement_plan() -> None:
             "baseline", Anchor.BEFORE_FIRST_INFUSION, ("phq9", "gad7"), window_before=7 * day
         ),
         MeasurementRule(
-            "pre_infusion", Anchor.BEFORE_EACH_INFUSION, ("phq9",), window_before=day,
+            "pre_infusion",
+            Anchor.BEFORE_EACH_INFUSION,
+            ("phq9",),
+            window_before=day,
             from_infusion=2,
-        ),  # fmt: skip
+        ),
         MeasurementRule(
             "post_induction_24h",
             Anchor.AFTER_LAST_INDUCTION,

@@ -43,6 +43,7 @@ def test_every_url_is_listed():
         "/alerts/1/acknowledge/",
         "/patients/1/",
         "/patients/1/assessments/new/",
+        "/patients/1/course-status/",
         "/patients/1/enrol/",
         "/patients/1/invite/",
         "/patients/1/series/",
@@ -101,6 +102,7 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
     [
         ("ben", "get", "/patients/new/", 403),  # nurses do not register patients
         ("ben", "post", "/patients/{id}/enrol/", 403),  # nor enrol them
+        ("ben", "post", "/patients/{id}/course-status/", 403),  # nor change a course's phase
         ("sam", "get", "/patients/{id}/assessments/new/", 403),  # schedulers record no scores
         ("sam", "get", "/visits/1/infusion/", 403),  # nor infusions
         ("ivy", "get", "/patients/{id}/", 403),  # auditors read the audit log, not charts

@@ -76,6 +76,8 @@ class Course(models.Model):
     )
     enrolled_at = models.DateTimeField()
     enrolled_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # Anchors the weekly maintenance measures (sustain_core.measurement).
+    maintenance_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [
@@ -124,7 +126,6 @@ class Assessment(models.Model):
                 name="assessment_staff_entry_has_recorder",
             ),
         ]
-
 
     @property
     def instrument_title(self) -> str:

@@ -1,5 +1,6 @@
 """Reads of patient data. Each one checks access and writes an audit event."""
 
+import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,10 +14,10 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts
-from sustain.care.models import Alert, Assessment, Patient
+from sustain.care.models import Alert, Assessment, Course, Patient
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
-from sustain_core import instruments, outcomes
+from sustain_core import instruments, measurement, outcomes, protocols
 
 
 def get_patient_for_user(user: User, patient_id: int, *, audit_read: bool = True) -> Patient:
@@ -190,3 +191,30 @@ def measure_summaries(
         )
     order = {code: n for n, code in enumerate(instruments.INSTRUMENTS)}
     return sorted(summaries, key=lambda s: order[s.instrument.code])
+
+
+def due_measures(
+    course: Course | None,
+    appointments: Sequence[Appointment],
+    assessments: Sequence[Assessment],
+    *,
+    now: dt.datetime,
+) -> tuple[measurement.DueItem, ...]:
+    """What the course's measurement plan asks for now: due, overdue, missed, done, upcoming.
+
+    The plan is the protocol's (sustain_core.protocols); timing rules are in
+    sustain_core.measurement.due_items.
+    """
+    if course is None:
+        return ()
+    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
+    visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
+    events = measurement.TreatmentEvents(
+        infusions=tuple(a.starts_at for a in visits),
+        induction_count=protocol.induction_infusions,
+        maintenance_started_at=course.maintenance_started_at,
+    )
+    completions = [
+        measurement.Completion(instrument=a.instrument, at=a.completed_at) for a in assessments
+    ]
+    return measurement.due_items(protocol.measurement_plan, events, completions, now=now)

@@ -331,3 +331,50 @@ def record_infusion(
         by=by, patient=appointment.patient, category=DataCategory.INFUSION, obj=record
     )
     return record
+
+
+# Course phases a prescriber may move a course between by hand (booking a series moves
+# screening → induction, and the last induction infusion moves induction → review).
+COURSE_TRANSITIONS: dict[str, set[str]] = {
+    CourseStatus.SCREENING: {CourseStatus.DISCONTINUED},
+    CourseStatus.INDUCTION: {CourseStatus.DISCONTINUED},
+    CourseStatus.REVIEW: {
+        CourseStatus.MAINTENANCE, CourseStatus.COMPLETED, CourseStatus.DISCONTINUED,
+    },
+    CourseStatus.MAINTENANCE: {
+        CourseStatus.RELAPSED, CourseStatus.COMPLETED, CourseStatus.DISCONTINUED,
+    },
+    CourseStatus.RELAPSED: {
+        CourseStatus.MAINTENANCE, CourseStatus.COMPLETED, CourseStatus.DISCONTINUED,
+    },
+}  # fmt: skip
+
+
+@transaction.atomic
+def change_course_status(
+    *, course: Course, status: CourseStatus, by: User, at: dt.datetime
+) -> Course:
+    """Move a course to its next phase; entering maintenance starts its weekly measures."""
+    course = Course.objects.select_for_update().get(pk=course.pk)
+    allowed = COURSE_TRANSITIONS.get(course.status, set())
+    if status not in allowed:
+        names = ", ".join(sorted(CourseStatus(s).label for s in allowed)) or "nothing"
+        raise ClinicalValueError(
+            "status",
+            f"a course in {course.get_status_display()} can move to {names}; "
+            f"not to {CourseStatus(status).label}",
+        )
+    course.status = status
+    fields = ["status"]
+    if status == CourseStatus.MAINTENANCE and course.maintenance_started_at is None:
+        course.maintenance_started_at = at
+        fields.append("maintenance_started_at")
+    course.save(update_fields=fields)
+    record_patient_event(
+        by=by,
+        patient=course.patient,
+        category=DataCategory.COURSE,
+        obj=course,
+        action=AuditAction.UPDATE,
+    )
+    return course

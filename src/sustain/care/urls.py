@@ -8,6 +8,7 @@ urlpatterns = [
     path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
     path("patients/<int:patient_id>/enrol/", views.enrol, name="enrol"),
+    path("patients/<int:patient_id>/course-status/", views.course_status, name="course_status"),
     path(
         "patients/<int:patient_id>/assessments/new/",
         views.assessment_create,

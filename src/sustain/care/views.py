@@ -97,9 +97,11 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         )
     )
     can_see_scores = request.user.has_perm("care.view_assessment")
+    assessments = list(patient.assessments.all())
+    due = queries.due_measures(course, appointments, assessments, now=timezone.now())
     measures = (
         queries.measure_summaries(
-            list(patient.assessments.all()),
+            assessments,
             appointments,
             induction_infusions=protocol.induction_infusions if protocol else 0,
             remission_override=protocol.remission_max_override if protocol else None,
@@ -122,12 +124,21 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "patient": patient,
         "course": course,
         "protocol": protocol,
+        "next_phases": [
+            (value, CourseStatus(value).label)
+            for value in sorted(services.COURSE_TRANSITIONS.get(course.status, ()))
+        ]
+        if course
+        else [],
         "protocols": [
             p for p in protocols.PROTOCOLS.values() if p.condition == patient.primary_condition
         ],
         "appointments": appointments,
         "can_see_scores": can_see_scores,
         "measures": measures,
+        "due_now": [d for d in due if d.status in {"due", "overdue"}],
+        "due_next": [d for d in due if d.status == "upcoming"][:6],
+        "missed": [d for d in due if d.status == "missed"][-6:],
         "alerts": patient.alerts.filter(status=AlertStatus.OPEN).select_related("assessment"),
         "weight": patient.weights.first(),
         "next_visit": next_visit,
@@ -309,4 +320,26 @@ def self_report_invite(request: AuthenticatedRequest, patient_id: int) -> HttpRe
             messages.success(request, "Link sent (see the outbox).")
     else:
         messages.error(request, "Choose at least one questionnaire and a channel.")
+    return redirect("care:patient_detail", patient_id=patient.pk)
+
+
+@require_POST
+@login_required
+def course_status(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Move the patient's course to its next phase (prescribers)."""
+    require_permission(request.user, "care.change_course", category=DataCategory.COURSE)
+    patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    course = services.active_course(patient)
+    status = request.POST.get("status", "")
+    if course is None or status not in CourseStatus.values:
+        messages.error(request, "There is no active course, or no such phase.")
+    else:
+        try:
+            services.change_course_status(
+                course=course, status=CourseStatus(status), by=request.user, at=timezone.now()
+            )
+        except ClinicalValueError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Course moved to {CourseStatus(status).label}.")
     return redirect("care:patient_detail", patient_id=patient.pk)

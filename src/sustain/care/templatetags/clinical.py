@@ -3,6 +3,8 @@ from decimal import Decimal
 
 from django import template
 
+from sustain_core import instruments
+
 register = template.Library()
 
 
@@ -20,3 +22,15 @@ def hours(value: dt.timedelta) -> str:
     """A duration in whole hours when it is one (48 h), else in minutes."""
     seconds = int(value.total_seconds())
     return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min"
+
+
+@register.filter
+def words(key: str) -> str:
+    """A stable key as words: "post_induction_2w" → "post induction 2w"."""
+    return key.replace("_", " ")
+
+
+@register.filter
+def instrument_title(code: str) -> str:
+    """An instrument code as its short title: "phq9" → "PHQ-9"."""
+    return instruments.get_instrument(code).short_title

@@ -29,8 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from sustain.accounts.audit import record_event
-from sustain.accounts.enums import AuditAction, DataCategory, Role
+from sustain.accounts.enums import Role
 from sustain.accounts.models import Membership, Site, User
 from sustain.care import services
 from sustain.care.enums import AlertStatus, Condition, CourseStatus, Sex, Timepoint
@@ -563,19 +562,16 @@ class Command(BaseCommand):
             given.append(appointment)
         return given
 
-    def _set_course_status(self, course: Course, status: CourseStatus) -> None:
-        """Review → maintenance / relapsed. No service exists for it yet: audited here."""
-        with transaction.atomic():
-            course.refresh_from_db()
-            course.status = status
-            course.save(update_fields=["status"])
-            record_event(
-                actor=self.prescriber,
-                action=AuditAction.UPDATE,
-                category=DataCategory.COURSE,
-                site=self.site,
-                patient_id=course.patient_id,
-                obj=course,
+    def _set_course_status(
+        self, course: Course, status: CourseStatus, maintenance_from: dt.datetime
+    ) -> None:
+        """Review → maintenance (from the first follow-up) → relapsed, through the service."""
+        services.change_course_status(
+            course=course, status=CourseStatus.MAINTENANCE, by=self.prescriber, at=maintenance_from
+        )
+        if status == CourseStatus.RELAPSED:
+            services.change_course_status(
+                course=course, status=status, by=self.prescriber, at=self.now
             )
 
     def _load_registered(self, plan: Plan) -> None:
@@ -619,11 +615,11 @@ class Command(BaseCommand):
             flagged = int(plan.item9 == ITEM9_RELAPSE_LAST and week == len(follow_ups))
             self._phq9(plan, patient, total, Timepoint.FOLLOW_UP, at, item9=flagged)
         if plan.stage == MAINTENANCE:
-            self._set_course_status(course, CourseStatus.MAINTENANCE)
+            self._set_course_status(course, CourseStatus.MAINTENANCE, follow_ups[0])
             if plan.booster:
                 self._book_booster(course)
         elif plan.stage == RELAPSED:
-            self._set_course_status(course, CourseStatus.RELAPSED)
+            self._set_course_status(course, CourseStatus.RELAPSED, follow_ups[0])
 
     def _book_booster(self, course: Course) -> None:
         """One booster visit in the coming 2 weeks, in the first free chair and time."""
