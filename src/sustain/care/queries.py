@@ -14,7 +14,7 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts
-from sustain.care.models import Alert, Assessment, Course, Patient
+from sustain.care.models import ACTIVE_COURSE_STATUSES, Alert, Assessment, Course, Patient
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
 from sustain_core import instruments, measurement, outcomes, protocols
@@ -218,3 +218,34 @@ def due_measures(
         measurement.Completion(instrument=a.instrument, at=a.completed_at) for a in assessments
     ]
     return measurement.due_items(protocol.measurement_plan, events, completions, now=now)
+
+
+def due_by_patient(
+    patient_ids: Sequence[int], *, now: dt.datetime
+) -> dict[int, list[measurement.DueItem]]:
+    """Due and overdue measures for several patients at once (three queries, for day boards)."""
+    courses = {
+        c.patient_id: c
+        for c in Course.objects.filter(
+            patient_id__in=patient_ids, status__in=ACTIVE_COURSE_STATUSES
+        )
+    }
+    appointments: dict[int, list[Appointment]] = {pid: [] for pid in patient_ids}
+    for appointment in Appointment.objects.filter(
+        course__in=courses.values(),
+        status__in=[AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED],
+    ).order_by("starts_at"):
+        appointments[appointment.patient_id].append(appointment)
+    assessments: dict[int, list[Assessment]] = {pid: [] for pid in patient_ids}
+    for assessment in Assessment.objects.filter(patient_id__in=patient_ids).only(
+        "patient_id", "instrument", "completed_at"
+    ):
+        assessments[assessment.patient_id].append(assessment)
+    return {
+        pid: [
+            item
+            for item in due_measures(courses.get(pid), appointments[pid], assessments[pid], now=now)
+            if item.status in {measurement.DueStatus.DUE, measurement.DueStatus.OVERDUE}
+        ]
+        for pid in patient_ids
+    }

@@ -98,6 +98,8 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
     except ValueError:
         day = timezone.localdate(timezone=tz)
     rows = queries.day_schedule(site, day)
+    patient_ids = sorted({v.patient_id for _, visits in rows for v in visits})
+    due = care_queries.due_by_patient(patient_ids, now=timezone.now())
     record_event(
         actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site
     )
@@ -107,7 +109,9 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
         "day": day,
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1),
-        "rows": rows,
+        "rows": [
+            (chair, [(visit, due[visit.patient_id]) for visit in visits]) for chair, visits in rows
+        ],
         "tz": tz,
     }
     return render(request, "scheduling/day.html", context)

@@ -3,6 +3,8 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from sustain.portal.tasks import schedule_next_run
+
 
 class Command(BaseCommand):
     help = "Run the background task worker (django-tasks database backend)."
@@ -13,5 +15,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        schedule_next_run()  # the periodic self-report sweep keeps itself queued from here
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--no-startup-delay", *extra)

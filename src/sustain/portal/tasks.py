@@ -1,0 +1,82 @@
+"""Background work for patient self-report, run by `sustain worker`."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks_db.models import DBTaskResult
+
+from sustain.care import queries as care_queries
+from sustain.care.enums import Timepoint
+from sustain.care.models import ACTIVE_COURSE_STATUSES, Patient
+from sustain.portal import services
+from sustain.portal.enums import Channel
+from sustain.portal.models import Invitation
+from sustain_core import instruments
+
+TIMEPOINTS = {"baseline": Timepoint.BASELINE, "pre_infusion": Timepoint.PRE_INFUSION}
+MIN_LINK_LIFETIME = dt.timedelta(hours=1)
+
+
+def invite_due_patients(*, now: dt.datetime) -> int:
+    """Send one link per patient for the self-report measures now due and not yet asked for.
+
+    A measure counts as asked for while an unused, unexpired link covers it. The link lives
+    72 h (SUSTAIN_INVITATION_TTL_HOURS) or until the measure's window closes, if sooner.
+    Returns the number of links sent.
+    """
+    patients = Patient.objects.filter(courses__status__in=ACTIVE_COURSE_STATUSES).select_related(
+        "site"
+    )
+    by_id = {p.pk: p for p in patients}
+    due = care_queries.due_by_patient(sorted(by_id), now=now)
+    sent = 0
+    for patient_id, items in due.items():
+        patient = by_id[patient_id]
+        open_links = Invitation.objects.filter(
+            patient=patient, used_at__isnull=True, expires_at__gt=now
+        )
+        asked = {code for link in open_links for code in link.instruments}
+        wanted = [
+            item
+            for item in items
+            if instruments.get_instrument(item.instrument).rater == instruments.Rater.SELF
+            and item.instrument not in asked
+        ]
+        channel = Channel.EMAIL if patient.email else Channel.SMS if patient.phone else None
+        if not wanted or channel is None:
+            continue
+        closes = min(item.closes_at for item in wanted)
+        ttl = min(dt.timedelta(hours=settings.SUSTAIN_INVITATION_TTL_HOURS), closes - now)
+        with transaction.atomic():
+            services.invite_patient(
+                patient=patient,
+                instrument_codes=list(dict.fromkeys(item.instrument for item in wanted)),
+                channel=channel,
+                timepoint=TIMEPOINTS.get(wanted[0].rule, Timepoint.FOLLOW_UP),
+                by=None,
+                now=now,
+                ttl=max(ttl, MIN_LINK_LIFETIME),
+            )
+        sent += 1
+    return sent
+
+
+@task()
+def send_due_links() -> int:
+    """Invite patients with measures due, then schedule the next run."""
+    sent = invite_due_patients(now=timezone.now())
+    schedule_next_run()
+    return sent
+
+
+def schedule_next_run() -> None:
+    """Keep exactly one future run of send_due_links waiting in the queue."""
+    waiting = DBTaskResult.objects.filter(
+        task_path=send_due_links.module_path, status=TaskResultStatus.READY
+    )
+    if not waiting.exists():
+        interval = dt.timedelta(minutes=settings.SUSTAIN_DUE_LINKS_EVERY_MINUTES)
+        send_due_links.using(run_after=timezone.now() + interval).enqueue()
