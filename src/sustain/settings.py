@@ -204,6 +204,8 @@ SUSTAIN_BASE_URL = env_str("SUSTAIN_BASE_URL", "http://127.0.0.1:8000")
 SUSTAIN_INVITATION_TTL_HOURS = env_int("SUSTAIN_INVITATION_TTL_HOURS", 72)
 # How often the worker looks for measures that fell due and sends self-report links.
 SUSTAIN_DUE_LINKS_EVERY_MINUTES = env_int("SUSTAIN_DUE_LINKS_EVERY_MINUTES", 15)
+# E-mail the assigned prescriber when a safety alert is raised (through EMAIL_BACKEND).
+SUSTAIN_ALERT_EMAILS = env_bool("SUSTAIN_ALERT_EMAILS", True)
 # QIDS-SR16 item 12 (suicidal ideation) at or above this raises an alert: a clinic setting,
 # no published threshold (unconfirmed; sustain_core.instruments).
 SUSTAIN_QIDS_SUICIDE_THRESHOLD = env_int("SUSTAIN_QIDS_SUICIDE_THRESHOLD", 1)

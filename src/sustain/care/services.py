@@ -231,7 +231,8 @@ def record_assessment(
             assigned_to=course.prescriber if course else None,
             raised_at=timezone.now(),
         )
-        transaction.on_commit(partial(notify_alert.enqueue, alert_id=alert.pk))
+        if settings.SUSTAIN_ALERT_EMAILS:
+            transaction.on_commit(partial(notify_alert.enqueue, alert_id=alert.pk))
     record_event(
         actor=by,
         username="" if by else "patient-link",

@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, OuterRef, Q, Subquery
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -195,8 +195,16 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
         },
     )
     form = InstrumentForm(instrument, data)
+    visit = None  # an in-session scale (CADSS) entered from the infusion record
+    visit_id = (data or request.GET).get("visit", "")
+    if visit_id.isdigit():
+        visit = queries.get_appointment_for_user(request.user, int(visit_id))
+        if visit.patient_id != patient.pk:
+            raise Http404("No such visit for this patient.")
     if data is not None and meta.is_valid() and form.is_valid():
         timepoint = Timepoint(meta.cleaned_data["timepoint"])
+        if visit is None and timepoint == Timepoint.PRE_INFUSION:
+            visit = queries.next_booked_visit(patient)
         try:
             assessment = services.record_assessment(
                 patient=patient,
@@ -205,9 +213,7 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
                 timepoint=timepoint,
                 by=request.user,
                 completed_at=timezone.now(),
-                appointment=queries.next_booked_visit(patient)
-                if timepoint == Timepoint.PRE_INFUSION
-                else None,
+                appointment=visit,
             )
         except ClinicalValueError as error:
             form.show_error(error)
@@ -225,6 +231,7 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
         "meta": meta,
         "form": form,
         "instrument": instrument,
+        "visit": visit,
         "choices": list(instruments.INSTRUMENTS.values()),
     }
     status = 400 if form.errors or meta.errors else 200

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from sustain.accounts.models import AuditEvent
 from sustain.care import services
 from sustain.care.models import Assessment, Patient
+from sustain.scheduling import services as scheduling
 
 pytestmark = pytest.mark.api
 
@@ -125,3 +126,33 @@ def test_patient_list_query_count_does_not_grow_with_patients(login, ada, sam, n
 def test_day_view_shows_each_chair(login, ben, north):
     response = login(ben).get("/schedule/", {"day": "2026-11-30"})
     assert [chair.name for chair, _ in response.context["rows"]] == ["Chair 1", "Chair 2"]
+
+
+def test_cadss_entered_from_the_infusion_record_is_linked_to_the_visit(login, ada, ben, sam, pat):
+    course = services.enrol_patient(
+        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+    )
+    visit = scheduling.book_series(
+        course=course, earliest=dt.datetime(2026, 11, 30, tzinfo=dt.UTC), by=sam
+    )[0]
+    client = login(ben)
+    assert (
+        "instrument=cadss&amp;visit="
+        in client.get(f"/visits/{visit.pk}/infusion/").content.decode()
+    )
+    data = answers("cadss", {str(n): "0" for n in range(1, 24)} | {"1": "2"}, "pre_infusion")
+    client.post(f"/patients/{pat.pk}/assessments/new/?visit={visit.pk}", data | {"visit": visit.pk})
+    assessment = Assessment.objects.get()
+    assert (assessment.instrument, assessment.total_score, assessment.appointment) == (
+        "cadss", 2, visit
+    )  # fmt: skip
+
+
+def test_alert_emails_can_be_switched_off(pat, ben, settings, django_capture_on_commit_callbacks):
+    settings.SUSTAIN_ALERT_EMAILS = False
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.record_assessment(
+            patient=pat, instrument="phq9", answers={str(n): 1 for n in range(1, 10)},
+            timepoint="baseline", by=ben, completed_at=dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
+        )  # fmt: skip
+    assert (len(callbacks), pat.alerts.count()) == (0, 1)
