@@ -31,7 +31,7 @@ needs_chromium = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is n
 
 
 @contextlib.contextmanager
-def chromium_page() -> Iterator["Page"]:
+def chromium_page(width: int = 1100, height: int = 1400) -> Iterator["Page"]:
     """A page in headless Debian Chromium.
 
     Playwright's sync API runs its event loop in a greenlet with its own context, where Django
@@ -43,7 +43,7 @@ def chromium_page() -> Iterator["Page"]:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"]
         )
-        yield browser.new_page(viewport={"width": 1100, "height": 1400})
+        yield browser.new_page(viewport={"width": width, "height": height})
         browser.close()
 
 
