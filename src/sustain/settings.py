@@ -202,6 +202,9 @@ SUSTAIN_NOTIFICATION_BACKEND = env_str(
 # Where patients reach Sustain (for links in messages).
 SUSTAIN_BASE_URL = env_str("SUSTAIN_BASE_URL", "http://127.0.0.1:8000")
 SUSTAIN_INVITATION_TTL_HOURS = env_int("SUSTAIN_INVITATION_TTL_HOURS", 72)
+# Clinic-tablet codes: how long one lives, and wrong codes allowed per address in 10 minutes.
+SUSTAIN_KIOSK_CODE_MINUTES = env_int("SUSTAIN_KIOSK_CODE_MINUTES", 30)
+SUSTAIN_KIOSK_MAX_FAILURES = env_int("SUSTAIN_KIOSK_MAX_FAILURES", 5)
 # How often the worker looks for measures that fell due and sends self-report links.
 SUSTAIN_DUE_LINKS_EVERY_MINUTES = env_int("SUSTAIN_DUE_LINKS_EVERY_MINUTES", 15)
 # E-mail the assigned prescriber when a safety alert is raised (through EMAIL_BACKEND).

@@ -15,7 +15,7 @@ from sustain.care.models import Patient
 
 pytestmark = pytest.mark.api
 
-PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/"}  # /r/: patient links (portal)
+PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patients' pages
 
 
 def every_url() -> list[str]:

@@ -84,7 +84,7 @@ class InviteForm(forms.Form):
     instruments = forms.MultipleChoiceField(
         choices=[], widget=forms.CheckboxSelectMultiple, label="Questionnaires"
     )
-    channel = forms.ChoiceField(choices=Channel.choices)
+    channel = forms.ChoiceField(choices=[(c.value, c.label) for c in (Channel.EMAIL, Channel.SMS)])
     timepoint = forms.ChoiceField(choices=Timepoint.choices, initial=Timepoint.FOLLOW_UP)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

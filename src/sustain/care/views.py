@@ -311,7 +311,22 @@ def self_report_invite(request: AuthenticatedRequest, patient_id: int) -> HttpRe
     require_permission(request.user, "portal.add_invitation", category=DataCategory.SELF_REPORT)
     patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
     form = InviteForm(request.POST)
-    if form.is_valid():
+    if form.is_valid() and "kiosk" in request.POST:
+        try:
+            invitation, code = portal_services.open_on_kiosk(
+                patient=patient,
+                instrument_codes=form.cleaned_data["instruments"],
+                timepoint=Timepoint(form.cleaned_data["timepoint"]),
+                by=request.user,
+                now=timezone.now(),
+            )
+        except ClinicalValueError as error:
+            messages.error(request, str(error))
+        else:
+            context = {"patient": patient, "invitation": invitation, "code": code}
+            context["tz"] = zoneinfo.ZoneInfo(patient.site.timezone)
+            return render(request, "care/kiosk_code.html", context)
+    elif form.is_valid():
         try:
             portal_services.invite_patient(
                 patient=patient,

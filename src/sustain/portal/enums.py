@@ -4,6 +4,7 @@ from django.db import models
 class Channel(models.TextChoices):
     EMAIL = "email", "E-mail"
     SMS = "sms", "Text message"
+    KIOSK = "kiosk", "Clinic tablet (code)"
 
 
 class OutboxStatus(models.TextChoices):

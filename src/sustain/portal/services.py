@@ -17,7 +17,7 @@ from django.db import transaction
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
-from sustain.accounts.models import User
+from sustain.accounts.models import AuditEvent, User
 from sustain.care import services as care_services
 from sustain.care.enums import AssessmentSource, Timepoint
 from sustain.care.models import Assessment, Patient
@@ -55,6 +55,16 @@ def self_report_instruments() -> list[instruments.Instrument]:
     return [i for i in instruments.INSTRUMENTS.values() if i.rater == instruments.Rater.SELF]
 
 
+def _check_self_report(instrument_codes: Sequence[str]) -> None:
+    if not instrument_codes:
+        raise ClinicalValueError("instruments", "choose at least one questionnaire")
+    for code in instrument_codes:
+        if instruments.get_instrument(code).rater != instruments.Rater.SELF:
+            raise ClinicalValueError(
+                "instruments", f"{code} is clinician-rated; it cannot be sent to the patient"
+            )
+
+
 @transaction.atomic
 def invite_patient(
     *,
@@ -70,13 +80,9 @@ def invite_patient(
 
     The message names the clinic only (no patient data leaves in e-mail or SMS text).
     """
-    if not instrument_codes:
-        raise ClinicalValueError("instruments", "choose at least one questionnaire")
-    for code in instrument_codes:
-        if instruments.get_instrument(code).rater != instruments.Rater.SELF:
-            raise ClinicalValueError(
-                "instruments", f"{code} is clinician-rated; it cannot be sent to the patient"
-            )
+    _check_self_report(instrument_codes)
+    if channel == Channel.KIOSK:
+        raise ClinicalValueError("channel", "a clinic-tablet link is opened with a code instead")
     address = patient.email if channel == Channel.EMAIL else patient.phone
     if not address:
         kind = "e-mail address" if channel == Channel.EMAIL else "phone number"
@@ -116,6 +122,92 @@ def invite_patient(
         obj=invitation,
     )
     return invitation, url
+
+
+def _kiosk_nonce(invitation_id: int, code: str) -> str:
+    """The link's nonce for a kiosk code: derived, so the code alone can rebuild the link."""
+    key = hashlib.sha256(f"{SALT}.kiosk:{settings.SECRET_KEY}".encode()).digest()
+    return hmac.new(key, f"{invitation_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+@transaction.atomic
+def open_on_kiosk(
+    *,
+    patient: Patient,
+    instrument_codes: Sequence[str],
+    timepoint: Timepoint,
+    by: User,
+    now: dt.datetime,
+) -> tuple[Invitation, str]:
+    """Create a short-lived link the patient opens on the clinic tablet with a 6-digit code.
+
+    The code lives SUSTAIN_KIOSK_CODE_MINUTES (30 by default) and is single-use like a link.
+    """
+    _check_self_report(instrument_codes)
+    invitation = Invitation.objects.create(
+        patient=patient,
+        instruments=list(dict.fromkeys(instrument_codes)),
+        channel=Channel.KIOSK,
+        sent_to="clinic tablet",
+        nonce_hash=secrets.token_hex(32),  # replaced below, once the id is known
+        timepoint=timepoint,
+        created_at=now,
+        created_by=by,
+        expires_at=now + dt.timedelta(minutes=settings.SUSTAIN_KIOSK_CODE_MINUTES),
+    )
+    active = _active_kiosk_codes(now)
+    while True:  # a code no other open kiosk link uses, so a code finds one link only
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        if not any(_kiosk_matches(other, code) for other in active):
+            break
+    invitation.nonce_hash = _hash(_kiosk_nonce(invitation.pk, code))
+    invitation.save(update_fields=["nonce_hash"])
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.SELF_REPORT,
+        site=patient.site,
+        patient_id=patient.pk,
+        obj=invitation,
+    )
+    return invitation, code
+
+
+def _active_kiosk_codes(now: dt.datetime) -> list[Invitation]:
+    return list(
+        Invitation.objects.filter(channel=Channel.KIOSK, used_at__isnull=True, expires_at__gt=now)
+    )
+
+
+def _kiosk_matches(invitation: Invitation, code: str) -> bool:
+    return hmac.compare_digest(invitation.nonce_hash, _hash(_kiosk_nonce(invitation.pk, code)))
+
+
+def redeem_kiosk_code(code: str, *, now: dt.datetime, ip: str | None) -> str:
+    """Return the link path for a tablet code, or raise InvitationRefused.
+
+    Guessing is slowed down: after SUSTAIN_KIOSK_MAX_FAILURES wrong codes from one address in
+    10 minutes, that address is refused until the window passes (counted from the audit log).
+    """
+    since = now - dt.timedelta(minutes=10)
+    failures = AuditEvent.objects.filter(
+        category=DataCategory.SELF_REPORT, reason="kiosk-code", ip=ip, recorded_at__gte=since
+    ).count()
+    if failures >= settings.SUSTAIN_KIOSK_MAX_FAILURES:
+        raise InvitationRefused(
+            "kiosk-locked", "Too many wrong codes. Please ask the clinic staff for help."
+        )
+    code = code.strip()
+    for invitation in _active_kiosk_codes(now):
+        if code.isdigit() and _kiosk_matches(invitation, code):
+            return (
+                "/r/"
+                + signing.Signer(salt=SALT).sign(
+                    f"{invitation.pk}.{_kiosk_nonce(invitation.pk, code)}"
+                )
+                + "/"
+            )
+    raise InvitationRefused("kiosk-code", "That code is not valid. Please check it with the staff.")
 
 
 def open_invitation(token: str, *, now: dt.datetime) -> Invitation:

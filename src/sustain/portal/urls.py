@@ -5,4 +5,5 @@ from sustain.portal import views
 app_name = "portal"
 urlpatterns = [
     path("r/<str:token>/", views.questionnaire, name="questionnaire"),
+    path("kiosk/", views.kiosk, name="kiosk"),
 ]

@@ -2,7 +2,7 @@
 and the page shows that patient's questionnaires and nothing else about them."""
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -58,9 +58,33 @@ def questionnaire(request: HttpRequest, token: str) -> HttpResponse:
             target = next((f for f in forms if f.instrument.code == code), forms[0])
             target.show_error(ClinicalValueError(field, error.message))
         else:
-            return render(request, "portal/thanks.html", {"site": invitation.patient.site})
+            context = {"site": invitation.patient.site, "kiosk": invitation.channel == "kiosk"}
+            return render(request, "portal/thanks.html", context)
     elif data is None:
         services.audit_link(invitation, action=AuditAction.READ, outcome=AuditOutcome.SUCCESS)
     context = {"forms": forms, "site": invitation.patient.site}
     status = 400 if any(f.errors for f in forms) else 200
     return render(request, "portal/questionnaire.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def kiosk(request: HttpRequest) -> HttpResponse:
+    """The clinic tablet: a patient types the code the staff gave them."""
+    message = ""
+    if request.method == "POST":
+        try:
+            path = services.redeem_kiosk_code(
+                request.POST.get("code", ""),
+                now=timezone.now(),
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+        except InvitationRefused as refused:
+            services.audit_link(
+                None, action=AuditAction.READ, outcome=AuditOutcome.DENIED, reason=refused.reason
+            )
+            message = refused.message
+        else:
+            return redirect(path)
+    status = 400 if message else 200
+    return render(request, "portal/kiosk.html", {"message": message}, status=status)
