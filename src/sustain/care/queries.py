@@ -96,7 +96,7 @@ class MeasureSummary:
     baseline: Assessment | None
     latest: Assessment | None
     outcome: outcomes.Outcome | None
-    status: outcomes.TrajectoryStatus | None
+    trajectory: outcomes.Trajectory | None
     change_percent: Decimal | None
     remission_max: int | Decimal | None
     chart: SafeString
@@ -106,9 +106,7 @@ def measure_summaries(
     assessments: Sequence[Assessment],
     appointments: Sequence[Appointment],
     *,
-    induction_infusions: int,
-    remission_override: int | None,
-    primary_instrument: str | None,
+    protocol: protocols.Protocol | None,
     tz: zoneinfo.ZoneInfo,
 ) -> list[MeasureSummary]:
     """Group a patient's scores by instrument and classify each against its baseline.
@@ -117,6 +115,7 @@ def measure_summaries(
     or before the first infusion; ≥ 50 % reduction; per-instrument remission thresholds). The
     protocol's remission override applies to its primary instrument only.
     """
+    induction_infusions = protocol.induction_infusions if protocol else 0
     visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     first_infusion = visits[0].starts_at if visits else None
     induction = [a for a in visits if a.number <= induction_infusions]
@@ -139,8 +138,13 @@ def measure_summaries(
     for code, rows in by_code.items():
         instrument = instruments.get_instrument(code)
         rules = outcomes.DEFAULT_RULES.get(code)
-        if rules is not None and remission_override is not None and code == primary_instrument:
-            rules = outcomes.rules_for(code, remission_max=remission_override)
+        if (
+            rules is not None
+            and protocol is not None
+            and protocol.remission_max_override is not None
+            and code == protocol.instrument
+        ):
+            rules = outcomes.rules_for(code, remission_max=protocol.remission_max_override)
         observations = [outcomes.Observation(at=a.completed_at, score=a.total_score) for a in rows]
         base_obs = (
             outcomes.baseline(observations, first_infusion_at=first_infusion)
@@ -149,18 +153,19 @@ def measure_summaries(
         )
         base = rows[observations.index(base_obs)] if base_obs is not None else None
         latest = rows[-1]
-        outcome = status = None
+        outcome = trajectory = None
         if rules is not None and base is not None and latest is not base:
             outcome = outcomes.classify(
                 rules, baseline_score=base.total_score, current_score=latest.total_score
             )
         if rules is not None and first_infusion is not None:
-            status = outcomes.assess_trajectory(
+            trajectory = outcomes.assess_trajectory(
                 rules,
                 observations,
                 first_infusion_at=first_infusion,
                 last_induction_infusion_at=last_induction,
-            ).status
+                relapse_confirmation_days=protocol.relapse_confirmation_days if protocol else 7,
+            )
         response_line = base.total_score * (1 - rules.response_fraction) if rules and base else None
         chart = charts.trajectory_chart(
             instrument,
@@ -179,7 +184,7 @@ def measure_summaries(
                 baseline=base,
                 latest=latest,
                 outcome=outcome,
-                status=status,
+                trajectory=trajectory,
                 change_percent=outcomes.score_percent_change(
                     baseline_score=base.total_score, current_score=latest.total_score
                 )

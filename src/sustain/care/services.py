@@ -231,6 +231,15 @@ def record_assessment(
             assigned_to=course.prescriber if course else None,
             raised_at=timezone.now(),
         )
+        record_event(
+            actor=by,
+            username="" if by else "patient-link",
+            action=AuditAction.CREATE,
+            category=DataCategory.ALERT,
+            site=patient.site,
+            patient_id=patient.pk,
+            obj=alert,
+        )
         if settings.SUSTAIN_ALERT_EMAILS:
             transaction.on_commit(partial(notify_alert.enqueue, alert_id=alert.pk))
     record_event(

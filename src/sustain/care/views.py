@@ -103,9 +103,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         queries.measure_summaries(
             assessments,
             appointments,
-            induction_infusions=protocol.induction_infusions if protocol else 0,
-            remission_override=protocol.remission_max_override if protocol else None,
-            primary_instrument=protocol.instrument if protocol else None,
+            protocol=protocol,
             tz=tz,
         )
         if can_see_scores

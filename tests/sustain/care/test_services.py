@@ -140,6 +140,8 @@ def test_record_assessment_keeps_subscales(pat, ben):
 def test_safety_alerts(pat, ben, instrument, answers, kinds):
     record(pat, ben, answers, instrument=instrument)
     assert sorted(Alert.objects.values_list("kind", flat=True)) == kinds
+    raised = AuditEvent.objects.filter(category="alert", action="create", actor=ben)
+    assert raised.count() == len(kinds)
 
 
 def test_meaningful_worsening_raises_an_alert_for_the_course_prescriber(pat, ben, ada):
