@@ -139,7 +139,8 @@ def test_patient_page_read_writes_one_audit_row(login, ada, pat):
 def test_phq9_write_writes_one_audit_row(login, ben, pat):
     client = login(ben)
     before = AuditEvent.objects.count()
-    data = {f"phq9-{n}": "1" for n in range(1, 10)} | {
+    data = {f"phq9-{n}": "1" for n in range(1, 9)} | {
+        "phq9-9": "0",  # no alert: one write, one row
         "instrument": "phq9",
         "timepoint": "baseline",
     }
