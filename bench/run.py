@@ -36,7 +36,7 @@ from sustain.accounts.models import Membership, Site, User  # noqa: E402
 from sustain.care import services as care  # noqa: E402
 from sustain.scheduling import services as scheduling  # noqa: E402
 from sustain.scheduling.models import Chair, OpeningHours  # noqa: E402
-from sustain_core import series  # noqa: E402
+from sustain_core import instruments, series  # noqa: E402
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 MONDAY = dt.datetime(2027, 1, 4, 0, 0, tzinfo=NEW_YORK)
@@ -79,6 +79,11 @@ def core_plan_series() -> tuple[float, float]:
     return timed(plan, 200)
 
 
+def core_score() -> tuple[float, float]:
+    answers = {str(i): i % 4 for i in range(1, 10)}
+    return timed(lambda: [instruments.score("phq9", answers) for _ in range(1000)], 20)
+
+
 def clinic() -> tuple[Site, User, User, User]:
     call_command("migrate", verbosity=0)
     site = Site.objects.create(name="Bench Clinic", timezone="America/New_York")
@@ -103,6 +108,9 @@ def main() -> None:
     rows.append(
         ("core: plan 6 visits, 6 chairs × 100 busy intervals", f"{median:.2f} ms (p95 {p95:.2f})")
     )
+
+    median, p95 = core_score()
+    rows.append(("core: score 1,000 PHQ-9 responses", f"{median:.1f} ms (p95 {p95:.1f})"))
 
     site, ada, ben, sam = clinic()
     n = 0
@@ -129,6 +137,13 @@ def main() -> None:
     )
 
     patient = care.Patient.objects.order_by("pk").first()
+    for week in range(12):  # a chart's worth of PHQ-9 and GAD-7
+        for code, items in (("phq9", 9), ("gad7", 7)):
+            care.record_assessment(
+                patient=patient, instrument=code, timepoint="follow_up", by=ben,
+                answers={str(i): week % 3 for i in range(1, items + 1)},
+                completed_at=MONDAY + dt.timedelta(weeks=week),
+            )  # fmt: skip
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(ben)
 
@@ -146,7 +161,12 @@ def main() -> None:
     with connection.execute_wrapper(count):
         get(f"/patients/{patient.pk}/")
     median, p95 = timed(lambda: get(f"/patients/{patient.pk}/"), 50)
-    rows.append((f"patient page, {len(queries)} queries", f"{median:.1f} ms (p95 {p95:.1f})"))
+    rows.append(
+        (
+            f"patient page with 24 scores, 2 charts, {len(queries)} queries",
+            f"{median:.1f} ms (p95 {p95:.1f})",
+        )
+    )
     median, p95 = timed(lambda: get("/"), 20)
     rows.append(("patient list, 60 patients", f"{median:.1f} ms (p95 {p95:.1f})"))
 

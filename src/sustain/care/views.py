@@ -97,7 +97,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         )
     )
     can_see_scores = request.user.has_perm("care.view_assessment")
-    assessments = list(patient.assessments.all())
+    assessments = list(patient.assessments.select_related("recorded_by"))
     due = queries.due_measures(course, appointments, assessments, now=timezone.now())
     measures = (
         queries.measure_summaries(
@@ -137,7 +137,9 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "due_now": [d for d in due if d.status in {"due", "overdue"}],
         "due_next": [d for d in due if d.status == "upcoming"][:6],
         "missed": [d for d in due if d.status == "missed"][-6:],
-        "alerts": patient.alerts.filter(status=AlertStatus.OPEN).select_related("assessment"),
+        "alerts": patient.alerts.filter(status=AlertStatus.OPEN).select_related(
+            "assessment", "assigned_to"
+        ),
         "weight": patient.weights.first(),
         "next_visit": next_visit,
         "dose_preview": dose_preview,
@@ -146,7 +148,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         ),
         "visit_form": VisitForm(chairs=patient.site.chairs.all()),
         "invite_form": InviteForm(),
-        "invitations": patient.invitations.all()[:5],
+        "invitations": patient.invitations.select_related("created_by")[:5],
         "now": timezone.now(),
         "tz": tz,
     }

@@ -156,3 +156,24 @@ def test_alert_emails_can_be_switched_off(pat, ben, settings, django_capture_on_
             timepoint="baseline", by=ben, completed_at=dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
         )  # fmt: skip
     assert (len(callbacks), pat.alerts.count()) == (0, 1)
+
+
+def test_patient_page_query_count_does_not_grow_with_scores(login, ben, pat):
+    client = login(ben)
+    url = f"/patients/{pat.pk}/"
+
+    def add_phq9(day: int) -> None:
+        services.record_assessment(
+            patient=pat, instrument="phq9", answers={str(n): 1 for n in range(1, 9)} | {"9": 0},
+            timepoint="follow_up", by=ben, completed_at=dt.datetime(2026, 11, day, tzinfo=dt.UTC),
+        )  # fmt: skip
+
+    add_phq9(1)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for day in range(2, 8):
+        add_phq9(day)
+    with CaptureQueriesContext(connection) as seven:
+        response = client.get(url)
+    assert len(response.context["measures"][0].assessments) == 7
+    assert len(seven) == len(one)
