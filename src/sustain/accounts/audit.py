@@ -24,6 +24,9 @@ from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import AuditChainHead, AuditEvent, Site, User
 
 GENESIS_HASH = "0" * 64
+# Who acted when no staff user did (the audit keeps the name in actor_username).
+PATIENT_LINK = "patient-link"
+WORKER = "worker"
 HASHED_FIELDS = (
     "seq", "recorded_at", "actor_id", "actor_username", "role", "site_id", "patient_id",
     "action", "category", "object_type", "object_id", "outcome", "reason", "ip", "request_id",

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from sustain.accounts.audit import record_event
+from sustain.accounts.audit import PATIENT_LINK, record_event
 from sustain.accounts.enums import AuditAction, DataCategory, Role
 from sustain.accounts.models import Site, User
 from sustain.care.enums import AlertKind, AlertStatus, AssessmentSource, CourseStatus, Timepoint
@@ -38,16 +38,20 @@ EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
 
 def record_patient_event(
     *,
-    by: User,
+    by: User | None,
     patient: Patient,
     category: DataCategory,
     obj: models.Model,
     action: AuditAction = AuditAction.CREATE,
+    unattended: str = PATIENT_LINK,
 ) -> None:
-    """Audit one action on one patient's record (joins the caller's transaction)."""
+    """Audit one action on one patient's record (joins the caller's transaction).
+
+    `by` is None when the patient (through a link) or the worker acted: `unattended` names it.
+    """
     record_event(
-        actor=by, action=action, category=category, site=patient.site, patient_id=patient.pk,
-        obj=obj,
+        actor=by, username="" if by else unattended, action=action, category=category,
+        site=patient.site, patient_id=patient.pk, obj=obj,
     )  # fmt: skip
 
 
@@ -231,25 +235,11 @@ def record_assessment(
             assigned_to=course.prescriber if course else None,
             raised_at=timezone.now(),
         )
-        record_event(
-            actor=by,
-            username="" if by else "patient-link",
-            action=AuditAction.CREATE,
-            category=DataCategory.ALERT,
-            site=patient.site,
-            patient_id=patient.pk,
-            obj=alert,
-        )
+        record_patient_event(by=by, patient=patient, category=DataCategory.ALERT, obj=alert)
         if settings.SUSTAIN_ALERT_EMAILS:
             transaction.on_commit(partial(notify_alert.enqueue, alert_id=alert.pk))
-    record_event(
-        actor=by,
-        username="" if by else "patient-link",
-        action=AuditAction.CREATE,
-        category=DataCategory.QUESTIONNAIRE,
-        site=patient.site,
-        patient_id=patient.pk,
-        obj=assessment,
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.QUESTIONNAIRE, obj=assessment
     )
     return assessment
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 
-from sustain.accounts.audit import record_event
+from sustain.accounts.audit import PATIENT_LINK, WORKER, record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import AuditEvent, User
 from sustain.care import services as care_services
@@ -28,7 +28,6 @@ from sustain_core import instruments
 from sustain_core.errors import ClinicalValueError
 
 SALT = "sustain.portal.invitation"
-PATIENT_ACTOR = "patient-link"
 USED_MESSAGE = "This link has already been used. Thank you: your answers were received."
 
 
@@ -112,14 +111,8 @@ def invite_patient(
             f"The link works once and expires in {hours} hours."
         ),
     )
-    record_event(
-        actor=by,
-        username="" if by else "worker",
-        action=AuditAction.CREATE,
-        category=DataCategory.SELF_REPORT,
-        site=patient.site,
-        patient_id=patient.pk,
-        obj=invitation,
+    care_services.record_patient_event(
+        by=by, patient=patient, category=DataCategory.SELF_REPORT, obj=invitation, unattended=WORKER
     )
     return invitation, url
 
@@ -162,13 +155,8 @@ def open_on_kiosk(
             break
     invitation.nonce_hash = _hash(_kiosk_nonce(invitation.pk, code))
     invitation.save(update_fields=["nonce_hash"])
-    record_event(
-        actor=by,
-        action=AuditAction.CREATE,
-        category=DataCategory.SELF_REPORT,
-        site=patient.site,
-        patient_id=patient.pk,
-        obj=invitation,
+    care_services.record_patient_event(
+        by=by, patient=patient, category=DataCategory.SELF_REPORT, obj=invitation
     )
     return invitation, code
 
@@ -276,7 +264,7 @@ def audit_link(
     """Audit what a patient link did: opened, or refused and why (its own transaction)."""
     record_event(
         actor=None,
-        username=PATIENT_ACTOR,
+        username=PATIENT_LINK,
         action=action,
         category=DataCategory.SELF_REPORT,
         outcome=outcome,
