@@ -32,7 +32,7 @@ USED_MESSAGE = "This link has already been used. Thank you: your answers were re
 
 
 class InvitationRefused(Exception):
-    """The link cannot be used; `reason` is one of tampered, expired, used."""
+    """The link cannot be used. `reason`: tampered, expired, used, kiosk-code, kiosk-locked."""
 
     def __init__(self, reason: str, message: str, invitation: Invitation | None = None) -> None:
         super().__init__(message)
@@ -45,13 +45,8 @@ def _hash(nonce: str) -> str:
     return hashlib.sha256(nonce.encode()).hexdigest()
 
 
-def link_for(invitation_id: int, nonce: str) -> str:
-    token = signing.Signer(salt=SALT).sign(f"{invitation_id}.{nonce}")
-    return f"{settings.SUSTAIN_BASE_URL.rstrip('/')}/r/{token}/"
-
-
-def self_report_instruments() -> list[instruments.Instrument]:
-    return [i for i in instruments.INSTRUMENTS.values() if i.rater == instruments.Rater.SELF]
+def link_path(invitation_id: int, nonce: str) -> str:
+    return "/r/" + signing.Signer(salt=SALT).sign(f"{invitation_id}.{nonce}") + "/"
 
 
 def _check_self_report(instrument_codes: Sequence[str]) -> None:
@@ -99,7 +94,7 @@ def invite_patient(
         created_by=by,
         expires_at=now + ttl,
     )
-    url = link_for(invitation.pk, nonce)
+    url = settings.SUSTAIN_BASE_URL.rstrip("/") + link_path(invitation.pk, nonce)
     hours = int(ttl.total_seconds() // 3600)
     notify.send(
         site=patient.site,
