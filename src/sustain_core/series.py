@@ -61,6 +61,24 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class SeriesRules:
+    """A protocol's rules for an infusion series.
+
+    ``count`` visits; consecutive starts at least ``min_gap`` and at most ``max_gap`` apart
+    (None: no maximum); the last visit ends within ``max_span`` of the first start; visits only
+    on ``weekdays`` (0 = Monday; None: any open day); at most ``max_per_week`` in any calendar
+    week, Monday to Sunday (None: no limit).
+    """
+
+    count: int
+    min_gap: dt.timedelta
+    max_span: dt.timedelta
+    max_gap: dt.timedelta | None = None
+    weekdays: frozenset[int] | None = None
+    max_per_week: int | None = None
+
+
+@dataclass(frozen=True)
 class Slot:
     """One planned visit: a chair from ``start`` to ``end`` (aware, in UTC)."""
 
