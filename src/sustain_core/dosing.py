@@ -1,10 +1,16 @@
-"""Dose arithmetic for a ketamine infusion: dose, drug volume and pump rate.
+"""Dose arithmetic for a ketamine infusion: dosing weight, dose, drug volume and pump rate.
 
 All quantities are ``Decimal`` with the unit in the name. Inputs outside the accepted ranges
 are rejected with OutOfRange naming the field; nothing is clamped, rounded or coerced except
-the two documented display/pump roundings in ``plan_infusion_dose``.
+at the documented steps: the display/pump roundings in ``plan_infusion_dose`` and
+``plan_hourly_infusion``, the 0.1 kg of an ideal or adjusted body weight
+(``dosing_weight_kg``) and the 0.001 mg/kg of ``cumulative_mg_per_kg``. An hourly cap is a
+protocol rule, not a clamp: ``HourlyDosePlan`` says whether it applied and what the uncapped
+rate was.
 """
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_UP,
@@ -16,6 +22,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from enum import StrEnum
 
 from sustain_core.errors import OutOfRange
 
@@ -44,6 +51,54 @@ _DOSE_RATE_RESOLUTION_MG_PER_H = Decimal("0.01")
 _BAG_VOLUME_ML_MAX = Decimal("1000")
 _INFUSION_MINUTES_MAX = 600
 
+# The largest hourly rate for an outpatient ketamine infusion: the chronic-pain guideline's
+# 0.5–2 mg/kg/h [Cohen2018-GC]. Its "up to 7 mg/kg/h in refractory ICU cases" is not a clinic
+# infusion, so it is refused here. The lower end is "above 0": the CRPS regimen runs at
+# 0.35 mg/kg/h [Schwartzman2009], below the guideline's 0.5.
+MG_PER_KG_PER_H_MAX = Decimal("2")
+
+# How old the weight used for dosing may be. 30 days is a clinic default, not a published rule
+# (unconfirmed); the clinic sets it within 0 (weighed the same day) to 365 days, a data-entry
+# bound (unconfirmed).
+WEIGHT_MAX_AGE_DAYS_DEFAULT = 30
+WEIGHT_MAX_AGE_DAYS_LIMIT = 365
+
+# Ideal body weight by Devine: 50 kg (men) or 45.5 kg (women) + 2.3 kg per inch over 5 ft.
+# (not in clinical-facts; Devine 1974, unconfirmed here.) The formula starts at 5 ft =
+# 152.4 cm, so shorter heights are refused rather than extrapolated; 250 cm is a data-entry
+# bound (unconfirmed).
+HEIGHT_CM_MIN = Decimal("152.4")
+HEIGHT_CM_MAX = Decimal("250")
+_HEIGHT_CM_RESOLUTION = Decimal("0.1")
+_DEVINE_BASE_KG = {"male": Decimal("50"), "female": Decimal("45.5")}
+_DEVINE_KG_PER_INCH = Decimal("2.3")
+_CM_PER_INCH = Decimal("2.54")
+# Adjusted body weight = IBW + 0.4 × (actual − IBW). (not in clinical-facts; the usual
+# adjusted-weight factor, unconfirmed here.)
+_ADJUSTED_FRACTION = Decimal("0.4")
+# The BMI from which a clinic doses on ideal or adjusted weight. clinical-facts §2a mentions
+# only an unconfirmed "BMI > 30 caveat" [Sanacora2017-summaries]; the clinic sets the
+# threshold. Bounds: 25 (where overweight starts) to 50, data-entry bounds (unconfirmed). The
+# lower bound also guarantees the dosing weight never exceeds the actual weight: with BMI ≥ T
+# and T > 23.3, T·h² > Devine IBW at every height (the discriminant of
+# T·h² − 90.55·h + 88 is negative), so nothing needs a silent min(actual, ideal).
+BMI_THRESHOLD_MIN = Decimal("25")
+BMI_THRESHOLD_MAX = Decimal("50")
+_BMI_THRESHOLD_RESOLUTION = Decimal("0.1")
+
+# Cumulative mg/kg is rounded once, half-up, to this resolution (a dose divided by a weight
+# such as 70.3 kg does not terminate).
+CUMULATIVE_MG_PER_KG_RESOLUTION = Decimal("0.001")
+
+
+class WeightBasis(StrEnum):
+    """Which body weight a clinic doses on (a clinic rule; clinical-facts §2a, unconfirmed)."""
+
+    ACTUAL = "actual"
+    IDEAL = "ideal"
+    ADJUSTED = "adjusted"
+
+
 # Dose and drug volume must be exact: this context raises decimal.Inexact instead of rounding.
 # Weights have at most one decimal place and vials are 10 or 50 mg/mL, so the results always
 # terminate; only a mg/kg figure with an absurd number of digits could trip the trap.
@@ -66,6 +121,30 @@ class DosePlan:
     infusion_minutes: int
     pump_rate_ml_per_h: Decimal
     dose_rate_mg_per_h: Decimal
+    include_drug_volume: bool
+
+
+@dataclass(frozen=True)
+class HourlyDosePlan:
+    """What to draw up and how to program the pump for one mg/kg/h infusion.
+
+    ``uncapped_dose_rate_mg_per_h`` is weight × mg/kg/h; ``dose_rate_mg_per_h`` is the rate
+    given, the protocol's cap when ``capped``. ``cap_mg_per_h`` is None for a protocol
+    without one.
+    """
+
+    weight_kg: Decimal
+    mg_per_kg_per_h: Decimal
+    cap_mg_per_h: Decimal | None
+    uncapped_dose_rate_mg_per_h: Decimal
+    dose_rate_mg_per_h: Decimal
+    capped: bool
+    hours: Decimal
+    total_mg: Decimal
+    vial_mg_per_ml: Decimal
+    drug_volume_ml: Decimal
+    bag_volume_ml: Decimal
+    pump_rate_ml_per_h: Decimal
     include_drug_volume: bool
 
 
@@ -143,6 +222,223 @@ def plan_infusion_dose(
     )
 
 
+def dosing_weight_kg(
+    *,
+    actual_kg: Decimal,
+    height_cm: Decimal | None,
+    sex: str,
+    basis: WeightBasis,
+    bmi_threshold: Decimal | None,
+) -> Decimal:
+    """Return the body weight to dose on under the clinic's weight rule.
+
+    - ``ACTUAL``: the actual weight; height, sex and threshold are not used.
+    - ``IDEAL`` / ``ADJUSTED``: when BMI ≥ ``bmi_threshold`` (required), the ideal body weight
+      by Devine, 50 kg (male) or 45.5 kg (female) + 2.3 kg per inch over 5 ft, or the
+      adjusted body weight IBW + 0.4 × (actual − IBW); below the threshold, the actual
+      weight. Sources: (not in clinical-facts; Devine 1974, unconfirmed here); the
+      adjusted-weight factor 0.4 likewise unconfirmed; whether and from which BMI to dose
+      obese patients on another weight is a clinic rule (clinical-facts §2a: "actual vs
+      ideal body weight; BMI > 30 caveat", unconfirmed). The comparison is BMI ≥ threshold,
+      WHO-style (obesity from BMI 30), evaluated exactly as actual ≥ threshold × height².
+    - Rounding: the ideal or adjusted weight is rounded once, half-up, to 0.1 kg, the
+      resolution of ``validate_weight_kg`` (intermediates carry 34 significant digits, far
+      finer than the step). The actual weight is returned unchanged.
+
+    Raises OutOfRange naming the field: ``actual_kg`` as in ``validate_weight_kg`` (field
+    ``weight_kg``); ``basis`` a WeightBasis; for IDEAL/ADJUSTED, ``height_cm`` 152.4–250 cm
+    to 0.1 cm (Devine starts at 5 ft; shorter heights are refused, not extrapolated),
+    ``bmi_threshold`` 25–50 kg/m² to 0.1, and — only when the threshold is reached —
+    ``sex`` "female" or "male" (Devine has no other formula).
+    """
+    validate_weight_kg(actual_kg)
+    if basis not in tuple(WeightBasis):
+        allowed = ", ".join(WeightBasis)
+        raise OutOfRange("basis", f"weight basis must be one of {allowed}; got {basis!r}")
+    if basis == WeightBasis.ACTUAL:
+        return actual_kg
+    height_cm = _check_height(height_cm)
+    bmi_threshold = _check_bmi_threshold(bmi_threshold)
+    with localcontext(_EXACT):
+        below_threshold = actual_kg < bmi_threshold * (height_cm / 100) ** 2
+    if below_threshold:
+        return actual_kg
+    if sex not in _DEVINE_BASE_KG:
+        raise OutOfRange(
+            "sex",
+            f"ideal body weight (Devine) needs sex female or male; got {sex!r}; "
+            "dose this patient on actual weight",
+        )
+    with localcontext(_ROUNDED):
+        weight_kg = (
+            _DEVINE_BASE_KG[sex] + _DEVINE_KG_PER_INCH * (height_cm - HEIGHT_CM_MIN) / _CM_PER_INCH
+        )
+        if basis == WeightBasis.ADJUSTED:
+            weight_kg += _ADJUSTED_FRACTION * (actual_kg - weight_kg)
+        weight_kg = weight_kg.quantize(_WEIGHT_KG_RESOLUTION)
+    return validate_weight_kg(weight_kg)
+
+
+def validate_weight_max_age_days(max_age_days: int, *, field: str = "max_age_days") -> int:
+    """Return the clinic's maximum weight age unchanged if it is a whole number of days 0–365.
+
+    The 30-day default (WEIGHT_MAX_AGE_DAYS_DEFAULT) and the 365-day bound are clinic
+    settings, not published rules (unconfirmed). Raises OutOfRange naming ``field``.
+    """
+    if (
+        isinstance(max_age_days, bool)
+        or not isinstance(max_age_days, int)
+        or not 0 <= max_age_days <= WEIGHT_MAX_AGE_DAYS_LIMIT
+    ):
+        raise OutOfRange(
+            field,
+            f"the maximum weight age must be a whole number of days from 0 to "
+            f"{WEIGHT_MAX_AGE_DAYS_LIMIT}; got {max_age_days!r}",
+        )
+    return max_age_days
+
+
+def check_weight_recency(*, measured_on: dt.date, today: dt.date, max_age_days: int) -> None:
+    """Refuse a dosing weight older than ``max_age_days`` on ``today`` (or dated after it).
+
+    A weight measured exactly ``max_age_days`` days before ``today`` is accepted; one day
+    older is refused. ``max_age_days`` is a clinic setting (default 30, unconfirmed; see
+    ``validate_weight_max_age_days``). mg/kg dosing needs a current weight; how current is
+    not in clinical-facts (unconfirmed).
+
+    Raises OutOfRange on ``weight_kg`` (too old, or dated after today), or on
+    ``max_age_days`` when it is out of range.
+    """
+    validate_weight_max_age_days(max_age_days)
+    age_days = (today - measured_on).days
+    needs = f"dosing needs one within {_days(max_age_days)}"
+    if age_days < 0:
+        raise OutOfRange(
+            "weight_kg", f"the last weight is dated {measured_on}, after today ({today}); {needs}"
+        )
+    if age_days > max_age_days:
+        raise OutOfRange(
+            "weight_kg",
+            f"the last weight is from {measured_on} ({_days(age_days)} ago); {needs}",
+        )
+
+
+def plan_hourly_infusion(
+    *,
+    weight_kg: Decimal,
+    mg_per_kg_per_h: Decimal,
+    cap_mg_per_h: Decimal | None,
+    hours: Decimal,
+    vial_mg_per_ml: Decimal,
+    bag_volume_ml: Decimal,
+    include_drug_volume: bool = False,
+) -> HourlyDosePlan:
+    """Calculate the dose rate, total dose, drug volume and pump rate of a mg/kg/h infusion.
+
+    - ``uncapped_dose_rate_mg_per_h`` = weight × mg/kg/h, exact.
+    - ``dose_rate_mg_per_h`` = the uncapped rate, or ``cap_mg_per_h`` when the uncapped rate
+      is above it (``capped`` is then True). The cap is the protocol's rule, e.g. CRPS:
+      0.35 mg/kg/h not exceeding 25 mg/h, ≤ 100 mg per 4 h [Schwartzman2009]. A rate equal
+      to the cap is not capped.
+    - ``total_mg`` = dose rate × hours, exact; ``drug_volume_ml`` = total ÷ vial, exact.
+    - ``pump_rate_ml_per_h`` = infused volume ÷ hours, rounded half-up to
+      PUMP_RATE_RESOLUTION_ML_PER_H, the infused volume being the bag (plus the drug volume
+      when ``include_drug_volume``), as in ``plan_infusion_dose``.
+
+    Worked example [Schwartzman2009] [NCT00579085]: 80 kg × 0.35 mg/kg/h = 28 mg/h, capped
+    at 25 mg/h; over 4 h 100 mg = 2 mL of 50 mg/mL; 100 mL NS at 25.0 mL/h.
+
+    Raises OutOfRange naming the field: weight as in ``validate_weight_kg``;
+    ``mg_per_kg_per_h`` above 0 and at most MG_PER_KG_PER_H_MAX (2, [Cohen2018-GC]);
+    ``cap_mg_per_h`` None or above 0; ``hours`` above 0 and at most 10 in whole minutes
+    (the plausibility bound of ``plan_infusion_dose``); vial and bag as in
+    ``plan_infusion_dose``.
+    """
+    validate_weight_kg(weight_kg)
+    _check_mg_per_kg_per_h(mg_per_kg_per_h)
+    _check_cap(cap_mg_per_h)
+    minutes = _check_hours(hours)
+    _check_vial(vial_mg_per_ml)
+    _check_bag_volume(bag_volume_ml)
+
+    with localcontext(_EXACT):
+        uncapped_mg_per_h = weight_kg * mg_per_kg_per_h
+        dose_rate_mg_per_h = uncapped_mg_per_h
+        capped = False
+        if cap_mg_per_h is not None and uncapped_mg_per_h > cap_mg_per_h:
+            dose_rate_mg_per_h = cap_mg_per_h
+            capped = True
+        total_mg = dose_rate_mg_per_h * hours
+        drug_volume_ml = total_mg / vial_mg_per_ml
+        infused_volume_ml = bag_volume_ml + drug_volume_ml if include_drug_volume else bag_volume_ml
+    return HourlyDosePlan(
+        weight_kg=weight_kg,
+        mg_per_kg_per_h=mg_per_kg_per_h,
+        cap_mg_per_h=cap_mg_per_h,
+        uncapped_dose_rate_mg_per_h=uncapped_mg_per_h,
+        dose_rate_mg_per_h=dose_rate_mg_per_h,
+        capped=capped,
+        hours=hours,
+        total_mg=total_mg,
+        vial_mg_per_ml=vial_mg_per_ml,
+        drug_volume_ml=drug_volume_ml,
+        bag_volume_ml=bag_volume_ml,
+        pump_rate_ml_per_h=_per_hour(infused_volume_ml, minutes, PUMP_RATE_RESOLUTION_ML_PER_H),
+        include_drug_volume=include_drug_volume,
+    )
+
+
+def check_max_single_dose(*, dose_mg: Decimal, max_single_dose_mg: Decimal) -> None:
+    """Refuse a session dose above the protocol's maximum single dose.
+
+    The maximum is the protocol's, e.g. ≤ 100 mg per 4-h CRPS infusion [Schwartzman2009];
+    a dose equal to it is accepted. Raises OutOfRange on ``max_single_dose_mg`` unless it is
+    a finite Decimal above 0, and on ``dose_mg`` unless it is above 0 and at most the maximum.
+    """
+    allowed_max = "above 0 mg"
+    _check_decimal(
+        "max_single_dose_mg", max_single_dose_mg, what="maximum single dose", allowed=allowed_max
+    )
+    if not max_single_dose_mg > 0:
+        raise OutOfRange(
+            "max_single_dose_mg",
+            f"maximum single dose must be {allowed_max}; got {max_single_dose_mg}",
+        )
+    allowed = f"above 0 and at most {max_single_dose_mg} mg (the protocol's maximum single dose)"
+    _check_decimal("dose_mg", dose_mg, what="dose", allowed=allowed)
+    if not 0 < dose_mg <= max_single_dose_mg:
+        raise OutOfRange("dose_mg", f"dose must be {allowed}; got {dose_mg}")
+
+
+def cumulative_mg_per_kg(doses_mg: Sequence[Decimal], weight_kg: Decimal) -> Decimal:
+    """Return the course's cumulative dose in mg/kg: the sum of ``doses_mg`` ÷ ``weight_kg``.
+
+    The sum is exact; the quotient is rounded once, half-up, to
+    CUMULATIVE_MG_PER_KG_RESOLUTION (0.001 mg/kg), because a dose divided by a weight such as
+    70.3 kg does not terminate. The weight is the one the caller chooses to report against
+    (e.g. the course's dosing weight); no published cumulative limit is applied here
+    (clinical-facts §2b: higher total doses, more benefit [Cohen2018-GC]). An empty course is
+    0.000 mg/kg.
+
+    Raises OutOfRange on ``weight_kg`` as in ``validate_weight_kg`` and on ``doses_mg`` unless
+    every dose is a finite Decimal of 0 mg or more (0 records an abandoned infusion).
+    """
+    validate_weight_kg(weight_kg)
+    allowed = "of 0 mg or more"
+    for number, dose_mg in enumerate(doses_mg, start=1):
+        _check_decimal("doses_mg", dose_mg, what=f"dose {number}", allowed=allowed)
+        if dose_mg < 0:
+            raise OutOfRange("doses_mg", f"dose {number} must be {allowed}; got {dose_mg}")
+    with localcontext(_EXACT):
+        total_mg = sum(doses_mg, Decimal(0))
+    with localcontext(_ROUNDED):
+        return (total_mg / weight_kg).quantize(CUMULATIVE_MG_PER_KG_RESOLUTION)
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
 def _per_hour(amount: Decimal, minutes: int, resolution: Decimal) -> Decimal:
     with localcontext(_ROUNDED):
         return (amount * 60 / minutes).quantize(resolution)
@@ -190,3 +486,60 @@ def _check_infusion_minutes(infusion_minutes: int) -> None:
         raise OutOfRange(
             "infusion_minutes", f"infusion time must be {allowed}; got {infusion_minutes!r}"
         )
+
+
+def _check_height(height_cm: Decimal | None) -> Decimal:
+    allowed = (
+        f"between {HEIGHT_CM_MIN} and {HEIGHT_CM_MAX} cm (Devine starts at 5 ft) to at most 0.1 cm"
+    )
+    if height_cm is None:
+        raise OutOfRange("height_cm", f"ideal body weight needs a height {allowed}; got none")
+    _check_decimal("height_cm", height_cm, what="height", allowed=allowed)
+    if not (
+        HEIGHT_CM_MIN <= height_cm <= HEIGHT_CM_MAX
+        and height_cm.quantize(_HEIGHT_CM_RESOLUTION) == height_cm
+    ):
+        raise OutOfRange("height_cm", f"height must be {allowed}; got {height_cm}")
+    return height_cm
+
+
+def _check_bmi_threshold(bmi_threshold: Decimal | None) -> Decimal:
+    allowed = f"between {BMI_THRESHOLD_MIN} and {BMI_THRESHOLD_MAX} kg/m² to at most 0.1"
+    if bmi_threshold is None:
+        raise OutOfRange(
+            "bmi_threshold", f"ideal or adjusted weight needs a BMI threshold {allowed}; got none"
+        )
+    _check_decimal("bmi_threshold", bmi_threshold, what="BMI threshold", allowed=allowed)
+    if not (
+        BMI_THRESHOLD_MIN <= bmi_threshold <= BMI_THRESHOLD_MAX
+        and bmi_threshold.quantize(_BMI_THRESHOLD_RESOLUTION) == bmi_threshold
+    ):
+        raise OutOfRange("bmi_threshold", f"BMI threshold must be {allowed}; got {bmi_threshold}")
+    return bmi_threshold
+
+
+def _check_mg_per_kg_per_h(mg_per_kg_per_h: Decimal) -> None:
+    allowed = f"above 0 and at most {MG_PER_KG_PER_H_MAX} mg/kg/h"
+    _check_decimal("mg_per_kg_per_h", mg_per_kg_per_h, what="dose rate", allowed=allowed)
+    if not 0 < mg_per_kg_per_h <= MG_PER_KG_PER_H_MAX:
+        raise OutOfRange("mg_per_kg_per_h", f"dose rate must be {allowed}; got {mg_per_kg_per_h}")
+
+
+def _check_cap(cap_mg_per_h: Decimal | None) -> None:
+    if cap_mg_per_h is None:
+        return
+    allowed = "above 0 mg/h, or None for no cap"
+    _check_decimal("cap_mg_per_h", cap_mg_per_h, what="hourly cap", allowed=allowed)
+    if not cap_mg_per_h > 0:
+        raise OutOfRange("cap_mg_per_h", f"hourly cap must be {allowed}; got {cap_mg_per_h}")
+
+
+def _check_hours(hours: Decimal) -> int:
+    """Return the infusion time in whole minutes, which the pump-rate step works in."""
+    allowed = f"above 0 and at most {_INFUSION_MINUTES_MAX // 60} h in whole minutes"
+    _check_decimal("hours", hours, what="infusion time", allowed=allowed)
+    with localcontext(_EXACT):
+        minutes = hours * 60
+    if not (0 < minutes <= _INFUSION_MINUTES_MAX and minutes == minutes.to_integral_value()):
+        raise OutOfRange("hours", f"infusion time must be {allowed}; got {hours}")
+    return int(minutes)

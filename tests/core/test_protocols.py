@@ -9,9 +9,13 @@ from sustain_core.protocols import (
     DEPRESSION_INDUCTION_V1,
     PROTOCOLS,
     Condition,
+    DoseRegimen,
     Protocol,
+    RegimenKind,
+    SafetyThresholds,
     get_protocol,
 )
+from sustain_core.series import SeriesRules
 
 pytestmark = pytest.mark.core
 
@@ -33,7 +37,10 @@ def test_get_protocol_unknown_rejected(key: str, version: int) -> None:
 
     assert raised.value.field == "protocol"
     assert raised.value.message == (
-        f"unknown protocol {key} v{version}; known: depression-induction v1"
+        f"unknown protocol {key} v{version}; known: aan-het-rot-2010 v1, anxiety v1, "
+        "bipolar-depression v1, crps-schwartzman-2009 v1, depression-induction v1, "
+        "fibromyalgia v1, murrough-2013 v1, neuropathic-pain v1, phillips-2019 v1, "
+        "ptsd-feder-2021 v1, shiroma-2014 v1, singh-2016 v1, suicidal-ideation v1"
     )
 
 
@@ -64,12 +71,26 @@ def test_depression_induction_v1_parameters() -> None:
 def test_depression_induction_v1_cites_its_sources() -> None:
     cited = [(c.key, c.supports) for c in DEPRESSION_INDUCTION_V1.citations]
 
-    assert cited == [
+    # The five sources of the original values, unchanged, then those of the fields the
+    # protocol library added (futility, contraindications, extension, titration, maintenance,
+    # the post-induction battery and the CADSS hold level).
+    assert cited[:5] == [
         ("Murrough2013", "0.5 mg/kg; 6 infusions three times weekly over 12 days"),
         ("Shiroma2014", "0.5 mg/kg over 40 min; 6 infusions Monday–Wednesday–Friday"),
         ("Oliver2022", "6 infusions within 21 days; PHQ-9 as the outcome measure"),
         ("MECP2024", "100 mL 0.9% NaCl over 40 min"),
         ("McInnes2022", "PHQ-9 response (≥50% reduction) and remission (total below 5)"),
+    ]
+    assert [key for key, _ in cited[5:]] == [
+        "Sanacora2017-medscape",
+        "Sanacora2017-S2",
+        "Ekstrand2022",
+        "CommunityUpdate2022",
+        "Andrade2017",
+        "Phillips2019",
+        "Hietamies2023",
+        "Clinic-NY",
+        "CADSS-Yale2018",
     ]
 
 
@@ -94,13 +115,14 @@ def test_protocol_without_measurement_fields_gets_the_defaults() -> None:
         version=1,
         title="Minimal",
         condition=Condition.DEPRESSION,
-        dose_mg_per_kg=Decimal("0.5"),
-        infusion_minutes=40,
+        indications=(Condition.DEPRESSION,),
+        regimen=DoseRegimen(
+            kind=RegimenKind.PER_SESSION, infusion_minutes=40, mg_per_kg=Decimal("0.5")
+        ),
         bag_volume_ml=Decimal("100"),
-        induction_infusions=6,
-        min_gap=dt.timedelta(hours=48),
-        max_span=dt.timedelta(days=21),
+        series=SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21)),
         instrument="phq9",
+        baseline_measures=("phq9",),
         citations=(),
     )
 
@@ -108,7 +130,15 @@ def test_protocol_without_measurement_fields_gets_the_defaults() -> None:
         protocol.measurement_plan,
         protocol.relapse_confirmation_days,
         protocol.remission_max_override,
-    ) == ((), 7, None)
+        protocol.titration,
+        protocol.futility_after,
+        protocol.extension_max_infusions,
+        protocol.safety,
+        protocol.maintenance_options,
+        protocol.response_fraction,
+        protocol.unconfirmed,
+        protocol.notes,
+    ) == ((), 7, None, (), None, None, SafetyThresholds(), (), Decimal("0.5"), (), "")
 
 
 def test_depression_induction_v1_relapse_and_remission_settings() -> None:

@@ -9,9 +9,12 @@ from sustain_core.errors import ClinicalValueError, NoSeriesFound, OutOfRange, O
 from sustain_core.series import (
     Interval,
     OpeningHours,
+    SeriesRules,
     Slot,
+    check_series,
     check_within_opening_hours,
     plan_series,
+    plan_series_dates,
 )
 
 pytestmark = pytest.mark.core
@@ -52,6 +55,9 @@ def plan(
     patient_busy: Sequence[Interval] = (),
     step: dt.timedelta = dt.timedelta(minutes=15),
     horizon: dt.timedelta = dt.timedelta(days=60),
+    max_gap: dt.timedelta | None = None,
+    weekdays: frozenset[int] | None = None,
+    max_per_week: int | None = None,
 ) -> tuple[Slot, ...]:
     return plan_series(
         count=count,
@@ -67,6 +73,9 @@ def plan(
         patient_busy=patient_busy,
         step=step,
         horizon=horizon,
+        max_gap=max_gap,
+        weekdays=weekdays,
+        max_per_week=max_per_week,
     )
 
 
@@ -265,8 +274,24 @@ def test_plan_series_skips_wall_times_missing_at_spring_forward() -> None:
     assert slots[0].start.astimezone(NY).time() == dt.time(3, 30)
 
 
-def test_plan_series_busy_clinic_finds_the_free_chair() -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({}, id="no-weekday-rules"),
+        pytest.param({"weekdays": frozenset({0, 2, 4})}, id="weekdays-mon-wed-fri"),
+        pytest.param(
+            {
+                "weekdays": frozenset({0, 2, 4}),
+                "max_per_week": 3,
+                "max_gap": dt.timedelta(hours=96),
+            },
+            id="weekdays-weekly-maximum-and-max-gap",
+        ),
+    ],
+)
+def test_plan_series_busy_clinic_finds_the_free_chair(extra: dict[str, object]) -> None:
     # Six chairs, 100 busy blocks each: A–E are free for 10 minutes in every 2 hours, F for 1 h.
+    # This is also the speed check: it runs in a few milliseconds inside a booking transaction.
     chairs = ("A", "B", "C", "D", "E", "F")
     weekdays = [dt.date(2026, 11, 9) + dt.timedelta(days=d) for d in range(28)]
     weekdays = [day for day in weekdays if day.weekday() < 5]
@@ -281,7 +306,7 @@ def test_plan_series_busy_clinic_finds_the_free_chair() -> None:
         for chair in chairs
     }
 
-    slots = plan(chairs=chairs, chair_busy=chair_busy)
+    slots = plan(chairs=chairs, chair_busy=chair_busy, **extra)  # type: ignore[arg-type]
 
     assert [len(chair_busy[chair]) for chair in chairs] == [100] * 6
     assert slots == visits(
@@ -412,6 +437,299 @@ def test_plan_series_impossible_raises_no_series_found(
     ],
 )
 def test_plan_series_invalid_input_rejected(
+    kwargs: dict[str, object], error: type[ClinicalValueError], field: str, message: str
+) -> None:
+    with pytest.raises(error) as raised:
+        plan(**kwargs)  # type: ignore[arg-type]
+
+    assert (type(raised.value), raised.value.field, raised.value.message) == (error, field, message)
+
+
+# -- plan_series: weekdays, weekly maximum and max_gap ---------------------------------------
+
+DAY = dt.timedelta(hours=24)
+MON_WED_THU = frozenset({0, 2, 3})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param(
+            {"hours": EVERY_DAY_8_TO_18, "min_gap": DAY, "weekdays": frozenset({0, 2, 4})},
+            visits(
+                ("A", ny(11, 9, 8)),
+                ("A", ny(11, 11, 8)),
+                ("A", ny(11, 13, 8)),
+                ("A", ny(11, 16, 8)),
+                ("A", ny(11, 18, 8)),
+                ("A", ny(11, 20, 8)),
+            ),
+            id="weekdays-mon-wed-fri-on-a-site-open-every-day",
+        ),
+        pytest.param(
+            {"count": 4, "weekdays": frozenset({1, 3})},
+            visits(
+                ("A", ny(11, 10, 8)),
+                ("A", ny(11, 12, 8)),
+                ("A", ny(11, 17, 8)),
+                ("A", ny(11, 19, 8)),
+            ),
+            id="weekdays-tue-thu-first-visit-moves-to-tuesday",
+        ),
+        pytest.param(
+            {"hours": EVERY_DAY_8_TO_18, "min_gap": DAY, "max_per_week": 3},
+            visits(
+                ("A", ny(11, 9, 8)),
+                ("A", ny(11, 10, 8)),
+                ("A", ny(11, 11, 8)),
+                ("A", ny(11, 16, 8)),
+                ("A", ny(11, 17, 8)),
+                ("A", ny(11, 18, 8)),
+            ),
+            id="max-3-a-week-any-weekday-fills-each-week-early",
+        ),
+        pytest.param(
+            # Monday–Tuesday–Wednesday would leave 5 days to next Monday: the third visit waits
+            # for Friday, the first day from which next Monday is within 72 h.
+            {
+                "hours": EVERY_DAY_8_TO_18,
+                "min_gap": DAY,
+                "max_per_week": 3,
+                "max_gap": dt.timedelta(hours=72),
+            },
+            visits(
+                ("A", ny(11, 9, 8)),
+                ("A", ny(11, 10, 8)),
+                ("A", ny(11, 13, 8)),
+                ("A", ny(11, 16, 8)),
+                ("A", ny(11, 17, 8)),
+                ("A", ny(11, 18, 8)),
+            ),
+            id="max-3-a-week-with-max-gap-places-a-visit-later",
+        ),
+        pytest.param(
+            # Twice weekly (Singh 2016 style): the third 48-h slot each week is refused.
+            {"max_per_week": 2},
+            visits(
+                ("A", ny(11, 9, 8)),
+                ("A", ny(11, 11, 8)),
+                ("A", ny(11, 16, 8)),
+                ("A", ny(11, 18, 8)),
+                ("A", ny(11, 23, 8)),
+                ("A", ny(11, 25, 8)),
+            ),
+            id="twice-weekly",
+        ),
+        pytest.param(
+            # Greedy Monday → Wednesday strands visit 3 (Friday to Sunday are not allowed and
+            # Monday is 5 days on); Monday → Thursday → Monday keeps every gap within 96 h.
+            {"count": 4, "weekdays": MON_WED_THU, "max_gap": dt.timedelta(hours=96)},
+            visits(
+                ("A", ny(11, 9, 8)),
+                ("A", ny(11, 12, 8)),
+                ("A", ny(11, 16, 8)),
+                ("A", ny(11, 18, 8)),
+            ),
+            id="max-gap-backtracks-past-the-earliest-next-visit",
+        ),
+        pytest.param(
+            # Closed Wednesday and Thursday: from any Monday slot the next visit would be more
+            # than 72 h on, so the first visit moves to Tuesday.
+            {
+                "count": 3,
+                "max_gap": dt.timedelta(hours=72),
+                "closed_dates": frozenset({dt.date(2026, 11, 11), dt.date(2026, 11, 12)}),
+            },
+            visits(("A", ny(11, 10, 8)), ("A", ny(11, 13, 8)), ("A", ny(11, 16, 8))),
+            id="closure-beyond-max-gap-moves-the-first-visit",
+        ),
+        pytest.param(
+            # Without max_gap the same closure gives Monday → Friday (96 h).
+            {
+                "count": 3,
+                "closed_dates": frozenset({dt.date(2026, 11, 11), dt.date(2026, 11, 12)}),
+            },
+            visits(("A", ny(11, 9, 8)), ("A", ny(11, 13, 8)), ("A", ny(11, 16, 8))),
+            id="same-closure-without-max-gap",
+        ),
+        pytest.param(
+            # Monday 08:00 + 72 h is Thursday 08:00: a gap of exactly max_gap is allowed.
+            {"count": 2, "max_gap": dt.timedelta(hours=72), "weekdays": frozenset({0, 3})},
+            visits(("A", ny(11, 9, 8)), ("A", ny(11, 12, 8))),
+            id="gap-equal-to-max-gap-allowed",
+        ),
+        pytest.param(
+            # Thursday 09:00 + 72 h is Sunday 09:00: the 09:15 visit is 15 min too late, so
+            # the first visit moves to Thursday 09:15.
+            {
+                "count": 2,
+                "earliest": ny(11, 12, 9),
+                "hours": (
+                    OpeningHours(3, dt.time(9), dt.time(18)),
+                    OpeningHours(6, dt.time(9, 15), dt.time(18)),
+                ),
+                "max_gap": dt.timedelta(hours=72),
+            },
+            visits(("A", ny(11, 12, 9, 15)), ("A", ny(11, 15, 9, 15))),
+            id="max-gap-counted-to-the-minute",
+        ),
+        pytest.param(
+            {"max_gap": dt.timedelta(days=7), "weekdays": frozenset(range(5))},
+            visits(
+                ("A", ny(11, 9, 8)),
+                ("A", ny(11, 11, 8)),
+                ("A", ny(11, 13, 8)),
+                ("A", ny(11, 16, 8)),
+                ("A", ny(11, 18, 8)),
+                ("A", ny(11, 20, 8)),
+            ),
+            id="loose-rules-change-nothing",
+        ),
+        pytest.param(
+            # Weeks are local calendar weeks across the fall-back change of Sunday 1 November.
+            {
+                "count": 4,
+                "earliest": ny(10, 28, 8),
+                "hours": EVERY_DAY_8_TO_18,
+                "min_gap": DAY,
+                "max_per_week": 2,
+            },
+            visits(
+                ("A", ny(10, 28, 8)),
+                ("A", ny(10, 29, 8)),
+                ("A", ny(11, 2, 8)),
+                ("A", ny(11, 3, 8)),
+            ),
+            id="local-weeks-across-dst",
+        ),
+        pytest.param(
+            {"count": 3, "weekdays": frozenset({0}), "max_per_week": 1},
+            visits(("A", ny(11, 9, 8)), ("A", ny(11, 16, 8)), ("A", ny(11, 23, 8))),
+            id="weekly-mondays",
+        ),
+    ],
+)
+def test_plan_series_weekday_rules_table(
+    kwargs: dict[str, object], expected: tuple[Slot, ...]
+) -> None:
+    assert plan(**kwargs) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            # Every week must be crossed Friday → Monday (at least 62 h 40 min) after at most
+            # three 48-h visits.
+            {
+                "max_gap": dt.timedelta(hours=60),
+                "weekdays": frozenset(range(5)),
+                "max_per_week": 3,
+            },
+            "no 6-visit series fits between 2026-11-09 and 2027-01-08: each visit takes 40 min "
+            "in a free chair within opening hours on Monday, Tuesday, Wednesday, Thursday or "
+            "Friday, starts at least 2 days and at most 60 h after the previous one, no more than "
+            "3 visits in one calendar week (Monday–Sunday), and the series ends within 21 "
+            "days of its first start",
+            id="weekend-longer-than-max-gap",
+        ),
+        pytest.param(
+            {"weekdays": frozenset({5}), "horizon": dt.timedelta(days=1)},
+            "no 6-visit series fits between 2026-11-09 and 2026-11-10: each visit takes 40 min "
+            "in a free chair within opening hours on Saturday, starts at least 2 days after the "
+            "previous one, and the series ends within 21 days of its first start",
+            id="only-weekday-is-closed",
+        ),
+        pytest.param(
+            {"max_per_week": 1, "count": 5, "horizon": dt.timedelta(days=1)},
+            "no 5-visit series fits between 2026-11-09 and 2026-11-10: each visit takes 40 min "
+            "in a free chair within opening hours, starts at least 2 days after the previous "
+            "one, no more than 1 visit in one calendar week (Monday–Sunday), and the "
+            "series ends within 21 days of its first start",
+            id="weekly-maximum-too-low-for-span",
+        ),
+        pytest.param(
+            {
+                "count": 2,
+                "min_gap": dt.timedelta(0),
+                "max_gap": dt.timedelta(hours=48),
+                "duration": dt.timedelta(hours=10),
+                "max_span": dt.timedelta(days=3),
+                "hours": (OpeningHours(0, dt.time(8), dt.time(18)),),
+                "horizon": dt.timedelta(days=1),
+            },
+            "no 2-visit series fits between 2026-11-09 and 2026-11-10: each visit takes 10 h "
+            "in a free chair within opening hours, starts at least 0 days and at most 2 days "
+            "after the previous one, and the series ends within 3 days of its first start",
+            id="open-once-a-week-beyond-max-gap",
+        ),
+    ],
+)
+def test_plan_series_weekday_rules_impossible_raises_no_series_found(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(NoSeriesFound) as raised:
+        plan(**kwargs)  # type: ignore[arg-type]
+
+    assert (raised.value.field, raised.value.message) == ("start", message)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "field", "message"),
+    [
+        pytest.param(
+            {"max_gap": dt.timedelta(0)},
+            OutOfRange,
+            "max_gap",
+            "max_gap must be longer than 0 and at least min_gap 2 days, 0:00:00; got 0:00:00",
+            id="max-gap-0",
+        ),
+        pytest.param(
+            {"max_gap": dt.timedelta(hours=47)},
+            OutOfRange,
+            "max_gap",
+            "max_gap must be longer than 0 and at least min_gap 2 days, 0:00:00; got 1 day, "
+            "23:00:00",
+            id="max-gap-below-min-gap",
+        ),
+        pytest.param(
+            {"weekdays": frozenset()},
+            ClinicalValueError,
+            "weekdays",
+            "at least one weekday is needed; got none",
+            id="weekdays-empty",
+        ),
+        pytest.param(
+            {"weekdays": frozenset({0, 7})},
+            OutOfRange,
+            "weekdays",
+            "weekdays must be 0 (Monday) to 6 (Sunday); got [7]",
+            id="weekday-7",
+        ),
+        pytest.param(
+            {"weekdays": frozenset({True})},
+            OutOfRange,
+            "weekdays",
+            "weekdays must be 0 (Monday) to 6 (Sunday); got [True]",
+            id="weekday-bool",
+        ),
+        pytest.param(
+            {"max_per_week": 0},
+            OutOfRange,
+            "max_per_week",
+            "max_per_week must be a whole number of visits, at least 1; got 0",
+            id="max-per-week-0",
+        ),
+        pytest.param(
+            {"max_per_week": True},
+            OutOfRange,
+            "max_per_week",
+            "max_per_week must be a whole number of visits, at least 1; got True",
+            id="max-per-week-bool",
+        ),
+    ],
+)
+def test_plan_series_weekday_rules_invalid_rejected(
     kwargs: dict[str, object], error: type[ClinicalValueError], field: str, message: str
 ) -> None:
     with pytest.raises(error) as raised:
@@ -637,3 +955,315 @@ def test_opening_hours_invalid_rejected(
         OpeningHours(weekday=weekday, opens=opens, closes=closes)
 
     assert (raised.value.field, raised.value.message) == (field, message)
+
+
+# -- plan_series_dates -------------------------------------------------------------------------
+
+MWF = frozenset({0, 2, 4})
+# Murrough 2013 / Shiroma 2014: 6 infusions, 48 h apart, Monday–Wednesday–Friday, 12 days.
+MURROUGH = SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12),
+                       weekdays=MWF)  # fmt: skip
+MONDAY_2_MARCH = dt.date(2026, 3, 2)
+
+
+def march(*days: int) -> tuple[dt.date, ...]:
+    return tuple(dt.date(2026, 3, day) for day in days)
+
+
+@pytest.mark.parametrize(
+    ("rules", "start", "closed", "expected"),
+    [
+        pytest.param(MURROUGH, MONDAY_2_MARCH, (), march(2, 4, 6, 9, 11, 13), id="murrough-mwf"),
+        pytest.param(
+            MURROUGH, dt.date(2026, 3, 1), (), march(2, 4, 6, 9, 11, 13),
+            id="sunday-start-moves-to-monday",
+        ),
+        pytest.param(
+            # From Wednesday or Friday the sixth visit is 12 days on: only a Monday fits.
+            MURROUGH, dt.date(2026, 3, 3), (), march(9, 11, 13, 16, 18, 20),
+            id="tuesday-start-moves-to-the-next-monday-that-fits",
+        ),
+        pytest.param(
+            # The closed Wednesday does not use up a first day: Monday 9 is still tried.
+            MURROUGH, MONDAY_2_MARCH, (dt.date(2026, 3, 4),), march(9, 11, 13, 16, 18, 20),
+            id="closed-date-moves-the-series",
+        ),
+        pytest.param(
+            # Twice weekly, 2 a week at most, over 4 weeks (Singh 2016 style).
+            SeriesRules(count=8, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=28),
+                        max_per_week=2),
+            MONDAY_2_MARCH, (), march(2, 4, 9, 11, 16, 18, 23, 25),
+            id="twice-weekly-max-2-a-week",
+        ),
+        pytest.param(
+            SeriesRules(count=8, min_gap=dt.timedelta(hours=72), max_span=dt.timedelta(days=28),
+                        weekdays=frozenset({0, 3})),
+            MONDAY_2_MARCH, (), march(2, 5, 9, 12, 16, 19, 23, 26),
+            id="twice-weekly-mon-thu",
+        ),
+        pytest.param(
+            # Monday → Wednesday would strand the third visit (Monday is 5 days on).
+            SeriesRules(count=4, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=14),
+                        max_gap=dt.timedelta(hours=96), weekdays=MON_WED_THU),
+            MONDAY_2_MARCH, (), march(2, 5, 9, 11),
+            id="max-gap-backtracks",
+        ),
+        pytest.param(
+            # 36 h rounds up to 2 days, 84 h down to 3 days: from Monday 2 the next visit
+            # would fall on the closed Wednesday 4 or Thursday 5, so the series starts on
+            # Tuesday 3, then Friday 6 (3 days) and Sunday 8 (2 days).
+            SeriesRules(count=3, min_gap=dt.timedelta(hours=36), max_span=dt.timedelta(days=10),
+                        max_gap=dt.timedelta(hours=84)),
+            MONDAY_2_MARCH, (dt.date(2026, 3, 4), dt.date(2026, 3, 5)), march(3, 6, 8),
+            id="gaps-round-to-whole-days",
+        ),
+        pytest.param(
+            SeriesRules(count=3, min_gap=dt.timedelta(0), max_span=dt.timedelta(days=3)),
+            MONDAY_2_MARCH, (), march(2, 3, 4),
+            id="zero-gap-is-one-visit-a-day",
+        ),
+        pytest.param(
+            SeriesRules(count=1, min_gap=dt.timedelta(0), max_span=dt.timedelta(days=1),
+                        weekdays=frozenset({4})),
+            MONDAY_2_MARCH, (), march(6),
+            id="single-visit-on-the-first-allowed-day",
+        ),
+    ],
+)  # fmt: skip
+def test_plan_series_dates_table(
+    rules: SeriesRules,
+    start: dt.date,
+    closed: tuple[dt.date, ...],
+    expected: tuple[dt.date, ...],
+) -> None:
+    assert plan_series_dates(rules, start=start, closed_dates=closed) == expected
+
+
+@pytest.mark.parametrize(
+    ("rules", "closed", "message"),
+    [
+        pytest.param(
+            SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=7)),
+            (),
+            "no 6-visit series starts between 2026-03-02 and 2026-03-08: visits on dates at "
+            "least 2 days apart, and all within 7 days counting the first and the last visit's "
+            "day",
+            id="six-48-h-apart-within-7-days",
+        ),
+        pytest.param(
+            # Friday → Monday is 3 days; at most 2 days (60 h rounds down) is allowed.
+            SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21),
+                        max_gap=dt.timedelta(hours=60), weekdays=MWF, max_per_week=3),
+            (dt.date(2026, 3, 20),),
+            "no 6-visit series starts between 2026-03-02 and 2026-03-08: visits on dates at "
+            "least 2 days and at most 2 days apart, only on Monday, Wednesday or Friday, at "
+            "most 3 in one calendar week (Monday–Sunday), not on closed dates, and all within "
+            "21 days counting the first and the last visit's day",
+            id="weekend-longer-than-max-gap",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=dt.timedelta(hours=1), max_span=dt.timedelta(hours=12),
+                        max_gap=dt.timedelta(hours=12)),
+            (dt.date(2026, 3, 2),),
+            "no 2-visit series starts between 2026-03-02 and 2026-03-09: visits on dates at "
+            "least 1 day and at most 0 days apart, not on closed dates, and all within 12 h "
+            "counting the first and the last visit's day",
+            id="two-visits-within-one-day",
+        ),
+    ],
+)  # fmt: skip
+def test_plan_series_dates_impossible_raises_no_series_found(
+    rules: SeriesRules, closed: tuple[dt.date, ...], message: str
+) -> None:
+    with pytest.raises(NoSeriesFound) as raised:
+        plan_series_dates(rules, start=MONDAY_2_MARCH, closed_dates=closed)
+
+    assert (raised.value.field, raised.value.message) == ("start", message)
+
+
+WEEK = dt.timedelta(days=7)
+
+
+@pytest.mark.parametrize(
+    ("rules", "error", "field", "message"),
+    [
+        pytest.param(
+            SeriesRules(count=0, min_gap=DAY, max_span=WEEK),
+            OutOfRange, "count", "count must be a whole number of visits, at least 1; got 0",
+            id="count-0",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=DAY, max_span=dt.timedelta(0)),
+            OutOfRange, "max_span", "max_span must be longer than 0; got 0:00:00",
+            id="span-0",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=-DAY, max_span=WEEK),
+            OutOfRange, "min_gap", "min_gap must be 0 or longer; got -1 day, 0:00:00",
+            id="min-gap-negative",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=2 * DAY, max_span=WEEK, max_gap=DAY),
+            OutOfRange, "max_gap",
+            "max_gap must be longer than 0 and at least min_gap 2 days, 0:00:00; got 1 day, "
+            "0:00:00",
+            id="max-gap-below-min-gap",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=DAY, max_span=WEEK, weekdays=frozenset()),
+            ClinicalValueError, "weekdays", "at least one weekday is needed; got none",
+            id="weekdays-empty",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=DAY, max_span=WEEK, max_per_week=0),
+            OutOfRange, "max_per_week",
+            "max_per_week must be a whole number of visits, at least 1; got 0",
+            id="max-per-week-0",
+        ),
+    ],
+)  # fmt: skip
+def test_series_rules_invalid_rejected(
+    rules: SeriesRules, error: type[ClinicalValueError], field: str, message: str
+) -> None:
+    for call in (
+        lambda: plan_series_dates(rules, start=MONDAY_2_MARCH),
+        lambda: check_series(rules, [], tz=NY),
+    ):
+        with pytest.raises(error) as raised:
+            call()
+
+        assert (type(raised.value), raised.value.field, raised.value.message) == (
+            error,
+            field,
+            message,
+        )
+
+
+# -- check_series --------------------------------------------------------------------------------
+
+# Monday 6 April 2026 onwards: no daylight-saving change inside the series.
+MURROUGH_STARTS = tuple(ny(4, day, 8) for day in (6, 8, 10, 13, 15, 17))
+
+
+def moved(number: int, to: dt.datetime) -> list[dt.datetime]:
+    """The Murrough series with visit ``number`` (from 1) moved to ``to``."""
+    starts = list(MURROUGH_STARTS)
+    starts[number - 1] = to
+    return starts
+
+
+@pytest.mark.parametrize(
+    ("rules", "starts", "expected"),
+    [
+        pytest.param(MURROUGH, list(MURROUGH_STARTS), [], id="murrough-as-planned"),
+        pytest.param(
+            MURROUGH, list(reversed(MURROUGH_STARTS)), [], id="order-does-not-matter",
+        ),
+        pytest.param(
+            MURROUGH, moved(3, ny(4, 10, 17, 30)), [], id="later-the-same-day-keeps-every-rule",
+        ),
+        pytest.param(
+            MURROUGH,
+            moved(3, ny(4, 11, 8)),
+            ["weekdays: visit 3 is on Saturday 2026-04-11; the protocol allows Monday, "
+             "Wednesday and Friday"],
+            id="moved-to-saturday",
+        ),
+        pytest.param(
+            MURROUGH,
+            moved(3, ny(4, 10, 7, 30)),
+            ["min_gap: visits 2 and 3 start 1 day 23 h 30 min apart (Wednesday 2026-04-08 "
+             "08:00 → Friday 2026-04-10 07:30); the protocol requires at least 2 days"],
+            id="moved-half-an-hour-earlier",
+        ),
+        pytest.param(
+            MURROUGH,
+            moved(6, ny(4, 20, 8)),
+            ["max_span: the last visit starts 14 days after the first (Monday 2026-04-06 08:00 "
+             "→ Monday 2026-04-20 08:00); the series must end within 12 days of its first "
+             "start"],
+            id="last-visit-moved-a-weekend-later",
+        ),
+        pytest.param(
+            MURROUGH,
+            moved(4, ny(4, 11, 8)),
+            ["min_gap: visits 3 and 4 start 1 day apart (Friday 2026-04-10 08:00 → Saturday "
+             "2026-04-11 08:00); the protocol requires at least 2 days",
+             "weekdays: visit 4 is on Saturday 2026-04-11; the protocol allows Monday, "
+             "Wednesday and Friday"],
+            id="moved-earlier-breaks-two-rules",
+        ),
+        pytest.param(
+            SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12),
+                        max_gap=dt.timedelta(hours=72), max_per_week=2),
+            list(MURROUGH_STARTS[:5]),
+            ["count: the series has 5 visits; the protocol asks for 6",
+             "max_per_week: 3 visits in the week of Monday 2026-04-06; the protocol allows at "
+             "most 2"],
+            id="count-and-weekly-maximum",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12),
+                        max_gap=dt.timedelta(hours=72)),
+            [ny(4, 10, 8), ny(4, 14, 8)],
+            ["max_gap: visits 1 and 2 start 4 days apart (Friday 2026-04-10 08:00 → Tuesday "
+             "2026-04-14 08:00); the protocol allows at most 3 days"],
+            id="max-gap",
+        ),
+        pytest.param(
+            # New York springs forward on Sunday 8 March: Friday 08:00 → Monday 08:00 is 71 h.
+            SeriesRules(count=2, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12),
+                        max_gap=dt.timedelta(hours=70)),
+            [ny(3, 6, 8), ny(3, 9, 8)],
+            ["max_gap: visits 1 and 2 start 2 days 23 h apart (Friday 2026-03-06 08:00 → "
+             "Monday 2026-03-09 08:00); the protocol allows at most 70 h"],
+            id="max-gap-in-real-time-across-dst",
+        ),
+        pytest.param(
+            # Saturday 08:00 → Monday 08:00 across the spring-forward change is 47 h.
+            SeriesRules(count=2, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12)),
+            [ny(3, 7, 8), ny(3, 9, 8)],
+            ["min_gap: visits 1 and 2 start 1 day 23 h apart (Saturday 2026-03-07 08:00 → "
+             "Monday 2026-03-09 08:00); the protocol requires at least 2 days"],
+            id="min-gap-in-real-time-across-dst",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12)),
+            [ny(4, 10, 8), utc(4, 10, 12)],
+            ["min_gap: visits 1 and 2 start 0 min apart (Friday 2026-04-10 08:00 → Friday "
+             "2026-04-10 08:00); the protocol requires at least 2 days"],
+            id="same-instant-in-two-zones",
+        ),
+        pytest.param(MURROUGH, [], ["count: the series has 0 visits; the protocol asks for 6"],
+                     id="no-visits"),
+    ],
+)  # fmt: skip
+def test_check_series_table(
+    rules: SeriesRules, starts: list[dt.datetime], expected: list[str]
+) -> None:
+    assert check_series(rules, starts, tz=NY) == expected
+
+
+def test_check_series_naive_start_rejected() -> None:
+    with pytest.raises(ClinicalValueError) as raised:
+        check_series(MURROUGH, [dt.datetime(2026, 3, 2, 8)], tz=NY)  # noqa: DTZ001 - naive on purpose
+
+    assert (raised.value.field, raised.value.message) == (
+        "starts",
+        "starts must be a timezone-aware datetime; got naive 2026-03-02T08:00:00",
+    )
+
+
+def test_check_series_accepts_what_plan_series_plans() -> None:
+    rules = SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12),
+                        max_gap=dt.timedelta(hours=72), weekdays=MWF, max_per_week=3)  # fmt: skip
+    slots = plan(
+        count=rules.count,
+        min_gap=rules.min_gap,
+        max_span=rules.max_span,
+        max_gap=rules.max_gap,
+        weekdays=rules.weekdays,
+        max_per_week=rules.max_per_week,
+    )
+
+    assert check_series(rules, [slot.start for slot in slots], tz=NY) == []

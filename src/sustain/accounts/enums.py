@@ -39,3 +39,4 @@ class DataCategory(models.TextChoices):
     SCHEDULE = "schedule"
     INFUSION = "infusion"
     AUDIT = "audit"
+    PROTOCOL = "protocol"

@@ -20,15 +20,19 @@ class Condition(models.TextChoices):
 
 
 class CourseStatus(models.TextChoices):
-    """Where a patient is in their course: screening → induction → review → maintenance."""
+    """Where a patient is in their course (sustain_core.course.Phase): referred → screening →
+    ready → induction → review → maintenance → completed, discontinued or paused."""
 
+    REFERRED = "referred", "Referred"
     SCREENING = "screening", "Screening"
+    READY = "ready", "Ready for induction"
     INDUCTION = "induction", "Induction"
     REVIEW = "review", "Post-induction review"
     MAINTENANCE = "maintenance", "Maintenance"
     RELAPSED = "relapsed", "Relapsed"
     COMPLETED = "completed", "Completed"
     DISCONTINUED = "discontinued", "Discontinued"
+    PAUSED = "paused", "Paused"
 
 
 class Timepoint(models.TextChoices):

@@ -16,12 +16,39 @@ from sustain.care.enums import (
 from sustain_core import dosing, instruments
 
 ACTIVE_COURSE_STATUSES = (
+    CourseStatus.REFERRED,
     CourseStatus.SCREENING,
+    CourseStatus.READY,
+    CourseStatus.PAUSED,
     CourseStatus.INDUCTION,
     CourseStatus.REVIEW,
     CourseStatus.MAINTENANCE,
     CourseStatus.RELAPSED,
 )
+
+
+class ClinicProtocol(models.Model):
+    """A clinic's own immutable version of a protocol, copied from the library or a previous
+    version and edited (issue 4). `data` is sustain_core.protocols.protocol_to_dict's shape;
+    its key is "<library key>-site<site id>", so clinics never collide with each other or the
+    library.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="protocols")
+    key = models.CharField(max_length=80)
+    version = models.PositiveIntegerField()
+    data = models.JSONField()
+    based_on_key = models.CharField(max_length=80)
+    based_on_version = models.PositiveIntegerField()
+    change_note = models.TextField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["key", "version"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["key", "version"], name="clinic_protocol_version"),
+        ]
 
 
 class Patient(models.Model):
@@ -78,6 +105,8 @@ class Course(models.Model):
     enrolled_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     # Anchors the weekly maintenance measures (sustain_core.measurement).
     maintenance_started_at = models.DateTimeField(null=True, blank=True)
+    paused_from = models.CharField(max_length=20, choices=CourseStatus.choices, blank=True)
+    ended_reason = models.TextField(blank=True, help_text="Why it was discontinued")
 
     class Meta:
         constraints: ClassVar = [
@@ -88,6 +117,58 @@ class Course(models.Model):
                 violation_error_message="The patient already has an active course.",
             )
         ]
+
+
+class CourseTransition(models.Model):
+    """One step of a course's timeline: from one phase to the next, who, when and why."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="transitions")
+    from_status = models.CharField(max_length=20, choices=CourseStatus.choices)
+    to_status = models.CharField(max_length=20, choices=CourseStatus.choices)
+    at = models.DateTimeField()
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["at", "pk"]
+
+
+class Consent(models.Model):
+    """The patient's signed consent to the course's treatment (recorded by staff)."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="consents")
+    signed_on = models.DateField()
+    document = models.CharField(max_length=200, help_text="Form name and version, or file ref")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+
+class ContraindicationScreen(models.Model):
+    """The protocol's contraindication checklist, answered and signed by a prescriber."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="screens")
+    answers = models.JSONField(help_text="{item: true when present}")
+    absolute_present = models.BooleanField()
+    notes = models.TextField(blank=True)
+    signed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["-signed_at"]
+
+
+class CourseReview(models.Model):
+    """The post-induction review: outcome summary and the chosen maintenance plan, signed."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="reviews")
+    summary = models.JSONField(help_text="Scores and outcomes at review time")
+    plan = models.JSONField(help_text="The chosen maintenance option, as data")
+    notes = models.TextField(blank=True)
+    signed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["-signed_at"]
 
 
 class Assessment(models.Model):

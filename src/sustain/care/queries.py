@@ -13,7 +13,7 @@ from sustain.accounts.access import require_permission
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
-from sustain.care import charts
+from sustain.care import charts, protocol_versions
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Alert, Assessment, Course, Patient
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
@@ -212,7 +212,7 @@ def due_measures(
     """
     if course is None:
         return ()
-    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
+    protocol = protocol_versions.protocol_for(course)
     visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     events = measurement.TreatmentEvents(
         infusions=tuple(a.starts_at for a in visits),

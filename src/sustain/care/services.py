@@ -5,6 +5,7 @@ Bad input raises sustain_core.errors.ClinicalValueError naming the field; nothin
 """
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
@@ -16,6 +17,7 @@ from django.utils import timezone
 from sustain.accounts.audit import PATIENT_LINK, record_event
 from sustain.accounts.enums import AuditAction, DataCategory, Role
 from sustain.accounts.models import Site, User
+from sustain.care import protocol_versions
 from sustain.care.enums import AlertKind, AlertStatus, AssessmentSource, CourseStatus, Timepoint
 from sustain.care.models import (
     ACTIVE_COURSE_STATUSES,
@@ -30,7 +32,7 @@ from sustain.care.models import (
 from sustain.care.tasks import notify_alert
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
-from sustain_core import dosing, instruments, outcomes, protocols
+from sustain_core import dosing, instruments, outcomes, session_dose
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
@@ -133,7 +135,7 @@ def enrol_patient(
     *, patient: Patient, protocol_key: str, protocol_version: int, by: User
 ) -> Course:
     """Start a course on a protocol; the patient is in screening until the series is booked."""
-    protocol = protocols.get_protocol(protocol_key, protocol_version)
+    protocol = protocol_versions.resolve(patient.site, protocol_key, protocol_version)
     if protocol.condition != patient.primary_condition:
         raise ClinicalValueError(
             "protocol",
@@ -269,19 +271,33 @@ def acknowledge_alert(*, alert: Alert, by: User, note: str) -> Alert:
 
 
 def plan_dose(*, appointment: Appointment, vial_mg_per_ml: Decimal) -> dosing.DosePlan:
-    """The dose for this visit from the latest weight and the course's protocol."""
-    course = appointment.course
-    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
+    """The dose for this visit from the latest weight and the course's protocol.
+
+    The weight must have been measured within SUSTAIN_WEIGHT_MAX_AGE_DAYS of the visit day
+    (a clinic setting; sustain_core.dosing.check_weight_recency).
+    """
+    protocol = protocol_versions.protocol_for(appointment.course)
     weight = appointment.patient.weights.first()
     if weight is None:
         raise ClinicalValueError("weight_kg", "no weight is recorded for this patient")
-    return dosing.plan_infusion_dose(
-        weight_kg=weight.weight_kg,
-        mg_per_kg=protocol.dose_mg_per_kg,
-        vial_mg_per_ml=vial_mg_per_ml,
-        bag_volume_ml=protocol.bag_volume_ml,
-        infusion_minutes=protocol.infusion_minutes,
+    visit_day = appointment.starts_at.astimezone(
+        zoneinfo.ZoneInfo(appointment.patient.site.timezone)
+    ).date()
+    dosing.check_weight_recency(
+        measured_on=weight.measured_on,
+        today=visit_day,
+        max_age_days=settings.SUSTAIN_WEIGHT_MAX_AGE_DAYS,
     )
+    plan = session_dose.plan_protocol_dose(
+        protocol, weight_kg=weight.weight_kg, vial_mg_per_ml=vial_mg_per_ml
+    )
+    if not isinstance(plan, dosing.DosePlan):
+        raise ClinicalValueError(
+            "protocol",
+            f"{protocol.title} is dosed per hour; recording hourly infusions is not built yet "
+            "(use `sustain dose` for the arithmetic)",
+        )
+    return plan
 
 
 @transaction.atomic
@@ -320,7 +336,7 @@ def record_infusion(
     appointment.status = AppointmentStatus.COMPLETED
     appointment.save(update_fields=["status"])
     course = appointment.course
-    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
+    protocol = protocol_versions.protocol_for(course)
     if (
         appointment.number >= protocol.induction_infusions
         and course.status == CourseStatus.INDUCTION

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
-from sustain.care import queries, services
+from sustain.care import protocol_versions, queries, services
 from sustain.care.enums import AlertStatus, CourseStatus, Timepoint
 from sustain.care.forms import (
     AssessmentMetaForm,
@@ -27,7 +27,7 @@ from sustain.portal import services as portal_services
 from sustain.portal.enums import Channel
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.forms import SeriesForm, VisitForm
-from sustain_core import dosing, instruments, protocols
+from sustain_core import dosing, instruments
 from sustain_core.errors import ClinicalValueError
 
 
@@ -88,9 +88,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
     patient = queries.get_patient_for_user(request.user, patient_id)
     tz = zoneinfo.ZoneInfo(patient.site.timezone)
     course = services.active_course(patient) or patient.courses.order_by("-enrolled_at").first()
-    protocol = (
-        protocols.get_protocol(course.protocol_key, course.protocol_version) if course else None
-    )
+    protocol = protocol_versions.protocol_for(course) if course else None
     appointments = list(
         patient.appointments.exclude(status=AppointmentStatus.CANCELLED).select_related(
             "chair", "infusion"
@@ -129,7 +127,9 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         if course
         else [],
         "protocols": [
-            p for p in protocols.PROTOCOLS.values() if p.condition == patient.primary_condition
+            p
+            for p in protocol_versions.available(patient.site)
+            if p.condition == patient.primary_condition
         ],
         "appointments": appointments,
         "can_see_scores": can_see_scores,

@@ -17,6 +17,7 @@ from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
 from sustain.care.models import Course, Patient
+from sustain.care.protocol_versions import protocol_for
 from sustain.care.services import record_patient_event
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment, Chair
@@ -60,10 +61,12 @@ def _busy(
 def propose_series(*, course: Course, earliest: dt.datetime) -> tuple[series.Slot, ...]:
     """The first induction series that fits the protocol's spacing and the site's calendar.
 
-    Spacing and window come from the course's protocol (e.g. depression-induction v1: 6 visits,
-    ≥ 48 h apart, within 21 days [Oliver2022]).
+    Spacing, window, weekdays and weekly maximum come from the course's protocol (e.g.
+    depression-induction v1: 6 visits, ≥ 48 h apart, within 21 days [Oliver2022]; Murrough
+    2013: Monday, Wednesday and Friday within 12 days [Murrough2013]).
     """
-    protocol = protocols.get_protocol(course.protocol_key, course.protocol_version)
+    protocol = protocol_for(course)
+    rules = protocol.series
     site = course.patient.site
     tz, hours, closed = site_calendar(site)
     chairs = [str(pk) for pk in Chair.objects.filter(site=site).values_list("pk", flat=True)]
@@ -71,10 +74,13 @@ def propose_series(*, course: Course, earliest: dt.datetime) -> tuple[series.Slo
         raise ClinicalValueError("chair", f"{site.name} has no chairs")
     chair_busy, patient_busy = _busy(site, course.patient, earliest, earliest + HORIZON * 2)
     return series.plan_series(
-        count=protocol.induction_infusions,
-        min_gap=protocol.min_gap,
-        max_span=protocol.max_span,
-        duration=dt.timedelta(minutes=site.visit_minutes),
+        count=rules.count,
+        min_gap=rules.min_gap,
+        max_span=rules.max_span,
+        max_gap=rules.max_gap,
+        weekdays=rules.weekdays,
+        max_per_week=rules.max_per_week,
+        duration=visit_length(site, protocol),
         earliest=earliest,
         tz=tz,
         hours=hours,
@@ -84,6 +90,12 @@ def propose_series(*, course: Course, earliest: dt.datetime) -> tuple[series.Slo
         patient_busy=patient_busy,
         horizon=HORIZON,
     )
+
+
+def visit_length(site: Site, protocol: protocols.Protocol) -> dt.timedelta:
+    """Chair time for one visit: the site's visit length, or the infusion itself if longer
+    (a 4-hour pain infusion). Visit templates with phases replace this in issue 5."""
+    return dt.timedelta(minutes=max(site.visit_minutes, protocol.regimen.infusion_minutes))
 
 
 def _lock(site: Site, patient: Patient) -> None:
@@ -141,7 +153,7 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
         raise ClinicalValueError("chair", "the chair belongs to another site")
     _lock(site, patient)
     tz, hours, closed = site_calendar(site)
-    ends_at = starts_at + dt.timedelta(minutes=site.visit_minutes)
+    ends_at = starts_at + visit_length(site, protocol_for(course))
     series.check_within_opening_hours(
         start=starts_at, end=ends_at, tz=tz, hours=hours, closed_dates=closed
     )

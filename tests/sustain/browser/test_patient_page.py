@@ -50,6 +50,8 @@ def chromium_page(width: int = 1100, height: int = 1400) -> Iterator["Page"]:
 @needs_chromium
 def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sam, pat):
     started = dt.datetime.now(tz=zoneinfo.ZoneInfo("America/New_York")) - dt.timedelta(days=3)
+    # A weight from the real today: doses need one measured within 30 days of the visit.
+    care.record_weight(patient=pat, weight_kg=Decimal("70.0"), measured_on=started.date(), by=ben)
     course = care.enrol_patient(
         patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
     )

@@ -1,0 +1,44 @@
+"""One session's dose under a protocol's regimen (per session or per hour, with its caps)."""
+
+from decimal import Decimal
+from typing import cast
+
+from sustain_core import dosing
+from sustain_core.protocols import Protocol, RegimenKind
+
+
+def plan_protocol_dose(
+    protocol: Protocol, *, weight_kg: Decimal, vial_mg_per_ml: Decimal
+) -> dosing.DosePlan | dosing.HourlyDosePlan:
+    """Plan the dose, drawn volume and pump rate of one session of ``protocol``.
+
+    PER_SESSION regimens use ``dosing.plan_infusion_dose`` (mg/kg over minutes; e.g. 70 kg ×
+    0.5 mg/kg = 35 mg = 0.7 mL of 50 mg/mL, 100 mL over 40 min = 150 mL/h [MECP2024]);
+    PER_HOUR regimens use ``dosing.plan_hourly_infusion`` (mg/kg/h, capped; e.g. CRPS
+    0.35 mg/kg/h, at most 25 mg/h [Schwartzman2009]). Either way the dose must not exceed the
+    regimen's maximum single dose: OutOfRange naming ``dose_mg`` otherwise.
+    """
+    regimen = protocol.regimen
+    plan: dosing.DosePlan | dosing.HourlyDosePlan
+    if regimen.kind == RegimenKind.PER_SESSION:
+        plan = dosing.plan_infusion_dose(
+            weight_kg=weight_kg,
+            mg_per_kg=cast(Decimal, regimen.mg_per_kg),  # DoseRegimen requires it for the kind
+            vial_mg_per_ml=vial_mg_per_ml,
+            bag_volume_ml=protocol.bag_volume_ml,
+            infusion_minutes=regimen.infusion_minutes,
+        )
+        dose_mg = plan.dose_mg
+    else:
+        plan = dosing.plan_hourly_infusion(
+            weight_kg=weight_kg,
+            mg_per_kg_per_h=cast(Decimal, regimen.mg_per_kg_per_h),  # likewise
+            cap_mg_per_h=regimen.cap_mg_per_h,
+            hours=Decimal(regimen.infusion_minutes) / 60,
+            vial_mg_per_ml=vial_mg_per_ml,
+            bag_volume_ml=protocol.bag_volume_ml,
+        )
+        dose_mg = plan.total_mg
+    if regimen.max_single_dose_mg is not None:
+        dosing.check_max_single_dose(dose_mg=dose_mg, max_single_dose_mg=regimen.max_single_dose_mg)
+    return plan

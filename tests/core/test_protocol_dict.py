@@ -1,0 +1,326 @@
+"""The dict shape of a protocol (TOML files, the Django layer's JSON) and version diffs."""
+
+import copy
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+from typing import cast
+
+import pytest
+
+from sustain_core.errors import ClinicalValueError
+from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
+from sustain_core.protocols import (
+    DEPRESSION_INDUCTION_V1,
+    TitrationRule,
+    diff_protocols,
+    protocol_from_dict,
+    protocol_to_dict,
+)
+from sustain_core.series import SeriesRules
+
+pytestmark = pytest.mark.core
+
+BASE = protocol_to_dict(DEPRESSION_INDUCTION_V1)
+CONDITIONS = (
+    "depression, anxiety, ptsd, chronic_pain, bipolar_depression, suicidal_ideation, crps, "
+    "fibromyalgia, neuropathic_pain"
+)
+DECIMAL = 'a decimal written as a string, e.g. "0.5"'
+
+
+def edited(change: Callable[[dict[str, object]], None]) -> dict[str, object]:
+    data = copy.deepcopy(BASE)
+    change(data)
+    return data
+
+
+def set_in(*path: str | int, value: object) -> Callable[[dict[str, object]], None]:
+    def change(data: dict[str, object]) -> None:
+        target: object = data
+        for step in path[:-1]:
+            target = target[step]  # type: ignore[index]
+        target[path[-1]] = value  # type: ignore[index]
+
+    return change
+
+
+def without(key: str) -> Callable[[dict[str, object]], None]:
+    return lambda data: data.__delitem__(key)
+
+
+def test_depression_standard_dict_shape() -> None:
+    titration = cast(list[object], BASE["titration"])
+    plan = cast(list[object], BASE["measurement_plan"])
+
+    assert (BASE["regimen"], BASE["series"], titration[0], plan[0]) == (
+        {
+            "kind": "per_session",
+            "infusion_minutes": 40,
+            "mg_per_kg": "0.5",
+            "mg_per_kg_per_h": None,
+            "cap_mg_per_h": None,
+            "max_single_dose_mg": None,
+        },
+        {
+            "count": 6,
+            "min_gap_hours": 48,
+            "max_span_days": 21,
+            "max_gap_hours": None,
+            "weekdays": None,
+            "max_per_week": 3,
+        },
+        {
+            "trigger": "no_response",
+            "action": "increase",
+            "step_mg_per_kg": "0.25",
+            "limit_mg_per_kg": "0.75",
+            "after_infusion": 2,
+            "source": DEPRESSION_INDUCTION_V1.titration[0].source,
+        },
+        {
+            "key": "baseline",
+            "anchor": "before_first_infusion",
+            "instruments": ["phq9", "gad7"],
+            "offset_hours": 0,
+            "window_before_hours": 168,
+            "window_after_hours": 0,
+            "interval_hours": None,
+            "self_report": True,
+            "from_infusion": 1,
+        },
+    )
+
+
+def test_optional_fields_may_be_left_out() -> None:
+    data = {
+        key: value
+        for key, value in BASE.items()
+        if key
+        in {
+            "key",
+            "version",
+            "title",
+            "condition",
+            "indications",
+            "regimen",
+            "bag_volume_ml",
+            "series",
+            "instrument",
+            "baseline_measures",
+        }
+    }
+
+    protocol = protocol_from_dict(data)
+
+    assert (
+        protocol.citations,
+        protocol.safety,
+        protocol.relapse_confirmation_days,
+        protocol.response_fraction,
+        protocol.notes,
+    ) == ((), DEPRESSION_INDUCTION_V1.safety, 7, Decimal("0.5"), "")
+
+
+REFUSED = [
+    pytest.param([], "protocol", "protocol must be a table; got []", id="not-a-table"),
+    pytest.param(
+        edited(set_in("colour", value="blue")),
+        "protocol",
+        "unknown field colour",
+        id="unknown-top-field",
+    ),
+    pytest.param(
+        edited(set_in("series", "min_gap_hour", value=48)),
+        "series",
+        "unknown field series.min_gap_hour",
+        id="misspelt-nested-field",
+    ),
+    pytest.param(
+        edited(set_in("maintenance_options", 0, "steps", 0, "weeks", value=1)),
+        "maintenance_options",
+        "unknown field maintenance_options[0].steps[0].weeks",
+        id="unknown-field-in-a-taper-step",
+    ),
+    pytest.param(edited(without("key")), "key", "key must be text; got None", id="missing-key"),
+    pytest.param(
+        edited(set_in("version", value="1")),
+        "version",
+        "version must be a whole number; got '1'",
+        id="version-as-text",
+    ),
+    pytest.param(
+        edited(set_in("series", "count", value=True)),
+        "series",
+        "series.count must be a whole number; got True",
+        id="bool-is-not-a-number",
+    ),
+    pytest.param(
+        edited(set_in("regimen", "mg_per_kg", value=0.5)),
+        "regimen",
+        f"regimen.mg_per_kg must be {DECIMAL}; got 0.5",
+        id="float-dose",
+    ),
+    pytest.param(
+        edited(set_in("regimen", "mg_per_kg", value="half")),
+        "regimen",
+        f"regimen.mg_per_kg must be {DECIMAL}; got 'half'",
+        id="dose-not-a-number",
+    ),
+    pytest.param(
+        edited(set_in("regimen", "mg_per_kg", value="NaN")),
+        "regimen",
+        f"regimen.mg_per_kg must be {DECIMAL}; got 'NaN'",
+        id="dose-not-finite",
+    ),
+    pytest.param(
+        edited(without("bag_volume_ml")),
+        "bag_volume_ml",
+        f"bag_volume_ml must be {DECIMAL}; got None",
+        id="missing-decimal",
+    ),
+    pytest.param(
+        edited(set_in("condition", value="grief")),
+        "condition",
+        f"condition must be one of {CONDITIONS}; got 'grief'",
+        id="unknown-condition",
+    ),
+    pytest.param(
+        edited(set_in("indications", value=["grief"])),
+        "indications",
+        f"indications must be a list of {CONDITIONS}; got ['grief']",
+        id="unknown-indication",
+    ),
+    pytest.param(
+        edited(set_in("baseline_measures", value=[9])),
+        "baseline_measures",
+        "baseline_measures must be a list of text; got [9]",
+        id="measure-not-text",
+    ),
+    pytest.param(
+        edited(set_in("citations", value={})),
+        "citations",
+        "citations must be a list of tables; got {}",
+        id="citations-not-a-list",
+    ),
+    pytest.param(
+        edited(set_in("citations", value=["Murrough2013"])),
+        "citations",
+        "citations[0] must be a table; got 'Murrough2013'",
+        id="citation-not-a-table",
+    ),
+    pytest.param(
+        edited(set_in("measurement_plan", 0, "self_report", value="no")),
+        "measurement_plan",
+        "measurement_plan[0].self_report must be true or false; got 'no'",
+        id="flag-not-a-bool",
+    ),
+    pytest.param(
+        edited(set_in("series", "weekdays", value=[0, "Wednesday"])),
+        "series",
+        "series.weekdays must be a list of whole numbers; got [0, 'Wednesday']",
+        id="weekday-by-name",
+    ),
+    pytest.param(
+        edited(set_in("series", "max_span_days", value=7)),
+        "series",
+        "6 sessions at least 48 h apart, each 40 min long, need 10 days 40 min from the first "
+        "start to the last end; max_span is 7 days",
+        id="validated-after-reading",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "field", "message"), REFUSED)
+def test_protocol_from_dict_refuses(data: object, field: str, message: str) -> None:
+    with pytest.raises(ClinicalValueError) as raised:
+        protocol_from_dict(data)  # type: ignore[arg-type]
+
+    assert (raised.value.field, raised.value.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "field", "message"),
+    [
+        pytest.param(
+            replace(
+                DEPRESSION_INDUCTION_V1,
+                series=SeriesRules(6, dt.timedelta(hours=47, minutes=30), dt.timedelta(days=21)),
+            ),
+            "series",
+            "series.min_gap_hours must be a whole number of hours; got 1 day, 23:30:00",
+            id="gap-with-minutes",
+        ),
+        pytest.param(
+            replace(
+                DEPRESSION_INDUCTION_V1,
+                maintenance_options=(
+                    MaintenanceOption(
+                        MaintenanceKind.SYMPTOM_TRIGGERED,
+                        "Booster on relapse, 90 min apart at least",
+                        min_gap=dt.timedelta(minutes=90),
+                    ),
+                ),
+            ),
+            "maintenance_options",
+            "maintenance_options[0].min_gap_hours must be a whole number of hours; got 1:30:00",
+            id="min-gap-with-minutes",
+        ),
+    ],
+)
+def test_protocol_to_dict_refuses_durations_the_shape_cannot_hold(
+    protocol: object, field: str, message: str
+) -> None:
+    with pytest.raises(ClinicalValueError) as raised:
+        protocol_to_dict(protocol)  # type: ignore[arg-type]
+
+    assert (raised.value.field, raised.value.message) == (field, message)
+
+
+def test_diff_protocols_lists_changed_paths() -> None:
+    old = DEPRESSION_INDUCTION_V1
+    new = replace(
+        old,
+        version=2,
+        series=replace(old.series, count=8, max_span=dt.timedelta(days=28)),
+        titration=(
+            *old.titration[:2],
+            TitrationRule(
+                old.titration[2].trigger,
+                old.titration[2].action,
+                Decimal("0.25"),
+                Decimal("0.25"),
+                source="clinic rule",
+            ),
+        ),
+        maintenance_options=old.maintenance_options[:2],
+        baseline_measures=("phq9", "gad7", "qids_sr16"),
+    )
+
+    assert diff_protocols(old, new) == [
+        ("version", 1, 2),
+        ("series.count", 6, 8),
+        ("series.max_span_days", 21, 28),
+        ("baseline_measures", ["phq9", "gad7"], ["phq9", "gad7", "qids_sr16"]),
+        ("titration[2].source", old.titration[2].source, "clinic rule"),
+        ("maintenance_options[2].kind", "fixed_interval", None),
+        ("maintenance_options[2].label", "Booster every 4 weeks", None),
+        ("maintenance_options[2].interval_days", 28, None),
+        ("maintenance_options[2].citation", old.maintenance_options[2].citation, None),
+    ]
+
+
+def test_diff_protocols_lists_paths_only_the_new_version_has() -> None:
+    old = replace(DEPRESSION_INDUCTION_V1, maintenance_options=())
+    new = DEPRESSION_INDUCTION_V1
+
+    assert [path for path, _, _ in diff_protocols(old, new)][:3] == [
+        "maintenance_options[0].kind",
+        "maintenance_options[0].label",
+        "maintenance_options[0].steps[0].count",
+    ]
+
+
+def test_diff_protocols_of_equal_protocols_is_empty() -> None:
+    assert diff_protocols(DEPRESSION_INDUCTION_V1, DEPRESSION_INDUCTION_V1) == []

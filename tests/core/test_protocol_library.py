@@ -1,0 +1,273 @@
+"""The protocol library: every TOML file loads, validates, round-trips and cites its sources."""
+
+import datetime as dt
+import importlib.resources
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from sustain_core.errors import ClinicalValueError
+from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
+from sustain_core.protocols import (
+    DEPRESSION_INDUCTION_V1,
+    PROTOCOLS,
+    Condition,
+    DoseRegimen,
+    Protocol,
+    RegimenKind,
+    feasible_start_weekdays,
+    get_protocol,
+    load_library,
+    protocol_from_dict,
+    protocol_to_dict,
+)
+from sustain_core.series import SeriesRules
+
+pytestmark = pytest.mark.core
+
+LIBRARY = sorted(PROTOCOLS.values(), key=lambda protocol: protocol.key)
+HOUR, DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
+LIBRARY_DIR = Path(str(importlib.resources.files("sustain_core.protocol_library")))
+
+
+def by_key(protocol: Protocol) -> str:
+    return protocol.key
+
+
+def test_library_files_are_packaged_with_the_core() -> None:
+    names = sorted(
+        entry.name
+        for entry in importlib.resources.files("sustain_core.protocol_library").iterdir()
+        if entry.name.endswith(".toml")
+    )
+
+    assert names == [f"{p.key}.v{p.version}.toml" for p in LIBRARY]
+
+
+# (key, version, instrument, (count, min gap h, max span days, weekdays, max/week), regimen)
+SUMMARY = [
+    ("aan-het-rot-2010", 1, "madrs", (6, 48, 12, None, 3), "0.5 mg/kg / 40 min"),
+    ("anxiety", 1, "gad7", (6, 48, 21, None, 3), "0.5 mg/kg / 40 min"),
+    ("bipolar-depression", 1, "madrs", (8, 48, 28, None, 2), "0.5 mg/kg / 40 min"),
+    (
+        "crps-schwartzman-2009",
+        1,
+        "pain_nrs",
+        (10, 24, 14, [0, 1, 2, 3, 4], 5),
+        "0.35 mg/kg/h ≤ 25 mg/h / 240 min ≤ 100 mg",
+    ),
+    ("depression-induction", 1, "phq9", (6, 48, 21, None, 3), "0.5 mg/kg / 40 min"),
+    ("fibromyalgia", 1, "fiqr", (1, 0, 1, None, None), "0.3 mg/kg / 30 min"),
+    ("murrough-2013", 1, "madrs", (6, 48, 12, [0, 2, 4], 3), "0.5 mg/kg / 40 min"),
+    ("neuropathic-pain", 1, "pain_nrs", (1, 0, 1, None, None), "0.4 mg/kg / 40 min"),
+    ("phillips-2019", 1, "madrs", (6, 48, 14, None, 3), "0.5 mg/kg / 40 min"),
+    ("ptsd-feder-2021", 1, "pcl5", (6, 48, 14, None, 3), "0.5 mg/kg / 40 min"),
+    ("shiroma-2014", 1, "madrs", (6, 48, 12, [0, 2, 4], 3), "0.5 mg/kg / 40 min"),
+    ("singh-2016", 1, "madrs", (8, 48, 28, None, 2), "0.5 mg/kg / 40 min"),
+    ("suicidal-ideation", 1, "madrs", (1, 0, 1, None, None), "0.5 mg/kg / 40 min"),
+]
+
+
+def describe_regimen(regimen: DoseRegimen) -> str:
+    if regimen.kind == RegimenKind.PER_SESSION:
+        return f"{regimen.mg_per_kg} mg/kg / {regimen.infusion_minutes} min"
+    return (
+        f"{regimen.mg_per_kg_per_h} mg/kg/h ≤ {regimen.cap_mg_per_h} mg/h / "
+        f"{regimen.infusion_minutes} min ≤ {regimen.max_single_dose_mg} mg"
+    )
+
+
+def test_library_summary() -> None:
+    summary = [
+        (
+            p.key,
+            p.version,
+            p.instrument,
+            (
+                p.series.count,
+                p.series.min_gap // HOUR,
+                p.series.max_span // DAY,
+                None if p.series.weekdays is None else sorted(p.series.weekdays),
+                p.series.max_per_week,
+            ),
+            describe_regimen(p.regimen),
+        )
+        for p in LIBRARY
+    ]
+
+    assert summary == SUMMARY
+
+
+@pytest.mark.parametrize("protocol", LIBRARY, ids=by_key)
+def test_library_protocol_round_trips_through_json(protocol: Protocol) -> None:
+    data = json.loads(json.dumps(protocol_to_dict(protocol)))
+
+    assert protocol_from_dict(data) == protocol
+    assert protocol_to_dict(protocol_from_dict(data)) == data
+
+
+@pytest.mark.parametrize("protocol", LIBRARY, ids=by_key)
+def test_library_protocol_cites_every_source_it_names(protocol: Protocol) -> None:
+    data = protocol_to_dict(protocol)
+    del data["citations"]
+    named = set(re.findall(r"\[([A-Z][\w-]*)\]", json.dumps(data, ensure_ascii=False)))
+
+    assert "CADSS-Yale2018" in named
+    assert named <= {citation.key for citation in protocol.citations}
+    assert all(c.reference and c.supports for c in protocol.citations)
+
+
+@pytest.mark.parametrize("protocol", LIBRARY, ids=by_key)
+def test_library_protocol_marks_its_unconfirmed_defaults(protocol: Protocol) -> None:
+    # Every library protocol relies on the unconfirmed safety defaults and measurement
+    # windows, and says so in its data.
+    prefixes = {item.split(":")[0] for item in protocol.unconfirmed}
+
+    assert {"safety", "measurement_plan", "relapse_confirmation_days"} <= prefixes
+    assert protocol.safety.source.startswith("(unconfirmed)")
+
+
+def test_depression_standard_is_the_pinned_induction() -> None:
+    assert get_protocol("depression-induction", 1) is DEPRESSION_INDUCTION_V1
+    assert (
+        DEPRESSION_INDUCTION_V1.futility_after,
+        DEPRESSION_INDUCTION_V1.extension_max_infusions,
+        DEPRESSION_INDUCTION_V1.series.max_per_week,
+        [option.kind for option in DEPRESSION_INDUCTION_V1.maintenance_options],
+    ) == (
+        3,
+        12,
+        3,
+        [MaintenanceKind.TAPER, MaintenanceKind.SYMPTOM_TRIGGERED, MaintenanceKind.FIXED_INTERVAL],
+    )
+
+
+def test_murrough_2013_plans_monday_wednesday_friday_from_a_monday() -> None:
+    protocol = get_protocol("murrough-2013", 1)
+
+    assert protocol.series == SeriesRules(
+        count=6, min_gap=48 * HOUR, max_span=12 * DAY, weekdays=frozenset({0, 2, 4}), max_per_week=3
+    )
+    # From a Wednesday the sixth visit falls on day 12, past the 12-day span.
+    assert feasible_start_weekdays(protocol.series, visit=40 * dt.timedelta(minutes=1)) == {0}
+
+
+def test_ptsd_response_is_thirty_percent() -> None:
+    protocol = get_protocol("ptsd-feder-2021", 1)
+
+    assert (protocol.condition, protocol.response_fraction) == (Condition.PTSD, Decimal("0.3"))
+
+
+def test_phillips_2019_offers_four_weekly_maintenance_infusions() -> None:
+    assert get_protocol("phillips-2019", 1).maintenance_options == (
+        MaintenanceOption(
+            kind=MaintenanceKind.TAPER,
+            label="4 once-weekly infusions in responders",
+            steps=((4, 7 * DAY),),
+            citation=(
+                "4 weekly maintenance infusions in responders; no further MADRS change during "
+                "them [Phillips2019]"
+            ),
+        ),
+    )
+
+
+def test_crps_regimen_is_per_hour_with_a_cap() -> None:
+    protocol = get_protocol("crps-schwartzman-2009", 1)
+
+    assert protocol.regimen == DoseRegimen(
+        kind=RegimenKind.PER_HOUR,
+        infusion_minutes=240,
+        mg_per_kg_per_h=Decimal("0.35"),
+        cap_mg_per_h=Decimal("25"),
+        max_single_dose_mg=Decimal("100"),
+    )
+    assert (
+        protocol.condition,
+        protocol.indications,
+        protocol.infusion_minutes,
+        protocol.induction_infusions,
+        protocol.series.weekdays,
+        feasible_start_weekdays(protocol.series, visit=4 * HOUR),
+    ) == (
+        Condition.CHRONIC_PAIN,
+        (Condition.CRPS,),
+        240,
+        10,
+        frozenset(range(5)),
+        frozenset(range(5)),
+    )
+
+
+def test_crps_has_no_per_session_dose() -> None:
+    with pytest.raises(ClinicalValueError) as raised:
+        _ = get_protocol("crps-schwartzman-2009", 1).dose_mg_per_kg
+
+    assert (raised.value.field, raised.value.message) == (
+        "regimen",
+        "crps-schwartzman-2009 v1 doses 0.35 mg/kg/h, at most 25 mg/h, for 240 min; it has "
+        "no per-session mg/kg dose",
+    )
+
+
+# --- load_library on a folder of its own --------------------------------------------------
+
+DEPRESSION_TOML = (LIBRARY_DIR / "depression-induction.v1.toml").read_text(encoding="utf-8")
+
+
+def test_load_library_reads_a_folder_and_skips_other_files(tmp_path: Path) -> None:
+    (tmp_path / "depression-induction.v1.toml").write_text(DEPRESSION_TOML, encoding="utf-8")
+    (tmp_path / "README.md").write_text("not a protocol", encoding="utf-8")
+
+    assert dict(load_library(tmp_path)) == {("depression-induction", 1): DEPRESSION_INDUCTION_V1}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field", "message"),
+    [
+        pytest.param(
+            "Depression.toml",
+            DEPRESSION_TOML,
+            "library",
+            "Depression.toml: a protocol file is named <key>.v<version>.toml",
+            id="file-name",
+        ),
+        pytest.param(
+            "depression-induction.v2.toml",
+            DEPRESSION_TOML,
+            "library",
+            "depression-induction.v2.toml holds depression-induction v1; the file name must be "
+            "depression-induction.v1.toml",
+            id="name-and-version-disagree",
+        ),
+        pytest.param(
+            "depression-induction.v1.toml",
+            DEPRESSION_TOML.replace("version = 1\n", "version = 0\n"),
+            "version",
+            "depression-induction.v1.toml: version must be 1 or more; got 0",
+            id="invalid-protocol",
+        ),
+    ],
+)
+def test_load_library_refuses(
+    tmp_path: Path, name: str, text: str, field: str, message: str
+) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+
+    with pytest.raises(ClinicalValueError) as raised:
+        load_library(tmp_path)
+
+    assert (raised.value.field, raised.value.message) == (field, message)
+
+
+def test_load_library_refuses_invalid_toml(tmp_path: Path) -> None:
+    (tmp_path / "broken.v1.toml").write_text("key = \n", encoding="utf-8")
+
+    with pytest.raises(ClinicalValueError) as raised:
+        load_library(tmp_path)
+
+    assert raised.value.field == "library"
+    assert raised.value.message.startswith("broken.v1.toml: Invalid value")

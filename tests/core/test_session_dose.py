@@ -1,0 +1,43 @@
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from sustain_core import dosing
+from sustain_core.errors import OutOfRange
+from sustain_core.protocols import PROTOCOLS
+from sustain_core.session_dose import plan_protocol_dose
+
+pytestmark = pytest.mark.core
+
+
+def test_per_session_worked_example():
+    plan = plan_protocol_dose(
+        PROTOCOLS[("depression-induction", 1)],
+        weight_kg=Decimal("70"),
+        vial_mg_per_ml=Decimal("50"),
+    )
+    assert isinstance(plan, dosing.DosePlan)
+    assert (plan.dose_mg, plan.drug_volume_ml, plan.pump_rate_ml_per_h) == (
+        Decimal("35"), Decimal("0.7"), Decimal("150.0")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("weight_kg", "rate_mg_per_h", "capped"),
+    [(Decimal("70"), Decimal("24.5"), False), (Decimal("80"), Decimal("25"), True)],
+)
+def test_per_hour_crps_cap(weight_kg, rate_mg_per_h, capped):
+    crps = next(p for p in PROTOCOLS.values() if p.key.startswith("crps"))
+    plan = plan_protocol_dose(crps, weight_kg=weight_kg, vial_mg_per_ml=Decimal("50"))
+    assert isinstance(plan, dosing.HourlyDosePlan)
+    assert (plan.dose_rate_mg_per_h, plan.capped) == (rate_mg_per_h, capped)
+
+
+def test_max_single_dose_is_refused():
+    standard = PROTOCOLS[("depression-induction", 1)]
+    capped = replace(standard, regimen=replace(standard.regimen, max_single_dose_mg=Decimal("40")))
+    assert plan_protocol_dose(capped, weight_kg=Decimal("80"), vial_mg_per_ml=Decimal("50"))
+    with pytest.raises(OutOfRange) as excinfo:
+        plan_protocol_dose(capped, weight_kg=Decimal("90"), vial_mg_per_ml=Decimal("50"))
+    assert excinfo.value.field == "dose_mg"
