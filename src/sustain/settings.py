@@ -210,6 +210,8 @@ SUSTAIN_DUE_LINKS_EVERY_MINUTES = env_int("SUSTAIN_DUE_LINKS_EVERY_MINUTES", 15)
 # Doses use the latest weight only if it was measured within this many days of the visit
 # (a clinic rule; no published figure: sustain_core.dosing.check_weight_recency).
 SUSTAIN_WEIGHT_MAX_AGE_DAYS = env_int("SUSTAIN_WEIGHT_MAX_AGE_DAYS", 30)
+# Induction needs the protocol's baseline measures taken within this many days (a clinic rule).
+SUSTAIN_BASELINE_MAX_AGE_DAYS = env_int("SUSTAIN_BASELINE_MAX_AGE_DAYS", 30)
 # E-mail the assigned prescriber when a safety alert is raised (through EMAIL_BACKEND).
 SUSTAIN_ALERT_EMAILS = env_bool("SUSTAIN_ALERT_EMAILS", True)
 # QIDS-SR16 item 12 (suicidal ideation) at or above this raises an alert: a clinic setting,

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from sustain.care.models import Alert, Assessment, Course, InfusionRecord, Patient
+from sustain.care.protocol_versions import protocol_for as course_protocol
 from sustain.scheduling.models import Appointment
 
 pytestmark = pytest.mark.api
@@ -54,6 +55,18 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     )
     assert response.status_code == 302
     assert Assessment.objects.get().total_score == Decimal("18")
+    gad7 = {f"gad7-{n}": "2" for n in range(1, 8)} | {"instrument": "gad7", "timepoint": "baseline"}
+    nurse.post(f"/patients/{patient.pk}/assessments/new/", gad7)
+
+    # Consent and the contraindication screen, before any infusion (issue 4's lifecycle).
+    nurse.post(
+        f"/patients/{patient.pk}/consent/",
+        {"signed_on": "2026-11-27", "document": "Ketamine consent v3"},
+    )
+    items = len(course_protocol(course).contraindications_relative)
+    prescriber.post(
+        f"/patients/{patient.pk}/screen/", {f"item-{n}": "absent" for n in range(items)}
+    )
 
     response = scheduler.get(f"/patients/{patient.pk}/series/", {"first_day": "2026-11-30"})
     assert response.status_code == 200
@@ -61,7 +74,7 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     response = scheduler.post(f"/patients/{patient.pk}/series/", {"first_day": "2026-11-30"})
     visits = list(Appointment.objects.order_by("starts_at"))
     course.refresh_from_db()
-    assert (response.status_code, len(visits), course.status) == (302, 6, "induction")
+    assert (response.status_code, len(visits), course.status) == (302, 6, "screening")
     gaps = [b.starts_at - a.starts_at for a, b in itertools.pairwise(visits)]
     assert min(gaps) >= dt.timedelta(hours=48)
     assert visits[-1].ends_at - visits[0].starts_at <= dt.timedelta(days=21)
@@ -86,6 +99,9 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
         assert response.status_code == 302
         record = InfusionRecord.objects.get()
         first.refresh_from_db()
+        course.refresh_from_db()
+        assert course.status == "induction"  # infusion 1 started induction; guards held
+        assert [t.to_status for t in course.transitions.all()] == ["ready", "induction"]
         assert (record.dose_mg, first.status) == (Decimal("35"), "completed")
         assert Assessment.objects.get(timepoint="pre_infusion").appointment == first
 
@@ -94,7 +110,8 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     assert prescriber_page.status_code == 200
     assert "<svg" in html
     assert 'class="infusion"' in html
-    [phq9] = page.context["measures"]
+    phq9, gad7 = page.context["measures"]
+    assert (phq9.instrument.code, gad7.instrument.code) == ("phq9", "gad7")
     assert (phq9.outcome, phq9.baseline.total_score) == ("response", 18)  # 18 → 9: 50 % down
     assert [a.number for a in page.context["appointments"]] == [1, 2, 3, 4, 5, 6]
     assert Alert.objects.count() == 0

@@ -94,3 +94,8 @@ class InviteForm(forms.Form):
             for i in instruments.INSTRUMENTS.values()
             if i.rater == instruments.Rater.SELF
         ]
+
+
+class ConsentForm(forms.Form):
+    signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    document = forms.CharField(max_length=200, label="Form and version")

@@ -14,10 +14,11 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts, protocol_versions
+from sustain.care.maintenance_plans import maintenance_option_from_dict
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Alert, Assessment, Course, Patient
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
-from sustain_core import instruments, measurement, outcomes, protocols
+from sustain_core import instruments, maintenance, measurement, outcomes, protocols
 
 
 def get_patient_for_user(user: User, patient_id: int, *, audit_read: bool = True) -> Patient:
@@ -254,3 +255,48 @@ def due_by_patient(
         ]
         for pid in patient_ids
     }
+
+
+def due_boosters(
+    course: Course | None,
+    appointments: Sequence[Appointment],
+    measures: Sequence[MeasureSummary],
+    *,
+    today: dt.date,
+    tz: zoneinfo.ZoneInfo,
+) -> list[tuple[maintenance.Booster, Appointment | None]]:
+    """The boosters the signed review's plan makes due in the next 60 days, each with the
+    visit booked in its window, if any (sustain_core.maintenance.plan_boosters)."""
+    review = course.reviews.first() if course is not None else None
+    if course is None or review is None or not review.plan:
+        return []
+    protocol = protocol_versions.protocol_for(course)
+    option = maintenance_option_from_dict(review.plan)
+    visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
+    induction = [a for a in visits if a.number <= protocol.induction_infusions]
+    if not induction:
+        return []
+    boosters_given = [
+        a for a in visits
+        if a.number > protocol.induction_infusions and a.status == AppointmentStatus.COMPLETED
+    ]  # fmt: skip
+    primary = next((m for m in measures if m.instrument.code == protocol.instrument), None)
+    relapse_at = primary.trajectory.relapse_at if primary and primary.trajectory else None
+    planned = maintenance.plan_boosters(
+        option,
+        last_infusion_on=induction[-1].starts_at.astimezone(tz).date(),
+        until=today + dt.timedelta(days=60),
+        relapse_confirmed_on=relapse_at.astimezone(tz).date() if relapse_at else None,
+        last_booster_on=boosters_given[-1].starts_at.astimezone(tz).date()
+        if boosters_given
+        else None,
+    )
+    later = [a for a in visits if a.number > protocol.induction_infusions]
+
+    def booked_in(booster: maintenance.Booster) -> Appointment | None:
+        days = (booster.earliest_on, booster.latest_on)
+        return next(
+            (a for a in later if days[0] <= a.starts_at.astimezone(tz).date() <= days[1]), None
+        )
+
+    return [(booster, booked_in(booster)) for booster in planned]

@@ -19,12 +19,17 @@ from sustain.accounts.enums import AuditAction, DataCategory, Role
 from sustain.accounts.models import Site, User
 from sustain.care import protocol_versions
 from sustain.care.enums import AlertKind, AlertStatus, AssessmentSource, CourseStatus, Timepoint
+from sustain.care.maintenance_plans import maintenance_option_to_dict
 from sustain.care.models import (
     ACTIVE_COURSE_STATUSES,
     Alert,
     Assessment,
     AssessmentAnswer,
+    Consent,
+    ContraindicationScreen,
     Course,
+    CourseReview,
+    CourseTransition,
     InfusionRecord,
     Patient,
     WeightMeasurement,
@@ -32,10 +37,12 @@ from sustain.care.models import (
 from sustain.care.tasks import notify_alert
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
-from sustain_core import dosing, instruments, outcomes, session_dose
+from sustain_core import course as course_rules
+from sustain_core import dosing, instruments, maintenance, outcomes, session_dose
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
+INFUSING = (CourseStatus.INDUCTION, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
 
 
 def record_patient_event(
@@ -315,6 +322,18 @@ def record_infusion(
     )
     if appointment.status != AppointmentStatus.BOOKED:
         raise ClinicalValueError("appointment", f"this visit is {appointment.status}, not booked")
+    course = appointment.course
+    if course.status in {CourseStatus.SCREENING, CourseStatus.READY}:
+        # Infusion 1 starts induction: the lifecycle's guards (consent, a signed screen, the
+        # baseline measures, a current weight) must hold, or nothing is recorded.
+        for phase in (CourseStatus.READY, CourseStatus.INDUCTION):
+            if course.status != phase:
+                course = change_course_status(course=course, status=phase, by=by, at=confirmed_at)
+    if course.status not in INFUSING:
+        raise ClinicalValueError(
+            "course",
+            f"no infusion can be recorded while the course is {course.get_status_display()}",
+        )
     plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml)
     record = InfusionRecord(
         appointment=appointment,
@@ -335,56 +354,83 @@ def record_infusion(
     record.save(force_insert=True)
     appointment.status = AppointmentStatus.COMPLETED
     appointment.save(update_fields=["status"])
-    course = appointment.course
     protocol = protocol_versions.protocol_for(course)
     if (
-        appointment.number >= protocol.induction_infusions
-        and course.status == CourseStatus.INDUCTION
+        course.status == CourseStatus.INDUCTION
+        and appointment.number >= protocol.induction_infusions
     ):
-        course.status = CourseStatus.REVIEW
-        course.save(update_fields=["status"])
+        change_course_status(course=course, status=CourseStatus.REVIEW, by=by, at=confirmed_at)
     record_patient_event(
         by=by, patient=appointment.patient, category=DataCategory.INFUSION, obj=record
     )
     return record
 
 
-# Course phases a prescriber may move a course between by hand (booking a series moves
-# screening → induction, and the last induction infusion moves induction → review).
-COURSE_TRANSITIONS: dict[str, set[str]] = {
-    CourseStatus.SCREENING: {CourseStatus.DISCONTINUED},
-    CourseStatus.INDUCTION: {CourseStatus.DISCONTINUED},
-    CourseStatus.REVIEW: {
-        CourseStatus.MAINTENANCE, CourseStatus.COMPLETED, CourseStatus.DISCONTINUED,
-    },
-    CourseStatus.MAINTENANCE: {
-        CourseStatus.RELAPSED, CourseStatus.COMPLETED, CourseStatus.DISCONTINUED,
-    },
-    CourseStatus.RELAPSED: {
-        CourseStatus.MAINTENANCE, CourseStatus.COMPLETED, CourseStatus.DISCONTINUED,
-    },
-}  # fmt: skip
+def course_facts(course: Course, *, today: dt.date) -> course_rules.CourseFacts:
+    """What the course's transition guards look at (sustain_core.course), from the database."""
+    protocol = protocol_versions.protocol_for(course)
+    screen = course.screens.first()
+    # A baseline counts if taken within SUSTAIN_BASELINE_MAX_AGE_DAYS (a clinic setting).
+    since = today - dt.timedelta(days=settings.SUSTAIN_BASELINE_MAX_AGE_DAYS)
+    measured = set(
+        course.patient.assessments.filter(completed_at__date__gte=since).values_list(
+            "instrument", flat=True
+        )
+    )
+    weight = course.patient.weights.first()
+    return course_rules.CourseFacts(
+        consent_signed=course.consents.exists(),
+        contraindication_screen_signed_by_prescriber=screen is not None
+        and not screen.absolute_present,
+        baseline_measures_missing=tuple(
+            code for code in protocol.baseline_measures if code not in measured
+        ),
+        weight_measured_on=weight.measured_on if weight else None,
+        weight_max_age_days=settings.SUSTAIN_WEIGHT_MAX_AGE_DAYS,
+        induction_infusions_given=course.infusions.count(),
+        induction_infusions_planned=protocol.induction_infusions,
+        review_signed_by_prescriber=course.reviews.exists(),
+        today=today,
+    )
 
 
 @transaction.atomic
 def change_course_status(
-    *, course: Course, status: CourseStatus, by: User, at: dt.datetime
+    *, course: Course, status: CourseStatus, by: User, at: dt.datetime, reason: str = ""
 ) -> Course:
-    """Move a course to its next phase; entering maintenance starts its weekly measures."""
-    course = Course.objects.select_for_update().get(pk=course.pk)
-    allowed = COURSE_TRANSITIONS.get(course.status, set())
-    if status not in allowed:
-        names = ", ".join(sorted(CourseStatus(s).label for s in allowed)) or "nothing"
+    """Move a course to its next phase if the lifecycle's guards allow it (sustain_core.course).
+
+    Writes the timeline row and the audit event; entering maintenance starts its weekly
+    measures; pausing remembers the phase to resume; discontinuing keeps the reason.
+    """
+    course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
+    today = at.astimezone(zoneinfo.ZoneInfo(course.patient.site.timezone)).date()
+    course_rules.check_transition(
+        course_rules.Phase(course.status),
+        course_rules.Phase(status),
+        course_facts(course, today=today),
+        reason=reason,
+    )
+    if course.status == CourseStatus.PAUSED and course.paused_from not in {"", status}:
         raise ClinicalValueError(
             "status",
-            f"a course in {course.get_status_display()} can move to {names}; "
-            f"not to {CourseStatus(status).label}",
+            f"a paused course resumes to {CourseStatus(course.paused_from).label}, "
+            f"the phase it left",
         )
-    course.status = status
+    CourseTransition.objects.create(
+        course=course, from_status=course.status, to_status=status, at=at, by=by, reason=reason
+    )
     fields = ["status"]
+    if status == CourseStatus.PAUSED:
+        course.paused_from = course.status
+        fields.append("paused_from")
+    if status == CourseStatus.DISCONTINUED:
+        course.ended_reason = reason.strip()
+        fields.append("ended_reason")
     if status == CourseStatus.MAINTENANCE and course.maintenance_started_at is None:
         course.maintenance_started_at = at
         fields.append("maintenance_started_at")
+    course.status = status
     course.save(update_fields=fields)
     record_patient_event(
         by=by,
@@ -394,3 +440,90 @@ def change_course_status(
         action=AuditAction.UPDATE,
     )
     return course
+
+
+def next_phases(course: Course) -> list[CourseStatus]:
+    """The phases the lifecycle allows from here (guards are checked when one is chosen)."""
+    allowed = course_rules.allowed_transitions(course_rules.Phase(course.status))
+    return [CourseStatus(p.value) for p in course_rules.Phase if p in allowed]
+
+
+@transaction.atomic
+def record_consent(
+    *, course: Course, signed_on: dt.date, document: str, by: User, now: dt.datetime
+) -> Consent:
+    if not document.strip():
+        raise ClinicalValueError("document", "name the consent form and its version")
+    if signed_on > now.date() + dt.timedelta(days=1):
+        raise ClinicalValueError("signed_on", f"the consent date {signed_on} is in the future")
+    consent = Consent.objects.create(
+        course=course, signed_on=signed_on, document=document.strip(), recorded_by=by,
+        recorded_at=now,
+    )  # fmt: skip
+    record_patient_event(by=by, patient=course.patient, category=DataCategory.COURSE, obj=consent)
+    return consent
+
+
+@transaction.atomic
+def sign_contraindication_screen(
+    *, course: Course, answers: Mapping[str, bool], notes: str, by: User, now: dt.datetime
+) -> ContraindicationScreen:
+    """A prescriber answers every contraindication the protocol lists, and signs.
+
+    An absolute contraindication that is present blocks induction (the screen is kept).
+    """
+    if not by.groups.filter(name=Role.PRESCRIBER).exists():
+        raise ClinicalValueError("signed_by", "a prescriber signs the contraindication screen")
+    protocol = protocol_versions.protocol_for(course)
+    items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
+    unanswered = [item for item in items if item not in answers]
+    if unanswered:
+        raise ClinicalValueError("answers", f"answer every item; missing: {'; '.join(unanswered)}")
+    screen = ContraindicationScreen.objects.create(
+        course=course,
+        answers={item: bool(answers[item]) for item in items},
+        absolute_present=any(answers[item] for item in protocol.contraindications_absolute),
+        notes=notes.strip(),
+        signed_by=by,
+        signed_at=now,
+    )
+    record_patient_event(by=by, patient=course.patient, category=DataCategory.COURSE, obj=screen)
+    return screen
+
+
+@transaction.atomic
+def sign_review(
+    *,
+    course: Course,
+    option: maintenance.MaintenanceOption | None,
+    summary: Mapping[str, object],
+    notes: str,
+    by: User,
+    now: dt.datetime,
+) -> CourseReview:
+    """The prescriber signs the post-induction review and chooses the maintenance plan.
+
+    With a plan the course moves into maintenance; without one (no response) it completes.
+    """
+    if not by.groups.filter(name=Role.PRESCRIBER).exists():
+        raise ClinicalValueError("signed_by", "a prescriber signs the review")
+    course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
+    if course.status != CourseStatus.REVIEW:
+        raise ClinicalValueError("status", "the course is not awaiting its post-induction review")
+    review = CourseReview.objects.create(
+        course=course,
+        summary=dict(summary),
+        plan=maintenance_option_to_dict(option) if option else {},
+        notes=notes.strip(),
+        signed_by=by,
+        signed_at=now,
+    )
+    record_patient_event(by=by, patient=course.patient, category=DataCategory.COURSE, obj=review)
+    change_course_status(
+        course=course,
+        status=CourseStatus.MAINTENANCE if option else CourseStatus.COMPLETED,
+        by=by,
+        at=now,
+        reason="post-induction review",
+    )
+    return review

@@ -8,6 +8,9 @@ urlpatterns = [
     path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
     path("patients/<int:patient_id>/enrol/", views.enrol, name="enrol"),
+    path("patients/<int:patient_id>/consent/", views.consent_record, name="consent"),
+    path("patients/<int:patient_id>/screen/", views.screen_sign, name="screen"),
+    path("patients/<int:patient_id>/review/", views.course_review, name="review"),
     path("patients/<int:patient_id>/course-status/", views.course_status, name="course_status"),
     path(
         "patients/<int:patient_id>/assessments/new/",

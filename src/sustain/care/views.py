@@ -17,6 +17,7 @@ from sustain.care import protocol_versions, queries, services
 from sustain.care.enums import AlertStatus, CourseStatus, Timepoint
 from sustain.care.forms import (
     AssessmentMetaForm,
+    ConsentForm,
     InfusionForm,
     InstrumentForm,
     InviteForm,
@@ -27,8 +28,10 @@ from sustain.portal import services as portal_services
 from sustain.portal.enums import Channel
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.forms import SeriesForm, VisitForm
-from sustain_core import dosing, instruments
+from sustain.scheduling.services import SERIES_BOOKABLE
+from sustain_core import dosing, instruments, maintenance
 from sustain_core.errors import ClinicalValueError
+from sustain_core.outcomes import TrajectoryStatus
 
 
 def add_clinical_error(form: forms.Form, error: ClinicalValueError) -> None:
@@ -97,15 +100,9 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
     can_see_scores = request.user.has_perm("care.view_assessment")
     assessments = list(patient.assessments.select_related("recorded_by"))
     due = queries.due_measures(course, appointments, assessments, now=timezone.now())
-    measures = (
-        queries.measure_summaries(
-            assessments,
-            appointments,
-            protocol=protocol,
-            tz=tz,
-        )
-        if can_see_scores
-        else []
+    measures = queries.measure_summaries(assessments, appointments, protocol=protocol, tz=tz)
+    boosters = queries.due_boosters(
+        course, appointments, measures, today=timezone.localdate(timezone=tz), tz=tz
     )
     next_visit = next((a for a in appointments if a.status == AppointmentStatus.BOOKED), None)
     dose_preview = None
@@ -120,12 +117,13 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "patient": patient,
         "course": course,
         "protocol": protocol,
-        "next_phases": [
-            (value, CourseStatus(value).label)
-            for value in sorted(services.COURSE_TRANSITIONS.get(course.status, ()))
-        ]
-        if course
-        else [],
+        "next_phases": [(p.value, p.label) for p in services.next_phases(course)] if course else [],
+        "can_book_series": course is not None
+        and course.status in SERIES_BOOKABLE
+        and not any(a.course_id == course.pk for a in appointments),
+        "timeline": course.transitions.select_related("by") if course else [],
+        "consents": course.consents.all() if course else [],
+        "screen": course.screens.select_related("signed_by").first() if course else None,
         "protocols": [
             p
             for p in protocol_versions.available(patient.site)
@@ -133,7 +131,8 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         ],
         "appointments": appointments,
         "can_see_scores": can_see_scores,
-        "measures": measures,
+        "measures": measures if can_see_scores else [],
+        "boosters": boosters,
         "due_now": [d for d in due if d.status in {"due", "overdue"}],
         "due_next": [d for d in due if d.status == "upcoming"][:6],
         "missed": [d for d in due if d.status == "missed"][-6:],
@@ -358,10 +357,139 @@ def course_status(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
     else:
         try:
             services.change_course_status(
-                course=course, status=CourseStatus(status), by=request.user, at=timezone.now()
+                course=course,
+                status=CourseStatus(status),
+                by=request.user,
+                at=timezone.now(),
+                reason=request.POST.get("reason", ""),
             )
         except ClinicalValueError as error:
             messages.error(request, str(error))
         else:
             messages.success(request, f"Course moved to {CourseStatus(status).label}.")
     return redirect("care:patient_detail", patient_id=patient.pk)
+
+
+@require_POST
+@login_required
+def consent_record(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Record that the patient signed the consent form for the active course."""
+    require_permission(request.user, "care.add_consent", category=DataCategory.COURSE)
+    patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    course = services.active_course(patient)
+    form = ConsentForm(request.POST)
+    if course is None or not form.is_valid():
+        messages.error(request, "Give the date signed and the form's name and version.")
+    else:
+        try:
+            services.record_consent(
+                course=course, by=request.user, now=timezone.now(), **form.cleaned_data
+            )
+        except ClinicalValueError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Consent recorded.")
+    return redirect("care:patient_detail", patient_id=patient.pk)
+
+
+@require_POST
+@login_required
+def screen_sign(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """A prescriber answers the protocol's contraindication checklist and signs it."""
+    require_permission(
+        request.user, "care.add_contraindicationscreen", category=DataCategory.COURSE
+    )
+    patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    course = services.active_course(patient)
+    if course is None:
+        messages.error(request, "There is no active course.")
+        return redirect("care:patient_detail", patient_id=patient.pk)
+    protocol = protocol_versions.protocol_for(course)
+    items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
+    answers = {
+        item: request.POST.get(f"item-{n}") == "present"
+        for n, item in enumerate(items)
+        if request.POST.get(f"item-{n}") in {"present", "absent"}
+    }
+    try:
+        screen = services.sign_contraindication_screen(
+            course=course,
+            answers=answers,
+            notes=request.POST.get("notes", ""),
+            by=request.user,
+            now=timezone.now(),
+        )
+    except ClinicalValueError as error:
+        messages.error(request, str(error))
+    else:
+        if screen.absolute_present:
+            messages.error(
+                request, "An absolute contraindication is present: induction cannot start."
+            )
+        else:
+            messages.success(request, "Contraindication screen signed.")
+    return redirect("care:patient_detail", patient_id=patient.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """The post-induction review: the series summarised, a recommendation, the plan signed."""
+    require_permission(request.user, "care.add_coursereview", category=DataCategory.COURSE)
+    patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    course = services.active_course(patient)
+    if course is None or course.status != CourseStatus.REVIEW:
+        messages.error(request, "The course is not awaiting its post-induction review.")
+        return redirect("care:patient_detail", patient_id=patient.pk)
+    protocol = protocol_versions.protocol_for(course)
+    tz = zoneinfo.ZoneInfo(patient.site.timezone)
+    visits = list(course.appointments.select_related("infusion").order_by("starts_at"))
+    measures = queries.measure_summaries(
+        list(patient.assessments.select_related("recorded_by")), visits, protocol=protocol, tz=tz
+    )
+    primary = next((m for m in measures if m.instrument.code == protocol.instrument), None)
+    trajectory = primary.trajectory if primary else None
+    status = trajectory.status if trajectory else None
+    recommended, why = maintenance.recommend(
+        responded=status in {TrajectoryStatus.RESPONDED, TrajectoryStatus.REMITTED},
+        remitted=status == TrajectoryStatus.REMITTED,
+        relapsed=False,
+        days_to_relapse=None,
+        options=protocol.maintenance_options,
+    )
+    options = list(protocol.maintenance_options)
+    if request.method == "POST":
+        choice = request.POST.get("option", "")
+        option = options[int(choice)] if choice.isdigit() and int(choice) < len(options) else None
+        summary = {
+            m.instrument.code: {
+                "baseline": str(m.baseline.total_score) if m.baseline else None,
+                "latest": str(m.latest.total_score) if m.latest else None,
+                "outcome": m.outcome.value if m.outcome else None,
+            }
+            for m in measures
+        }
+        try:
+            services.sign_review(
+                course=course, option=option, summary=summary,
+                notes=request.POST.get("notes", ""), by=request.user, now=timezone.now(),
+            )  # fmt: skip
+        except ClinicalValueError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Review signed.")
+            return redirect("care:patient_detail", patient_id=patient.pk)
+    queries.audit_patient_read(request.user, patient)
+    context = {
+        "patient": patient,
+        "course": course,
+        "protocol": protocol,
+        "visits": visits,
+        "measures": measures,
+        "options": options,
+        "recommended": options.index(recommended) if recommended in options else None,
+        "recommended_option": recommended,
+        "why": why,
+        "tz": tz,
+    }
+    return render(request, "care/review.html", context)

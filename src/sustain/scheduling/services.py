@@ -25,6 +25,7 @@ from sustain_core import protocols, series
 from sustain_core.errors import ClinicalValueError
 
 HORIZON = dt.timedelta(days=60)
+SERIES_BOOKABLE = (CourseStatus.SCREENING, CourseStatus.READY)
 OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED)
 
 
@@ -108,15 +109,19 @@ def _lock(site: Site, patient: Patient) -> None:
 
 @transaction.atomic
 def book_series(*, course: Course, earliest: dt.datetime, by: User) -> list[Appointment]:
-    """Book the whole induction series at once and move the course into induction."""
+    """Book the whole induction series at once (the course enters induction at infusion 1)."""
     patient = course.patient
     site = patient.site
     _lock(site, patient)
     course.refresh_from_db()
-    if course.status != CourseStatus.SCREENING:
+    if course.status not in SERIES_BOOKABLE:
         raise ClinicalValueError(
-            "course", f"the course is in {course.get_status_display()}; a series is booked once"
+            "course",
+            f"the course is in {course.get_status_display()}; the induction series is booked "
+            "during screening or when the course is ready",
         )
+    if course.appointments.exclude(status=AppointmentStatus.CANCELLED).exists():
+        raise ClinicalValueError("course", "the induction series is already booked")
     slots = propose_series(course=course, earliest=earliest)
     chairs = Chair.objects.in_bulk([int(slot.chair) for slot in slots])
     now = timezone.now()
@@ -134,8 +139,6 @@ def book_series(*, course: Course, earliest: dt.datetime, by: User) -> list[Appo
         )
         for number, slot in enumerate(slots, start=1)
     ]
-    course.status = CourseStatus.INDUCTION
-    course.save(update_fields=["status"])
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=course)
     return appointments
 

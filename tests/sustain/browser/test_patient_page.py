@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 from sustain.care import services as care
+from sustain.care.protocol_versions import protocol_for
 from sustain.scheduling import services as scheduling
 
 pytestmark = [
@@ -28,6 +29,17 @@ SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
 if not CHROMIUM and os.environ.get("CI"):
     raise RuntimeError("CI must run the browser tests: install Debian's chromium package")
 needs_chromium = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed")
+
+
+def ready_for_induction(course, *, by_nurse, by_prescriber, on: dt.date) -> None:
+    """Consent recorded and the protocol's contraindication screen signed (all absent)."""
+    now = dt.datetime.now(tz=dt.UTC)
+    care.record_consent(course=course, signed_on=on, document="Consent v1", by=by_nurse, now=now)
+    protocol = protocol_for(course)
+    items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
+    care.sign_contraindication_screen(
+        course=course, answers=dict.fromkeys(items, False), notes="", by=by_prescriber, now=now
+    )
 
 
 @contextlib.contextmanager
@@ -60,6 +72,11 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sa
         answers=dict(zip("123456789", [3, 3, 2, 2, 2, 2, 2, 2, 0], strict=True)),
         completed_at=started - dt.timedelta(days=1),
     )  # fmt: skip
+    care.record_assessment(
+        patient=pat, instrument="gad7", timepoint="baseline", by=ben,
+        answers=dict.fromkeys("1234567", 2), completed_at=started - dt.timedelta(days=1),
+    )  # fmt: skip
+    ready_for_induction(course, by_nurse=ben, by_prescriber=ada, on=started.date())
     visits = scheduling.book_series(course=course, earliest=started, by=sam)
     care.record_assessment(
         patient=pat, instrument="phq9", timepoint="pre_infusion", by=ben,
@@ -83,7 +100,8 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sa
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / "patient-mid-induction.png", full_page=True)
         assert page.locator("table").first.locator("tbody tr").count() == 6
-        assert page.locator("svg.chart circle.point").count() == 2
-        assert page.locator("svg.chart line.infusion").count() == 1
+        phq9_chart = page.locator("section.measure").first.locator("svg.chart")
+        assert phq9_chart.locator("circle.point").count() == 2
+        assert phq9_chart.locator("line.infusion").count() == 1
         assert page.locator(".dose").inner_text() == "35 mg"
         assert "pump 150.0 mL/h" in page.locator("section.card", has_text="Next dose").inner_text()

@@ -46,7 +46,7 @@ def test_book_series_books_six_visits_by_the_protocol(pat, ada, sam):
     ]  # fmt: skip
     assert [v.number for v in visits] == [1, 2, 3, 4, 5, 6]
     assert {v.ends_at - v.starts_at for v in visits} == {dt.timedelta(minutes=120)}
-    assert course.status == "induction"
+    assert course.status == "screening"  # induction starts with infusion 1
 
 
 def test_book_series_skips_a_closure_and_a_busy_chair(north, pat, ada, sam):
@@ -62,7 +62,7 @@ def test_book_series_only_once(pat, ada, sam):
     services.book_series(course=course, earliest=MONDAY, by=sam)
     with pytest.raises(ClinicalValueError) as excinfo:
         services.book_series(course=course, earliest=MONDAY, by=sam)
-    assert str(excinfo.value) == "course: the course is in Induction; a series is booked once"
+    assert str(excinfo.value) == "course: the induction series is already booked"
     assert Appointment.objects.count() == 6
 
 
@@ -169,5 +169,5 @@ def test_concurrent_bookings_of_one_course_book_it_once(pat, ada, sam):
 
     errors = sorted(str(r) for r in results if isinstance(r, Exception))
     assert sum(isinstance(r, list) for r in results) == 1
-    assert errors == ["course: the course is in Induction; a series is booked once"] * 3
+    assert errors == ["course: the induction series is already booked"] * 3
     assert Appointment.objects.count() == 6

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from django import template
 
-from sustain_core import instruments
+from sustain_core import instruments, protocols
 
 register = template.Library()
 
@@ -34,3 +34,17 @@ def words(key: str) -> str:
 def instrument_title(code: str) -> str:
     """An instrument code as its short title: "phq9" → "PHQ-9"."""
     return instruments.get_instrument(code).short_title
+
+
+@register.filter
+def regimen_text(protocol: protocols.Protocol) -> str:
+    """A protocol's session dose in words (per session or per hour with its cap)."""
+    regimen = protocol.regimen
+    if regimen.kind == protocols.RegimenKind.PER_HOUR:
+        text = (
+            f"{regimen.mg_per_kg_per_h} mg/kg/h, at most {regimen.cap_mg_per_h} mg/h, "
+            f"for {regimen.infusion_minutes} min"
+        )
+    else:
+        text = f"{regimen.mg_per_kg} mg/kg over {regimen.infusion_minutes} min"
+    return f"{text} in {protocol.bag_volume_ml} mL"

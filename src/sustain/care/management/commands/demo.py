@@ -34,6 +34,7 @@ from sustain.accounts.models import Membership, Site, User
 from sustain.care import services
 from sustain.care.enums import AlertStatus, Condition, CourseStatus, Sex, Timepoint
 from sustain.care.models import Alert, Course, Patient
+from sustain.care.protocol_versions import protocol_for
 from sustain.portal import services as portal_services
 from sustain.portal.enums import Channel
 from sustain.scheduling import services as scheduling
@@ -517,6 +518,18 @@ class Command(BaseCommand):
             self._at(_planned(plan.baseline_day), 11, self.rng.choice((0, 15, 30, 45))),
             item9=flagged,
         )
+        signed_at = self._at(_planned(plan.baseline_day), 12)
+        services.record_consent(
+            course=course, signed_on=signed_at.date(), document="Ketamine treatment consent v3",
+            by=self.nurses[0], now=signed_at,
+        )  # fmt: skip
+        if plan.stage != SCREENING:  # screening patients still wait for the prescriber's screen
+            protocol = protocol_for(course)
+            items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
+            services.sign_contraindication_screen(
+                course=course, answers=dict.fromkeys(items, False), notes="",
+                by=self.prescriber, now=signed_at,
+            )  # fmt: skip
         return patient, course
 
     def _book_series(self, plan: Plan, course: Course) -> list[Appointment]:
@@ -565,9 +578,15 @@ class Command(BaseCommand):
     def _set_course_status(
         self, course: Course, status: CourseStatus, maintenance_from: dt.datetime
     ) -> None:
-        """Review → maintenance (from the first follow-up) → relapsed, through the service."""
-        services.change_course_status(
-            course=course, status=CourseStatus.MAINTENANCE, by=self.prescriber, at=maintenance_from
+        """Review signed with the protocol's first maintenance plan (at the first follow-up),
+        then relapsed for some, through the services."""
+        services.sign_review(
+            course=course,
+            option=PROTOCOL.maintenance_options[0],
+            summary={},
+            notes="Responded; maintenance as planned.",
+            by=self.prescriber,
+            now=maintenance_from,
         )
         if status == CourseStatus.RELAPSED:
             services.change_course_status(
