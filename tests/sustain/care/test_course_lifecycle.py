@@ -1,0 +1,160 @@
+"""The course lifecycle (issue 4, item 4) and the post-induction review (item 7)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from sustain.care import protocol_versions, services
+from sustain.care.models import Course, InfusionRecord
+from sustain.scheduling import services as scheduling
+from sustain_core.errors import ClinicalValueError
+
+pytestmark = pytest.mark.db
+
+NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
+MONDAY = dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def course(pat, ada):
+    return services.enrol_patient(
+        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+    )
+
+
+def baseline(pat, ben, at=NOW):
+    for code, items in (("phq9", 9), ("gad7", 7)):
+        services.record_assessment(
+            patient=pat, instrument=code, answers={str(n): 2 for n in range(1, items + 1)},
+            timepoint="baseline", by=ben, completed_at=at,
+        )  # fmt: skip
+
+
+def consent_and_screen(course, ben, ada):
+    services.record_consent(
+        course=course, signed_on=NOW.date(), document="Consent v3", by=ben, now=NOW
+    )
+    items = protocol_versions.protocol_for(course).contraindications_relative
+    services.sign_contraindication_screen(
+        course=course, answers=dict.fromkeys(items, False), notes="", by=ada, now=NOW
+    )
+
+
+def infuse(visit, ben):
+    return services.record_infusion(
+        appointment=visit, vial_mg_per_ml=Decimal("50"), by=ben,
+        confirmed_at=visit.starts_at + dt.timedelta(minutes=45),
+    )  # fmt: skip
+
+
+@time_machine.travel(NOW, tick=False)
+def test_first_infusion_is_refused_until_the_guards_hold(pat, ada, ben, sam, course):
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    with pytest.raises(ClinicalValueError) as excinfo:
+        infuse(visits[0], ben)
+    assert str(excinfo.value) == (
+        "status: ready needs: signed consent; a contraindication screen signed by a prescriber"
+    )
+    assert (InfusionRecord.objects.count(), Course.objects.get().status) == (0, "screening")
+
+    consent_and_screen(course, ben, ada)
+    with pytest.raises(ClinicalValueError) as excinfo:
+        infuse(visits[0], ben)
+    assert str(excinfo.value) == "status: induction needs: baseline phq9, gad7"
+
+    baseline(pat, ben)
+    infuse(visits[0], ben)
+    course.refresh_from_db()
+    assert course.status == "induction"
+    assert [t.to_status for t in course.transitions.all()] == ["ready", "induction"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_series_review_and_maintenance_boosters(login, pat, ada, ben, sam, course):
+    consent_and_screen(course, ben, ada)
+    baseline(pat, ben)
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    for visit in visits:
+        infuse(visit, ben)
+    course.refresh_from_db()
+    assert course.status == "review"
+    services.record_assessment(
+        patient=pat, instrument="phq9", answers={str(n): 0 for n in range(1, 10)},
+        timepoint="follow_up", by=ben, completed_at=visits[-1].ends_at + dt.timedelta(days=1),
+    )  # fmt: skip
+
+    page = login(ada).get(f"/patients/{pat.pk}/review/")
+    assert page.status_code == 200
+    assert page.context["recommended_option"] is not None  # remitted: a scheduled plan
+    choice = page.context["recommended"]
+    login(ada).post(f"/patients/{pat.pk}/review/", {"option": str(choice), "notes": "Remitted."})
+
+    course.refresh_from_db()
+    review = course.reviews.get()
+    assert (course.status, review.signed_by, review.plan["kind"]) == (
+        "maintenance", ada, page.context["options"][choice].kind.value
+    )  # fmt: skip
+    with time_machine.travel(visits[-1].starts_at + dt.timedelta(days=2), tick=False):
+        boosters = login(ada).get(f"/patients/{pat.pk}/").context["boosters"]
+    assert boosters  # the plan makes boosters due, none booked yet
+    assert all(visit is None for _, visit in boosters)
+
+
+def test_nurse_cannot_sign_the_screen(login, ben, pat, course):
+    response = login(ben).post(f"/patients/{pat.pk}/screen/", {})
+    assert response.status_code == 403
+    with pytest.raises(ClinicalValueError) as excinfo:
+        services.sign_contraindication_screen(course=course, answers={}, notes="", by=ben, now=NOW)
+    assert excinfo.value.field == "signed_by"
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [("", "status: discontinued needs: a reason"), ("Moved away", None)],
+)
+def test_discontinuing_needs_a_reason(ada, course, reason, message):
+    if message:
+        with pytest.raises(ClinicalValueError) as excinfo:
+            services.change_course_status(
+                course=course, status="discontinued", by=ada, at=NOW, reason=reason
+            )
+        assert str(excinfo.value).startswith(message)
+    else:
+        course = services.change_course_status(
+            course=course, status="discontinued", by=ada, at=NOW, reason=reason
+        )
+        assert (course.status, course.ended_reason) == ("discontinued", "Moved away")
+
+
+def test_clinic_version_of_a_library_protocol(north, ada, course):
+    library = protocol_versions.protocol_for(course)
+    data = protocol_versions.protocols.protocol_to_dict(library)
+    data["title"] = "Depression induction (North Clinic): 0.5 mg/kg over 45 min"
+    data["regimen"]["infusion_minutes"] = 45
+    row = protocol_versions.save_version(
+        site=north, based_on=library, data=data, change_note="45-minute infusions", by=ada, now=NOW
+    )
+    mine = protocol_versions.resolve(north, row.key, row.version)
+    assert (row.key, row.version, mine.regimen.infusion_minutes) == (
+        f"depression-induction-site{north.pk}", 1, 45
+    )  # fmt: skip
+    changes = protocol_versions.protocols.diff_protocols(library, mine)
+    assert ("regimen.infusion_minutes", 40, 45) in changes
+    again = protocol_versions.save_version(
+        site=north, based_on=mine, data=protocol_versions.protocols.protocol_to_dict(mine),
+        change_note="no change, re-saved", by=ada, now=NOW,
+    )  # fmt: skip
+    assert again.version == 2
+
+
+def test_clinic_version_is_validated(north, ada, course):
+    library = protocol_versions.protocol_for(course)
+    data = protocol_versions.protocols.protocol_to_dict(library)
+    data["series"]["max_span_days"] = 7  # 6 infusions 48 h apart cannot fit
+    with pytest.raises(ClinicalValueError) as excinfo:
+        protocol_versions.save_version(
+            site=north, based_on=library, data=data, change_note="shorter", by=ada, now=NOW
+        )
+    assert excinfo.value.field == "series"
