@@ -411,6 +411,9 @@ class Protocol:
     response_fraction: Decimal = DEFAULT_RESPONSE_FRACTION
     unconfirmed: tuple[str, ...] = ()
     notes: str = ""
+    # What the literature reports for this regimen, each with its citation key (clinical-facts
+    # §9), shown on the protocol page; words only, never used in a decision.
+    reported_outcomes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.version < 1:
@@ -977,6 +980,7 @@ def protocol_from_dict(data: Mapping[str, object]) -> Protocol:
         response_fraction=top.decimal("response_fraction", DEFAULT_RESPONSE_FRACTION),
         unconfirmed=top.texts("unconfirmed"),
         notes=top.text("notes", default=""),
+        reported_outcomes=top.texts("reported_outcomes"),
     )
     top.done()
     return protocol
@@ -1157,6 +1161,7 @@ def protocol_to_dict(protocol: Protocol) -> dict[str, object]:
         "response_fraction": str(protocol.response_fraction),
         "unconfirmed": list(protocol.unconfirmed),
         "notes": protocol.notes,
+        "reported_outcomes": list(protocol.reported_outcomes),
     }
 
 

@@ -52,6 +52,9 @@ def test_every_url_is_listed():
         "/patients/1/series/",
         "/patients/1/visits/",
         "/patients/new/",
+        "/protocols/",
+        "/protocols/1/v1/",
+        "/protocols/1/v1/new-version/",
         "/schedule/",
         "/visits/1/infusion/",
     ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sustain.care import views
+from sustain.care import protocol_views, views
 
 app_name = "care"
 urlpatterns = [
@@ -20,5 +20,16 @@ urlpatterns = [
     path("patients/<int:patient_id>/invite/", views.self_report_invite, name="invite"),
     path("visits/<int:appointment_id>/infusion/", views.infusion_record, name="infusion_record"),
     path("alerts/", views.alert_list, name="alert_list"),
+    path("protocols/", protocol_views.protocol_list, name="protocol_list"),
+    path(
+        "protocols/<slug:key>/v<int:version>/",
+        protocol_views.protocol_detail,
+        name="protocol_detail",
+    ),
+    path(
+        "protocols/<slug:key>/v<int:version>/new-version/",
+        protocol_views.protocol_edit,
+        name="protocol_edit",
+    ),
     path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
 ]

@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django import template
@@ -48,3 +49,10 @@ def regimen_text(protocol: protocols.Protocol) -> str:
     else:
         text = f"{regimen.mg_per_kg} mg/kg over {regimen.infusion_minutes} min"
     return f"{text} in {protocol.bag_volume_ml} mL"
+
+
+@register.filter
+def weekday_names(days: Iterable[int]) -> str:
+    """{0, 2, 4} → "Monday, Wednesday, Friday"."""
+    names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    return ", ".join(names[day] for day in sorted(days))

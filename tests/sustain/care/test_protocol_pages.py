@@ -1,0 +1,84 @@
+"""Protocol pages and clinic versions through the web UI (issue 4, items 3 and 8)."""
+
+import json
+
+import pytest
+
+from sustain.care.models import ClinicProtocol
+from sustain_core import protocols
+from tests.sustain.conftest import make_user
+
+pytestmark = pytest.mark.api
+
+
+@pytest.mark.parametrize(("key", "version"), sorted(protocols.PROTOCOLS))
+def test_every_library_protocol_has_a_page(login, ben, key, version):
+    response = login(ben).get(f"/protocols/{key}/v{version}/")
+    assert response.status_code == 200
+    assert response.context["protocol"] == protocols.PROTOCOLS[(key, version)]
+
+
+def test_murrough_page_shows_monday_wednesday_friday_and_its_outcomes(login, ben):
+    response = login(ben).get("/protocols/murrough-2013/v1/")
+    html = response.content.decode()
+    assert [d.strftime("%a") for d in response.context["dates"]] == ["Mon", "Wed", "Fri"] * 2
+    assert response.context["span_days"] == 12
+    assert "on Monday, Wednesday, Friday" in html
+    assert "Median time to relapse 18 days after the last infusion [Murrough2013]" in html
+
+
+def test_admin_saves_a_clinic_version_and_sees_the_diff(login, north, ben):
+    admin = make_user("alex", "clinic_admin", north)
+    data = protocols.protocol_to_dict(protocols.PROTOCOLS[("depression-induction", 1)])
+    data["regimen"]["infusion_minutes"] = 45
+    response = login(admin).post(
+        "/protocols/depression-induction/v1/new-version/",
+        {"data": json.dumps(data), "change_note": "45-minute infusions"},
+    )
+    row = ClinicProtocol.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/protocols/{row.key}/v1/"
+    page = login(ben).get(response["Location"])
+    assert page.context["changes"] == [("regimen.infusion_minutes", 40, 45)]
+    listed = login(ben).get("/protocols/").content.decode()
+    assert f"{row.key} v1" in listed
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"series": {"max_span_days": 7}}, "series"),
+        ({"instrument": "hamd"}, "instrument"),
+    ],
+)
+def test_invalid_version_is_refused_with_the_rule(login, north, change, message):
+    admin = make_user("alex", "clinic_admin", north)
+    data = protocols.protocol_to_dict(protocols.PROTOCOLS[("depression-induction", 1)])
+    for field, value in change.items():
+        if isinstance(value, dict):
+            data[field].update(value)
+        else:
+            data[field] = value
+    response = login(admin).post(
+        "/protocols/depression-induction/v1/new-version/",
+        {"data": json.dumps(data), "change_note": "try"},
+    )
+    assert response.status_code == 400
+    assert response.context["error"].startswith(f"{message}:")
+    assert ClinicProtocol.objects.count() == 0
+
+
+def test_nurse_cannot_save_a_version(login, ben):
+    response = login(ben).post("/protocols/depression-induction/v1/new-version/", {})
+    assert response.status_code == 403
+
+
+def test_another_sites_version_is_not_found(login, north, south, carl):
+    admin = make_user("alex", "clinic_admin", north)
+    data = protocols.protocol_to_dict(protocols.PROTOCOLS[("depression-induction", 1)])
+    login(admin).post(
+        "/protocols/depression-induction/v1/new-version/",
+        {"data": json.dumps(data), "change_note": "copy"},
+    )
+    row = ClinicProtocol.objects.get()
+    assert login(carl).get(f"/protocols/{row.key}/v1/").status_code == 404
