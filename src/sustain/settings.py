@@ -210,6 +210,10 @@ SUSTAIN_DUE_LINKS_EVERY_MINUTES = env_int("SUSTAIN_DUE_LINKS_EVERY_MINUTES", 15)
 # Doses use the latest weight only if it was measured within this many days of the visit
 # (a clinic rule; no published figure: sustain_core.dosing.check_weight_recency).
 SUSTAIN_WEIGHT_MAX_AGE_DAYS = env_int("SUSTAIN_WEIGHT_MAX_AGE_DAYS", 30)
+# Which body weight doses use: "actual", or "ideal"/"adjusted" (Devine) from a BMI threshold.
+# A clinic rule: no source in the reference fixes it (sustain_core.dosing.dosing_weight_kg).
+SUSTAIN_DOSING_WEIGHT_BASIS = env_str("SUSTAIN_DOSING_WEIGHT_BASIS", "actual")
+SUSTAIN_DOSING_BMI_THRESHOLD = env_str("SUSTAIN_DOSING_BMI_THRESHOLD", "30")
 # Induction needs the protocol's baseline measures taken within this many days (a clinic rule).
 SUSTAIN_BASELINE_MAX_AGE_DAYS = env_int("SUSTAIN_BASELINE_MAX_AGE_DAYS", 30)
 # E-mail the assigned prescriber when a safety alert is raised (through EMAIL_BACKEND).

@@ -25,6 +25,13 @@ class PatientForm(forms.Form):
         decimal_places=1,
         help_text=f"{dosing.WEIGHT_KG_MIN}–{dosing.WEIGHT_KG_MAX} kg, to 0.1 kg",
     )
+    height_cm = forms.DecimalField(
+        label="Height (cm)",
+        max_digits=4,
+        decimal_places=1,
+        required=False,
+        help_text="Needed when the clinic doses on ideal or adjusted body weight",
+    )
 
     def __init__(self, *args: object, sites: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -60,6 +60,8 @@ class Patient(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
     primary_condition = models.CharField(max_length=20, choices=Condition.choices)
+    # For ideal/adjusted dosing weights (SUSTAIN_DOSING_WEIGHT_BASIS); optional otherwise.
+    height_cm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
 

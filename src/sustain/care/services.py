@@ -90,6 +90,7 @@ def register_patient(
     primary_condition: str,
     weight_kg: Decimal,
     today: dt.date,
+    height_cm: Decimal | None = None,
 ) -> Patient:
     validate_date_of_birth(date_of_birth, today=today)
     dosing.validate_weight_kg(weight_kg)
@@ -105,6 +106,7 @@ def register_patient(
         phone=phone.strip(),
         email=email.strip(),
         primary_condition=primary_condition,
+        height_cm=height_cm,
         created_at=now,
         created_by=by,
     )
@@ -295,8 +297,16 @@ def plan_dose(*, appointment: Appointment, vial_mg_per_ml: Decimal) -> dosing.Do
         today=visit_day,
         max_age_days=settings.SUSTAIN_WEIGHT_MAX_AGE_DAYS,
     )
+    patient = appointment.patient
+    dosing_weight = dosing.dosing_weight_kg(
+        actual_kg=weight.weight_kg,
+        height_cm=patient.height_cm,
+        sex=patient.sex,
+        basis=dosing.WeightBasis(settings.SUSTAIN_DOSING_WEIGHT_BASIS),
+        bmi_threshold=Decimal(settings.SUSTAIN_DOSING_BMI_THRESHOLD),
+    )
     plan = session_dose.plan_protocol_dose(
-        protocol, weight_kg=weight.weight_kg, vial_mg_per_ml=vial_mg_per_ml
+        protocol, weight_kg=dosing_weight, vial_mg_per_ml=vial_mg_per_ml
     )
     if not isinstance(plan, dosing.DosePlan):
         raise ClinicalValueError(
@@ -305,6 +315,16 @@ def plan_dose(*, appointment: Appointment, vial_mg_per_ml: Decimal) -> dosing.Do
             "(use `sustain dose` for the arithmetic)",
         )
     return plan
+
+
+def course_dose_total(course: Course) -> tuple[int, Decimal, Decimal] | None:
+    """Infusions given, total mg and cumulative mg/kg (on each infusion's own weight basis:
+    the total mg over the latest weight; sustain_core.dosing.cumulative_mg_per_kg)."""
+    doses = list(course.infusions.values_list("dose_mg", flat=True))
+    weight = course.patient.weights.first()
+    if not doses or weight is None:
+        return None
+    return len(doses), sum(doses, Decimal(0)), dosing.cumulative_mg_per_kg(doses, weight.weight_kg)
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@ import datetime as dt
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, OuterRef, Q, Subquery
@@ -141,6 +142,8 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         ),
         "weight": patient.weights.first(),
         "next_visit": next_visit,
+        "weight_basis": settings.SUSTAIN_DOSING_WEIGHT_BASIS,
+        "course_total": services.course_dose_total(course) if course else None,
         "dose_preview": dose_preview,
         "series_form": SeriesForm(
             initial={"first_day": timezone.localdate(timezone=tz) + dt.timedelta(days=1)}

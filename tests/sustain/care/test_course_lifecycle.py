@@ -158,3 +158,51 @@ def test_clinic_version_is_validated(north, ada, course):
             site=north, based_on=library, data=data, change_note="shorter", by=ada, now=NOW
         )
     assert excinfo.value.field == "series"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, sam):
+    course = services.enrol_patient(
+        patient=pat, protocol_key="murrough-2013", protocol_version=1, by=ada
+    )
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    days = [v.starts_at.astimezone(dt.UTC).strftime("%a %d") for v in visits]
+    assert days == ["Mon 30", "Wed 02", "Fri 04", "Mon 07", "Wed 09", "Fri 11"]
+    assert (visits[-1].starts_at.date() - visits[0].starts_at.date()).days == 11  # 12 days
+
+    services.record_consent(course=course, signed_on=NOW.date(), document="v3", by=ben, now=NOW)
+    items = protocol_versions.protocol_for(course).contraindications_relative
+    services.sign_contraindication_screen(
+        course=course, answers=dict.fromkeys(items, False), notes="", by=ada, now=NOW
+    )
+    services.record_assessment(  # MADRS is clinician-rated: the prescriber enters it
+        patient=pat, instrument="madrs", answers={str(n): 3 for n in range(1, 11)},
+        timepoint="baseline", by=ada, completed_at=NOW,
+    )  # fmt: skip
+    record = infuse(visits[0], ben)
+    assert (record.dose_mg, record.pump_rate_ml_per_h) == (Decimal("35"), Decimal("150.0"))
+
+
+@time_machine.travel(NOW, tick=False)
+def test_adjusted_body_weight_by_clinic_rule(settings, pat, ada, ben, sam, course):
+    settings.SUSTAIN_DOSING_WEIGHT_BASIS = "adjusted"
+    settings.SUSTAIN_DOSING_BMI_THRESHOLD = "30"
+    pat.height_cm = Decimal("165.1")  # 5 ft 5 in: Devine IBW (female) 45.5 + 5 × 2.3 = 57.0 kg
+    pat.sex = "female"
+    pat.save(update_fields=["height_cm", "sex"])
+    services.record_weight(patient=pat, weight_kg=Decimal("110.0"), measured_on=NOW.date(), by=ben)
+    visit = scheduling.book_series(course=course, earliest=MONDAY, by=sam)[0]
+    plan = services.plan_dose(appointment=visit, vial_mg_per_ml=Decimal("50"))
+    # BMI 110 / 1.651² = 40.4 ≥ 30 → adjusted 57.0 + 0.4 × (110 − 57.0) = 78.2 kg
+    assert (plan.weight_kg, plan.dose_mg) == (Decimal("78.2"), Decimal("39.10"))
+
+
+def test_course_total_after_infusions(pat, ada, ben, sam, course):
+    with time_machine.travel(NOW, tick=False):
+        consent_and_screen(course, ben, ada)
+        baseline(pat, ben)
+        visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    for visit in visits[:2]:
+        with time_machine.travel(visit.starts_at, tick=False):
+            infuse(visit, ben)
+    assert services.course_dose_total(course) == (2, Decimal("70"), Decimal("1.000"))
