@@ -264,7 +264,12 @@ class InfusionRecord(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="infusions")
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="infusions")
     weight_kg = models.DecimalField(max_digits=4, decimal_places=1)
-    mg_per_kg = models.DecimalField(max_digits=4, decimal_places=3)
+    # Per-session regimens record mg/kg; per-hour regimens the mg/kg/h, the rate given (at the
+    # protocol's cap or below) and whether the cap applied. dose_mg is the session's total.
+    mg_per_kg = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
+    mg_per_kg_per_h = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
+    dose_rate_mg_per_h = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    capped = models.BooleanField(default=False)
     dose_mg = models.DecimalField(max_digits=8, decimal_places=4)
     vial_mg_per_ml = models.DecimalField(max_digits=4, decimal_places=1)
     drug_volume_ml = models.DecimalField(max_digits=9, decimal_places=6)
@@ -279,5 +284,14 @@ class InfusionRecord(models.Model):
             models.CheckConstraint(condition=Q(dose_mg__gt=0), name="infusion_dose_positive"),
             models.CheckConstraint(
                 condition=Q(pump_rate_ml_per_h__gt=0), name="infusion_rate_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(mg_per_kg__isnull=False, mg_per_kg_per_h__isnull=True)
+                | Q(
+                    mg_per_kg__isnull=True,
+                    mg_per_kg_per_h__isnull=False,
+                    dose_rate_mg_per_h__isnull=False,
+                ),
+                name="infusion_one_regimen_kind",
             ),
         ]

@@ -279,7 +279,9 @@ def acknowledge_alert(*, alert: Alert, by: User, note: str) -> Alert:
     return alert
 
 
-def plan_dose(*, appointment: Appointment, vial_mg_per_ml: Decimal) -> dosing.DosePlan:
+def plan_dose(
+    *, appointment: Appointment, vial_mg_per_ml: Decimal
+) -> dosing.DosePlan | dosing.HourlyDosePlan:
     """The dose for this visit from the latest weight and the course's protocol.
 
     The weight must have been measured within SUSTAIN_WEIGHT_MAX_AGE_DAYS of the visit day
@@ -305,16 +307,9 @@ def plan_dose(*, appointment: Appointment, vial_mg_per_ml: Decimal) -> dosing.Do
         basis=dosing.WeightBasis(settings.SUSTAIN_DOSING_WEIGHT_BASIS),
         bmi_threshold=Decimal(settings.SUSTAIN_DOSING_BMI_THRESHOLD),
     )
-    plan = session_dose.plan_protocol_dose(
+    return session_dose.plan_protocol_dose(
         protocol, weight_kg=dosing_weight, vial_mg_per_ml=vial_mg_per_ml
     )
-    if not isinstance(plan, dosing.DosePlan):
-        raise ClinicalValueError(
-            "protocol",
-            f"{protocol.title} is dosed per hour; recording hourly infusions is not built yet "
-            "(use `sustain dose` for the arithmetic)",
-        )
-    return plan
 
 
 def course_dose_total(course: Course) -> tuple[int, Decimal, Decimal] | None:
@@ -360,16 +355,19 @@ def record_infusion(
         patient=appointment.patient,
         course=appointment.course,
         weight_kg=plan.weight_kg,
-        mg_per_kg=plan.mg_per_kg,
-        dose_mg=plan.dose_mg,
         vial_mg_per_ml=plan.vial_mg_per_ml,
         drug_volume_ml=plan.drug_volume_ml,
         bag_volume_ml=plan.bag_volume_ml,
-        infusion_minutes=plan.infusion_minutes,
+        infusion_minutes=protocol_versions.protocol_for(course).regimen.infusion_minutes,
         pump_rate_ml_per_h=plan.pump_rate_ml_per_h,
         confirmed_at=confirmed_at,
         confirmed_by=by,
     )
+    if isinstance(plan, dosing.DosePlan):
+        record.mg_per_kg, record.dose_mg = plan.mg_per_kg, plan.dose_mg
+    else:
+        record.mg_per_kg_per_h, record.dose_mg = plan.mg_per_kg_per_h, plan.total_mg
+        record.dose_rate_mg_per_h, record.capped = plan.dose_rate_mg_per_h, plan.capped
     record.full_clean()
     record.save(force_insert=True)
     appointment.status = AppointmentStatus.COMPLETED

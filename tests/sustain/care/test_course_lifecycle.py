@@ -9,6 +9,7 @@ import time_machine
 from sustain.care import protocol_versions, services
 from sustain.care.models import Course, InfusionRecord
 from sustain.scheduling import services as scheduling
+from sustain_core import instruments
 from sustain_core.errors import ClinicalValueError
 
 pytestmark = pytest.mark.db
@@ -206,3 +207,40 @@ def test_course_total_after_infusions(pat, ada, ben, sam, course):
         with time_machine.travel(visit.starts_at, tick=False):
             infuse(visit, ben)
     assert services.course_dose_total(course) == (2, Decimal("70"), Decimal("1.000"))
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam):
+    patient = services.register_patient(
+        by=sam, site=north, given_name="Cy", family_name="Ray", sex="male",
+        date_of_birth=dt.date(1975, 4, 4), phone="", email="", primary_condition="chronic_pain",
+        weight_kg=Decimal("80.0"), today=NOW.date(),
+    )  # fmt: skip
+    course = services.enrol_patient(
+        patient=patient, protocol_key="crps-schwartzman-2009", protocol_version=1, by=ada
+    )
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    assert len(visits) == 10
+    assert {v.starts_at.astimezone(dt.UTC).weekday() for v in visits} <= {0, 1, 2, 3, 4}
+    assert {v.ends_at - v.starts_at for v in visits} == {dt.timedelta(hours=4)}
+    protocol = protocol_versions.protocol_for(course)
+    services.record_consent(course=course, signed_on=NOW.date(), document="v1", by=ben, now=NOW)
+    services.sign_contraindication_screen(
+        course=course,
+        answers=dict.fromkeys(
+            [*protocol.contraindications_absolute, *protocol.contraindications_relative], False
+        ),
+        notes="", by=ada, now=NOW,
+    )  # fmt: skip
+    for code in protocol.baseline_measures:  # e.g. pain NRS: every item answered 6 of 10
+        items = instruments.get_instrument(code).items
+        services.record_assessment(
+            patient=patient, instrument=code, answers={item.key: 6 for item in items},
+            timepoint="baseline", by=ada, completed_at=NOW,
+        )  # fmt: skip
+    record = infuse(visits[0], ben)
+    # 80 kg × 0.35 mg/kg/h = 28 mg/h, capped at 25 mg/h [Schwartzman2009]; 4 h = 100 mg
+    assert (record.mg_per_kg, record.mg_per_kg_per_h) == (None, Decimal("0.35"))
+    assert (record.dose_rate_mg_per_h, record.capped, record.dose_mg) == (
+        Decimal("25"), True, Decimal("100")
+    )  # fmt: skip
