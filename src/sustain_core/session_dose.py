@@ -4,11 +4,16 @@ from decimal import Decimal
 from typing import cast
 
 from sustain_core import dosing
+from sustain_core.errors import OutOfRange
 from sustain_core.protocols import Protocol, RegimenKind
 
 
 def plan_protocol_dose(
-    protocol: Protocol, *, weight_kg: Decimal, vial_mg_per_ml: Decimal
+    protocol: Protocol,
+    *,
+    weight_kg: Decimal,
+    vial_mg_per_ml: Decimal,
+    titrated_mg_per_kg: Decimal | None = None,
 ) -> dosing.DosePlan | dosing.HourlyDosePlan:
     """Plan the dose, drawn volume and pump rate of one session of ``protocol``.
 
@@ -17,18 +22,26 @@ def plan_protocol_dose(
     PER_HOUR regimens use ``dosing.plan_hourly_infusion`` (mg/kg/h, capped; e.g. CRPS
     0.35 mg/kg/h, at most 25 mg/h [Schwartzman2009]). Either way the dose must not exceed the
     regimen's maximum single dose: OutOfRange naming ``dose_mg`` otherwise.
+
+    ``titrated_mg_per_kg`` replaces a per-session regimen's dose after titration (the value a
+    ``protocols.titrate`` decision gave); a per-hour regimen has no titration (OutOfRange).
     """
     regimen = protocol.regimen
     plan: dosing.DosePlan | dosing.HourlyDosePlan
     if regimen.kind == RegimenKind.PER_SESSION:
         plan = dosing.plan_infusion_dose(
             weight_kg=weight_kg,
-            mg_per_kg=cast(Decimal, regimen.mg_per_kg),  # DoseRegimen requires it for the kind
+            # DoseRegimen requires mg_per_kg for this kind.
+            mg_per_kg=titrated_mg_per_kg or cast(Decimal, regimen.mg_per_kg),
             vial_mg_per_ml=vial_mg_per_ml,
             bag_volume_ml=protocol.bag_volume_ml,
             infusion_minutes=regimen.infusion_minutes,
         )
         dose_mg = plan.dose_mg
+    elif titrated_mg_per_kg is not None:
+        raise OutOfRange(
+            "titrated_mg_per_kg", f"{protocol.key} is dosed per hour; it has no titrated mg/kg"
+        )
     else:
         plan = dosing.plan_hourly_infusion(
             weight_kg=weight_kg,

@@ -41,3 +41,22 @@ def test_max_single_dose_is_refused():
     with pytest.raises(OutOfRange) as excinfo:
         plan_protocol_dose(capped, weight_kg=Decimal("90"), vial_mg_per_ml=Decimal("50"))
     assert excinfo.value.field == "dose_mg"
+
+
+def test_titrated_dose_replaces_the_regimen_dose():
+    standard = PROTOCOLS[("depression-induction", 1)]
+    plan = plan_protocol_dose(
+        standard, weight_kg=Decimal("70"), vial_mg_per_ml=Decimal("50"),
+        titrated_mg_per_kg=Decimal("0.75"),
+    )  # fmt: skip
+    assert plan.dose_mg == Decimal("52.5")
+
+
+def test_per_hour_regimen_has_no_titrated_dose():
+    crps = next(p for p in PROTOCOLS.values() if p.key.startswith("crps"))
+    with pytest.raises(OutOfRange) as excinfo:
+        plan_protocol_dose(
+            crps, weight_kg=Decimal("70"), vial_mg_per_ml=Decimal("50"),
+            titrated_mg_per_kg=Decimal("0.4"),
+        )  # fmt: skip
+    assert excinfo.value.field == "titrated_mg_per_kg"

@@ -49,6 +49,7 @@ def test_every_url_is_listed():
         "/patients/1/invite/",
         "/patients/1/review/",
         "/patients/1/screen/",
+        "/patients/1/titrate/",
         "/patients/1/series/",
         "/patients/1/visits/",
         "/patients/new/",
@@ -109,6 +110,8 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ben", "get", "/patients/new/", 403),  # nurses do not register patients
         ("ben", "post", "/patients/{id}/enrol/", 403),  # nor enrol them
         ("ben", "post", "/patients/{id}/course-status/", 403),  # nor change a course's phase
+        ("ben", "post", "/patients/{id}/titrate/", 403),  # nor its dose
+        ("ben", "get", "/patients/{id}/review/", 403),  # nor sign its review
         ("sam", "get", "/patients/{id}/assessments/new/", 403),  # schedulers record no scores
         ("sam", "get", "/visits/1/infusion/", 403),  # nor infusions
         ("ivy", "get", "/patients/{id}/", 403),  # auditors read the audit log, not charts

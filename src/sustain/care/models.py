@@ -108,6 +108,8 @@ class Course(models.Model):
     # Anchors the weekly maintenance measures (sustain_core.measurement).
     maintenance_started_at = models.DateTimeField(null=True, blank=True)
     paused_from = models.CharField(max_length=20, choices=CourseStatus.choices, blank=True)
+    # The dose after titration (per-session regimens); None: the protocol's own dose.
+    dose_mg_per_kg = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
     ended_reason = models.TextField(blank=True, help_text="Why it was discontinued")
 
     class Meta:
@@ -122,7 +124,8 @@ class Course(models.Model):
 
 
 class CourseTransition(models.Model):
-    """One step of a course's timeline: from one phase to the next, who, when and why."""
+    """One step of a course's timeline: from one phase to the next, or a dose change within a
+    phase (same from and to, the change in `reason`); who, when and why."""
 
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="transitions")
     from_status = models.CharField(max_length=20, choices=CourseStatus.choices)

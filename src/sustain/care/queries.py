@@ -300,3 +300,19 @@ def due_boosters(
         )
 
     return [(booster, booked_in(booster)) for booster in planned]
+
+
+def has_responded(measures: Sequence[MeasureSummary], protocol: protocols.Protocol | None) -> bool:
+    """Whether the protocol's outcome measure shows response or remission so far."""
+    if protocol is None:
+        return False
+    primary = next((m for m in measures if m.instrument.code == protocol.instrument), None)
+    return (
+        primary is not None
+        and primary.trajectory is not None
+        and primary.trajectory.status
+        in {
+            outcomes.TrajectoryStatus.RESPONDED,
+            outcomes.TrajectoryStatus.REMITTED,
+        }
+    )

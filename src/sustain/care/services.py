@@ -38,7 +38,7 @@ from sustain.care.tasks import notify_alert
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
 from sustain_core import course as course_rules
-from sustain_core import dosing, instruments, maintenance, outcomes, session_dose
+from sustain_core import dosing, instruments, maintenance, outcomes, protocols, session_dose
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
@@ -308,7 +308,10 @@ def plan_dose(
         bmi_threshold=Decimal(settings.SUSTAIN_DOSING_BMI_THRESHOLD),
     )
     return session_dose.plan_protocol_dose(
-        protocol, weight_kg=dosing_weight, vial_mg_per_ml=vial_mg_per_ml
+        protocol,
+        weight_kg=dosing_weight,
+        vial_mg_per_ml=vial_mg_per_ml,
+        titrated_mg_per_kg=appointment.course.dose_mg_per_kg,  # None: the protocol's dose
     )
 
 
@@ -545,3 +548,63 @@ def sign_review(
         reason="post-induction review",
     )
     return review
+
+
+def titration_suggestion(course: Course, *, responded: bool) -> protocols.TitrationDecision | None:
+    """The protocol's titration decision for the next infusion (sustain_core.protocols.titrate).
+
+    Dissociation is the CADSS entered for the last infusion given; tolerance and blood pressure
+    come with the infusion-day records (a later issue): tolerance is taken as confirmed by the
+    prescriber who applies the decision, and no blood-pressure rule can fire yet.
+    """
+    protocol = protocol_versions.protocol_for(course)
+    if not protocol.titration or protocol.regimen.mg_per_kg is None:
+        return None
+    given = list(course.infusions.select_related("appointment").order_by("appointment__starts_at"))
+    if course.status != CourseStatus.INDUCTION or not given:
+        return None
+    cadss = (
+        Assessment.objects.filter(instrument="cadss", appointment=given[-1].appointment)
+        .order_by("-completed_at")
+        .values_list("total_score", flat=True)
+        .first()
+    )
+    return protocols.titrate(
+        protocol,
+        current_mg_per_kg=course.dose_mg_per_kg or protocol.regimen.mg_per_kg,
+        infusions_given=len(given),
+        responded=responded,
+        tolerated=True,
+        dissociation_score=int(cadss) if cadss is not None else None,
+        systolic_max=None,
+        diastolic_max=None,
+    )
+
+
+@transaction.atomic
+def apply_titration(
+    *, course: Course, responded: bool, by: User, at: dt.datetime
+) -> protocols.TitrationDecision:
+    """A prescriber applies the protocol's titration decision to the course's next infusions.
+
+    The decision is recomputed here (never taken from the request), so only a dose the
+    protocol's rules give can be set; the change is on the course timeline and audited.
+    """
+    if not by.groups.filter(name=Role.PRESCRIBER).exists():
+        raise ClinicalValueError("by", "a prescriber changes the dose")
+    course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
+    decision = titration_suggestion(course, responded=responded)
+    if decision is None or decision.action == protocols.TitrationAction.UNCHANGED:
+        raise ClinicalValueError("dose", "the protocol's titration rules change nothing now")
+    before = course.dose_mg_per_kg or protocol_versions.protocol_for(course).regimen.mg_per_kg
+    course.dose_mg_per_kg = decision.mg_per_kg
+    course.save(update_fields=["dose_mg_per_kg"])
+    CourseTransition.objects.create(
+        course=course, from_status=course.status, to_status=course.status, at=at, by=by,
+        reason=f"dose {before} → {decision.mg_per_kg} mg/kg ({decision.action}): {decision.reason}",
+    )  # fmt: skip
+    record_patient_event(
+        by=by, patient=course.patient, category=DataCategory.COURSE, obj=course,
+        action=AuditAction.UPDATE,
+    )  # fmt: skip
+    return decision

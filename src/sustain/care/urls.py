@@ -11,6 +11,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/consent/", views.consent_record, name="consent"),
     path("patients/<int:patient_id>/screen/", views.screen_sign, name="screen"),
     path("patients/<int:patient_id>/review/", views.course_review, name="review"),
+    path("patients/<int:patient_id>/titrate/", views.titrate, name="titrate"),
     path("patients/<int:patient_id>/course-status/", views.course_status, name="course_status"),
     path(
         "patients/<int:patient_id>/assessments/new/",

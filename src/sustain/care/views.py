@@ -102,6 +102,8 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
     assessments = list(patient.assessments.select_related("recorded_by"))
     due = queries.due_measures(course, appointments, assessments, now=timezone.now())
     measures = queries.measure_summaries(assessments, appointments, protocol=protocol, tz=tz)
+    responded = queries.has_responded(measures, protocol)
+    titration = services.titration_suggestion(course, responded=responded) if course else None
     boosters = queries.due_boosters(
         course, appointments, measures, today=timezone.localdate(timezone=tz), tz=tz
     )
@@ -134,6 +136,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "can_see_scores": can_see_scores,
         "measures": measures if can_see_scores else [],
         "boosters": boosters,
+        "titration": titration,
         "due_now": [d for d in due if d.status in {"due", "overdue"}],
         "due_next": [d for d in due if d.status == "upcoming"][:6],
         "missed": [d for d in due if d.status == "missed"][-6:],
@@ -496,3 +499,31 @@ def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
         "tz": tz,
     }
     return render(request, "care/review.html", context)
+
+
+@require_POST
+@login_required
+def titrate(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Apply the protocol's titration decision for the next infusions (prescribers)."""
+    require_permission(request.user, "care.change_course", category=DataCategory.COURSE)
+    patient = queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    course = services.active_course(patient)
+    if course is None:
+        messages.error(request, "There is no active course.")
+        return redirect("care:patient_detail", patient_id=patient.pk)
+    protocol = protocol_versions.protocol_for(course)
+    visits = list(course.appointments.all())
+    measures = queries.measure_summaries(
+        list(patient.assessments.all()), visits, protocol=protocol,
+        tz=zoneinfo.ZoneInfo(patient.site.timezone),
+    )  # fmt: skip
+    try:
+        decision = services.apply_titration(
+            course=course, responded=queries.has_responded(measures, protocol),
+            by=request.user, at=timezone.now(),
+        )  # fmt: skip
+    except ClinicalValueError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Next infusions at {decision.mg_per_kg} mg/kg.")
+    return redirect("care:patient_detail", patient_id=patient.pk)

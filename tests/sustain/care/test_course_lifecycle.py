@@ -244,3 +244,24 @@ def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam):
     assert (record.dose_rate_mg_per_h, record.capped, record.dose_mg) == (
         Decimal("25"), True, Decimal("100")
     )  # fmt: skip
+
+
+def test_titration_after_infusion_2_without_response(login, pat, ada, ben, sam, course):
+    with time_machine.travel(NOW, tick=False):
+        consent_and_screen(course, ben, ada)
+        baseline(pat, ben)
+        visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    for visit in visits[:2]:
+        with time_machine.travel(visit.starts_at, tick=False):
+            infuse(visit, ben)
+    with time_machine.travel(visits[1].ends_at, tick=False):
+        page = login(ada).get(f"/patients/{pat.pk}/")
+        suggestion = page.context["titration"]
+        assert (suggestion.action, suggestion.mg_per_kg) == ("increase", Decimal("0.75"))
+        assert login(ben).post(f"/patients/{pat.pk}/titrate/").status_code == 403
+        login(ada).post(f"/patients/{pat.pk}/titrate/")
+    course.refresh_from_db()
+    assert course.dose_mg_per_kg == Decimal("0.75")
+    plan = services.plan_dose(appointment=visits[2], vial_mg_per_ml=Decimal("50"))
+    assert plan.dose_mg == Decimal("52.5")  # 70 kg × 0.75 mg/kg
+    assert course.transitions.last().reason.startswith("dose 0.5 → 0.75 mg/kg (increase)")
