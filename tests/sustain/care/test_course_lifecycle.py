@@ -1,6 +1,7 @@
 """The course lifecycle (issue 4, item 4) and the post-induction review (item 7)."""
 
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 
 import pytest
@@ -9,13 +10,14 @@ import time_machine
 from sustain.care import protocol_versions, services
 from sustain.care.models import Course, InfusionRecord
 from sustain.scheduling import services as scheduling
-from sustain_core import instruments
+from sustain_core import instruments, protocols, series
 from sustain_core.errors import ClinicalValueError
 
 pytestmark = pytest.mark.db
 
 NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
 MONDAY = dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC)
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -265,3 +267,39 @@ def test_titration_after_infusion_2_without_response(login, pat, ada, ben, sam, 
     plan = services.plan_dose(appointment=visits[2], vial_mg_per_ml=Decimal("50"))
     assert plan.dose_mg == Decimal("52.5")  # 70 kg × 0.75 mg/kg
     assert course.transitions.last().reason.startswith("dose 0.5 → 0.75 mg/kg (increase)")
+
+
+@pytest.mark.parametrize(("key", "version"), sorted(protocols.PROTOCOLS))
+@time_machine.travel(NOW, tick=False)
+def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, version):
+    protocol = protocols.PROTOCOLS[(key, version)]
+    patient = services.register_patient(
+        by=sam, site=north, given_name="Any", family_name="One", sex="female",
+        date_of_birth=dt.date(1980, 1, 1), phone="", email="",
+        primary_condition=protocol.condition, weight_kg=Decimal("70.0"), today=NOW.date(),
+    )  # fmt: skip
+    course = services.enrol_patient(
+        patient=patient, protocol_key=key, protocol_version=version, by=ada
+    )
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    assert len(visits) == protocol.series.count
+    assert series.check_series(protocol.series, [v.starts_at for v in visits], tz=NEW_YORK) == []
+    services.record_consent(course=course, signed_on=NOW.date(), document="v1", by=ben, now=NOW)
+    services.sign_contraindication_screen(
+        course=course,
+        answers=dict.fromkeys(
+            [*protocol.contraindications_absolute, *protocol.contraindications_relative], False
+        ),
+        notes="", by=ada, now=NOW,
+    )  # fmt: skip
+    for code in protocol.baseline_measures:
+        items = instruments.get_instrument(code).items
+        services.record_assessment(
+            patient=patient, instrument=code, answers={i.key: i.min_value + 1 for i in items},
+            timepoint="baseline", by=ada, completed_at=NOW,
+        )  # fmt: skip
+    record = infuse(visits[0], ben)
+    course.refresh_from_db()
+    assert (course.status, record.dose_mg > 0) == (
+        "review" if protocol.series.count == 1 else "induction", True
+    )  # fmt: skip
