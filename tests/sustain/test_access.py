@@ -57,6 +57,7 @@ def test_every_url_is_listed():
         "/protocols/1/v1/",
         "/protocols/1/v1/new-version/",
         "/schedule/",
+        "/visits/1/adverse-events/",
         "/visits/1/infusion/",
     ]
 
@@ -119,6 +120,7 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ivy", "get", "/accounts/audit/", 200),
         ("ben", "get", "/accounts/outbox/", 403),  # the outbox is the administrators'
         ("ivy", "post", "/patients/{id}/invite/", 403),
+        ("sam", "post", "/visits/1/adverse-events/", 403),  # schedulers record no adverse event
         ("sam", "get", "/patients/{id}/", 200),
     ],
 )

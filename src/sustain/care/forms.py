@@ -4,7 +4,13 @@ from typing import Any
 from django import forms
 
 from sustain.accounts.models import Site
-from sustain.care.enums import Condition, Sex, Timepoint
+from sustain.care.enums import (
+    AdverseEventKind,
+    AdverseEventSeverity,
+    Condition,
+    Sex,
+    Timepoint,
+)
 from sustain.portal.enums import Channel
 from sustain_core import dosing, instruments
 from sustain_core.errors import ClinicalValueError
@@ -106,3 +112,10 @@ class InviteForm(forms.Form):
 class ConsentForm(forms.Form):
     signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     document = forms.CharField(max_length=200, label="Form and version")
+
+
+class AdverseEventForm(forms.Form):
+    kind = forms.ChoiceField(choices=AdverseEventKind.choices)
+    severity = forms.ChoiceField(choices=AdverseEventSeverity.choices)
+    description = forms.CharField(max_length=300, required=False)
+    action_taken = forms.CharField(max_length=300, required=False)

@@ -5,6 +5,8 @@ from django.db.models import Q
 
 from sustain.accounts.models import Site, User
 from sustain.care.enums import (
+    AdverseEventKind,
+    AdverseEventSeverity,
     AlertKind,
     AlertStatus,
     AssessmentSource,
@@ -254,6 +256,28 @@ class Alert(models.Model):
                 condition=Q(status=AlertStatus.OPEN, acknowledged_at__isnull=True)
                 | Q(status=AlertStatus.ACKNOWLEDGED, acknowledged_at__isnull=False),
                 name="alert_acknowledged_has_time",
+            )
+        ]
+
+
+class AdverseEvent(models.Model):
+    """An adverse event at an infusion (the full infusion-day record comes with its issue)."""
+
+    infusion = models.ForeignKey(
+        "InfusionRecord", on_delete=models.PROTECT, related_name="adverse_events"
+    )
+    kind = models.CharField(max_length=20, choices=AdverseEventKind.choices)
+    severity = models.CharField(max_length=10, choices=AdverseEventSeverity.choices)
+    description = models.CharField(max_length=300, blank=True)
+    action_taken = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["recorded_at", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=~Q(kind="other") | ~Q(description=""), name="adverse_other_described"
             )
         ]
 

@@ -18,10 +18,19 @@ from sustain.accounts.audit import PATIENT_LINK, record_event
 from sustain.accounts.enums import AuditAction, DataCategory, Role
 from sustain.accounts.models import Site, User
 from sustain.care import protocol_versions
-from sustain.care.enums import AlertKind, AlertStatus, AssessmentSource, CourseStatus, Timepoint
+from sustain.care.enums import (
+    AdverseEventKind,
+    AdverseEventSeverity,
+    AlertKind,
+    AlertStatus,
+    AssessmentSource,
+    CourseStatus,
+    Timepoint,
+)
 from sustain.care.maintenance_plans import maintenance_option_to_dict
 from sustain.care.models import (
     ACTIVE_COURSE_STATUSES,
+    AdverseEvent,
     Alert,
     Assessment,
     AssessmentAnswer,
@@ -608,3 +617,24 @@ def apply_titration(
         action=AuditAction.UPDATE,
     )  # fmt: skip
     return decision
+
+
+@transaction.atomic
+def record_adverse_event(
+    *,
+    infusion: InfusionRecord,
+    kind: AdverseEventKind,
+    severity: AdverseEventSeverity,
+    description: str,
+    action_taken: str,
+    by: User,
+    now: dt.datetime,
+) -> AdverseEvent:
+    if kind == AdverseEventKind.OTHER and not description.strip():
+        raise ClinicalValueError("description", "describe an adverse event of kind other")
+    event = AdverseEvent.objects.create(
+        infusion=infusion, kind=kind, severity=severity, description=description.strip(),
+        action_taken=action_taken.strip(), recorded_by=by, recorded_at=now,
+    )  # fmt: skip
+    record_patient_event(by=by, patient=infusion.patient, category=DataCategory.INFUSION, obj=event)
+    return event

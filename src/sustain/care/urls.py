@@ -20,6 +20,11 @@ urlpatterns = [
     ),
     path("patients/<int:patient_id>/invite/", views.self_report_invite, name="invite"),
     path("visits/<int:appointment_id>/infusion/", views.infusion_record, name="infusion_record"),
+    path(
+        "visits/<int:appointment_id>/adverse-events/",
+        views.adverse_event_record,
+        name="adverse_event",
+    ),
     path("alerts/", views.alert_list, name="alert_list"),
     path("protocols/", protocol_views.protocol_list, name="protocol_list"),
     path(

@@ -17,6 +17,7 @@ from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.care import protocol_versions, queries, services
 from sustain.care.enums import AlertStatus, CourseStatus, Timepoint
 from sustain.care.forms import (
+    AdverseEventForm,
     AssessmentMetaForm,
     ConsentForm,
     InfusionForm,
@@ -293,6 +294,8 @@ def infusion_record(request: AuthenticatedRequest, appointment_id: int) -> HttpR
         "plan_error": plan_error,
         "pump_resolution": dosing.PUMP_RATE_RESOLUTION_ML_PER_H,
         "tz": zoneinfo.ZoneInfo(patient.site.timezone),
+        "record": getattr(appointment, "infusion", None),
+        "adverse_form": AdverseEventForm(),
     }
     queries.audit_patient_read(request.user, patient)
     return render(request, "care/infusion_form.html", context, status=400 if form.errors else 200)
@@ -527,3 +530,27 @@ def titrate(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Next infusions at {decision.mg_per_kg} mg/kg.")
     return redirect("care:patient_detail", patient_id=patient.pk)
+
+
+@require_POST
+@login_required
+def adverse_event_record(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """Record an adverse event at a given infusion (nurses, prescribers)."""
+    require_permission(request.user, "care.add_adverseevent", category=DataCategory.INFUSION)
+    appointment = queries.get_appointment_for_user(request.user, appointment_id)
+    infusion = getattr(appointment, "infusion", None)
+    form = AdverseEventForm(request.POST)
+    if infusion is None:
+        messages.error(request, "No infusion is recorded for this visit yet.")
+    elif not form.is_valid():
+        messages.error(request, "Choose the kind and severity of the adverse event.")
+    else:
+        try:
+            services.record_adverse_event(
+                infusion=infusion, by=request.user, now=timezone.now(), **form.cleaned_data
+            )
+        except ClinicalValueError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Adverse event recorded.")
+    return redirect("care:infusion_record", appointment_id=appointment.pk)

@@ -303,3 +303,27 @@ def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, vers
     assert (course.status, record.dose_mg > 0) == (
         "review" if protocol.series.count == 1 else "induction", True
     )  # fmt: skip
+
+
+@time_machine.travel(NOW, tick=False)
+def test_adverse_event_at_an_infusion_shows_on_the_review(login, pat, ada, ben, sam, course):
+    consent_and_screen(course, ben, ada)
+    baseline(pat, ben)
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    infuse(visits[0], ben)
+    client = login(ben)
+    client.post(
+        f"/visits/{visits[0].pk}/adverse-events/",
+        {"kind": "other", "severity": "mild", "description": ""},
+    )
+    assert visits[0].infusion.adverse_events.count() == 0  # "other" needs a description
+    client.post(
+        f"/visits/{visits[0].pk}/adverse-events/",
+        {"kind": "nausea", "severity": "mild", "action_taken": "Ondansetron 4 mg"},
+    )
+    page = client.get(f"/visits/{visits[0].pk}/infusion/").content.decode()
+    assert "Nausea or vomiting (mild). Action: Ondansetron 4 mg" in page
+    for visit in visits[1:]:
+        infuse(visit, ben)
+    review = login(ada).get(f"/patients/{pat.pk}/review/").content.decode()
+    assert "Nausea or vomiting (mild)" in review
