@@ -1,7 +1,10 @@
 from django.urls import include, path
 
+from sustain.api import api
+
 urlpatterns = [
     path("accounts/", include("sustain.accounts.urls")),
+    path("api/v1/", api.urls),
     path("", include("sustain.portal.urls")),
     path("", include("sustain.scheduling.urls")),
     path("", include("sustain.care.urls")),

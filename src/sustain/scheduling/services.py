@@ -9,7 +9,7 @@ import datetime as dt
 import zoneinfo
 from collections import defaultdict
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +25,12 @@ from sustain_core import protocols, series
 from sustain_core.errors import ClinicalValueError
 
 HORIZON = dt.timedelta(days=60)
+
+
+class BookingConflict(ClinicalValueError):
+    """The time is taken, or the booking exists already: HTTP 409 in the API."""
+
+
 SERIES_BOOKABLE = (CourseStatus.SCREENING, CourseStatus.READY)
 OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED)
 
@@ -121,24 +127,30 @@ def book_series(*, course: Course, earliest: dt.datetime, by: User) -> list[Appo
             "during screening or when the course is ready",
         )
     if course.appointments.exclude(status=AppointmentStatus.CANCELLED).exists():
-        raise ClinicalValueError("course", "the induction series is already booked")
+        raise BookingConflict("course", "the induction series is already booked")
     slots = propose_series(course=course, earliest=earliest)
     chairs = Chair.objects.in_bulk([int(slot.chair) for slot in slots])
     now = timezone.now()
-    appointments = [
-        Appointment.objects.create(
-            site=site,
-            chair=chairs[int(slot.chair)],
-            patient=patient,
-            course=course,
-            number=number,
-            starts_at=slot.start,
-            ends_at=slot.end,
-            booked_at=now,
-            booked_by=by,
-        )
-        for number, slot in enumerate(slots, start=1)
-    ]
+    try:
+        with transaction.atomic():  # a savepoint: the database's own refusal becomes a 409
+            appointments = [
+                Appointment.objects.create(
+                    site=site,
+                    chair=chairs[int(slot.chair)],
+                    patient=patient,
+                    course=course,
+                    number=number,
+                    starts_at=slot.start,
+                    ends_at=slot.end,
+                    booked_at=now,
+                    booked_by=by,
+                )
+                for number, slot in enumerate(slots, start=1)
+            ]
+    except IntegrityError:
+        raise BookingConflict(
+            "starts_at", "a chair or the patient was booked at that time meanwhile; search again"
+        ) from None
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=course)
     return appointments
 
@@ -168,7 +180,7 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
     ).first()
     if overlapping is not None:
         whose = "the patient" if overlapping.patient_id == patient.pk else f"chair {chair.name}"
-        raise ClinicalValueError("starts_at", f"{whose} is already booked at that time")
+        raise BookingConflict("starts_at", f"{whose} is already booked at that time")
     last = course.appointments.exclude(status=AppointmentStatus.CANCELLED).order_by("-number")
     number = (last.values_list("number", flat=True).first() or 0) + 1
     appointment = Appointment.objects.create(

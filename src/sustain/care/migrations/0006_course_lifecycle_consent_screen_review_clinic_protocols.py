@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_course_lifecycle_consent_screen_review_clinic_protocols"),
+        ("accounts", "0005_audit_category_protocol"),
         ("care", "0005_prescriber_changes_course"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
