@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.models import Site
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.views import add_clinical_error
@@ -83,20 +84,26 @@ def visit_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse
     return redirect("care:patient_detail", patient_id=patient.pk)
 
 
-@require_GET
-@login_required
-def day_view(request: AuthenticatedRequest) -> HttpResponse:
-    """Every chair of one site on one day (the site's calendar day)."""
+def _board_site_and_day(request: AuthenticatedRequest) -> tuple[Site, dt.date, list[Site]]:
     require_permission(request.user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
     sites = list(sites_for_user(request.user))
     if not sites:
         raise Http404("You are not a member of any site.")
     site = next((s for s in sites if str(s.pk) == request.GET.get("site")), sites[0])
-    tz = zoneinfo.ZoneInfo(site.timezone)
     try:
         day = dt.date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
-        day = timezone.localdate(timezone=tz)
+        day = timezone.localdate(timezone=zoneinfo.ZoneInfo(site.timezone))
+    return site, day, sites
+
+
+@require_GET
+@login_required
+def day_view(request: AuthenticatedRequest) -> HttpResponse:
+    """Every chair of one site on one day (the site's calendar day). With ?fragment=1 only the
+    chairs, which the page re-fetches every 30 s so the board stays current without a reload."""
+    site, day, sites = _board_site_and_day(request)
+    tz = zoneinfo.ZoneInfo(site.timezone)
     rows = queries.day_schedule(site, day)
     patient_ids = sorted({v.patient_id for _, visits in rows for v in visits})
     due = care_queries.due_by_patient(patient_ids, now=timezone.now())
@@ -113,5 +120,34 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
             (chair, [(visit, due[visit.patient_id]) for visit in visits]) for chair, visits in rows
         ],
         "tz": tz,
+        "refreshed": timezone.now(),
     }
-    return render(request, "scheduling/day.html", context)
+    template = "scheduling/_board.html" if request.GET.get("fragment") else "scheduling/day.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+def week_view(request: AuthenticatedRequest) -> HttpResponse:
+    """Seven days from the Monday of the given day: each chair's visits per day."""
+    site, day, sites = _board_site_and_day(request)
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    monday = day - dt.timedelta(days=day.weekday())
+    days = [monday + dt.timedelta(days=n) for n in range(7)]
+    by_day = {
+        d: {chair.pk: visits for chair, visits in queries.day_schedule(site, d)} for d in days
+    }
+    chairs = list(site.chairs.all())
+    record_event(
+        actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site
+    )
+    context = {
+        "site": site,
+        "sites": sites,
+        "days": days,
+        "rows": [(chair, [by_day[d][chair.pk] for d in days]) for chair in chairs],
+        "previous": monday - dt.timedelta(days=7),
+        "next": monday + dt.timedelta(days=7),
+        "tz": tz,
+    }
+    return render(request, "scheduling/week.html", context)
