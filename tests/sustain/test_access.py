@@ -16,6 +16,7 @@ from sustain.care.models import Patient
 pytestmark = pytest.mark.api
 
 PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patients' pages
+PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
 
 
 def every_url() -> list[str]:
@@ -47,6 +48,8 @@ def test_every_url_is_listed():
             "/alerts/1/acknowledge/",
             "/patients/1/",
             "/patients/1/assessments/new/",
+            "/patients/1/calendar/",
+            "/patients/1/calendar/revoke/",
             "/patients/1/consent/",
             "/patients/1/course-status/",
             "/patients/1/enrol/",
@@ -64,6 +67,7 @@ def test_every_url_is_listed():
             "/schedule/week/",
             "/visits/1/adverse-events/",
             "/visits/1/infusion/",
+            "/visits/1/visit.ics",
         ]
     )
 

@@ -1,3 +1,4 @@
+import uuid
 from typing import ClassVar
 
 from django.db import models
@@ -68,6 +69,10 @@ class Appointment(models.Model):
     )
     booked_at = models.DateTimeField()
     booked_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # iCalendar identity (RFC 5545 §3.8.4.7 UID, §3.8.7.4 SEQUENCE): the UID never changes;
+    # SEQUENCE goes up whenever the visit is moved or cancelled (calendar.touch_appointment).
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    sequence = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering: ClassVar = ["starts_at", "pk"]
@@ -80,4 +85,71 @@ class Appointment(models.Model):
                 condition=~Q(status=AppointmentStatus.CANCELLED),
                 name="appt_unique_number_in_course",
             ),
+        ]
+
+
+class CalendarFeed(models.Model):
+    """A secret, revocable iCalendar subscription URL for one patient's visits.
+
+    Only the SHA-256 of the URL's token is stored; the token itself is shown once to the
+    staff member who created the feed (sustain.scheduling.calendar.create_feed). A patient has
+    at most one active feed; revoking it makes the URL a 404.
+    """
+
+    patient = models.ForeignKey(
+        "care.Patient", on_delete=models.PROTECT, related_name="calendar_feeds"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-pk"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(revoked_at__isnull=True),
+                name="calendarfeed_one_active_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False),
+                name="calendarfeed_revoked_at_and_by_together",
+            ),
+        ]
+
+
+class VisitReminder(models.Model):
+    """One reminder of a visit, `hours_before` it starts (SUSTAIN_REMINDER_HOURS).
+
+    The unique constraint makes each reminder go out once per visit time even when two
+    workers sweep at the same moment. `visit_starts_at` is part of it so that a visit moved to
+    another time is reminded again for its new time. When one sweep finds several reminders
+    of a visit due at once (e.g. a visit booked 20 h ahead is due both its 48 h and its 24 h
+    reminder), one message covers them all and every row points to it.
+    """
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    hours_before = models.PositiveSmallIntegerField()
+    visit_starts_at = models.DateTimeField(help_text="The visit time this reminder announced")
+    sent_at = models.DateTimeField()
+    message = models.ForeignKey(
+        "portal.OutboxMessage",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Set in the same transaction that claims the reminder",
+    )
+
+    class Meta:
+        ordering: ClassVar = ["sent_at", "pk"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["appointment", "hours_before", "visit_starts_at"],
+                name="visitreminder_once_per_visit_time",
+            )
         ]

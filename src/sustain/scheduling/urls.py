@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sustain.scheduling import views
+from sustain.scheduling import calendar_views, views
 
 app_name = "scheduling"
 urlpatterns = [
@@ -8,4 +8,18 @@ urlpatterns = [
     path("schedule/week/", views.week_view, name="week"),
     path("patients/<int:patient_id>/series/", views.book_series, name="series"),
     path("patients/<int:patient_id>/visits/", views.visit_create, name="visit_create"),
+    # Patient calendars. The feed is public: its secret token is the credential (a wrong or
+    # revoked token is a 404), like the patients' self-report links.
+    path("calendar/<slug:token>.ics", calendar_views.calendar_feed, name="calendar_feed"),
+    path("visits/<int:appointment_id>/visit.ics", calendar_views.visit_ics, name="visit_ics"),
+    path(
+        "patients/<int:patient_id>/calendar/",
+        calendar_views.patient_calendar,
+        name="patient_calendar",
+    ),
+    path(
+        "patients/<int:patient_id>/calendar/revoke/",
+        calendar_views.patient_calendar_revoke,
+        name="patient_calendar_revoke",
+    ),
 ]

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from sustain.portal.tasks import schedule_next_run
+from sustain.scheduling.tasks import schedule_next_reminder_sweep
 
 
 class Command(BaseCommand):
@@ -16,5 +17,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         schedule_next_run()  # the periodic self-report sweep keeps itself queued from here
+        schedule_next_reminder_sweep()  # and so does the visit-reminder sweep
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--no-startup-delay", *extra)

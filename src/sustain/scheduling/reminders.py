@@ -1,0 +1,124 @@
+"""Visit reminders, SUSTAIN_REMINDER_HOURS (48 h and 24 h by default) before each booked visit.
+
+A reminder names the clinic, the visit's local date and time and the preparation text
+(SUSTAIN_VISIT_PREPARATION: fasting, an escort, no driving), never the patient or the drug. It
+goes through the notification backends (sustain.portal.notify): e-mail if the patient has an
+address, else a text message, else nothing. The worker runs `send_due_reminders` every
+SUSTAIN_REMINDERS_EVERY_MINUTES (sustain.scheduling.tasks).
+"""
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from sustain.accounts.audit import WORKER
+from sustain.accounts.enums import DataCategory
+from sustain.care.services import record_patient_event
+from sustain.portal import notify
+from sustain.portal.enums import Channel
+from sustain.portal.models import OutboxMessage
+from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.models import Appointment, VisitReminder
+
+
+def reminder_text(appointment: Appointment) -> tuple[str, str]:
+    """The subject and body of a visit reminder: the clinic, the local time, the preparation."""
+    site = appointment.site
+    local = appointment.starts_at.astimezone(zoneinfo.ZoneInfo(site.timezone))
+    when = f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({local:%Z})"
+    subject = f"Your visit at {site.name}"
+    body = (
+        f"This is a reminder of your visit at {site.name} on {when}.\n\n"
+        f"{settings.SUSTAIN_VISIT_PREPARATION}\n\n"
+        f"If you cannot come, please contact {site.name}."
+    )
+    return subject, body
+
+
+def send_due_reminders(*, now: dt.datetime) -> int:
+    """Send every reminder that fell due and was not sent yet; return the messages sent.
+
+    A visit's reminder for H hours is due once the booked visit starts within H hours and is
+    still in the future. When a sweep finds several of a visit's reminders due at once (a
+    visit booked 20 h ahead, or a worker that was down), one message covers them all.
+    """
+    hours = settings.SUSTAIN_REMINDER_HOURS
+    if not hours:
+        return 0
+    visits = (
+        Appointment.objects.filter(
+            status=AppointmentStatus.BOOKED,
+            starts_at__gt=now,
+            starts_at__lte=now + dt.timedelta(hours=max(hours)),
+        )
+        .select_related("patient", "site")
+        .prefetch_related("reminders")
+    )
+    sent = 0
+    for visit in visits:
+        done = {
+            r.hours_before for r in visit.reminders.all() if r.visit_starts_at == visit.starts_at
+        }
+        due = [h for h in hours if h not in done and visit.starts_at - now <= dt.timedelta(hours=h)]
+        if due and send_reminder(visit, hours=due, now=now) is not None:
+            sent += 1
+    return sent
+
+
+def send_reminder(
+    appointment: Appointment, *, hours: Sequence[int], now: dt.datetime
+) -> OutboxMessage | None:
+    """Claim the visit's reminders for `hours` and send one message for them.
+
+    Returns None when the patient has no e-mail or phone, when the visit was cancelled or
+    moved meanwhile, or when another sweep claimed the reminders first: the unique
+    (appointment, hours_before, visit_starts_at) row is the claim, so two workers racing send
+    one message between them.
+    """
+    patient = appointment.patient
+    if patient.email:
+        channel, to = Channel.EMAIL, patient.email
+    elif patient.phone:
+        channel, to = Channel.SMS, patient.phone
+    else:
+        return None
+    try:
+        with transaction.atomic():
+            still_due = Appointment.objects.select_for_update().filter(
+                pk=appointment.pk,
+                status=AppointmentStatus.BOOKED,
+                starts_at=appointment.starts_at,
+            )
+            if not still_due.exists():
+                return None
+            claimed = []
+            for h in sorted(hours):
+                reminder, created = VisitReminder.objects.get_or_create(
+                    appointment=appointment,
+                    hours_before=h,
+                    visit_starts_at=appointment.starts_at,
+                    defaults={"sent_at": now},
+                )
+                if created:
+                    claimed.append(reminder)
+            if not claimed:
+                return None
+            subject, body = reminder_text(appointment)
+            message = notify.send(
+                site=appointment.site, channel=channel, to=to, subject=subject, body=body
+            )
+            VisitReminder.objects.filter(pk__in=[r.pk for r in claimed]).update(message=message)
+            record_patient_event(
+                by=None,
+                patient=patient,
+                category=DataCategory.SCHEDULE,
+                obj=claimed[0],
+                unattended=WORKER,
+            )
+            return message
+    except IntegrityError:
+        # Another sweep inserted the same reminder between our read and our insert.
+        return None
