@@ -66,6 +66,10 @@ def test_every_url_is_listed():
             "/schedule/",
             "/schedule/week/",
             "/visits/1/adverse-events/",
+            "/visits/1/cancel/",
+            "/visits/1/move/",
+            "/visits/1/no-show/",
+            "/visits/1/phase/",
             "/visits/1/infusion/",
             "/visits/1/visit.ics",
         ]

@@ -28,7 +28,7 @@ from sustain.care.forms import (
 from sustain.care.models import Alert, Course, Patient
 from sustain.portal import services as portal_services
 from sustain.portal.enums import Channel
-from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.enums import AppointmentStatus, CancellationReason
 from sustain.scheduling.forms import SeriesForm, VisitForm
 from sustain.scheduling.services import SERIES_BOOKABLE
 from sustain_core import dosing, instruments, maintenance
@@ -153,6 +153,8 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
             initial={"first_day": timezone.localdate(timezone=tz) + dt.timedelta(days=1)}
         ),
         "visit_form": VisitForm(chairs=patient.site.chairs.all()),
+        "chairs": list(patient.site.chairs.all()),
+        "cancel_reasons": CancellationReason.choices,
         "invite_form": InviteForm(),
         "invitations": patient.invitations.select_related("created_by")[:5],
         "now": timezone.now(),

@@ -5,6 +5,29 @@ class AppointmentStatus(models.TextChoices):
     BOOKED = "booked", "Booked"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+
+
+class VisitPhase(models.TextChoices):
+    """Where a booked visit is on the day (the day board shows it)."""
+
+    ARRIVED = "arrived", "Arrived"
+    IN_CHAIR = "in_chair", "In chair"
+    INFUSING = "infusing", "Infusing"
+    RECOVERING = "recovering", "Recovering"
+    DISCHARGED = "discharged", "Discharged"
+
+
+class CancellationReason(models.TextChoices):
+    """Coded so cancellations can be reported on."""
+
+    PATIENT_REQUEST = "patient_request", "Patient asked"
+    ILLNESS = "illness", "Patient unwell"
+    SAFETY_DEFERRAL = "safety_deferral", "Deferred for safety (e.g. blood pressure)"
+    CLINIC_CLOSURE = "clinic_closure", "Clinic closed"
+    STAFFING = "staffing", "Staffing"
+    RESCHEDULED = "rescheduled", "Moved to another time"
+    OTHER = "other", "Other"
 
 
 class Weekday(models.IntegerChoices):

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from sustain.accounts.models import Site, User
-from sustain.scheduling.enums import AppointmentStatus, Weekday
+from sustain.scheduling.enums import AppointmentStatus, CancellationReason, VisitPhase, Weekday
 
 
 class OpeningHours(models.Model):
@@ -71,6 +71,11 @@ class Appointment(models.Model):
     booked_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     # iCalendar identity (RFC 5545 §3.8.4.7 UID, §3.8.7.4 SEQUENCE): the UID never changes;
     # SEQUENCE goes up whenever the visit is moved or cancelled (calendar.touch_appointment).
+    phase = models.CharField(max_length=20, choices=VisitPhase.choices, blank=True)
+    cancel_reason = models.CharField(max_length=20, choices=CancellationReason.choices, blank=True)
+    cancel_note = models.CharField(max_length=300, blank=True)
+    # Set when a prescriber kept a move that breaks the protocol's series rules.
+    override_reason = models.CharField(max_length=300, blank=True)
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     sequence = models.PositiveIntegerField(default=0, editable=False)
 
@@ -84,6 +89,10 @@ class Appointment(models.Model):
                 fields=["course", "number"],
                 condition=~Q(status=AppointmentStatus.CANCELLED),
                 name="appt_unique_number_in_course",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=AppointmentStatus.CANCELLED) | ~Q(cancel_reason=""),
+                name="appt_cancelled_has_reason",
             ),
         ]
 

@@ -3,7 +3,7 @@ import zoneinfo
 from collections import defaultdict
 
 from sustain.accounts.models import Site
-from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.enums import AppointmentStatus, VisitPhase
 from sustain.scheduling.models import Appointment, Chair
 
 
@@ -18,5 +18,12 @@ def day_schedule(site: Site, day: dt.date) -> list[tuple[Chair, list[Appointment
         .exclude(status=AppointmentStatus.CANCELLED)
         .select_related("patient", "chair")
     ):
+        appointment.next_phase = _next_phase(appointment.phase)  # type: ignore[attr-defined]
         by_chair[appointment.chair_id].append(appointment)
     return [(chair, by_chair[chair.pk]) for chair in site.chairs.all()]
+
+
+def _next_phase(phase: str) -> VisitPhase | None:
+    order = list(VisitPhase)
+    position = order.index(VisitPhase(phase)) + 1 if phase else 0
+    return order[position] if position < len(order) else None

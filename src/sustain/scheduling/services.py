@@ -5,21 +5,24 @@ site's hours, closures, chairs and existing bookings, and writes the result unde
 two schedulers cannot book the same chair time.
 """
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from sustain.accounts.enums import DataCategory
+from sustain.accounts.enums import AuditAction, DataCategory, Role
 from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
 from sustain.care.models import Course, Patient
 from sustain.care.protocol_versions import protocol_for
 from sustain.care.services import record_patient_event
-from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.calendar import touch_appointment
+from sustain.scheduling.enums import AppointmentStatus, CancellationReason, VisitPhase
 from sustain.scheduling.models import Appointment, Chair
 from sustain_core import protocols, series
 from sustain_core.errors import ClinicalValueError
@@ -196,3 +199,251 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
     )
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=appointment)
     return appointment
+
+
+def _audit_visit(appointment: Appointment, by: User, action: AuditAction) -> None:
+    record_patient_event(
+        by=by, patient=appointment.patient, category=DataCategory.SCHEDULE, obj=appointment,
+        action=action,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def cancel_visit(
+    *, appointment: Appointment, reason: CancellationReason, note: str, by: User
+) -> Appointment:
+    """Cancel a booked visit with a coded reason; calendars get STATUS:CANCELLED."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise ClinicalValueError(
+            "status",
+            f"only a booked visit can be cancelled; it is {appointment.get_status_display()}",
+        )
+    if reason == CancellationReason.OTHER and not note.strip():
+        raise ClinicalValueError("note", "say why, for a cancellation of kind other")
+    appointment.status = AppointmentStatus.CANCELLED
+    appointment.cancel_reason = reason
+    appointment.cancel_note = note.strip()
+    appointment.save(update_fields=["status", "cancel_reason", "cancel_note"])
+    touch_appointment(appointment)
+    _audit_visit(appointment, by, AuditAction.UPDATE)
+    return appointment
+
+
+@transaction.atomic
+def mark_no_show(*, appointment: Appointment, by: User, now: dt.datetime) -> Appointment:
+    """The patient did not come: the chair time is freed and the visit can be moved later."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status != AppointmentStatus.BOOKED or appointment.phase:
+        raise ClinicalValueError("status", "only a booked visit the patient has not arrived for")
+    if appointment.starts_at > now:
+        raise ClinicalValueError("status", "a visit cannot be a no-show before it starts")
+    appointment.status = AppointmentStatus.NO_SHOW
+    appointment.save(update_fields=["status"])
+    touch_appointment(appointment)
+    _audit_visit(appointment, by, AuditAction.UPDATE)
+    return appointment
+
+
+PHASE_ORDER = list(VisitPhase)
+
+
+@transaction.atomic
+def advance_phase(*, appointment: Appointment, phase: VisitPhase, by: User) -> Appointment:
+    """Move a visit along arrived → in chair → infusing → recovering → discharged."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status not in {AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED}:
+        raise ClinicalValueError("phase", f"the visit is {appointment.get_status_display()}")
+    current = PHASE_ORDER.index(VisitPhase(appointment.phase)) if appointment.phase else -1
+    if PHASE_ORDER.index(phase) <= current:
+        raise ClinicalValueError(
+            "phase", f"the visit is already {VisitPhase(appointment.phase).label.lower()}"
+        )
+    appointment.phase = phase
+    appointment.save(update_fields=["phase"])
+    _audit_visit(appointment, by, AuditAction.UPDATE)
+    return appointment
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    moved: Appointment
+    repaired: list[Appointment]  # later visits moved to keep the protocol's series rules
+    overridden: list[str]  # the rules a prescriber chose to break, with a reason
+
+
+@transaction.atomic
+def reschedule_visit(
+    *,
+    appointment: Appointment,
+    starts_at: dt.datetime,
+    by: User,
+    chair: Chair | None = None,
+    override_reason: str = "",
+) -> Rescheduled:
+    """Move one visit; repair the rest of the induction series to keep the protocol's rules.
+
+    When the move breaks a series rule (sustain_core.series.check_series: gaps, span,
+    weekdays, weekly maximum), the later booked visits are planned again after it
+    (sustain_core.series.plan_series). If no repair fits, the move is refused naming the
+    rules, unless a prescriber keeps it with a reason (stored and audited).
+    """
+    appointment = Appointment.objects.select_related("course", "patient__site", "chair").get(
+        pk=appointment.pk
+    )
+    course, patient, site = appointment.course, appointment.patient, appointment.patient.site
+    if appointment.status not in {AppointmentStatus.BOOKED, AppointmentStatus.NO_SHOW}:
+        raise ClinicalValueError(
+            "status", f"a {appointment.get_status_display()} visit stays where it is"
+        )
+    _lock(site, patient)
+    protocol = protocol_for(course)
+    tz, hours, closed = site_calendar(site)
+    chair = chair or appointment.chair
+    ends_at = starts_at + visit_length(site, protocol)
+    series.check_within_opening_hours(
+        start=starts_at, end=ends_at, tz=tz, hours=hours, closed_dates=closed
+    )
+    _check_free(chair, patient, starts_at, ends_at, exclude=[appointment.pk])
+    repaired: list[Appointment] = []
+    broken: list[str] = []
+    if appointment.number <= protocol.induction_infusions:
+        others = list(
+            course.appointments.filter(
+                status__in=OCCUPYING, number__lte=protocol.induction_infusions
+            ).exclude(pk=appointment.pk)
+        )
+        broken = _broken_rules(protocol.series, [*(a.starts_at for a in others), starts_at], tz)
+        later = sorted(
+            (
+                a
+                for a in others
+                if a.number > appointment.number and a.status == AppointmentStatus.BOOKED
+            ),
+            key=lambda a: a.number,
+        )
+        if broken and later:
+            repaired = _repair(
+                later=later,
+                earlier=[a.starts_at for a in others if a not in later],
+                moved=appointment,
+                moved_start=starts_at,
+                chair=chair,
+                protocol=protocol,
+            )
+            if repaired:
+                broken = []
+    if broken:
+        if not override_reason.strip():
+            raise ClinicalValueError(
+                "starts_at",
+                "this move breaks the protocol's series rules and the rest cannot be repaired: "
+                + "; ".join(broken)
+                + ". A prescriber can keep it with a reason.",
+            )
+        if not by.groups.filter(name=Role.PRESCRIBER).exists():
+            raise ClinicalValueError("override_reason", "only a prescriber can break a series rule")
+    appointment.starts_at, appointment.ends_at, appointment.chair = starts_at, ends_at, chair
+    appointment.override_reason = override_reason.strip() if broken else ""
+    _place([appointment, *repaired])
+    for visit in [appointment, *repaired]:
+        touch_appointment(visit)
+        _audit_visit(visit, by, AuditAction.UPDATE)
+    return Rescheduled(moved=appointment, repaired=repaired, overridden=broken)
+
+
+def _place(visits: list[Appointment]) -> None:
+    """Save moved visits at their new times in two steps: first out of the overlap check
+    (status cancelled, "rescheduled"), then back in at their places. Moving one by one could
+    pass through a moment where two of them overlap, which PostgreSQL's exclusion constraint
+    refuses row by row."""
+    Appointment.objects.filter(pk__in=[v.pk for v in visits]).update(
+        status=AppointmentStatus.CANCELLED, cancel_reason=CancellationReason.RESCHEDULED
+    )
+    for visit in visits:
+        visit.status, visit.cancel_reason = AppointmentStatus.BOOKED, ""
+        visit.save(
+            update_fields=[
+                "starts_at", "ends_at", "chair", "status", "cancel_reason", "override_reason",
+            ]
+        )  # fmt: skip
+
+
+def _broken_rules(
+    rules: series.SeriesRules, starts: list[dt.datetime], tz: zoneinfo.ZoneInfo
+) -> list[str]:
+    # Visits missed (no-shows) are not in the series any more: judge what remains.
+    return series.check_series(dataclasses.replace(rules, count=len(starts)), starts, tz=tz)
+
+
+def _check_free(
+    chair: Chair,
+    patient: Patient,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    *,
+    exclude: list[int],
+) -> None:
+    clash = (
+        Appointment.objects.filter(
+            Q(chair=chair) | Q(patient=patient),
+            status__in=OCCUPYING,
+            starts_at__lt=ends_at,
+            ends_at__gt=starts_at,
+        )
+        .exclude(pk__in=exclude)
+        .first()
+    )
+    if clash is not None:
+        whose = "the patient" if clash.patient_id == patient.pk else f"chair {chair.name}"
+        raise BookingConflict("starts_at", f"{whose} is already booked at that time")
+
+
+def _repair(
+    *,
+    later: list[Appointment],
+    earlier: list[dt.datetime],
+    moved: Appointment,
+    moved_start: dt.datetime,
+    chair: Chair,
+    protocol: protocols.Protocol,
+) -> list[Appointment]:
+    """Plan the later visits again after the moved one; [] when nothing fits the rules."""
+    site = moved.patient.site
+    rules = protocol.series
+    first = min([*earlier, moved_start])
+    earliest = moved_start + rules.min_gap
+    span_left = first + rules.max_span - earliest
+    if span_left <= dt.timedelta(0):
+        return []
+    tz, hours, closed = site_calendar(site)
+    chairs = [str(pk) for pk in Chair.objects.filter(site=site).values_list("pk", flat=True)]
+    ignore = {a.pk for a in later} | {moved.pk}
+    chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
+    patient_busy = [
+        series.Interval(start=moved_start, end=moved_start + visit_length(site, protocol))
+    ]
+    for row in Appointment.objects.filter(
+        Q(site=site) | Q(patient=moved.patient), status__in=OCCUPYING, ends_at__gt=earliest
+    ).exclude(pk__in=ignore):
+        interval = series.Interval(start=row.starts_at, end=row.ends_at)
+        chair_busy[str(row.chair_id)].append(interval)
+        if row.patient_id == moved.patient_id:
+            patient_busy.append(interval)
+    chair_busy[str(chair.pk)].append(patient_busy[0])
+    try:
+        slots = series.plan_series(
+            count=len(later), min_gap=rules.min_gap, max_span=span_left, max_gap=rules.max_gap,
+            weekdays=rules.weekdays, max_per_week=None, duration=visit_length(site, protocol),
+            earliest=earliest, tz=tz, hours=hours, closed_dates=closed, chairs=chairs,
+            chair_busy=chair_busy, patient_busy=patient_busy, horizon=span_left,
+        )  # fmt: skip
+    except ClinicalValueError:
+        return []
+    if _broken_rules(rules, [*earlier, moved_start, *(s.start for s in slots)], tz):
+        return []  # e.g. the weekly maximum across the old and new visits
+    chairs_by_pk = Chair.objects.in_bulk([int(s.chair) for s in slots])
+    for visit, slot in zip(later, slots, strict=True):  # placed by the caller, all at once
+        visit.starts_at, visit.ends_at = slot.start, slot.end
+        visit.chair = chairs_by_pk[int(slot.chair)]
+    return later

@@ -8,6 +8,10 @@ urlpatterns = [
     path("schedule/week/", views.week_view, name="week"),
     path("patients/<int:patient_id>/series/", views.book_series, name="series"),
     path("patients/<int:patient_id>/visits/", views.visit_create, name="visit_create"),
+    path("visits/<int:appointment_id>/cancel/", views.visit_cancel, name="visit_cancel"),
+    path("visits/<int:appointment_id>/move/", views.visit_move, name="visit_move"),
+    path("visits/<int:appointment_id>/no-show/", views.visit_no_show, name="visit_no_show"),
+    path("visits/<int:appointment_id>/phase/", views.visit_phase, name="visit_phase"),
     # Patient calendars. The feed is public: its secret token is the credential (a wrong or
     # revoked token is a 404), like the patients' self-report links.
     path("calendar/<slug:token>.ics", calendar_views.calendar_feed, name="calendar_feed"),

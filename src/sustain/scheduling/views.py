@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -16,7 +17,9 @@ from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.views import add_clinical_error
 from sustain.scheduling import queries, services
+from sustain.scheduling.enums import CancellationReason, VisitPhase
 from sustain.scheduling.forms import SeriesForm, VisitForm
+from sustain.scheduling.models import Appointment
 from sustain_core import series
 from sustain_core.errors import ClinicalValueError
 
@@ -151,3 +154,97 @@ def week_view(request: AuthenticatedRequest) -> HttpResponse:
         "tz": tz,
     }
     return render(request, "scheduling/week.html", context)
+
+
+def _visit_for_change(request: AuthenticatedRequest, appointment_id: int) -> Appointment:
+    require_permission(
+        request.user, "scheduling.change_appointment", category=DataCategory.SCHEDULE
+    )
+    return care_queries.get_appointment_for_user(request.user, appointment_id)
+
+
+def _back(request: AuthenticatedRequest, appointment: Appointment) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target == "board":
+        day = appointment.starts_at.astimezone(zoneinfo.ZoneInfo(appointment.site.timezone))
+        return redirect(
+            f"{reverse('scheduling:day')}?site={appointment.site_id}&day={day:%Y-%m-%d}"
+        )
+    return redirect("care:patient_detail", patient_id=appointment.patient_id)
+
+
+@require_POST
+@login_required
+def visit_cancel(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    appointment = _visit_for_change(request, appointment_id)
+    reason = request.POST.get("reason", "")
+    try:
+        if reason not in CancellationReason.values:
+            raise ClinicalValueError("reason", "choose why the visit is cancelled")
+        services.cancel_visit(
+            appointment=appointment, reason=CancellationReason(reason),
+            note=request.POST.get("note", ""), by=request.user,
+        )  # fmt: skip
+    except ClinicalValueError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Visit {appointment.number} cancelled.")
+    return _back(request, appointment)
+
+
+@require_POST
+@login_required
+def visit_no_show(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    appointment = _visit_for_change(request, appointment_id)
+    try:
+        services.mark_no_show(appointment=appointment, by=request.user, now=timezone.now())
+    except ClinicalValueError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Visit {appointment.number}: no-show recorded.")
+    return _back(request, appointment)
+
+
+@require_POST
+@login_required
+def visit_phase(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    appointment = _visit_for_change(request, appointment_id)
+    phase = request.POST.get("phase", "")
+    try:
+        if phase not in VisitPhase.values:
+            raise ClinicalValueError("phase", "no such phase")
+        services.advance_phase(appointment=appointment, phase=VisitPhase(phase), by=request.user)
+    except ClinicalValueError as error:
+        messages.error(request, str(error))
+    return _back(request, appointment)
+
+
+@require_POST
+@login_required
+def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """Move one visit; the rest of the series is repaired, or the rule it breaks is named."""
+    appointment = _visit_for_change(request, appointment_id)
+    form = VisitForm(request.POST, chairs=appointment.site.chairs.all())
+    if not form.is_valid():
+        messages.error(request, "Give a chair, a day and a time.")
+        return _back(request, appointment)
+    tz = zoneinfo.ZoneInfo(appointment.site.timezone)
+    starts_at = dt.datetime.combine(
+        form.cleaned_data["day"], form.cleaned_data["start_time"], tzinfo=tz
+    )
+    try:
+        result = services.reschedule_visit(
+            appointment=appointment, starts_at=starts_at, chair=form.cleaned_data["chair"],
+            by=request.user, override_reason=request.POST.get("override_reason", ""),
+        )  # fmt: skip
+    except ClinicalValueError as error:
+        messages.error(request, str(error))
+    else:
+        text = f"Visit {appointment.number} moved."
+        if result.repaired:
+            numbers = ", ".join(str(v.number) for v in result.repaired)
+            text += f" Visits {numbers} moved too, to keep the protocol's spacing."
+        if result.overridden:
+            text += " Kept against the series rules: " + "; ".join(result.overridden)
+        messages.success(request, text)
+    return _back(request, appointment)

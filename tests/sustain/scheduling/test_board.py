@@ -39,3 +39,15 @@ def test_week_view_lists_each_chairs_visits_per_day(login, ben, booked):
         sum(len(v) for v in per_day) for per_day in zip(*(r[1] for r in rows), strict=True)
     ]
     assert visits_per_day == [1, 0, 1, 0, 1, 0, 0]  # Monday, Wednesday, Friday
+
+
+def test_board_moves_a_visit_through_its_phases(login, ben, booked):
+    client = login(ben)
+    board = client.get("/schedule/", {"day": "2026-11-30", "fragment": "1"}).content.decode()
+    assert ">Arrived</button>" in board
+    response = client.post(f"/visits/{booked[0].pk}/phase/", {"phase": "arrived", "next": "board"})
+    booked[0].refresh_from_db()
+    assert booked[0].phase == "arrived"
+    assert response["Location"].startswith("/schedule/?site=")
+    board = client.get("/schedule/", {"day": "2026-11-30", "fragment": "1"}).content.decode()
+    assert ">In chair</button>" in board

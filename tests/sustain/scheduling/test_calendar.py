@@ -250,8 +250,7 @@ def test_cancelled_visit_stays_in_the_feed_as_cancelled(login, ben, pat, course,
     visit = book(course, sam, dt.datetime(2026, 11, 30, 8, 0, tzinfo=NEW_YORK))
     path = create_feed(login(ben), pat)
 
-    Appointment.objects.filter(pk=visit.pk).update(status="cancelled")
-    calendar.touch_appointment(visit)  # what a cancellation service does
+    services.cancel_visit(appointment=visit, reason="patient_request", note="", by=sam)
 
     assert feed_events(path) == [(f"{visit.uid}@sustain", "20261130T130000Z", "CANCELLED", 1)]
 

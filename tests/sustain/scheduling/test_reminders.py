@@ -109,7 +109,7 @@ def test_text_message_when_there_is_no_email_and_nothing_without_either(pat, vis
 
 def test_cancelled_and_past_visits_are_not_reminded(visit):
     assert sweep(VISIT + MINUTE) == 0  # started
-    Appointment.objects.filter(pk=visit.pk).update(status="cancelled")
+    Appointment.objects.filter(pk=visit.pk).update(status="cancelled", cancel_reason="illness")
     assert sweep(VISIT - 24 * HOUR) == 0
     assert (OutboxMessage.objects.count(), VisitReminder.objects.count()) == (0, 0)
 
