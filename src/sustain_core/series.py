@@ -4,6 +4,10 @@ Instants are aware datetimes and are compared and added in real elapsed time (UT
 hours are local wall-clock times in the site's time zone, so a visit at 08:00 stays at 08:00
 across a daylight-saving change. Weekdays and calendar weeks (Monday to Sunday) are read in
 the site's local calendar.
+
+``plan_series`` finds the earliest series for fixed inputs; ``search_series`` wraps it for a
+booking screen: the patient's availability and preferences, and ranked alternatives when the
+request does not fit soon. ``sustain_core.series_cpsat`` checks both against an exact solver.
 """
 
 import datetime as dt
@@ -25,6 +29,19 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # plan_series_dates tries the first 7 open days from its start as the first visit day, so every
 # allowed weekday gets one chance before it gives up.
 _FIRST_DAYS = 7
+# search_series answers the request as asked only when its first visit is this soon.
+LOOK_AHEAD = dt.timedelta(days=7)
+_SHORT_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_SHORT_MONTHS = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+)  # fmt: skip
+# "How little it gives up", for alternatives that start at the same instant: the clinic's
+# chair preference, then a span the protocol still allows, then the patient's hours, and a
+# later start last.
+_KIND_ORDER = ("other_chair", "relaxed_span", "other_time", "later_start")
+# Windows ending by noon are "the morning window", starting at 17:00 or later "the evening".
+_NOON = dt.time(12)
+_EVENING = dt.time(17)
 
 _T = TypeVar("_T")
 
@@ -106,6 +123,69 @@ class Slot:
     end: dt.datetime
 
 
+@dataclass(frozen=True)
+class Availability:
+    """When the patient can come, on top of the site's hours.
+
+    ``weekdays``: the patient's days (0 = Monday, local calendar; None: any day the protocol
+    and the site allow). ``windows``: local wall-clock (start, end) windows; a visit must lie
+    within one of them, start ≥ window start and end ≤ window end (empty: any time the site
+    is open). ``blackout_dates``: local dates the patient cannot come.
+
+    Raises ClinicalValueError for an empty ``weekdays`` or a window that does not end after it
+    starts, and OutOfRange for a weekday outside 0–6.
+    """
+
+    weekdays: frozenset[int] | None = None
+    windows: tuple[tuple[dt.time, dt.time], ...] = ()
+    blackout_dates: frozenset[dt.date] = frozenset()
+
+    def __post_init__(self) -> None:
+        _check_weekdays(self.weekdays)
+        for opens, closes in self.windows:
+            if not opens < closes:
+                raise ClinicalValueError(
+                    "windows",
+                    f"a window must end after it starts at {opens:%H:%M}; got {closes:%H:%M}",
+                )
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A series that fits when the request does not, and the one thing it gives up.
+
+    ``kind`` is "later_start", "other_time", "other_chair" or "relaxed_span"; ``gives_up`` is
+    one plain sentence for the booking screen; ``rank`` counts from 1 (see ``search_series``).
+    """
+
+    slots: tuple[Slot, ...]
+    gives_up: str
+    kind: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class SeriesResult:
+    """What ``search_series`` found: the series as asked, or None and ranked alternatives."""
+
+    series: tuple[Slot, ...] | None
+    alternatives: tuple[Alternative, ...]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One grid visit the patient is free for, with every chair free for it (``chairs`` order).
+
+    ``week`` is the local Monday of its week. ``candidate_visits`` lists them, for an exact
+    solver to choose from the same grid as ``plan_series``.
+    """
+
+    start: dt.datetime
+    end: dt.datetime
+    week: dt.date
+    chairs: tuple[str, ...]
+
+
 def check_within_opening_hours(
     *,
     start: dt.datetime,
@@ -164,6 +244,7 @@ def plan_series(
     max_gap: dt.timedelta | None = None,
     weekdays: Collection[int] | None = None,
     max_per_week: int | None = None,
+    availability: Availability | None = None,
 ) -> tuple[Slot, ...]:
     """Find the earliest series of ``count`` visits that fits every constraint.
 
@@ -178,7 +259,9 @@ def plan_series(
     - starts at least ``min_gap`` and, when given, at most ``max_gap`` of real elapsed time
       after the previous visit's start;
     - is at most the ``max_per_week``-th visit of the series in its local calendar week
-      (Monday to Sunday), when given.
+      (Monday to Sunday), when given;
+    - with ``availability``: falls on one of its weekdays, lies within one of its windows and
+      not on a blackout date (the grid stays the site's; availability only removes visits).
     The first visit starts at or after ``earliest`` and no later than ``earliest + horizon``,
     and the last visit ends no later than ``max_span`` after the first one starts. Leaving out
     ``max_gap``, ``weekdays`` and ``max_per_week`` gives exactly the earlier greedy results.
@@ -201,7 +284,15 @@ def plan_series(
     path-compressed pointers, so the work across all first visits is bounded by slots × count ×
     ``max_per_week``; without ``max_gap`` the earliest allowed slot is always completable when
     any later one is, and the search is the greedy one. Free slots are generated lazily, only
-    as far as the search looks.
+    as far as the search looks. Busy intervals are read once per call: those that can touch
+    the search window (``earliest`` to the last day a visit can fall on) are kept, merged and
+    searched by bisection; the scan is linear (25,000 intervals take about a millisecond when
+    they are in UTC, as the database returns them).
+
+    Ties between chairs go to the first free chair in ``chairs`` order. The result is also the
+    componentwise-earliest series: every series that fits has each of its visits at or after
+    the same-numbered visit here (the series that fit are closed under taking the earlier of
+    two series visit by visit), which is what ``series_cpsat`` checks.
 
     The rule is generic; the clinical numbers come from the protocol, e.g. 48 h between
     starts for thrice-weekly infusions [Murrough2013] [Shiroma2014], Monday–Wednesday–Friday
@@ -228,35 +319,35 @@ def plan_series(
 
     earliest_utc = earliest.astimezone(dt.UTC)
     latest_first = earliest_utc + horizon
-    openings = _Lazy(
-        _free_slots(
-            earliest=earliest_utc,
-            until=latest_first + max_span,
-            duration=duration,
-            step=step,
-            tz=tz,
-            hours=hours,
-            closed_dates=closed_dates,
-            weekdays=None if weekdays is None else frozenset(weekdays),
-            chairs=chairs,
-            chair_busy=chair_busy,
-            patient_busy=patient_busy,
-        )
+    calendar = _Calendar(
+        earliest=earliest_utc,
+        until=latest_first + max_span,
+        duration=duration,
+        step=step,
+        tz=tz,
+        hours=hours,
+        closed_dates=closed_dates,
+        chairs=chairs,
+        chair_busy=chair_busy,
+        patient_busy=patient_busy,
+        availability=availability,
     )
-    series = _earliest_series(
-        openings,
+    series = calendar.earliest_series(
         count=count,
-        # Not before the previous visit ends: the patient cannot be in two chairs at once, and
-        # so this plan can never double-book a chair either.
-        min_gap=max(min_gap, duration) // _MICROSECOND,
-        max_gap=None if max_gap is None else max_gap // _MICROSECOND,
+        min_gap=min_gap,
+        max_gap=max_gap,
+        max_span=max_span,
         max_per_week=max_per_week,
-        latest_first=_position(latest_first),
-        max_spread=(max_span - duration) // _MICROSECOND,
+        latest_first=latest_first,
+        chairs=chairs,
+        weekdays=weekdays,
+        windows=() if availability is None else availability.windows,
     )
     if series is not None:
         return series
     where = " within opening hours"
+    if availability is not None:
+        where += " and the patient's availability"
     if weekdays is not None:
         where += f" on {_weekday_list(weekdays, 'or')}"
     week = (
@@ -271,6 +362,299 @@ def plan_series(
         f"free chair{where}, starts {_gap_rule(min_gap, max_gap)} after the previous one, "
         f"{week}and the series ends within {_describe(max_span)} of its first start",
     )
+
+
+def search_series(
+    *,
+    rules: SeriesRules,
+    earliest: dt.datetime,
+    tz: ZoneInfo,
+    hours: Sequence[OpeningHours],
+    closed_dates: Collection[dt.date],
+    chairs: Sequence[str],
+    chair_busy: Mapping[str, Sequence[Interval]],
+    patient_busy: Sequence[Interval],
+    duration: dt.timedelta,
+    availability: Availability | None = None,
+    requested_span: dt.timedelta | None = None,
+    preferred_chair: str | None = None,
+    step: dt.timedelta = dt.timedelta(minutes=15),
+    horizon: dt.timedelta = dt.timedelta(days=60),
+    max_alternatives: int = 5,
+) -> SeriesResult:
+    """Find the series a booking screen offers: the one asked for, or ranked alternatives.
+
+    The request is the protocol's ``rules`` plus the patient's ``availability``, a
+    ``requested_span`` no longer than the protocol's ``max_span`` (None: the protocol's), and
+    a ``preferred_chair`` (None: any chair; given, the series as asked uses only that chair,
+    and "another chair" is an alternative). Every search is ``plan_series`` with these inputs,
+    so it is the earliest series (componentwise), ties between chairs going to the first free
+    one in ``chairs`` order, with ``step`` and ``horizon`` as there; the busy intervals and
+    each day's grid are indexed once per call and shared by the searches.
+
+    Look-ahead: the request fits when its earliest series starts no later than ``LOOK_AHEAD``
+    (7 days, or ``horizon`` when shorter) after ``earliest``; then ``series`` is that series and
+    there are no alternatives. Otherwise ``series`` is None and the alternatives relax one
+    thing each, searching the whole ``horizon``:
+    - "later_start": everything honoured, starting after the look-ahead;
+    - "other_time": without the patient's time windows (days, blackout dates, chair and span
+      kept), when windows were given;
+    - "other_chair": any chair, the preferred one first, when a preferred chair was given and
+      the site has others;
+    - "relaxed_span": the protocol's ``max_span`` instead of the requested span, when that was
+      shorter.
+    A relaxed series that differs from the later-start one really uses what it relaxes (were
+    it to keep it, it would fit everything and be the later-start series); one that also
+    starts after the look-ahead says so too ("…, and starts 9 days later than asked (Mon 14
+    Dec)").
+
+    Ranking: by the first visit's start; then by how little is given up: one thing before
+    two (a relaxation that also starts late), then the clinic's chair preference, a span the
+    protocol still allows, the patient's hours, and a later start. Identical slot sequences are
+    listed once, under the better rank. At most ``max_alternatives`` are returned (at most four
+    kinds exist); ranks count from 1. The same inputs always give the same result.
+
+    Raises the errors of ``plan_series`` for invalid rules or inputs (naming the field of
+    ``rules``), OutOfRange for a ``requested_span`` shorter than one visit or longer than the
+    protocol's ``max_span`` and for a negative ``max_alternatives``, and ClinicalValueError for
+    a ``preferred_chair`` not among ``chairs``. Never raises NoSeriesFound: nothing that fits
+    gives ``SeriesResult(None, ())``.
+    """
+    _check_rules(rules)
+    _check_series_inputs(
+        count=rules.count,
+        min_gap=rules.min_gap,
+        max_span=rules.max_span,
+        duration=duration,
+        step=step,
+        horizon=horizon,
+    )
+    span = _check_request(
+        rules=rules,
+        earliest=earliest,
+        duration=duration,
+        chairs=chairs,
+        requested_span=requested_span,
+        preferred_chair=preferred_chair,
+        max_alternatives=max_alternatives,
+    )
+    earliest_utc = earliest.astimezone(dt.UTC)
+    latest_first = earliest_utc + horizon
+    calendar = _Calendar(
+        earliest=earliest_utc,
+        until=latest_first + rules.max_span,
+        duration=duration,
+        step=step,
+        tz=tz,
+        hours=hours,
+        closed_dates=closed_dates,
+        chairs=chairs,
+        chair_busy=chair_busy,
+        patient_busy=patient_busy,
+        availability=availability,
+    )
+    asked_chairs = tuple(chairs) if preferred_chair is None else (preferred_chair,)
+    windows = () if availability is None else availability.windows
+
+    def find(
+        *,
+        chairs: Sequence[str] = asked_chairs,
+        windows: tuple[tuple[dt.time, dt.time], ...] = windows,
+        max_span: dt.timedelta = span,
+    ) -> tuple[Slot, ...] | None:
+        return calendar.earliest_series(
+            count=rules.count,
+            min_gap=rules.min_gap,
+            max_gap=rules.max_gap,
+            max_span=max_span,
+            max_per_week=rules.max_per_week,
+            latest_first=latest_first,
+            chairs=chairs,
+            weekdays=rules.weekdays,
+            windows=windows,
+        )
+
+    asked = find()
+    soon = earliest_utc + min(LOOK_AHEAD, horizon)
+    if asked is not None and asked[0].start <= soon:
+        return SeriesResult(series=asked, alternatives=())
+    found: list[tuple[str, tuple[Slot, ...] | None]] = [("later_start", asked)]
+    if windows:
+        found.append(("other_time", find(windows=())))
+    others = tuple(chair for chair in chairs if chair != preferred_chair)
+    if preferred_chair is not None and others:
+        found.append(("other_chair", find(chairs=(preferred_chair, *others))))
+    if span < rules.max_span:
+        found.append(("relaxed_span", find(max_span=rules.max_span)))
+
+    return SeriesResult(
+        series=None,
+        alternatives=_rank(
+            [(kind, slots) for kind, slots in found if slots is not None],
+            soon=soon,
+            max_alternatives=max_alternatives,
+            describe=_Describe(
+                asked_day=earliest.astimezone(tz).date(),
+                tz=tz,
+                windows=windows,
+                chairs=tuple(chairs),
+                preferred_chair=preferred_chair,
+                requested_span=span,
+                max_span=rules.max_span,
+            ),
+        ),
+    )
+
+
+def _check_request(
+    *,
+    rules: SeriesRules,
+    earliest: dt.datetime,
+    duration: dt.timedelta,
+    chairs: Sequence[str],
+    requested_span: dt.timedelta | None,
+    preferred_chair: str | None,
+    max_alternatives: int,
+) -> dt.timedelta:
+    """Check ``search_series``' own inputs and return the span the request asks for."""
+    _require_aware("earliest", earliest)
+    if not chairs:
+        raise ClinicalValueError("chairs", "at least one chair is needed; got none")
+    span = rules.max_span if requested_span is None else requested_span
+    if not duration <= span <= rules.max_span:
+        raise OutOfRange(
+            "requested_span",
+            f"requested_span must be from the visit duration {duration} to the protocol's "
+            f"max_span {rules.max_span}; got {requested_span}",
+        )
+    if preferred_chair is not None and preferred_chair not in chairs:
+        raise ClinicalValueError(
+            "preferred_chair", f"preferred_chair must be one of the chairs; got {preferred_chair!r}"
+        )
+    if (
+        isinstance(max_alternatives, bool)
+        or not isinstance(max_alternatives, int)
+        or max_alternatives < 0
+    ):
+        raise OutOfRange(
+            "max_alternatives",
+            f"max_alternatives must be a whole number, 0 or more; got {max_alternatives!r}",
+        )
+    return span
+
+
+@dataclass(frozen=True)
+class _Describe:
+    """What an alternative's sentence needs to know about the request."""
+
+    asked_day: dt.date
+    tz: ZoneInfo
+    windows: tuple[tuple[dt.time, dt.time], ...]
+    chairs: tuple[str, ...]
+    preferred_chair: str | None
+    requested_span: dt.timedelta
+    max_span: dt.timedelta
+
+    def gives_up(self, kind: str, slots: tuple[Slot, ...], *, late: bool) -> str:
+        """Say what a series of ``kind`` gives up; ``late``: it also starts after the look-ahead."""
+        first_day = slots[0].start.astimezone(self.tz).date()
+        later = (
+            f"starts {_days((first_day - self.asked_day).days)} later than asked "
+            f"({_short_date(first_day)})"
+        )
+        if kind == "later_start":
+            return later
+        if kind == "other_time":
+            text = f"at {_start_times(slots, self.tz)} instead of {_window_name(self.windows)}"
+        elif kind == "other_chair":
+            text = _other_chairs(slots, self.chairs, self.preferred_chair)
+        else:
+            text = _longer_span(slots, requested=self.requested_span, allowed=self.max_span)
+        return f"{text}, and {later}" if late else text
+
+
+def _rank(
+    found: list[tuple[str, tuple[Slot, ...]]],
+    *,
+    soon: dt.datetime,
+    max_alternatives: int,
+    describe: _Describe,
+) -> tuple[Alternative, ...]:
+    """Rank, deduplicate and cap ``search_series``' alternatives (see there)."""
+
+    def key(option: tuple[str, tuple[Slot, ...]]) -> tuple[dt.datetime, int, int]:
+        kind, slots = option
+        given_up = 1 + (kind != "later_start" and slots[0].start > soon)
+        return slots[0].start, given_up, _KIND_ORDER.index(kind)
+
+    alternatives: list[Alternative] = []
+    for kind, slots in sorted(found, key=key):
+        if len(alternatives) == max_alternatives:
+            break
+        if any(alternative.slots == slots for alternative in alternatives):
+            continue
+        late = kind != "later_start" and slots[0].start > soon
+        alternatives.append(
+            Alternative(
+                slots=slots,
+                gives_up=describe.gives_up(kind, slots, late=late),
+                kind=kind,
+                rank=len(alternatives) + 1,
+            )
+        )
+    return tuple(alternatives)
+
+
+def candidate_visits(
+    *,
+    earliest: dt.datetime,
+    until: dt.datetime,
+    duration: dt.timedelta,
+    tz: ZoneInfo,
+    hours: Sequence[OpeningHours],
+    closed_dates: Collection[dt.date],
+    chairs: Sequence[str],
+    chair_busy: Mapping[str, Sequence[Interval]],
+    patient_busy: Sequence[Interval],
+    step: dt.timedelta = dt.timedelta(minutes=15),
+    weekdays: Collection[int] | None = None,
+    availability: Availability | None = None,
+) -> list[Candidate]:
+    """Return, in time order, every grid visit ``plan_series`` chooses from, with its free chairs.
+
+    The visits start at or after ``earliest`` on the local days up to the date of ``until``
+    (``plan_series`` uses ``earliest + horizon + max_span``), on the step grid of the site's
+    hours, on allowed days and within ``availability``, with the patient free and at least one
+    chair free. For an exact solver (``series_cpsat``) to work on the same grid. Inputs are
+    taken as ``plan_series`` takes them and are not checked again, except that ``earliest``
+    and ``until`` must be aware (ClinicalValueError).
+    """
+    _require_aware("earliest", earliest)
+    _require_aware("until", until)
+    calendar = _Calendar(
+        earliest=earliest.astimezone(dt.UTC),
+        until=until,
+        duration=duration,
+        step=step,
+        tz=tz,
+        hours=hours,
+        closed_dates=closed_dates,
+        chairs=chairs,
+        chair_busy=chair_busy,
+        patient_busy=patient_busy,
+        availability=availability,
+    )
+    windows = () if availability is None else availability.windows
+    candidates: list[Candidate] = []
+    for week, (start, end, _, _) in calendar.visits(
+        until=until, weekdays=weekdays, windows=windows
+    ):
+        free = calendar.free_chairs(chairs, start, end)
+        if free:
+            candidates.append(
+                Candidate(start=start, end=end, week=dt.date.fromordinal(week), chairs=free)
+            )
+    return candidates
 
 
 def plan_series_dates(
@@ -577,42 +961,150 @@ def _skip_dead(dead: dict[int, int], index: int) -> int:
     return live
 
 
-def _free_slots(
-    *,
-    earliest: dt.datetime,
-    until: dt.datetime,
-    duration: dt.timedelta,
-    step: dt.timedelta,
-    tz: ZoneInfo,
-    hours: Sequence[OpeningHours],
-    closed_dates: Collection[dt.date],
-    weekdays: frozenset[int] | None,
-    chairs: Sequence[str],
-    chair_busy: Mapping[str, Sequence[Interval]],
-    patient_busy: Sequence[Interval],
-) -> Iterator[tuple[int, int, Slot]]:
-    """Yield, in time order, the grid visits that the patient and some chair are free for.
+# A grid visit: UTC start and end, and its local wall-clock start and end times.
+_GridVisit = tuple[dt.datetime, dt.datetime, dt.time, dt.time]
 
-    Visits start at or after ``earliest``, on open allowed days up to the local date of
-    ``until``; each takes the first free chair in ``chairs`` order. Each comes with its
-    position (microseconds since the epoch) and its local week key.
+
+class _Calendar:
+    """One call's site calendar and diaries, indexed once and shared by its searches.
+
+    Busy intervals that can touch a visit between ``earliest`` and the local date of ``until``
+    are merged into runs (a linear scan of the rest: visits lie within one local day, so they
+    end before ``until`` plus two days). Each day's grid visits that start at or after
+    ``earliest`` with the patient free are built on first use and kept.
     """
-    rows_by_weekday = _rows_by_weekday(hours)
-    patient = _merge(patient_busy)
-    chair_runs = {chair: _merge(chair_busy.get(chair, ())) for chair in chairs}
-    day, last_day = earliest.astimezone(tz).date(), until.astimezone(tz).date()
-    while day <= last_day:
-        if day not in closed_dates and (weekdays is None or day.weekday() in weekdays):
-            rows = rows_by_weekday.get(day.weekday(), [])
-            week = day.toordinal() - day.weekday()
-            for start in _grid_starts(day, rows, duration=duration, step=step, tz=tz):
-                end = start + duration
-                if start < earliest or not _is_free(patient, start, end):
-                    continue
-                chair = next((c for c in chairs if _is_free(chair_runs[c], start, end)), None)
-                if chair is not None:
-                    yield _position(start), week, Slot(chair=chair, start=start, end=end)
-        day += _ONE_DAY
+
+    def __init__(
+        self,
+        *,
+        earliest: dt.datetime,
+        until: dt.datetime,
+        duration: dt.timedelta,
+        step: dt.timedelta,
+        tz: ZoneInfo,
+        hours: Sequence[OpeningHours],
+        closed_dates: Collection[dt.date],
+        chairs: Sequence[str],
+        chair_busy: Mapping[str, Sequence[Interval]],
+        patient_busy: Sequence[Interval],
+        availability: Availability | None,
+    ) -> None:
+        self._earliest = earliest
+        self._duration = duration
+        self._step = step
+        self._tz = tz
+        self._rows = _rows_by_weekday(hours)
+        self._closed = closed_dates
+        self._blackout = frozenset() if availability is None else availability.blackout_dates
+        self._patient_days = None if availability is None else availability.weekdays
+        edge = until.astimezone(dt.UTC) + 2 * _ONE_DAY
+        self._patient = _merge(_touching(patient_busy, earliest, edge))
+        self._chairs = {
+            chair: _merge(_touching(chair_busy.get(chair, ()), earliest, edge)) for chair in chairs
+        }
+        self._grids: dict[dt.date, list[_GridVisit]] = {}
+
+    def earliest_series(
+        self,
+        *,
+        count: int,
+        min_gap: dt.timedelta,
+        max_gap: dt.timedelta | None,
+        max_span: dt.timedelta,
+        max_per_week: int | None,
+        latest_first: dt.datetime,
+        chairs: Sequence[str],
+        weekdays: Collection[int] | None,
+        windows: tuple[tuple[dt.time, dt.time], ...],
+    ) -> tuple[Slot, ...] | None:
+        """Return ``plan_series``' series for these rules over the calendar, or None."""
+        openings = _Lazy(
+            self._free_slots(
+                until=latest_first + max_span, chairs=chairs, weekdays=weekdays, windows=windows
+            )
+        )
+        return _earliest_series(
+            openings,
+            count=count,
+            # Not before the previous visit ends: the patient cannot be in two chairs at once,
+            # and so this plan can never double-book a chair either.
+            min_gap=max(min_gap, self._duration) // _MICROSECOND,
+            max_gap=None if max_gap is None else max_gap // _MICROSECOND,
+            max_per_week=max_per_week,
+            latest_first=_position(latest_first),
+            max_spread=(max_span - self._duration) // _MICROSECOND,
+        )
+
+    def visits(
+        self,
+        *,
+        until: dt.datetime,
+        weekdays: Collection[int] | None,
+        windows: tuple[tuple[dt.time, dt.time], ...],
+    ) -> Iterator[tuple[int, _GridVisit]]:
+        """Yield, in time order with their week key, the grid visits the patient is free for.
+
+        Days run from ``earliest``'s to ``until``'s local date: open, allowed by ``weekdays``
+        and the patient's days, not blacked out. Visits lie within one of ``windows`` if any.
+        """
+        allowed = {
+            day
+            for day in range(7)
+            if (weekdays is None or day in weekdays)
+            and (self._patient_days is None or day in self._patient_days)
+        }
+        day, last_day = (
+            self._earliest.astimezone(self._tz).date(),
+            until.astimezone(self._tz).date(),
+        )
+        while day <= last_day:
+            if day.weekday() in allowed and day not in self._closed and day not in self._blackout:
+                week = day.toordinal() - day.weekday()
+                for visit in self._grid(day):
+                    if not windows or any(
+                        opens <= visit[2] and visit[3] <= closes for opens, closes in windows
+                    ):
+                        yield week, visit
+            day += _ONE_DAY
+
+    def free_chairs(
+        self, chairs: Sequence[str], start: dt.datetime, end: dt.datetime
+    ) -> tuple[str, ...]:
+        """Return the chairs free from ``start`` to ``end``, in ``chairs`` order."""
+        return tuple(chair for chair in chairs if _is_free(self._chairs[chair], start, end))
+
+    def _free_slots(
+        self,
+        *,
+        until: dt.datetime,
+        chairs: Sequence[str],
+        weekdays: Collection[int] | None,
+        windows: tuple[tuple[dt.time, dt.time], ...],
+    ) -> Iterator[tuple[int, int, Slot]]:
+        """Yield ``visits`` that some chair is free for, each in the first free chair in
+        ``chairs`` order, with its position (microseconds since the epoch) and week key."""
+        runs = [(chair, self._chairs[chair]) for chair in chairs]
+        for week, (start, end, _, _) in self.visits(
+            until=until, weekdays=weekdays, windows=windows
+        ):
+            chair = next((chair for chair, busy in runs if _is_free(busy, start, end)), None)
+            if chair is not None:
+                yield _position(start), week, Slot(chair=chair, start=start, end=end)
+
+    def _grid(self, day: dt.date) -> list[_GridVisit]:
+        if day not in self._grids:
+            self._grids[day] = [
+                visit
+                for visit in _grid_visits(
+                    day,
+                    self._rows.get(day.weekday(), []),
+                    duration=self._duration,
+                    step=self._step,
+                    tz=self._tz,
+                )
+                if visit[0] >= self._earliest and _is_free(self._patient, visit[0], visit[1])
+            ]
+        return self._grids[day]
 
 
 def _open_days(
@@ -634,26 +1126,27 @@ def _position(instant: dt.datetime) -> int:
     return (instant - _EPOCH) // _MICROSECOND
 
 
-def _grid_starts(
+def _grid_visits(
     day: dt.date,
     rows: Sequence[OpeningHours],
     *,
     duration: dt.timedelta,
     step: dt.timedelta,
     tz: ZoneInfo,
-) -> list[dt.datetime]:
-    """Return the sorted UTC starts of the day's grid visits that fit within a row."""
-    starts: set[dt.datetime] = set()
+) -> list[_GridVisit]:
+    """Return the day's grid visits that fit within a row, sorted by start, once each."""
+    visits: dict[dt.datetime, _GridVisit] = {}
     for row in rows:
         wall, closes = dt.datetime.combine(day, row.opens), dt.datetime.combine(day, row.closes)
         while wall < closes:
             start = _wall_to_utc(wall, tz)
-            if start is not None and _fits(
-                row, start.astimezone(tz), (start + duration).astimezone(tz)
-            ):
-                starts.add(start)
+            if start is not None:
+                end = start + duration
+                local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+                if _fits(row, local_start, local_end):
+                    visits[start] = (start, end, local_start.time(), local_end.time())
             wall += step
-    return sorted(starts)
+    return [visits[start] for start in sorted(visits)]
 
 
 def _wall_to_utc(wall: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
@@ -695,13 +1188,25 @@ def _merge(intervals: Sequence[Interval]) -> _Runs:
     ends: list[dt.datetime] = []
     for interval in sorted(intervals, key=lambda interval: interval.start):
         # In UTC, so that lookups compare plain fields instead of converting every time.
-        start, end = interval.start.astimezone(dt.UTC), interval.end.astimezone(dt.UTC)
+        start, end = _utc(interval.start), _utc(interval.end)
         if ends and start <= ends[-1]:
             ends[-1] = max(ends[-1], end)
         else:
             starts.append(start)
             ends.append(end)
     return _Runs(starts=tuple(starts), ends=tuple(ends))
+
+
+def _touching(
+    intervals: Sequence[Interval], start: dt.datetime, end: dt.datetime
+) -> list[Interval]:
+    """Return the intervals that overlap [start, end) (UTC bounds: a fast comparison)."""
+    return [interval for interval in intervals if interval.start < end and start < interval.end]
+
+
+def _utc(instant: dt.datetime) -> dt.datetime:
+    # Most instants come from the database already in UTC: skip the conversion call.
+    return instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC)
 
 
 def _is_free(runs: _Runs, start: dt.datetime, end: dt.datetime) -> bool:
@@ -763,6 +1268,17 @@ def _check_spacing(
             "max_gap",
             f"max_gap must be longer than 0 and at least min_gap {min_gap}; got {max_gap}",
         )
+    _check_weekdays(weekdays)
+    if max_per_week is not None and (
+        isinstance(max_per_week, bool) or not isinstance(max_per_week, int) or max_per_week < 1
+    ):
+        raise OutOfRange(
+            "max_per_week",
+            f"max_per_week must be a whole number of visits, at least 1; got {max_per_week!r}",
+        )
+
+
+def _check_weekdays(weekdays: Collection[int] | None) -> None:
     if weekdays is not None:
         if not weekdays:
             raise ClinicalValueError("weekdays", "at least one weekday is needed; got none")
@@ -773,13 +1289,6 @@ def _check_spacing(
             raise OutOfRange(
                 "weekdays", f"weekdays must be 0 (Monday) to 6 (Sunday); got {wrong!r}"
             )
-    if max_per_week is not None and (
-        isinstance(max_per_week, bool) or not isinstance(max_per_week, int) or max_per_week < 1
-    ):
-        raise OutOfRange(
-            "max_per_week",
-            f"max_per_week must be a whole number of visits, at least 1; got {max_per_week!r}",
-        )
 
 
 def _require_aware(field: str, value: dt.datetime) -> None:
@@ -833,3 +1342,50 @@ def _describe_exact(duration: dt.timedelta) -> str:
     parts += [f"{hours} h"] if hours else []
     parts += [f"{minutes} min"] if minutes or not parts else []
     return " ".join(parts)
+
+
+def _short_date(day: dt.date) -> str:
+    """Name a date the way a booking screen does: "Mon 14 Dec"."""
+    return f"{_SHORT_WEEKDAYS[day.weekday()]} {day.day} {_SHORT_MONTHS[day.month - 1]}"
+
+
+def _start_times(slots: Sequence[Slot], tz: ZoneInfo) -> str:
+    times = sorted({slot.start.astimezone(tz).time() for slot in slots})
+    if len(times) == 1:
+        return f"{times[0]:%H:%M}"
+    return f"times from {times[0]:%H:%M} to {times[-1]:%H:%M}"
+
+
+def _window_name(windows: Sequence[tuple[dt.time, dt.time]]) -> str:
+    if len(windows) > 1:
+        spans = [f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in sorted(windows)]
+        return f"the {', '.join(spans[:-1])} and {spans[-1]} windows"
+    ((opens, closes),) = windows
+    if closes <= _NOON:
+        return "the morning window"
+    if opens >= _EVENING:
+        return "the evening window"
+    if opens >= _NOON and closes <= _EVENING:
+        return "the afternoon window"
+    return f"the {opens:%H:%M}–{closes:%H:%M} window"
+
+
+def _other_chairs(slots: Sequence[Slot], chairs: Sequence[str], preferred: str | None) -> str:
+    used = [chair for chair in chairs if any(slot.chair == chair for slot in slots)]
+    if len(used) == 1:
+        return f"in chair {used[0]} instead of chair {preferred}"
+    return f"in different chairs ({', '.join(used)}) instead of chair {preferred} only"
+
+
+def _longer_span(slots: Sequence[Slot], *, requested: dt.timedelta, allowed: dt.timedelta) -> str:
+    span = slots[-1].end - slots[0].start
+    if requested % _ONE_DAY == _ZERO and allowed % _ONE_DAY == _ZERO:
+        # Whole days, counting a part day as a day: 18 days 2 h spans 19 days.
+        return (
+            f"spans {_days(-(-span // _ONE_DAY))} instead of the {requested.days} you asked for "
+            f"(protocol allows {allowed.days})"
+        )
+    return (
+        f"spans {_describe_exact(span)} instead of the {_describe(requested)} you asked for "
+        f"(protocol allows {_describe(allowed)})"
+    )
