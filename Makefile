@@ -30,7 +30,7 @@ test: install
 	$(BIN)/pytest -q
 
 test-core: install
-	$(BIN)/coverage run -m pytest -q -m core tests/core
+	$(BIN)/coverage run -m pytest -q -m "core or solver" tests/core
 	$(BIN)/coverage report
 
 lint: install
@@ -57,3 +57,4 @@ check: lint typecheck migrations-check deploy-check test-core test
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/series_search.py

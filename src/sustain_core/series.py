@@ -497,7 +497,6 @@ def search_series(
                 asked_day=earliest.astimezone(tz).date(),
                 tz=tz,
                 windows=windows,
-                chairs=tuple(chairs),
                 preferred_chair=preferred_chair,
                 requested_span=span,
                 max_span=rules.max_span,
@@ -550,7 +549,6 @@ class _Describe:
     asked_day: dt.date
     tz: ZoneInfo
     windows: tuple[tuple[dt.time, dt.time], ...]
-    chairs: tuple[str, ...]
     preferred_chair: str | None
     requested_span: dt.timedelta
     max_span: dt.timedelta
@@ -567,7 +565,7 @@ class _Describe:
         if kind == "other_time":
             text = f"at {_start_times(slots, self.tz)} instead of {_window_name(self.windows)}"
         elif kind == "other_chair":
-            text = _other_chairs(slots, self.chairs, self.preferred_chair)
+            text = _other_chairs(slots, self.preferred_chair)
         else:
             text = _longer_span(slots, requested=self.requested_span, allowed=self.max_span)
         return f"{text}, and {later}" if late else text
@@ -1370,11 +1368,11 @@ def _window_name(windows: Sequence[tuple[dt.time, dt.time]]) -> str:
     return f"the {opens:%H:%M}–{closes:%H:%M} window"
 
 
-def _other_chairs(slots: Sequence[Slot], chairs: Sequence[str], preferred: str | None) -> str:
-    used = [chair for chair in chairs if any(slot.chair == chair for slot in slots)]
+def _other_chairs(slots: Sequence[Slot], preferred: str | None) -> str:
+    used = {slot.chair for slot in slots}
     if len(used) == 1:
-        return f"in chair {used[0]} instead of chair {preferred}"
-    return f"in different chairs ({', '.join(used)}) instead of chair {preferred} only"
+        return f"in chair {slots[0].chair} instead of chair {preferred}"
+    return f"in different chairs instead of only chair {preferred}"
 
 
 def _longer_span(slots: Sequence[Slot], *, requested: dt.timedelta, allowed: dt.timedelta) -> str:

@@ -1,0 +1,182 @@
+"""Series search benchmark: `python bench/series_search.py`. Prints a Markdown table.
+
+A site of 12 chairs open Monday to Friday 08:00–18:00 (America/New_York) with a year of
+existing bookings, generated deterministically: about 25,000 visits. Each chair-day is filled
+with visits of 40 min to 1 h 15 min and short turnovers, with a free stretch of 2–3 hours about
+one time in ten, as a busy infusion clinic's diary looks. (A year of 2-hour visits cannot reach
+25,000 here: 12 chairs × 261 days × 10 h hold at most 15,660 of them.)
+
+50 searches for a 6-visit protocol (starts at least 48 h apart, all within 21 days, 2-hour
+visits) from different start days. Each patient has a few appointments of their own; some are
+free only in the morning or on Monday, Wednesday and Friday, some are away for the first week
+(so the series asked for does not fit and alternatives are searched), and some also ask for
+chair 1 and a 14-day span. Each search runs through ``series.search_series`` (the busy data
+are indexed inside every call), then the same request through
+``series_cpsat.solve_series_cpsat``, with a time limit per instance. The two earliest series
+(the series asked for, or else the later-start alternative) must be identical.
+"""
+
+import datetime as dt
+import random
+import statistics
+import sys
+import time
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from sustain_core import series, series_cpsat
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+FIRST_DAY = dt.date(2027, 1, 4)  # a Monday
+CHAIRS = tuple(str(number) for number in range(1, 13))  # as the Django layer passes them
+HOURS = tuple(series.OpeningHours(day, dt.time(8), dt.time(18)) for day in range(5))
+RULES = series.SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21))
+VISIT = dt.timedelta(hours=2)
+SEARCHES = 50
+CPSAT_LIMIT_S = 60.0
+MORNINGS = ((dt.time(8), dt.time(12)),)
+
+
+@dataclass(frozen=True)
+class Request:
+    earliest: dt.datetime
+    own: tuple[series.Interval, ...]
+    availability: series.Availability | None = None
+    preferred_chair: str | None = None
+    requested_span: dt.timedelta | None = None
+
+
+def utc(day: dt.date, minutes: int) -> dt.datetime:
+    """The instant `minutes` after local midnight on `day`, in UTC as the database returns it."""
+    wall = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minutes)
+    return wall.replace(tzinfo=NEW_YORK).astimezone(dt.UTC)
+
+
+def year_of_bookings(rng: random.Random) -> dict[str, list[series.Interval]]:
+    busy: dict[str, list[series.Interval]] = {chair: [] for chair in CHAIRS}
+    for offset in range(365):
+        day = FIRST_DAY + dt.timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        for chair in CHAIRS:
+            minute, closes = 8 * 60, 18 * 60
+            while True:
+                free = (120, 150, 180) if rng.random() < 0.1 else (0, 0, 0, 15, 15, 30)
+                minute += rng.choice(free)
+                length = rng.choice((40, 40, 40, 45, 60, 75))
+                if minute + length > closes:
+                    break
+                busy[chair].append(series.Interval(utc(day, minute), utc(day, minute + length)))
+                minute += length
+    return busy
+
+
+def requests(rng: random.Random) -> list[Request]:
+    made = []
+    for number in range(SEARCHES):
+        # Different start days across the first ten months (the year covers the horizon).
+        day = FIRST_DAY + dt.timedelta(days=number * 6 + rng.randint(0, 5))
+        own = []
+        for _ in range(rng.randint(0, 3)):
+            visit_day = day + dt.timedelta(days=rng.randint(0, 20))
+            start = rng.randint(8 * 4, 16 * 4) * 15
+            own.append(series.Interval(utc(visit_day, start), utc(visit_day, start + 60)))
+        away = frozenset(day + dt.timedelta(days=offset) for offset in range(8))
+        kind = number % 10
+        request = Request(earliest=utc(day, 8 * 60), own=tuple(own))
+        if kind in {0, 5}:
+            request = Request(request.earliest, request.own, series.Availability(windows=MORNINGS))
+        elif kind == 1:
+            mon_wed_fri = series.Availability(weekdays=frozenset({0, 2, 4}))
+            request = Request(request.earliest, request.own, mon_wed_fri)
+        elif kind == 3:
+            request = Request(
+                request.earliest, request.own, series.Availability(blackout_dates=away)
+            )
+        elif kind == 7:
+            request = Request(
+                request.earliest,
+                request.own,
+                series.Availability(windows=MORNINGS, blackout_dates=away),
+                preferred_chair=CHAIRS[0],
+                requested_span=dt.timedelta(days=14),
+            )
+        made.append(request)
+    return made
+
+
+def percentile95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, round(len(ordered) * 0.95) - 1)]
+
+
+def main() -> None:
+    rng = random.Random(2027)  # noqa: S311 - synthetic bookings, not secrets
+    busy = year_of_bookings(rng)
+    visits = sum(len(intervals) for intervals in busy.values())
+    ours: list[float] = []
+    exact: list[float] = []
+    identical = with_alternatives = alternatives = 0
+    for request in requests(rng):
+        site = {
+            "earliest": request.earliest,
+            "tz": NEW_YORK,
+            "hours": HOURS,
+            "closed_dates": frozenset(),
+            "chair_busy": busy,
+            "patient_busy": request.own,
+            "duration": VISIT,
+            "availability": request.availability,
+        }
+        started = time.perf_counter()
+        result = series.search_series(
+            rules=RULES,
+            chairs=CHAIRS,
+            preferred_chair=request.preferred_chair,
+            requested_span=request.requested_span,
+            **site,
+        )
+        ours.append((time.perf_counter() - started) * 1000)
+        found = result.series
+        if found is None:
+            with_alternatives += 1
+            alternatives += len(result.alternatives)
+            found = next(
+                (option.slots for option in result.alternatives if option.kind == "later_start"),
+                None,
+            )
+        started = time.perf_counter()
+        solved = series_cpsat.solve_series_cpsat(
+            count=RULES.count,
+            min_gap=RULES.min_gap,
+            max_span=request.requested_span or RULES.max_span,
+            chairs=CHAIRS if request.preferred_chair is None else (request.preferred_chair,),
+            time_limit_s=CPSAT_LIMIT_S,
+            **site,
+        )
+        exact.append((time.perf_counter() - started) * 1000)
+        identical += solved == found
+
+    ours_median, exact_median = statistics.median(ours), statistics.median(exact)
+    print(
+        f"Series search: 12 chairs, {visits:,} existing visits over a year; {SEARCHES} searches "
+        f"for 6 two-hour visits ≥ 48 h apart within 21 days ({with_alternatives} did not fit "
+        f"and got {alternatives} alternatives)."
+    )
+    print()
+    print("| Series search | Median | p95 |")
+    print("| --- | ---: | ---: |")
+    print(f"| `search_series` (in process) | {ours_median:.1f} ms | {percentile95(ours):.1f} ms |")
+    print(
+        f"| CP-SAT, same instances (`solve_series_cpsat`) | {exact_median:,.0f} ms "
+        f"| {percentile95(exact):,.0f} ms |"
+    )
+    print(f"| Speed ratio (CP-SAT median ÷ search median) | {exact_median / ours_median:,.0f}× | |")
+    print(f"| Identical results | {identical}/{SEARCHES} | |")
+
+
+if __name__ == "__main__":
+    main()
