@@ -1,4 +1,3 @@
-import datetime as dt
 import zoneinfo
 
 from django import forms
@@ -29,7 +28,7 @@ from sustain.care.models import Alert, Course, Patient
 from sustain.portal import services as portal_services
 from sustain.portal.enums import Channel
 from sustain.scheduling.enums import AppointmentStatus, CancellationReason
-from sustain.scheduling.forms import SeriesForm, VisitForm
+from sustain.scheduling.forms import VisitForm
 from sustain.scheduling.services import SERIES_BOOKABLE
 from sustain_core import dosing, instruments, maintenance
 from sustain_core.errors import ClinicalValueError
@@ -149,9 +148,6 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "weight_basis": settings.SUSTAIN_DOSING_WEIGHT_BASIS,
         "course_total": services.course_dose_total(course) if course else None,
         "dose_preview": dose_preview,
-        "series_form": SeriesForm(
-            initial={"first_day": timezone.localdate(timezone=tz) + dt.timedelta(days=1)}
-        ),
         "visit_form": VisitForm(chairs=patient.site.chairs.all()),
         "chairs": list(patient.site.chairs.all()),
         "cancel_reasons": CancellationReason.choices,

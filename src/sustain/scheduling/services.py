@@ -25,7 +25,7 @@ from sustain.scheduling.calendar import touch_appointment
 from sustain.scheduling.enums import AppointmentStatus, CancellationReason, VisitPhase
 from sustain.scheduling.models import Appointment, Chair
 from sustain_core import protocols, series
-from sustain_core.errors import ClinicalValueError
+from sustain_core.errors import ClinicalValueError, NoSeriesFound
 
 HORIZON = dt.timedelta(days=60)
 
@@ -68,29 +68,36 @@ def _busy(
     return chair_busy, patient_busy
 
 
-def propose_series(*, course: Course, earliest: dt.datetime) -> tuple[series.Slot, ...]:
-    """The first induction series that fits the protocol's spacing and the site's calendar.
+@dataclass(frozen=True)
+class SeriesRequest:
+    """What the scheduler asks for: from when, the patient's availability, a chair, a span."""
+
+    earliest: dt.datetime
+    availability: series.Availability | None = None
+    preferred_chair: Chair | None = None
+    requested_span: dt.timedelta | None = None
+
+
+EARLIEST = "earliest"  # the choice that takes the request as asked, or its later start
+
+
+def propose_series(*, course: Course, request: SeriesRequest) -> series.SeriesResult:
+    """The series as asked, or ranked alternatives (sustain_core.series.search_series).
 
     Spacing, window, weekdays and weekly maximum come from the course's protocol (e.g.
     depression-induction v1: 6 visits, ≥ 48 h apart, within 21 days [Oliver2022]; Murrough
     2013: Monday, Wednesday and Friday within 12 days [Murrough2013]).
     """
     protocol = protocol_for(course)
-    rules = protocol.series
     site = course.patient.site
     tz, hours, closed = site_calendar(site)
     chairs = [str(pk) for pk in Chair.objects.filter(site=site).values_list("pk", flat=True)]
     if not chairs:
         raise ClinicalValueError("chair", f"{site.name} has no chairs")
+    earliest = request.earliest
     chair_busy, patient_busy = _busy(site, course.patient, earliest, earliest + HORIZON * 2)
-    return series.plan_series(
-        count=rules.count,
-        min_gap=rules.min_gap,
-        max_span=rules.max_span,
-        max_gap=rules.max_gap,
-        weekdays=rules.weekdays,
-        max_per_week=rules.max_per_week,
-        duration=visit_length(site, protocol),
+    return series.search_series(
+        rules=protocol.series,
         earliest=earliest,
         tz=tz,
         hours=hours,
@@ -98,8 +105,20 @@ def propose_series(*, course: Course, earliest: dt.datetime) -> tuple[series.Slo
         chairs=chairs,
         chair_busy=chair_busy,
         patient_busy=patient_busy,
+        duration=visit_length(site, protocol),
+        availability=request.availability,
+        requested_span=request.requested_span,
+        preferred_chair=str(request.preferred_chair.pk) if request.preferred_chair else None,
         horizon=HORIZON,
     )
+
+
+def chosen_slots(result: series.SeriesResult, choice: str) -> tuple[series.Slot, ...] | None:
+    """The series a choice names: as asked (EARLIEST: else the later start), or an alternative."""
+    if choice == EARLIEST and result.series is not None:
+        return result.series
+    kind = "later_start" if choice == EARLIEST else choice
+    return next((a.slots for a in result.alternatives if a.kind == kind), None)
 
 
 def visit_length(site: Site, protocol: protocols.Protocol) -> dt.timedelta:
@@ -117,8 +136,19 @@ def _lock(site: Site, patient: Patient) -> None:
 
 
 @transaction.atomic
-def book_series(*, course: Course, earliest: dt.datetime, by: User) -> list[Appointment]:
-    """Book the whole induction series at once (the course enters induction at infusion 1)."""
+def book_series(
+    *,
+    course: Course,
+    earliest: dt.datetime,
+    by: User,
+    request: SeriesRequest | None = None,
+    choice: str = EARLIEST,
+) -> list[Appointment]:
+    """Book the whole induction series at once, all or nothing (infusion 1 starts induction).
+
+    The search runs again under the lock; the series booked is the one `choice` names
+    (EARLIEST, or an alternative's kind). If what the preview showed is gone, nothing is booked.
+    """
     patient = course.patient
     site = patient.site
     _lock(site, patient)
@@ -131,7 +161,14 @@ def book_series(*, course: Course, earliest: dt.datetime, by: User) -> list[Appo
         )
     if course.appointments.exclude(status=AppointmentStatus.CANCELLED).exists():
         raise BookingConflict("course", "the induction series is already booked")
-    slots = propose_series(course=course, earliest=earliest)
+    result = propose_series(course=course, request=request or SeriesRequest(earliest=earliest))
+    slots = chosen_slots(result, choice)
+    if slots is None and choice == EARLIEST:
+        raise NoSeriesFound(
+            "start", f"no series fits in the {HORIZON.days} days from {earliest:%Y-%m-%d}"
+        )
+    if slots is None:
+        raise BookingConflict("choice", "that alternative is no longer free; search again")
     chairs = Chair.objects.in_bulk([int(slot.chair) for slot in slots])
     now = timezone.now()
     try:

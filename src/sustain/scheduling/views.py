@@ -19,7 +19,7 @@ from sustain.care.views import add_clinical_error
 from sustain.scheduling import queries, services
 from sustain.scheduling.enums import CancellationReason, VisitPhase
 from sustain.scheduling.forms import SeriesForm, VisitForm
-from sustain.scheduling.models import Appointment
+from sustain.scheduling.models import Appointment, Chair
 from sustain_core import series
 from sustain_core.errors import ClinicalValueError
 
@@ -35,22 +35,47 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         messages.error(request, "Enrol the patient in a protocol before booking a series.")
         return redirect("care:patient_detail", patient_id=patient.pk)
     tz = zoneinfo.ZoneInfo(patient.site.timezone)
-    form = SeriesForm(request.POST if request.method == "POST" else request.GET or None)
-    slots: tuple[series.Slot, ...] = ()
+    chairs = patient.site.chairs.all()
+    data = request.POST if request.method == "POST" else request.GET or None
+    form = SeriesForm(data, chairs=chairs)
+    result: series.SeriesResult | None = None
     if form.is_bound and form.is_valid():
         first_day = form.cleaned_data["first_day"]
-        earliest = max(dt.datetime.combine(first_day, dt.time.min, tzinfo=tz), timezone.now())
+        span = form.cleaned_data.get("span_days")
         try:
+            wanted = services.SeriesRequest(
+                earliest=max(
+                    dt.datetime.combine(first_day, dt.time.min, tzinfo=tz), timezone.now()
+                ),
+                availability=form.availability(),
+                preferred_chair=form.cleaned_data.get("chair"),
+                requested_span=dt.timedelta(days=span) if span else None,
+            )
             if request.method == "POST":
-                booked = services.book_series(course=course, earliest=earliest, by=request.user)
+                booked = services.book_series(
+                    course=course, earliest=wanted.earliest, by=request.user, request=wanted,
+                    choice=request.POST.get("choice", services.EARLIEST),
+                )  # fmt: skip
                 messages.success(request, f"Booked {len(booked)} infusion visits.")
                 return redirect("care:patient_detail", patient_id=patient.pk)
-            slots = services.propose_series(course=course, earliest=earliest)
+            result = services.propose_series(course=course, request=wanted)
         except ClinicalValueError as error:
             add_clinical_error(form, error)
-    chairs = {str(c.pk): c for c in patient.site.chairs.all()}
-    proposal = [(chairs[s.chair], s.start.astimezone(tz), s.end.astimezone(tz)) for s in slots]
-    context = {"patient": patient, "course": course, "form": form, "proposal": proposal}
+    by_pk = {str(c.pk): c for c in chairs}
+
+    def shown(slots: tuple[series.Slot, ...]) -> list[tuple[Chair, dt.datetime, dt.datetime]]:
+        return [(by_pk[s.chair], s.start.astimezone(tz), s.end.astimezone(tz)) for s in slots]
+
+    context = {
+        "patient": patient,
+        "course": course,
+        "form": form,
+        "searched": result is not None,
+        "proposal": shown(result.series) if result and result.series else [],
+        "alternatives": [(a, shown(a.slots)) for a in result.alternatives] if result else [],
+        "query": request.GET.urlencode(),
+        "tz": tz,
+    }
     care_queries.audit_patient_read(request.user, patient)
     return render(request, "scheduling/series.html", context, status=400 if form.errors else 200)
 
