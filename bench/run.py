@@ -10,6 +10,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -102,6 +103,67 @@ def clinic() -> tuple[Site, User, User, User]:
     return site, staff[0], staff[1], staff[2]
 
 
+def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]]:
+    """8 threads book 5 series each at once (40 six-visit series racing for 6 chairs)."""
+    threads, each = 8, 5
+    courses = []
+    for n in range(threads * each):
+        patient = care.register_patient(
+            by=sam, site=site, given_name=f"C{n}", family_name="Race", sex="unknown",
+            date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
+            weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1),
+        )  # fmt: skip
+        courses.append(
+            care.enrol_patient(
+                patient=patient, protocol_key="depression-induction", protocol_version=1, by=ada
+            )
+        )
+    latencies: list[float] = []
+    failures: list[str] = []
+    barrier = threading.Barrier(threads)
+
+    def work(mine: list) -> None:  # type: ignore[type-arg]
+        try:
+            barrier.wait()
+            for course in mine:
+                start = time.perf_counter()
+                try:
+                    scheduling.book_series(
+                        course=course, earliest=MONDAY + dt.timedelta(weeks=4), by=sam
+                    )
+                    latencies.append((time.perf_counter() - start) * 1000)
+                except Exception as error:
+                    failures.append(type(error).__name__)
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    pool = [
+        threading.Thread(target=work, args=(courses[i * each : (i + 1) * each],))
+        for i in range(threads)
+    ]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    overlaps = scheduling.Appointment.objects.raw(
+        "SELECT a.id FROM scheduling_appointment a JOIN scheduling_appointment b"
+        " ON a.chair_id = b.chair_id AND a.id < b.id AND a.starts_at < b.ends_at"
+        " AND b.starts_at < a.ends_at WHERE a.status = 'booked' AND b.status = 'booked'"
+    )
+    return [
+        (
+            f"book a series under concurrency: {threads} threads × {each} series "
+            f"({len(latencies)} booked, {len(failures)} refused, {len(list(overlaps))} overlaps)",
+            f"{statistics.median(latencies):.1f} ms (p95 {p95:.1f}); "
+            f"{len(latencies) / wall:.1f} series/s",
+        )
+    ]
+
+
 def main() -> None:
     rows: list[tuple[str, str]] = []
     median, p95 = core_plan_series()
@@ -135,6 +197,8 @@ def main() -> None:
             f"{median:.1f} ms (p95 {p95:.1f})",
         )
     )
+
+    rows.extend(concurrent_booking(site, ada, sam))
 
     patient = care.Patient.objects.order_by("pk").first()
     for week in range(12):  # a chart's worth of PHQ-9 and GAD-7
