@@ -162,3 +162,18 @@ class VisitReminder(models.Model):
                 name="visitreminder_once_per_visit_time",
             )
         ]
+
+
+class SeriesHold(models.Model):
+    """Chair time held for a few minutes while a scheduler confirms a previewed series.
+
+    Other searches treat held slots as taken (scheduling.services._busy); booking the held
+    choice books exactly these slots, if they are still free. Expired holds are ignored.
+    """
+
+    course = models.ForeignKey("care.Course", on_delete=models.CASCADE, related_name="holds")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=20)
+    slots = models.JSONField(help_text="[[chair id, start ISO, end ISO], ...] in UTC")
+    held_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True)

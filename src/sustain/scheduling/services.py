@@ -23,7 +23,7 @@ from sustain.care.protocol_versions import protocol_for
 from sustain.care.services import record_patient_event
 from sustain.scheduling.calendar import touch_appointment
 from sustain.scheduling.enums import AppointmentStatus, CancellationReason, VisitPhase
-from sustain.scheduling.models import Appointment, Chair
+from sustain.scheduling.models import Appointment, Chair, SeriesHold
 from sustain_core import protocols, series
 from sustain_core.errors import ClinicalValueError, NoSeriesFound
 
@@ -65,7 +65,48 @@ def _busy(
         chair_busy[str(chair_id)].append(interval)
         if patient_id == patient.pk:
             patient_busy.append(interval)
+    # Chair time another scheduler is confirming counts as taken until its hold expires.
+    holds = SeriesHold.objects.filter(site=site, expires_at__gt=timezone.now()).exclude(
+        course__patient=patient
+    )
+    for hold in holds:
+        for chair_id, starts, ends in hold.slots:
+            chair_busy[str(chair_id)].append(
+                series.Interval(
+                    start=dt.datetime.fromisoformat(starts), end=dt.datetime.fromisoformat(ends)
+                )
+            )
     return chair_busy, patient_busy
+
+
+HOLD_MINUTES = 5
+
+
+@transaction.atomic
+def hold_series(
+    *, course: Course, result: series.SeriesResult, by: User, now: dt.datetime
+) -> dt.datetime:
+    """Hold the previewed series and its alternatives for HOLD_MINUTES; return the expiry.
+
+    A new preview of the same course replaces its holds.
+    """
+    expires_at = now + dt.timedelta(minutes=HOLD_MINUTES)
+    SeriesHold.objects.filter(course=course).delete()
+    options = [(EARLIEST, result.series)] if result.series else []
+    options += [(a.kind, a.slots) for a in result.alternatives]
+    SeriesHold.objects.bulk_create(
+        SeriesHold(
+            course=course,
+            site=course.patient.site,
+            choice=choice,
+            slots=[[int(s.chair), s.start.isoformat(), s.end.isoformat()] for s in slots],
+            held_by=by,
+            expires_at=expires_at,
+        )
+        for choice, slots in options
+        if slots
+    )
+    return expires_at
 
 
 @dataclass(frozen=True)
@@ -111,6 +152,36 @@ def propose_series(*, course: Course, request: SeriesRequest) -> series.SeriesRe
         preferred_chair=str(request.preferred_chair.pk) if request.preferred_chair else None,
         horizon=HORIZON,
     )
+
+
+def _held_slots(course: Course, choice: str, by: User) -> tuple[series.Slot, ...] | None:
+    """The slots this scheduler holds for this choice, if the hold is still valid and free."""
+    hold = SeriesHold.objects.filter(
+        course=course, choice=choice, held_by=by, expires_at__gt=timezone.now()
+    ).first()
+    SeriesHold.objects.filter(course=course).delete()  # booked or not, the holds are done
+    if hold is None:
+        return None
+    slots = tuple(
+        series.Slot(
+            chair=str(chair_id),
+            start=dt.datetime.fromisoformat(starts),
+            end=dt.datetime.fromisoformat(ends),
+        )
+        for chair_id, starts, ends in hold.slots
+    )
+    taken = Appointment.objects.filter(
+        Q(chair_id__in=[int(s.chair) for s in slots]) | Q(patient=course.patient),
+        status__in=OCCUPYING,
+        starts_at__lt=max(s.end for s in slots),
+        ends_at__gt=min(s.start for s in slots),
+    ).values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    for chair_id, patient_id, starts_at, ends_at in taken:
+        for slot in slots:
+            same = str(chair_id) == slot.chair or patient_id == course.patient_id
+            if same and starts_at < slot.end and slot.start < ends_at:
+                raise BookingConflict("choice", "the held series was taken meanwhile; search again")
+    return slots
 
 
 def chosen_slots(result: series.SeriesResult, choice: str) -> tuple[series.Slot, ...] | None:
@@ -161,8 +232,10 @@ def book_series(
         )
     if course.appointments.exclude(status=AppointmentStatus.CANCELLED).exists():
         raise BookingConflict("course", "the induction series is already booked")
-    result = propose_series(course=course, request=request or SeriesRequest(earliest=earliest))
-    slots = chosen_slots(result, choice)
+    slots = _held_slots(course, choice, by)
+    if slots is None:
+        result = propose_series(course=course, request=request or SeriesRequest(earliest=earliest))
+        slots = chosen_slots(result, choice)
     if slots is None and choice == EARLIEST:
         raise NoSeriesFound(
             "start", f"no series fits in the {HORIZON.days} days from {earliest:%Y-%m-%d}"

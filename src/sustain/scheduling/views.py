@@ -39,6 +39,7 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET or None
     form = SeriesForm(data, chairs=chairs)
     result: series.SeriesResult | None = None
+    held_until: dt.datetime | None = None
     if form.is_bound and form.is_valid():
         first_day = form.cleaned_data["first_day"]
         span = form.cleaned_data.get("span_days")
@@ -59,6 +60,9 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
                 messages.success(request, f"Booked {len(booked)} infusion visits.")
                 return redirect("care:patient_detail", patient_id=patient.pk)
             result = services.propose_series(course=course, request=wanted)
+            held_until = services.hold_series(
+                course=course, result=result, by=request.user, now=timezone.now()
+            )
         except ClinicalValueError as error:
             add_clinical_error(form, error)
     by_pk = {str(c.pk): c for c in chairs}
@@ -74,6 +78,7 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         "proposal": shown(result.series) if result and result.series else [],
         "alternatives": [(a, shown(a.slots)) for a in result.alternatives] if result else [],
         "query": request.GET.urlencode(),
+        "held_until": held_until,
         "tz": tz,
     }
     care_queries.audit_patient_read(request.user, patient)

@@ -43,3 +43,52 @@ def test_an_impossible_window_offers_alternatives_and_one_is_booked(login, sam, 
     assert response.status_code == 302
     assert len(visits) == 6
     assert visits[0].starts_at.astimezone(NEW_YORK).hour >= 8
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_preview_holds_its_chairs_until_booked(login, sam, ada, north, enrolled):
+    from sustain.scheduling.models import SeriesHold  # noqa: PLC0415 - local to this test
+    from tests.sustain.conftest import make_user  # noqa: PLC0415
+
+    north.chairs.exclude(name="Chair 1").delete()  # one chair: holds decide who gets it
+    query = {"first_day": "2026-11-30"}
+    first = login(sam).get(f"/patients/{enrolled.pk}/series/", query)
+    held = [(start, end) for _, start, end in first.context["proposal"]]
+    assert SeriesHold.objects.count() == 1
+
+    other = care.register_patient(
+        by=sam, site=north, given_name="Al", family_name="Other", sex="unknown",
+        date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
+        weight_kg=enrolled.weights.get().weight_kg, today=NOW.date(),
+    )  # fmt: skip
+    care.enrol_patient(
+        patient=other, protocol_key="depression-induction", protocol_version=1, by=ada
+    )
+    colleague = make_user("sue", "scheduler", north)
+    second = login(colleague).get(f"/patients/{other.pk}/series/", query)
+    theirs = [(start, end) for _, start, end in second.context["proposal"]]
+    assert not set(theirs) & set(held)  # the held chair time is not offered to another
+
+    login(sam).post(f"/patients/{enrolled.pk}/series/", query | {"choice": "earliest"})
+    booked = [
+        (v.starts_at.astimezone(NEW_YORK), v.ends_at.astimezone(NEW_YORK))
+        for v in Appointment.objects.filter(patient=enrolled).order_by("starts_at")
+    ]
+    assert booked == held
+    assert SeriesHold.objects.filter(course__patient=enrolled).count() == 0
+
+
+@pytest.mark.parametrize(("minutes", "held"), [(4, True), (6, False)])
+def test_a_hold_lasts_five_minutes(login, sam, ada, north, enrolled, minutes, held):
+    from sustain.scheduling.services import _busy  # noqa: PLC0415 - the search's own input
+
+    with time_machine.travel(NOW, tick=False):
+        login(sam).get(f"/patients/{enrolled.pk}/series/", {"first_day": "2026-11-30"})
+        other = care.register_patient(
+            by=sam, site=north, given_name="Al", family_name="Other", sex="unknown",
+            date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
+            weight_kg=enrolled.weights.get().weight_kg, today=NOW.date(),
+        )  # fmt: skip
+    with time_machine.travel(NOW + dt.timedelta(minutes=minutes), tick=False):
+        chair_busy, _ = _busy(north, other, NOW, NOW + dt.timedelta(days=30))
+    assert bool(chair_busy) is held  # another patient's search sees the hold, then not
