@@ -64,6 +64,7 @@ def test_every_url_is_listed():
             "/protocols/1/v1/",
             "/protocols/1/v1/new-version/",
             "/schedule/",
+            "/schedule/waitlist/",
             "/schedule/week/",
             "/visits/1/adverse-events/",
             "/visits/1/cancel/",
@@ -128,6 +129,7 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ben", "post", "/patients/{id}/enrol/", 403),  # nor enrol them
         ("ben", "post", "/patients/{id}/course-status/", 403),  # nor change a course's phase
         ("ben", "post", "/patients/{id}/titrate/", 403),  # nor its dose
+        ("ben", "get", "/schedule/waitlist/", 403),  # nurses do not book series
         ("ben", "get", "/patients/{id}/review/", 403),  # nor sign its review
         ("sam", "get", "/patients/{id}/assessments/new/", 403),  # schedulers record no scores
         ("sam", "get", "/visits/1/infusion/", 403),  # nor infusions

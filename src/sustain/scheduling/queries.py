@@ -2,7 +2,11 @@ import datetime as dt
 import zoneinfo
 from collections import defaultdict
 
+from django.db.models import Exists, OuterRef, QuerySet
+
 from sustain.accounts.models import Site
+from sustain.care.enums import CourseStatus
+from sustain.care.models import Course
 from sustain.scheduling.enums import AppointmentStatus, VisitPhase
 from sustain.scheduling.models import Appointment, Chair
 
@@ -27,3 +31,18 @@ def _next_phase(phase: str) -> VisitPhase | None:
     order = list(VisitPhase)
     position = order.index(VisitPhase(phase)) + 1 if phase else 0
     return order[position] if position < len(order) else None
+
+
+def waiting_courses(sites: QuerySet[Site]) -> list[Course]:
+    """Courses waiting for their induction series: screening or ready, no visit booked."""
+    booked = Appointment.objects.filter(course=OuterRef("pk")).exclude(
+        status=AppointmentStatus.CANCELLED
+    )
+    return list(
+        Course.objects.filter(
+            patient__site__in=sites, status__in=[CourseStatus.SCREENING, CourseStatus.READY]
+        )
+        .exclude(Exists(booked))
+        .select_related("patient__site")
+        .order_by("enrolled_at")
+    )

@@ -6,6 +6,7 @@ app_name = "scheduling"
 urlpatterns = [
     path("schedule/", views.day_view, name="day"),
     path("schedule/week/", views.week_view, name="week"),
+    path("schedule/waitlist/", views.waitlist, name="waitlist"),
     path("patients/<int:patient_id>/series/", views.book_series, name="series"),
     path("patients/<int:patient_id>/visits/", views.visit_create, name="visit_create"),
     path("visits/<int:appointment_id>/cancel/", views.visit_cancel, name="visit_cancel"),

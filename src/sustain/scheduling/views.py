@@ -278,3 +278,13 @@ def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpRespon
             text += " Kept against the series rules: " + "; ".join(result.overridden)
         messages.success(request, text)
     return _back(request, appointment)
+
+
+@require_GET
+@login_required
+def waitlist(request: AuthenticatedRequest) -> HttpResponse:
+    """Patients enrolled (screening or ready) whose induction series is not booked, oldest first."""
+    require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
+    waiting = queries.waiting_courses(sites_for_user(request.user))
+    record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE)
+    return render(request, "scheduling/waitlist.html", {"waiting": waiting, "now": timezone.now()})

@@ -51,3 +51,11 @@ def test_board_moves_a_visit_through_its_phases(login, ben, booked):
     assert response["Location"].startswith("/schedule/?site=")
     board = client.get("/schedule/", {"day": "2026-11-30", "fragment": "1"}).content.decode()
     assert ">In chair</button>" in board
+
+
+def test_waitlist_lists_enrolled_patients_without_a_series(login, sam, ada, pat, north):
+    care.enrol_patient(patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada)
+    page = login(sam).get("/schedule/waitlist/")
+    assert [c.patient for c in page.context["waiting"]] == [pat]
+    services.book_series(course=pat.courses.get(), earliest=MONDAY, by=sam)
+    assert login(sam).get("/schedule/waitlist/").context["waiting"] == []
