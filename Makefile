@@ -58,3 +58,4 @@ check: lint typecheck migrations-check deploy-check test-core test
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/series_search.py
+	$(BIN)/python bench/intake.py

@@ -10,6 +10,7 @@ import datetime as dt
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -21,10 +22,11 @@ from sustain.care.enums import CourseStatus
 from sustain.care.models import Course, Patient
 from sustain.care.protocol_versions import protocol_for
 from sustain.care.services import record_patient_event
+from sustain.scheduling import queries
 from sustain.scheduling.calendar import touch_appointment
 from sustain.scheduling.enums import AppointmentStatus, CancellationReason, VisitPhase
 from sustain.scheduling.models import Appointment, Chair, SeriesHold
-from sustain_core import protocols, series
+from sustain_core import intake, protocols, series
 from sustain_core.errors import ClinicalValueError, NoSeriesFound
 
 HORIZON = dt.timedelta(days=60)
@@ -557,3 +559,55 @@ def _repair(
         visit.starts_at, visit.ends_at = slot.start, slot.end
         visit.chair = chairs_by_pk[int(slot.chair)]
     return later
+
+
+BATCH = "batch"
+
+
+def place_waitlist(
+    *, site: Site, by: User, now: dt.datetime, time_limit_s: float, book: bool
+) -> tuple[intake.IntakePlan, intake.IntakePlan]:
+    """Place every waiting course's induction series at once (CP-SAT), against one by one.
+
+    Only courses whose visits take the site's usual chair time are placed together (the model
+    has one visit length). With `book`, each placed series is held for its course and booked
+    through `book_series`, so every booking is checked and audited as if made by hand.
+    Returns (one by one, batch).
+    """
+    tz, hours, closed = site_calendar(site)
+    courses = [
+        c
+        for c in queries.waiting_courses(Site.objects.filter(pk=site.pk))
+        if visit_length(site, protocol_for(c)) == dt.timedelta(minutes=site.visit_minutes)
+    ]
+    earliest = dt.datetime.combine(
+        now.astimezone(tz).date() + dt.timedelta(days=1), dt.time.min, tzinfo=tz
+    )
+    requests = [
+        intake.IntakeRequest(patient=str(c.pk), earliest=earliest, rules=protocol_for(c).series)
+        for c in courses
+    ]
+    chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
+    for chair_id, starts_at, ends_at in Appointment.objects.filter(
+        site=site, status__in=OCCUPYING, ends_at__gt=earliest
+    ).values_list("chair_id", "starts_at", "ends_at"):
+        chair_busy[str(chair_id)].append(series.Interval(start=starts_at, end=ends_at))
+    inputs: dict[str, Any] = {
+        "tz": tz, "hours": hours, "closed_dates": closed,
+        "chairs": [str(pk) for pk in site.chairs.values_list("pk", flat=True)],
+        "chair_busy": chair_busy, "duration": dt.timedelta(minutes=site.visit_minutes),
+        "step": dt.timedelta(hours=1), "horizon": HORIZON,
+    }  # fmt: skip
+    greedy = intake.plan_one_by_one(requests, **inputs)
+    batch = intake.plan_batch_cpsat(requests, **inputs, time_limit_s=time_limit_s, hint=greedy)
+    if book:
+        by_pk = {str(c.pk): c for c in courses}
+        for course_pk, slots in sorted(batch.series.items()):
+            course = by_pk[course_pk]
+            SeriesHold.objects.create(
+                course=course, site=site, choice=BATCH, held_by=by,
+                slots=[[int(s.chair), s.start.isoformat(), s.end.isoformat()] for s in slots],
+                expires_at=timezone.now() + dt.timedelta(minutes=HOLD_MINUTES),
+            )  # fmt: skip
+            book_series(course=course, earliest=earliest, by=by, choice=BATCH)
+    return greedy, batch

@@ -1,0 +1,41 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from sustain.accounts.models import Site, User
+from sustain.scheduling.services import place_waitlist
+
+
+class Command(BaseCommand):
+    help = (
+        "Place the waitlist's induction series at once with CP-SAT and compare with booking "
+        "them one by one; --book books the batch plan (as --by, a scheduler)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--site", type=int, required=True, help="site id")
+        parser.add_argument("--seconds", type=float, default=30.0, help="solver time limit")
+        parser.add_argument("--book", action="store_true", help="book the batch plan")
+        parser.add_argument("--by", default="", help="username that books (with --book)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        site = Site.objects.filter(pk=options["site"]).first()
+        if site is None:
+            raise CommandError(f"no site {options['site']}")
+        by = User.objects.filter(username=options["by"]).first()
+        if options["book"] and (by is None or not by.has_perm("scheduling.add_appointment")):
+            raise CommandError("--book needs --by a user who may book (a scheduler)")
+        greedy, batch = place_waitlist(
+            site=site, by=by, now=timezone.now(),  # type: ignore[arg-type]
+            time_limit_s=options["seconds"], book=options["book"],
+        )  # fmt: skip
+        placed = len(greedy.series) + len(greedy.unplaced)
+        self.stdout.write(f"{placed} waiting series at {site.name}")
+        self.stdout.write(
+            f"one by one: {greedy.days_waited} days waited, {len(greedy.unplaced)} unplaced"
+        )
+        self.stdout.write(
+            f"batch ({batch.solver_status.lower()}): {batch.days_waited} days waited, "
+            f"{len(batch.unplaced)} unplaced" + (", booked" if options["book"] else "")
+        )
