@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,16 +53,26 @@ def site_calendar(
 
 
 def _busy(
-    site: Site, patient: Patient, start: dt.datetime, end: dt.datetime
+    site: Site,
+    patient: Patient,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    exclude: Collection[int] = (),
 ) -> tuple[dict[str, list[series.Interval]], list[series.Interval]]:
+    """Chair and patient time taken between start and end (visits in `exclude` left out)."""
     chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
     patient_busy: list[series.Interval] = []
-    rows = Appointment.objects.filter(
-        Q(site=site) | Q(patient=patient),
-        status__in=OCCUPYING,
-        starts_at__lt=end,
-        ends_at__gt=start,
-    ).values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    rows = (
+        Appointment.objects.filter(
+            Q(site=site) | Q(patient=patient),
+            status__in=OCCUPYING,
+            starts_at__lt=end,
+            ends_at__gt=start,
+        )
+        .exclude(pk__in=exclude)
+        .values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    )
     for chair_id, patient_id, starts_at, ends_at in rows:
         interval = series.Interval(start=starts_at, end=ends_at)
         chair_busy[str(chair_id)].append(interval)
@@ -287,15 +298,7 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
     series.check_within_opening_hours(
         start=starts_at, end=ends_at, tz=tz, hours=hours, closed_dates=closed
     )
-    overlapping = Appointment.objects.filter(
-        Q(chair=chair) | Q(patient=patient),
-        status__in=OCCUPYING,
-        starts_at__lt=ends_at,
-        ends_at__gt=starts_at,
-    ).first()
-    if overlapping is not None:
-        whose = "the patient" if overlapping.patient_id == patient.pk else f"chair {chair.name}"
-        raise BookingConflict("starts_at", f"{whose} is already booked at that time")
+    _check_free(chair, patient, starts_at, ends_at, exclude=[])
     last = course.appointments.exclude(status=AppointmentStatus.CANCELLED).order_by("-number")
     number = (last.values_list("number", flat=True).first() or 0) + 1
     appointment = Appointment.objects.create(
@@ -530,19 +533,13 @@ def _repair(
         return []
     tz, hours, closed = site_calendar(site)
     chairs = [str(pk) for pk in Chair.objects.filter(site=site).values_list("pk", flat=True)]
-    ignore = {a.pk for a in later} | {moved.pk}
-    chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
-    patient_busy = [
-        series.Interval(start=moved_start, end=moved_start + visit_length(site, protocol))
-    ]
-    for row in Appointment.objects.filter(
-        Q(site=site) | Q(patient=moved.patient), status__in=OCCUPYING, ends_at__gt=earliest
-    ).exclude(pk__in=ignore):
-        interval = series.Interval(start=row.starts_at, end=row.ends_at)
-        chair_busy[str(row.chair_id)].append(interval)
-        if row.patient_id == moved.patient_id:
-            patient_busy.append(interval)
-    chair_busy[str(chair.pk)].append(patient_busy[0])
+    chair_busy, patient_busy = _busy(
+        site, moved.patient, earliest, earliest + span_left,
+        exclude={a.pk for a in later} | {moved.pk},
+    )  # fmt: skip
+    moved_visit = series.Interval(start=moved_start, end=moved_start + visit_length(site, protocol))
+    patient_busy.append(moved_visit)
+    chair_busy[str(chair.pk)].append(moved_visit)
     try:
         slots = series.plan_series(
             count=len(later), min_gap=rules.min_gap, max_span=span_left, max_gap=rules.max_gap,
