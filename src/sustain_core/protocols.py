@@ -36,6 +36,7 @@ from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.measurement import Anchor, MeasurementRule
 from sustain_core.outcomes import DEFAULT_RULES
 from sustain_core.series import SeriesRules
+from sustain_core.staffing import Phase
 
 _ZERO = dt.timedelta(0)
 _MINUTE = dt.timedelta(minutes=1)
@@ -347,6 +348,61 @@ DEFAULT_RESPONSE_FRACTION = Decimal("0.5")
 """Response is a fall of at least half the baseline score, e.g. MADRS [Murrough2013-avyia]."""
 
 
+class VisitPhaseName(StrEnum):
+    """The phases of an infusion visit, in order (``VisitTemplate``)."""
+
+    CHECK_IN = "check_in"
+    INFUSION = "infusion"
+    RECOVERY = "recovery"
+    DISCHARGE = "discharge"
+
+
+class ChairCapability(StrEnum):
+    """What a chair offers beyond a standard infusion chair; a protocol's visits may need it."""
+
+    EXTENDED = "extended"  # fully reclining, for infusions of several hours
+    CARDIAC_MONITOR = "cardiac_monitor"  # continuous ECG at the chair
+
+
+VISIT_PHASE_MINUTES_MAX = 600
+
+
+@dataclass(frozen=True)
+class VisitTemplate:
+    """How one visit of a protocol runs: the phases and the chair it needs.
+
+    Check-in and pre-infusion checks (``check_in_minutes``), the infusion
+    (``DoseRegimen.infusion_minutes``), recovery and observation (``recovery_minutes``) and
+    discharge (``discharge_minutes``); the chair is held for all of them. Observation of at
+    least 60 min after the final dose, until awareness is back to baseline, is the ED low-dose
+    protocol's [ED-scirp] (clinical-facts §5d); the 15 min check-in and 5 min discharge are
+    (unconfirmed) clinic defaults. ``chair_needs``: capabilities every chair for these visits
+    must have (e.g. ``extended`` for a 4-hour pain infusion).
+
+    Raises OutOfRange naming ``visit`` for a phase that is not a whole number of minutes from
+    0 to ``VISIT_PHASE_MINUTES_MAX``.
+    """
+
+    check_in_minutes: int = 15
+    recovery_minutes: int = 60
+    discharge_minutes: int = 5
+    chair_needs: frozenset[ChairCapability] = frozenset()
+    source: str = (
+        "recovery: observe ≥ 60 min after the final dose [ED-scirp] (clinical-facts §5d); "
+        "check-in 15 min and discharge 5 min are (unconfirmed) clinic defaults"
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("check_in_minutes", "recovery_minutes", "discharge_minutes"):
+            minutes = getattr(self, name)
+            if not 0 <= minutes <= VISIT_PHASE_MINUTES_MAX:
+                raise OutOfRange(
+                    "visit",
+                    f"visit.{name} must be from 0 to {VISIT_PHASE_MINUTES_MAX} minutes; "
+                    f"got {minutes}",
+                )
+
+
 @dataclass(frozen=True)
 class Protocol:
     """A versioned infusion protocol; constructing one validates it.
@@ -414,6 +470,7 @@ class Protocol:
     # What the literature reports for this regimen, each with its citation key (clinical-facts
     # §9), shown on the protocol page; words only, never used in a decision.
     reported_outcomes: tuple[str, ...] = ()
+    visit: VisitTemplate = VisitTemplate()
 
     def __post_init__(self) -> None:
         if self.version < 1:
@@ -426,7 +483,7 @@ class Protocol:
             )
         if not self.indications:
             raise ClinicalValueError("indications", "a protocol needs one or more indications")
-        _check_series(self.series, visit=self.regimen.infusion_minutes * _MINUTE)
+        _check_series(self.series, visit=self.visit_length)
         self._check_instruments()
         keys = [rule.key for rule in self.measurement_plan]
         if len(set(keys)) != len(keys):
@@ -450,6 +507,31 @@ class Protocol:
                 "response_fraction",
                 f"response_fraction must be above 0 and at most 1; got {self.response_fraction}",
             )
+
+    @property
+    def visit_phases(self) -> tuple[Phase, ...]:
+        """The phases of one visit in order, from its start (``VisitTemplate``); a phase of 0
+        minutes is left out."""
+        template = self.visit
+        minutes = (
+            (VisitPhaseName.CHECK_IN, template.check_in_minutes),
+            (VisitPhaseName.INFUSION, self.regimen.infusion_minutes),
+            (VisitPhaseName.RECOVERY, template.recovery_minutes),
+            (VisitPhaseName.DISCHARGE, template.discharge_minutes),
+        )
+        phases: list[Phase] = []
+        offset = _ZERO
+        for name, length in minutes:
+            if length:
+                phases.append(Phase(name=name.value, offset=offset, length=length * _MINUTE))
+                offset += length * _MINUTE
+        return tuple(phases)
+
+    @property
+    def visit_length(self) -> dt.timedelta:
+        """Chair time for one visit: every phase of ``visit_phases``."""
+        last = self.visit_phases[-1]
+        return last.offset + last.length
 
     def _check_instruments(self) -> None:
         used = [
@@ -981,6 +1063,7 @@ def protocol_from_dict(data: Mapping[str, object]) -> Protocol:
         unconfirmed=top.texts("unconfirmed"),
         notes=top.text("notes", default=""),
         reported_outcomes=top.texts("reported_outcomes"),
+        visit=_visit_from(top.table("visit")),
     )
     top.done()
     return protocol
@@ -1064,6 +1147,19 @@ def _safety_from(table: _Table) -> SafetyThresholds:
     )
     table.done()
     return safety
+
+
+def _visit_from(table: _Table) -> VisitTemplate:
+    default = VisitTemplate()
+    visit = VisitTemplate(
+        check_in_minutes=table.integer("check_in_minutes", default.check_in_minutes),
+        recovery_minutes=table.integer("recovery_minutes", default.recovery_minutes),
+        discharge_minutes=table.integer("discharge_minutes", default.discharge_minutes),
+        chair_needs=frozenset(table.enums("chair_needs", ChairCapability)),
+        source=table.text("source", default=default.source),
+    )
+    table.done()
+    return visit
 
 
 def _maintenance_from(table: _Table) -> MaintenanceOption:
@@ -1162,6 +1258,13 @@ def protocol_to_dict(protocol: Protocol) -> dict[str, object]:
         "unconfirmed": list(protocol.unconfirmed),
         "notes": protocol.notes,
         "reported_outcomes": list(protocol.reported_outcomes),
+        "visit": {
+            "check_in_minutes": protocol.visit.check_in_minutes,
+            "recovery_minutes": protocol.visit.recovery_minutes,
+            "discharge_minutes": protocol.visit.discharge_minutes,
+            "chair_needs": sorted(protocol.visit.chair_needs),
+            "source": protocol.visit.source,
+        },
     }
 
 

@@ -16,10 +16,13 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sustain_core.errors import ClinicalValueError, NoSeriesFound, OutOfRange, OutsideOpeningHours
+
+if TYPE_CHECKING:  # staffing builds on this module's Interval
+    from sustain_core.staffing import Block
 
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _ZERO = dt.timedelta(0)
@@ -245,6 +248,7 @@ def plan_series(
     weekdays: Collection[int] | None = None,
     max_per_week: int | None = None,
     availability: Availability | None = None,
+    staff_blocks: "Sequence[Block]" = (),
 ) -> tuple[Slot, ...]:
     """Find the earliest series of ``count`` visits that fits every constraint.
 
@@ -262,6 +266,10 @@ def plan_series(
       (Monday to Sunday), when given;
     - with ``availability``: falls on one of its weekdays, lies within one of its windows and
       not on a blackout date (the grid stays the site's; availability only removes visits).
+    - with ``staff_blocks`` (``staffing.blocks``): none of its phases overlaps the busy times
+      of its block, i.e. a nurse is free for the patient in every counted phase and a
+      prescriber is on site during the infusion. Staffing only removes grid visits: the visits
+      of one series never overlap, so none of them changes the staffing of another.
     The first visit starts at or after ``earliest`` and no later than ``earliest + horizon``,
     and the last visit ends no later than ``max_span`` after the first one starts. Leaving out
     ``max_gap``, ``weekdays`` and ``max_per_week`` gives exactly the earlier greedy results.
@@ -331,6 +339,7 @@ def plan_series(
         chair_busy=chair_busy,
         patient_busy=patient_busy,
         availability=availability,
+        staff_blocks=staff_blocks,
     )
     series = calendar.earliest_series(
         count=count,
@@ -348,6 +357,8 @@ def plan_series(
     where = " within opening hours"
     if availability is not None:
         where += " and the patient's availability"
+    if staff_blocks:
+        where += ", with the nurses and prescriber it needs on shift"
     if weekdays is not None:
         where += f" on {_weekday_list(weekdays, 'or')}"
     week = (
@@ -381,6 +392,7 @@ def search_series(
     step: dt.timedelta = dt.timedelta(minutes=15),
     horizon: dt.timedelta = dt.timedelta(days=60),
     max_alternatives: int = 5,
+    staff_blocks: "Sequence[Block]" = (),
 ) -> SeriesResult:
     """Find the series a booking screen offers: the one asked for, or ranked alternatives.
 
@@ -389,8 +401,8 @@ def search_series(
     a ``preferred_chair`` (None: any chair; given, the series as asked uses only that chair,
     and "another chair" is an alternative). Every search is ``plan_series`` with these inputs,
     so it is the earliest series (componentwise), ties between chairs going to the first free
-    one in ``chairs`` order, with ``step`` and ``horizon`` as there; the busy intervals and
-    each day's grid are indexed once per call and shared by the searches.
+    one in ``chairs`` order, with ``step``, ``horizon`` and ``staff_blocks`` as there; the busy
+    intervals and each day's grid are indexed once per call and shared by the searches.
 
     Look-ahead: the request fits when its earliest series starts no later than ``LOOK_AHEAD``
     (7 days, or ``horizon`` when shorter) after ``earliest``; then ``series`` is that series and
@@ -452,6 +464,7 @@ def search_series(
         chair_busy=chair_busy,
         patient_busy=patient_busy,
         availability=availability,
+        staff_blocks=staff_blocks,
     )
     asked_chairs = tuple(chairs) if preferred_chair is None else (preferred_chair,)
     windows = () if availability is None else availability.windows
@@ -617,15 +630,16 @@ def candidate_visits(
     step: dt.timedelta = dt.timedelta(minutes=15),
     weekdays: Collection[int] | None = None,
     availability: Availability | None = None,
+    staff_blocks: "Sequence[Block]" = (),
 ) -> list[Candidate]:
     """Return, in time order, every grid visit ``plan_series`` chooses from, with its free chairs.
 
     The visits start at or after ``earliest`` on the local days up to the date of ``until``
     (``plan_series`` uses ``earliest + horizon + max_span``), on the step grid of the site's
-    hours, on allowed days and within ``availability``, with the patient free and at least one
-    chair free. For an exact solver (``series_cpsat``) to work on the same grid. Inputs are
-    taken as ``plan_series`` takes them and are not checked again, except that ``earliest``
-    and ``until`` must be aware (ClinicalValueError).
+    hours, on allowed days, within ``availability`` and clear of ``staff_blocks``, with the
+    patient free and at least one chair free. For an exact solver (``series_cpsat``) to work
+    on the same grid. Inputs are taken as ``plan_series`` takes them and are not checked
+    again, except that ``earliest`` and ``until`` must be aware (ClinicalValueError).
     """
     _require_aware("earliest", earliest)
     _require_aware("until", until)
@@ -641,6 +655,7 @@ def candidate_visits(
         chair_busy=chair_busy,
         patient_busy=patient_busy,
         availability=availability,
+        staff_blocks=staff_blocks,
     )
     windows = () if availability is None else availability.windows
     candidates: list[Candidate] = []
@@ -986,6 +1001,7 @@ class _Calendar:
         chair_busy: Mapping[str, Sequence[Interval]],
         patient_busy: Sequence[Interval],
         availability: Availability | None,
+        staff_blocks: "Sequence[Block]",
     ) -> None:
         self._earliest = earliest
         self._duration = duration
@@ -1001,6 +1017,10 @@ class _Calendar:
             chair: _merge(_touching(chair_busy.get(chair, ()), earliest, edge)) for chair in chairs
         }
         self._grids: dict[dt.date, list[_GridVisit]] = {}
+        self._staff = [
+            (block.phase.offset, block.phase.offset + block.phase.length, _merge(block.busy))
+            for block in staff_blocks
+        ]
 
     def earliest_series(
         self,
@@ -1100,7 +1120,12 @@ class _Calendar:
                     step=self._step,
                     tz=self._tz,
                 )
-                if visit[0] >= self._earliest and _is_free(self._patient, visit[0], visit[1])
+                if visit[0] >= self._earliest
+                and _is_free(self._patient, visit[0], visit[1])
+                and all(
+                    _is_free(busy, visit[0] + begins, visit[0] + ends)
+                    for begins, ends, busy in self._staff
+                )
             ]
         return self._grids[day]
 

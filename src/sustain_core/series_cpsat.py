@@ -50,6 +50,7 @@ from sustain_core.series import (
     Slot,
     candidate_visits,
 )
+from sustain_core.staffing import Block
 
 _MICROSECOND = dt.timedelta(microseconds=1)
 
@@ -77,6 +78,7 @@ def solve_series_cpsat(
     weekdays: Collection[int] | None = None,
     max_per_week: int | None = None,
     availability: Availability | None = None,
+    staff_blocks: Sequence[Block] = (),
     time_limit_s: float = 30,
 ) -> tuple[Slot, ...] | None:
     """Return the series ``plan_series`` returns for the same inputs, solved exactly; or None.
@@ -99,6 +101,7 @@ def solve_series_cpsat(
         step=step,
         weekdays=weekdays,
         availability=availability,
+        staff_blocks=staff_blocks,
     )
     if not candidates:
         return None

@@ -225,7 +225,7 @@ REFUSED = [
     pytest.param(
         edited(set_in("series", "max_span_days", value=7)),
         "series",
-        "6 sessions at least 48 h apart, each 40 min long, need 10 days 40 min from the first "
+        "6 sessions at least 48 h apart, each 2 h long, need 10 days 2 h from the first "
         "start to the last end; max_span is 7 days",
         id="validated-after-reading",
     ),

@@ -68,7 +68,7 @@ REFUSALS = [
     pytest.param(
         with_series(count=6, min_gap=48 * HOUR, max_span=7 * DAY),
         "series",
-        "6 sessions at least 48 h apart, each 40 min long, need 10 days 40 min from the first "
+        "6 sessions at least 48 h apart, each 2 h long, need 10 days 2 h from the first "
         "start to the last end; max_span is 7 days",
         id="series-cannot-fit",
     ),

@@ -91,6 +91,7 @@ def test_depression_induction_v1_cites_its_sources() -> None:
         "Hietamies2023",
         "Clinic-NY",
         "CADSS-Yale2018",
+        "ED-scirp",
     ]
 
 

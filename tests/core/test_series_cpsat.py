@@ -9,6 +9,7 @@ import pytest
 from sustain_core.errors import NoSeriesFound
 from sustain_core.series import Availability, Interval, OpeningHours, Slot, plan_series
 from sustain_core.series_cpsat import SolverStopped, solve_series_cpsat
+from sustain_core.staffing import Phase, StaffRules, Visit, blocks, profile
 
 pytestmark = pytest.mark.solver  # CP-SAT runs: kept out of the 1-second core run
 
@@ -122,3 +123,67 @@ def test_cpsat_stopped_by_its_time_limit_raises() -> None:
         solve_series_cpsat(**inputs, time_limit_s=0.0)
 
     assert str(raised.value) == "CP-SAT stopped with status UNKNOWN after 0.0 s"
+
+
+STAFF_RULES = StaffRules(
+    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
+    prescriber_phases=frozenset({"infusion"}),
+)
+
+
+def staffed_instance(seed: int) -> dict[str, object]:
+    """``instance`` with staff: random nurse and prescriber shifts and other patients' visits,
+    every chair visit a 15 min check-in, infusion and recovery."""
+    inputs = instance(seed)
+    rng = random.Random(-seed)  # noqa: S311 - reproducible test data, not secrets
+    duration: dt.timedelta = inputs["duration"]  # type: ignore[assignment]
+    phases = (
+        Phase(name="check_in", offset=dt.timedelta(0), length=15 * MINUTE),
+        Phase(name="infusion", offset=15 * MINUTE, length=duration / 2 - 15 * MINUTE),
+        Phase(name="recovery", offset=duration / 2, length=duration / 2),
+    )
+    earliest: dt.datetime = inputs["earliest"]  # type: ignore[assignment]
+    days = 40
+
+    def shifts(most: int, length_hours: tuple[int, ...]) -> list[Interval]:
+        found = []
+        for day in range(days):
+            for _ in range(rng.randint(most - 2, most)):
+                start = dt.datetime.combine(
+                    earliest.date() + dt.timedelta(days=day), dt.time(rng.randint(7, 13)), NY
+                )
+                found.append(Interval(start=start, end=start + rng.choice(length_hours) * HOUR))
+        return found
+
+    others = [
+        Visit(start=interval.start, phases=phases)
+        for busy in inputs["chair_busy"].values()  # type: ignore[attr-defined]
+        for interval in busy
+        if rng.random() < 0.3
+    ]
+    end = earliest + dt.timedelta(days=days)
+    segments = profile(
+        STAFF_RULES,
+        nurse_shifts=shifts(4, (6, 8, 10)),
+        prescriber_shifts=shifts(2, (4, 6, 8)),
+        booked=others,
+        start=earliest,
+        end=end,
+    )
+    return inputs | {"staff_blocks": blocks(STAFF_RULES, phases=phases, segments=segments)}
+
+
+def test_staffed_instances_cover_both_outcomes_and_staff_changes_most() -> None:
+    seeds = range(INSTANCES // 2)
+    outcomes = [planned(staffed_instance(seed)) is None for seed in seeds]
+    changed = [planned(staffed_instance(seed)) != planned(instance(seed)) for seed in seeds]
+
+    assert (outcomes.count(False), outcomes.count(True)) == (12, 18)
+    assert changed.count(True) == 21
+
+
+@pytest.mark.parametrize("seed", range(INSTANCES // 2))
+def test_staffed_plan_series_matches_cpsat(seed: int) -> None:
+    inputs = staffed_instance(seed)
+
+    assert planned(inputs) == solve_series_cpsat(**inputs)
