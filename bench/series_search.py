@@ -10,10 +10,17 @@ one time in ten, as a busy infusion clinic's diary looks. (A year of 2-hour visi
 visits) from different start days. Each patient has a few appointments of their own; some are
 free only in the morning or on Monday, Wednesday and Friday, some are away for the first week
 (so the series asked for does not fit and alternatives are searched), and some also ask for
-chair 1 and a 14-day span. Each search runs through ``series.search_series`` (the busy data
-are indexed inside every call), then the same request through
-``series_cpsat.solve_series_cpsat``, with a time limit per instance. The two earliest series
-(the series asked for, or else the later-start alternative) must be identical.
+chair 1 and a 14-day span.
+
+Staff: four nurses a weekday (two 07:45–16:15, two 09:45–18:00) and a prescriber 08:00–18:00
+(Fridays until 14:00); 1 nurse to 2 patients checking in, 4 infusing and 6 recovering, and a
+prescriber on site for every infusion. The existing visits weigh on the nurses too (10 min
+check-in, the rest infusing). Each timed search is what the booking screen does:
+``series.search_series`` with ``staff`` giving ``staffing.blocks`` for the windows it asks for
+(the look-ahead first, the whole horizon only when needed; the busy data are indexed inside
+every call). Then the same request goes through ``series_cpsat.solve_series_cpsat`` with the
+blocks over the whole 120-day window, with a time limit per instance. The two earliest
+series (the series asked for, or else the later-start alternative) must be identical.
 """
 
 import datetime as dt
@@ -22,19 +29,27 @@ import statistics
 import sys
 import time
 import zoneinfo
+from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from sustain_core import series, series_cpsat
+from sustain_core import series, series_cpsat, staffing
+from sustain_core.protocols import DEPRESSION_INDUCTION_V1
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 FIRST_DAY = dt.date(2027, 1, 4)  # a Monday
 CHAIRS = tuple(str(number) for number in range(1, 13))  # as the Django layer passes them
 HOURS = tuple(series.OpeningHours(day, dt.time(8), dt.time(18)) for day in range(5))
 RULES = series.SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21))
-VISIT = dt.timedelta(hours=2)
+VISIT = DEPRESSION_INDUCTION_V1.visit_length  # 15 min check-in, 40 infusing, 60 recovering, 5 out
+PHASES = DEPRESSION_INDUCTION_V1.visit_phases
+STAFF = staffing.StaffRules(
+    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
+    prescriber_phases=frozenset({"infusion"}),
+)
+WINDOW = dt.timedelta(days=120)  # the diary scheduling.services.propose_series reads
 SEARCHES = 50
 CPSAT_LIMIT_S = 60.0
 MORNINGS = ((dt.time(8), dt.time(12)),)
@@ -72,6 +87,37 @@ def year_of_bookings(rng: random.Random) -> dict[str, list[series.Interval]]:
                 busy[chair].append(series.Interval(utc(day, minute), utc(day, minute + length)))
                 minute += length
     return busy
+
+
+def existing_visits(busy: dict[str, list[series.Interval]]) -> list[staffing.Visit]:
+    """The visits' phases: 10 min check-in, the rest infusing (one phases tuple per length,
+    as ``scheduling.staff.phases_of`` shares them)."""
+    check_in = dt.timedelta(minutes=10)
+    templates: dict[dt.timedelta, tuple[staffing.Phase, ...]] = {}
+    visits = []
+    for intervals in busy.values():
+        for interval in intervals:
+            length = interval.end - interval.start
+            if length not in templates:
+                templates[length] = (
+                    staffing.Phase("check_in", dt.timedelta(0), check_in),
+                    staffing.Phase("infusion", check_in, length - check_in),
+                )
+            visits.append(staffing.Visit(start=interval.start, phases=templates[length]))
+    return visits
+
+
+def shifts() -> tuple[list[series.Interval], list[series.Interval]]:
+    nurses, prescribers = [], []
+    for offset in range(365 + 180):
+        day = FIRST_DAY + dt.timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        for start, end in ((7 * 60 + 45, 16 * 60 + 15),) * 2 + ((9 * 60 + 45, 18 * 60),) * 2:
+            nurses.append(series.Interval(utc(day, start), utc(day, end)))
+        until = 14 * 60 if day.weekday() == 4 else 18 * 60
+        prescribers.append(series.Interval(utc(day, 8 * 60), utc(day, until)))
+    return nurses, prescribers
 
 
 def requests(rng: random.Random) -> list[Request]:
@@ -117,10 +163,31 @@ def main() -> None:
     rng = random.Random(2027)  # noqa: S311 - synthetic bookings, not secrets
     busy = year_of_bookings(rng)
     visits = sum(len(intervals) for intervals in busy.values())
+    booked = sorted(existing_visits(busy), key=lambda visit: visit.start)
+    booked_starts = [visit.start for visit in booked]
+    booked_ends = [visit.start + dt.timedelta(hours=2) for visit in booked]  # at most 75 min
+    nurses, prescribers = shifts()
+    nurse_starts = [shift.start for shift in nurses]
+    nurse_ends = [shift.end for shift in nurses]
     ours: list[float] = []
     exact: list[float] = []
     identical = with_alternatives = alternatives = 0
     for request in requests(rng):
+
+        def staff(start: dt.datetime, end: dt.datetime) -> tuple[staffing.Block, ...]:
+            # The visits and shifts the database returns for the window (sorted by start).
+            return staffing.blocks(
+                STAFF,
+                phases=PHASES,
+                nurse_shifts=nurses[
+                    bisect_left(nurse_ends, start) : bisect_left(nurse_starts, end)
+                ],
+                prescriber_shifts=prescribers,
+                booked=booked[bisect_left(booked_ends, start) : bisect_left(booked_starts, end)],
+                start=start,
+                end=end,
+            )
+
         site = {
             "earliest": request.earliest,
             "tz": NEW_YORK,
@@ -137,6 +204,7 @@ def main() -> None:
             chairs=CHAIRS,
             preferred_chair=request.preferred_chair,
             requested_span=request.requested_span,
+            staff=staff,
             **site,
         )
         ours.append((time.perf_counter() - started) * 1000)
@@ -155,6 +223,7 @@ def main() -> None:
             max_span=request.requested_span or RULES.max_span,
             chairs=CHAIRS if request.preferred_chair is None else (request.preferred_chair,),
             time_limit_s=CPSAT_LIMIT_S,
+            staff_blocks=staff(request.earliest, request.earliest + WINDOW),
             **site,
         )
         exact.append((time.perf_counter() - started) * 1000)
@@ -162,14 +231,17 @@ def main() -> None:
 
     ours_median, exact_median = statistics.median(ours), statistics.median(exact)
     print(
-        f"Series search: 12 chairs, {visits:,} existing visits over a year; {SEARCHES} searches "
-        f"for 6 two-hour visits ≥ 48 h apart within 21 days ({with_alternatives} did not fit "
-        f"and got {alternatives} alternatives)."
+        f"Series search: 12 chairs, {visits:,} existing visits over a year, nurse and "
+        f"prescriber shifts; {SEARCHES} searches for 6 two-hour visits ≥ 48 h apart within 21 "
+        f"days ({with_alternatives} did not fit and got {alternatives} alternatives)."
     )
     print()
     print("| Series search | Median | p95 |")
     print("| --- | ---: | ---: |")
-    print(f"| `search_series` (in process) | {ours_median:.1f} ms | {percentile95(ours):.1f} ms |")
+    print(
+        f"| `search_series` with staff blocks (in process) | {ours_median:.1f} ms "
+        f"| {percentile95(ours):.1f} ms |"
+    )
     print(
         f"| CP-SAT, same instances (`solve_series_cpsat`) | {exact_median:,.0f} ms "
         f"| {percentile95(exact):,.0f} ms |"

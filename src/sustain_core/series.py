@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -392,7 +392,7 @@ def search_series(
     step: dt.timedelta = dt.timedelta(minutes=15),
     horizon: dt.timedelta = dt.timedelta(days=60),
     max_alternatives: int = 5,
-    staff_blocks: "Sequence[Block]" = (),
+    staff: "Callable[[dt.datetime, dt.datetime], Sequence[Block]] | None" = None,
 ) -> SeriesResult:
     """Find the series a booking screen offers: the one asked for, or ranked alternatives.
 
@@ -401,8 +401,15 @@ def search_series(
     a ``preferred_chair`` (None: any chair; given, the series as asked uses only that chair,
     and "another chair" is an alternative). Every search is ``plan_series`` with these inputs,
     so it is the earliest series (componentwise), ties between chairs going to the first free
-    one in ``chairs`` order, with ``step``, ``horizon`` and ``staff_blocks`` as there; the busy
-    intervals and each day's grid are indexed once per call and shared by the searches.
+    one in ``chairs`` order, with ``step`` and ``horizon`` as there; the busy intervals and
+    each day's grid are indexed once per call and shared by the searches.
+
+    ``staff`` gives the staff blocks (``plan_series``' ``staff_blocks``) between two instants,
+    all time outside them blocked (as ``staffing.blocks`` does). It is called for
+    ``earliest`` to the look-ahead plus ``max_span`` first: a series as asked found there is
+    exactly the one the whole horizon gives (the earliest series over the whole horizon is
+    componentwise no later, so it lies in that window too). Only when none is found there is
+    it called again for the whole horizon, for the alternatives.
 
     Look-ahead: the request fits when its earliest series starts no later than ``LOOK_AHEAD``
     (7 days, or ``horizon`` when shorter) after ``earliest``; then ``series`` is that series and
@@ -464,7 +471,7 @@ def search_series(
         chair_busy=chair_busy,
         patient_busy=patient_busy,
         availability=availability,
-        staff_blocks=staff_blocks,
+        staff_blocks=(),
     )
     asked_chairs = tuple(chairs) if preferred_chair is None else (preferred_chair,)
     windows = () if availability is None else availability.windows
@@ -487,8 +494,14 @@ def search_series(
             windows=windows,
         )
 
-    asked = find()
     soon = earliest_utc + min(LOOK_AHEAD, horizon)
+    if staff is not None:
+        calendar.use_staff(staff(earliest_utc, soon + rules.max_span))
+        asked = find()
+        if asked is not None and asked[0].start <= soon:
+            return SeriesResult(series=asked, alternatives=())
+        calendar.use_staff(staff(earliest_utc, latest_first + rules.max_span))
+    asked = find()
     if asked is not None and asked[0].start <= soon:
         return SeriesResult(series=asked, alternatives=())
     found: list[tuple[str, tuple[Slot, ...] | None]] = [("later_start", asked)]
@@ -1016,11 +1029,24 @@ class _Calendar:
         self._chairs = {
             chair: _merge(_touching(chair_busy.get(chair, ()), earliest, edge)) for chair in chairs
         }
+        self._staff: list[tuple[dt.timedelta, dt.timedelta, _Runs]] = []
         self._grids: dict[dt.date, list[_GridVisit]] = {}
+        self.use_staff(staff_blocks)
+
+    def use_staff(self, staff_blocks: "Sequence[Block]") -> None:
+        """Search with these staff blocks from now on (the day grids are built again)."""
         self._staff = [
-            (block.phase.offset, block.phase.offset + block.phase.length, _merge(block.busy))
+            (
+                block.phase.offset,
+                block.phase.offset + block.phase.length,
+                _Runs(
+                    starts=tuple(start for start, _ in block.busy),
+                    ends=tuple(end for _, end in block.busy),
+                ),
+            )
             for block in staff_blocks
         ]
+        self._grids = {}
 
     def earliest_series(
         self,

@@ -14,24 +14,28 @@ shift. Patients in different phases share nurses: two infusing at 1:4 and three 
 1:6 need 2/4 + 3/6 = 1 nurse. The shares are counted exactly, in whole units of 1/L nurse
 where L is the least common multiple of the ratios.
 
-Pure: no Django, no clock, no I/O. ``profile`` sweeps the shifts and booked visits once;
-``blocks`` turns that into the times each phase of a new visit may not overlap, the input
-``series.plan_series`` and ``series.search_series`` take as ``staff_blocks``.
+Pure: no Django, no clock, no I/O. ``profile`` sweeps the shifts and booked visits into
+segments of constant staffing (for display and for checking changes); ``blocks`` sweeps them
+into the times each phase of a new visit may not overlap, the input ``series.plan_series``
+and ``series.search_series`` take as ``staff_blocks``.
 """
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import accumulate
 from zoneinfo import ZoneInfo
 
-from sustain_core.errors import ClinicalValueError, OutOfRange
+from sustain_core.errors import OutOfRange
 from sustain_core.series import Interval
 
 MAX_PATIENTS_PER_NURSE = 12
 # Before and after the window a profile covers nothing is known, so nothing is staffed.
-_FOREVER = dt.timedelta(days=3650)
+_FOREVER_US = 3650 * 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -106,13 +110,14 @@ class Segment:
 
 @dataclass(frozen=True)
 class Block:
-    """Where one phase of a new visit may not fall: ``phase`` may not overlap ``busy``.
+    """Where one phase of a new visit may not fall: ``phase`` may not overlap ``busy``, the
+    (start, end) UTC runs, disjoint and in time order.
 
     ``why`` says what is missing there, in words for a booking screen.
     """
 
     phase: Phase
-    busy: tuple[Interval, ...]
+    busy: tuple[tuple[dt.datetime, dt.datetime], ...]
     why: str
 
 
@@ -132,93 +137,56 @@ def profile(
     nurses); each counts. Raises ClinicalValueError naming ``end`` unless start < end (both
     aware).
     """
-    window = Interval(start=start, end=end)
-    unit, weights = _units(rules)
-    nurse_delta: dict[dt.datetime, int] = {start: 0}
-    prescriber_delta: dict[dt.datetime, int] = {start: 0}
-    need_delta: dict[dt.datetime, int] = {start: 0}
-    load_delta: dict[dt.datetime, int] = {start: 0}
-    for shifts, delta in ((nurse_shifts, nurse_delta), (prescriber_shifts, prescriber_delta)):
-        for shift in shifts:
-            if shift.overlaps(window):
-                _add(delta, max(shift.start, start), 1)
-                _add(delta, shift.end, -1)
-    for visit in booked:
-        for phase in visit.phases:
-            weight = weights.get(phase.name, 0)
-            needs_one = phase.name in rules.prescriber_phases
-            if not (weight or needs_one):
-                continue
-            begins = visit.start + phase.offset
-            ends = begins + phase.length
-            if ends <= start or end <= begins:
-                continue
-            begins = max(begins, start)
-            if weight:
-                _add(load_delta, begins, weight)
-                _add(load_delta, ends, -weight)
-            if needs_one:
-                _add(need_delta, begins, 1)
-                _add(need_delta, ends, -1)
-    times = sorted(
-        {
-            instant.astimezone(dt.UTC)
-            for delta in (nurse_delta, prescriber_delta, need_delta, load_delta)
-            for instant in delta
-            if instant < end
-        }
-    )
-    segments: list[Segment] = []
-    nurses = prescribers = needs = load = 0
-    for index, instant in enumerate(times):
-        nurses += nurse_delta.get(instant, 0)
-        prescribers += prescriber_delta.get(instant, 0)
-        needs += need_delta.get(instant, 0)
-        load += load_delta.get(instant, 0)
-        until = times[index + 1] if index + 1 < len(times) else end.astimezone(dt.UTC)
-        segments.append(
-            Segment(
-                start=instant,
-                end=until,
-                nurses=nurses,
-                nurse_load=Fraction(load, unit),
-                prescribers=prescribers,
-                needs_prescriber=needs > 0,
-            )
-        )
-    return segments
+    return _Sweep(
+        rules,
+        nurse_shifts=nurse_shifts,
+        prescriber_shifts=prescriber_shifts,
+        booked=booked,
+        start=start,
+        end=end,
+    ).segments()
 
 
 def blocks(
-    rules: StaffRules, *, phases: Sequence[Phase], segments: Sequence[Segment]
+    rules: StaffRules,
+    *,
+    phases: Sequence[Phase],
+    nurse_shifts: Sequence[Interval],
+    prescriber_shifts: Sequence[Interval],
+    booked: Sequence[Visit],
+    start: dt.datetime,
+    end: dt.datetime,
 ) -> tuple[Block, ...]:
-    """Return where each phase of a new visit with ``phases`` may not fall.
+    """Return where each phase of a new visit with ``phases`` may not fall, given the shifts
+    and booked visits between ``start`` and ``end`` (as in ``profile``).
 
     A phase with ratio 1:r may not overlap a stretch where the nurses on shift have less than
     1/r of a nurse to spare (no nurse on shift at all included); a prescriber phase may not
-    overlap a stretch with no prescriber on site. ``segments`` is a ``profile``; before its
-    first and after its last segment nothing is known, so every checked phase is blocked there
-    too. Phases the rules do not count give no block; empty rules give none at all.
+    overlap a stretch with no prescriber on site. Before ``start`` and from ``end`` on nothing
+    is known, so every checked phase is blocked there too. Phases the rules do not count give
+    no block; empty rules give none at all.
     """
     if not rules.checked:
         return ()
-    if not segments:
-        raise ClinicalValueError("segments", "a profile has at least one segment; got none")
-    first, last = segments[0].start, segments[-1].end
-    outside = (
-        Interval(start=first - _FOREVER, end=first),
-        Interval(start=last, end=last + _FOREVER),
+    sweep = _Sweep(
+        rules,
+        nurse_shifts=nurse_shifts,
+        prescriber_shifts=prescriber_shifts,
+        booked=booked,
+        start=start,
+        end=end,
     )
+    spare = sweep.spare()
     found: list[Block] = []
     for phase in phases:
         label = phase.name.replace("_", " ")
         ratio = rules.patients_per_nurse.get(phase.name)
         if ratio is not None:
-            share = Fraction(1, ratio)
+            share = sweep.unit // ratio
             found.append(
                 Block(
                     phase=phase,
-                    busy=_merged(outside, (s for s in segments if s.nurses - s.nurse_load < share)),
+                    busy=sweep.runs([left < share for left in spare]),
                     why=f"no nurse free for another patient in {label} (1:{ratio})",
                 )
             )
@@ -226,7 +194,7 @@ def blocks(
             found.append(
                 Block(
                     phase=phase,
-                    busy=_merged(outside, (s for s in segments if not s.prescribers)),
+                    busy=sweep.runs([not on_site for on_site in sweep.prescribers()]),
                     why=f"no prescriber on site during the {label}",
                 )
             )
@@ -239,38 +207,143 @@ def conflicts(start: dt.datetime, staff_blocks: Sequence[Block], *, tz: ZoneInfo
     during the infusion (10:15–10:55)"."""
     broken: list[str] = []
     for block in staff_blocks:
-        phase = Interval(
-            start=start + block.phase.offset, end=start + block.phase.offset + block.phase.length
-        )
-        if any(phase.overlaps(busy) for busy in block.busy):
+        begins = start + block.phase.offset
+        ends = begins + block.phase.length
+        if any(begins < busy_end and busy_start < ends for busy_start, busy_end in block.busy):
             broken.append(
-                f"{block.why} ({phase.start.astimezone(tz):%H:%M}–{phase.end.astimezone(tz):%H:%M})"
+                f"{block.why} ({begins.astimezone(tz):%H:%M}–{ends.astimezone(tz):%H:%M})"
             )
     return broken
 
 
-def _units(rules: StaffRules) -> tuple[int, dict[str, int]]:
-    """The unit 1/L of a nurse (L the least common multiple of the ratios) and each phase's
-    load in that unit."""
-    unit = math.lcm(*rules.patients_per_nurse.values()) if rules.patients_per_nurse else 1
-    return unit, {phase: unit // ratio for phase, ratio in rules.patients_per_nurse.items()}
+class _Sweep:
+    """Staffing between ``start`` and ``end`` as parallel lists, one entry per segment:
+    ``times`` (UTC starts) and ``ends``, nurses and prescribers on shift, the nurse load in
+    units of 1/``unit`` nurse (``unit`` the least common multiple of the ratios), and how many
+    visits under way need a prescriber.
 
+    Built from the changes at each instant, counted in whole microseconds from ``start`` (an
+    integer sweep is several times faster than one over datetimes): a change before ``start``
+    counts at ``start`` (so a phase over before the window adds and removes its load there),
+    and changes from ``end`` on are left out. Visits that share one ``phases`` tuple share its
+    list of changes.
+    """
 
-def _add(delta: dict[dt.datetime, int], instant: dt.datetime, value: int) -> None:
-    delta[instant] = delta.get(instant, 0) + value
+    def __init__(
+        self,
+        rules: StaffRules,
+        *,
+        nurse_shifts: Sequence[Interval],
+        prescriber_shifts: Sequence[Interval],
+        booked: Sequence[Visit],
+        start: dt.datetime,
+        end: dt.datetime,
+    ) -> None:
+        Interval(start=start, end=end)  # checks the window
+        start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+        self.start, self.end = start, end
+        self.last = last = _micro(end - start)
+        ratios = rules.patients_per_nurse
+        self.unit = unit = math.lcm(*ratios.values()) if ratios else 1
+        nurses: defaultdict[int, int] = defaultdict(int)
+        prescribers: defaultdict[int, int] = defaultdict(int)
+        needs: defaultdict[int, int] = defaultdict(int)
+        load: defaultdict[int, int] = defaultdict(int)
+        for shifts, changes in ((nurse_shifts, nurses), (prescriber_shifts, prescribers)):
+            for shift in shifts:
+                if shift.start < end and start < shift.end:
+                    changes[max(_micro(shift.start - start), 0)] += 1
+                    changes[_micro(shift.end - start)] -= 1
+        plans: dict[int, list[tuple[int, int, int]]] = {}
+        for visit in booked:
+            plan = plans.get(id(visit.phases))
+            if plan is None:
+                plan = plans[id(visit.phases)] = _changes(visit.phases, rules, unit)
+            begins = _micro(visit.start - start)
+            for offset, weight, need in plan:
+                at = begins + offset
+                if at < 0:  # noqa: PLR1730 - faster than max() here; under way at the start
+                    at = 0
+                if weight:
+                    load[at] += weight
+                if need:
+                    needs[at] += need
+        positions = sorted(set(nurses).union(prescribers, needs, load, (0,)))
+        self.positions = positions[: bisect_left(positions, last)]
+        self._nurses, self._prescribers, self._needs, self._load = nurses, prescribers, needs, load
 
+    def _running(self, changes: dict[int, int]) -> list[int]:
+        return list(accumulate(changes.get(at, 0) for at in self.positions))
 
-def _merged(
-    outside: tuple[Interval, Interval], segments: Iterator[Segment]
-) -> tuple[Interval, ...]:
-    runs: list[Interval] = [outside[0]]
-    for segment in segments:
-        if runs[-1].end == segment.start:
-            runs[-1] = Interval(start=runs[-1].start, end=segment.end)
+    def spare(self) -> list[int]:
+        """Per segment: nurses on shift minus the load, in units."""
+        nurses, load, unit = self._nurses, self._load, self.unit
+        return list(accumulate(nurses.get(at, 0) * unit - load.get(at, 0) for at in self.positions))
+
+    def prescribers(self) -> list[int]:
+        """Per segment: prescribers on shift."""
+        return self._running(self._prescribers)
+
+    def runs(self, flags: list[bool]) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        """The flagged segments merged into intervals, with all time before ``start`` and
+        from ``end`` on."""
+        positions, last = self.positions, self.last
+        runs: list[list[int]] = [[-_FOREVER_US, 0]]
+        for index, flagged in enumerate(flags):
+            if flagged:
+                until = positions[index + 1] if index + 1 < len(positions) else last
+                if runs[-1][1] == positions[index]:
+                    runs[-1][1] = until
+                else:
+                    runs.append([positions[index], until])
+        if runs[-1][1] == last:
+            runs[-1][1] = last + _FOREVER_US
         else:
-            runs.append(Interval(start=segment.start, end=segment.end))
-    if runs[-1].end == outside[1].start:
-        runs[-1] = Interval(start=runs[-1].start, end=outside[1].end)
-    else:
-        runs.append(outside[1])
-    return tuple(runs)
+            runs.append([last, last + _FOREVER_US])
+        return tuple((self.instant(begins), self.instant(ends)) for begins, ends in runs)
+
+    def instant(self, position: int) -> dt.datetime:
+        """The instant ``position`` microseconds after ``start``."""
+        return self.start + dt.timedelta(microseconds=position)
+
+    def segments(self) -> list[Segment]:
+        starts = [self.instant(at) for at in self.positions]
+        return [
+            Segment(
+                start=begins,
+                end=ends,
+                nurses=nurses,
+                nurse_load=Fraction(load, self.unit),
+                prescribers=prescribers,
+                needs_prescriber=needs > 0,
+            )
+            for begins, ends, nurses, load, prescribers, needs in zip(
+                starts,
+                [*starts[1:], self.end],
+                self._running(self._nurses),
+                self._running(self._load),
+                self.prescribers(),
+                self._running(self._needs),
+                strict=True,
+            )
+        ]
+
+
+def _changes(phases: Sequence[Phase], rules: StaffRules, unit: int) -> list[tuple[int, int, int]]:
+    """(microseconds from the visit's start, change of nurse load in units, change of visits
+    needing a prescriber) at each phase boundary where something changes."""
+    changes: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for phase in phases:
+        ratio = rules.patients_per_nurse.get(phase.name)
+        weight = unit // ratio if ratio else 0
+        need = int(phase.name in rules.prescriber_phases)
+        for offset, sign in ((phase.offset, 1), (phase.offset + phase.length, -1)):
+            at = _micro(offset)
+            changes[at][0] += sign * weight
+            changes[at][1] += sign * need
+    return [(at, weight, need) for at, (weight, need) in changes.items() if weight or need]
+
+
+def _micro(duration: dt.timedelta) -> int:
+    """A duration in whole microseconds (exact, and faster than ``duration // 1 µs``)."""
+    return (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds

@@ -9,7 +9,7 @@ import pytest
 from sustain_core.errors import NoSeriesFound
 from sustain_core.series import Availability, Interval, OpeningHours, Slot, plan_series
 from sustain_core.series_cpsat import SolverStopped, solve_series_cpsat
-from sustain_core.staffing import Phase, StaffRules, Visit, blocks, profile
+from sustain_core.staffing import Phase, StaffRules, Visit, blocks
 
 pytestmark = pytest.mark.solver  # CP-SAT runs: kept out of the 1-second core run
 
@@ -162,15 +162,16 @@ def staffed_instance(seed: int) -> dict[str, object]:
         if rng.random() < 0.3
     ]
     end = earliest + dt.timedelta(days=days)
-    segments = profile(
+    staff_blocks = blocks(
         STAFF_RULES,
+        phases=phases,
         nurse_shifts=shifts(4, (6, 8, 10)),
         prescriber_shifts=shifts(2, (4, 6, 8)),
         booked=others,
         start=earliest,
         end=end,
     )
-    return inputs | {"staff_blocks": blocks(STAFF_RULES, phases=phases, segments=segments)}
+    return inputs | {"staff_blocks": staff_blocks}
 
 
 def test_staffed_instances_cover_both_outcomes_and_staff_changes_most() -> None:

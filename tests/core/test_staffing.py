@@ -3,7 +3,9 @@
 import dataclasses
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,8 +19,9 @@ from sustain_core.protocols import (
     protocol_from_dict,
     protocol_to_dict,
 )
-from sustain_core.series import Interval, OpeningHours, plan_series
+from sustain_core.series import Interval, OpeningHours, plan_series, search_series
 from sustain_core.staffing import (
+    Block,
     Segment,
     StaffRules,
     Visit,
@@ -47,7 +50,8 @@ def shift(start: dt.datetime, hours: float) -> Interval:
     return Interval(start=start, end=start + dt.timedelta(hours=hours))
 
 
-def staffed(rules: StaffRules = RULES, **inputs: object) -> list[Segment]:
+def day(**inputs: object) -> dict[str, Any]:
+    """A day at the site: one nurse and one prescriber 8:00–17:00, nothing booked."""
     defaults: dict[str, object] = {
         "nurse_shifts": [shift(at(8), 9)],
         "prescriber_shifts": [shift(at(8), 9)],
@@ -55,7 +59,11 @@ def staffed(rules: StaffRules = RULES, **inputs: object) -> list[Segment]:
         "start": at(0),
         "end": at(0, day=DAY + dt.timedelta(days=1)),
     }
-    return profile(rules, **(defaults | inputs))  # type: ignore[arg-type]
+    return defaults | inputs
+
+
+def staffed(rules: StaffRules = RULES, **inputs: object) -> list[Segment]:
+    return profile(rules, **day(**inputs))
 
 
 def segment_at(segments: list[Segment], instant: dt.datetime) -> Segment:
@@ -138,7 +146,7 @@ def test_a_ratio_must_be_1_to_12_patients(ratio: object) -> None:
 def test_empty_rules_check_nothing() -> None:
     assert not StaffRules().checked
     assert StaffRules(prescriber_phases=frozenset({"infusion"})).checked
-    assert blocks(StaffRules(), phases=PHASES, segments=staffed(StaffRules())) == ()
+    assert blocks(StaffRules(), phases=PHASES, **day()) == ()
 
 
 def test_profile_counts_each_phase_as_its_share_of_a_nurse() -> None:
@@ -205,11 +213,7 @@ def test_profile_needs_a_window_that_ends_after_it_starts() -> None:
 def test_blocks_say_where_each_phase_of_a_new_visit_cannot_go() -> None:
     # One nurse 8:00–17:00 and a prescriber 8:00–12:00; four patients infusing 9:15–9:55.
     booked = [Visit(start=at(9), phases=PHASES) for _ in range(4)]
-    found = blocks(
-        RULES,
-        phases=PHASES,
-        segments=staffed(booked=booked, prescriber_shifts=[shift(at(8), 4)]),
-    )
+    found = blocks(RULES, phases=PHASES, **day(booked=booked, prescriber_shifts=[shift(at(8), 4)]))
 
     assert [(b.phase.name, b.why) for b in found] == [
         ("check_in", "no nurse free for another patient in check in (1:2)"),
@@ -236,22 +240,12 @@ def test_blocks_say_where_each_phase_of_a_new_visit_cannot_go() -> None:
     assert len(conflicts(day_before, found, tz=NY)) == 4
 
 
-def test_blocks_need_a_profile() -> None:
-    with pytest.raises(ClinicalValueError) as raised:
-        blocks(RULES, phases=PHASES, segments=[])
-
-    assert raised.value.message == "a profile has at least one segment; got none"
-
-
 def test_a_series_search_leaves_out_visits_the_staff_cannot_take() -> None:
     # A site open 8:00–12:00 with one nurse all day and a prescriber only from 10:00.
     hours = [OpeningHours(day, dt.time(8), dt.time(12)) for day in range(5)]
-    segments = profile(
-        RULES,
+    fortnight = day(
         nurse_shifts=[shift(at(8, day=DAY + dt.timedelta(days=d)), 4) for d in range(14)],
         prescriber_shifts=[shift(at(10, day=DAY + dt.timedelta(days=d)), 2) for d in range(14)],
-        booked=[],
-        start=at(0),
         end=at(0, day=DAY + dt.timedelta(days=14)),
     )
     inputs: dict[str, object] = {
@@ -263,20 +257,14 @@ def test_a_series_search_leaves_out_visits_the_staff_cannot_take() -> None:
     unstaffed = plan_series(**inputs)  # type: ignore[arg-type]
     staffed_series = plan_series(
         **inputs,  # type: ignore[arg-type]
-        staff_blocks=blocks(RULES, phases=PHASES, segments=segments),
+        staff_blocks=blocks(RULES, phases=PHASES, **fortnight),
     )
 
     assert [s.start.astimezone(NY).time() for s in unstaffed] == [dt.time(8)] * 3
     # The infusion starts 15 min in, so 9:45 is the first start with a prescriber for it.
     assert [s.start.astimezone(NY).time() for s in staffed_series] == [dt.time(9, 45)] * 3
 
-    nobody = blocks(
-        RULES,
-        phases=PHASES,
-        segments=profile(
-            RULES, nurse_shifts=[], prescriber_shifts=[], booked=[], start=at(0), end=at(23)
-        ),
-    )
+    nobody = blocks(RULES, phases=PHASES, **day(nurse_shifts=[], prescriber_shifts=[]))
     with pytest.raises(NoSeriesFound) as raised:
         plan_series(**inputs, staff_blocks=nobody)  # type: ignore[arg-type]
     assert "in a free chair within opening hours, with the nurses and prescriber it needs on " \
@@ -285,18 +273,62 @@ def test_a_series_search_leaves_out_visits_the_staff_cannot_take() -> None:
 
 def test_a_prescriber_all_day_blocks_nothing_inside_the_window() -> None:
     rules = StaffRules(prescriber_phases=frozenset({"infusion"}))
-    window = {"start": at(8), "end": at(17)}
-    segments = profile(
-        rules,
+    inputs = day(
         nurse_shifts=[],
         prescriber_shifts=[shift(at(7), 12)],
         booked=[Visit(start=at(9), phases=PHASES)],
-        **window,
+        start=at(8),
+        end=at(17),
     )
-    (found,) = blocks(rules, phases=PHASES, segments=segments)
+    segments = profile(rules, **inputs)
+    (found,) = blocks(rules, phases=PHASES, **inputs)
 
     assert [s.needs_prescriber for s in segments] == [False, True, False]
-    assert [(b.start, b.end) for b in found.busy] == [
+    assert list(found.busy) == [
         (at(8) - dt.timedelta(days=3650), at(8)),
         (at(17), at(17) + dt.timedelta(days=3650)),
+    ]
+
+
+def test_search_series_asks_for_the_look_ahead_first_and_the_horizon_only_when_needed() -> None:
+    hours = [OpeningHours(weekday, dt.time(8), dt.time(12)) for weekday in range(5)]
+    asked: list[tuple[dt.datetime, dt.datetime]] = []
+
+    def staff_from(first_day: int) -> Callable[[dt.datetime, dt.datetime], tuple[Block, ...]]:
+        """Nurse and prescriber weekdays 8:00–12:00 from DAY + first_day."""
+        days = [DAY + dt.timedelta(days=d) for d in range(first_day, 90)]
+
+        def staff(start: dt.datetime, end: dt.datetime) -> tuple[Block, ...]:
+            asked.append((start, end))
+            return blocks(
+                RULES,
+                phases=PHASES,
+                **day(
+                    nurse_shifts=[shift(at(8, day=d), 4) for d in days],
+                    prescriber_shifts=[shift(at(8, day=d), 4) for d in days],
+                    start=start,
+                    end=end,
+                ),
+            )
+
+        return staff
+
+    inputs: dict[str, Any] = {
+        "rules": DEPRESSION_INDUCTION_V1.series, "earliest": at(0), "tz": NY, "hours": hours,
+        "closed_dates": (), "chairs": ["A"], "chair_busy": {}, "patient_busy": [],
+        "duration": DEPRESSION_INDUCTION_V1.visit_length,
+    }  # fmt: skip
+
+    soon = search_series(**inputs, staff=staff_from(0))
+    assert soon.series is not None and soon.series[0].start == at(8)
+    assert asked == [(at(0), at(0) + dt.timedelta(days=7 + 21))]
+
+    asked.clear()
+    late = search_series(**inputs, staff=staff_from(14))  # nobody for two weeks
+    assert late.series is None
+    assert [a.kind for a in late.alternatives] == ["later_start"]
+    assert late.alternatives[0].slots[0].start == at(8, day=DAY + dt.timedelta(days=14))
+    assert asked == [
+        (at(0), at(0) + dt.timedelta(days=7 + 21)),
+        (at(0), at(0) + dt.timedelta(days=60 + 21)),
     ]

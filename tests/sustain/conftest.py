@@ -29,8 +29,9 @@ def _site(name: str, tz: str, chairs: int) -> Site:
         OpeningHours.objects.create(
             site=site, weekday=weekday, opens=dt.time(8), closes=dt.time(18)
         )
-    for n in range(1, chairs + 1):
-        Chair.objects.create(site=site, name=f"Chair {n}")
+    for n in range(1, chairs + 1):  # the last chair reclines fully, for long infusions
+        extended = ["extended"] if n == chairs else []
+        Chair.objects.create(site=site, name=f"Chair {n}", capabilities=extended)
     return site
 
 

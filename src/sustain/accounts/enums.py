@@ -15,6 +15,7 @@ class AuditAction(models.TextChoices):
     CREATE = "create"
     READ = "read"
     UPDATE = "update"
+    DELETE = "delete"
     LOGIN = "login"
     LOGOUT = "logout"
     LOGIN_FAILED = "login-failed"

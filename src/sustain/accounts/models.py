@@ -18,9 +18,6 @@ class Site(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
-    # Chair time per infusion visit: the protocol's infusion plus set-up and observation until
-    # discharge. No published figure (clinical-facts.md §10), so a clinic setting.
-    visit_minutes = models.PositiveSmallIntegerField(default=120)
     # Shown on every patient self-report page (US default: the 988 Suicide & Crisis Lifeline).
     crisis_resources = models.TextField(
         default="If you are thinking about suicide or are in crisis, call or text 988 (Suicide "

@@ -38,3 +38,26 @@ class Weekday(models.IntegerChoices):
     FRIDAY = 4
     SATURDAY = 5
     SUNDAY = 6
+
+
+class StaffRole(models.TextChoices):
+    """Who a shift is for: nurses carry the patient load, a prescriber is on site."""
+
+    NURSE = "nurse", "Nurse"
+    PRESCRIBER = "prescriber", "Prescriber"
+
+
+class TemplatePhase(models.TextChoices):
+    """The planned phases of a visit (sustain_core.protocols.VisitPhaseName)."""
+
+    CHECK_IN = "check_in", "Check-in and pre-infusion checks"
+    INFUSION = "infusion", "Infusion"
+    RECOVERY = "recovery", "Recovery and observation"
+    DISCHARGE = "discharge", "Discharge"
+
+
+class ChairCapability(models.TextChoices):
+    """sustain_core.protocols.ChairCapability, for forms."""
+
+    EXTENDED = "extended", "Extended (fully reclining, for long infusions)"
+    CARDIAC_MONITOR = "cardiac_monitor", "Cardiac monitor"

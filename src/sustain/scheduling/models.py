@@ -5,7 +5,14 @@ from django.db import models
 from django.db.models import F, Q
 
 from sustain.accounts.models import Site, User
-from sustain.scheduling.enums import AppointmentStatus, CancellationReason, VisitPhase, Weekday
+from sustain.scheduling.enums import (
+    AppointmentStatus,
+    CancellationReason,
+    StaffRole,
+    TemplatePhase,
+    VisitPhase,
+    Weekday,
+)
 
 
 class OpeningHours(models.Model):
@@ -40,6 +47,8 @@ class Closure(models.Model):
 class Chair(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="chairs")
     name = models.CharField(max_length=40)
+    # ChairCapability values; a protocol's visits only go to chairs with all it needs.
+    capabilities = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering: ClassVar = ["name"]
@@ -78,6 +87,12 @@ class Appointment(models.Model):
     override_reason = models.CharField(max_length=300, blank=True)
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     sequence = models.PositiveIntegerField(default=0, editable=False)
+    # The visit template when it was booked (sustain_core.protocols.VisitTemplate): planned
+    # phases from starts_at, in this order; together they fill starts_at to ends_at.
+    check_in_minutes = models.PositiveSmallIntegerField(default=0)
+    infusion_minutes = models.PositiveSmallIntegerField(default=0)
+    recovery_minutes = models.PositiveSmallIntegerField(default=0)
+    discharge_minutes = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering: ClassVar = ["starts_at", "pk"]
@@ -177,3 +192,50 @@ class SeriesHold(models.Model):
     slots = models.JSONField(help_text="[[chair id, start ISO, end ISO], ...] in UTC")
     held_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     expires_at = models.DateTimeField(db_index=True)
+
+
+class Shift(models.Model):
+    """A nurse or prescriber on site from starts_at to ends_at.
+
+    Nurses on shift carry the nurse load of the visits under way; a prescriber phase (the
+    infusion) needs a prescriber on shift (sustain_core.staffing). One person's shifts never
+    overlap (migration 0010 on PostgreSQL; scheduling.staff.add_shifts checks on both).
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="shifts")
+    staff = models.ForeignKey(User, on_delete=models.PROTECT, related_name="shifts")
+    role = models.CharField(max_length=20, choices=StaffRole.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering: ClassVar = ["starts_at", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=F("ends_at")), name="shift_start_before_end"
+            )
+        ]
+        indexes: ClassVar = [models.Index(fields=["site", "starts_at"])]
+
+
+class PhaseStaffing(models.Model):
+    """A site's staffing rule for one visit phase: patients per nurse (blank: the phase puts no
+    load on the nurses) and whether a prescriber must be on site. Clinic settings: no
+    published ratio exists (clinical-facts), so nothing is assumed; a site with no rows has
+    staffing unchecked, and says so on its staffing page."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="phase_staffing")
+    phase = models.CharField(max_length=20, choices=TemplatePhase.choices)
+    patients_per_nurse = models.PositiveSmallIntegerField(null=True, blank=True)
+    prescriber_on_site = models.BooleanField(default=False)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["site", "phase"], name="phasestaffing_unique"),
+            models.CheckConstraint(
+                condition=Q(patients_per_nurse__isnull=True)
+                | Q(patients_per_nurse__gte=1, patients_per_nurse__lte=12),
+                name="phasestaffing_ratio_1_to_12",
+            ),
+        ]

@@ -7,6 +7,7 @@ two schedulers cannot book the same chair time.
 
 import dataclasses
 import datetime as dt
+import functools
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Collection
@@ -23,7 +24,7 @@ from sustain.care.enums import CourseStatus
 from sustain.care.models import Course, Patient
 from sustain.care.protocol_versions import protocol_for
 from sustain.care.services import record_patient_event
-from sustain.scheduling import queries
+from sustain.scheduling import queries, staff
 from sustain.scheduling.calendar import touch_appointment
 from sustain.scheduling.enums import AppointmentStatus, CancellationReason, VisitPhase
 from sustain.scheduling.models import Appointment, Chair, SeriesHold
@@ -145,11 +146,14 @@ def propose_series(*, course: Course, request: SeriesRequest) -> series.SeriesRe
     protocol = protocol_for(course)
     site = course.patient.site
     tz, hours, closed = site_calendar(site)
-    chairs = [str(pk) for pk in Chair.objects.filter(site=site).values_list("pk", flat=True)]
-    if not chairs:
-        raise ClinicalValueError("chair", f"{site.name} has no chairs")
+    chairs = [str(chair.pk) for chair in staff.chairs_for(site, protocol)]
+    if request.preferred_chair is not None and str(request.preferred_chair.pk) not in chairs:
+        raise ClinicalValueError(
+            "chair", f"chair {request.preferred_chair.name} lacks what these visits need"
+        )
     earliest = request.earliest
-    chair_busy, patient_busy = _busy(site, course.patient, earliest, earliest + HORIZON * 2)
+    window = (earliest, earliest + HORIZON * 2)
+    chair_busy, patient_busy = _busy(site, course.patient, *window)
     return series.search_series(
         rules=protocol.series,
         earliest=earliest,
@@ -159,11 +163,14 @@ def propose_series(*, course: Course, request: SeriesRequest) -> series.SeriesRe
         chairs=chairs,
         chair_busy=chair_busy,
         patient_busy=patient_busy,
-        duration=visit_length(site, protocol),
+        duration=protocol.visit_length,
         availability=request.availability,
         requested_span=request.requested_span,
         preferred_chair=str(request.preferred_chair.pk) if request.preferred_chair else None,
         horizon=HORIZON,
+        staff=functools.partial(
+            staff.staff_blocks, site, phases=protocol.visit_phases, patient_id=course.patient_id
+        ),
     )
 
 
@@ -194,6 +201,16 @@ def _held_slots(course: Course, choice: str, by: User) -> tuple[series.Slot, ...
             same = str(chair_id) == slot.chair or patient_id == course.patient_id
             if same and starts_at < slot.end and slot.start < ends_at:
                 raise BookingConflict("choice", "the held series was taken meanwhile; search again")
+    short = staff.check_staffed(
+        course.patient.site,
+        phases=protocol_for(course).visit_phases,
+        starts=[slot.start for slot in slots],
+        patient_id=course.patient_id,
+    )
+    if short:
+        raise BookingConflict(
+            "choice", f"the held series lacks staff now: {'; '.join(short)}; search again"
+        )
     return slots
 
 
@@ -203,12 +220,6 @@ def chosen_slots(result: series.SeriesResult, choice: str) -> tuple[series.Slot,
         return result.series
     kind = "later_start" if choice == EARLIEST else choice
     return next((a.slots for a in result.alternatives if a.kind == kind), None)
-
-
-def visit_length(site: Site, protocol: protocols.Protocol) -> dt.timedelta:
-    """Chair time for one visit: the site's visit length, or the infusion itself if longer
-    (a 4-hour pain infusion). Visit templates with phases replace this in issue 5."""
-    return dt.timedelta(minutes=max(site.visit_minutes, protocol.regimen.infusion_minutes))
 
 
 def _lock(site: Site, patient: Patient) -> None:
@@ -250,12 +261,16 @@ def book_series(
         result = propose_series(course=course, request=request or SeriesRequest(earliest=earliest))
         slots = chosen_slots(result, choice)
     if slots is None and choice == EARLIEST:
+        staffed = ", with the nurses and prescriber it needs on shift"
         raise NoSeriesFound(
-            "start", f"no series fits in the {HORIZON.days} days from {earliest:%Y-%m-%d}"
+            "start",
+            f"no series fits in the {HORIZON.days} days from {earliest:%Y-%m-%d}: free chairs "
+            f"within opening hours{staffed if staff.staff_rules(site).checked else ''}",
         )
     if slots is None:
         raise BookingConflict("choice", "that alternative is no longer free; search again")
     chairs = Chair.objects.in_bulk([int(slot.chair) for slot in slots])
+    template = staff.template_minutes(protocol_for(course))
     now = timezone.now()
     try:
         with transaction.atomic():  # a savepoint: the database's own refusal becomes a 409
@@ -270,6 +285,7 @@ def book_series(
                     ends_at=slot.end,
                     booked_at=now,
                     booked_by=by,
+                    **template,
                 )
                 for number, slot in enumerate(slots, start=1)
             ]
@@ -293,12 +309,15 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
     if chair.site_id != site.pk:
         raise ClinicalValueError("chair", "the chair belongs to another site")
     _lock(site, patient)
+    protocol = protocol_for(course)
     tz, hours, closed = site_calendar(site)
-    ends_at = starts_at + visit_length(site, protocol_for(course))
+    ends_at = starts_at + protocol.visit_length
     series.check_within_opening_hours(
         start=starts_at, end=ends_at, tz=tz, hours=hours, closed_dates=closed
     )
+    _check_chair(chair, protocol)
     _check_free(chair, patient, starts_at, ends_at, exclude=[])
+    _check_staffed(course, protocol, starts_at, exclude=[])
     last = course.appointments.exclude(status=AppointmentStatus.CANCELLED).order_by("-number")
     number = (last.values_list("number", flat=True).first() or 0) + 1
     appointment = Appointment.objects.create(
@@ -311,6 +330,7 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
         ends_at=ends_at,
         booked_at=timezone.now(),
         booked_by=by,
+        **staff.template_minutes(protocol),
     )
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=appointment)
     return appointment
@@ -415,11 +435,13 @@ def reschedule_visit(
     protocol = protocol_for(course)
     tz, hours, closed = site_calendar(site)
     chair = chair or appointment.chair
-    ends_at = starts_at + visit_length(site, protocol)
+    ends_at = starts_at + protocol.visit_length
     series.check_within_opening_hours(
         start=starts_at, end=ends_at, tz=tz, hours=hours, closed_dates=closed
     )
+    _check_chair(chair, protocol)
     _check_free(chair, patient, starts_at, ends_at, exclude=[appointment.pk])
+    _check_staffed(course, protocol, starts_at, exclude=[appointment.pk])
     repaired: list[Appointment] = []
     broken: list[str] = []
     if appointment.number <= protocol.induction_infusions:
@@ -459,6 +481,8 @@ def reschedule_visit(
         if not by.groups.filter(name=Role.PRESCRIBER).exists():
             raise ClinicalValueError("override_reason", "only a prescriber can break a series rule")
     appointment.starts_at, appointment.ends_at, appointment.chair = starts_at, ends_at, chair
+    for field, minutes in staff.template_minutes(protocol).items():
+        setattr(appointment, field, minutes)
     appointment.override_reason = override_reason.strip() if broken else ""
     _place([appointment, *repaired])
     for visit in [appointment, *repaired]:
@@ -480,6 +504,7 @@ def _place(visits: list[Appointment]) -> None:
         visit.save(
             update_fields=[
                 "starts_at", "ends_at", "chair", "status", "cancel_reason", "override_reason",
+                *staff.PHASE_FIELDS,
             ]
         )  # fmt: skip
 
@@ -514,6 +539,28 @@ def _check_free(
         raise BookingConflict("starts_at", f"{whose} is already booked at that time")
 
 
+def _check_chair(chair: Chair, protocol: protocols.Protocol) -> None:
+    missing = set(protocol.visit.chair_needs) - set(chair.capabilities)
+    if missing:
+        raise ClinicalValueError(
+            "chair", f"chair {chair.name} lacks {', '.join(sorted(missing))} for these visits"
+        )
+
+
+def _check_staffed(
+    course: Course, protocol: protocols.Protocol, starts_at: dt.datetime, *, exclude: list[int]
+) -> None:
+    short = staff.check_staffed(
+        course.patient.site,
+        phases=protocol.visit_phases,
+        starts=[starts_at],
+        exclude=exclude,
+        patient_id=course.patient_id,
+    )
+    if short:
+        raise BookingConflict("starts_at", "; ".join(short))
+
+
 def _repair(
     *,
     later: list[Appointment],
@@ -532,29 +579,37 @@ def _repair(
     if span_left <= dt.timedelta(0):
         return []
     tz, hours, closed = site_calendar(site)
-    chairs = [str(pk) for pk in Chair.objects.filter(site=site).values_list("pk", flat=True)]
+    chairs = [str(chair.pk) for chair in staff.chairs_for(site, protocol)]
+    moving = {a.pk for a in later} | {moved.pk}
     chair_busy, patient_busy = _busy(
-        site, moved.patient, earliest, earliest + span_left,
-        exclude={a.pk for a in later} | {moved.pk},
-    )  # fmt: skip
-    moved_visit = series.Interval(start=moved_start, end=moved_start + visit_length(site, protocol))
+        site, moved.patient, earliest, earliest + span_left, exclude=moving
+    )
+    moved_visit = series.Interval(start=moved_start, end=moved_start + protocol.visit_length)
     patient_busy.append(moved_visit)
     chair_busy[str(chair.pk)].append(moved_visit)
     try:
         slots = series.plan_series(
             count=len(later), min_gap=rules.min_gap, max_span=span_left, max_gap=rules.max_gap,
-            weekdays=rules.weekdays, max_per_week=None, duration=visit_length(site, protocol),
+            weekdays=rules.weekdays, max_per_week=None, duration=protocol.visit_length,
             earliest=earliest, tz=tz, hours=hours, closed_dates=closed, chairs=chairs,
             chair_busy=chair_busy, patient_busy=patient_busy, horizon=span_left,
+            staff_blocks=staff.staff_blocks(
+                site, phases=protocol.visit_phases, start=earliest,
+                end=earliest + span_left + dt.timedelta(days=1), exclude=moving,
+                patient_id=moved.patient_id,
+            ),
         )  # fmt: skip
     except ClinicalValueError:
         return []
     if _broken_rules(rules, [*earlier, moved_start, *(s.start for s in slots)], tz):
         return []  # e.g. the weekly maximum across the old and new visits
     chairs_by_pk = Chair.objects.in_bulk([int(s.chair) for s in slots])
+    template = staff.template_minutes(protocol)
     for visit, slot in zip(later, slots, strict=True):  # placed by the caller, all at once
         visit.starts_at, visit.ends_at = slot.start, slot.end
         visit.chair = chairs_by_pk[int(slot.chair)]
+        for field, minutes in template.items():
+            setattr(visit, field, minutes)
     return later
 
 
@@ -575,7 +630,7 @@ def place_waitlist(
     courses = [
         c
         for c in queries.waiting_courses(Site.objects.filter(pk=site.pk))
-        if visit_length(site, protocol_for(c)) == dt.timedelta(minutes=site.visit_minutes)
+        if protocol_for(c).visit_length == dt.timedelta(hours=2)
     ]
     earliest = dt.datetime.combine(
         now.astimezone(tz).date() + dt.timedelta(days=1), dt.time.min, tzinfo=tz
@@ -592,7 +647,7 @@ def place_waitlist(
     inputs: dict[str, Any] = {
         "tz": tz, "hours": hours, "closed_dates": closed,
         "chairs": [str(pk) for pk in site.chairs.values_list("pk", flat=True)],
-        "chair_busy": chair_busy, "duration": dt.timedelta(minutes=site.visit_minutes),
+        "chair_busy": chair_busy, "duration": dt.timedelta(hours=2),
         "step": dt.timedelta(hours=1), "horizon": HORIZON,
     }  # fmt: skip
     greedy = intake.plan_one_by_one(requests, **inputs)

@@ -224,7 +224,13 @@ def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam):
     visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
     assert len(visits) == 10
     assert {v.starts_at.astimezone(dt.UTC).weekday() for v in visits} <= {0, 1, 2, 3, 4}
-    assert {v.ends_at - v.starts_at for v in visits} == {dt.timedelta(hours=4)}
+    # Check-in 15 min, the 4-hour infusion, 60 min recovery, 5 min discharge; the one
+    # extended chair (the protocol's visits need one).
+    assert {v.ends_at - v.starts_at for v in visits} == {dt.timedelta(hours=5, minutes=20)}
+    assert {v.chair.name for v in visits} == {"Chair 2"}
+    assert {(v.check_in_minutes, v.infusion_minutes, v.recovery_minutes) for v in visits} == {
+        (15, 240, 60)
+    }
     protocol = protocol_versions.protocol_for(course)
     services.record_consent(course=course, signed_on=NOW.date(), document="v1", by=ben, now=NOW)
     services.sign_contraindication_screen(

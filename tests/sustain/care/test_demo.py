@@ -47,12 +47,11 @@ def test_demo_loads_a_working_clinic(db, settings):
     output = load_demo()
 
     site = Site.objects.get()
-    assert (site.name, site.timezone, site.visit_minutes) == (
-        "Riverside Infusion Clinic",
-        "America/New_York",
-        120,
-    )
-    assert list(Chair.objects.values_list("name", flat=True)) == [f"Chair {n}" for n in range(1, 7)]
+    assert (site.name, site.timezone) == ("Riverside Infusion Clinic", "America/New_York")
+    assert list(Chair.objects.values_list("name", "capabilities")) == [
+        *((f"Chair {n}", []) for n in range(1, 6)),
+        ("Chair 6", ["extended"]),
+    ]
     assert list(OpeningHours.objects.values_list("weekday", "opens", "closes")) == [
         *((day, dt.time(8), dt.time(18)) for day in range(5)),
         (5, dt.time(9), dt.time(13)),

@@ -38,7 +38,8 @@ from sustain.care.protocol_versions import protocol_for
 from sustain.portal import services as portal_services
 from sustain.portal.enums import Channel
 from sustain.scheduling import services as scheduling
-from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling import staff
+from sustain.scheduling.enums import AppointmentStatus, StaffRole
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
 from sustain_core import outcomes
 from sustain_core.errors import ClinicalValueError
@@ -46,8 +47,24 @@ from sustain_core.protocols import DEPRESSION_INDUCTION_V1
 
 SITE_NAME = "Riverside Infusion Clinic"
 SITE_TZ = "America/New_York"
-VISIT_MINUTES = 120
 CHAIRS = 6
+EXTENDED_CHAIRS = ("Chair 6",)  # reclines fully: for 4-hour pain infusions
+# Staffing rules (clinic settings, unconfirmed): patients per nurse in each phase and where a
+# prescriber must be on site; and the weekly shifts (weekday, username, role, from, to).
+PHASE_STAFFING = {
+    "check_in": (2, False),
+    "infusion": (4, True),
+    "recovery": (6, False),
+    "discharge": (2, False),
+}
+SHIFTS = (
+    *((day, "nurse.ben", "nurse", dt.time(7, 45), dt.time(16)) for day in range(5)),
+    *((day, "nurse.cleo", "nurse", dt.time(10), dt.time(18)) for day in range(5)),
+    *((day, "dr.ada", "prescriber", dt.time(8), dt.time(18)) for day in range(5)),
+    (5, "nurse.cleo", "nurse", dt.time(9), dt.time(13)),
+    (5, "dr.ada", "prescriber", dt.time(9), dt.time(13)),
+)
+SHIFT_WEEKS = 26  # from 12 weeks back: the demo's past series and the weeks ahead
 # (weekday, opens, closes): Monday–Friday 08:00–18:00, Saturday 09:00–13:00.
 HOURS = (*tuple((day, dt.time(8), dt.time(18)) for day in range(5)), (5, dt.time(9), dt.time(13)))
 # Shared by every demo account; printed at the end. Demo database only.
@@ -267,7 +284,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _create_site(self) -> None:
-        self.site = Site(name=SITE_NAME, timezone=SITE_TZ, visit_minutes=VISIT_MINUTES)
+        self.site = Site(name=SITE_NAME, timezone=SITE_TZ)
         self.site.full_clean()
         self.site.save()
         for weekday, opens, closes in HOURS:
@@ -276,7 +293,9 @@ class Command(BaseCommand):
         Closure.objects.create(site=self.site, date=closure_day, reason=f"{reason} (clinic closed)")
         self.closed = {closure_day}
         for n in range(1, CHAIRS + 1):
-            Chair.objects.create(site=self.site, name=f"Chair {n}")
+            name = f"Chair {n}"
+            capabilities = ["extended"] if name in EXTENDED_CHAIRS else []
+            Chair.objects.create(site=self.site, name=name, capabilities=capabilities)
         self.stdout.write(
             f"  site                   {SITE_NAME}: {CHAIRS} chairs, Mon–Fri 08–18, Sat 09–13, "
             f"closed {closure_day} ({reason})"
@@ -301,7 +320,27 @@ class Command(BaseCommand):
         self.prescriber = self.staff["dr.ada"]
         self.nurses = [self.staff["nurse.ben"], self.staff["nurse.cleo"]]
         self.scheduler = self.staff["sam.scheduler"]
-        self.stdout.write(f"  staff                  {len(self.staff)} users")
+        admin = self.staff["alex.admin"]
+        staff.set_phase_staffing(site=self.site, rules=PHASE_STAFFING, by=admin, now=self.now)
+        this_monday = self.today - dt.timedelta(days=self.today.weekday())
+        first_monday = this_monday - dt.timedelta(weeks=12)
+        for weekday, username, shift_role, starts, ends in SHIFTS:
+            staff.add_shifts(
+                site=self.site,
+                request=staff.ShiftRequest(
+                    staff=self.staff[username],
+                    role=StaffRole(shift_role),
+                    day=first_monday + dt.timedelta(days=weekday),
+                    starts=starts,
+                    ends=ends,
+                    weeks=SHIFT_WEEKS,
+                ),
+                by=admin,
+            )
+        self.stdout.write(
+            f"  staff                  {len(self.staff)} users; nurse and prescriber shifts for "
+            f"{SHIFT_WEEKS} weeks from {first_monday}"
+        )
 
     # -- planning (all random draws) ------------------------------------------------------
 

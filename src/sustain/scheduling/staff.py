@@ -1,0 +1,349 @@
+"""Shifts and staffing rules: who is on site, and what the visits need of them.
+
+The rules themselves are pure (sustain_core.staffing); this module reads a site's shifts, its
+phase rules and its visits, and refuses shift and rule changes that would leave a booked
+visit without the nurses or prescriber it needs. Every change runs under the site's booking
+lock (scheduling.services.lock_site), so it cannot race a booking.
+"""
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.models import Site, User
+from sustain.care.protocol_versions import protocol_for
+from sustain.scheduling.enums import AppointmentStatus, StaffRole, TemplatePhase
+from sustain.scheduling.models import Appointment, Chair, PhaseStaffing, SeriesHold, Shift
+from sustain_core import protocols, staffing
+from sustain_core.errors import ClinicalValueError
+from sustain_core.series import Interval
+
+OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED)
+MAX_SHIFT = dt.timedelta(hours=16)
+MAX_REPEAT_WEEKS = 26
+
+
+def staff_rules(site: Site) -> staffing.StaffRules:
+    rows = list(PhaseStaffing.objects.filter(site=site))
+    return staffing.StaffRules(
+        patients_per_nurse={
+            row.phase: row.patients_per_nurse for row in rows if row.patients_per_nurse
+        },
+        prescriber_phases=frozenset(row.phase for row in rows if row.prescriber_on_site),
+    )
+
+
+def template_minutes(protocol: protocols.Protocol) -> dict[str, int]:
+    """The Appointment fields that record the protocol's visit template at booking."""
+    return {
+        "check_in_minutes": protocol.visit.check_in_minutes,
+        "infusion_minutes": protocol.regimen.infusion_minutes,
+        "recovery_minutes": protocol.visit.recovery_minutes,
+        "discharge_minutes": protocol.visit.discharge_minutes,
+    }
+
+
+def phases_of(minutes: Iterable[int]) -> tuple[staffing.Phase, ...]:
+    """Phases from the four minute fields, in TemplatePhase order (0 minutes: left out)."""
+    phases: list[staffing.Phase] = []
+    offset = dt.timedelta(0)
+    for phase, length in zip(TemplatePhase.values, minutes, strict=True):
+        if length:
+            phases.append(staffing.Phase(phase, offset, dt.timedelta(minutes=length)))
+            offset += dt.timedelta(minutes=length)
+    return tuple(phases)
+
+
+PHASE_FIELDS = ("check_in_minutes", "infusion_minutes", "recovery_minutes", "discharge_minutes")
+
+
+def chairs_for(site: Site, protocol: protocols.Protocol) -> list[Chair]:
+    """The site's chairs with every capability the protocol's visits need, by name."""
+    needs = set(protocol.visit.chair_needs)
+    chairs = [c for c in Chair.objects.filter(site=site) if needs <= set(c.capabilities)]
+    if not chairs and needs:
+        raise ClinicalValueError(
+            "chair", f"{site.name} has no chair with {', '.join(sorted(needs))} for these visits"
+        )
+    if not chairs:
+        raise ClinicalValueError("chair", f"{site.name} has no chairs")
+    return chairs
+
+
+def booked_visits(
+    site: Site,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    exclude: Collection[int] = (),
+    patient_id: int | None = None,
+    holds: bool = True,
+) -> list[staffing.Visit]:
+    """The site's occupying visits (but those in `exclude`) and, with `holds`, the live holds
+    (but the patient's own) between start and end."""
+    rows = (
+        Appointment.objects.filter(
+            site=site, status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start
+        )
+        .exclude(pk__in=exclude)
+        .values_list("starts_at", *PHASE_FIELDS)
+    )
+    visits = [staffing.Visit(start=row[0], phases=phases_of(row[1:])) for row in rows]
+    if not holds:
+        return visits
+    live = SeriesHold.objects.filter(site=site, expires_at__gt=timezone.now())
+    if patient_id is not None:
+        live = live.exclude(course__patient_id=patient_id)
+    for hold in live.select_related("course"):
+        phases = protocol_for(hold.course).visit_phases
+        visits += [
+            staffing.Visit(start=dt.datetime.fromisoformat(starts), phases=phases)
+            for _, starts, _ in hold.slots
+        ]
+    return visits
+
+
+def site_profile(
+    site: Site,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    visits: list[staffing.Visit] | None = None,
+    rules: staffing.StaffRules | None = None,
+    without_shift: int | None = None,
+) -> list[staffing.Segment]:
+    """The site's staffing from start to end (sustain_core.staffing.profile), counting
+    `visits` (default: the booked ones, not holds)."""
+    nurses: list[Interval] = []
+    prescribers: list[Interval] = []
+    shifts = Shift.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
+    if without_shift is not None:
+        shifts = shifts.exclude(pk=without_shift)
+    for role, starts_at, ends_at in shifts.values_list("role", "starts_at", "ends_at"):
+        target = nurses if role == StaffRole.NURSE else prescribers
+        target.append(Interval(start=starts_at, end=ends_at))
+    return staffing.profile(
+        staff_rules(site) if rules is None else rules,
+        nurse_shifts=nurses,
+        prescriber_shifts=prescribers,
+        booked=booked_visits(site, start, end, holds=False) if visits is None else visits,
+        start=start,
+        end=end,
+    )
+
+
+def _shifts(
+    site: Site, start: dt.datetime, end: dt.datetime, *, without: int | None = None
+) -> tuple[list[Interval], list[Interval]]:
+    """Nurse and prescriber shifts at the site between start and end."""
+    nurses: list[Interval] = []
+    prescribers: list[Interval] = []
+    shifts = Shift.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
+    if without is not None:
+        shifts = shifts.exclude(pk=without)
+    for role, starts_at, ends_at in shifts.values_list("role", "starts_at", "ends_at"):
+        target = nurses if role == StaffRole.NURSE else prescribers
+        target.append(Interval(start=starts_at, end=ends_at))
+    return nurses, prescribers
+
+
+def staff_blocks(
+    site: Site,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    phases: tuple[staffing.Phase, ...],
+    exclude: Collection[int] = (),
+    patient_id: int | None = None,
+) -> tuple[staffing.Block, ...]:
+    """Where a new visit with these phases cannot go for want of staff, counting the site's
+    visits (but those in `exclude`) and live holds; () when the site does not check staffing."""
+    rules = staff_rules(site)
+    if not rules.checked:
+        return ()
+    nurses, prescribers = _shifts(site, start, end)
+    return staffing.blocks(
+        rules,
+        phases=phases,
+        nurse_shifts=nurses,
+        prescriber_shifts=prescribers,
+        booked=booked_visits(site, start, end, exclude=exclude, patient_id=patient_id),
+        start=start,
+        end=end,
+    )
+
+
+def check_staffed(
+    site: Site,
+    *,
+    phases: tuple[staffing.Phase, ...],
+    starts: Iterable[dt.datetime],
+    exclude: Collection[int] = (),
+    patient_id: int | None = None,
+) -> list[str]:
+    """Why visits with these phases at these starts lack staff; empty when they are staffed."""
+    starts = sorted(starts)
+    blocks = staff_blocks(
+        site,
+        phases=phases,
+        start=starts[0] - dt.timedelta(days=1),
+        end=starts[-1] + dt.timedelta(days=1),
+        exclude=exclude,
+        patient_id=patient_id,
+    )
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    return [
+        f"{instant.astimezone(tz):%a %d %b}: {message}"
+        for instant in starts
+        for message in staffing.conflicts(instant, blocks, tz=tz)
+    ]
+
+
+@dataclass(frozen=True)
+class ShiftRequest:
+    """A shift on `day` from `starts` to `ends` (local wall clock), repeated weekly."""
+
+    staff: User
+    role: StaffRole
+    day: dt.date
+    starts: dt.time
+    ends: dt.time
+    weeks: int = 1
+
+
+def _lock(site: Site) -> None:
+    # The same lock bookings take (scheduling.services._lock): the site's chairs.
+    list(Chair.objects.select_for_update().filter(site=site).order_by("pk"))
+
+
+@transaction.atomic
+def add_shifts(*, site: Site, request: ShiftRequest, by: User) -> list[Shift]:
+    """Add a shift, repeated on the same weekday for `weeks` weeks, all or nothing.
+
+    Refused when the person lacks the role or the site, the shift is longer than 16 hours or
+    ends before it starts, or it overlaps another shift of theirs.
+    """
+    staff = request.staff
+    if not staff.groups.filter(name=request.role).exists():
+        raise ClinicalValueError("staff", f"{staff.get_full_name()} is not a {request.role.label}")
+    if not staff.memberships.filter(site=site).exists():
+        raise ClinicalValueError("staff", f"{staff.get_full_name()} does not work at {site.name}")
+    if not 1 <= request.weeks <= MAX_REPEAT_WEEKS:
+        raise ClinicalValueError(
+            "weeks", f"repeat for 1 to {MAX_REPEAT_WEEKS} weeks; got {request.weeks}"
+        )
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    _lock(site)
+    shifts: list[Shift] = []
+    for week in range(request.weeks):
+        day = request.day + dt.timedelta(weeks=week)
+        starts_at = dt.datetime.combine(day, request.starts, tz)
+        ends_at = dt.datetime.combine(day, request.ends, tz)
+        if not starts_at < ends_at <= starts_at + MAX_SHIFT:
+            raise ClinicalValueError(
+                "ends",
+                f"a shift ends after it starts and lasts at most 16 hours; got "
+                f"{request.starts:%H:%M}–{request.ends:%H:%M}",
+            )
+        clash = Shift.objects.filter(
+            staff=staff, starts_at__lt=ends_at, ends_at__gt=starts_at
+        ).first()
+        if clash is not None:
+            raise ClinicalValueError(
+                "starts",
+                f"{staff.get_full_name()} already has a shift "
+                f"{clash.starts_at.astimezone(tz):%a %d %b %H:%M}–"
+                f"{clash.ends_at.astimezone(tz):%H:%M}",
+            )
+        shifts.append(
+            Shift.objects.create(
+                site=site,
+                staff=staff,
+                role=request.role,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                created_by=by,
+            )
+        )
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.SCHEDULE,
+        site=site,
+        obj=shifts[0],
+    )
+    return shifts
+
+
+@transaction.atomic
+def remove_shift(*, shift: Shift, by: User) -> None:
+    """Remove a shift, unless booked visits would then lack the nurses or prescriber they
+    need: the message names when, so the visits can be moved or cover found first."""
+    site = shift.site
+    _lock(site)
+    segments = site_profile(site, shift.starts_at, shift.ends_at, without_shift=shift.pk)
+    _refuse_shortfall(site, segments, "removing this shift")
+    record_event(
+        actor=by, action=AuditAction.DELETE, category=DataCategory.SCHEDULE, site=site, obj=shift
+    )
+    shift.delete()
+
+
+@transaction.atomic
+def set_phase_staffing(
+    *, site: Site, rules: Mapping[str, tuple[int | None, bool]], by: User, now: dt.datetime
+) -> None:
+    """Set patients per nurse (None: not counted) and prescriber presence for each phase.
+
+    Refused when the visits booked from now on would break the new rules.
+    """
+    new = staffing.StaffRules(
+        patients_per_nurse={phase: ratio for phase, (ratio, _) in rules.items() if ratio},
+        prescriber_phases=frozenset(phase for phase, (_, needs) in rules.items() if needs),
+    )
+    _lock(site)
+    last = (
+        Appointment.objects.filter(site=site, status__in=OCCUPYING, ends_at__gt=now)
+        .order_by("-ends_at")
+        .values_list("ends_at", flat=True)
+        .first()
+    )
+    if last is not None:
+        _refuse_shortfall(site, site_profile(site, now, last, rules=new), "these rules")
+    for phase in TemplatePhase.values:
+        ratio, needs = rules.get(phase, (None, False))
+        PhaseStaffing.objects.update_or_create(
+            site=site,
+            phase=phase,
+            defaults={"patients_per_nurse": ratio, "prescriber_on_site": needs},
+        )
+    record_event(actor=by, action=AuditAction.UPDATE, category=DataCategory.SCHEDULE, site=site)
+
+
+def _refuse_shortfall(site: Site, segments: list[staffing.Segment], change: str) -> None:
+    short = [s for s in segments if s.short]
+    if short:
+        tz = zoneinfo.ZoneInfo(site.timezone)
+        when = ", ".join(
+            f"{s.start.astimezone(tz):%a %d %b %H:%M}–{s.end.astimezone(tz):%H:%M}"
+            for s in short[:3]
+        )
+        raise ClinicalValueError(
+            "shift",
+            f"{change} would leave booked visits without the nurses or prescriber they need "
+            f"({when}); move the visits or add cover first",
+        )
+
+
+def shifts_between(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shift]:
+    return list(
+        Shift.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
+        .select_related("staff")
+        .order_by("starts_at", "role", "staff__last_name")
+    )
