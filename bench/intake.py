@@ -1,10 +1,14 @@
 """Batch intake benchmark: `python bench/intake.py`. Prints a Markdown table.
 
-40 new patients (6 infusions ≥ 48 h apart within 21 days, 2-hour visits) ask to start over the
-next 4 weeks at a site of 6 chairs open Monday to Friday 08:00–18:00 (America/New_York) that is
-already half booked. Booking them one by one in arrival order (`intake.plan_one_by_one`) is
-compared with one CP-SAT model placing them all (`intake.plan_batch_cpsat`, hinted with the
-one-by-one plan, 30 s limit), on total days waited and patients left unplaced.
+40 new patients (6 infusions ≥ 48 h apart within 21 days, the depression protocol's 2-hour
+visit: 15 min check-in, 40 min infusion, 60 min recovery, 5 min discharge) ask to start over
+the next 4 weeks at a site of 6 chairs open Monday to Friday 08:00–18:00 (America/New_York)
+that is already half booked with the same visits. Staffed: two nurses 07:30–16:00 and one
+10:00–18:30 each weekday, a nurse per 2 patients in check-in, 4 infusing and 6 in recovery,
+and a prescriber on site 08:00–18:00 for every infusion; the booked visits count towards the
+nurses' load. Booking them one by one in arrival order (`intake.plan_one_by_one`) is compared
+with one CP-SAT model placing them all (`intake.plan_batch_cpsat`, hinted with the one-by-one
+plan, 30 s limit), on total days waited and patients left unplaced.
 """
 
 import datetime as dt
@@ -16,19 +20,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from sustain_core import intake, series
+from sustain_core import intake, protocols, series, staffing
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 MONDAY = dt.date(2027, 1, 4)
 CHAIRS = tuple(str(n) for n in range(1, 7))
 HOURS = tuple(series.OpeningHours(day, dt.time(8), dt.time(18)) for day in range(5))
 RULES = series.SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21))
-VISIT = dt.timedelta(hours=2)
+PHASES = protocols.DEPRESSION_INDUCTION_V1.visit_phases  # 2 hours in all
+STAFF_RULES = staffing.StaffRules(
+    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
+    prescriber_phases=frozenset({"infusion"}),
+)
 STEP = dt.timedelta(hours=1)  # a 1-hour grid keeps the model tractable for 40 patients
 
 
-def at(day: dt.date, hour: int) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=NEW_YORK)
+def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=NEW_YORK)
 
 
 def main() -> None:
@@ -38,28 +46,40 @@ def main() -> None:
         for n in range(49)
         if (MONDAY + dt.timedelta(days=n)).weekday() < 5
     ]
+    visit = PHASES[-1].offset + PHASES[-1].length
     chair_busy = {
         chair: [
-            series.Interval(start=at(day, hour), end=at(day, hour) + VISIT)
+            series.Interval(start=at(day, hour), end=at(day, hour) + visit)
             for day in days
             for hour in (8, 10, 12, 14, 16)
             if rng.random() < 0.5
         ]
         for chair in CHAIRS
     }
+    nurses = [series.Interval(start=at(d, 7, 30), end=at(d, 16)) for d in days for _ in range(2)]
+    nurses += [series.Interval(start=at(d, 10), end=at(d, 18, 30)) for d in days]
+    prescribers = [series.Interval(start=at(d, 8), end=at(d, 18)) for d in days]
+    booked = [
+        staffing.Visit(start=interval.start, phases=PHASES)
+        for intervals in chair_busy.values()
+        for interval in intervals
+    ]
     requests = [
         intake.IntakeRequest(
             patient=f"P{n:02d}",
             earliest=at(MONDAY + dt.timedelta(days=rng.randint(0, 27)), 0),
             rules=RULES,
+            phases=PHASES,
         )
         for n in range(40)
     ]
     requests.sort(key=lambda r: r.earliest)
     inputs = {
         "tz": NEW_YORK, "hours": HOURS, "closed_dates": frozenset(), "chairs": CHAIRS,
-        "chair_busy": chair_busy, "duration": VISIT, "step": STEP,
-        "horizon": dt.timedelta(days=28),
+        "chair_busy": chair_busy, "step": STEP, "horizon": dt.timedelta(days=28),
+        "staff_rules": STAFF_RULES,
+        "nurse_shifts": nurses, "prescriber_shifts": prescribers,
+        "booked": booked,
     }  # fmt: skip
     started = time.perf_counter()
     greedy = intake.plan_one_by_one(requests, **inputs)  # type: ignore[arg-type]
@@ -67,7 +87,10 @@ def main() -> None:
     started = time.perf_counter()
     batch = intake.plan_batch_cpsat(requests, **inputs, time_limit_s=30, hint=greedy)  # type: ignore[arg-type]
     batch_s = time.perf_counter() - started
-    print("Batch intake: 40 patients over 4 weeks into 6 chairs about half booked.\n")
+    print(
+        "Batch intake: 40 patients over 4 weeks into 6 chairs about half booked, with nurse "
+        "ratios and a prescriber on site.\n"
+    )
     print("| plan | days waited | unplaced | optimal | time |\n| --- | ---: | ---: | --- | ---: |")
     print(
         f"| one by one, arrival order | {greedy.days_waited} | {len(greedy.unplaced)} | — "

@@ -36,6 +36,8 @@ from sustain.accounts.enums import AuditAction, DataCategory  # noqa: E402
 from sustain.accounts.models import Membership, Site, User  # noqa: E402
 from sustain.care import services as care  # noqa: E402
 from sustain.scheduling import services as scheduling  # noqa: E402
+from sustain.scheduling import staff  # noqa: E402
+from sustain.scheduling.enums import StaffRole  # noqa: E402
 from sustain.scheduling.models import Chair, OpeningHours  # noqa: E402
 from sustain_core import instruments, series  # noqa: E402
 
@@ -94,13 +96,28 @@ def clinic() -> tuple[Site, User, User, User]:
         )
     for n in range(6):
         Chair.objects.create(site=site, name=f"Chair {n + 1}")
-    staff = []
-    for name, role in (("ada", "prescriber"), ("ben", "nurse"), ("sam", "scheduler")):
+    users = {}
+    for name, role in (
+        ("ada", "prescriber"), ("ben", "nurse"), ("cleo", "nurse"), ("sam", "scheduler"),
+        ("alex", "clinic_admin"),
+    ):  # fmt: skip
         user = User.objects.create_user(name, password=None)
         user.groups.add(Group.objects.get(name=role))
         Membership.objects.create(user=user, site=site)
-        staff.append(user)
-    return site, staff[0], staff[1], staff[2]
+        users[name] = user
+    # Staffing is checked: 1 nurse to 2 checking in, 4 infusing, 6 recovering; a prescriber
+    # on site for infusions; two nurses and a prescriber every weekday for 26 weeks.
+    rules = {"check_in": (2, False), "infusion": (4, True), "recovery": (6, False)}
+    staff.set_phase_staffing(site=site, rules=rules, by=users["alex"], now=MONDAY)
+    for day in range(5):
+        for name, role in (("ada", "prescriber"), ("ben", "nurse"), ("cleo", "nurse")):
+            request = staff.ShiftRequest(
+                staff=users[name], role=StaffRole(role),
+                day=(MONDAY + dt.timedelta(days=day)).date(),
+                starts=dt.time(8), ends=dt.time(18), weeks=26,
+            )  # fmt: skip
+            staff.add_shifts(site=site, request=request, by=users["alex"])
+    return site, users["ada"], users["ben"], users["sam"]
 
 
 def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]]:
@@ -149,6 +166,11 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
     wall = time.perf_counter() - started
     latencies.sort()
     p95 = latencies[int(len(latencies) * 0.95) - 1]
+    short = [
+        segment
+        for segment in staff.site_profile(site, MONDAY, MONDAY + dt.timedelta(weeks=20))
+        if segment.short
+    ]
     overlaps = scheduling.Appointment.objects.raw(
         "SELECT a.id FROM scheduling_appointment a JOIN scheduling_appointment b"
         " ON a.chair_id = b.chair_id AND a.id < b.id AND a.starts_at < b.ends_at"
@@ -157,7 +179,8 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
     return [
         (
             f"book a series under concurrency: {threads} threads × {each} series "
-            f"({len(latencies)} booked, {len(failures)} refused, {len(list(overlaps))} overlaps)",
+            f"({len(latencies)} booked, {len(failures)} refused, {len(list(overlaps))} overlaps, "
+            f"{len(short)} understaffed moments)",
             f"{statistics.median(latencies):.1f} ms (p95 {p95:.1f}); "
             f"{len(latencies) / wall:.1f} series/s",
         )
@@ -193,7 +216,8 @@ def main() -> None:
     median, p95 = timed(book_new_patient, 60)
     rows.append(
         (
-            "register + enrol + book a 6-visit series (60 patients into 6 chairs)",
+            "register + enrol + book a 6-visit series (60 patients into 6 chairs, staffing "
+            "checked)",
             f"{median:.1f} ms (p95 {p95:.1f})",
         )
     )

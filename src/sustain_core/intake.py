@@ -1,42 +1,70 @@
-"""Batch intake: place a waitlist of new series into free capacity (OR-Tools CP-SAT).
+"""Batch intake: place a waitlist of new series into free chairs and staff time (OR-Tools CP-SAT).
+
+Each request carries its own visit template, ``phases`` (e.g. ``Protocol.visit_phases``: the
+chair is held from the start of the first phase to the end of the last), and the chairs its
+visits may use, in preference order (e.g. only the chairs with the protocol's
+``visit.chair_needs``; None: every chair of the site). Staffing is ``staffing``'s: under
+``StaffRules`` a patient in a phase at 1:r takes 1/r of a nurse, the nurses on shift must cover
+the load of all visits under way, and a prescriber must be on site in the prescriber phases
+(the infusion: doses under medical supervision [Sanacora2017-medscape]). The load counts the
+visits already ``booked`` and every visit the plan places, across the whole waitlist. Chair
+occupancy comes from ``chair_busy`` only; ``booked`` adds nurse and prescriber needs.
 
 ``plan_one_by_one`` books the requests in the given order, each the earliest series
-``series.plan_series`` finds around the existing bookings and the series already placed: what a
-front desk booking them one by one gets. ``plan_batch_cpsat`` places them all at once with one
-CP-SAT model that minimises the number left unplaced, then the total days waited, and gives
-the solver the one-by-one plan as a hint, so it never returns anything worse. It is a numeric
-module in the sense of ARCHITECTURE: pure (no Django, no clock, no I/O), with a solver
-dependency.
+``series.plan_series`` finds in its chairs around ``chair_busy`` and the series already placed,
+clear of the ``staffing.blocks`` of its phases given the shifts, the booked visits and the
+visits placed before it: what a front desk booking them one by one gets. A series' own visits
+never overlap, so this keeps the staffing of the whole plan.
+
+``plan_batch_cpsat`` places them all at once with one CP-SAT model that minimises the number
+left unplaced, then the total days waited, and gives the solver the one-by-one plan as a hint,
+so it never returns anything worse. It is a numeric module in the sense of ARCHITECTURE: pure
+(no Django, no clock, no I/O), with a solver dependency.
 
 The model is ``series_cpsat``'s, once per request, on the same discrete grid
-(``series.candidate_visits`` with the existing bookings only; the patients are assumed free,
-as there is no patient diary in a request):
+(``series.candidate_visits`` with the request's visit length and chairs, ``chair_busy``, and
+the ``staffing.blocks`` of its phases given the shifts and the booked visits alone, so a grid
+visit that would lack a prescriber, or a nurse to spare even as the only new visit, is left
+out; the patients are assumed free, as there is no patient diary in a request):
 - a boolean "placed" per request; visit v of request r has an order encoding "v starts by
   grid visit j" whose last boolean equals "placed", and one boolean per grid visit and free
   chair, summing to by(j) − by(j − 1), so a placed request takes exactly one chair and time
   per visit and an unplaced one none;
-- min gap (at least max(``min_gap``, ``duration``)), ``max_gap``, ``max_span``, the first
-  visit no later than ``earliest + horizon``, ``weekdays`` (grid filter) and ``max_per_week``
-  (a linear sum per local week) as in ``series_cpsat``;
-- chairs never double-booked: every visit lasts ``duration``, so a set of visits in one chair
-  overlaps pairwise exactly when they all cover the latest start among them; per chair and per
-  distinct start s, at most one chosen visit covers s (an exact clique cover of the overlaps).
+- min gap (at least max(``min_gap``, the request's visit length)), ``max_gap``, ``max_span``
+  (the last visit ends within it), the first visit no later than ``earliest + horizon``,
+  ``weekdays`` (grid filter) and ``max_per_week`` (a linear sum per local week) as in
+  ``series_cpsat``;
+- chairs never double-booked: visits are intervals on one line, so a set of visits in one
+  chair (of any lengths) overlaps pairwise exactly when every one of them covers the latest
+  start among them; per chair and per distinct start s, at most one chosen visit covers s (an
+  exact clique cover of the overlaps);
+- nurses never over-committed: loads are counted in units of 1/L nurse, L the least common
+  multiple of the ratios (a phase at 1:r weighs L/r), and the spare at instant t is L × the
+  nurses on shift − the booked visits' load (``staffing.profile``). The chosen visits' load
+  only rises where one of their counted phases starts, and the spare only falls where a
+  profile segment starts (a booked phase starts, a shift ends), so one constraint at each such
+  instant t is exact: Σ weight × chosen over the grid visits of all requests whose counted
+  phase covers t ≤ spare at t. It is left out where it cannot bind: one visit per request
+  covers t at most (a series' visits never overlap), and the heaviest such choice fits;
+- a prescriber is only needed on site, not shared out, so the grid filter alone keeps it.
 Not supported: the patient's own diary and ``Availability`` (a request carries neither).
 
 Objective, lexicographic in one integer sum: unplaced requests × a penalty larger than any
 change in days waited, then Σ days waited (local date of the first visit − local date of
-``earliest``), then a tie-break smaller than one day: Σ over chosen visits of (time rank ×
-(number of requests − position of the request) × chairs + chair rank), so among plans with the
-same days waited, visits are early, earlier requests (arrival order) get the earlier times,
-and the first free chair in ``chairs`` order wins.
+``earliest``), then a tie-break smaller than one day: Σ over chosen visits of (rank of the
+start among all grid starts × number of site chairs + rank of the chair in the request's
+chairs), which favours early starts and, for a visit at a given start, the chairs the request
+lists first.
 """
 
 import bisect
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from ortools.sat.python import cp_model
@@ -51,20 +79,38 @@ from sustain_core.series import (
     candidate_visits,
     plan_series,
 )
+from sustain_core.staffing import Phase, Segment, StaffRules, Visit, blocks, profile
 
 _MICROSECOND = dt.timedelta(microseconds=1)
+_ZERO = dt.timedelta(0)
+# A grid visit lies within one local day up to the date of its window's end (series._Calendar).
+_DAY_MARGIN = dt.timedelta(days=2)
 _WORKERS = 2
 _SEED = 20_260_101
+
+_T = TypeVar("_T")
+# The default: a site without staffing rules, where nothing is checked.
+NO_STAFF_RULES = StaffRules()
 
 
 @dataclass(frozen=True)
 class IntakeRequest:
     """One patient on the waitlist: a series under ``rules`` starting at or after ``earliest``
-    (aware)."""
+    (aware), each visit following ``phases`` (contiguous from offset 0, e.g.
+    ``Protocol.visit_phases``) in one of ``chairs`` (preference order; None: every chair of
+    the site)."""
 
     patient: str
     earliest: dt.datetime
     rules: SeriesRules
+    phases: tuple[Phase, ...]
+    chairs: tuple[str, ...] | None = None
+
+    @property
+    def visit_length(self) -> dt.timedelta:
+        """Chair time for one visit: until the end of the last phase."""
+        last = self.phases[-1]
+        return last.offset + last.length
 
 
 @dataclass(frozen=True)
@@ -90,18 +136,25 @@ def plan_one_by_one(
     closed_dates: Collection[dt.date],
     chairs: Sequence[str],
     chair_busy: Mapping[str, Sequence[Interval]],
-    duration: dt.timedelta,
     step: dt.timedelta = dt.timedelta(minutes=15),
     horizon: dt.timedelta = dt.timedelta(days=60),
+    staff_rules: StaffRules = NO_STAFF_RULES,
+    nurse_shifts: Sequence[Interval] = (),
+    prescriber_shifts: Sequence[Interval] = (),
+    booked: Sequence[Visit] = (),
 ) -> IntakePlan:
-    """Book the requests in order, each the earliest series ``plan_series`` finds around
-    ``chair_busy`` and the series booked before it; one that does not fit is unplaced.
+    """Book the requests in order, each the earliest series ``plan_series`` finds in its chairs
+    around ``chair_busy`` and the series booked before it, clear of the ``staffing.blocks`` of
+    its phases given ``nurse_shifts``, ``prescriber_shifts``, ``booked`` and the visits booked
+    before it; one that does not fit is unplaced.
 
-    Raises ClinicalValueError naming ``requests`` when a patient appears twice, and the errors
-    of ``plan_series`` for inputs it rejects (NoSeriesFound only leaves a request unplaced).
+    Raises ClinicalValueError naming ``requests`` for an invalid request (see
+    ``plan_batch_cpsat``), and the errors of ``plan_series`` for inputs it rejects
+    (NoSeriesFound only leaves a request unplaced).
     """
-    _check_unique(requests)
+    _check_requests(requests, chairs)
     busy: dict[str, list[Interval]] = {chair: list(chair_busy.get(chair, ())) for chair in chairs}
+    visits = list(booked)
     placed: dict[str, tuple[Slot, ...]] = {}
     for request in requests:
         rules = request.rules
@@ -110,12 +163,12 @@ def plan_one_by_one(
                 count=rules.count,
                 min_gap=rules.min_gap,
                 max_span=rules.max_span,
-                duration=duration,
+                duration=request.visit_length,
                 earliest=request.earliest,
                 tz=tz,
                 hours=hours,
                 closed_dates=closed_dates,
-                chairs=chairs,
+                chairs=_chairs(request, chairs),
                 chair_busy=busy,
                 patient_busy=(),
                 step=step,
@@ -123,12 +176,22 @@ def plan_one_by_one(
                 max_gap=rules.max_gap,
                 weekdays=rules.weekdays,
                 max_per_week=rules.max_per_week,
+                staff_blocks=blocks(
+                    staff_rules,
+                    phases=request.phases,
+                    nurse_shifts=nurse_shifts,
+                    prescriber_shifts=prescriber_shifts,
+                    booked=visits,
+                    start=request.earliest,
+                    end=_until(request, horizon) + _DAY_MARGIN,
+                ),
             )
         except NoSeriesFound:
             continue
         placed[request.patient] = slots
         for slot in slots:
             busy[slot.chair].append(Interval(start=slot.start, end=slot.end))
+            visits.append(Visit(start=slot.start, phases=request.phases))
     return _plan(requests, placed, tz=tz, optimal=False, status="ONE_BY_ONE")
 
 
@@ -140,9 +203,12 @@ def plan_batch_cpsat(
     closed_dates: Collection[dt.date],
     chairs: Sequence[str],
     chair_busy: Mapping[str, Sequence[Interval]],
-    duration: dt.timedelta,
     step: dt.timedelta = dt.timedelta(minutes=15),
     horizon: dt.timedelta = dt.timedelta(days=60),
+    staff_rules: StaffRules = NO_STAFF_RULES,
+    nurse_shifts: Sequence[Interval] = (),
+    prescriber_shifts: Sequence[Interval] = (),
+    booked: Sequence[Visit] = (),
     time_limit_s: float = 10.0,
     hint: IntakePlan | None = None,
 ) -> IntakePlan:
@@ -151,41 +217,72 @@ def plan_batch_cpsat(
     ``hint`` (None: ``plan_one_by_one`` with the same inputs) is given to CP-SAT as its first
     solution; when CP-SAT ends without a better one, the hint is returned (with CP-SAT's
     status), so the result never has more unplaced requests, nor more days waited with as
-    many, than the hint. CP-SAT runs with 2 workers and a fixed seed; a plan proven optimal is
-    the unique optimum of the objective (up to identical requests), so it is the same on every
-    run. Inputs are taken as ``plan_series`` takes them; ``hint`` must be a valid plan for
-    them. Raises ClinicalValueError naming ``requests`` when a patient appears twice.
+    many, than the hint. CP-SAT runs with 2 workers and a fixed seed; plans with the same
+    objective may differ in their slots. Inputs are taken as ``plan_series`` takes them;
+    ``hint`` must be a valid plan for them.
+
+    Raises ClinicalValueError naming ``requests`` when a patient appears twice, an
+    ``earliest`` is naive, the ``phases`` of a request are empty or do not follow one another
+    from offset 0 with lengths above 0, or its ``chairs`` are not one or more of ``chairs``,
+    each once.
     """
-    _check_unique(requests)
-    inputs = {
-        "tz": tz,
-        "hours": hours,
-        "closed_dates": closed_dates,
-        "chairs": chairs,
-        "chair_busy": chair_busy,
-        "duration": duration,
-        "step": step,
-        "horizon": horizon,
-    }
+    _check_requests(requests, chairs)
     if hint is None:
-        hint = plan_one_by_one(requests, **inputs)  # type: ignore[arg-type]
-    grids = [
-        candidate_visits(
-            earliest=request.earliest,
-            until=request.earliest.astimezone(dt.UTC) + horizon + request.rules.max_span,
-            duration=duration,
+        hint = plan_one_by_one(
+            requests,
             tz=tz,
             hours=hours,
             closed_dates=closed_dates,
             chairs=chairs,
             chair_busy=chair_busy,
-            patient_busy=(),
             step=step,
-            weekdays=request.rules.weekdays,
+            horizon=horizon,
+            staff_rules=staff_rules,
+            nurse_shifts=nurse_shifts,
+            prescriber_shifts=prescriber_shifts,
+            booked=booked,
         )
-        for request in requests
-    ]
-    model = _Model(requests, grids, tz=tz, chairs=chairs, duration=duration, horizon=horizon)
+    grids: list[list[Candidate]] = []
+    segments: list[Segment] = []
+    if requests:
+        # One window for the whole waitlist: every grid visit lies inside it.
+        start = min(request.earliest for request in requests)
+        end = max(_until(request, horizon) for request in requests) + _DAY_MARGIN
+        segments = profile(
+            staff_rules,
+            nurse_shifts=nurse_shifts,
+            prescriber_shifts=prescriber_shifts,
+            booked=booked,
+            start=start,
+            end=end,
+        )
+        grids = [
+            candidate_visits(
+                earliest=request.earliest,
+                until=_until(request, horizon),
+                duration=request.visit_length,
+                tz=tz,
+                hours=hours,
+                closed_dates=closed_dates,
+                chairs=_chairs(request, chairs),
+                chair_busy=chair_busy,
+                patient_busy=(),
+                step=step,
+                weekdays=request.rules.weekdays,
+                staff_blocks=blocks(
+                    staff_rules,
+                    phases=request.phases,
+                    nurse_shifts=nurse_shifts,
+                    prescriber_shifts=prescriber_shifts,
+                    booked=booked,
+                    start=start,
+                    end=end,
+                ),
+            )
+            for request in requests
+        ]
+    model = _Model(requests, grids, tz=tz, chairs=chairs, horizon=horizon)
+    model.add_nurse_capacity(requests, staff_rules, segments)
     model.add_hint(hint)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit_s
@@ -213,7 +310,6 @@ class _Model:
         *,
         tz: ZoneInfo,
         chairs: Sequence[str],
-        duration: dt.timedelta,
         horizon: dt.timedelta,
     ) -> None:
         self.model = cp_model.CpModel()
@@ -225,14 +321,18 @@ class _Model:
         self.unit = math.gcd(*offsets) or 1
         self.base = base
         rank = {start: number for number, start in enumerate(starts)}
-        # The tie-break of every plan stays below `scale`, one day waited.
-        per_visit = max(len(starts), 1)
-        scale = per_visit * sum(request.rules.count for request in requests) + 1
-        penalty = scale * len(requests) * (horizon.days + 2)
+        # The tie-break of every plan stays below `scale`, one day waited: each chosen visit
+        # adds less than len(starts) × len(chairs).
+        visits = sum(request.rules.count for request in requests)
+        scale = visits * max(len(starts), 1) * len(chairs) + 1
+        # Above scale × the most days all requests can wait, plus the tie-break.
+        penalty = scale * (len(requests) * (horizon.days + 2) + 1)
         self.placed: list[cp_model.IntVar] = []
         self.by: list[list[list[cp_model.IntVar]]] = []
         self.allowed: list[list[list[int]]] = []
         self.seats: list[list[dict[tuple[int, str], cp_model.IntVar]]] = []
+        # Filled by add_nurse_capacity.
+        self.used: list[dict[int, cp_model.IntVar]] = [{} for _ in requests]
         objective: list[cp_model.LinearExprT] = []
         covering: dict[str, list[tuple[dt.datetime, dt.datetime, cp_model.IntVar]]] = defaultdict(
             list
@@ -242,24 +342,24 @@ class _Model:
             self.placed.append(placed)
             objective.append(penalty * (1 - placed))
             first_day = request.earliest.astimezone(tz).date()
-            if not self._request(position, request, grid, duration=duration, horizon=horizon):
+            if not self._request(position, request, grid, horizon=horizon):
                 self.model.add(placed == 0)
                 continue
+            preference = {chair: number for number, chair in enumerate(_chairs(request, chairs))}
             for visit, seats in enumerate(self.seats[position]):
                 for (index, chair), seat in seats.items():
                     candidate = grid[index]
-                    cost = rank[candidate.start]
+                    cost = rank[candidate.start] * len(chairs) + preference[chair]
                     if visit == 0:
                         waited = (candidate.start.astimezone(tz).date() - first_day).days
                         cost += scale * waited
                     objective.append(cost * seat)
                     covering[chair].append((candidate.start, candidate.end, seat))
         for chair_seats in covering.values():
-            chair_seats.sort(key=lambda item: item[0])
-            for point in sorted({start for start, _, _ in chair_seats}):
-                over = [seat for start, end, seat in chair_seats if start <= point < end]
+            points = {start for start, _, _ in chair_seats}
+            for _, over in _covering(chair_seats, points):
                 if len(over) > 1:
-                    self.model.add_at_most_one(over)
+                    self.model.add_at_most_one(seat for _, _, seat in over)
         self.model.minimize(sum(objective))
 
     def _position(self, instant: dt.datetime) -> int:
@@ -271,19 +371,19 @@ class _Model:
         request: IntakeRequest,
         grid: Sequence[Candidate],
         *,
-        duration: dt.timedelta,
         horizon: dt.timedelta,
     ) -> bool:
         """Add one request's visits and rules; False (and no visits) when a visit number has
         no grid visit at all."""
         model, rules, unit = self.model, request.rules, self.unit
+        length = request.visit_length
         self.by.append([])
         self.allowed.append([])
         self.seats.append([])
         at = [self._position(candidate.start) for candidate in grid]
-        gap = -(-(max(rules.min_gap, duration) // _MICROSECOND) // unit)
+        gap = -(-(max(rules.min_gap, length) // _MICROSECOND) // unit)
         top = None if rules.max_gap is None else rules.max_gap // _MICROSECOND // unit
-        spread = (rules.max_span - duration) // _MICROSECOND // unit
+        spread = (rules.max_span - length) // _MICROSECOND // unit
         last_first = self._position(request.earliest.astimezone(dt.UTC) + horizon)
         first = at[0] if at else 0
         plans: list[list[int]] = []
@@ -337,6 +437,51 @@ class _Model:
                 model.add(sum(week_seats) <= rules.max_per_week)
         return True
 
+    def add_nurse_capacity(
+        self, requests: Sequence[IntakeRequest], rules: StaffRules, segments: Sequence[Segment]
+    ) -> None:
+        """Add the cross-request nurse constraints of the module docstring: at each instant
+        where a counted phase of a grid visit or a ``segments`` boundary falls, the grid
+        visits whose counted phase covers it fit the nurses to spare."""
+        if not rules.patients_per_nurse:
+            return
+        unit = math.lcm(*rules.patients_per_nurse.values())
+        phases: list[tuple[dt.datetime, dt.datetime, tuple[int, int, cp_model.IntVar]]] = []
+        for position, request in enumerate(requests):
+            counted = [
+                (phase.offset, phase.offset + phase.length, unit // ratio)
+                for phase in request.phases
+                if (ratio := rules.patients_per_nurse.get(phase.name)) is not None
+            ]
+            # Whether grid visit `index` is one of the series' visits (one at most: the gap
+            # keeps them apart).
+            per_index: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+            for seats in self.seats[position]:
+                for (index, _), seat in seats.items():
+                    per_index[index].append(seat)
+            for index, index_seats in per_index.items():
+                used = self.used[position][index] = self.model.new_bool_var(f"u{position}_{index}")
+                self.model.add(sum(index_seats) == used)
+                start = self.grids[position][index].start
+                phases.extend(
+                    (start + begins, start + ends, (position, weight, used))
+                    for begins, ends, weight in counted
+                )
+        bounds = [segment.start for segment in segments]
+        points = {start for start, _, _ in phases} | set(bounds)
+        for point, over in _covering(phases, points):
+            if not over:  # e.g. where the booked visits alone already lack a nurse
+                continue
+            # Every counted phase lies inside the profile's window: blocks() leaves out grid
+            # visits that reach beyond it.
+            segment = segments[bisect.bisect_right(bounds, point) - 1]
+            spare = int((segment.nurses - segment.nurse_load) * unit)
+            heaviest: dict[int, int] = {}
+            for _, _, (position, weight, _) in over:
+                heaviest[position] = max(heaviest.get(position, 0), weight)
+            if sum(heaviest.values()) > spare:
+                self.model.add(sum(weight * used for _, _, (_, weight, used) in over) <= spare)
+
     def add_hint(self, hint: IntakePlan) -> None:
         """Hint every variable: the hinted series where it has them, unplaced elsewhere."""
         for position, placed in enumerate(self.placed):
@@ -350,6 +495,9 @@ class _Model:
                 for j, index in enumerate(self.allowed[position][visit]):
                     by = self.by[position][visit][j]
                     self.model.add_hint(by, bool(chosen) and chosen[visit][0] <= index)
+            hinted = {index for index, _ in chosen}
+            for index, used in self.used[position].items():
+                self.model.add_hint(used, index in hinted)
 
     def chosen(self, solver: cp_model.CpSolver) -> dict[str, tuple[Slot, ...]]:
         """The series of the placed requests in the solver's answer."""
@@ -367,13 +515,70 @@ class _Model:
         return series
 
 
-def _check_unique(requests: Sequence[IntakeRequest]) -> None:
+def _covering(
+    items: Sequence[tuple[dt.datetime, dt.datetime, _T]], points: Collection[dt.datetime]
+) -> Iterator[tuple[dt.datetime, list[tuple[dt.datetime, dt.datetime, _T]]]]:
+    """Yield each of ``points`` in time order with the ``items`` (start, end, payload) whose
+    [start, end) covers it."""
+    pending = sorted(items, key=lambda item: item[0])
+    active: list[tuple[dt.datetime, dt.datetime, _T]] = []
+    taken = 0
+    for point in sorted(points):
+        arrived = taken
+        while taken < len(pending) and pending[taken][0] <= point:
+            taken += 1
+        active = [item for item in chain(active, pending[arrived:taken]) if point < item[1]]
+        yield point, active
+
+
+def _until(request: IntakeRequest, horizon: dt.timedelta) -> dt.datetime:
+    """The last day a visit of the request can fall on, as ``plan_series`` searches."""
+    return request.earliest.astimezone(dt.UTC) + horizon + request.rules.max_span
+
+
+def _chairs(request: IntakeRequest, chairs: Sequence[str]) -> Sequence[str]:
+    return chairs if request.chairs is None else request.chairs
+
+
+def _check_requests(requests: Sequence[IntakeRequest], chairs: Sequence[str]) -> None:
     patients = [request.patient for request in requests]
     twice = sorted({patient for patient in patients if patients.count(patient) > 1})
     if twice:
         raise ClinicalValueError(
             "requests", f"each patient may be on the waitlist once; twice: {', '.join(twice)}"
         )
+    for request in requests:
+        who = request.patient
+        if request.earliest.utcoffset() is None:
+            raise ClinicalValueError(
+                "requests",
+                f"{who}: earliest must be a timezone-aware datetime; got naive "
+                f"{request.earliest.isoformat()}",
+            )
+        if not request.phases:
+            raise ClinicalValueError(
+                "requests", f"{who}: phases must list at least one visit phase; got none"
+            )
+        follows = _ZERO
+        for phase in request.phases:
+            if phase.offset != follows or phase.length <= _ZERO:
+                raise ClinicalValueError(
+                    "requests",
+                    f"{who}: phases must follow one another from the visit's start, each longer "
+                    f"than 0; phase {phase.name} must start at {follows} (the end of the one "
+                    f"before, 0 for the first) and last longer than 0; got offset "
+                    f"{phase.offset}, length {phase.length}",
+                )
+            follows += phase.length
+        allowed = request.chairs
+        if allowed is not None and (
+            not allowed or len(set(allowed)) != len(allowed) or not set(allowed) <= set(chairs)
+        ):
+            raise ClinicalValueError(
+                "requests",
+                f"{who}: chairs must be one or more of the site's chairs "
+                f"({', '.join(chairs)}), each once; got ({', '.join(allowed)})",
+            )
 
 
 def _plan(

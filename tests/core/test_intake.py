@@ -1,32 +1,61 @@
 """Batch intake: CP-SAT against booking the waitlist one by one, on generated and hand-made
-instances."""
+instances, with each request's own visit template and chairs and the site's staffing."""
 
 import datetime as dt
+import itertools
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from sustain_core.errors import ClinicalValueError
 from sustain_core.intake import IntakePlan, IntakeRequest, plan_batch_cpsat, plan_one_by_one
+from sustain_core.protocols import DEPRESSION_INDUCTION_V1, get_protocol
 from sustain_core.series import Interval, OpeningHours, SeriesRules, check_series
+from sustain_core.staffing import Phase, StaffRules, Visit, profile
 
 pytestmark = pytest.mark.solver  # CP-SAT runs: kept out of the 1-second core run
 
 NY = ZoneInfo("America/New_York")
+MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 MONDAY = dt.date(2026, 10, 19)  # two weeks before the end of daylight saving time
 INSTANCES = 8
+ONE_HOUR_VISIT = (Phase("infusion", dt.timedelta(0), HOUR),)
+# 15 min check-in, 40 min infusion, 60 min recovery, 5 min discharge: 2 hours.
+DEPRESSION = DEPRESSION_INDUCTION_V1.visit_phases
+# 15 min check-in, 4 h infusion, 60 min recovery, 5 min discharge: 5 h 20 min.
+CRPS = get_protocol("crps-schwartzman-2009", 1).visit_phases
+CRPS_VISIT = dt.timedelta(hours=5, minutes=20)
+
+Planner = Callable[..., IntakePlan]
+PLANNERS = [
+    pytest.param(plan_one_by_one, id="one-by-one"),
+    pytest.param(plan_batch_cpsat, id="cpsat"),
+]
 
 
-def at(day: int, hour: int = 8) -> dt.datetime:
-    return dt.datetime.combine(MONDAY + day * DAY, dt.time(hour), NY)
+def at(day: int, hour: int = 8, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(MONDAY + day * DAY, dt.time(hour, minute), NY)
+
+
+def template(length: dt.timedelta) -> tuple[Phase, ...]:
+    """Check-in 15 min, infusion, recovery 15 min: ``length`` in all."""
+    quarter = 15 * MINUTE
+    return (
+        Phase("check_in", dt.timedelta(0), quarter),
+        Phase("infusion", quarter, length - 2 * quarter),
+        Phase("recovery", length - quarter, quarter),
+    )
 
 
 def instance(seed: int) -> dict[str, object]:
-    """A small random site and waitlist: 2–3 chairs, 3–5 requests, some busy chairs."""
+    """A small random staffed site and waitlist: 2–3 chairs, 3–5 requests of 1- or 2-hour
+    visits, some limited to some chairs, busy chairs, booked visits, one or two nurses and a
+    prescriber on most days."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     chairs = list("ABC"[: rng.randint(2, 3)])
     hours = [OpeningHours(day, dt.time(8), dt.time(rng.choice((11, 12)))) for day in range(5)]
@@ -47,26 +76,48 @@ def instance(seed: int) -> dict[str, object]:
                 weekdays=rng.choice((None, frozenset({0, 2, 4}))),
                 max_per_week=rng.choice((None, 2)),
             ),
+            phases=template(rng.choice((HOUR, 2 * HOUR))),
+            chairs=rng.choice((None, None, tuple(rng.sample(chairs, 2)), (chairs[-1],))),
         )
         for number in range(rng.randint(3, 5))
     ]
+    chair_busy = {chair: [busy() for _ in range(rng.randint(3, 12))] for chair in chairs}
+    days = range(35)
     return {
         "requests": requests,
         "tz": NY,
         "hours": hours,
         "closed_dates": frozenset({MONDAY + rng.randint(0, 20) * DAY}),
         "chairs": chairs,
-        "chair_busy": {chair: [busy() for _ in range(rng.randint(3, 12))] for chair in chairs},
-        "duration": rng.choice((HOUR, 2 * HOUR)),
+        "chair_busy": chair_busy,
         "step": HOUR,
         "horizon": dt.timedelta(days=rng.randint(5, 10)),
+        "staff_rules": StaffRules(
+            patients_per_nurse={
+                "check_in": rng.choice((1, 2)),
+                "infusion": rng.choice((1, 2)),
+                "recovery": 3,
+            },
+            prescriber_phases=frozenset({"infusion"}),
+        ),
+        "nurse_shifts": [Interval(start=at(day, 8), end=at(day, 12)) for day in days]
+        + [Interval(start=at(day, 9), end=at(day, 11)) for day in days if rng.random() < 0.5],
+        "prescriber_shifts": [
+            Interval(start=at(day, 8), end=at(day, 12)) for day in days if rng.random() < 0.8
+        ],
+        "booked": [
+            Visit(start=interval.start, phases=template(interval.end - interval.start))
+            for intervals in chair_busy.values()
+            for interval in intervals
+            if rng.random() < 0.5
+        ],
     }
 
 
 def assert_valid(plan: IntakePlan, inputs: dict[str, object]) -> None:
-    """Every series keeps its rules, its earliest and the hours; no chair is double-booked."""
+    """Every series keeps its rules, its earliest, its chairs and the hours; no chair is
+    double-booked; every new visit has its nurses and prescriber."""
     requests: list[IntakeRequest] = inputs["requests"]  # type: ignore[assignment]
-    duration: dt.timedelta = inputs["duration"]  # type: ignore[assignment]
     horizon: dt.timedelta = inputs["horizon"]  # type: ignore[assignment]
     busy: dict[str, list[Interval]] = defaultdict(list)
     for chair, intervals in inputs["chair_busy"].items():  # type: ignore[attr-defined]
@@ -83,13 +134,62 @@ def assert_valid(plan: IntakePlan, inputs: dict[str, object]) -> None:
         assert slots[-1].end - slots[0].start <= request.rules.max_span
         assert list(slots) == sorted(slots, key=lambda slot: slot.start)
         for slot in slots:
-            assert slot.end - slot.start == duration
+            assert slot.end - slot.start == request.visit_length
+            assert slot.chair in (request.chairs or inputs["chairs"])  # type: ignore[operator]
             assert slot.start.astimezone(NY).weekday() < 5
             interval = Interval(start=slot.start, end=slot.end)
             assert not any(interval.overlaps(other) for other in busy[slot.chair])
             busy[slot.chair].append(interval)
         waited += (slots[0].start.astimezone(NY).date() - request.earliest.date()).days
     assert plan.days_waited == waited
+    assert_staffed(plan, inputs)
+
+
+def assert_staffed(plan: IntakePlan, inputs: dict[str, object]) -> None:
+    """Wherever a new visit is in a counted phase, the nurses on shift cover the load of all
+    visits, booked and new; wherever it is in a prescriber phase, a prescriber is on site.
+    (The booked visits alone may lack staff elsewhere.)"""
+    rules: StaffRules = inputs.get("staff_rules", StaffRules())  # type: ignore[assignment]
+    requests: list[IntakeRequest] = inputs["requests"]  # type: ignore[assignment]
+    new = [
+        Visit(start=slot.start, phases=request.phases)
+        for request in requests
+        for slot in plan.series.get(request.patient, ())
+    ]
+    if not new:
+        return
+    segments = profile(
+        rules,
+        nurse_shifts=inputs.get("nurse_shifts", ()),  # type: ignore[arg-type]
+        prescriber_shifts=inputs.get("prescriber_shifts", ()),  # type: ignore[arg-type]
+        booked=[*inputs.get("booked", ()), *new],  # type: ignore[misc]
+        start=min(visit.start for visit in new),
+        end=max(visit.start for visit in new) + DAY,
+    )
+    for visit in new:
+        for phase in visit.phases:
+            begins = visit.start + phase.offset
+            during = Interval(start=begins, end=begins + phase.length)
+            for segment in segments:
+                if not during.overlaps(Interval(start=segment.start, end=segment.end)):
+                    continue
+                if phase.name in rules.patients_per_nurse:
+                    assert segment.nurse_load <= segment.nurses, (visit.start, phase.name)
+                if phase.name in rules.prescriber_phases:
+                    assert segment.prescribers, (visit.start, phase.name)
+
+
+def starts(plan: IntakePlan) -> dict[str, list[tuple[str, dt.time]]]:
+    """Each placed patient's (chair, local start time) per visit."""
+    return {
+        patient: [(slot.chair, slot.start.astimezone(NY).time()) for slot in slots]
+        for patient, slots in plan.series.items()
+    }
+
+
+def times(plan: IntakePlan) -> list[dt.time]:
+    """Every placed visit's local start time, in order."""
+    return sorted(time for series in starts(plan).values() for _, time in series)
 
 
 @pytest.mark.parametrize("seed", range(INSTANCES))
@@ -107,6 +207,21 @@ def test_batch_is_valid_and_never_worse_than_one_by_one(seed: int) -> None:
         assert batch.days_waited <= greedy.days_waited
 
 
+def test_the_generated_instances_place_series_and_leave_some_out() -> None:
+    # The instances are not trivial: across them, series are placed in restricted chairs and
+    # some requests do not fit.
+    plans = [(instance(seed), plan_one_by_one(**instance(seed))) for seed in range(INSTANCES)]  # type: ignore[arg-type]
+
+    restricted = [
+        request
+        for inputs, plan in plans
+        for request in inputs["requests"]  # type: ignore[attr-defined]
+        if request.chairs is not None and request.patient in plan.series
+    ]
+    assert restricted
+    assert any(plan.unplaced for _, plan in plans)
+
+
 # One chair, one 1-hour visit a day (08:00–09:00, Monday to Friday).
 ONE_SLOT = {
     "tz": NY,
@@ -114,7 +229,6 @@ ONE_SLOT = {
     "closed_dates": frozenset(),
     "chairs": ["A"],
     "chair_busy": {},
-    "duration": HOUR,
     "step": HOUR,
     "horizon": dt.timedelta(days=14),
 }
@@ -130,8 +244,8 @@ def test_booking_in_arrival_order_is_strictly_worse() -> None:
     # week. The batch gives it Monday and Tuesday and the flexible one Wednesday.
     inputs = ONE_SLOT | {
         "requests": [
-            IntakeRequest("flexible", at(0, 0), ANY_DAY),
-            IntakeRequest("tight", at(0, 0), MONDAY_TUESDAY),
+            IntakeRequest("flexible", at(0, 0), ANY_DAY, ONE_HOUR_VISIT),
+            IntakeRequest("tight", at(0, 0), MONDAY_TUESDAY, ONE_HOUR_VISIT),
         ]
     }
     greedy = plan_one_by_one(**inputs)  # type: ignore[arg-type]
@@ -154,12 +268,13 @@ def test_booking_in_arrival_order_is_strictly_worse() -> None:
 def test_batch_places_what_one_by_one_leaves_out() -> None:
     # A 3-day horizon: booked second, the tight request finds no Monday–Tuesday in it. A
     # request for Sundays never fits (the site is closed) and stays unplaced in both.
+    sundays = SeriesRules(1, HOUR, DAY, weekdays=frozenset({6}))
     inputs = ONE_SLOT | {
         "horizon": dt.timedelta(days=3),
         "requests": [
-            IntakeRequest("flexible", at(0, 0), ANY_DAY),
-            IntakeRequest("tight", at(0, 0), MONDAY_TUESDAY),
-            IntakeRequest("sunday", at(0, 0), SeriesRules(1, HOUR, DAY, weekdays=frozenset({6}))),
+            IntakeRequest("flexible", at(0, 0), ANY_DAY, ONE_HOUR_VISIT),
+            IntakeRequest("tight", at(0, 0), MONDAY_TUESDAY, ONE_HOUR_VISIT),
+            IntakeRequest("sunday", at(0, 0), sundays, ONE_HOUR_VISIT),
         ],
     }
     greedy = plan_one_by_one(**inputs)  # type: ignore[arg-type]
@@ -196,10 +311,287 @@ def test_empty_waitlist() -> None:
     assert plan_batch_cpsat(**inputs) == IntakePlan({}, (), 0, True, "OPTIMAL")  # type: ignore[arg-type]
 
 
-def test_a_patient_twice_is_refused() -> None:
-    inputs = ONE_SLOT | {"requests": [IntakeRequest("p", at(0), ANY_DAY)] * 2}
+# Monday only, 08:00–12:00, two chairs, a 15-minute grid: two 2-hour visits could both start
+# at 08:00.
+MORNING = {
+    "tz": NY,
+    "hours": [OpeningHours(0, dt.time(8), dt.time(12))],
+    "closed_dates": frozenset(),
+    "chairs": ["A", "B"],
+    "chair_busy": {},
+    "step": 15 * MINUTE,
+    "horizon": dt.timedelta(days=1),
+}
+ONCE = SeriesRules(count=1, min_gap=DAY, max_span=DAY)
+ONE_TO_ONE_INFUSION = StaffRules(patients_per_nurse={"infusion": 1})
+TWO_THIS_MORNING = [
+    IntakeRequest("first", at(0, 0), ONCE, DEPRESSION),
+    IntakeRequest("second", at(0, 0), ONCE, DEPRESSION),
+]
+
+
+def no_short_segment(plan: IntakePlan, inputs: dict[str, object]) -> bool:
+    """True when the profile of every booked and placed visit has no segment short of staff."""
+    requests: list[IntakeRequest] = inputs["requests"]  # type: ignore[assignment]
+    placed = [
+        Visit(start=slot.start, phases=request.phases)
+        for request in requests
+        for slot in plan.series[request.patient]
+    ]
+    segments = profile(
+        inputs["staff_rules"],  # type: ignore[arg-type]
+        nurse_shifts=inputs["nurse_shifts"],  # type: ignore[arg-type]
+        prescriber_shifts=inputs.get("prescriber_shifts", ()),  # type: ignore[arg-type]
+        booked=[*inputs.get("booked", ()), *placed],  # type: ignore[misc]
+        start=at(0, 0),
+        end=at(1, 0),
+    )
+    return not any(segment.short for segment in segments)
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+def test_one_nurse_at_1_to_1_staggers_two_infusions(planner: Planner) -> None:
+    # Unstaffed, both start at 08:00. One nurse 1:1 while infusing (08:15–08:55): the second
+    # infusion starts when the first ends, so the second visit starts at 08:45.
+    inputs = MORNING | {
+        "requests": TWO_THIS_MORNING,
+        "staff_rules": ONE_TO_ONE_INFUSION,
+        "nurse_shifts": [Interval(start=at(0, 8), end=at(0, 12))],
+    }
+    unstaffed = MORNING | {"requests": TWO_THIS_MORNING}
+
+    plan = planner(**inputs)
+
+    assert times(planner(**unstaffed)) == [dt.time(8), dt.time(8)]
+    assert times(plan) == [dt.time(8), dt.time(8, 45)]
+    assert {slot.chair for slots in plan.series.values() for slot in slots} == {"A", "B"}
+    assert (plan.unplaced, plan.days_waited) == ((), 0)
+    assert no_short_segment(plan, inputs)
+    assert not no_short_segment(planner(**unstaffed), inputs)
+    assert_valid(plan, inputs)
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+def test_a_nurse_leaving_mid_infusion_counts(planner: Planner) -> None:
+    # Two nurses from 08:00, one of them until 08:50. Each 08:00 visit alone fits (its
+    # infusion, 08:15–08:55, has a nurse throughout), but not both. Grid infusions start on
+    # quarter hours, so none starts from the nurse leaving (08:50) to 08:55: only the check
+    # where the nurses fall sees the shortage.
+    inputs = MORNING | {
+        "requests": TWO_THIS_MORNING,
+        "staff_rules": ONE_TO_ONE_INFUSION,
+        "nurse_shifts": [
+            Interval(start=at(0, 8), end=at(0, 12)),
+            Interval(start=at(0, 8), end=at(0, 8, 50)),
+        ],
+    }
+
+    plan = planner(**inputs)
+
+    assert times(plan) == [dt.time(8), dt.time(8, 45)]
+    assert no_short_segment(plan, inputs)
+    assert_valid(plan, inputs)
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+def test_staffing_counts_booked_visits_and_needs_a_prescriber(planner: Planner) -> None:
+    # 30-minute infusions at 1:1 with one nurse. The prescriber comes at 08:30, a booked
+    # infusion takes the nurse 09:00–10:00, and two booked check-ins at 11:30 already need two
+    # nurses (short before anything is placed, which must not stop the plan): the first new
+    # infusion starts at 08:30, the second at 10:00.
+    def alone(name: str, minutes: int) -> tuple[Phase, ...]:
+        return (Phase(name, dt.timedelta(0), minutes * MINUTE),)
+
+    inputs = MORNING | {
+        "requests": [
+            IntakeRequest("first", at(0, 0), ONCE, alone("infusion", 30)),
+            IntakeRequest("second", at(0, 0), ONCE, alone("infusion", 30)),
+        ],
+        "staff_rules": StaffRules(
+            patients_per_nurse={"infusion": 1, "check_in": 1},
+            prescriber_phases=frozenset({"infusion"}),
+        ),
+        "nurse_shifts": [Interval(start=at(0, 8), end=at(0, 12))],
+        "prescriber_shifts": [Interval(start=at(0, 8, 30), end=at(0, 12))],
+        "booked": [
+            Visit(start=at(0, 9), phases=alone("infusion", 60)),
+            Visit(start=at(0, 11, 30), phases=alone("check_in", 15)),
+            Visit(start=at(0, 11, 30), phases=alone("check_in", 15)),
+        ],
+    }
+
+    plan = planner(**inputs)
+
+    assert times(plan) == [dt.time(8, 30), dt.time(10)]
+    assert plan.solver_status in {"ONE_BY_ONE", "OPTIMAL"}
+    assert_valid(plan, inputs)
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+def test_a_request_limited_to_one_chair_only_uses_it(planner: Planner) -> None:
+    # Chair A is free at 08:00 every day and comes first, but "extended" may only sit in B,
+    # which is busy on Monday: its visits are in B on Tuesday and Wednesday.
+    inputs = MORNING | {
+        "hours": [OpeningHours(day, dt.time(8), dt.time(12)) for day in range(5)],
+        "chair_busy": {"B": [Interval(start=at(0, 8), end=at(0, 12))]},
+        "horizon": dt.timedelta(days=3),
+        "requests": [
+            IntakeRequest(
+                "extended", at(0, 0), SeriesRules(2, DAY, 3 * DAY), DEPRESSION, chairs=("B",)
+            ),
+            IntakeRequest("any", at(0, 0), ONCE, DEPRESSION),
+        ],
+    }
+
+    plan = planner(**inputs)
+
+    assert starts(plan) == {
+        "extended": [("B", dt.time(8)), ("B", dt.time(8))],
+        "any": [("A", dt.time(8))],
+    }
+    assert [slot.start.date() for slot in plan.series["extended"]] == [
+        (MONDAY + DAY),
+        (MONDAY + 2 * DAY),
+    ]
+    assert_valid(plan, inputs)
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+def test_chairs_are_given_in_each_request_s_order_of_preference(planner: Planner) -> None:
+    # Three chairs, three visits at 08:00. Counting each request's rank of its chair (first
+    # choice 0), only B, C, A adds up to 1 (every other seating to 2 or more): the first and
+    # third get their first choice, the second its second.
+    inputs = MORNING | {
+        "chairs": ["A", "B", "C"],
+        "requests": [
+            IntakeRequest("p0", at(0, 0), ONCE, DEPRESSION, ("B", "A", "C")),
+            IntakeRequest("p1", at(0, 0), ONCE, DEPRESSION, ("B", "C", "A")),
+            IntakeRequest("p2", at(0, 0), ONCE, DEPRESSION, ("A", "C", "B")),
+        ],
+    }
+
+    assert starts(planner(**inputs)) == {
+        "p0": [("B", dt.time(8))],
+        "p1": [("C", dt.time(8))],
+        "p2": [("A", dt.time(8))],
+    }
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+def test_a_patient_s_visits_never_overlap_even_with_a_shorter_min_gap(planner: Planner) -> None:
+    # Two 2-hour visits at least 1 hour apart: the second starts when the first ends, 10:00,
+    # although chair B is free at 09:00.
+    rules = SeriesRules(count=2, min_gap=HOUR, max_span=DAY)
+    inputs = MORNING | {"requests": [IntakeRequest("p", at(0, 0), rules, DEPRESSION)]}
+
+    assert times(planner(**inputs)) == [dt.time(8), dt.time(10)]
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+def test_visits_of_different_lengths_share_a_chair_without_overlap(planner: Planner) -> None:
+    # One chair, 08:00–15:20 on weekdays: a 5 h 20 min pain infusion visit and one 2-hour
+    # depression visit fill a day, so the other 2-hour visit waits until Tuesday.
+    inputs = MORNING | {
+        "hours": [OpeningHours(day, dt.time(8), dt.time(15, 20)) for day in range(5)],
+        "chairs": ["A"],
+        "step": 20 * MINUTE,
+        "horizon": dt.timedelta(days=3),
+        "requests": [
+            IntakeRequest("short", at(0, 0), ONCE, DEPRESSION),
+            IntakeRequest("long", at(0, 0), ONCE, CRPS),
+            IntakeRequest("short too", at(0, 0), ONCE, DEPRESSION),
+        ],
+    }
+
+    plan = planner(**inputs)
+
+    slots = sorted(
+        (slot for series in plan.series.values() for slot in series), key=lambda s: s.start
+    )
+    assert [(slot.start.date(), slot.end - slot.start) for slot in slots] in (
+        [(MONDAY, 2 * HOUR), (MONDAY, CRPS_VISIT), (MONDAY + DAY, 2 * HOUR)],
+        [(MONDAY, CRPS_VISIT), (MONDAY, 2 * HOUR), (MONDAY + DAY, 2 * HOUR)],
+    )
+    assert all(a.end <= b.start for a, b in itertools.pairwise(slots))
+    assert (plan.unplaced, plan.days_waited) == ((), 1)
+    assert_valid(plan, inputs)
+
+
+WRONG_REQUESTS = [
+    pytest.param(
+        IntakeRequest("p", dt.datetime(2026, 10, 19, 8), ONCE, DEPRESSION),  # noqa: DTZ001
+        "p: earliest must be a timezone-aware datetime; got naive 2026-10-19T08:00:00",
+        id="naive-earliest",
+    ),
+    pytest.param(
+        IntakeRequest("p", at(0), ONCE, ()),
+        "p: phases must list at least one visit phase; got none",
+        id="no-phases",
+    ),
+    pytest.param(
+        IntakeRequest("p", at(0), ONCE, (Phase("infusion", 5 * MINUTE, HOUR),)),
+        "p: phases must follow one another from the visit's start, each longer than 0; phase "
+        "infusion must start at 0:00:00 (the end of the one before, 0 for the first) and last "
+        "longer than 0; got offset 0:05:00, length 1:00:00",
+        id="not-from-the-start",
+    ),
+    pytest.param(
+        IntakeRequest("p", at(0), ONCE, (DEPRESSION[0], DEPRESSION[2])),
+        "p: phases must follow one another from the visit's start, each longer than 0; phase "
+        "recovery must start at 0:15:00 (the end of the one before, 0 for the first) and last "
+        "longer than 0; got offset 0:55:00, length 1:00:00",
+        id="a-gap",
+    ),
+    pytest.param(
+        IntakeRequest(
+            "p",
+            at(0),
+            ONCE,
+            (Phase("check_in", dt.timedelta(0), HOUR), Phase("infusion", 30 * MINUTE, HOUR)),
+        ),
+        "p: phases must follow one another from the visit's start, each longer than 0; phase "
+        "infusion must start at 1:00:00 (the end of the one before, 0 for the first) and last "
+        "longer than 0; got offset 0:30:00, length 1:00:00",
+        id="an-overlap",
+    ),
+    pytest.param(
+        IntakeRequest("p", at(0), ONCE, (Phase("infusion", dt.timedelta(0), dt.timedelta(0)),)),
+        "p: phases must follow one another from the visit's start, each longer than 0; phase "
+        "infusion must start at 0:00:00 (the end of the one before, 0 for the first) and last "
+        "longer than 0; got offset 0:00:00, length 0:00:00",
+        id="no-length",
+    ),
+    pytest.param(
+        IntakeRequest("p", at(0), ONCE, DEPRESSION, chairs=("C",)),
+        "p: chairs must be one or more of the site's chairs (A, B), each once; got (C)",
+        id="unknown-chair",
+    ),
+    pytest.param(
+        IntakeRequest("p", at(0), ONCE, DEPRESSION, chairs=()),
+        "p: chairs must be one or more of the site's chairs (A, B), each once; got ()",
+        id="no-chairs",
+    ),
+    pytest.param(
+        IntakeRequest("p", at(0), ONCE, DEPRESSION, chairs=("B", "B")),
+        "p: chairs must be one or more of the site's chairs (A, B), each once; got (B, B)",
+        id="a-chair-twice",
+    ),
+    pytest.param(
+        [IntakeRequest("p", at(0), ONCE, DEPRESSION)] * 2,
+        "each patient may be on the waitlist once; twice: p",
+        id="a-patient-twice",
+    ),
+]
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+@pytest.mark.parametrize(("wrong", "message"), WRONG_REQUESTS)
+def test_invalid_requests_are_refused(
+    planner: Planner, wrong: IntakeRequest | list[IntakeRequest], message: str
+) -> None:
+    requests = wrong if isinstance(wrong, list) else [wrong]
 
     with pytest.raises(ClinicalValueError) as raised:
-        plan_batch_cpsat(**inputs)  # type: ignore[arg-type]
+        planner(requests, **MORNING)
 
-    assert str(raised.value).endswith("each patient may be on the waitlist once; twice: p")
+    assert (raised.value.field, raised.value.message) == ("requests", message)

@@ -621,34 +621,44 @@ def place_waitlist(
 ) -> tuple[intake.IntakePlan, intake.IntakePlan]:
     """Place every waiting course's induction series at once (CP-SAT), against one by one.
 
-    Only courses whose visits take the site's usual chair time are placed together (the model
-    has one visit length). With `book`, each placed series is held for its course and booked
-    through `book_series`, so every booking is checked and audited as if made by hand.
-    Returns (one by one, batch).
+    Each course brings its protocol's visit template and the chairs that template allows;
+    the site's shifts, staffing rules, visits and other schedulers' holds count as in a
+    booking (sustain_core.intake). A course whose protocol needs a chair the site lacks is
+    left out (its booking screen says why). With `book`, each placed series is held for its
+    course and booked through `book_series`, so every booking is checked and audited as if
+    made by hand. Returns (one by one, batch).
     """
     tz, hours, closed = site_calendar(site)
-    courses = [
-        c
-        for c in queries.waiting_courses(Site.objects.filter(pk=site.pk))
-        if protocol_for(c).visit_length == dt.timedelta(hours=2)
-    ]
     earliest = dt.datetime.combine(
         now.astimezone(tz).date() + dt.timedelta(days=1), dt.time.min, tzinfo=tz
     )
-    requests = [
-        intake.IntakeRequest(patient=str(c.pk), earliest=earliest, rules=protocol_for(c).series)
-        for c in courses
-    ]
+    end = earliest + HORIZON * 2
+    courses, requests = [], []
+    for course in queries.waiting_courses(Site.objects.filter(pk=site.pk)):
+        protocol = protocol_for(course)
+        try:
+            chairs = tuple(str(chair.pk) for chair in staff.chairs_for(site, protocol))
+        except ClinicalValueError:
+            continue
+        courses.append(course)
+        requests.append(
+            intake.IntakeRequest(
+                patient=str(course.pk), earliest=earliest, rules=protocol.series,
+                phases=protocol.visit_phases, chairs=chairs,
+            )
+        )  # fmt: skip
     chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
     for chair_id, starts_at, ends_at in Appointment.objects.filter(
         site=site, status__in=OCCUPYING, ends_at__gt=earliest
     ).values_list("chair_id", "starts_at", "ends_at"):
         chair_busy[str(chair_id)].append(series.Interval(start=starts_at, end=ends_at))
+    nurses, prescribers = staff.shifts_by_role(site, earliest, end)
     inputs: dict[str, Any] = {
         "tz": tz, "hours": hours, "closed_dates": closed,
         "chairs": [str(pk) for pk in site.chairs.values_list("pk", flat=True)],
-        "chair_busy": chair_busy, "duration": dt.timedelta(hours=2),
-        "step": dt.timedelta(hours=1), "horizon": HORIZON,
+        "chair_busy": chair_busy, "step": dt.timedelta(hours=1), "horizon": HORIZON,
+        "staff_rules": staff.staff_rules(site), "nurse_shifts": nurses,
+        "prescriber_shifts": prescribers, "booked": staff.booked_visits(site, earliest, end),
     }  # fmt: skip
     greedy = intake.plan_one_by_one(requests, **inputs)
     batch = intake.plan_batch_cpsat(requests, **inputs, time_limit_s=time_limit_s, hint=greedy)

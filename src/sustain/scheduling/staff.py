@@ -120,14 +120,7 @@ def site_profile(
 ) -> list[staffing.Segment]:
     """The site's staffing from start to end (sustain_core.staffing.profile), counting
     `visits` (default: the booked ones, not holds)."""
-    nurses: list[Interval] = []
-    prescribers: list[Interval] = []
-    shifts = Shift.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
-    if without_shift is not None:
-        shifts = shifts.exclude(pk=without_shift)
-    for role, starts_at, ends_at in shifts.values_list("role", "starts_at", "ends_at"):
-        target = nurses if role == StaffRole.NURSE else prescribers
-        target.append(Interval(start=starts_at, end=ends_at))
+    nurses, prescribers = shifts_by_role(site, start, end, without=without_shift)
     return staffing.profile(
         staff_rules(site) if rules is None else rules,
         nurse_shifts=nurses,
@@ -138,7 +131,7 @@ def site_profile(
     )
 
 
-def _shifts(
+def shifts_by_role(
     site: Site, start: dt.datetime, end: dt.datetime, *, without: int | None = None
 ) -> tuple[list[Interval], list[Interval]]:
     """Nurse and prescriber shifts at the site between start and end."""
@@ -167,7 +160,7 @@ def staff_blocks(
     rules = staff_rules(site)
     if not rules.checked:
         return ()
-    nurses, prescribers = _shifts(site, start, end)
+    nurses, prescribers = shifts_by_role(site, start, end)
     return staffing.blocks(
         rules,
         phases=phases,

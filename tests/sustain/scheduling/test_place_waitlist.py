@@ -9,8 +9,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from sustain.care import services as care
+from sustain.scheduling import staff
+from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import Appointment
 from sustain.scheduling.services import OCCUPYING
+from tests.sustain.conftest import make_user
 from tests.sustain.scheduling.test_booking import overlapping_pairs
 
 pytestmark = pytest.mark.solver
@@ -53,3 +56,44 @@ def test_waitlist_is_placed_and_booked(north, sam, waiting, capsys):
 def test_booking_needs_a_scheduler(north, ben, waiting):
     with pytest.raises(CommandError):
         call_command("place_waitlist", "--site", str(north.pk), "--book", "--by", "ben")
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_waitlist_keeps_the_nurse_ratio_and_long_visits_in_extended_chairs(
+    north, ada, ben, sam, waiting
+):
+    # One nurse at 1:1 while infusing and a prescriber, weekdays 8:00–18:00; a CRPS course
+    # (5 h 20 min visits) waits too and may only use the extended chair.
+    admin = make_user("alex", "clinic_admin", north)
+    staff.set_phase_staffing(
+        site=north, rules={"check_in": (2, False), "infusion": (1, True)}, by=admin, now=NOW
+    )
+    for day in range(5):
+        for person, role in ((ben, StaffRole.NURSE), (ada, StaffRole.PRESCRIBER)):
+            staff.add_shifts(
+                site=north,
+                request=staff.ShiftRequest(
+                    staff=person, role=role, day=dt.date(2026, 11, 30) + dt.timedelta(days=day),
+                    starts=dt.time(8), ends=dt.time(18), weeks=8,
+                ),
+                by=admin,
+            )  # fmt: skip
+    patient = care.register_patient(
+        by=sam, site=north, given_name="Long", family_name="Wait", sex="unknown",
+        date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="chronic_pain",
+        weight_kg=Decimal("70"), today=NOW.date(),
+    )  # fmt: skip
+    crps = care.enrol_patient(
+        patient=patient, protocol_key="crps-schwartzman-2009", protocol_version=1, by=ada
+    )
+
+    call_command(
+        "place_waitlist", "--site", str(north.pk), "--seconds", "5", "--book", "--by", "sam"
+    )
+
+    visits = list(Appointment.objects.filter(status__in=OCCUPYING))
+    assert len(visits) == 3 * 6 + 10
+    assert overlapping_pairs(visits) == []
+    assert {v.chair.name for v in crps.appointments.all()} == {"Chair 2"}
+    end = NOW + dt.timedelta(days=70)
+    assert [s for s in staff.site_profile(north, NOW, end) if s.short] == []
