@@ -64,6 +64,11 @@ def test_every_url_is_listed():
             "/protocols/1/v1/",
             "/protocols/1/v1/new-version/",
             "/schedule/",
+            "/schedule/staff/",
+            "/schedule/staff/chairs/1/",
+            "/schedule/staff/rules/",
+            "/schedule/staff/shifts/",
+            "/schedule/staff/shifts/1/remove/",
             "/schedule/waitlist/",
             "/schedule/week/",
             "/visits/1/adverse-events/",
@@ -140,6 +145,12 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ivy", "post", "/patients/{id}/invite/", 403),
         ("sam", "post", "/visits/1/adverse-events/", 403),  # schedulers record no adverse event
         ("sam", "get", "/patients/{id}/", 200),
+        ("ivy", "get", "/schedule/staff/", 403),  # auditors see no shifts
+        ("ben", "get", "/schedule/staff/", 200),  # nurses see them
+        ("ben", "post", "/schedule/staff/shifts/", 403),  # but add none
+        ("ben", "post", "/schedule/staff/shifts/1/remove/", 403),  # nor remove one
+        ("sam", "post", "/schedule/staff/rules/", 403),  # the rules are the administrators'
+        ("sam", "post", "/schedule/staff/chairs/1/", 403),  # so are the chairs
     ],
 )
 def test_role_permissions(request, login, pat, user, method, path, status):

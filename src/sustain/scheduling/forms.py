@@ -2,8 +2,11 @@ import datetime as dt
 
 from django import forms
 
-from sustain.scheduling.models import Chair
-from sustain_core import series
+from sustain.accounts.models import User
+from sustain.scheduling.enums import ChairCapability, StaffRole, TemplatePhase
+from sustain.scheduling.models import Chair, PhaseStaffing
+from sustain.scheduling.staff import MAX_REPEAT_WEEKS, ShiftRequest
+from sustain_core import series, staffing
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 
@@ -66,3 +69,75 @@ class VisitForm(forms.Form):
     def __init__(self, *args: object, chairs: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["chair"].queryset = chairs  # type: ignore[attr-defined]
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+class ShiftForm(forms.Form):
+    """A shift for one of the site's nurses or prescribers, repeated weekly."""
+
+    staff = StaffChoiceField(queryset=User.objects.none(), label="Person")
+    role = forms.ChoiceField(choices=StaffRole.choices)
+    day = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    starts = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
+    ends = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time"}))
+    weeks = forms.IntegerField(
+        label="Repeat weekly for (weeks)", required=False, initial=1, min_value=1,
+        max_value=MAX_REPEAT_WEEKS,
+    )  # fmt: skip
+
+    def __init__(self, *args: object, people: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["staff"].queryset = people  # type: ignore[attr-defined]
+
+    def shift_request(self) -> ShiftRequest:
+        data = self.cleaned_data
+        return ShiftRequest(
+            staff=data["staff"], role=StaffRole(data["role"]), day=data["day"],
+            starts=data["starts"], ends=data["ends"], weeks=data["weeks"] or 1,
+        )  # fmt: skip
+
+
+class StaffRulesForm(forms.Form):
+    """Patients per nurse (blank: not counted) and prescriber on site, for every phase."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for phase in TemplatePhase:
+            self.fields[f"{phase.value}_ratio"] = forms.IntegerField(
+                required=False, min_value=1, max_value=staffing.MAX_PATIENTS_PER_NURSE,
+                label=f"Patients per nurse in {phase.label.lower()}",
+            )  # fmt: skip
+            self.fields[f"{phase.value}_prescriber"] = forms.BooleanField(
+                required=False, label=f"Prescriber on site in {phase.label.lower()}"
+            )
+
+    @staticmethod
+    def initial_for(rows: list[PhaseStaffing]) -> dict[str, object]:
+        initial: dict[str, object] = {}
+        for row in rows:
+            initial[f"{row.phase}_ratio"] = row.patients_per_nurse
+            initial[f"{row.phase}_prescriber"] = row.prescriber_on_site
+        return initial
+
+    def phases(self) -> list[tuple[TemplatePhase, forms.BoundField, forms.BoundField]]:
+        return [
+            (phase, self[f"{phase.value}_ratio"], self[f"{phase.value}_prescriber"])
+            for phase in TemplatePhase
+        ]
+
+    def rules(self) -> dict[str, tuple[int | None, bool]]:
+        data = self.cleaned_data
+        return {
+            phase.value: (data[f"{phase.value}_ratio"], data[f"{phase.value}_prescriber"])
+            for phase in TemplatePhase
+        }
+
+
+class ChairCapabilitiesForm(forms.Form):
+    capabilities = forms.MultipleChoiceField(
+        choices=ChairCapability.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )

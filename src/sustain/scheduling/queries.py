@@ -1,14 +1,19 @@
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.http import Http404
 
-from sustain.accounts.models import Site
+from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
 from sustain.care.models import Course
-from sustain.scheduling.enums import AppointmentStatus, VisitPhase
-from sustain.scheduling.models import Appointment, Chair
+from sustain.scheduling import staff
+from sustain.scheduling.enums import AppointmentStatus, StaffRole, VisitPhase
+from sustain.scheduling.models import Appointment, Chair, Shift
+from sustain_core import staffing
 
 
 def day_schedule(site: Site, day: dt.date) -> list[tuple[Chair, list[Appointment]]]:
@@ -46,3 +51,116 @@ def waiting_courses(sites: QuerySet[Site]) -> list[Course]:
         .select_related("patient__site")
         .order_by("enrolled_at")
     )
+
+
+def get_site_for_user(user: User, site_id: object) -> Site:
+    """One of the user's sites, or 404 (another site's id looks like no site at all)."""
+    pk = _int_or_none(site_id)
+    site = None if pk is None else Site.objects.filter(pk=pk, memberships__user=user).first()
+    if site is None:
+        raise Http404("No such site.")
+    return site
+
+
+def get_shift_for_user(user: User, shift_id: int) -> Shift:
+    """A shift at one of the user's sites, or 404."""
+    shift = (
+        Shift.objects.select_related("site", "staff")
+        .filter(pk=shift_id, site__memberships__user=user)
+        .first()
+    )
+    if shift is None:
+        raise Http404("No such shift.")
+    return shift
+
+
+def get_chair_for_user(user: User, chair_id: int) -> Chair:
+    """A chair at one of the user's sites, or 404."""
+    chair = (
+        Chair.objects.select_related("site")
+        .filter(pk=chair_id, site__memberships__user=user)
+        .first()
+    )
+    if chair is None:
+        raise Http404("No such chair.")
+    return chair
+
+
+def _int_or_none(value: object) -> int | None:
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def shift_staff(site: Site) -> QuerySet[User]:
+    """The site's members who can take a shift: nurses and prescribers, by name."""
+    return (
+        User.objects.filter(memberships__site=site, groups__name__in=StaffRole.values)
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+@dataclass(frozen=True)
+class RotaRow:
+    """One person in one role over a week: their shifts on each of the seven days."""
+
+    person: User
+    role: StaffRole
+    days: tuple[tuple[Shift, ...], ...]
+
+
+def week_rota(site: Site, monday: dt.date) -> list[RotaRow]:
+    """The shifts starting in the week from `monday` (site's calendar), one row per person and
+    role, nurses first, then by name."""
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    start = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time.min, tzinfo=tz)
+    by_row: dict[tuple[int, str], list[list[Shift]]] = {}
+    people: dict[int, User] = {}
+    for shift in staff.shifts_between(site, start, end):
+        day = (shift.starts_at.astimezone(tz).date() - monday).days
+        if not 0 <= day < 7:  # began the week before, overnight
+            continue
+        people[shift.staff_id] = shift.staff
+        by_row.setdefault((shift.staff_id, shift.role), [[] for _ in range(7)])[day].append(shift)
+    rows = [
+        RotaRow(person=people[pk], role=StaffRole(role), days=tuple(tuple(d) for d in days))
+        for (pk, role), days in by_row.items()
+    ]
+    roles = list(StaffRole.values)
+    return sorted(
+        rows,
+        key=lambda r: (
+            roles.index(r.role),
+            r.person.last_name,
+            r.person.first_name,
+            r.person.username,
+        ),
+    )
+
+
+def day_staffing(site: Site, day: dt.date) -> list[staffing.Segment]:
+    """The site's staffing on `day` from its first opening to its last closing, with
+    consecutive stretches of identical figures merged; empty when the site does not check
+    staffing or is closed that day."""
+    hours = list(site.opening_hours.filter(weekday=day.weekday()))
+    if not hours or site.closures.filter(date=day).exists():
+        return []
+    rules = staff.staff_rules(site)
+    if not rules.checked:
+        return []
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    opens = dt.datetime.combine(day, min(h.opens for h in hours), tzinfo=tz)
+    closes = dt.datetime.combine(day, max(h.closes for h in hours), tzinfo=tz)
+    merged: list[staffing.Segment] = []
+    for segment in staff.site_profile(site, opens, closes, rules=rules):
+        last = merged[-1] if merged else None
+        if last is not None and _figures(last) == _figures(segment) and last.end == segment.start:
+            merged[-1] = dataclasses.replace(last, end=segment.end)
+        else:
+            merged.append(segment)
+    return merged
+
+
+def _figures(segment: staffing.Segment) -> tuple[object, ...]:
+    return (segment.nurses, segment.nurse_load, segment.prescribers, segment.needs_prescriber)

@@ -223,10 +223,11 @@ def add_shifts(*, site: Site, request: ShiftRequest, by: User) -> list[Shift]:
     ends before it starts, or it overlaps another shift of theirs.
     """
     staff = request.staff
+    name = staff.get_full_name() or staff.get_username()
     if not staff.groups.filter(name=request.role).exists():
-        raise ClinicalValueError("staff", f"{staff.get_full_name()} is not a {request.role.label}")
+        raise ClinicalValueError("staff", f"{name} is not a {request.role.label}")
     if not staff.memberships.filter(site=site).exists():
-        raise ClinicalValueError("staff", f"{staff.get_full_name()} does not work at {site.name}")
+        raise ClinicalValueError("staff", f"{name} does not work at {site.name}")
     if not 1 <= request.weeks <= MAX_REPEAT_WEEKS:
         raise ClinicalValueError(
             "weeks", f"repeat for 1 to {MAX_REPEAT_WEEKS} weeks; got {request.weeks}"
@@ -250,7 +251,7 @@ def add_shifts(*, site: Site, request: ShiftRequest, by: User) -> list[Shift]:
         if clash is not None:
             raise ClinicalValueError(
                 "starts",
-                f"{staff.get_full_name()} already has a shift "
+                f"{name} already has a shift "
                 f"{clash.starts_at.astimezone(tz):%a %d %b %H:%M}–"
                 f"{clash.ends_at.astimezone(tz):%H:%M}",
             )

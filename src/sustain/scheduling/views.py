@@ -1,5 +1,7 @@
 import datetime as dt
 import zoneinfo
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,10 +18,16 @@ from sustain.accounts.models import Site
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.views import add_clinical_error
-from sustain.scheduling import queries, services
-from sustain.scheduling.enums import CancellationReason, VisitPhase
-from sustain.scheduling.forms import SeriesForm, VisitForm
-from sustain.scheduling.models import Appointment, Chair
+from sustain.scheduling import chairs, queries, services, staff
+from sustain.scheduling.enums import CancellationReason, ChairCapability, TemplatePhase, VisitPhase
+from sustain.scheduling.forms import (
+    ChairCapabilitiesForm,
+    SeriesForm,
+    ShiftForm,
+    StaffRulesForm,
+    VisitForm,
+)
+from sustain.scheduling.models import Appointment, Chair, PhaseStaffing
 from sustain_core import series
 from sustain_core.errors import ClinicalValueError
 
@@ -134,7 +142,8 @@ def _board_site_and_day(request: AuthenticatedRequest) -> tuple[Site, dt.date, l
 @login_required
 def day_view(request: AuthenticatedRequest) -> HttpResponse:
     """Every chair of one site on one day (the site's calendar day). With ?fragment=1 only the
-    chairs, which the page re-fetches every 30 s so the board stays current without a reload."""
+    staffing strip and the chairs, which the page re-fetches every 30 s so the board stays
+    current without a reload."""
     site, day, sites = _board_site_and_day(request)
     tz = zoneinfo.ZoneInfo(site.timezone)
     rows = queries.day_schedule(site, day)
@@ -150,13 +159,43 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1),
         "rows": [
-            (chair, [(visit, due[visit.patient_id]) for visit in visits]) for chair, visits in rows
+            (chair, [(visit, due[visit.patient_id], _phase_line(visit, tz)) for visit in visits])
+            for chair, visits in rows
         ],
+        "staffing": [(s, _decimal(s.nurse_load)) for s in queries.day_staffing(site, day)],
         "tz": tz,
         "refreshed": timezone.now(),
     }
     template = "scheduling/_board.html" if request.GET.get("fragment") else "scheduling/day.html"
     return render(request, template, context)
+
+
+def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:
+    """The visit's planned phases, e.g. "check-in 08:00 · infusion 08:15–08:55 · recovery until
+    09:55 · out 10:00" (discharge is the time up to "out")."""
+    phases = staff.phases_of(getattr(visit, name) for name in staff.PHASE_FIELDS)
+    if not phases:
+        return ""
+    parts: list[str] = []
+    for phase in phases:
+        # Sums on the UTC instant, then local clock time: right across a DST change.
+        begins = (visit.starts_at + phase.offset).astimezone(tz)
+        ends = (visit.starts_at + phase.offset + phase.length).astimezone(tz)
+        if phase.name == TemplatePhase.CHECK_IN:
+            parts.append(f"check-in {begins:%H:%M}")
+        elif phase.name == TemplatePhase.INFUSION:
+            parts.append(f"infusion {begins:%H:%M}–{ends:%H:%M}")
+        elif phase.name == TemplatePhase.RECOVERY:
+            parts.append(f"recovery until {ends:%H:%M}")
+    out = (visit.starts_at + phases[-1].offset + phases[-1].length).astimezone(tz)
+    return " · ".join([*parts, f"out {out:%H:%M}"])
+
+
+def _decimal(load: Fraction) -> Decimal:
+    # For reading only (2 places); whether staffing is short is decided on the exact fraction.
+    return (Decimal(load.numerator) / Decimal(load.denominator)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
 
 
 @require_GET
@@ -288,3 +327,173 @@ def waitlist(request: AuthenticatedRequest) -> HttpResponse:
     waiting = queries.waiting_courses(sites_for_user(request.user))
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE)
     return render(request, "scheduling/waitlist.html", {"waiting": waiting, "now": timezone.now()})
+
+
+def _monday(text: str, site: Site) -> dt.date:
+    """The Monday of the week of `text` (YYYY-MM-DD), or of today at the site."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        day = timezone.localdate(timezone=zoneinfo.ZoneInfo(site.timezone))
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _staff_url(site: Site, day: dt.date) -> str:
+    return f"{reverse('scheduling:staff')}?site={site.pk}&week={_monday(day.isoformat(), site)}"
+
+
+@require_GET
+@login_required
+def staff_view(request: AuthenticatedRequest) -> HttpResponse:
+    """One site's week of shifts, its staffing rules per visit phase and its chairs; the forms
+    that change them are shown to the roles allowed to."""
+    require_permission(request.user, "scheduling.view_shift", category=DataCategory.SCHEDULE)
+    sites = list(sites_for_user(request.user))
+    if not sites:
+        raise Http404("You are not a member of any site.")
+    site = next((s for s in sites if str(s.pk) == request.GET.get("site")), sites[0])
+    return _staff_page(request, site, _monday(request.GET.get("week", ""), site))
+
+
+def _staff_page(
+    request: AuthenticatedRequest,
+    site: Site,
+    monday: dt.date,
+    *,
+    shift_form: ShiftForm | None = None,
+    rules_form: StaffRulesForm | None = None,
+    chair_form: tuple[int, ChairCapabilitiesForm] | None = None,
+) -> HttpResponse:
+    """The staffing page; a refused form is shown again with its errors (400)."""
+    user = request.user
+    rules = list(PhaseStaffing.objects.filter(site=site))
+    if shift_form is None:
+        shift_form = ShiftForm(
+            people=queries.shift_staff(site), initial={"day": monday, "weeks": 1}
+        )
+    if rules_form is None:
+        rules_form = StaffRulesForm(initial=StaffRulesForm.initial_for(rules))
+    by_phase = {row.phase: row for row in rules}
+    labels = dict(ChairCapability.choices)
+    chair_rows = [
+        (
+            chair,
+            [labels[c] for c in chair.capabilities if c in labels],
+            chair_form[1]
+            if chair_form and chair_form[0] == chair.pk
+            else ChairCapabilitiesForm(
+                initial={"capabilities": chair.capabilities}, auto_id=f"id_chair{chair.pk}_%s"
+            ),
+        )
+        for chair in site.chairs.all()
+    ]
+    record_event(actor=user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site)
+    context = {
+        "site": site,
+        "sites": list(sites_for_user(user)),
+        "monday": monday,
+        "days": [monday + dt.timedelta(days=n) for n in range(7)],
+        "previous": monday - dt.timedelta(days=7),
+        "next": monday + dt.timedelta(days=7),
+        "rota": queries.week_rota(site, monday),
+        "checked": staff.staff_rules(site).checked,
+        "shift_form": shift_form,
+        "rules_form": rules_form,
+        "phases": [
+            (phase, ratio, prescriber, by_phase.get(phase.value))
+            for phase, ratio, prescriber in rules_form.phases()
+        ],
+        "chairs": chair_rows,
+        "can_add": user.has_perm("scheduling.add_shift"),
+        "can_remove": user.has_perm("scheduling.delete_shift"),
+        "can_set": user.has_perm("scheduling.change_phasestaffing"),
+        "tz": zoneinfo.ZoneInfo(site.timezone),
+    }
+    refused = shift_form.errors or rules_form.errors or (chair_form and chair_form[1].errors)
+    return render(request, "scheduling/staff.html", context, status=400 if refused else 200)
+
+
+@require_POST
+@login_required
+def shift_add(request: AuthenticatedRequest) -> HttpResponse:
+    """Add a shift, repeated weekly; a refusal is shown on the form and nothing is added."""
+    require_permission(request.user, "scheduling.add_shift", category=DataCategory.SCHEDULE)
+    site = queries.get_site_for_user(request.user, request.POST.get("site"))
+    form = ShiftForm(request.POST, people=queries.shift_staff(site))
+    if form.is_valid():
+        wanted = form.shift_request()
+        try:
+            added = staff.add_shifts(site=site, request=wanted, by=request.user)
+        except ClinicalValueError as error:
+            add_clinical_error(form, error)
+        else:
+            who = wanted.staff.get_full_name() or wanted.staff.get_username()
+            shifts = f"{len(added)} {wanted.role.label.lower()} shift{'s' * (len(added) > 1)}"
+            messages.success(request, f"Added {shifts} for {who}.")
+            return redirect(_staff_url(site, wanted.day))
+    return _staff_page(request, site, _monday(request.POST.get("week", ""), site), shift_form=form)
+
+
+@require_POST
+@login_required
+def shift_remove(request: AuthenticatedRequest, shift_id: int) -> HttpResponse:
+    """Remove one shift, unless booked visits need it (the message says when)."""
+    require_permission(request.user, "scheduling.delete_shift", category=DataCategory.SCHEDULE)
+    shift = queries.get_shift_for_user(request.user, shift_id)
+    tz = zoneinfo.ZoneInfo(shift.site.timezone)
+    starts, ends = shift.starts_at.astimezone(tz), shift.ends_at.astimezone(tz)
+    who = shift.staff.get_full_name() or shift.staff.get_username()
+    try:
+        staff.remove_shift(shift=shift, by=request.user)
+    except ClinicalValueError as error:
+        messages.error(request, f"Not removed: {error.message}.")
+    else:
+        messages.success(request, f"Removed {who}'s shift {starts:%a %d %b %H:%M}–{ends:%H:%M}.")
+    return redirect(_staff_url(shift.site, starts.date()))
+
+
+@require_POST
+@login_required
+def staff_rules(request: AuthenticatedRequest) -> HttpResponse:
+    """Set the site's nurse ratios and prescriber presence for every visit phase at once."""
+    require_permission(
+        request.user, "scheduling.change_phasestaffing", category=DataCategory.SCHEDULE
+    )
+    site = queries.get_site_for_user(request.user, request.POST.get("site"))
+    monday = _monday(request.POST.get("week", ""), site)
+    form = StaffRulesForm(request.POST)
+    if form.is_valid():
+        try:
+            staff.set_phase_staffing(
+                site=site, rules=form.rules(), by=request.user, now=timezone.now()
+            )
+        except ClinicalValueError as error:
+            add_clinical_error(form, error)
+        else:
+            messages.success(request, "Staffing rules saved.")
+            return redirect(_staff_url(site, monday))
+    return _staff_page(request, site, monday, rules_form=form)
+
+
+@require_POST
+@login_required
+def chair_capabilities(request: AuthenticatedRequest, chair_id: int) -> HttpResponse:
+    """Set what one chair offers (ChairCapability); clinic administrators only."""
+    require_permission(
+        request.user, "scheduling.change_phasestaffing", category=DataCategory.SCHEDULE
+    )
+    chair = queries.get_chair_for_user(request.user, chair_id)
+    monday = _monday(request.POST.get("week", ""), chair.site)
+    form = ChairCapabilitiesForm(request.POST, auto_id=f"id_chair{chair.pk}_%s")
+    if form.is_valid():
+        try:
+            chairs.set_chair_capabilities(
+                chair=chair, capabilities=form.cleaned_data["capabilities"], by=request.user,
+                now=timezone.now(),
+            )  # fmt: skip
+        except ClinicalValueError as error:
+            add_clinical_error(form, error)
+        else:
+            messages.success(request, f"{chair.name} saved.")
+            return redirect(_staff_url(chair.site, monday))
+    return _staff_page(request, chair.site, monday, chair_form=(chair.pk, form))

@@ -1,4 +1,5 @@
-// Keeps the day board current: re-fetches the chairs every 30 s while the page is visible.
+// Keeps the day board current: re-fetches the staffing strip and the chairs every 30 s while
+// the page is visible.
 (function () {
   "use strict";
   var board = document.querySelector("[data-refresh]");
