@@ -169,6 +169,8 @@ def main() -> None:
     nurses, prescribers = shifts()
     nurse_starts = [shift.start for shift in nurses]
     nurse_ends = [shift.end for shift in nurses]
+    prescriber_starts = [shift.start for shift in prescribers]
+    prescriber_ends = [shift.end for shift in prescribers]
     ours: list[float] = []
     exact: list[float] = []
     identical = with_alternatives = alternatives = 0
@@ -182,7 +184,9 @@ def main() -> None:
                 nurse_shifts=nurses[
                     bisect_left(nurse_ends, start) : bisect_left(nurse_starts, end)
                 ],
-                prescriber_shifts=prescribers,
+                prescriber_shifts=prescribers[
+                    bisect_left(prescriber_ends, start) : bisect_left(prescriber_starts, end)
+                ],
                 booked=booked[bisect_left(booked_ends, start) : bisect_left(booked_starts, end)],
                 start=start,
                 end=end,

@@ -1030,11 +1030,14 @@ class _Calendar:
             chair: _merge(_touching(chair_busy.get(chair, ()), earliest, edge)) for chair in chairs
         }
         self._staff: list[tuple[dt.timedelta, dt.timedelta, _Runs]] = []
+        # Each day's grid visits with the patient free, and those also clear of the staff
+        # blocks (built again when the blocks change).
+        self._free_grids: dict[dt.date, list[_GridVisit]] = {}
         self._grids: dict[dt.date, list[_GridVisit]] = {}
         self.use_staff(staff_blocks)
 
     def use_staff(self, staff_blocks: "Sequence[Block]") -> None:
-        """Search with these staff blocks from now on (the day grids are built again)."""
+        """Search with these staff blocks from now on (the day grids are filtered again)."""
         self._staff = [
             (
                 block.phase.offset,
@@ -1137,18 +1140,22 @@ class _Calendar:
 
     def _grid(self, day: dt.date) -> list[_GridVisit]:
         if day not in self._grids:
+            if day not in self._free_grids:
+                self._free_grids[day] = [
+                    visit
+                    for visit in _grid_visits(
+                        day,
+                        self._rows.get(day.weekday(), []),
+                        duration=self._duration,
+                        step=self._step,
+                        tz=self._tz,
+                    )
+                    if visit[0] >= self._earliest and _is_free(self._patient, visit[0], visit[1])
+                ]
             self._grids[day] = [
                 visit
-                for visit in _grid_visits(
-                    day,
-                    self._rows.get(day.weekday(), []),
-                    duration=self._duration,
-                    step=self._step,
-                    tz=self._tz,
-                )
-                if visit[0] >= self._earliest
-                and _is_free(self._patient, visit[0], visit[1])
-                and all(
+                for visit in self._free_grids[day]
+                if all(
                     _is_free(busy, visit[0] + begins, visit[0] + ends)
                     for begins, ends, busy in self._staff
                 )
@@ -1233,11 +1240,19 @@ class _Runs:
 
 
 def _merge(intervals: Sequence[Interval]) -> _Runs:
+    # In UTC, so that lookups compare plain fields instead of converting every time; most
+    # instants come from the database in UTC already. Sorting plain pairs needs no key call.
+    utc = dt.UTC
+    pairs = sorted(
+        (
+            start if (start := interval.start).tzinfo is utc else start.astimezone(utc),
+            end if (end := interval.end).tzinfo is utc else end.astimezone(utc),
+        )
+        for interval in intervals
+    )
     starts: list[dt.datetime] = []
     ends: list[dt.datetime] = []
-    for interval in sorted(intervals, key=lambda interval: interval.start):
-        # In UTC, so that lookups compare plain fields instead of converting every time.
-        start, end = _utc(interval.start), _utc(interval.end)
+    for start, end in pairs:
         if ends and start <= ends[-1]:
             ends[-1] = max(ends[-1], end)
         else:

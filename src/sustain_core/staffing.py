@@ -23,11 +23,11 @@ and ``series.search_series`` take as ``staff_blocks``.
 import datetime as dt
 import math
 from bisect import bisect_left
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import accumulate
+from itertools import accumulate, groupby
 from zoneinfo import ZoneInfo
 
 from sustain_core.errors import OutOfRange
@@ -254,20 +254,23 @@ class _Sweep:
                 if shift.start < end and start < shift.end:
                     changes[max(_micro(shift.start - start), 0)] += 1
                     changes[_micro(shift.end - start)] -= 1
-        plans: dict[int, list[tuple[int, int, int]]] = {}
+        plans: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
         for visit in booked:
             plan = plans.get(id(visit.phases))
             if plan is None:
                 plan = plans[id(visit.phases)] = _changes(visit.phases, rules, unit)
-            begins = _micro(visit.start - start)
-            for offset, weight, need in plan:
-                at = begins + offset
-                if at < 0:  # noqa: PLR1730 - faster than max() here; under way at the start
-                    at = 0
-                if weight:
-                    load[at] += weight
-                if need:
-                    needs[at] += need
+            since = visit.start - start  # in microseconds, inline: this loop is the hot one
+            begins = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+            if begins < 0:  # under way when the window opens
+                for offset, weight in plan[0]:
+                    load[max(begins + offset, 0)] += weight
+                for offset, need in plan[1]:
+                    needs[max(begins + offset, 0)] += need
+                continue
+            for offset, weight in plan[0]:
+                load[begins + offset] += weight
+            for offset, need in plan[1]:
+                needs[begins + offset] += need
         positions = sorted(set(nurses).union(prescribers, needs, load, (0,)))
         self.positions = positions[: bisect_left(positions, last)]
         self._nurses, self._prescribers, self._needs, self._load = nurses, prescribers, needs, load
@@ -289,13 +292,17 @@ class _Sweep:
         from ``end`` on."""
         positions, last = self.positions, self.last
         runs: list[list[int]] = [[-_FOREVER_US, 0]]
-        for index, flagged in enumerate(flags):
-            if flagged:
-                until = positions[index + 1] if index + 1 < len(positions) else last
-                if runs[-1][1] == positions[index]:
-                    runs[-1][1] = until
-                else:
-                    runs.append([positions[index], until])
+        for flagged, group in groupby(range(len(flags)), flags.__getitem__):
+            first = next(group)
+            if not flagged:
+                continue
+            tail = deque(group, maxlen=1)  # noqa: B031 - the rest of the group: its last index
+            after = (tail[0] if tail else first) + 1
+            until = positions[after] if after < len(positions) else last
+            if runs[-1][1] == positions[first]:
+                runs[-1][1] = until
+            else:
+                runs.append([positions[first], until])
         if runs[-1][1] == last:
             runs[-1][1] = last + _FOREVER_US
         else:
@@ -329,19 +336,25 @@ class _Sweep:
         ]
 
 
-def _changes(phases: Sequence[Phase], rules: StaffRules, unit: int) -> list[tuple[int, int, int]]:
-    """(microseconds from the visit's start, change of nurse load in units, change of visits
-    needing a prescriber) at each phase boundary where something changes."""
-    changes: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0])
+def _changes(
+    phases: Sequence[Phase], rules: StaffRules, unit: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """At each phase boundary where something changes, in microseconds from the visit's
+    start: (offset, change of nurse load in units) and (offset, change of visits needing a
+    prescriber)."""
+    load: defaultdict[int, int] = defaultdict(int)
+    needs: defaultdict[int, int] = defaultdict(int)
     for phase in phases:
         ratio = rules.patients_per_nurse.get(phase.name)
         weight = unit // ratio if ratio else 0
         need = int(phase.name in rules.prescriber_phases)
         for offset, sign in ((phase.offset, 1), (phase.offset + phase.length, -1)):
-            at = _micro(offset)
-            changes[at][0] += sign * weight
-            changes[at][1] += sign * need
-    return [(at, weight, need) for at, (weight, need) in changes.items() if weight or need]
+            load[_micro(offset)] += sign * weight
+            needs[_micro(offset)] += sign * need
+    return (
+        [(at, change) for at, change in load.items() if change],
+        [(at, change) for at, change in needs.items() if change],
+    )
 
 
 def _micro(duration: dt.timedelta) -> int:

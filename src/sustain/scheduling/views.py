@@ -88,6 +88,7 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         "query": request.GET.urlencode(),
         "held_until": held_until,
         "tz": tz,
+        "staffing_checked": staff.staff_rules(patient.site).checked,
     }
     care_queries.audit_patient_read(request.user, patient)
     return render(request, "scheduling/series.html", context, status=400 if form.errors else 200)
