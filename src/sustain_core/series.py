@@ -1268,11 +1268,6 @@ def _touching(
     return [interval for interval in intervals if interval.start < end and start < interval.end]
 
 
-def _utc(instant: dt.datetime) -> dt.datetime:
-    # Most instants come from the database already in UTC: skip the conversion call.
-    return instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC)
-
-
 def _is_free(runs: _Runs, start: dt.datetime, end: dt.datetime) -> bool:
     # Only the last run starting before `end` can overlap [start, end): runs are disjoint, so it
     # also ends last among those.
