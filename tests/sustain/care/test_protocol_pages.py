@@ -27,6 +27,14 @@ def test_murrough_page_shows_monday_wednesday_friday_and_its_outcomes(login, ben
     assert "Median time to relapse 18 days after the last infusion [Murrough2013]" in html
 
 
+def test_the_crps_page_shows_its_visit_template_and_chair(login, ben):
+    html = login(ben).get("/protocols/crps-schwartzman-2009/v1/").content.decode()
+    assert (
+        "Each visit holds the chair 320 min: check-in 15 min, infusion 240 min, recovery 60 min, "
+        "discharge 5 min; only in a chair with extended."
+    ) in html
+
+
 def test_admin_saves_a_clinic_version_and_sees_the_diff(login, north, ben):
     admin = make_user("alex", "clinic_admin", north)
     data = protocols.protocol_to_dict(protocols.PROTOCOLS[("depression-induction", 1)])
