@@ -9,10 +9,10 @@ import pytest
 
 from sustain.care import services as care
 from sustain.scheduling import staff
-from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import Appointment
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
 from tests.sustain.conftest import make_user
+from tests.sustain.scheduling.test_staffing import put_on_shift
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,16 +43,8 @@ def test_scheduler_staffs_a_day_and_books_two_series_that_share_the_nurse(
         care.enrol_patient(
             patient=patient, protocol_key="depression-induction", protocol_version=1, by=ada
         )
-    for weekday in (2, 4):  # Wednesday and Friday as set up before; Monday in the browser
-        for person, role in ((ben, StaffRole.NURSE), (ada, StaffRole.PRESCRIBER)):
-            staff.add_shifts(
-                site=north,
-                request=staff.ShiftRequest(
-                    staff=person, role=role, day=monday + dt.timedelta(days=weekday),
-                    starts=dt.time(8), ends=dt.time(12), weeks=3,
-                ),
-                by=admin,
-            )  # fmt: skip
+    # Wednesday and Friday as set up before; Monday in the browser.
+    put_on_shift(north, nurse=ben, prescriber=ada, by=admin, days=(2, 4), first=monday)
     sam.set_password("correct horse battery staple")
     sam.save(update_fields=["password"])
 

@@ -10,11 +10,11 @@ from django.core.management.base import CommandError
 
 from sustain.care import services as care
 from sustain.scheduling import staff
-from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import Appointment
 from sustain.scheduling.services import OCCUPYING
 from tests.sustain.conftest import make_user
 from tests.sustain.scheduling.test_booking import overlapping_pairs
+from tests.sustain.scheduling.test_staffing import put_on_shift
 
 pytestmark = pytest.mark.solver
 
@@ -68,16 +68,10 @@ def test_the_waitlist_keeps_the_nurse_ratio_and_long_visits_in_extended_chairs(
     staff.set_phase_staffing(
         site=north, rules={"check_in": (2, False), "infusion": (1, True)}, by=admin, now=NOW
     )
-    for day in range(5):
-        for person, role in ((ben, StaffRole.NURSE), (ada, StaffRole.PRESCRIBER)):
-            staff.add_shifts(
-                site=north,
-                request=staff.ShiftRequest(
-                    staff=person, role=role, day=dt.date(2026, 11, 30) + dt.timedelta(days=day),
-                    starts=dt.time(8), ends=dt.time(18), weeks=8,
-                ),
-                by=admin,
-            )  # fmt: skip
+    put_on_shift(
+        north, nurse=ben, prescriber=ada, by=admin, until=dt.time(18), weeks=8,
+        first=dt.date(2026, 11, 30),
+    )  # fmt: skip
     patient = care.register_patient(
         by=sam, site=north, given_name="Long", family_name="Wait", sex="unknown",
         date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="chronic_pain",

@@ -6,6 +6,7 @@ import zoneinfo
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent
@@ -37,20 +38,28 @@ def alex(north):
     return make_user("alex", "clinic_admin", north)
 
 
+def put_on_shift(
+    site, *, nurse, prescriber, by, days=range(5), until=dt.time(12), weeks=3, first=MONDAY
+) -> None:
+    """The nurse and the prescriber on shift from 8:00 on these days of the week from
+    `first`, for `weeks` weeks."""
+    for day in days:
+        for person, role in ((nurse, StaffRole.NURSE), (prescriber, StaffRole.PRESCRIBER)):
+            staff.add_shifts(
+                site=site,
+                request=staff.ShiftRequest(
+                    staff=person, role=role, day=first + dt.timedelta(days=day),
+                    starts=dt.time(8), ends=until, weeks=weeks,
+                ),
+                by=by,
+            )  # fmt: skip
+
+
 @pytest.fixture
 def staffed(north, ada, ben, alex):
     """North checks staffing: Ben nurses and Ada prescribes weekdays 8:00–12:00 for 3 weeks."""
     staff.set_phase_staffing(site=north, rules=RULES, by=alex, now=at(MONDAY, 0))
-    for day in range(5):
-        for person, role in ((ben, StaffRole.NURSE), (ada, StaffRole.PRESCRIBER)):
-            staff.add_shifts(
-                site=north,
-                request=staff.ShiftRequest(
-                    staff=person, role=role, day=MONDAY + dt.timedelta(days=day),
-                    starts=dt.time(8), ends=dt.time(12), weeks=3,
-                ),
-                by=alex,
-            )  # fmt: skip
+    put_on_shift(north, nurse=ben, prescriber=ada, by=alex)
     return north
 
 
@@ -300,16 +309,7 @@ def test_concurrent_series_never_exceed_the_nurse_ratio_or_miss_the_prescriber(
     for n in range(3, 13):
         Chair.objects.create(site=north, name=f"Chair {n}")
     staff.set_phase_staffing(site=north, rules=RULES, by=alex, now=at(MONDAY, 0))
-    for day in range(5):
-        for person, role in ((ben, StaffRole.NURSE), (ada, StaffRole.PRESCRIBER)):
-            staff.add_shifts(
-                site=north,
-                request=staff.ShiftRequest(
-                    staff=person, role=role, day=MONDAY + dt.timedelta(days=day),
-                    starts=dt.time(8), ends=dt.time(18), weeks=4,
-                ),
-                by=alex,
-            )  # fmt: skip
+    put_on_shift(north, nurse=ben, prescriber=ada, by=alex, until=dt.time(18), weeks=4)
     courses = [new_course(north, sam, ada, f"Race{n}") for n in range(THREADS)]
 
     results = run_together(
@@ -335,3 +335,12 @@ def test_concurrent_series_never_exceed_the_nurse_ratio_or_miss_the_prescriber(
     assert [
         (a, b) for a, b in itertools.combinations(infusions, 2) if a[0] < b[1] and b[0] < a[1]
     ] == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="exclusion constraints")
+def test_postgresql_refuses_overlapping_shifts_of_one_person_itself(staffed, ben, alex):
+    with pytest.raises(IntegrityError, match="shift_no_overlap"), transaction.atomic():
+        Shift.objects.create(
+            site=staffed, staff=ben, role=StaffRole.NURSE, starts_at=at(MONDAY, 11),
+            ends_at=at(MONDAY, 13), created_by=alex,
+        )  # fmt: skip
