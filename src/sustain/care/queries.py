@@ -16,7 +16,7 @@ from sustain.accounts.models import User
 from sustain.care import charts, protocol_versions
 from sustain.care.maintenance_plans import maintenance_option_from_dict
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Alert, Assessment, Course, Patient
-from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.enums import OCCUPYING, AppointmentStatus
 from sustain.scheduling.models import Appointment
 from sustain_core import instruments, maintenance, measurement, outcomes, protocols
 
@@ -239,7 +239,7 @@ def due_by_patient(
     appointments: dict[int, list[Appointment]] = {pid: [] for pid in patient_ids}
     for appointment in Appointment.objects.filter(
         course__in=courses.values(),
-        status__in=[AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED],
+        status__in=OCCUPYING,
     ).order_by("starts_at"):
         appointments[appointment.patient_id].append(appointment)
     assessments: dict[int, list[Assessment]] = {pid: [] for pid in patient_ids}

@@ -16,6 +16,7 @@ from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import User
 from sustain.care.models import Course
 from sustain.care.protocol_versions import protocol_for
+from sustain.scheduling import staff
 from sustain.scheduling.enums import AppointmentStatus, ChairCapability
 from sustain.scheduling.models import Appointment, Chair
 from sustain_core.errors import ClinicalValueError
@@ -35,8 +36,7 @@ def set_chair_capabilities(
         raise ClinicalValueError(
             "capabilities", f"no such chair capability: {', '.join(map(repr, unknown))}"
         )
-    # The lock bookings take (the site's chairs), so no visit is booked in the chair meanwhile.
-    list(Chair.objects.select_for_update().filter(site_id=chair.site_id).order_by("pk"))
+    staff.lock_site(chair.site)  # no visit is booked in the chair meanwhile
     chair.refresh_from_db(fields=["capabilities"])
     removed = set(chair.capabilities) - set(capabilities)
     if removed:

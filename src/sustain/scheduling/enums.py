@@ -8,6 +8,10 @@ class AppointmentStatus(models.TextChoices):
     NO_SHOW = "no_show", "No-show"
 
 
+# The statuses that hold a chair and the patient's time.
+OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED)
+
+
 class VisitPhase(models.TextChoices):
     """Where a booked visit is on the day (the day board shows it)."""
 

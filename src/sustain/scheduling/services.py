@@ -26,7 +26,7 @@ from sustain.care.protocol_versions import protocol_for
 from sustain.care.services import record_patient_event
 from sustain.scheduling import queries, staff
 from sustain.scheduling.calendar import touch_appointment
-from sustain.scheduling.enums import AppointmentStatus, CancellationReason, VisitPhase
+from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, CancellationReason, VisitPhase
 from sustain.scheduling.models import Appointment, Chair, SeriesHold
 from sustain_core import intake, protocols, series
 from sustain_core.errors import ClinicalValueError, NoSeriesFound
@@ -39,7 +39,6 @@ class BookingConflict(ClinicalValueError):
 
 
 SERIES_BOOKABLE = (CourseStatus.SCREENING, CourseStatus.READY)
-OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED)
 
 
 def site_calendar(
@@ -223,10 +222,9 @@ def chosen_slots(result: series.SeriesResult, choice: str) -> tuple[series.Slot,
 
 
 def _lock(site: Site, patient: Patient) -> None:
-    # Serialize bookings per site: PostgreSQL row locks on the site's chairs and the patient;
-    # SQLite's BEGIN IMMEDIATE already gives one writer at a time. On PostgreSQL the
-    # exclusion constraints of migration 0002 are the backstop.
-    list(Chair.objects.select_for_update().filter(site=site).order_by("pk"))
+    # The site's lock (staff.lock_site) and the patient's row. On PostgreSQL the exclusion
+    # constraints of migration 0002 are the backstop.
+    staff.lock_site(site)
     Patient.objects.select_for_update().get(pk=patient.pk)
 
 
@@ -387,7 +385,7 @@ PHASE_ORDER = list(VisitPhase)
 def advance_phase(*, appointment: Appointment, phase: VisitPhase, by: User) -> Appointment:
     """Move a visit along arrived → in chair → infusing → recovering → discharged."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-    if appointment.status not in {AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED}:
+    if appointment.status not in OCCUPYING:
         raise ClinicalValueError("phase", f"the visit is {appointment.get_status_display()}")
     current = PHASE_ORDER.index(VisitPhase(appointment.phase)) if appointment.phase else -1
     if PHASE_ORDER.index(phase) <= current:

@@ -3,10 +3,11 @@
 The rules themselves are pure (sustain_core.staffing); this module reads a site's shifts, its
 phase rules and its visits, and refuses shift and rule changes that would leave a booked
 visit without the nurses or prescriber it needs. Every change runs under the site's booking
-lock (scheduling.services.lock_site), so it cannot race a booking.
+lock (`lock_site`), so it cannot race a booking.
 """
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,13 +19,12 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care.protocol_versions import protocol_for
-from sustain.scheduling.enums import AppointmentStatus, StaffRole, TemplatePhase
+from sustain.scheduling.enums import OCCUPYING, StaffRole, TemplatePhase
 from sustain.scheduling.models import Appointment, Chair, PhaseStaffing, SeriesHold, Shift
 from sustain_core import protocols, staffing
 from sustain_core.errors import ClinicalValueError
 from sustain_core.series import Interval
 
-OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED)
 MAX_SHIFT = dt.timedelta(hours=16)
 MAX_REPEAT_WEEKS = 26
 
@@ -49,8 +49,12 @@ def template_minutes(protocol: protocols.Protocol) -> dict[str, int]:
     }
 
 
-def phases_of(minutes: Iterable[int]) -> tuple[staffing.Phase, ...]:
-    """Phases from the four minute fields, in TemplatePhase order (0 minutes: left out)."""
+@functools.lru_cache(maxsize=256)
+def phases_of(minutes: tuple[int, ...]) -> tuple[staffing.Phase, ...]:
+    """Phases from the four minute fields, in TemplatePhase order (0 minutes: left out).
+
+    Cached, so visits of one template share one tuple: the staffing sweep then works out
+    each template's load changes once (sustain_core.staffing)."""
     phases: list[staffing.Phase] = []
     offset = dt.timedelta(0)
     for phase, length in zip(TemplatePhase.values, minutes, strict=True):
@@ -210,8 +214,9 @@ class ShiftRequest:
     weeks: int = 1
 
 
-def _lock(site: Site) -> None:
-    # The same lock bookings take (scheduling.services._lock): the site's chairs.
+def lock_site(site: Site) -> None:
+    """Serialize the site's bookings and staffing changes: PostgreSQL row locks on its chairs
+    (SQLite's BEGIN IMMEDIATE already gives one writer at a time)."""
     list(Chair.objects.select_for_update().filter(site=site).order_by("pk"))
 
 
@@ -233,7 +238,7 @@ def add_shifts(*, site: Site, request: ShiftRequest, by: User) -> list[Shift]:
             "weeks", f"repeat for 1 to {MAX_REPEAT_WEEKS} weeks; got {request.weeks}"
         )
     tz = zoneinfo.ZoneInfo(site.timezone)
-    _lock(site)
+    lock_site(site)
     shifts: list[Shift] = []
     for week in range(request.weeks):
         day = request.day + dt.timedelta(weeks=week)
@@ -280,7 +285,7 @@ def remove_shift(*, shift: Shift, by: User) -> None:
     """Remove a shift, unless booked visits would then lack the nurses or prescriber they
     need: the message names when, so the visits can be moved or cover found first."""
     site = shift.site
-    _lock(site)
+    lock_site(site)
     segments = site_profile(site, shift.starts_at, shift.ends_at, without_shift=shift.pk)
     _refuse_shortfall(site, segments, "removing this shift")
     record_event(
@@ -301,7 +306,7 @@ def set_phase_staffing(
         patients_per_nurse={phase: ratio for phase, (ratio, _) in rules.items() if ratio},
         prescriber_phases=frozenset(phase for phase, (_, needs) in rules.items() if needs),
     )
-    _lock(site)
+    lock_site(site)
     last = (
         Appointment.objects.filter(site=site, status__in=OCCUPYING, ends_at__gt=now)
         .order_by("-ends_at")

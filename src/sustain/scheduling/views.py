@@ -174,7 +174,7 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
 def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:
     """The visit's planned phases, e.g. "check-in 08:00 · infusion 08:15–08:55 · recovery until
     09:55 · out 10:00" (discharge is the time up to "out")."""
-    phases = staff.phases_of(getattr(visit, name) for name in staff.PHASE_FIELDS)
+    phases = staff.phases_of(tuple(getattr(visit, name) for name in staff.PHASE_FIELDS))
     if not phases:
         return ""
     parts: list[str] = []
