@@ -118,18 +118,17 @@ def site_profile(
     start: dt.datetime,
     end: dt.datetime,
     *,
-    visits: list[staffing.Visit] | None = None,
     rules: staffing.StaffRules | None = None,
     without_shift: int | None = None,
 ) -> list[staffing.Segment]:
-    """The site's staffing from start to end (sustain_core.staffing.profile), counting
-    `visits` (default: the booked ones, not holds)."""
+    """The site's staffing from start to end (sustain_core.staffing.profile) under `rules`
+    (default: the site's), counting its booked visits (not holds)."""
     nurses, prescribers = shifts_by_role(site, start, end, without=without_shift)
     return staffing.profile(
         staff_rules(site) if rules is None else rules,
         nurse_shifts=nurses,
         prescriber_shifts=prescribers,
-        booked=booked_visits(site, start, end, holds=False) if visits is None else visits,
+        booked=booked_visits(site, start, end, holds=False),
         start=start,
         end=end,
     )
