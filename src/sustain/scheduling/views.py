@@ -164,6 +164,7 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
             for chair, visits in rows
         ],
         "staffing": [(s, _decimal(s.nurse_load)) for s in queries.day_staffing(site, day)],
+        "staffing_checked": staff.staff_rules(site).checked,
         "tz": tz,
         "refreshed": timezone.now(),
     }

@@ -513,12 +513,17 @@ def test_board_has_no_strip_where_staffing_is_not_checked_or_the_site_is_closed(
 ):
     client = login(ben)
     saturday = board(client, MONDAY + dt.timedelta(days=5))
+    checked_page = client.get("/schedule/", {"day": f"{MONDAY:%Y-%m-%d}"}).content.decode()
     PhaseStaffing.objects.filter(site=north).delete()
 
     unchecked = board(client, MONDAY)
 
     assert strip_rows(saturday) == strip_rows(unchecked) == []
     assert 'aria-label="Staffing"' not in saturday + unchecked
+    # The page (not the refreshed fragment) says so where staffing is unchecked.
+    page = client.get("/schedule/", {"day": f"{MONDAY:%Y-%m-%d}"}).content.decode()
+    assert "Staffing is not checked at this site: bookings count chairs only" in page
+    assert "Staffing is not checked" not in checked_page
 
 
 def test_board_shows_each_visits_planned_phases(login, north, pat, ada, ben, sam):
