@@ -30,7 +30,7 @@ test: install
 	$(BIN)/pytest -q
 
 test-core: install
-	$(BIN)/coverage run -m pytest -q -m "core or solver" tests/core
+	$(BIN)/coverage run -m pytest -q -p no:django -m "core or solver" tests/core tests/solver
 	$(BIN)/coverage report
 
 lint: install
