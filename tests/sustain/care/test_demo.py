@@ -22,6 +22,9 @@ from sustain.care.models import (
 )
 from sustain.portal.models import Invitation, OutboxMessage
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
+from sustain.scheduling.queries import waiting_courses
+from sustain.scheduling.services import book_series
+from sustain.scheduling.staff import site_profile
 from sustain_core.outcomes import DEFAULT_RULES, Outcome, classify
 
 pytestmark = [pytest.mark.db]
@@ -70,14 +73,14 @@ def test_demo_loads_a_working_clinic(db, settings):
         assert user.check_password("ketamine-demo-2026")
     assert "password for all: ketamine-demo-2026" in output
 
-    assert Patient.objects.count() == 40
+    assert Patient.objects.count() == 41  # 40 with depression and one CRPS patient waiting
     for patient in Patient.objects.all():
         age = (dt.date(2026, 11, 25) - patient.date_of_birth).days / 365.25
         assert 22 <= age < 71, patient
         assert patient.phone.startswith("555-01") and patient.email.endswith("@example.com")
     assert Patient.objects.filter(courses__isnull=True).count() == 5
     assert Counter(Course.objects.values_list("status", flat=True)) == {
-        "screening": 7,
+        "screening": 8,
         "induction": 12,
         "review": 2,
         "maintenance": 8,
@@ -167,6 +170,19 @@ def test_demo_loads_a_working_clinic(db, settings):
     acknowledged = Alert.objects.get(status="acknowledged")
     assert acknowledged.acknowledged_by == ada
     assert verify_chain().ok
+
+    # The CRPS patient waits for a series; booked, it goes to the one extended chair, around
+    # the demo's staff (10 weekday visits of 5 h 20 min, the infusion with Ada on site).
+    crps = Course.objects.get(protocol_key="crps-schwartzman-2009")
+    assert crps in waiting_courses(Site.objects.all())
+    sam = User.objects.get(username="sam.scheduler")
+    visits = book_series(course=crps, earliest=now + dt.timedelta(days=5), by=sam)
+    assert len(visits) == 10
+    assert {(v.chair.name, v.ends_at - v.starts_at) for v in visits} == {
+        ("Chair 6", dt.timedelta(hours=5, minutes=20))
+    }
+    site = Site.objects.get()
+    assert [s for s in site_profile(site, now, now + dt.timedelta(days=30)) if s.short] == []
 
     with pytest.raises(CommandError, match="database is not empty"):
         load_demo()

@@ -41,9 +41,9 @@ from sustain.scheduling import services as scheduling
 from sustain.scheduling import staff
 from sustain.scheduling.enums import AppointmentStatus, StaffRole
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
-from sustain_core import outcomes
+from sustain_core import instruments, outcomes
 from sustain_core.errors import ClinicalValueError
-from sustain_core.protocols import DEPRESSION_INDUCTION_V1
+from sustain_core.protocols import DEPRESSION_INDUCTION_V1, get_protocol
 
 SITE_NAME = "Riverside Infusion Clinic"
 SITE_TZ = "America/New_York"
@@ -244,6 +244,8 @@ class Command(BaseCommand):
                 f"  {stage:<22} {len(stage_plans):>2} patients "
                 f"({time.perf_counter() - stage_started:.1f} s)"
             )
+        with transaction.atomic():
+            self._load_pain_patient()
         with transaction.atomic():
             invited = self._invite_next_patients()
         self.stdout.write(
@@ -678,6 +680,39 @@ class Command(BaseCommand):
                 self._book_booster(course)
         elif plan.stage == RELAPSED:
             self._set_course_status(course, CourseStatus.RELAPSED, follow_ups[0])
+
+    def _load_pain_patient(self) -> None:
+        """One CRPS patient ready and waiting for their series: 10 weekday visits of 5 h 20 min
+        that only the extended chair takes (the scheduler books them in the tour)."""
+        crps = get_protocol("crps-schwartzman-2009", 1)
+        patient = services.register_patient(
+            by=self.scheduler, site=self.site, given_name="Marisol", family_name="Ventura",
+            date_of_birth=self.today - dt.timedelta(days=round(47.5 * 365.25)), sex=Sex.FEMALE,
+            phone="555-0199", email="marisol.ventura@example.com",
+            primary_condition=Condition.CHRONIC_PAIN, weight_kg=Decimal("68.0"),
+            today=self.today - dt.timedelta(days=5),
+        )  # fmt: skip
+        course = services.enrol_patient(
+            patient=patient, protocol_key=crps.key, protocol_version=crps.version,
+            by=self.prescriber,
+        )  # fmt: skip
+        measured_at = self._at(self.today - dt.timedelta(days=1), 10)
+        for code in crps.baseline_measures:  # pain about 7 of 10 on every item
+            questions = instruments.get_instrument(code).items
+            services.record_assessment(
+                patient=patient, instrument=code, answers={item.key: 7 for item in questions},
+                timepoint=Timepoint.BASELINE, by=self.nurses[0], completed_at=measured_at,
+            )  # fmt: skip
+        services.record_consent(
+            course=course, signed_on=measured_at.date(), document="Ketamine treatment consent v3",
+            by=self.nurses[0], now=measured_at,
+        )  # fmt: skip
+        items = [*crps.contraindications_absolute, *crps.contraindications_relative]
+        services.sign_contraindication_screen(
+            course=course, answers=dict.fromkeys(items, False), notes="", by=self.prescriber,
+            now=measured_at,
+        )  # fmt: skip
+        self.stdout.write("  waiting for a series     1 CRPS patient (extended chair only)")
 
     def _book_booster(self, course: Course) -> None:
         """One booster visit in the coming 2 weeks, in the first free chair and time."""
