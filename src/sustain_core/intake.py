@@ -256,6 +256,19 @@ def plan_batch_cpsat(
             start=start,
             end=end,
         )
+        # Requests of one visit template share its staff blocks.
+        staff_blocks = {
+            phases: blocks(
+                staff_rules,
+                phases=phases,
+                nurse_shifts=nurse_shifts,
+                prescriber_shifts=prescriber_shifts,
+                booked=booked,
+                start=start,
+                end=end,
+            )
+            for phases in {request.phases for request in requests}
+        }
         grids = [
             candidate_visits(
                 earliest=request.earliest,
@@ -269,15 +282,7 @@ def plan_batch_cpsat(
                 patient_busy=(),
                 step=step,
                 weekdays=request.rules.weekdays,
-                staff_blocks=blocks(
-                    staff_rules,
-                    phases=request.phases,
-                    nurse_shifts=nurse_shifts,
-                    prescriber_shifts=prescriber_shifts,
-                    booked=booked,
-                    start=start,
-                    end=end,
-                ),
+                staff_blocks=staff_blocks[request.phases],
             )
             for request in requests
         ]

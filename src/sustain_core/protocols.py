@@ -364,7 +364,7 @@ class ChairCapability(StrEnum):
     CARDIAC_MONITOR = "cardiac_monitor"  # continuous ECG at the chair
 
 
-VISIT_PHASE_MINUTES_MAX = 600
+VISIT_PHASE_MINUTES_MAX = 600  # a bound against typing errors (10 h), not a clinical rule
 
 
 @dataclass(frozen=True)

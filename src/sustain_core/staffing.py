@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sustain_core.errors import OutOfRange
 from sustain_core.series import Interval
 
-MAX_PATIENTS_PER_NURSE = 12
+MAX_PATIENTS_PER_NURSE = 12  # a bound against typing errors, not a clinical rule
 # Before and after the window a profile covers nothing is known, so nothing is staffed.
 _FOREVER_US = 3650 * 86_400_000_000
 

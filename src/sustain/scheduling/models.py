@@ -1,4 +1,6 @@
+import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import ClassVar
 
 from django.db import models
@@ -13,6 +15,7 @@ from sustain.scheduling.enums import (
     VisitPhase,
     Weekday,
 )
+from sustain_core import series
 
 
 class OpeningHours(models.Model):
@@ -193,13 +196,28 @@ class SeriesHold(models.Model):
     held_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     expires_at = models.DateTimeField(db_index=True)
 
+    @staticmethod
+    def encode(slots: Iterable[series.Slot]) -> list[list[object]]:
+        """The `slots` field's value for these slots."""
+        return [[int(slot.chair), slot.start.isoformat(), slot.end.isoformat()] for slot in slots]
+
+    def held_slots(self) -> tuple[series.Slot, ...]:
+        return tuple(
+            series.Slot(
+                chair=str(chair_id),
+                start=dt.datetime.fromisoformat(starts),
+                end=dt.datetime.fromisoformat(ends),
+            )
+            for chair_id, starts, ends in self.slots
+        )
+
 
 class Shift(models.Model):
     """A nurse or prescriber on site from starts_at to ends_at.
 
     Nurses on shift carry the nurse load of the visits under way; a prescriber phase (the
     infusion) needs a prescriber on shift (sustain_core.staffing). One person's shifts never
-    overlap (migration 0010 on PostgreSQL; scheduling.staff.add_shifts checks on both).
+    overlap (migration 0012 on PostgreSQL; scheduling.staff.add_shifts checks on both).
     """
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="shifts")

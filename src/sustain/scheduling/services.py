@@ -83,12 +83,8 @@ def _busy(
         course__patient=patient
     )
     for hold in holds:
-        for chair_id, starts, ends in hold.slots:
-            chair_busy[str(chair_id)].append(
-                series.Interval(
-                    start=dt.datetime.fromisoformat(starts), end=dt.datetime.fromisoformat(ends)
-                )
-            )
+        for slot in hold.held_slots():
+            chair_busy[slot.chair].append(series.Interval(start=slot.start, end=slot.end))
     return chair_busy, patient_busy
 
 
@@ -112,7 +108,7 @@ def hold_series(
             course=course,
             site=course.patient.site,
             choice=choice,
-            slots=[[int(s.chair), s.start.isoformat(), s.end.isoformat()] for s in slots],
+            slots=SeriesHold.encode(slots),
             held_by=by,
             expires_at=expires_at,
         )
@@ -181,14 +177,7 @@ def _held_slots(course: Course, choice: str, by: User) -> tuple[series.Slot, ...
     SeriesHold.objects.filter(course=course).delete()  # booked or not, the holds are done
     if hold is None:
         return None
-    slots = tuple(
-        series.Slot(
-            chair=str(chair_id),
-            start=dt.datetime.fromisoformat(starts),
-            end=dt.datetime.fromisoformat(ends),
-        )
-        for chair_id, starts, ends in hold.slots
-    )
+    slots = hold.held_slots()
     taken = Appointment.objects.filter(
         Q(chair_id__in=[int(s.chair) for s in slots]) | Q(patient=course.patient),
         status__in=OCCUPYING,
@@ -666,7 +655,7 @@ def place_waitlist(
             course = by_pk[course_pk]
             SeriesHold.objects.create(
                 course=course, site=site, choice=BATCH, held_by=by,
-                slots=[[int(s.chair), s.start.isoformat(), s.end.isoformat()] for s in slots],
+                slots=SeriesHold.encode(slots),
                 expires_at=timezone.now() + dt.timedelta(minutes=HOLD_MINUTES),
             )  # fmt: skip
             book_series(course=course, earliest=earliest, by=by, choice=BATCH)

@@ -25,6 +25,7 @@ from sustain_core import protocols, staffing
 from sustain_core.errors import ClinicalValueError
 from sustain_core.series import Interval
 
+# Bounds against typing errors in the shift form, not rules about working hours.
 MAX_SHIFT = dt.timedelta(hours=16)
 MAX_REPEAT_WEEKS = 26
 
@@ -106,10 +107,7 @@ def booked_visits(
         live = live.exclude(course__patient_id=patient_id)
     for hold in live.select_related("course"):
         phases = protocol_for(hold.course).visit_phases
-        visits += [
-            staffing.Visit(start=dt.datetime.fromisoformat(starts), phases=phases)
-            for _, starts, _ in hold.slots
-        ]
+        visits += [staffing.Visit(start=slot.start, phases=phases) for slot in hold.held_slots()]
     return visits
 
 
