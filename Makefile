@@ -36,6 +36,7 @@ test-core: install
 lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format src tests bench

@@ -30,6 +30,7 @@ from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from sustain.accounts.audit import record_event, verify_chain  # noqa: E402
 from sustain.accounts.enums import AuditAction, DataCategory  # noqa: E402
@@ -128,11 +129,15 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
         patient = care.register_patient(
             by=sam, site=site, given_name=f"C{n}", family_name="Race", sex="unknown",
             date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1),
+            weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1), now=timezone.now()
         )  # fmt: skip
         courses.append(
             care.enrol_patient(
-                patient=patient, protocol_key="depression-induction", protocol_version=1, by=ada
+                patient=patient,
+                protocol_key="depression-induction",
+                protocol_version=1,
+                by=ada,
+                now=timezone.now(),
             )
         )
     latencies: list[float] = []
@@ -146,7 +151,10 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
                 start = time.perf_counter()
                 try:
                     scheduling.book_series(
-                        course=course, earliest=MONDAY + dt.timedelta(weeks=4), by=sam
+                        course=course,
+                        earliest=MONDAY + dt.timedelta(weeks=4),
+                        by=sam,
+                        now=timezone.now(),
                     )
                     latencies.append((time.perf_counter() - start) * 1000)
                 except Exception as error:
@@ -206,12 +214,16 @@ def main() -> None:
         patient = care.register_patient(
             by=sam, site=site, given_name=f"P{n}", family_name="Bench", sex="unknown",
             date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1),
+            weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1), now=timezone.now()
         )  # fmt: skip
         course = care.enrol_patient(
-            patient=patient, protocol_key="depression-induction", protocol_version=1, by=ada
+            patient=patient,
+            protocol_key="depression-induction",
+            protocol_version=1,
+            by=ada,
+            now=timezone.now(),
         )
-        scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+        scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
 
     median, p95 = timed(book_new_patient, 60)
     rows.append(
@@ -230,7 +242,7 @@ def main() -> None:
             care.record_assessment(
                 patient=patient, instrument=code, timepoint="follow_up", by=ben,
                 answers={str(i): week % 3 for i in range(1, items + 1)},
-                completed_at=MONDAY + dt.timedelta(weeks=week),
+                completed_at=MONDAY + dt.timedelta(weeks=week), now=timezone.now()
             )  # fmt: skip
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(ben)

@@ -1,25 +1,19 @@
 """The REST API under /api/v1/ (django-ninja): session authentication, one error shape
-{"error": {"code": ..., "message": ...}}, an OpenAPI document at /api/v1/openapi.json."""
+{"error": {"code": ..., "message": ...}}, an OpenAPI document at /api/v1/openapi.json. Each
+app brings its router (scheduling.api); the errors are mapped here, once."""
 
-import datetime as dt
 import functools
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import timezone
-from ninja import NinjaAPI, Schema, Status
+from ninja import NinjaAPI
 from ninja.security import SessionAuth
 
-from sustain.accounts.access import require_permission
-from sustain.accounts.enums import DataCategory
-from sustain.accounts.idempotency import KeyReused, once
-from sustain.accounts.models import User
-from sustain.care import queries as care_queries
-from sustain.care import services as care_services
-from sustain.scheduling import services as scheduling
+from sustain.accounts.idempotency import KeyReused
+from sustain.scheduling import api as scheduling_api
+from sustain.scheduling.services import BookingConflict
 from sustain_core.errors import ClinicalValueError
 
 
@@ -59,8 +53,8 @@ def error(request: HttpRequest, status: int, code: str, message: str) -> HttpRes
     )
 
 
-@api.exception_handler(scheduling.BookingConflict)
-def on_conflict(request: HttpRequest, exc: scheduling.BookingConflict) -> HttpResponse:
+@api.exception_handler(BookingConflict)
+def on_conflict(request: HttpRequest, exc: BookingConflict) -> HttpResponse:
     return error(request, 409, exc.field, exc.message)
 
 
@@ -84,55 +78,4 @@ def on_missing(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error(request, 404, "not_found", str(exc) or "not found")
 
 
-class SeriesIn(Schema):
-    first_day: dt.date
-
-
-class VisitOut(Schema):
-    number: int
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    chair: str
-
-
-class SeriesOut(Schema):
-    visits: list[VisitOut]
-
-
-class ErrorOut(Schema):
-    error: dict[str, str]
-
-
-@api.post(
-    "/patients/{patient_id}/series",
-    response={201: SeriesOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
-              422: ErrorOut},
-)  # fmt: skip
-def book_series(request: HttpRequest, patient_id: int, payload: SeriesIn) -> Status[Any]:
-    """Book the patient's whole induction series from a first day (Idempotency-Key honoured).
-
-    409 when the series is already booked or a chair was taken meanwhile; 400 when no series
-    fits, with the reason.
-    """
-    user: User = request.auth  # type: ignore[attr-defined]  # StaffSession: a staff User
-    require_permission(user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
-    patient = care_queries.get_patient_for_user(user, patient_id, audit_read=False)
-    course = care_services.active_course(patient)
-    if course is None:
-        raise ClinicalValueError("course", "enrol the patient in a protocol first")
-    tz = zoneinfo.ZoneInfo(patient.site.timezone)
-    earliest = max(dt.datetime.combine(payload.first_day, dt.time.min, tzinfo=tz), timezone.now())
-
-    def run() -> tuple[int, dict[str, Any]]:
-        visits = scheduling.book_series(course=course, earliest=earliest, by=user)
-        body = SeriesOut(
-            visits=[
-                VisitOut(
-                    number=v.number, starts_at=v.starts_at, ends_at=v.ends_at, chair=v.chair.name
-                )
-                for v in visits
-            ]
-        )
-        return 201, body.model_dump(mode="json")
-
-    return Status(*once(request, user, run))
+api.add_router("", scheduling_api.router)

@@ -100,7 +100,9 @@ INSTALLED_APPS = [
     "sustain.accounts",
     "sustain.care",
     "sustain.scheduling",
+    "sustain.infusion",
     "sustain.portal",
+    "sustain.clinic",
 ]
 
 MIDDLEWARE = [
@@ -196,9 +198,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # Patient messages (self-report links): the default holds them in the outbox, so nothing
-# leaves the machine by accident; "sustain.portal.notify.DjangoEmailBackend" sends e-mail.
+# leaves the machine by accident; "sustain.accounts.notify.DjangoEmailBackend" sends e-mail.
 SUSTAIN_NOTIFICATION_BACKEND = env_str(
-    "SUSTAIN_NOTIFICATION_BACKEND", "sustain.portal.notify.OutboxBackend"
+    "SUSTAIN_NOTIFICATION_BACKEND", "sustain.accounts.notify.OutboxBackend"
 )
 # Where patients reach Sustain (for links in messages).
 SUSTAIN_BASE_URL = env_str("SUSTAIN_BASE_URL", "http://127.0.0.1:8000")

@@ -6,6 +6,8 @@ urlpatterns = [
     path("accounts/", include("sustain.accounts.urls")),
     path("api/v1/", api.urls),
     path("", include("sustain.portal.urls")),
+    path("", include("sustain.clinic.urls")),
+    path("", include("sustain.infusion.urls")),
     path("", include("sustain.scheduling.urls")),
     path("", include("sustain.care.urls")),
 ]

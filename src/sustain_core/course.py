@@ -79,7 +79,8 @@ class CourseFacts:
     ``baseline_measures_missing`` lists the instrument codes (e.g. "PHQ-9") whose baseline is
     still missing. ``weight_max_age_days`` is the clinic's setting (default 30, unconfirmed;
     see ``sustain_core.dosing.validate_weight_max_age_days``). ``induction_infusions_planned``
-    is the protocol's (or the prescriber's) number of induction infusions.
+    is the protocol's (or the prescriber's) number of induction infusions;
+    ``induction_infusions_given`` may be None (not counted) for any move but one to review.
 
     Raises OutOfRange naming the fact when a count, a code or the weight age is malformed.
     """
@@ -88,7 +89,7 @@ class CourseFacts:
     contraindication_screen_signed_by_prescriber: bool
     baseline_measures_missing: tuple[str, ...]
     weight_measured_on: dt.date | None
-    induction_infusions_given: int
+    induction_infusions_given: int | None
     induction_infusions_planned: int
     review_signed_by_prescriber: bool
     today: dt.date
@@ -96,7 +97,8 @@ class CourseFacts:
 
     def __post_init__(self) -> None:
         validate_weight_max_age_days(self.weight_max_age_days, field="weight_max_age_days")
-        _check_count("induction_infusions_given", self.induction_infusions_given, least=0)
+        if self.induction_infusions_given is not None:
+            _check_count("induction_infusions_given", self.induction_infusions_given, least=0)
         _check_count("induction_infusions_planned", self.induction_infusions_planned, least=1)
         if not isinstance(self.baseline_measures_missing, tuple) or not all(
             isinstance(code, str) and code.strip() for code in self.baseline_measures_missing
@@ -172,15 +174,17 @@ def _unmet_guards(target: Phase, facts: CourseFacts, reason: str) -> list[str]:
         if weight:
             unmet.append(weight)
     has_reason = bool(reason.strip())
-    if (
-        target == Phase.REVIEW
-        and facts.induction_infusions_given < facts.induction_infusions_planned
-        and not has_reason
-    ):
-        unmet.append(
-            f"all {facts.induction_infusions_planned} planned induction infusions given "
-            f"({facts.induction_infusions_given} so far) or a reason for stopping early"
-        )
+    given = facts.induction_infusions_given
+    if target == Phase.REVIEW:
+        if given is None:
+            raise OutOfRange(
+                "induction_infusions_given", "count the induction infusions given before review"
+            )
+        if given < facts.induction_infusions_planned and not has_reason:
+            unmet.append(
+                f"all {facts.induction_infusions_planned} planned induction infusions given "
+                f"({given} so far) or a reason for stopping early"
+            )
     if target == Phase.MAINTENANCE and not facts.review_signed_by_prescriber:
         unmet.append("a post-induction review signed by a prescriber")
     if target == Phase.DISCONTINUED and not has_reason:

@@ -306,6 +306,22 @@ def test_check_transition_induction_to_review(facts: CourseFacts, reason: str) -
     check_transition(P.INDUCTION, P.REVIEW, facts, reason=reason)  # no refusal
 
 
+@pytest.mark.parametrize("target", [P.PAUSED, P.DISCONTINUED], ids=str)
+def test_check_transition_uncounted_infusions_matter_only_for_review(target: Phase) -> None:
+    uncounted = replace(ALL_MET, induction_infusions_given=None)
+    check_transition(P.INDUCTION, target, uncounted, reason="moving away")  # no refusal
+
+
+def test_check_transition_to_review_needs_the_infusions_counted() -> None:
+    uncounted = replace(ALL_MET, induction_infusions_given=None)
+    with pytest.raises(OutOfRange) as refused:
+        check_transition(P.INDUCTION, P.REVIEW, uncounted, reason="stopping early")
+    assert (refused.value.field, refused.value.message) == (
+        "induction_infusions_given",
+        "count the induction infusions given before review",
+    )
+
+
 @pytest.mark.parametrize(
     ("weight_measured_on", "max_age_days"),
     [

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
+from django.utils import timezone
 
 from sustain.accounts.models import Membership, Site, User
 from sustain.care import services
@@ -99,6 +100,7 @@ def pat(north: Site, sam: User) -> Patient:
         primary_condition="depression",
         weight_kg=Decimal("70.0"),
         today=TODAY,
+        now=timezone.now(),
     )
 
 

@@ -6,6 +6,7 @@ import json
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from sustain.care import services
 from sustain.scheduling.models import Appointment, Chair
@@ -19,7 +20,11 @@ URL = "/api/v1/patients/{id}/series"
 @pytest.fixture
 def enrolled(pat, ada):
     services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     return pat
 

@@ -7,8 +7,10 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from sustain.care.models import Alert, Assessment, Course, InfusionRecord, Patient
+from sustain.care.forms import ContraindicationScreenForm
+from sustain.care.models import Alert, Assessment, Course, Patient
 from sustain.care.protocol_versions import protocol_for as course_protocol
+from sustain.infusion.models import InfusionRecord
 from sustain.scheduling.models import Appointment
 
 pytestmark = pytest.mark.api
@@ -63,9 +65,10 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
         f"/patients/{patient.pk}/consent/",
         {"signed_on": "2026-11-27", "document": "Ketamine consent v3"},
     )
-    items = len(course_protocol(course).contraindications_relative)
+    items = course_protocol(course).contraindications_relative
     prescriber.post(
-        f"/patients/{patient.pk}/screen/", {f"item-{n}": "absent" for n in range(items)}
+        f"/patients/{patient.pk}/screen/",
+        {ContraindicationScreenForm.field_name(item): "absent" for item in items},
     )
 
     response = scheduler.get(f"/patients/{patient.pk}/series/", {"first_day": "2026-11-30"})
@@ -103,15 +106,15 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
         assert course.status == "induction"  # infusion 1 started induction; guards held
         assert [t.to_status for t in course.transitions.all()] == ["ready", "induction"]
         assert (record.dose_mg, first.status) == (Decimal("35"), "completed")
-        assert Assessment.objects.get(timepoint="pre_infusion").appointment == first
+        assert Assessment.objects.get(timepoint="pre_infusion").visit_link.appointment == first
 
         page = prescriber_page = login(ada).get(f"/patients/{patient.pk}/")
     html = page.content.decode()
     assert prescriber_page.status_code == 200
     assert "<svg" in html
     assert 'class="infusion"' in html
-    phq9, gad7 = page.context["measures"]
+    phq9, gad7 = page.context["page"].measures
     assert (phq9.instrument.code, gad7.instrument.code) == ("phq9", "gad7")
     assert (phq9.outcome, phq9.baseline.total_score) == ("response", 18)  # 18 → 9: 50 % down
-    assert [a.number for a in page.context["appointments"]] == [1, 2, 3, 4, 5, 6]
+    assert [a.number for a in page.context["page"].appointments] == [1, 2, 3, 4, 5, 6]
     assert Alert.objects.count() == 0

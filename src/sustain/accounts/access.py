@@ -1,7 +1,7 @@
 """Deny-by-default access checks shared by every view (CONVENTIONS rule 6)."""
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from sustain.accounts.audit import record_event
@@ -26,3 +26,16 @@ def require_permission(user: User, perm: str, *, category: DataCategory) -> None
 
 def sites_for_user(user: User) -> QuerySet[Site]:
     return Site.objects.filter(memberships__user=user).order_by("name")
+
+
+def users_with_perm(perm: str, site: Site) -> QuerySet[User]:
+    """The site's active staff whose role (or own grant) holds `perm` ("app.codename")."""
+    app_label, codename = perm.split(".")
+    granted = Q(
+        groups__permissions__content_type__app_label=app_label,
+        groups__permissions__codename=codename,
+    ) | Q(
+        user_permissions__content_type__app_label=app_label,
+        user_permissions__codename=codename,
+    )
+    return User.objects.filter(granted, memberships__site=site, is_active=True).distinct()

@@ -41,3 +41,16 @@ class DataCategory(models.TextChoices):
     INFUSION = "infusion"
     AUDIT = "audit"
     PROTOCOL = "protocol"
+
+
+class Channel(models.TextChoices):
+    """How a message or a self-report link reaches a patient."""
+
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "Text message"
+    KIOSK = "kiosk", "Clinic tablet (code)"
+
+
+class OutboxStatus(models.TextChoices):
+    HELD = "held", "Held in the outbox (not sent)"
+    SENT = "sent", "Sent"

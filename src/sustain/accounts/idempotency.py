@@ -1,12 +1,12 @@
 """Idempotency keys for API writes: the same key and request apply once, answer the same."""
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
 from sustain.accounts.models import IdempotencyRecord, User
 from sustain_core.errors import ClinicalValueError
@@ -25,7 +25,11 @@ def fingerprint(request: HttpRequest) -> str:
 
 
 def once(
-    request: HttpRequest, user: User, run: Callable[[], tuple[int, dict[str, Any]]]
+    request: HttpRequest,
+    user: User,
+    run: Callable[[], tuple[int, dict[str, Any]]],
+    *,
+    now: dt.datetime,
 ) -> tuple[int, dict[str, Any]]:
     """Run `run` once per Idempotency-Key (header); without a key, just run it.
 
@@ -43,7 +47,7 @@ def once(
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(
                 user=user, key=key, fingerprint=digest, status_code=0, response={},
-                created_at=timezone.now(),
+                created_at=now,
             )  # fmt: skip
             status, body = run()
             record.status_code, record.response = status, body

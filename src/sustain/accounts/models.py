@@ -5,7 +5,14 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory, Role
+from sustain.accounts.enums import (
+    AuditAction,
+    AuditOutcome,
+    Channel,
+    DataCategory,
+    OutboxStatus,
+    Role,
+)
 
 
 def validate_timezone(value: str) -> None:
@@ -26,6 +33,11 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        """The site's time zone: calendar days, opening hours and local times are read in it."""
+        return zoneinfo.ZoneInfo(self.timezone)
 
 
 class User(AbstractUser):
@@ -124,3 +136,20 @@ class IdempotencyRecord(models.Model):
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")
         ]
+
+
+class OutboxMessage(models.Model):
+    """A message to a patient that a notification backend produced (sustain.accounts.notify).
+    The default backend only holds it here: nothing leaves the machine until a clinic
+    configures a real e-mail or SMS backend."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="outbox")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=OutboxStatus.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-pk"]

@@ -7,8 +7,7 @@ from django.views.decorators.http import require_GET
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event, verify_chain
 from sustain.accounts.enums import AuditAction, DataCategory
-from sustain.accounts.models import AuditEvent
-from sustain.portal.models import OutboxMessage
+from sustain.accounts.models import AuditEvent, OutboxMessage
 
 
 @require_GET
@@ -26,7 +25,7 @@ def audit_log(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def outbox(request: AuthenticatedRequest) -> HttpResponse:
     """Messages to patients held or sent for the user's sites (clinic administrators)."""
-    require_permission(request.user, "portal.view_outboxmessage", category=DataCategory.OUTBOX)
+    require_permission(request.user, "accounts.view_outboxmessage", category=DataCategory.OUTBOX)
     sites = sites_for_user(request.user)
     page = Paginator(OutboxMessage.objects.filter(site__in=sites), 50).get_page(
         request.GET.get("page")

@@ -1,18 +1,11 @@
-from decimal import Decimal
+import hashlib
 from typing import Any
 
 from django import forms
 
 from sustain.accounts.models import Site
-from sustain.care.enums import (
-    AdverseEventKind,
-    AdverseEventSeverity,
-    Condition,
-    Sex,
-    Timepoint,
-)
-from sustain.portal.enums import Channel
-from sustain_core import dosing, instruments
+from sustain.care.enums import Condition, Sex, Timepoint
+from sustain_core import dosing, instruments, protocols
 from sustain_core.errors import ClinicalValueError
 
 
@@ -49,18 +42,6 @@ class AssessmentMetaForm(forms.Form):
     timepoint = forms.ChoiceField(choices=Timepoint.choices)
 
 
-class InfusionForm(forms.Form):
-    vial_mg_per_ml = forms.TypedChoiceField(
-        label="Vial strength",
-        choices=[(str(v), f"{v} mg/mL") for v in dosing.ALLOWED_VIAL_MG_PER_ML],
-        coerce=Decimal,
-    )
-    confirm = forms.BooleanField(
-        label="I have checked the patient, the weight, the dose and the pump rate",
-        required=True,
-    )
-
-
 class InstrumentForm(forms.Form):
     """Any instrument of sustain_core.instruments as radio groups, one per item.
 
@@ -93,29 +74,40 @@ class InstrumentForm(forms.Form):
         self.add_error(key if key in self.fields else None, error.message)
 
 
-class InviteForm(forms.Form):
-    instruments = forms.MultipleChoiceField(
-        choices=[], widget=forms.CheckboxSelectMultiple, label="Questionnaires"
-    )
-    channel = forms.ChoiceField(choices=[(c.value, c.label) for c in (Channel.EMAIL, Channel.SMS)])
-    timepoint = forms.ChoiceField(choices=Timepoint.choices, initial=Timepoint.FOLLOW_UP)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["instruments"].choices = [  # type: ignore[attr-defined]
-            (i.code, i.title)
-            for i in instruments.INSTRUMENTS.values()
-            if i.rater == instruments.Rater.SELF
-        ]
-
-
 class ConsentForm(forms.Form):
     signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     document = forms.CharField(max_length=200, label="Form and version")
 
 
-class AdverseEventForm(forms.Form):
-    kind = forms.ChoiceField(choices=AdverseEventKind.choices)
-    severity = forms.ChoiceField(choices=AdverseEventSeverity.choices)
-    description = forms.CharField(max_length=300, required=False)
-    action_taken = forms.CharField(max_length=300, required=False)
+class ContraindicationScreenForm(forms.Form):
+    """The protocol's contraindication checklist: every item answered present or absent.
+
+    Each field is keyed by the item's own text (a digest of it), not by its position, so an
+    answer can only ever be taken for the item the prescriber saw.
+    """
+
+    ANSWERS = (("absent", "Absent"), ("present", "Present"))
+    notes = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, protocol: protocols.Protocol, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.items: dict[str, str] = {}
+        for kind, items in (
+            ("Absolute", protocol.contraindications_absolute),
+            ("Relative", protocol.contraindications_relative),
+        ):
+            for item in items:
+                name = self.field_name(item)
+                self.items[name] = item
+                self.fields[name] = forms.ChoiceField(
+                    label=f"{kind}: {item}", choices=self.ANSWERS, widget=forms.RadioSelect
+                )
+        self.order_fields([*self.items, "notes"])
+
+    @staticmethod
+    def field_name(item: str) -> str:
+        return "item-" + hashlib.sha256(item.encode()).hexdigest()[:12]
+
+    def answers(self) -> dict[str, bool]:
+        """{item text: True when present}."""
+        return {item: self.cleaned_data[name] == "present" for name, item in self.items.items()}

@@ -1,4 +1,7 @@
-"""Reads of patient data. Each one checks access and writes an audit event."""
+"""Reads of patient data. Each named query checks the permission it needs; what a role may
+not see is never loaded (it returns None instead). A read of a patient's record writes one
+audit event; the write a view goes on to make is audited by its service.
+"""
 
 import datetime as dt
 import zoneinfo
@@ -6,28 +9,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils.safestring import SafeString
 
-from sustain.accounts.access import require_permission
+from sustain.accounts.access import require_permission, sites_for_user
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts, protocol_versions
+from sustain.care.enums import AlertStatus
 from sustain.care.maintenance_plans import maintenance_option_from_dict
-from sustain.care.models import ACTIVE_COURSE_STATUSES, Alert, Assessment, Course, Patient
-from sustain.scheduling.enums import OCCUPYING, AppointmentStatus
-from sustain.scheduling.models import Appointment
+from sustain.care.models import Alert, Assessment, Course, Patient
 from sustain_core import instruments, maintenance, measurement, outcomes, protocols
 
+SCORES = "care.view_assessment"  # scores, item answers, charts, outcomes
+ALERTS = "care.view_alert"  # alert kinds, the scores behind them, who they are for
+COURSE_DETAILS = "care.view_course"  # the course's timeline, consent, screen and sources
 
-def get_patient_for_user(user: User, patient_id: int, *, audit_read: bool = True) -> Patient:
-    """Return the patient if `user` may see them; another site's patient is a 404.
 
-    `audit_read=False` is for views that may not show the record (a write that redirects is
-    audited by its service); they call `audit_patient_read` when they do render it.
-    """
-    require_permission(user, "care.view_patient", category=DataCategory.PATIENT_RECORD)
+def _find_patient(user: User, patient_id: int) -> Patient:
     patient = (
         Patient.objects.select_related("site")
         .filter(pk=patient_id, site__memberships__user=user)
@@ -42,12 +43,30 @@ def get_patient_for_user(user: User, patient_id: int, *, audit_read: bool = True
             patient_id=patient_id if Patient.objects.filter(pk=patient_id).exists() else None,
         )
         raise Http404("No such patient.")
-    if audit_read:
-        audit_patient_read(user, patient)
     return patient
 
 
-def audit_patient_read(user: User, patient: Patient) -> None:
+def get_patient_for_user(user: User, patient_id: int) -> Patient:
+    """The patient, read: `user` needs care.view_patient and one of the patient's sites
+    (another site's patient is a 404, and the attempt is audited). Writes the read event."""
+    require_permission(user, "care.view_patient", category=DataCategory.PATIENT_RECORD)
+    patient = _find_patient(user, patient_id)
+    record_patient_read(user, patient)
+    return patient
+
+
+def get_patient_for_change(
+    user: User, patient_id: int, perm: str, *, category: DataCategory
+) -> Patient:
+    """The patient, to act on: `user` needs `perm` and one of the patient's sites (as
+    get_patient_for_user). No read is audited here: the service audits the write, and a page
+    that then shows the record records the read (record_patient_read)."""
+    require_permission(user, perm, category=category)
+    return _find_patient(user, patient_id)
+
+
+def record_patient_read(user: User, patient: Patient) -> None:
+    """Audit that `user` was shown the patient's record (a page rendered with it)."""
     record_event(
         actor=user,
         action=AuditAction.READ,
@@ -58,26 +77,50 @@ def audit_patient_read(user: User, patient: Patient) -> None:
     )
 
 
-def next_booked_visit(patient: Patient) -> Appointment | None:
-    """The patient's earliest visit still booked (the one a pre-infusion PHQ-9 precedes)."""
-    return (
-        patient.appointments.filter(status=AppointmentStatus.BOOKED).order_by("starts_at").first()
+def patients_for_user(user: User) -> QuerySet[Patient]:
+    """The patients of the user's sites with their latest course's status and, for roles that
+    see alerts, their open alerts. One audit event for the list."""
+    require_permission(user, "care.view_patient", category=DataCategory.DEMOGRAPHICS)
+    patients = (
+        Patient.objects.filter(site__in=sites_for_user(user))
+        .select_related("site")
+        .annotate(
+            course_status=Subquery(
+                Course.objects.filter(patient=OuterRef("pk"))
+                .order_by("-enrolled_at")
+                .values("status")[:1]
+            )
+        )
+    )
+    if user.has_perm(ALERTS):
+        patients = patients.annotate(
+            open_alerts=Count("alerts", filter=Q(alerts__status=AlertStatus.OPEN))
+        )
+    record_event(actor=user, action=AuditAction.READ, category=DataCategory.DEMOGRAPHICS)
+    return patients
+
+
+def alerts_for_user(user: User) -> QuerySet[Alert]:
+    """The open alerts at the user's sites (care.view_alert). One audit event for the list."""
+    require_permission(user, ALERTS, category=DataCategory.ALERT)
+    record_event(actor=user, action=AuditAction.READ, category=DataCategory.ALERT)
+    return Alert.objects.filter(
+        patient__site__in=sites_for_user(user), status=AlertStatus.OPEN
+    ).select_related("patient", "assessment", "assigned_to")
+
+
+def open_alerts(user: User, patient: Patient) -> list[Alert] | None:
+    """The patient's open alerts, or None for a role that may not see alerts (not loaded)."""
+    if not user.has_perm(ALERTS):
+        return None
+    return list(
+        patient.alerts.filter(status=AlertStatus.OPEN).select_related("assessment", "assigned_to")
     )
 
 
-def get_appointment_for_user(user: User, appointment_id: int) -> Appointment:
-    """An appointment at one of the user's sites (no audit: callers audit the write)."""
-    appointment = (
-        Appointment.objects.select_related("patient", "course", "chair", "site")
-        .filter(pk=appointment_id, site__memberships__user=user)
-        .first()
-    )
-    if appointment is None:
-        raise Http404("No such appointment.")
-    return appointment
-
-
-def get_alert_for_user(user: User, alert_id: int) -> Alert:
+def get_alert_for_change(user: User, alert_id: int) -> Alert:
+    """An alert at one of the user's sites, to acknowledge (care.change_alert), or 404."""
+    require_permission(user, "care.change_alert", category=DataCategory.ALERT)
     alert = (
         Alert.objects.select_related("patient__site")
         .filter(pk=alert_id, patient__site__memberships__user=user)
@@ -86,6 +129,33 @@ def get_alert_for_user(user: User, alert_id: int) -> Alert:
     if alert is None:
         raise Http404("No such alert.")
     return alert
+
+
+def scored_assessments(user: User, patient: Patient) -> list[Assessment] | None:
+    """The patient's questionnaires with their scores, or None for a role that may not see
+    scores (not loaded)."""
+    if not user.has_perm(SCORES):
+        return None
+    return list(patient.assessments.select_related("recorded_by"))
+
+
+def completions(patient: Patient) -> list[measurement.Completion]:
+    """When each questionnaire was completed, without its score (due lists, for every role)."""
+    return [
+        measurement.Completion(instrument=code, at=at)
+        for code, at in patient.assessments.values_list("instrument", "completed_at")
+    ]
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A course's visit as the measures see it (the scheduling layer maps its appointments to
+    these, cancelled ones left out): its number, when, and whether the infusion was given."""
+
+    number: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    given: bool
 
 
 @dataclass(frozen=True)
@@ -105,7 +175,7 @@ class MeasureSummary:
 
 def measure_summaries(
     assessments: Sequence[Assessment],
-    appointments: Sequence[Appointment],
+    visits: Sequence[Visit],
     *,
     protocol: protocols.Protocol | None,
     tz: zoneinfo.ZoneInfo,
@@ -117,7 +187,6 @@ def measure_summaries(
     protocol's remission override applies to its primary instrument only.
     """
     induction_infusions = protocol.induction_infusions if protocol else 0
-    visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     first_infusion = visits[0].starts_at if visits else None
     induction = [a for a in visits if a.number <= induction_infusions]
     last_induction = (
@@ -130,7 +199,7 @@ def measure_summaries(
             booster=a.number > induction_infusions,
         )
         for a in visits
-        if a.status == AppointmentStatus.COMPLETED
+        if a.given
     ]
     by_code: dict[str, list[Assessment]] = {}
     for assessment in assessments:
@@ -201,8 +270,8 @@ def measure_summaries(
 
 def due_measures(
     course: Course | None,
-    appointments: Sequence[Appointment],
-    assessments: Sequence[Assessment],
+    visits: Sequence[Visit],
+    completed: Sequence[measurement.Completion],
     *,
     now: dt.datetime,
 ) -> tuple[measurement.DueItem, ...]:
@@ -214,57 +283,22 @@ def due_measures(
     if course is None:
         return ()
     protocol = protocol_versions.protocol_for(course)
-    visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     events = measurement.TreatmentEvents(
         infusions=tuple(a.starts_at for a in visits),
         induction_count=protocol.induction_infusions,
         maintenance_started_at=course.maintenance_started_at,
     )
-    completions = [
-        measurement.Completion(instrument=a.instrument, at=a.completed_at) for a in assessments
-    ]
-    return measurement.due_items(protocol.measurement_plan, events, completions, now=now)
-
-
-def due_by_patient(
-    patient_ids: Sequence[int], *, now: dt.datetime
-) -> dict[int, list[measurement.DueItem]]:
-    """Due and overdue measures for several patients at once (three queries, for day boards)."""
-    courses = {
-        c.patient_id: c
-        for c in Course.objects.filter(
-            patient_id__in=patient_ids, status__in=ACTIVE_COURSE_STATUSES
-        )
-    }
-    appointments: dict[int, list[Appointment]] = {pid: [] for pid in patient_ids}
-    for appointment in Appointment.objects.filter(
-        course__in=courses.values(),
-        status__in=OCCUPYING,
-    ).order_by("starts_at"):
-        appointments[appointment.patient_id].append(appointment)
-    assessments: dict[int, list[Assessment]] = {pid: [] for pid in patient_ids}
-    for assessment in Assessment.objects.filter(patient_id__in=patient_ids).only(
-        "patient_id", "instrument", "completed_at"
-    ):
-        assessments[assessment.patient_id].append(assessment)
-    return {
-        pid: [
-            item
-            for item in due_measures(courses.get(pid), appointments[pid], assessments[pid], now=now)
-            if item.status in {measurement.DueStatus.DUE, measurement.DueStatus.OVERDUE}
-        ]
-        for pid in patient_ids
-    }
+    return measurement.due_items(protocol.measurement_plan, events, completed, now=now)
 
 
 def due_boosters(
     course: Course | None,
-    appointments: Sequence[Appointment],
+    visits: Sequence[Visit],
     measures: Sequence[MeasureSummary],
     *,
     today: dt.date,
     tz: zoneinfo.ZoneInfo,
-) -> list[tuple[maintenance.Booster, Appointment | None]]:
+) -> list[tuple[maintenance.Booster, Visit | None]]:
     """The boosters the signed review's plan makes due in the next 60 days, each with the
     visit booked in its window, if any (sustain_core.maintenance.plan_boosters)."""
     review = course.reviews.first() if course is not None else None
@@ -272,13 +306,12 @@ def due_boosters(
         return []
     protocol = protocol_versions.protocol_for(course)
     option = maintenance_option_from_dict(review.plan)
-    visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     induction = [a for a in visits if a.number <= protocol.induction_infusions]
     if not induction:
         return []
     boosters_given = [
         a for a in visits
-        if a.number > protocol.induction_infusions and a.status == AppointmentStatus.COMPLETED
+        if a.number > protocol.induction_infusions and a.given
     ]  # fmt: skip
     primary = next((m for m in measures if m.instrument.code == protocol.instrument), None)
     relapse_at = primary.trajectory.relapse_at if primary and primary.trajectory else None
@@ -293,7 +326,7 @@ def due_boosters(
     )
     later = [a for a in visits if a.number > protocol.induction_infusions]
 
-    def booked_in(booster: maintenance.Booster) -> Appointment | None:
+    def booked_in(booster: maintenance.Booster) -> Visit | None:
         days = (booster.earliest_on, booster.latest_on)
         return next(
             (a for a in later if days[0] <= a.starts_at.astimezone(tz).date() <= days[1]), None

@@ -5,22 +5,18 @@ Bad input raises sustain_core.errors.ClinicalValueError naming the field; nothin
 """
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
 from django.db import models, transaction
-from django.utils import timezone
 
 from sustain.accounts.audit import PATIENT_LINK, record_event
-from sustain.accounts.enums import AuditAction, DataCategory, Role
+from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care import protocol_versions
 from sustain.care.enums import (
-    AdverseEventKind,
-    AdverseEventSeverity,
     AlertKind,
     AlertStatus,
     AssessmentSource,
@@ -30,7 +26,6 @@ from sustain.care.enums import (
 from sustain.care.maintenance_plans import maintenance_option_to_dict
 from sustain.care.models import (
     ACTIVE_COURSE_STATUSES,
-    AdverseEvent,
     Alert,
     Assessment,
     AssessmentAnswer,
@@ -39,15 +34,12 @@ from sustain.care.models import (
     Course,
     CourseReview,
     CourseTransition,
-    InfusionRecord,
     Patient,
     WeightMeasurement,
 )
 from sustain.care.tasks import notify_alert
-from sustain.scheduling.enums import AppointmentStatus
-from sustain.scheduling.models import Appointment
 from sustain_core import course as course_rules
-from sustain_core import dosing, instruments, maintenance, outcomes, protocols, session_dose
+from sustain_core import dosing, instruments, maintenance, outcomes
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
@@ -99,13 +91,13 @@ def register_patient(
     primary_condition: str,
     weight_kg: Decimal,
     today: dt.date,
+    now: dt.datetime,
     height_cm: Decimal | None = None,
 ) -> Patient:
     validate_date_of_birth(date_of_birth, today=today)
     dosing.validate_weight_kg(weight_kg)
     if not site.memberships.filter(user=by).exists():
         raise ClinicalValueError("site", f"you are not a member of {site.name}")
-    now = timezone.now()
     patient = Patient(
         site=site,
         given_name=given_name.strip(),
@@ -130,14 +122,14 @@ def register_patient(
 
 @transaction.atomic
 def record_weight(
-    *, patient: Patient, weight_kg: Decimal, measured_on: dt.date, by: User
+    *, patient: Patient, weight_kg: Decimal, measured_on: dt.date, by: User, now: dt.datetime
 ) -> WeightMeasurement:
     dosing.validate_weight_kg(weight_kg)
     weight = WeightMeasurement.objects.create(
         patient=patient,
         weight_kg=weight_kg,
         measured_on=measured_on,
-        recorded_at=timezone.now(),
+        recorded_at=now,
         recorded_by=by,
     )
     record_patient_event(by=by, patient=patient, category=DataCategory.PATIENT_RECORD, obj=weight)
@@ -150,7 +142,7 @@ def active_course(patient: Patient) -> Course | None:
 
 @transaction.atomic
 def enrol_patient(
-    *, patient: Patient, protocol_key: str, protocol_version: int, by: User
+    *, patient: Patient, protocol_key: str, protocol_version: int, by: User, now: dt.datetime
 ) -> Course:
     """Start a course on a protocol; the patient is in screening until the series is booked."""
     protocol = protocol_versions.resolve(patient.site, protocol_key, protocol_version)
@@ -169,8 +161,8 @@ def enrol_patient(
         protocol_key=protocol.key,
         protocol_version=protocol.version,
         status=CourseStatus.SCREENING,
-        prescriber=by if by.groups.filter(name=Role.PRESCRIBER).exists() else None,
-        enrolled_at=timezone.now(),
+        prescriber=by if by.has_perm("care.prescribe") else None,
+        enrolled_at=now,
         enrolled_by=by,
     )
     record_patient_event(by=by, patient=patient, category=DataCategory.COURSE, obj=course)
@@ -212,8 +204,8 @@ def record_assessment(
     timepoint: Timepoint,
     by: User | None,
     completed_at: dt.datetime,
+    now: dt.datetime,
     source: AssessmentSource = AssessmentSource.STAFF,
-    appointment: Appointment | None = None,
 ) -> Assessment:
     """Score a questionnaire exactly as published and store it item by item, with its alerts.
 
@@ -224,14 +216,11 @@ def record_assessment(
     score = instruments.score(
         instrument, answers, qids_suicide_threshold=settings.SUSTAIN_QIDS_SUICIDE_THRESHOLD
     )
-    if appointment is not None and appointment.patient_id != patient.pk:
-        raise ClinicalValueError("appointment", "the appointment belongs to another patient")
     previous = patient.assessments.filter(instrument=instrument).order_by("completed_at").last()
     course = active_course(patient)
     assessment = Assessment.objects.create(
         patient=patient,
         course=course,
-        appointment=appointment,
         instrument=instrument,
         timepoint=timepoint,
         source=source,
@@ -253,7 +242,7 @@ def record_assessment(
             kind=kind,
             assessment=assessment,
             assigned_to=course.prescriber if course else None,
-            raised_at=timezone.now(),
+            raised_at=now,
         )
         record_patient_event(by=by, patient=patient, category=DataCategory.ALERT, obj=alert)
         if settings.SUSTAIN_ALERT_EMAILS:
@@ -265,13 +254,13 @@ def record_assessment(
 
 
 @transaction.atomic
-def acknowledge_alert(*, alert: Alert, by: User, note: str) -> Alert:
+def acknowledge_alert(*, alert: Alert, by: User, note: str, now: dt.datetime) -> Alert:
     """Close an alert with a note of what was done (required)."""
     if not note.strip():
         raise ClinicalValueError("note", "write what was done before acknowledging the alert")
     updated = Alert.objects.filter(pk=alert.pk, status=AlertStatus.OPEN).update(
         status=AlertStatus.ACKNOWLEDGED,
-        acknowledged_at=timezone.now(),
+        acknowledged_at=now,
         acknowledged_by=by,
         note=note.strip(),
     )
@@ -288,116 +277,14 @@ def acknowledge_alert(*, alert: Alert, by: User, note: str) -> Alert:
     return alert
 
 
-def plan_dose(
-    *, appointment: Appointment, vial_mg_per_ml: Decimal
-) -> dosing.DosePlan | dosing.HourlyDosePlan:
-    """The dose for this visit from the latest weight and the course's protocol.
+def course_facts(
+    course: Course, *, today: dt.date, infusions_given: int | None
+) -> course_rules.CourseFacts:
+    """What the course's transition guards look at (sustain_core.course), from the database.
 
-    The weight must have been measured within SUSTAIN_WEIGHT_MAX_AGE_DAYS of the visit day
-    (a clinic setting; sustain_core.dosing.check_weight_recency).
+    The infusions given are counted by the caller (the infusion record sits above care);
+    None when the move is not to review, the one guard that needs them.
     """
-    protocol = protocol_versions.protocol_for(appointment.course)
-    weight = appointment.patient.weights.first()
-    if weight is None:
-        raise ClinicalValueError("weight_kg", "no weight is recorded for this patient")
-    visit_day = appointment.starts_at.astimezone(
-        zoneinfo.ZoneInfo(appointment.patient.site.timezone)
-    ).date()
-    dosing.check_weight_recency(
-        measured_on=weight.measured_on,
-        today=visit_day,
-        max_age_days=settings.SUSTAIN_WEIGHT_MAX_AGE_DAYS,
-    )
-    patient = appointment.patient
-    dosing_weight = dosing.dosing_weight_kg(
-        actual_kg=weight.weight_kg,
-        height_cm=patient.height_cm,
-        sex=patient.sex,
-        basis=dosing.WeightBasis(settings.SUSTAIN_DOSING_WEIGHT_BASIS),
-        bmi_threshold=Decimal(settings.SUSTAIN_DOSING_BMI_THRESHOLD),
-    )
-    return session_dose.plan_protocol_dose(
-        protocol,
-        weight_kg=dosing_weight,
-        vial_mg_per_ml=vial_mg_per_ml,
-        titrated_mg_per_kg=appointment.course.dose_mg_per_kg,  # None: the protocol's dose
-    )
-
-
-def course_dose_total(course: Course) -> tuple[int, Decimal, Decimal] | None:
-    """Infusions given, total mg and cumulative mg/kg (on each infusion's own weight basis:
-    the total mg over the latest weight; sustain_core.dosing.cumulative_mg_per_kg)."""
-    doses = list(course.infusions.values_list("dose_mg", flat=True))
-    weight = course.patient.weights.first()
-    if not doses or weight is None:
-        return None
-    return len(doses), sum(doses, Decimal(0)), dosing.cumulative_mg_per_kg(doses, weight.weight_kg)
-
-
-@transaction.atomic
-def record_infusion(
-    *, appointment: Appointment, vial_mg_per_ml: Decimal, by: User, confirmed_at: dt.datetime
-) -> InfusionRecord:
-    """Record the nurse-confirmed dose for a booked visit and complete the visit.
-
-    After the protocol's last induction infusion the course moves to post-induction review.
-    """
-    appointment = (
-        Appointment.objects.select_for_update()
-        .select_related("course", "patient")
-        .get(pk=appointment.pk)
-    )
-    if appointment.status != AppointmentStatus.BOOKED:
-        raise ClinicalValueError("appointment", f"this visit is {appointment.status}, not booked")
-    course = appointment.course
-    if course.status in {CourseStatus.SCREENING, CourseStatus.READY}:
-        # Infusion 1 starts induction: the lifecycle's guards (consent, a signed screen, the
-        # baseline measures, a current weight) must hold, or nothing is recorded.
-        for phase in (CourseStatus.READY, CourseStatus.INDUCTION):
-            if course.status != phase:
-                course = change_course_status(course=course, status=phase, by=by, at=confirmed_at)
-    if course.status not in INFUSING:
-        raise ClinicalValueError(
-            "course",
-            f"no infusion can be recorded while the course is {course.get_status_display()}",
-        )
-    plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml)
-    record = InfusionRecord(
-        appointment=appointment,
-        patient=appointment.patient,
-        course=appointment.course,
-        weight_kg=plan.weight_kg,
-        vial_mg_per_ml=plan.vial_mg_per_ml,
-        drug_volume_ml=plan.drug_volume_ml,
-        bag_volume_ml=plan.bag_volume_ml,
-        infusion_minutes=protocol_versions.protocol_for(course).regimen.infusion_minutes,
-        pump_rate_ml_per_h=plan.pump_rate_ml_per_h,
-        confirmed_at=confirmed_at,
-        confirmed_by=by,
-    )
-    if isinstance(plan, dosing.DosePlan):
-        record.mg_per_kg, record.dose_mg = plan.mg_per_kg, plan.dose_mg
-    else:
-        record.mg_per_kg_per_h, record.dose_mg = plan.mg_per_kg_per_h, plan.total_mg
-        record.dose_rate_mg_per_h, record.capped = plan.dose_rate_mg_per_h, plan.capped
-    record.full_clean()
-    record.save(force_insert=True)
-    appointment.status = AppointmentStatus.COMPLETED
-    appointment.save(update_fields=["status"])
-    protocol = protocol_versions.protocol_for(course)
-    if (
-        course.status == CourseStatus.INDUCTION
-        and appointment.number >= protocol.induction_infusions
-    ):
-        change_course_status(course=course, status=CourseStatus.REVIEW, by=by, at=confirmed_at)
-    record_patient_event(
-        by=by, patient=appointment.patient, category=DataCategory.INFUSION, obj=record
-    )
-    return record
-
-
-def course_facts(course: Course, *, today: dt.date) -> course_rules.CourseFacts:
-    """What the course's transition guards look at (sustain_core.course), from the database."""
     protocol = protocol_versions.protocol_for(course)
     screen = course.screens.first()
     # A baseline counts if taken within SUSTAIN_BASELINE_MAX_AGE_DAYS (a clinic setting).
@@ -417,7 +304,7 @@ def course_facts(course: Course, *, today: dt.date) -> course_rules.CourseFacts:
         ),
         weight_measured_on=weight.measured_on if weight else None,
         weight_max_age_days=settings.SUSTAIN_WEIGHT_MAX_AGE_DAYS,
-        induction_infusions_given=course.infusions.count(),
+        induction_infusions_given=infusions_given,
         induction_infusions_planned=protocol.induction_infusions,
         review_signed_by_prescriber=course.reviews.exists(),
         today=today,
@@ -426,19 +313,26 @@ def course_facts(course: Course, *, today: dt.date) -> course_rules.CourseFacts:
 
 @transaction.atomic
 def change_course_status(
-    *, course: Course, status: CourseStatus, by: User, at: dt.datetime, reason: str = ""
+    *,
+    course: Course,
+    status: CourseStatus,
+    by: User,
+    at: dt.datetime,
+    reason: str = "",
+    infusions_given: int | None = None,
 ) -> Course:
     """Move a course to its next phase if the lifecycle's guards allow it (sustain_core.course).
 
     Writes the timeline row and the audit event; entering maintenance starts its weekly
-    measures; pausing remembers the phase to resume; discontinuing keeps the reason.
+    measures; pausing remembers the phase to resume; discontinuing keeps the reason. A move to
+    review needs `infusions_given` (sustain.infusion.queries.infusions_given).
     """
     course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
-    today = at.astimezone(zoneinfo.ZoneInfo(course.patient.site.timezone)).date()
+    today = at.astimezone(course.patient.site.tz).date()
     course_rules.check_transition(
         course_rules.Phase(course.status),
         course_rules.Phase(status),
-        course_facts(course, today=today),
+        course_facts(course, today=today, infusions_given=infusions_given),
         reason=reason,
     )
     if course.status == CourseStatus.PAUSED and course.paused_from not in {"", status}:
@@ -502,7 +396,7 @@ def sign_contraindication_screen(
 
     An absolute contraindication that is present blocks induction (the screen is kept).
     """
-    if not by.groups.filter(name=Role.PRESCRIBER).exists():
+    if not by.has_perm("care.add_contraindicationscreen"):
         raise ClinicalValueError("signed_by", "a prescriber signs the contraindication screen")
     protocol = protocol_versions.protocol_for(course)
     items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
@@ -535,7 +429,7 @@ def sign_review(
 
     With a plan the course moves into maintenance; without one (no response) it completes.
     """
-    if not by.groups.filter(name=Role.PRESCRIBER).exists():
+    if not by.has_perm("care.add_coursereview"):
         raise ClinicalValueError("signed_by", "a prescriber signs the review")
     course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
     if course.status != CourseStatus.REVIEW:
@@ -559,82 +453,25 @@ def sign_review(
     return review
 
 
-def titration_suggestion(course: Course, *, responded: bool) -> protocols.TitrationDecision | None:
-    """The protocol's titration decision for the next infusion (sustain_core.protocols.titrate).
-
-    Dissociation is the CADSS entered for the last infusion given; tolerance and blood pressure
-    come with the infusion-day records (a later issue): tolerance is taken as confirmed by the
-    prescriber who applies the decision, and no blood-pressure rule can fire yet.
-    """
-    protocol = protocol_versions.protocol_for(course)
-    if not protocol.titration or protocol.regimen.mg_per_kg is None:
-        return None
-    given = list(course.infusions.select_related("appointment").order_by("appointment__starts_at"))
-    if course.status != CourseStatus.INDUCTION or not given:
-        return None
-    cadss = (
-        Assessment.objects.filter(instrument="cadss", appointment=given[-1].appointment)
-        .order_by("-completed_at")
-        .values_list("total_score", flat=True)
-        .first()
-    )
-    return protocols.titrate(
-        protocol,
-        current_mg_per_kg=course.dose_mg_per_kg or protocol.regimen.mg_per_kg,
-        infusions_given=len(given),
-        responded=responded,
-        tolerated=True,
-        dissociation_score=int(cadss) if cadss is not None else None,
-        systolic_max=None,
-        diastolic_max=None,
-    )
-
-
 @transaction.atomic
-def apply_titration(
-    *, course: Course, responded: bool, by: User, at: dt.datetime
-) -> protocols.TitrationDecision:
-    """A prescriber applies the protocol's titration decision to the course's next infusions.
-
-    The decision is recomputed here (never taken from the request), so only a dose the
-    protocol's rules give can be set; the change is on the course timeline and audited.
-    """
-    if not by.groups.filter(name=Role.PRESCRIBER).exists():
+def set_course_dose(
+    *, course: Course, mg_per_kg: Decimal, reason: str, by: User, at: dt.datetime
+) -> Course:
+    """Set the dose of the course's next infusions (a prescriber, applying the protocol's
+    titration: sustain.infusion.services.apply_titration decides it). On the timeline and
+    audited."""
+    if not by.has_perm("care.prescribe"):
         raise ClinicalValueError("by", "a prescriber changes the dose")
     course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
-    decision = titration_suggestion(course, responded=responded)
-    if decision is None or decision.action == protocols.TitrationAction.UNCHANGED:
-        raise ClinicalValueError("dose", "the protocol's titration rules change nothing now")
     before = course.dose_mg_per_kg or protocol_versions.protocol_for(course).regimen.mg_per_kg
-    course.dose_mg_per_kg = decision.mg_per_kg
+    course.dose_mg_per_kg = mg_per_kg
     course.save(update_fields=["dose_mg_per_kg"])
     CourseTransition.objects.create(
         course=course, from_status=course.status, to_status=course.status, at=at, by=by,
-        reason=f"dose {before} → {decision.mg_per_kg} mg/kg ({decision.action}): {decision.reason}",
+        reason=f"dose {before} → {mg_per_kg} mg/kg {reason}",
     )  # fmt: skip
     record_patient_event(
         by=by, patient=course.patient, category=DataCategory.COURSE, obj=course,
         action=AuditAction.UPDATE,
     )  # fmt: skip
-    return decision
-
-
-@transaction.atomic
-def record_adverse_event(
-    *,
-    infusion: InfusionRecord,
-    kind: AdverseEventKind,
-    severity: AdverseEventSeverity,
-    description: str,
-    action_taken: str,
-    by: User,
-    now: dt.datetime,
-) -> AdverseEvent:
-    if kind == AdverseEventKind.OTHER and not description.strip():
-        raise ClinicalValueError("description", "describe an adverse event of kind other")
-    event = AdverseEvent.objects.create(
-        infusion=infusion, kind=kind, severity=severity, description=description.strip(),
-        action_taken=action_taken.strip(), recorded_by=by, recorded_at=now,
-    )  # fmt: skip
-    record_patient_event(by=by, patient=infusion.patient, category=DataCategory.INFUSION, obj=event)
-    return event
+    return course

@@ -3,7 +3,7 @@
 from django.core.mail import send_mail
 from django_tasks import task
 
-from sustain.accounts.enums import Role
+from sustain.accounts.access import users_with_perm
 from sustain.care.models import Alert
 
 
@@ -20,7 +20,7 @@ def notify_alert(alert_id: int) -> int:
         recipients = [alert.assigned_to.email]
     else:
         recipients = sorted(
-            site.staff.filter(groups__name=Role.PRESCRIBER, is_active=True)
+            users_with_perm("care.prescribe", site)
             .exclude(email="")
             .values_list("email", flat=True)
         )

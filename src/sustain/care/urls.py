@@ -6,26 +6,11 @@ app_name = "care"
 urlpatterns = [
     path("", views.patient_list, name="patient_list"),
     path("patients/new/", views.patient_create, name="patient_create"),
-    path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
     path("patients/<int:patient_id>/enrol/", views.enrol, name="enrol"),
     path("patients/<int:patient_id>/consent/", views.consent_record, name="consent"),
     path("patients/<int:patient_id>/screen/", views.screen_sign, name="screen"),
-    path("patients/<int:patient_id>/review/", views.course_review, name="review"),
-    path("patients/<int:patient_id>/titrate/", views.titrate, name="titrate"),
-    path("patients/<int:patient_id>/course-status/", views.course_status, name="course_status"),
-    path(
-        "patients/<int:patient_id>/assessments/new/",
-        views.assessment_create,
-        name="assessment_create",
-    ),
-    path("patients/<int:patient_id>/invite/", views.self_report_invite, name="invite"),
-    path("visits/<int:appointment_id>/infusion/", views.infusion_record, name="infusion_record"),
-    path(
-        "visits/<int:appointment_id>/adverse-events/",
-        views.adverse_event_record,
-        name="adverse_event",
-    ),
     path("alerts/", views.alert_list, name="alert_list"),
+    path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
     path("protocols/", protocol_views.protocol_list, name="protocol_list"),
     path(
         "protocols/<slug:key>/v<int:version>/",
@@ -37,5 +22,4 @@ urlpatterns = [
         protocol_views.protocol_edit,
         name="protocol_edit",
     ),
-    path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
 ]

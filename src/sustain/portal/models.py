@@ -3,9 +3,9 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import F, Q
 
-from sustain.accounts.models import Site, User
+from sustain.accounts.enums import Channel
+from sustain.accounts.models import User
 from sustain.care.enums import Timepoint
-from sustain.portal.enums import Channel, OutboxStatus
 
 
 class Invitation(models.Model):
@@ -38,19 +38,3 @@ class Invitation(models.Model):
                 name="invitation_expires_after_creation",
             )
         ]
-
-
-class OutboxMessage(models.Model):
-    """A message the notification backend produced. The default backend only holds it here:
-    nothing leaves the machine until a clinic configures a real e-mail or SMS backend."""
-
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="outbox")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    to = models.CharField(max_length=254)
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
-    status = models.CharField(max_length=10, choices=OutboxStatus.choices)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering: ClassVar = ["-created_at", "-pk"]

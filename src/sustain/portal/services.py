@@ -15,14 +15,13 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 
+from sustain.accounts import notify
 from sustain.accounts.audit import PATIENT_LINK, WORKER, record_event
-from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
+from sustain.accounts.enums import AuditAction, AuditOutcome, Channel, DataCategory
 from sustain.accounts.models import AuditEvent, User
 from sustain.care import services as care_services
 from sustain.care.enums import AssessmentSource, Timepoint
 from sustain.care.models import Assessment, Patient
-from sustain.portal import notify
-from sustain.portal.enums import Channel
 from sustain.portal.models import Invitation
 from sustain_core import instruments
 from sustain_core.errors import ClinicalValueError
@@ -100,6 +99,7 @@ def invite_patient(
         site=patient.site,
         channel=channel,
         to=address,
+        now=now,
         subject=f"{patient.site.name}: a short questionnaire before your next visit",
         body=(
             f"{patient.site.name} asks you to answer a short questionnaire:\n{url}\n"
@@ -248,6 +248,7 @@ def submit_answers(
             by=None,
             source=AssessmentSource.SELF_REPORT,
             completed_at=now,
+            now=now,
         )
         for code in asked
     ]

@@ -8,12 +8,12 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from sustain.care import queries as care_queries
+from sustain.accounts.enums import Channel
 from sustain.care.enums import Timepoint
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Patient
 from sustain.portal import services
-from sustain.portal.enums import Channel
 from sustain.portal.models import Invitation
+from sustain.scheduling import queries as scheduling_queries
 from sustain_core import instruments
 
 TIMEPOINTS = {"baseline": Timepoint.BASELINE, "pre_infusion": Timepoint.PRE_INFUSION}
@@ -31,7 +31,7 @@ def invite_due_patients(*, now: dt.datetime) -> int:
         "site"
     )
     by_id = {p.pk: p for p in patients}
-    due = care_queries.due_by_patient(sorted(by_id), now=now)
+    due = scheduling_queries.due_by_patient(sorted(by_id), now=now)
     sent = 0
     for patient_id, items in due.items():
         patient = by_id[patient_id]

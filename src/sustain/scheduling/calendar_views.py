@@ -1,8 +1,6 @@
 """Patient calendars: the public feed, a staff .ics per visit, and the page that issues and
 revokes a patient's feed URL."""
 
-import zoneinfo
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,7 +13,7 @@ from sustain.accounts.access import AuthenticatedRequest, require_permission
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.care import queries as care_queries
-from sustain.scheduling import calendar
+from sustain.scheduling import calendar, queries
 
 FEED_PERMISSION = "scheduling.add_calendarfeed"
 
@@ -42,7 +40,7 @@ def visit_ics(request: AuthenticatedRequest, appointment_id: int) -> HttpRespons
     """One visit as an .ics file, the same event the patient's feed carries."""
     require_permission(request.user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
     try:
-        appointment = care_queries.get_appointment_for_user(request.user, appointment_id)
+        appointment = queries.get_appointment_for_user(request.user, appointment_id)
     except Http404:
         record_event(
             actor=request.user,
@@ -66,21 +64,22 @@ def visit_ics(request: AuthenticatedRequest, appointment_id: int) -> HttpRespons
 @login_required
 def patient_calendar(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """The patient's calendar link (GET), or a new one (POST), whose URL is shown only now."""
-    require_permission(request.user, FEED_PERMISSION, category=DataCategory.SCHEDULE)
-    patient = care_queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, FEED_PERMISSION, category=DataCategory.SCHEDULE
+    )
     now = timezone.now()
     new_url = ""
     if request.method == "POST":
         _, token = calendar.create_feed(patient=patient, by=request.user, now=now)
         new_url = calendar.feed_url(token)
-    care_queries.audit_patient_read(request.user, patient)
+    care_queries.record_patient_read(request.user, patient)
     context = {
         "patient": patient,
         "feed": calendar.active_feed(patient),
         "new_url": new_url,
         "webcal_url": "webcal://" + new_url.partition("://")[2] if new_url else "",
         "visits": calendar.feed_visits(patient, now=now),
-        "tz": zoneinfo.ZoneInfo(patient.site.timezone),
+        "tz": patient.site.tz,
     }
     return render(
         request, "scheduling/patient_calendar.html", context, status=201 if new_url else 200
@@ -90,8 +89,9 @@ def patient_calendar(request: AuthenticatedRequest, patient_id: int) -> HttpResp
 @require_POST
 @login_required
 def patient_calendar_revoke(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
-    require_permission(request.user, FEED_PERMISSION, category=DataCategory.SCHEDULE)
-    patient = care_queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, FEED_PERMISSION, category=DataCategory.SCHEDULE
+    )
     if calendar.revoke_feed(patient=patient, by=request.user, now=timezone.now()) is None:
         messages.info(request, "There was no calendar link to revoke.")
     else:

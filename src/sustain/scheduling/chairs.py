@@ -6,7 +6,6 @@ shift they need is (staff.remove_shift).
 """
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Collection
 
 from django.db import transaction
@@ -65,7 +64,7 @@ def _refuse_needed(chair: Chair, removed: set[str], now: dt.datetime) -> None:
     }
     if not needing:
         return
-    tz = zoneinfo.ZoneInfo(chair.site.timezone)
+    tz = chair.site.tz
     first = (
         booked.filter(course_id__in=needing)
         .order_by("starts_at")

@@ -6,7 +6,7 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import F, Q
 
-from sustain.accounts.models import Site, User
+from sustain.accounts.models import OutboxMessage, Site, User
 from sustain.scheduling.enums import (
     AppointmentStatus,
     CancellationReason,
@@ -99,6 +99,9 @@ class Appointment(models.Model):
 
     class Meta:
         ordering: ClassVar = ["starts_at", "pk"]
+        permissions: ClassVar = [
+            ("override_series_rules", "Keep a visit move that breaks the series rules")
+        ]
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=Q(starts_at__lt=F("ends_at")), name="appt_start_before_end"
@@ -165,7 +168,7 @@ class VisitReminder(models.Model):
     visit_starts_at = models.DateTimeField(help_text="The visit time this reminder announced")
     sent_at = models.DateTimeField()
     message = models.ForeignKey(
-        "portal.OutboxMessage",
+        OutboxMessage,
         null=True,
         on_delete=models.SET_NULL,
         related_name="+",
@@ -229,6 +232,10 @@ class Shift(models.Model):
 
     class Meta:
         ordering: ClassVar = ["starts_at", "pk"]
+        permissions: ClassVar = [
+            ("nurse_shift", "Can be on shift as a nurse"),
+            ("prescriber_shift", "Can be on shift as a prescriber"),
+        ]
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=Q(starts_at__lt=F("ends_at")), name="shift_start_before_end"

@@ -1,24 +1,26 @@
 import dataclasses
 import datetime as dt
-import zoneinfo
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
+from sustain.accounts.access import users_with_perm
 from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
-from sustain.care.models import Course
+from sustain.care.models import ACTIVE_COURSE_STATUSES, Assessment, Course, Patient
+from sustain.care.queries import Visit, due_measures
 from sustain.scheduling import staff
-from sustain.scheduling.enums import AppointmentStatus, StaffRole, VisitPhase
+from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, StaffRole, VisitPhase
 from sustain.scheduling.models import Appointment, Chair, Shift
-from sustain_core import staffing
+from sustain_core import measurement, staffing
 
 
 def day_schedule(site: Site, day: dt.date) -> list[tuple[Chair, list[Appointment]]]:
     """Every chair of the site with its visits on `day` (a calendar day in the site's zone)."""
-    tz = zoneinfo.ZoneInfo(site.timezone)
+    tz = site.tz
     start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     by_chair: dict[int, list[Appointment]] = defaultdict(list)
@@ -92,9 +94,12 @@ def _int_or_none(value: object) -> int | None:
 
 
 def shift_staff(site: Site) -> QuerySet[User]:
-    """The site's members who can take a shift: nurses and prescribers, by name."""
+    """The site's members who can take a shift (as a nurse or a prescriber), by name."""
     return (
-        User.objects.filter(memberships__site=site, groups__name__in=StaffRole.values)
+        (
+            users_with_perm("scheduling.nurse_shift", site)
+            | users_with_perm("scheduling.prescriber_shift", site)
+        )
         .distinct()
         .order_by("last_name", "first_name", "username")
     )
@@ -112,7 +117,7 @@ class RotaRow:
 def week_rota(site: Site, monday: dt.date) -> list[RotaRow]:
     """The shifts starting in the week from `monday` (site's calendar), one row per person and
     role, nurses first, then by name."""
-    tz = zoneinfo.ZoneInfo(site.timezone)
+    tz = site.tz
     start = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
     end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time.min, tzinfo=tz)
     by_row: dict[tuple[int, str], list[list[Shift]]] = {}
@@ -149,7 +154,7 @@ def day_staffing(site: Site, day: dt.date) -> list[staffing.Segment]:
     rules = staff.staff_rules(site)
     if not rules.checked:
         return []
-    tz = zoneinfo.ZoneInfo(site.timezone)
+    tz = site.tz
     opens = dt.datetime.combine(day, min(h.opens for h in hours), tzinfo=tz)
     closes = dt.datetime.combine(day, max(h.closes for h in hours), tzinfo=tz)
     merged: list[staffing.Segment] = []
@@ -164,3 +169,70 @@ def day_staffing(site: Site, day: dt.date) -> list[staffing.Segment]:
 
 def _figures(segment: staffing.Segment) -> tuple[object, ...]:
     return (segment.nurses, segment.nurse_load, segment.prescribers, segment.needs_prescriber)
+
+
+def as_visits(appointments: Sequence[Appointment]) -> list[Visit]:
+    """The appointments as the measures see them (care.queries.Visit), cancelled ones left out."""
+    return [
+        Visit(
+            number=a.number,
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
+            given=a.status == AppointmentStatus.COMPLETED,
+        )
+        for a in appointments
+        if a.status != AppointmentStatus.CANCELLED
+    ]
+
+
+def next_booked_visit(patient: Patient) -> Appointment | None:
+    """The patient's earliest visit still booked (the one a pre-infusion PHQ-9 precedes)."""
+    return (
+        patient.appointments.filter(status=AppointmentStatus.BOOKED).order_by("starts_at").first()
+    )
+
+
+def get_appointment_for_user(user: User, appointment_id: int) -> Appointment:
+    """An appointment at one of the user's sites, or 404 (callers check the permission and
+    audit what they do with it)."""
+    appointment = (
+        Appointment.objects.select_related("patient__site", "course", "chair", "site")
+        .filter(pk=appointment_id, site__memberships__user=user)
+        .first()
+    )
+    if appointment is None:
+        raise Http404("No such appointment.")
+    return appointment
+
+
+def due_by_patient(
+    patient_ids: Sequence[int], *, now: dt.datetime
+) -> dict[int, list[measurement.DueItem]]:
+    """Due and overdue measures for several patients at once (day boards, the worker's links):
+    a fixed number of queries whatever the number of patients."""
+    courses = {
+        c.patient_id: c
+        for c in Course.objects.filter(
+            patient_id__in=patient_ids, status__in=ACTIVE_COURSE_STATUSES
+        ).select_related("patient__site")
+    }
+    appointments: dict[int, list[Appointment]] = {pid: [] for pid in patient_ids}
+    for appointment in Appointment.objects.filter(
+        course__in=courses.values(), status__in=OCCUPYING
+    ).order_by("starts_at"):
+        appointments[appointment.patient_id].append(appointment)
+    done: dict[int, list[measurement.Completion]] = {pid: [] for pid in patient_ids}
+    for patient_id, code, at in Assessment.objects.filter(patient_id__in=patient_ids).values_list(
+        "patient_id", "instrument", "completed_at"
+    ):
+        done[patient_id].append(measurement.Completion(instrument=code, at=at))
+    return {
+        pid: [
+            item
+            for item in due_measures(
+                courses.get(pid), as_visits(appointments[pid]), done[pid], now=now
+            )
+            if item.status in {measurement.DueStatus.DUE, measurement.DueStatus.OVERDUE}
+        ]
+        for pid in patient_ids
+    }

@@ -2,24 +2,22 @@
 
 A reminder names the clinic, the visit's local date and time and the preparation text
 (SUSTAIN_VISIT_PREPARATION: fasting, an escort, no driving), never the patient or the drug. It
-goes through the notification backends (sustain.portal.notify): e-mail if the patient has an
+goes through the notification backends (sustain.accounts.notify): e-mail if the patient has an
 address, else a text message, else nothing. The worker runs `send_due_reminders` every
 SUSTAIN_REMINDERS_EVERY_MINUTES (sustain.scheduling.tasks).
 """
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from sustain.accounts import notify
 from sustain.accounts.audit import WORKER
-from sustain.accounts.enums import DataCategory
+from sustain.accounts.enums import Channel, DataCategory
+from sustain.accounts.models import OutboxMessage
 from sustain.care.services import record_patient_event
-from sustain.portal import notify
-from sustain.portal.enums import Channel
-from sustain.portal.models import OutboxMessage
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment, VisitReminder
 
@@ -27,7 +25,7 @@ from sustain.scheduling.models import Appointment, VisitReminder
 def reminder_text(appointment: Appointment) -> tuple[str, str]:
     """The subject and body of a visit reminder: the clinic, the local time, the preparation."""
     site = appointment.site
-    local = appointment.starts_at.astimezone(zoneinfo.ZoneInfo(site.timezone))
+    local = appointment.starts_at.astimezone(site.tz)
     when = f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({local:%Z})"
     subject = f"Your visit at {site.name}"
     body = (
@@ -108,7 +106,12 @@ def send_reminder(
                 return None
             subject, body = reminder_text(appointment)
             message = notify.send(
-                site=appointment.site, channel=channel, to=to, subject=subject, body=body
+                site=appointment.site,
+                channel=channel,
+                to=to,
+                subject=subject,
+                body=body,
+                now=now,
             )
             VisitReminder.objects.filter(pk__in=[r.pk for r in claimed]).update(message=message)
             record_patient_event(

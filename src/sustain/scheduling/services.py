@@ -16,9 +16,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 
-from sustain.accounts.enums import AuditAction, DataCategory, Role
+from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
 from sustain.care.models import Course, Patient
@@ -49,7 +48,7 @@ def site_calendar(
         for h in site.opening_hours.all()
     ]
     closed = set(site.closures.values_list("date", flat=True))
-    return zoneinfo.ZoneInfo(site.timezone), hours, closed
+    return site.tz, hours, closed
 
 
 def _busy(
@@ -58,9 +57,11 @@ def _busy(
     start: dt.datetime,
     end: dt.datetime,
     *,
+    now: dt.datetime,
     exclude: Collection[int] = (),
 ) -> tuple[dict[str, list[series.Interval]], list[series.Interval]]:
-    """Chair and patient time taken between start and end (visits in `exclude` left out)."""
+    """Chair and patient time taken between start and end (visits in `exclude` left out), and
+    the chair time of other courses' holds live `now`."""
     chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
     patient_busy: list[series.Interval] = []
     rows = (
@@ -79,7 +80,7 @@ def _busy(
         if patient_id == patient.pk:
             patient_busy.append(interval)
     # Chair time another scheduler is confirming counts as taken until its hold expires.
-    holds = SeriesHold.objects.filter(site=site, expires_at__gt=timezone.now()).exclude(
+    holds = SeriesHold.objects.filter(site=site, expires_at__gt=now).exclude(
         course__patient=patient
     )
     for hold in holds:
@@ -131,7 +132,9 @@ class SeriesRequest:
 EARLIEST = "earliest"  # the choice that takes the request as asked, or its later start
 
 
-def propose_series(*, course: Course, request: SeriesRequest) -> series.SeriesResult:
+def propose_series(
+    *, course: Course, request: SeriesRequest, now: dt.datetime
+) -> series.SeriesResult:
     """The series as asked, or ranked alternatives (sustain_core.series.search_series).
 
     Spacing, window, weekdays and weekly maximum come from the course's protocol (e.g.
@@ -148,7 +151,7 @@ def propose_series(*, course: Course, request: SeriesRequest) -> series.SeriesRe
         )
     earliest = request.earliest
     window = (earliest, earliest + HORIZON * 2)
-    chair_busy, patient_busy = _busy(site, course.patient, *window)
+    chair_busy, patient_busy = _busy(site, course.patient, *window, now=now)
     return series.search_series(
         rules=protocol.series,
         earliest=earliest,
@@ -164,15 +167,21 @@ def propose_series(*, course: Course, request: SeriesRequest) -> series.SeriesRe
         preferred_chair=str(request.preferred_chair.pk) if request.preferred_chair else None,
         horizon=HORIZON,
         staff=functools.partial(
-            staff.staff_blocks, site, phases=protocol.visit_phases, patient_id=course.patient_id
+            staff.staff_blocks,
+            site,
+            phases=protocol.visit_phases,
+            now=now,
+            patient_id=course.patient_id,
         ),
     )
 
 
-def _held_slots(course: Course, choice: str, by: User) -> tuple[series.Slot, ...] | None:
+def _held_slots(
+    course: Course, choice: str, by: User, now: dt.datetime
+) -> tuple[series.Slot, ...] | None:
     """The slots this scheduler holds for this choice, if the hold is still valid and free."""
     hold = SeriesHold.objects.filter(
-        course=course, choice=choice, held_by=by, expires_at__gt=timezone.now()
+        course=course, choice=choice, held_by=by, expires_at__gt=now
     ).first()
     SeriesHold.objects.filter(course=course).delete()  # booked or not, the holds are done
     if hold is None:
@@ -193,6 +202,7 @@ def _held_slots(course: Course, choice: str, by: User) -> tuple[series.Slot, ...
         course.patient.site,
         phases=protocol_for(course).visit_phases,
         starts=[slot.start for slot in slots],
+        now=now,
         patient_id=course.patient_id,
     )
     if short:
@@ -223,6 +233,7 @@ def book_series(
     course: Course,
     earliest: dt.datetime,
     by: User,
+    now: dt.datetime,
     request: SeriesRequest | None = None,
     choice: str = EARLIEST,
 ) -> list[Appointment]:
@@ -243,9 +254,11 @@ def book_series(
         )
     if course.appointments.exclude(status=AppointmentStatus.CANCELLED).exists():
         raise BookingConflict("course", "the induction series is already booked")
-    slots = _held_slots(course, choice, by)
+    slots = _held_slots(course, choice, by, now)
     if slots is None:
-        result = propose_series(course=course, request=request or SeriesRequest(earliest=earliest))
+        result = propose_series(
+            course=course, request=request or SeriesRequest(earliest=earliest), now=now
+        )
         slots = chosen_slots(result, choice)
     if slots is None and choice == EARLIEST:
         staffed = ", with the nurses and prescriber it needs on shift"
@@ -258,7 +271,6 @@ def book_series(
         raise BookingConflict("choice", "that alternative is no longer free; search again")
     chairs = Chair.objects.in_bulk([int(slot.chair) for slot in slots])
     template = staff.template_minutes(protocol_for(course))
-    now = timezone.now()
     try:
         with transaction.atomic():  # a savepoint: the database's own refusal becomes a 409
             appointments = [
@@ -285,7 +297,9 @@ def book_series(
 
 
 @transaction.atomic
-def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User) -> Appointment:
+def book_visit(
+    *, course: Course, chair: Chair, starts_at: dt.datetime, by: User, now: dt.datetime
+) -> Appointment:
     """Book one more visit in a given chair at a given time (e.g. a booster or a re-book).
 
     Refused with a message when it falls outside the site's hours, on a closure, or overlaps
@@ -304,7 +318,7 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
     )
     _check_chair(chair, protocol)
     _check_free(chair, patient, starts_at, ends_at, exclude=[])
-    _check_staffed(course, protocol, starts_at, exclude=[])
+    _check_staffed(course, protocol, starts_at, now=now, exclude=[])
     last = course.appointments.exclude(status=AppointmentStatus.CANCELLED).order_by("-number")
     number = (last.values_list("number", flat=True).first() or 0) + 1
     appointment = Appointment.objects.create(
@@ -315,7 +329,7 @@ def book_visit(*, course: Course, chair: Chair, starts_at: dt.datetime, by: User
         number=number,
         starts_at=starts_at,
         ends_at=ends_at,
-        booked_at=timezone.now(),
+        booked_at=now,
         booked_by=by,
         **staff.template_minutes(protocol),
     )
@@ -400,6 +414,7 @@ def reschedule_visit(
     appointment: Appointment,
     starts_at: dt.datetime,
     by: User,
+    now: dt.datetime,
     chair: Chair | None = None,
     override_reason: str = "",
 ) -> Rescheduled:
@@ -428,7 +443,7 @@ def reschedule_visit(
     )
     _check_chair(chair, protocol)
     _check_free(chair, patient, starts_at, ends_at, exclude=[appointment.pk])
-    _check_staffed(course, protocol, starts_at, exclude=[appointment.pk])
+    _check_staffed(course, protocol, starts_at, now=now, exclude=[appointment.pk])
     repaired: list[Appointment] = []
     broken: list[str] = []
     if appointment.number <= protocol.induction_infusions:
@@ -454,6 +469,7 @@ def reschedule_visit(
                 moved_start=starts_at,
                 chair=chair,
                 protocol=protocol,
+                now=now,
             )
             if repaired:
                 broken = []
@@ -465,7 +481,7 @@ def reschedule_visit(
                 + "; ".join(broken)
                 + ". A prescriber can keep it with a reason.",
             )
-        if not by.groups.filter(name=Role.PRESCRIBER).exists():
+        if not by.has_perm("scheduling.override_series_rules"):
             raise ClinicalValueError("override_reason", "only a prescriber can break a series rule")
     appointment.starts_at, appointment.ends_at, appointment.chair = starts_at, ends_at, chair
     for field, minutes in staff.template_minutes(protocol).items():
@@ -535,12 +551,18 @@ def _check_chair(chair: Chair, protocol: protocols.Protocol) -> None:
 
 
 def _check_staffed(
-    course: Course, protocol: protocols.Protocol, starts_at: dt.datetime, *, exclude: list[int]
+    course: Course,
+    protocol: protocols.Protocol,
+    starts_at: dt.datetime,
+    *,
+    now: dt.datetime,
+    exclude: list[int],
 ) -> None:
     short = staff.check_staffed(
         course.patient.site,
         phases=protocol.visit_phases,
         starts=[starts_at],
+        now=now,
         exclude=exclude,
         patient_id=course.patient_id,
     )
@@ -556,6 +578,7 @@ def _repair(
     moved_start: dt.datetime,
     chair: Chair,
     protocol: protocols.Protocol,
+    now: dt.datetime,
 ) -> list[Appointment]:
     """Plan the later visits again after the moved one; [] when nothing fits the rules."""
     site = moved.patient.site
@@ -569,7 +592,7 @@ def _repair(
     chairs = [str(chair.pk) for chair in staff.chairs_for(site, protocol)]
     moving = {a.pk for a in later} | {moved.pk}
     chair_busy, patient_busy = _busy(
-        site, moved.patient, earliest, earliest + span_left, exclude=moving
+        site, moved.patient, earliest, earliest + span_left, now=now, exclude=moving
     )
     moved_visit = series.Interval(start=moved_start, end=moved_start + protocol.visit_length)
     patient_busy.append(moved_visit)
@@ -582,7 +605,7 @@ def _repair(
             chair_busy=chair_busy, patient_busy=patient_busy, horizon=span_left,
             staff_blocks=staff.staff_blocks(
                 site, phases=protocol.visit_phases, start=earliest,
-                end=earliest + span_left + dt.timedelta(days=1), exclude=moving,
+                end=earliest + span_left + dt.timedelta(days=1), now=now, exclude=moving,
                 patient_id=moved.patient_id,
             ),
         )  # fmt: skip
@@ -645,7 +668,8 @@ def place_waitlist(
         "chairs": [str(pk) for pk in site.chairs.values_list("pk", flat=True)],
         "chair_busy": chair_busy, "step": dt.timedelta(hours=1), "horizon": HORIZON,
         "staff_rules": staff.staff_rules(site), "nurse_shifts": nurses,
-        "prescriber_shifts": prescribers, "booked": staff.booked_visits(site, earliest, end),
+        "prescriber_shifts": prescribers,
+        "booked": staff.booked_visits(site, earliest, end, holds_at=now),
     }  # fmt: skip
     greedy = intake.plan_one_by_one(requests, **inputs)
     batch = intake.plan_batch_cpsat(requests, **inputs, time_limit_s=time_limit_s, hint=greedy)
@@ -656,7 +680,7 @@ def place_waitlist(
             SeriesHold.objects.create(
                 course=course, site=site, choice=BATCH, held_by=by,
                 slots=SeriesHold.encode(slots),
-                expires_at=timezone.now() + dt.timedelta(minutes=HOLD_MINUTES),
+                expires_at=now + dt.timedelta(minutes=HOLD_MINUTES),
             )  # fmt: skip
-            book_series(course=course, earliest=earliest, by=by, choice=BATCH)
+            book_series(course=course, earliest=earliest, by=by, now=now, choice=BATCH)
     return greedy, batch

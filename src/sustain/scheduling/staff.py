@@ -8,12 +8,10 @@ lock (`lock_site`), so it cannot race a booking.
 
 import datetime as dt
 import functools
-import zoneinfo
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -88,10 +86,10 @@ def booked_visits(
     *,
     exclude: Collection[int] = (),
     patient_id: int | None = None,
-    holds: bool = True,
+    holds_at: dt.datetime | None = None,
 ) -> list[staffing.Visit]:
-    """The site's occupying visits (but those in `exclude`) and, with `holds`, the live holds
-    (but the patient's own) between start and end."""
+    """The site's occupying visits (but those in `exclude`) between start and end and, with
+    `holds_at`, the holds live at that instant (but the patient's own)."""
     rows = (
         Appointment.objects.filter(
             site=site, status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start
@@ -100,9 +98,9 @@ def booked_visits(
         .values_list("starts_at", *PHASE_FIELDS)
     )
     visits = [staffing.Visit(start=row[0], phases=phases_of(row[1:])) for row in rows]
-    if not holds:
+    if holds_at is None:
         return visits
-    live = SeriesHold.objects.filter(site=site, expires_at__gt=timezone.now())
+    live = SeriesHold.objects.filter(site=site, expires_at__gt=holds_at)
     if patient_id is not None:
         live = live.exclude(course__patient_id=patient_id)
     for hold in live.select_related("course"):
@@ -126,7 +124,7 @@ def site_profile(
         staff_rules(site) if rules is None else rules,
         nurse_shifts=nurses,
         prescriber_shifts=prescribers,
-        booked=booked_visits(site, start, end, holds=False),
+        booked=booked_visits(site, start, end),
         start=start,
         end=end,
     )
@@ -153,11 +151,13 @@ def staff_blocks(
     end: dt.datetime,
     *,
     phases: tuple[staffing.Phase, ...],
+    now: dt.datetime,
     exclude: Collection[int] = (),
     patient_id: int | None = None,
 ) -> tuple[staffing.Block, ...]:
     """Where a new visit with these phases cannot go for want of staff, counting the site's
-    visits (but those in `exclude`) and live holds; () when the site does not check staffing."""
+    visits (but those in `exclude`) and the holds live `now`; () when the site does not check
+    staffing."""
     rules = staff_rules(site)
     if not rules.checked:
         return ()
@@ -167,7 +167,9 @@ def staff_blocks(
         phases=phases,
         nurse_shifts=nurses,
         prescriber_shifts=prescribers,
-        booked=booked_visits(site, start, end, exclude=exclude, patient_id=patient_id),
+        booked=booked_visits(
+            site, start, end, exclude=exclude, patient_id=patient_id, holds_at=now
+        ),
         start=start,
         end=end,
     )
@@ -178,6 +180,7 @@ def check_staffed(
     *,
     phases: tuple[staffing.Phase, ...],
     starts: Iterable[dt.datetime],
+    now: dt.datetime,
     exclude: Collection[int] = (),
     patient_id: int | None = None,
 ) -> list[str]:
@@ -188,10 +191,11 @@ def check_staffed(
         phases=phases,
         start=starts[0] - dt.timedelta(days=1),
         end=starts[-1] + dt.timedelta(days=1),
+        now=now,
         exclude=exclude,
         patient_id=patient_id,
     )
-    tz = zoneinfo.ZoneInfo(site.timezone)
+    tz = site.tz
     return [
         f"{instant.astimezone(tz):%a %d %b}: {message}"
         for instant in starts
@@ -226,7 +230,7 @@ def add_shifts(*, site: Site, request: ShiftRequest, by: User) -> list[Shift]:
     """
     staff = request.staff
     name = staff.get_full_name() or staff.get_username()
-    if not staff.groups.filter(name=request.role).exists():
+    if not staff.has_perm(f"scheduling.{request.role}_shift"):
         raise ClinicalValueError("staff", f"{name} is not a {request.role.label}")
     if not staff.memberships.filter(site=site).exists():
         raise ClinicalValueError("staff", f"{name} does not work at {site.name}")
@@ -234,7 +238,7 @@ def add_shifts(*, site: Site, request: ShiftRequest, by: User) -> list[Shift]:
         raise ClinicalValueError(
             "weeks", f"repeat for 1 to {MAX_REPEAT_WEEKS} weeks; got {request.weeks}"
         )
-    tz = zoneinfo.ZoneInfo(site.timezone)
+    tz = site.tz
     lock_site(site)
     shifts: list[Shift] = []
     for week in range(request.weeks):
@@ -294,8 +298,9 @@ def remove_shift(*, shift: Shift, by: User) -> None:
 @transaction.atomic
 def set_phase_staffing(
     *, site: Site, rules: Mapping[str, tuple[int | None, bool]], by: User, now: dt.datetime
-) -> None:
-    """Set patients per nurse (None: not counted) and prescriber presence for each phase.
+) -> staffing.StaffRules:
+    """Set patients per nurse (None: not counted) and prescriber presence for each phase;
+    return the new rules.
 
     Refused when the visits booked from now on would break the new rules.
     """
@@ -320,12 +325,13 @@ def set_phase_staffing(
             defaults={"patients_per_nurse": ratio, "prescriber_on_site": needs},
         )
     record_event(actor=by, action=AuditAction.UPDATE, category=DataCategory.SCHEDULE, site=site)
+    return new
 
 
 def _refuse_shortfall(site: Site, segments: list[staffing.Segment], change: str) -> None:
     short = [s for s in segments if s.short]
     if short:
-        tz = zoneinfo.ZoneInfo(site.timezone)
+        tz = site.tz
         when = ", ".join(
             f"{s.start.astimezone(tz):%a %d %b %H:%M}–{s.end.astimezone(tz):%H:%M}"
             for s in short[:3]

@@ -15,9 +15,9 @@ from sustain.accounts.access import AuthenticatedRequest, require_permission, si
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site
+from sustain.accounts.web import attempt, show_form_errors, show_refusal
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
-from sustain.care.views import add_clinical_error
 from sustain.scheduling import chairs, queries, services, staff
 from sustain.scheduling.enums import CancellationReason, ChairCapability, TemplatePhase, VisitPhase
 from sustain.scheduling.forms import (
@@ -36,13 +36,14 @@ from sustain_core.errors import ClinicalValueError
 @login_required
 def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """Propose the induction series from a first day (GET), then book it whole (POST)."""
-    require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
-    patient = care_queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, "scheduling.add_appointment", category=DataCategory.SCHEDULE
+    )
     course = care_services.active_course(patient)
     if course is None:
         messages.error(request, "Enrol the patient in a protocol before booking a series.")
-        return redirect("care:patient_detail", patient_id=patient.pk)
-    tz = zoneinfo.ZoneInfo(patient.site.timezone)
+        return redirect("clinic:patient_detail", patient_id=patient.pk)
+    tz = patient.site.tz
     chairs = patient.site.chairs.all()
     data = request.POST if request.method == "POST" else request.GET or None
     form = SeriesForm(data, chairs=chairs)
@@ -51,33 +52,33 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     if form.is_bound and form.is_valid():
         first_day = form.cleaned_data["first_day"]
         span = form.cleaned_data.get("span_days")
+        now = timezone.now()
         try:
             wanted = services.SeriesRequest(
-                earliest=max(
-                    dt.datetime.combine(first_day, dt.time.min, tzinfo=tz), timezone.now()
-                ),
+                earliest=max(dt.datetime.combine(first_day, dt.time.min, tzinfo=tz), now),
                 availability=form.availability(),
                 preferred_chair=form.cleaned_data.get("chair"),
                 requested_span=dt.timedelta(days=span) if span else None,
             )
             if request.method == "POST":
                 booked = services.book_series(
-                    course=course, earliest=wanted.earliest, by=request.user, request=wanted,
-                    choice=request.POST.get("choice", services.EARLIEST),
+                    course=course, earliest=wanted.earliest, by=request.user, now=now,
+                    request=wanted, choice=request.POST.get("choice", services.EARLIEST),
                 )  # fmt: skip
                 messages.success(request, f"Booked {len(booked)} infusion visits.")
-                return redirect("care:patient_detail", patient_id=patient.pk)
-            result = services.propose_series(course=course, request=wanted)
+                return redirect("clinic:patient_detail", patient_id=patient.pk)
+            result = services.propose_series(course=course, request=wanted, now=now)
             held_until = services.hold_series(
-                course=course, result=result, by=request.user, now=timezone.now()
+                course=course, result=result, by=request.user, now=now
             )
         except ClinicalValueError as error:
-            add_clinical_error(form, error)
+            show_refusal(request, error, form)
     by_pk = {str(c.pk): c for c in chairs}
 
     def shown(slots: tuple[series.Slot, ...]) -> list[tuple[Chair, dt.datetime, dt.datetime]]:
         return [(by_pk[s.chair], s.start.astimezone(tz), s.end.astimezone(tz)) for s in slots]
 
+    care_queries.record_patient_read(request.user, patient)
     context = {
         "patient": patient,
         "course": course,
@@ -90,40 +91,37 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         "tz": tz,
         "staffing_checked": staff.staff_rules(patient.site).checked,
     }
-    care_queries.audit_patient_read(request.user, patient)
     return render(request, "scheduling/series.html", context, status=400 if form.errors else 200)
 
 
 @require_POST
 @login_required
 def visit_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
-    require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
-    patient = care_queries.get_patient_for_user(request.user, patient_id, audit_read=False)
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, "scheduling.add_appointment", category=DataCategory.SCHEDULE
+    )
     course = care_services.active_course(patient)
     form = VisitForm(request.POST, chairs=patient.site.chairs.all())
     if course is None:
-        form.add_error(None, "Enrol the patient in a protocol before booking a visit.")
-    elif form.is_valid():
-        tz = zoneinfo.ZoneInfo(patient.site.timezone)
+        messages.error(request, "Enrol the patient in a protocol before booking a visit.")
+    elif not form.is_valid():
+        show_form_errors(request, form)
+    else:
         starts_at = dt.datetime.combine(
-            form.cleaned_data["day"], form.cleaned_data["start_time"], tzinfo=tz
+            form.cleaned_data["day"], form.cleaned_data["start_time"], tzinfo=patient.site.tz
         )
-        try:
-            services.book_visit(
+        attempt(
+            request,
+            lambda: services.book_visit(
                 course=course,
                 chair=form.cleaned_data["chair"],
                 starts_at=starts_at,
                 by=request.user,
-            )
-        except ClinicalValueError as error:
-            add_clinical_error(form, error)
-        else:
-            messages.success(request, "Visit booked.")
-            return redirect("care:patient_detail", patient_id=patient.pk)
-    for field, problems in form.errors.items():
-        for problem in problems:
-            messages.error(request, f"{field}: {problem}" if field != "__all__" else str(problem))
-    return redirect("care:patient_detail", patient_id=patient.pk)
+                now=timezone.now(),
+            ),
+            success="Visit booked.",
+        )
+    return redirect("clinic:patient_detail", patient_id=patient.pk)
 
 
 def _board_site_and_day(request: AuthenticatedRequest) -> tuple[Site, dt.date, list[Site]]:
@@ -135,7 +133,7 @@ def _board_site_and_day(request: AuthenticatedRequest) -> tuple[Site, dt.date, l
     try:
         day = dt.date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
-        day = timezone.localdate(timezone=zoneinfo.ZoneInfo(site.timezone))
+        day = timezone.localdate(timezone=site.tz)
     return site, day, sites
 
 
@@ -146,10 +144,10 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
     staffing strip and the chairs, which the page re-fetches every 30 s so the board stays
     current without a reload."""
     site, day, sites = _board_site_and_day(request)
-    tz = zoneinfo.ZoneInfo(site.timezone)
+    tz = site.tz
     rows = queries.day_schedule(site, day)
     patient_ids = sorted({v.patient_id for _, visits in rows for v in visits})
-    due = care_queries.due_by_patient(patient_ids, now=timezone.now())
+    due = queries.due_by_patient(patient_ids, now=timezone.now())
     record_event(
         actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site
     )
@@ -205,7 +203,7 @@ def _decimal(load: Fraction) -> Decimal:
 def week_view(request: AuthenticatedRequest) -> HttpResponse:
     """Seven days from the Monday of the given day: each chair's visits per day."""
     site, day, sites = _board_site_and_day(request)
-    tz = zoneinfo.ZoneInfo(site.timezone)
+    tz = site.tz
     monday = day - dt.timedelta(days=day.weekday())
     days = [monday + dt.timedelta(days=n) for n in range(7)]
     by_day = {
@@ -231,17 +229,17 @@ def _visit_for_change(request: AuthenticatedRequest, appointment_id: int) -> App
     require_permission(
         request.user, "scheduling.change_appointment", category=DataCategory.SCHEDULE
     )
-    return care_queries.get_appointment_for_user(request.user, appointment_id)
+    return queries.get_appointment_for_user(request.user, appointment_id)
 
 
 def _back(request: AuthenticatedRequest, appointment: Appointment) -> HttpResponse:
     target = request.POST.get("next", "")
     if target == "board":
-        day = appointment.starts_at.astimezone(zoneinfo.ZoneInfo(appointment.site.timezone))
+        day = appointment.starts_at.astimezone(appointment.site.tz)
         return redirect(
             f"{reverse('scheduling:day')}?site={appointment.site_id}&day={day:%Y-%m-%d}"
         )
-    return redirect("care:patient_detail", patient_id=appointment.patient_id)
+    return redirect("clinic:patient_detail", patient_id=appointment.patient_id)
 
 
 @require_POST
@@ -249,17 +247,19 @@ def _back(request: AuthenticatedRequest, appointment: Appointment) -> HttpRespon
 def visit_cancel(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
     appointment = _visit_for_change(request, appointment_id)
     reason = request.POST.get("reason", "")
-    try:
-        if reason not in CancellationReason.values:
-            raise ClinicalValueError("reason", "choose why the visit is cancelled")
-        services.cancel_visit(
-            appointment=appointment, reason=CancellationReason(reason),
-            note=request.POST.get("note", ""), by=request.user,
-        )  # fmt: skip
-    except ClinicalValueError as error:
-        messages.error(request, str(error))
+    if reason not in CancellationReason.values:
+        messages.error(request, "Choose why the visit is cancelled.")
     else:
-        messages.success(request, f"Visit {appointment.number} cancelled.")
+        attempt(
+            request,
+            lambda: services.cancel_visit(
+                appointment=appointment,
+                reason=CancellationReason(reason),
+                note=request.POST.get("note", ""),
+                by=request.user,
+            ),
+            success=f"Visit {appointment.number} cancelled.",
+        )
     return _back(request, appointment)
 
 
@@ -267,12 +267,11 @@ def visit_cancel(request: AuthenticatedRequest, appointment_id: int) -> HttpResp
 @login_required
 def visit_no_show(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
     appointment = _visit_for_change(request, appointment_id)
-    try:
-        services.mark_no_show(appointment=appointment, by=request.user, now=timezone.now())
-    except ClinicalValueError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"Visit {appointment.number}: no-show recorded.")
+    attempt(
+        request,
+        lambda: services.mark_no_show(appointment=appointment, by=request.user, now=timezone.now()),
+        success=f"Visit {appointment.number}: no-show recorded.",
+    )
     return _back(request, appointment)
 
 
@@ -281,12 +280,15 @@ def visit_no_show(request: AuthenticatedRequest, appointment_id: int) -> HttpRes
 def visit_phase(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
     appointment = _visit_for_change(request, appointment_id)
     phase = request.POST.get("phase", "")
-    try:
-        if phase not in VisitPhase.values:
-            raise ClinicalValueError("phase", "no such phase")
-        services.advance_phase(appointment=appointment, phase=VisitPhase(phase), by=request.user)
-    except ClinicalValueError as error:
-        messages.error(request, str(error))
+    if phase not in VisitPhase.values:
+        messages.error(request, "No such phase.")
+    else:
+        attempt(
+            request,
+            lambda: services.advance_phase(
+                appointment=appointment, phase=VisitPhase(phase), by=request.user
+            ),
+        )
     return _back(request, appointment)
 
 
@@ -299,25 +301,32 @@ def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpRespon
     if not form.is_valid():
         messages.error(request, "Give a chair, a day and a time.")
         return _back(request, appointment)
-    tz = zoneinfo.ZoneInfo(appointment.site.timezone)
+    tz = appointment.site.tz
     starts_at = dt.datetime.combine(
         form.cleaned_data["day"], form.cleaned_data["start_time"], tzinfo=tz
     )
-    try:
-        result = services.reschedule_visit(
-            appointment=appointment, starts_at=starts_at, chair=form.cleaned_data["chair"],
-            by=request.user, override_reason=request.POST.get("override_reason", ""),
-        )  # fmt: skip
-    except ClinicalValueError as error:
-        messages.error(request, str(error))
-    else:
+
+    def moved(result: services.Rescheduled) -> str:
         text = f"Visit {appointment.number} moved."
         if result.repaired:
             numbers = ", ".join(str(v.number) for v in result.repaired)
             text += f" Visits {numbers} moved too, to keep the protocol's spacing."
         if result.overridden:
             text += " Kept against the series rules: " + "; ".join(result.overridden)
-        messages.success(request, text)
+        return text
+
+    attempt(
+        request,
+        lambda: services.reschedule_visit(
+            appointment=appointment,
+            starts_at=starts_at,
+            chair=form.cleaned_data["chair"],
+            by=request.user,
+            override_reason=request.POST.get("override_reason", ""),
+            now=timezone.now(),
+        ),
+        success=moved,
+    )
     return _back(request, appointment)
 
 
@@ -336,7 +345,7 @@ def _monday(text: str, site: Site) -> dt.date:
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
-        day = timezone.localdate(timezone=zoneinfo.ZoneInfo(site.timezone))
+        day = timezone.localdate(timezone=site.tz)
     return day - dt.timedelta(days=day.weekday())
 
 
@@ -409,7 +418,7 @@ def _staff_page(
         "can_add": user.has_perm("scheduling.add_shift"),
         "can_remove": user.has_perm("scheduling.delete_shift"),
         "can_set": user.has_perm("scheduling.change_phasestaffing"),
-        "tz": zoneinfo.ZoneInfo(site.timezone),
+        "tz": site.tz,
     }
     refused = shift_form.errors or rules_form.errors or (chair_form and chair_form[1].errors)
     return render(request, "scheduling/staff.html", context, status=400 if refused else 200)
@@ -424,14 +433,17 @@ def shift_add(request: AuthenticatedRequest) -> HttpResponse:
     form = ShiftForm(request.POST, people=queries.shift_staff(site))
     if form.is_valid():
         wanted = form.shift_request()
-        try:
-            added = staff.add_shifts(site=site, request=wanted, by=request.user)
-        except ClinicalValueError as error:
-            add_clinical_error(form, error)
-        else:
-            who = wanted.staff.get_full_name() or wanted.staff.get_username()
-            shifts = f"{len(added)} {wanted.role.label.lower()} shift{'s' * (len(added) > 1)}"
-            messages.success(request, f"Added {shifts} for {who}.")
+        who = wanted.staff.get_full_name() or wanted.staff.get_username()
+        role = wanted.role.label.lower()
+        added = attempt(
+            request,
+            lambda: staff.add_shifts(site=site, request=wanted, by=request.user),
+            form=form,
+            success=lambda shifts: (
+                f"Added {len(shifts)} {role} shift{'s' * (len(shifts) > 1)} for {who}."
+            ),
+        )
+        if added is not None:
             return redirect(_staff_url(site, wanted.day))
     return _staff_page(request, site, _monday(request.POST.get("week", ""), site), shift_form=form)
 
@@ -442,7 +454,7 @@ def shift_remove(request: AuthenticatedRequest, shift_id: int) -> HttpResponse:
     """Remove one shift, unless booked visits need it (the message says when)."""
     require_permission(request.user, "scheduling.delete_shift", category=DataCategory.SCHEDULE)
     shift = queries.get_shift_for_user(request.user, shift_id)
-    tz = zoneinfo.ZoneInfo(shift.site.timezone)
+    tz = shift.site.tz
     starts, ends = shift.starts_at.astimezone(tz), shift.ends_at.astimezone(tz)
     who = shift.staff.get_full_name() or shift.staff.get_username()
     try:
@@ -465,14 +477,15 @@ def staff_rules(request: AuthenticatedRequest) -> HttpResponse:
     monday = _monday(request.POST.get("week", ""), site)
     form = StaffRulesForm(request.POST)
     if form.is_valid():
-        try:
-            staff.set_phase_staffing(
+        saved = attempt(
+            request,
+            lambda: staff.set_phase_staffing(
                 site=site, rules=form.rules(), by=request.user, now=timezone.now()
-            )
-        except ClinicalValueError as error:
-            add_clinical_error(form, error)
-        else:
-            messages.success(request, "Staffing rules saved.")
+            ),
+            form=form,
+            success="Staffing rules saved.",
+        )
+        if saved is not None:
             return redirect(_staff_url(site, monday))
     return _staff_page(request, site, monday, rules_form=form)
 
@@ -488,14 +501,17 @@ def chair_capabilities(request: AuthenticatedRequest, chair_id: int) -> HttpResp
     monday = _monday(request.POST.get("week", ""), chair.site)
     form = ChairCapabilitiesForm(request.POST, auto_id=f"id_chair{chair.pk}_%s")
     if form.is_valid():
-        try:
-            chairs.set_chair_capabilities(
-                chair=chair, capabilities=form.cleaned_data["capabilities"], by=request.user,
+        saved = attempt(
+            request,
+            lambda: chairs.set_chair_capabilities(
+                chair=chair,
+                capabilities=form.cleaned_data["capabilities"],
+                by=request.user,
                 now=timezone.now(),
-            )  # fmt: skip
-        except ClinicalValueError as error:
-            add_clinical_error(form, error)
-        else:
-            messages.success(request, f"{chair.name} saved.")
+            ),
+            form=form,
+            success=f"{chair.name} saved.",
+        )
+        if saved is not None:
             return redirect(_staff_url(chair.site, monday))
     return _staff_page(request, chair.site, monday, chair_form=(chair.pk, form))

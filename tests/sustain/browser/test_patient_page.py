@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from django.utils import timezone
+
+from sustain.infusion import services as infusion
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -63,27 +66,38 @@ def chromium_page(width: int = 1100, height: int = 1400) -> Iterator["Page"]:
 def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sam, pat):
     started = dt.datetime.now(tz=zoneinfo.ZoneInfo("America/New_York")) - dt.timedelta(days=3)
     # A weight from the real today: doses need one measured within 30 days of the visit.
-    care.record_weight(patient=pat, weight_kg=Decimal("70.0"), measured_on=started.date(), by=ben)
+    care.record_weight(
+        patient=pat,
+        weight_kg=Decimal("70.0"),
+        measured_on=started.date(),
+        by=ben,
+        now=timezone.now(),
+    )
     course = care.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     care.record_assessment(
         patient=pat, instrument="phq9", timepoint="baseline", by=ben,
         answers=dict(zip("123456789", [3, 3, 2, 2, 2, 2, 2, 2, 0], strict=True)),
-        completed_at=started - dt.timedelta(days=1),
+        completed_at=started - dt.timedelta(days=1), now=timezone.now()
     )  # fmt: skip
     care.record_assessment(
         patient=pat, instrument="gad7", timepoint="baseline", by=ben,
         answers=dict.fromkeys("1234567", 2), completed_at=started - dt.timedelta(days=1),
+        now=timezone.now(),
     )  # fmt: skip
     ready_for_induction(course, by_nurse=ben, by_prescriber=ada, on=started.date())
-    visits = scheduling.book_series(course=course, earliest=started, by=sam)
-    care.record_assessment(
-        patient=pat, instrument="phq9", timepoint="pre_infusion", by=ben,
+    visits = scheduling.book_series(course=course, earliest=started, by=sam, now=timezone.now())
+    infusion.record_visit_assessment(
+        appointment=visits[0], instrument="phq9", timepoint="pre_infusion", by=ben,
         answers=dict(zip("123456789", [2, 2, 1, 1, 1, 1, 1, 1, 0], strict=True)),
-        completed_at=visits[0].starts_at, appointment=visits[0],
+        completed_at=visits[0].starts_at, now=timezone.now(),
     )  # fmt: skip
-    care.record_infusion(
+    infusion.record_infusion(
         appointment=visits[0], vial_mg_per_ml=Decimal("50"), by=ben,
         confirmed_at=visits[0].starts_at + dt.timedelta(minutes=40),
     )  # fmt: skip

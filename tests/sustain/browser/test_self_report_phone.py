@@ -5,8 +5,8 @@ import re
 import pytest
 from django.utils import timezone
 
+from sustain.accounts.models import OutboxMessage
 from sustain.portal import services as portal
-from sustain.portal.models import OutboxMessage
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
 
 pytestmark = [

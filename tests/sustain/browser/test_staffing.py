@@ -6,6 +6,7 @@ import zoneinfo
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from sustain.care import services as care
 from sustain.scheduling import staff
@@ -37,11 +38,15 @@ def test_scheduler_staffs_a_day_and_books_two_series_that_share_the_nurse(
     other = care.register_patient(
         by=sam, site=north, given_name="Noor", family_name="Second", sex="female",
         date_of_birth=dt.date(1979, 3, 3), phone="", email="", primary_condition="depression",
-        weight_kg=Decimal("64"), today=today,
+        weight_kg=Decimal("64"), today=today, now=timezone.now()
     )  # fmt: skip
     for patient in (pat, other):
         care.enrol_patient(
-            patient=patient, protocol_key="depression-induction", protocol_version=1, by=ada
+            patient=patient,
+            protocol_key="depression-induction",
+            protocol_version=1,
+            by=ada,
+            now=timezone.now(),
         )
     # Wednesday and Friday as set up before; Monday in the browser.
     put_on_shift(north, nurse=ben, prescriber=ada, by=admin, days=(2, 4), first=monday)

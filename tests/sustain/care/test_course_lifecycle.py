@@ -6,9 +6,12 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from sustain.care import protocol_versions, services
-from sustain.care.models import Course, InfusionRecord
+from sustain.care.models import Course
+from sustain.infusion import services as infusion
+from sustain.infusion.models import InfusionRecord
 from sustain.scheduling import services as scheduling
 from sustain_core import instruments, protocols, series
 from sustain_core.errors import ClinicalValueError
@@ -23,7 +26,11 @@ NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 @pytest.fixture
 def course(pat, ada):
     return services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
 
 
@@ -31,7 +38,7 @@ def baseline(pat, ben, at=NOW):
     for code, items in (("phq9", 9), ("gad7", 7)):
         services.record_assessment(
             patient=pat, instrument=code, answers={str(n): 2 for n in range(1, items + 1)},
-            timepoint="baseline", by=ben, completed_at=at,
+            timepoint="baseline", by=ben, completed_at=at, now=timezone.now()
         )  # fmt: skip
 
 
@@ -46,7 +53,7 @@ def consent_and_screen(course, ben, ada):
 
 
 def infuse(visit, ben):
-    return services.record_infusion(
+    return infusion.record_infusion(
         appointment=visit, vial_mg_per_ml=Decimal("50"), by=ben,
         confirmed_at=visit.starts_at + dt.timedelta(minutes=45),
     )  # fmt: skip
@@ -54,7 +61,7 @@ def infuse(visit, ben):
 
 @time_machine.travel(NOW, tick=False)
 def test_first_infusion_is_refused_until_the_guards_hold(pat, ada, ben, sam, course):
-    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     with pytest.raises(ClinicalValueError) as excinfo:
         infuse(visits[0], ben)
     assert str(excinfo.value) == (
@@ -78,7 +85,7 @@ def test_first_infusion_is_refused_until_the_guards_hold(pat, ada, ben, sam, cou
 def test_series_review_and_maintenance_boosters(login, pat, ada, ben, sam, course):
     consent_and_screen(course, ben, ada)
     baseline(pat, ben)
-    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     for visit in visits:
         infuse(visit, ben)
     course.refresh_from_db()
@@ -86,6 +93,7 @@ def test_series_review_and_maintenance_boosters(login, pat, ada, ben, sam, cours
     services.record_assessment(
         patient=pat, instrument="phq9", answers={str(n): 0 for n in range(1, 10)},
         timepoint="follow_up", by=ben, completed_at=visits[-1].ends_at + dt.timedelta(days=1),
+        now=timezone.now(),
     )  # fmt: skip
 
     page = login(ada).get(f"/patients/{pat.pk}/review/")
@@ -100,7 +108,7 @@ def test_series_review_and_maintenance_boosters(login, pat, ada, ben, sam, cours
         "maintenance", ada, page.context["options"][choice].kind.value
     )  # fmt: skip
     with time_machine.travel(visits[-1].starts_at + dt.timedelta(days=2), tick=False):
-        boosters = login(ada).get(f"/patients/{pat.pk}/").context["boosters"]
+        boosters = login(ada).get(f"/patients/{pat.pk}/").context["page"].boosters
     assert boosters  # the plan makes boosters due, none booked yet
     assert all(visit is None for _, visit in boosters)
 
@@ -166,9 +174,9 @@ def test_clinic_version_is_validated(north, ada, course):
 @time_machine.travel(NOW, tick=False)
 def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, sam):
     course = services.enrol_patient(
-        patient=pat, protocol_key="murrough-2013", protocol_version=1, by=ada
+        patient=pat, protocol_key="murrough-2013", protocol_version=1, by=ada, now=timezone.now()
     )
-    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     days = [v.starts_at.astimezone(dt.UTC).strftime("%a %d") for v in visits]
     assert days == ["Mon 30", "Wed 02", "Fri 04", "Mon 07", "Wed 09", "Fri 11"]
     assert (visits[-1].starts_at.date() - visits[0].starts_at.date()).days == 11  # 12 days
@@ -180,7 +188,7 @@ def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, s
     )
     services.record_assessment(  # MADRS is clinician-rated: the prescriber enters it
         patient=pat, instrument="madrs", answers={str(n): 3 for n in range(1, 11)},
-        timepoint="baseline", by=ada, completed_at=NOW,
+        timepoint="baseline", by=ada, completed_at=NOW, now=timezone.now()
     )  # fmt: skip
     record = infuse(visits[0], ben)
     assert (record.dose_mg, record.pump_rate_ml_per_h) == (Decimal("35"), Decimal("150.0"))
@@ -193,9 +201,11 @@ def test_adjusted_body_weight_by_clinic_rule(settings, pat, ada, ben, sam, cours
     pat.height_cm = Decimal("165.1")  # 5 ft 5 in: Devine IBW (female) 45.5 + 5 × 2.3 = 57.0 kg
     pat.sex = "female"
     pat.save(update_fields=["height_cm", "sex"])
-    services.record_weight(patient=pat, weight_kg=Decimal("110.0"), measured_on=NOW.date(), by=ben)
-    visit = scheduling.book_series(course=course, earliest=MONDAY, by=sam)[0]
-    plan = services.plan_dose(appointment=visit, vial_mg_per_ml=Decimal("50"))
+    services.record_weight(
+        patient=pat, weight_kg=Decimal("110.0"), measured_on=NOW.date(), by=ben, now=timezone.now()
+    )
+    visit = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())[0]
+    plan = infusion.plan_dose(appointment=visit, vial_mg_per_ml=Decimal("50"))
     # BMI 110 / 1.651² = 40.4 ≥ 30 → adjusted 57.0 + 0.4 × (110 − 57.0) = 78.2 kg
     assert (plan.weight_kg, plan.dose_mg) == (Decimal("78.2"), Decimal("39.10"))
 
@@ -204,11 +214,11 @@ def test_course_total_after_infusions(pat, ada, ben, sam, course):
     with time_machine.travel(NOW, tick=False):
         consent_and_screen(course, ben, ada)
         baseline(pat, ben)
-        visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+        visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     for visit in visits[:2]:
         with time_machine.travel(visit.starts_at, tick=False):
             infuse(visit, ben)
-    assert services.course_dose_total(course) == (2, Decimal("70"), Decimal("1.000"))
+    assert infusion.course_dose_total(course) == (2, Decimal("70"), Decimal("1.000"))
 
 
 @time_machine.travel(NOW, tick=False)
@@ -216,12 +226,16 @@ def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam):
     patient = services.register_patient(
         by=sam, site=north, given_name="Cy", family_name="Ray", sex="male",
         date_of_birth=dt.date(1975, 4, 4), phone="", email="", primary_condition="chronic_pain",
-        weight_kg=Decimal("80.0"), today=NOW.date(),
+        weight_kg=Decimal("80.0"), today=NOW.date(), now=timezone.now()
     )  # fmt: skip
     course = services.enrol_patient(
-        patient=patient, protocol_key="crps-schwartzman-2009", protocol_version=1, by=ada
+        patient=patient,
+        protocol_key="crps-schwartzman-2009",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
-    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     assert len(visits) == 10
     assert {v.starts_at.astimezone(dt.UTC).weekday() for v in visits} <= {0, 1, 2, 3, 4}
     # Check-in 15 min, the 4-hour infusion, 60 min recovery, 5 min discharge; the one
@@ -244,7 +258,7 @@ def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam):
         items = instruments.get_instrument(code).items
         services.record_assessment(
             patient=patient, instrument=code, answers={item.key: 6 for item in items},
-            timepoint="baseline", by=ada, completed_at=NOW,
+            timepoint="baseline", by=ada, completed_at=NOW, now=timezone.now()
         )  # fmt: skip
     record = infuse(visits[0], ben)
     # 80 kg × 0.35 mg/kg/h = 28 mg/h, capped at 25 mg/h [Schwartzman2009]; 4 h = 100 mg
@@ -258,19 +272,19 @@ def test_titration_after_infusion_2_without_response(login, pat, ada, ben, sam, 
     with time_machine.travel(NOW, tick=False):
         consent_and_screen(course, ben, ada)
         baseline(pat, ben)
-        visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+        visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     for visit in visits[:2]:
         with time_machine.travel(visit.starts_at, tick=False):
             infuse(visit, ben)
     with time_machine.travel(visits[1].ends_at, tick=False):
         page = login(ada).get(f"/patients/{pat.pk}/")
-        suggestion = page.context["titration"]
+        suggestion = page.context["page"].doses.titration
         assert (suggestion.action, suggestion.mg_per_kg) == ("increase", Decimal("0.75"))
         assert login(ben).post(f"/patients/{pat.pk}/titrate/").status_code == 403
         login(ada).post(f"/patients/{pat.pk}/titrate/")
     course.refresh_from_db()
     assert course.dose_mg_per_kg == Decimal("0.75")
-    plan = services.plan_dose(appointment=visits[2], vial_mg_per_ml=Decimal("50"))
+    plan = infusion.plan_dose(appointment=visits[2], vial_mg_per_ml=Decimal("50"))
     assert plan.dose_mg == Decimal("52.5")  # 70 kg × 0.75 mg/kg
     assert course.transitions.last().reason.startswith("dose 0.5 → 0.75 mg/kg (increase)")
 
@@ -283,11 +297,12 @@ def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, vers
         by=sam, site=north, given_name="Any", family_name="One", sex="female",
         date_of_birth=dt.date(1980, 1, 1), phone="", email="",
         primary_condition=protocol.condition, weight_kg=Decimal("70.0"), today=NOW.date(),
+        now=timezone.now(),
     )  # fmt: skip
     course = services.enrol_patient(
-        patient=patient, protocol_key=key, protocol_version=version, by=ada
+        patient=patient, protocol_key=key, protocol_version=version, by=ada, now=timezone.now()
     )
-    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     assert len(visits) == protocol.series.count
     assert series.check_series(protocol.series, [v.starts_at for v in visits], tz=NEW_YORK) == []
     services.record_consent(course=course, signed_on=NOW.date(), document="v1", by=ben, now=NOW)
@@ -302,7 +317,7 @@ def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, vers
         items = instruments.get_instrument(code).items
         services.record_assessment(
             patient=patient, instrument=code, answers={i.key: i.min_value + 1 for i in items},
-            timepoint="baseline", by=ada, completed_at=NOW,
+            timepoint="baseline", by=ada, completed_at=NOW, now=timezone.now()
         )  # fmt: skip
     record = infuse(visits[0], ben)
     course.refresh_from_db()
@@ -315,7 +330,7 @@ def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, vers
 def test_adverse_event_at_an_infusion_shows_on_the_review(login, pat, ada, ben, sam, course):
     consent_and_screen(course, ben, ada)
     baseline(pat, ben)
-    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam)
+    visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     infuse(visits[0], ben)
     client = login(ben)
     client.post(

@@ -9,18 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from sustain.accounts.audit import verify_chain
-from sustain.accounts.models import Site, User
-from sustain.care.models import (
-    Alert,
-    Assessment,
-    AssessmentAnswer,
-    Course,
-    InfusionRecord,
-    Patient,
-)
-from sustain.portal.models import Invitation, OutboxMessage
+from sustain.accounts.models import OutboxMessage, Site, User
+from sustain.care.models import Alert, Assessment, AssessmentAnswer, Course, Patient
+from sustain.infusion.models import InfusionRecord
+from sustain.portal.models import Invitation
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
 from sustain.scheduling.queries import waiting_courses
 from sustain.scheduling.services import book_series
@@ -98,7 +93,7 @@ def test_demo_loads_a_working_clinic(db, settings):
         assert given, "every mid-induction patient has had an infusion"
         assert all(v.status == "booked" and v.starts_at > now for v in visits[len(given) :])
         for visit in given:  # each infusion has its pre-infusion PHQ-9 from 15 minutes before
-            assessment = visit.assessments.get()
+            assessment = visit.visit_assessments.get().assessment
             assert (assessment.timepoint, assessment.completed_at) == (
                 "pre_infusion",
                 visit.starts_at - dt.timedelta(minutes=15),
@@ -176,7 +171,9 @@ def test_demo_loads_a_working_clinic(db, settings):
     crps = Course.objects.get(protocol_key="crps-schwartzman-2009")
     assert crps in waiting_courses(Site.objects.all())
     sam = User.objects.get(username="sam.scheduler")
-    visits = book_series(course=crps, earliest=now + dt.timedelta(days=5), by=sam)
+    visits = book_series(
+        course=crps, earliest=now + dt.timedelta(days=5), by=sam, now=timezone.now()
+    )
     assert len(visits) == 10
     assert {(v.chair.name, v.ends_at - v.starts_at) for v in visits} == {
         ("Chair 6", dt.timedelta(hours=5, minutes=20))

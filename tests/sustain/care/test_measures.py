@@ -5,9 +5,11 @@ import zoneinfo
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from sustain.care import queries, services
 from sustain.scheduling import services as scheduling
+from sustain.scheduling.queries import as_visits
 from sustain_core import protocols
 from sustain_core.outcomes import Outcome, TrajectoryStatus
 
@@ -25,10 +27,17 @@ def phq9(total: int) -> dict[str, int]:
 
 def test_response_then_confirmed_relapse(pat, ada, ben, sam):
     course = services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     visits = scheduling.book_series(
-        course=course, earliest=dt.datetime(2026, 11, 2, tzinfo=NEW_YORK), by=sam
+        course=course,
+        earliest=dt.datetime(2026, 11, 2, tzinfo=NEW_YORK),
+        by=sam,
+        now=timezone.now(),
     )
     first, last = visits[0].starts_at, visits[-1].starts_at
     timeline = [
@@ -40,12 +49,12 @@ def test_response_then_confirmed_relapse(pat, ada, ben, sam):
     for at, total in timeline:
         services.record_assessment(
             patient=pat, instrument="phq9", answers=phq9(total), timepoint="follow_up", by=ben,
-            completed_at=at,
+            completed_at=at, now=timezone.now()
         )  # fmt: skip
 
     [summary] = queries.measure_summaries(
         list(pat.assessments.all()),
-        visits,
+        as_visits(visits),
         protocol=protocols.DEPRESSION_INDUCTION_V1,
         tz=NEW_YORK,
     )

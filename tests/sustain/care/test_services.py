@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent
 from sustain.care import services
@@ -29,6 +30,7 @@ def register(north, sam, **changes):
         "primary_condition": "depression",
         "weight_kg": Decimal("81.4"),
         "today": TODAY,
+        "now": NOW,
     }
     return services.register_patient(**(data | changes))
 
@@ -86,7 +88,7 @@ def phq9(*values):
 def record(patient, by, answers, instrument="phq9", **extra):
     return services.record_assessment(
         patient=patient, instrument=instrument, answers=answers, timepoint="baseline", by=by,
-        completed_at=extra.pop("completed_at", NOW), **extra,
+        completed_at=extra.pop("completed_at", NOW), now=extra.pop("now", NOW), **extra,
     )  # fmt: skip
 
 
@@ -146,7 +148,11 @@ def test_safety_alerts(pat, ben, instrument, answers, kinds):
 
 def test_meaningful_worsening_raises_an_alert_for_the_course_prescriber(pat, ben, ada):
     services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     record(pat, ben, phq9(1, 1, 1, 1, 1, 1, 1, 1, 0))  # 8
     record(pat, ben, phq9(2, 2, 1, 1, 1, 1, 1, 1, 0), completed_at=NOW + dt.timedelta(days=7))
@@ -159,7 +165,11 @@ def test_meaningful_worsening_raises_an_alert_for_the_course_prescriber(pat, ben
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the worker commits
 def test_alert_is_emailed_by_the_worker_to_the_assigned_prescriber(pat, ben, ada):
     services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     assessment = record(pat, ben, phq9(1, 1, 1, 1, 1, 1, 1, 1, 1))
     alert = Alert.objects.get()
@@ -179,23 +189,33 @@ def test_acknowledge_alert_needs_a_note_and_happens_once(pat, ben, ada):
     record(pat, ben, phq9(1, 1, 1, 1, 1, 1, 1, 1, 2))
     alert = Alert.objects.get()
     with pytest.raises(ClinicalValueError) as excinfo:
-        services.acknowledge_alert(alert=alert, by=ada, note="  ")
+        services.acknowledge_alert(alert=alert, by=ada, note="  ", now=timezone.now())
     assert excinfo.value.field == "note"
-    alert = services.acknowledge_alert(alert=alert, by=ada, note="Called; safety plan reviewed.")
+    alert = services.acknowledge_alert(
+        alert=alert, by=ada, note="Called; safety plan reviewed.", now=timezone.now()
+    )
     assert (alert.status, alert.acknowledged_by, alert.note) == (
         "acknowledged", ada, "Called; safety plan reviewed."
     )  # fmt: skip
     with pytest.raises(ClinicalValueError, match="already acknowledged"):
-        services.acknowledge_alert(alert=alert, by=ada, note="again")
+        services.acknowledge_alert(alert=alert, by=ada, note="again", now=timezone.now())
 
 
 def test_enrol_refuses_a_second_active_course(pat, ada):
     services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     with pytest.raises(ClinicalValueError) as excinfo:
         services.enrol_patient(
-            patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+            patient=pat,
+            protocol_key="depression-induction",
+            protocol_version=1,
+            by=ada,
+            now=timezone.now(),
         )
     assert str(excinfo.value) == "protocol: the patient already has an active course"
     assert pat.courses.count() == 1
@@ -203,6 +223,8 @@ def test_enrol_refuses_a_second_active_course(pat, ada):
 
 def test_enrol_refuses_unknown_protocol(pat, ada):
     with pytest.raises(ClinicalValueError) as excinfo:
-        services.enrol_patient(patient=pat, protocol_key="nope", protocol_version=1, by=ada)
+        services.enrol_patient(
+            patient=pat, protocol_key="nope", protocol_version=1, by=ada, now=timezone.now()
+        )
     assert excinfo.value.field == "protocol"
     assert pat.courses.count() == 0

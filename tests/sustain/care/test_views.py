@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent
 from sustain.care import services
@@ -27,9 +28,9 @@ PATIENT = {
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("weight_kg", "0", "weight must be between 30 and 300 kg; got 0"),
-        ("weight_kg", "400", "weight must be between 30 and 300 kg; got 400"),
-        ("date_of_birth", "2999-01-01", "date of birth 2999-01-01 is in the future"),
+        ("weight_kg", "0", "Weight must be between 30 and 300 kg; got 0"),
+        ("weight_kg", "400", "Weight must be between 30 and 300 kg; got 400"),
+        ("date_of_birth", "2999-01-01", "Date of birth 2999-01-01 is in the future"),
     ],
 )
 def test_register_form_names_the_field_and_saves_nothing(login, north, sam, field, value, message):
@@ -94,7 +95,11 @@ def test_item9_shows_an_alert_on_the_patient_page(login, ben, pat):
 
 def test_visit_outside_hours_is_refused_with_a_message(login, ada, sam, north, pat):
     services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     client = login(sam)
     response = client.post(
@@ -115,7 +120,7 @@ def test_patient_list_query_count_does_not_grow_with_patients(login, ada, sam, n
         services.register_patient(
             by=sam, site=north, given_name=f"N{n}", family_name="Extra", sex="unknown",
             date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=pat.weights.get().weight_kg, today=dt.date(2026, 11, 27),
+            weight_kg=pat.weights.get().weight_kg, today=dt.date(2026, 11, 27), now=timezone.now()
         )  # fmt: skip
     with CaptureQueriesContext(connection) as three:
         response = client.get("/")
@@ -130,10 +135,14 @@ def test_day_view_shows_each_chair(login, ben, north):
 
 def test_cadss_entered_from_the_infusion_record_is_linked_to_the_visit(login, ada, ben, sam, pat):
     course = services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     visit = scheduling.book_series(
-        course=course, earliest=dt.datetime(2026, 11, 30, tzinfo=dt.UTC), by=sam
+        course=course, earliest=dt.datetime(2026, 11, 30, tzinfo=dt.UTC), by=sam, now=timezone.now()
     )[0]
     client = login(ben)
     assert (
@@ -143,7 +152,7 @@ def test_cadss_entered_from_the_infusion_record_is_linked_to_the_visit(login, ad
     data = answers("cadss", {str(n): "0" for n in range(1, 24)} | {"1": "2"}, "pre_infusion")
     client.post(f"/patients/{pat.pk}/assessments/new/?visit={visit.pk}", data | {"visit": visit.pk})
     assessment = Assessment.objects.get()
-    assert (assessment.instrument, assessment.total_score, assessment.appointment) == (
+    assert (assessment.instrument, assessment.total_score, assessment.visit_link.appointment) == (
         "cadss", 2, visit
     )  # fmt: skip
 
@@ -154,6 +163,7 @@ def test_alert_emails_can_be_switched_off(pat, ben, settings, django_capture_on_
         services.record_assessment(
             patient=pat, instrument="phq9", answers={str(n): 1 for n in range(1, 10)},
             timepoint="baseline", by=ben, completed_at=dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
+            now=timezone.now(),
         )  # fmt: skip
     assert (len(callbacks), pat.alerts.count()) == (0, 1)
 
@@ -166,6 +176,7 @@ def test_patient_page_query_count_does_not_grow_with_scores(login, ben, pat):
         services.record_assessment(
             patient=pat, instrument="phq9", answers={str(n): 1 for n in range(1, 9)} | {"9": 0},
             timepoint="follow_up", by=ben, completed_at=dt.datetime(2026, 11, day, tzinfo=dt.UTC),
+            now=timezone.now(),
         )  # fmt: skip
 
     add_phq9(1)
@@ -175,5 +186,5 @@ def test_patient_page_query_count_does_not_grow_with_scores(login, ben, pat):
         add_phq9(day)
     with CaptureQueriesContext(connection) as seven:
         response = client.get(url)
-    assert len(response.context["measures"][0].assessments) == 7
+    assert len(response.context["page"].measures[0].assessments) == 7
     assert len(seven) == len(one)

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from sustain.care import services as care
@@ -19,9 +20,15 @@ NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)  # Friday; the series star
 @pytest.fixture
 def booked(pat, ada, sam):
     course = care.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
-    scheduling.book_series(course=course, earliest=NOW + dt.timedelta(days=2), by=sam)
+    scheduling.book_series(
+        course=course, earliest=NOW + dt.timedelta(days=2), by=sam, now=timezone.now()
+    )
     return course
 
 
@@ -55,6 +62,7 @@ def test_self_reported_measures_are_done(login, ben, pat, booked):
         care.record_assessment(
             patient=pat, instrument=code, answers={str(n): 1 for n in range(1, items + 1)},
             timepoint="baseline", by=None, source="self_report", completed_at=NOW,
+            now=timezone.now(),
         )  # fmt: skip
     page = login(ben).get(f"/patients/{pat.pk}/")
     assert page.context["due_now"] == []

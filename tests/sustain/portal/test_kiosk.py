@@ -7,8 +7,9 @@ import pytest
 import time_machine
 from django.test import Client
 
+from sustain.accounts.models import OutboxMessage
 from sustain.care.models import Assessment
-from sustain.portal.models import Invitation, OutboxMessage
+from sustain.portal.models import Invitation
 
 pytestmark = pytest.mark.api
 

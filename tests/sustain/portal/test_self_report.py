@@ -9,10 +9,10 @@ import time_machine
 from django.db import connection
 from django.test import Client
 
-from sustain.accounts.models import AuditEvent
+from sustain.accounts.models import AuditEvent, OutboxMessage
 from sustain.care.models import Assessment
 from sustain.portal import services
-from sustain.portal.models import Invitation, OutboxMessage
+from sustain.portal.models import Invitation
 from sustain_core.errors import ClinicalValueError
 from tests.sustain.conftest import make_user
 

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from sustain.care import services as care
 from sustain.scheduling import services
@@ -15,9 +16,13 @@ MONDAY = dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def booked(pat, ada, sam):
     course = care.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
-    return services.book_series(course=course, earliest=MONDAY, by=sam)
+    return services.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
 
 
 def test_board_fragment_is_just_the_chairs(login, ben, booked):
@@ -54,8 +59,14 @@ def test_board_moves_a_visit_through_its_phases(login, ben, booked):
 
 
 def test_waitlist_lists_enrolled_patients_without_a_series(login, sam, ada, pat, north):
-    care.enrol_patient(patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada)
+    care.enrol_patient(
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
+    )
     page = login(sam).get("/schedule/waitlist/")
     assert [c.patient for c in page.context["waiting"]] == [pat]
-    services.book_series(course=pat.courses.get(), earliest=MONDAY, by=sam)
+    services.book_series(course=pat.courses.get(), earliest=MONDAY, by=sam, now=timezone.now())
     assert login(sam).get("/schedule/waitlist/").context["waiting"] == []

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from sustain.care import services as care_services
 from sustain.care.models import Course
@@ -22,7 +23,11 @@ MONDAY = dt.datetime(2026, 11, 30, 0, 0, tzinfo=NEW_YORK)
 
 def enrol(patient, prescriber) -> Course:
     return care_services.enrol_patient(
-        patient=patient, protocol_key="depression-induction", protocol_version=1, by=prescriber
+        patient=patient,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=prescriber,
+        now=timezone.now(),
     )
 
 
@@ -38,7 +43,7 @@ def overlapping_pairs(appointments) -> list[tuple[int, int]]:
 
 def test_book_series_books_six_visits_by_the_protocol(pat, ada, sam):
     course = enrol(pat, ada)
-    visits = services.book_series(course=course, earliest=MONDAY, by=sam)
+    visits = services.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     local = [v.starts_at.astimezone(NEW_YORK) for v in visits]
     course.refresh_from_db()
     assert [t.strftime("%a %d %H:%M") for t in local] == [
@@ -53,16 +58,16 @@ def test_book_series_books_six_visits_by_the_protocol(pat, ada, sam):
 def test_book_series_skips_a_closure_and_a_busy_chair(north, pat, ada, sam):
     Closure.objects.create(site=north, date=dt.date(2026, 12, 2), reason="Staff training")
     course = enrol(pat, ada)
-    visits = services.book_series(course=course, earliest=MONDAY, by=sam)
+    visits = services.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     local = [v.starts_at.astimezone(NEW_YORK).strftime("%a %d %H:%M") for v in visits]
     assert local[:3] == ["Mon 30 08:00", "Thu 03 08:00", "Mon 07 08:00"]
 
 
 def test_book_series_only_once(pat, ada, sam):
     course = enrol(pat, ada)
-    services.book_series(course=course, earliest=MONDAY, by=sam)
+    services.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     with pytest.raises(ClinicalValueError) as excinfo:
-        services.book_series(course=course, earliest=MONDAY, by=sam)
+        services.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     assert str(excinfo.value) == "course: the induction series is already booked"
     assert Appointment.objects.count() == 6
 
@@ -88,7 +93,9 @@ def test_book_visit_outside_opening_hours_is_refused(pat, ada, sam, local_start,
     course = enrol(pat, ada)
     chair = Chair.objects.filter(site=pat.site).first()
     with pytest.raises(ClinicalValueError) as excinfo:
-        services.book_visit(course=course, chair=chair, starts_at=local_start, by=sam)
+        services.book_visit(
+            course=course, chair=chair, starts_at=local_start, by=sam, now=timezone.now()
+        )
     assert (excinfo.value.field, excinfo.value.message) == ("start", message)
     assert Appointment.objects.count() == 0
 
@@ -96,9 +103,17 @@ def test_book_visit_outside_opening_hours_is_refused(pat, ada, sam, local_start,
 def test_book_visit_refuses_an_overlap(north, pat, ada, sam):
     course = enrol(pat, ada)
     chair = north.chairs.first()
-    services.book_visit(course=course, chair=chair, starts_at=MONDAY.replace(hour=9), by=sam)
+    services.book_visit(
+        course=course, chair=chair, starts_at=MONDAY.replace(hour=9), by=sam, now=timezone.now()
+    )
     with pytest.raises(ClinicalValueError) as excinfo:
-        services.book_visit(course=course, chair=chair, starts_at=MONDAY.replace(hour=10), by=sam)
+        services.book_visit(
+            course=course,
+            chair=chair,
+            starts_at=MONDAY.replace(hour=10),
+            by=sam,
+            now=timezone.now(),
+        )
     assert str(excinfo.value) == "starts_at: the patient is already booked at that time"
     assert Appointment.objects.count() == 1
 
@@ -107,7 +122,11 @@ def test_book_visit_refuses_an_overlap(north, pat, ada, sam):
 def test_postgresql_refuses_overlapping_visits_itself(north, pat, ada, sam):
     course = enrol(pat, ada)
     first = services.book_visit(
-        course=course, chair=north.chairs.first(), starts_at=MONDAY.replace(hour=9), by=sam
+        course=course,
+        chair=north.chairs.first(),
+        starts_at=MONDAY.replace(hour=9),
+        by=sam,
+        now=timezone.now(),
     )
     with pytest.raises(IntegrityError, match="appt_no_chair_overlap"), transaction.atomic():
         Appointment.objects.create(
@@ -148,12 +167,15 @@ def test_concurrent_series_for_different_patients_never_overlap(north, ada, sam)
         patient = care_services.register_patient(
             by=sam, site=north, given_name=f"P{n}", family_name="Race", sex="unknown",
             date_of_birth=dt.date(1985, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=Decimal("70"), today=dt.date(2026, 11, 27),
+            weight_kg=Decimal("70"), today=dt.date(2026, 11, 27), now=timezone.now()
         )  # fmt: skip
         courses.append(enrol(patient, ada))
 
     results = run_together(
-        [lambda c=c: services.book_series(course=c, earliest=MONDAY, by=sam) for c in courses]
+        [
+            lambda c=c: services.book_series(course=c, earliest=MONDAY, by=sam, now=timezone.now())
+            for c in courses
+        ]
     )
 
     # One chair, 12 series at once: each either books 6 visits or is refused cleanly (no fit
@@ -172,7 +194,8 @@ def test_concurrent_bookings_of_one_course_book_it_once(pat, ada, sam):
     course = enrol(pat, ada)
 
     results = run_together(
-        [lambda: services.book_series(course=course, earliest=MONDAY, by=sam)] * THREADS
+        [lambda: services.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())]
+        * THREADS
     )
 
     errors = sorted(str(r) for r in results if isinstance(r, Exception))

@@ -13,6 +13,7 @@ import time_machine
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent
 from sustain.care import services as care_services
@@ -38,13 +39,19 @@ def _frozen():
 @pytest.fixture
 def course(pat, ada):
     return care_services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
 
 
 def book(course, sam, local: dt.datetime) -> Appointment:
     chair = Chair.objects.filter(site=course.patient.site).first()
-    return services.book_visit(course=course, chair=chair, starts_at=local, by=sam)
+    return services.book_visit(
+        course=course, chair=chair, starts_at=local, by=sam, now=timezone.now()
+    )
 
 
 def create_feed(client: Client, patient) -> str:
@@ -220,10 +227,14 @@ def test_feed_shows_only_the_patients_own_visits(login, ben, pat, course, sam, n
     other = care_services.register_patient(
         by=sam, site=north, given_name="Olga", family_name="Other", sex="female",
         date_of_birth=dt.date(1970, 1, 1), phone="", email="", primary_condition="depression",
-        weight_kg=Decimal("60"), today=NOW.date(),
+        weight_kg=Decimal("60"), today=NOW.date(), now=timezone.now()
     )  # fmt: skip
     other_course = care_services.enrol_patient(
-        patient=other, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=other,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     mine = book(course, sam, dt.datetime(2026, 11, 30, 8, 0, tzinfo=NEW_YORK))
     book(other_course, sam, dt.datetime(2026, 11, 30, 10, 0, tzinfo=NEW_YORK))

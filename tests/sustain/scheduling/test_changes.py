@@ -4,6 +4,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.utils import timezone
 
 from sustain.care import services as care
 from sustain.scheduling import services
@@ -22,9 +23,13 @@ RULES = PROTOCOLS[("depression-induction", 1)].series
 @pytest.fixture
 def visits(pat, ada, sam):
     course = care.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
-    return services.book_series(course=course, earliest=MONDAY, by=sam)
+    return services.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
 
 
 def local(visit: Appointment) -> str:
@@ -67,7 +72,9 @@ def test_moving_a_visit_repairs_the_rest_of_the_series(visits, sam):
     wednesday = visits[1]
     thursday = wednesday.starts_at + dt.timedelta(days=1)  # Thu: only 24 h before Friday's visit
 
-    result = services.reschedule_visit(appointment=wednesday, starts_at=thursday, by=sam)
+    result = services.reschedule_visit(
+        appointment=wednesday, starts_at=thursday, by=sam, now=timezone.now()
+    )
 
     assert [v.number for v in result.repaired] == [3, 4, 5, 6]
     assert local(visits[1]) == "Thu 03 08:00"
@@ -82,18 +89,26 @@ def test_a_move_that_cannot_be_repaired_needs_a_prescriber_and_a_reason(visits, 
     last = visits[-1]
     too_late = visits[0].starts_at + dt.timedelta(days=24)  # beyond the 21-day span
     with pytest.raises(ClinicalValueError) as excinfo:
-        services.reschedule_visit(appointment=last, starts_at=too_late, by=sam)
+        services.reschedule_visit(appointment=last, starts_at=too_late, by=sam, now=timezone.now())
     assert str(excinfo.value).startswith(
         "starts_at: this move breaks the protocol's series rules and the rest cannot be "
         "repaired: max_span:"
     )
     with pytest.raises(ClinicalValueError) as excinfo:
         services.reschedule_visit(
-            appointment=last, starts_at=too_late, by=sam, override_reason="holiday"
+            appointment=last,
+            starts_at=too_late,
+            by=sam,
+            override_reason="holiday",
+            now=timezone.now(),
         )
     assert excinfo.value.field == "override_reason"
     result = services.reschedule_visit(
-        appointment=last, starts_at=too_late, by=ada, override_reason="Patient away; agreed"
+        appointment=last,
+        starts_at=too_late,
+        by=ada,
+        override_reason="Patient away; agreed",
+        now=timezone.now(),
     )
     last.refresh_from_db()
     assert result.overridden[0].startswith("max_span:")
@@ -105,16 +120,29 @@ def test_a_move_into_a_taken_chair_is_a_conflict(visits, sam, north, ada):
         by=sam, site=north, given_name="Oz", family_name="Other", sex="unknown",
         date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
         weight_kg=visits[0].patient.weights.get().weight_kg, today=dt.date(2026, 11, 27),
+        now=timezone.now(),
     )  # fmt: skip
     course = care.enrol_patient(
-        patient=other, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=other,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     theirs = services.book_visit(
-        course=course, chair=visits[0].chair, starts_at=MONDAY.replace(hour=12), by=sam
+        course=course,
+        chair=visits[0].chair,
+        starts_at=MONDAY.replace(hour=12),
+        by=sam,
+        now=timezone.now(),
     )
     with pytest.raises(services.BookingConflict) as excinfo:
         services.reschedule_visit(
-            appointment=visits[0], starts_at=theirs.starts_at, chair=theirs.chair, by=sam
+            appointment=visits[0],
+            starts_at=theirs.starts_at,
+            chair=theirs.chair,
+            by=sam,
+            now=timezone.now(),
         )
     assert (
         str(excinfo.value) == f"starts_at: chair {theirs.chair.name} is already booked at that time"

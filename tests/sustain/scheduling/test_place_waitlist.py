@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from sustain.care import services as care
 from sustain.scheduling import staff
@@ -28,11 +29,15 @@ def waiting(north, ada, sam):
         patient = care.register_patient(
             by=sam, site=north, given_name=f"W{n}", family_name="Wait", sex="unknown",
             date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=Decimal("70"), today=NOW.date(),
+            weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now()
         )  # fmt: skip
         courses.append(
             care.enrol_patient(
-                patient=patient, protocol_key="depression-induction", protocol_version=1, by=ada
+                patient=patient,
+                protocol_key="depression-induction",
+                protocol_version=1,
+                by=ada,
+                now=timezone.now(),
             )
         )
     return courses
@@ -75,10 +80,14 @@ def test_the_waitlist_keeps_the_nurse_ratio_and_long_visits_in_extended_chairs(
     patient = care.register_patient(
         by=sam, site=north, given_name="Long", family_name="Wait", sex="unknown",
         date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="chronic_pain",
-        weight_kg=Decimal("70"), today=NOW.date(),
+        weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now()
     )  # fmt: skip
     crps = care.enrol_patient(
-        patient=patient, protocol_key="crps-schwartzman-2009", protocol_version=1, by=ada
+        patient=patient,
+        protocol_key="crps-schwartzman-2009",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
 
     call_command(

@@ -10,11 +10,11 @@ import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from sustain.accounts.models import AuditEvent
+from sustain.accounts.models import AuditEvent, OutboxMessage
 from sustain.care import services as care_services
-from sustain.portal.models import OutboxMessage
 from sustain.scheduling import services
 from sustain.scheduling.models import Appointment, Chair, VisitReminder
 from sustain.scheduling.reminders import send_due_reminders
@@ -39,10 +39,16 @@ BODY = (
 @pytest.fixture
 def visit(pat, ada, sam) -> Appointment:
     course = care_services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     chair = Chair.objects.filter(site=pat.site).first()
-    return services.book_visit(course=course, chair=chair, starts_at=VISIT, by=sam)
+    return services.book_visit(
+        course=course, chair=chair, starts_at=VISIT, by=sam, now=timezone.now()
+    )
 
 
 def sweep(at: dt.datetime) -> int:

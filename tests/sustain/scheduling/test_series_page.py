@@ -5,6 +5,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from sustain.care import services as care
 from sustain.scheduling.models import Appointment
@@ -17,7 +18,13 @@ NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
 @pytest.fixture
 def enrolled(pat, ada):
-    care.enrol_patient(patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada)
+    care.enrol_patient(
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
+    )
     return pat
 
 
@@ -59,10 +66,14 @@ def test_a_preview_holds_its_chairs_until_booked(login, sam, ada, north, enrolle
     other = care.register_patient(
         by=sam, site=north, given_name="Al", family_name="Other", sex="unknown",
         date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
-        weight_kg=enrolled.weights.get().weight_kg, today=NOW.date(),
+        weight_kg=enrolled.weights.get().weight_kg, today=NOW.date(), now=timezone.now()
     )  # fmt: skip
     care.enrol_patient(
-        patient=other, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=other,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     colleague = make_user("sue", "scheduler", north)
     second = login(colleague).get(f"/patients/{other.pk}/series/", query)
@@ -87,8 +98,8 @@ def test_a_hold_lasts_five_minutes(login, sam, ada, north, enrolled, minutes, he
         other = care.register_patient(
             by=sam, site=north, given_name="Al", family_name="Other", sex="unknown",
             date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=enrolled.weights.get().weight_kg, today=NOW.date(),
+            weight_kg=enrolled.weights.get().weight_kg, today=NOW.date(), now=timezone.now()
         )  # fmt: skip
     with time_machine.travel(NOW + dt.timedelta(minutes=minutes), tick=False):
-        chair_busy, _ = _busy(north, other, NOW, NOW + dt.timedelta(days=30))
+        chair_busy, _ = _busy(north, other, NOW, NOW + dt.timedelta(days=30), now=timezone.now())
     assert bool(chair_busy) is held  # another patient's search sees the hold, then not

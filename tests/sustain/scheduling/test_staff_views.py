@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent
 from sustain.care import services as care
@@ -74,9 +75,13 @@ def staffed(north, ada, ben, alex):
 
 def book_series(pat, ada, sam):
     course = care.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
-    return services.book_series(course=course, earliest=at(MONDAY, 0), by=sam)
+    return services.book_series(course=course, earliest=at(MONDAY, 0), by=sam, now=timezone.now())
 
 
 def shift_times(**filters) -> list[tuple[str, str]]:
@@ -252,7 +257,7 @@ def test_the_shift_form_offers_only_the_sites_nurses_and_prescribers(
     ("data", "error"),
     [
         ({"starts": "11:00", "ends": "15:00"}, " already has a shift Mon 30 Nov 08:00–12:00"),
-        ({"ends": "07:00"}, "a shift ends after it starts and lasts at most 16 hours; got "
+        ({"ends": "07:00"}, "A shift ends after it starts and lasts at most 16 hours; got "
          "08:00–07:00"),
         ({"role": "prescriber"}, " is not a Prescriber"),
     ],
@@ -371,7 +376,7 @@ def test_rules_that_booked_visits_break_are_refused_on_the_form(
     other = care.register_patient(
         by=sam, site=staffed, given_name="Olly", family_name="Other", sex="unknown",
         date_of_birth=dt.date(1985, 1, 1), phone="", email="", primary_condition="depression",
-        weight_kg=Decimal("70"), today=NOW.date(),
+        weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now()
     )  # fmt: skip
     book_series(other, ada, sam)  # checks in at 9:45 while Pat recovers until 9:55
     stricter = RULES_FORM | {"recovery_ratio": "1"}
@@ -381,7 +386,7 @@ def test_rules_that_booked_visits_break_are_refused_on_the_form(
     assert response.status_code == 400
     errors = response.context["rules_form"].non_field_errors()
     assert [e[:60] for e in errors] == [
-        "these rules would leave booked visits without the nurses or "
+        "These rules would leave booked visits without the nurses or "
     ]
     assert PhaseStaffing.objects.get(site=staffed, phase="recovery").patients_per_nurse == 2
 
@@ -428,13 +433,19 @@ def test_a_capability_booked_visits_need_cannot_be_taken_away(login, north, ada,
     patient = care.register_patient(
         by=sam, site=north, given_name="Ria", family_name="Pain", sex="unknown",
         date_of_birth=dt.date(1985, 1, 1), phone="", email="", primary_condition="chronic_pain",
-        weight_kg=Decimal("70"), today=NOW.date(),
+        weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now()
     )  # fmt: skip
     course = care.enrol_patient(
-        patient=patient, protocol_key="crps-schwartzman-2009", protocol_version=1, by=ada
+        patient=patient,
+        protocol_key="crps-schwartzman-2009",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
     extended = north.chairs.get(name="Chair 2")
-    services.book_visit(course=course, chair=extended, starts_at=at(MONDAY, 9), by=sam)
+    services.book_visit(
+        course=course, chair=extended, starts_at=at(MONDAY, 9), by=sam, now=timezone.now()
+    )
 
     response = login(alex).post(f"/schedule/staff/chairs/{extended.pk}/", {"capabilities": []})
 
@@ -442,7 +453,7 @@ def test_a_capability_booked_visits_need_cannot_be_taken_away(login, north, ada,
     form = {c.pk: f for c, _, f in response.context["chairs"]}[extended.pk]
     assert form.errors == {
         "capabilities": [
-            "visits booked in Chair 2 need extended (the first Mon 30 Nov 09:00); move them to "
+            "Visits booked in Chair 2 need extended (the first Mon 30 Nov 09:00); move them to "
             "another chair first"
         ]
     }

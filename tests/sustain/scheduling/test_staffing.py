@@ -69,10 +69,10 @@ def new_course(
     patient = care_services.register_patient(
         by=sam, site=site, given_name=name, family_name="Staffed", sex="unknown",
         date_of_birth=dt.date(1985, 1, 1), phone="", email="", primary_condition=condition,
-        weight_kg=Decimal("70"), today=dt.date(2026, 11, 27),
+        weight_kg=Decimal("70"), today=dt.date(2026, 11, 27), now=timezone.now()
     )  # fmt: skip
     return care_services.enrol_patient(
-        patient=patient, protocol_key=key, protocol_version=1, by=ada
+        patient=patient, protocol_key=key, protocol_version=1, by=ada, now=timezone.now()
     )
 
 
@@ -90,10 +90,14 @@ def local_starts(visits) -> list[str]:
 
 def test_a_site_without_staffing_rules_books_without_shifts(north, pat, ada, sam):
     course = care_services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada
+        patient=pat,
+        protocol_key="depression-induction",
+        protocol_version=1,
+        by=ada,
+        now=timezone.now(),
     )
 
-    visits = services.book_series(course=course, earliest=at(MONDAY, 0), by=sam)
+    visits = services.book_series(course=course, earliest=at(MONDAY, 0), by=sam, now=timezone.now())
 
     assert len(visits) == 6
     assert not staff.staff_rules(north).checked
@@ -102,7 +106,9 @@ def test_a_site_without_staffing_rules_books_without_shifts(north, pat, ada, sam
 def test_visits_record_their_template_phases(staffed, pat, ada, sam):
     course = new_course(staffed, sam, ada, "Phases")
 
-    visit = services.book_series(course=course, earliest=at(MONDAY, 0), by=sam)[0]
+    visit = services.book_series(course=course, earliest=at(MONDAY, 0), by=sam, now=timezone.now())[
+        0
+    ]
 
     assert staff.phases_of(
         (visit.check_in_minutes, visit.infusion_minutes, visit.recovery_minutes,
@@ -118,10 +124,16 @@ def course_protocol_phases(course):
 def test_the_second_patient_waits_for_the_nurse(staffed, ada, sam):
     # One nurse at 1:1 while infusing: the second series cannot infuse at the same time.
     first = services.book_series(
-        course=new_course(staffed, sam, ada, "First"), earliest=at(MONDAY, 0), by=sam
+        course=new_course(staffed, sam, ada, "First"),
+        earliest=at(MONDAY, 0),
+        by=sam,
+        now=timezone.now(),
     )
     second = services.book_series(
-        course=new_course(staffed, sam, ada, "Second"), earliest=at(MONDAY, 0), by=sam
+        course=new_course(staffed, sam, ada, "Second"),
+        earliest=at(MONDAY, 0),
+        by=sam,
+        now=timezone.now(),
     )
 
     assert local_starts(first)[:2] == ["Mon 30 08:00", "Wed 02 08:00"]
@@ -136,11 +148,11 @@ def test_no_series_without_a_prescriber_on_site(staffed, ada, sam):
     course = new_course(staffed, sam, ada, "Nobody")
     request = services.SeriesRequest(earliest=at(MONDAY, 0))
 
-    assert services.propose_series(course=course, request=request) == (
+    assert services.propose_series(course=course, request=request, now=timezone.now()) == (
         services.series.SeriesResult(series=None, alternatives=())
     )
     with pytest.raises(NoSeriesFound) as raised:
-        services.book_series(course=course, earliest=at(MONDAY, 0), by=sam)
+        services.book_series(course=course, earliest=at(MONDAY, 0), by=sam, now=timezone.now())
 
     assert raised.value.message == (
         "no series fits in the 60 days from 2026-11-30: free chairs within opening hours, "
@@ -154,41 +166,54 @@ def test_a_single_visit_without_staff_is_a_conflict_naming_what_is_missing(staff
     chair = staffed.chairs.first()
 
     with pytest.raises(services.BookingConflict) as raised:
-        services.book_visit(course=course, chair=chair, starts_at=at(MONDAY, 11, 30), by=sam)
+        services.book_visit(
+            course=course, chair=chair, starts_at=at(MONDAY, 11, 30), by=sam, now=timezone.now()
+        )
 
     assert raised.value.message == (
         "Mon 30 Nov: no nurse free for another patient in infusion (1:1) (11:45–12:25); "
         "Mon 30 Nov: no prescriber on site during the infusion (11:45–12:25); "
         "Mon 30 Nov: no nurse free for another patient in recovery (1:2) (12:25–13:25)"
     )
-    visit = services.book_visit(course=course, chair=chair, starts_at=at(MONDAY, 9), by=sam)
+    visit = services.book_visit(
+        course=course, chair=chair, starts_at=at(MONDAY, 9), by=sam, now=timezone.now()
+    )
     assert visit.infusion_minutes == 40
 
 
 def test_a_move_into_an_unstaffed_time_is_refused(staffed, ada, sam):
     visits = services.book_series(
-        course=new_course(staffed, sam, ada, "Mover"), earliest=at(MONDAY, 0), by=sam
+        course=new_course(staffed, sam, ada, "Mover"),
+        earliest=at(MONDAY, 0),
+        by=sam,
+        now=timezone.now(),
     )
 
     with pytest.raises(services.BookingConflict) as raised:
-        services.reschedule_visit(appointment=visits[0], starts_at=at(MONDAY, 14), by=sam)
+        services.reschedule_visit(
+            appointment=visits[0], starts_at=at(MONDAY, 14), by=sam, now=timezone.now()
+        )
 
     assert "no prescriber on site during the infusion (14:15–14:55)" in raised.value.message
-    moved = services.reschedule_visit(appointment=visits[0], starts_at=at(MONDAY, 9), by=sam)
+    moved = services.reschedule_visit(
+        appointment=visits[0], starts_at=at(MONDAY, 9), by=sam, now=timezone.now()
+    )
     assert local_starts([moved.moved]) == ["Mon 30 09:00"]
 
 
 def test_a_held_series_is_checked_for_staff_when_confirmed(staffed, ada, ben, sam, alex):
     course = new_course(staffed, sam, ada, "Held")
     request = services.SeriesRequest(earliest=at(MONDAY, 0))
-    result = services.propose_series(course=course, request=request)
+    result = services.propose_series(course=course, request=request, now=timezone.now())
     services.hold_series(course=course, result=result, by=sam, now=timezone.now())
     # The nurse's Monday shift goes (nothing is booked yet, so that is allowed).
     monday = Shift.objects.get(staff=ben, starts_at=at(MONDAY, 8))
     staff.remove_shift(shift=monday, by=alex)
 
     with pytest.raises(services.BookingConflict) as raised:
-        services.book_series(course=course, earliest=at(MONDAY, 0), by=sam, request=request)
+        services.book_series(
+            course=course, earliest=at(MONDAY, 0), by=sam, request=request, now=timezone.now()
+        )
 
     assert raised.value.message.startswith("the held series lacks staff now: Mon 30 Nov: no nurse")
     assert not Appointment.objects.exists()
@@ -197,13 +222,14 @@ def test_a_held_series_is_checked_for_staff_when_confirmed(staffed, ada, ben, sa
 def test_holds_count_as_nurse_load_for_other_searches(staffed, ada, sam):
     held = new_course(staffed, sam, ada, "Holder")
     result = services.propose_series(
-        course=held, request=services.SeriesRequest(earliest=at(MONDAY, 0))
+        course=held, request=services.SeriesRequest(earliest=at(MONDAY, 0)), now=timezone.now()
     )
     services.hold_series(course=held, result=result, by=sam, now=timezone.now())
 
     other = services.propose_series(
         course=new_course(staffed, sam, ada, "Other"),
         request=services.SeriesRequest(earliest=at(MONDAY, 0)),
+        now=timezone.now(),
     )
 
     assert other.series[0].start == at(MONDAY, 9, 45)  # after the held 8:00 visit
@@ -211,7 +237,10 @@ def test_holds_count_as_nurse_load_for_other_searches(staffed, ada, sam):
 
 def test_removing_a_shift_that_booked_visits_need_is_refused(staffed, ada, ben, sam, alex):
     services.book_series(
-        course=new_course(staffed, sam, ada, "Needs"), earliest=at(MONDAY, 0), by=sam
+        course=new_course(staffed, sam, ada, "Needs"),
+        earliest=at(MONDAY, 0),
+        by=sam,
+        now=timezone.now(),
     )
     monday = Shift.objects.get(staff=ben, starts_at=at(MONDAY, 8))
     tuesday = Shift.objects.get(staff=ben, starts_at=at(MONDAY + dt.timedelta(days=1), 8))
@@ -232,10 +261,16 @@ def test_removing_a_shift_that_booked_visits_need_is_refused(staffed, ada, ben, 
 
 def test_stricter_rules_that_booked_visits_break_are_refused(staffed, ada, sam, alex):
     services.book_series(
-        course=new_course(staffed, sam, ada, "One"), earliest=at(MONDAY, 0), by=sam
+        course=new_course(staffed, sam, ada, "One"),
+        earliest=at(MONDAY, 0),
+        by=sam,
+        now=timezone.now(),
     )
     services.book_series(
-        course=new_course(staffed, sam, ada, "Two"), earliest=at(MONDAY, 0), by=sam
+        course=new_course(staffed, sam, ada, "Two"),
+        earliest=at(MONDAY, 0),
+        by=sam,
+        now=timezone.now(),
     )
     stricter = RULES | {"recovery": (1, False)}  # both recover 9:35–9:55 together
 
@@ -296,7 +331,9 @@ def test_a_long_infusion_needs_an_extended_chair(staffed, ada, sam):
     standard = staffed.chairs.get(name="Chair 1")
 
     with pytest.raises(ClinicalValueError) as raised:
-        services.book_visit(course=course, chair=standard, starts_at=at(MONDAY, 8), by=sam)
+        services.book_visit(
+            course=course, chair=standard, starts_at=at(MONDAY, 8), by=sam, now=timezone.now()
+        )
 
     assert raised.value.message == "chair Chair 1 lacks extended for these visits"
 
@@ -314,7 +351,9 @@ def test_concurrent_series_never_exceed_the_nurse_ratio_or_miss_the_prescriber(
 
     results = run_together(
         [
-            lambda c=c: services.book_series(course=c, earliest=at(MONDAY, 0), by=sam)
+            lambda c=c: services.book_series(
+                course=c, earliest=at(MONDAY, 0), by=sam, now=timezone.now()
+            )
             for c in courses
         ]
     )

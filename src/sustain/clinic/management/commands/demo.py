@@ -1,0 +1,793 @@
+"""`sustain demo`: load a realistic demo clinic into an empty development database.
+
+Everything clinical goes through the real services (sustain.care.services,
+sustain.scheduling.services, sustain.infusion.services), so audit rows, constraints and
+scoring are the real ones.
+
+The demo clock: with ``--today`` it is 12:00 local time on that day (deterministic, for
+tests); without it, the real current time. Visits whose infusion would have been confirmed by
+then (start + 40 min) are given; later ones stay booked. Each service is given the moment its
+action happened in the demo's story (registration, enrolment, each questionnaire, each
+booking); only the audit trail stamps its own, real time.
+"""
+
+import argparse
+import datetime as dt
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from sustain.accounts.enums import Channel, Role
+from sustain.accounts.models import Membership, Site, User
+from sustain.care import services
+from sustain.care.enums import AlertStatus, Condition, CourseStatus, Sex, Timepoint
+from sustain.care.models import Alert, Course, Patient
+from sustain.care.protocol_versions import protocol_for
+from sustain.infusion import services as infusion
+from sustain.portal import services as portal_services
+from sustain.scheduling import services as scheduling
+from sustain.scheduling import staff
+from sustain.scheduling.enums import AppointmentStatus, StaffRole
+from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
+from sustain_core import instruments, outcomes
+from sustain_core.errors import ClinicalValueError
+from sustain_core.protocols import DEPRESSION_INDUCTION_V1, get_protocol
+
+SITE_NAME = "Riverside Infusion Clinic"
+SITE_TZ = "America/New_York"
+CHAIRS = 6
+EXTENDED_CHAIRS = ("Chair 6",)  # reclines fully: for 4-hour pain infusions
+# Staffing rules (clinic settings, unconfirmed): patients per nurse in each phase and where a
+# prescriber must be on site; and the weekly shifts (weekday, username, role, from, to).
+PHASE_STAFFING = {
+    "check_in": (2, False),
+    "infusion": (4, True),
+    "recovery": (6, False),
+    "discharge": (2, False),
+}
+SHIFTS = (
+    *((day, "nurse.ben", "nurse", dt.time(7, 45), dt.time(16)) for day in range(5)),
+    *((day, "nurse.cleo", "nurse", dt.time(10), dt.time(18)) for day in range(5)),
+    *((day, "dr.ada", "prescriber", dt.time(8), dt.time(18)) for day in range(5)),
+    (5, "nurse.cleo", "nurse", dt.time(9), dt.time(13)),
+    (5, "dr.ada", "prescriber", dt.time(9), dt.time(13)),
+)
+SHIFT_WEEKS = 26  # from 12 weeks back: the demo's past series and the weeks ahead
+# (weekday, opens, closes): Monday–Friday 08:00–18:00, Saturday 09:00–13:00.
+HOURS = (*tuple((day, dt.time(8), dt.time(18)) for day in range(5)), (5, dt.time(9), dt.time(13)))
+# Shared by every demo account; printed at the end. Demo database only.
+DEMO_PASSWORD = "ketamine-demo-2026"  # noqa: S105 - demo accounts only, refused unless DEBUG
+PROTOCOL = DEPRESSION_INDUCTION_V1
+DEFAULT_SEED = 7
+
+# (username, first name, last name, role)
+STAFF = (
+    ("dr.ada", "Ada", "Okafor", Role.PRESCRIBER),
+    ("nurse.ben", "Ben", "Hart", Role.NURSE),
+    ("nurse.cleo", "Cleo", "Ruiz", Role.NURSE),
+    ("sam.scheduler", "Sam", "Patel", Role.SCHEDULER),
+    ("alex.admin", "Alex", "Kim", Role.CLINIC_ADMIN),
+    ("ivy.auditor", "Ivy", "Chen", Role.AUDITOR),
+)
+
+# Invented patients: common given and family names paired at random, no real people.
+GIVEN_NAMES = (
+    ("Amara", Sex.FEMALE), ("Priya", Sex.FEMALE), ("Mei", Sex.FEMALE), ("Sofia", Sex.FEMALE),
+    ("Fatima", Sex.FEMALE), ("Hannah", Sex.FEMALE), ("Keisha", Sex.FEMALE), ("Lucia", Sex.FEMALE),
+    ("Ingrid", Sex.FEMALE), ("Yuki", Sex.FEMALE), ("Zainab", Sex.FEMALE), ("Grace", Sex.FEMALE),
+    ("Rosa", Sex.FEMALE), ("Nadia", Sex.FEMALE), ("Leila", Sex.FEMALE), ("Chloe", Sex.FEMALE),
+    ("Anika", Sex.FEMALE), ("Maya", Sex.FEMALE), ("Elena", Sex.FEMALE), ("Robin", Sex.OTHER),
+    ("Daniel", Sex.MALE), ("Omar", Sex.MALE), ("Kenji", Sex.MALE), ("Mateo", Sex.MALE),
+    ("Samuel", Sex.MALE), ("Tariq", Sex.MALE), ("Liam", Sex.MALE), ("Arjun", Sex.MALE),
+    ("Jamal", Sex.MALE), ("Felix", Sex.MALE), ("Ravi", Sex.MALE), ("Diego", Sex.MALE),
+    ("Noah", Sex.MALE), ("Hiroshi", Sex.MALE), ("Kwame", Sex.MALE), ("Lucas", Sex.MALE),
+    ("Ethan", Sex.MALE), ("Andre", Sex.MALE), ("Marco", Sex.MALE), ("Theo", Sex.MALE),
+)  # fmt: skip
+FAMILY_NAMES = (
+    "Adeyemi", "Bergstrom", "Castillo", "Delacroix", "Eriksen", "Fontaine", "Gallagher",
+    "Haddad", "Ishikawa", "Jaramillo", "Kowalski", "Lindqvist", "Mahlangu", "Nakamura",
+    "O'Connell", "Petrov", "Quintero", "Rahman", "Sandoval", "Thibodeaux", "Underwood", "Varga",
+    "Whitfield", "Xiong", "Yilmaz", "Zielinski", "Abernathy", "Brennan", "Chaudhry",
+    "Dimitriou", "Esposito", "Fairbanks", "Greenberg", "Hollis", "Iyer", "Juarez", "Kaminski",
+    "Lachance", "Morrow", "Nwosu",
+)  # fmt: skip
+
+# Stages and how many patients are in each (40 in all).
+NO_COURSE, SCREENING, INDUCTION, REVIEW, MAINTENANCE, RELAPSED = (
+    "no course", "screening", "mid-induction", "post-induction review", "maintenance",
+    "relapsed",
+)  # fmt: skip
+STAGE_SIZES = {
+    NO_COURSE: 5, SCREENING: 7, INDUCTION: 12, REVIEW: 2, MAINTENANCE: 8, RELAPSED: 6,
+}  # fmt: skip
+BOOSTERS = 4  # maintenance patients with a booster visit booked in the coming 2 weeks
+
+# End-of-induction outcome classes. Over the 16 patients who finish induction (review,
+# maintenance, relapsed) this gives 9 responders (56 %) of whom 4 remit (25 %), close to
+# McInnes 2022 (53.6 % response, 28.9 % remission). Relapse needs a gain to lose, so relapsers
+# are mostly responders; the two still in review are the non-responders awaiting a decision.
+REMIT, RESPOND, PARTIAL, NONE = "remission", "response", "partial", "none"
+STAGE_OUTCOMES = {
+    INDUCTION: [REMIT] * 3 + [RESPOND] * 3 + [PARTIAL] * 3 + [NONE] * 3,
+    REVIEW: [NONE, PARTIAL],
+    MAINTENANCE: [REMIT] * 3 + [RESPOND] * 2 + [PARTIAL] * 3,
+    RELAPSED: [REMIT] + [RESPOND] * 3 + [PARTIAL] * 2,
+}
+# Fraction of the baseline-to-end drop reached before infusion k (k = 1..6): ketamine's effect
+# is fast, most of the drop comes with the first few infusions. The first follow-up (a week
+# after infusion 6) is the end-of-induction score.
+DROP_BEFORE_INFUSION = (0.0, 0.35, 0.55, 0.7, 0.82, 0.9)
+# Item 9 is 0 everywhere except these timepoints (one patient each), which raise alerts.
+ITEM9_SCREENING_BASELINE = "screening baseline"  # stays open
+ITEM9_INDUCTION_FIRST = "induction first pre-infusion"  # acknowledged by the prescriber
+ITEM9_RELAPSE_LAST = "relapse last follow-up"  # stays open
+PHQ9_ITEMS = 9
+ITEM_MAX = 3
+
+
+def _parse_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD; got {value!r}") from None
+
+
+def _planned(day: dt.date | None) -> dt.date:
+    if day is None:
+        raise CommandError("demo plan error: a date the stage needs was not planned")
+    return day
+
+
+@dataclass
+class Plan:
+    """Everything random about one patient, drawn up front from the seeded Random."""
+
+    stage: str
+    given_name: str
+    family_name: str
+    sex: str
+    date_of_birth: dt.date
+    weight_kg: Decimal
+    phone: str
+    email: str
+    baseline: int = 0
+    end: int = 0
+    outcome: str = NONE
+    series_day: dt.date | None = None
+    baseline_day: dt.date | None = None
+    registered_on: dt.date | None = None
+    relapse_week: int = 0
+    vial: Decimal = Decimal("50")
+    booster: bool = False
+    item9: str = ""
+    profile: list[float] = field(default_factory=list)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a demo clinic (Riverside Infusion Clinic: 6 staff, 40 synthetic patients at every "
+        "stage) into an empty database. Refused unless DEBUG is on and there are no users."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--today",
+            type=_parse_date,
+            default=None,
+            help="The demo's today, YYYY-MM-DD (default: today in America/New_York); the "
+            "demo clock is then 12:00 local on that day.",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=DEFAULT_SEED, help=f"Random seed (default {DEFAULT_SEED})"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError(
+                "sustain demo refused: DEBUG is off. Demo users exist only in the demo "
+                "database; run it on a development database with SUSTAIN_DEBUG=1."
+            )
+        if User.objects.exists() or Site.objects.exists():
+            raise CommandError(
+                "sustain demo refused: the database is not empty (it already has users or "
+                "sites). Demo users exist only in the demo database; run it on a fresh one."
+            )
+        started = time.perf_counter()
+        self.tz = ZoneInfo(SITE_TZ)
+        today: dt.date | None = options["today"]
+        if today is None:
+            self.today = timezone.now().astimezone(self.tz).date()
+            self.now = timezone.now()
+        else:
+            self.today = today
+            self.now = self._at(today, 12)
+        self.rng = random.Random(options["seed"])  # noqa: S311 - synthetic data, not secrets
+        # GAD-7 answers draw from their own stream, so the PHQ-9 data stay as they were.
+        self.gad_rng = random.Random(options["seed"] + 1)  # noqa: S311 - synthetic data
+        self.stdout.write(
+            f"Loading the demo clinic for {self.today} (clock {self.now.astimezone(self.tz):%H:%M} "
+            f"{SITE_TZ}, seed {options['seed']})"
+        )
+
+        self._create_site()
+        self._create_staff()
+        plans = self._plan_patients()
+        runners = {
+            MAINTENANCE: self._load_post_induction,
+            REVIEW: self._load_post_induction,
+            RELAPSED: self._load_post_induction,
+            INDUCTION: self._load_induction,
+            SCREENING: self._load_screening,
+            NO_COURSE: self._load_registered,
+        }
+        # Oldest series first, as a clinic would have booked them.
+        for stage in (RELAPSED, MAINTENANCE, REVIEW, INDUCTION, SCREENING, NO_COURSE):
+            stage_started = time.perf_counter()
+            stage_plans = [p for p in plans if p.stage == stage]
+            stage_plans.sort(key=lambda p: p.series_day or self.today)
+            for plan in stage_plans:
+                with transaction.atomic():
+                    runners[stage](plan)
+            self.stdout.write(
+                f"  {stage:<22} {len(stage_plans):>2} patients "
+                f"({time.perf_counter() - stage_started:.1f} s)"
+            )
+        with transaction.atomic():
+            self._load_pain_patient()
+        with transaction.atomic():
+            invited = self._invite_next_patients()
+        self.stdout.write(
+            f"  self-report links       {invited} in the outbox (sign in as alex.admin)"
+        )
+        self._summary()
+        self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
+
+    # -- time helpers ---------------------------------------------------------------------
+
+    def _at(self, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=self.tz)
+
+    def _open_weekdays(self, first: dt.date, last: dt.date) -> list[dt.date]:
+        days = []
+        day = first
+        while day <= last:
+            if day.weekday() < 5 and day not in self.closed:
+                days.append(day)
+            day += dt.timedelta(days=1)
+        return days
+
+    # -- site and staff -------------------------------------------------------------------
+
+    def _closure(self) -> tuple[dt.date, str]:
+        """The Thanksgiving or Christmas Day nearest the demo's today (the demo window)."""
+        holidays = []
+        for year in (self.today.year - 1, self.today.year, self.today.year + 1):
+            november_first = dt.date(year, 11, 1)
+            first_thursday = november_first + dt.timedelta(days=(3 - november_first.weekday()) % 7)
+            holidays.append((first_thursday + dt.timedelta(weeks=3), "Thanksgiving Day"))
+            holidays.append((dt.date(year, 12, 25), "Christmas Day"))
+        # Prefer one in the window (8 weeks back, 2 weeks ahead), else the next one ahead.
+        window = [h for h in holidays if -56 <= (h[0] - self.today).days <= 14]
+        if window:
+            return min(window, key=lambda h: abs((h[0] - self.today).days))
+        return min((h for h in holidays if h[0] > self.today), key=lambda h: h[0])
+
+    @transaction.atomic
+    def _create_site(self) -> None:
+        self.site = Site(name=SITE_NAME, timezone=SITE_TZ)
+        self.site.full_clean()
+        self.site.save()
+        for weekday, opens, closes in HOURS:
+            OpeningHours.objects.create(site=self.site, weekday=weekday, opens=opens, closes=closes)
+        closure_day, reason = self._closure()
+        Closure.objects.create(site=self.site, date=closure_day, reason=f"{reason} (clinic closed)")
+        self.closed = {closure_day}
+        for n in range(1, CHAIRS + 1):
+            name = f"Chair {n}"
+            capabilities = ["extended"] if name in EXTENDED_CHAIRS else []
+            Chair.objects.create(site=self.site, name=name, capabilities=capabilities)
+        self.stdout.write(
+            f"  site                   {SITE_NAME}: {CHAIRS} chairs, Mon–Fri 08–18, Sat 09–13, "
+            f"closed {closure_day} ({reason})"
+        )
+
+    @transaction.atomic
+    def _create_staff(self) -> None:
+        self.staff: dict[str, User] = {}
+        for username, first, last, role in STAFF:
+            user = User(
+                username=username,
+                first_name=first,
+                last_name=last,
+                email=f"{first}.{last}@example.org".lower(),
+            )
+            validate_password(DEMO_PASSWORD, user)
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            user.groups.add(Group.objects.get(name=role))
+            Membership.objects.create(user=user, site=self.site)
+            self.staff[username] = user
+        self.prescriber = self.staff["dr.ada"]
+        self.nurses = [self.staff["nurse.ben"], self.staff["nurse.cleo"]]
+        self.scheduler = self.staff["sam.scheduler"]
+        admin = self.staff["alex.admin"]
+        staff.set_phase_staffing(site=self.site, rules=PHASE_STAFFING, by=admin, now=self.now)
+        this_monday = self.today - dt.timedelta(days=self.today.weekday())
+        first_monday = this_monday - dt.timedelta(weeks=12)
+        for weekday, username, shift_role, starts, ends in SHIFTS:
+            staff.add_shifts(
+                site=self.site,
+                request=staff.ShiftRequest(
+                    staff=self.staff[username],
+                    role=StaffRole(shift_role),
+                    day=first_monday + dt.timedelta(days=weekday),
+                    starts=starts,
+                    ends=ends,
+                    weeks=SHIFT_WEEKS,
+                ),
+                by=admin,
+            )
+        self.stdout.write(
+            f"  staff                  {len(self.staff)} users; nurse and prescriber shifts for "
+            f"{SHIFT_WEEKS} weeks from {first_monday}"
+        )
+
+    # -- planning (all random draws) ------------------------------------------------------
+
+    def _plan_patients(self) -> list[Plan]:
+        rng = self.rng
+        given = list(GIVEN_NAMES)
+        family = list(FAMILY_NAMES)
+        rng.shuffle(given)
+        rng.shuffle(family)
+        stages = [stage for stage, size in STAGE_SIZES.items() for _ in range(size)]
+        rng.shuffle(stages)
+        plans = []
+        for number, ((given_name, sex), family_name, stage) in enumerate(
+            zip(given, family, stages, strict=True)
+        ):
+            age_days = rng.randint(22 * 366, 71 * 365)  # aged 22–70 today
+            slug = "".join(
+                c for c in f"{given_name}.{family_name}".lower() if c.isalnum() or c == "."
+            )
+            plans.append(
+                Plan(
+                    stage=stage,
+                    given_name=given_name,
+                    family_name=family_name,
+                    sex=sex,
+                    date_of_birth=self.today - dt.timedelta(days=age_days),
+                    weight_kg=Decimal(f"{rng.uniform(50, 120):.1f}"),
+                    phone=f"555-01{number:02d}",
+                    email=f"{slug}@example.com",
+                )
+            )
+        for stage, classes in STAGE_OUTCOMES.items():
+            group = [p for p in plans if p.stage == stage]
+            shuffled = list(classes)
+            rng.shuffle(shuffled)
+            for plan, outcome in zip(group, shuffled, strict=True):
+                plan.outcome = outcome
+        for plan in plans:
+            self._plan_clinical(plan)
+        maintenance = sorted(
+            (p for p in plans if p.stage == MAINTENANCE), key=lambda p: p.series_day or self.today
+        )
+        for plan in maintenance[:BOOSTERS]:  # the longest since their series
+            plan.booster = True
+        # Item 9 above 0 at one timepoint for three patients: the first of each group.
+        for stage, where in (
+            (SCREENING, ITEM9_SCREENING_BASELINE),
+            (INDUCTION, ITEM9_INDUCTION_FIRST),
+            (RELAPSED, ITEM9_RELAPSE_LAST),
+        ):
+            group = [p for p in plans if p.stage == stage]
+            # The earliest series (or baseline), so its first visit is certainly given.
+            min(group, key=lambda p: p.series_day or p.baseline_day or self.today).item9 = where
+        return plans
+
+    def _plan_clinical(self, plan: Plan) -> None:
+        rng, today = self.rng, self.today
+        plan.profile = [rng.uniform(0.4, 1.6) for _ in range(PHQ9_ITEMS - 1)]
+        plan.vial = Decimal("10") if rng.random() < 0.25 else Decimal("50")
+        plan.baseline = rng.randint(15, 24)  # 8 items × 3 = 24 with item 9 at 0
+        plan.end = self._end_score(plan.baseline, plan.outcome)
+        # Series start (the `earliest` passed to book_series): weekdays, 08:00 local.
+        # Mid-induction 1–9 days ago: 6 visits ≥ 48 h apart take ≥ 10 days, so some remain.
+        # Post-induction 23+ days ago: the series (≤ 21 days) is over; relapsers 47+ days ago so
+        # 3–5 weekly follow-ups fit after it.
+        windows = {
+            INDUCTION: (1, 9), REVIEW: (23, 27), MAINTENANCE: (28, 56), RELAPSED: (47, 56),
+        }  # fmt: skip
+        if plan.stage in windows:
+            far, near = windows[plan.stage][1], windows[plan.stage][0]
+            days = self._open_weekdays(
+                today - dt.timedelta(days=far), today - dt.timedelta(days=near)
+            )
+            plan.series_day = rng.choice(days)
+            plan.baseline_day = plan.series_day - dt.timedelta(days=rng.randint(3, 10))
+            plan.relapse_week = rng.randint(3, 5)
+        elif plan.stage == SCREENING:
+            plan.baseline_day = today - dt.timedelta(days=rng.randint(1, 10))
+        first_seen = plan.baseline_day or today - dt.timedelta(days=rng.randint(0, 14))
+        plan.registered_on = first_seen - dt.timedelta(days=rng.randint(0, 3))
+
+    def _end_score(self, baseline: int, outcome: str) -> int:
+        """The end-of-induction PHQ-9 total for the outcome class (outcomes module's rules)."""
+        rng = self.rng
+        if outcome == REMIT:
+            return rng.randint(1, 4)
+        if outcome == RESPOND:
+            return max(5, min(baseline // 2, round(baseline * (1 - rng.uniform(0.5, 0.7)))))
+        drop = rng.uniform(0.25, 0.45) if outcome == PARTIAL else rng.uniform(0.05, 0.2)
+        return max(baseline // 2 + 1, round(baseline * (1 - drop)))
+
+    def _answers(self, plan: Plan, total: int, *, item9: int = 0) -> list[int]:
+        """Nine item answers (0–3) summing to `total`, shaped by the patient's profile."""
+        total = max(item9, min(total, (PHQ9_ITEMS - 1) * ITEM_MAX + item9))
+        answers = [0] * PHQ9_ITEMS
+        answers[-1] = item9
+        for _ in range(total - item9):
+            room = [i for i in range(PHQ9_ITEMS - 1) if answers[i] < ITEM_MAX]
+            pick = self.rng.choices(room, weights=[plan.profile[i] for i in room])[0]
+            answers[pick] += 1
+        return answers
+
+    def _noise(self, score: float, spread: int = 1) -> int:
+        return max(0, min(24, round(score) + self.rng.randint(-spread, spread)))
+
+    # -- loading (services only) ----------------------------------------------------------
+
+    def _register(self, plan: Plan) -> Patient:
+        return services.register_patient(
+            by=self.scheduler,
+            site=self.site,
+            given_name=plan.given_name,
+            family_name=plan.family_name,
+            date_of_birth=plan.date_of_birth,
+            sex=plan.sex,
+            phone=plan.phone,
+            email=plan.email,
+            primary_condition=Condition.DEPRESSION,
+            weight_kg=plan.weight_kg,
+            today=_planned(plan.registered_on),
+            now=self._at(_planned(plan.registered_on), 9),
+        )
+
+    def _phq9(
+        self,
+        plan: Plan,
+        patient: Patient,
+        total: int,
+        timepoint: Timepoint,
+        completed_at: dt.datetime,
+        *,
+        item9: int = 0,
+        appointment: Appointment | None = None,
+    ) -> None:
+        answers = self._answers(plan, total, item9=item9)
+        items = {str(n): value for n, value in enumerate(answers, start=1)}
+        nurse = self.rng.choice(self.nurses)
+        if appointment is not None:
+            assessment = infusion.record_visit_assessment(
+                appointment=appointment, instrument="phq9", answers=items, timepoint=timepoint,
+                by=nurse, completed_at=completed_at, now=completed_at,
+            )  # fmt: skip
+        else:
+            assessment = services.record_assessment(
+                patient=patient, instrument="phq9", answers=items, timepoint=timepoint, by=nurse,
+                completed_at=completed_at, now=completed_at,
+            )  # fmt: skip
+        if timepoint in (Timepoint.BASELINE, Timepoint.FOLLOW_UP):
+            self._gad7(patient, total, timepoint, completed_at)
+        if plan.item9 == ITEM9_INDUCTION_FIRST and item9:
+            services.acknowledge_alert(
+                alert=assessment.alerts.get(kind="suicide_risk"),
+                by=self.prescriber,
+                note="Called the patient the same day: passive thoughts, no plan; safety plan "
+                "reviewed.",
+                now=completed_at + dt.timedelta(hours=2),
+            )
+
+    def _gad7(
+        self, patient: Patient, phq9_total: int, timepoint: Timepoint, at: dt.datetime
+    ) -> None:
+        """A GAD-7 beside the PHQ-9, about 0.7 of it (anxiety tracks depression here)."""
+        total = max(0, min(21, round(phq9_total * 0.7) + self.gad_rng.randint(-1, 1)))
+        answers = [0] * 7
+        for _ in range(total):
+            pick = self.gad_rng.choice([i for i in range(7) if answers[i] < ITEM_MAX])
+            answers[pick] += 1
+        services.record_assessment(
+            patient=patient,
+            instrument="gad7",
+            answers={str(n): value for n, value in enumerate(answers, start=1)},
+            timepoint=timepoint,
+            by=self.nurses[0],
+            completed_at=at + dt.timedelta(minutes=5),
+            now=at + dt.timedelta(minutes=5),
+        )
+
+    def _invite_next_patients(self) -> int:
+        """Self-report links (PHQ-9 and GAD-7) for the next mid-induction visits: the worker
+        would send these; here they wait in the outbox."""
+        upcoming = (
+            Appointment.objects.filter(
+                status=AppointmentStatus.BOOKED, course__status=CourseStatus.INDUCTION
+            )
+            .filter(starts_at__gt=self.now)
+            .order_by("starts_at")
+            .select_related("patient")
+        )
+        invited: list[int] = []
+        for appointment in upcoming:
+            if appointment.patient_id in invited or not appointment.patient.email:
+                continue
+            portal_services.invite_patient(
+                patient=appointment.patient,
+                instrument_codes=["phq9", "gad7"],
+                channel=Channel.EMAIL,
+                timepoint=Timepoint.PRE_INFUSION,
+                by=None,
+                now=self.now,
+            )
+            invited.append(appointment.patient_id)
+            if len(invited) == 3:
+                break
+        return len(invited)
+
+    def _enrol_with_baseline(self, plan: Plan) -> tuple[Patient, Course]:
+        patient = self._register(plan)
+        course = services.enrol_patient(
+            patient=patient,
+            protocol_key=PROTOCOL.key,
+            protocol_version=PROTOCOL.version,
+            by=self.prescriber,
+            now=self._at(_planned(plan.baseline_day), 10),
+        )
+        flagged = int(plan.item9 == ITEM9_SCREENING_BASELINE)
+        self._phq9(
+            plan,
+            patient,
+            plan.baseline,
+            Timepoint.BASELINE,
+            self._at(_planned(plan.baseline_day), 11, self.rng.choice((0, 15, 30, 45))),
+            item9=flagged,
+        )
+        signed_at = self._at(_planned(plan.baseline_day), 12)
+        services.record_consent(
+            course=course, signed_on=signed_at.date(), document="Ketamine treatment consent v3",
+            by=self.nurses[0], now=signed_at,
+        )  # fmt: skip
+        if plan.stage != SCREENING:  # screening patients still wait for the prescriber's screen
+            protocol = protocol_for(course)
+            items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
+            services.sign_contraindication_screen(
+                course=course, answers=dict.fromkeys(items, False), notes="",
+                by=self.prescriber, now=signed_at,
+            )  # fmt: skip
+        return patient, course
+
+    def _book_series(self, plan: Plan, course: Course) -> list[Appointment]:
+        """book_series from the planned day; when nothing fits, try the next open weekday."""
+        first = _planned(plan.series_day)
+        candidates = self._open_weekdays(first, first + dt.timedelta(days=30))
+        for day in candidates:
+            try:
+                return scheduling.book_series(
+                    course=course, earliest=self._at(day, 8), by=self.scheduler,
+                    now=min(self.now, self._at(first, 10) - dt.timedelta(days=3)),
+                )  # fmt: skip
+            except ClinicalValueError as error:
+                self.stdout.write(f"    no series from {day} ({error}); trying the next day")
+        raise CommandError(f"no induction series fits for {plan.given_name} {plan.family_name}")
+
+    def _give_infusions(
+        self, plan: Plan, patient: Patient, appointments: list[Appointment]
+    ) -> list[Appointment]:
+        """Pre-infusion PHQ-9 and infusion for each visit confirmed by the demo clock."""
+        given = []
+        for appointment in appointments:
+            confirmed_at = appointment.starts_at + dt.timedelta(minutes=PROTOCOL.infusion_minutes)
+            if confirmed_at > self.now:
+                break
+            k = appointment.number
+            expected = plan.baseline - (plan.baseline - plan.end) * DROP_BEFORE_INFUSION[k - 1]
+            flagged = int(plan.item9 == ITEM9_INDUCTION_FIRST and k == 1)
+            self._phq9(
+                plan,
+                patient,
+                self._noise(expected),
+                Timepoint.PRE_INFUSION,
+                appointment.starts_at - dt.timedelta(minutes=15),
+                item9=flagged,
+                appointment=appointment,
+            )
+            infusion.record_infusion(
+                appointment=appointment,
+                vial_mg_per_ml=plan.vial,
+                by=self.rng.choice(self.nurses),
+                confirmed_at=confirmed_at,
+            )
+            given.append(appointment)
+        return given
+
+    def _set_course_status(
+        self, course: Course, status: CourseStatus, maintenance_from: dt.datetime
+    ) -> None:
+        """Review signed with the protocol's first maintenance plan (at the first follow-up),
+        then relapsed for some, through the services."""
+        services.sign_review(
+            course=course,
+            option=PROTOCOL.maintenance_options[0],
+            summary={},
+            notes="Responded; maintenance as planned.",
+            by=self.prescriber,
+            now=maintenance_from,
+        )
+        if status == CourseStatus.RELAPSED:
+            services.change_course_status(
+                course=course, status=status, by=self.prescriber, at=self.now
+            )
+
+    def _load_registered(self, plan: Plan) -> None:
+        self._register(plan)
+
+    def _load_screening(self, plan: Plan) -> None:
+        self._enrol_with_baseline(plan)
+
+    def _load_induction(self, plan: Plan) -> None:
+        patient, course = self._enrol_with_baseline(plan)
+        appointments = self._book_series(plan, course)
+        given = self._give_infusions(plan, patient, appointments)
+        if len(given) == len(appointments):
+            raise CommandError(f"demo plan error: {patient} finished induction already")
+
+    def _load_post_induction(self, plan: Plan) -> None:
+        patient, course = self._enrol_with_baseline(plan)
+        appointments = self._book_series(plan, course)
+        given = self._give_infusions(plan, patient, appointments)
+        if len(given) != PROTOCOL.induction_infusions:
+            raise CommandError(f"demo plan error: {patient} has not finished induction")
+        last = given[-1].starts_at.astimezone(self.tz).date()
+        follow_ups = []
+        week = 1
+        while (at := self._at(last + dt.timedelta(weeks=week), 10)) <= self.now:
+            follow_ups.append(at)
+            week += 1
+        relapse_week = min(plan.relapse_week, len(follow_ups))
+        for week, at in enumerate(follow_ups, start=1):
+            if week == 1:
+                total = plan.end  # the end-of-induction score, exactly its outcome class
+            elif plan.stage == RELAPSED and week >= relapse_week:
+                # Lose more than half the gain: above end + (baseline − end) / 2.
+                lost = min(1.0, 0.6 + 0.1 * (week - relapse_week) + self.rng.uniform(0, 0.1))
+                total = min(24, plan.end + math.ceil((plan.baseline - plan.end) * lost))
+                total = max(total, plan.end + (plan.baseline - plan.end) // 2 + 1)
+            else:
+                total = max(0, min(plan.end + self.rng.randint(-1, 2), 24))
+                if plan.outcome == REMIT:
+                    total = min(total, 4)
+            flagged = int(plan.item9 == ITEM9_RELAPSE_LAST and week == len(follow_ups))
+            self._phq9(plan, patient, total, Timepoint.FOLLOW_UP, at, item9=flagged)
+        if plan.stage == MAINTENANCE:
+            self._set_course_status(course, CourseStatus.MAINTENANCE, follow_ups[0])
+            if plan.booster:
+                self._book_booster(course)
+        elif plan.stage == RELAPSED:
+            self._set_course_status(course, CourseStatus.RELAPSED, follow_ups[0])
+
+    def _load_pain_patient(self) -> None:
+        """One CRPS patient ready and waiting for their series: 10 weekday visits of 5 h 20 min
+        that only the extended chair takes (the scheduler books them in the tour)."""
+        crps = get_protocol("crps-schwartzman-2009", 1)
+        patient = services.register_patient(
+            by=self.scheduler, site=self.site, given_name="Marisol", family_name="Ventura",
+            date_of_birth=self.today - dt.timedelta(days=round(47.5 * 365.25)), sex=Sex.FEMALE,
+            phone="555-0199", email="marisol.ventura@example.com",
+            primary_condition=Condition.CHRONIC_PAIN, weight_kg=Decimal("68.0"),
+            today=self.today - dt.timedelta(days=5),
+            now=self._at(self.today - dt.timedelta(days=5), 9),
+        )  # fmt: skip
+        course = services.enrol_patient(
+            patient=patient, protocol_key=crps.key, protocol_version=crps.version,
+            by=self.prescriber, now=self._at(self.today - dt.timedelta(days=1), 9),
+        )  # fmt: skip
+        measured_at = self._at(self.today - dt.timedelta(days=1), 10)
+        for code in crps.baseline_measures:  # pain about 7 of 10 on every item
+            questions = instruments.get_instrument(code).items
+            services.record_assessment(
+                patient=patient, instrument=code, answers={item.key: 7 for item in questions},
+                timepoint=Timepoint.BASELINE, by=self.nurses[0], completed_at=measured_at,
+                now=measured_at,
+            )  # fmt: skip
+        services.record_consent(
+            course=course, signed_on=measured_at.date(), document="Ketamine treatment consent v3",
+            by=self.nurses[0], now=measured_at,
+        )  # fmt: skip
+        items = [*crps.contraindications_absolute, *crps.contraindications_relative]
+        services.sign_contraindication_screen(
+            course=course, answers=dict.fromkeys(items, False), notes="", by=self.prescriber,
+            now=measured_at,
+        )  # fmt: skip
+        self.stdout.write("  waiting for a series     1 CRPS patient (extended chair only)")
+
+    def _book_booster(self, course: Course) -> None:
+        """One booster visit in the coming 2 weeks, in the first free chair and time."""
+        chairs = list(Chair.objects.filter(site=self.site).order_by("pk"))
+        start_day = self.today + dt.timedelta(days=self.rng.randint(1, 10))
+        for day in self._open_weekdays(start_day, self.today + dt.timedelta(days=14)):
+            for minutes in range(8 * 60, 16 * 60 + 1, 30):
+                starts_at = self._at(day, minutes // 60, minutes % 60)
+                for chair in chairs:
+                    try:
+                        scheduling.book_visit(
+                            course=course, chair=chair, starts_at=starts_at, by=self.scheduler,
+                            now=self.now,
+                        )  # fmt: skip
+                    except ClinicalValueError:
+                        continue
+                    return
+        raise CommandError("no booster visit fits in the coming 2 weeks")
+
+    # -- report ---------------------------------------------------------------------------
+
+    def _summary(self) -> None:
+        statuses = Counter(Course.objects.values_list("status", flat=True))
+        no_course = Patient.objects.filter(courses__isnull=True).count()
+        counts = ", ".join(
+            f"{CourseStatus(s).label.lower()} {n}" for s, n in sorted(statuses.items())
+        )
+        self.stdout.write(f"Patients: {Patient.objects.count()} ({counts}, no course {no_course})")
+        finished = Course.objects.filter(
+            status__in=(CourseStatus.REVIEW, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
+        )
+        results: Counter[outcomes.Outcome] = Counter()
+        for course in finished:
+            scores = list(
+                course.assessments.filter(
+                    instrument="phq9", timepoint__in=(Timepoint.BASELINE, Timepoint.FOLLOW_UP)
+                ).values_list("total_score", flat=True)[:2]
+            )
+            results[
+                outcomes.classify(
+                    outcomes.DEFAULT_RULES["phq9"],
+                    baseline_score=scores[0],
+                    current_score=scores[1],
+                )
+            ] += 1
+        n = sum(results.values())
+        responders = results[outcomes.Outcome.RESPONSE] + results[outcomes.Outcome.REMISSION]
+        self.stdout.write(
+            f"End of induction (n={n}): response {responders} ({100 * responders / n:.0f} %), "
+            f"remission {results[outcomes.Outcome.REMISSION]} "
+            f"({100 * results[outcomes.Outcome.REMISSION] / n:.0f} %)"
+        )
+        upcoming = Appointment.objects.filter(
+            status=AppointmentStatus.BOOKED, starts_at__gte=self.now
+        ).count()
+        open_alerts = Alert.objects.filter(status=AlertStatus.OPEN).count()
+        self.stdout.write(
+            f"Upcoming booked visits: {upcoming}; open suicide-risk alerts: {open_alerts}"
+        )
+        self.stdout.write("")
+        self.stdout.write("Demo accounts (this demo database only):")
+        self.stdout.write(f"  {'username':<15} {'name':<12} {'role':<22} email")
+        for username, first, last, role in STAFF:
+            user = self.staff[username]
+            self.stdout.write(
+                f"  {username:<15} {first + ' ' + last:<12} {role.label:<22} {user.email}"
+            )
+        self.stdout.write(f"  password for all: {DEMO_PASSWORD}")

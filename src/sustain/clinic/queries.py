@@ -1,0 +1,113 @@
+"""The patient page: one read that gathers what each app shows of a patient, each part through
+its app's named query, which leaves out (never loads) what the user's role may not see."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sustain.accounts.models import User
+from sustain.care import protocol_versions
+from sustain.care import queries as care_queries
+from sustain.care import services as care_services
+from sustain.care.models import (
+    Alert,
+    Consent,
+    ContraindicationScreen,
+    Course,
+    CourseTransition,
+    Patient,
+    WeightMeasurement,
+)
+from sustain.infusion import queries as infusion_queries
+from sustain.portal.models import Invitation
+from sustain.scheduling import queries as scheduling_queries
+from sustain.scheduling.enums import AppointmentStatus
+from sustain.scheduling.models import Appointment
+from sustain.scheduling.services import SERIES_BOOKABLE
+from sustain_core import maintenance, measurement, protocols
+
+
+@dataclass(frozen=True)
+class CourseDetails:
+    """The course's record for the roles that see it (care.view_course)."""
+
+    timeline: list[CourseTransition]
+    consents: list[Consent]
+    screen: ContraindicationScreen | None
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    """Everything the patient page shows; a part is None when the role may not see it."""
+
+    patient: Patient
+    course: Course | None
+    protocol: protocols.Protocol | None
+    weight: WeightMeasurement | None
+    appointments: list[Appointment]
+    next_visit: Appointment | None
+    can_book_series: bool
+    due: tuple[measurement.DueItem, ...]
+    details: CourseDetails | None
+    measures: list[care_queries.MeasureSummary] | None
+    alerts: list[Alert] | None
+    boosters: list[tuple[maintenance.Booster, care_queries.Visit | None]] | None
+    doses: infusion_queries.DoseView | None
+    invitations: list[Invitation] | None
+
+
+def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPage:
+    """The patient's page for `user`: one audited read of the record (get_patient_for_user),
+    then each app's part as the role allows."""
+    patient = care_queries.get_patient_for_user(user, patient_id)
+    tz = patient.site.tz
+    course = (
+        care_services.active_course(patient) or patient.courses.order_by("-enrolled_at").first()
+    )
+    protocol = protocol_versions.protocol_for(course) if course else None
+    appointments = list(
+        patient.appointments.exclude(status=AppointmentStatus.CANCELLED).select_related("chair")
+    )
+    visits = scheduling_queries.as_visits(appointments)
+    next_visit = next((a for a in appointments if a.status == AppointmentStatus.BOOKED), None)
+    assessments = care_queries.scored_assessments(user, patient)
+    measures = (
+        None
+        if assessments is None
+        else care_queries.measure_summaries(assessments, visits, protocol=protocol, tz=tz)
+    )
+    details = None
+    if course is not None and user.has_perm(care_queries.COURSE_DETAILS):
+        details = CourseDetails(
+            timeline=list(course.transitions.select_related("by")),
+            consents=list(course.consents.all()),
+            screen=course.screens.select_related("signed_by").first(),
+        )
+    return PatientPage(
+        patient=patient,
+        course=course,
+        protocol=protocol,
+        weight=patient.weights.first(),
+        appointments=appointments,
+        next_visit=next_visit,
+        can_book_series=course is not None
+        and course.status in SERIES_BOOKABLE
+        and not any(a.course_id == course.pk for a in appointments),
+        due=care_queries.due_measures(course, visits, care_queries.completions(patient), now=now),
+        details=details,
+        measures=measures,
+        alerts=care_queries.open_alerts(user, patient),
+        boosters=None
+        if measures is None
+        else care_queries.due_boosters(
+            course, visits, measures, today=now.astimezone(tz).date(), tz=tz
+        ),
+        doses=infusion_queries.dose_view(
+            user,
+            course,
+            next_visit=next_visit,
+            responded=measures is not None and care_queries.has_responded(measures, protocol),
+        ),
+        invitations=list(patient.invitations.select_related("created_by")[:5])
+        if user.has_perm("portal.add_invitation")
+        else None,
+    )

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from sustain.clinic import views
+
+app_name = "clinic"
+urlpatterns = [
+    path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
+    path(
+        "patients/<int:patient_id>/assessments/new/",
+        views.assessment_create,
+        name="assessment_create",
+    ),
+    path("patients/<int:patient_id>/course-status/", views.course_status, name="course_status"),
+    path("patients/<int:patient_id>/review/", views.course_review, name="review"),
+    path("patients/<int:patient_id>/invite/", views.self_report_invite, name="invite"),
+]

@@ -1,0 +1,295 @@
+"""The pages that gather from several apps: the patient page, questionnaire entry (at a visit
+or not), the course's phase changes and post-induction review, and self-report links."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sustain.accounts.access import AuthenticatedRequest
+from sustain.accounts.enums import Channel, DataCategory
+from sustain.accounts.web import attempt, show_form_errors
+from sustain.care import protocol_versions
+from sustain.care import queries as care_queries
+from sustain.care import services as care_services
+from sustain.care.enums import CourseStatus, Timepoint
+from sustain.care.forms import AssessmentMetaForm, ContraindicationScreenForm, InstrumentForm
+from sustain.clinic.forms import InviteForm
+from sustain.clinic.queries import patient_page
+from sustain.infusion import services as infusion_services
+from sustain.portal import services as portal_services
+from sustain.scheduling import queries as scheduling_queries
+from sustain.scheduling.enums import CancellationReason
+from sustain.scheduling.forms import VisitForm
+from sustain_core import instruments, maintenance
+from sustain_core.errors import ClinicalValueError
+from sustain_core.outcomes import TrajectoryStatus
+
+
+def _to_patient(patient_id: int) -> HttpResponse:
+    return redirect("clinic:patient_detail", patient_id=patient_id)
+
+
+@require_GET
+@login_required
+def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    now = timezone.now()
+    page = patient_page(request.user, patient_id, now=now)
+    patient, course, protocol = page.patient, page.course, page.protocol
+    user = request.user
+    context = {
+        "page": page,
+        "patient": patient,
+        "course": course,
+        "protocol": protocol,
+        "next_phases": [(p.value, p.label) for p in care_services.next_phases(course)]
+        if course and user.has_perm("care.change_course")
+        else [],
+        "protocols": [
+            p
+            for p in protocol_versions.available(patient.site)
+            if p.condition == patient.primary_condition
+        ]
+        if course is None and user.has_perm("care.add_course")
+        else [],
+        "screen_form": ContraindicationScreenForm(protocol)
+        if protocol and user.has_perm("care.add_contraindicationscreen")
+        else None,
+        "due_now": [d for d in page.due if d.status in {"due", "overdue"}],
+        "due_next": [d for d in page.due if d.status == "upcoming"][:6],
+        "missed": [d for d in page.due if d.status == "missed"][-6:],
+        "visit_rows": [
+            (a, page.doses.given.get(a.pk) if page.doses else None) for a in page.appointments
+        ],
+        "visit_form": VisitForm(chairs=patient.site.chairs.all()),
+        "chairs": list(patient.site.chairs.all()),
+        "cancel_reasons": CancellationReason.choices,
+        "invite_form": InviteForm(),
+        "now": now,
+        "tz": patient.site.tz,
+    }
+    return render(request, "clinic/patient_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Enter any instrument for a patient: self-report on paper, or clinician-rated; at a visit
+    (CADSS from the infusion record, or the pre-infusion PHQ-9 of the next booked visit)."""
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, "care.add_assessment", category=DataCategory.QUESTIONNAIRE
+    )
+    data = request.POST if request.method == "POST" else None
+    chosen = (data or request.GET).get("instrument", "phq9")
+    if chosen not in instruments.INSTRUMENTS:
+        chosen = "phq9"
+    instrument = instruments.get_instrument(chosen)
+    has_baseline = patient.assessments.filter(instrument=chosen).exists()
+    meta = AssessmentMetaForm(
+        data,
+        initial={
+            "instrument": chosen,
+            "timepoint": Timepoint.PRE_INFUSION if has_baseline else Timepoint.BASELINE,
+        },
+    )
+    form = InstrumentForm(instrument, data)
+    visit = None
+    visit_id = (data or request.GET).get("visit", "")
+    if visit_id.isdigit():
+        visit = scheduling_queries.get_appointment_for_user(request.user, int(visit_id))
+        if visit.patient_id != patient.pk:
+            raise Http404("No such visit for this patient.")
+    if data is not None and meta.is_valid() and form.is_valid():
+        timepoint = Timepoint(meta.cleaned_data["timepoint"])
+        if visit is None and timepoint == Timepoint.PRE_INFUSION:
+            visit = scheduling_queries.next_booked_visit(patient)
+        now = timezone.now()
+        try:
+            if visit is not None:
+                assessment = infusion_services.record_visit_assessment(
+                    appointment=visit, instrument=chosen, answers=form.answers(),
+                    timepoint=timepoint, by=request.user, completed_at=now, now=now,
+                )  # fmt: skip
+            else:
+                assessment = care_services.record_assessment(
+                    patient=patient, instrument=chosen, answers=form.answers(),
+                    timepoint=timepoint, by=request.user, completed_at=now, now=now,
+                )  # fmt: skip
+        except ClinicalValueError as error:
+            form.show_error(error)
+        else:
+            messages.success(
+                request,
+                f"{instrument.short_title} recorded: {assessment.total_score.normalize():f}.",
+            )
+            for alert in assessment.alerts.all():
+                messages.error(request, f"{alert.get_kind_display()}: an alert is open.")
+            return _to_patient(patient.pk)
+    care_queries.record_patient_read(request.user, patient)
+    context = {
+        "patient": patient,
+        "meta": meta,
+        "form": form,
+        "instrument": instrument,
+        "visit": visit,
+        "choices": list(instruments.INSTRUMENTS.values()),
+    }
+    status = 400 if form.errors or meta.errors else 200
+    return render(request, "clinic/assessment_form.html", context, status=status)
+
+
+@require_POST
+@login_required
+def course_status(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Move the patient's course to its next phase (prescribers)."""
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, "care.change_course", category=DataCategory.COURSE
+    )
+    course = care_services.active_course(patient)
+    status = request.POST.get("status", "")
+    if course is None or status not in CourseStatus.values:
+        messages.error(request, "There is no active course, or no such phase.")
+    else:
+        attempt(
+            request,
+            lambda: care_services.change_course_status(
+                course=course,
+                status=CourseStatus(status),
+                by=request.user,
+                at=timezone.now(),
+                reason=request.POST.get("reason", ""),
+                infusions_given=infusion_services.infusions_given(course),
+            ),
+            success=f"Course moved to {CourseStatus(status).label}.",
+        )
+    return _to_patient(patient.pk)
+
+
+class ReviewForm(forms.Form):
+    """The maintenance option chosen at the review (by its position in the protocol's list, or
+    "none" to complete the course) and the prescriber's notes."""
+
+    notes = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, options: list[maintenance.MaintenanceOption], *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.options = options
+        self.fields["option"] = forms.ChoiceField(
+            choices=[(str(n), o.label) for n, o in enumerate(options)] + [("none", "none")],
+            label="Maintenance plan",
+        )
+
+    def option(self) -> maintenance.MaintenanceOption | None:
+        choice = self.cleaned_data["option"]
+        return None if choice == "none" else self.options[int(choice)]
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """The post-induction review: the series summarised, a recommendation, the plan signed."""
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, "care.add_coursereview", category=DataCategory.COURSE
+    )
+    course = care_services.active_course(patient)
+    if course is None or course.status != CourseStatus.REVIEW:
+        messages.error(request, "The course is not awaiting its post-induction review.")
+        return _to_patient(patient.pk)
+    protocol = protocol_versions.protocol_for(course)
+    tz = patient.site.tz
+    visits = list(
+        course.appointments.select_related("infusion").prefetch_related("infusion__adverse_events")
+    )
+    measures = care_queries.measure_summaries(
+        list(patient.assessments.select_related("recorded_by")),
+        scheduling_queries.as_visits(visits),
+        protocol=protocol,
+        tz=tz,
+    )
+    primary = next((m for m in measures if m.instrument.code == protocol.instrument), None)
+    status = primary.trajectory.status if primary and primary.trajectory else None
+    recommended, why = maintenance.recommend(
+        responded=status in {TrajectoryStatus.RESPONDED, TrajectoryStatus.REMITTED},
+        remitted=status == TrajectoryStatus.REMITTED,
+        relapsed=False,
+        days_to_relapse=None,
+        options=protocol.maintenance_options,
+    )
+    options = list(protocol.maintenance_options)
+    form = ReviewForm(options, request.POST or None)
+    if request.method == "POST":
+        if not form.is_valid():
+            show_form_errors(request, form)
+        elif attempt(
+            request,
+            lambda: care_services.sign_review(
+                course=course,
+                option=form.option(),
+                summary={
+                    m.instrument.code: {
+                        "baseline": str(m.baseline.total_score) if m.baseline else None,
+                        "latest": str(m.latest.total_score) if m.latest else None,
+                        "outcome": m.outcome.value if m.outcome else None,
+                    }
+                    for m in measures
+                },
+                notes=form.cleaned_data["notes"],
+                by=request.user,
+                now=timezone.now(),
+            ),
+            success="Review signed.",
+        ):
+            return _to_patient(patient.pk)
+    care_queries.record_patient_read(request.user, patient)
+    context = {
+        "patient": patient,
+        "course": course,
+        "protocol": protocol,
+        "visits": visits,
+        "measures": measures,
+        "options": options,
+        "recommended": options.index(recommended) if recommended in options else None,
+        "recommended_option": recommended,
+        "why": why,
+        "tz": tz,
+    }
+    return render(request, "clinic/review.html", context)
+
+
+@require_POST
+@login_required
+def self_report_invite(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Send the patient a single-use link to their self-report questionnaires, or show a code
+    for the clinic tablet."""
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, "portal.add_invitation", category=DataCategory.SELF_REPORT
+    )
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose at least one questionnaire and a channel.")
+        return _to_patient(patient.pk)
+    wanted = {
+        "patient": patient,
+        "instrument_codes": form.cleaned_data["instruments"],
+        "timepoint": Timepoint(form.cleaned_data["timepoint"]),
+        "by": request.user,
+        "now": timezone.now(),
+    }
+    if "kiosk" in request.POST:
+        opened = attempt(request, lambda: portal_services.open_on_kiosk(**wanted))
+        if opened is not None:
+            invitation, code = opened
+            context = {"patient": patient, "invitation": invitation, "code": code}
+            return render(request, "clinic/kiosk_code.html", context | {"tz": patient.site.tz})
+    else:
+        attempt(
+            request,
+            lambda: portal_services.invite_patient(
+                channel=Channel(form.cleaned_data["channel"]), **wanted
+            ),
+            success="Link sent (see the outbox).",
+        )
+    return _to_patient(patient.pk)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class InfusionConfig(AppConfig):
+    name = "sustain.infusion"
+    label = "infusion"
