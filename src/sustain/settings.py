@@ -210,20 +210,9 @@ SUSTAIN_KIOSK_CODE_MINUTES = env_int("SUSTAIN_KIOSK_CODE_MINUTES", 30)
 SUSTAIN_KIOSK_MAX_FAILURES = env_int("SUSTAIN_KIOSK_MAX_FAILURES", 5)
 # How often the worker looks for measures that fell due and sends self-report links.
 SUSTAIN_DUE_LINKS_EVERY_MINUTES = env_int("SUSTAIN_DUE_LINKS_EVERY_MINUTES", 15)
-# Doses use the latest weight only if it was measured within this many days of the visit
-# (a clinic rule; no published figure: sustain_core.dosing.check_weight_recency).
-SUSTAIN_WEIGHT_MAX_AGE_DAYS = env_int("SUSTAIN_WEIGHT_MAX_AGE_DAYS", 30)
-# Which body weight doses use: "actual", or "ideal"/"adjusted" (Devine) from a BMI threshold.
-# A clinic rule: no source in the reference fixes it (sustain_core.dosing.dosing_weight_kg).
-SUSTAIN_DOSING_WEIGHT_BASIS = env_str("SUSTAIN_DOSING_WEIGHT_BASIS", "actual")
-SUSTAIN_DOSING_BMI_THRESHOLD = env_str("SUSTAIN_DOSING_BMI_THRESHOLD", "30")
-# Induction needs the protocol's baseline measures taken within this many days (a clinic rule).
-SUSTAIN_BASELINE_MAX_AGE_DAYS = env_int("SUSTAIN_BASELINE_MAX_AGE_DAYS", 30)
-# E-mail the assigned prescriber when a safety alert is raised (through EMAIL_BACKEND).
-SUSTAIN_ALERT_EMAILS = env_bool("SUSTAIN_ALERT_EMAILS", True)
-# QIDS-SR16 item 12 (suicidal ideation) at or above this raises an alert: a clinic setting,
-# no published threshold (unconfirmed; sustain_core.instruments).
-SUSTAIN_QIDS_SUICIDE_THRESHOLD = env_int("SUSTAIN_QIDS_SUICIDE_THRESHOLD", 1)
+# How often the worker looks for visit reminders that fell due (the hours before a visit and
+# the preparation text are each site's own rules: sustain.care.rules).
+SUSTAIN_REMINDERS_EVERY_MINUTES = env_int("SUSTAIN_REMINDERS_EVERY_MINUTES", 15)
 
 LOGGING = {
     "version": 1,
@@ -231,34 +220,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("SUSTAIN_LOG_LEVEL", "INFO")},
 }
-
-
-# Visit reminders and patient calendars (sustain.scheduling.reminders, .calendar).
-def env_hours(name: str, default: str) -> tuple[int, ...]:
-    """A comma-separated list of whole hours, largest first ("48,24"); empty turns it off."""
-    raw = env_str(name, default)
-    try:
-        hours = {int(part) for part in raw.split(",") if part.strip()}
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be whole hours like 48,24; got {raw!r}") from None
-    if any(h <= 0 for h in hours):
-        raise ImproperlyConfigured(f"{name} must be positive hours; got {raw!r}")
-    return tuple(sorted(hours, reverse=True))
-
-
-# Reminders go out this many hours before each booked visit (clinic defaults, no source).
-SUSTAIN_REMINDER_HOURS = env_hours("SUSTAIN_REMINDER_HOURS", "48,24")
-# How often the worker looks for reminders that fell due.
-SUSTAIN_REMINDERS_EVERY_MINUTES = env_int("SUSTAIN_REMINDERS_EVERY_MINUTES", 15)
-# Preparation for every infusion visit, in reminders and in calendar events. The protocols
-# carry no preparation field, so this is a clinic-level text. Sources (clinical-facts.md):
-# fasting — the label advises against ketamine when nil-per-os guidelines were not followed;
-# ASA: light meal 6 h, clear fluids 2 h [Ketalar-label] [ASA-fasting-2011] (§5b); a
-# responsible adult to accompany the patient home [Ketalar-label] and no driving for at least
-# 8 h [ED-scirp] (§5d). The exact hours ("6", "2", "until the next day") are clinic defaults:
-# whether a subanaesthetic infusion needs full ASA fasting is unconfirmed (§5b).
-SUSTAIN_VISIT_PREPARATION = env_str(
-    "SUSTAIN_VISIT_PREPARATION",
-    "Please do not eat for 6 hours before your visit (clear fluids until 2 hours before), "
-    "bring an adult to take you home, and do not drive until the next day.",
-)

@@ -258,7 +258,7 @@ def dosing_weight_kg(
     if basis == WeightBasis.ACTUAL:
         return actual_kg
     height_cm = _check_height(height_cm)
-    bmi_threshold = _check_bmi_threshold(bmi_threshold)
+    bmi_threshold = validate_bmi_threshold(bmi_threshold)
     with localcontext(_EXACT):
         below_threshold = actual_kg < bmi_threshold * (height_cm / 100) ** 2
     if below_threshold:
@@ -503,7 +503,9 @@ def _check_height(height_cm: Decimal | None) -> Decimal:
     return height_cm
 
 
-def _check_bmi_threshold(bmi_threshold: Decimal | None) -> Decimal:
+def validate_bmi_threshold(bmi_threshold: Decimal | None) -> Decimal:
+    """Return the BMI threshold of the clinic's weight rule unchanged if it is 25–50 kg/m² to
+    0.1 (a clinic rule, unconfirmed: clinical-facts §2a); raise OutOfRange otherwise."""
     allowed = f"between {BMI_THRESHOLD_MIN} and {BMI_THRESHOLD_MAX} kg/m² to at most 0.1"
     if bmi_threshold is None:
         raise OutOfRange(

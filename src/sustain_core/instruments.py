@@ -1054,3 +1054,9 @@ _SCORERS: Mapping[str, _Scorer] = MappingProxyType(
         "madrs": _score_sum,
     }
 )
+
+
+# The bounds of the two scoring settings a clinic sets (sustain_core.clinic_rules): the highest
+# QIDS-SR16 item-12 answer, and the largest FIQR domain.
+QIDS_SUICIDE_THRESHOLD_MAX = _QIDS_ITEM_MAX
+FIQR_MIN_ANSWERED_MAX = _FIQR_LARGEST_DOMAIN

@@ -46,6 +46,8 @@ def test_every_url_is_listed():
             "/accounts/outbox/",
             "/alerts/",
             "/alerts/1/acknowledge/",
+            "/clinic-rules/",
+            "/clinic-rules/1/",
             "/patients/1/",
             "/patients/1/assessments/new/",
             "/patients/1/calendar/",

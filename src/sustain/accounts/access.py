@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
@@ -39,3 +39,17 @@ def users_with_perm(perm: str, site: Site) -> QuerySet[User]:
         user_permissions__codename=codename,
     )
     return User.objects.filter(granted, memberships__site=site, is_active=True).distinct()
+
+
+def get_site_for_user(user: User, site_id: object) -> Site:
+    """One of the user's sites, or 404 (another site's id looks like no site at all)."""
+    pk = _int_or_none(site_id)
+    site = None if pk is None else Site.objects.filter(pk=pk, memberships__user=user).first()
+    if site is None:
+        raise Http404("No such site.")
+    return site
+
+
+def _int_or_none(value: object) -> int | None:
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() else None

@@ -41,6 +41,7 @@ class DataCategory(models.TextChoices):
     INFUSION = "infusion"
     AUDIT = "audit"
     PROTOCOL = "protocol"
+    CLINIC_RULES = "clinic-rules"
 
 
 class Channel(models.TextChoices):

@@ -15,8 +15,9 @@ from django.contrib.auth.models import Group, Permission
 
 from sustain.accounts.enums import Role
 
-# Read only (the same for every clinical role): protocols, appointments, shifts.
-_READ_PROTOCOLS = {"care.view_clinicprotocol"}
+# What every role reads: the protocols and the clinic's own rules.
+_EVERY_ROLE = {"care.view_clinicprotocol", "care.view_clinicrules"}
+# The chair side: patients' records, scores, alerts, doses, and the visits.
 _CLINICAL = {
     "care.view_patient", "care.view_course", "care.view_assessment", "care.add_assessment",
     "care.add_weightmeasurement", "care.view_alert", "care.change_alert", "care.add_consent",
@@ -24,50 +25,32 @@ _CLINICAL = {
     "portal.add_invitation", "scheduling.view_appointment", "scheduling.change_appointment",
     "scheduling.add_calendarfeed", "scheduling.view_shift",
 }  # fmt: skip
+# The front desk: registering patients, booking, the rota. No scores, alerts or doses.
 _FRONT_DESK = {
     "care.view_patient", "care.add_patient", "scheduling.view_appointment",
     "scheduling.add_appointment", "scheduling.view_shift", "scheduling.add_shift",
     "scheduling.delete_shift",
 }  # fmt: skip
+_PRESCRIBER = {
+    "care.add_patient", "care.add_course", "care.change_course", "care.prescribe",
+    "care.add_contraindicationscreen", "care.add_coursereview", "care.add_clinicprotocol",
+    "care.change_clinical_rules", "scheduling.add_appointment",
+    "scheduling.override_series_rules", "scheduling.prescriber_shift",
+}  # fmt: skip
+_SCHEDULER = {
+    "portal.add_invitation", "scheduling.change_appointment", "scheduling.add_calendarfeed",
+}  # fmt: skip
+_CLINIC_ADMIN = {
+    "accounts.view_auditevent", "accounts.view_outboxmessage", "care.add_clinicprotocol",
+    "care.change_message_rules", "scheduling.change_phasestaffing",
+}  # fmt: skip
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.PRESCRIBER: frozenset(
-        _READ_PROTOCOLS
-        | _CLINICAL
-        | {
-            "care.add_patient",
-            "care.add_course",
-            "care.change_course",
-            "care.prescribe",
-            "care.add_contraindicationscreen",
-            "care.add_coursereview",
-            "care.add_clinicprotocol",
-            "scheduling.add_appointment",
-            "scheduling.override_series_rules",
-            "scheduling.prescriber_shift",
-        }
-    ),
-    Role.NURSE: frozenset(_READ_PROTOCOLS | _CLINICAL | {"scheduling.nurse_shift"}),
-    Role.SCHEDULER: frozenset(
-        _READ_PROTOCOLS
-        | _FRONT_DESK
-        | {
-            "portal.add_invitation",
-            "scheduling.change_appointment",
-            "scheduling.add_calendarfeed",
-        }
-    ),
-    Role.CLINIC_ADMIN: frozenset(
-        _READ_PROTOCOLS
-        | _FRONT_DESK
-        | {
-            "accounts.view_auditevent",
-            "accounts.view_outboxmessage",
-            "care.add_clinicprotocol",
-            "scheduling.change_phasestaffing",
-        }
-    ),
-    Role.AUDITOR: frozenset(_READ_PROTOCOLS | {"accounts.view_auditevent"}),
+    Role.PRESCRIBER: frozenset(_EVERY_ROLE | _CLINICAL | _PRESCRIBER),
+    Role.NURSE: frozenset(_EVERY_ROLE | _CLINICAL | {"scheduling.nurse_shift"}),
+    Role.SCHEDULER: frozenset(_EVERY_ROLE | _FRONT_DESK | _SCHEDULER),
+    Role.CLINIC_ADMIN: frozenset(_EVERY_ROLE | _FRONT_DESK | _CLINIC_ADMIN),
+    Role.AUDITOR: frozenset(_EVERY_ROLE | {"accounts.view_auditevent"}),
 }
 
 

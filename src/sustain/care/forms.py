@@ -5,7 +5,7 @@ from django import forms
 
 from sustain.accounts.models import Site
 from sustain.care.enums import Condition, Sex, Timepoint
-from sustain_core import dosing, instruments, protocols
+from sustain_core import clinic_rules, dosing, instruments, protocols
 from sustain_core.errors import ClinicalValueError
 
 
@@ -111,3 +111,65 @@ class ContraindicationScreenForm(forms.Form):
     def answers(self) -> dict[str, bool]:
         """{item text: True when present}."""
         return {item: self.cleaned_data[name] == "present" for name, item in self.items.items()}
+
+
+class _RulesChangeForm(forms.Form):
+    """A change of a site's rules: the version it was based on and why (sustain.care.rules).
+    The values' ranges are the core's to check (sustain_core.clinic_rules), which names them."""
+
+    based_on = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    reason = forms.CharField(max_length=500, label="Why the rules change")
+    RULES: tuple[str, ...] = ()
+
+    def changes(self) -> dict[str, object]:
+        return {name: self.cleaned_data[name] for name in self.RULES}
+
+
+class ClinicalRulesForm(_RulesChangeForm):
+    """The dosing and safety rules (prescribers)."""
+
+    weight_max_age_days = forms.IntegerField(label="A dose needs a weight from the last (days)")
+    baseline_max_age_days = forms.IntegerField(
+        label="Induction needs the baseline measures from the last (days)"
+    )
+    dosing_weight_basis = forms.ChoiceField(
+        choices=[(b.value, b.value) for b in dosing.WeightBasis], label="Dose on body weight"
+    )
+    dosing_bmi_threshold = forms.DecimalField(
+        max_digits=3, decimal_places=1, label="Ideal or adjusted weight from BMI (kg/m²)"
+    )
+    qids_suicide_threshold = forms.IntegerField(
+        label="QIDS-SR16 item 12 answer that raises a suicide-risk alert (at or above)"
+    )
+    fiqr_min_answered_per_domain = forms.IntegerField(
+        label="FIQR: fewest answered items for a domain to be scaled up"
+    )
+    alert_emails = forms.BooleanField(
+        required=False, label="E-mail the prescriber when a safety alert is raised"
+    )
+    RULES = clinic_rules.CLINICAL_FIELDS
+
+    def changes(self) -> dict[str, object]:
+        return super().changes() | {
+            "dosing_weight_basis": dosing.WeightBasis(self.cleaned_data["dosing_weight_basis"])
+        }
+
+
+class MessageRulesForm(_RulesChangeForm):
+    """What patients are sent: reminder hours and the preparation text (administrators)."""
+
+    reminder_hours = forms.CharField(
+        required=False,
+        label="Reminders, hours before the visit",
+        help_text="Whole hours, largest first, separated by commas (e.g. 48, 24); empty: none",
+    )
+    visit_preparation = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), label="Preparation text"
+    )
+    RULES = clinic_rules.MESSAGE_FIELDS
+
+    def clean_reminder_hours(self) -> tuple[int, ...]:
+        parts = [part.strip() for part in self.cleaned_data["reminder_hours"].split(",")]
+        if not all(part.isdigit() for part in parts if part):
+            raise forms.ValidationError("Give whole hours separated by commas, e.g. 48, 24.")
+        return tuple(int(part) for part in parts if part)

@@ -13,7 +13,7 @@ from sustain.care.enums import (
     Sex,
     Timepoint,
 )
-from sustain_core import dosing, instruments
+from sustain_core import clinic_rules, dosing, instruments
 
 ACTIVE_COURSE_STATUSES = (
     CourseStatus.REFERRED,
@@ -60,7 +60,7 @@ class Patient(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
     primary_condition = models.CharField(max_length=20, choices=Condition.choices)
-    # For ideal/adjusted dosing weights (SUSTAIN_DOSING_WEIGHT_BASIS); optional otherwise.
+    # For ideal/adjusted dosing weights (the site's clinic rules); optional otherwise.
     height_cm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
@@ -256,3 +256,53 @@ class Alert(models.Model):
                 name="alert_acknowledged_has_time",
             )
         ]
+
+
+class ClinicRules(models.Model):
+    """One version of a site's own rules (sustain_core.clinic_rules): the values no source
+    fixes. Versions are never changed: a change is a new version with who, when and why
+    (sustain.care.rules.change_rules); each infusion record keeps the version it was dosed
+    under."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="rules")
+    version = models.PositiveIntegerField()
+    weight_max_age_days = models.PositiveSmallIntegerField()
+    baseline_max_age_days = models.PositiveSmallIntegerField()
+    dosing_weight_basis = models.CharField(
+        max_length=10, choices=[(b.value, b.value) for b in dosing.WeightBasis]
+    )
+    dosing_bmi_threshold = models.DecimalField(max_digits=3, decimal_places=1)
+    qids_suicide_threshold = models.PositiveSmallIntegerField()
+    fiqr_min_answered_per_domain = models.PositiveSmallIntegerField()
+    alert_emails = models.BooleanField()
+    reminder_hours = models.JSONField(help_text="Whole hours before a visit, largest first")
+    visit_preparation = models.TextField()
+    changed_by = models.ForeignKey(
+        User, null=True, on_delete=models.PROTECT, related_name="+", help_text="None: defaults"
+    )
+    changed_at = models.DateTimeField()
+    reason = models.TextField()
+
+    class Meta:
+        ordering: ClassVar = ["site", "-version"]
+        permissions: ClassVar = [
+            ("change_clinical_rules", "Change the dosing and safety rules of a site"),
+            ("change_message_rules", "Change the reminder hours and preparation text of a site"),
+        ]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["site", "version"], name="clinicrules_site_version"),
+        ]
+
+    def as_rules(self) -> clinic_rules.ClinicRules:
+        """The rules as the core checks and applies them."""
+        return clinic_rules.ClinicRules(
+            weight_max_age_days=self.weight_max_age_days,
+            baseline_max_age_days=self.baseline_max_age_days,
+            dosing_weight_basis=dosing.WeightBasis(self.dosing_weight_basis),
+            dosing_bmi_threshold=self.dosing_bmi_threshold,
+            qids_suicide_threshold=self.qids_suicide_threshold,
+            fiqr_min_answered_per_domain=self.fiqr_min_answered_per_domain,
+            alert_emails=self.alert_emails,
+            reminder_hours=tuple(self.reminder_hours),
+            visit_preparation=self.visit_preparation,
+        )

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
 
-from django.conf import settings
 from django.db import models, transaction
 
 from sustain.accounts.audit import PATIENT_LINK, record_event
@@ -37,9 +36,10 @@ from sustain.care.models import (
     Patient,
     WeightMeasurement,
 )
+from sustain.care.rules import current_rules
 from sustain.care.tasks import notify_alert
+from sustain_core import clinic_rules, dosing, instruments, maintenance, outcomes
 from sustain_core import course as course_rules
-from sustain_core import dosing, instruments, maintenance, outcomes
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
@@ -169,6 +169,19 @@ def enrol_patient(
     return course
 
 
+def score_answers(
+    rules: clinic_rules.ClinicRules, instrument: str, answers: Mapping[str, int | None]
+) -> instruments.Score:
+    """Score a response exactly as published (sustain_core.instruments.score), with the
+    clinic's own scoring settings (the QIDS-SR16 alert threshold, the FIQR minimum)."""
+    return instruments.score(
+        instrument,
+        answers,
+        qids_suicide_threshold=rules.qids_suicide_threshold,
+        fiqr_min_answered_per_domain=rules.fiqr_min_answered_per_domain,
+    )
+
+
 def _alert_kinds(score: instruments.Score, previous: Assessment | None) -> list[AlertKind]:
     """Which alerts a new score raises (issue 3, item 7).
 
@@ -213,9 +226,8 @@ def record_assessment(
     raises InvalidAnswer naming the item; nothing is saved. `by` is None only for the
     patient's own self-report.
     """
-    score = instruments.score(
-        instrument, answers, qids_suicide_threshold=settings.SUSTAIN_QIDS_SUICIDE_THRESHOLD
-    )
+    rules = current_rules(patient.site).as_rules()
+    score = score_answers(rules, instrument, answers)
     previous = patient.assessments.filter(instrument=instrument).order_by("completed_at").last()
     course = active_course(patient)
     assessment = Assessment.objects.create(
@@ -245,7 +257,7 @@ def record_assessment(
             raised_at=now,
         )
         record_patient_event(by=by, patient=patient, category=DataCategory.ALERT, obj=alert)
-        if settings.SUSTAIN_ALERT_EMAILS:
+        if rules.alert_emails:
             transaction.on_commit(partial(notify_alert.enqueue, alert_id=alert.pk))
     record_patient_event(
         by=by, patient=patient, category=DataCategory.QUESTIONNAIRE, obj=assessment
@@ -287,8 +299,9 @@ def course_facts(
     """
     protocol = protocol_versions.protocol_for(course)
     screen = course.screens.first()
-    # A baseline counts if taken within SUSTAIN_BASELINE_MAX_AGE_DAYS (a clinic setting).
-    since = today - dt.timedelta(days=settings.SUSTAIN_BASELINE_MAX_AGE_DAYS)
+    rules = current_rules(course.patient.site).as_rules()
+    # A baseline counts if taken within the clinic's rule's days (sustain_core.clinic_rules).
+    since = today - dt.timedelta(days=rules.baseline_max_age_days)
     measured = set(
         course.patient.assessments.filter(completed_at__date__gte=since).values_list(
             "instrument", flat=True
@@ -303,7 +316,7 @@ def course_facts(
             code for code in protocol.baseline_measures if code not in measured
         ),
         weight_measured_on=weight.measured_on if weight else None,
-        weight_max_age_days=settings.SUSTAIN_WEIGHT_MAX_AGE_DAYS,
+        weight_max_age_days=rules.weight_max_age_days,
         induction_infusions_given=infusions_given,
         induction_infusions_planned=protocol.induction_infusions,
         review_signed_by_prescriber=course.reviews.exists(),

@@ -11,6 +11,8 @@ urlpatterns = [
     path("patients/<int:patient_id>/screen/", views.screen_sign, name="screen"),
     path("alerts/", views.alert_list, name="alert_list"),
     path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
+    path("clinic-rules/", views.clinic_rules_page, name="clinic_rules"),
+    path("clinic-rules/<slug:part>/", views.clinic_rules_change, name="clinic_rules_change"),
     path("protocols/", protocol_views.protocol_list, name="protocol_list"),
     path(
         "protocols/<slug:key>/v<int:version>/",

@@ -2,19 +2,35 @@
 contraindication screen and alerts. The patient page itself gathers from every app and lives
 in sustain.clinic."""
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
-from sustain.accounts.enums import DataCategory
+from sustain.accounts.access import (
+    AuthenticatedRequest,
+    get_site_for_user,
+    require_permission,
+    sites_for_user,
+)
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.models import Site
 from sustain.accounts.web import attempt, show_form_errors
-from sustain.care import protocol_versions, queries, services
+from sustain.care import protocol_versions, queries, rules, services
 from sustain.care.enums import CourseStatus
-from sustain.care.forms import ConsentForm, ContraindicationScreenForm, PatientForm
+from sustain.care.forms import (
+    ClinicalRulesForm,
+    ConsentForm,
+    ContraindicationScreenForm,
+    MessageRulesForm,
+    PatientForm,
+)
+from sustain_core import clinic_rules
 
 
 def _to_patient(patient_id: int) -> HttpResponse:
@@ -153,3 +169,87 @@ def screen_sign(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     elif screen is not None:
         messages.success(request, "Contraindication screen signed.")
     return _to_patient(patient.pk)
+
+
+RULE_LABELS = {
+    name: str(field.label)
+    for form_class in (ClinicalRulesForm, MessageRulesForm)
+    for name, field in form_class.base_fields.items()
+}
+RULES_FORMS = {
+    "clinical": (ClinicalRulesForm, "care.change_clinical_rules"),
+    "messages": (MessageRulesForm, "care.change_message_rules"),
+}
+
+
+def _rules_page(
+    request: AuthenticatedRequest, site: Site, refused: tuple[str, forms.Form] | None = None
+) -> HttpResponse:
+    current = rules.current_rules(site)
+    initial = {name: getattr(current, name) for name in clinic_rules.CLINICAL_FIELDS} | {
+        "reminder_hours": ", ".join(map(str, current.reminder_hours))
+    }
+    initial |= {"visit_preparation": current.visit_preparation, "based_on": current.version}
+    shown = {
+        part: refused[1] if refused and refused[0] == part else form_class(initial=initial)
+        for part, (form_class, perm) in RULES_FORMS.items()
+        if request.user.has_perm(perm)
+    }
+    record_event(
+        actor=request.user, action=AuditAction.READ, category=DataCategory.CLINIC_RULES, site=site
+    )
+    context = {
+        "site": site,
+        "sites": list(sites_for_user(request.user)),
+        "current": current,
+        "history": [
+            (row, [RULE_LABELS[name] for name in changed]) for row, changed in rules.history(site)
+        ],
+        "forms": shown,
+    }
+    return render(request, "care/clinic_rules.html", context, status=400 if refused else 200)
+
+
+@require_GET
+@login_required
+def clinic_rules_page(request: AuthenticatedRequest) -> HttpResponse:
+    """A site's own rules in force, their history, and the forms of the roles that change
+    them (dosing and safety: prescribers; patient messages: administrators)."""
+    require_permission(request.user, "care.view_clinicrules", category=DataCategory.CLINIC_RULES)
+    wanted = request.GET.get("site")
+    if wanted is None:
+        site = sites_for_user(request.user).first()
+        if site is None:
+            raise Http404("You are not a member of any site.")
+    else:
+        site = get_site_for_user(request.user, wanted)
+    return _rules_page(request, site)
+
+
+@require_POST
+@login_required
+def clinic_rules_change(request: AuthenticatedRequest, part: str) -> HttpResponse:
+    """Save a new version of the site's dosing and safety rules, or of its patient messages."""
+    if part not in RULES_FORMS:
+        raise Http404("No such rules.")
+    form_class, perm = RULES_FORMS[part]
+    require_permission(request.user, perm, category=DataCategory.CLINIC_RULES)
+    site = get_site_for_user(request.user, request.POST.get("site"))
+    form = form_class(request.POST)
+    if form.is_valid():
+        saved = attempt(
+            request,
+            lambda: rules.change_rules(
+                site=site,
+                changes=form.changes(),
+                based_on=form.cleaned_data["based_on"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+                now=timezone.now(),
+            ),
+            form=form,
+            success=lambda row: f"Clinic rules saved as version {row.version}.",
+        )
+        if saved is not None:
+            return redirect(f"{reverse('care:clinic_rules')}?site={site.pk}")
+    return _rules_page(request, site, (part, form))

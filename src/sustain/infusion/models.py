@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from sustain.accounts.models import User
-from sustain.care.models import Assessment, Course, Patient
+from sustain.care.models import Assessment, ClinicRules, Course, Patient
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.scheduling.models import Appointment
 
@@ -58,6 +58,8 @@ class InfusionRecord(models.Model):
     pump_rate_ml_per_h = models.DecimalField(max_digits=6, decimal_places=1)
     confirmed_at = models.DateTimeField()
     confirmed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # The site's rules the dose was computed under (weight age and basis): kept with the record.
+    clinic_rules = models.ForeignKey(ClinicRules, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         constraints: ClassVar = [

@@ -3,12 +3,11 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
-
 from sustain.accounts.access import require_permission
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
 from sustain.care.models import Course
+from sustain.care.rules import current_rules
 from sustain.infusion import services
 from sustain.infusion.models import InfusionRecord
 from sustain.scheduling import queries as scheduling_queries
@@ -48,10 +47,13 @@ def dose_view(
     if course is None or not user.has_perm(DOSES):
         return None
     next_plan, refused = None, ""
+    rules = current_rules(course.patient.site).as_rules()
     if next_visit is not None:
         try:
             next_plan = services.plan_dose(
-                appointment=next_visit, vial_mg_per_ml=dosing.ALLOWED_VIAL_MG_PER_ML[-1]
+                appointment=next_visit,
+                vial_mg_per_ml=dosing.ALLOWED_VIAL_MG_PER_ML[-1],
+                rules=rules,
             )
         except ClinicalValueError as error:
             refused = error.message
@@ -61,5 +63,5 @@ def dose_view(
         given={r.appointment_id: r for r in InfusionRecord.objects.filter(course=course)},
         course_total=services.course_dose_total(course),
         titration=services.titration_suggestion(course, responded=responded),
-        weight_basis=settings.SUSTAIN_DOSING_WEIGHT_BASIS,
+        weight_basis=rules.dosing_weight_basis,
     )

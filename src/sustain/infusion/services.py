@@ -5,7 +5,6 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 
 from sustain.accounts.enums import DataCategory
@@ -15,12 +14,13 @@ from sustain.care import queries as care_queries
 from sustain.care import services as care
 from sustain.care.enums import CourseStatus, Timepoint
 from sustain.care.models import Assessment, Course
+from sustain.care.rules import rules_for_record
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.infusion.models import AdverseEvent, InfusionRecord, VisitAssessment
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
-from sustain_core import dosing, protocols, session_dose
+from sustain_core import clinic_rules, dosing, protocols, session_dose
 from sustain_core.errors import ClinicalValueError
 
 INFUSING = (CourseStatus.INDUCTION, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
@@ -32,12 +32,12 @@ def infusions_given(course: Course) -> int:
 
 
 def plan_dose(
-    *, appointment: Appointment, vial_mg_per_ml: Decimal
+    *, appointment: Appointment, vial_mg_per_ml: Decimal, rules: clinic_rules.ClinicRules
 ) -> dosing.DosePlan | dosing.HourlyDosePlan:
-    """The dose for this visit from the latest weight and the course's protocol.
-
-    The weight must have been measured within SUSTAIN_WEIGHT_MAX_AGE_DAYS of the visit day
-    (a clinic setting; sustain_core.dosing.check_weight_recency).
+    """The dose for this visit from the latest weight and the course's protocol, under the
+    clinic's `rules`: the weight must have been measured within its days of the visit day
+    (sustain_core.dosing.check_weight_recency), and the dose is on the body weight it says
+    (actual, ideal or adjusted: sustain_core.dosing.dosing_weight_kg).
     """
     protocol = protocol_versions.protocol_for(appointment.course)
     weight = appointment.patient.weights.first()
@@ -47,15 +47,15 @@ def plan_dose(
     dosing.check_weight_recency(
         measured_on=weight.measured_on,
         today=visit_day,
-        max_age_days=settings.SUSTAIN_WEIGHT_MAX_AGE_DAYS,
+        max_age_days=rules.weight_max_age_days,
     )
     patient = appointment.patient
     dosing_weight = dosing.dosing_weight_kg(
         actual_kg=weight.weight_kg,
         height_cm=patient.height_cm,
         sex=patient.sex,
-        basis=dosing.WeightBasis(settings.SUSTAIN_DOSING_WEIGHT_BASIS),
-        bmi_threshold=Decimal(settings.SUSTAIN_DOSING_BMI_THRESHOLD),
+        basis=rules.dosing_weight_basis,
+        bmi_threshold=rules.dosing_bmi_threshold,
     )
     return session_dose.plan_protocol_dose(
         protocol,
@@ -81,7 +81,9 @@ def record_infusion(
 ) -> InfusionRecord:
     """Record the nurse-confirmed dose for a booked visit and complete the visit.
 
-    After the protocol's last induction infusion the course moves to post-induction review.
+    The dose is computed under the site's rules in force, and the record keeps that version
+    (sustain.care.rules.rules_for_record). After the protocol's last induction infusion the
+    course moves to post-induction review.
     """
     appointment = (
         Appointment.objects.select_for_update()
@@ -104,7 +106,8 @@ def record_infusion(
             "course",
             f"no infusion can be recorded while the course is {course.get_status_display()}",
         )
-    plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml)
+    rules = rules_for_record(appointment.site, now=confirmed_at)
+    plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml, rules=rules.as_rules())
     record = InfusionRecord(
         appointment=appointment,
         patient=appointment.patient,
@@ -117,6 +120,7 @@ def record_infusion(
         pump_rate_ml_per_h=plan.pump_rate_ml_per_h,
         confirmed_at=confirmed_at,
         confirmed_by=by,
+        clinic_rules=rules,
     )
     if isinstance(plan, dosing.DosePlan):
         record.mg_per_kg, record.dose_mg = plan.mg_per_kg, plan.dose_mg

@@ -12,6 +12,7 @@ from sustain.accounts.enums import DataCategory
 from sustain.accounts.web import attempt, show_form_errors
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
+from sustain.care.rules import current_rules
 from sustain.infusion import queries, services
 from sustain.infusion.forms import AdverseEventForm, InfusionForm
 from sustain_core import dosing
@@ -31,7 +32,11 @@ def infusion_record(request: AuthenticatedRequest, appointment_id: int) -> HttpR
         vial = form.cleaned_data["vial_mg_per_ml"]
     plan, plan_error = None, ""
     try:
-        plan = services.plan_dose(appointment=appointment, vial_mg_per_ml=vial)
+        plan = services.plan_dose(
+            appointment=appointment,
+            vial_mg_per_ml=vial,
+            rules=current_rules(appointment.site).as_rules(),
+        )
     except ClinicalValueError as error:
         plan_error = error.message
     if request.method == "POST" and form.is_valid():

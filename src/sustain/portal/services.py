@@ -22,6 +22,7 @@ from sustain.accounts.models import AuditEvent, User
 from sustain.care import services as care_services
 from sustain.care.enums import AssessmentSource, Timepoint
 from sustain.care.models import Assessment, Patient
+from sustain.care.rules import current_rules
 from sustain.portal.models import Invitation
 from sustain_core import instruments
 from sustain_core.errors import ClinicalValueError
@@ -228,9 +229,10 @@ def submit_answers(
         raise ClinicalValueError(
             "instruments", f"answers to {', '.join(unexpected)} were not asked for by this link"
         )
+    rules = current_rules(invitation.patient.site).as_rules()
     for code in asked:  # score all first: a refused answer saves nothing
         try:
-            instruments.score(code, answers.get(code, {}))
+            care_services.score_answers(rules, code, answers.get(code, {}))
         except ClinicalValueError as error:
             # "<instrument>:<field>" tells the page which questionnaire and item to mark.
             raise ClinicalValueError(f"{code}:{error.field}", error.message) from error

@@ -24,6 +24,7 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care.models import Patient
+from sustain.care.rules import current_rules
 from sustain.care.services import record_patient_event
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment, CalendarFeed
@@ -146,7 +147,7 @@ def feed_visits(patient: Patient, *, now: dt.datetime) -> list[Appointment]:
     return list(patient.appointments.filter(starts_at__gte=now - FEED_PAST).select_related("site"))
 
 
-def visit_event(appointment: Appointment, *, now: dt.datetime) -> icalendar.Event:
+def visit_event(appointment: Appointment, *, preparation: str, now: dt.datetime) -> icalendar.Event:
     """One VEVENT for a visit: the clinic's name, UTC times and preparation, nothing personal."""
     cancelled = appointment.status == AppointmentStatus.CANCELLED
     return icalendar.Event.new(
@@ -158,11 +159,11 @@ def visit_event(appointment: Appointment, *, now: dt.datetime) -> icalendar.Even
         status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
         summary=SUMMARY,
         location=appointment.site.name,
-        description=settings.SUSTAIN_VISIT_PREPARATION,
+        description=preparation,
     )
 
 
-def build_calendar(appointments: list[Appointment], *, now: dt.datetime) -> bytes:
+def build_calendar(appointments: list[Appointment], *, preparation: str, now: dt.datetime) -> bytes:
     """An RFC 5545 calendar (METHOD:PUBLISH) of the visits: CRLF lines folded at 75 octets.
 
     RFC 5545 §3.6 asks for at least one component, so a calendar without visits carries a
@@ -176,7 +177,7 @@ def build_calendar(appointments: list[Appointment], *, now: dt.datetime) -> byte
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", icalendar.vDuration(REFRESH))
     for appointment in appointments:
-        calendar.add_component(visit_event(appointment, now=now))
+        calendar.add_component(visit_event(appointment, preparation=preparation, now=now))
     if not appointments:
         utc = icalendar.Timezone.from_tzid("UTC")
         utc.pop("COMMENT")  # "only works from 1970 to 2038": true of the file, not of UTC
@@ -186,8 +187,11 @@ def build_calendar(appointments: list[Appointment], *, now: dt.datetime) -> byte
 
 
 def feed_calendar(feed: CalendarFeed, *, now: dt.datetime) -> bytes:
-    return build_calendar(feed_visits(feed.patient, now=now), now=now)
+    """The patient's feed, with the preparation text of their site's rules."""
+    preparation = current_rules(feed.patient.site).visit_preparation
+    return build_calendar(feed_visits(feed.patient, now=now), preparation=preparation, now=now)
 
 
 def visit_calendar(appointment: Appointment, *, now: dt.datetime) -> bytes:
-    return build_calendar([appointment], now=now)
+    preparation = current_rules(appointment.site).visit_preparation
+    return build_calendar([appointment], preparation=preparation, now=now)

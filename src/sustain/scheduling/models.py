@@ -154,7 +154,7 @@ class CalendarFeed(models.Model):
 
 
 class VisitReminder(models.Model):
-    """One reminder of a visit, `hours_before` it starts (SUSTAIN_REMINDER_HOURS).
+    """One reminder of a visit, `hours_before` it starts (the site's reminder hours).
 
     The unique constraint makes each reminder go out once per visit time even when two
     workers sweep at the same moment. `visit_starts_at` is part of it so that a visit moved to

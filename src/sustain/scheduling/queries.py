@@ -55,15 +55,6 @@ def waiting_courses(sites: QuerySet[Site]) -> list[Course]:
     )
 
 
-def get_site_for_user(user: User, site_id: object) -> Site:
-    """One of the user's sites, or 404 (another site's id looks like no site at all)."""
-    pk = _int_or_none(site_id)
-    site = None if pk is None else Site.objects.filter(pk=pk, memberships__user=user).first()
-    if site is None:
-        raise Http404("No such site.")
-    return site
-
-
 def get_shift_for_user(user: User, shift_id: int) -> Shift:
     """A shift at one of the user's sites, or 404."""
     shift = (
@@ -86,11 +77,6 @@ def get_chair_for_user(user: User, chair_id: int) -> Chair:
     if chair is None:
         raise Http404("No such chair.")
     return chair
-
-
-def _int_or_none(value: object) -> int | None:
-    text = str(value)
-    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def shift_staff(site: Site) -> QuerySet[User]:

@@ -1,7 +1,8 @@
-"""Visit reminders, SUSTAIN_REMINDER_HOURS (48 h and 24 h by default) before each booked visit.
+"""Visit reminders, the site's reminder hours (48 h and 24 h by default) before each booked
+visit (sustain.care.rules: each site sets its own).
 
-A reminder names the clinic, the visit's local date and time and the preparation text
-(SUSTAIN_VISIT_PREPARATION: fasting, an escort, no driving), never the patient or the drug. It
+A reminder names the clinic, the visit's local date and time and the site's preparation text
+(fasting, an escort, no driving), never the patient or the drug. It
 goes through the notification backends (sustain.accounts.notify): e-mail if the patient has an
 address, else a text message, else nothing. The worker runs `send_due_reminders` every
 SUSTAIN_REMINDERS_EVERY_MINUTES (sustain.scheduling.tasks).
@@ -10,19 +11,19 @@ SUSTAIN_REMINDERS_EVERY_MINUTES (sustain.scheduling.tasks).
 import datetime as dt
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from sustain.accounts import notify
 from sustain.accounts.audit import WORKER
 from sustain.accounts.enums import Channel, DataCategory
-from sustain.accounts.models import OutboxMessage
+from sustain.accounts.models import OutboxMessage, Site
+from sustain.care.rules import rules_by_site
 from sustain.care.services import record_patient_event
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment, VisitReminder
 
 
-def reminder_text(appointment: Appointment) -> tuple[str, str]:
+def reminder_text(appointment: Appointment, *, preparation: str) -> tuple[str, str]:
     """The subject and body of a visit reminder: the clinic, the local time, the preparation."""
     site = appointment.site
     local = appointment.starts_at.astimezone(site.tz)
@@ -30,7 +31,7 @@ def reminder_text(appointment: Appointment) -> tuple[str, str]:
     subject = f"Your visit at {site.name}"
     body = (
         f"This is a reminder of your visit at {site.name} on {when}.\n\n"
-        f"{settings.SUSTAIN_VISIT_PREPARATION}\n\n"
+        f"{preparation}\n\n"
         f"If you cannot come, please contact {site.name}."
     )
     return subject, body
@@ -43,31 +44,39 @@ def send_due_reminders(*, now: dt.datetime) -> int:
     still in the future. When a sweep finds several of a visit's reminders due at once (a
     visit booked 20 h ahead, or a worker that was down), one message covers them all.
     """
-    hours = settings.SUSTAIN_REMINDER_HOURS
-    if not hours:
+    rules = rules_by_site(Site.objects.all())
+    longest = max((max(r.reminder_hours, default=0) for r in rules.values()), default=0)
+    if not longest:
         return 0
     visits = (
         Appointment.objects.filter(
             status=AppointmentStatus.BOOKED,
             starts_at__gt=now,
-            starts_at__lte=now + dt.timedelta(hours=max(hours)),
+            starts_at__lte=now + dt.timedelta(hours=longest),
         )
         .select_related("patient", "site")
         .prefetch_related("reminders")
     )
     sent = 0
     for visit in visits:
+        site_rules = rules[visit.site_id]
         done = {
             r.hours_before for r in visit.reminders.all() if r.visit_starts_at == visit.starts_at
         }
-        due = [h for h in hours if h not in done and visit.starts_at - now <= dt.timedelta(hours=h)]
-        if due and send_reminder(visit, hours=due, now=now) is not None:
+        due = [
+            h
+            for h in site_rules.reminder_hours
+            if h not in done and visit.starts_at - now <= dt.timedelta(hours=h)
+        ]
+        if due and send_reminder(
+            visit, hours=due, preparation=site_rules.visit_preparation, now=now
+        ):
             sent += 1
     return sent
 
 
 def send_reminder(
-    appointment: Appointment, *, hours: Sequence[int], now: dt.datetime
+    appointment: Appointment, *, hours: Sequence[int], preparation: str, now: dt.datetime
 ) -> OutboxMessage | None:
     """Claim the visit's reminders for `hours` and send one message for them.
 
@@ -104,7 +113,7 @@ def send_reminder(
                     claimed.append(reminder)
             if not claimed:
                 return None
-            subject, body = reminder_text(appointment)
+            subject, body = reminder_text(appointment, preparation=preparation)
             message = notify.send(
                 site=appointment.site,
                 channel=channel,

@@ -11,7 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
+from sustain.accounts.access import (
+    AuthenticatedRequest,
+    get_site_for_user,
+    require_permission,
+    sites_for_user,
+)
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site
@@ -429,7 +434,7 @@ def _staff_page(
 def shift_add(request: AuthenticatedRequest) -> HttpResponse:
     """Add a shift, repeated weekly; a refusal is shown on the form and nothing is added."""
     require_permission(request.user, "scheduling.add_shift", category=DataCategory.SCHEDULE)
-    site = queries.get_site_for_user(request.user, request.POST.get("site"))
+    site = get_site_for_user(request.user, request.POST.get("site"))
     form = ShiftForm(request.POST, people=queries.shift_staff(site))
     if form.is_valid():
         wanted = form.shift_request()
@@ -473,7 +478,7 @@ def staff_rules(request: AuthenticatedRequest) -> HttpResponse:
     require_permission(
         request.user, "scheduling.change_phasestaffing", category=DataCategory.SCHEDULE
     )
-    site = queries.get_site_for_user(request.user, request.POST.get("site"))
+    site = get_site_for_user(request.user, request.POST.get("site"))
     monday = _monday(request.POST.get("week", ""), site)
     form = StaffRulesForm(request.POST)
     if form.is_valid():

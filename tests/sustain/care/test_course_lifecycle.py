@@ -8,12 +8,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from sustain.care import protocol_versions, services
+from sustain.care import protocol_versions, rules, services
 from sustain.care.models import Course
 from sustain.infusion import services as infusion
 from sustain.infusion.models import InfusionRecord
 from sustain.scheduling import services as scheduling
-from sustain_core import instruments, protocols, series
+from sustain_core import clinic_rules, instruments, protocols, series
+from sustain_core.dosing import WeightBasis
 from sustain_core.errors import ClinicalValueError
 
 pytestmark = pytest.mark.db
@@ -195,9 +196,11 @@ def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, s
 
 
 @time_machine.travel(NOW, tick=False)
-def test_adjusted_body_weight_by_clinic_rule(settings, pat, ada, ben, sam, course):
-    settings.SUSTAIN_DOSING_WEIGHT_BASIS = "adjusted"
-    settings.SUSTAIN_DOSING_BMI_THRESHOLD = "30"
+def test_adjusted_body_weight_by_clinic_rule(pat, ada, ben, sam, course):
+    site_rules = rules.change_rules(
+        site=pat.site, changes={"dosing_weight_basis": WeightBasis.ADJUSTED}, based_on=0,
+        reason="obese patients on adjusted weight", by=ada, now=NOW,
+    ).as_rules()  # fmt: skip
     pat.height_cm = Decimal("165.1")  # 5 ft 5 in: Devine IBW (female) 45.5 + 5 × 2.3 = 57.0 kg
     pat.sex = "female"
     pat.save(update_fields=["height_cm", "sex"])
@@ -205,7 +208,7 @@ def test_adjusted_body_weight_by_clinic_rule(settings, pat, ada, ben, sam, cours
         patient=pat, weight_kg=Decimal("110.0"), measured_on=NOW.date(), by=ben, now=timezone.now()
     )
     visit = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())[0]
-    plan = infusion.plan_dose(appointment=visit, vial_mg_per_ml=Decimal("50"))
+    plan = infusion.plan_dose(appointment=visit, vial_mg_per_ml=Decimal("50"), rules=site_rules)
     # BMI 110 / 1.651² = 40.4 ≥ 30 → adjusted 57.0 + 0.4 × (110 − 57.0) = 78.2 kg
     assert (plan.weight_kg, plan.dose_mg) == (Decimal("78.2"), Decimal("39.10"))
 
@@ -284,7 +287,9 @@ def test_titration_after_infusion_2_without_response(login, pat, ada, ben, sam, 
         login(ada).post(f"/patients/{pat.pk}/titrate/")
     course.refresh_from_db()
     assert course.dose_mg_per_kg == Decimal("0.75")
-    plan = infusion.plan_dose(appointment=visits[2], vial_mg_per_ml=Decimal("50"))
+    plan = infusion.plan_dose(
+        appointment=visits[2], vial_mg_per_ml=Decimal("50"), rules=clinic_rules.DEFAULT
+    )
     assert plan.dose_mg == Decimal("52.5")  # 70 kg × 0.75 mg/kg
     assert course.transitions.last().reason.startswith("dose 0.5 → 0.75 mg/kg (increase)")
 

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent
-from sustain.care import services
+from sustain.care import rules, services
 from sustain.care.models import Assessment, Patient
 from sustain.scheduling import services as scheduling
 
@@ -157,8 +157,11 @@ def test_cadss_entered_from_the_infusion_record_is_linked_to_the_visit(login, ad
     )  # fmt: skip
 
 
-def test_alert_emails_can_be_switched_off(pat, ben, settings, django_capture_on_commit_callbacks):
-    settings.SUSTAIN_ALERT_EMAILS = False
+def test_alert_emails_can_be_switched_off(pat, ada, ben, django_capture_on_commit_callbacks):
+    rules.change_rules(
+        site=pat.site, changes={"alert_emails": False}, based_on=0, reason="phone calls instead",
+        by=ada, now=timezone.now(),
+    )  # fmt: skip
     with django_capture_on_commit_callbacks() as callbacks:
         services.record_assessment(
             patient=pat, instrument="phq9", answers={str(n): 1 for n in range(1, 10)},

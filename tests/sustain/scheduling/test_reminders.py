@@ -7,19 +7,19 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from sustain.accounts.models import AuditEvent, OutboxMessage
+from sustain.care import rules
 from sustain.care import services as care_services
 from sustain.scheduling import services
 from sustain.scheduling.models import Appointment, Chair, VisitReminder
 from sustain.scheduling.reminders import send_due_reminders
 from sustain.scheduling.tasks import schedule_next_reminder_sweep, send_reminders
-from sustain.settings import env_hours
+from tests.sustain.conftest import make_user
 
 pytestmark = pytest.mark.db
 
@@ -142,13 +142,22 @@ def test_a_moved_visit_is_reminded_again_for_its_new_time(visit):
     assert OutboxMessage.objects.count() == 3
 
 
-def test_reminder_hours_come_from_settings(settings, visit):
-    settings.SUSTAIN_REMINDER_HOURS = (72,)
+def test_reminder_hours_and_text_come_from_the_sites_rules(visit, north, south):
+    alex = make_user("alex", "clinic_admin", north)
+    rules.change_rules(
+        site=north, changes={"reminder_hours": (72,), "visit_preparation": "Eat lightly."},
+        based_on=0, reason="three days' notice", by=alex, now=VISIT - 100 * HOUR,
+    )  # fmt: skip
     assert sweep(VISIT - 72 * HOUR) == 1
     assert sweep(VISIT - 24 * HOUR) == 0
-    settings.SUSTAIN_REMINDER_HOURS = ()
+    assert "Eat lightly." in OutboxMessage.objects.get().body
+    rules.change_rules(
+        site=north, changes={"reminder_hours": ()}, based_on=1, reason="no reminders",
+        by=alex, now=VISIT - 50 * HOUR,
+    )  # fmt: skip
     assert sweep(VISIT - HOUR) == 0
     assert sent() == [(72, OutboxMessage.objects.get().pk)]
+    assert rules.current_rules(south).reminder_hours == [48, 24]  # another site keeps its own
 
 
 def test_sending_is_audited_as_the_worker(pat, visit):
@@ -204,18 +213,3 @@ def test_task_sweeps_and_keeps_one_run_queued(visit):
             task_path=send_reminders.module_path, status="READY"
         ).get()
     assert waiting.run_after == VISIT - 24 * HOUR + dt.timedelta(minutes=15)
-
-
-@pytest.mark.parametrize(
-    ("raw", "hours"), [("48,24", (48, 24)), ("24, 48 ,48", (48, 24)), ("", ()), ("6", (6,))]
-)
-def test_reminder_hours_setting_parses(monkeypatch, raw, hours):
-    monkeypatch.setenv("SUSTAIN_REMINDER_HOURS", raw)
-    assert env_hours("SUSTAIN_REMINDER_HOURS", "48,24") == hours
-
-
-@pytest.mark.parametrize("raw", ["48h", "0", "-24", "24,x"])
-def test_reminder_hours_setting_refuses_nonsense(monkeypatch, raw):
-    monkeypatch.setenv("SUSTAIN_REMINDER_HOURS", raw)
-    with pytest.raises(ImproperlyConfigured):
-        env_hours("SUSTAIN_REMINDER_HOURS", "48,24")

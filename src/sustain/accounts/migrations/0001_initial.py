@@ -305,6 +305,7 @@ class Migration(migrations.Migration):
                             ("infusion", "Infusion"),
                             ("audit", "Audit"),
                             ("protocol", "Protocol"),
+                            ("clinic-rules", "Clinic Rules"),
                         ],
                         max_length=30,
                     ),

@@ -593,6 +593,75 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.CreateModel(
+            name="ClinicRules",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("weight_max_age_days", models.PositiveSmallIntegerField()),
+                ("baseline_max_age_days", models.PositiveSmallIntegerField()),
+                (
+                    "dosing_weight_basis",
+                    models.CharField(
+                        choices=[
+                            ("actual", "actual"),
+                            ("ideal", "ideal"),
+                            ("adjusted", "adjusted"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("dosing_bmi_threshold", models.DecimalField(decimal_places=1, max_digits=3)),
+                ("qids_suicide_threshold", models.PositiveSmallIntegerField()),
+                ("fiqr_min_answered_per_domain", models.PositiveSmallIntegerField()),
+                ("alert_emails", models.BooleanField()),
+                (
+                    "reminder_hours",
+                    models.JSONField(help_text="Whole hours before a visit, largest first"),
+                ),
+                ("visit_preparation", models.TextField()),
+                ("changed_at", models.DateTimeField()),
+                ("reason", models.TextField()),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        help_text="None: defaults",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rules",
+                        to="accounts.site",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["site", "-version"],
+                "permissions": [
+                    ("change_clinical_rules", "Change the dosing and safety rules of a site"),
+                    (
+                        "change_message_rules",
+                        "Change the reminder hours and preparation text of a site",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("site", "version"), name="clinicrules_site_version"
+                    )
+                ],
+            },
+        ),
         migrations.AddConstraint(
             model_name="course",
             constraint=models.UniqueConstraint(

@@ -54,6 +54,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "clinic_rules",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="care.clinicrules",
+                    ),
+                ),
+                (
                     "confirmed_by",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,

@@ -1,0 +1,156 @@
+"""A clinic's own rules: the values no source fixes, which each site sets for itself.
+
+clinical-facts marks these unconfirmed, so they are not hidden constants: a site keeps them in
+a versioned record that the roles allowed change with a reason (sustain.care.rules), and each
+infusion record keeps the version it was dosed under. The defaults below are where a new site
+starts; each names why it is what it is.
+"""
+
+from dataclasses import dataclass, fields
+from decimal import Decimal
+
+from sustain_core import dosing, instruments
+from sustain_core.errors import OutOfRange
+
+BASELINE_MAX_AGE_DAYS_LIMIT = 365  # a bound against typing errors, not a clinical rule
+REMINDER_HOURS_MAX = 14 * 24  # a reminder at most two weeks ahead (a bound, not a rule)
+REMINDERS_MAX = 4
+PREPARATION_MAX_CHARACTERS = 1000
+
+# The preparation text in every reminder and calendar event. Sources (clinical-facts): fasting —
+# the label advises against ketamine when nil-per-os guidelines were not followed; ASA: light
+# meal 6 h, clear fluids 2 h [Ketalar-label] [ASA-fasting-2011] (§5b); a responsible adult to
+# accompany the patient home [Ketalar-label] and no driving for at least 8 h [ED-scirp] (§5d).
+# The exact hours ("6", "2", "until the next day") are clinic defaults: whether a
+# subanaesthetic infusion needs full ASA fasting is unconfirmed (§5b).
+DEFAULT_PREPARATION = (
+    "Please do not eat for 6 hours before your visit (clear fluids until 2 hours before), "
+    "bring an adult to take you home, and do not drive until the next day."
+)
+
+
+def _whole(field: str, value: int, low: int, high: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise OutOfRange(
+            field, f"{what} must be a whole number from {low} to {high}; got {value!r}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClinicRules:
+    """One version of a site's rules, checked whole on construction.
+
+    Dosing and safety (prescribers change them):
+    - ``weight_max_age_days``: a dose needs a weight measured within this many days of the
+      visit (default 30; 0–365; a clinic rule, unconfirmed: dosing.check_weight_recency).
+    - ``baseline_max_age_days``: induction needs the protocol's baseline measures from within
+      this many days (default 30; 0–365; a clinic rule, unconfirmed).
+    - ``dosing_weight_basis`` and ``dosing_bmi_threshold``: dose on actual, ideal or adjusted
+      body weight (Devine) from this BMI (default actual, 30 kg/m²; clinical-facts §2a "BMI >
+      30 caveat", unconfirmed: dosing.dosing_weight_kg).
+    - ``qids_suicide_threshold``: a QIDS-SR16 item-12 answer at or above this raises a
+      suicide-risk alert (default 1, the lowest positive answer; no published threshold).
+    - ``fiqr_min_answered_per_domain``: the fewest answered items a FIQR domain may have and
+      still be scaled up (default 1; the facts give no minimum: instruments.score).
+    - ``alert_emails``: e-mail the assigned prescriber when a safety alert is raised.
+
+    Patient messages (administrators change them):
+    - ``reminder_hours``: hours before a visit that reminders go out, largest first (default
+      48 and 24; clinic defaults, no source; empty: none).
+    - ``visit_preparation``: the preparation text in reminders and calendars
+      (DEFAULT_PREPARATION, with its sources).
+
+    Raises OutOfRange naming the field, in plain words saying what is allowed.
+    """
+
+    weight_max_age_days: int = dosing.WEIGHT_MAX_AGE_DAYS_DEFAULT
+    baseline_max_age_days: int = 30
+    dosing_weight_basis: dosing.WeightBasis = dosing.WeightBasis.ACTUAL
+    dosing_bmi_threshold: Decimal = Decimal("30")
+    qids_suicide_threshold: int = 1
+    fiqr_min_answered_per_domain: int = 1
+    alert_emails: bool = True
+    reminder_hours: tuple[int, ...] = (48, 24)
+    visit_preparation: str = DEFAULT_PREPARATION
+
+    def __post_init__(self) -> None:
+        dosing.validate_weight_max_age_days(self.weight_max_age_days, field="weight_max_age_days")
+        _whole(
+            "baseline_max_age_days",
+            self.baseline_max_age_days,
+            0,
+            BASELINE_MAX_AGE_DAYS_LIMIT,
+            "the baseline's maximum age",
+        )
+        if self.dosing_weight_basis not in tuple(dosing.WeightBasis):
+            allowed = ", ".join(dosing.WeightBasis)
+            raise OutOfRange(
+                "dosing_weight_basis",
+                f"the dosing weight must be one of {allowed}; got {self.dosing_weight_basis!r}",
+            )
+        try:
+            dosing.validate_bmi_threshold(self.dosing_bmi_threshold)
+        except OutOfRange as refused:
+            raise OutOfRange("dosing_bmi_threshold", refused.message) from None
+        _whole(
+            "qids_suicide_threshold",
+            self.qids_suicide_threshold,
+            1,
+            instruments.QIDS_SUICIDE_THRESHOLD_MAX,
+            "the QIDS-SR16 item 12 alert threshold",
+        )
+        _whole(
+            "fiqr_min_answered_per_domain",
+            self.fiqr_min_answered_per_domain,
+            1,
+            instruments.FIQR_MIN_ANSWERED_MAX,
+            "the FIQR minimum answered items per domain",
+        )
+        if not isinstance(self.alert_emails, bool):
+            raise OutOfRange(
+                "alert_emails", f"alert e-mails are on or off; got {self.alert_emails!r}"
+            )
+        self._check_reminder_hours()
+        text = self.visit_preparation
+        if not isinstance(text, str) or not text.strip() or len(text) > PREPARATION_MAX_CHARACTERS:
+            raise OutOfRange(
+                "visit_preparation",
+                f"the preparation text must be 1 to {PREPARATION_MAX_CHARACTERS} characters",
+            )
+
+    def _check_reminder_hours(self) -> None:
+        hours = self.reminder_hours
+        allowed = (
+            f"at most {REMINDERS_MAX} different whole hours from 1 to {REMINDER_HOURS_MAX}, "
+            "largest first"
+        )
+        if (
+            not isinstance(hours, tuple)
+            or len(hours) > REMINDERS_MAX
+            or any(isinstance(h, bool) or not isinstance(h, int) for h in hours)
+            or any(not 1 <= h <= REMINDER_HOURS_MAX for h in hours)
+            or list(hours) != sorted(set(hours), reverse=True)
+        ):
+            raise OutOfRange("reminder_hours", f"reminder hours must be {allowed}; got {hours!r}")
+
+
+DEFAULT = ClinicRules()
+# Who changes what: dosing and safety rules are the prescribers', patient messages the
+# administrators' (sustain.accounts.roles).
+CLINICAL_FIELDS = (
+    "weight_max_age_days",
+    "baseline_max_age_days",
+    "dosing_weight_basis",
+    "dosing_bmi_threshold",
+    "qids_suicide_threshold",
+    "fiqr_min_answered_per_domain",
+    "alert_emails",
+)
+MESSAGE_FIELDS = ("reminder_hours", "visit_preparation")
+
+
+def changed_fields(old: ClinicRules, new: ClinicRules) -> tuple[str, ...]:
+    """The fields whose value differs, in declaration order."""
+    return tuple(
+        f.name for f in fields(ClinicRules) if getattr(old, f.name) != getattr(new, f.name)
+    )
