@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.enums import DataCategory
+from sustain.accounts.web import plain
 from sustain.care import protocol_versions
 from sustain.care.models import ClinicProtocol
 from sustain_core import protocols, series
@@ -52,7 +53,7 @@ def protocol_detail(request: AuthenticatedRequest, key: str, version: int) -> Ht
         dates = series.plan_series_dates(protocol.series, start=monday)
         schedule_error = ""
     except ClinicalValueError as error:
-        dates, schedule_error = (), str(error)
+        dates, schedule_error = (), plain(error)
     row = ClinicProtocol.objects.filter(key=key, version=version).first()
     based_on = (
         protocol_versions.resolve(row.site, row.based_on_key, row.based_on_version) if row else None

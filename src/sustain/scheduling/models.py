@@ -8,6 +8,7 @@ from django.db.models import F, Q
 
 from sustain.accounts.models import OutboxMessage, Site, User
 from sustain.scheduling.enums import (
+    OCCUPYING,
     AppointmentStatus,
     CancellationReason,
     StaffRole,
@@ -63,6 +64,13 @@ class Chair(models.Model):
         return self.name
 
 
+class AppointmentQuerySet(models.QuerySet["Appointment"]):
+    def occupying(self, start: dt.datetime, end: dt.datetime) -> "AppointmentQuerySet":
+        """The visits that hold their chair and the patient's time (booked or completed) and
+        overlap [start, end): the one overlap rule of booking (half-open: touching is free)."""
+        return self.filter(status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start)
+
+
 class Appointment(models.Model):
     """One infusion visit in a chair. Overlaps are refused by `book_series` under a lock and,
     on PostgreSQL, by exclusion constraints (migration 0002)."""
@@ -96,6 +104,8 @@ class Appointment(models.Model):
     infusion_minutes = models.PositiveSmallIntegerField(default=0)
     recovery_minutes = models.PositiveSmallIntegerField(default=0)
     discharge_minutes = models.PositiveSmallIntegerField(default=0)
+
+    objects = AppointmentQuerySet.as_manager()
 
     class Meta:
         ordering: ClassVar = ["starts_at", "pk"]
@@ -215,6 +225,13 @@ class SeriesHold(models.Model):
         )
 
 
+class ShiftQuerySet(models.QuerySet["Shift"]):
+    def overlapping(self, start: dt.datetime, end: dt.datetime) -> "ShiftQuerySet":
+        """The shifts that overlap [start, end) (half-open: a shift ending at 12:00 does not
+        overlap one starting then)."""
+        return self.filter(starts_at__lt=end, ends_at__gt=start)
+
+
 class Shift(models.Model):
     """A nurse or prescriber on site from starts_at to ends_at.
 
@@ -229,6 +246,8 @@ class Shift(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    objects = ShiftQuerySet.as_manager()
 
     class Meta:
         ordering: ClassVar = ["starts_at", "pk"]

@@ -65,12 +65,8 @@ def _busy(
     chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
     patient_busy: list[series.Interval] = []
     rows = (
-        Appointment.objects.filter(
-            Q(site=site) | Q(patient=patient),
-            status__in=OCCUPYING,
-            starts_at__lt=end,
-            ends_at__gt=start,
-        )
+        Appointment.objects.occupying(start, end)
+        .filter(Q(site=site) | Q(patient=patient))
         .exclude(pk__in=exclude)
         .values_list("chair_id", "patient_id", "starts_at", "ends_at")
     )
@@ -187,12 +183,11 @@ def _held_slots(
     if hold is None:
         return None
     slots = hold.held_slots()
-    taken = Appointment.objects.filter(
-        Q(chair_id__in=[int(s.chair) for s in slots]) | Q(patient=course.patient),
-        status__in=OCCUPYING,
-        starts_at__lt=max(s.end for s in slots),
-        ends_at__gt=min(s.start for s in slots),
-    ).values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    taken = (
+        Appointment.objects.occupying(min(s.start for s in slots), max(s.end for s in slots))
+        .filter(Q(chair_id__in=[int(s.chair) for s in slots]) | Q(patient=course.patient))
+        .values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    )
     for chair_id, patient_id, starts_at, ends_at in taken:
         for slot in slots:
             same = str(chair_id) == slot.chair or patient_id == course.patient_id
@@ -528,12 +523,8 @@ def _check_free(
     exclude: list[int],
 ) -> None:
     clash = (
-        Appointment.objects.filter(
-            Q(chair=chair) | Q(patient=patient),
-            status__in=OCCUPYING,
-            starts_at__lt=ends_at,
-            ends_at__gt=starts_at,
-        )
+        Appointment.objects.occupying(starts_at, ends_at)
+        .filter(Q(chair=chair) | Q(patient=patient))
         .exclude(pk__in=exclude)
         .first()
     )

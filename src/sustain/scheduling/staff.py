@@ -91,9 +91,8 @@ def booked_visits(
     """The site's occupying visits (but those in `exclude`) between start and end and, with
     `holds_at`, the holds live at that instant (but the patient's own)."""
     rows = (
-        Appointment.objects.filter(
-            site=site, status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start
-        )
+        Appointment.objects.occupying(start, end)
+        .filter(site=site)
         .exclude(pk__in=exclude)
         .values_list("starts_at", *PHASE_FIELDS)
     )
@@ -136,7 +135,7 @@ def shifts_by_role(
     """Nurse and prescriber shifts at the site between start and end."""
     nurses: list[Interval] = []
     prescribers: list[Interval] = []
-    shifts = Shift.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
+    shifts = Shift.objects.overlapping(start, end).filter(site=site)
     if without is not None:
         shifts = shifts.exclude(pk=without)
     for role, starts_at, ends_at in shifts.values_list("role", "starts_at", "ends_at"):
@@ -251,9 +250,7 @@ def add_shifts(*, site: Site, request: ShiftRequest, by: User) -> list[Shift]:
                 f"a shift ends after it starts and lasts at most 16 hours; got "
                 f"{request.starts:%H:%M}–{request.ends:%H:%M}",
             )
-        clash = Shift.objects.filter(
-            staff=staff, starts_at__lt=ends_at, ends_at__gt=starts_at
-        ).first()
+        clash = Shift.objects.overlapping(starts_at, ends_at).filter(staff=staff).first()
         if clash is not None:
             raise ClinicalValueError(
                 "starts",
@@ -345,7 +342,8 @@ def _refuse_shortfall(site: Site, segments: list[staffing.Segment], change: str)
 
 def shifts_between(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shift]:
     return list(
-        Shift.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
+        Shift.objects.overlapping(start, end)
+        .filter(site=site)
         .select_related("staff")
         .order_by("starts_at", "role", "staff__last_name")
     )
