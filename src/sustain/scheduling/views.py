@@ -17,6 +17,7 @@ from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
+from sustain.care.protocol_versions import protocol_for
 from sustain.care.views import add_clinical_error
 from sustain.scheduling import chairs, queries, services, staff
 from sustain.scheduling.enums import CancellationReason, ChairCapability, TemplatePhase, VisitPhase
@@ -73,10 +74,25 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
             )
         except ClinicalValueError as error:
             add_clinical_error(form, error)
-    by_pk = {str(c.pk): c for c in chairs}
+    by_pk = {series.ChairId(c.pk): c for c in chairs}
 
     def shown(slots: tuple[series.Slot, ...]) -> list[tuple[Chair, dt.datetime, dt.datetime]]:
         return [(by_pk[s.chair], s.start.astimezone(tz), s.end.astimezone(tz)) for s in slots]
+
+    def gives_up(alternative: series.Alternative) -> str:
+        """What the alternative gives up of the request, in words for the scheduler."""
+        availability = wanted.availability
+        return series.wording.gives_up(
+            alternative,
+            rules=protocol_for(course).series,
+            earliest=wanted.earliest,
+            tz=tz,
+            windows=() if availability is None else availability.windows,
+            preferred_chair=(
+                series.ChairId(wanted.preferred_chair.pk) if wanted.preferred_chair else None
+            ),
+            requested_span=wanted.requested_span,
+        )
 
     context = {
         "patient": patient,
@@ -84,7 +100,9 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         "form": form,
         "searched": result is not None,
         "proposal": shown(result.series) if result and result.series else [],
-        "alternatives": [(a, shown(a.slots)) for a in result.alternatives] if result else [],
+        "alternatives": (
+            [(a, gives_up(a), shown(a.slots)) for a in result.alternatives] if result else []
+        ),
         "query": request.GET.urlencode(),
         "held_until": held_until,
         "tz": tz,
