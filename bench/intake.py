@@ -28,9 +28,10 @@ CHAIRS = tuple(series.ChairId(n) for n in range(1, 7))
 HOURS = tuple(series.OpeningHours(day, dt.time(8), dt.time(18)) for day in range(5))
 RULES = series.SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21))
 PHASES = protocols.DEPRESSION_INDUCTION_V1.visit_phases  # 2 hours in all
+PHASE = staffing.VisitPhaseName
 STAFF_RULES = staffing.StaffRules(
-    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
-    prescriber_phases=frozenset({"infusion"}),
+    patients_per_nurse={PHASE.CHECK_IN: 2, PHASE.INFUSION: 4, PHASE.RECOVERY: 6},
+    prescriber_phases=frozenset({PHASE.INFUSION}),
 )
 STEP = dt.timedelta(hours=1)  # a 1-hour grid keeps the model tractable for 40 patients
 

@@ -47,9 +47,10 @@ CALENDAR = series.SiteCalendar(tz=NEW_YORK, hours=HOURS)
 RULES = series.SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21))
 VISIT = DEPRESSION_INDUCTION_V1.visit_length  # 15 min check-in, 40 infusing, 60 recovering, 5 out
 PHASES = DEPRESSION_INDUCTION_V1.visit_phases
+PHASE = staffing.VisitPhaseName
 STAFF = staffing.StaffRules(
-    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
-    prescriber_phases=frozenset({"infusion"}),
+    patients_per_nurse={PHASE.CHECK_IN: 2, PHASE.INFUSION: 4, PHASE.RECOVERY: 6},
+    prescriber_phases=frozenset({PHASE.INFUSION}),
 )
 WINDOW = dt.timedelta(days=120)  # the diary scheduling.services.propose_series reads
 SEARCHES = 50
@@ -92,20 +93,14 @@ def year_of_bookings(rng: random.Random) -> dict[series.ChairId, list[series.Int
 
 
 def existing_visits(busy: dict[series.ChairId, list[series.Interval]]) -> list[staffing.Visit]:
-    """The visits' phases: 10 min check-in, the rest infusing (one phases tuple per length,
-    as ``scheduling.staff.phases_of`` shares them)."""
-    check_in = dt.timedelta(minutes=10)
-    templates: dict[dt.timedelta, tuple[staffing.Phase, ...]] = {}
+    """The visits' phases: 10 min check-in, the rest infusing (``staffing.visit_phases`` gives
+    one phases tuple per length)."""
     visits = []
     for intervals in busy.values():
         for interval in intervals:
-            length = interval.end - interval.start
-            if length not in templates:
-                templates[length] = (
-                    staffing.Phase("check_in", dt.timedelta(0), check_in),
-                    staffing.Phase("infusion", check_in, length - check_in),
-                )
-            visits.append(staffing.Visit(start=interval.start, phases=templates[length]))
+            minutes = (interval.end - interval.start) // dt.timedelta(minutes=1)
+            phases = staffing.visit_phases(10, minutes - 10, 0, 0)
+            visits.append(staffing.Visit(start=interval.start, phases=phases))
     return visits
 
 

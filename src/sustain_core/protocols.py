@@ -36,7 +36,7 @@ from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.measurement import Anchor, MeasurementRule
 from sustain_core.outcomes import DEFAULT_RULES
 from sustain_core.series import SeriesRules
-from sustain_core.staffing import Phase
+from sustain_core.staffing import Phase, visit_phases
 
 _ZERO = dt.timedelta(0)
 _MINUTE = dt.timedelta(minutes=1)
@@ -348,15 +348,6 @@ DEFAULT_RESPONSE_FRACTION = Decimal("0.5")
 """Response is a fall of at least half the baseline score, e.g. MADRS [Murrough2013-avyia]."""
 
 
-class VisitPhaseName(StrEnum):
-    """The phases of an infusion visit, in order (``VisitTemplate``)."""
-
-    CHECK_IN = "check_in"
-    INFUSION = "infusion"
-    RECOVERY = "recovery"
-    DISCHARGE = "discharge"
-
-
 class ChairCapability(StrEnum):
     """What a chair offers beyond a standard infusion chair; a protocol's visits may need it."""
 
@@ -511,21 +502,13 @@ class Protocol:
     @property
     def visit_phases(self) -> tuple[Phase, ...]:
         """The phases of one visit in order, from its start (``VisitTemplate``); a phase of 0
-        minutes is left out."""
-        template = self.visit
-        minutes = (
-            (VisitPhaseName.CHECK_IN, template.check_in_minutes),
-            (VisitPhaseName.INFUSION, self.regimen.infusion_minutes),
-            (VisitPhaseName.RECOVERY, template.recovery_minutes),
-            (VisitPhaseName.DISCHARGE, template.discharge_minutes),
+        minutes is left out (``staffing.visit_phases``)."""
+        return visit_phases(
+            self.visit.check_in_minutes,
+            self.regimen.infusion_minutes,
+            self.visit.recovery_minutes,
+            self.visit.discharge_minutes,
         )
-        phases: list[Phase] = []
-        offset = _ZERO
-        for name, length in minutes:
-            if length:
-                phases.append(Phase(name=name.value, offset=offset, length=length * _MINUTE))
-                offset += length * _MINUTE
-        return tuple(phases)
 
     @property
     def visit_length(self) -> dt.timedelta:

@@ -32,12 +32,15 @@ from sustain_core.series import (
 )
 from sustain_core.staffing import (
     Block,
+    Phase,
     Segment,
     StaffRules,
     Visit,
+    VisitPhaseName,
     blocks,
     conflicts,
     profile,
+    visit_phases,
 )
 
 pytestmark = pytest.mark.core
@@ -48,11 +51,11 @@ DAY = dt.date(2026, 12, 7)  # a Monday
 PHASES = DEPRESSION_INDUCTION_V1.visit_phases  # 15 check-in, 40 infusion, 60 recovery, 5 out
 RULES = StaffRules(
     patients_per_nurse={
-        "check_in": 2,
-        "infusion": 4,
-        "recovery": 6,
+        VisitPhaseName.CHECK_IN: 2,
+        VisitPhaseName.INFUSION: 4,
+        VisitPhaseName.RECOVERY: 6,
     },
-    prescriber_phases=frozenset({"infusion"}),
+    prescriber_phases=frozenset({VisitPhaseName.INFUSION}),
 )
 CHAIR = ChairId(1)
 
@@ -110,6 +113,24 @@ def test_a_phase_of_no_minutes_is_left_out() -> None:
     assert [p.name for p in protocol.visit_phases] == ["infusion", "recovery"]
     assert protocol.visit_phases[0].offset == dt.timedelta(0)
     assert protocol.visit_length == dt.timedelta(minutes=100)
+
+
+def test_visit_phases_builds_each_phase_from_the_end_of_the_one_before() -> None:
+    assert visit_phases(10, 0, 30, 5) == (
+        Phase(VisitPhaseName.CHECK_IN, dt.timedelta(0), 10 * MINUTE),
+        Phase(VisitPhaseName.RECOVERY, 10 * MINUTE, 30 * MINUTE),
+        Phase(VisitPhaseName.DISCHARGE, 40 * MINUTE, 5 * MINUTE),
+    )
+    assert visit_phases(0, 0, 0, 0) == ()
+
+
+def test_visit_phases_of_the_same_minutes_are_one_tuple() -> None:
+    # The staffing sweep works out a template's load changes once per phases tuple.
+    phases = visit_phases(15, 40, 60, 5)
+
+    assert visit_phases(15, 40, 60, 5) is phases
+    assert DEPRESSION_INDUCTION_V1.visit_phases is phases
+    assert dataclasses.replace(DEPRESSION_INDUCTION_V1, notes="copy").visit_phases is phases
 
 
 @pytest.mark.parametrize(
@@ -287,7 +308,7 @@ def test_a_series_search_leaves_out_visits_the_staff_cannot_take() -> None:
 
 
 def test_a_prescriber_all_day_blocks_nothing_inside_the_window() -> None:
-    rules = StaffRules(prescriber_phases=frozenset({"infusion"}))
+    rules = StaffRules(prescriber_phases=frozenset({VisitPhaseName.INFUSION}))
     inputs = day(
         nurse_shifts=[],
         prescriber_shifts=[shift(at(7), 12)],

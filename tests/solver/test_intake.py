@@ -29,7 +29,7 @@ from sustain_core.series import (
     SiteCalendar,
     check_series,
 )
-from sustain_core.staffing import Phase, StaffRules, Visit, profile
+from sustain_core.staffing import Phase, StaffRules, Visit, VisitPhaseName, profile
 
 pytestmark = pytest.mark.solver  # CP-SAT runs: kept out of the 1-second core run
 
@@ -39,7 +39,7 @@ HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 MONDAY = dt.date(2026, 10, 19)  # two weeks before the end of daylight saving time
 INSTANCES = 8
-ONE_HOUR_VISIT = (Phase("infusion", dt.timedelta(0), HOUR),)
+ONE_HOUR_VISIT = (Phase(VisitPhaseName.INFUSION, dt.timedelta(0), HOUR),)
 # 15 min check-in, 40 min infusion, 60 min recovery, 5 min discharge: 2 hours.
 DEPRESSION = DEPRESSION_INDUCTION_V1.visit_phases
 # 15 min check-in, 4 h infusion, 60 min recovery, 5 min discharge: 5 h 20 min.
@@ -85,9 +85,9 @@ def template(length: dt.timedelta) -> tuple[Phase, ...]:
     """Check-in 15 min, infusion, recovery 15 min: ``length`` in all."""
     quarter = 15 * MINUTE
     return (
-        Phase("check_in", dt.timedelta(0), quarter),
-        Phase("infusion", quarter, length - 2 * quarter),
-        Phase("recovery", length - quarter, quarter),
+        Phase(VisitPhaseName.CHECK_IN, dt.timedelta(0), quarter),
+        Phase(VisitPhaseName.INFUSION, quarter, length - 2 * quarter),
+        Phase(VisitPhaseName.RECOVERY, length - quarter, quarter),
     )
 
 
@@ -133,11 +133,11 @@ def instance(seed: int) -> dict[str, object]:
         "horizon": dt.timedelta(days=rng.randint(5, 10)),
         "staff_rules": StaffRules(
             patients_per_nurse={
-                "check_in": rng.choice((1, 2)),
-                "infusion": rng.choice((1, 2)),
-                "recovery": 3,
+                VisitPhaseName.CHECK_IN: rng.choice((1, 2)),
+                VisitPhaseName.INFUSION: rng.choice((1, 2)),
+                VisitPhaseName.RECOVERY: 3,
             },
-            prescriber_phases=frozenset({"infusion"}),
+            prescriber_phases=frozenset({VisitPhaseName.INFUSION}),
         ),
         "nurse_shifts": [Interval(start=at(day, 8), end=at(day, 12)) for day in days]
         + [Interval(start=at(day, 9), end=at(day, 11)) for day in days if rng.random() < 0.5],
@@ -362,7 +362,7 @@ MORNING = {
     "horizon": dt.timedelta(days=1),
 }
 ONCE = SeriesRules(count=1, min_gap=DAY, max_span=DAY)
-ONE_TO_ONE_INFUSION = StaffRules(patients_per_nurse={"infusion": 1})
+ONE_TO_ONE_INFUSION = StaffRules(patients_per_nurse={VisitPhaseName.INFUSION: 1})
 TWO_THIS_MORNING = [
     IntakeRequest("first", at(0, 0), ONCE, DEPRESSION),
     IntakeRequest("second", at(0, 0), ONCE, DEPRESSION),
@@ -438,24 +438,24 @@ def test_staffing_counts_booked_visits_and_needs_a_prescriber(planner: Planner) 
     # infusion takes the nurse 09:00–10:00, and two booked check-ins at 11:30 already need two
     # nurses (short before anything is placed, which must not stop the plan): the first new
     # infusion starts at 08:30, the second at 10:00.
-    def alone(name: str, minutes: int) -> tuple[Phase, ...]:
+    def alone(name: VisitPhaseName, minutes: int) -> tuple[Phase, ...]:
         return (Phase(name, dt.timedelta(0), minutes * MINUTE),)
 
     inputs = MORNING | {
         "requests": [
-            IntakeRequest("first", at(0, 0), ONCE, alone("infusion", 30)),
-            IntakeRequest("second", at(0, 0), ONCE, alone("infusion", 30)),
+            IntakeRequest("first", at(0, 0), ONCE, alone(VisitPhaseName.INFUSION, 30)),
+            IntakeRequest("second", at(0, 0), ONCE, alone(VisitPhaseName.INFUSION, 30)),
         ],
         "staff_rules": StaffRules(
-            patients_per_nurse={"infusion": 1, "check_in": 1},
-            prescriber_phases=frozenset({"infusion"}),
+            patients_per_nurse={VisitPhaseName.INFUSION: 1, VisitPhaseName.CHECK_IN: 1},
+            prescriber_phases=frozenset({VisitPhaseName.INFUSION}),
         ),
         "nurse_shifts": [Interval(start=at(0, 8), end=at(0, 12))],
         "prescriber_shifts": [Interval(start=at(0, 8, 30), end=at(0, 12))],
         "booked": [
-            Visit(start=at(0, 9), phases=alone("infusion", 60)),
-            Visit(start=at(0, 11, 30), phases=alone("check_in", 15)),
-            Visit(start=at(0, 11, 30), phases=alone("check_in", 15)),
+            Visit(start=at(0, 9), phases=alone(VisitPhaseName.INFUSION, 60)),
+            Visit(start=at(0, 11, 30), phases=alone(VisitPhaseName.CHECK_IN, 15)),
+            Visit(start=at(0, 11, 30), phases=alone(VisitPhaseName.CHECK_IN, 15)),
         ],
     }
 
@@ -568,7 +568,7 @@ WRONG_REQUESTS = [
         id="no-phases",
     ),
     pytest.param(
-        IntakeRequest("p", at(0), ONCE, (Phase("infusion", 5 * MINUTE, HOUR),)),
+        IntakeRequest("p", at(0), ONCE, (Phase(VisitPhaseName.INFUSION, 5 * MINUTE, HOUR),)),
         "p: phases must follow one another from the visit's start, each longer than 0; phase "
         "infusion must start at 0:00:00 (the end of the one before, 0 for the first) and last "
         "longer than 0; got offset 0:05:00, length 1:00:00",
@@ -587,8 +587,8 @@ WRONG_REQUESTS = [
             at(0),
             ONCE,
             (
-                Phase("check_in", dt.timedelta(0), HOUR),
-                Phase("infusion", 30 * MINUTE, HOUR),
+                Phase(VisitPhaseName.CHECK_IN, dt.timedelta(0), HOUR),
+                Phase(VisitPhaseName.INFUSION, 30 * MINUTE, HOUR),
             ),
         ),
         "p: phases must follow one another from the visit's start, each longer than 0; phase "
@@ -597,7 +597,9 @@ WRONG_REQUESTS = [
         id="an-overlap",
     ),
     pytest.param(
-        IntakeRequest("p", at(0), ONCE, (Phase("infusion", dt.timedelta(0), dt.timedelta(0)),)),
+        IntakeRequest(
+            "p", at(0), ONCE, (Phase(VisitPhaseName.INFUSION, dt.timedelta(0), dt.timedelta(0)),)
+        ),
         "p: phases must follow one another from the visit's start, each longer than 0; phase "
         "infusion must start at 0:00:00 (the end of the one before, 0 for the first) and last "
         "longer than 0; got offset 0:00:00, length 0:00:00",

@@ -21,7 +21,7 @@ from sustain_core.series import (
     plan_series,
 )
 from sustain_core.series_cpsat import SolverStopped, solve_series_cpsat
-from sustain_core.staffing import Phase, StaffRules, Visit, blocks
+from sustain_core.staffing import Phase, StaffRules, Visit, VisitPhaseName, blocks
 
 pytestmark = pytest.mark.solver  # CP-SAT runs: kept out of the 1-second core run
 
@@ -168,11 +168,11 @@ def test_cpsat_stopped_by_its_time_limit_raises() -> None:
 
 STAFF_RULES = StaffRules(
     patients_per_nurse={
-        "check_in": 2,
-        "infusion": 4,
-        "recovery": 6,
+        VisitPhaseName.CHECK_IN: 2,
+        VisitPhaseName.INFUSION: 4,
+        VisitPhaseName.RECOVERY: 6,
     },
-    prescriber_phases=frozenset({"infusion"}),
+    prescriber_phases=frozenset({VisitPhaseName.INFUSION}),
 )
 
 
@@ -183,9 +183,9 @@ def staffed_instance(seed: int) -> dict[str, Any]:
     rng = random.Random(-seed)  # noqa: S311 - reproducible test data, not secrets
     duration: dt.timedelta = inputs["duration"]
     phases = (
-        Phase(name="check_in", offset=dt.timedelta(0), length=15 * MINUTE),
-        Phase(name="infusion", offset=15 * MINUTE, length=duration / 2 - 15 * MINUTE),
-        Phase(name="recovery", offset=duration / 2, length=duration / 2),
+        Phase(name=VisitPhaseName.CHECK_IN, offset=dt.timedelta(0), length=15 * MINUTE),
+        Phase(name=VisitPhaseName.INFUSION, offset=15 * MINUTE, length=duration / 2 - 15 * MINUTE),
+        Phase(name=VisitPhaseName.RECOVERY, offset=duration / 2, length=duration / 2),
     )
     earliest: dt.datetime = inputs["earliest"]
     days = 40

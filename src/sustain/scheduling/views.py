@@ -20,7 +20,7 @@ from sustain.care import services as care_services
 from sustain.care.protocol_versions import protocol_for
 from sustain.care.views import add_clinical_error
 from sustain.scheduling import chairs, queries, services, staff
-from sustain.scheduling.enums import CancellationReason, ChairCapability, TemplatePhase, VisitPhase
+from sustain.scheduling.enums import CancellationReason, ChairCapability, VisitPhase
 from sustain.scheduling.forms import (
     ChairCapabilitiesForm,
     SeriesForm,
@@ -29,7 +29,7 @@ from sustain.scheduling.forms import (
     VisitForm,
 )
 from sustain.scheduling.models import Appointment, Chair, PhaseStaffing
-from sustain_core import series
+from sustain_core import series, staffing
 from sustain_core.errors import ClinicalValueError
 
 
@@ -193,7 +193,12 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
 def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:
     """The visit's planned phases, e.g. "check-in 08:00 · infusion 08:15–08:55 · recovery until
     09:55 · out 10:00" (discharge is the time up to "out")."""
-    phases = staff.phases_of(tuple(getattr(visit, name) for name in staff.PHASE_FIELDS))
+    phases = staffing.visit_phases(
+        visit.check_in_minutes,
+        visit.infusion_minutes,
+        visit.recovery_minutes,
+        visit.discharge_minutes,
+    )
     if not phases:
         return ""
     parts: list[str] = []
@@ -201,11 +206,11 @@ def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:
         # Sums on the UTC instant, then local clock time: right across a DST change.
         begins = (visit.starts_at + phase.offset).astimezone(tz)
         ends = (visit.starts_at + phase.offset + phase.length).astimezone(tz)
-        if phase.name == TemplatePhase.CHECK_IN:
+        if phase.name == staffing.VisitPhaseName.CHECK_IN:
             parts.append(f"check-in {begins:%H:%M}")
-        elif phase.name == TemplatePhase.INFUSION:
+        elif phase.name == staffing.VisitPhaseName.INFUSION:
             parts.append(f"infusion {begins:%H:%M}–{ends:%H:%M}")
-        elif phase.name == TemplatePhase.RECOVERY:
+        elif phase.name == staffing.VisitPhaseName.RECOVERY:
             parts.append(f"recovery until {ends:%H:%M}")
     out = (visit.starts_at + phases[-1].offset + phases[-1].length).astimezone(tz)
     return " · ".join([*parts, f"out {out:%H:%M}"])
