@@ -14,7 +14,6 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts, protocol_versions
-from sustain.care.maintenance_plans import maintenance_option_from_dict
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Alert, Assessment, Course, Patient
 from sustain.scheduling.enums import OCCUPYING, AppointmentStatus
 from sustain.scheduling.models import Appointment
@@ -271,7 +270,7 @@ def due_boosters(
     if course is None or review is None or not review.plan:
         return []
     protocol = protocol_versions.protocol_for(course)
-    option = maintenance_option_from_dict(review.plan)
+    option = protocols.maintenance_option_from_dict(review.plan)
     visits = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     induction = [a for a in visits if a.number <= protocol.induction_infusions]
     if not induction:

@@ -27,7 +27,6 @@ from sustain.care.enums import (
     CourseStatus,
     Timepoint,
 )
-from sustain.care.maintenance_plans import maintenance_option_to_dict
 from sustain.care.models import (
     ACTIVE_COURSE_STATUSES,
     AdverseEvent,
@@ -543,7 +542,7 @@ def sign_review(
     review = CourseReview.objects.create(
         course=course,
         summary=dict(summary),
-        plan=maintenance_option_to_dict(option) if option else {},
+        plan=protocols.maintenance_option_to_dict(option) if option else {},
         notes=notes.strip(),
         signed_by=by,
         signed_at=now,

@@ -17,13 +17,15 @@ fact sheet with its citation key; a default with no primary source says "(unconf
 the protocol's ``unconfirmed`` list or in the text that carries it.
 
 By job: ``model`` (the dataclasses and enums), ``validation`` (the checks a protocol must
-pass, and ``feasible_start_weekdays``), ``codec`` (the dict shape), ``library`` (the TOML
-files and ``PROTOCOLS``) and ``titration`` (``titrate``). The public names are re-exported
-here.
+pass, and ``feasible_start_weekdays``), ``codec`` (the dict shape, and a maintenance option's
+on its own), ``library`` (the TOML files and ``PROTOCOLS``) and ``titration`` (``titrate``).
+The public names are re-exported here.
 """
 
 from sustain_core.protocols.codec import (
     diff_protocols,
+    maintenance_option_from_dict,
+    maintenance_option_to_dict,
     protocol_from_dict,
     protocol_to_dict,
 )
@@ -78,6 +80,8 @@ __all__ = [
     "feasible_start_weekdays",
     "get_protocol",
     "load_library",
+    "maintenance_option_from_dict",
+    "maintenance_option_to_dict",
     "protocol_from_dict",
     "protocol_to_dict",
     "titrate",

@@ -6,7 +6,9 @@ whole numbers in the unit their name says (``min_gap_hours = 48``, ``max_span_da
 and absent optional values are missing (TOML) or null (JSON). A field nobody knows, a float
 where a decimal string belongs, or a value of the wrong type is refused with a
 ClinicalValueError naming the top-level field, with the path in the message.
-``diff_protocols`` compares two protocols in that shape.
+``diff_protocols`` compares two protocols in that shape. A maintenance option has the same
+shape on its own (``maintenance_option_to_dict``, ``maintenance_option_from_dict``), e.g. the
+plan a signed review chose.
 """
 
 import datetime as dt
@@ -38,6 +40,8 @@ from sustain_core.series import SeriesRules
 
 _HOUR = dt.timedelta(hours=1)
 _DAY = dt.timedelta(days=1)
+# The path a maintenance option on its own is read and written under (errors name it).
+_MAINTENANCE_OPTION = "maintenance_option"
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=StrEnum)
 _DECIMAL = 'a decimal written as a string, e.g. "0.5"'
@@ -444,6 +448,29 @@ def _maintenance_to_dict(option: MaintenanceOption, where: str) -> dict[str, obj
         "min_gap_hours": _whole(option.min_gap, _HOUR, f"{where}.min_gap_hours"),
         "citation": option.citation,
     }
+
+
+def maintenance_option_to_dict(option: MaintenanceOption) -> dict[str, object]:
+    """Return a maintenance option as plain JSON-ready data, the shape of a protocol's
+    ``maintenance_options`` items, which ``maintenance_option_from_dict`` reads back exactly.
+
+    The kind is its value; ``interval_days`` and each step's ``interval_days`` are whole days,
+    ``min_gap_hours`` whole hours (a 36 h minimum gap stays 36 h); unset values are None.
+
+    Raises ClinicalValueError naming ``maintenance_option`` when a duration is not a whole
+    number of its unit (e.g. a 90-minute min_gap).
+    """
+    return _maintenance_to_dict(option, _MAINTENANCE_OPTION)
+
+
+def maintenance_option_from_dict(data: Mapping[str, object]) -> MaintenanceOption:
+    """Build a maintenance option from the shape of ``maintenance_option_to_dict``.
+
+    Optional values may be missing or None. An unknown field or a value of the wrong type is
+    refused with a ClinicalValueError naming ``maintenance_option``, with the path in the
+    message; the option is then validated like any other (``MaintenanceOption``).
+    """
+    return _maintenance_from(_Table(data, _MAINTENANCE_OPTION))
 
 
 def _decimal_text(value: Decimal | None) -> str | None:
