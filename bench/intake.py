@@ -24,13 +24,14 @@ from sustain_core import intake, protocols, series, staffing
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 MONDAY = dt.date(2027, 1, 4)
-CHAIRS = tuple(str(n) for n in range(1, 7))
+CHAIRS = tuple(series.ChairId(n) for n in range(1, 7))
 HOURS = tuple(series.OpeningHours(day, dt.time(8), dt.time(18)) for day in range(5))
 RULES = series.SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21))
 PHASES = protocols.DEPRESSION_INDUCTION_V1.visit_phases  # 2 hours in all
+PHASE = staffing.VisitPhaseName
 STAFF_RULES = staffing.StaffRules(
-    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
-    prescriber_phases=frozenset({"infusion"}),
+    patients_per_nurse={PHASE.CHECK_IN: 2, PHASE.INFUSION: 4, PHASE.RECOVERY: 6},
+    prescriber_phases=frozenset({PHASE.INFUSION}),
 )
 STEP = dt.timedelta(hours=1)  # a 1-hour grid keeps the model tractable for 40 patients
 
@@ -74,18 +75,21 @@ def main() -> None:
         for n in range(40)
     ]
     requests.sort(key=lambda r: r.earliest)
-    inputs = {
-        "tz": NEW_YORK, "hours": HOURS, "closed_dates": frozenset(), "chairs": CHAIRS,
-        "chair_busy": chair_busy, "step": STEP, "horizon": dt.timedelta(days=28),
-        "staff_rules": STAFF_RULES,
-        "nurse_shifts": nurses, "prescriber_shifts": prescribers,
-        "booked": booked,
-    }  # fmt: skip
+    site = intake.IntakeSite(
+        calendar=series.SiteCalendar(tz=NEW_YORK, hours=HOURS),
+        chairs=series.Chairs(order=CHAIRS, busy=chair_busy),
+        step=STEP,
+        horizon=dt.timedelta(days=28),
+        staff_rules=STAFF_RULES,
+        nurse_shifts=nurses,
+        prescriber_shifts=prescribers,
+        booked=booked,
+    )
     started = time.perf_counter()
-    greedy = intake.plan_one_by_one(requests, **inputs)  # type: ignore[arg-type]
+    greedy = intake.plan_one_by_one(requests, site)
     greedy_s = time.perf_counter() - started
     started = time.perf_counter()
-    batch = intake.plan_batch_cpsat(requests, **inputs, time_limit_s=30, hint=greedy)  # type: ignore[arg-type]
+    batch = intake.plan_batch_cpsat(requests, site, time_limit_s=30, hint=greedy)
     batch_s = time.perf_counter() - started
     print(
         "Batch intake: 40 patients over 4 weeks into 6 chairs about half booked, with nurse "

@@ -58,8 +58,10 @@ def timed(work: Callable[[], object], runs: int) -> tuple[float, float]:
 
 
 def core_plan_series() -> tuple[float, float]:
-    hours = [series.OpeningHours(weekday=d, opens=dt.time(8), closes=dt.time(18)) for d in range(5)]
-    chairs = [f"c{n}" for n in range(6)]
+    hours = tuple(
+        series.OpeningHours(weekday=d, opens=dt.time(8), closes=dt.time(18)) for d in range(5)
+    )
+    chairs = tuple(series.ChairId(n) for n in range(1, 7))
     # Each chair is busy 08:00–16:00 every weekday for 20 weeks (100 intervals per chair).
     busy = {
         chair: [
@@ -75,9 +77,12 @@ def core_plan_series() -> tuple[float, float]:
 
     def plan() -> object:
         return series.plan_series(
-            count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21),
-            duration=dt.timedelta(minutes=120), earliest=MONDAY, tz=NEW_YORK, hours=hours,
-            closed_dates=set(), chairs=chairs, chair_busy=busy, patient_busy=[],
+            series.SeriesRules(
+                count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21)
+            ),
+            earliest=MONDAY, duration=dt.timedelta(minutes=120),
+            calendar=series.SiteCalendar(tz=NEW_YORK, hours=hours),
+            chairs=series.Chairs(order=chairs, busy=busy), patient=series.PatientDiary(),
         )  # fmt: skip
 
     return timed(plan, 200)

@@ -23,6 +23,7 @@ blocks over the whole 120-day window, with a time limit per instance. The two ea
 series (the series asked for, or else the later-start alternative) must be identical.
 """
 
+import dataclasses
 import datetime as dt
 import random
 import statistics
@@ -40,14 +41,16 @@ from sustain_core.protocols import DEPRESSION_INDUCTION_V1
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 FIRST_DAY = dt.date(2027, 1, 4)  # a Monday
-CHAIRS = tuple(str(number) for number in range(1, 13))  # as the Django layer passes them
+CHAIRS = tuple(series.ChairId(number) for number in range(1, 13))  # chair primary keys
 HOURS = tuple(series.OpeningHours(day, dt.time(8), dt.time(18)) for day in range(5))
+CALENDAR = series.SiteCalendar(tz=NEW_YORK, hours=HOURS)
 RULES = series.SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=21))
 VISIT = DEPRESSION_INDUCTION_V1.visit_length  # 15 min check-in, 40 infusing, 60 recovering, 5 out
 PHASES = DEPRESSION_INDUCTION_V1.visit_phases
+PHASE = staffing.VisitPhaseName
 STAFF = staffing.StaffRules(
-    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
-    prescriber_phases=frozenset({"infusion"}),
+    patients_per_nurse={PHASE.CHECK_IN: 2, PHASE.INFUSION: 4, PHASE.RECOVERY: 6},
+    prescriber_phases=frozenset({PHASE.INFUSION}),
 )
 WINDOW = dt.timedelta(days=120)  # the diary scheduling.services.propose_series reads
 SEARCHES = 50
@@ -60,7 +63,7 @@ class Request:
     earliest: dt.datetime
     own: tuple[series.Interval, ...]
     availability: series.Availability | None = None
-    preferred_chair: str | None = None
+    preferred_chair: series.ChairId | None = None
     requested_span: dt.timedelta | None = None
 
 
@@ -70,8 +73,8 @@ def utc(day: dt.date, minutes: int) -> dt.datetime:
     return wall.replace(tzinfo=NEW_YORK).astimezone(dt.UTC)
 
 
-def year_of_bookings(rng: random.Random) -> dict[str, list[series.Interval]]:
-    busy: dict[str, list[series.Interval]] = {chair: [] for chair in CHAIRS}
+def year_of_bookings(rng: random.Random) -> dict[series.ChairId, list[series.Interval]]:
+    busy: dict[series.ChairId, list[series.Interval]] = {chair: [] for chair in CHAIRS}
     for offset in range(365):
         day = FIRST_DAY + dt.timedelta(days=offset)
         if day.weekday() >= 5:
@@ -89,21 +92,15 @@ def year_of_bookings(rng: random.Random) -> dict[str, list[series.Interval]]:
     return busy
 
 
-def existing_visits(busy: dict[str, list[series.Interval]]) -> list[staffing.Visit]:
-    """The visits' phases: 10 min check-in, the rest infusing (one phases tuple per length,
-    as ``scheduling.staff.phases_of`` shares them)."""
-    check_in = dt.timedelta(minutes=10)
-    templates: dict[dt.timedelta, tuple[staffing.Phase, ...]] = {}
+def existing_visits(busy: dict[series.ChairId, list[series.Interval]]) -> list[staffing.Visit]:
+    """The visits' phases: 10 min check-in, the rest infusing (``staffing.visit_phases`` gives
+    one phases tuple per length)."""
     visits = []
     for intervals in busy.values():
         for interval in intervals:
-            length = interval.end - interval.start
-            if length not in templates:
-                templates[length] = (
-                    staffing.Phase("check_in", dt.timedelta(0), check_in),
-                    staffing.Phase("infusion", check_in, length - check_in),
-                )
-            visits.append(staffing.Visit(start=interval.start, phases=templates[length]))
+            minutes = (interval.end - interval.start) // dt.timedelta(minutes=1)
+            phases = staffing.visit_phases(10, minutes - 10, 0, 0)
+            visits.append(staffing.Visit(start=interval.start, phases=phases))
     return visits
 
 
@@ -192,24 +189,18 @@ def main() -> None:
                 end=end,
             )
 
-        site = {
-            "earliest": request.earliest,
-            "tz": NEW_YORK,
-            "hours": HOURS,
-            "closed_dates": frozenset(),
-            "chair_busy": busy,
-            "patient_busy": request.own,
-            "duration": VISIT,
-            "availability": request.availability,
-        }
+        patient = series.PatientDiary(busy=request.own, availability=request.availability)
         started = time.perf_counter()
         result = series.search_series(
-            rules=RULES,
-            chairs=CHAIRS,
+            RULES,
+            earliest=request.earliest,
+            duration=VISIT,
+            calendar=CALENDAR,
+            chairs=series.Chairs(order=CHAIRS, busy=busy),
+            patient=patient,
             preferred_chair=request.preferred_chair,
             requested_span=request.requested_span,
             staff=staff,
-            **site,
         )
         ours.append((time.perf_counter() - started) * 1000)
         found = result.series
@@ -217,18 +208,26 @@ def main() -> None:
             with_alternatives += 1
             alternatives += len(result.alternatives)
             found = next(
-                (option.slots for option in result.alternatives if option.kind == "later_start"),
+                (
+                    option.slots
+                    for option in result.alternatives
+                    if option.kind == series.AlternativeKind.LATER_START
+                ),
                 None,
             )
         started = time.perf_counter()
         solved = series_cpsat.solve_series_cpsat(
-            count=RULES.count,
-            min_gap=RULES.min_gap,
-            max_span=request.requested_span or RULES.max_span,
-            chairs=CHAIRS if request.preferred_chair is None else (request.preferred_chair,),
-            time_limit_s=CPSAT_LIMIT_S,
+            dataclasses.replace(RULES, max_span=request.requested_span or RULES.max_span),
+            earliest=request.earliest,
+            duration=VISIT,
+            calendar=CALENDAR,
+            chairs=series.Chairs(
+                order=CHAIRS if request.preferred_chair is None else (request.preferred_chair,),
+                busy=busy,
+            ),
+            patient=patient,
             staff_blocks=staff(request.earliest, request.earliest + WINDOW),
-            **site,
+            time_limit_s=CPSAT_LIMIT_S,
         )
         exact.append((time.perf_counter() - started) * 1000)
         identical += solved == found

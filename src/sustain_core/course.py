@@ -24,6 +24,7 @@ from sustain_core.dosing import (
     validate_weight_max_age_days,
 )
 from sustain_core.errors import ClinicalValueError, OutOfRange
+from sustain_core.instruments import INSTRUMENTS
 
 
 class TransitionRefused(ClinicalValueError):
@@ -76,13 +77,15 @@ _TRANSITIONS: MappingProxyType[Phase, frozenset[Phase]] = MappingProxyType(
 class CourseFacts:
     """What the transition guards look at, gathered by the Django layer on ``today``.
 
-    ``baseline_measures_missing`` lists the instrument codes (e.g. "PHQ-9") whose baseline is
-    still missing. ``weight_max_age_days`` is the clinic's setting (default 30, unconfirmed;
-    see ``sustain_core.dosing.validate_weight_max_age_days``). ``induction_infusions_planned``
-    is the protocol's (or the prescriber's) number of induction infusions;
+    ``baseline_measures_missing`` lists the instrument codes (e.g. "phq9") whose baseline is
+    still missing; the guards name them by their short titles ("PHQ-9").
+    ``weight_max_age_days`` is the clinic's setting (default 30, unconfirmed; see
+    ``sustain_core.dosing.validate_weight_max_age_days``). ``induction_infusions_planned`` is
+    the protocol's (or the prescriber's) number of induction infusions;
     ``induction_infusions_given`` may be None (not counted) for any move but one to review.
 
-    Raises OutOfRange naming the fact when a count, a code or the weight age is malformed.
+    Raises OutOfRange naming the fact when a count, a code (not a known instrument's) or the
+    weight age is malformed.
     """
 
     consent_signed: bool
@@ -101,7 +104,7 @@ class CourseFacts:
             _check_count("induction_infusions_given", self.induction_infusions_given, least=0)
         _check_count("induction_infusions_planned", self.induction_infusions_planned, least=1)
         if not isinstance(self.baseline_measures_missing, tuple) or not all(
-            isinstance(code, str) and code.strip() for code in self.baseline_measures_missing
+            isinstance(code, str) and code in INSTRUMENTS for code in self.baseline_measures_missing
         ):
             raise OutOfRange(
                 "baseline_measures_missing",
@@ -169,7 +172,8 @@ def _unmet_guards(target: Phase, facts: CourseFacts, reason: str) -> list[str]:
             unmet.append("a contraindication screen signed by a prescriber")
     if target == Phase.INDUCTION:
         if facts.baseline_measures_missing:
-            unmet.append(f"baseline {', '.join(facts.baseline_measures_missing)}")
+            titles = (INSTRUMENTS[code].short_title for code in facts.baseline_measures_missing)
+            unmet.append(f"baseline {', '.join(titles)}")
         weight = _unmet_weight(facts)
         if weight:
             unmet.append(weight)

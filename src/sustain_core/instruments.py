@@ -115,15 +115,16 @@ class Score:
 
     ``total`` is the headline score (for the BPI-SF the severity mean; for the C-SSRS screener
     the risk rank 0–3, with the level in ``severity``). ``severity`` is the band label, or None
-    when the instrument has no bands. ``flags`` are sorted ``Flag`` values. ``answered`` counts
-    the items answered; ``prorated`` is True when a published missing-item rule filled in.
+    when the instrument has no bands. ``flags`` are the ``Flag`` findings, sorted. ``answered``
+    counts the items answered; ``prorated`` is True when a published missing-item rule filled
+    in.
     """
 
     instrument: str
     total: int | Decimal
     subscales: Mapping[str, int | Decimal]
     severity: str | None
-    flags: tuple[str, ...]
+    flags: tuple[Flag, ...]
     answered: int
     prorated: bool
 
@@ -756,7 +757,7 @@ def _make_score(
         total=total,
         subscales=MappingProxyType(dict(subscales or {})),
         severity=_band_label(instrument, total),
-        flags=tuple(sorted(flag.value for flag in flags)),
+        flags=tuple(sorted(flags)),
         answered=answered,
         prorated=prorated,
     )

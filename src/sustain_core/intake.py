@@ -7,11 +7,12 @@ visits may use, in preference order (e.g. only the chairs with the protocol's
 ``StaffRules`` a patient in a phase at 1:r takes 1/r of a nurse, the nurses on shift must cover
 the load of all visits under way, and a prescriber must be on site in the prescriber phases
 (the infusion: doses under medical supervision [Sanacora2017-medscape]). The load counts the
-visits already ``booked`` and every visit the plan places, across the whole waitlist. Chair
-occupancy comes from ``chair_busy`` only; ``booked`` adds nurse and prescriber needs.
+visits already ``booked`` and every visit the plan places, across the whole waitlist. The
+site (``IntakeSite``) brings its calendar, chairs, shifts and booked visits. Chair occupancy
+comes from ``chairs.busy`` only; ``booked`` adds nurse and prescriber needs.
 
 ``plan_one_by_one`` books the requests in the given order, each the earliest series
-``series.plan_series`` finds in its chairs around ``chair_busy`` and the series already placed,
+``series.plan_series`` finds in its chairs around ``chairs.busy`` and the series already placed,
 clear of the ``staffing.blocks`` of its phases given the shifts, the booked visits and the
 visits placed before it: what a front desk booking them one by one gets. A series' own visits
 never overlap, so this keeps the staffing of the whole plan.
@@ -22,7 +23,7 @@ so it never returns anything worse. It is a numeric module in the sense of ARCHI
 (no Django, no clock, no I/O), with a solver dependency.
 
 The model is ``series_cpsat``'s, once per request, on the same discrete grid
-(``series.candidate_visits`` with the request's visit length and chairs, ``chair_busy``, and
+(``series.candidate_visits`` with the request's visit length and chairs, ``chairs.busy``, and
 the ``staffing.blocks`` of its phases given the shifts and the booked visits alone, so a grid
 visit that would lack a prescriber, or a nurse to spare even as the only new visit, is left
 out; the patients are assumed free, as there is no patient diary in a request):
@@ -72,9 +73,12 @@ from ortools.sat.python import cp_model
 from sustain_core.errors import ClinicalValueError, NoSeriesFound
 from sustain_core.series import (
     Candidate,
+    ChairId,
+    Chairs,
     Interval,
-    OpeningHours,
+    PatientDiary,
     SeriesRules,
+    SiteCalendar,
     Slot,
     candidate_visits,
     plan_series,
@@ -104,13 +108,31 @@ class IntakeRequest:
     earliest: dt.datetime
     rules: SeriesRules
     phases: tuple[Phase, ...]
-    chairs: tuple[str, ...] | None = None
+    chairs: tuple[ChairId, ...] | None = None
 
     @property
     def visit_length(self) -> dt.timedelta:
         """Chair time for one visit: until the end of the last phase."""
         last = self.phases[-1]
         return last.offset + last.length
+
+
+@dataclass(frozen=True)
+class IntakeSite:
+    """The site a waitlist is placed in: its ``calendar``; its ``chairs``, every chair in
+    preference order with the times they are taken; the slot grid's ``step`` and the
+    ``horizon`` within which a first visit must start (as in ``plan_series``); the
+    ``staff_rules`` with the ``nurse_shifts`` and ``prescriber_shifts``; and the visits
+    already ``booked`` (their staff needs; their chair time is in ``chairs.busy``)."""
+
+    calendar: SiteCalendar
+    chairs: Chairs
+    step: dt.timedelta = dt.timedelta(minutes=15)
+    horizon: dt.timedelta = dt.timedelta(days=60)
+    staff_rules: StaffRules = NO_STAFF_RULES
+    nurse_shifts: Sequence[Interval] = ()
+    prescriber_shifts: Sequence[Interval] = ()
+    booked: Sequence[Visit] = ()
 
 
 @dataclass(frozen=True)
@@ -128,63 +150,43 @@ class IntakePlan:
     solver_status: str
 
 
-def plan_one_by_one(
-    requests: Sequence[IntakeRequest],
-    *,
-    tz: ZoneInfo,
-    hours: Sequence[OpeningHours],
-    closed_dates: Collection[dt.date],
-    chairs: Sequence[str],
-    chair_busy: Mapping[str, Sequence[Interval]],
-    step: dt.timedelta = dt.timedelta(minutes=15),
-    horizon: dt.timedelta = dt.timedelta(days=60),
-    staff_rules: StaffRules = NO_STAFF_RULES,
-    nurse_shifts: Sequence[Interval] = (),
-    prescriber_shifts: Sequence[Interval] = (),
-    booked: Sequence[Visit] = (),
-) -> IntakePlan:
+def plan_one_by_one(requests: Sequence[IntakeRequest], site: IntakeSite) -> IntakePlan:
     """Book the requests in order, each the earliest series ``plan_series`` finds in its chairs
-    around ``chair_busy`` and the series booked before it, clear of the ``staffing.blocks`` of
-    its phases given ``nurse_shifts``, ``prescriber_shifts``, ``booked`` and the visits booked
-    before it; one that does not fit is unplaced.
+    around the site's ``chairs.busy`` and the series booked before it, clear of the
+    ``staffing.blocks`` of its phases given the site's shifts, its ``booked`` visits and the
+    visits booked before it; one that does not fit is unplaced.
 
     Raises ClinicalValueError naming ``requests`` for an invalid request (see
     ``plan_batch_cpsat``), and the errors of ``plan_series`` for inputs it rejects
     (NoSeriesFound only leaves a request unplaced).
     """
+    chairs, tz = site.chairs.order, site.calendar.tz
     _check_requests(requests, chairs)
-    busy: dict[str, list[Interval]] = {chair: list(chair_busy.get(chair, ())) for chair in chairs}
-    visits = list(booked)
+    busy: dict[ChairId, list[Interval]] = {
+        chair: list(site.chairs.busy.get(chair, ())) for chair in chairs
+    }
+    visits = list(site.booked)
     placed: dict[str, tuple[Slot, ...]] = {}
     for request in requests:
-        rules = request.rules
         try:
             slots = plan_series(
-                count=rules.count,
-                min_gap=rules.min_gap,
-                max_span=rules.max_span,
-                duration=request.visit_length,
+                request.rules,
                 earliest=request.earliest,
-                tz=tz,
-                hours=hours,
-                closed_dates=closed_dates,
-                chairs=_chairs(request, chairs),
-                chair_busy=busy,
-                patient_busy=(),
-                step=step,
-                horizon=horizon,
-                max_gap=rules.max_gap,
-                weekdays=rules.weekdays,
-                max_per_week=rules.max_per_week,
+                duration=request.visit_length,
+                calendar=site.calendar,
+                chairs=Chairs(order=_chairs(request, chairs), busy=busy),
+                patient=PatientDiary(),
                 staff_blocks=blocks(
-                    staff_rules,
+                    site.staff_rules,
                     phases=request.phases,
-                    nurse_shifts=nurse_shifts,
-                    prescriber_shifts=prescriber_shifts,
+                    nurse_shifts=site.nurse_shifts,
+                    prescriber_shifts=site.prescriber_shifts,
                     booked=visits,
                     start=request.earliest,
-                    end=_until(request, horizon) + _DAY_MARGIN,
+                    end=_until(request, site.horizon) + _DAY_MARGIN,
                 ),
+                step=site.step,
+                horizon=site.horizon,
             )
         except NoSeriesFound:
             continue
@@ -197,22 +199,13 @@ def plan_one_by_one(
 
 def plan_batch_cpsat(
     requests: Sequence[IntakeRequest],
+    site: IntakeSite,
     *,
-    tz: ZoneInfo,
-    hours: Sequence[OpeningHours],
-    closed_dates: Collection[dt.date],
-    chairs: Sequence[str],
-    chair_busy: Mapping[str, Sequence[Interval]],
-    step: dt.timedelta = dt.timedelta(minutes=15),
-    horizon: dt.timedelta = dt.timedelta(days=60),
-    staff_rules: StaffRules = NO_STAFF_RULES,
-    nurse_shifts: Sequence[Interval] = (),
-    prescriber_shifts: Sequence[Interval] = (),
-    booked: Sequence[Visit] = (),
     time_limit_s: float = 10.0,
     hint: IntakePlan | None = None,
 ) -> IntakePlan:
-    """Place all requests at once with CP-SAT (see the module), within ``time_limit_s``.
+    """Place all requests at once in the ``site`` with CP-SAT (see the module), within
+    ``time_limit_s``.
 
     ``hint`` (None: ``plan_one_by_one`` with the same inputs) is given to CP-SAT as its first
     solution; when CP-SAT ends without a better one, the hint is returned (with CP-SAT's
@@ -226,22 +219,15 @@ def plan_batch_cpsat(
     from offset 0 with lengths above 0, or its ``chairs`` are not one or more of ``chairs``,
     each once.
     """
+    chairs, tz, horizon, staff_rules = (
+        site.chairs.order,
+        site.calendar.tz,
+        site.horizon,
+        site.staff_rules,
+    )
     _check_requests(requests, chairs)
     if hint is None:
-        hint = plan_one_by_one(
-            requests,
-            tz=tz,
-            hours=hours,
-            closed_dates=closed_dates,
-            chairs=chairs,
-            chair_busy=chair_busy,
-            step=step,
-            horizon=horizon,
-            staff_rules=staff_rules,
-            nurse_shifts=nurse_shifts,
-            prescriber_shifts=prescriber_shifts,
-            booked=booked,
-        )
+        hint = plan_one_by_one(requests, site)
     grids: list[list[Candidate]] = []
     segments: list[Segment] = []
     if requests:
@@ -250,9 +236,9 @@ def plan_batch_cpsat(
         end = max(_until(request, horizon) for request in requests) + _DAY_MARGIN
         segments = profile(
             staff_rules,
-            nurse_shifts=nurse_shifts,
-            prescriber_shifts=prescriber_shifts,
-            booked=booked,
+            nurse_shifts=site.nurse_shifts,
+            prescriber_shifts=site.prescriber_shifts,
+            booked=site.booked,
             start=start,
             end=end,
         )
@@ -261,9 +247,9 @@ def plan_batch_cpsat(
             phases: blocks(
                 staff_rules,
                 phases=phases,
-                nurse_shifts=nurse_shifts,
-                prescriber_shifts=prescriber_shifts,
-                booked=booked,
+                nurse_shifts=site.nurse_shifts,
+                prescriber_shifts=site.prescriber_shifts,
+                booked=site.booked,
                 start=start,
                 end=end,
             )
@@ -274,15 +260,12 @@ def plan_batch_cpsat(
                 earliest=request.earliest,
                 until=_until(request, horizon),
                 duration=request.visit_length,
-                tz=tz,
-                hours=hours,
-                closed_dates=closed_dates,
-                chairs=_chairs(request, chairs),
-                chair_busy=chair_busy,
-                patient_busy=(),
-                step=step,
+                calendar=site.calendar,
+                chairs=Chairs(order=_chairs(request, chairs), busy=site.chairs.busy),
+                patient=PatientDiary(),
                 weekdays=request.rules.weekdays,
                 staff_blocks=staff_blocks[request.phases],
+                step=site.step,
             )
             for request in requests
         ]
@@ -314,7 +297,7 @@ class _Model:
         grids: Sequence[Sequence[Candidate]],
         *,
         tz: ZoneInfo,
-        chairs: Sequence[str],
+        chairs: tuple[ChairId, ...],
         horizon: dt.timedelta,
     ) -> None:
         self.model = cp_model.CpModel()
@@ -335,12 +318,12 @@ class _Model:
         self.placed: list[cp_model.IntVar] = []
         self.by: list[list[list[cp_model.IntVar]]] = []
         self.allowed: list[list[list[int]]] = []
-        self.seats: list[list[dict[tuple[int, str], cp_model.IntVar]]] = []
+        self.seats: list[list[dict[tuple[int, ChairId], cp_model.IntVar]]] = []
         # Filled by add_nurse_capacity.
         self.used: list[dict[int, cp_model.IntVar]] = [{} for _ in requests]
         objective: list[cp_model.LinearExprT] = []
-        covering: dict[str, list[tuple[dt.datetime, dt.datetime, cp_model.IntVar]]] = defaultdict(
-            list
+        covering: dict[ChairId, list[tuple[dt.datetime, dt.datetime, cp_model.IntVar]]] = (
+            defaultdict(list)
         )
         for position, (request, grid) in enumerate(zip(requests, grids, strict=True)):
             placed = self.model.new_bool_var(f"placed{position}")
@@ -404,7 +387,7 @@ class _Model:
         for visit, indices in enumerate(plans):
             by = [model.new_bool_var(f"by{position}_{visit}_{j}") for j in range(len(indices))]
             model.add(by[-1] == placed)
-            seats: dict[tuple[int, str], cp_model.IntVar] = {}
+            seats: dict[tuple[int, ChairId], cp_model.IntVar] = {}
             for j, index in enumerate(indices):
                 if j:
                     model.add_implication(by[j - 1], by[j])
@@ -541,11 +524,11 @@ def _until(request: IntakeRequest, horizon: dt.timedelta) -> dt.datetime:
     return request.earliest.astimezone(dt.UTC) + horizon + request.rules.max_span
 
 
-def _chairs(request: IntakeRequest, chairs: Sequence[str]) -> Sequence[str]:
+def _chairs(request: IntakeRequest, chairs: tuple[ChairId, ...]) -> tuple[ChairId, ...]:
     return chairs if request.chairs is None else request.chairs
 
 
-def _check_requests(requests: Sequence[IntakeRequest], chairs: Sequence[str]) -> None:
+def _check_requests(requests: Sequence[IntakeRequest], chairs: Sequence[ChairId]) -> None:
     patients = [request.patient for request in requests]
     twice = sorted({patient for patient in patients if patients.count(patient) > 1})
     if twice:
@@ -582,7 +565,7 @@ def _check_requests(requests: Sequence[IntakeRequest], chairs: Sequence[str]) ->
             raise ClinicalValueError(
                 "requests",
                 f"{who}: chairs must be one or more of the site's chairs "
-                f"({', '.join(chairs)}), each once; got ({', '.join(allowed)})",
+                f"({', '.join(map(str, chairs))}), each once; got ({', '.join(map(str, allowed))})",
             )
 
 

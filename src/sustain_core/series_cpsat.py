@@ -5,9 +5,11 @@ problem as a constraint model and lets CP-SAT prove the optimum, so tests and th
 can compare the two on generated instances. It is a numeric module in the sense of
 ARCHITECTURE: pure (no Django, no clock, no I/O), but with a solver dependency.
 
-The model works on the same discrete grid as ``plan_series``: ``series.candidate_visits``
-lists every grid visit (inside the site's hours and the patient's availability, not on a
-closed or blackout date, the patient free) with the chairs free for it. Visit number v has
+The model works on the same discrete grid as ``plan_series``, from the same inputs (the
+protocol's ``SeriesRules``, the ``SiteCalendar``, the ``Chairs`` and the ``PatientDiary``):
+``series.candidate_visits`` lists every grid visit (inside the site's hours and the patient's
+availability, not on a closed or blackout date, the patient free) with the chairs free for
+it. Visit number v has
 - an order encoding of its start: one boolean "visit v starts by grid visit j" per grid
   visit it can have, each implying the next (the last one holds);
 - one boolean per grid visit and free chair, "visit v takes this chair at this time"; those
@@ -22,31 +24,33 @@ The rules are implications between the order booleans, so they propagate as clau
 - at most ``max_per_week`` visits in one local Monday-to-Sunday week (a linear sum).
 
 Objective: minimise Σ (W · time rank + chair rank) over the chosen visits, where time rank
-is the grid visit's place in time order, chair rank its chair's place in ``chairs`` and
+is the grid visit's place in time order, chair rank its chair's place in ``chairs.order`` and
 W = count × len(chairs), more than all chair ranks together can change. The series that fit
 are closed under taking the earlier of two series visit by visit (gap, span and week limits
 all survive it), so the smallest sum of time ranks is reached only by the componentwise
 earliest series: the one with the earliest first start, then the earliest last end, and each
-visit as early as it can be. Between chairs at that time the first free one in ``chairs`` order
-wins. That is the tie-break ``plan_series`` uses, so the optimum is unique and equal to its
-answer. CP-SAT runs with its default parameters (all cores) and a time limit.
+visit as early as it can be. Between chairs at that time the first free one in
+``chairs.order`` wins. That is the tie-break ``plan_series`` uses, so the optimum is unique
+and equal to its answer. CP-SAT runs with its default parameters (all cores) and a time
+limit.
 """
 
 import bisect
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from ortools.sat.python import cp_model
 
 from sustain_core.series import (
-    Availability,
     Candidate,
-    Interval,
-    OpeningHours,
+    ChairId,
+    Chairs,
+    PatientDiary,
+    SeriesRules,
+    SiteCalendar,
     Slot,
     candidate_visits,
 )
@@ -60,25 +64,16 @@ class SolverStopped(RuntimeError):
 
 
 def solve_series_cpsat(
+    rules: SeriesRules,
     *,
-    count: int,
-    min_gap: dt.timedelta,
-    max_span: dt.timedelta,
-    duration: dt.timedelta,
     earliest: dt.datetime,
-    tz: ZoneInfo,
-    hours: Sequence[OpeningHours],
-    closed_dates: Collection[dt.date],
-    chairs: Sequence[str],
-    chair_busy: Mapping[str, Sequence[Interval]],
-    patient_busy: Sequence[Interval],
+    duration: dt.timedelta,
+    calendar: SiteCalendar,
+    chairs: Chairs,
+    patient: PatientDiary,
+    staff_blocks: Sequence[Block] = (),
     step: dt.timedelta = dt.timedelta(minutes=15),
     horizon: dt.timedelta = dt.timedelta(days=60),
-    max_gap: dt.timedelta | None = None,
-    weekdays: Collection[int] | None = None,
-    max_per_week: int | None = None,
-    availability: Availability | None = None,
-    staff_blocks: Sequence[Block] = (),
     time_limit_s: float = 30,
 ) -> tuple[Slot, ...] | None:
     """Return the series ``plan_series`` returns for the same inputs, solved exactly; or None.
@@ -90,18 +85,14 @@ def solve_series_cpsat(
     latest_first = earliest.astimezone(dt.UTC) + horizon
     candidates = candidate_visits(
         earliest=earliest,
-        until=latest_first + max_span,
+        until=latest_first + rules.max_span,
         duration=duration,
-        tz=tz,
-        hours=hours,
-        closed_dates=closed_dates,
+        calendar=calendar,
         chairs=chairs,
-        chair_busy=chair_busy,
-        patient_busy=patient_busy,
-        step=step,
-        weekdays=weekdays,
-        availability=availability,
+        patient=patient,
+        weekdays=rules.weekdays,
         staff_blocks=staff_blocks,
+        step=step,
     )
     if not candidates:
         return None
@@ -109,14 +100,14 @@ def solve_series_cpsat(
         candidates,
         _Times.of(
             candidates,
-            gap=max(min_gap, duration),
-            max_gap=max_gap,
-            spread=max_span - duration,
+            gap=max(rules.min_gap, duration),
+            max_gap=rules.max_gap,
+            spread=rules.max_span - duration,
             latest_first=latest_first,
         ),
-        count=count,
-        chairs=chairs,
-        max_per_week=max_per_week,
+        count=rules.count,
+        chairs=chairs.order,
+        max_per_week=rules.max_per_week,
     )
     if built is None:
         return None
@@ -177,9 +168,9 @@ def _build_model(
     times: _Times,
     *,
     count: int,
-    chairs: Sequence[str],
+    chairs: Sequence[ChairId],
     max_per_week: int | None,
-) -> tuple[cp_model.CpModel, list[dict[tuple[int, str], cp_model.IntVar]]] | None:
+) -> tuple[cp_model.CpModel, list[dict[tuple[int, ChairId], cp_model.IntVar]]] | None:
     """Return the model (see the module) and its chair booleans; None if a visit number has
     no grid visit at all."""
     at, gap, top, spread = times.at, times.gap, times.top, times.spread
@@ -188,7 +179,7 @@ def _build_model(
     rank = {chair: number for number, chair in enumerate(chairs)}
     allowed: list[list[int]] = []
     by_start: list[list[cp_model.IntVar]] = []  # by_start[v][j]: visit v starts by allowed[v][j]
-    seated: list[dict[tuple[int, str], cp_model.IntVar]] = []
+    seated: list[dict[tuple[int, ChairId], cp_model.IntVar]] = []
     per_week: dict[dt.date, list[cp_model.IntVar]] = defaultdict(list)
     objective = []
     for visit in range(count):
@@ -201,7 +192,7 @@ def _build_model(
             return None
         by = [model.new_bool_var(f"by{visit}_{j}") for j in range(len(indices))]
         model.add(by[-1] == 1)
-        seats: dict[tuple[int, str], cp_model.IntVar] = {}
+        seats: dict[tuple[int, ChairId], cp_model.IntVar] = {}
         for j, index in enumerate(indices):
             if j:
                 model.add_implication(by[j - 1], by[j])

@@ -1,8 +1,9 @@
 """Staff for infusion visits: nurse load per visit phase, and a prescriber on site.
 
 A visit follows its protocol's template (``protocols.VisitTemplate``): check-in and
-pre-infusion checks, the infusion, recovery and observation, discharge. The chair is held for
-the whole visit; nurse load is counted per phase. A site sets how many patients one nurse may
+pre-infusion checks, the infusion, recovery and observation, discharge (``visit_phases``
+builds its phases from their minutes). The chair is held for the whole visit; nurse load is
+counted per phase. A site sets how many patients one nurse may
 look after in each phase (``StaffRules``; e.g. 1:4 while infusing, 1:6 in recovery — clinic
 settings: no published ratio exists in clinical-facts, so none is hard-coded) and which phases
 need a prescriber on site (the infusion: all doses under medical supervision
@@ -21,11 +22,13 @@ and ``series.search_series`` take as ``staff_blocks``.
 """
 
 import datetime as dt
+import functools
 import math
 from bisect import bisect_left
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from fractions import Fraction
 from itertools import accumulate, groupby
 from zoneinfo import ZoneInfo
@@ -38,14 +41,52 @@ MAX_PATIENTS_PER_NURSE = 12  # a bound against typing errors, not a clinical rul
 _FOREVER_US = 3650 * 86_400_000_000
 
 
+class VisitPhaseName(StrEnum):
+    """The phases of an infusion visit, in order (``protocols.VisitTemplate``)."""
+
+    CHECK_IN = "check_in"
+    INFUSION = "infusion"
+    RECOVERY = "recovery"
+    DISCHARGE = "discharge"
+
+
 @dataclass(frozen=True)
 class Phase:
-    """One phase of a visit: ``name`` (e.g. "infusion"), from ``offset`` after the visit's
+    """One phase of a visit: ``name`` (e.g. INFUSION), from ``offset`` after the visit's
     start, for ``length``."""
 
-    name: str
+    name: VisitPhaseName
     offset: dt.timedelta
     length: dt.timedelta
+
+
+@functools.lru_cache(maxsize=256)
+def visit_phases(
+    check_in_minutes: int,
+    infusion_minutes: int,
+    recovery_minutes: int,
+    discharge_minutes: int,
+    /,
+) -> tuple[Phase, ...]:
+    """Return a visit's phases in order, each from the end of the one before (the first from
+    the visit's start), from their minutes; a phase of 0 minutes is left out.
+
+    The one builder for a protocol's template (``Protocol.visit_phases``) and a booked visit's
+    recorded minutes. Cached: the same minutes give the very same tuple, so visits of one
+    template share it and the staffing sweep works out its load changes once.
+    """
+    minutes = zip(
+        VisitPhaseName,
+        (check_in_minutes, infusion_minutes, recovery_minutes, discharge_minutes),
+        strict=True,
+    )
+    phases: list[Phase] = []
+    offset = dt.timedelta(0)
+    for name, length in minutes:
+        if length:
+            phases.append(Phase(name=name, offset=offset, length=dt.timedelta(minutes=length)))
+            offset += dt.timedelta(minutes=length)
+    return tuple(phases)
 
 
 @dataclass(frozen=True)
@@ -66,8 +107,8 @@ class StaffRules:
     ``MAX_PATIENTS_PER_NURSE``.
     """
 
-    patients_per_nurse: Mapping[str, int] = field(default_factory=dict)
-    prescriber_phases: frozenset[str] = frozenset()
+    patients_per_nurse: Mapping[VisitPhaseName, int] = field(default_factory=dict)
+    prescriber_phases: frozenset[VisitPhaseName] = frozenset()
 
     def __post_init__(self) -> None:
         for phase, ratio in self.patients_per_nurse.items():

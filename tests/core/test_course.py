@@ -33,7 +33,7 @@ ALL_MET = CourseFacts(
 NONE_MET = CourseFacts(
     consent_signed=False,
     contraindication_screen_signed_by_prescriber=False,
-    baseline_measures_missing=("PHQ-9", "GAD-7"),
+    baseline_measures_missing=("phq9", "gad7"),
     weight_measured_on=dt.date(2026, 9, 1),
     induction_infusions_given=4,
     induction_infusions_planned=6,
@@ -184,7 +184,7 @@ INDUCTION_ALL_UNMET = (
         pytest.param(
             P.READY,
             P.INDUCTION,
-            replace(ALL_MET, baseline_measures_missing=("MADRS",)),
+            replace(ALL_MET, baseline_measures_missing=("madrs",)),
             "",
             "induction needs: baseline MADRS",
             id="induction-one-baseline-missing",
@@ -422,16 +422,23 @@ def test_course_facts_default_weight_age_is_30_days() -> None:
             id="given-bool",
         ),
         pytest.param(
-            {"baseline_measures_missing": ["PHQ-9"]},
+            {"baseline_measures_missing": ["phq9"]},
             "baseline_measures_missing",
-            "missing baseline measures must be a tuple of instrument codes; got ['PHQ-9']",
+            "missing baseline measures must be a tuple of instrument codes; got ['phq9']",
             id="baseline-list",
         ),
         pytest.param(
-            {"baseline_measures_missing": ("PHQ-9", " ")},
+            {"baseline_measures_missing": ("phq9", " ")},
             "baseline_measures_missing",
-            "missing baseline measures must be a tuple of instrument codes; got ('PHQ-9', ' ')",
+            "missing baseline measures must be a tuple of instrument codes; got ('phq9', ' ')",
             id="baseline-blank-code",
+        ),
+        pytest.param(
+            # A short title is not a code: the guards name instruments by their titles.
+            {"baseline_measures_missing": ("PHQ-9",)},
+            "baseline_measures_missing",
+            "missing baseline measures must be a tuple of instrument codes; got ('PHQ-9',)",
+            id="baseline-unknown-code",
         ),
     ],
 )

@@ -13,8 +13,11 @@ from sustain_core.errors import ClinicalValueError
 from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.protocols import (
     DEPRESSION_INDUCTION_V1,
+    PROTOCOLS,
     TitrationRule,
     diff_protocols,
+    maintenance_option_from_dict,
+    maintenance_option_to_dict,
     protocol_from_dict,
     protocol_to_dict,
 )
@@ -324,3 +327,113 @@ def test_diff_protocols_lists_paths_only_the_new_version_has() -> None:
 
 def test_diff_protocols_of_equal_protocols_is_empty() -> None:
     assert diff_protocols(DEPRESSION_INDUCTION_V1, DEPRESSION_INDUCTION_V1) == []
+
+
+# -- A maintenance option on its own (e.g. the plan a signed review chose) -----------------------
+
+ON_RELAPSE_36_H = MaintenanceOption(
+    MaintenanceKind.SYMPTOM_TRIGGERED,
+    "On confirmed relapse, at least 36 h apart",
+    min_gap=dt.timedelta(hours=36),
+    citation="a clinic's choice (unconfirmed)",
+)
+
+
+def test_maintenance_option_dict_keeps_a_36_hour_gap() -> None:
+    data = maintenance_option_to_dict(ON_RELAPSE_36_H)
+
+    assert data == {
+        "kind": "symptom_triggered",
+        "label": "On confirmed relapse, at least 36 h apart",
+        "interval_days": None,
+        "steps": [],
+        "min_gap_hours": 36,
+        "citation": "a clinic's choice (unconfirmed)",
+    }
+    assert maintenance_option_from_dict(data) == ON_RELAPSE_36_H
+    assert maintenance_option_from_dict(data).min_gap == dt.timedelta(hours=36)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        pytest.param(option, id=f"{key}-v{version}-{number}")
+        for (key, version), protocol in sorted(PROTOCOLS.items())
+        for number, option in enumerate(protocol.maintenance_options)
+    ],
+)
+def test_every_library_maintenance_option_round_trips(option: MaintenanceOption) -> None:
+    assert maintenance_option_from_dict(maintenance_option_to_dict(option)) == option
+
+
+def test_maintenance_option_dict_is_a_protocols_item() -> None:
+    assert [
+        maintenance_option_to_dict(option) for option in DEPRESSION_INDUCTION_V1.maintenance_options
+    ] == BASE["maintenance_options"]
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "field", "message"),
+    [
+        pytest.param(
+            {
+                "kind": "taper",
+                "label": "Weekly",
+                "steps": [{"count": 4, "interval_days": 7, "weeks": 1}],
+            },
+            ClinicalValueError,
+            "maintenance_option",
+            "unknown field maintenance_option.steps[0].weeks",
+            id="unknown-step-field",
+        ),
+        pytest.param(
+            {
+                "kind": "symptom_triggered",
+                "label": "On relapse",
+                "min_gap_hours": 48,
+                "min_gap_days": 2,
+            },
+            ClinicalValueError,
+            "maintenance_option",
+            "unknown field maintenance_option.min_gap_days",
+            id="min-gap-in-days",
+        ),
+        pytest.param(
+            {"kind": "fixed_interval", "label": "Monthly", "interval_days": "28"},
+            ClinicalValueError,
+            "maintenance_option",
+            "maintenance_option.interval_days must be a whole number; got '28'",
+            id="interval-as-text",
+        ),
+        pytest.param(
+            {"kind": "fixed_interval", "label": "Monthly"},
+            ClinicalValueError,
+            "interval",
+            "a fixed-interval plan needs interval; got none",
+            id="option-checked",
+        ),
+    ],
+)
+def test_maintenance_option_from_dict_refuses(
+    data: dict[str, object], error: type[ClinicalValueError], field: str, message: str
+) -> None:
+    with pytest.raises(error) as raised:
+        maintenance_option_from_dict(data)
+
+    assert (type(raised.value), raised.value.field, raised.value.message) == (
+        error,
+        field,
+        message,
+    )
+
+
+def test_maintenance_option_to_dict_refuses_a_gap_in_minutes() -> None:
+    option = replace(ON_RELAPSE_36_H, min_gap=dt.timedelta(minutes=90))
+
+    with pytest.raises(ClinicalValueError) as raised:
+        maintenance_option_to_dict(option)
+
+    assert (raised.value.field, raised.value.message) == (
+        "maintenance_option",
+        "maintenance_option.min_gap_hours must be a whole number of hours; got 1:30:00",
+    )

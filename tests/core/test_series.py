@@ -7,15 +7,22 @@ import pytest
 
 from sustain_core.errors import ClinicalValueError, NoSeriesFound, OutOfRange, OutsideOpeningHours
 from sustain_core.series import (
+    ChairId,
+    Chairs,
     Interval,
     OpeningHours,
+    PatientDiary,
+    RuleBreak,
+    SeriesRule,
     SeriesRules,
+    SiteCalendar,
     Slot,
     check_series,
     check_within_opening_hours,
     plan_series,
     plan_series_dates,
 )
+from sustain_core.series.wording import rule_break
 
 pytestmark = pytest.mark.core
 
@@ -24,6 +31,7 @@ UTC = dt.UTC
 MON_TO_FRI_8_TO_18 = tuple(OpeningHours(day, dt.time(8), dt.time(18)) for day in range(5))
 EVERY_DAY_8_TO_18 = tuple(OpeningHours(day, dt.time(8), dt.time(18)) for day in range(7))
 FORTY_MINUTES = dt.timedelta(minutes=40)
+A, B, C, D, E, F = (ChairId(number) for number in range(1, 7))
 
 
 def ny(month: int, day: int, hour: int, minute: int = 0, year: int = 2026) -> dt.datetime:
@@ -50,8 +58,8 @@ def plan(
     earliest: dt.datetime = MONDAY_9_NOV_8AM,
     hours: Sequence[OpeningHours] = MON_TO_FRI_8_TO_18,
     closed_dates: frozenset[dt.date] = frozenset(),
-    chairs: Sequence[str] = ("A",),
-    chair_busy: Mapping[str, Sequence[Interval]] | None = None,
+    chairs: Sequence[ChairId] = (A,),
+    chair_busy: Mapping[ChairId, Sequence[Interval]] | None = None,
     patient_busy: Sequence[Interval] = (),
     step: dt.timedelta = dt.timedelta(minutes=15),
     horizon: dt.timedelta = dt.timedelta(days=60),
@@ -60,26 +68,25 @@ def plan(
     max_per_week: int | None = None,
 ) -> tuple[Slot, ...]:
     return plan_series(
-        count=count,
-        min_gap=min_gap,
-        max_span=max_span,
-        duration=duration,
+        SeriesRules(
+            count=count,
+            min_gap=min_gap,
+            max_span=max_span,
+            max_gap=max_gap,
+            weekdays=weekdays,
+            max_per_week=max_per_week,
+        ),
         earliest=earliest,
-        tz=NY,
-        hours=hours,
-        closed_dates=closed_dates,
-        chairs=chairs,
-        chair_busy=chair_busy or {},
-        patient_busy=patient_busy,
+        duration=duration,
+        calendar=SiteCalendar(tz=NY, hours=tuple(hours), closed_dates=closed_dates),
+        chairs=Chairs(order=tuple(chairs), busy=chair_busy or {}),
+        patient=PatientDiary(busy=patient_busy),
         step=step,
         horizon=horizon,
-        max_gap=max_gap,
-        weekdays=weekdays,
-        max_per_week=max_per_week,
     )
 
 
-def visits(*slots: tuple[str, dt.datetime]) -> tuple[Slot, ...]:
+def visits(*slots: tuple[ChairId, dt.datetime]) -> tuple[Slot, ...]:
     """Build expected 40-minute slots from (chair, local start) pairs."""
     return tuple(
         Slot(chair=chair, start=start.astimezone(UTC), end=(start + FORTY_MINUTES).astimezone(UTC))
@@ -96,56 +103,56 @@ def visits(*slots: tuple[str, dt.datetime]) -> tuple[Slot, ...]:
         pytest.param(
             {},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 11, 8)),
-                ("A", ny(11, 13, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 11, 8)),
+                (A, ny(11, 13, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="plain-weeks-mon-wed-fri",
         ),
         pytest.param(
             {"earliest": ny(11, 9, 7, 52)},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 11, 8)),
-                ("A", ny(11, 13, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 11, 8)),
+                (A, ny(11, 13, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="earliest-before-opening",
         ),
         pytest.param(
             {"earliest": ny(11, 9, 8, 5)},
             visits(
-                ("A", ny(11, 9, 8, 15)),
-                ("A", ny(11, 11, 8, 15)),
-                ("A", ny(11, 13, 8, 15)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8, 15)),
+                (A, ny(11, 11, 8, 15)),
+                (A, ny(11, 13, 8, 15)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="earliest-off-grid-rounds-up-to-next-step",
         ),
         pytest.param(
             {"closed_dates": frozenset({dt.date(2026, 11, 11)})},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 12, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
-                ("A", ny(11, 23, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 12, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
+                (A, ny(11, 23, 8)),
             ),
             id="closed-day-skipped",
         ),
         pytest.param(
             {
-                "chairs": ("A", "B"),
+                "chairs": (A, B),
                 "chair_busy": {
-                    "A": [
+                    A: [
                         busy(ny(11, 11, 7), ny(11, 11, 9)),
                         busy(ny(11, 11, 8, 30), ny(11, 11, 12)),
                         busy(ny(11, 11, 9), ny(11, 11, 10)),
@@ -153,65 +160,65 @@ def visits(*slots: tuple[str, dt.datetime]) -> tuple[Slot, ...]:
                 },
             },
             visits(
-                ("A", ny(11, 9, 8)),
-                ("B", ny(11, 11, 8)),
-                ("A", ny(11, 13, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8)),
+                (B, ny(11, 11, 8)),
+                (A, ny(11, 13, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="busy-chair-moves-visit-to-next-chair",
         ),
         pytest.param(
-            {"chair_busy": {"A": [busy(ny(11, 11, 8, 30), ny(11, 11, 9))]}},
+            {"chair_busy": {A: [busy(ny(11, 11, 8, 30), ny(11, 11, 9))]}},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 11, 9)),
-                ("A", ny(11, 13, 9)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 11, 9)),
+                (A, ny(11, 13, 9)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="only-chair-busy-moves-visit-later",
         ),
         pytest.param(
             {"patient_busy": [busy(ny(11, 11, 8), ny(11, 11, 10))]},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 11, 10)),
-                ("A", ny(11, 13, 10)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 11, 10)),
+                (A, ny(11, 13, 10)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="patient-busy-interval-respected",
         ),
         pytest.param(
             {"patient_busy": [busy(ny(11, 9, 7), ny(11, 9, 8))]},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 11, 8)),
-                ("A", ny(11, 13, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 11, 8)),
+                (A, ny(11, 13, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="patient-busy-ending-at-start-does-not-overlap",
         ),
         pytest.param(
             # Friday 08:00 → Monday 08:40 spans 3 days 40 min; Friday 08:45 is the first that fits.
             {"earliest": ny(11, 13, 8), "count": 2, "max_span": dt.timedelta(days=3)},
-            visits(("A", ny(11, 13, 8, 45)), ("A", ny(11, 16, 8))),
+            visits((A, ny(11, 13, 8, 45)), (A, ny(11, 16, 8))),
             id="first-start-moves-until-series-fits-span",
         ),
         pytest.param(
             {"count": 1},
-            visits(("A", ny(11, 9, 8))),
+            visits((A, ny(11, 9, 8))),
             id="single-visit",
         ),
         pytest.param(
             {"count": 3, "min_gap": dt.timedelta(0)},
-            visits(("A", ny(11, 9, 8)), ("A", ny(11, 9, 8, 45)), ("A", ny(11, 9, 9, 30))),
+            visits((A, ny(11, 9, 8)), (A, ny(11, 9, 8, 45)), (A, ny(11, 9, 9, 30))),
             id="zero-gap-visits-never-overlap",
         ),
         pytest.param(
@@ -224,7 +231,7 @@ def visits(*slots: tuple[str, dt.datetime]) -> tuple[Slot, ...]:
                 "patient_busy": [busy(ny(11, 9, 8), ny(11, 9, 11, 30))],
                 "min_gap": dt.timedelta(hours=1),
             },
-            visits(("A", ny(11, 9, 13)), ("A", ny(11, 9, 14))),
+            visits((A, ny(11, 9, 13)), (A, ny(11, 9, 14))),
             id="split-day-visit-not-across-lunch",
         ),
     ],
@@ -255,7 +262,7 @@ def test_plan_series_dst_gap_is_measured_in_real_time() -> None:
     # Saturday 17:00 EDT + 48 h real time is Monday 16:00 EST, not 17:00 wall time.
     slots = plan(count=2, earliest=ny(10, 31, 17), hours=EVERY_DAY_8_TO_18)
 
-    assert slots == visits(("A", ny(10, 31, 17)), ("A", ny(11, 2, 16)))
+    assert slots == visits((A, ny(10, 31, 17)), (A, ny(11, 2, 16)))
     assert slots[1].start - slots[0].start == dt.timedelta(hours=48)
 
 
@@ -270,7 +277,7 @@ def test_plan_series_skips_wall_times_missing_at_spring_forward() -> None:
         patient_busy=[busy(ny(3, 8, 0), ny(3, 8, 3, 10))],
     )
 
-    assert slots == (Slot(chair="A", start=utc(3, 8, 7, 30), end=utc(3, 8, 7, 45)),)
+    assert slots == (Slot(chair=A, start=utc(3, 8, 7, 30), end=utc(3, 8, 7, 45)),)
     assert slots[0].start.astimezone(NY).time() == dt.time(3, 30)
 
 
@@ -292,11 +299,11 @@ def test_plan_series_skips_wall_times_missing_at_spring_forward() -> None:
 def test_plan_series_busy_clinic_finds_the_free_chair(extra: dict[str, object]) -> None:
     # Six chairs, 100 busy blocks each: A–E are free for 10 minutes in every 2 hours, F for 1 h.
     # This is also the speed check: it runs in a few milliseconds inside a booking transaction.
-    chairs = ("A", "B", "C", "D", "E", "F")
+    chairs = (A, B, C, D, E, F)
     weekdays = [dt.date(2026, 11, 9) + dt.timedelta(days=d) for d in range(28)]
     weekdays = [day for day in weekdays if day.weekday() < 5]
     block = {chair: dt.timedelta(hours=1, minutes=50) for chair in chairs[:5]}
-    block["F"] = dt.timedelta(hours=1)
+    block[F] = dt.timedelta(hours=1)
     chair_busy = {
         chair: [
             busy(start, start + block[chair])
@@ -310,12 +317,12 @@ def test_plan_series_busy_clinic_finds_the_free_chair(extra: dict[str, object]) 
 
     assert [len(chair_busy[chair]) for chair in chairs] == [100] * 6
     assert slots == visits(
-        ("F", ny(11, 9, 9)),
-        ("F", ny(11, 11, 9)),
-        ("F", ny(11, 13, 9)),
-        ("F", ny(11, 16, 9)),
-        ("F", ny(11, 18, 9)),
-        ("F", ny(11, 20, 9)),
+        (F, ny(11, 9, 9)),
+        (F, ny(11, 11, 9)),
+        (F, ny(11, 13, 9)),
+        (F, ny(11, 16, 9)),
+        (F, ny(11, 18, 9)),
+        (F, ny(11, 20, 9)),
     )
 
 
@@ -351,7 +358,7 @@ def test_plan_series_busy_clinic_finds_the_free_chair(extra: dict[str, object]) 
             id="no-opening-hours",
         ),
         pytest.param(
-            {"chair_busy": {"A": [busy(ny(11, 1, 0), ny(12, 31, 0))]}, "horizon": dt.timedelta(1)},
+            {"chair_busy": {A: [busy(ny(11, 1, 0), ny(12, 31, 0))]}, "horizon": dt.timedelta(1)},
             "no 6-visit series fits between 2026-11-09 and 2026-11-10: each visit takes 40 min "
             "in a free chair within opening hours, starts at least 2 days after the previous one, "
             "and the series ends within 21 days of its first start",
@@ -457,34 +464,34 @@ MON_WED_THU = frozenset({0, 2, 3})
         pytest.param(
             {"hours": EVERY_DAY_8_TO_18, "min_gap": DAY, "weekdays": frozenset({0, 2, 4})},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 11, 8)),
-                ("A", ny(11, 13, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 11, 8)),
+                (A, ny(11, 13, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="weekdays-mon-wed-fri-on-a-site-open-every-day",
         ),
         pytest.param(
             {"count": 4, "weekdays": frozenset({1, 3})},
             visits(
-                ("A", ny(11, 10, 8)),
-                ("A", ny(11, 12, 8)),
-                ("A", ny(11, 17, 8)),
-                ("A", ny(11, 19, 8)),
+                (A, ny(11, 10, 8)),
+                (A, ny(11, 12, 8)),
+                (A, ny(11, 17, 8)),
+                (A, ny(11, 19, 8)),
             ),
             id="weekdays-tue-thu-first-visit-moves-to-tuesday",
         ),
         pytest.param(
             {"hours": EVERY_DAY_8_TO_18, "min_gap": DAY, "max_per_week": 3},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 10, 8)),
-                ("A", ny(11, 11, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 17, 8)),
-                ("A", ny(11, 18, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 10, 8)),
+                (A, ny(11, 11, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 17, 8)),
+                (A, ny(11, 18, 8)),
             ),
             id="max-3-a-week-any-weekday-fills-each-week-early",
         ),
@@ -498,12 +505,12 @@ MON_WED_THU = frozenset({0, 2, 3})
                 "max_gap": dt.timedelta(hours=72),
             },
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 10, 8)),
-                ("A", ny(11, 13, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 17, 8)),
-                ("A", ny(11, 18, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 10, 8)),
+                (A, ny(11, 13, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 17, 8)),
+                (A, ny(11, 18, 8)),
             ),
             id="max-3-a-week-with-max-gap-places-a-visit-later",
         ),
@@ -511,12 +518,12 @@ MON_WED_THU = frozenset({0, 2, 3})
             # Twice weekly (Singh 2016 style): the third 48-h slot each week is refused.
             {"max_per_week": 2},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 11, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 23, 8)),
-                ("A", ny(11, 25, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 11, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 23, 8)),
+                (A, ny(11, 25, 8)),
             ),
             id="twice-weekly",
         ),
@@ -525,10 +532,10 @@ MON_WED_THU = frozenset({0, 2, 3})
             # Monday is 5 days on); Monday → Thursday → Monday keeps every gap within 96 h.
             {"count": 4, "weekdays": MON_WED_THU, "max_gap": dt.timedelta(hours=96)},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 12, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 12, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
             ),
             id="max-gap-backtracks-past-the-earliest-next-visit",
         ),
@@ -540,7 +547,7 @@ MON_WED_THU = frozenset({0, 2, 3})
                 "max_gap": dt.timedelta(hours=72),
                 "closed_dates": frozenset({dt.date(2026, 11, 11), dt.date(2026, 11, 12)}),
             },
-            visits(("A", ny(11, 10, 8)), ("A", ny(11, 13, 8)), ("A", ny(11, 16, 8))),
+            visits((A, ny(11, 10, 8)), (A, ny(11, 13, 8)), (A, ny(11, 16, 8))),
             id="closure-beyond-max-gap-moves-the-first-visit",
         ),
         pytest.param(
@@ -549,13 +556,13 @@ MON_WED_THU = frozenset({0, 2, 3})
                 "count": 3,
                 "closed_dates": frozenset({dt.date(2026, 11, 11), dt.date(2026, 11, 12)}),
             },
-            visits(("A", ny(11, 9, 8)), ("A", ny(11, 13, 8)), ("A", ny(11, 16, 8))),
+            visits((A, ny(11, 9, 8)), (A, ny(11, 13, 8)), (A, ny(11, 16, 8))),
             id="same-closure-without-max-gap",
         ),
         pytest.param(
             # Monday 08:00 + 72 h is Thursday 08:00: a gap of exactly max_gap is allowed.
             {"count": 2, "max_gap": dt.timedelta(hours=72), "weekdays": frozenset({0, 3})},
-            visits(("A", ny(11, 9, 8)), ("A", ny(11, 12, 8))),
+            visits((A, ny(11, 9, 8)), (A, ny(11, 12, 8))),
             id="gap-equal-to-max-gap-allowed",
         ),
         pytest.param(
@@ -570,18 +577,18 @@ MON_WED_THU = frozenset({0, 2, 3})
                 ),
                 "max_gap": dt.timedelta(hours=72),
             },
-            visits(("A", ny(11, 12, 9, 15)), ("A", ny(11, 15, 9, 15))),
+            visits((A, ny(11, 12, 9, 15)), (A, ny(11, 15, 9, 15))),
             id="max-gap-counted-to-the-minute",
         ),
         pytest.param(
             {"max_gap": dt.timedelta(days=7), "weekdays": frozenset(range(5))},
             visits(
-                ("A", ny(11, 9, 8)),
-                ("A", ny(11, 11, 8)),
-                ("A", ny(11, 13, 8)),
-                ("A", ny(11, 16, 8)),
-                ("A", ny(11, 18, 8)),
-                ("A", ny(11, 20, 8)),
+                (A, ny(11, 9, 8)),
+                (A, ny(11, 11, 8)),
+                (A, ny(11, 13, 8)),
+                (A, ny(11, 16, 8)),
+                (A, ny(11, 18, 8)),
+                (A, ny(11, 20, 8)),
             ),
             id="loose-rules-change-nothing",
         ),
@@ -595,16 +602,16 @@ MON_WED_THU = frozenset({0, 2, 3})
                 "max_per_week": 2,
             },
             visits(
-                ("A", ny(10, 28, 8)),
-                ("A", ny(10, 29, 8)),
-                ("A", ny(11, 2, 8)),
-                ("A", ny(11, 3, 8)),
+                (A, ny(10, 28, 8)),
+                (A, ny(10, 29, 8)),
+                (A, ny(11, 2, 8)),
+                (A, ny(11, 3, 8)),
             ),
             id="local-weeks-across-dst",
         ),
         pytest.param(
             {"count": 3, "weekdays": frozenset({0}), "max_per_week": 1},
-            visits(("A", ny(11, 9, 8)), ("A", ny(11, 16, 8)), ("A", ny(11, 23, 8))),
+            visits((A, ny(11, 9, 8)), (A, ny(11, 16, 8)), (A, ny(11, 23, 8))),
             id="weekly-mondays",
         ),
     ],
@@ -755,9 +762,9 @@ def check(
     check_within_opening_hours(
         start=start,
         end=end,
-        tz=NY,
-        hours=hours,
-        closed_dates={dt.date(2026, 11, 26)},
+        calendar=SiteCalendar(
+            tz=NY, hours=tuple(hours), closed_dates=frozenset({dt.date(2026, 11, 26)})
+        ),
     )
 
 
@@ -1240,6 +1247,51 @@ def moved(number: int, to: dt.datetime) -> list[dt.datetime]:
 )  # fmt: skip
 def test_check_series_table(
     rules: SeriesRules, starts: list[dt.datetime], expected: list[str]
+) -> None:
+    assert [rule_break(broken, rules, tz=NY) for broken in check_series(rules, starts, tz=NY)] == (
+        expected
+    )
+
+
+def as_utc(*instants: dt.datetime) -> tuple[dt.datetime, ...]:
+    return tuple(instant.astimezone(UTC) for instant in instants)
+
+
+@pytest.mark.parametrize(
+    ("rules", "starts", "expected"),
+    [
+        pytest.param(
+            MURROUGH,
+            moved(4, ny(4, 11, 8)),
+            [RuleBreak(SeriesRule.MIN_GAP, (3, 4), as_utc(ny(4, 10, 8), ny(4, 11, 8))),
+             RuleBreak(SeriesRule.WEEKDAYS, (4,), as_utc(ny(4, 11, 8)))],
+            id="gap-and-weekday",
+        ),
+        pytest.param(
+            SeriesRules(count=6, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12),
+                        max_gap=dt.timedelta(hours=72), max_per_week=2),
+            list(reversed(MURROUGH_STARTS[:5])),
+            [RuleBreak(SeriesRule.COUNT, (1, 2, 3, 4, 5), as_utc(*MURROUGH_STARTS[:5])),
+             RuleBreak(SeriesRule.MAX_PER_WEEK, (1, 2, 3), as_utc(*MURROUGH_STARTS[:3]))],
+            id="count-and-weekly-maximum",
+        ),
+        pytest.param(
+            MURROUGH,
+            moved(6, ny(4, 20, 8)),
+            [RuleBreak(SeriesRule.MAX_SPAN, (1, 6), as_utc(ny(4, 6, 8), ny(4, 20, 8)))],
+            id="span",
+        ),
+        pytest.param(
+            SeriesRules(count=2, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=12),
+                        max_gap=dt.timedelta(hours=72)),
+            [ny(4, 14, 8), ny(4, 10, 8)],
+            [RuleBreak(SeriesRule.MAX_GAP, (1, 2), as_utc(ny(4, 10, 8), ny(4, 14, 8)))],
+            id="max-gap",
+        ),
+    ],
+)  # fmt: skip
+def test_check_series_names_the_visits_that_break_each_rule(
+    rules: SeriesRules, starts: list[dt.datetime], expected: list[RuleBreak]
 ) -> None:
     assert check_series(rules, starts, tz=NY) == expected
 

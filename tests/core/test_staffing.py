@@ -19,15 +19,28 @@ from sustain_core.protocols import (
     protocol_from_dict,
     protocol_to_dict,
 )
-from sustain_core.series import Interval, OpeningHours, plan_series, search_series
+from sustain_core.series import (
+    ChairId,
+    Chairs,
+    Interval,
+    OpeningHours,
+    PatientDiary,
+    SeriesRules,
+    SiteCalendar,
+    plan_series,
+    search_series,
+)
 from sustain_core.staffing import (
     Block,
+    Phase,
     Segment,
     StaffRules,
     Visit,
+    VisitPhaseName,
     blocks,
     conflicts,
     profile,
+    visit_phases,
 )
 
 pytestmark = pytest.mark.core
@@ -37,9 +50,14 @@ MINUTE = dt.timedelta(minutes=1)
 DAY = dt.date(2026, 12, 7)  # a Monday
 PHASES = DEPRESSION_INDUCTION_V1.visit_phases  # 15 check-in, 40 infusion, 60 recovery, 5 out
 RULES = StaffRules(
-    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
-    prescriber_phases=frozenset({"infusion"}),
+    patients_per_nurse={
+        VisitPhaseName.CHECK_IN: 2,
+        VisitPhaseName.INFUSION: 4,
+        VisitPhaseName.RECOVERY: 6,
+    },
+    prescriber_phases=frozenset({VisitPhaseName.INFUSION}),
 )
+CHAIR = ChairId(1)
 
 
 def at(hour: int, minute: int = 0, day: dt.date = DAY) -> dt.datetime:
@@ -95,6 +113,24 @@ def test_a_phase_of_no_minutes_is_left_out() -> None:
     assert [p.name for p in protocol.visit_phases] == ["infusion", "recovery"]
     assert protocol.visit_phases[0].offset == dt.timedelta(0)
     assert protocol.visit_length == dt.timedelta(minutes=100)
+
+
+def test_visit_phases_builds_each_phase_from_the_end_of_the_one_before() -> None:
+    assert visit_phases(10, 0, 30, 5) == (
+        Phase(VisitPhaseName.CHECK_IN, dt.timedelta(0), 10 * MINUTE),
+        Phase(VisitPhaseName.RECOVERY, 10 * MINUTE, 30 * MINUTE),
+        Phase(VisitPhaseName.DISCHARGE, 40 * MINUTE, 5 * MINUTE),
+    )
+    assert visit_phases(0, 0, 0, 0) == ()
+
+
+def test_visit_phases_of_the_same_minutes_are_one_tuple() -> None:
+    # The staffing sweep works out a template's load changes once per phases tuple.
+    phases = visit_phases(15, 40, 60, 5)
+
+    assert visit_phases(15, 40, 60, 5) is phases
+    assert DEPRESSION_INDUCTION_V1.visit_phases is phases
+    assert dataclasses.replace(DEPRESSION_INDUCTION_V1, notes="copy").visit_phases is phases
 
 
 @pytest.mark.parametrize(
@@ -248,16 +284,16 @@ def test_a_series_search_leaves_out_visits_the_staff_cannot_take() -> None:
         prescriber_shifts=[shift(at(10, day=DAY + dt.timedelta(days=d)), 2) for d in range(14)],
         end=at(0, day=DAY + dt.timedelta(days=14)),
     )
-    inputs: dict[str, object] = {
-        "count": 3, "min_gap": dt.timedelta(hours=48), "max_span": dt.timedelta(days=7),
-        "duration": DEPRESSION_INDUCTION_V1.visit_length, "earliest": at(0), "tz": NY,
-        "hours": hours, "closed_dates": (), "chairs": ["A"], "chair_busy": {},
-        "patient_busy": [], "horizon": dt.timedelta(days=3),
+    rules = SeriesRules(count=3, min_gap=dt.timedelta(hours=48), max_span=dt.timedelta(days=7))
+    inputs: dict[str, Any] = {
+        "duration": DEPRESSION_INDUCTION_V1.visit_length, "earliest": at(0),
+        "calendar": SiteCalendar(tz=NY, hours=tuple(hours)),
+        "chairs": Chairs(order=(CHAIR,)), "patient": PatientDiary(),
+        "horizon": dt.timedelta(days=3),
     }  # fmt: skip
-    unstaffed = plan_series(**inputs)  # type: ignore[arg-type]
+    unstaffed = plan_series(rules, **inputs)
     staffed_series = plan_series(
-        **inputs,  # type: ignore[arg-type]
-        staff_blocks=blocks(RULES, phases=PHASES, **fortnight),
+        rules, **inputs, staff_blocks=blocks(RULES, phases=PHASES, **fortnight)
     )
 
     assert [s.start.astimezone(NY).time() for s in unstaffed] == [dt.time(8)] * 3
@@ -266,13 +302,13 @@ def test_a_series_search_leaves_out_visits_the_staff_cannot_take() -> None:
 
     nobody = blocks(RULES, phases=PHASES, **day(nurse_shifts=[], prescriber_shifts=[]))
     with pytest.raises(NoSeriesFound) as raised:
-        plan_series(**inputs, staff_blocks=nobody)  # type: ignore[arg-type]
+        plan_series(rules, **inputs, staff_blocks=nobody)
     assert "in a free chair within opening hours, with the nurses and prescriber it needs on " \
         "shift, starts" in raised.value.message  # fmt: skip
 
 
 def test_a_prescriber_all_day_blocks_nothing_inside_the_window() -> None:
-    rules = StaffRules(prescriber_phases=frozenset({"infusion"}))
+    rules = StaffRules(prescriber_phases=frozenset({VisitPhaseName.INFUSION}))
     inputs = day(
         nurse_shifts=[],
         prescriber_shifts=[shift(at(7), 12)],
@@ -314,17 +350,19 @@ def test_search_series_asks_for_the_look_ahead_first_and_the_horizon_only_when_n
         return staff
 
     inputs: dict[str, Any] = {
-        "rules": DEPRESSION_INDUCTION_V1.series, "earliest": at(0), "tz": NY, "hours": hours,
-        "closed_dates": (), "chairs": ["A"], "chair_busy": {}, "patient_busy": [],
+        "earliest": at(0), "calendar": SiteCalendar(tz=NY, hours=tuple(hours)),
+        "chairs": Chairs(order=(CHAIR,)), "patient": PatientDiary(),
         "duration": DEPRESSION_INDUCTION_V1.visit_length,
     }  # fmt: skip
 
-    soon = search_series(**inputs, staff=staff_from(0))
+    soon = search_series(DEPRESSION_INDUCTION_V1.series, **inputs, staff=staff_from(0))
     assert soon.series is not None and soon.series[0].start == at(8)
     assert asked == [(at(0), at(0) + dt.timedelta(days=7 + 21))]
 
     asked.clear()
-    late = search_series(**inputs, staff=staff_from(14))  # nobody for two weeks
+    late = search_series(
+        DEPRESSION_INDUCTION_V1.series, **inputs, staff=staff_from(14)
+    )  # nobody for two weeks
     assert late.series is None
     assert [a.kind for a in late.alternatives] == ["later_start"]
     assert late.alternatives[0].slots[0].start == at(8, day=DAY + dt.timedelta(days=14))

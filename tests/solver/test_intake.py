@@ -6,15 +6,30 @@ import itertools
 import random
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from sustain_core.errors import ClinicalValueError
-from sustain_core.intake import IntakePlan, IntakeRequest, plan_batch_cpsat, plan_one_by_one
+from sustain_core.intake import (
+    IntakePlan,
+    IntakeRequest,
+    IntakeSite,
+    plan_batch_cpsat,
+    plan_one_by_one,
+)
 from sustain_core.protocols import DEPRESSION_INDUCTION_V1, get_protocol
-from sustain_core.series import Interval, OpeningHours, SeriesRules, check_series
-from sustain_core.staffing import Phase, StaffRules, Visit, profile
+from sustain_core.series import (
+    ChairId,
+    Chairs,
+    Interval,
+    OpeningHours,
+    SeriesRules,
+    SiteCalendar,
+    check_series,
+)
+from sustain_core.staffing import Phase, StaffRules, Visit, VisitPhaseName, profile
 
 pytestmark = pytest.mark.solver  # CP-SAT runs: kept out of the 1-second core run
 
@@ -24,18 +39,42 @@ HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 MONDAY = dt.date(2026, 10, 19)  # two weeks before the end of daylight saving time
 INSTANCES = 8
-ONE_HOUR_VISIT = (Phase("infusion", dt.timedelta(0), HOUR),)
+ONE_HOUR_VISIT = (Phase(VisitPhaseName.INFUSION, dt.timedelta(0), HOUR),)
 # 15 min check-in, 40 min infusion, 60 min recovery, 5 min discharge: 2 hours.
 DEPRESSION = DEPRESSION_INDUCTION_V1.visit_phases
 # 15 min check-in, 4 h infusion, 60 min recovery, 5 min discharge: 5 h 20 min.
 CRPS = get_protocol("crps-schwartzman-2009", 1).visit_phases
 CRPS_VISIT = dt.timedelta(hours=5, minutes=20)
+A, B, C = ChairId(1), ChairId(2), ChairId(3)
 
 Planner = Callable[..., IntakePlan]
 PLANNERS = [
     pytest.param(plan_one_by_one, id="one-by-one"),
     pytest.param(plan_batch_cpsat, id="cpsat"),
 ]
+
+
+def site(inputs: dict[str, Any]) -> IntakeSite:
+    """The site of flat test inputs (the keys of ``IntakeSite``, with ``tz``, ``hours``,
+    ``closed_dates``, ``chairs`` and ``chair_busy`` for its calendar and chairs)."""
+    return IntakeSite(
+        calendar=SiteCalendar(
+            tz=inputs["tz"], hours=tuple(inputs["hours"]), closed_dates=inputs["closed_dates"]
+        ),
+        chairs=Chairs(order=tuple(inputs["chairs"]), busy=inputs["chair_busy"]),
+        step=inputs["step"],
+        horizon=inputs["horizon"],
+        **{
+            key: inputs[key]
+            for key in ("staff_rules", "nurse_shifts", "prescriber_shifts", "booked")
+            if key in inputs
+        },
+    )
+
+
+def run(planner: Planner, inputs: dict[str, Any], **options: Any) -> IntakePlan:
+    """Plan the flat test inputs' ``requests`` in their site."""
+    return planner(inputs["requests"], site(inputs), **options)
 
 
 def at(day: int, hour: int = 8, minute: int = 0) -> dt.datetime:
@@ -46,9 +85,9 @@ def template(length: dt.timedelta) -> tuple[Phase, ...]:
     """Check-in 15 min, infusion, recovery 15 min: ``length`` in all."""
     quarter = 15 * MINUTE
     return (
-        Phase("check_in", dt.timedelta(0), quarter),
-        Phase("infusion", quarter, length - 2 * quarter),
-        Phase("recovery", length - quarter, quarter),
+        Phase(VisitPhaseName.CHECK_IN, dt.timedelta(0), quarter),
+        Phase(VisitPhaseName.INFUSION, quarter, length - 2 * quarter),
+        Phase(VisitPhaseName.RECOVERY, length - quarter, quarter),
     )
 
 
@@ -57,7 +96,7 @@ def instance(seed: int) -> dict[str, object]:
     visits, some limited to some chairs, busy chairs, booked visits, one or two nurses and a
     prescriber on most days."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
-    chairs = list("ABC"[: rng.randint(2, 3)])
+    chairs = [ChairId(number) for number in range(1, rng.randint(2, 3) + 1)]
     hours = [OpeningHours(day, dt.time(8), dt.time(rng.choice((11, 12)))) for day in range(5)]
 
     def busy() -> Interval:
@@ -94,11 +133,11 @@ def instance(seed: int) -> dict[str, object]:
         "horizon": dt.timedelta(days=rng.randint(5, 10)),
         "staff_rules": StaffRules(
             patients_per_nurse={
-                "check_in": rng.choice((1, 2)),
-                "infusion": rng.choice((1, 2)),
-                "recovery": 3,
+                VisitPhaseName.CHECK_IN: rng.choice((1, 2)),
+                VisitPhaseName.INFUSION: rng.choice((1, 2)),
+                VisitPhaseName.RECOVERY: 3,
             },
-            prescriber_phases=frozenset({"infusion"}),
+            prescriber_phases=frozenset({VisitPhaseName.INFUSION}),
         ),
         "nurse_shifts": [Interval(start=at(day, 8), end=at(day, 12)) for day in days]
         + [Interval(start=at(day, 9), end=at(day, 11)) for day in days if rng.random() < 0.5],
@@ -119,7 +158,7 @@ def assert_valid(plan: IntakePlan, inputs: dict[str, object]) -> None:
     double-booked; every new visit has its nurses and prescriber."""
     requests: list[IntakeRequest] = inputs["requests"]  # type: ignore[assignment]
     horizon: dt.timedelta = inputs["horizon"]  # type: ignore[assignment]
-    busy: dict[str, list[Interval]] = defaultdict(list)
+    busy: dict[ChairId, list[Interval]] = defaultdict(list)
     for chair, intervals in inputs["chair_busy"].items():  # type: ignore[attr-defined]
         busy[chair].extend(intervals)
     assert set(plan.series) | set(plan.unplaced) == {request.patient for request in requests}
@@ -179,7 +218,7 @@ def assert_staffed(plan: IntakePlan, inputs: dict[str, object]) -> None:
                     assert segment.prescribers, (visit.start, phase.name)
 
 
-def starts(plan: IntakePlan) -> dict[str, list[tuple[str, dt.time]]]:
+def starts(plan: IntakePlan) -> dict[str, list[tuple[ChairId, dt.time]]]:
     """Each placed patient's (chair, local start time) per visit."""
     return {
         patient: [(slot.chair, slot.start.astimezone(NY).time()) for slot in slots]
@@ -195,8 +234,8 @@ def times(plan: IntakePlan) -> list[dt.time]:
 @pytest.mark.parametrize("seed", range(INSTANCES))
 def test_batch_is_valid_and_never_worse_than_one_by_one(seed: int) -> None:
     inputs = instance(seed)
-    greedy = plan_one_by_one(**inputs)  # type: ignore[arg-type]
-    batch = plan_batch_cpsat(**inputs, time_limit_s=5)  # type: ignore[arg-type]
+    greedy = run(plan_one_by_one, inputs)
+    batch = run(plan_batch_cpsat, inputs, time_limit_s=5)
 
     assert_valid(greedy, inputs)
     assert_valid(batch, inputs)
@@ -210,7 +249,7 @@ def test_batch_is_valid_and_never_worse_than_one_by_one(seed: int) -> None:
 def test_the_generated_instances_place_series_and_leave_some_out() -> None:
     # The instances are not trivial: across them, series are placed in restricted chairs and
     # some requests do not fit.
-    plans = [(instance(seed), plan_one_by_one(**instance(seed))) for seed in range(INSTANCES)]  # type: ignore[arg-type]
+    plans = [(instance(seed), run(plan_one_by_one, instance(seed))) for seed in range(INSTANCES)]
 
     restricted = [
         request
@@ -227,7 +266,7 @@ ONE_SLOT = {
     "tz": NY,
     "hours": [OpeningHours(day, dt.time(8), dt.time(9)) for day in range(5)],
     "closed_dates": frozenset(),
-    "chairs": ["A"],
+    "chairs": [A],
     "chair_busy": {},
     "step": HOUR,
     "horizon": dt.timedelta(days=14),
@@ -248,8 +287,8 @@ def test_booking_in_arrival_order_is_strictly_worse() -> None:
             IntakeRequest("tight", at(0, 0), MONDAY_TUESDAY, ONE_HOUR_VISIT),
         ]
     }
-    greedy = plan_one_by_one(**inputs)  # type: ignore[arg-type]
-    batch = plan_batch_cpsat(**inputs)  # type: ignore[arg-type]
+    greedy = run(plan_one_by_one, inputs)
+    batch = run(plan_batch_cpsat, inputs)
 
     assert_valid(greedy, inputs)
     assert_valid(batch, inputs)
@@ -277,8 +316,8 @@ def test_batch_places_what_one_by_one_leaves_out() -> None:
             IntakeRequest("sunday", at(0, 0), sundays, ONE_HOUR_VISIT),
         ],
     }
-    greedy = plan_one_by_one(**inputs)  # type: ignore[arg-type]
-    batch = plan_batch_cpsat(**inputs)  # type: ignore[arg-type]
+    greedy = run(plan_one_by_one, inputs)
+    batch = run(plan_batch_cpsat, inputs)
 
     assert_valid(greedy, inputs)
     assert_valid(batch, inputs)
@@ -289,16 +328,16 @@ def test_batch_places_what_one_by_one_leaves_out() -> None:
 def test_batch_is_deterministic() -> None:
     inputs = instance(0)
 
-    first = plan_batch_cpsat(**inputs)  # type: ignore[arg-type]
-    second = plan_batch_cpsat(**inputs)  # type: ignore[arg-type]
+    first = run(plan_batch_cpsat, inputs)
+    second = run(plan_batch_cpsat, inputs)
     # Equal-scoring plans may differ in their slots; the score and who is placed may not.
     assert (first.unplaced, first.days_waited) == (second.unplaced, second.days_waited)
 
 
 def test_batch_without_time_returns_the_hint() -> None:
     inputs = instance(1)
-    greedy = plan_one_by_one(**inputs)  # type: ignore[arg-type]
-    batch = plan_batch_cpsat(**inputs, time_limit_s=0.0, hint=greedy)  # type: ignore[arg-type]
+    greedy = run(plan_one_by_one, inputs)
+    batch = run(plan_batch_cpsat, inputs, time_limit_s=0.0, hint=greedy)
 
     assert batch.series == greedy.series
     assert (batch.unplaced, batch.days_waited) == (greedy.unplaced, greedy.days_waited)
@@ -308,7 +347,7 @@ def test_batch_without_time_returns_the_hint() -> None:
 def test_empty_waitlist() -> None:
     inputs = ONE_SLOT | {"requests": []}
 
-    assert plan_batch_cpsat(**inputs) == IntakePlan({}, (), 0, True, "OPTIMAL")  # type: ignore[arg-type]
+    assert run(plan_batch_cpsat, inputs) == IntakePlan({}, (), 0, True, "OPTIMAL")
 
 
 # Monday only, 08:00–12:00, two chairs, a 15-minute grid: two 2-hour visits could both start
@@ -317,13 +356,13 @@ MORNING = {
     "tz": NY,
     "hours": [OpeningHours(0, dt.time(8), dt.time(12))],
     "closed_dates": frozenset(),
-    "chairs": ["A", "B"],
+    "chairs": [A, B],
     "chair_busy": {},
     "step": 15 * MINUTE,
     "horizon": dt.timedelta(days=1),
 }
 ONCE = SeriesRules(count=1, min_gap=DAY, max_span=DAY)
-ONE_TO_ONE_INFUSION = StaffRules(patients_per_nurse={"infusion": 1})
+ONE_TO_ONE_INFUSION = StaffRules(patients_per_nurse={VisitPhaseName.INFUSION: 1})
 TWO_THIS_MORNING = [
     IntakeRequest("first", at(0, 0), ONCE, DEPRESSION),
     IntakeRequest("second", at(0, 0), ONCE, DEPRESSION),
@@ -360,14 +399,14 @@ def test_one_nurse_at_1_to_1_staggers_two_infusions(planner: Planner) -> None:
     }
     unstaffed = MORNING | {"requests": TWO_THIS_MORNING}
 
-    plan = planner(**inputs)
+    plan = run(planner, inputs)
 
-    assert times(planner(**unstaffed)) == [dt.time(8), dt.time(8)]
+    assert times(run(planner, unstaffed)) == [dt.time(8), dt.time(8)]
     assert times(plan) == [dt.time(8), dt.time(8, 45)]
-    assert {slot.chair for slots in plan.series.values() for slot in slots} == {"A", "B"}
+    assert {slot.chair for slots in plan.series.values() for slot in slots} == {A, B}
     assert (plan.unplaced, plan.days_waited) == ((), 0)
     assert no_short_segment(plan, inputs)
-    assert not no_short_segment(planner(**unstaffed), inputs)
+    assert not no_short_segment(run(planner, unstaffed), inputs)
     assert_valid(plan, inputs)
 
 
@@ -386,7 +425,7 @@ def test_a_nurse_leaving_mid_infusion_counts(planner: Planner) -> None:
         ],
     }
 
-    plan = planner(**inputs)
+    plan = run(planner, inputs)
 
     assert times(plan) == [dt.time(8), dt.time(8, 45)]
     assert no_short_segment(plan, inputs)
@@ -399,28 +438,28 @@ def test_staffing_counts_booked_visits_and_needs_a_prescriber(planner: Planner) 
     # infusion takes the nurse 09:00–10:00, and two booked check-ins at 11:30 already need two
     # nurses (short before anything is placed, which must not stop the plan): the first new
     # infusion starts at 08:30, the second at 10:00.
-    def alone(name: str, minutes: int) -> tuple[Phase, ...]:
+    def alone(name: VisitPhaseName, minutes: int) -> tuple[Phase, ...]:
         return (Phase(name, dt.timedelta(0), minutes * MINUTE),)
 
     inputs = MORNING | {
         "requests": [
-            IntakeRequest("first", at(0, 0), ONCE, alone("infusion", 30)),
-            IntakeRequest("second", at(0, 0), ONCE, alone("infusion", 30)),
+            IntakeRequest("first", at(0, 0), ONCE, alone(VisitPhaseName.INFUSION, 30)),
+            IntakeRequest("second", at(0, 0), ONCE, alone(VisitPhaseName.INFUSION, 30)),
         ],
         "staff_rules": StaffRules(
-            patients_per_nurse={"infusion": 1, "check_in": 1},
-            prescriber_phases=frozenset({"infusion"}),
+            patients_per_nurse={VisitPhaseName.INFUSION: 1, VisitPhaseName.CHECK_IN: 1},
+            prescriber_phases=frozenset({VisitPhaseName.INFUSION}),
         ),
         "nurse_shifts": [Interval(start=at(0, 8), end=at(0, 12))],
         "prescriber_shifts": [Interval(start=at(0, 8, 30), end=at(0, 12))],
         "booked": [
-            Visit(start=at(0, 9), phases=alone("infusion", 60)),
-            Visit(start=at(0, 11, 30), phases=alone("check_in", 15)),
-            Visit(start=at(0, 11, 30), phases=alone("check_in", 15)),
+            Visit(start=at(0, 9), phases=alone(VisitPhaseName.INFUSION, 60)),
+            Visit(start=at(0, 11, 30), phases=alone(VisitPhaseName.CHECK_IN, 15)),
+            Visit(start=at(0, 11, 30), phases=alone(VisitPhaseName.CHECK_IN, 15)),
         ],
     }
 
-    plan = planner(**inputs)
+    plan = run(planner, inputs)
 
     assert times(plan) == [dt.time(8, 30), dt.time(10)]
     assert plan.solver_status in {"ONE_BY_ONE", "OPTIMAL"}
@@ -433,21 +472,21 @@ def test_a_request_limited_to_one_chair_only_uses_it(planner: Planner) -> None:
     # which is busy on Monday: its visits are in B on Tuesday and Wednesday.
     inputs = MORNING | {
         "hours": [OpeningHours(day, dt.time(8), dt.time(12)) for day in range(5)],
-        "chair_busy": {"B": [Interval(start=at(0, 8), end=at(0, 12))]},
+        "chair_busy": {B: [Interval(start=at(0, 8), end=at(0, 12))]},
         "horizon": dt.timedelta(days=3),
         "requests": [
             IntakeRequest(
-                "extended", at(0, 0), SeriesRules(2, DAY, 3 * DAY), DEPRESSION, chairs=("B",)
+                "extended", at(0, 0), SeriesRules(2, DAY, 3 * DAY), DEPRESSION, chairs=(B,)
             ),
             IntakeRequest("any", at(0, 0), ONCE, DEPRESSION),
         ],
     }
 
-    plan = planner(**inputs)
+    plan = run(planner, inputs)
 
     assert starts(plan) == {
-        "extended": [("B", dt.time(8)), ("B", dt.time(8))],
-        "any": [("A", dt.time(8))],
+        "extended": [(B, dt.time(8)), (B, dt.time(8))],
+        "any": [(A, dt.time(8))],
     }
     assert [slot.start.date() for slot in plan.series["extended"]] == [
         (MONDAY + DAY),
@@ -462,18 +501,18 @@ def test_chairs_are_given_in_each_request_s_order_of_preference(planner: Planner
     # choice 0), only B, C, A adds up to 1 (every other seating to 2 or more): the first and
     # third get their first choice, the second its second.
     inputs = MORNING | {
-        "chairs": ["A", "B", "C"],
+        "chairs": [A, B, C],
         "requests": [
-            IntakeRequest("p0", at(0, 0), ONCE, DEPRESSION, ("B", "A", "C")),
-            IntakeRequest("p1", at(0, 0), ONCE, DEPRESSION, ("B", "C", "A")),
-            IntakeRequest("p2", at(0, 0), ONCE, DEPRESSION, ("A", "C", "B")),
+            IntakeRequest("p0", at(0, 0), ONCE, DEPRESSION, (B, A, C)),
+            IntakeRequest("p1", at(0, 0), ONCE, DEPRESSION, (B, C, A)),
+            IntakeRequest("p2", at(0, 0), ONCE, DEPRESSION, (A, C, B)),
         ],
     }
 
-    assert starts(planner(**inputs)) == {
-        "p0": [("B", dt.time(8))],
-        "p1": [("C", dt.time(8))],
-        "p2": [("A", dt.time(8))],
+    assert starts(run(planner, inputs)) == {
+        "p0": [(B, dt.time(8))],
+        "p1": [(C, dt.time(8))],
+        "p2": [(A, dt.time(8))],
     }
 
 
@@ -484,7 +523,7 @@ def test_a_patient_s_visits_never_overlap_even_with_a_shorter_min_gap(planner: P
     rules = SeriesRules(count=2, min_gap=HOUR, max_span=DAY)
     inputs = MORNING | {"requests": [IntakeRequest("p", at(0, 0), rules, DEPRESSION)]}
 
-    assert times(planner(**inputs)) == [dt.time(8), dt.time(10)]
+    assert times(run(planner, inputs)) == [dt.time(8), dt.time(10)]
 
 
 @pytest.mark.parametrize("planner", PLANNERS)
@@ -493,7 +532,7 @@ def test_visits_of_different_lengths_share_a_chair_without_overlap(planner: Plan
     # depression visit fill a day, so the other 2-hour visit waits until Tuesday.
     inputs = MORNING | {
         "hours": [OpeningHours(day, dt.time(8), dt.time(15, 20)) for day in range(5)],
-        "chairs": ["A"],
+        "chairs": [A],
         "step": 20 * MINUTE,
         "horizon": dt.timedelta(days=3),
         "requests": [
@@ -503,7 +542,7 @@ def test_visits_of_different_lengths_share_a_chair_without_overlap(planner: Plan
         ],
     }
 
-    plan = planner(**inputs)
+    plan = run(planner, inputs)
 
     slots = sorted(
         (slot for series in plan.series.values() for slot in series), key=lambda s: s.start
@@ -529,7 +568,7 @@ WRONG_REQUESTS = [
         id="no-phases",
     ),
     pytest.param(
-        IntakeRequest("p", at(0), ONCE, (Phase("infusion", 5 * MINUTE, HOUR),)),
+        IntakeRequest("p", at(0), ONCE, (Phase(VisitPhaseName.INFUSION, 5 * MINUTE, HOUR),)),
         "p: phases must follow one another from the visit's start, each longer than 0; phase "
         "infusion must start at 0:00:00 (the end of the one before, 0 for the first) and last "
         "longer than 0; got offset 0:05:00, length 1:00:00",
@@ -547,7 +586,10 @@ WRONG_REQUESTS = [
             "p",
             at(0),
             ONCE,
-            (Phase("check_in", dt.timedelta(0), HOUR), Phase("infusion", 30 * MINUTE, HOUR)),
+            (
+                Phase(VisitPhaseName.CHECK_IN, dt.timedelta(0), HOUR),
+                Phase(VisitPhaseName.INFUSION, 30 * MINUTE, HOUR),
+            ),
         ),
         "p: phases must follow one another from the visit's start, each longer than 0; phase "
         "infusion must start at 1:00:00 (the end of the one before, 0 for the first) and last "
@@ -555,25 +597,27 @@ WRONG_REQUESTS = [
         id="an-overlap",
     ),
     pytest.param(
-        IntakeRequest("p", at(0), ONCE, (Phase("infusion", dt.timedelta(0), dt.timedelta(0)),)),
+        IntakeRequest(
+            "p", at(0), ONCE, (Phase(VisitPhaseName.INFUSION, dt.timedelta(0), dt.timedelta(0)),)
+        ),
         "p: phases must follow one another from the visit's start, each longer than 0; phase "
         "infusion must start at 0:00:00 (the end of the one before, 0 for the first) and last "
         "longer than 0; got offset 0:00:00, length 0:00:00",
         id="no-length",
     ),
     pytest.param(
-        IntakeRequest("p", at(0), ONCE, DEPRESSION, chairs=("C",)),
-        "p: chairs must be one or more of the site's chairs (A, B), each once; got (C)",
+        IntakeRequest("p", at(0), ONCE, DEPRESSION, chairs=(C,)),
+        "p: chairs must be one or more of the site's chairs (1, 2), each once; got (3)",
         id="unknown-chair",
     ),
     pytest.param(
         IntakeRequest("p", at(0), ONCE, DEPRESSION, chairs=()),
-        "p: chairs must be one or more of the site's chairs (A, B), each once; got ()",
+        "p: chairs must be one or more of the site's chairs (1, 2), each once; got ()",
         id="no-chairs",
     ),
     pytest.param(
-        IntakeRequest("p", at(0), ONCE, DEPRESSION, chairs=("B", "B")),
-        "p: chairs must be one or more of the site's chairs (A, B), each once; got (B, B)",
+        IntakeRequest("p", at(0), ONCE, DEPRESSION, chairs=(B, B)),
+        "p: chairs must be one or more of the site's chairs (1, 2), each once; got (2, 2)",
         id="a-chair-twice",
     ),
     pytest.param(
@@ -592,6 +636,6 @@ def test_invalid_requests_are_refused(
     requests = wrong if isinstance(wrong, list) else [wrong]
 
     with pytest.raises(ClinicalValueError) as raised:
-        planner(requests, **MORNING)
+        planner(requests, site(MORNING))
 
     assert (raised.value.field, raised.value.message) == ("requests", message)

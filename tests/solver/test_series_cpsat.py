@@ -2,14 +2,26 @@
 
 import datetime as dt
 import random
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from sustain_core.errors import NoSeriesFound
-from sustain_core.series import Availability, Interval, OpeningHours, Slot, plan_series
+from sustain_core.series import (
+    Availability,
+    ChairId,
+    Chairs,
+    Interval,
+    OpeningHours,
+    PatientDiary,
+    SeriesRules,
+    SiteCalendar,
+    Slot,
+    plan_series,
+)
 from sustain_core.series_cpsat import SolverStopped, solve_series_cpsat
-from sustain_core.staffing import Phase, StaffRules, Visit, blocks
+from sustain_core.staffing import Phase, StaffRules, Visit, VisitPhaseName, blocks
 
 pytestmark = pytest.mark.solver  # CP-SAT runs: kept out of the 1-second core run
 
@@ -24,10 +36,11 @@ FIRST_DAYS = (dt.date(2026, 10, 19), dt.date(2026, 3, 2), dt.date(2026, 6, 1))
 INSTANCES = 60
 
 
-def instance(seed: int) -> dict[str, object]:
-    """A small random site and request: 2–4 chairs, busy chairs and patient, random rules."""
+def instance(seed: int) -> dict[str, Any]:
+    """A small random site and request: 2–4 chairs, busy chairs and patient, random rules (as
+    flat inputs: ``arguments`` makes them the planner's)."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
-    chairs = list("ABCD"[: rng.randint(2, 4)])
+    chairs = [ChairId(number) for number in range(1, rng.randint(2, 4) + 1)]
     if rng.random() < 0.5:
         hours = [OpeningHours(day, dt.time(8), dt.time(14)) for day in range(6)]
     else:
@@ -82,11 +95,39 @@ def instance(seed: int) -> dict[str, object]:
     }
 
 
-def planned(inputs: dict[str, object]) -> tuple[Slot, ...] | None:
+def arguments(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The flat inputs of ``instance`` as ``plan_series`` and ``solve_series_cpsat`` take them."""
+    return {
+        "rules": SeriesRules(
+            count=inputs["count"],
+            min_gap=inputs["min_gap"],
+            max_span=inputs["max_span"],
+            max_gap=inputs["max_gap"],
+            weekdays=inputs["weekdays"],
+            max_per_week=inputs["max_per_week"],
+        ),
+        "earliest": inputs["earliest"],
+        "duration": inputs["duration"],
+        "calendar": SiteCalendar(
+            tz=inputs["tz"], hours=tuple(inputs["hours"]), closed_dates=inputs["closed_dates"]
+        ),
+        "chairs": Chairs(order=tuple(inputs["chairs"]), busy=inputs["chair_busy"]),
+        "patient": PatientDiary(busy=inputs["patient_busy"], availability=inputs["availability"]),
+        "staff_blocks": inputs.get("staff_blocks", ()),
+        "step": inputs["step"],
+        "horizon": inputs["horizon"],
+    }
+
+
+def planned(inputs: dict[str, Any]) -> tuple[Slot, ...] | None:
     try:
-        return plan_series(**inputs)
+        return plan_series(**arguments(inputs))
     except NoSeriesFound:
         return None
+
+
+def solved(inputs: dict[str, Any], time_limit_s: float = 30) -> tuple[Slot, ...] | None:
+    return solve_series_cpsat(**arguments(inputs), time_limit_s=time_limit_s)
 
 
 def test_generated_instances_cover_both_outcomes() -> None:
@@ -99,13 +140,13 @@ def test_generated_instances_cover_both_outcomes() -> None:
 def test_plan_series_matches_cpsat(seed: int) -> None:
     inputs = instance(seed)
 
-    assert planned(inputs) == solve_series_cpsat(**inputs)
+    assert planned(inputs) == solved(inputs)
 
 
 def test_cpsat_without_any_grid_visit_is_none() -> None:
     inputs = instance(0) | {"closed_dates": frozenset(), "hours": []}
 
-    assert solve_series_cpsat(**inputs) is None
+    assert solved(inputs) is None
 
 
 def test_cpsat_when_the_last_visit_cannot_reach_the_grid_is_none() -> None:
@@ -113,36 +154,40 @@ def test_cpsat_when_the_last_visit_cannot_reach_the_grid_is_none() -> None:
     inputs = instance(0) | {"count": 6, "horizon": dt.timedelta(days=1)}
     inputs |= {"max_span": dt.timedelta(days=2), "min_gap": 24 * HOUR}
 
-    assert (planned(inputs), solve_series_cpsat(**inputs)) == (None, None)
+    assert (planned(inputs), solved(inputs)) == (None, None)
 
 
 def test_cpsat_stopped_by_its_time_limit_raises() -> None:
     inputs = instance(1)
 
     with pytest.raises(SolverStopped) as raised:
-        solve_series_cpsat(**inputs, time_limit_s=0.0)
+        solved(inputs, time_limit_s=0.0)
 
     assert str(raised.value) == "CP-SAT stopped with status UNKNOWN after 0.0 s"
 
 
 STAFF_RULES = StaffRules(
-    patients_per_nurse={"check_in": 2, "infusion": 4, "recovery": 6},
-    prescriber_phases=frozenset({"infusion"}),
+    patients_per_nurse={
+        VisitPhaseName.CHECK_IN: 2,
+        VisitPhaseName.INFUSION: 4,
+        VisitPhaseName.RECOVERY: 6,
+    },
+    prescriber_phases=frozenset({VisitPhaseName.INFUSION}),
 )
 
 
-def staffed_instance(seed: int) -> dict[str, object]:
+def staffed_instance(seed: int) -> dict[str, Any]:
     """``instance`` with staff: random nurse and prescriber shifts and other patients' visits,
     every chair visit a 15 min check-in, infusion and recovery."""
     inputs = instance(seed)
     rng = random.Random(-seed)  # noqa: S311 - reproducible test data, not secrets
-    duration: dt.timedelta = inputs["duration"]  # type: ignore[assignment]
+    duration: dt.timedelta = inputs["duration"]
     phases = (
-        Phase(name="check_in", offset=dt.timedelta(0), length=15 * MINUTE),
-        Phase(name="infusion", offset=15 * MINUTE, length=duration / 2 - 15 * MINUTE),
-        Phase(name="recovery", offset=duration / 2, length=duration / 2),
+        Phase(name=VisitPhaseName.CHECK_IN, offset=dt.timedelta(0), length=15 * MINUTE),
+        Phase(name=VisitPhaseName.INFUSION, offset=15 * MINUTE, length=duration / 2 - 15 * MINUTE),
+        Phase(name=VisitPhaseName.RECOVERY, offset=duration / 2, length=duration / 2),
     )
-    earliest: dt.datetime = inputs["earliest"]  # type: ignore[assignment]
+    earliest: dt.datetime = inputs["earliest"]
     days = 40
 
     def shifts(most: int, length_hours: tuple[int, ...]) -> list[Interval]:
@@ -157,7 +202,7 @@ def staffed_instance(seed: int) -> dict[str, object]:
 
     others = [
         Visit(start=interval.start, phases=phases)
-        for busy in inputs["chair_busy"].values()  # type: ignore[attr-defined]
+        for busy in inputs["chair_busy"].values()
         for interval in busy
         if rng.random() < 0.3
     ]
@@ -187,4 +232,4 @@ def test_staffed_instances_cover_both_outcomes_and_staff_changes_most() -> None:
 def test_staffed_plan_series_matches_cpsat(seed: int) -> None:
     inputs = staffed_instance(seed)
 
-    assert planned(inputs) == solve_series_cpsat(**inputs)
+    assert planned(inputs) == solved(inputs)

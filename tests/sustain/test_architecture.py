@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

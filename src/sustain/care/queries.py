@@ -19,7 +19,6 @@ from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts, protocol_versions
 from sustain.care.enums import AlertStatus
-from sustain.care.maintenance_plans import maintenance_option_from_dict
 from sustain.care.models import Alert, Assessment, Course, Patient
 from sustain_core import instruments, maintenance, measurement, outcomes, protocols
 
@@ -305,7 +304,7 @@ def due_boosters(
     if course is None or review is None or not review.plan:
         return []
     protocol = protocol_versions.protocol_for(course)
-    option = maintenance_option_from_dict(review.plan)
+    option = protocols.maintenance_option_from_dict(review.plan)
     induction = [a for a in visits if a.number <= protocol.induction_infusions]
     if not induction:
         return []

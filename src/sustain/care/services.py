@@ -22,7 +22,6 @@ from sustain.care.enums import (
     CourseStatus,
     Timepoint,
 )
-from sustain.care.maintenance_plans import maintenance_option_to_dict
 from sustain.care.models import (
     ACTIVE_COURSE_STATUSES,
     Alert,
@@ -38,7 +37,7 @@ from sustain.care.models import (
 )
 from sustain.care.rules import current_rules
 from sustain.care.tasks import notify_alert
-from sustain_core import clinic_rules, dosing, instruments, maintenance, outcomes
+from sustain_core import clinic_rules, dosing, instruments, maintenance, outcomes, protocols
 from sustain_core import course as course_rules
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
@@ -450,7 +449,7 @@ def sign_review(
     review = CourseReview.objects.create(
         course=course,
         summary=dict(summary),
-        plan=maintenance_option_to_dict(option) if option else {},
+        plan=protocols.maintenance_option_to_dict(option) if option else {},
         notes=notes.strip(),
         signed_by=by,
         signed_at=now,

@@ -212,12 +212,12 @@ class SeriesHold(models.Model):
     @staticmethod
     def encode(slots: Iterable[series.Slot]) -> list[list[object]]:
         """The `slots` field's value for these slots."""
-        return [[int(slot.chair), slot.start.isoformat(), slot.end.isoformat()] for slot in slots]
+        return [[slot.chair, slot.start.isoformat(), slot.end.isoformat()] for slot in slots]
 
     def held_slots(self) -> tuple[series.Slot, ...]:
         return tuple(
             series.Slot(
-                chair=str(chair_id),
+                chair=series.ChairId(chair_id),
                 start=dt.datetime.fromisoformat(starts),
                 end=dt.datetime.fromisoformat(ends),
             )

@@ -12,7 +12,6 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -40,15 +39,15 @@ class BookingConflict(ClinicalValueError):
 SERIES_BOOKABLE = (CourseStatus.SCREENING, CourseStatus.READY)
 
 
-def site_calendar(
-    site: Site,
-) -> tuple[zoneinfo.ZoneInfo, list[series.OpeningHours], set[dt.date]]:
-    hours = [
-        series.OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes)
-        for h in site.opening_hours.all()
-    ]
-    closed = set(site.closures.values_list("date", flat=True))
-    return site.tz, hours, closed
+def site_calendar(site: Site) -> series.SiteCalendar:
+    return series.SiteCalendar(
+        tz=site.tz,
+        hours=tuple(
+            series.OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes)
+            for h in site.opening_hours.all()
+        ),
+        closed_dates=frozenset(site.closures.values_list("date", flat=True)),
+    )
 
 
 def _busy(
@@ -59,10 +58,10 @@ def _busy(
     *,
     now: dt.datetime,
     exclude: Collection[int] = (),
-) -> tuple[dict[str, list[series.Interval]], list[series.Interval]]:
+) -> tuple[dict[series.ChairId, list[series.Interval]], list[series.Interval]]:
     """Chair and patient time taken between start and end (visits in `exclude` left out), and
     the chair time of other courses' holds live `now`."""
-    chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
+    chair_busy: dict[series.ChairId, list[series.Interval]] = defaultdict(list)
     patient_busy: list[series.Interval] = []
     rows = (
         Appointment.objects.occupying(start, end)
@@ -72,7 +71,7 @@ def _busy(
     )
     for chair_id, patient_id, starts_at, ends_at in rows:
         interval = series.Interval(start=starts_at, end=ends_at)
-        chair_busy[str(chair_id)].append(interval)
+        chair_busy[series.ChairId(chair_id)].append(interval)
         if patient_id == patient.pk:
             patient_busy.append(interval)
     # Chair time another scheduler is confirming counts as taken until its hold expires.
@@ -139,9 +138,9 @@ def propose_series(
     """
     protocol = protocol_for(course)
     site = course.patient.site
-    tz, hours, closed = site_calendar(site)
-    chairs = [str(chair.pk) for chair in staff.chairs_for(site, protocol)]
-    if request.preferred_chair is not None and str(request.preferred_chair.pk) not in chairs:
+    chairs = tuple(series.ChairId(chair.pk) for chair in staff.chairs_for(site, protocol))
+    preferred = series.ChairId(request.preferred_chair.pk) if request.preferred_chair else None
+    if request.preferred_chair is not None and preferred not in chairs:
         raise ClinicalValueError(
             "chair", f"chair {request.preferred_chair.name} lacks what these visits need"
         )
@@ -149,18 +148,14 @@ def propose_series(
     window = (earliest, earliest + HORIZON * 2)
     chair_busy, patient_busy = _busy(site, course.patient, *window, now=now)
     return series.search_series(
-        rules=protocol.series,
+        protocol.series,
         earliest=earliest,
-        tz=tz,
-        hours=hours,
-        closed_dates=closed,
-        chairs=chairs,
-        chair_busy=chair_busy,
-        patient_busy=patient_busy,
         duration=protocol.visit_length,
-        availability=request.availability,
+        calendar=site_calendar(site),
+        chairs=series.Chairs(order=chairs, busy=chair_busy),
+        patient=series.PatientDiary(busy=patient_busy, availability=request.availability),
         requested_span=request.requested_span,
-        preferred_chair=str(request.preferred_chair.pk) if request.preferred_chair else None,
+        preferred_chair=preferred,
         horizon=HORIZON,
         staff=functools.partial(
             staff.staff_blocks,
@@ -185,12 +180,12 @@ def _held_slots(
     slots = hold.held_slots()
     taken = (
         Appointment.objects.occupying(min(s.start for s in slots), max(s.end for s in slots))
-        .filter(Q(chair_id__in=[int(s.chair) for s in slots]) | Q(patient=course.patient))
+        .filter(Q(chair_id__in=[s.chair for s in slots]) | Q(patient=course.patient))
         .values_list("chair_id", "patient_id", "starts_at", "ends_at")
     )
     for chair_id, patient_id, starts_at, ends_at in taken:
         for slot in slots:
-            same = str(chair_id) == slot.chair or patient_id == course.patient_id
+            same = chair_id == slot.chair or patient_id == course.patient_id
             if same and starts_at < slot.end and slot.start < ends_at:
                 raise BookingConflict("choice", "the held series was taken meanwhile; search again")
     short = staff.check_staffed(
@@ -211,7 +206,7 @@ def chosen_slots(result: series.SeriesResult, choice: str) -> tuple[series.Slot,
     """The series a choice names: as asked (EARLIEST: else the later start), or an alternative."""
     if choice == EARLIEST and result.series is not None:
         return result.series
-    kind = "later_start" if choice == EARLIEST else choice
+    kind = series.AlternativeKind.LATER_START if choice == EARLIEST else choice
     return next((a.slots for a in result.alternatives if a.kind == kind), None)
 
 
@@ -264,14 +259,14 @@ def book_series(
         )
     if slots is None:
         raise BookingConflict("choice", "that alternative is no longer free; search again")
-    chairs = Chair.objects.in_bulk([int(slot.chair) for slot in slots])
+    chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
     template = staff.template_minutes(protocol_for(course))
     try:
         with transaction.atomic():  # a savepoint: the database's own refusal becomes a 409
             appointments = [
                 Appointment.objects.create(
                     site=site,
-                    chair=chairs[int(slot.chair)],
+                    chair=chairs[slot.chair],
                     patient=patient,
                     course=course,
                     number=number,
@@ -306,11 +301,8 @@ def book_visit(
         raise ClinicalValueError("chair", "the chair belongs to another site")
     _lock(site, patient)
     protocol = protocol_for(course)
-    tz, hours, closed = site_calendar(site)
     ends_at = starts_at + protocol.visit_length
-    series.check_within_opening_hours(
-        start=starts_at, end=ends_at, tz=tz, hours=hours, closed_dates=closed
-    )
+    series.check_within_opening_hours(start=starts_at, end=ends_at, calendar=site_calendar(site))
     _check_chair(chair, protocol)
     _check_free(chair, patient, starts_at, ends_at, exclude=[])
     _check_staffed(course, protocol, starts_at, now=now, exclude=[])
@@ -430,12 +422,10 @@ def reschedule_visit(
         )
     _lock(site, patient)
     protocol = protocol_for(course)
-    tz, hours, closed = site_calendar(site)
+    calendar = site_calendar(site)
     chair = chair or appointment.chair
     ends_at = starts_at + protocol.visit_length
-    series.check_within_opening_hours(
-        start=starts_at, end=ends_at, tz=tz, hours=hours, closed_dates=closed
-    )
+    series.check_within_opening_hours(start=starts_at, end=ends_at, calendar=calendar)
     _check_chair(chair, protocol)
     _check_free(chair, patient, starts_at, ends_at, exclude=[appointment.pk])
     _check_staffed(course, protocol, starts_at, now=now, exclude=[appointment.pk])
@@ -447,7 +437,9 @@ def reschedule_visit(
                 status__in=OCCUPYING, number__lte=protocol.induction_infusions
             ).exclude(pk=appointment.pk)
         )
-        broken = _broken_rules(protocol.series, [*(a.starts_at for a in others), starts_at], tz)
+        broken = _broken_rules(
+            protocol.series, [*(a.starts_at for a in others), starts_at], calendar.tz
+        )
         later = sorted(
             (
                 a
@@ -510,8 +502,13 @@ def _place(visits: list[Appointment]) -> None:
 def _broken_rules(
     rules: series.SeriesRules, starts: list[dt.datetime], tz: zoneinfo.ZoneInfo
 ) -> list[str]:
+    """The series rules these starts break, in words (sustain_core.series.wording)."""
     # Visits missed (no-shows) are not in the series any more: judge what remains.
-    return series.check_series(dataclasses.replace(rules, count=len(starts)), starts, tz=tz)
+    remaining = dataclasses.replace(rules, count=len(starts))
+    return [
+        series.wording.rule_break(broken, remaining, tz=tz)
+        for broken in series.check_series(remaining, starts, tz=tz)
+    ]
 
 
 def _check_free(
@@ -579,21 +576,23 @@ def _repair(
     span_left = first + rules.max_span - earliest
     if span_left <= dt.timedelta(0):
         return []
-    tz, hours, closed = site_calendar(site)
-    chairs = [str(chair.pk) for chair in staff.chairs_for(site, protocol)]
+    calendar = site_calendar(site)
+    chairs = tuple(series.ChairId(chair.pk) for chair in staff.chairs_for(site, protocol))
     moving = {a.pk for a in later} | {moved.pk}
     chair_busy, patient_busy = _busy(
         site, moved.patient, earliest, earliest + span_left, now=now, exclude=moving
     )
     moved_visit = series.Interval(start=moved_start, end=moved_start + protocol.visit_length)
     patient_busy.append(moved_visit)
-    chair_busy[str(chair.pk)].append(moved_visit)
+    chair_busy[series.ChairId(chair.pk)].append(moved_visit)
     try:
         slots = series.plan_series(
-            count=len(later), min_gap=rules.min_gap, max_span=span_left, max_gap=rules.max_gap,
-            weekdays=rules.weekdays, max_per_week=None, duration=protocol.visit_length,
-            earliest=earliest, tz=tz, hours=hours, closed_dates=closed, chairs=chairs,
-            chair_busy=chair_busy, patient_busy=patient_busy, horizon=span_left,
+            dataclasses.replace(
+                rules, count=len(later), max_span=span_left, max_per_week=None
+            ),
+            earliest=earliest, duration=protocol.visit_length, calendar=calendar,
+            chairs=series.Chairs(order=chairs, busy=chair_busy),
+            patient=series.PatientDiary(busy=patient_busy), horizon=span_left,
             staff_blocks=staff.staff_blocks(
                 site, phases=protocol.visit_phases, start=earliest,
                 end=earliest + span_left + dt.timedelta(days=1), now=now, exclude=moving,
@@ -602,13 +601,13 @@ def _repair(
         )  # fmt: skip
     except ClinicalValueError:
         return []
-    if _broken_rules(rules, [*earlier, moved_start, *(s.start for s in slots)], tz):
+    if _broken_rules(rules, [*earlier, moved_start, *(s.start for s in slots)], calendar.tz):
         return []  # e.g. the weekly maximum across the old and new visits
-    chairs_by_pk = Chair.objects.in_bulk([int(s.chair) for s in slots])
+    chairs_by_pk = Chair.objects.in_bulk([s.chair for s in slots])
     template = staff.template_minutes(protocol)
     for visit, slot in zip(later, slots, strict=True):  # placed by the caller, all at once
         visit.starts_at, visit.ends_at = slot.start, slot.end
-        visit.chair = chairs_by_pk[int(slot.chair)]
+        visit.chair = chairs_by_pk[slot.chair]
         for field, minutes in template.items():
             setattr(visit, field, minutes)
     return later
@@ -629,7 +628,8 @@ def place_waitlist(
     course and booked through `book_series`, so every booking is checked and audited as if
     made by hand. Returns (one by one, batch).
     """
-    tz, hours, closed = site_calendar(site)
+    calendar = site_calendar(site)
+    tz = calendar.tz
     earliest = dt.datetime.combine(
         now.astimezone(tz).date() + dt.timedelta(days=1), dt.time.min, tzinfo=tz
     )
@@ -638,7 +638,7 @@ def place_waitlist(
     for course in queries.waiting_courses(Site.objects.filter(pk=site.pk)):
         protocol = protocol_for(course)
         try:
-            chairs = tuple(str(chair.pk) for chair in staff.chairs_for(site, protocol))
+            chairs = tuple(series.ChairId(chair.pk) for chair in staff.chairs_for(site, protocol))
         except ClinicalValueError:
             continue
         courses.append(course)
@@ -648,22 +648,24 @@ def place_waitlist(
                 phases=protocol.visit_phases, chairs=chairs,
             )
         )  # fmt: skip
-    chair_busy: dict[str, list[series.Interval]] = defaultdict(list)
+    chair_busy: dict[series.ChairId, list[series.Interval]] = defaultdict(list)
     for chair_id, starts_at, ends_at in Appointment.objects.filter(
         site=site, status__in=OCCUPYING, ends_at__gt=earliest
     ).values_list("chair_id", "starts_at", "ends_at"):
-        chair_busy[str(chair_id)].append(series.Interval(start=starts_at, end=ends_at))
+        chair_busy[series.ChairId(chair_id)].append(series.Interval(start=starts_at, end=ends_at))
     nurses, prescribers = staff.shifts_by_role(site, earliest, end)
-    inputs: dict[str, Any] = {
-        "tz": tz, "hours": hours, "closed_dates": closed,
-        "chairs": [str(pk) for pk in site.chairs.values_list("pk", flat=True)],
-        "chair_busy": chair_busy, "step": dt.timedelta(hours=1), "horizon": HORIZON,
-        "staff_rules": staff.staff_rules(site), "nurse_shifts": nurses,
-        "prescriber_shifts": prescribers,
-        "booked": staff.booked_visits(site, earliest, end, holds_at=now),
-    }  # fmt: skip
-    greedy = intake.plan_one_by_one(requests, **inputs)
-    batch = intake.plan_batch_cpsat(requests, **inputs, time_limit_s=time_limit_s, hint=greedy)
+    at_site = intake.IntakeSite(
+        calendar=calendar,
+        chairs=series.Chairs(
+            order=tuple(series.ChairId(pk) for pk in site.chairs.values_list("pk", flat=True)),
+            busy=chair_busy,
+        ),
+        step=dt.timedelta(hours=1), horizon=HORIZON, staff_rules=staff.staff_rules(site),
+        nurse_shifts=nurses, prescriber_shifts=prescribers,
+        booked=staff.booked_visits(site, earliest, end, holds_at=now),
+    )  # fmt: skip
+    greedy = intake.plan_one_by_one(requests, at_site)
+    batch = intake.plan_batch_cpsat(requests, at_site, time_limit_s=time_limit_s, hint=greedy)
     if book:
         by_pk = {str(c.pk): c for c in courses}
         for course_pk, slots in sorted(batch.series.items()):

@@ -7,7 +7,6 @@ lock (`lock_site`), so it cannot race a booking.
 """
 
 import datetime as dt
-import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -32,9 +31,13 @@ def staff_rules(site: Site) -> staffing.StaffRules:
     rows = list(PhaseStaffing.objects.filter(site=site))
     return staffing.StaffRules(
         patients_per_nurse={
-            row.phase: row.patients_per_nurse for row in rows if row.patients_per_nurse
+            staffing.VisitPhaseName(row.phase): row.patients_per_nurse
+            for row in rows
+            if row.patients_per_nurse
         },
-        prescriber_phases=frozenset(row.phase for row in rows if row.prescriber_on_site),
+        prescriber_phases=frozenset(
+            staffing.VisitPhaseName(row.phase) for row in rows if row.prescriber_on_site
+        ),
     )
 
 
@@ -46,21 +49,6 @@ def template_minutes(protocol: protocols.Protocol) -> dict[str, int]:
         "recovery_minutes": protocol.visit.recovery_minutes,
         "discharge_minutes": protocol.visit.discharge_minutes,
     }
-
-
-@functools.lru_cache(maxsize=256)
-def phases_of(minutes: tuple[int, ...]) -> tuple[staffing.Phase, ...]:
-    """Phases from the four minute fields, in TemplatePhase order (0 minutes: left out).
-
-    Cached, so visits of one template share one tuple: the staffing sweep then works out
-    each template's load changes once (sustain_core.staffing)."""
-    phases: list[staffing.Phase] = []
-    offset = dt.timedelta(0)
-    for phase, length in zip(TemplatePhase.values, minutes, strict=True):
-        if length:
-            phases.append(staffing.Phase(phase, offset, dt.timedelta(minutes=length)))
-            offset += dt.timedelta(minutes=length)
-    return tuple(phases)
 
 
 PHASE_FIELDS = ("check_in_minutes", "infusion_minutes", "recovery_minutes", "discharge_minutes")
@@ -96,7 +84,12 @@ def booked_visits(
         .exclude(pk__in=exclude)
         .values_list("starts_at", *PHASE_FIELDS)
     )
-    visits = [staffing.Visit(start=row[0], phases=phases_of(row[1:])) for row in rows]
+    # visit_phases is cached: visits of one template share one phases tuple, so the staffing
+    # sweep works out each template's load changes once.
+    visits = [
+        staffing.Visit(start=start, phases=staffing.visit_phases(*minutes))
+        for start, *minutes in rows
+    ]
     if holds_at is None:
         return visits
     live = SeriesHold.objects.filter(site=site, expires_at__gt=holds_at)
@@ -302,8 +295,12 @@ def set_phase_staffing(
     Refused when the visits booked from now on would break the new rules.
     """
     new = staffing.StaffRules(
-        patients_per_nurse={phase: ratio for phase, (ratio, _) in rules.items() if ratio},
-        prescriber_phases=frozenset(phase for phase, (_, needs) in rules.items() if needs),
+        patients_per_nurse={
+            staffing.VisitPhaseName(phase): ratio for phase, (ratio, _) in rules.items() if ratio
+        },
+        prescriber_phases=frozenset(
+            staffing.VisitPhaseName(phase) for phase, (_, needs) in rules.items() if needs
+        ),
     )
     lock_site(site)
     last = (

@@ -23,8 +23,9 @@ from sustain.accounts.models import Site
 from sustain.accounts.web import attempt, show_form_errors, show_refusal
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
+from sustain.care.protocol_versions import protocol_for
 from sustain.scheduling import chairs, queries, services, staff
-from sustain.scheduling.enums import CancellationReason, ChairCapability, TemplatePhase, VisitPhase
+from sustain.scheduling.enums import CancellationReason, ChairCapability, VisitPhase
 from sustain.scheduling.forms import (
     ChairCapabilitiesForm,
     SeriesForm,
@@ -33,7 +34,7 @@ from sustain.scheduling.forms import (
     VisitForm,
 )
 from sustain.scheduling.models import Appointment, Chair, PhaseStaffing
-from sustain_core import series
+from sustain_core import series, staffing
 from sustain_core.errors import ClinicalValueError
 
 
@@ -78,10 +79,25 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
             )
         except ClinicalValueError as error:
             show_refusal(request, error, form)
-    by_pk = {str(c.pk): c for c in chairs}
+    by_pk = {series.ChairId(c.pk): c for c in chairs}
 
     def shown(slots: tuple[series.Slot, ...]) -> list[tuple[Chair, dt.datetime, dt.datetime]]:
         return [(by_pk[s.chair], s.start.astimezone(tz), s.end.astimezone(tz)) for s in slots]
+
+    def gives_up(alternative: series.Alternative) -> str:
+        """What the alternative gives up of the request, in words for the scheduler."""
+        availability = wanted.availability
+        return series.wording.gives_up(
+            alternative,
+            rules=protocol_for(course).series,
+            earliest=wanted.earliest,
+            tz=tz,
+            windows=() if availability is None else availability.windows,
+            preferred_chair=(
+                series.ChairId(wanted.preferred_chair.pk) if wanted.preferred_chair else None
+            ),
+            requested_span=wanted.requested_span,
+        )
 
     care_queries.record_patient_read(request.user, patient)
     context = {
@@ -90,7 +106,9 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         "form": form,
         "searched": result is not None,
         "proposal": shown(result.series) if result and result.series else [],
-        "alternatives": [(a, shown(a.slots)) for a in result.alternatives] if result else [],
+        "alternatives": (
+            [(a, gives_up(a), shown(a.slots)) for a in result.alternatives] if result else []
+        ),
         "query": request.GET.urlencode(),
         "held_until": held_until,
         "tz": tz,
@@ -178,7 +196,12 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
 def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:
     """The visit's planned phases, e.g. "check-in 08:00 · infusion 08:15–08:55 · recovery until
     09:55 · out 10:00" (discharge is the time up to "out")."""
-    phases = staff.phases_of(tuple(getattr(visit, name) for name in staff.PHASE_FIELDS))
+    phases = staffing.visit_phases(
+        visit.check_in_minutes,
+        visit.infusion_minutes,
+        visit.recovery_minutes,
+        visit.discharge_minutes,
+    )
     if not phases:
         return ""
     parts: list[str] = []
@@ -186,11 +209,11 @@ def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:
         # Sums on the UTC instant, then local clock time: right across a DST change.
         begins = (visit.starts_at + phase.offset).astimezone(tz)
         ends = (visit.starts_at + phase.offset + phase.length).astimezone(tz)
-        if phase.name == TemplatePhase.CHECK_IN:
+        if phase.name == staffing.VisitPhaseName.CHECK_IN:
             parts.append(f"check-in {begins:%H:%M}")
-        elif phase.name == TemplatePhase.INFUSION:
+        elif phase.name == staffing.VisitPhaseName.INFUSION:
             parts.append(f"infusion {begins:%H:%M}–{ends:%H:%M}")
-        elif phase.name == TemplatePhase.RECOVERY:
+        elif phase.name == staffing.VisitPhaseName.RECOVERY:
             parts.append(f"recovery until {ends:%H:%M}")
     out = (visit.starts_at + phases[-1].offset + phases[-1].length).astimezone(tz)
     return " · ".join([*parts, f"out {out:%H:%M}"])

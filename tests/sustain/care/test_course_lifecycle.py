@@ -73,7 +73,7 @@ def test_first_infusion_is_refused_until_the_guards_hold(pat, ada, ben, sam, cou
     consent_and_screen(course, ben, ada)
     with pytest.raises(ClinicalValueError) as excinfo:
         infuse(visits[0], ben)
-    assert str(excinfo.value) == "status: induction needs: baseline phq9, gad7"
+    assert str(excinfo.value) == "status: induction needs: baseline PHQ-9, GAD-7"
 
     baseline(pat, ben)
     infuse(visits[0], ben)

@@ -40,10 +40,16 @@ def test_series_as_asked_is_shown_in_the_clinics_time(login, sam, enrolled):
 def test_an_impossible_window_offers_alternatives_and_one_is_booked(login, sam, enrolled):
     query = {"first_day": "2026-11-30", "window_start": "06:00", "window_end": "07:30"}
     page = login(sam).get(f"/patients/{enrolled.pk}/series/", query)
-    kinds = [a.kind for a, _ in page.context["alternatives"]]
+    kinds = [a.kind for a, _, _ in page.context["alternatives"]]
+    html = page.content.decode()
     assert page.context["proposal"] == []
-    assert "does not fit as asked" in page.content.decode()
+    assert "does not fit as asked" in html
     assert "other_time" in kinds
+    for alternative, gives_up, _ in page.context["alternatives"]:
+        assert f"Alternative {alternative.rank}: {gives_up}</h2>" in html
+    assert "at 08:00 instead of the morning window" in [
+        gives_up for _, gives_up, _ in page.context["alternatives"]
+    ]
 
     response = login(sam).post(f"/patients/{enrolled.pk}/series/", query | {"choice": "other_time"})
     visits = list(Appointment.objects.order_by("starts_at"))

@@ -16,6 +16,7 @@ from sustain.care.protocol_versions import protocol_for
 from sustain.scheduling import services, staff
 from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import Appointment, Chair, PhaseStaffing, Shift
+from sustain_core import staffing
 from sustain_core.errors import ClinicalValueError, NoSeriesFound
 from tests.sustain.conftest import make_user
 from tests.sustain.scheduling.test_booking import THREADS, overlapping_pairs, run_together
@@ -110,9 +111,9 @@ def test_visits_record_their_template_phases(staffed, pat, ada, sam):
         0
     ]
 
-    assert staff.phases_of(
-        (visit.check_in_minutes, visit.infusion_minutes, visit.recovery_minutes,
-         visit.discharge_minutes)
+    assert staffing.visit_phases(
+        visit.check_in_minutes, visit.infusion_minutes, visit.recovery_minutes,
+        visit.discharge_minutes,
     ) == course_protocol_phases(course)  # fmt: skip
     assert visit.ends_at - visit.starts_at == dt.timedelta(hours=2)
 
