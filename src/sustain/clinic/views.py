@@ -271,15 +271,19 @@ def self_report_invite(request: AuthenticatedRequest, patient_id: int) -> HttpRe
     if not form.is_valid():
         messages.error(request, "Choose at least one questionnaire and a channel.")
         return _to_patient(patient.pk)
-    wanted = {
-        "patient": patient,
-        "instrument_codes": form.cleaned_data["instruments"],
-        "timepoint": Timepoint(form.cleaned_data["timepoint"]),
-        "by": request.user,
-        "now": timezone.now(),
-    }
+    codes, now = form.cleaned_data["instruments"], timezone.now()
+    timepoint = Timepoint(form.cleaned_data["timepoint"])
     if "kiosk" in request.POST:
-        opened = attempt(request, lambda: portal_services.open_on_kiosk(**wanted))
+        opened = attempt(
+            request,
+            lambda: portal_services.open_on_kiosk(
+                patient=patient,
+                instrument_codes=codes,
+                timepoint=timepoint,
+                by=request.user,
+                now=now,
+            ),
+        )
         if opened is not None:
             invitation, code = opened
             context = {"patient": patient, "invitation": invitation, "code": code}
@@ -288,7 +292,12 @@ def self_report_invite(request: AuthenticatedRequest, patient_id: int) -> HttpRe
         attempt(
             request,
             lambda: portal_services.invite_patient(
-                channel=Channel(form.cleaned_data["channel"]), **wanted
+                patient=patient,
+                instrument_codes=codes,
+                timepoint=timepoint,
+                by=request.user,
+                now=now,
+                channel=Channel(form.cleaned_data["channel"]),
             ),
             success="Link sent (see the outbox).",
         )
