@@ -13,6 +13,7 @@ from sustain.infusion import services as infusion
 from sustain.infusion.models import InfusionRecord
 from sustain.scheduling import services as scheduling
 from sustain.scheduling.models import Appointment
+from sustain_core import protocols
 
 PROTOCOL = ("depression-induction", 1)
 
@@ -57,11 +58,17 @@ def register(
     )  # fmt: skip
 
 
-def enrol(patient: Patient, prescriber: User, *, now: dt.datetime) -> Course:
+def enrol(
+    patient: Patient,
+    prescriber: User,
+    *,
+    now: dt.datetime,
+    protocol: tuple[str, int] = PROTOCOL,
+) -> Course:
     return care.enrol_patient(
         patient=patient,
-        protocol_key=PROTOCOL[0],
-        protocol_version=PROTOCOL[1],
+        protocol_key=protocol[0],
+        protocol_version=protocol[1],
         by=prescriber,
         now=now,
     )
@@ -75,9 +82,10 @@ def ready_for_series(
     now: dt.datetime,
     phq9_total: int,
     gad7_total: int,
+    protocol: tuple[str, int] = PROTOCOL,
 ) -> Course:
     """Enrolled, with the baseline PHQ-9 and GAD-7, signed consent and a signed screen."""
-    course = enrol(patient, prescriber, now=now)
+    course = enrol(patient, prescriber, now=now, protocol=protocol)
     for instrument, answers in (("phq9", phq9(phq9_total)), ("gad7", gad7(gad7_total))):
         care.record_assessment(
             patient=patient, instrument=instrument, answers=answers,
@@ -92,6 +100,17 @@ def ready_for_series(
         course=course, answers=dict.fromkeys(items, False), notes="", by=prescriber, now=now
     )
     return course
+
+
+def own_version(site: Site, by: User, *, now: dt.datetime) -> tuple[str, int]:
+    """The site's own copy of the library protocol (a clinic version, read from the
+    database), as (key, version)."""
+    library = protocols.PROTOCOLS[PROTOCOL]
+    row = protocol_versions.save_version(
+        site=site, based_on=library, data=protocols.protocol_to_dict(library),
+        change_note="Our own copy", by=by, now=now,
+    )  # fmt: skip
+    return row.key, row.version
 
 
 def book_series(
