@@ -1,6 +1,7 @@
-"""Personas for database tests: Dr Ada (prescriber), Nurse Ben, Sam the scheduler, Ivy the
-auditor, all at North Clinic; Dr Carl, a prescriber at South Clinic who must see nothing of
-North's; Nora, a North member with no role; and Pat, North's patient (70 kg, depression)."""
+"""Personas for database tests: Dr Ada (prescriber), Nurse Ben, Sam the scheduler, Alex the
+clinic administrator, Ivy the auditor, all at North Clinic; Dr Carl, a prescriber at South
+Clinic who must see nothing of North's; Nora, a North member with no role; and Pat, North's
+patient (70 kg, depression)."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -24,7 +25,7 @@ def _fast_hasher(settings: pytest.FixtureRequest) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def _site(name: str, tz: str, chairs: int) -> Site:
+def make_site(name: str, tz: str, chairs: int) -> Site:
     site = Site.objects.create(name=name, timezone=tz)
     for weekday in range(5):
         OpeningHours.objects.create(
@@ -38,12 +39,12 @@ def _site(name: str, tz: str, chairs: int) -> Site:
 
 @pytest.fixture
 def north(db: None) -> Site:
-    return _site("North Clinic", "America/New_York", chairs=2)
+    return make_site("North Clinic", "America/New_York", chairs=2)
 
 
 @pytest.fixture
 def south(db: None) -> Site:
-    return _site("South Clinic", "America/Chicago", chairs=1)
+    return make_site("South Clinic", "America/Chicago", chairs=1)
 
 
 def make_user(username: str, role: str | None, site: Site) -> User:
@@ -69,6 +70,11 @@ def ben(north: Site) -> User:
 @pytest.fixture
 def sam(north: Site) -> User:
     return make_user("sam", "scheduler", north)
+
+
+@pytest.fixture
+def alex(north: Site) -> User:
+    return make_user("alex", "clinic_admin", north)
 
 
 @pytest.fixture

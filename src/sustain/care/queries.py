@@ -273,15 +273,17 @@ def due_measures(
     completed: Sequence[measurement.Completion],
     *,
     now: dt.datetime,
+    protocol: protocols.Protocol | None = None,
 ) -> tuple[measurement.DueItem, ...]:
     """What the course's measurement plan asks for now: due, overdue, missed, done, upcoming.
 
-    The plan is the protocol's (sustain_core.protocols); timing rules are in
-    sustain_core.measurement.due_items.
+    The plan is the protocol's (sustain_core.protocols), `protocol` when the caller has read it
+    already; timing rules are in sustain_core.measurement.due_items.
     """
     if course is None:
         return ()
-    protocol = protocol_versions.protocol_for(course)
+    if protocol is None:
+        protocol = protocol_versions.protocol_for(course)
     events = measurement.TreatmentEvents(
         infusions=tuple(a.starts_at for a in visits),
         induction_count=protocol.induction_infusions,

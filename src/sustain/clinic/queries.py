@@ -92,7 +92,9 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
         can_book_series=course is not None
         and course.status in SERIES_BOOKABLE
         and not any(a.course_id == course.pk for a in appointments),
-        due=care_queries.due_measures(course, visits, care_queries.completions(patient), now=now),
+        due=care_queries.due_measures(
+            course, visits, care_queries.completions(patient), now=now, protocol=protocol
+        ),
         details=details,
         measures=measures,
         alerts=care_queries.open_alerts(user, patient),

@@ -11,6 +11,7 @@ from sustain.accounts.access import users_with_perm
 from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Assessment, Course, Patient
+from sustain.care.protocol_versions import protocols_for
 from sustain.care.queries import Visit, due_measures
 from sustain.scheduling import staff
 from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, StaffRole, VisitPhase
@@ -20,18 +21,31 @@ from sustain_core import measurement, staffing
 
 def day_schedule(site: Site, day: dt.date) -> list[tuple[Chair, list[Appointment]]]:
     """Every chair of the site with its visits on `day` (a calendar day in the site's zone)."""
+    return schedule(site, day, days=1)[day]
+
+
+def schedule(
+    site: Site, first: dt.date, *, days: int
+) -> dict[dt.date, list[tuple[Chair, list[Appointment]]]]:
+    """For each of `days` calendar days from `first` (in the site's zone), every chair of the
+    site with its visits that day: two queries whatever the number of days and visits."""
     tz = site.tz
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-    by_chair: dict[int, list[Appointment]] = defaultdict(list)
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(first + dt.timedelta(days=days), dt.time.min, tzinfo=tz)
+    by_day_and_chair: dict[tuple[dt.date, int], list[Appointment]] = defaultdict(list)
     for appointment in (
         Appointment.objects.filter(site=site, starts_at__gte=start, starts_at__lt=end)
         .exclude(status=AppointmentStatus.CANCELLED)
         .select_related("patient", "chair")
     ):
         appointment.next_phase = _next_phase(appointment.phase)  # type: ignore[attr-defined]
-        by_chair[appointment.chair_id].append(appointment)
-    return [(chair, by_chair[chair.pk]) for chair in site.chairs.all()]
+        day = appointment.starts_at.astimezone(tz).date()
+        by_day_and_chair[day, appointment.chair_id].append(appointment)
+    chairs = list(site.chairs.all())
+    return {
+        day: [(chair, by_day_and_chair[day, chair.pk]) for chair in chairs]
+        for day in (first + dt.timedelta(days=n) for n in range(days))
+    }
 
 
 def _next_phase(phase: str) -> VisitPhase | None:
@@ -130,14 +144,13 @@ def week_rota(site: Site, monday: dt.date) -> list[RotaRow]:
     )
 
 
-def day_staffing(site: Site, day: dt.date) -> list[staffing.Segment]:
-    """The site's staffing on `day` from its first opening to its last closing, with
-    consecutive stretches of identical figures merged; empty when the site does not check
-    staffing or is closed that day."""
+def day_staffing(site: Site, day: dt.date, *, rules: staffing.StaffRules) -> list[staffing.Segment]:
+    """The site's staffing on `day` under its `rules` (staff.staff_rules) from its first
+    opening to its last closing, with consecutive stretches of identical figures merged; empty
+    when the site does not check staffing or is closed that day."""
     hours = list(site.opening_hours.filter(weekday=day.weekday()))
     if not hours or site.closures.filter(date=day).exists():
         return []
-    rules = staff.staff_rules(site)
     if not rules.checked:
         return []
     tz = site.tz
@@ -202,6 +215,7 @@ def due_by_patient(
             patient_id__in=patient_ids, status__in=ACTIVE_COURSE_STATUSES
         ).select_related("patient__site")
     }
+    protocols = protocols_for(courses.values())
     appointments: dict[int, list[Appointment]] = {pid: [] for pid in patient_ids}
     for appointment in Appointment.objects.filter(
         course__in=courses.values(), status__in=OCCUPYING
@@ -212,13 +226,19 @@ def due_by_patient(
         "patient_id", "instrument", "completed_at"
     ):
         done[patient_id].append(measurement.Completion(instrument=code, at=at))
-    return {
-        pid: [
+    due: dict[int, list[measurement.DueItem]] = {}
+    for pid in patient_ids:
+        course = courses.get(pid)
+        items = due_measures(
+            course,
+            as_visits(appointments[pid]),
+            done[pid],
+            now=now,
+            protocol=protocols[course.pk] if course else None,
+        )
+        due[pid] = [
             item
-            for item in due_measures(
-                courses.get(pid), as_visits(appointments[pid]), done[pid], now=now
-            )
+            for item in items
             if item.status in {measurement.DueStatus.DUE, measurement.DueStatus.OVERDUE}
         ]
-        for pid in patient_ids
-    }
+    return due

@@ -15,7 +15,7 @@ from django.db import transaction
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
-from sustain.care.protocol_versions import protocol_for
+from sustain.care.protocol_versions import protocols_for
 from sustain.scheduling.enums import OCCUPYING, StaffRole, TemplatePhase
 from sustain.scheduling.models import Appointment, Chair, PhaseStaffing, SeriesHold, Shift
 from sustain_core import protocols, staffing
@@ -95,8 +95,10 @@ def booked_visits(
     live = SeriesHold.objects.filter(site=site, expires_at__gt=holds_at)
     if patient_id is not None:
         live = live.exclude(course__patient_id=patient_id)
-    for hold in live.select_related("course"):
-        phases = protocol_for(hold.course).visit_phases
+    holds = list(live.select_related("course__patient"))
+    protocols = protocols_for(hold.course for hold in holds)
+    for hold in holds:
+        phases = protocols[hold.course_id].visit_phases
         visits += [staffing.Visit(start=slot.start, phases=phases) for slot in hold.held_slots()]
     return visits
 

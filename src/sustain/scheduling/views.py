@@ -171,6 +171,7 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
     rows = queries.day_schedule(site, day)
     patient_ids = sorted({v.patient_id for _, visits in rows for v in visits})
     due = queries.due_by_patient(patient_ids, now=timezone.now())
+    rules = staff.staff_rules(site)
     record_event(
         actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site
     )
@@ -184,8 +185,10 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
             (chair, [(visit, due[visit.patient_id], _phase_line(visit, tz)) for visit in visits])
             for chair, visits in rows
         ],
-        "staffing": [(s, _decimal(s.nurse_load)) for s in queries.day_staffing(site, day)],
-        "staffing_checked": staff.staff_rules(site).checked,
+        "staffing": [
+            (s, _decimal(s.nurse_load)) for s in queries.day_staffing(site, day, rules=rules)
+        ],
+        "staffing_checked": rules.checked,
         "tz": tz,
         "refreshed": timezone.now(),
     }
@@ -233,11 +236,10 @@ def week_view(request: AuthenticatedRequest) -> HttpResponse:
     site, day, sites = _board_site_and_day(request)
     tz = site.tz
     monday = day - dt.timedelta(days=day.weekday())
-    days = [monday + dt.timedelta(days=n) for n in range(7)]
-    by_day = {
-        d: {chair.pk: visits for chair, visits in queries.day_schedule(site, d)} for d in days
-    }
-    chairs = list(site.chairs.all())
+    week = queries.schedule(site, monday, days=7)
+    days = list(week)
+    by_day = {d: {chair.pk: visits for chair, visits in rows} for d, rows in week.items()}
+    chairs = [chair for chair, _ in week[monday]]
     record_event(
         actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site
     )

@@ -47,11 +47,6 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), NEW_YORK)
 
 
-@pytest.fixture
-def alex(north):
-    return make_user("alex", "clinic_admin", north)
-
-
 def add_shift(site, person, role, day, starts, ends, by, weeks=1):
     return staff.add_shifts(
         site=site,

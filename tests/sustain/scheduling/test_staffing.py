@@ -34,11 +34,6 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), NEW_YORK)
 
 
-@pytest.fixture
-def alex(north):
-    return make_user("alex", "clinic_admin", north)
-
-
 def put_on_shift(
     site, *, nurse, prescriber, by, days=range(5), until=dt.time(12), weeks=3, first=MONDAY
 ) -> None:

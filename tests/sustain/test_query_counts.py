@@ -1,0 +1,196 @@
+"""Query-count guards (issue 9, item 7): the patient page, the patient list, the day board, the
+week view and the series booking preview make a fixed number of queries, whatever the number
+of patients, visits and scores. Each page is measured at two sizes and must make exactly the
+same number at both; the number counts everything the request does (session, permissions and
+the audit event it writes).
+
+The clinic follows its own version of the protocol, so each course's protocol is a database
+read (a library protocol is not), and checks staffing, so the board and the booking search
+read shifts, visits and other schedulers' holds.
+"""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from sustain.accounts.models import Site, User
+from sustain.care.enums import Timepoint
+from sustain.care.models import Course
+from sustain.care.protocol_versions import protocol_for, protocols_for
+from sustain.infusion import services as infusion
+from sustain.scheduling import staff
+from sustain.scheduling.enums import StaffRole
+from sustain.scheduling.models import SeriesHold
+from sustain_core.errors import ClinicalValueError
+from tests.sustain import clinic_builders as build
+
+pytestmark = pytest.mark.api
+
+MONDAY = dt.date(2026, 11, 30)
+TUESDAY = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
+SATURDAY = dt.datetime(2026, 12, 5, 15, 0, tzinfo=dt.UTC)  # after infusion 3 (Friday)
+RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
+
+# The exact counts, the same at both sizes. Before the fixes (issue 9, item 7) the day board
+# made 26 + 1 per patient on the board (their courses' protocols, read one by one), the
+# booking preview 33 + 3 per course another scheduler held chairs for, the week view 30 (each
+# day read apart) and the patient page 42, 40 and 25 (41, 39 and 24 after them; the clinical
+# roles' page then gained one query: the site's clinic rules, which the next dose is planned
+# under).
+PATIENT_LIST = 15
+PATIENT_PAGE = {"prescriber": 42, "nurse": 40, "scheduler": 24}
+DAY_BOARD = {"page": 26, "fragment": 25}
+WEEK_VIEW = 17
+SERIES_PREVIEW = 34
+
+
+@pytest.fixture
+def protocol(north: Site, ada: User, ben: User, alex: User) -> tuple[str, int]:
+    """North checks staffing, with Ben and Ada on shift 8:00–18:00 every weekday for four
+    weeks from 23 November; returns North's own version of the protocol."""
+    staff.set_phase_staffing(
+        site=north, rules=RULES, by=alex, now=build.at(north, dt.date(2026, 11, 20), 9)
+    )
+    for person, role in ((ben, StaffRole.NURSE), (ada, StaffRole.PRESCRIBER)):
+        for weekday in range(5):
+            staff.add_shifts(
+                site=north,
+                request=staff.ShiftRequest(
+                    staff=person, role=role, day=dt.date(2026, 11, 23 + weekday),
+                    starts=dt.time(8), ends=dt.time(18), weeks=4,
+                ),
+                by=alex,
+            )  # fmt: skip
+    return build.own_version(north, ada, now=build.at(north, dt.date(2026, 11, 20), 9))
+
+
+def in_series(
+    count: int, protocol: tuple[str, int], north: Site, ada: User, ben: User, sam: User
+) -> list[Course]:
+    """`count` patients with their baselines, the induction series booked from Monday 30
+    November (three at most fit one Monday's first slots) and infusion 1 given after a PHQ-9
+    with item 9 positive (an open alert each)."""
+    courses = []
+    for n in range(count):
+        patient = build.register(north, sam, f"P{n}", "Series", on=dt.date(2026, 11, 23))
+        course = build.ready_for_series(
+            patient, prescriber=ada, nurse=ben, now=build.at(north, dt.date(2026, 11, 23), 10),
+            phq9_total=14, gad7_total=11, protocol=protocol,
+        )  # fmt: skip
+        series = build.book_series(
+            course, sam, first=build.at(north, MONDAY, 8),
+            now=build.at(north, dt.date(2026, 11, 23), 11),
+        )  # fmt: skip
+        build.give_infusion(series[0], ben, pre_phq9=build.phq9(12, item9=1))
+        courses.append(course)
+    return courses
+
+
+@pytest.mark.parametrize("patients", [1, 3])
+def test_patient_list(login, protocol, north, ada, ben, sam, patients, django_assert_num_queries):
+    in_series(patients, protocol, north, ada, ben, sam)
+    with time_machine.travel(TUESDAY, tick=False):
+        client = login(ben)
+        with django_assert_num_queries(PATIENT_LIST):
+            response = client.get("/")
+    assert [p.open_alerts for p in response.context["patients"]] == [1] * patients
+
+
+@pytest.mark.parametrize("role", list(PATIENT_PAGE))
+@pytest.mark.parametrize("size", ["few", "many"])
+def test_patient_page(login, protocol, north, ada, ben, sam, role, size, django_assert_num_queries):
+    """Few: one patient, one infusion, three scores, one alert. Many: three patients; the one
+    shown has three infusions, each after a PHQ-9 with item 9 positive (an alert each), the
+    later two with a CADSS and an adverse event."""
+    course, *_ = in_series(1 if size == "few" else 3, protocol, north, ada, ben, sam)
+    if size == "many":
+        for visit in course.appointments.order_by("starts_at")[1:3]:
+            record = build.give_infusion(visit, ben, pre_phq9=build.phq9(12, item9=1))
+            infusion.record_visit_assessment(
+                appointment=visit, instrument="cadss", answers={str(n): 1 for n in range(1, 24)},
+                timepoint=Timepoint.FOLLOW_UP, by=ben, completed_at=record.confirmed_at,
+                now=record.confirmed_at,
+            )  # fmt: skip
+            infusion.record_adverse_event(
+                infusion=record, kind="nausea", severity="mild", description="", by=ben,
+                action_taken="", now=record.confirmed_at,
+            )  # fmt: skip
+    users = {"prescriber": ada, "nurse": ben, "scheduler": sam}
+    with time_machine.travel(SATURDAY, tick=False):
+        client = login(users[role])
+        with django_assert_num_queries(PATIENT_PAGE[role]):
+            response = client.get(f"/patients/{course.patient_id}/")
+    page = response.context["page"]
+    assert len(page.appointments) == 6
+    if role != "scheduler":
+        assert len(page.alerts) == (1 if size == "few" else 3)
+        assert sum(len(m.assessments) for m in page.measures) == (3 if size == "few" else 7)
+
+
+@pytest.mark.parametrize("board", list(DAY_BOARD))
+@pytest.mark.parametrize("patients", [1, 3])
+def test_day_board(
+    login, protocol, north, ada, ben, sam, patients, board, django_assert_num_queries
+):
+    in_series(patients, protocol, north, ada, ben, sam)
+    with time_machine.travel(TUESDAY, tick=False):
+        client = login(ben)
+        with django_assert_num_queries(DAY_BOARD[board]):
+            query = {"day": "2026-12-02"} | ({"fragment": "1"} if board == "fragment" else {})
+            response = client.get("/schedule/", query)
+    visits = [visit for _, visits in response.context["rows"] for visit in visits]
+    assert len(visits) == patients
+    assert [[d.instrument for d in due] for _, due, _ in visits] == [["phq9"]] * patients
+
+
+@pytest.mark.parametrize("patients", [1, 3])
+def test_week_view(login, protocol, north, ada, ben, sam, patients, django_assert_num_queries):
+    in_series(patients, protocol, north, ada, ben, sam)
+    with time_machine.travel(TUESDAY, tick=False):
+        client = login(ben)
+        with django_assert_num_queries(WEEK_VIEW):
+            response = client.get("/schedule/week/", {"day": "2026-12-02"})
+    per_day = [sum(len(v[d]) for _, v in response.context["rows"]) for d in range(7)]
+    assert per_day == [patients, 0, patients, 0, patients, 0, 0]  # infusions 1, 2 and 3
+
+
+@pytest.mark.parametrize("others", [1, 3])
+def test_series_preview(login, protocol, north, ada, ben, sam, others, django_assert_num_queries):
+    """Wes's series previewed, with `others` patients booked and `others` more whose series
+    another scheduler is previewing (held chair time)."""
+    in_series(others, protocol, north, ada, ben, sam)
+    wes = build.register(north, sam, "Wes", "Waiting", on=dt.date(2026, 11, 25))
+    build.enrol(wes, ada, now=build.at(north, dt.date(2026, 11, 25), 10), protocol=protocol)
+    with time_machine.travel(TUESDAY, tick=False):
+        for n in range(others):
+            held = build.register(north, sam, f"H{n}", "Held", on=dt.date(2026, 11, 25))
+            build.enrol(held, ada, now=TUESDAY, protocol=protocol)
+            login(ada).get(f"/patients/{held.pk}/series/", {"first_day": "2026-12-07"})
+        assert SeriesHold.objects.filter(held_by=ada).values("course").distinct().count() == others
+        client = login(sam)
+        with django_assert_num_queries(SERIES_PREVIEW):
+            response = client.get(f"/patients/{wes.pk}/series/", {"first_day": "2026-12-07"})
+    assert len(response.context["proposal"]) == 6
+
+
+def test_protocols_for_reads_the_clinic_versions_at_once(
+    protocol, north, ada, ben, sam, django_assert_num_queries
+):
+    courses = in_series(2, protocol, north, ada, ben, sam)
+    library = build.register(north, sam, "Lib", "Rary", on=dt.date(2026, 11, 25))
+    courses.append(build.enrol(library, ada, now=TUESDAY))
+    courses = list(
+        Course.objects.filter(pk__in=[c.pk for c in courses])
+        .select_related("patient")
+        .order_by("pk")
+    )
+    with django_assert_num_queries(1):
+        found = protocols_for(courses)
+    assert found == {c.pk: protocol_for(c) for c in courses}
+    assert [found[c.pk].key for c in courses] == [protocol[0], protocol[0], "depression-induction"]
+    with django_assert_num_queries(0):
+        assert protocols_for(courses[2:]) == {courses[2].pk: protocol_for(courses[2])}
+    courses[0].protocol_version = 9
+    with pytest.raises(ClinicalValueError, match=f"no protocol {protocol[0]} v9 at North Clinic"):
+        protocols_for(courses)

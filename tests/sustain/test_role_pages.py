@@ -1,0 +1,344 @@
+"""Every staff page for every role (issue 9, item 2): access is in the query, not the template.
+
+One clinic in mid-course, with data distinctive enough that each marker below can only come
+from the record it names. For each (role, page): the status the role matrix gives and, for a
+page shown, the markers it must contain; every other marker must be absent. Only a prescriber
+and a nurse see scores, item answers, alert details and doses; a scheduler and a clinic
+administrator see none of them anywhere, and an auditor sees no patient page at all. What a
+role may not see is not loaded either: its parts of the patient page are None and no query of
+the request reads those tables.
+"""
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from sustain.accounts.enums import Channel
+from sustain.accounts.models import User
+from sustain.care.enums import Timepoint
+from sustain.care.models import Patient
+from sustain.infusion import services as infusion
+from sustain.portal import services as portal
+from sustain.scheduling import staff
+from sustain.scheduling.enums import StaffRole
+from sustain.scheduling.models import Appointment
+from tests.sustain import clinic_builders as build
+from tests.sustain.conftest import make_site, make_user
+
+pytestmark = pytest.mark.api
+
+NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)  # Tuesday 10:00 in New York
+SERIES_DAY = dt.date(2026, 11, 30)  # Pat's infusion 1, Monday
+
+
+@dataclass(frozen=True)
+class Clinic:
+    pat: Patient  # infusion 1 given, an open suicide-item alert, a CADSS, an adverse event
+    rae: Patient  # induction finished: awaiting the post-induction review
+    wes: Patient  # enrolled, waiting for a series
+    visit: Appointment  # Pat's infusion 1
+    users: dict[str, User]  # by role
+    carl: User  # a prescriber at another site
+
+
+@pytest.fixture(scope="module")
+def clinic(django_db_setup, django_db_blocker) -> Iterator[Clinic]:
+    """Built once for the module, in a transaction rolled back after its last test; each test
+    runs in a savepoint of it (pytest-django's db), so what one request writes, no other sees."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _build_clinic()
+        transaction.set_rollback(True)
+
+
+def _build_clinic() -> Clinic:
+    day = dt.date
+    north = make_site("North Clinic", "America/New_York", chairs=2)
+    users = {
+        role: make_user(name, None if role == "no role" else role, north)
+        for role, name in [
+            ("prescriber", "ada"), ("nurse", "ben"), ("scheduler", "sam"),
+            ("clinic_admin", "alex"), ("auditor", "ivy"), ("no role", "nora"),
+        ]
+    }  # fmt: skip
+    ada, ben, sam = users["prescriber"], users["nurse"], users["scheduler"]
+    # Rae: 6 infusions from 9 November, PHQ-9 20 → 9, 64 kg (32 mg a session).
+    rae = build.register(north, sam, "Rae", "Review", on=day(2026, 11, 2))
+    course = build.ready_for_series(
+        rae, prescriber=ada, nurse=ben, now=build.at(north, day(2026, 11, 2), 10),
+        phq9_total=20, gad7_total=12,
+    )  # fmt: skip
+    series = build.book_series(
+        course, sam, first=build.at(north, day(2026, 11, 9), 8),
+        now=build.at(north, day(2026, 11, 2), 11),
+    )  # fmt: skip
+    for visit in series:
+        build.give_infusion(visit, ben, pre_phq9=build.phq9(9) if visit.number == 6 else None)
+    # Pat: 70 kg, baseline PHQ-9 14, then 17 with item 9 positive before infusion 1 (35 mg).
+    pat = build.register(
+        north, sam, "Pat", "Quinn", on=day(2026, 11, 23), weight_kg=Decimal("70.0")
+    )
+    course = build.ready_for_series(
+        pat, prescriber=ada, nurse=ben, now=build.at(north, day(2026, 11, 23), 10),
+        phq9_total=14, gad7_total=11,
+    )  # fmt: skip
+    series = build.book_series(
+        course, sam, first=build.at(north, SERIES_DAY, 8),
+        now=build.at(north, day(2026, 11, 23), 11),
+    )  # fmt: skip
+    first = series[0]
+    record = build.give_infusion(first, ben, pre_phq9=build.phq9(17, item9=1))
+    cadss = {str(n): 0 for n in range(1, 24)} | {"1": 3, "2": 3, "3": 2}  # CADSS-6: 6
+    infusion.record_visit_assessment(
+        appointment=first, instrument="cadss", answers=cadss, timepoint=Timepoint.FOLLOW_UP,
+        by=ben, completed_at=record.confirmed_at, now=record.confirmed_at,
+    )  # fmt: skip
+    infusion.record_adverse_event(
+        infusion=record, kind="nausea", severity="mild", description="Brief nausea in recovery",
+        action_taken="Ondansetron 4 mg", by=ben, now=record.confirmed_at,
+    )  # fmt: skip
+    portal.invite_patient(
+        patient=pat, instrument_codes=["phq9", "gad7"], channel=Channel.EMAIL,
+        timepoint=Timepoint.PRE_INFUSION, by=ben, now=build.at(north, day(2026, 12, 1), 9),
+    )  # fmt: skip
+    for person, role in ((ben, StaffRole.NURSE), (ada, StaffRole.PRESCRIBER)):
+        staff.add_shifts(
+            site=north,
+            request=staff.ShiftRequest(
+                staff=person, role=role, day=SERIES_DAY, starts=dt.time(8), ends=dt.time(16)
+            ),
+            by=users["clinic_admin"],
+        )
+    wes = build.register(north, sam, "Wes", "Waiting", on=day(2026, 11, 25))
+    build.enrol(wes, ada, now=build.at(north, day(2026, 11, 25), 10))
+    south = make_site("South Clinic", "America/Chicago", chairs=1)
+    carl = make_user("carl", "prescriber", south)
+    return Clinic(pat=pat, rae=rae, wes=wes, visit=first, users=users, carl=carl)
+
+
+# What only a prescriber and a nurse may see, as it shows on each page.
+SCORES = ("PHQ-9 over time", "latest 17", "moderately severe")  # Pat's chart, line, severity
+REVIEW_SCORES = ("baseline 20, latest 9",)  # Rae's PHQ-9 on her review
+ITEM_ANSWERS = ("cadss6 6",)  # Pat's CADSS-6: the sum of CADSS items 1, 2, 6, 7, 15 and 22
+ALERT = ("Suicide item positive", "PHQ-9 (17)")  # kind and score, on the patient page
+ALERT_LISTED = ("Suicide item positive", "(PHQ-9 17)")  # the same on the alert list
+ALERT_COUNT = ("1 open</span>",)  # the patient list's badge
+DOSE_GIVEN = ("35 mg at 150.0 mL/h", "mL/h")  # Pat's infusion 1 (any pump rate: "mL/h")
+DOSES = (*DOSE_GIVEN, "Next dose", "mg/kg cumulative")
+REVIEW_DOSES = ("32 mg (0.500 mg/kg) at 150.0 mL/h", "mL/h")
+ADVERSE_EVENT = ("Brief nausea in recovery",)
+MARKERS = frozenset(
+    SCORES + REVIEW_SCORES + ITEM_ANSWERS + ALERT + ALERT_LISTED + ALERT_COUNT + DOSES
+    + REVIEW_DOSES + ADVERSE_EVENT
+)  # fmt: skip
+CLINICAL = frozenset({"prescriber", "nurse"})  # the roles that see them
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str  # the URL pattern's namespace:name
+    path: str  # {pat}, {rae}, {wes} and {visit} are filled in from the clinic
+    shows: tuple[str, ...] = ()  # the markers the clinical roles must find
+
+    def url(self, clinic: Clinic) -> str:
+        return self.path.format(
+            pat=clinic.pat.pk, rae=clinic.rae.pk, wes=clinic.wes.pk, visit=clinic.visit.pk
+        )
+
+
+PAGES = {
+    "patient list": Page("care:patient_list", "/", ALERT_COUNT),
+    "register a patient": Page("care:patient_create", "/patients/new/"),
+    "patient page": Page(
+        "clinic:patient_detail", "/patients/{pat}/", SCORES + ITEM_ANSWERS + ALERT + DOSES
+    ),
+    "alert list": Page("care:alert_list", "/alerts/", ALERT_LISTED),
+    "day board": Page("scheduling:day", "/schedule/?day=2026-11-30"),
+    "day board fragment": Page("scheduling:day", "/schedule/?day=2026-11-30&fragment=1"),
+    "week view": Page("scheduling:week", "/schedule/week/?day=2026-11-30"),
+    "waitlist": Page("scheduling:waitlist", "/schedule/waitlist/"),
+    "staff": Page("scheduling:staff", "/schedule/staff/?week=2026-11-30"),
+    "series preview": Page("scheduling:series", "/patients/{wes}/series/?first_day=2026-12-07"),
+    "infusion record": Page(
+        "infusion:infusion_record", "/visits/{visit}/infusion/", DOSE_GIVEN + ADVERSE_EVENT
+    ),
+    "visit .ics": Page("scheduling:visit_ics", "/visits/{visit}/visit.ics"),
+    "assessment entry": Page("clinic:assessment_create", "/patients/{pat}/assessments/new/"),
+    "review": Page("clinic:review", "/patients/{rae}/review/", REVIEW_SCORES + REVIEW_DOSES),
+    "patient calendar": Page("scheduling:patient_calendar", "/patients/{pat}/calendar/"),
+    "clinic rules": Page("care:clinic_rules", "/clinic-rules/"),
+    "protocol list": Page("care:protocol_list", "/protocols/"),
+    "protocol detail": Page("care:protocol_detail", "/protocols/depression-induction/v1/"),
+    "protocol new version": Page(
+        "care:protocol_edit", "/protocols/depression-induction/v1/new-version/"
+    ),
+    "audit log": Page("accounts:audit_log", "/accounts/audit/"),
+    "outbox": Page("accounts:outbox", "/accounts/outbox/"),
+    "OpenAPI document": Page("api:openapi-json", "/api/v1/openapi.json"),
+    "API root": Page("api:api-root", "/api/v1/"),
+}
+OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
+ROLES = ("prescriber", "nurse", "scheduler", "clinic_admin", "auditor", "no role")
+# fmt: off
+STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
+    "patient list":         (OK,    OK,   OK,       OK,          NO,     NO),
+    "register a patient":   (OK,    NO,   OK,       OK,          NO,     NO),
+    "patient page":         (OK,    OK,   OK,       OK,          NO,     NO),
+    "alert list":           (OK,    OK,   NO,       NO,          NO,     NO),
+    "day board":            (OK,    OK,   OK,       OK,          NO,     NO),
+    "day board fragment":   (OK,    OK,   OK,       OK,          NO,     NO),
+    "week view":            (OK,    OK,   OK,       OK,          NO,     NO),
+    "waitlist":             (OK,    NO,   OK,       OK,          NO,     NO),
+    "staff":                (OK,    OK,   OK,       OK,          NO,     NO),
+    "series preview":       (OK,    NO,   OK,       OK,          NO,     NO),
+    "infusion record":      (OK,    OK,   NO,       NO,          NO,     NO),
+    "visit .ics":           (OK,    OK,   OK,       OK,          NO,     NO),
+    "assessment entry":     (OK,    OK,   NO,       NO,          NO,     NO),
+    "review":               (OK,    NO,   NO,       NO,          NO,     NO),
+    "patient calendar":     (OK,    OK,   OK,       NO,          NO,     NO),
+    "clinic rules":         (OK,    OK,   OK,       OK,          OK,     NO),
+    "protocol list":        (OK,    OK,   OK,       OK,          OK,     NO),
+    "protocol detail":      (OK,    OK,   OK,       OK,          OK,     NO),
+    "protocol new version": (OK,    NO,   NO,       OK,          NO,     NO),
+    "audit log":            (NO,    NO,   NO,       OK,          OK,     NO),
+    "outbox":               (NO,    NO,   NO,       OK,          NO,     NO),
+    "OpenAPI document":     (OK,    OK,   OK,       OK,          OK,     NF),
+    "API root":             (NF,    NF,   NF,       NF,          NF,     NF),
+}
+# fmt: on
+ACTIONS = {  # POST only: a GET is refused (405) for everyone
+    "accounts:logout",
+    "api:book_series",
+    "care:alert_acknowledge",
+    "care:clinic_rules_change",
+    "care:consent",
+    "care:enrol",
+    "care:screen",
+    "clinic:course_status",
+    "clinic:invite",
+    "infusion:adverse_event",
+    "infusion:titrate",
+    "scheduling:chair_capabilities",
+    "scheduling:patient_calendar_revoke",
+    "scheduling:shift_add",
+    "scheduling:shift_remove",
+    "scheduling:staff_rules",
+    "scheduling:visit_cancel",
+    "scheduling:visit_create",
+    "scheduling:visit_move",
+    "scheduling:visit_no_show",
+    "scheduling:visit_phase",
+}  # fmt: skip
+PATIENTS_PAGES = {  # no staff session: the patient's own pages (test_access, portal tests)
+    "accounts:login", "portal:questionnaire", "portal:kiosk", "scheduling:calendar_feed",
+}  # fmt: skip
+
+
+def url_names() -> dict[str, str]:
+    """Every URL pattern of the project as {namespace:name: route}."""
+    names: dict[str, str] = {}
+
+    def walk(patterns: list, prefix: str, namespace: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + str(p.pattern), p.namespace or namespace)
+            elif isinstance(p, URLPattern):
+                names[f"{namespace}:{p.name}"] = "/" + prefix + str(p.pattern)
+
+    walk(get_resolver().url_patterns, "", "")
+    return names
+
+
+def test_every_url_pattern_is_in_the_table():
+    in_table = {page.name for page in PAGES.values()} | ACTIONS | PATIENTS_PAGES
+    assert sorted(url_names()) == sorted(in_table)
+    assert not ACTIONS & PATIENTS_PAGES
+    assert not {page.name for page in PAGES.values()} & (ACTIONS | PATIENTS_PAGES)
+    assert list(STATUS) == list(PAGES)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_an_action_is_not_a_page(db, login, clinic, name):
+    path = re.sub(r"<[^>]+>", "1", url_names()[name])
+    assert login(clinic.users["prescriber"]).get(path).status_code == 405
+
+
+# Tables read only for scores, item answers, alerts and doses (Django's SQLite quoting).
+CLINICAL_READS = re.compile(
+    r'"care_assessment"\."(total_score|subscales|severity|flags)"'
+    r'|"care_assessmentanswer"|"care_alert"|"infusion_infusionrecord"|"infusion_adverseevent"'
+)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("role", ROLES)
+def test_role_sees_only_what_it_may(db, login, clinic, role, page):
+    expected = PAGES[page]
+    with time_machine.travel(NOW, tick=False):
+        client = login(clinic.users[role])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(expected.url(clinic))
+    status = STATUS[page][ROLES.index(role)]
+    assert response.status_code == status
+    if status != OK:
+        return
+    html = response.content.decode()
+    must = set(expected.shows) if role in CLINICAL else set()
+    assert {m for m in must if m not in html} == set()
+    assert {m for m in MARKERS - must if m in html} == set()
+    if role not in CLINICAL:  # never loaded, not just not shown
+        assert [q["sql"] for q in queries if CLINICAL_READS.search(q["sql"])] == []
+
+
+def test_the_clinical_reads_pattern_matches_a_clinical_page(db, login, clinic):
+    with time_machine.travel(NOW, tick=False):
+        client = login(clinic.users["nurse"])
+        with CaptureQueriesContext(connection) as queries:
+            client.get(PAGES["patient page"].url(clinic))
+    read = {m.group(0) for q in queries for m in CLINICAL_READS.finditer(q["sql"])}
+    assert {'"care_assessment"."total_score"', '"care_alert"', '"infusion_infusionrecord"'} <= read
+
+
+@pytest.mark.parametrize("role", ["prescriber", "nurse", "scheduler", "clinic_admin"])
+def test_patient_page_loads_only_the_roles_parts(db, login, clinic, role):
+    with time_machine.travel(NOW, tick=False):
+        page = login(clinic.users[role]).get(f"/patients/{clinic.pat.pk}/").context["page"]
+    parts = {
+        "measures": page.measures,
+        "alerts": page.alerts,
+        "doses": page.doses,
+        "boosters": page.boosters,
+        "details": page.details,
+    }
+    if role in CLINICAL:
+        assert [name for name, part in parts.items() if part is None] == []
+        assert [m.latest.total_score for m in page.measures] == [17, 11, 8]  # PHQ-9, GAD-7, CADSS
+        assert [a.get_kind_display() for a in page.alerts] == ["Suicide item positive"]
+        assert [r.dose_mg for r in page.doses.given.values()] == [35]
+    else:
+        assert parts == dict.fromkeys(parts)
+
+
+def test_another_sites_prescriber_sees_nothing_of_the_clinic(db, login, clinic):
+    with time_machine.travel(NOW, tick=False):
+        client = login(clinic.carl)
+        responses = {name: client.get(page.url(clinic)) for name, page in PAGES.items()}
+    shown = {
+        name: {
+            m
+            for m in MARKERS | {"Quinn, Pat", "Review, Rae", "Waiting, Wes"}
+            if m in r.content.decode()
+        }
+        for name, r in responses.items()
+    }
+    assert {name: found for name, found in shown.items() if found} == {}
+    assert responses["patient page"].status_code == NF
+    assert list(responses["patient list"].context["patients"]) == []
+    assert list(responses["alert list"].context["alerts"]) == []
