@@ -105,7 +105,7 @@ def alerts_for_user(user: User) -> QuerySet[Alert]:
     record_event(actor=user, action=AuditAction.READ, category=DataCategory.ALERT)
     return Alert.objects.filter(
         patient__site__in=sites_for_user(user), status=AlertStatus.OPEN
-    ).select_related("patient", "assessment", "assigned_to")
+    ).select_related("patient__site", "assessment", "assigned_to")
 
 
 def open_alerts(user: User, patient: Patient) -> list[Alert] | None:

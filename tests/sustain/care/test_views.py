@@ -191,3 +191,16 @@ def test_patient_page_query_count_does_not_grow_with_scores(login, ben, pat):
         response = client.get(url)
     assert len(response.context["page"].measures[0].assessments) == 7
     assert len(seven) == len(one)
+
+
+def test_alert_list_shows_when_each_alert_was_raised_in_its_sites_time(login, ben, pat):
+    raised = dt.datetime(2026, 11, 27, 12, 45, tzinfo=dt.UTC)  # 07:45 in New York
+    services.record_assessment(
+        patient=pat, instrument="phq9", answers={str(n): 1 for n in range(1, 10)},
+        timepoint="baseline", by=ben, completed_at=raised, now=raised,
+    )  # fmt: skip
+
+    page = login(ben).get("/alerts/").content.decode()
+
+    assert "2026-11-27 07:45" in page
+    assert "12:45" not in page
