@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
-from sustain.accounts.access import users_with_perm
+from sustain.accounts.access import require_permission, users_with_perm
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Assessment, Course, Patient
@@ -46,6 +48,42 @@ def schedule(
         day: [(chair, by_day_and_chair[day, chair.pk]) for chair in chairs]
         for day in (first + dt.timedelta(days=n) for n in range(days))
     }
+
+
+@dataclass(frozen=True)
+class DayBoard:
+    """One site's day: each chair's visits, each with the measures its patient still owes,
+    and the staffing strip (empty when the site does not check staffing)."""
+
+    rows: list[tuple[Chair, list[tuple[Appointment, list[measurement.DueItem]]]]]
+    staffing: list[staffing.Segment]
+    staffing_checked: bool
+
+
+def day_board(user: User, site: Site, day: dt.date, *, now: dt.datetime) -> DayBoard:
+    """The day board of one of the user's sites (scheduling.view_appointment): names, times,
+    visit phases and the questionnaires due, never a score. One audit event for the board."""
+    require_permission(user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
+    rows = day_schedule(site, day)
+    due = due_by_patient(sorted({v.patient_id for _, visits in rows for v in visits}), now=now)
+    rules = staff.staff_rules(site)
+    record_event(actor=user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site)
+    return DayBoard(
+        rows=[(chair, [(v, due[v.patient_id]) for v in visits]) for chair, visits in rows],
+        staffing=day_staffing(site, day, rules=rules),
+        staffing_checked=rules.checked,
+    )
+
+
+def week_board(
+    user: User, site: Site, monday: dt.date
+) -> dict[dt.date, list[tuple[Chair, list[Appointment]]]]:
+    """The week of one of the user's sites from `monday` (scheduling.view_appointment), each
+    day's chairs with their visits. One audit event for the week."""
+    require_permission(user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
+    week = schedule(site, monday, days=7)
+    record_event(actor=user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site)
+    return week
 
 
 def _next_phase(phase: str) -> VisitPhase | None:

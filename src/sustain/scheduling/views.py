@@ -148,7 +148,6 @@ def visit_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse
 
 
 def _board_site_and_day(request: AuthenticatedRequest) -> tuple[Site, dt.date, list[Site]]:
-    require_permission(request.user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
     sites = list(sites_for_user(request.user))
     if not sites:
         raise Http404("You are not a member of any site.")
@@ -168,13 +167,7 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
     current without a reload."""
     site, day, sites = _board_site_and_day(request)
     tz = site.tz
-    rows = queries.day_schedule(site, day)
-    patient_ids = sorted({v.patient_id for _, visits in rows for v in visits})
-    due = queries.due_by_patient(patient_ids, now=timezone.now())
-    rules = staff.staff_rules(site)
-    record_event(
-        actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site
-    )
+    board = queries.day_board(request.user, site, day, now=timezone.now())
     context = {
         "site": site,
         "sites": sites,
@@ -182,13 +175,11 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1),
         "rows": [
-            (chair, [(visit, due[visit.patient_id], _phase_line(visit, tz)) for visit in visits])
-            for chair, visits in rows
+            (chair, [(visit, due, _phase_line(visit, tz)) for visit, due in visits])
+            for chair, visits in board.rows
         ],
-        "staffing": [
-            (s, _decimal(s.nurse_load)) for s in queries.day_staffing(site, day, rules=rules)
-        ],
-        "staffing_checked": rules.checked,
+        "staffing": [(s, _decimal(s.nurse_load)) for s in board.staffing],
+        "staffing_checked": board.staffing_checked,
         "tz": tz,
         "refreshed": timezone.now(),
     }
@@ -236,13 +227,10 @@ def week_view(request: AuthenticatedRequest) -> HttpResponse:
     site, day, sites = _board_site_and_day(request)
     tz = site.tz
     monday = day - dt.timedelta(days=day.weekday())
-    week = queries.schedule(site, monday, days=7)
+    week = queries.week_board(request.user, site, monday)
     days = list(week)
     by_day = {d: {chair.pk: visits for chair, visits in rows} for d, rows in week.items()}
     chairs = [chair for chair, _ in week[monday]]
-    record_event(
-        actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site
-    )
     context = {
         "site": site,
         "sites": sites,
