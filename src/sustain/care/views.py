@@ -17,8 +17,7 @@ from sustain.accounts.access import (
     require_permission,
     sites_for_user,
 )
-from sustain.accounts.audit import record_event
-from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site
 from sustain.accounts.web import attempt, show_form_errors
 from sustain.care import protocol_versions, queries, rules, services
@@ -195,9 +194,6 @@ def _rules_page(
         for part, (form_class, perm) in RULES_FORMS.items()
         if request.user.has_perm(perm)
     }
-    record_event(
-        actor=request.user, action=AuditAction.READ, category=DataCategory.CLINIC_RULES, site=site
-    )
     context = {
         "site": site,
         "sites": list(sites_for_user(request.user)),
