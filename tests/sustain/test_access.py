@@ -60,6 +60,7 @@ def test_every_url_is_listed():
             "/patients/1/screen/",
             "/patients/1/series/",
             "/patients/1/titrate/",
+            "/patients/1/weight/",
             "/patients/1/visits/",
             "/patients/new/",
             "/protocols/",

@@ -221,6 +221,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:consent",
     "care:enrol",
     "care:screen",
+    "care:weight",
     "clinic:course_status",
     "clinic:invite",
     "infusion:adverse_event",

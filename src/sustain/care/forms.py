@@ -74,6 +74,18 @@ class InstrumentForm(forms.Form):
         self.add_error(key if key in self.fields else None, error.message)
 
 
+class WeightForm(forms.Form):
+    weight_kg = forms.DecimalField(
+        label="Weight (kg)",
+        max_digits=4,
+        decimal_places=1,
+        help_text=f"{dosing.WEIGHT_KG_MIN}–{dosing.WEIGHT_KG_MAX} kg, to 0.1 kg",
+    )
+    measured_on = forms.DateField(
+        label="Weighed on", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
 class ConsentForm(forms.Form):
     signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     document = forms.CharField(max_length=200, label="Form and version")

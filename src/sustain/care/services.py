@@ -123,7 +123,14 @@ def register_patient(
 def record_weight(
     *, patient: Patient, weight_kg: Decimal, measured_on: dt.date, by: User, now: dt.datetime
 ) -> WeightMeasurement:
+    """Record a weighed body weight (doses use the latest). Refused, naming the field, for a
+    weight outside dosing's range or a date after today in the patient's site."""
     dosing.validate_weight_kg(weight_kg)
+    today = now.astimezone(patient.site.tz).date()
+    if measured_on > today:
+        raise ClinicalValueError(
+            "measured_on", f"the weight was measured on {measured_on}, after today ({today})"
+        )
     weight = WeightMeasurement.objects.create(
         patient=patient,
         weight_kg=weight_kg,

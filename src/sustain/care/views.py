@@ -28,6 +28,7 @@ from sustain.care.forms import (
     ContraindicationScreenForm,
     MessageRulesForm,
     PatientForm,
+    WeightForm,
 )
 from sustain_core import clinic_rules
 
@@ -134,6 +135,27 @@ def consent_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
                 course=course, by=request.user, now=timezone.now(), **form.cleaned_data
             ),
             success="Consent recorded.",
+        )
+    return _to_patient(patient.pk)
+
+
+@require_POST
+@login_required
+def weight_record(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Record a weighed body weight (nurses, prescribers): doses use the latest."""
+    patient = queries.get_patient_for_change(
+        request.user, patient_id, "care.add_weightmeasurement", category=DataCategory.PATIENT_RECORD
+    )
+    form = WeightForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.record_weight(
+                patient=patient, by=request.user, now=timezone.now(), **form.cleaned_data
+            ),
+            success=lambda weight: f"Weight recorded: {weight.weight_kg} kg.",
         )
     return _to_patient(patient.pk)
 

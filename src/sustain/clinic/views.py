@@ -16,7 +16,12 @@ from sustain.care import protocol_versions
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.enums import CourseStatus, Timepoint
-from sustain.care.forms import AssessmentMetaForm, ContraindicationScreenForm, InstrumentForm
+from sustain.care.forms import (
+    AssessmentMetaForm,
+    ContraindicationScreenForm,
+    InstrumentForm,
+    WeightForm,
+)
 from sustain.clinic.forms import InviteForm
 from sustain.clinic.queries import patient_page
 from sustain.infusion import services as infusion_services
@@ -68,6 +73,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "chairs": list(patient.site.chairs.all()),
         "cancel_reasons": CancellationReason.choices,
         "invite_form": InviteForm(),
+        "weight_form": WeightForm(initial={"measured_on": now.astimezone(patient.site.tz).date()}),
         "now": now,
         "tz": patient.site.tz,
     }

@@ -87,11 +87,22 @@ def record_infusion(
     """
     appointment = (
         Appointment.objects.select_for_update()
-        .select_related("course", "patient")
+        .select_related("course", "patient__site", "site")
         .get(pk=appointment.pk)
     )
     if appointment.status != AppointmentStatus.BOOKED:
         raise ClinicalValueError("appointment", f"this visit is {appointment.status}, not booked")
+    tz = appointment.site.tz
+    visit_day, today = (
+        appointment.starts_at.astimezone(tz).date(),
+        confirmed_at.astimezone(tz).date(),
+    )
+    if visit_day != today:
+        raise ClinicalValueError(
+            "appointment",
+            f"this visit is on {visit_day}, not today ({today}): an infusion is recorded on "
+            "the day of its visit",
+        )
     course = appointment.course
     if course.status in {CourseStatus.SCREENING, CourseStatus.READY}:
         # Infusion 1 starts induction: the lifecycle's guards (consent, a signed screen, the

@@ -193,14 +193,16 @@ def test_an_infusion_keeps_the_rules_it_was_dosed_under(pat, ada, ben, sam):
         course=course, earliest=NOW + dt.timedelta(days=3), by=sam, now=NOW
     )
     first = infusion.record_infusion(
-        appointment=visits[0], vial_mg_per_ml=Decimal("50"), by=ben, confirmed_at=NOW
-    )
+        appointment=visits[0], vial_mg_per_ml=Decimal("50"), by=ben,
+        confirmed_at=visits[0].starts_at + dt.timedelta(minutes=45),
+    )  # fmt: skip
     assert (first.clinic_rules.version, first.clinic_rules.reason) == (1, rules.DEFAULTS_ADOPTED)
 
     change(pat.site, ada, based_on=1, weight_max_age_days=14)
     second = infusion.record_infusion(
-        appointment=visits[1], vial_mg_per_ml=Decimal("50"), by=ben, confirmed_at=NOW
-    )
+        appointment=visits[1], vial_mg_per_ml=Decimal("50"), by=ben,
+        confirmed_at=visits[1].starts_at + dt.timedelta(minutes=45),
+    )  # fmt: skip
     first.refresh_from_db()
     assert (first.clinic_rules.version, second.clinic_rules.version) == (1, 2)
     assert (first.clinic_rules.weight_max_age_days, second.clinic_rules.weight_max_age_days) == (

@@ -204,3 +204,41 @@ def test_alert_list_shows_when_each_alert_was_raised_in_its_sites_time(login, be
 
     assert "2026-11-27 07:45" in page
     assert "12:45" not in page
+
+
+def test_a_nurse_records_a_weight_from_the_patient_page(login, ben, pat):
+    response = login(ben).post(
+        f"/patients/{pat.pk}/weight/", {"weight_kg": "72.4", "measured_on": "2026-11-27"}
+    )
+
+    assert response.status_code == 302
+    assert (pat.weights.first().weight_kg, pat.weights.first().recorded_by) == (
+        Decimal("72.4"),
+        ben,
+    )
+    event = AuditEvent.objects.filter(object_type="care.WeightMeasurement").last()
+    assert (event.action, event.actor, event.patient_id) == ("create", ben, pat.pk)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"weight_kg": "20.0", "measured_on": "2026-11-27"},
+         "Weight must be between 30 and 300 kg; got 20.0"),
+        ({"weight_kg": "72.0", "measured_on": "2999-01-01"},
+         "The weight was measured on 2999-01-01, after today"),
+        ({"weight_kg": "", "measured_on": "2026-11-27"}, "Weight (kg): This field is required."),
+    ],
+)  # fmt: skip
+def test_a_refused_weight_says_why_and_saves_nothing(login, ben, pat, data, message):
+    response = login(ben).post(f"/patients/{pat.pk}/weight/", data, follow=True)
+
+    assert any(message in str(m) for m in response.context["messages"])
+    assert pat.weights.count() == 1  # the registration weight only
+
+
+def test_a_scheduler_cannot_record_a_weight(login, sam, pat):
+    response = login(sam).post(
+        f"/patients/{pat.pk}/weight/", {"weight_kg": "72.4", "measured_on": "2026-11-27"}
+    )
+    assert (response.status_code, pat.weights.count()) == (403, 1)
