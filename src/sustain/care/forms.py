@@ -122,7 +122,8 @@ class _RulesChangeForm(forms.Form):
     RULES: tuple[str, ...] = ()
 
     def changes(self) -> dict[str, object]:
-        return {name: self.cleaned_data[name] for name in self.RULES}
+        # The rules this form shows (the core may know rules no form shows yet).
+        return {name: self.cleaned_data[name] for name in self.RULES if name in self.fields}
 
 
 class ClinicalRulesForm(_RulesChangeForm):

@@ -29,7 +29,10 @@ _CHANGED_BY = (
 
 
 def _row(site: Site, rules: clinic_rules.ClinicRules, **extra: object) -> ClinicRules:
-    values = dataclasses.asdict(rules)
+    # Only the rules this model stores: the core may know rules not stored yet (the fasting
+    # hours), which then keep the core's defaults (ClinicRules.as_rules).
+    stored = {field.name for field in ClinicRules._meta.get_fields()}
+    values = {k: v for k, v in dataclasses.asdict(rules).items() if k in stored}
     values["reminder_hours"] = list(rules.reminder_hours)
     return ClinicRules(site=site, **values, **extra)
 

@@ -185,7 +185,9 @@ def _rules_page(
     request: AuthenticatedRequest, site: Site, refused: tuple[str, forms.Form] | None = None
 ) -> HttpResponse:
     current = rules.current_rules(site)
-    initial = {name: getattr(current, name) for name in clinic_rules.CLINICAL_FIELDS} | {
+    # Read through the core's rules: it may know rules the model does not store yet.
+    in_force = current.as_rules()
+    initial = {name: getattr(in_force, name) for name in clinic_rules.CLINICAL_FIELDS} | {
         "reminder_hours": ", ".join(map(str, current.reminder_hours))
     }
     initial |= {"visit_preparation": current.visit_preparation, "based_on": current.version}
