@@ -15,6 +15,7 @@ from sustain_core.errors import OutOfRange
 BASELINE_MAX_AGE_DAYS_LIMIT = 365  # a bound against typing errors, not a clinical rule
 REMINDER_HOURS_MAX = 14 * 24  # a reminder at most two weeks ahead (a bound, not a rule)
 REMINDERS_MAX = 4
+FASTING_HOURS_MAX = 12  # a bound against typing errors, not a clinical rule
 PREPARATION_MAX_CHARACTERS = 1000
 
 # The preparation text in every reminder and calendar event. Sources (clinical-facts): fasting —
@@ -22,7 +23,9 @@ PREPARATION_MAX_CHARACTERS = 1000
 # meal 6 h, clear fluids 2 h [Ketalar-label] [ASA-fasting-2011] (§5b); a responsible adult to
 # accompany the patient home [Ketalar-label] and no driving for at least 8 h [ED-scirp] (§5d).
 # The exact hours ("6", "2", "until the next day") are clinic defaults: whether a
-# subanaesthetic infusion needs full ASA fasting is unconfirmed (§5b).
+# subanaesthetic infusion needs full ASA fasting is unconfirmed (§5b). The text does not follow
+# ClinicRules.fasting_food_hours and fasting_clear_fluids_hours: a site that changes those
+# changes its preparation text too.
 DEFAULT_PREPARATION = (
     "Please do not eat for 6 hours before your visit (clear fluids until 2 hours before), "
     "bring an adult to take you home, and do not drive until the next day."
@@ -53,6 +56,13 @@ class ClinicRules:
     - ``fiqr_min_answered_per_domain``: the fewest answered items a FIQR domain may have and
       still be scaled up (default 1; the facts give no minimum: instruments.score).
     - ``alert_emails``: e-mail the assigned prescriber when a safety alert is raised.
+    - ``fasting_food_hours`` and ``fasting_clear_fluids_hours``: the pre-infusion gate asks
+      for this many hours without food, and without clear fluids (default 6 and 2; 0–12
+      whole hours). The Ketalar label advises against ketamine when nil-per-os guidelines
+      were not followed; the ASA guideline asks for 6 h after a light meal and 2 h after
+      clear fluids [Ketalar-label] [ASA-fasting-2011] (clinical-facts §5b). Whether a
+      subanaesthetic infusion needs full ASA fasting is unconfirmed (§5b, §10.11), so these
+      are clinic defaults.
 
     Patient messages (administrators change them):
     - ``reminder_hours``: hours before a visit that reminders go out, largest first (default
@@ -70,6 +80,8 @@ class ClinicRules:
     qids_suicide_threshold: int = 1
     fiqr_min_answered_per_domain: int = 1
     alert_emails: bool = True
+    fasting_food_hours: int = 6
+    fasting_clear_fluids_hours: int = 2
     reminder_hours: tuple[int, ...] = (48, 24)
     visit_preparation: str = DEFAULT_PREPARATION
 
@@ -110,6 +122,20 @@ class ClinicRules:
             raise OutOfRange(
                 "alert_emails", f"alert e-mails are on or off; got {self.alert_emails!r}"
             )
+        _whole(
+            "fasting_food_hours",
+            self.fasting_food_hours,
+            0,
+            FASTING_HOURS_MAX,
+            "the hours without food before an infusion",
+        )
+        _whole(
+            "fasting_clear_fluids_hours",
+            self.fasting_clear_fluids_hours,
+            0,
+            FASTING_HOURS_MAX,
+            "the hours without clear fluids before an infusion",
+        )
         self._check_reminder_hours()
         text = self.visit_preparation
         if not isinstance(text, str) or not text.strip() or len(text) > PREPARATION_MAX_CHARACTERS:
@@ -145,6 +171,8 @@ CLINICAL_FIELDS = (
     "qids_suicide_threshold",
     "fiqr_min_answered_per_domain",
     "alert_emails",
+    "fasting_food_hours",
+    "fasting_clear_fluids_hours",
 )
 MESSAGE_FIELDS = ("reminder_hours", "visit_preparation")
 

@@ -23,6 +23,8 @@ def test_defaults_are_the_documented_starting_point() -> None:
             qids_suicide_threshold=1,
             fiqr_min_answered_per_domain=1,
             alert_emails=True,
+            fasting_food_hours=6,
+            fasting_clear_fluids_hours=2,
             reminder_hours=(48, 24),
             visit_preparation=clinic_rules.DEFAULT_PREPARATION,
         )
@@ -33,6 +35,10 @@ def test_defaults_are_the_documented_starting_point() -> None:
 def test_the_two_roles_fields_cover_every_rule_once() -> None:
     names = [f.name for f in dataclasses.fields(ClinicRules)]
     assert sorted(clinic_rules.CLINICAL_FIELDS + clinic_rules.MESSAGE_FIELDS) == sorted(names)
+
+
+def test_fasting_hours_are_the_prescribers() -> None:
+    assert {"fasting_food_hours", "fasting_clear_fluids_hours"} <= set(clinic_rules.CLINICAL_FIELDS)
 
 
 @pytest.mark.parametrize(
@@ -55,6 +61,16 @@ def test_the_two_roles_fields_cover_every_rule_once() -> None:
         ({"fiqr_min_answered_per_domain": 11}, "the FIQR minimum answered items per domain must "
          "be a whole number from 1 to 10; got 11"),
         ({"alert_emails": 1}, "alert e-mails are on or off; got 1"),
+        ({"fasting_food_hours": 13}, "the hours without food before an infusion must be a whole "
+         "number from 0 to 12; got 13"),
+        ({"fasting_food_hours": -1}, "the hours without food before an infusion must be a whole "
+         "number from 0 to 12; got -1"),
+        ({"fasting_food_hours": 6.5}, "the hours without food before an infusion must be a whole "
+         "number from 0 to 12; got 6.5"),
+        ({"fasting_clear_fluids_hours": 13}, "the hours without clear fluids before an infusion "
+         "must be a whole number from 0 to 12; got 13"),
+        ({"fasting_clear_fluids_hours": False}, "the hours without clear fluids before an "
+         "infusion must be a whole number from 0 to 12; got False"),
         ({"reminder_hours": (24, 48)}, "reminder hours must be at most 4 different whole hours "
          "from 1 to 336, largest first; got (24, 48)"),
         ({"reminder_hours": (48, 48)}, "reminder hours must be at most 4 different whole hours "
@@ -91,6 +107,10 @@ def test_refused_values_name_the_field_and_what_is_allowed(
         {"qids_suicide_threshold": 3},
         {"fiqr_min_answered_per_domain": 10},
         {"alert_emails": False},
+        {"fasting_food_hours": 0},
+        {"fasting_food_hours": 12},
+        {"fasting_clear_fluids_hours": 0},
+        {"fasting_clear_fluids_hours": 12},
         {"reminder_hours": ()},
         {"reminder_hours": (336, 72, 24, 1)},
         {"visit_preparation": "x" * 1000},

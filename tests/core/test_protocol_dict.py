@@ -14,6 +14,7 @@ from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.protocols import (
     DEPRESSION_INDUCTION_V1,
     PROTOCOLS,
+    MonitoringPlan,
     TitrationRule,
     diff_protocols,
     maintenance_option_from_dict,
@@ -123,7 +124,8 @@ def test_optional_fields_may_be_left_out() -> None:
         protocol.relapse_confirmation_days,
         protocol.response_fraction,
         protocol.notes,
-    ) == ((), DEPRESSION_INDUCTION_V1.safety, 7, Decimal("0.5"), "")
+        protocol.monitoring,
+    ) == ((), DEPRESSION_INDUCTION_V1.safety, 7, Decimal("0.5"), "", MonitoringPlan())
 
 
 REFUSED = [

@@ -16,6 +16,7 @@ from sustain_core.protocols import (
     PROTOCOLS,
     Condition,
     DoseRegimen,
+    MonitoringPlan,
     Protocol,
     RegimenKind,
     feasible_start_weekdays,
@@ -122,12 +123,21 @@ def test_library_protocol_cites_every_source_it_names(protocol: Protocol) -> Non
 
 @pytest.mark.parametrize("protocol", LIBRARY, ids=by_key)
 def test_library_protocol_marks_its_unconfirmed_defaults(protocol: Protocol) -> None:
-    # Every library protocol relies on the unconfirmed safety defaults and measurement
-    # windows, and says so in its data.
+    # Every library protocol relies on the unconfirmed safety defaults, measurement windows
+    # and monitoring defaults, and says so in its data.
     prefixes = {item.split(":")[0] for item in protocol.unconfirmed}
 
-    assert {"safety", "measurement_plan", "relapse_confirmation_days"} <= prefixes
+    assert {"safety", "measurement_plan", "relapse_confirmation_days", "monitoring"} <= prefixes
     assert protocol.safety.source.startswith("(unconfirmed)")
+    assert "(unconfirmed)" in protocol.monitoring.source
+
+
+def test_library_protocols_monitor_with_the_defaults() -> None:
+    # Every file states its [monitoring] table; all hold the defaults.
+    assert {protocol.monitoring for protocol in LIBRARY} == {MonitoringPlan()}
+    assert all(
+        "[monitoring]" in path.read_text(encoding="utf-8") for path in LIBRARY_DIR.glob("*.toml")
+    )
 
 
 def test_depression_standard_is_the_pinned_induction() -> None:

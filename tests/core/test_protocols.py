@@ -73,7 +73,7 @@ def test_depression_induction_v1_cites_its_sources() -> None:
 
     # The five sources of the original values, unchanged, then those of the fields the
     # protocol library added (futility, contraindications, extension, titration, maintenance,
-    # the post-induction battery and the CADSS hold level).
+    # the post-induction battery, the CADSS hold level, the visit and its monitoring).
     assert cited[:5] == [
         ("Murrough2013", "0.5 mg/kg; 6 infusions three times weekly over 12 days"),
         ("Shiroma2014", "0.5 mg/kg over 40 min; 6 infusions Monday–Wednesday–Friday"),
@@ -92,6 +92,8 @@ def test_depression_induction_v1_cites_its_sources() -> None:
         "Clinic-NY",
         "CADSS-Yale2018",
         "ED-scirp",
+        "RivaPosse2018",
+        "Diazgranados2010",
     ]
 
 

@@ -159,6 +159,10 @@ class ClinicalRulesForm(_RulesChangeForm):
     alert_emails = forms.BooleanField(
         required=False, label="E-mail the prescriber when a safety alert is raised"
     )
+    fasting_food_hours = forms.IntegerField(label="Hours without food before an infusion")
+    fasting_clear_fluids_hours = forms.IntegerField(
+        label="Hours without clear fluids before an infusion"
+    )
     RULES = clinic_rules.CLINICAL_FIELDS
 
     def changes(self) -> dict[str, object]:

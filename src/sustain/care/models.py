@@ -275,6 +275,8 @@ class ClinicRules(models.Model):
     qids_suicide_threshold = models.PositiveSmallIntegerField()
     fiqr_min_answered_per_domain = models.PositiveSmallIntegerField()
     alert_emails = models.BooleanField()
+    fasting_food_hours = models.PositiveSmallIntegerField()
+    fasting_clear_fluids_hours = models.PositiveSmallIntegerField()
     reminder_hours = models.JSONField(help_text="Whole hours before a visit, largest first")
     visit_preparation = models.TextField()
     changed_by = models.ForeignKey(
@@ -303,6 +305,8 @@ class ClinicRules(models.Model):
             qids_suicide_threshold=self.qids_suicide_threshold,
             fiqr_min_answered_per_domain=self.fiqr_min_answered_per_domain,
             alert_emails=self.alert_emails,
+            fasting_food_hours=self.fasting_food_hours,
+            fasting_clear_fluids_hours=self.fasting_clear_fluids_hours,
             reminder_hours=tuple(self.reminder_hours),
             visit_preparation=self.visit_preparation,
         )

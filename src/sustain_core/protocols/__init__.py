@@ -2,10 +2,10 @@
 
 A ``Protocol`` is a frozen, versioned value: what it treats, the dose regimen, the induction
 series, titration rules, a futility checkpoint, an optional extension for late responders,
-the measurement plan, safety thresholds and maintenance options, each backed by a citation.
-Constructing one validates it (``Protocol.__post_init__``), so an unusable protocol is refused
-with a ClinicalValueError whose ``field`` names the rule it breaks (``series``, ``regimen``,
-``titration``, ``instrument``, ...).
+the measurement plan, safety thresholds, the monitoring of an infusion day and maintenance
+options, each backed by a citation. Constructing one validates it (``Protocol.__post_init__``),
+so an unusable protocol is refused with a ClinicalValueError whose ``field`` names the rule it
+breaks (``series``, ``regimen``, ``titration``, ``instrument``, ...).
 
 The library is one TOML file per protocol version in ``sustain_core/protocol_library``, named
 ``<key>.v<version>.toml`` and read with ``tomllib`` into ``PROTOCOLS``. A file has the shape of
@@ -44,6 +44,7 @@ from sustain_core.protocols.model import (
     Citation,
     Condition,
     DoseRegimen,
+    MonitoringPlan,
     Protocol,
     RegimenKind,
     SafetyThresholds,
@@ -67,6 +68,7 @@ __all__ = [
     "Citation",
     "Condition",
     "DoseRegimen",
+    "MonitoringPlan",
     "Protocol",
     "RegimenKind",
     "SafetyThresholds",

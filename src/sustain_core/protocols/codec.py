@@ -28,6 +28,7 @@ from sustain_core.protocols.model import (
     Citation,
     Condition,
     DoseRegimen,
+    MonitoringPlan,
     Protocol,
     RegimenKind,
     SafetyThresholds,
@@ -218,6 +219,7 @@ def protocol_from_dict(data: Mapping[str, object]) -> Protocol:
         notes=top.text("notes", default=""),
         reported_outcomes=top.texts("reported_outcomes"),
         visit=_visit_from(top.table("visit")),
+        monitoring=_monitoring_from(top.table("monitoring")),
     )
     top.done()
     return protocol
@@ -314,6 +316,23 @@ def _visit_from(table: _Table) -> VisitTemplate:
     )
     table.done()
     return visit
+
+
+def _monitoring_from(table: _Table) -> MonitoringPlan:
+    default = MonitoringPlan()
+    monitoring = MonitoringPlan(
+        vitals_every_minutes=table.integer("vitals_every_minutes", default.vitals_every_minutes),
+        cadss_after_start_minutes=table.optional_integer("cadss_after_start_minutes"),
+        min_observation_minutes=table.integer(
+            "min_observation_minutes", default.min_observation_minutes
+        ),
+        aldrete_min=table.integer("aldrete_min", default.aldrete_min),
+        vitals_return_percent=table.integer("vitals_return_percent", default.vitals_return_percent),
+        pregnancy_test=table.flag("pregnancy_test", default=default.pregnancy_test),
+        source=table.text("source", default=default.source),
+    )
+    table.done()
+    return monitoring
 
 
 def _maintenance_from(table: _Table) -> MaintenanceOption:
@@ -418,6 +437,15 @@ def protocol_to_dict(protocol: Protocol) -> dict[str, object]:
             "discharge_minutes": protocol.visit.discharge_minutes,
             "chair_needs": sorted(protocol.visit.chair_needs),
             "source": protocol.visit.source,
+        },
+        "monitoring": {
+            "vitals_every_minutes": protocol.monitoring.vitals_every_minutes,
+            "cadss_after_start_minutes": protocol.monitoring.cadss_after_start_minutes,
+            "min_observation_minutes": protocol.monitoring.min_observation_minutes,
+            "aldrete_min": protocol.monitoring.aldrete_min,
+            "vitals_return_percent": protocol.monitoring.vitals_return_percent,
+            "pregnancy_test": protocol.monitoring.pregnancy_test,
+            "source": protocol.monitoring.source,
         },
     }
 

@@ -2,11 +2,11 @@
 
 A ``Protocol`` is a frozen, versioned value: what it treats, the dose regimen, the induction
 series, titration rules, a futility checkpoint, an optional extension for late responders,
-the measurement plan, safety thresholds and maintenance options, each backed by a citation.
-Constructing one validates it (``Protocol.__post_init__``, with the cross-field checks of
-``protocols.validation``), so an unusable protocol is refused with a ClinicalValueError whose
-``field`` names the rule it breaks (``series``, ``regimen``, ``titration``, ``instrument``,
-...).
+the measurement plan, safety thresholds, the monitoring of an infusion day and maintenance
+options, each backed by a citation. Constructing one validates it (``Protocol.__post_init__``,
+with the cross-field checks of ``protocols.validation``), so an unusable protocol is refused
+with a ClinicalValueError whose ``field`` names the rule it breaks (``series``, ``regimen``,
+``titration``, ``instrument``, ...).
 """
 
 import datetime as dt
@@ -397,6 +397,78 @@ class VisitTemplate:
                 )
 
 
+VITALS_EVERY_MINUTES_MAX = 60  # a bound against typing errors, not a clinical rule
+ALDRETE_MAX = 10  # the modified Aldrete score's top: five items of 0–2 (infusion_day)
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    """How an infusion is watched and when the patient may leave (the chair-side record).
+
+    - ``vitals_every_minutes``: blood pressure, heart rate, SpO2 and respiratory rate every
+      this many minutes from the start of the infusion until discharge (default 15; 1–60).
+      Riva-Posse 2018 measured BP every 10 min during and every 15 min after the infusion
+      [RivaPosse2018]; the seed studies' 15–20 min intervals are reported too; no source
+      makes an interval a rule (unconfirmed, clinical-facts §5a).
+    - ``cadss_after_start_minutes``: when the CADSS is taken, in minutes from the start of
+      the infusion (1–600); None, the default, takes it at the end of the infusion:
+      dissociation peaks at the 40-min timepoint and is absent later [Diazgranados2010]
+      (clinical-facts §5c).
+    - ``min_observation_minutes``: the least observation after the infusion ends before
+      discharge (default 60; 0–600): observe ≥ 60 min after the final dose [ED-scirp]
+      (clinical-facts §5d). This is the discharge rule; the chair time booked for recovery is
+      ``VisitTemplate.recovery_minutes``.
+    - ``aldrete_min``: the least modified Aldrete score for discharge (default 9; 0–10); no
+      discharge score is confirmed for ketamine clinics (unconfirmed, clinical-facts §5d).
+    - ``vitals_return_percent``: at discharge, systolic, diastolic and heart rate are back
+      within ± this % of the pre-infusion reading (default 20; 1–100). "Vitals back to
+      baseline" is the procedural-sedation criterion [RCEM-discharge]; the 20 % is
+      (unconfirmed) (clinical-facts §5d).
+    - ``pregnancy_test``: the pre-infusion checks ask for a pregnancy test result (default
+      False: no source in clinical-facts asks for one; pregnancy is a relative
+      contraindication in the library protocols; unconfirmed).
+
+    Raises ClinicalValueError naming ``monitoring`` for a value outside its range (or not a
+    whole number, or a flag that is not true or false).
+    """
+
+    vitals_every_minutes: int = 15
+    cadss_after_start_minutes: int | None = None
+    min_observation_minutes: int = 60
+    aldrete_min: int = 9
+    vitals_return_percent: int = 20
+    pregnancy_test: bool = False
+    source: str = (
+        "vitals every 15 min: BP every 10 min during and 15 min after [RivaPosse2018], as a "
+        "rule (unconfirmed) (clinical-facts §5a); CADSS at the end of the infusion: "
+        "dissociation peaks at 40 min [Diazgranados2010] (§5c); observe ≥ 60 min after the "
+        "infusion [ED-scirp]; modified Aldrete ≥ 9 and vitals within 20 % of baseline are "
+        "(unconfirmed) defaults (§5d); no pregnancy test: no source asks for one (unconfirmed)"
+    )
+
+    def __post_init__(self) -> None:
+        ranges = [
+            ("vitals_every_minutes", self.vitals_every_minutes, 1, VITALS_EVERY_MINUTES_MAX),
+            ("min_observation_minutes", self.min_observation_minutes, 0, VISIT_PHASE_MINUTES_MAX),
+            ("aldrete_min", self.aldrete_min, 0, ALDRETE_MAX),
+            ("vitals_return_percent", self.vitals_return_percent, 1, 100),
+        ]
+        if self.cadss_after_start_minutes is not None:
+            cadss = self.cadss_after_start_minutes
+            ranges.append(("cadss_after_start_minutes", cadss, 1, VISIT_PHASE_MINUTES_MAX))
+        for name, value, low, high in ranges:
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ClinicalValueError(
+                    "monitoring",
+                    f"monitoring.{name} must be a whole number from {low} to {high}; got {value!r}",
+                )
+        if not isinstance(self.pregnancy_test, bool):
+            raise ClinicalValueError(
+                "monitoring",
+                f"monitoring.pregnancy_test must be true or false; got {self.pregnancy_test!r}",
+            )
+
+
 @dataclass(frozen=True)
 class Protocol:
     """A versioned infusion protocol; constructing one validates it.
@@ -427,14 +499,15 @@ class Protocol:
     [Sanacora2017-medscape]); None: no checkpoint. ``extension_max_infusions``: late
     responders may continue up to this many infusions in all (None: no extension).
     ``safety`` holds the vital-sign and dissociation thresholds, ``maintenance_options`` the
-    plans offered after induction. ``unconfirmed`` lists, in words, every value that is a
-    default without a primary source; ``notes`` is free text.
+    plans offered after induction. ``monitoring`` says how an infusion is watched and when
+    the patient may leave (see ``MonitoringPlan``). ``unconfirmed`` lists, in words, every
+    value that is a default without a primary source; ``notes`` is free text.
 
     Raises ClinicalValueError naming the rule: ``version``, ``condition``, ``indications``,
     ``series`` (the induction cannot fit; see ``feasible_start_weekdays``), ``regimen`` (see
     ``DoseRegimen``), ``titration`` (a step past its maximum; see ``TitrationRule``),
     ``instrument`` (an unknown code), ``measurement_plan``, ``safety``, ``futility_after``,
-    ``extension_max_infusions`` or ``response_fraction``.
+    ``extension_max_infusions``, ``response_fraction`` or ``monitoring``.
     """
 
     key: str
@@ -465,6 +538,7 @@ class Protocol:
     # §9), shown on the protocol page; words only, never used in a decision.
     reported_outcomes: tuple[str, ...] = ()
     visit: VisitTemplate = VisitTemplate()
+    monitoring: MonitoringPlan = MonitoringPlan()
 
     def __post_init__(self) -> None:
         if self.version < 1:

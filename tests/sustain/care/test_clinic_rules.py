@@ -28,6 +28,8 @@ CLINICAL = {
     "qids_suicide_threshold": "2",
     "fiqr_min_answered_per_domain": "1",
     "alert_emails": "on",
+    "fasting_food_hours": "6",
+    "fasting_clear_fluids_hours": "2",
 }
 
 
