@@ -9,7 +9,9 @@ from sustain.care import protocol_versions
 from sustain.care import services as care
 from sustain.care.enums import Timepoint
 from sustain.care.models import Course, Patient
+from sustain.clinic import story
 from sustain.infusion import services as infusion
+from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.infusion.models import InfusionRecord
 from sustain.scheduling import services as scheduling
 from sustain.scheduling.models import Appointment
@@ -120,19 +122,28 @@ def book_series(
 
 
 def give_infusion(
-    visit: Appointment, nurse: User, *, pre_phq9: dict[str, int] | None = None
+    visit: Appointment,
+    nurse: User,
+    *,
+    pre_phq9: dict[str, int] | None = None,
+    prescriber: User | None = None,
+    cadss_answers: dict[str, int | None] | None = None,
+    adverse_event: tuple[AdverseEventKind, AdverseEventSeverity, str, str] | None = None,
 ) -> InfusionRecord:
-    """The pre-infusion PHQ-9 (if given) 15 minutes before the visit, then the infusion,
-    confirmed when it ends (check-in + infusion)."""
+    """The pre-infusion PHQ-9 (if given) 15 minutes before the visit, then the infusion day at
+    the chair (sustain.clinic.story, with its CADSS or `cadss_answers`, and `adverse_event` in
+    recovery), up to the nurse's signature. With `prescriber`, they
+    clear the patient for today when that PHQ-9's item 9 opened a suicide-risk alert."""
+    clearance = ""
     if pre_phq9 is not None:
         before = visit.starts_at - dt.timedelta(minutes=15)
         infusion.record_visit_assessment(
             appointment=visit, instrument="phq9", answers=pre_phq9,
             timepoint=Timepoint.PRE_INFUSION, by=nurse, completed_at=before, now=before,
         )  # fmt: skip
-    confirmed = visit.starts_at + dt.timedelta(
-        minutes=visit.check_in_minutes + visit.infusion_minutes
-    )
-    return infusion.record_infusion(
-        appointment=visit, vial_mg_per_ml=Decimal("50"), by=nurse, confirmed_at=confirmed
-    )
+        if pre_phq9.get("9", 0) > 0:
+            clearance = "Seen today: no plan or intent; safe to proceed"
+    return story.uneventful_infusion(
+        visit, nurse, prescriber, clearance=clearance, cadss_answers=cadss_answers,
+        adverse_event=adverse_event,
+    )  # fmt: skip

@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from sustain.accounts.models import AuditEvent, User
 from sustain.care.models import Patient
+from sustain.infusion.views import STEPS
 
 pytestmark = pytest.mark.api
 
@@ -20,7 +21,8 @@ PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is 
 
 
 def every_url() -> list[str]:
-    """Every route of the project with 1 for each parameter."""
+    """Every route of the project with 1 for each parameter (and each of the chair-side
+    record's steps for its step)."""
     urls: list[str] = []
 
     def walk(patterns: list, prefix: str) -> None:
@@ -29,7 +31,11 @@ def every_url() -> list[str]:
             if isinstance(p, URLResolver):
                 walk(p.url_patterns, route)
             elif isinstance(p, URLPattern):
-                urls.append("/" + re.sub(r"<[^>]+>", "1", route))
+                steps = STEPS if "<slug:step>" in route else ["1"]
+                urls.extend(
+                    "/" + re.sub(r"<[^>]+>", "1", route.replace("<slug:step>", step))
+                    for step in steps
+                )
 
     walk(get_resolver().url_patterns, "")
     return sorted(set(urls) - PUBLIC)
@@ -78,8 +84,10 @@ def test_every_url_is_listed():
             "/visits/1/cancel/",
             "/visits/1/move/",
             "/visits/1/no-show/",
-            "/visits/1/phase/",
             "/visits/1/infusion/",
+            *(f"/visits/1/infusion/{step}/" for step in STEPS),
+            "/visits/1/infusion/check-in/",
+            "/visits/1/infusion/record.pdf",
             "/visits/1/visit.ics",
         ]
     )
@@ -141,6 +149,9 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ben", "get", "/patients/{id}/review/", 403),  # nor sign its review
         ("sam", "get", "/patients/{id}/assessments/new/", 403),  # schedulers record no scores
         ("sam", "get", "/visits/1/infusion/", 403),  # nor infusions
+        ("sam", "post", "/visits/1/infusion/check-in/", 403),
+        ("sam", "post", "/visits/1/infusion/vitals/", 403),
+        ("sam", "get", "/visits/1/infusion/record.pdf", 403),
         ("ivy", "get", "/patients/{id}/", 403),  # auditors read the audit log, not charts
         ("ben", "get", "/accounts/audit/", 403),
         ("ivy", "get", "/accounts/audit/", 200),

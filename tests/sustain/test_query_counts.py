@@ -15,10 +15,9 @@ import pytest
 import time_machine
 
 from sustain.accounts.models import Site, User
-from sustain.care.enums import Timepoint
 from sustain.care.models import Course
 from sustain.care.protocol_versions import protocol_for, protocols_for
-from sustain.infusion import services as infusion
+from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.scheduling import staff
 from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import SeriesHold
@@ -37,9 +36,10 @@ RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 # booking preview 33 + 3 per course another scheduler held chairs for, the week view 30 (each
 # day read apart) and the patient page 42, 40 and 25 (41, 39 and 24 after them; the clinical
 # roles' page then gained one query: the site's clinic rules, which the next dose is planned
-# under).
+# under, and one more with issue 10: the last infusion's chair-side record, which the
+# titration suggestion reads in one query).
 PATIENT_LIST = 15
-PATIENT_PAGE = {"prescriber": 42, "nurse": 40, "scheduler": 24}
+PATIENT_PAGE = {"prescriber": 43, "nurse": 41, "scheduler": 24}
 DAY_BOARD = {"page": 26, "fragment": 25}
 WEEK_VIEW = 17
 SERIES_PREVIEW = 34
@@ -82,7 +82,7 @@ def in_series(
             course, sam, first=build.at(north, MONDAY, 8),
             now=build.at(north, dt.date(2026, 11, 23), 11),
         )  # fmt: skip
-        build.give_infusion(series[0], ben, pre_phq9=build.phq9(12, item9=1))
+        build.give_infusion(series[0], ben, pre_phq9=build.phq9(12, item9=1), prescriber=ada)
         courses.append(course)
     return courses
 
@@ -100,21 +100,17 @@ def test_patient_list(login, protocol, north, ada, ben, sam, patients, django_as
 @pytest.mark.parametrize("role", list(PATIENT_PAGE))
 @pytest.mark.parametrize("size", ["few", "many"])
 def test_patient_page(login, protocol, north, ada, ben, sam, role, size, django_assert_num_queries):
-    """Few: one patient, one infusion, three scores, one alert. Many: three patients; the one
-    shown has three infusions, each after a PHQ-9 with item 9 positive (an alert each), the
-    later two with a CADSS and an adverse event."""
+    """Few: one patient, one infusion, four scores (the baselines, the PHQ-9 before it, the
+    CADSS at its end), one alert. Many: three patients; the one shown has three infusions, each
+    after a PHQ-9 with item 9 positive (an alert each) and with a CADSS, the later two with an
+    adverse event."""
     course, *_ = in_series(1 if size == "few" else 3, protocol, north, ada, ben, sam)
     if size == "many":
         for visit in course.appointments.order_by("starts_at")[1:3]:
-            record = build.give_infusion(visit, ben, pre_phq9=build.phq9(12, item9=1))
-            infusion.record_visit_assessment(
-                appointment=visit, instrument="cadss", answers={str(n): 1 for n in range(1, 24)},
-                timepoint=Timepoint.FOLLOW_UP, by=ben, completed_at=record.confirmed_at,
-                now=record.confirmed_at,
-            )  # fmt: skip
-            infusion.record_adverse_event(
-                infusion=record, kind="nausea", severity="mild", description="", by=ben,
-                action_taken="", now=record.confirmed_at,
+            build.give_infusion(
+                visit, ben, pre_phq9=build.phq9(12, item9=1), prescriber=ada,
+                cadss_answers={str(n): 1 for n in range(1, 24)},
+                adverse_event=(AdverseEventKind.NAUSEA, AdverseEventSeverity.MILD, "", ""),
             )  # fmt: skip
     users = {"prescriber": ada, "nurse": ben, "scheduler": sam}
     with time_machine.travel(SATURDAY, tick=False):
@@ -125,7 +121,7 @@ def test_patient_page(login, protocol, north, ada, ben, sam, role, size, django_
     assert len(page.appointments) == 6
     if role != "scheduler":
         assert len(page.alerts) == (1 if size == "few" else 3)
-        assert sum(len(m.assessments) for m in page.measures) == (3 if size == "few" else 7)
+        assert sum(len(m.assessments) for m in page.measures) == (4 if size == "few" else 8)
 
 
 @pytest.mark.parametrize("board", list(DAY_BOARD))

@@ -83,31 +83,54 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     assert visits[-1].ends_at - visits[0].starts_at <= dt.timedelta(days=21)
 
     first = visits[0]
-    response = nurse.get(f"/visits/{first.pk}/infusion/")
-    plan = response.context["plan"]
-    assert (plan.dose_mg, plan.drug_volume_ml, plan.pump_rate_ml_per_h) == (
-        Decimal("35"),
-        Decimal("0.7"),
-        Decimal("150.0"),
-    )
-    with time_machine.travel(first.starts_at + dt.timedelta(minutes=45), tick=False):
+    with time_machine.travel(first.starts_at, tick=False):
         nurse = login(ben)
+        at_the_chair = f"/visits/{first.pk}/infusion/"
+        nurse.post(f"{at_the_chair}check-in/")
+        nurse.post(
+            f"{at_the_chair}checks/",
+            {
+                "identity_confirmed": "on", "last_food_at": "2026-11-29T22:00",
+                "last_clear_fluids_at": "2026-11-30T06:00", "escort_present": "on",
+                "no_driving_confirmed": "on", "pregnancy_test": "not_applicable",
+                "substance_use_asked": "on", "medication_changes_asked": "on",
+            },
+        )  # fmt: skip
+        vitals = {
+            "systolic_mmhg": "124", "diastolic_mmhg": "79", "heart_rate_bpm": "74",
+            "spo2_percent": "98", "respiratory_rate_per_min": "14",
+        }  # fmt: skip
+        nurse.post(f"{at_the_chair}vitals/", vitals)
         nurse.post(
             f"/patients/{patient.pk}/assessments/new/",
-            phq9_post([2, 1, 1, 1, 1, 1, 1, 1, 0], "pre_infusion"),
+            phq9_post([3, 3, 2, 2, 2, 2, 2, 2, 0], "pre_infusion"),  # 18: the baseline
         )
+        response = nurse.get(at_the_chair)
+        view = response.context["view"]
+        assert view.gate == ()  # every pre-infusion check holds
+        assert (view.plan.dose_mg, view.plan.drug_volume_ml, view.plan.pump_rate_ml_per_h) == (
+            Decimal("35"),
+            Decimal("0.7"),
+            Decimal("150.0"),
+        )
+    with time_machine.travel(first.starts_at + dt.timedelta(minutes=20), tick=False):
+        nurse = login(ben)  # the session has been idle for 20 minutes
         response = nurse.post(
-            f"/visits/{first.pk}/infusion/", {"vial_mg_per_ml": "50", "confirm": "on"}
+            f"{at_the_chair}start/", {"vial_mg_per_ml": "50", "lot": "KET-1", "confirm": "on"}
         )
-        assert response.status_code == 302
         record = InfusionRecord.objects.get()
         first.refresh_from_db()
         course.refresh_from_db()
         assert course.status == "induction"  # infusion 1 started induction; guards held
         assert [t.to_status for t in course.transitions.all()] == ["ready", "induction"]
         assert (record.dose_mg, first.status) == (Decimal("35"), "completed")
+        assert first.chairside.stage == "infusing"
         assert Assessment.objects.get(timepoint="pre_infusion").visit_link.appointment == first
-
+    with time_machine.travel(first.starts_at + dt.timedelta(days=1), tick=False):
+        login(ben).post(
+            f"/patients/{patient.pk}/assessments/new/",
+            phq9_post([2, 1, 1, 1, 1, 1, 1, 1, 0], "follow_up"),
+        )
         page = prescriber_page = login(ada).get(f"/patients/{patient.pk}/")
     html = page.content.decode()
     assert prescriber_page.status_code == 200

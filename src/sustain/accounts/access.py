@@ -15,13 +15,13 @@ class AuthenticatedRequest(HttpRequest):
     user: User
 
 
-def require_permission(user: User, perm: str, *, category: DataCategory) -> None:
+def require_permission(user: User, perm: str, *, category: DataCategory, message: str = "") -> None:
     """Raise PermissionDenied (403), audited, unless the user's role grants `perm`."""
     if not user.has_perm(perm):
         record_event(
             actor=user, action=AuditAction.READ, category=category, outcome=AuditOutcome.DENIED
         )
-        raise PermissionDenied(f"Your role does not allow this ({perm}).")
+        raise PermissionDenied(message or f"Your role does not allow this ({perm}).")
 
 
 def sites_for_user(user: User) -> QuerySet[Site]:

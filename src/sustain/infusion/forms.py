@@ -1,21 +1,14 @@
+import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 
-from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
+from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity, EventKind, PregnancyTest
 from sustain_core import dosing
-
-
-class InfusionForm(forms.Form):
-    vial_mg_per_ml = forms.TypedChoiceField(
-        label="Vial strength",
-        choices=[(str(v), f"{v} mg/mL") for v in dosing.ALLOWED_VIAL_MG_PER_ML],
-        coerce=Decimal,
-    )
-    confirm = forms.BooleanField(
-        label="I have checked the patient, the weight, the dose and the pump rate",
-        required=True,
-    )
+from sustain_core.errors import ClinicalValueError
+from sustain_core.infusion_day import VITALS_BOUNDS, Vitals, aldrete_score
 
 
 class AdverseEventForm(forms.Form):
@@ -23,3 +16,139 @@ class AdverseEventForm(forms.Form):
     severity = forms.ChoiceField(choices=AdverseEventSeverity.choices)
     description = forms.CharField(max_length=300, required=False)
     action_taken = forms.CharField(max_length=300, required=False)
+
+
+class _AtTheChair(forms.Form):
+    """A chair-side form; times typed are the site's wall clock (`tz`)."""
+
+    def __init__(self, *args: Any, tz: dt.tzinfo, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tz = tz
+
+    def _aware(self, name: str) -> dt.datetime | None:
+        value: dt.datetime | None = self.cleaned_data.get(name)
+        return None if value is None else value.replace(tzinfo=self.tz)
+
+
+def _when(label: str) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label=label, required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )  # fmt: skip
+
+
+class ChecksForm(_AtTheChair):
+    """The pre-infusion checks (sustain.infusion.chairside.CHECK_FIELDS)."""
+
+    identity_confirmed = forms.BooleanField(required=False, label="Identity confirmed")
+    last_food_at = _when("Last ate (site's time)")
+    last_clear_fluids_at = _when("Last drank clear fluids")
+    escort_present = forms.BooleanField(required=False, label="A responsible adult takes them home")
+    no_driving_confirmed = forms.BooleanField(required=False, label="Will not drive today")
+    pregnancy_test = forms.ChoiceField(choices=PregnancyTest.choices, label="Pregnancy test")
+    substance_use_asked = forms.BooleanField(
+        required=False, label="Asked about alcohol and drug use"
+    )
+    substance_use = forms.CharField(required=False, max_length=300, label="Use reported")
+    medication_changes_asked = forms.BooleanField(
+        required=False, label="Asked about medication changes"
+    )
+    medication_changes = forms.CharField(required=False, max_length=300, label="Changes reported")
+
+    def answers(self) -> dict[str, object]:
+        data = dict(self.cleaned_data)
+        data["last_food_at"] = self._aware("last_food_at")
+        data["last_clear_fluids_at"] = self._aware("last_clear_fluids_at")
+        return data
+
+
+class VitalsForm(forms.Form):
+    """One set of vital signs; the ranges are the core's (sustain_core.infusion_day.Vitals),
+    which names the field it refuses."""
+
+    systolic_mmhg = forms.IntegerField(label="Systolic (mmHg)")
+    diastolic_mmhg = forms.IntegerField(label="Diastolic (mmHg)")
+    heart_rate_bpm = forms.IntegerField(label="Heart rate (/min)")
+    spo2_percent = forms.IntegerField(label="SpO₂ (%)")
+    respiratory_rate_per_min = forms.IntegerField(label="Respiratory rate (/min)")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            try:
+                self.vitals = Vitals(**{name: data[name] for name in VITALS_BOUNDS})
+            except ClinicalValueError as refused:
+                self.add_error(refused.field, capfirst(refused.message))
+        return data
+
+
+class DecisionForm(forms.Form):
+    """A prescriber's decision at the gate, with the reason."""
+
+    decision = forms.ChoiceField(
+        choices=[
+            ("blood_pressure", "Accept the blood pressure"),
+            ("suicide_risk", "Clear the patient for today (open suicide-risk alert)"),
+            ("dose_review", "Dose reviewed after the last infusion's blood pressure"),
+        ]
+    )
+    reason = forms.CharField(max_length=300, label="Reason")
+
+
+class StartForm(forms.Form):
+    vial_mg_per_ml = forms.TypedChoiceField(
+        label="Vial strength",
+        choices=[(str(v), f"{v} mg/mL") for v in dosing.ALLOWED_VIAL_MG_PER_ML],
+        coerce=Decimal,
+    )
+    lot = forms.CharField(max_length=60, label="Lot of the vial drawn")
+    confirm = forms.BooleanField(
+        label="I have checked the patient, the weight, the dose and the pump rate",
+        required=True,
+    )
+
+
+class EventForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[
+            (k.value, k.label)
+            for k in (EventKind.STOP, EventKind.RATE_CHANGE, EventKind.MEDICATION, EventKind.NOTE)
+        ]
+    )
+    detail = forms.CharField(max_length=300, label="What (a medication with its dose)")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Reason")
+
+
+class DischargeForm(forms.Form):
+    """The discharge criteria: the modified Aldrete items (0–2 each), dissociation resolved,
+    the escort; a prescriber may discharge against failed criteria with a reason."""
+
+    ALDRETE = (
+        ("activity", "Activity"),
+        ("respiration", "Respiration"),
+        ("circulation", "Circulation"),
+        ("consciousness", "Consciousness"),
+        ("oxygen_saturation", "Oxygen saturation"),
+    )
+    activity = forms.TypedChoiceField(choices=[(n, n) for n in (2, 1, 0)], coerce=int)
+    respiration = forms.TypedChoiceField(choices=[(n, n) for n in (2, 1, 0)], coerce=int)
+    circulation = forms.TypedChoiceField(choices=[(n, n) for n in (2, 1, 0)], coerce=int)
+    consciousness = forms.TypedChoiceField(choices=[(n, n) for n in (2, 1, 0)], coerce=int)
+    oxygen_saturation = forms.TypedChoiceField(
+        choices=[(n, n) for n in (2, 1, 0)], coerce=int, label="Oxygen saturation"
+    )
+    dissociation_resolved = forms.BooleanField(required=False, label="Dissociation resolved")
+    escort_present = forms.BooleanField(required=False, label="Escort present")
+    override_reason = forms.CharField(
+        required=False, max_length=300, label="Prescriber: discharge despite (reason)"
+    )
+
+    def aldrete(self) -> int:
+        return aldrete_score(**{name: self.cleaned_data[name] for name, _ in self.ALDRETE})
+
+
+class AddendumForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Addendum")

@@ -9,8 +9,15 @@ from django.db.models import Q
 
 from sustain.accounts.models import User
 from sustain.care.models import Assessment, ClinicRules, Course, Patient
-from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
+from sustain.infusion.enums import (
+    AdverseEventKind,
+    AdverseEventSeverity,
+    EventKind,
+    PregnancyTest,
+    Stage,
+)
 from sustain.scheduling.models import Appointment
+from sustain_core.infusion_day import VITALS_BOUNDS, Vitals
 
 
 class AdverseEvent(models.Model):
@@ -90,3 +97,200 @@ class VisitAssessment(models.Model):
     assessment = models.OneToOneField(
         Assessment, on_delete=models.PROTECT, related_name="visit_link"
     )
+
+
+STARTED = (Stage.INFUSING, Stage.STOPPED, Stage.RECOVERING, Stage.DISCHARGED, Stage.SIGNED,
+           Stage.COSIGNED)  # fmt: skip
+ENDED = (Stage.RECOVERING, Stage.DISCHARGED, Stage.SIGNED, Stage.COSIGNED)
+DISCHARGED = (Stage.DISCHARGED, Stage.SIGNED, Stage.COSIGNED)
+SIGNED = (Stage.SIGNED, Stage.COSIGNED)
+
+
+def _set_with(field: str, *others: str) -> Q:
+    """Either all of these fields are set or none is (a decision is made whole)."""
+    names = (field, *others)
+    return Q(**{f"{name}__isnull": True for name in names}) | Q(
+        **{f"{name}__isnull": False for name in names}
+    )
+
+
+class ChairsideRecord(models.Model):
+    """The chair-side record of one visit, filled at the chair: the pre-infusion checks, a
+    prescriber's decisions at the gate, the start and end of the infusion (the dose given is
+    its InfusionRecord), timed vital signs and events, recovery and discharge, the nurse's
+    signature and the prescriber's co-signature. Once co-signed it is locked: it changes only
+    by addenda. Its stage moves as sustain_core.infusion_day allows, and the database refuses
+    a stage whose facts are missing."""
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="chairside"
+    )
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    checked_in_at = models.DateTimeField()
+    checked_in_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # The pre-infusion checks (sustain_core.infusion_day.GateFacts).
+    identity_confirmed = models.BooleanField(default=False)
+    last_food_at = models.DateTimeField(null=True, blank=True)
+    last_clear_fluids_at = models.DateTimeField(null=True, blank=True)
+    escort_present = models.BooleanField(default=False)
+    no_driving_confirmed = models.BooleanField(default=False)
+    pregnancy_test = models.CharField(
+        max_length=20, choices=PregnancyTest.choices, default=PregnancyTest.NOT_APPLICABLE
+    )
+    substance_use_asked = models.BooleanField(default=False)
+    substance_use = models.CharField(max_length=300, blank=True)
+    medication_changes_asked = models.BooleanField(default=False)
+    medication_changes = models.CharField(max_length=300, blank=True)
+    # A prescriber's decisions at the gate, each with its reason.
+    blood_pressure_accepted_at = models.DateTimeField(null=True, blank=True)
+    blood_pressure_accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    blood_pressure_reason = models.CharField(max_length=300, blank=True)
+    suicide_risk_cleared_at = models.DateTimeField(null=True, blank=True)
+    suicide_risk_cleared_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    suicide_risk_note = models.CharField(max_length=300, blank=True)
+    dose_reviewed_at = models.DateTimeField(null=True, blank=True)
+    dose_reviewed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dose_review_note = models.CharField(max_length=300, blank=True)
+    # The infusion.
+    lot = models.CharField(max_length=60, blank=True, help_text="The lot of the vial drawn")
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Recovery and discharge.
+    aldrete = models.PositiveSmallIntegerField(null=True, blank=True)
+    dissociation_resolved = models.BooleanField(default=False)
+    escort_at_discharge = models.BooleanField(default=False)
+    discharged_at = models.DateTimeField(null=True, blank=True)
+    discharged_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    discharge_override_reason = models.CharField(max_length=300, blank=True)
+    # Signatures.
+    nurse_signed_at = models.DateTimeField(null=True, blank=True)
+    nurse_signed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    prescriber_signed_at = models.DateTimeField(null=True, blank=True)
+    prescriber_signed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=~Q(stage__in=STARTED) | Q(started_at__isnull=False, lot__gt=""),
+                name="chairside_started_has_time_and_lot",
+            ),
+            models.CheckConstraint(
+                condition=~Q(stage__in=ENDED) | Q(ended_at__isnull=False),
+                name="chairside_ended_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(stage__in=DISCHARGED) | Q(discharged_at__isnull=False),
+                name="chairside_discharged_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(stage__in=SIGNED) | Q(nurse_signed_at__isnull=False),
+                name="chairside_signed_has_nurse",
+            ),
+            models.CheckConstraint(
+                condition=~Q(stage=Stage.COSIGNED) | Q(prescriber_signed_at__isnull=False),
+                name="chairside_cosigned_has_prescriber",
+            ),
+            models.CheckConstraint(
+                condition=Q(aldrete__isnull=True) | Q(aldrete__lte=10),
+                name="chairside_aldrete_0_to_10",
+            ),
+            models.CheckConstraint(
+                condition=_set_with("blood_pressure_accepted_at", "blood_pressure_accepted_by"),
+                name="chairside_bp_decision_whole",
+            ),
+            models.CheckConstraint(
+                condition=_set_with("suicide_risk_cleared_at", "suicide_risk_cleared_by"),
+                name="chairside_suicide_decision_whole",
+            ),
+            models.CheckConstraint(
+                condition=_set_with("dose_reviewed_at", "dose_reviewed_by"),
+                name="chairside_dose_review_whole",
+            ),
+        ]
+
+    @property
+    def locked(self) -> bool:
+        return self.stage in SIGNED
+
+
+class VitalsReading(models.Model):
+    """One set of vital signs, as entered at the chair (sustain_core.infusion_day.Vitals);
+    the database refuses a value outside physiological plausibility."""
+
+    record = models.ForeignKey(ChairsideRecord, on_delete=models.PROTECT, related_name="vitals")
+    taken_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    systolic_mmhg = models.PositiveSmallIntegerField()
+    diastolic_mmhg = models.PositiveSmallIntegerField()
+    heart_rate_bpm = models.PositiveSmallIntegerField()
+    spo2_percent = models.PositiveSmallIntegerField()
+    respiratory_rate_per_min = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering: ClassVar = ["taken_at", "pk"]
+        constraints: ClassVar = [
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": low, f"{name}__lte": high}),
+                    name=f"vitals_{name}_plausible",
+                )
+                for name, (low, high, _, _) in VITALS_BOUNDS.items()
+            ),
+            models.CheckConstraint(
+                condition=Q(diastolic_mmhg__lt=models.F("systolic_mmhg")),
+                name="vitals_diastolic_below_systolic",
+            ),
+        ]
+
+    def as_vitals(self) -> Vitals:
+        return Vitals(
+            systolic_mmhg=self.systolic_mmhg,
+            diastolic_mmhg=self.diastolic_mmhg,
+            heart_rate_bpm=self.heart_rate_bpm,
+            spo2_percent=self.spo2_percent,
+            respiratory_rate_per_min=self.respiratory_rate_per_min,
+        )
+
+
+class InfusionEvent(models.Model):
+    """A timed entry: the infusion stopped (and why), resumed by a prescriber, the pump rate
+    changed, a medication given (with its dose), a note, or a step undone (with a reason)."""
+
+    record = models.ForeignKey(ChairsideRecord, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField()
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    detail = models.CharField(max_length=300)
+
+    class Meta:
+        ordering: ClassVar = ["at", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=~Q(detail=""), name="event_has_detail")
+        ]
+
+
+class Addendum(models.Model):
+    """A later note on a signed record: the record itself no longer changes."""
+
+    record = models.ForeignKey(ChairsideRecord, on_delete=models.PROTECT, related_name="addenda")
+    at = models.DateTimeField()
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+
+    class Meta:
+        ordering: ClassVar = ["at", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=~Q(text=""), name="addendum_has_text")
+        ]

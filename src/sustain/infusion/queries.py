@@ -1,18 +1,24 @@
 """Reads of the infusion record."""
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+
+from django.utils.safestring import SafeString
 
 from sustain.accounts.access import require_permission
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
-from sustain.care.models import Course
+from sustain.care import protocol_versions
+from sustain.care.models import Assessment, Course
 from sustain.care.rules import current_rules
-from sustain.infusion import services
-from sustain.infusion.models import InfusionRecord
+from sustain.infusion import chairside, services
+from sustain.infusion.charts import Reading, vitals_chart
+from sustain.infusion.enums import Stage
+from sustain.infusion.models import ChairsideRecord, InfusionEvent, InfusionRecord, VitalsReading
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.models import Appointment
-from sustain_core import dosing, protocols
+from sustain_core import dosing, infusion_day, protocols
 from sustain_core.errors import ClinicalValueError
 
 
@@ -65,3 +71,127 @@ def dose_view(
         titration=services.titration_suggestion(course, responded=responded),
         weight_basis=rules.dosing_weight_basis,
     )
+
+
+@dataclass(frozen=True)
+class ReadingRow:
+    """A set of vital signs as the record shows it, with what it set off: a deferral before
+    the start, a stop during the infusion."""
+
+    reading: VitalsReading
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChairsideView:
+    """A visit's chair-side record as its page and its PDF show it."""
+
+    record: ChairsideRecord | None
+    protocol: protocols.Protocol
+    gate: tuple[infusion_day.GateFailure, ...]
+    plan: dosing.DosePlan | dosing.HourlyDosePlan | None
+    plan_refused: str
+    vial: Decimal
+    given: InfusionRecord | None
+    readings: list[ReadingRow]
+    chart: SafeString
+    due: tuple[infusion_day.DueReading, ...]
+    events: list[InfusionEvent]
+    discharge_failures: tuple[str, ...]
+    cadss: list[Assessment]
+    cadss_due_at: dt.datetime | None
+
+
+def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideView:
+    """Everything the chair-side page shows of the visit (its caller checked the access and
+    audits the read)."""
+    record = ChairsideRecord.objects.filter(appointment=appointment).first()
+    protocol = protocol_versions.protocol_for(appointment.course)
+    safety, plan_of_watch = protocol.safety, protocol.monitoring
+    given = InfusionRecord.objects.filter(appointment=appointment).first()
+    vial = given.vial_mg_per_ml if given else dosing.ALLOWED_VIAL_MG_PER_ML[-1]
+    plan, refused = None, ""
+    if given is None:
+        try:
+            plan = services.plan_dose(
+                appointment=appointment, vial_mg_per_ml=vial,
+                rules=current_rules(appointment.site).as_rules(),
+            )  # fmt: skip
+        except ClinicalValueError as error:
+            refused = error.message
+    readings = list(record.vitals.select_related("recorded_by")) if record else []
+    rows = [ReadingRow(r, _flags(record, r, safety)) for r in readings] if record else []
+    started = record.started_at if record else None
+    ended = record.ended_at if record else None
+    cadss_due = None
+    if started is not None:
+        cadss_due = (
+            started + dt.timedelta(minutes=plan_of_watch.cadss_after_start_minutes)
+            if plan_of_watch.cadss_after_start_minutes is not None
+            else ended or started + dt.timedelta(minutes=protocol.regimen.infusion_minutes)
+        )
+    return ChairsideView(
+        record=record,
+        protocol=protocol,
+        gate=chairside.gate(record, now=now)
+        if record is not None and record.stage in chairside.BEFORE_START
+        else (),
+        plan=plan,
+        plan_refused=refused,
+        vial=vial,
+        given=given,
+        readings=rows,
+        chart=vitals_chart(
+            [
+                Reading(r.taken_at, r.systolic_mmhg, r.diastolic_mmhg, r.heart_rate_bpm)
+                for r in readings
+            ],
+            started_at=started,
+            ended_at=ended,
+            stop_systolic=safety.stop_systolic_above,
+            stop_diastolic=safety.stop_diastolic_above,
+            stop_heart_rate=safety.stop_heart_rate_above,
+            tz=appointment.site.tz,
+        ),
+        due=chairside.readings_due(record, now=now)
+        if record is not None and record.stage not in chairside.LEFT
+        else (),
+        events=list(record.events.select_related("by")) if record else [],
+        discharge_failures=chairside.discharge_failures(
+            record,
+            aldrete=None,
+            dissociation_resolved=record.dissociation_resolved,
+            escort_present=record.escort_present,
+            now=now,
+        )
+        if record is not None and record.stage == Stage.RECOVERING
+        else (),
+        cadss=list(
+            Assessment.objects.filter(
+                visit_link__appointment=appointment, instrument="cadss"
+            ).order_by("completed_at")
+        ),
+        cadss_due_at=cadss_due,
+    )
+
+
+def _flags(
+    record: ChairsideRecord, reading: VitalsReading, safety: protocols.SafetyThresholds
+) -> tuple[str, ...]:
+    vitals = reading.as_vitals()
+    if record.started_at is None or reading.taken_at < record.started_at:
+        return infusion_day.deferral_reasons(vitals, safety)
+    if record.ended_at is None or reading.taken_at <= record.ended_at:
+        return infusion_day.stop_reasons(vitals, safety)
+    return ()
+
+
+def checks_initial(record: ChairsideRecord | None, tz: dt.tzinfo) -> dict[str, object]:
+    """The checks form as last answered (times in the site's wall clock)."""
+    if record is None:
+        return {}
+    initial: dict[str, object] = {name: getattr(record, name) for name in chairside.CHECK_FIELDS}
+    for name in ("last_food_at", "last_clear_fluids_at"):
+        value = getattr(record, name)
+        initial[name] = value.astimezone(tz).replace(tzinfo=None) if value else None
+    return initial

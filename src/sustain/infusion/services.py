@@ -1,11 +1,13 @@
-"""The chair-side record: the dose for a visit, recording it, adverse events, titration and
-the questionnaires taken at a visit. Each write is one transaction with its audit event."""
+"""The dose for a visit, adverse events, titration and the questionnaires taken at a visit
+(the chair-side record's steps are sustain.infusion.chairside). Each write is one transaction
+with its audit event."""
 
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Exists, F, Max, OuterRef, Q
 
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
@@ -14,16 +16,25 @@ from sustain.care import queries as care_queries
 from sustain.care import services as care
 from sustain.care.enums import CourseStatus, Timepoint
 from sustain.care.models import Assessment, Course
-from sustain.care.rules import rules_for_record
-from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
-from sustain.infusion.models import AdverseEvent, InfusionRecord, VisitAssessment
+from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity, EventKind
+from sustain.infusion.models import (
+    SIGNED,
+    AdverseEvent,
+    ChairsideRecord,
+    InfusionEvent,
+    InfusionRecord,
+    VisitAssessment,
+)
 from sustain.scheduling import queries as scheduling_queries
-from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
 from sustain_core import clinic_rules, dosing, protocols, session_dose
 from sustain_core.errors import ClinicalValueError
 
 INFUSING = (CourseStatus.INDUCTION, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
+
+
+class StepRefused(ClinicalValueError):
+    """The record does not allow this step now (HTTP 409 in the API): nothing was saved."""
 
 
 def infusions_given(course: Course) -> int:
@@ -75,88 +86,6 @@ def course_dose_total(course: Course) -> tuple[int, Decimal, Decimal] | None:
     return len(doses), sum(doses, Decimal(0)), dosing.cumulative_mg_per_kg(doses, weight.weight_kg)
 
 
-@transaction.atomic
-def record_infusion(
-    *, appointment: Appointment, vial_mg_per_ml: Decimal, by: User, confirmed_at: dt.datetime
-) -> InfusionRecord:
-    """Record the nurse-confirmed dose for a booked visit and complete the visit.
-
-    The dose is computed under the site's rules in force, and the record keeps that version
-    (sustain.care.rules.rules_for_record). After the protocol's last induction infusion the
-    course moves to post-induction review.
-    """
-    appointment = (
-        Appointment.objects.select_for_update()
-        .select_related("course", "patient__site", "site")
-        .get(pk=appointment.pk)
-    )
-    if appointment.status != AppointmentStatus.BOOKED:
-        raise ClinicalValueError("appointment", f"this visit is {appointment.status}, not booked")
-    tz = appointment.site.tz
-    visit_day, today = (
-        appointment.starts_at.astimezone(tz).date(),
-        confirmed_at.astimezone(tz).date(),
-    )
-    if visit_day != today:
-        raise ClinicalValueError(
-            "appointment",
-            f"this visit is on {visit_day}, not today ({today}): an infusion is recorded on "
-            "the day of its visit",
-        )
-    course = appointment.course
-    if course.status in {CourseStatus.SCREENING, CourseStatus.READY}:
-        # Infusion 1 starts induction: the lifecycle's guards (consent, a signed screen, the
-        # baseline measures, a current weight) must hold, or nothing is recorded.
-        for phase in (CourseStatus.READY, CourseStatus.INDUCTION):
-            if course.status != phase:
-                course = care.change_course_status(
-                    course=course, status=phase, by=by, at=confirmed_at
-                )
-    if course.status not in INFUSING:
-        raise ClinicalValueError(
-            "course",
-            f"no infusion can be recorded while the course is {course.get_status_display()}",
-        )
-    rules = rules_for_record(appointment.site, now=confirmed_at)
-    plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml, rules=rules.as_rules())
-    record = InfusionRecord(
-        appointment=appointment,
-        patient=appointment.patient,
-        course=appointment.course,
-        weight_kg=plan.weight_kg,
-        vial_mg_per_ml=plan.vial_mg_per_ml,
-        drug_volume_ml=plan.drug_volume_ml,
-        bag_volume_ml=plan.bag_volume_ml,
-        infusion_minutes=protocol_versions.protocol_for(course).regimen.infusion_minutes,
-        pump_rate_ml_per_h=plan.pump_rate_ml_per_h,
-        confirmed_at=confirmed_at,
-        confirmed_by=by,
-        clinic_rules=rules,
-    )
-    if isinstance(plan, dosing.DosePlan):
-        record.mg_per_kg, record.dose_mg = plan.mg_per_kg, plan.dose_mg
-    else:
-        record.mg_per_kg_per_h, record.dose_mg = plan.mg_per_kg_per_h, plan.total_mg
-        record.dose_rate_mg_per_h, record.capped = plan.dose_rate_mg_per_h, plan.capped
-    record.full_clean()
-    record.save(force_insert=True)
-    appointment.status = AppointmentStatus.COMPLETED
-    appointment.save(update_fields=["status"])
-    protocol = protocol_versions.protocol_for(course)
-    if (
-        course.status == CourseStatus.INDUCTION
-        and appointment.number >= protocol.induction_infusions
-    ):
-        care.change_course_status(
-            course=course, status=CourseStatus.REVIEW, by=by, at=confirmed_at,
-            infusions_given=infusions_given(course),
-        )  # fmt: skip
-    care.record_patient_event(
-        by=by, patient=appointment.patient, category=DataCategory.INFUSION, obj=record
-    )
-    return record
-
-
 def has_responded(course: Course) -> bool:
     """Whether the course's outcome measure shows response or remission so far
     (care.queries.measure_summaries over the course's visits)."""
@@ -170,22 +99,42 @@ def has_responded(course: Course) -> bool:
 
 
 def titration_suggestion(course: Course, *, responded: bool) -> protocols.TitrationDecision | None:
-    """The protocol's titration decision for the next infusion (sustain_core.protocols.titrate).
-
-    Dissociation is the CADSS entered for the last infusion given; tolerance and blood pressure
-    come with the infusion-day records (a later issue): tolerance is taken as confirmed by the
-    prescriber who applies the decision, and no blood-pressure rule can fire yet.
-    """
+    """The protocol's titration decision for the next infusion (sustain_core.protocols.titrate),
+    from what happened at the last infusion given, as its chair-side record holds it: the
+    highest systolic and diastolic pressure while infusing, the CADSS taken at the visit, and
+    whether it was tolerated (not stopped, no severe adverse event). An infusion without a
+    record counts as not tolerated: nothing known, no increase."""
     protocol = protocol_versions.protocol_for(course)
     if not protocol.titration or protocol.regimen.mg_per_kg is None:
         return None
     given = list(course.infusions.select_related("appointment").order_by("appointment__starts_at"))
     if course.status != CourseStatus.INDUCTION or not given:
         return None
+    last = given[-1]
     cadss = (
-        Assessment.objects.filter(instrument="cadss", visit_link__appointment=given[-1].appointment)
+        Assessment.objects.filter(instrument="cadss", visit_link__appointment=last.appointment)
         .order_by("-completed_at")
         .values_list("total_score", flat=True)
+        .first()
+    )
+    during = Q(vitals__taken_at__gte=F("started_at")) & (
+        Q(ended_at__isnull=True) | Q(vitals__taken_at__lte=F("ended_at"))
+    )
+    record = (
+        ChairsideRecord.objects.filter(appointment=last.appointment, started_at__isnull=False)
+        .annotate(
+            systolic_max=Max("vitals__systolic_mmhg", filter=during),
+            diastolic_max=Max("vitals__diastolic_mmhg", filter=during),
+            stopped=Exists(
+                InfusionEvent.objects.filter(record=OuterRef("pk"), kind=EventKind.STOP)
+            ),
+            severe=Exists(
+                AdverseEvent.objects.filter(
+                    infusion__appointment=OuterRef("appointment"),
+                    severity=AdverseEventSeverity.SEVERE,
+                )
+            ),
+        )
         .first()
     )
     return protocols.titrate(
@@ -193,10 +142,10 @@ def titration_suggestion(course: Course, *, responded: bool) -> protocols.Titrat
         current_mg_per_kg=course.dose_mg_per_kg or protocol.regimen.mg_per_kg,
         infusions_given=len(given),
         responded=responded,
-        tolerated=True,
+        tolerated=record is not None and not (record.stopped or record.severe),
         dissociation_score=int(cadss) if cadss is not None else None,
-        systolic_max=None,
-        diastolic_max=None,
+        systolic_max=record.systolic_max if record is not None else None,
+        diastolic_max=record.diastolic_max if record is not None else None,
     )
 
 
@@ -231,6 +180,10 @@ def record_adverse_event(
     by: User,
     now: dt.datetime,
 ) -> AdverseEvent:
+    if ChairsideRecord.objects.filter(
+        appointment_id=infusion.appointment_id, stage__in=SIGNED
+    ).exists():
+        raise StepRefused("infusion", "the record is signed: add an addendum instead")
     if kind == AdverseEventKind.OTHER and not description.strip():
         raise ClinicalValueError("description", "describe an adverse event of kind other")
     event = AdverseEvent.objects.create(

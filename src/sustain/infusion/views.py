@@ -1,73 +1,252 @@
-"""The infusion record of a visit, its adverse events, and titration."""
+"""The infusion day at the chair (one page per visit, a tablet at the chair), its steps,
+adverse events, the record's PDF, and titration."""
 
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from sustain.accounts.access import AuthenticatedRequest
 from sustain.accounts.enums import DataCategory
+from sustain.accounts.models import User
 from sustain.accounts.web import attempt, show_form_errors
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
-from sustain.care.rules import current_rules
-from sustain.infusion import queries, services
-from sustain.infusion.forms import AdverseEventForm, InfusionForm
-from sustain_core import dosing
-from sustain_core.errors import ClinicalValueError
+from sustain.infusion import chairside, queries, services
+from sustain.infusion.enums import EventKind
+from sustain.infusion.forms import (
+    AddendumForm,
+    AdverseEventForm,
+    ChecksForm,
+    DecisionForm,
+    DischargeForm,
+    EventForm,
+    ReasonForm,
+    StartForm,
+    VitalsForm,
+)
+from sustain.infusion.models import ChairsideRecord
+from sustain.scheduling.models import Appointment
+
+AT_THE_CHAIR = chairside.AT_THE_CHAIR
 
 
-@require_http_methods(["GET", "POST"])
+def _record(appointment: Appointment) -> ChairsideRecord | None:
+    return ChairsideRecord.objects.filter(appointment=appointment).first()
+
+
+@require_GET
 @login_required
-def infusion_record(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
-    """The dose for the visit, computed, and its confirmation by the nurse at the chair."""
-    appointment = queries.get_visit_for_change(
-        request.user, appointment_id, "infusion.add_infusionrecord"
-    )
-    vial = dosing.ALLOWED_VIAL_MG_PER_ML[-1]
-    form = InfusionForm(request.POST or None, initial={"vial_mg_per_ml": vial})
-    if form.is_bound and form.is_valid():
-        vial = form.cleaned_data["vial_mg_per_ml"]
-    plan, plan_error = None, ""
-    try:
-        plan = services.plan_dose(
-            appointment=appointment,
-            vial_mg_per_ml=vial,
-            rules=current_rules(appointment.site).as_rules(),
-        )
-    except ClinicalValueError as error:
-        plan_error = error.message
-    if request.method == "POST" and form.is_valid():
-        recorded = attempt(
-            request,
-            lambda: services.record_infusion(
-                appointment=appointment,
-                vial_mg_per_ml=vial,
-                by=request.user,
-                confirmed_at=timezone.now(),
-            ),
-            form=form,
-            success=f"Infusion {appointment.number} recorded.",
-        )
-        if recorded is not None:
-            return redirect("clinic:patient_detail", patient_id=appointment.patient_id)
+def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """The visit's chair-side record as it stands, with the forms of the next steps."""
+    appointment = queries.get_visit_for_change(request.user, appointment_id, AT_THE_CHAIR)
     care_queries.record_patient_read(request.user, appointment.patient)
+    view = queries.chairside_view(appointment, now=timezone.now())
+    tz = appointment.site.tz
     context = {
-        "patient": appointment.patient,
+        "view": view,
         "appointment": appointment,
-        "form": form,
-        "plan": plan,
-        "plan_error": plan_error,
-        "pump_resolution": dosing.PUMP_RATE_RESOLUTION_ML_PER_H,
-        "tz": appointment.site.tz,
-        "record": getattr(appointment, "infusion", None),
+        "patient": appointment.patient,
+        "tz": tz,
+        "checks_form": ChecksForm(initial=queries.checks_initial(view.record, tz), tz=tz),
+        "vitals_form": VitalsForm(),
+        "decision_form": DecisionForm(),
+        "start_form": StartForm(initial={"vial_mg_per_ml": view.vial}),
+        "event_form": EventForm(),
+        "reason_form": ReasonForm(),
+        "discharge_form": DischargeForm(),
+        "addendum_form": AddendumForm(),
         "adverse_form": AdverseEventForm(),
     }
-    return render(
-        request, "infusion/infusion_form.html", context, status=400 if form.errors else 200
+    return render(request, "infusion/chairside.html", context)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One POST step of the chair-side record: its form, who may take it, and the service."""
+
+    form: type[forms.Form] | None
+    perm: str
+    run: Callable[[ChairsideRecord, Any, User, dt.datetime], object]
+    done: str
+
+
+def _checks(record: ChairsideRecord, form: Any, by: User, now: dt.datetime) -> object:
+    return chairside.answer_checks(record=record, answers=form.answers(), by=by, now=now)
+
+
+STEPS = {
+    "checks": Step(ChecksForm, AT_THE_CHAIR, _checks, "Checks saved."),
+    "vitals": Step(
+        VitalsForm,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.record_vitals(record=r, vitals=f.vitals, by=by, now=now),
+        "Vital signs recorded.",
+    ),
+    "decision": Step(
+        DecisionForm,
+        "care.prescribe",
+        lambda r, f, by, now: chairside.decide(
+            record=r,
+            decision=f.cleaned_data["decision"],
+            reason=f.cleaned_data["reason"],
+            by=by,
+            now=now,
+        ),
+        "Decision recorded.",
+    ),
+    "start": Step(
+        StartForm,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.start_infusion(
+            record=r,
+            vial_mg_per_ml=f.cleaned_data["vial_mg_per_ml"],
+            lot=f.cleaned_data["lot"],
+            by=by,
+            now=now,
+        ),
+        "Infusion started.",
+    ),
+    "event": Step(
+        EventForm,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.add_event(
+            record=r,
+            kind=EventKind(f.cleaned_data["kind"]),
+            detail=f.cleaned_data["detail"],
+            by=by,
+            now=now,
+        ),
+        "Event recorded.",
+    ),
+    "resume": Step(
+        ReasonForm,
+        "care.prescribe",
+        lambda r, f, by, now: chairside.resume(
+            record=r, reason=f.cleaned_data["reason"], by=by, now=now
+        ),
+        "Infusion resumed.",
+    ),
+    "end": Step(
+        None,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.end_infusion(record=r, by=by, now=now),
+        "Infusion ended: recovery.",
+    ),
+    "discharge": Step(
+        DischargeForm,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.discharge(
+            record=r,
+            aldrete=f.aldrete(),
+            dissociation_resolved=f.cleaned_data["dissociation_resolved"],
+            escort_present=f.cleaned_data["escort_present"],
+            by=by,
+            now=now,
+            override_reason=f.cleaned_data["override_reason"],
+        ),
+        "Discharged.",
+    ),
+    "sign": Step(
+        None,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.sign(record=r, by=by, now=now),
+        "Signed.",
+    ),
+    "cosign": Step(
+        None,
+        "care.prescribe",
+        lambda r, f, by, now: chairside.cosign(record=r, by=by, now=now),
+        "Co-signed: the record is locked.",
+    ),
+    "undo": Step(
+        ReasonForm,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.undo(
+            record=r, reason=f.cleaned_data["reason"], by=by, now=now
+        ),
+        "Step undone.",
+    ),
+    "addendum": Step(
+        AddendumForm,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.add_addendum(
+            record=r, text=f.cleaned_data["text"], by=by, now=now
+        ),
+        "Addendum added.",
+    ),
+}
+
+
+@require_POST
+@login_required
+def check_in(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """The patient has arrived: open the visit's record."""
+    appointment = queries.get_visit_for_change(request.user, appointment_id, AT_THE_CHAIR)
+    attempt(
+        request,
+        lambda: chairside.check_in(appointment=appointment, by=request.user, now=timezone.now()),
+        success="Checked in.",
     )
+    return redirect("infusion:chairside", appointment_id=appointment.pk)
+
+
+@require_POST
+@login_required
+def chairside_step(request: AuthenticatedRequest, appointment_id: int, step: str) -> HttpResponse:
+    """One step of the record (STEPS); a refusal is shown in plain words and saves nothing."""
+    if step not in STEPS:
+        raise Http404("No such step.")
+    action = STEPS[step]
+    appointment = queries.get_visit_for_change(request.user, appointment_id, action.perm)
+    record = _record(appointment)
+    if record is None:
+        messages.error(request, "Check the patient in first.")
+        return redirect("infusion:chairside", appointment_id=appointment.pk)
+    form: forms.Form | None = None
+    if action.form is ChecksForm:
+        form = ChecksForm(request.POST, tz=appointment.site.tz)
+    elif action.form is not None:
+        form = action.form(request.POST)
+    if form is not None and not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: action.run(record, form, request.user, timezone.now()),
+            success=action.done,
+        )
+    return redirect("infusion:chairside", appointment_id=appointment.pk)
+
+
+@require_GET
+@login_required
+def record_pdf(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """The record as a PDF for the chart and for audits (WeasyPrint)."""
+    from weasyprint import HTML  # noqa: PLC0415 - Pango is loaded only when a PDF is made
+
+    appointment = queries.get_visit_for_change(request.user, appointment_id, AT_THE_CHAIR)
+    care_queries.record_patient_read(request.user, appointment.patient)
+    view = queries.chairside_view(appointment, now=timezone.now())
+    if view.record is None:
+        raise Http404("No record for this visit yet.")
+    html = render_to_string(
+        "infusion/record_pdf.html",
+        {"view": view, "appointment": appointment, "patient": appointment.patient,
+         "tz": appointment.site.tz, "printed_at": timezone.now()},
+    )  # fmt: skip
+    response = HttpResponse(HTML(string=html).write_pdf(), content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="infusion-record.pdf"'
+    return response
 
 
 @require_POST
@@ -91,7 +270,7 @@ def adverse_event_record(request: AuthenticatedRequest, appointment_id: int) -> 
             ),
             success="Adverse event recorded.",
         )
-    return redirect("infusion:infusion_record", appointment_id=appointment.pk)
+    return redirect("infusion:chairside", appointment_id=appointment.pk)
 
 
 @require_POST

@@ -92,6 +92,9 @@ class Appointment(models.Model):
     # iCalendar identity (RFC 5545 §3.8.4.7 UID, §3.8.7.4 SEQUENCE): the UID never changes;
     # SEQUENCE goes up whenever the visit is moved or cancelled (calendar.touch_appointment).
     phase = models.CharField(max_length=20, choices=VisitPhase.choices, blank=True)
+    # When the next timed vital signs become overdue (the chair-side record keeps it; the day
+    # board shows it). Null: no reading is due.
+    vitals_overdue_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=20, choices=CancellationReason.choices, blank=True)
     cancel_note = models.CharField(max_length=300, blank=True)
     # Set when a prescriber kept a move that breaks the protocol's series rules.

@@ -16,7 +16,7 @@ from sustain.care.models import ACTIVE_COURSE_STATUSES, Assessment, Course, Pati
 from sustain.care.protocol_versions import protocols_for
 from sustain.care.queries import Visit, due_measures
 from sustain.scheduling import staff
-from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, StaffRole, VisitPhase
+from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, StaffRole
 from sustain.scheduling.models import Appointment, Chair, Shift
 from sustain_core import measurement, staffing
 
@@ -40,7 +40,6 @@ def schedule(
         .exclude(status=AppointmentStatus.CANCELLED)
         .select_related("patient", "chair")
     ):
-        appointment.next_phase = _next_phase(appointment.phase)  # type: ignore[attr-defined]
         day = appointment.starts_at.astimezone(tz).date()
         by_day_and_chair[day, appointment.chair_id].append(appointment)
     chairs = list(site.chairs.all())
@@ -84,12 +83,6 @@ def week_board(
     week = schedule(site, monday, days=7)
     record_event(actor=user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site)
     return week
-
-
-def _next_phase(phase: str) -> VisitPhase | None:
-    order = list(VisitPhase)
-    position = order.index(VisitPhase(phase)) + 1 if phase else 0
-    return order[position] if position < len(order) else None
 
 
 def waiting_courses(sites: QuerySet[Site]) -> list[Course]:

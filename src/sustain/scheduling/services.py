@@ -368,24 +368,17 @@ def mark_no_show(*, appointment: Appointment, by: User, now: dt.datetime) -> App
     return appointment
 
 
-PHASE_ORDER = list(VisitPhase)
-
-
-@transaction.atomic
-def advance_phase(*, appointment: Appointment, phase: VisitPhase, by: User) -> Appointment:
-    """Move a visit along arrived → in chair → infusing → recovering → discharged."""
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-    if appointment.status not in OCCUPYING:
-        raise ClinicalValueError("phase", f"the visit is {appointment.get_status_display()}")
-    current = PHASE_ORDER.index(VisitPhase(appointment.phase)) if appointment.phase else -1
-    if PHASE_ORDER.index(phase) <= current:
-        raise ClinicalValueError(
-            "phase", f"the visit is already {VisitPhase(appointment.phase).label.lower()}"
-        )
-    appointment.phase = phase
-    appointment.save(update_fields=["phase"])
-    _audit_visit(appointment, by, AuditAction.UPDATE)
-    return appointment
+def set_phase(
+    appointment: Appointment, phase: VisitPhase, *, vitals_overdue_at: dt.datetime | None
+) -> None:
+    """Show the visit at `phase` on the day board, with when its next vital signs become
+    overdue. The chair-side record (sustain.infusion.chairside) calls this as it changes, in
+    its own transaction: the board follows the record and has no way of its own to move a
+    visit on."""
+    Appointment.objects.filter(pk=appointment.pk).update(
+        phase=phase, vitals_overdue_at=vitals_overdue_at
+    )
+    appointment.phase, appointment.vitals_overdue_at = phase, vitals_overdue_at
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.protocol_versions import protocol_for
 from sustain.scheduling import chairs, queries, services, staff
-from sustain.scheduling.enums import CancellationReason, ChairCapability, VisitPhase
+from sustain.scheduling.enums import CancellationReason, ChairCapability
 from sustain.scheduling.forms import (
     ChairCapabilitiesForm,
     SeriesForm,
@@ -290,23 +290,6 @@ def visit_no_show(request: AuthenticatedRequest, appointment_id: int) -> HttpRes
         lambda: services.mark_no_show(appointment=appointment, by=request.user, now=timezone.now()),
         success=f"Visit {appointment.number}: no-show recorded.",
     )
-    return _back(request, appointment)
-
-
-@require_POST
-@login_required
-def visit_phase(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
-    appointment = _visit_for_change(request, appointment_id)
-    phase = request.POST.get("phase", "")
-    if phase not in VisitPhase.values:
-        messages.error(request, "No such phase.")
-    else:
-        attempt(
-            request,
-            lambda: services.advance_phase(
-                appointment=appointment, phase=VisitPhase(phase), by=request.user
-            ),
-        )
     return _back(request, appointment)
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 from sustain.care import services as care
 from sustain.care.protocol_versions import protocol_for
+from sustain.clinic import story
 from sustain.scheduling import services as scheduling
 
 pytestmark = [
@@ -97,10 +98,7 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sa
         answers=dict(zip("123456789", [2, 2, 1, 1, 1, 1, 1, 1, 0], strict=True)),
         completed_at=visits[0].starts_at, now=timezone.now(),
     )  # fmt: skip
-    infusion.record_infusion(
-        appointment=visits[0], vial_mg_per_ml=Decimal("50"), by=ben,
-        confirmed_at=visits[0].starts_at + dt.timedelta(minutes=40),
-    )  # fmt: skip
+    story.uneventful_infusion(visits[0], ben, ada)
     ben.set_password("correct horse battery staple")
     ben.save(update_fields=["password"])
 

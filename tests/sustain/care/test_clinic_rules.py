@@ -2,19 +2,16 @@
 the roles allowed with a reason and an audit event; each infusion keeps its version."""
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 import time_machine
 
 from sustain.accounts.models import AuditEvent
-from sustain.care import rules, services
+from sustain.care import rules
 from sustain.care.models import ClinicRules
-from sustain.care.protocol_versions import protocol_for
-from sustain.infusion import services as infusion
-from sustain.scheduling import services as scheduling
 from sustain_core import clinic_rules
 from sustain_core.errors import ClinicalValueError
+from tests.sustain import clinic_builders as build
 from tests.sustain.conftest import make_user
 
 pytestmark = pytest.mark.db
@@ -177,34 +174,15 @@ def test_a_nurse_cannot_post_either_form(login, north, ben):
 
 @time_machine.travel(NOW, tick=False)
 def test_an_infusion_keeps_the_rules_it_was_dosed_under(pat, ada, ben, sam):
-    course = services.enrol_patient(
-        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada, now=NOW
+    course = build.ready_for_series(
+        pat, prescriber=ada, nurse=ben, now=NOW, phq9_total=18, gad7_total=14
     )
-    for code, items in (("phq9", 9), ("gad7", 7)):
-        services.record_assessment(
-            patient=pat, instrument=code, answers={str(n): 2 for n in range(1, items + 1)},
-            timepoint="baseline", by=ben, completed_at=NOW, now=NOW,
-        )  # fmt: skip
-    services.record_consent(course=course, signed_on=NOW.date(), document="v3", by=ben, now=NOW)
-    items = protocol_for(course).contraindications_relative
-    services.sign_contraindication_screen(
-        course=course, answers=dict.fromkeys(items, False), notes="", by=ada,
-        now=NOW,
-    )  # fmt: skip
-    visits = scheduling.book_series(
-        course=course, earliest=NOW + dt.timedelta(days=3), by=sam, now=NOW
-    )
-    first = infusion.record_infusion(
-        appointment=visits[0], vial_mg_per_ml=Decimal("50"), by=ben,
-        confirmed_at=visits[0].starts_at + dt.timedelta(minutes=45),
-    )  # fmt: skip
+    visits = build.book_series(course, sam, first=NOW + dt.timedelta(days=3), now=NOW)
+    first = build.give_infusion(visits[0], ben)
     assert (first.clinic_rules.version, first.clinic_rules.reason) == (1, rules.DEFAULTS_ADOPTED)
 
     change(pat.site, ada, based_on=1, weight_max_age_days=14)
-    second = infusion.record_infusion(
-        appointment=visits[1], vial_mg_per_ml=Decimal("50"), by=ben,
-        confirmed_at=visits[1].starts_at + dt.timedelta(minutes=45),
-    )  # fmt: skip
+    second = build.give_infusion(visits[1], ben, pre_phq9=build.phq9(15))
     first.refresh_from_db()
     assert (first.clinic_rules.version, second.clinic_rules.version) == (1, 2)
     assert (first.clinic_rules.weight_max_age_days, second.clinic_rules.weight_max_age_days) == (

@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from sustain.care import protocol_versions, rules, services
 from sustain.care.models import Course
+from sustain.clinic import story
+from sustain.infusion import chairside
 from sustain.infusion import services as infusion
-from sustain.infusion.models import InfusionRecord
+from sustain.infusion.models import ChairsideRecord, InfusionRecord
 from sustain.scheduling import services as scheduling
 from sustain_core import clinic_rules, instruments, protocols, series
 from sustain_core.dosing import WeightBasis
@@ -35,11 +37,18 @@ def course(pat, ada):
     )
 
 
+# PHQ-9 18 with item 9 (self-harm) at 0: an open suicide-risk alert would close the gate.
+BASELINE = {
+    "phq9": {str(n): 2 for n in range(3, 9)} | {"1": 3, "2": 3, "9": 0},
+    "gad7": {str(n): 2 for n in range(1, 8)},
+}
+
+
 def baseline(pat, ben, at=NOW):
-    for code, items in (("phq9", 9), ("gad7", 7)):
+    for code, answers in BASELINE.items():
         services.record_assessment(
-            patient=pat, instrument=code, answers={str(n): 2 for n in range(1, items + 1)},
-            timepoint="baseline", by=ben, completed_at=at, now=timezone.now()
+            patient=pat, instrument=code, answers=answers, timepoint="baseline", by=ben,
+            completed_at=at, now=timezone.now(),
         )  # fmt: skip
 
 
@@ -53,10 +62,27 @@ def consent_and_screen(course, ben, ada):
     )
 
 
-def infuse(visit, ben):
-    return infusion.record_infusion(
-        appointment=visit, vial_mg_per_ml=Decimal("50"), by=ben,
-        confirmed_at=visit.starts_at + dt.timedelta(minutes=45),
+def infuse(visit, ben, *, cleared_by=None):
+    """Check in (once: with the plan's PHQ-9 before infusions 2 on), answer the checks, take
+    the vitals and start the infusion at the chair; `cleared_by` clears the patient for today
+    despite an open suicide-risk alert."""
+    record = ChairsideRecord.objects.filter(appointment=visit).first()
+    if record is None:
+        if visit.number > 1:
+            before = visit.starts_at - dt.timedelta(minutes=15)
+            infusion.record_visit_assessment(
+                appointment=visit, instrument="phq9", answers=BASELINE["phq9"],
+                timepoint="pre_infusion", by=ben, completed_at=before, now=before,
+            )  # fmt: skip
+        record = story.check_in_and_ready(visit, ben, at=visit.starts_at)
+    if cleared_by is not None:
+        chairside.decide(
+            record=record, decision="suicide_risk", reason="Seen: no plan or intent",
+            by=cleared_by, now=visit.starts_at + dt.timedelta(minutes=10),
+        )  # fmt: skip
+    return chairside.start_infusion(
+        record=record, vial_mg_per_ml=Decimal("50"), lot="KET-1", by=ben,
+        now=visit.starts_at + dt.timedelta(minutes=15),
     )  # fmt: skip
 
 
@@ -324,7 +350,9 @@ def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, vers
             patient=patient, instrument=code, answers={i.key: i.min_value + 1 for i in items},
             timepoint="baseline", by=ada, completed_at=NOW, now=timezone.now()
         )  # fmt: skip
-    record = infuse(visits[0], ben)
+    # Every item answered one above its minimum: PHQ-9 item 9 positive opens an alert
+    alerts = patient.alerts.filter(status="open").count()
+    record = infuse(visits[0], ben, cleared_by=ada if alerts else None)
     course.refresh_from_db()
     assert (course.status, record.dose_mg > 0) == (
         "review" if protocol.series.count == 1 else "induction", True

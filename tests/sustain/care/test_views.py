@@ -2,6 +2,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -9,7 +10,8 @@ from django.utils import timezone
 from sustain.accounts.models import AuditEvent
 from sustain.care import rules, services
 from sustain.care.models import Assessment, Patient
-from sustain.scheduling import services as scheduling
+from sustain.clinic import story
+from tests.sustain import clinic_builders as build
 
 pytestmark = pytest.mark.api
 
@@ -134,27 +136,24 @@ def test_day_view_shows_each_chair(login, ben, north):
 
 
 def test_cadss_entered_from_the_infusion_record_is_linked_to_the_visit(login, ada, ben, sam, pat):
-    course = services.enrol_patient(
-        patient=pat,
-        protocol_key="depression-induction",
-        protocol_version=1,
-        by=ada,
-        now=timezone.now(),
+    now = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
+    course = build.ready_for_series(
+        pat, prescriber=ada, nurse=ben, now=now, phq9_total=18, gad7_total=14
     )
-    visit = scheduling.book_series(
-        course=course, earliest=dt.datetime(2026, 11, 30, tzinfo=dt.UTC), by=sam, now=timezone.now()
-    )[0]
-    client = login(ben)
-    assert (
-        "instrument=cadss&amp;visit="
-        in client.get(f"/visits/{visit.pk}/infusion/").content.decode()
-    )
-    data = answers("cadss", {str(n): "0" for n in range(1, 24)} | {"1": "2"}, "pre_infusion")
-    client.post(f"/patients/{pat.pk}/assessments/new/?visit={visit.pk}", data | {"visit": visit.pk})
-    assessment = Assessment.objects.get()
-    assert (assessment.instrument, assessment.total_score, assessment.visit_link.appointment) == (
-        "cadss", 2, visit
-    )  # fmt: skip
+    monday = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+    visit = build.book_series(course, sam, first=monday, now=now)[0]
+    infusing = visit.starts_at + dt.timedelta(minutes=30)
+    story.uneventful_infusion(visit, ben, None, until=infusing)
+    with time_machine.travel(infusing, tick=False):
+        client = login(ben)
+        page = client.get(f"/visits/{visit.pk}/infusion/").content.decode()
+        assert "instrument=cadss&amp;visit=" in page
+        data = answers("cadss", {str(n): "0" for n in range(1, 24)} | {"1": "2"}, "follow_up")
+        client.post(
+            f"/patients/{pat.pk}/assessments/new/?visit={visit.pk}", data | {"visit": visit.pk}
+        )
+    assessment = Assessment.objects.get(instrument="cadss")
+    assert (assessment.total_score, assessment.visit_link.appointment) == (2, visit)
 
 
 def test_alert_emails_can_be_switched_off(pat, ada, ben, django_capture_on_commit_callbacks):

@@ -46,18 +46,6 @@ def test_week_view_lists_each_chairs_visits_per_day(login, ben, booked):
     assert visits_per_day == [1, 0, 1, 0, 1, 0, 0]  # Monday, Wednesday, Friday
 
 
-def test_board_moves_a_visit_through_its_phases(login, ben, booked):
-    client = login(ben)
-    board = client.get("/schedule/", {"day": "2026-11-30", "fragment": "1"}).content.decode()
-    assert ">Arrived</button>" in board
-    response = client.post(f"/visits/{booked[0].pk}/phase/", {"phase": "arrived", "next": "board"})
-    booked[0].refresh_from_db()
-    assert booked[0].phase == "arrived"
-    assert response["Location"].startswith("/schedule/?site=")
-    board = client.get("/schedule/", {"day": "2026-11-30", "fragment": "1"}).content.decode()
-    assert ">In chair</button>" in board
-
-
 def test_waitlist_lists_enrolled_patients_without_a_series(login, sam, ada, pat, north):
     care.enrol_patient(
         patient=pat,

@@ -59,14 +59,6 @@ def test_no_show_only_after_the_start_and_frees_the_chair(visits, sam):
     ).exists()
 
 
-def test_phases_only_move_forward(visits, ben):
-    visit = services.advance_phase(appointment=visits[0], phase="arrived", by=ben)
-    visit = services.advance_phase(appointment=visit, phase="infusing", by=ben)
-    with pytest.raises(ClinicalValueError) as excinfo:
-        services.advance_phase(appointment=visit, phase="in_chair", by=ben)
-    assert str(excinfo.value) == "phase: the visit is already infusing"
-
-
 def test_moving_a_visit_repairs_the_rest_of_the_series(visits, sam):
     assert [local(v) for v in visits[:3]] == ["Mon 30 08:00", "Wed 02 08:00", "Fri 04 08:00"]
     wednesday = visits[1]

@@ -35,6 +35,7 @@ from sustain.care import services
 from sustain.care.enums import AlertStatus, Condition, CourseStatus, Sex, Timepoint
 from sustain.care.models import Alert, Course, Patient
 from sustain.care.protocol_versions import protocol_for
+from sustain.clinic import story
 from sustain.infusion import services as infusion
 from sustain.portal import services as portal_services
 from sustain.scheduling import services as scheduling
@@ -597,7 +598,8 @@ class Command(BaseCommand):
     def _give_infusions(
         self, plan: Plan, patient: Patient, appointments: list[Appointment]
     ) -> list[Appointment]:
-        """Pre-infusion PHQ-9 and infusion for each visit confirmed by the demo clock."""
+        """Pre-infusion PHQ-9 and the infusion day at the chair for each visit whose infusion
+        would have ended by the demo clock (sustain.clinic.story)."""
         given = []
         for appointment in appointments:
             confirmed_at = appointment.starts_at + dt.timedelta(minutes=PROTOCOL.infusion_minutes)
@@ -615,12 +617,13 @@ class Command(BaseCommand):
                 item9=flagged,
                 appointment=appointment,
             )
-            infusion.record_infusion(
-                appointment=appointment,
-                vial_mg_per_ml=plan.vial,
-                by=self.rng.choice(self.nurses),
-                confirmed_at=confirmed_at,
-            )
+            story.uneventful_infusion(
+                appointment, self.rng.choice(self.nurses), self.prescriber,
+                vial_mg_per_ml=plan.vial, until=self.now,
+                clearance="Seen at the chair: passive thoughts, no plan; safe to proceed today."
+                if flagged
+                else "",
+            )  # fmt: skip
             given.append(appointment)
         return given
 

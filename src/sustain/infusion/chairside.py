@@ -1,0 +1,645 @@
+"""The infusion day at the chair: one record per visit, moved on only as the rules allow.
+
+Check-in opens the record on the visit's day; the pre-infusion gate (sustain_core.infusion_day
+.gate_failures) must be open before the dose is verified and started; vital signs are checked
+as they are entered, and one past a stop threshold stops the infusion until a prescriber
+resumes it; discharge needs the protocol's criteria (or a prescriber's override with a
+reason); the nurse signs, a prescriber co-signs, and the record is locked: addenda only. Each
+step is one transaction with its audit event, and a refused step saves nothing. The visit's
+phase on the day board follows the record.
+"""
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from sustain.accounts.access import require_permission
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.models import User
+from sustain.care import protocol_versions
+from sustain.care import queries as care_queries
+from sustain.care import services as care
+from sustain.care.enums import AlertKind, AlertStatus, CourseStatus
+from sustain.care.rules import current_rules, rules_for_record
+from sustain.infusion.enums import EventKind, PregnancyTest, Stage
+from sustain.infusion.models import (
+    Addendum,
+    ChairsideRecord,
+    InfusionEvent,
+    InfusionRecord,
+    VitalsReading,
+)
+from sustain.infusion.services import INFUSING, StepRefused, infusions_given, plan_dose
+from sustain.scheduling import queries as scheduling_queries
+from sustain.scheduling import services as scheduling
+from sustain.scheduling.enums import AppointmentStatus, VisitPhase
+from sustain.scheduling.models import Appointment
+from sustain_core import dosing, infusion_day, measurement
+from sustain_core.errors import ClinicalValueError
+from sustain_core.infusion_day import GateFailure, Vitals
+from sustain_core.protocols import Protocol, SafetyThresholds
+
+# The day board's phase for each stage of the record.
+PHASE = {
+    Stage.CHECKING_IN: VisitPhase.ARRIVED,
+    Stage.READY: VisitPhase.IN_CHAIR,
+    Stage.INFUSING: VisitPhase.INFUSING,
+    Stage.STOPPED: VisitPhase.INFUSING,
+    Stage.RECOVERING: VisitPhase.RECOVERING,
+    Stage.DISCHARGED: VisitPhase.DISCHARGED,
+    Stage.SIGNED: VisitPhase.DISCHARGED,
+    Stage.COSIGNED: VisitPhase.DISCHARGED,
+}
+BEFORE_START = (Stage.CHECKING_IN, Stage.READY)
+LEFT = (Stage.DISCHARGED, Stage.SIGNED, Stage.COSIGNED)
+AT_THE_CHAIR = "infusion.add_infusionrecord"  # nurses and prescribers
+CHECK_FIELDS = (
+    "identity_confirmed", "last_food_at", "last_clear_fluids_at", "escort_present",
+    "no_driving_confirmed", "pregnancy_test", "substance_use_asked", "substance_use",
+    "medication_changes_asked", "medication_changes",
+)  # fmt: skip
+SUICIDE_ALERTS = (AlertKind.SUICIDE_RISK, AlertKind.CSSRS_RISK)
+
+
+def _audit(record: ChairsideRecord, by: User, action: AuditAction = AuditAction.UPDATE) -> None:
+    care.record_patient_event(
+        by=by, patient=record.appointment.patient, category=DataCategory.INFUSION, obj=record,
+        action=action,
+    )  # fmt: skip
+
+
+def _locked(record: ChairsideRecord) -> ChairsideRecord:
+    """The record, row-locked for this transaction, with what its rules read."""
+    return ChairsideRecord.objects.select_for_update().get(pk=record.pk)
+
+
+def _check_move(record: ChairsideRecord, target: Stage) -> None:
+    """Refuse a move sustain_core.infusion_day does not allow from the record's stage."""
+    try:
+        infusion_day.check_move(infusion_day.Stage(record.stage), infusion_day.Stage(target))
+    except ClinicalValueError as refused:
+        raise StepRefused("stage", refused.message) from None
+
+
+def _move(record: ChairsideRecord, target: Stage) -> None:
+    """Move the record to `target` if allowed (the caller saves it: _save)."""
+    _check_move(record, target)
+    record.stage = target
+
+
+def _require(by: User, perm: str, what: str) -> None:
+    """Refuse (403, audited) a role that may not take this step."""
+    require_permission(by, perm, category=DataCategory.INFUSION, message=f"Only {what}.")
+
+
+def _save(record: ChairsideRecord, *fields: str) -> None:
+    """Save the record's stage and `fields`; the day board follows: the visit's phase and when
+    its next vital signs become overdue."""
+    record.full_clean()
+    record.save(update_fields=["stage", *fields])
+    overdue_at = None
+    if record.started_at is not None and record.stage not in LEFT:
+        last = max((r.taken_at for r in record.vitals.all()), default=record.started_at)
+        upcoming = [
+            d.at
+            for d in readings_due(record, now=record.started_at)
+            if d.status != infusion_day.ReadingStatus.TAKEN and d.at > last
+        ]
+        every = dt.timedelta(minutes=_protocol(record).monitoring.vitals_every_minutes)
+        overdue_at = upcoming[0] + every / 2 if upcoming else None
+    scheduling.set_phase(
+        record.appointment, PHASE[Stage(record.stage)], vitals_overdue_at=overdue_at
+    )
+
+
+def _protocol(record: ChairsideRecord) -> Protocol:
+    return protocol_versions.protocol_for(record.appointment.course)
+
+
+def readings_due(
+    record: ChairsideRecord, *, now: dt.datetime | None
+) -> tuple[infusion_day.DueReading, ...]:
+    """The timed vital signs from the start to the end of observation (the protocol's
+    monitoring plan; sustain_core.infusion_day.vitals_due), as of `now`; none before the
+    start. Observation ends the protocol's minimum after the infusion ends (or is due to)."""
+    if record.started_at is None or now is None:
+        return ()
+    protocol = _protocol(record)
+    plan = protocol.monitoring
+    ends = record.ended_at or record.started_at + dt.timedelta(
+        minutes=protocol.regimen.infusion_minutes
+    )
+    return infusion_day.vitals_due(
+        started_at=record.started_at,
+        observe_until=ends + dt.timedelta(minutes=plan.min_observation_minutes),
+        every=dt.timedelta(minutes=plan.vitals_every_minutes),
+        taken=[r.taken_at for r in record.vitals.all()],
+        now=now,
+    )
+
+
+@transaction.atomic
+def check_in(*, appointment: Appointment, by: User, now: dt.datetime) -> ChairsideRecord:
+    """Open the visit's record: the patient has arrived. Only a booked visit, on its day in
+    the site's zone (a visit on another day is refused whatever the role)."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber checks a patient in")
+    appointment = (
+        Appointment.objects.select_for_update()
+        .select_related("patient__site", "course", "site")
+        .get(pk=appointment.pk)
+    )
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise StepRefused(
+            "appointment", f"this visit is {appointment.get_status_display().lower()}"
+        )
+    tz = appointment.site.tz
+    visit_day, today = appointment.starts_at.astimezone(tz).date(), now.astimezone(tz).date()
+    if visit_day != today:
+        raise StepRefused("appointment", f"this visit is on {visit_day}, not today ({today})")
+    try:
+        with transaction.atomic():
+            record = ChairsideRecord.objects.create(
+                appointment=appointment, stage=Stage.CHECKING_IN, checked_in_at=now,
+                checked_in_by=by,
+            )  # fmt: skip
+    except IntegrityError:
+        raise StepRefused("appointment", "the patient is already checked in") from None
+    _save(record)
+    _audit(record, by, AuditAction.CREATE)
+    return record
+
+
+def _gate_facts(record: ChairsideRecord, now: dt.datetime) -> infusion_day.GateFacts:
+    appointment = record.appointment
+    course, patient, site = appointment.course, appointment.patient, appointment.site
+    protocol = protocol_versions.protocol_for(course)
+    rules = current_rules(site).as_rules()
+    tz = site.tz
+    visit_day = appointment.starts_at.astimezone(tz).date()
+    weight = patient.weights.first()
+    weight_current = weight is not None
+    if weight is not None:
+        try:
+            dosing.check_weight_recency(
+                measured_on=weight.measured_on,
+                today=visit_day,
+                max_age_days=rules.weight_max_age_days,
+            )
+        except ClinicalValueError:
+            weight_current = False
+    baseline = record.vitals.filter(taken_at__lte=now).last()
+    previous = (
+        InfusionRecord.objects.filter(course=course)
+        .exclude(appointment=appointment)
+        .order_by("confirmed_at")
+        .last()
+    )
+    return infusion_day.GateFacts(
+        today=now.astimezone(tz).date(),
+        visit_day=visit_day,
+        now=now,
+        identity_confirmed=record.identity_confirmed,
+        last_food_at=record.last_food_at,
+        last_clear_fluids_at=record.last_clear_fluids_at,
+        fasting_food=dt.timedelta(hours=rules.fasting_food_hours),
+        fasting_clear_fluids=dt.timedelta(hours=rules.fasting_clear_fluids_hours),
+        escort_present=record.escort_present,
+        no_driving_confirmed=record.no_driving_confirmed,
+        pregnancy_test_required=protocol.monitoring.pregnancy_test and patient.sex == "female",
+        pregnancy_test=infusion_day.PregnancyTest(record.pregnancy_test),
+        substance_use_asked=record.substance_use_asked,
+        medication_changes_asked=record.medication_changes_asked,
+        baseline_vitals=baseline.as_vitals() if baseline else None,
+        blood_pressure_accepted=record.blood_pressure_accepted_at is not None,
+        weight_current=weight_current,
+        measures_missing=_measures_missing(appointment, now),
+        open_suicide_alert=patient.alerts.filter(
+            status=AlertStatus.OPEN, kind__in=SUICIDE_ALERTS
+        ).exists(),
+        suicide_risk_cleared=record.suicide_risk_cleared_at is not None,
+        last_infusion_at=previous.confirmed_at if previous else None,
+        min_gap=protocol.series.min_gap,
+        dose_review_pending=previous is not None
+        and _stopped_for_blood_pressure(previous, protocol.safety)
+        and record.dose_reviewed_at is None,
+        weight_max_age_days=rules.weight_max_age_days,
+    )
+
+
+def _measures_missing(appointment: Appointment, now: dt.datetime) -> tuple[str, ...]:
+    """The measures the protocol's plan asks for before each infusion, not yet done for this
+    one. (The baseline before infusion 1 is the course's guard, within the clinic's days:
+    care.services.course_facts.)"""
+    course = appointment.course
+    protocol = protocol_versions.protocol_for(course)
+    before = {
+        rule.key
+        for rule in protocol.measurement_plan
+        if rule.anchor == measurement.Anchor.BEFORE_EACH_INFUSION
+    }
+    visits = scheduling_queries.as_visits(list(course.appointments.order_by("starts_at")))
+    items = care_queries.due_measures(
+        course, visits, care_queries.completions(appointment.patient), now=now, protocol=protocol
+    )
+    missing = {
+        item.instrument
+        for item in items
+        if item.rule in before
+        and item.occasion == appointment.number
+        and item.status != measurement.DueStatus.DONE
+    }
+    return tuple(sorted(missing))
+
+
+def _stopped_for_blood_pressure(given: InfusionRecord, safety: SafetyThresholds) -> bool:
+    """Whether a reading during that infusion was past the blood-pressure stop thresholds."""
+    record = ChairsideRecord.objects.filter(appointment_id=given.appointment_id).first()
+    if record is None or record.started_at is None:
+        return False
+    during = record.vitals.filter(taken_at__gte=record.started_at)
+    if record.ended_at is not None:
+        during = during.filter(taken_at__lte=record.ended_at)
+    return any(
+        reading.systolic_mmhg > safety.stop_systolic_above
+        or reading.diastolic_mmhg > safety.stop_diastolic_above
+        for reading in during
+    )
+
+
+def gate(record: ChairsideRecord, *, now: dt.datetime) -> tuple[GateFailure, ...]:
+    """What still keeps the infusion from starting (empty: the gate is open)."""
+    protocol = _protocol(record)
+    return infusion_day.gate_failures(_gate_facts(record, now), protocol.safety)
+
+
+def _follow_gate(record: ChairsideRecord, now: dt.datetime) -> None:
+    """Before the start, the record is ready exactly while the gate is open."""
+    open_now = not gate(record, now=now)
+    if record.stage == Stage.CHECKING_IN and open_now:
+        _move(record, Stage.READY)
+    elif record.stage == Stage.READY and not open_now:
+        record.stage = Stage.CHECKING_IN  # the gate closed again (e.g. a higher reading)
+
+
+@transaction.atomic
+def answer_checks(
+    *, record: ChairsideRecord, answers: Mapping[str, object], by: User, now: dt.datetime
+) -> ChairsideRecord:
+    """Record the pre-infusion checks (any of CHECK_FIELDS) before the start; a time in the
+    future is refused."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber answers the checks")
+    record = _locked(record)
+    if record.stage not in BEFORE_START:
+        raise StepRefused("stage", "the checks are answered before the infusion starts")
+    unknown = sorted(set(answers) - set(CHECK_FIELDS))
+    if unknown:
+        raise ClinicalValueError("answers", f"no such check: {', '.join(unknown)}")
+    for name in ("last_food_at", "last_clear_fluids_at"):
+        when = answers.get(name)
+        if isinstance(when, dt.datetime) and when > now:
+            raise ClinicalValueError(name, "that time is later than now")
+    if "pregnancy_test" in answers and answers["pregnancy_test"] not in PregnancyTest.values:
+        raise ClinicalValueError("pregnancy_test", "choose a pregnancy test result")
+    for name, value in answers.items():
+        setattr(record, name, value.strip() if isinstance(value, str) else value)
+    _follow_gate(record, now)
+    _save(record, *answers)
+    _audit(record, by)
+    return record
+
+
+@transaction.atomic
+def record_vitals(
+    *, record: ChairsideRecord, vitals: Vitals, by: User, now: dt.datetime
+) -> VitalsReading:
+    """Enter a set of vital signs, checked as entered: before the start they are the baseline
+    (the gate reads them: a blood pressure above the deferral threshold defers the start);
+    during the infusion one past a stop threshold stops it (sustain_core.infusion_day)."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber records vital signs")
+    record = _locked(record)
+    if record.stage in LEFT:
+        raise StepRefused("stage", "the patient has left: vital signs are taken before discharge")
+    reading = VitalsReading(
+        record=record, taken_at=now, recorded_by=by,
+        **{name: getattr(vitals, name) for name in infusion_day.VITALS_BOUNDS},
+    )  # fmt: skip
+    reading.full_clean()
+    reading.save(force_insert=True)
+    if record.stage in BEFORE_START:
+        _follow_gate(record, now)
+    elif record.stage == Stage.INFUSING:
+        reasons = infusion_day.stop_reasons(vitals, _protocol(record).safety)
+        if reasons:
+            _move(record, Stage.STOPPED)
+            InfusionEvent.objects.create(
+                record=record, at=now, by=by, kind=EventKind.STOP, detail="; ".join(reasons)
+            )
+    _save(record)
+    _audit(record, by)
+    return reading
+
+
+@transaction.atomic
+def decide(
+    *, record: ChairsideRecord, decision: str, reason: str, by: User, now: dt.datetime
+) -> ChairsideRecord:
+    """A prescriber's decision at the gate, with its reason: accept a blood pressure above the
+    deferral threshold ("blood_pressure"), clear the patient for today despite an open
+    suicide-risk alert ("suicide_risk"), or review the dose after an infusion stopped for blood
+    pressure ("dose_review")."""
+    _require(by, "care.prescribe", "a prescriber decides this")
+    fields = {
+        "blood_pressure": ("blood_pressure_accepted", "blood_pressure_reason"),
+        "suicide_risk": ("suicide_risk_cleared", "suicide_risk_note"),
+        "dose_review": ("dose_reviewed", "dose_review_note"),
+    }
+    if decision not in fields:
+        raise ClinicalValueError("decision", f"no such decision: {decision}")
+    if not reason.strip():
+        raise ClinicalValueError("reason", "write the reason for the decision")
+    record = _locked(record)
+    if record.stage not in BEFORE_START:
+        raise StepRefused("stage", "the gate's decisions are made before the infusion starts")
+    stem, note = fields[decision]
+    setattr(record, f"{stem}_at", now)
+    setattr(record, f"{stem}_by", by)
+    setattr(record, note, reason.strip())
+    _follow_gate(record, now)
+    _save(record, f"{stem}_at", f"{stem}_by", note)
+    _audit(record, by)
+    return record
+
+
+@transaction.atomic
+def start_infusion(
+    *, record: ChairsideRecord, vial_mg_per_ml: Decimal, lot: str, by: User, now: dt.datetime
+) -> InfusionRecord:
+    """Verify the dose and start the infusion: the gate must be open now (every failure is
+    named), the lot of the vial drawn is recorded, and the dose given (mg, mL, pump rate) is
+    computed from the course's current dose under the site's rules (InfusionRecord). Infusion
+    1 moves the course into induction when its guards hold; the last induction infusion moves
+    it to review."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber starts an infusion")
+    record = _locked(record)
+    if record.stage not in BEFORE_START:
+        raise StepRefused("stage", "the infusion has already started")
+    if not lot.strip():
+        raise ClinicalValueError("lot", "record the lot of the vial drawn")
+    failures = gate(record, now=now)
+    if failures:
+        raise StepRefused("gate", "; ".join(f.message for f in failures))
+    given = _give_dose(record.appointment, vial_mg_per_ml=vial_mg_per_ml, by=by, at=now)
+    record.lot, record.started_at = lot.strip(), now
+    _follow_gate(record, now)  # open now: ready, whatever it was when last looked at
+    _move(record, Stage.INFUSING)
+    _save(record, "lot", "started_at")
+    _audit(record, by)
+    return given
+
+
+def _give_dose(
+    appointment: Appointment, *, vial_mg_per_ml: Decimal, by: User, at: dt.datetime
+) -> InfusionRecord:
+    """The dose given at this visit, as computed and confirmed, and the course's moves."""
+    appointment = (
+        Appointment.objects.select_for_update()
+        .select_related("course", "patient__site", "site")
+        .get(pk=appointment.pk)
+    )
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise StepRefused("appointment", f"this visit is {appointment.status}, not booked")
+    course = appointment.course
+    if course.status in {CourseStatus.SCREENING, CourseStatus.READY}:
+        # Infusion 1 starts induction: the lifecycle's guards (consent, a signed screen, the
+        # baseline measures, a current weight) must hold, or nothing is recorded.
+        for phase in (CourseStatus.READY, CourseStatus.INDUCTION):
+            if course.status != phase:
+                course = care.change_course_status(course=course, status=phase, by=by, at=at)
+    if course.status not in INFUSING:
+        raise StepRefused(
+            "course",
+            f"no infusion can be given while the course is {course.get_status_display()}",
+        )
+    rules = rules_for_record(appointment.site, now=at)
+    plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml, rules=rules.as_rules())
+    protocol = protocol_versions.protocol_for(course)
+    given = InfusionRecord(
+        appointment=appointment, patient=appointment.patient, course=course,
+        weight_kg=plan.weight_kg, vial_mg_per_ml=plan.vial_mg_per_ml,
+        drug_volume_ml=plan.drug_volume_ml, bag_volume_ml=plan.bag_volume_ml,
+        infusion_minutes=protocol.regimen.infusion_minutes,
+        pump_rate_ml_per_h=plan.pump_rate_ml_per_h, confirmed_at=at, confirmed_by=by,
+        clinic_rules=rules,
+    )  # fmt: skip
+    if isinstance(plan, dosing.DosePlan):
+        given.mg_per_kg, given.dose_mg = plan.mg_per_kg, plan.dose_mg
+    else:
+        given.mg_per_kg_per_h, given.dose_mg = plan.mg_per_kg_per_h, plan.total_mg
+        given.dose_rate_mg_per_h, given.capped = plan.dose_rate_mg_per_h, plan.capped
+    given.full_clean()
+    given.save(force_insert=True)
+    appointment.status = AppointmentStatus.COMPLETED
+    appointment.save(update_fields=["status"])
+    if (
+        course.status == CourseStatus.INDUCTION
+        and appointment.number >= protocol.induction_infusions
+    ):
+        care.change_course_status(
+            course=course, status=CourseStatus.REVIEW, by=by, at=at,
+            infusions_given=infusions_given(course),
+        )  # fmt: skip
+    care.record_patient_event(
+        by=by, patient=appointment.patient, category=DataCategory.INFUSION, obj=given
+    )
+    return given
+
+
+@transaction.atomic
+def add_event(
+    *, record: ChairsideRecord, kind: EventKind, detail: str, by: User, now: dt.datetime
+) -> InfusionEvent:
+    """A timed entry during the infusion or recovery: stop the infusion (a prescriber then
+    decides whether it resumes), a pump rate change, a medication given with its dose, a note."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber records events")
+    record = _locked(record)
+    if kind not in {EventKind.STOP, EventKind.RATE_CHANGE, EventKind.MEDICATION, EventKind.NOTE}:
+        raise ClinicalValueError("kind", "choose a stop, a rate change, a medication or a note")
+    if not detail.strip():
+        raise ClinicalValueError("detail", "say what was done (a medication with its dose)")
+    if record.stage not in (Stage.INFUSING, Stage.STOPPED, Stage.RECOVERING):
+        raise StepRefused("stage", "events are recorded while infusing or recovering")
+    if kind == EventKind.STOP:
+        _move(record, Stage.STOPPED)
+        _save(record)
+    event = InfusionEvent.objects.create(
+        record=record, at=now, by=by, kind=kind, detail=detail.strip()
+    )
+    _audit(record, by)
+    return event
+
+
+@transaction.atomic
+def resume(*, record: ChairsideRecord, reason: str, by: User, now: dt.datetime) -> InfusionEvent:
+    """A prescriber resumes a stopped infusion, with the reason."""
+    _require(by, "care.prescribe", "a prescriber resumes a stopped infusion")
+    if not reason.strip():
+        raise ClinicalValueError("reason", "write why the infusion may resume")
+    record = _locked(record)
+    _move(record, Stage.INFUSING)
+    _save(record)
+    event = InfusionEvent.objects.create(
+        record=record, at=now, by=by, kind=EventKind.RESUME, detail=reason.strip()
+    )
+    _audit(record, by)
+    return event
+
+
+@transaction.atomic
+def end_infusion(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRecord:
+    """The infusion has ended (or stays stopped): recovery and observation begin."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber ends an infusion")
+    record = _locked(record)
+    _move(record, Stage.RECOVERING)
+    record.ended_at = now
+    _save(record, "ended_at")
+    _audit(record, by)
+    return record
+
+
+def discharge_failures(
+    record: ChairsideRecord, *, aldrete: int | None, dissociation_resolved: bool,
+    escort_present: bool, now: dt.datetime,
+) -> tuple[str, ...]:  # fmt: skip
+    """What still keeps the patient from leaving (sustain_core.infusion_day), and the CADSS the
+    protocol asks for at the end of the infusion when it was not recorded."""
+    if record.ended_at is None:
+        return ("end the infusion first",)
+    protocol = _protocol(record)
+    readings = list(record.vitals.all())
+    before = [r for r in readings if record.started_at and r.taken_at <= record.started_at]
+    after = [r for r in readings if r.taken_at >= record.ended_at]
+    plan = protocol.monitoring
+    failures = list(
+        infusion_day.discharge_failures(
+            infusion_day.DischargeFacts(
+                infusion_ended_at=record.ended_at, now=now,
+                min_observation=dt.timedelta(minutes=plan.min_observation_minutes),
+                aldrete=aldrete, aldrete_min=plan.aldrete_min,
+                baseline=before[-1].as_vitals() if before else None,
+                latest=after[-1].as_vitals() if after else None,
+                return_percent=plan.vitals_return_percent, safety=protocol.safety,
+                dissociation_resolved=dissociation_resolved, escort_present=escort_present,
+            )
+        )
+    )  # fmt: skip
+    if not record.appointment.visit_assessments.filter(assessment__instrument="cadss").exists():
+        failures.append("record the CADSS the protocol asks for at the end of the infusion")
+    return tuple(failures)
+
+
+@transaction.atomic
+def discharge(
+    *,
+    record: ChairsideRecord,
+    aldrete: int | None,
+    dissociation_resolved: bool,
+    escort_present: bool,
+    by: User,
+    now: dt.datetime,
+    override_reason: str = "",
+) -> ChairsideRecord:
+    """Discharge once every criterion holds (discharge_failures), or a prescriber overrides
+    the failures with a reason (kept on the record)."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber discharges a patient")
+    record = _locked(record)
+    _check_move(record, Stage.DISCHARGED)
+    failures = discharge_failures(
+        record, aldrete=aldrete, dissociation_resolved=dissociation_resolved,
+        escort_present=escort_present, now=now,
+    )  # fmt: skip
+    if failures and not override_reason.strip():
+        raise StepRefused("discharge", "; ".join(failures))
+    if failures:
+        _require(by, "care.prescribe", "a prescriber discharges against the criteria")
+    _move(record, Stage.DISCHARGED)
+    record.aldrete, record.dissociation_resolved = aldrete, dissociation_resolved
+    record.escort_at_discharge, record.discharged_at, record.discharged_by = (
+        escort_present, now, by,
+    )  # fmt: skip
+    record.discharge_override_reason = override_reason.strip() if failures else ""
+    _save(
+        record, "aldrete", "dissociation_resolved", "escort_at_discharge", "discharged_at",
+        "discharged_by", "discharge_override_reason",
+    )  # fmt: skip
+    _audit(record, by)
+    return record
+
+
+@transaction.atomic
+def sign(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRecord:
+    """The nurse (or a prescriber at the chair) signs the discharged record."""
+    _require(by, "infusion.add_infusionrecord", "a nurse or a prescriber signs the record")
+    record = _locked(record)
+    _move(record, Stage.SIGNED)
+    record.nurse_signed_at, record.nurse_signed_by = now, by
+    _save(record, "nurse_signed_at", "nurse_signed_by")
+    _audit(record, by)
+    return record
+
+
+@transaction.atomic
+def cosign(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRecord:
+    """A prescriber other than the signer co-signs: the record is then locked."""
+    _require(by, "care.prescribe", "a prescriber co-signs the record")
+    record = _locked(record)
+    if record.nurse_signed_by_id == by.pk:
+        raise StepRefused("by", "the co-signer must be another person than the signer")
+    _move(record, Stage.COSIGNED)
+    record.prescriber_signed_at, record.prescriber_signed_by = now, by
+    _save(record, "prescriber_signed_at", "prescriber_signed_by")
+    _audit(record, by)
+    return record
+
+
+@transaction.atomic
+def add_addendum(*, record: ChairsideRecord, text: str, by: User, now: dt.datetime) -> Addendum:
+    """A later note on a signed record (who, when, what): the record itself stays as signed."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber adds an addendum")
+    record = _locked(record)
+    if not record.locked:
+        raise StepRefused("stage", "an addendum is for a signed record; edit it until then")
+    if not text.strip():
+        raise ClinicalValueError("text", "write the addendum")
+    addendum = Addendum.objects.create(record=record, at=now, by=by, text=text.strip())
+    _audit(record, by)
+    return addendum
+
+
+@transaction.atomic
+def undo(*, record: ChairsideRecord, reason: str, by: User, now: dt.datetime) -> InfusionEvent:
+    """Undo the last step taken by mistake, with a reason: a discharge (back to recovering) or
+    the end of the infusion (back to infusing). A signed record is not undone: addenda only."""
+    _require(by, AT_THE_CHAIR, "a nurse or a prescriber undoes a step")
+    if not reason.strip():
+        raise ClinicalValueError("reason", "write why the step is undone")
+    record = _locked(record)
+    cleared: tuple[str, ...]
+    if record.stage == Stage.DISCHARGED:
+        back, cleared = Stage.RECOVERING, ("discharged_at", "discharged_by", "aldrete")
+        record.discharge_override_reason = ""
+    elif record.stage == Stage.RECOVERING:
+        back, cleared = Stage.INFUSING, ("ended_at",)
+    else:
+        raise StepRefused("stage", "only a discharge or the end of an infusion can be undone")
+    undone = Stage(record.stage).label.lower()
+    for name in cleared:
+        setattr(record, name, None)
+    record.stage = back
+    _save(record, *cleared, "discharge_override_reason")
+    event = InfusionEvent.objects.create(
+        record=record, at=now, by=by, kind=EventKind.UNDO, detail=f"{undone}: {reason.strip()}"
+    )
+    _audit(record, by)
+    return event
