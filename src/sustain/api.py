@@ -1,6 +1,6 @@
 """The REST API under /api/v1/ (django-ninja): session authentication, one error shape
 {"error": {"code": ..., "message": ...}}, an OpenAPI document at /api/v1/openapi.json. Each
-app brings its router (scheduling.api); the errors are mapped here, once."""
+app brings its router (scheduling.api, infusion.api); the errors are mapped here, once."""
 
 import functools
 from collections.abc import Callable
@@ -12,6 +12,8 @@ from ninja import NinjaAPI
 from ninja.security import SessionAuth
 
 from sustain.accounts.idempotency import KeyReused
+from sustain.infusion import api as infusion_api
+from sustain.infusion.services import StepRefused
 from sustain.scheduling import api as scheduling_api
 from sustain.scheduling.services import BookingConflict
 from sustain_core.errors import ClinicalValueError
@@ -58,6 +60,15 @@ def on_conflict(request: HttpRequest, exc: BookingConflict) -> HttpResponse:
     return error(request, 409, exc.field, exc.message)
 
 
+# django-ninja picks the handler of the first class in the exception's MRO that has one
+# (NinjaAPI._lookup_exception_handler), so this subclass of ClinicalValueError answers 409
+# whatever the order of registration.
+@api.exception_handler(StepRefused)
+def on_step_refused(request: HttpRequest, exc: StepRefused) -> HttpResponse:
+    """The record does not allow this step now (chair-side record): nothing was saved."""
+    return error(request, 409, exc.field, exc.message)
+
+
 @api.exception_handler(KeyReused)
 def on_key_reused(request: HttpRequest, exc: KeyReused) -> HttpResponse:
     return error(request, 422, exc.field, exc.message)
@@ -79,3 +90,4 @@ def on_missing(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 
 api.add_router("", scheduling_api.router)
+api.add_router("", infusion_api.router)

@@ -1,6 +1,7 @@
 """Deny by default, per-site scoping, role permissions, sessions and headers (SEC-01..SEC-18)."""
 
 import datetime as dt
+import json
 import re
 import subprocess
 import sys
@@ -16,6 +17,28 @@ from sustain.infusion.views import STEPS
 
 pytestmark = pytest.mark.api
 
+# The chair-side API's steps (sustain.infusion.api), each with a body it accepts.
+CHAIRSIDE_API_STEPS = {
+    "check-in": None,
+    "checks": {"identity_confirmed": True},
+    "vitals": {
+        "systolic_mmhg": 122, "diastolic_mmhg": 78, "heart_rate_bpm": 72, "spo2_percent": 98,
+        "respiratory_rate_per_min": 14,
+    },
+    "decisions": {"decision": "suicide_risk", "reason": "Seen today"},
+    "start": {"vial_mg_per_ml": "50", "lot": "KET-1", "confirm": True},
+    "events": {"kind": "note", "detail": "Settled"},
+    "resume": {"reason": "Rechecked"},
+    "end": None,
+    "discharge": {
+        "activity": 2, "respiration": 2, "circulation": 2, "consciousness": 2,
+        "oxygen_saturation": 2, "dissociation_resolved": True, "escort_present": True,
+    },
+    "undo": {"reason": "Wrong tablet"},
+    "sign": None,
+    "cosign": None,
+    "addenda": {"text": "Called home"},
+}  # fmt: skip
 PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patients' pages
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
 
@@ -48,6 +71,8 @@ def test_every_url_is_listed():
             "/api/v1/",
             "/api/v1/openapi.json",
             "/api/v1/patients/1/series",
+            "/api/v1/visits/1/infusion",
+            *(f"/api/v1/visits/1/infusion/{step}" for step in CHAIRSIDE_API_STEPS),
             "/accounts/audit/",
             "/accounts/outbox/",
             "/alerts/",
@@ -170,6 +195,38 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
 def test_role_permissions(request, login, pat, user, method, path, status):
     client = login(request.getfixturevalue(user))
     assert getattr(client, method)(path.format(id=pat.pk)).status_code == status
+
+
+PRESCRIBERS_STEPS = {"decisions", "resume", "cosign"}  # the rest: nurses and prescribers
+API_ROLES = ("ada", "ben", "sam", "alex", "ivy", "nora")  # prescriber, nurse, scheduler,
+# clinic administrator, auditor, no role
+
+
+def chairside_api_status(step: str, user: str) -> int:
+    """What the chair-side API answers a role for a visit that is not at its sites: 401 with no
+    role, 403 for a role that may not take the step (checked before the visit is looked up, so
+    a refusal tells nothing of the visit), 404 for one that may."""
+    if user == "nora":
+        return 401
+    if user in {"sam", "alex", "ivy"} or (user == "ben" and step in PRESCRIBERS_STEPS):
+        return 403
+    return 404
+
+
+@pytest.mark.parametrize("user", API_ROLES)
+@pytest.mark.parametrize("step", ["", *CHAIRSIDE_API_STEPS])
+def test_chairside_api_by_role(request, login, pat, user, step):
+    client = login(request.getfixturevalue(user))
+    path = "/api/v1/visits/999/infusion" + (f"/{step}" if step else "")
+    if step:
+        body = CHAIRSIDE_API_STEPS[step]
+        data = "" if body is None else json.dumps(body)
+        response = client.post(path, data, content_type="application/json")
+    else:
+        response = client.get(path)
+    assert response.status_code == chairside_api_status(step, user)
+    if response.status_code != 401:
+        assert list(response.json()) == ["error"]
 
 
 def test_scheduler_does_not_see_scores(login, sam, pat):

@@ -27,7 +27,7 @@ from tests.sustain import clinic_builders as build
 pytestmark = pytest.mark.api
 
 MONDAY = dt.date(2026, 11, 30)
-TUESDAY = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
+TUESDAY = dt.datetime(2026, 12, 1, 15, 30, tzinfo=dt.UTC)  # 10:30 in New York
 SATURDAY = dt.datetime(2026, 12, 5, 15, 0, tzinfo=dt.UTC)  # after infusion 3 (Friday)
 RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 

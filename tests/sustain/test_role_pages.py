@@ -187,8 +187,12 @@ PAGES = {
     "outbox": Page("accounts:outbox", "/accounts/outbox/"),
     "OpenAPI document": Page("api:openapi-json", "/api/v1/openapi.json"),
     "API root": Page("api:api-root", "/api/v1/"),
+    "infusion record API": Page(
+        "api:chairside_record", "/api/v1/visits/{visit}/infusion", ADVERSE_EVENT
+    ),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
+NA = 401  # the API: not signed in as staff with a role
 ROLES = ("prescriber", "nurse", "scheduler", "clinic_admin", "auditor", "no role")
 # fmt: off
 STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
@@ -216,11 +220,25 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "outbox":               (NO,    NO,   NO,       OK,          NO,     NO),
     "OpenAPI document":     (OK,    OK,   OK,       OK,          OK,     NF),
     "API root":             (NF,    NF,   NF,       NF,          NF,     NF),
+    "infusion record API":  (OK,    OK,   NO,       NO,          NO,     NA),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "accounts:logout",
     "api:book_series",
+    "api:chairside_addendum",
+    "api:chairside_check_in",
+    "api:chairside_checks",
+    "api:chairside_cosign",
+    "api:chairside_decision",
+    "api:chairside_discharge",
+    "api:chairside_end",
+    "api:chairside_event",
+    "api:chairside_resume",
+    "api:chairside_sign",
+    "api:chairside_start",
+    "api:chairside_undo",
+    "api:chairside_vitals",
     "care:alert_acknowledge",
     "care:clinic_rules_change",
     "care:consent",
@@ -231,7 +249,6 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "clinic:invite",
     "infusion:adverse_event",
     "infusion:check_in",
-    "infusion:step",
     "infusion:titrate",
     "scheduling:chair_capabilities",
     "scheduling:patient_calendar_revoke",
@@ -243,6 +260,9 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "scheduling:visit_move",
     "scheduling:visit_no_show",
 }  # fmt: skip
+# A GET of a chair-side step (back from signing in again when the session lapsed at the chair)
+# goes to the record's page, for who may take the step.
+BACK_TO_PAGE = {"infusion:step"}
 PATIENTS_PAGES = {  # no staff session: the patient's own pages (test_access, portal tests)
     "accounts:login", "portal:questionnaire", "portal:kiosk", "scheduling:calendar_feed",
 }  # fmt: skip
@@ -264,11 +284,20 @@ def url_names() -> dict[str, str]:
 
 
 def test_every_url_pattern_is_in_the_table():
-    in_table = {page.name for page in PAGES.values()} | ACTIONS | PATIENTS_PAGES
+    in_table = {page.name for page in PAGES.values()} | ACTIONS | BACK_TO_PAGE | PATIENTS_PAGES
     assert sorted(url_names()) == sorted(in_table)
     assert not ACTIONS & PATIENTS_PAGES
     assert not {page.name for page in PAGES.values()} & (ACTIONS | PATIENTS_PAGES)
     assert list(STATUS) == list(PAGES)
+
+
+@pytest.mark.parametrize(("role", "status"), [("nurse", 302), ("scheduler", 403)])
+def test_a_chairside_step_fetched_goes_back_to_the_record(db, login, clinic, role, status):
+    path = f"/visits/{clinic.visit.pk}/infusion/vitals/"
+    response = login(clinic.users[role]).get(path)
+    assert (response.status_code, response.get("Location")) == (
+        status, f"/visits/{clinic.visit.pk}/infusion/" if status == 302 else None
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(ACTIONS))

@@ -149,11 +149,14 @@ def completions(patient: Patient) -> list[measurement.Completion]:
 @dataclass(frozen=True)
 class Visit:
     """A course's visit as the measures see it (the scheduling layer maps its appointments to
-    these, cancelled ones left out): its number, when, and whether the infusion was given."""
+    these, cancelled ones left out): its number, when, when its infusion starts (after
+    check-in: the measurement plan's before-infusion windows close then, and the baseline is
+    the last score before the first), and whether the infusion was given."""
 
     number: int
     starts_at: dt.datetime
     ends_at: dt.datetime
+    infusion_at: dt.datetime
     given: bool
 
 
@@ -186,14 +189,14 @@ def measure_summaries(
     protocol's remission override applies to its primary instrument only.
     """
     induction_infusions = protocol.induction_infusions if protocol else 0
-    first_infusion = visits[0].starts_at if visits else None
+    first_infusion = visits[0].infusion_at if visits else None
     induction = [a for a in visits if a.number <= induction_infusions]
     last_induction = (
-        induction[-1].starts_at if len(induction) >= induction_infusions and induction else None
+        induction[-1].infusion_at if len(induction) >= induction_infusions and induction else None
     )
     markers = [
         charts.Marker(
-            at=a.starts_at.astimezone(tz),
+            at=a.infusion_at.astimezone(tz),
             label=f"Infusion {a.number}",
             booster=a.number > induction_infusions,
         )
@@ -285,7 +288,7 @@ def due_measures(
     if protocol is None:
         protocol = protocol_versions.protocol_for(course)
     events = measurement.TreatmentEvents(
-        infusions=tuple(a.starts_at for a in visits),
+        infusions=tuple(a.infusion_at for a in visits),
         induction_count=protocol.induction_infusions,
         maintenance_started_at=course.maintenance_started_at,
     )

@@ -23,6 +23,10 @@ DURING = Vitals(
     systolic_mmhg=131, diastolic_mmhg=83, heart_rate_bpm=79, spo2_percent=97,
     respiratory_rate_per_min=15,
 )  # fmt: skip
+HYPERTENSIVE = Vitals(  # above the stop threshold (180/110 by default)
+    systolic_mmhg=186, diastolic_mmhg=104, heart_rate_bpm=92, spo2_percent=97,
+    respiratory_rate_per_min=16,
+)  # fmt: skip
 CHECKED = {
     "identity_confirmed": True,
     "escort_present": True,

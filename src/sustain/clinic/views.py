@@ -4,7 +4,7 @@ or not), the course's phase changes and post-induction review, and self-report l
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,13 +22,15 @@ from sustain.care.forms import (
     InstrumentForm,
     WeightForm,
 )
+from sustain.care.models import Patient
 from sustain.clinic.forms import InviteForm
 from sustain.clinic.queries import patient_page
 from sustain.infusion import services as infusion_services
 from sustain.portal import services as portal_services
 from sustain.scheduling import queries as scheduling_queries
-from sustain.scheduling.enums import CancellationReason
+from sustain.scheduling.enums import AppointmentStatus, CancellationReason
 from sustain.scheduling.forms import VisitForm
+from sustain.scheduling.models import Appointment
 from sustain_core import instruments, maintenance
 from sustain_core.errors import ClinicalValueError
 from sustain_core.outcomes import TrajectoryStatus
@@ -80,6 +82,29 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
     return render(request, "clinic/patient_detail.html", context)
 
 
+def _visit_named(
+    request: AuthenticatedRequest, patient: Patient, data: QueryDict | None
+) -> Appointment | None:
+    """The visit an entry is for, when the chair-side record named it (the patient's own)."""
+    visit_id = (data or request.GET).get("visit", "")
+    if not visit_id.isdigit():
+        return None
+    visit = scheduling_queries.get_appointment_for_user(request.user, int(visit_id))
+    if visit.patient_id != patient.pk:
+        raise Http404("No such visit for this patient.")
+    return visit
+
+
+def _timepoint(patient: Patient, instrument: str, visit: Appointment | None) -> Timepoint:
+    """The entry's likely timepoint: after an infusion given at the visit (the CADSS at its
+    end), else before an infusion once a baseline exists, else the baseline."""
+    if visit is not None and visit.status == AppointmentStatus.COMPLETED:
+        return Timepoint.FOLLOW_UP
+    if patient.assessments.filter(instrument=instrument).exists():
+        return Timepoint.PRE_INFUSION
+    return Timepoint.BASELINE
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
@@ -93,21 +118,11 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
     if chosen not in instruments.INSTRUMENTS:
         chosen = "phq9"
     instrument = instruments.get_instrument(chosen)
-    has_baseline = patient.assessments.filter(instrument=chosen).exists()
+    visit = from_the_chair = _visit_named(request, patient, data)
     meta = AssessmentMetaForm(
-        data,
-        initial={
-            "instrument": chosen,
-            "timepoint": Timepoint.PRE_INFUSION if has_baseline else Timepoint.BASELINE,
-        },
+        data, initial={"instrument": chosen, "timepoint": _timepoint(patient, chosen, visit)}
     )
     form = InstrumentForm(instrument, data)
-    visit = None
-    visit_id = (data or request.GET).get("visit", "")
-    if visit_id.isdigit():
-        visit = scheduling_queries.get_appointment_for_user(request.user, int(visit_id))
-        if visit.patient_id != patient.pk:
-            raise Http404("No such visit for this patient.")
     if data is not None and meta.is_valid() and form.is_valid():
         timepoint = Timepoint(meta.cleaned_data["timepoint"])
         if visit is None and timepoint == Timepoint.PRE_INFUSION:
@@ -133,6 +148,8 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
             )
             for alert in assessment.alerts.all():
                 messages.error(request, f"{alert.get_kind_display()}: an alert is open.")
+            if from_the_chair is not None:
+                return redirect("infusion:chairside", appointment_id=from_the_chair.pk)
             return _to_patient(patient.pk)
     care_queries.record_patient_read(request.user, patient)
     context = {

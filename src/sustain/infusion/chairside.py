@@ -9,9 +9,12 @@ step is one transaction with its audit event, and a refused step saves nothing. 
 phase on the day board follows the record.
 """
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import ParamSpec, TypeVar
 
 from django.db import IntegrityError, transaction
 
@@ -21,7 +24,7 @@ from sustain.accounts.models import User
 from sustain.care import protocol_versions
 from sustain.care import queries as care_queries
 from sustain.care import services as care
-from sustain.care.enums import AlertKind, AlertStatus, CourseStatus
+from sustain.care.enums import AlertKind, AlertStatus, CourseStatus, Sex
 from sustain.care.rules import current_rules, rules_for_record
 from sustain.infusion.enums import EventKind, PregnancyTest, Stage
 from sustain.infusion.models import (
@@ -61,6 +64,8 @@ CHECK_FIELDS = (
     "medication_changes_asked", "medication_changes",
 )  # fmt: skip
 SUICIDE_ALERTS = (AlertKind.SUICIDE_RISK, AlertKind.CSSRS_RISK)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _audit(record: ChairsideRecord, by: User, action: AuditAction = AuditAction.UPDATE) -> None:
@@ -92,6 +97,24 @@ def _move(record: ChairsideRecord, target: Stage) -> None:
 def _require(by: User, perm: str, what: str) -> None:
     """Refuse (403, audited) a role that may not take this step."""
     require_permission(by, perm, category=DataCategory.INFUSION, message=f"Only {what}.")
+
+
+def _step(perm: str, what: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """A step of the record: the role is checked first (a refusal is audited, outside the
+    step's transaction), then the step runs as one transaction."""
+
+    def wrap(service: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(service)
+        def run(*args: P.args, **kwargs: P.kwargs) -> T:
+            by = kwargs["by"]
+            assert isinstance(by, User)  # noqa: S101 - every step is called with by=
+            _require(by, perm, what)
+            with transaction.atomic():
+                return service(*args, **kwargs)
+
+        return run
+
+    return wrap
 
 
 def _save(record: ChairsideRecord, *fields: str) -> None:
@@ -140,11 +163,10 @@ def readings_due(
     )
 
 
-@transaction.atomic
+@_step(AT_THE_CHAIR, "a nurse or a prescriber checks a patient in")
 def check_in(*, appointment: Appointment, by: User, now: dt.datetime) -> ChairsideRecord:
     """Open the visit's record: the patient has arrived. Only a booked visit, on its day in
     the site's zone (a visit on another day is refused whatever the role)."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber checks a patient in")
     appointment = (
         Appointment.objects.select_for_update()
         .select_related("patient__site", "course", "site")
@@ -163,12 +185,22 @@ def check_in(*, appointment: Appointment, by: User, now: dt.datetime) -> Chairsi
             record = ChairsideRecord.objects.create(
                 appointment=appointment, stage=Stage.CHECKING_IN, checked_in_at=now,
                 checked_in_by=by,
+                pregnancy_test=PregnancyTest.NOT_DONE
+                if _pregnancy_test_required(appointment)
+                else PregnancyTest.NOT_APPLICABLE,
             )  # fmt: skip
     except IntegrityError:
         raise StepRefused("appointment", "the patient is already checked in") from None
     _save(record)
     _audit(record, by, AuditAction.CREATE)
     return record
+
+
+def _pregnancy_test_required(appointment: Appointment) -> bool:
+    """The protocol asks for a test and the patient's recorded sex is female (the nurse may
+    answer "not applicable" for a patient who cannot become pregnant)."""
+    protocol = protocol_versions.protocol_for(appointment.course)
+    return protocol.monitoring.pregnancy_test and appointment.patient.sex == Sex.FEMALE
 
 
 def _gate_facts(record: ChairsideRecord, now: dt.datetime) -> infusion_day.GateFacts:
@@ -207,7 +239,7 @@ def _gate_facts(record: ChairsideRecord, now: dt.datetime) -> infusion_day.GateF
         fasting_clear_fluids=dt.timedelta(hours=rules.fasting_clear_fluids_hours),
         escort_present=record.escort_present,
         no_driving_confirmed=record.no_driving_confirmed,
-        pregnancy_test_required=protocol.monitoring.pregnancy_test and patient.sex == "female",
+        pregnancy_test_required=_pregnancy_test_required(appointment),
         pregnancy_test=infusion_day.PregnancyTest(record.pregnancy_test),
         substance_use_asked=record.substance_use_asked,
         medication_changes_asked=record.medication_changes_asked,
@@ -239,7 +271,12 @@ def _measures_missing(appointment: Appointment, now: dt.datetime) -> tuple[str, 
         for rule in protocol.measurement_plan
         if rule.anchor == measurement.Anchor.BEFORE_EACH_INFUSION
     }
-    visits = scheduling_queries.as_visits(list(course.appointments.order_by("starts_at")))
+    # The plan counts the course's visits in time order (cancelled ones left out); this one's
+    # infusion would start now, so its before-infusion windows close now.
+    booked = course.appointments.exclude(status=AppointmentStatus.CANCELLED).order_by("starts_at")
+    occasion = [a.pk for a in booked].index(appointment.pk) + 1
+    visits = scheduling_queries.as_visits(list(booked))
+    visits[occasion - 1] = dataclasses.replace(visits[occasion - 1], infusion_at=now)
     items = care_queries.due_measures(
         course, visits, care_queries.completions(appointment.patient), now=now, protocol=protocol
     )
@@ -247,7 +284,7 @@ def _measures_missing(appointment: Appointment, now: dt.datetime) -> tuple[str, 
         item.instrument
         for item in items
         if item.rule in before
-        and item.occasion == appointment.number
+        and item.occasion == occasion
         and item.status != measurement.DueStatus.DONE
     }
     return tuple(sorted(missing))
@@ -283,13 +320,12 @@ def _follow_gate(record: ChairsideRecord, now: dt.datetime) -> None:
         record.stage = Stage.CHECKING_IN  # the gate closed again (e.g. a higher reading)
 
 
-@transaction.atomic
+@_step(AT_THE_CHAIR, "a nurse or a prescriber answers the checks")
 def answer_checks(
     *, record: ChairsideRecord, answers: Mapping[str, object], by: User, now: dt.datetime
 ) -> ChairsideRecord:
     """Record the pre-infusion checks (any of CHECK_FIELDS) before the start; a time in the
     future is refused."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber answers the checks")
     record = _locked(record)
     if record.stage not in BEFORE_START:
         raise StepRefused("stage", "the checks are answered before the infusion starts")
@@ -298,7 +334,14 @@ def answer_checks(
         raise ClinicalValueError("answers", f"no such check: {', '.join(unknown)}")
     for name in ("last_food_at", "last_clear_fluids_at"):
         when = answers.get(name)
-        if isinstance(when, dt.datetime) and when > now:
+        if when is None:
+            continue
+        if not isinstance(when, dt.datetime) or when.tzinfo is None:
+            raise ClinicalValueError(
+                name,
+                "give the date and time with its offset from UTC, e.g. 2026-11-30T06:30:00-05:00",
+            )
+        if when > now:
             raise ClinicalValueError(name, "that time is later than now")
     if "pregnancy_test" in answers and answers["pregnancy_test"] not in PregnancyTest.values:
         raise ClinicalValueError("pregnancy_test", "choose a pregnancy test result")
@@ -310,14 +353,13 @@ def answer_checks(
     return record
 
 
-@transaction.atomic
+@_step(AT_THE_CHAIR, "a nurse or a prescriber records vital signs")
 def record_vitals(
     *, record: ChairsideRecord, vitals: Vitals, by: User, now: dt.datetime
 ) -> VitalsReading:
     """Enter a set of vital signs, checked as entered: before the start they are the baseline
     (the gate reads them: a blood pressure above the deferral threshold defers the start);
     during the infusion one past a stop threshold stops it (sustain_core.infusion_day)."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber records vital signs")
     record = _locked(record)
     if record.stage in LEFT:
         raise StepRefused("stage", "the patient has left: vital signs are taken before discharge")
@@ -341,7 +383,7 @@ def record_vitals(
     return reading
 
 
-@transaction.atomic
+@_step("care.prescribe", "a prescriber decides this")
 def decide(
     *, record: ChairsideRecord, decision: str, reason: str, by: User, now: dt.datetime
 ) -> ChairsideRecord:
@@ -349,7 +391,6 @@ def decide(
     deferral threshold ("blood_pressure"), clear the patient for today despite an open
     suicide-risk alert ("suicide_risk"), or review the dose after an infusion stopped for blood
     pressure ("dose_review")."""
-    _require(by, "care.prescribe", "a prescriber decides this")
     fields = {
         "blood_pressure": ("blood_pressure_accepted", "blood_pressure_reason"),
         "suicide_risk": ("suicide_risk_cleared", "suicide_risk_note"),
@@ -372,7 +413,7 @@ def decide(
     return record
 
 
-@transaction.atomic
+@_step(AT_THE_CHAIR, "a nurse or a prescriber starts an infusion")
 def start_infusion(
     *, record: ChairsideRecord, vial_mg_per_ml: Decimal, lot: str, by: User, now: dt.datetime
 ) -> InfusionRecord:
@@ -381,7 +422,6 @@ def start_infusion(
     computed from the course's current dose under the site's rules (InfusionRecord). Infusion
     1 moves the course into induction when its guards hold; the last induction infusion moves
     it to review."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber starts an infusion")
     record = _locked(record)
     if record.stage not in BEFORE_START:
         raise StepRefused("stage", "the infusion has already started")
@@ -456,13 +496,12 @@ def _give_dose(
     return given
 
 
-@transaction.atomic
+@_step(AT_THE_CHAIR, "a nurse or a prescriber records events")
 def add_event(
     *, record: ChairsideRecord, kind: EventKind, detail: str, by: User, now: dt.datetime
 ) -> InfusionEvent:
     """A timed entry during the infusion or recovery: stop the infusion (a prescriber then
     decides whether it resumes), a pump rate change, a medication given with its dose, a note."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber records events")
     record = _locked(record)
     if kind not in {EventKind.STOP, EventKind.RATE_CHANGE, EventKind.MEDICATION, EventKind.NOTE}:
         raise ClinicalValueError("kind", "choose a stop, a rate change, a medication or a note")
@@ -480,10 +519,9 @@ def add_event(
     return event
 
 
-@transaction.atomic
+@_step("care.prescribe", "a prescriber resumes a stopped infusion")
 def resume(*, record: ChairsideRecord, reason: str, by: User, now: dt.datetime) -> InfusionEvent:
     """A prescriber resumes a stopped infusion, with the reason."""
-    _require(by, "care.prescribe", "a prescriber resumes a stopped infusion")
     if not reason.strip():
         raise ClinicalValueError("reason", "write why the infusion may resume")
     record = _locked(record)
@@ -496,10 +534,9 @@ def resume(*, record: ChairsideRecord, reason: str, by: User, now: dt.datetime) 
     return event
 
 
-@transaction.atomic
+@_step(AT_THE_CHAIR, "a nurse or a prescriber ends an infusion")
 def end_infusion(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRecord:
     """The infusion has ended (or stays stopped): recovery and observation begin."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber ends an infusion")
     record = _locked(record)
     _move(record, Stage.RECOVERING)
     record.ended_at = now
@@ -539,7 +576,6 @@ def discharge_failures(
     return tuple(failures)
 
 
-@transaction.atomic
 def discharge(
     *,
     record: ChairsideRecord,
@@ -551,8 +587,27 @@ def discharge(
     override_reason: str = "",
 ) -> ChairsideRecord:
     """Discharge once every criterion holds (discharge_failures), or a prescriber overrides
-    the failures with a reason (kept on the record)."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber discharges a patient")
+    the failures with a reason (kept on the record); an override reason from another role is
+    refused before anything is looked at."""
+    if override_reason.strip():
+        _require(by, "care.prescribe", "a prescriber discharges against the criteria")
+    return _discharge(
+        record=record, aldrete=aldrete, dissociation_resolved=dissociation_resolved,
+        escort_present=escort_present, by=by, now=now, override_reason=override_reason,
+    )  # fmt: skip
+
+
+@_step(AT_THE_CHAIR, "a nurse or a prescriber discharges a patient")
+def _discharge(
+    *,
+    record: ChairsideRecord,
+    aldrete: int | None,
+    dissociation_resolved: bool,
+    escort_present: bool,
+    by: User,
+    now: dt.datetime,
+    override_reason: str,
+) -> ChairsideRecord:
     record = _locked(record)
     _check_move(record, Stage.DISCHARGED)
     failures = discharge_failures(
@@ -561,8 +616,6 @@ def discharge(
     )  # fmt: skip
     if failures and not override_reason.strip():
         raise StepRefused("discharge", "; ".join(failures))
-    if failures:
-        _require(by, "care.prescribe", "a prescriber discharges against the criteria")
     _move(record, Stage.DISCHARGED)
     record.aldrete, record.dissociation_resolved = aldrete, dissociation_resolved
     record.escort_at_discharge, record.discharged_at, record.discharged_by = (
@@ -577,10 +630,9 @@ def discharge(
     return record
 
 
-@transaction.atomic
+@_step("infusion.add_infusionrecord", "a nurse or a prescriber signs the record")
 def sign(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRecord:
     """The nurse (or a prescriber at the chair) signs the discharged record."""
-    _require(by, "infusion.add_infusionrecord", "a nurse or a prescriber signs the record")
     record = _locked(record)
     _move(record, Stage.SIGNED)
     record.nurse_signed_at, record.nurse_signed_by = now, by
@@ -589,10 +641,9 @@ def sign(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRec
     return record
 
 
-@transaction.atomic
+@_step("care.prescribe", "a prescriber co-signs the record")
 def cosign(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRecord:
     """A prescriber other than the signer co-signs: the record is then locked."""
-    _require(by, "care.prescribe", "a prescriber co-signs the record")
     record = _locked(record)
     if record.nurse_signed_by_id == by.pk:
         raise StepRefused("by", "the co-signer must be another person than the signer")
@@ -603,10 +654,9 @@ def cosign(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideR
     return record
 
 
-@transaction.atomic
+@_step(AT_THE_CHAIR, "a nurse or a prescriber adds an addendum")
 def add_addendum(*, record: ChairsideRecord, text: str, by: User, now: dt.datetime) -> Addendum:
     """A later note on a signed record (who, when, what): the record itself stays as signed."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber adds an addendum")
     record = _locked(record)
     if not record.locked:
         raise StepRefused("stage", "an addendum is for a signed record; edit it until then")
@@ -617,11 +667,10 @@ def add_addendum(*, record: ChairsideRecord, text: str, by: User, now: dt.dateti
     return addendum
 
 
-@transaction.atomic
+@_step(AT_THE_CHAIR, "a nurse or a prescriber undoes a step")
 def undo(*, record: ChairsideRecord, reason: str, by: User, now: dt.datetime) -> InfusionEvent:
     """Undo the last step taken by mistake, with a reason: a discharge (back to recovering) or
     the end of the infusion (back to infusing). A signed record is not undone: addenda only."""
-    _require(by, AT_THE_CHAIR, "a nurse or a prescriber undoes a step")
     if not reason.strip():
         raise ClinicalValueError("reason", "write why the step is undone")
     record = _locked(record)

@@ -122,23 +122,21 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Reason")
 
 
+SCORES = [(n, str(n)) for n in (2, 1, 0)]
+
+
 class DischargeForm(forms.Form):
     """The discharge criteria: the modified Aldrete items (0–2 each), dissociation resolved,
     the escort; a prescriber may discharge against failed criteria with a reason."""
 
-    ALDRETE = (
-        ("activity", "Activity"),
-        ("respiration", "Respiration"),
-        ("circulation", "Circulation"),
-        ("consciousness", "Consciousness"),
-        ("oxygen_saturation", "Oxygen saturation"),
-    )
-    activity = forms.TypedChoiceField(choices=[(n, n) for n in (2, 1, 0)], coerce=int)
-    respiration = forms.TypedChoiceField(choices=[(n, n) for n in (2, 1, 0)], coerce=int)
-    circulation = forms.TypedChoiceField(choices=[(n, n) for n in (2, 1, 0)], coerce=int)
-    consciousness = forms.TypedChoiceField(choices=[(n, n) for n in (2, 1, 0)], coerce=int)
+    ALDRETE = ("activity", "respiration", "circulation", "consciousness", "oxygen_saturation")
+    # No item starts scored: the nurse chooses each one (a default of 2 would score 10 unseen).
+    activity = forms.TypedChoiceField(choices=[("", "—"), *SCORES], coerce=int)
+    respiration = forms.TypedChoiceField(choices=[("", "—"), *SCORES], coerce=int)
+    circulation = forms.TypedChoiceField(choices=[("", "—"), *SCORES], coerce=int)
+    consciousness = forms.TypedChoiceField(choices=[("", "—"), *SCORES], coerce=int)
     oxygen_saturation = forms.TypedChoiceField(
-        choices=[(n, n) for n in (2, 1, 0)], coerce=int, label="Oxygen saturation"
+        choices=[("", "—"), *SCORES], coerce=int, label="Oxygen saturation"
     )
     dissociation_resolved = forms.BooleanField(required=False, label="Dissociation resolved")
     escort_present = forms.BooleanField(required=False, label="Escort present")
@@ -146,8 +144,13 @@ class DischargeForm(forms.Form):
         required=False, max_length=300, label="Prescriber: discharge despite (reason)"
     )
 
+    def __init__(self, *args: Any, prescriber: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not prescriber:  # only a prescriber discharges against the criteria
+            del self.fields["override_reason"]
+
     def aldrete(self) -> int:
-        return aldrete_score(**{name: self.cleaned_data[name] for name, _ in self.ALDRETE})
+        return aldrete_score(**{name: self.cleaned_data[name] for name in self.ALDRETE})
 
 
 class AddendumForm(forms.Form):

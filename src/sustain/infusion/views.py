@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sustain.accounts.access import AuthenticatedRequest
 from sustain.accounts.enums import DataCategory
@@ -63,7 +63,7 @@ def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpRe
         "start_form": StartForm(initial={"vial_mg_per_ml": view.vial}),
         "event_form": EventForm(),
         "reason_form": ReasonForm(),
-        "discharge_form": DischargeForm(),
+        "discharge_form": DischargeForm(prescriber=request.user.has_perm("care.prescribe")),
         "addendum_form": AddendumForm(),
         "adverse_form": AdverseEventForm(),
     }
@@ -152,7 +152,7 @@ STEPS = {
             escort_present=f.cleaned_data["escort_present"],
             by=by,
             now=now,
-            override_reason=f.cleaned_data["override_reason"],
+            override_reason=f.cleaned_data.get("override_reason", ""),
         ),
         "Discharged.",
     ),
@@ -200,14 +200,18 @@ def check_in(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse
     return redirect("infusion:chairside", appointment_id=appointment.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def chairside_step(request: AuthenticatedRequest, appointment_id: int, step: str) -> HttpResponse:
-    """One step of the record (STEPS); a refusal is shown in plain words and saves nothing."""
+    """One step of the record (STEPS); a refusal is shown in plain words and saves nothing. A
+    GET (back from signing in again after the session lapsed at the chair) goes to the
+    record's page."""
     if step not in STEPS:
         raise Http404("No such step.")
     action = STEPS[step]
     appointment = queries.get_visit_for_change(request.user, appointment_id, action.perm)
+    if request.method == "GET":
+        return redirect("infusion:chairside", appointment_id=appointment.pk)
     record = _record(appointment)
     if record is None:
         messages.error(request, "Check the patient in first.")
@@ -215,6 +219,8 @@ def chairside_step(request: AuthenticatedRequest, appointment_id: int, step: str
     form: forms.Form | None = None
     if action.form is ChecksForm:
         form = ChecksForm(request.POST, tz=appointment.site.tz)
+    elif action.form is DischargeForm:
+        form = DischargeForm(request.POST, prescriber=request.user.has_perm("care.prescribe"))
     elif action.form is not None:
         form = action.form(request.POST)
     if form is not None and not form.is_valid():

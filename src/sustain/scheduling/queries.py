@@ -202,12 +202,14 @@ def _figures(segment: staffing.Segment) -> tuple[object, ...]:
 
 
 def as_visits(appointments: Sequence[Appointment]) -> list[Visit]:
-    """The appointments as the measures see them (care.queries.Visit), cancelled ones left out."""
+    """The appointments as the measures see them (care.queries.Visit), cancelled ones left out;
+    the infusion starts after the visit's check-in time."""
     return [
         Visit(
             number=a.number,
             starts_at=a.starts_at,
             ends_at=a.ends_at,
+            infusion_at=a.starts_at + dt.timedelta(minutes=a.check_in_minutes),
             given=a.status == AppointmentStatus.COMPLETED,
         )
         for a in appointments

@@ -14,6 +14,7 @@ from django.utils import timezone
 from sustain.accounts.audit import verify_chain
 from sustain.accounts.models import OutboxMessage, Site, User
 from sustain.care.models import Alert, Assessment, AssessmentAnswer, Course, Patient
+from sustain.clinic.management.commands.demo import TODAY_AT_THE_CHAIR
 from sustain.infusion.models import InfusionRecord
 from sustain.portal.models import Invitation
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
@@ -68,22 +69,38 @@ def test_demo_loads_a_working_clinic(db, settings):
         assert user.check_password("ketamine-demo-2026")
     assert "password for all: ketamine-demo-2026" in output
 
-    assert Patient.objects.count() == 41  # 40 with depression and one CRPS patient waiting
+    # 40 with depression, 6 at the chair today and one CRPS patient waiting
+    assert Patient.objects.count() == 47
     for patient in Patient.objects.all():
         age = (dt.date(2026, 11, 25) - patient.date_of_birth).days / 365.25
         assert 22 <= age < 71, patient
         assert patient.phone.startswith("555-01") and patient.email.endswith("@example.com")
     assert Patient.objects.filter(courses__isnull=True).count() == 5
     assert Counter(Course.objects.values_list("status", flat=True)) == {
-        "screening": 8,
-        "induction": 12,
+        "screening": 8 + 1,  # checked in today: infusion 1 starts induction
+        "induction": 12 + 5,
         "review": 2,
         "maintenance": 8,
         "relapsed": 6,
     }
 
     now = dt.datetime(2026, 11, 25, 12, tzinfo=ZoneInfo("America/New_York"))  # demo clock
-    for course in Course.objects.filter(status="induction"):
+    at_the_chair = [family for _, family, *_ in TODAY_AT_THE_CHAIR]
+    today = Appointment.objects.filter(patient__family_name__in=at_the_chair, number=1)
+    # Today's board at every stage (issue 10, item 9), each visit's record up to the clock.
+    assert sorted((v.patient.family_name, v.chairside.stage, v.phase) for v in today) == [
+        ("Brandt", "recovering", "recovering"),
+        ("Duarte", "infusing", "infusing"),
+        ("Halloran", "discharged", "discharged"),
+        ("Marsh", "stopped", "infusing"),
+        ("Menon", "checking_in", "arrived"),
+        ("Okoro", "cosigned", "discharged"),
+    ]
+    stopped = today.get(patient__family_name="Marsh").chairside
+    assert stopped.events.get().detail.startswith("systolic 186 mmHg is above the stop")
+    for course in Course.objects.filter(status="induction").exclude(
+        patient__family_name__in=at_the_chair
+    ):
         visits = list(course.appointments.order_by("number"))
         assert [v.number for v in visits] == [1, 2, 3, 4, 5, 6]
         starts = [v.starts_at for v in visits]
@@ -91,7 +108,10 @@ def test_demo_loads_a_working_clinic(db, settings):
         assert visits[-1].ends_at - visits[0].starts_at <= dt.timedelta(days=21)
         given = [v for v in visits if v.status == "completed"]
         assert given, "every mid-induction patient has had an infusion"
-        assert all(v.status == "booked" and v.starts_at > now for v in visits[len(given) :])
+        for visit in visits[len(given) :]:  # not started: booked, or checked in and ready
+            assert visit.status == "booked"
+            arrived = visit.starts_at + dt.timedelta(minutes=5) <= now
+            assert not arrived or visit.chairside.stage == "ready"
         for visit in given:  # each infusion has its pre-infusion PHQ-9 from 15 minutes before
             assessment = visit.visit_assessments.get(assessment__instrument="phq9").assessment
             assert (assessment.timepoint, assessment.completed_at) == (
@@ -114,9 +134,11 @@ def test_demo_loads_a_working_clinic(db, settings):
             assert visit.phase == {"recovering": "recovering"}.get(expected, "discharged")
     for course in Course.objects.filter(status__in=["review", "maintenance", "relapsed"]):
         assert course.infusions.count() == 6
-    assert Course.objects.filter(status="screening", appointments__isnull=False).count() == 0
-    # 16 finished courses × 6, and the 33 mid-induction infusions given so far.
-    assert InfusionRecord.objects.count() == 16 * 6 + 33
+    # Booked but still screening: only the patient checked in today (infusion 1 starts induction).
+    booked_screening = Course.objects.filter(status="screening", appointments__isnull=False)
+    assert {c.patient.family_name for c in booked_screening} == {"Menon"}
+    # 16 finished courses × 6, the 29 mid-induction infusions given so far, 5 started today.
+    assert InfusionRecord.objects.count() == 16 * 6 + 29 + 5
     # Boosters for 4 maintenance patients, booked in the coming 2 weeks.
     boosters = Appointment.objects.filter(number=7)
     assert boosters.count() == 4

@@ -39,7 +39,8 @@ def test_response_then_confirmed_relapse(pat, ada, ben, sam):
         by=sam,
         now=timezone.now(),
     )
-    first, last = visits[0].starts_at, visits[-1].starts_at
+    first = visits[0].starts_at
+    last = visits[-1].starts_at + dt.timedelta(minutes=visits[-1].check_in_minutes)  # infusion 6
     timeline = [
         (first - dt.timedelta(hours=1), 20),  # baseline
         (visits[2].starts_at - dt.timedelta(hours=1), 9),  # response before infusion 3

@@ -47,7 +47,8 @@ def test_baseline_is_due_on_the_patient_page_and_the_day_board(login, ben, pat, 
 def test_worker_sends_one_link_for_what_is_due_then_nothing_more(pat, booked):
     assert invite_due_patients(now=NOW) == 1
     invitation = Invitation.objects.get()
-    first_infusion = booked.appointments.order_by("starts_at").first().starts_at
+    first = booked.appointments.order_by("starts_at").first()
+    first_infusion = first.starts_at + dt.timedelta(minutes=first.check_in_minutes)
     assert (invitation.instruments, invitation.timepoint) == (["gad7", "phq9"], "baseline")
     assert invitation.created_by is None
     # The link ends when the baseline window closes (the first infusion), if before 72 h.

@@ -5,8 +5,8 @@ sustain.scheduling.services, sustain.infusion.services), so audit rows, constrai
 scoring are the real ones.
 
 The demo clock: with ``--today`` it is 12:00 local time on that day (deterministic, for
-tests); without it, the real current time. Visits whose infusion would have been confirmed by
-then (start + 40 min) are given; later ones stay booked. Each service is given the moment its
+tests); without it, the real current time. Visits under way by then are told at the chair up
+to the clock (sustain.clinic.story); later ones stay booked. Each service is given the moment its
 action happened in the demo's story (registration, enrolment, each questionnaire, each
 booking); only the audit trail stamps its own, real time.
 """
@@ -36,6 +36,7 @@ from sustain.care.enums import AlertStatus, Condition, CourseStatus, Sex, Timepo
 from sustain.care.models import Alert, Course, Patient
 from sustain.care.protocol_versions import protocol_for
 from sustain.clinic import story
+from sustain.infusion import chairside
 from sustain.infusion import services as infusion
 from sustain.portal import services as portal_services
 from sustain.scheduling import services as scheduling
@@ -71,6 +72,16 @@ HOURS = (*tuple((day, dt.time(8), dt.time(18)) for day in range(5)), (5, dt.time
 # Shared by every demo account; printed at the end. Demo database only.
 DEMO_PASSWORD = "ketamine-demo-2026"  # noqa: S105 - demo accounts only, refused unless DEBUG
 PROTOCOL = DEPRESSION_INDUCTION_V1
+# Today's board at every stage of the chair-side record: (given name, family name, sex,
+# weight kg, how many minutes before the demo clock the visit starts, the stage reached).
+TODAY_AT_THE_CHAIR = (
+    ("Nia", "Okoro", Sex.FEMALE, "61.0", 165, "signed"),
+    ("Tomas", "Halloran", Sex.MALE, "84.0", 125, "discharged"),
+    ("Lena", "Brandt", Sex.FEMALE, "72.0", 80, "recovering"),
+    ("Theo", "Marsh", Sex.MALE, "95.0", 45, "stopped"),
+    ("Ines", "Duarte", Sex.FEMALE, "58.0", 35, "infusing"),
+    ("Ravi", "Menon", Sex.MALE, "77.0", 5, "checked in"),
+)
 DEFAULT_SEED = 7
 
 # (username, first name, last name, role)
@@ -225,6 +236,8 @@ class Command(BaseCommand):
         self._create_site()
         self._create_staff()
         plans = self._plan_patients()
+        with transaction.atomic():  # booked the week before: today's chairs are theirs
+            self._load_todays_chairs()
         runners = {
             MAINTENANCE: self._load_post_induction,
             REVIEW: self._load_post_induction,
@@ -598,12 +611,12 @@ class Command(BaseCommand):
     def _give_infusions(
         self, plan: Plan, patient: Patient, appointments: list[Appointment]
     ) -> list[Appointment]:
-        """Pre-infusion PHQ-9 and the infusion day at the chair for each visit whose infusion
-        would have ended by the demo clock (sustain.clinic.story)."""
+        """Pre-infusion PHQ-9 and the infusion day at the chair (sustain.clinic.story) for
+        each visit under way by the demo clock, up to the clock: a patient who arrived but
+        whose infusion has not started yet is checked in and ready. The visits given."""
         given = []
         for appointment in appointments:
-            confirmed_at = appointment.starts_at + dt.timedelta(minutes=PROTOCOL.infusion_minutes)
-            if confirmed_at > self.now:
+            if appointment.starts_at + dt.timedelta(minutes=5) > self.now:
                 break
             k = appointment.number
             expected = plan.baseline - (plan.baseline - plan.end) * DROP_BEFORE_INFUSION[k - 1]
@@ -617,12 +630,14 @@ class Command(BaseCommand):
                 item9=flagged,
                 appointment=appointment,
             )
+            infusion_at = appointment.starts_at + dt.timedelta(minutes=appointment.check_in_minutes)
+            if infusion_at > self.now:
+                story.check_in_and_ready(appointment, self.nurses[0], at=appointment.starts_at)
+                break
+            clearance = "Seen at the chair: passive thoughts, no plan; safe to proceed today."
             story.uneventful_infusion(
                 appointment, self.rng.choice(self.nurses), self.prescriber,
-                vial_mg_per_ml=plan.vial, until=self.now,
-                clearance="Seen at the chair: passive thoughts, no plan; safe to proceed today."
-                if flagged
-                else "",
+                vial_mg_per_ml=plan.vial, until=self.now, clearance=clearance if flagged else "",
             )  # fmt: skip
             given.append(appointment)
         return given
@@ -691,6 +706,102 @@ class Command(BaseCommand):
                 self._book_booster(course)
         elif plan.stage == RELAPSED:
             self._set_course_status(course, CourseStatus.RELAPSED, follow_ups[0])
+
+    def _load_todays_chairs(self) -> None:
+        """Today's board at every stage of the chair-side record (TODAY_AT_THE_CHAIR): each
+        patient starts their series today at the demo clock less the stage's lead, and the
+        day is told through the real services (sustain.clinic.story) up to the clock. A stage
+        whose visit cannot fit today's opening hours before the clock is left out, and said."""
+        shown: list[str] = []
+        for given, family, sex, weight, lead_minutes, stage in TODAY_AT_THE_CHAIR:
+            wanted = self.now - dt.timedelta(minutes=lead_minutes)
+            wanted -= dt.timedelta(minutes=wanted.minute % 15, seconds=wanted.second,
+                                   microseconds=wanted.microsecond)  # fmt: skip
+            hours = self.site.opening_hours.filter(weekday=self.today.weekday()).first()
+            local = wanted.astimezone(self.tz)
+            if hours is None or local.date() != self.today or local.time() < hours.opens:
+                continue
+            course = self._ready_today(given, family, sex, Decimal(weight), booked=wanted)
+            try:
+                visit = scheduling.book_series(
+                    course=course, earliest=wanted, by=self.scheduler,
+                    now=wanted - dt.timedelta(days=7),
+                )[0]  # fmt: skip
+            except ClinicalValueError:
+                continue
+            if visit.starts_at.astimezone(self.tz).date() != self.today or visit.starts_at > (
+                self.now - dt.timedelta(minutes=2)
+            ):
+                continue
+            self._tell(visit, stage)
+            shown.append(stage)
+        self.stdout.write(
+            f"  at the chair today       {', '.join(shown) or 'none (clinic closed)'}"
+        )
+
+    def _ready_today(
+        self, given: str, family: str, sex: Sex, weight: Decimal, *, booked: dt.datetime
+    ) -> Course:
+        """A patient registered, enrolled, with baseline scores, consent and a signed screen
+        the week before `booked`."""
+        week_before = booked - dt.timedelta(days=8)
+        patient = services.register_patient(
+            by=self.scheduler, site=self.site, given_name=given, family_name=family,
+            date_of_birth=self.today - dt.timedelta(days=40 * 365), sex=sex, phone="555-0188",
+            email=f"{given.lower()}.{family.lower()}@example.com",
+            primary_condition=Condition.DEPRESSION, weight_kg=weight,
+            today=week_before.astimezone(self.tz).date(), now=week_before,
+        )  # fmt: skip
+        course = services.enrol_patient(
+            patient=patient, protocol_key=PROTOCOL.key, protocol_version=PROTOCOL.version,
+            by=self.prescriber, now=week_before,
+        )  # fmt: skip
+        for code, answers in (
+            ("phq9", {str(n): 2 for n in range(1, 9)} | {"9": 0}),
+            ("gad7", {str(n): 2 for n in range(1, 8)}),
+        ):
+            services.record_assessment(
+                patient=patient, instrument=code, answers=answers, timepoint=Timepoint.BASELINE,
+                by=self.nurses[0], completed_at=week_before, now=week_before,
+            )  # fmt: skip
+        services.record_consent(
+            course=course, signed_on=week_before.date(), document="Ketamine treatment consent v3",
+            by=self.nurses[0], now=week_before,
+        )  # fmt: skip
+        items = [*PROTOCOL.contraindications_absolute, *PROTOCOL.contraindications_relative]
+        services.sign_contraindication_screen(
+            course=course, answers=dict.fromkeys(items, False), notes="", by=self.prescriber,
+            now=week_before,
+        )  # fmt: skip
+        return course
+
+    def _tell(self, visit: Appointment, stage: str) -> None:
+        """The visit's day at the chair up to `stage`, never past the demo clock."""
+        nurse, start = self.nurses[0], visit.starts_at
+        infusion_start = start + dt.timedelta(minutes=visit.check_in_minutes)
+        infusion_end = infusion_start + dt.timedelta(minutes=visit.infusion_minutes)
+        if stage == "checked in":
+            record = chairside.check_in(appointment=visit, by=nurse, now=start)
+            chairside.answer_checks(
+                record=record, answers={"identity_confirmed": True, "escort_present": True},
+                by=nurse, now=min(self.now, start + dt.timedelta(minutes=2)),
+            )  # fmt: skip
+            return
+        cut = {
+            "signed": self.now,
+            "discharged": infusion_end + dt.timedelta(minutes=62),
+            "recovering": infusion_end + dt.timedelta(minutes=20),
+            "stopped": infusion_start + dt.timedelta(minutes=16),
+            "infusing": infusion_start + dt.timedelta(minutes=16),
+        }[stage]
+        story.uneventful_infusion(
+            visit, nurse, self.prescriber, lot="KET-2611-B", until=min(self.now, cut)
+        )
+        stop_at = infusion_start + dt.timedelta(minutes=25)
+        if stage == "stopped" and stop_at <= self.now:
+            chairside.record_vitals(
+                record=visit.chairside, vitals=story.HYPERTENSIVE, by=nurse, now=stop_at
+            )
 
     def _load_pain_patient(self) -> None:
         """One CRPS patient ready and waiting for their series: 10 weekday visits of 5 h 20 min
