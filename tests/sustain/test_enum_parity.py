@@ -8,13 +8,16 @@ from django.db import models
 
 from sustain.care.enums import Condition, CourseStatus
 from sustain.care.models import ClinicRules
+from sustain.infusion.enums import PregnancyTest, Stage
 from sustain.scheduling.enums import ChairCapability, TemplatePhase
-from sustain_core import course, dosing, protocols
+from sustain_core import course, dosing, infusion_day, protocols
 
 PAIRS = [
     pytest.param(CourseStatus, list(course.Phase), id="course-status=phase"),
     pytest.param(TemplatePhase, list(protocols.VisitPhaseName), id="template-phase=visit-phase"),
     pytest.param(ChairCapability, list(protocols.ChairCapability), id="chair-capability"),
+    pytest.param(Stage, list(infusion_day.Stage), id="chairside-stage"),
+    pytest.param(PregnancyTest, list(infusion_day.PregnancyTest), id="pregnancy-test"),
 ]
 
 

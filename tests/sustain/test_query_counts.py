@@ -17,6 +17,7 @@ import time_machine
 from sustain.accounts.models import Site, User
 from sustain.care.models import Course
 from sustain.care.protocol_versions import protocol_for, protocols_for
+from sustain.clinic import story
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.scheduling import staff
 from sustain.scheduling.enums import StaffRole
@@ -43,6 +44,7 @@ PATIENT_PAGE = {"prescriber": 43, "nurse": 41, "scheduler": 24}
 DAY_BOARD = {"page": 26, "fragment": 25}
 WEEK_VIEW = 17
 SERIES_PREVIEW = 34
+CHAIRSIDE_PAGE = 31  # the chair-side record (issue 10), whatever its readings and events
 
 
 @pytest.fixture
@@ -190,3 +192,32 @@ def test_protocols_for_reads_the_clinic_versions_at_once(
     courses[0].protocol_version = 9
     with pytest.raises(ClinicalValueError, match=f"no protocol {protocol[0]} v9 at North Clinic"):
         protocols_for(courses)
+
+
+@pytest.mark.parametrize("after_end", [1, 50])
+def test_chairside_page(login, north, ada, ben, sam, after_end, django_assert_num_queries):
+    """The record in recovery: 1 minute after the infusion (its readings while infusing) or
+    50 (three more readings and an adverse event): the same queries."""
+    patient = build.register(north, sam, "Cy", "Chair", on=dt.date(2026, 11, 23))
+    course = build.ready_for_series(
+        patient, prescriber=ada, nurse=ben, now=build.at(north, dt.date(2026, 11, 23), 10),
+        phq9_total=14, gad7_total=11,
+    )  # fmt: skip
+    visit = build.book_series(
+        course, sam, first=build.at(north, MONDAY, 8),
+        now=build.at(north, dt.date(2026, 11, 23), 11),
+    )[0]  # fmt: skip
+    end = visit.starts_at + dt.timedelta(minutes=visit.check_in_minutes + visit.infusion_minutes)
+    at = end + dt.timedelta(minutes=after_end)
+    story.uneventful_infusion(
+        visit, ben, None, until=at,
+        adverse_event=(AdverseEventKind.NAUSEA, AdverseEventSeverity.MILD, "", ""),
+    )  # fmt: skip
+    with time_machine.travel(at, tick=False):
+        client = login(ben)
+        with django_assert_num_queries(CHAIRSIDE_PAGE):
+            response = client.get(f"/visits/{visit.pk}/infusion/")
+    view = response.context["view"]
+    assert (view.record.stage, len(view.readings)) == (
+        "recovering", 1 + 2 + (3 if after_end == 50 else 0)
+    )  # fmt: skip
