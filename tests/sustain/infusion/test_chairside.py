@@ -28,7 +28,7 @@ from tests.sustain import clinic_builders as build
 
 pytestmark = pytest.mark.db
 
-MONDAY = dt.date(2026, 11, 30)
+MONDAY = dt.date(2026, 11, 30)  # the series of the `visits` fixture (conftest)
 HIGH = Vitals(
     systolic_mmhg=185, diastolic_mmhg=100, heart_rate_bpm=88, spo2_percent=97,
     respiratory_rate_per_min=16,
@@ -38,18 +38,6 @@ RAISED = Vitals(  # above the deferral threshold (160/100), below the stop thres
     respiratory_rate_per_min=14,
 )  # fmt: skip
 VIAL = Decimal("50")
-
-
-@pytest.fixture
-def visits(north, pat, ada, ben, sam):
-    course = build.ready_for_series(
-        pat, prescriber=ada, nurse=ben, now=build.at(north, dt.date(2026, 11, 27), 10),
-        phq9_total=18, gad7_total=12,
-    )  # fmt: skip
-    return build.book_series(
-        course, sam, first=build.at(north, MONDAY, 8),
-        now=build.at(north, dt.date(2026, 11, 27), 11),
-    )  # fmt: skip
 
 
 def minutes(visit: Appointment, m: float) -> dt.datetime:

@@ -16,20 +16,6 @@ from tests.sustain import clinic_builders as build
 
 pytestmark = pytest.mark.db
 
-MONDAY = dt.date(2026, 11, 30)
-
-
-@pytest.fixture
-def visits(north, pat, ada, ben, sam):
-    course = build.ready_for_series(
-        pat, prescriber=ada, nurse=ben, now=build.at(north, dt.date(2026, 11, 27), 10),
-        phq9_total=18, gad7_total=12,
-    )  # fmt: skip
-    return build.book_series(
-        course, sam, first=build.at(north, MONDAY, 8),
-        now=build.at(north, dt.date(2026, 11, 27), 11),
-    )  # fmt: skip
-
 
 @pytest.mark.parametrize("who", ["ada", "ben"])
 @pytest.mark.parametrize(

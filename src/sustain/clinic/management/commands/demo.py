@@ -45,7 +45,7 @@ from sustain.scheduling.enums import AppointmentStatus, StaffRole
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
 from sustain_core import instruments, outcomes
 from sustain_core.errors import ClinicalValueError
-from sustain_core.protocols import DEPRESSION_INDUCTION_V1, get_protocol
+from sustain_core.protocols import DEPRESSION_INDUCTION_V1, Protocol, get_protocol
 
 SITE_NAME = "Riverside Infusion Clinic"
 SITE_TZ = "America/New_York"
@@ -713,30 +713,38 @@ class Command(BaseCommand):
         day is told through the real services (sustain.clinic.story) up to the clock. A stage
         whose visit cannot fit today's opening hours before the clock is left out, and said."""
         shown: list[str] = []
+        hours = self.site.opening_hours.filter(weekday=self.today.weekday()).first()
         for given, family, sex, weight, lead_minutes, stage in TODAY_AT_THE_CHAIR:
             wanted = self.now - dt.timedelta(minutes=lead_minutes)
             wanted -= dt.timedelta(minutes=wanted.minute % 15, seconds=wanted.second,
                                    microseconds=wanted.microsecond)  # fmt: skip
-            hours = self.site.opening_hours.filter(weekday=self.today.weekday()).first()
-            local = wanted.astimezone(self.tz)
-            if hours is None or local.date() != self.today or local.time() < hours.opens:
-                continue
-            course = self._ready_today(given, family, sex, Decimal(weight), booked=wanted)
-            try:
-                visit = scheduling.book_series(
-                    course=course, earliest=wanted, by=self.scheduler,
-                    now=wanted - dt.timedelta(days=7),
-                )[0]  # fmt: skip
-            except ClinicalValueError:
-                continue
-            if visit.starts_at.astimezone(self.tz).date() != self.today or visit.starts_at > (
-                self.now - dt.timedelta(minutes=2)
+            start, end = (
+                wanted.astimezone(self.tz),
+                (wanted + PROTOCOL.visit_length).astimezone(self.tz),
+            )
+            if hours is None or not (
+                start.date() == end.date() == self.today
+                and hours.opens <= start.time()
+                and end.time() <= hours.closes
             ):
                 continue
-            self._tell(visit, stage)
+            try:
+                with transaction.atomic():  # all of this patient, or nothing
+                    course = self._ready_today(given, family, sex, Decimal(weight), booked=wanted)
+                    visit = scheduling.book_series(
+                        course=course, earliest=wanted, by=self.scheduler,
+                        now=wanted - dt.timedelta(days=7),
+                    )[0]  # fmt: skip
+                    if visit.starts_at != wanted:
+                        raise ClinicalValueError("start", "the chairs are taken at that time")
+                    self._tell(visit, stage)
+            except ClinicalValueError:
+                continue
             shown.append(stage)
         self.stdout.write(
-            f"  at the chair today       {', '.join(shown) or 'none (clinic closed)'}"
+            f"  {'at the chair today':<22} {len(shown):>2} patients ({', '.join(shown)})"
+            if shown
+            else "  at the chair today      none: the clinic is not open at this hour"
         )
 
     def _ready_today(
@@ -764,15 +772,7 @@ class Command(BaseCommand):
                 patient=patient, instrument=code, answers=answers, timepoint=Timepoint.BASELINE,
                 by=self.nurses[0], completed_at=week_before, now=week_before,
             )  # fmt: skip
-        services.record_consent(
-            course=course, signed_on=week_before.date(), document="Ketamine treatment consent v3",
-            by=self.nurses[0], now=week_before,
-        )  # fmt: skip
-        items = [*PROTOCOL.contraindications_absolute, *PROTOCOL.contraindications_relative]
-        services.sign_contraindication_screen(
-            course=course, answers=dict.fromkeys(items, False), notes="", by=self.prescriber,
-            now=week_before,
-        )  # fmt: skip
+        self._consent_and_screen(course, PROTOCOL, week_before)
         return course
 
     def _tell(self, visit: Appointment, stage: str) -> None:
@@ -827,16 +827,20 @@ class Command(BaseCommand):
                 timepoint=Timepoint.BASELINE, by=self.nurses[0], completed_at=measured_at,
                 now=measured_at,
             )  # fmt: skip
+        self._consent_and_screen(course, crps, measured_at)
+        self.stdout.write("  waiting for a series     1 CRPS patient (extended chair only)")
+
+    def _consent_and_screen(self, course: Course, protocol: Protocol, at: dt.datetime) -> None:
+        """Consent signed and the protocol's contraindication screen signed (all absent)."""
         services.record_consent(
-            course=course, signed_on=measured_at.date(), document="Ketamine treatment consent v3",
-            by=self.nurses[0], now=measured_at,
+            course=course, signed_on=at.astimezone(self.tz).date(),
+            document="Ketamine treatment consent v3", by=self.nurses[0], now=at,
         )  # fmt: skip
-        items = [*crps.contraindications_absolute, *crps.contraindications_relative]
+        items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
         services.sign_contraindication_screen(
             course=course, answers=dict.fromkeys(items, False), notes="", by=self.prescriber,
-            now=measured_at,
+            now=at,
         )  # fmt: skip
-        self.stdout.write("  waiting for a series     1 CRPS patient (extended chair only)")
 
     def _book_booster(self, course: Course) -> None:
         """One booster visit in the coming 2 weeks, in the first free chair and time."""
