@@ -21,6 +21,7 @@ from sustain.accounts.models import User
 from sustain.accounts.web import attempt, show_form_errors
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
+from sustain.care.forms import WeightForm
 from sustain.infusion import chairside, queries, services
 from sustain.infusion.enums import EventKind
 from sustain.infusion.forms import (
@@ -65,6 +66,7 @@ def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpRe
         "reason_form": ReasonForm(),
         "discharge_form": DischargeForm(prescriber=request.user.has_perm("care.prescribe")),
         "addendum_form": AddendumForm(),
+        "weight_form": WeightForm(initial={"measured_on": timezone.now().astimezone(tz).date()}),
         "adverse_form": AdverseEventForm(),
     }
     return render(request, "infusion/chairside.html", context)
@@ -86,6 +88,14 @@ def _checks(record: ChairsideRecord, form: Any, by: User, now: dt.datetime) -> o
 
 STEPS = {
     "checks": Step(ChecksForm, AT_THE_CHAIR, _checks, "Checks saved."),
+    "weight": Step(
+        WeightForm,
+        "care.add_weightmeasurement",
+        lambda r, f, by, now: care_services.record_weight(
+            patient=r.appointment.patient, by=by, now=now, **f.cleaned_data
+        ),
+        "Weight recorded.",
+    ),
     "vitals": Step(
         VitalsForm,
         AT_THE_CHAIR,

@@ -227,7 +227,10 @@ def test_an_open_suicide_risk_alert_needs_a_prescribers_clearance_for_today(visi
     assert given.dose_mg == Decimal("35")
 
 
-def test_a_weight_older_than_the_clinic_rule_is_recorded_at_the_chair(login, visits, ada, ben):
+@pytest.mark.parametrize("where", ["chair", "patient page"])
+def test_a_weight_older_than_the_clinic_rule_is_recorded_at_the_chair(
+    login, visits, ada, ben, where
+):
     visit = visits[0]
     rules.change_rules(
         site=visit.site, changes={"weight_max_age_days": 5}, based_on=0,
@@ -238,10 +241,14 @@ def test_a_weight_older_than_the_clinic_rule_is_recorded_at_the_chair(login, vis
     assert (failure.item, failure.resolvers) == ("weight", ("nurse",))
     assert "5 days" in failure.message
     with time_machine.travel(minutes(visit, 7), tick=False):
-        login(ben).post(
-            f"/patients/{visit.patient_id}/weight/",
-            {"weight_kg": "71.0", "measured_on": "2026-11-30"},
-        )
+        shown = login(ben).get(f"/visits/{visit.pk}/infusion/").content.decode()
+        assert "Record the weight" in shown
+        path = {
+            "chair": f"/visits/{visit.pk}/infusion/weight/",
+            "patient page": f"/patients/{visit.patient_id}/weight/",
+        }[where]
+        page = login(ben).post(path, {"weight_kg": "71.0", "measured_on": "2026-11-30"})
+    assert page.status_code == 302
     assert items(record, minutes(visit, 8)) == []
 
 
