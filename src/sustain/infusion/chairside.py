@@ -120,7 +120,9 @@ def _step(perm: str, what: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
 def _save(record: ChairsideRecord, *fields: str) -> None:
     """Save the record's stage and `fields`; the day board follows: the visit's phase and when
     its next vital signs become overdue."""
-    record.full_clean()
+    # The fields' own checks; the stage's facts are the database's check constraints, which
+    # the steps never break (validating them here too would cost a query each, every save).
+    record.full_clean(validate_unique=False, validate_constraints=False)
     record.save(update_fields=["stage", *fields])
     overdue_at = None
     if record.started_at is not None and record.stage not in LEFT:
@@ -367,7 +369,7 @@ def record_vitals(
         record=record, taken_at=now, recorded_by=by,
         **{name: getattr(vitals, name) for name in infusion_day.VITALS_BOUNDS},
     )  # fmt: skip
-    reading.full_clean()
+    reading.full_clean(validate_constraints=False)  # the ranges: Vitals, and the database
     reading.save(force_insert=True)
     if record.stage in BEFORE_START:
         _follow_gate(record, now)
