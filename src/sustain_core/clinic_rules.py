@@ -53,6 +53,9 @@ class ClinicRules:
       30 caveat", unconfirmed: dosing.dosing_weight_kg).
     - ``qids_suicide_threshold``: a QIDS-SR16 item-12 answer at or above this raises a
       suicide-risk alert (default 1, the lowest positive answer; no published threshold).
+    - ``madrs_suicide_threshold``: a MADRS item-10 (suicidal thoughts) rating at or above this
+      raises a suicide-risk alert (default 2, its first anchor above none [MADRS-McDowell];
+      no published threshold, unconfirmed).
     - ``fiqr_min_answered_per_domain``: the fewest answered items a FIQR domain may have and
       still be scaled up (default 1; the facts give no minimum: instruments.score).
     - ``alert_emails``: e-mail the assigned prescriber when a safety alert is raised.
@@ -78,6 +81,7 @@ class ClinicRules:
     dosing_weight_basis: dosing.WeightBasis = dosing.WeightBasis.ACTUAL
     dosing_bmi_threshold: Decimal = Decimal("30")
     qids_suicide_threshold: int = 1
+    madrs_suicide_threshold: int = 2
     fiqr_min_answered_per_domain: int = 1
     alert_emails: bool = True
     fasting_food_hours: int = 6
@@ -110,6 +114,13 @@ class ClinicRules:
             1,
             instruments.QIDS_SUICIDE_THRESHOLD_MAX,
             "the QIDS-SR16 item 12 alert threshold",
+        )
+        _whole(
+            "madrs_suicide_threshold",
+            self.madrs_suicide_threshold,
+            1,
+            instruments.MADRS_SUICIDE_THRESHOLD_MAX,
+            "the MADRS item 10 alert threshold",
         )
         _whole(
             "fiqr_min_answered_per_domain",
@@ -169,6 +180,7 @@ CLINICAL_FIELDS = (
     "dosing_weight_basis",
     "dosing_bmi_threshold",
     "qids_suicide_threshold",
+    "madrs_suicide_threshold",
     "fiqr_min_answered_per_domain",
     "alert_emails",
     "fasting_food_hours",

@@ -630,6 +630,7 @@ def get_instrument(code: str) -> Instrument:
 @dataclass(frozen=True)
 class _Settings:
     qids_suicide_threshold: int
+    madrs_suicide_threshold: int
     fiqr_min_answered_per_domain: int
 
 
@@ -637,6 +638,7 @@ _Values = Mapping[str, int | None]
 _Scorer = Callable[[Instrument, _Values, _Settings], Score]
 
 _QIDS_ITEM_MAX = 3
+_MADRS_ITEM_MAX = 6
 _FIQR_LARGEST_DOMAIN = max(len(keys) for _, keys, _ in _FIQR_DOMAINS)
 
 
@@ -645,6 +647,7 @@ def score(
     answers: Mapping[str, int | None],
     *,
     qids_suicide_threshold: int = 1,
+    madrs_suicide_threshold: int = 2,
     fiqr_min_answered_per_domain: int = 1,
 ) -> Score:
     """Score a response to the instrument ``code`` by its published rule.
@@ -657,6 +660,9 @@ def score(
 
     ``qids_suicide_threshold`` (1–3, default 1) is the QIDS-SR16 item-12 answer at or above
     which ``suicide_item_positive`` is flagged: a clinic setting (unconfirmed).
+    ``madrs_suicide_threshold`` (1–6, default 2) is the same for MADRS item 10 (suicidal
+    thoughts), whose anchors are 0, 2, 4 and 6 [MADRS-McDowell]: 2, the first anchor above
+    none, is the default; no published alert threshold exists (unconfirmed, a clinic setting).
     ``fiqr_min_answered_per_domain`` (1–10, default 1) is the fewest answered items a FIQR
     domain may have and still be scaled up; it is capped at the domain's size (so 5 means
     5 of 9, 2 of 2 and 5 of 10). The facts give no minimum (unconfirmed); 1 is the least
@@ -671,6 +677,9 @@ def score(
     settings = _Settings(
         qids_suicide_threshold=_checked_setting(
             "qids_suicide_threshold", qids_suicide_threshold, _QIDS_ITEM_MAX
+        ),
+        madrs_suicide_threshold=_checked_setting(
+            "madrs_suicide_threshold", madrs_suicide_threshold, _MADRS_ITEM_MAX
         ),
         fiqr_min_answered_per_domain=_checked_setting(
             "fiqr_min_answered_per_domain", fiqr_min_answered_per_domain, _FIQR_LARGEST_DOMAIN
@@ -796,11 +805,24 @@ def _score_sum(instrument: Instrument, values: _Values, settings: _Settings) -> 
     """Sum all items, every item required, and band the total.
 
     GAD-7: 7 items 0–3, total 0–21, cut-points 5/10/15 [Spitzer2006]. Pain NRS: one item
-    0–10, no bands [Farrar2001]. MADRS: 10 items 0–6, total 0–60, unweighted, Snaith bands
-    0–6 absent, 7–19 mild, 20–34 moderate, 35–60 severe [MADRS-McDowell] [Montgomery1979].
+    0–10, no bands [Farrar2001].
     """
     answered = _all_answered(instrument, values)
     return _make_score(instrument, sum(answered.values()), answered=len(answered))
+
+
+def _score_madrs(instrument: Instrument, values: _Values, settings: _Settings) -> Score:
+    """Sum 10 items 0–6 (0–60, unweighted), Snaith bands 0–6 absent, 7–19 mild, 20–34
+    moderate, 35–60 severe [MADRS-McDowell] [Montgomery1979]; ``suicide_item_positive`` when
+    item 10 (suicidal thoughts) is at or above the clinic's threshold (a setting, unconfirmed:
+    no published alert threshold). The total and its band never hide it: item 10 at 6
+    ("explicit plans") with every other item at 0 is "absent" and flagged.
+    """
+    answered = _all_answered(instrument, values)
+    flags = (
+        [Flag.SUICIDE_ITEM_POSITIVE] if answered["10"] >= settings.madrs_suicide_threshold else []
+    )
+    return _make_score(instrument, sum(answered.values()), answered=len(answered), flags=flags)
 
 
 def _score_phq9(instrument: Instrument, values: _Values, settings: _Settings) -> Score:
@@ -899,6 +921,9 @@ def _score_cssrs_screener(instrument: Instrument, values: _Values, settings: _Se
     Triage (secondary [CSSRS-summary], verify against Columbia's official triage): yes to 4,
     5 or recent behaviour → high; yes to 3 → moderate; yes to 1 or 2 only → low; otherwise
     none. Behaviour more than 3 months ago → moderate: the facts are silent (unconfirmed).
+    Whatever the triage, yes to item 2 (active suicidal thoughts [CSSRS-screen]) flags
+    ``suicide_item_positive``: low triage is not no risk (an implementation requirement, like
+    PHQ-9 item 9; unconfirmed as a published rule).
     """
     answers: dict[str, int] = {}
     for key, value in values.items():
@@ -917,6 +942,7 @@ def _score_cssrs_screener(instrument: Instrument, values: _Values, settings: _Se
         answers[key] = value
     risk = _cssrs_risk(answers)
     flags = [_CSSRS_FLAGS[risk]] if risk in _CSSRS_FLAGS else []
+    flags += [Flag.SUICIDE_ITEM_POSITIVE] if answers.get("2") == _CSSRS_YES else []
     return _make_score(instrument, _CSSRS_RANK[risk], answered=len(answers), flags=flags)
 
 
@@ -1052,7 +1078,7 @@ _SCORERS: Mapping[str, _Scorer] = MappingProxyType(
         "bpi_sf": _score_bpi_sf,
         "fiqr": _score_fiqr,
         "cadss": _score_cadss,
-        "madrs": _score_sum,
+        "madrs": _score_madrs,
     }
 )
 
@@ -1060,4 +1086,8 @@ _SCORERS: Mapping[str, _Scorer] = MappingProxyType(
 # The bounds of the two scoring settings a clinic sets (sustain_core.clinic_rules): the highest
 # QIDS-SR16 item-12 answer, and the largest FIQR domain.
 QIDS_SUICIDE_THRESHOLD_MAX = _QIDS_ITEM_MAX
+# The instruments whose suicide item flags ``suicide_item_positive`` (a suicide-risk alert):
+# PHQ-9 item 9, QIDS-SR16 item 12, MADRS item 10, C-SSRS screener item 2.
+SUICIDE_ITEM_INSTRUMENTS = frozenset({"phq9", "qids_sr16", "madrs", "cssrs_screener"})
+MADRS_SUICIDE_THRESHOLD_MAX = _MADRS_ITEM_MAX
 FIQR_MIN_ANSWERED_MAX = _FIQR_LARGEST_DOMAIN

@@ -58,6 +58,10 @@ def test_fasting_hours_are_the_prescribers() -> None:
          "number from 1 to 3; got 0"),
         ({"qids_suicide_threshold": 4}, "the QIDS-SR16 item 12 alert threshold must be a whole "
          "number from 1 to 3; got 4"),
+        ({"madrs_suicide_threshold": 0}, "the MADRS item 10 alert threshold must be a whole "
+         "number from 1 to 6; got 0"),
+        ({"madrs_suicide_threshold": 7}, "the MADRS item 10 alert threshold must be a whole "
+         "number from 1 to 6; got 7"),
         ({"fiqr_min_answered_per_domain": 11}, "the FIQR minimum answered items per domain must "
          "be a whole number from 1 to 10; got 11"),
         ({"alert_emails": 1}, "alert e-mails are on or off; got 1"),

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from sustain_core.errors import OutOfRange
 from sustain_core.instruments import Score, get_instrument, score
 
 pytestmark = pytest.mark.core
@@ -221,15 +222,56 @@ def test_madrs_ships_item_names_only() -> None:
     ]
 
 
-def test_madrs_full_score_has_no_flags() -> None:
-    # Item 10 (suicidal thoughts) is clinician-rated; no flag is defined for it.
+def test_madrs_full_score_flags_item_10_at_the_default_threshold() -> None:
+    # Item 10 (suicidal thoughts) at 2, the first anchor above none: flagged (issue 11).
     answers: dict[str, int | None] = {str(number): 2 for number in range(1, 11)}
     assert score("madrs", answers) == Score(
         instrument="madrs",
         total=20,
         subscales={},
         severity="moderate",
-        flags=(),
+        flags=("suicide_item_positive",),
         answered=10,
         prorated=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("item_10", "threshold", "flags"),
+    [
+        (0, 2, ()),
+        (1, 2, ()),
+        (2, 2, ("suicide_item_positive",)),
+        (6, 2, ("suicide_item_positive",)),
+        (3, 4, ()),
+        (4, 4, ("suicide_item_positive",)),
+        (1, 1, ("suicide_item_positive",)),
+    ],
+)
+def test_madrs_item_10_flags_at_the_clinics_threshold(
+    item_10: int, threshold: int, flags: tuple[str, ...]
+) -> None:
+    answers: dict[str, int | None] = {str(number): 0 for number in range(1, 10)} | {"10": item_10}
+    result = score("madrs", answers, madrs_suicide_threshold=threshold)
+    assert result.flags == flags
+
+
+def test_madrs_explicit_plans_are_flagged_even_when_the_total_is_absent() -> None:
+    """Item 10 at 6 ("explicit plans") with every other item at 0: total 6, band absent."""
+    answers: dict[str, int | None] = {str(number): 0 for number in range(1, 10)} | {"10": 6}
+    result = score("madrs", answers)
+    assert (result.total, result.severity, result.flags) == (
+        6,
+        "absent",
+        ("suicide_item_positive",),
+    )
+
+
+@pytest.mark.parametrize("threshold", [0, 7, True])
+def test_madrs_threshold_outside_1_to_6_is_refused(threshold: int) -> None:
+    answers: dict[str, int | None] = {str(number): 0 for number in range(1, 11)}
+    with pytest.raises(OutOfRange) as refused:
+        score("madrs", answers, madrs_suicide_threshold=threshold)
+    assert refused.value.message == (
+        f"madrs_suicide_threshold must be an integer 1–6; got {threshold!r}"
     )

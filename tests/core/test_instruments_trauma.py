@@ -81,6 +81,7 @@ def test_pcl5_provisional_ptsd_follows_the_dsm5_rule_not_the_total(
 
 NO_IDEATION: dict[str, int | None] = {"1": 0, "2": 0, "6": 0}
 ACTIVE_IDEATION: dict[str, int | None] = {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0}
+ITEM_2 = "suicide_item_positive"  # active suicidal thoughts, whatever the triage (issue 11)
 
 
 @pytest.mark.parametrize(
@@ -88,24 +89,26 @@ ACTIVE_IDEATION: dict[str, int | None] = {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0
     [
         pytest.param(NO_IDEATION, 0, "none", (), id="all-no-none"),
         pytest.param({**NO_IDEATION, "1": 1}, 1, "low", (), id="wish-dead-only-low"),
-        pytest.param(ACTIVE_IDEATION, 1, "low", (), id="items-1-2-low"),
-        pytest.param({**ACTIVE_IDEATION, "1": 0}, 1, "low", (), id="item-2-without-1-low"),
+        pytest.param(ACTIVE_IDEATION, 1, "low", (ITEM_2,), id="items-1-2-low"),
+        pytest.param({**ACTIVE_IDEATION, "1": 0}, 1, "low", (ITEM_2,), id="item-2-without-1-low"),
         pytest.param(
             {**ACTIVE_IDEATION, "3": 1},
             2,
             "moderate",
-            ("cssrs_moderate_risk",),
+            ("cssrs_moderate_risk", ITEM_2),
             id="method-moderate",
         ),
         pytest.param(
-            {**ACTIVE_IDEATION, "4": 1}, 3, "high", ("cssrs_high_risk",), id="intent-high"
+            {**ACTIVE_IDEATION, "4": 1}, 3, "high", ("cssrs_high_risk", ITEM_2), id="intent-high"
         ),
-        pytest.param({**ACTIVE_IDEATION, "5": 1}, 3, "high", ("cssrs_high_risk",), id="plan-high"),
+        pytest.param(
+            {**ACTIVE_IDEATION, "5": 1}, 3, "high", ("cssrs_high_risk", ITEM_2), id="plan-high"
+        ),
         pytest.param(
             {**ACTIVE_IDEATION, "3": 1, "4": 1, "5": 1},
             3,
             "high",
-            ("cssrs_high_risk",),
+            ("cssrs_high_risk", ITEM_2),
             id="items-3-4-5-high",
         ),
         pytest.param(
@@ -126,7 +129,7 @@ ACTIVE_IDEATION: dict[str, int | None] = {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0
             {**ACTIVE_IDEATION, "3": 1, "6": 1, "6_recent": 1},
             3,
             "high",
-            ("cssrs_high_risk",),
+            ("cssrs_high_risk", ITEM_2),
             id="method-and-recent-behaviour-high",
         ),
     ],
@@ -145,7 +148,7 @@ def test_cssrs_full_score_counts_asked_items() -> None:
         total=2,
         subscales={},
         severity="moderate",
-        flags=("cssrs_moderate_risk",),
+        flags=("cssrs_moderate_risk", ITEM_2),
         answered=7,
         prorated=False,
     )

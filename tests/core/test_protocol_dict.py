@@ -113,6 +113,7 @@ def test_optional_fields_may_be_left_out() -> None:
             "series",
             "instrument",
             "baseline_measures",
+            "measurement_plan",  # a psychiatric protocol must plan a suicide item (issue 11)
         }
     }
 

@@ -36,6 +36,14 @@ BLOOD_PRESSURE = TitrationTrigger.BLOOD_PRESSURE
 INCREASE, HOLD, REDUCE = TitrationAction.INCREASE, TitrationAction.HOLD, TitrationAction.REDUCE
 KNOWN = ", ".join(sorted(INSTRUMENTS))
 
+# A psychiatric protocol measures a suicide item before every infusion (issue 11).
+SUICIDE_PLAN = (
+    MeasurementRule("baseline", Anchor.BEFORE_FIRST_INFUSION, ("phq9",), window_before=DAY),
+    MeasurementRule(
+        "pre_infusion", Anchor.BEFORE_EACH_INFUSION, ("phq9",), window_before=DAY,
+        from_infusion=2,
+    ),
+)  # fmt: skip
 BASE = Protocol(
     key="test",
     version=1,
@@ -48,6 +56,7 @@ BASE = Protocol(
     instrument="phq9",
     baseline_measures=("phq9",),
     citations=(),
+    measurement_plan=SUICIDE_PLAN,
 )
 
 
@@ -329,6 +338,45 @@ REFUSALS = [
         "measurement_plan",
         "rule keys must be unique; got ['a', 'a']",
         id="measurement-keys-repeat",
+    ),
+    pytest.param(
+        lambda: replace(BASE, measurement_plan=SUICIDE_PLAN[1:]),
+        "measurement_plan",
+        "a psychiatric protocol measures a suicide item (PHQ-9, QIDS-SR16, MADRS or the C-SSRS "
+        "screener) before infusion 1",
+        id="no-suicide-item-before-infusion-1",
+    ),
+    pytest.param(
+        lambda: replace(
+            BASE,
+            measurement_plan=(
+                SUICIDE_PLAN[0],
+                MeasurementRule(
+                    "pre_infusion",
+                    Anchor.BEFORE_EACH_INFUSION,
+                    ("gad7",),
+                    window_before=DAY,
+                    from_infusion=2,
+                ),
+            ),
+        ),  # fmt: skip
+        "measurement_plan",
+        "a psychiatric protocol measures a suicide item (PHQ-9, QIDS-SR16, MADRS or the C-SSRS "
+        "screener) before each infusion from infusion 2 (boosters included)",
+        id="no-suicide-item-before-later-infusions",
+    ),
+    pytest.param(
+        lambda: replace(
+            BASE,
+            measurement_plan=(
+                SUICIDE_PLAN[0],
+                replace(SUICIDE_PLAN[1], from_infusion=3),
+            ),
+        ),
+        "measurement_plan",
+        "a psychiatric protocol measures a suicide item (PHQ-9, QIDS-SR16, MADRS or the C-SSRS "
+        "screener) before each infusion from infusion 2 (boosters included)",
+        id="suicide-item-only-from-infusion-3",
     ),
     pytest.param(
         lambda: replace(BASE, futility_after=7),

@@ -113,12 +113,13 @@ def test_protocols_registry_is_read_only() -> None:
 
 
 def test_protocol_without_measurement_fields_gets_the_defaults() -> None:
+    # Chronic pain: a psychiatric protocol must plan a suicide item (issue 11), so no empty plan.
     protocol = Protocol(
         key="minimal",
         version=1,
         title="Minimal",
-        condition=Condition.DEPRESSION,
-        indications=(Condition.DEPRESSION,),
+        condition=Condition.CHRONIC_PAIN,
+        indications=(Condition.CHRONIC_PAIN,),
         regimen=DoseRegimen(
             kind=RegimenKind.PER_SESSION, infusion_minutes=40, mg_per_kg=Decimal("0.5")
         ),

@@ -153,6 +153,9 @@ class ClinicalRulesForm(_RulesChangeForm):
     qids_suicide_threshold = forms.IntegerField(
         label="QIDS-SR16 item 12 answer that raises a suicide-risk alert (at or above)"
     )
+    madrs_suicide_threshold = forms.IntegerField(
+        label="MADRS item 10 rating that raises a suicide-risk alert (at or above)"
+    )
     fiqr_min_answered_per_domain = forms.IntegerField(
         label="FIQR: fewest answered items for a domain to be scaled up"
     )

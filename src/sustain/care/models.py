@@ -273,6 +273,7 @@ class ClinicRules(models.Model):
     )
     dosing_bmi_threshold = models.DecimalField(max_digits=3, decimal_places=1)
     qids_suicide_threshold = models.PositiveSmallIntegerField()
+    madrs_suicide_threshold = models.PositiveSmallIntegerField()
     fiqr_min_answered_per_domain = models.PositiveSmallIntegerField()
     alert_emails = models.BooleanField()
     fasting_food_hours = models.PositiveSmallIntegerField()
@@ -303,6 +304,7 @@ class ClinicRules(models.Model):
             dosing_weight_basis=dosing.WeightBasis(self.dosing_weight_basis),
             dosing_bmi_threshold=self.dosing_bmi_threshold,
             qids_suicide_threshold=self.qids_suicide_threshold,
+            madrs_suicide_threshold=self.madrs_suicide_threshold,
             fiqr_min_answered_per_domain=self.fiqr_min_answered_per_domain,
             alert_emails=self.alert_emails,
             fasting_food_hours=self.fasting_food_hours,

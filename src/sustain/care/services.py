@@ -184,6 +184,7 @@ def score_answers(
         instrument,
         answers,
         qids_suicide_threshold=rules.qids_suicide_threshold,
+        madrs_suicide_threshold=rules.madrs_suicide_threshold,
         fiqr_min_answered_per_domain=rules.fiqr_min_answered_per_domain,
     )
 
@@ -192,8 +193,9 @@ def _alert_kinds(score: instruments.Score, previous: Assessment | None) -> list[
     """Which alerts a new score raises (issue 3, item 7).
 
     - a positive suicide item: PHQ-9 item 9 above 0 [Kroenke2001] (an implementation
-      requirement, unconfirmed as a published rule: clinical-facts §7) or QIDS-SR16 item 12 at
-      or above the clinic's threshold;
+      requirement, unconfirmed as a published rule: clinical-facts §7), QIDS-SR16 item 12 or
+      MADRS item 10 at or above the clinic's threshold, or C-SSRS item 2 (active suicidal
+      thoughts) yes;
     - C-SSRS screener triage moderate or high ([CSSRS-summary], secondary);
     - a worsening of at least the instrument's meaningful change since the previous score of
       the same instrument (PHQ-9 5 [Lowe2004], GAD-7 4 [Toussaint2020], PCL-5 10 [PCL5-qxmd],

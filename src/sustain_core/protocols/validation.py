@@ -10,7 +10,8 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from sustain_core.errors import ClinicalValueError
-from sustain_core.instruments import INSTRUMENTS
+from sustain_core.instruments import INSTRUMENTS, SUICIDE_ITEM_INSTRUMENTS
+from sustain_core.measurement import Anchor
 from sustain_core.outcomes import DEFAULT_RULES
 from sustain_core.series import SeriesRules
 
@@ -39,6 +40,7 @@ def check_protocol(protocol: "Protocol") -> None:
     keys = [rule.key for rule in protocol.measurement_plan]
     if len(set(keys)) != len(keys):
         raise ClinicalValueError("measurement_plan", f"rule keys must be unique; got {keys}")
+    _check_suicide_items(protocol)
     _check_titration(protocol)
     count = protocol.series.count
     if protocol.futility_after is not None and not 1 <= protocol.futility_after <= count:
@@ -57,6 +59,37 @@ def check_protocol(protocol: "Protocol") -> None:
         raise ClinicalValueError(
             "response_fraction",
             f"response_fraction must be above 0 and at most 1; got {protocol.response_fraction}",
+        )
+
+
+def _check_suicide_items(protocol: "Protocol") -> None:
+    """A psychiatric protocol (any but chronic pain) measures a suicide item before every
+    infusion: before infusion 1 (its baseline or a rule from infusion 1) and before each later
+    one, boosters included (a before-each rule from infusion 2 at the latest). A suicide item
+    is one that raises a suicide-risk alert (``SUICIDE_ITEM_INSTRUMENTS``); the pre-infusion
+    gate then blocks the infusion until a prescriber clears the patient (issue 11: 10 of 13
+    library protocols could never raise an alert). An implementation requirement, like the
+    item-9 alert itself (clinical-facts §7)."""
+    if protocol.condition == "chronic_pain":  # Condition.CHRONIC_PAIN (the model imports us)
+        return
+    asks = [
+        rule
+        for rule in protocol.measurement_plan
+        if SUICIDE_ITEM_INSTRUMENTS & set(rule.instruments)
+    ]
+    each = [rule.from_infusion for rule in asks if rule.anchor == Anchor.BEFORE_EACH_INFUSION]
+    first = any(rule.anchor == Anchor.BEFORE_FIRST_INFUSION for rule in asks) or 1 in each
+    names = "PHQ-9, QIDS-SR16, MADRS or the C-SSRS screener"
+    if not first:
+        raise ClinicalValueError(
+            "measurement_plan",
+            f"a psychiatric protocol measures a suicide item ({names}) before infusion 1",
+        )
+    if not any(start <= 2 for start in each):
+        raise ClinicalValueError(
+            "measurement_plan",
+            f"a psychiatric protocol measures a suicide item ({names}) before each infusion "
+            "from infusion 2 (boosters included)",
         )
 
 

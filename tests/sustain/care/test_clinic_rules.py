@@ -23,6 +23,7 @@ CLINICAL = {
     "dosing_weight_basis": "actual",
     "dosing_bmi_threshold": "30",
     "qids_suicide_threshold": "2",
+    "madrs_suicide_threshold": "2",
     "fiqr_min_answered_per_domain": "1",
     "alert_emails": "on",
     "fasting_food_hours": "6",

@@ -214,7 +214,7 @@ def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, s
         course=course, answers=dict.fromkeys(items, False), notes="", by=ada, now=NOW
     )
     services.record_assessment(  # MADRS is clinician-rated: the prescriber enters it
-        patient=pat, instrument="madrs", answers={str(n): 3 for n in range(1, 11)},
+        patient=pat, instrument="madrs", answers={str(n): 3 for n in range(1, 10)} | {"10": 0},
         timepoint="baseline", by=ada, completed_at=NOW, now=timezone.now()
     )  # fmt: skip
     record = infuse(visits[0], ben)

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent
-from sustain.care import services
+from sustain.care import rules, services
 from sustain.care.models import Alert, Assessment, AssessmentAnswer, Patient
 from sustain_core.errors import ClinicalValueError
 
@@ -134,7 +134,12 @@ def test_record_assessment_keeps_subscales(pat, ben):
     ("instrument", "answers", "kinds"),
     [
         ("phq9", phq9(1, 1, 1, 1, 1, 1, 1, 1, 1), ["suicide_risk"]),
-        ("cssrs_screener", {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0, "6": 0}, ["cssrs_risk"]),
+        (
+            "cssrs_screener",
+            {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0, "6": 0},
+            ["cssrs_risk", "suicide_risk"],  # moderate triage, and item 2: active thoughts
+        ),
+        ("cssrs_screener", {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0}, ["suicide_risk"]),
         ("cssrs_screener", {"1": 1, "2": 0, "6": 0}, []),
         ("qids_sr16", {str(n): 0 for n in range(1, 17)} | {"12": 1}, ["suicide_risk"]),
     ],
@@ -144,6 +149,24 @@ def test_safety_alerts(pat, ben, instrument, answers, kinds):
     assert sorted(Alert.objects.values_list("kind", flat=True)) == kinds
     raised = AuditEvent.objects.filter(category="alert", action="create", actor=ben)
     assert raised.count() == len(kinds)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "item_10", "alerts"),
+    [(None, 1, []), (None, 2, ["suicide_risk"]), (None, 6, ["suicide_risk"]), (4, 2, []),
+     (4, 4, ["suicide_risk"])],
+)  # fmt: skip
+def test_madrs_item_10_raises_an_alert_at_the_sites_threshold(pat, ada, threshold, item_10, alerts):
+    """MADRS item 10 (suicidal thoughts), from the clinic's rule (default 2): a rating of 6,
+    "explicit plans", alerts even when the total (6) is in the "absent" band (issue 11)."""
+    if threshold is not None:
+        rules.change_rules(
+            site=pat.site, changes={"madrs_suicide_threshold": threshold}, based_on=0,
+            reason="team decision", by=ada, now=NOW,
+        )  # fmt: skip
+    answers = {str(n): 0 for n in range(1, 10)} | {"10": item_10}
+    record(pat, ada, answers, instrument="madrs")
+    assert list(Alert.objects.values_list("kind", flat=True)) == alerts
 
 
 def test_meaningful_worsening_raises_an_alert_for_the_course_prescriber(pat, ben, ada):

@@ -587,3 +587,32 @@ def test_a_pregnancy_test_the_protocol_asks_for_starts_not_done(north, pat, ada,
 def test_check_in_asks_for_the_pregnancy_test_only_where_the_protocol_does(visits, ben):
     record = chairside.check_in(appointment=visits[0], by=ben, now=visits[0].starts_at)
     assert record.pregnancy_test == "not_applicable"  # the library protocol asks for none
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers"),
+    [
+        ("phq9", build.phq9(10, item9=1)),
+        ("madrs", {str(n): 0 for n in range(1, 10)} | {"10": 2}),
+        ("cssrs_screener", {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0}),
+        ("qids_sr16", {str(n): 0 for n in range(1, 17)} | {"12": 1}),
+    ],
+)
+def test_every_suicide_item_closes_the_gate_until_a_prescriber_clears(
+    visits, ada, ben, instrument, answers
+):
+    """PHQ-9 item 9, MADRS item 10, C-SSRS item 2 and QIDS-SR16 item 12 each raise a
+    suicide-risk alert, which the gate reads (issue 11, item 1)."""
+    visit = visits[0]
+    care.record_assessment(
+        patient=visit.patient, instrument=instrument, answers=answers, timepoint="follow_up",
+        by=ada, completed_at=minutes(visit, -60), now=minutes(visit, -60),
+    )  # fmt: skip
+    record = story.check_in_and_ready(visit, ben, at=visit.starts_at)
+    assert items(record, minutes(visit, 6)) == ["suicide_risk"]
+    chairside.decide(
+        record=record, decision="suicide_risk", reason="Seen: no plan, safety plan reviewed",
+        by=ada, now=minutes(visit, 7),
+    )  # fmt: skip
+    record.refresh_from_db()
+    assert items(record, minutes(visit, 8)) == []
