@@ -359,7 +359,7 @@ REFUSALS = [
                     from_infusion=2,
                 ),
             ),
-        ),  # fmt: skip
+        ),
         "measurement_plan",
         "a psychiatric protocol measures a suicide item (PHQ-9, QIDS-SR16, MADRS or the C-SSRS "
         "screener) before each infusion from infusion 2 (boosters included)",
