@@ -608,6 +608,29 @@ def vitals_due(
     return tuple(readings)
 
 
+def next_overdue_at(
+    *,
+    started_at: dt.datetime,
+    observe_until: dt.datetime,
+    every: dt.timedelta,
+    taken: Sequence[dt.datetime],
+) -> dt.datetime | None:
+    """When the next timed reading becomes overdue: the first due time after the latest
+    reading that no reading met, half an interval on (``vitals_due``'s overdue rule); None
+    when no reading is left before the end of observation. A reading missed before the latest
+    one stays overdue on the record; this is the one to take next (the day board shows it).
+
+    Raises OutOfRange naming ``every`` when it is not above 0.
+    """
+    latest = max(taken, default=started_at)
+    due = vitals_due(
+        started_at=started_at, observe_until=observe_until, every=every, taken=taken,
+        now=started_at,
+    )  # fmt: skip
+    upcoming = [d.at for d in due if d.status != ReadingStatus.TAKEN and d.at > latest]
+    return upcoming[0] + every / 2 if upcoming else None
+
+
 # --- Discharge -------------------------------------------------------------------------------
 
 

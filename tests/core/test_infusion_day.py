@@ -23,6 +23,7 @@ from sustain_core.infusion_day import (
     deferral_reasons,
     discharge_failures,
     gate_failures,
+    next_overdue_at,
     stop_reasons,
     vitals_due,
 )
@@ -590,6 +591,23 @@ def test_vitals_due_up_to_the_end_of_observation(observe_until: dt.datetime, cou
     )
 
     assert [reading.at for reading in due] == DUE_AT[:count]
+
+
+@pytest.mark.parametrize(
+    ("taken", "overdue_at"),
+    [
+        pytest.param([], at(10, 22, 30), id="none-yet: the first, half an interval on"),
+        pytest.param([at(10, 16)], at(10, 37, 30), id="first-taken"),
+        pytest.param([at(10, 39)], at(11, 7, 30), id="late-reading-meets-the-next"),
+        pytest.param([at(10, 15), at(10, 50)], at(11, 7, 30), id="missed-one-left-behind"),
+        pytest.param([at(11, 31)], None, id="none-left-before-the-end"),
+    ],
+)
+def test_next_overdue_at(taken: list[dt.datetime], overdue_at: dt.datetime | None) -> None:
+    assert (
+        next_overdue_at(started_at=START, observe_until=at(11, 30), every=15 * MIN, taken=taken)
+        == overdue_at
+    )
 
 
 @pytest.mark.parametrize("every", [dt.timedelta(0), -MIN])

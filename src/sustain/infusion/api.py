@@ -360,20 +360,37 @@ Act = Callable[[ChairsideRecord, User, dt.datetime], object]
 
 def _step(request: HttpRequest, visit_id: int, perm: str, act: Act) -> Status[Any]:
     """One step of the record, as the web page's chairside_step: the role (`perm`), the
-    visit at one of the user's sites, the record (checked in), the service at now; then the
-    record's state, whose read is audited."""
+    visit at one of the user's sites, the record (checked in), the service at now."""
     user: User = request.auth  # type: ignore[attr-defined]  # StaffSession: a staff User
     appointment = queries.get_visit_for_change(user, visit_id, perm)
     now = timezone.now()
 
-    def run() -> tuple[int, dict[str, Any]]:
+    def run() -> object:
         record = ChairsideRecord.objects.filter(appointment=appointment).first()
         if record is None:
             raise StepRefused("stage", "check the patient in first")
-        act(record, user, now)
-        return 200, _state(appointment, now).model_dump(mode="json")
+        return act(record, user, now)
 
-    answer = once(request, user, run, now=now)
+    return _answer(request, run, user=user, appointment=appointment, now=now, status=200)
+
+
+def _answer(
+    request: HttpRequest,
+    run: Callable[[], object],
+    *,
+    user: User,
+    appointment: Appointment,
+    now: dt.datetime,
+    status: int,
+) -> Status[Any]:
+    """Run a step once (an Idempotency-Key replays its answer) and answer the record's state,
+    whose read is audited."""
+
+    def answered() -> tuple[int, dict[str, Any]]:
+        run()
+        return status, _state(appointment, now).model_dump(mode="json")
+
+    answer = once(request, user, answered, now=now)
     care_queries.record_patient_read(user, appointment.patient)
     return Status(*answer)
 
@@ -384,14 +401,10 @@ def chairside_check_in(request: HttpRequest, visit_id: int) -> Status[Any]:
     user: User = request.auth  # type: ignore[attr-defined]  # StaffSession: a staff User
     appointment = queries.get_visit_for_change(user, visit_id, AT_THE_CHAIR)
     now = timezone.now()
-
-    def run() -> tuple[int, dict[str, Any]]:
-        chairside.check_in(appointment=appointment, by=user, now=now)
-        return 201, _state(appointment, now).model_dump(mode="json")
-
-    answer = once(request, user, run, now=now)
-    care_queries.record_patient_read(user, appointment.patient)
-    return Status(*answer)
+    return _answer(
+        request, lambda: chairside.check_in(appointment=appointment, by=user, now=now),
+        user=user, appointment=appointment, now=now, status=201,
+    )  # fmt: skip
 
 
 class ChecksIn(Schema):

@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import IntegrityError, transaction
 
@@ -34,7 +34,14 @@ from sustain.infusion.models import (
     InfusionRecord,
     VitalsReading,
 )
-from sustain.infusion.services import INFUSING, StepRefused, infusions_given, plan_dose
+from sustain.infusion.services import (
+    HIGHEST_DIASTOLIC,
+    HIGHEST_SYSTOLIC,
+    INFUSING,
+    StepRefused,
+    infusions_given,
+    plan_dose,
+)
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling import services as scheduling
 from sustain.scheduling.enums import AppointmentStatus, VisitPhase
@@ -124,16 +131,12 @@ def _save(record: ChairsideRecord, *fields: str) -> None:
     # the steps never break (validating them here too would cost a query each, every save).
     record.full_clean(validate_unique=False, validate_constraints=False)
     record.save(update_fields=["stage", *fields])
-    overdue_at = None
-    if record.started_at is not None and record.stage not in LEFT:
-        last = max((r.taken_at for r in record.vitals.all()), default=record.started_at)
-        upcoming = [
-            d.at
-            for d in readings_due(record, now=record.started_at)
-            if d.status != infusion_day.ReadingStatus.TAKEN and d.at > last
-        ]
-        every = dt.timedelta(minutes=_protocol(record).monitoring.vitals_every_minutes)
-        overdue_at = upcoming[0] + every / 2 if upcoming else None
+    watch = _watch(record)
+    overdue_at = (
+        infusion_day.next_overdue_at(**watch)
+        if watch is not None and record.stage not in LEFT
+        else None
+    )
     scheduling.set_phase(
         record.appointment, PHASE[Stage(record.stage)], vitals_overdue_at=overdue_at
     )
@@ -143,26 +146,32 @@ def _protocol(record: ChairsideRecord) -> Protocol:
     return protocol_versions.protocol_for(record.appointment.course)
 
 
-def readings_due(
-    record: ChairsideRecord, *, now: dt.datetime | None
-) -> tuple[infusion_day.DueReading, ...]:
-    """The timed vital signs from the start to the end of observation (the protocol's
-    monitoring plan; sustain_core.infusion_day.vitals_due), as of `now`; none before the
-    start. Observation ends the protocol's minimum after the infusion ends (or is due to)."""
-    if record.started_at is None or now is None:
-        return ()
+def _watch(record: ChairsideRecord) -> dict[str, Any] | None:
+    """The timed readings' plan from the start (None before it): readings every interval of
+    the protocol's monitoring plan until observation ends, its minimum after the infusion
+    ends (or is due to), and the times of the readings taken."""
+    if record.started_at is None:
+        return None
     protocol = _protocol(record)
     plan = protocol.monitoring
     ends = record.ended_at or record.started_at + dt.timedelta(
         minutes=protocol.regimen.infusion_minutes
     )
-    return infusion_day.vitals_due(
-        started_at=record.started_at,
-        observe_until=ends + dt.timedelta(minutes=plan.min_observation_minutes),
-        every=dt.timedelta(minutes=plan.vitals_every_minutes),
-        taken=[r.taken_at for r in record.vitals.all()],
-        now=now,
-    )
+    return {
+        "started_at": record.started_at,
+        "observe_until": ends + dt.timedelta(minutes=plan.min_observation_minutes),
+        "every": dt.timedelta(minutes=plan.vitals_every_minutes),
+        "taken": [r.taken_at for r in record.vitals.all()],
+    }
+
+
+def readings_due(
+    record: ChairsideRecord, *, now: dt.datetime
+) -> tuple[infusion_day.DueReading, ...]:
+    """The timed vital signs as of `now` (sustain_core.infusion_day.vitals_due); none before
+    the start."""
+    watch = _watch(record)
+    return () if watch is None else infusion_day.vitals_due(**watch, now=now)
 
 
 @_step(AT_THE_CHAIR, "a nurse or a prescriber checks a patient in")
@@ -294,16 +303,19 @@ def _measures_missing(appointment: Appointment, now: dt.datetime) -> tuple[str, 
 
 def _stopped_for_blood_pressure(given: InfusionRecord, safety: SafetyThresholds) -> bool:
     """Whether a reading during that infusion was past the blood-pressure stop thresholds."""
-    record = ChairsideRecord.objects.filter(appointment_id=given.appointment_id).first()
-    if record is None or record.started_at is None:
-        return False
-    during = record.vitals.filter(taken_at__gte=record.started_at)
-    if record.ended_at is not None:
-        during = during.filter(taken_at__lte=record.ended_at)
-    return any(
-        reading.systolic_mmhg > safety.stop_systolic_above
-        or reading.diastolic_mmhg > safety.stop_diastolic_above
-        for reading in during
+    record = (
+        ChairsideRecord.objects.filter(
+            appointment_id=given.appointment_id, started_at__isnull=False
+        )
+        .annotate(systolic_max=HIGHEST_SYSTOLIC, diastolic_max=HIGHEST_DIASTOLIC)
+        .first()
+    )
+    return record is not None and any(
+        highest is not None and highest > limit
+        for highest, limit in (
+            (record.systolic_max, safety.stop_systolic_above),
+            (record.diastolic_max, safety.stop_diastolic_above),
+        )
     )
 
 

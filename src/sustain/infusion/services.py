@@ -33,6 +33,15 @@ from sustain_core.errors import ClinicalValueError
 INFUSING = (CourseStatus.INDUCTION, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
 
 
+# The highest systolic and diastolic pressure while infusing (a chair-side record's readings
+# from its start to its end, or until now while it runs), as annotations of ChairsideRecord.
+_DURING = Q(vitals__taken_at__gte=F("started_at")) & (
+    Q(ended_at__isnull=True) | Q(vitals__taken_at__lte=F("ended_at"))
+)
+HIGHEST_SYSTOLIC = Max("vitals__systolic_mmhg", filter=_DURING)
+HIGHEST_DIASTOLIC = Max("vitals__diastolic_mmhg", filter=_DURING)
+
+
 class StepRefused(ClinicalValueError):
     """The record does not allow this step now (HTTP 409 in the API): nothing was saved."""
 
@@ -117,14 +126,11 @@ def titration_suggestion(course: Course, *, responded: bool) -> protocols.Titrat
         .values_list("total_score", flat=True)
         .first()
     )
-    during = Q(vitals__taken_at__gte=F("started_at")) & (
-        Q(ended_at__isnull=True) | Q(vitals__taken_at__lte=F("ended_at"))
-    )
     record = (
         ChairsideRecord.objects.filter(appointment=last.appointment, started_at__isnull=False)
         .annotate(
-            systolic_max=Max("vitals__systolic_mmhg", filter=during),
-            diastolic_max=Max("vitals__diastolic_mmhg", filter=during),
+            systolic_max=HIGHEST_SYSTOLIC,
+            diastolic_max=HIGHEST_DIASTOLIC,
             stopped=Exists(
                 InfusionEvent.objects.filter(record=OuterRef("pk"), kind=EventKind.STOP)
             ),
