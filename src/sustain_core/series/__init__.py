@@ -18,6 +18,7 @@ from sustain_core.series.planner import (
 )
 from sustain_core.series.search import LOOK_AHEAD, search_series
 from sustain_core.series.values import (
+    INFUSION_GAP_FLOOR,
     Alternative,
     AlternativeKind,
     Availability,
@@ -36,6 +37,7 @@ from sustain_core.series.values import (
 )
 
 __all__ = [
+    "INFUSION_GAP_FLOOR",
     "LOOK_AHEAD",
     "Alternative",
     "AlternativeKind",

@@ -116,6 +116,14 @@ class PatientDiary:
     availability: Availability | None = None
 
 
+INFUSION_GAP_FLOOR = dt.timedelta(hours=24)
+"""The least time between the starts of any two infusions of one patient, whatever the
+protocol or the booking path (induction, booster, move, prescriber override): a platform
+guardrail against typing errors, not a clinical rule (issue 11 found two infusions booked
+under 24 h apart). The shortest gap in the library is 24 h, the daily CRPS infusions
+[Schwartzman2009]; a protocol's own ``min_gap`` may only be longer."""
+
+
 @dataclass(frozen=True)
 class SeriesRules:
     """A protocol's rules for an infusion series.
