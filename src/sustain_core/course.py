@@ -80,7 +80,10 @@ class CourseFacts:
     ``baseline_measures_missing`` lists the instrument codes (e.g. "phq9") whose baseline is
     still missing; the guards name them by their short titles ("PHQ-9").
     ``weight_max_age_days`` is the clinic's setting (default 30, unconfirmed; see
-    ``sustain_core.dosing.validate_weight_max_age_days``). ``induction_infusions_planned`` is
+    ``sustain_core.dosing.validate_weight_max_age_days``). ``absolute_contraindications``
+    are the items the latest signed screen marks present among the protocol's absolute ones;
+    ``age_years`` is the patient's age today and ``minimum_age_years`` the protocol's (None:
+    no minimum). ``induction_infusions_planned`` is
     the protocol's (or the prescriber's) number of induction infusions;
     ``induction_infusions_given`` may be None (not counted) for any move but one to review.
 
@@ -97,9 +100,15 @@ class CourseFacts:
     review_signed_by_prescriber: bool
     today: dt.date
     weight_max_age_days: int = field(default=WEIGHT_MAX_AGE_DAYS_DEFAULT)
+    absolute_contraindications: tuple[str, ...] = ()
+    age_years: int | None = None
+    minimum_age_years: int | None = None
 
     def __post_init__(self) -> None:
         validate_weight_max_age_days(self.weight_max_age_days, field="weight_max_age_days")
+        for name in ("age_years", "minimum_age_years"):
+            if getattr(self, name) is not None:
+                _check_count(name, getattr(self, name), least=0)
         if self.induction_infusions_given is not None:
             _check_count("induction_infusions_given", self.induction_infusions_given, least=0)
         _check_count("induction_infusions_planned", self.induction_infusions_planned, least=1)
@@ -111,6 +120,18 @@ class CourseFacts:
                 "missing baseline measures must be a tuple of instrument codes; "
                 f"got {self.baseline_measures_missing!r}",
             )
+
+
+def age_years(date_of_birth: dt.date, today: dt.date) -> int:
+    """Return the age in whole years on ``today`` (a birthday on 29 February falls on
+    1 March in other years). Raises OutOfRange naming ``date_of_birth`` for a birth after
+    ``today``."""
+    if date_of_birth > today:
+        raise OutOfRange(
+            "date_of_birth", f"the date of birth {date_of_birth} is after today ({today})"
+        )
+    before_birthday = (today.month, today.day) < (date_of_birth.month, date_of_birth.day)
+    return today.year - date_of_birth.year - before_birthday
 
 
 def allowed_transitions(phase: Phase) -> frozenset[Phase]:
@@ -135,8 +156,10 @@ def check_transition(
     - ready: signed consent [ASKP-basics-2018] (item 4: informed consent reflecting off-label
       use) [Sanacora2017-reply]; a contraindication screen [Cohen2018-GC] (relative
       contraindications) signed by a prescriber (the signature is a clinic rule,
-      unconfirmed).
-    - induction: the same two, no missing baseline measures (response and remission are
+      unconfirmed) with no absolute contraindication present (each protocol lists its own,
+      cited: e.g. known hypersensitivity [Ketalar-label]); a patient at least the protocol's
+      minimum age (the library's studies enrolled adults).
+    - induction: the same, no missing baseline measures (response and remission are
       defined against baseline, e.g. ≥ 50% PHQ-9 reduction [McInnes2022]), and a weight
       measured within ``weight_max_age_days`` (mg/kg dosing [Murrough2013]; the age limit is
       a clinic setting, unconfirmed; rule as ``sustain_core.dosing.check_weight_recency``).
@@ -164,12 +187,7 @@ def check_transition(
 
 
 def _unmet_guards(target: Phase, facts: CourseFacts, reason: str) -> list[str]:
-    unmet: list[str] = []
-    if target in {Phase.READY, Phase.INDUCTION}:
-        if not facts.consent_signed:
-            unmet.append("signed consent")
-        if not facts.contraindication_screen_signed_by_prescriber:
-            unmet.append("a contraindication screen signed by a prescriber")
+    unmet = _unmet_ready(facts) if target in {Phase.READY, Phase.INDUCTION} else []
     if target == Phase.INDUCTION:
         if facts.baseline_measures_missing:
             titles = (INSTRUMENTS[code].short_title for code in facts.baseline_measures_missing)
@@ -193,6 +211,25 @@ def _unmet_guards(target: Phase, facts: CourseFacts, reason: str) -> list[str]:
         unmet.append("a post-induction review signed by a prescriber")
     if target == Phase.DISCONTINUED and not has_reason:
         unmet.append("a reason")
+    return unmet
+
+
+def _unmet_ready(facts: CourseFacts) -> list[str]:
+    """The guards of ready, which induction shares: consent, the screen, no absolute
+    contraindication present, the protocol's minimum age."""
+    unmet = []
+    if not facts.consent_signed:
+        unmet.append("signed consent")
+    if not facts.contraindication_screen_signed_by_prescriber:
+        unmet.append("a contraindication screen signed by a prescriber")
+    if facts.absolute_contraindications:
+        present = "; ".join(facts.absolute_contraindications)
+        unmet.append(f"no absolute contraindication (present: {present})")
+    minimum, age = facts.minimum_age_years, facts.age_years
+    if minimum is not None and age is not None and age < minimum:
+        unmet.append(
+            f"a patient aged {minimum} or over, as the protocol requires (the patient is {age})"
+        )
     return unmet
 
 

@@ -221,6 +221,7 @@ class GateItem(StrEnum):
 
     IDENTITY = "identity"
     VISIT_TODAY = "visit_today"
+    CONTRAINDICATION = "contraindication"
     FASTING = "fasting"
     ESCORT = "escort"
     NO_DRIVING = "no_driving"
@@ -282,7 +283,8 @@ class GateFacts:
     the patient for today despite an open suicide-risk alert. ``last_infusion_at``: the start
     of the last infusion (None: none yet); ``min_gap`` the protocol's ``series.min_gap``
     between starts. ``dose_review_pending``: the last infusion was stopped for blood pressure
-    and no prescriber has reviewed the dose since.
+    and no prescriber has reviewed the dose since. ``absolute_contraindications``: the items
+    the course's latest signed screen marks present among the protocol's absolute ones.
 
     Raises OutOfRange naming the fact for a moment without a time zone or later than now, a
     negative duration, an unknown instrument code or a weight age outside 0–365 days.
@@ -312,6 +314,7 @@ class GateFacts:
     min_gap: dt.timedelta
     dose_review_pending: bool
     weight_max_age_days: int = WEIGHT_MAX_AGE_DAYS_DEFAULT
+    absolute_contraindications: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_moment("now", self.now)
@@ -339,6 +342,9 @@ def gate_failures(facts: GateFacts, safety: SafetyThresholds) -> tuple[GateFailu
 
     - identity (nurse): "confirm the patient's identity".
     - visit_today (nobody): "this visit is on 2026-12-08, not today (2026-12-06)".
+    - contraindication (nobody here: a prescriber signs a new screen on the patient page): an
+      absolute contraindication present on the latest screen, e.g. known hypersensitivity
+      [Ketalar-label]; it blocks every infusion, in maintenance too.
     - fasting: not asked (nurse), or too recent (time), e.g. "the patient ate 4 h 30 min ago;
       the clinic asks for 6 h without food (1 h 30 min to go)". The label advises against
       ketamine when nil-per-os guidelines were not followed [Ketalar-label]; ASA: light meal
@@ -347,8 +353,8 @@ def gate_failures(facts: GateFacts, safety: SafetyThresholds) -> tuple[GateFailu
     - escort and no_driving (nurse): a responsible adult to accompany the patient home
       [Ketalar-label]; no driving for at least 8 h [ED-scirp] (§5d).
     - pregnancy: a positive test (prescriber), or no test when the protocol asks for one
-      (nurse); pregnancy is a relative contraindication in the library protocols
-      (unconfirmed wording, §2a).
+      (nurse); pregnancy is an absolute contraindication in the library's psychiatric
+      protocols and a relative one in its pain protocols [Cohen2018-GC] (§2b).
     - substance_use and medication_changes (nurse): asked since the last visit; the label
       flags benzodiazepines, opioids and other CNS depressants (profound sedation,
       respiratory depression), theophylline and sympathomimetics [Ketalar-label] (§5b).
@@ -491,6 +497,18 @@ def _pre_infusion_measures(facts: GateFacts, _: SafetyThresholds) -> GateFailure
     )
 
 
+def _contraindication(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
+    if not facts.absolute_contraindications:
+        return None
+    present = "; ".join(facts.absolute_contraindications)
+    return GateFailure(
+        GateItem.CONTRAINDICATION,
+        f"an absolute contraindication is present ({present}): no infusion until a prescriber "
+        "signs a new contraindication screen without it",
+        (),
+    )
+
+
 def _suicide_risk(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
     if not facts.open_suicide_alert or facts.suicide_risk_cleared:
         return None
@@ -528,6 +546,7 @@ def _dose_review(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
 _GATE_CHECKS = (
     _identity,
     _visit_today,
+    _contraindication,
     _fasting,
     _escort,
     _no_driving,

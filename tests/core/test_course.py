@@ -8,6 +8,7 @@ from sustain_core.course import (
     CourseFacts,
     Phase,
     TransitionRefused,
+    age_years,
     allowed_transitions,
     check_transition,
 )
@@ -422,6 +423,18 @@ def test_course_facts_default_weight_age_is_30_days() -> None:
             id="given-bool",
         ),
         pytest.param(
+            {"age_years": -1},
+            "age_years",
+            "age_years must be a whole number from 0 up; got -1",
+            id="age-negative",
+        ),
+        pytest.param(
+            {"minimum_age_years": 18.0},
+            "minimum_age_years",
+            "minimum_age_years must be a whole number from 0 up; got 18.0",
+            id="minimum-age-float",
+        ),
+        pytest.param(
             {"baseline_measures_missing": ["phq9"]},
             "baseline_measures_missing",
             "missing baseline measures must be a tuple of instrument codes; got ['phq9']",
@@ -449,3 +462,65 @@ def test_course_facts_rejects_malformed_facts(
         replace(ALL_MET, **changes)  # type: ignore[arg-type]
 
     assert (raised.value.field, raised.value.message) == (field, message)
+
+
+PREGNANCY = "Pregnancy (grade B, low certainty, as relative) [Cohen2018-GC]"
+HYPERSENSITIVITY = "Known hypersensitivity to ketamine or any component of the product"
+
+
+@pytest.mark.parametrize("target", [P.READY, P.INDUCTION], ids=str)
+def test_a_present_absolute_contraindication_blocks_ready_and_induction(target: Phase) -> None:
+    facts = replace(ALL_MET, absolute_contraindications=(PREGNANCY, HYPERSENSITIVITY))
+    current = P.SCREENING if target == P.READY else P.READY
+
+    assert refusal(current, target, facts) == (
+        f"{target} needs: no absolute contraindication (present: {PREGNANCY}; {HYPERSENSITIVITY})"
+    )
+
+
+def test_an_absolute_contraindication_does_not_block_stopping_or_maintenance() -> None:
+    facts = replace(ALL_MET, absolute_contraindications=(PREGNANCY,))
+
+    check_transition(P.INDUCTION, P.REVIEW, facts)
+    check_transition(P.REVIEW, P.MAINTENANCE, facts)  # the gate blocks its infusions
+    check_transition(P.INDUCTION, P.DISCONTINUED, facts, reason="pregnant")
+
+
+@pytest.mark.parametrize(
+    ("age", "minimum", "met"),
+    [(17, 18, False), (18, 18, True), (40, None, True), (None, 18, True), (0, 1, False)],
+)
+def test_induction_needs_the_protocols_minimum_age(
+    age: int | None, minimum: int | None, met: bool
+) -> None:
+    facts = replace(ALL_MET, age_years=age, minimum_age_years=minimum)
+
+    if met:
+        check_transition(P.READY, P.INDUCTION, facts)
+    else:
+        assert refusal(P.READY, P.INDUCTION, facts) == (
+            f"induction needs: a patient aged {minimum} or over, as the protocol requires "
+            f"(the patient is {age})"
+        )
+
+
+@pytest.mark.parametrize(
+    ("born", "today", "years"),
+    [
+        (dt.date(2008, 12, 7), dt.date(2026, 12, 6), 17),
+        (dt.date(2008, 12, 6), dt.date(2026, 12, 6), 18),
+        (dt.date(2008, 2, 29), dt.date(2026, 2, 28), 17),
+        (dt.date(2008, 2, 29), dt.date(2026, 3, 1), 18),
+        (dt.date(2026, 12, 6), dt.date(2026, 12, 6), 0),
+    ],
+)
+def test_age_years_counts_whole_years(born: dt.date, today: dt.date, years: int) -> None:
+    assert age_years(born, today) == years
+
+
+def test_age_years_refuses_a_birth_after_today() -> None:
+    with pytest.raises(OutOfRange) as raised:
+        age_years(dt.date(2026, 12, 7), dt.date(2026, 12, 6))
+
+    assert raised.value.field == "date_of_birth"
+    assert raised.value.message == "the date of birth 2026-12-07 is after today (2026-12-06)"

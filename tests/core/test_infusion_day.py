@@ -415,6 +415,7 @@ def test_gate_lists_every_unmet_check_in_order() -> None:
         open_suicide_alert=True,
         last_infusion_at=NOW - 20 * HOUR,
         dose_review_pending=True,
+        absolute_contraindications=("Pregnancy", "Known hypersensitivity"),
     )
 
     failures = gate_failures(closed, SAFETY)
@@ -424,6 +425,11 @@ def test_gate_lists_every_unmet_check_in_order() -> None:
     assert failures == (
         IDENTITY,
         VISIT_TODAY,
+        failure(
+            GateItem.CONTRAINDICATION,
+            "an absolute contraindication is present (Pregnancy; Known hypersensitivity): no "
+            "infusion until a prescriber signs a new contraindication screen without it",
+        ),
         failure(GateItem.FASTING, f"{ASK_FOOD}; {ASK_FLUIDS}", NURSE),
         ESCORT,
         NO_DRIVING,

@@ -281,3 +281,28 @@ def test_load_library_refuses_invalid_toml(tmp_path: Path) -> None:
 
     assert raised.value.field == "library"
     assert raised.value.message.startswith("broken.v1.toml: Invalid value")
+
+
+@pytest.mark.parametrize("protocol", LIBRARY, ids=by_key)
+def test_library_protocol_lists_blocking_contraindications(protocol: Protocol) -> None:
+    """Issue 11: no psychiatric protocol listed an absolute contraindication, so a screen
+    with pregnancy present let infusion 1 through. Every protocol now lists the label's
+    (hypersensitivity; a rise in blood pressure as a serious hazard) and is for adults;
+    the psychiatric ones block pregnancy and active psychosis or mania."""
+    absolute = " | ".join(protocol.contraindications_absolute)
+    relative = " | ".join(protocol.contraindications_relative)
+    psychiatric = protocol.condition != Condition.CHRONIC_PAIN
+
+    assert "Known hypersensitivity to ketamine" in absolute
+    for hazard in ("Uncontrolled hypertension", "Aneurysm", "Recent myocardial infarction"):
+        assert f"{hazard}" in absolute
+    assert "Severe hepatic disease" in absolute
+    assert ("Pregnancy" in absolute) is psychiatric
+    assert ("Active psychosis or mania" in absolute) is psychiatric
+    assert "Pregnancy" in absolute + relative
+    assert "Raised intracranial or intraocular pressure" in relative
+    assert "History of ketamine misuse" in relative
+    # No serial infusions in active substance use disorder [Cohen2018-GC].
+    in_series = protocol.series.count > 1
+    assert ("Active substance use disorder: no serial infusions" in absolute) is in_series
+    assert protocol.minimum_age_years == 18

@@ -379,6 +379,28 @@ REFUSALS = [
         id="suicide-item-only-from-infusion-3",
     ),
     pytest.param(
+        lambda: replace(BASE, minimum_age_years=0),
+        "minimum_age_years",
+        "minimum_age_years must be from 1 to 120; got 0",
+        id="minimum-age-zero",
+    ),
+    pytest.param(
+        lambda: replace(BASE, minimum_age_years=180),
+        "minimum_age_years",
+        "minimum_age_years must be from 1 to 120; got 180",
+        id="minimum-age-typing-error",
+    ),
+    pytest.param(
+        lambda: replace(
+            BASE,
+            contraindications_absolute=("Pregnancy", "Aneurysm"),
+            contraindications_relative=("Glaucoma", "Pregnancy"),
+        ),
+        "contraindications_absolute",
+        "each contraindication is listed once, as absolute or relative; repeated: Pregnancy",
+        id="contraindication-absolute-and-relative",
+    ),
+    pytest.param(
         lambda: replace(BASE, futility_after=7),
         "futility_after",
         "futility_after must be from 1 to the 6 induction infusions; got 7",

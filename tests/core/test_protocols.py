@@ -73,7 +73,8 @@ def test_depression_induction_v1_cites_its_sources() -> None:
 
     # The five sources of the original values, unchanged, then those of the fields the
     # protocol library added (futility, contraindications, extension, titration, maintenance,
-    # the post-induction battery, the CADSS hold level, the visit and its monitoring).
+    # the post-induction battery, the CADSS hold level, the visit and its monitoring, the
+    # absolute and relative contraindications).
     assert cited[:5] == [
         ("Murrough2013", "0.5 mg/kg; 6 infusions three times weekly over 12 days"),
         ("Shiroma2014", "0.5 mg/kg over 40 min; 6 infusions Monday–Wednesday–Friday"),
@@ -94,6 +95,8 @@ def test_depression_induction_v1_cites_its_sources() -> None:
         "ED-scirp",
         "RivaPosse2018",
         "Diazgranados2010",
+        "Ketalar-label",
+        "Cohen2018-GC",
     ]
 
 

@@ -65,7 +65,8 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
         f"/patients/{patient.pk}/consent/",
         {"signed_on": "2026-11-27", "document": "Ketamine consent v3"},
     )
-    items = course_protocol(course).contraindications_relative
+    protocol = course_protocol(course)
+    items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
     prescriber.post(
         f"/patients/{patient.pk}/screen/",
         {ContraindicationScreenForm.field_name(item): "absent" for item in items},

@@ -99,7 +99,13 @@ class ContraindicationScreenForm(forms.Form):
     """
 
     ANSWERS = (("absent", "Absent"), ("present", "Present"))
-    notes = forms.CharField(required=False, max_length=2000)
+    justification = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Justification (needed when a relative contraindication is present)",
+    )
+    notes = forms.CharField(required=False, max_length=2000, label="Notes")
 
     def __init__(self, protocol: protocols.Protocol, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,7 +120,7 @@ class ContraindicationScreenForm(forms.Form):
                 self.fields[name] = forms.ChoiceField(
                     label=f"{kind}: {item}", choices=self.ANSWERS, widget=forms.RadioSelect
                 )
-        self.order_fields([*self.items, "notes"])
+        self.order_fields([*self.items, "justification", "notes"])
 
     @staticmethod
     def field_name(item: str) -> str:

@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from typing import ClassVar
 
 from django.db import models
@@ -152,17 +153,35 @@ class Consent(models.Model):
 
 
 class ContraindicationScreen(models.Model):
-    """The protocol's contraindication checklist, answered and signed by a prescriber."""
+    """The protocol's contraindication checklist, answered and signed by a prescriber.
+
+    The latest screen is the one that counts: a present absolute item blocks induction and
+    every infusion; a present relative item needs the prescriber's written justification
+    (held by the database too)."""
 
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="screens")
     answers = models.JSONField(help_text="{item: true when present}")
     absolute_present = models.BooleanField()
+    relative_present = models.BooleanField(default=False)
+    justification = models.TextField(
+        blank=True, help_text="Why treating is justified despite a present relative item"
+    )
     notes = models.TextField(blank=True)
     signed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     signed_at = models.DateTimeField()
 
     class Meta:
         ordering: ClassVar = ["-signed_at"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(relative_present=False) | ~Q(justification=""),
+                name="screen_relative_present_is_justified",
+            )
+        ]
+
+    def present(self, items: Iterable[str]) -> list[str]:
+        """Those of ``items`` this screen marks present, in their order."""
+        return [item for item in items if self.answers.get(item)]
 
 
 class CourseReview(models.Model):

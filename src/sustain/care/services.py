@@ -318,8 +318,12 @@ def course_facts(
     weight = course.patient.weights.first()
     return course_rules.CourseFacts(
         consent_signed=course.consents.exists(),
-        contraindication_screen_signed_by_prescriber=screen is not None
-        and not screen.absolute_present,
+        contraindication_screen_signed_by_prescriber=screen is not None,
+        absolute_contraindications=tuple(screen.present(protocol.contraindications_absolute))
+        if screen
+        else (),
+        age_years=course_rules.age_years(course.patient.date_of_birth, today),
+        minimum_age_years=protocol.minimum_age_years,
         baseline_measures_missing=tuple(
             code for code in protocol.baseline_measures if code not in measured
         ),
@@ -411,11 +415,20 @@ def record_consent(
 
 @transaction.atomic
 def sign_contraindication_screen(
-    *, course: Course, answers: Mapping[str, bool], notes: str, by: User, now: dt.datetime
+    *,
+    course: Course,
+    answers: Mapping[str, bool],
+    notes: str,
+    by: User,
+    now: dt.datetime,
+    justification: str = "",
 ) -> ContraindicationScreen:
     """A prescriber answers every contraindication the protocol lists, and signs.
 
-    An absolute contraindication that is present blocks induction (the screen is kept).
+    A present absolute contraindication blocks induction and every infusion (the screen is
+    kept, and counts until a new one is signed: sustain_core.course, infusion_day). A present
+    relative one needs the prescriber's written ``justification`` for treating (refused
+    without one; the database holds the rule too).
     """
     if not by.has_perm("care.add_contraindicationscreen"):
         raise ClinicalValueError("signed_by", "a prescriber signs the contraindication screen")
@@ -424,16 +437,34 @@ def sign_contraindication_screen(
     unanswered = [item for item in items if item not in answers]
     if unanswered:
         raise ClinicalValueError("answers", f"answer every item; missing: {'; '.join(unanswered)}")
+    relative = [item for item in protocol.contraindications_relative if answers[item]]
+    if relative and not justification.strip():
+        raise ClinicalValueError(
+            "justification",
+            f"a relative contraindication is present ({'; '.join(relative)}): write why "
+            "treating is justified",
+        )
     screen = ContraindicationScreen.objects.create(
         course=course,
         answers={item: bool(answers[item]) for item in items},
         absolute_present=any(answers[item] for item in protocol.contraindications_absolute),
+        relative_present=bool(relative),
+        justification=justification.strip(),
         notes=notes.strip(),
         signed_by=by,
         signed_at=now,
     )
     record_patient_event(by=by, patient=course.patient, category=DataCategory.COURSE, obj=screen)
     return screen
+
+
+def absolute_contraindications(course: Course) -> tuple[str, ...]:
+    """The absolute contraindications the course's latest screen marks present (none when
+    it has no screen yet: the screen's own guard asks for one)."""
+    screen = course.screens.first()
+    if screen is None:
+        return ()
+    return tuple(screen.present(protocol_versions.protocol_for(course).contraindications_absolute))
 
 
 @transaction.atomic

@@ -181,12 +181,17 @@ def screen_sign(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
             course=course,
             answers=form.answers(),
             notes=form.cleaned_data["notes"],
+            justification=form.cleaned_data["justification"],
             by=request.user,
             now=timezone.now(),
         ),
     )
     if screen is not None and screen.absolute_present:
-        messages.error(request, "An absolute contraindication is present: induction cannot start.")
+        messages.error(
+            request,
+            "Screen signed. An absolute contraindication is present: induction and every "
+            "infusion are blocked until a new screen is signed without it.",
+        )
     elif screen is not None:
         messages.success(request, "Contraindication screen signed.")
     return _to_patient(patient.pk)

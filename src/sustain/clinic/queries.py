@@ -23,6 +23,7 @@ from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
 from sustain.scheduling.services import SERIES_BOOKABLE
+from sustain_core import course as course_rules
 from sustain_core import maintenance, measurement, protocols
 
 
@@ -33,6 +34,11 @@ class CourseDetails:
     timeline: list[CourseTransition]
     consents: list[Consent]
     screen: ContraindicationScreen | None
+    # What the latest screen marks present, each listed on the course card (never a tick
+    # over them), and the age the protocol asks for when the patient is younger.
+    absolute_present: list[str]
+    relative_present: list[str]
+    under_minimum_age: int | None
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,17 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
         else care_queries.measure_summaries(assessments, visits, protocol=protocol, tz=tz)
     )
     details = None
-    if course is not None and user.has_perm(care_queries.COURSE_DETAILS):
+    if course is not None and protocol is not None and user.has_perm(care_queries.COURSE_DETAILS):
+        screen = course.screens.select_related("signed_by").first()
+        age = course_rules.age_years(patient.date_of_birth, now.astimezone(tz).date())
+        minimum = protocol.minimum_age_years
         details = CourseDetails(
             timeline=list(course.transitions.select_related("by")),
             consents=list(course.consents.all()),
-            screen=course.screens.select_related("signed_by").first(),
+            screen=screen,
+            absolute_present=screen.present(protocol.contraindications_absolute) if screen else [],
+            relative_present=screen.present(protocol.contraindications_relative) if screen else [],
+            under_minimum_age=minimum if minimum is not None and age < minimum else None,
         )
     return PatientPage(
         patient=patient,

@@ -268,6 +268,7 @@ def _gate_facts(record: ChairsideRecord, now: dt.datetime) -> infusion_day.GateF
         and _stopped_for_blood_pressure(previous, protocol.safety)
         and record.dose_reviewed_at is None,
         weight_max_age_days=rules.weight_max_age_days,
+        absolute_contraindications=care.absolute_contraindications(course),
     )
 
 

@@ -207,6 +207,7 @@ def protocol_from_dict(data: Mapping[str, object]) -> Protocol:
         remission_max_override=top.optional_integer("remission_max_override"),
         contraindications_absolute=top.texts("contraindications_absolute"),
         contraindications_relative=top.texts("contraindications_relative"),
+        minimum_age_years=top.optional_integer("minimum_age_years"),
         titration=tuple(_titration_from(table) for table in top.tables("titration")),
         futility_after=top.optional_integer("futility_after"),
         extension_max_infusions=top.optional_integer("extension_max_infusions"),
@@ -400,6 +401,7 @@ def protocol_to_dict(protocol: Protocol) -> dict[str, object]:
         "remission_max_override": protocol.remission_max_override,
         "contraindications_absolute": list(protocol.contraindications_absolute),
         "contraindications_relative": list(protocol.contraindications_relative),
+        "minimum_age_years": protocol.minimum_age_years,
         "titration": [
             {
                 "trigger": rule.trigger.value,

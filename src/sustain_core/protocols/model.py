@@ -425,8 +425,9 @@ class MonitoringPlan:
       baseline" is the procedural-sedation criterion [RCEM-discharge]; the 20 % is
       (unconfirmed) (clinical-facts §5d).
     - ``pregnancy_test``: the pre-infusion checks ask for a pregnancy test result (default
-      False: no source in clinical-facts asks for one; pregnancy is a relative
-      contraindication in the library protocols; unconfirmed).
+      False: no source in clinical-facts asks for one; unconfirmed). Pregnancy is on every
+      library protocol's contraindication screen: absolute for the psychiatric ones, relative
+      for pain [Cohen2018-GC].
 
     Raises ClinicalValueError naming ``monitoring`` for a value outside its range (or not a
     whole number, or a flag that is not true or false).
@@ -492,7 +493,11 @@ class Protocol:
     ``instrument`` that counts as remission when the protocol says so (e.g. MADRS ≤ 10 as in
     KetECT [Ekstrand2022]); None keeps the instrument's own rule (PHQ-9 below 5 [McInnes2022]).
 
-    ``contraindications_absolute`` and ``contraindications_relative`` are cited text items.
+    ``contraindications_absolute`` and ``contraindications_relative`` are cited text items a
+    prescriber answers on the screen: a present absolute one blocks induction and every
+    infusion; a present relative one needs the prescriber's written justification.
+    ``minimum_age_years``: the youngest patient the protocol treats (None: no minimum; the
+    library's studies enrolled adults, so its protocols say 18).
     ``titration`` holds at most one rule per trigger (see ``titrate``). ``futility_after``:
     with no response after this many infusions the prescriber reviews the course (3: few
     reports describe response after more than 3 infusions when none came before
@@ -507,7 +512,8 @@ class Protocol:
     ``series`` (the induction cannot fit; see ``feasible_start_weekdays``), ``regimen`` (see
     ``DoseRegimen``), ``titration`` (a step past its maximum; see ``TitrationRule``),
     ``instrument`` (an unknown code), ``measurement_plan``, ``safety``, ``futility_after``,
-    ``extension_max_infusions``, ``response_fraction`` or ``monitoring``.
+    ``extension_max_infusions``, ``response_fraction``, ``minimum_age_years`` or
+    ``monitoring``.
     """
 
     key: str
@@ -526,6 +532,7 @@ class Protocol:
     remission_max_override: int | None = None
     contraindications_absolute: tuple[str, ...] = ()
     contraindications_relative: tuple[str, ...] = ()
+    minimum_age_years: int | None = None
     titration: tuple[TitrationRule, ...] = ()
     futility_after: int | None = None
     extension_max_infusions: int | None = None

@@ -22,6 +22,7 @@ _ZERO = dt.timedelta(0)
 _MINUTE = dt.timedelta(minutes=1)
 _HOUR = dt.timedelta(hours=1)
 _DAY = dt.timedelta(days=1)
+_AGE_YEARS_MAX = 120  # a bound against typing errors, not a clinical rule
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -32,8 +33,9 @@ def check_protocol(protocol: "Protocol") -> None:
     ``instrument`` (an unknown code, an outcome instrument without response rules or not
     measured at baseline), ``measurement_plan`` (rule keys repeat), ``titration`` (two rules
     for one trigger, a per-hour regimen, a limit that does not suit the starting dose; see
-    ``TitrationRule.check_start``), ``futility_after``, ``extension_max_infusions`` and
-    ``response_fraction``.
+    ``TitrationRule.check_start``), ``futility_after``, ``extension_max_infusions``,
+    ``response_fraction``, ``minimum_age_years`` (1 to 120, a bound against typing errors) and
+    ``contraindications_absolute`` (an item listed twice, or as both absolute and relative).
     """
     _check_series(protocol.series, visit=protocol.visit_length)
     _check_instruments(protocol)
@@ -54,6 +56,20 @@ def check_protocol(protocol: "Protocol") -> None:
             "extension_max_infusions",
             f"an extension must allow more than the {count} induction infusions; "
             f"got {protocol.extension_max_infusions}",
+        )
+    minimum_age = protocol.minimum_age_years
+    if minimum_age is not None and not 1 <= minimum_age <= _AGE_YEARS_MAX:
+        raise ClinicalValueError(
+            "minimum_age_years",
+            f"minimum_age_years must be from 1 to {_AGE_YEARS_MAX}; got {minimum_age}",
+        )
+    items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise ClinicalValueError(
+            "contraindications_absolute",
+            f"each contraindication is listed once, as absolute or relative; repeated: "
+            f"{'; '.join(repeated)}",
         )
     if not 0 < protocol.response_fraction <= 1:
         raise ClinicalValueError(

@@ -117,3 +117,45 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sa
         assert phq9_chart.locator("line.infusion").count() == 1
         assert page.locator(".dose").inner_text() == "35 mg"
         assert "pump 150.0 mL/h" in page.locator("section.card", has_text="Next dose").inner_text()
+
+
+@needs_chromium
+def test_a_present_absolute_contraindication_blocks_induction_in_the_browser(
+    live_server, ada, ben, pat
+):
+    """Issue 11: a screen with pregnancy marked present showed a green tick and infusion 1
+    went through. The prescriber signs the screen in the browser with pregnancy present; the
+    course card lists it, and moving the course on is refused."""
+    course = care.enrol_patient(
+        patient=pat, protocol_key="depression-induction", protocol_version=1, by=ada,
+        now=timezone.now(),
+    )  # fmt: skip
+    care.record_consent(
+        course=course, signed_on=timezone.now().date(), document="Consent v1", by=ben,
+        now=timezone.now(),
+    )  # fmt: skip
+    protocol = protocol_for(course)
+    pregnancy = next(i for i in protocol.contraindications_absolute if i.startswith("Pregnancy"))
+    ada.set_password("correct horse battery staple")
+    ada.save(update_fields=["password"])
+
+    with chromium_page() as page:
+        page.goto(f"{live_server.url}/patients/{pat.pk}/")
+        page.fill("#id_username", "ada")
+        page.fill("#id_password", "correct horse battery staple")
+        page.click("button[type=submit]")
+        page.get_by_text("Contraindication screen", exact=True).click()
+        for fieldset in page.locator("fieldset.item").all():
+            present = pregnancy in fieldset.locator("legend").inner_text()
+            fieldset.get_by_label("Present" if present else "Absent").check()
+        page.get_by_role("button", name="Sign the screen").click()
+        page.wait_for_selector("text=An absolute contraindication is present")
+        page.get_by_label("Move to").select_option("ready")
+        page.get_by_role("button", name="Change phase").click()
+
+        page.wait_for_selector("text=Ready needs: no absolute contraindication")
+        card = page.locator("section.card", has_text="Course").first.inner_text()
+        assert f"✘ Absolute contraindication present: {pregnancy}" in card
+        assert "✔ Contraindication screen" not in card
+    course.refresh_from_db()
+    assert course.status == "screening"

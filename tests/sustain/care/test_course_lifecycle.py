@@ -56,7 +56,8 @@ def consent_and_screen(course, ben, ada):
     services.record_consent(
         course=course, signed_on=NOW.date(), document="Consent v3", by=ben, now=NOW
     )
-    items = protocol_versions.protocol_for(course).contraindications_relative
+    protocol = protocol_versions.protocol_for(course)
+    items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
     services.sign_contraindication_screen(
         course=course, answers=dict.fromkeys(items, False), notes="", by=ada, now=NOW
     )
@@ -209,7 +210,8 @@ def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, s
     assert (visits[-1].starts_at.date() - visits[0].starts_at.date()).days == 11  # 12 days
 
     services.record_consent(course=course, signed_on=NOW.date(), document="v3", by=ben, now=NOW)
-    items = protocol_versions.protocol_for(course).contraindications_relative
+    protocol = protocol_versions.protocol_for(course)
+    items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
     services.sign_contraindication_screen(
         course=course, answers=dict.fromkeys(items, False), notes="", by=ada, now=NOW
     )
