@@ -26,6 +26,7 @@ from sustain_core.dosing import WEIGHT_MAX_AGE_DAYS_DEFAULT, validate_weight_max
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.instruments import INSTRUMENTS
 from sustain_core.protocols.model import ALDRETE_MAX, SafetyThresholds
+from sustain_core.series import INFUSION_GAP_FLOOR
 
 _ZERO = dt.timedelta(0)
 _MINUTE = dt.timedelta(minutes=1)
@@ -367,7 +368,8 @@ def gate_failures(facts: GateFacts, safety: SafetyThresholds) -> tuple[GateFailu
     - pre_infusion_measures (nurse): "complete the pre-infusion PHQ-9, GAD-7".
     - suicide_risk (prescriber): an open suicide-risk alert not cleared for today.
     - min_gap (time): "the last infusion was 20 h ago; the protocol allows one at least 48 h
-      after the last" (the protocol's ``series.min_gap`` between starts).
+      after the last" (the protocol's ``series.min_gap`` between starts, never less than
+      ``series.INFUSION_GAP_FLOOR``, 24 h: a platform guardrail).
     - dose_review (prescriber): the last infusion was stopped for blood pressure and the dose
       not reviewed (the protocol's blood-pressure titration rule).
     """
@@ -523,13 +525,17 @@ def _min_gap(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
     if facts.last_infusion_at is None:
         return None
     since = facts.now - facts.last_infusion_at
-    if since >= facts.min_gap:
+    gap = max(facts.min_gap, INFUSION_GAP_FLOOR)
+    if since >= gap:
         return None
+    rule = (
+        f"the protocol allows one at least {_duration(gap)} after the last"
+        if facts.min_gap >= INFUSION_GAP_FLOOR
+        else f"infusions of one patient start at least {_duration(gap)} apart, whatever the "
+        "protocol"
+    )
     return GateFailure(
-        GateItem.MIN_GAP,
-        f"the last infusion was {_duration(since)} ago; the protocol allows one at least "
-        f"{_duration(facts.min_gap)} after the last",
-        (),
+        GateItem.MIN_GAP, f"the last infusion was {_duration(since)} ago; {rule}", ()
     )
 
 

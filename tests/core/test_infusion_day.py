@@ -869,3 +869,15 @@ def test_unknown_stage_is_refused(call: object) -> None:
 
 def test_stages_accept_their_text_values() -> None:
     assert allowed_moves("stopped") == {S.INFUSING, S.RECOVERING}  # type: ignore[arg-type]
+
+
+def test_min_gap_is_never_under_the_platform_floor() -> None:
+    """A single-infusion protocol has no gap of its own (0 h); the gate still keeps any two
+    infusions of one patient 24 h apart (series.INFUSION_GAP_FLOOR, issue 11)."""
+    facts = gate(min_gap=dt.timedelta(0), last_infusion_at=NOW - 20 * HOUR)
+
+    assert gate_failures(facts, SAFETY)[0].message == (
+        "the last infusion was 20 h ago; infusions of one patient start at least 24 h apart, "
+        "whatever the protocol"
+    )
+    assert gate_failures(replace(facts, last_infusion_at=NOW - 24 * HOUR), SAFETY) == ()

@@ -233,12 +233,9 @@ def _gate_facts(record: ChairsideRecord, now: dt.datetime) -> infusion_day.GateF
         except ClinicalValueError:
             weight_current = False
     baseline = record.vitals.filter(taken_at__lte=now).last()
-    previous = (
-        InfusionRecord.objects.filter(course=course)
-        .exclude(appointment=appointment)
-        .order_by("confirmed_at")
-        .last()
-    )
+    given = InfusionRecord.objects.exclude(appointment=appointment).order_by("confirmed_at")
+    previous = given.filter(course=course).last()
+    last_any = given.filter(patient=patient).last()  # the gap holds across courses
     return infusion_day.GateFacts(
         today=now.astimezone(tz).date(),
         visit_day=visit_day,
@@ -262,7 +259,7 @@ def _gate_facts(record: ChairsideRecord, now: dt.datetime) -> infusion_day.GateF
             status=AlertStatus.OPEN, kind__in=SUICIDE_ALERTS
         ).exists(),
         suicide_risk_cleared=record.suicide_risk_cleared_at is not None,
-        last_infusion_at=previous.confirmed_at if previous else None,
+        last_infusion_at=last_any.confirmed_at if last_any else None,
         min_gap=protocol.series.min_gap,
         dose_review_pending=previous is not None
         and _stopped_for_blood_pressure(previous, protocol.safety)
