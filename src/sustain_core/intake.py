@@ -26,7 +26,8 @@ The model is ``series_cpsat``'s, once per request, on the same discrete grid
 (``series.candidate_visits`` with the request's visit length and chairs, ``chairs.busy``, and
 the ``staffing.blocks`` of its phases given the shifts and the booked visits alone, so a grid
 visit that would lack a prescriber, or a nurse to spare even as the only new visit, is left
-out; the patients are assumed free, as there is no patient diary in a request):
+out, and so is one the request's patient ``diary`` rules out: their other visits, a start
+under ``series.INFUSION_GAP_FLOOR`` from one of their infusions, their availability):
 - a boolean "placed" per request; visit v of request r has an order encoding "v starts by
   grid visit j" whose last boolean equals "placed", and one boolean per grid visit and free
   chair, summing to by(j) − by(j − 1), so a placed request takes exactly one chair and time
@@ -48,7 +49,6 @@ out; the patients are assumed free, as there is no patient diary in a request):
   phase covers t ≤ spare at t. It is left out where it cannot bind: one visit per request
   covers t at most (a series' visits never overlap), and the heaviest such choice fits;
 - a prescriber is only needed on site, not shared out, so the grid filter alone keeps it.
-Not supported: the patient's own diary and ``Availability`` (a request carries neither).
 
 Objective, lexicographic in one integer sum: unplaced requests × a penalty larger than any
 change in days waited, then Σ days waited (local date of the first visit − local date of
@@ -63,7 +63,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -102,13 +102,15 @@ class IntakeRequest:
     """One patient on the waitlist: a series under ``rules`` starting at or after ``earliest``
     (aware), each visit following ``phases`` (contiguous from offset 0, e.g.
     ``Protocol.visit_phases``) in one of ``chairs`` (preference order; None: every chair of
-    the site)."""
+    the site), as the patient's ``diary`` allows (e.g. their visits of an earlier course,
+    whose starts are ``infusions`` too)."""
 
     patient: str
     earliest: dt.datetime
     rules: SeriesRules
     phases: tuple[Phase, ...]
     chairs: tuple[ChairId, ...] | None = None
+    diary: PatientDiary = field(default_factory=PatientDiary)
 
     @property
     def visit_length(self) -> dt.timedelta:
@@ -154,7 +156,8 @@ def plan_one_by_one(requests: Sequence[IntakeRequest], site: IntakeSite) -> Inta
     """Book the requests in order, each the earliest series ``plan_series`` finds in its chairs
     around the site's ``chairs.busy`` and the series booked before it, clear of the
     ``staffing.blocks`` of its phases given the site's shifts, its ``booked`` visits and the
-    visits booked before it; one that does not fit is unplaced.
+    visits booked before it, as its patient's ``diary`` allows; one that does not fit is
+    unplaced.
 
     Raises ClinicalValueError naming ``requests`` for an invalid request (see
     ``plan_batch_cpsat``), and the errors of ``plan_series`` for inputs it rejects
@@ -175,7 +178,7 @@ def plan_one_by_one(requests: Sequence[IntakeRequest], site: IntakeSite) -> Inta
                 duration=request.visit_length,
                 calendar=site.calendar,
                 chairs=Chairs(order=_chairs(request, chairs), busy=busy),
-                patient=PatientDiary(),
+                patient=request.diary,
                 staff_blocks=blocks(
                     site.staff_rules,
                     phases=request.phases,
@@ -262,7 +265,7 @@ def plan_batch_cpsat(
                 duration=request.visit_length,
                 calendar=site.calendar,
                 chairs=Chairs(order=_chairs(request, chairs), busy=site.chairs.busy),
-                patient=PatientDiary(),
+                patient=request.diary,
                 weekdays=request.rules.weekdays,
                 staff_blocks=staff_blocks[request.phases],
                 step=site.step,

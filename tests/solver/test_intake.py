@@ -25,6 +25,7 @@ from sustain_core.series import (
     Chairs,
     Interval,
     OpeningHours,
+    PatientDiary,
     SeriesRules,
     SiteCalendar,
     check_series,
@@ -524,6 +525,29 @@ def test_a_patient_s_visits_never_overlap_even_with_a_shorter_min_gap(planner: P
     inputs = MORNING | {"requests": [IntakeRequest("p", at(0, 0), rules, DEPRESSION)]}
 
     assert times(run(planner, inputs)) == [dt.time(8), dt.time(10)]
+
+
+@pytest.mark.parametrize("planner", PLANNERS)
+def test_a_patient_s_own_visits_keep_the_infusion_gap_floor(planner: Planner) -> None:
+    # The patient has a visit of an earlier course on Monday at 09:00: the first visit this
+    # series may have is Tuesday at 09:00, exactly 24 h later (08:00–08:45 are under it).
+    # Another patient, with no diary, takes Monday 08:00.
+    weekdays = MORNING | {"hours": [OpeningHours(day, dt.time(8), dt.time(12)) for day in (0, 1)]}
+    weekdays["horizon"] = 2 * DAY
+    own = Interval(start=at(0, 9), end=at(0, 11))
+    requests = [
+        IntakeRequest(
+            "p", at(0, 0), ONCE, DEPRESSION, diary=PatientDiary(busy=[own], infusions=[own.start])
+        ),
+        IntakeRequest("q", at(0, 0), ONCE, DEPRESSION),
+    ]
+
+    plan = run(planner, weekdays | {"requests": requests})
+
+    assert {patient: [slot.start for slot in slots] for patient, slots in plan.series.items()} == {
+        "p": [at(1, 9)],
+        "q": [at(0, 8)],
+    }
 
 
 @pytest.mark.parametrize("planner", PLANNERS)

@@ -45,8 +45,9 @@ class ErrorOut(Schema):
 def book_series(request: HttpRequest, patient_id: int, payload: SeriesIn) -> Status[Any]:
     """Book the patient's whole induction series from a first day (Idempotency-Key honoured).
 
-    409 when the series is already booked or a chair was taken meanwhile; 400 when no series
-    fits, with the reason.
+    409 when the series is already booked, a chair was taken meanwhile, or a visit would start
+    under the infusion gap floor from another infusion of the patient (e.g. of an earlier
+    course, booked since the series was held); 400 when no series fits, with the reason.
     """
     user: User = request.auth  # type: ignore[attr-defined]  # StaffSession: a staff User
     patient = care_queries.get_patient_for_change(

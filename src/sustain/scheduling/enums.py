@@ -8,7 +8,8 @@ class AppointmentStatus(models.TextChoices):
     NO_SHOW = "no_show", "No-show"
 
 
-# The statuses that hold a chair and the patient's time.
+# The statuses that hold a chair and the patient's time, and that count for the infusion gap
+# floor (scheduling.services._check_gap_floor): a cancelled visit or a no-show gave no drug.
 OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED)
 
 

@@ -72,8 +72,10 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
 
 
 class Appointment(models.Model):
-    """One infusion visit in a chair. Overlaps are refused by `book_series` under a lock and,
-    on PostgreSQL, by exclusion constraints (migration 0002)."""
+    """One infusion visit in a chair. Overlaps, and two visits of one patient starting under
+    the infusion gap floor (sustain_core.series.INFUSION_GAP_FLOOR), are refused by the
+    booking services under a lock and, on PostgreSQL, by exclusion constraints (migration
+    0001: appt_no_chair_overlap, appt_no_patient_overlap; appt_infusion_gap_floor)."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="appointments")
     chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="appointments")

@@ -3,14 +3,21 @@
 The series search itself is pure (sustain_core.series.plan_series); this module feeds it the
 site's hours, closures, chairs and existing bookings, and writes the result under a lock so
 two schedulers cannot book the same chair time.
+
+Every path that creates or moves a visit (book_series, book_visit, reschedule_visit with its
+repair and a prescriber's override, place_waitlist through book_series) keeps the infusion gap
+floor: two infusions of one patient start at least sustain_core.series.INFUSION_GAP_FLOOR
+apart, across all their courses (_check_gap_floor, under the lock; on PostgreSQL also the
+exclusion constraint appt_infusion_gap_floor). The searches do not offer a visit under it either.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -59,12 +66,16 @@ def _busy(
     now: dt.datetime,
     exclude: Collection[int] = (),
 ) -> tuple[dict[series.ChairId, list[series.Interval]], list[series.Interval]]:
-    """Chair and patient time taken between start and end (visits in `exclude` left out), and
-    the chair time of other courses' holds live `now`."""
+    """Chair and patient time taken between start and end, widened by the infusion gap floor
+    (a visit of the patient the day before `start` keeps the first hours of the window; visits
+    in `exclude` left out), and the chair time of other courses' holds live `now`. The
+    patient's intervals are their infusions, booked or given: their starts are the
+    PatientDiary's `infusions`."""
     chair_busy: dict[series.ChairId, list[series.Interval]] = defaultdict(list)
     patient_busy: list[series.Interval] = []
+    floor = series.INFUSION_GAP_FLOOR
     rows = (
-        Appointment.objects.occupying(start, end)
+        Appointment.objects.occupying(start - floor, end + floor)
         .filter(Q(site=site) | Q(patient=patient))
         .exclude(pk__in=exclude)
         .values_list("chair_id", "patient_id", "starts_at", "ends_at")
@@ -134,7 +145,8 @@ def propose_series(
 
     Spacing, window, weekdays and weekly maximum come from the course's protocol (e.g.
     depression-induction v1: 6 visits, ≥ 48 h apart, within 21 days [Oliver2022]; Murrough
-    2013: Monday, Wednesday and Friday within 12 days [Murrough2013]).
+    2013: Monday, Wednesday and Friday within 12 days [Murrough2013]). No visit starts under
+    the infusion gap floor from another infusion of the patient, of any course.
     """
     protocol = protocol_for(course)
     site = course.patient.site
@@ -153,7 +165,11 @@ def propose_series(
         duration=protocol.visit_length,
         calendar=site_calendar(site),
         chairs=series.Chairs(order=chairs, busy=chair_busy),
-        patient=series.PatientDiary(busy=patient_busy, availability=request.availability),
+        patient=series.PatientDiary(
+            busy=patient_busy,
+            availability=request.availability,
+            infusions=[visit.start for visit in patient_busy],
+        ),
         requested_span=request.requested_span,
         preferred_chair=preferred,
         horizon=HORIZON,
@@ -212,7 +228,8 @@ def chosen_slots(result: series.SeriesResult, choice: str) -> tuple[series.Slot,
 
 def _lock(site: Site, patient: Patient) -> None:
     # The site's lock (staff.lock_site) and the patient's row. On PostgreSQL the exclusion
-    # constraints of migration 0002 are the backstop.
+    # constraints (overlaps: migration 0001; the infusion gap floor: appt_infusion_gap_floor)
+    # are the backstop; on SQLite the checks made under this lock are all there is.
     staff.lock_site(site)
     Patient.objects.select_for_update().get(pk=patient.pk)
 
@@ -230,7 +247,9 @@ def book_series(
     """Book the whole induction series at once, all or nothing (infusion 1 starts induction).
 
     The search runs again under the lock; the series booked is the one `choice` names
-    (EARLIEST, or an alternative's kind). If what the preview showed is gone, nothing is booked.
+    (EARLIEST, or an alternative's kind). If what the preview showed is gone, nothing is booked;
+    nor if a visit would start under the infusion gap floor from another infusion of the
+    patient (e.g. one booked for them since the preview was held).
     """
     patient = course.patient
     site = patient.site
@@ -259,29 +278,25 @@ def book_series(
         )
     if slots is None:
         raise BookingConflict("choice", "that alternative is no longer free; search again")
+    _check_gap_floor(patient, [slot.start for slot in slots], exclude=(), tz=site.tz)
     chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
     template = staff.template_minutes(protocol_for(course))
-    try:
-        with transaction.atomic():  # a savepoint: the database's own refusal becomes a 409
-            appointments = [
-                Appointment.objects.create(
-                    site=site,
-                    chair=chairs[slot.chair],
-                    patient=patient,
-                    course=course,
-                    number=number,
-                    starts_at=slot.start,
-                    ends_at=slot.end,
-                    booked_at=now,
-                    booked_by=by,
-                    **template,
-                )
-                for number, slot in enumerate(slots, start=1)
-            ]
-    except IntegrityError:
-        raise BookingConflict(
-            "starts_at", "a chair or the patient was booked at that time meanwhile; search again"
-        ) from None
+    with _refused_by_database():
+        appointments = [
+            Appointment.objects.create(
+                site=site,
+                chair=chairs[slot.chair],
+                patient=patient,
+                course=course,
+                number=number,
+                starts_at=slot.start,
+                ends_at=slot.end,
+                booked_at=now,
+                booked_by=by,
+                **template,
+            )
+            for number, slot in enumerate(slots, start=1)
+        ]
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=course)
     return appointments
 
@@ -292,8 +307,9 @@ def book_visit(
 ) -> Appointment:
     """Book one more visit in a given chair at a given time (e.g. a booster or a re-book).
 
-    Refused with a message when it falls outside the site's hours, on a closure, or overlaps
-    the chair's or the patient's other visits.
+    Refused with a message when it falls outside the site's hours, on a closure, overlaps
+    the chair's or the patient's other visits, or starts under the infusion gap floor from
+    another infusion of the patient (any course).
     """
     patient = course.patient
     site = patient.site
@@ -305,21 +321,23 @@ def book_visit(
     series.check_within_opening_hours(start=starts_at, end=ends_at, calendar=site_calendar(site))
     _check_chair(chair, protocol)
     _check_free(chair, patient, starts_at, ends_at, exclude=[])
+    _check_gap_floor(patient, [starts_at], exclude=(), tz=site.tz)
     _check_staffed(course, protocol, starts_at, now=now, exclude=[])
     last = course.appointments.exclude(status=AppointmentStatus.CANCELLED).order_by("-number")
     number = (last.values_list("number", flat=True).first() or 0) + 1
-    appointment = Appointment.objects.create(
-        site=site,
-        chair=chair,
-        patient=patient,
-        course=course,
-        number=number,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        booked_at=now,
-        booked_by=by,
-        **staff.template_minutes(protocol),
-    )
+    with _refused_by_database():
+        appointment = Appointment.objects.create(
+            site=site,
+            chair=chair,
+            patient=patient,
+            course=course,
+            number=number,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            booked_at=now,
+            booked_by=by,
+            **staff.template_minutes(protocol),
+        )
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=appointment)
     return appointment
 
@@ -403,7 +421,9 @@ def reschedule_visit(
     When the move breaks a series rule (sustain_core.series.check_series: gaps, span,
     weekdays, weekly maximum), the later booked visits are planned again after it
     (sustain_core.series.plan_series). If no repair fits, the move is refused naming the
-    rules, unless a prescriber keeps it with a reason (stored and audited).
+    rules, unless a prescriber keeps it with a reason (stored and audited). No reason keeps a
+    visit under the infusion gap floor from another infusion of the patient: that move is
+    refused for everyone, before the series rules are weighed.
     """
     appointment = Appointment.objects.select_related("course", "patient__site", "chair").get(
         pk=appointment.pk
@@ -453,6 +473,13 @@ def reschedule_visit(
             )
             if repaired:
                 broken = []
+    moving = [appointment, *repaired]
+    _check_gap_floor(
+        patient,
+        [starts_at, *(visit.starts_at for visit in repaired)],
+        exclude=[visit.pk for visit in moving],
+        tz=calendar.tz,
+    )
     if broken:
         if not override_reason.strip():
             raise ClinicalValueError(
@@ -467,8 +494,8 @@ def reschedule_visit(
     for field, minutes in staff.template_minutes(protocol).items():
         setattr(appointment, field, minutes)
     appointment.override_reason = override_reason.strip() if broken else ""
-    _place([appointment, *repaired])
-    for visit in [appointment, *repaired]:
+    _place(moving)
+    for visit in moving:
         touch_appointment(visit)
         _audit_visit(visit, by, AuditAction.UPDATE)
     return Rescheduled(moved=appointment, repaired=repaired, overridden=broken)
@@ -478,18 +505,19 @@ def _place(visits: list[Appointment]) -> None:
     """Save moved visits at their new times in two steps: first out of the overlap check
     (status cancelled, "rescheduled"), then back in at their places. Moving one by one could
     pass through a moment where two of them overlap, which PostgreSQL's exclusion constraint
-    refuses row by row."""
+    refuses row by row (the overlaps, and the infusion gap floor)."""
     Appointment.objects.filter(pk__in=[v.pk for v in visits]).update(
         status=AppointmentStatus.CANCELLED, cancel_reason=CancellationReason.RESCHEDULED
     )
-    for visit in visits:
-        visit.status, visit.cancel_reason = AppointmentStatus.BOOKED, ""
-        visit.save(
-            update_fields=[
-                "starts_at", "ends_at", "chair", "status", "cancel_reason", "override_reason",
-                *staff.PHASE_FIELDS,
-            ]
-        )  # fmt: skip
+    with _refused_by_database():
+        for visit in visits:
+            visit.status, visit.cancel_reason = AppointmentStatus.BOOKED, ""
+            visit.save(
+                update_fields=[
+                    "starts_at", "ends_at", "chair", "status", "cancel_reason", "override_reason",
+                    *staff.PHASE_FIELDS,
+                ]
+            )  # fmt: skip
 
 
 def _broken_rules(
@@ -521,6 +549,57 @@ def _check_free(
     if clash is not None:
         whose = "the patient" if clash.patient_id == patient.pk else f"chair {chair.name}"
         raise BookingConflict("starts_at", f"{whose} is already booked at that time")
+
+
+def _check_gap_floor(
+    patient: Patient,
+    starts: Sequence[dt.datetime],
+    *,
+    exclude: Collection[int],
+    tz: zoneinfo.ZoneInfo,
+) -> None:
+    """Refuse (BookingConflict, naming the other visit in the site's zone `tz`) any of `starts`
+    under sustain_core.series.INFUSION_GAP_FLOOR from another infusion of the patient: one of
+    their visits of any course, other than those in `exclude` (the ones being moved), or
+    another of `starts`. Callers hold the lock (_lock), so on SQLite this check is what keeps
+    the floor; PostgreSQL also refuses it itself (exclusion constraint appt_infusion_gap_floor).
+
+    A visit counts while booked or completed (OCCUPYING): a booked one is to be given, a
+    completed one was. A cancelled visit gave nothing (only a booked visit can be cancelled,
+    and a visit is completed when its dose is confirmed), and neither did a no-show: the
+    patient never arrived (mark_no_show refuses a visit under way), so no drug was given and
+    it holds no time for the floor.
+    """
+    floor = series.INFUSION_GAP_FLOOR
+    others = list(
+        Appointment.objects.filter(
+            patient=patient,
+            status__in=OCCUPYING,
+            starts_at__gt=min(starts) - floor,
+            starts_at__lt=max(starts) + floor,
+        )
+        .exclude(pk__in=exclude)
+        .values_list("starts_at", flat=True)
+    )
+    for number, start in enumerate(starts):
+        other = series.under_gap_floor(start, [*others, *starts[:number]])
+        if other is not None:
+            raise BookingConflict("starts_at", series.wording.under_gap_floor(other, tz))
+
+
+@contextlib.contextmanager
+def _refused_by_database() -> Iterator[None]:
+    """A savepoint around the writes of a booking: should the database refuse them itself (on
+    PostgreSQL the exclusion constraints against overlaps and under the infusion gap floor,
+    after a check that missed it), the refusal becomes a 409 with a message, not a 500."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise BookingConflict(
+            "starts_at",
+            "a chair or the patient was booked at or near that time meanwhile; search again",
+        ) from None
 
 
 def _check_chair(chair: Chair, protocol: protocols.Protocol) -> None:
@@ -576,7 +655,7 @@ def _repair(
         site, moved.patient, earliest, earliest + span_left, now=now, exclude=moving
     )
     moved_visit = series.Interval(start=moved_start, end=moved_start + protocol.visit_length)
-    patient_busy.append(moved_visit)
+    patient_busy.append(moved_visit)  # its start is an infusion too (the gap floor)
     chair_busy[series.ChairId(chair.pk)].append(moved_visit)
     try:
         slots = series.plan_series(
@@ -585,7 +664,10 @@ def _repair(
             ),
             earliest=earliest, duration=protocol.visit_length, calendar=calendar,
             chairs=series.Chairs(order=chairs, busy=chair_busy),
-            patient=series.PatientDiary(busy=patient_busy), horizon=span_left,
+            patient=series.PatientDiary(
+                busy=patient_busy, infusions=[visit.start for visit in patient_busy]
+            ),
+            horizon=span_left,
             staff_blocks=staff.staff_blocks(
                 site, phases=protocol.visit_phases, start=earliest,
                 end=earliest + span_left + dt.timedelta(days=1), now=now, exclude=moving,
@@ -617,9 +699,10 @@ def place_waitlist(
     Each course brings its protocol's visit template and the chairs that template allows;
     the site's shifts, staffing rules, visits and other schedulers' holds count as in a
     booking (sustain_core.intake). A course whose protocol needs a chair the site lacks is
-    left out (its booking screen says why). With `book`, each placed series is held for its
-    course and booked through `book_series`, so every booking is checked and audited as if
-    made by hand. Returns (one by one, batch).
+    left out (its booking screen says why). Each patient's own visits (of an earlier course)
+    are theirs: no series overlaps them or starts under the infusion gap floor from them.
+    With `book`, each placed series is held for its course and booked through `book_series`,
+    so every booking is checked and audited as if made by hand. Returns (one by one, batch).
     """
     calendar = site_calendar(site)
     tz = calendar.tz
@@ -627,18 +710,32 @@ def place_waitlist(
         now.astimezone(tz).date() + dt.timedelta(days=1), dt.time.min, tzinfo=tz
     )
     end = earliest + HORIZON * 2
+    waiting = queries.waiting_courses(Site.objects.filter(pk=site.pk))
+    # The patients' own visits (e.g. of an earlier course): their time, and the infusion gap
+    # floor around each start.
+    own: dict[int, list[series.Interval]] = defaultdict(list)
+    for patient_id, starts_at, ends_at in (
+        Appointment.objects.occupying(
+            earliest - series.INFUSION_GAP_FLOOR, end + series.INFUSION_GAP_FLOOR
+        )
+        .filter(patient__in=[course.patient_id for course in waiting])
+        .values_list("patient_id", "starts_at", "ends_at")
+    ):
+        own[patient_id].append(series.Interval(start=starts_at, end=ends_at))
     courses, requests = [], []
-    for course in queries.waiting_courses(Site.objects.filter(pk=site.pk)):
+    for course in waiting:
         protocol = protocol_for(course)
         try:
             chairs = tuple(series.ChairId(chair.pk) for chair in staff.chairs_for(site, protocol))
         except ClinicalValueError:
             continue
         courses.append(course)
+        visits = own[course.patient_id]
         requests.append(
             intake.IntakeRequest(
                 patient=str(course.pk), earliest=earliest, rules=protocol.series,
                 phases=protocol.visit_phases, chairs=chairs,
+                diary=series.PatientDiary(busy=visits, infusions=[v.start for v in visits]),
             )
         )  # fmt: skip
     chair_busy: dict[series.ChairId, list[series.Interval]] = defaultdict(list)

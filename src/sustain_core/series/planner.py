@@ -7,15 +7,17 @@ the site's local calendar.
 
 ``plan_series`` finds the earliest series for fixed inputs (``series.search`` wraps it for a
 booking screen); ``plan_series_dates`` lays a protocol's series out on dates alone;
-``check_series`` says which rules a proposed or booked series breaks; ``candidate_visits``
-lists the grid ``plan_series`` chooses from, for ``sustain_core.series_cpsat`` to check it
-against an exact solver. Sentences for people are ``series.wording``'s.
+``check_series`` says which rules a proposed or booked series breaks; ``under_gap_floor``
+finds an infusion of the patient too close to a start (``INFUSION_GAP_FLOOR``);
+``candidate_visits`` lists the grid ``plan_series`` chooses from, for
+``sustain_core.series_cpsat`` to check it against an exact solver. Sentences for people are
+``series.wording``'s.
 """
 
 import datetime as dt
 import itertools
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -23,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sustain_core.errors import ClinicalValueError, NoSeriesFound, OutOfRange, OutsideOpeningHours
 from sustain_core.series import wording
 from sustain_core.series.values import (
+    INFUSION_GAP_FLOOR,
     Candidate,
     ChairId,
     Chairs,
@@ -82,6 +85,20 @@ def check_within_opening_hours(
         raise OutsideOpeningHours("start", wording.outside_hours(rows, local_start, local_end))
 
 
+def under_gap_floor(start: dt.datetime, others: Iterable[dt.datetime]) -> dt.datetime | None:
+    """Return the earliest of ``others`` that starts less than ``INFUSION_GAP_FLOOR`` before or
+    after ``start``, or None when every one is at least that far (exactly the floor apart is
+    allowed).
+
+    ``start`` and ``others`` are aware start instants of infusions of one patient; the floor
+    holds whatever the protocol or the booking path (see ``INFUSION_GAP_FLOOR``). Raises
+    ClinicalValueError naming ``start`` for a naive datetime.
+    """
+    _require_aware("start", start)
+    close = [other for other in others if abs(other - start) < INFUSION_GAP_FLOOR]
+    return min(close, default=None)
+
+
 def plan_series(
     rules: SeriesRules,
     *,
@@ -105,7 +122,10 @@ def plan_series(
     - falls on one of ``weekdays`` (0 = Monday, local calendar) when given;
     - sits in a chair that is free (no overlap with ``chairs.busy``), trying ``chairs.order``
       in order; consecutive visits may use different chairs;
-    - does not overlap ``patient.busy`` nor the patient's previous visit;
+    - does not overlap ``patient.busy`` nor the patient's previous visit, and starts at least
+      ``INFUSION_GAP_FLOOR`` before or after each of ``patient.infusions`` (the gap between
+      the series' own visits is ``min_gap``'s: the protocol's, which its validation keeps at
+      the floor or longer);
     - starts at least ``min_gap`` and, when given, at most ``max_gap`` of real elapsed time
       after the previous visit's start;
     - is at most the ``max_per_week``-th visit of the series in its local calendar week
@@ -577,7 +597,8 @@ class _Grid:
         self._blackout = frozenset() if availability is None else availability.blackout_dates
         self._patient_days = None if availability is None else availability.weekdays
         edge = until.astimezone(dt.UTC) + 2 * _ONE_DAY
-        self._patient = _merge(_touching(patient.busy, earliest, edge))
+        taken = [*patient.busy, *_floor_zones(patient.infusions, duration)]
+        self._patient = _merge(_touching(taken, earliest, edge))
         self._chairs = {
             chair: _merge(_touching(chairs.busy.get(chair, ()), earliest, edge))
             for chair in chairs.order
@@ -811,6 +832,15 @@ def _merge(intervals: Sequence[Interval]) -> _Runs:
             starts.append(start)
             ends.append(end)
     return _Runs(starts=tuple(starts), ends=tuple(ends))
+
+
+def _floor_zones(infusions: Sequence[dt.datetime], duration: dt.timedelta) -> list[Interval]:
+    """The patient's time a visit of ``duration`` must not overlap to start at least
+    ``INFUSION_GAP_FLOOR`` from each of ``infusions``: a visit starting at s overlaps
+    [t − floor + duration, t + floor) exactly when t − floor < s < t + floor. (A visit longer
+    than the floor is kept from [t, t + floor): a little more than the floor asks.)"""
+    lead = INFUSION_GAP_FLOOR - min(duration, INFUSION_GAP_FLOOR)
+    return [Interval(start=start - lead, end=start + INFUSION_GAP_FLOOR) for start in infusions]
 
 
 def _touching(

@@ -107,21 +107,31 @@ class Availability:
                 )
 
 
-@dataclass(frozen=True)
-class PatientDiary:
-    """The patient's diary: the times they are taken (``busy``) and, if given, when they can
-    come (``availability``; None: any time the site is open)."""
-
-    busy: Sequence[Interval] = ()
-    availability: Availability | None = None
-
-
 INFUSION_GAP_FLOOR = dt.timedelta(hours=24)
 """The least time between the starts of any two infusions of one patient, whatever the
 protocol or the booking path (induction, booster, move, prescriber override): a platform
 guardrail against typing errors, not a clinical rule (issue 11 found two infusions booked
 under 24 h apart). The shortest gap in the library is 24 h, the daily CRPS infusions
 [Schwartzman2009]; a protocol's own ``min_gap`` may only be longer."""
+
+
+@dataclass(frozen=True)
+class PatientDiary:
+    """The patient's diary: the times they are taken (``busy``), the starts of their other
+    infusions (``infusions``: a visit is offered only ``INFUSION_GAP_FLOOR`` or more before or
+    after each) and, if given, when they can come (``availability``; None: any time the site
+    is open).
+
+    Raises ClinicalValueError naming ``infusions`` for a naive start.
+    """
+
+    busy: Sequence[Interval] = ()
+    availability: Availability | None = None
+    infusions: Sequence[dt.datetime] = ()
+
+    def __post_init__(self) -> None:
+        for start in self.infusions:
+            _require_aware("infusions", start)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Series planning in words, for people: what an alternative gives up, which rule a series
-breaks, why nothing fits, and the dates, weekdays and durations in those sentences.
+breaks, why nothing fits, which infusion a visit would start too close to, and the dates,
+weekdays and durations in those sentences.
 
 The search and the checks return structured values (``Alternative``, ``RuleBreak``); the edge
 that shows them (a booking screen, a reschedule refusal) phrases them here. Weekdays and
@@ -11,6 +12,7 @@ from collections.abc import Collection, Sequence
 from zoneinfo import ZoneInfo
 
 from sustain_core.series.values import (
+    INFUSION_GAP_FLOOR,
     Alternative,
     AlternativeKind,
     ChairId,
@@ -177,6 +179,16 @@ def no_dates_fit(
         f"no {rules.count}-visit series starts between {start.isoformat()} and "
         f"{last_first.isoformat()}: visits on dates {apart} apart{limits}, and all within "
         f"{describe(rules.max_span)} counting the first and the last visit's day"
+    )
+
+
+def under_gap_floor(other: dt.datetime, tz: ZoneInfo) -> str:
+    """A visit would start under ``INFUSION_GAP_FLOOR`` from the patient's infusion at
+    ``other`` (``series.under_gap_floor``), named in the site's time zone ``tz``."""
+    hours = INFUSION_GAP_FLOOR // dt.timedelta(hours=1)
+    return (
+        f"infusions of one patient start at least {hours} h apart; this patient has a visit "
+        f"at {other.astimezone(tz):%Y-%m-%d %H:%M}"
     )
 
 
