@@ -757,13 +757,28 @@ def place_waitlist(
     greedy = intake.plan_one_by_one(requests, at_site)
     batch = intake.plan_batch_cpsat(requests, at_site, time_limit_s=time_limit_s, hint=greedy)
     if book:
-        by_pk = {str(c.pk): c for c in courses}
-        for course_pk, slots in sorted(batch.series.items()):
-            course = by_pk[course_pk]
-            SeriesHold.objects.create(
-                course=course, site=site, choice=BATCH, held_by=by,
-                slots=SeriesHold.encode(slots),
-                expires_at=now + dt.timedelta(minutes=HOLD_MINUTES),
-            )  # fmt: skip
-            book_series(course=course, earliest=earliest, by=by, now=now, choice=BATCH)
+        _book_batch(batch, courses, site=site, earliest=earliest, by=by, now=now)
     return greedy, batch
+
+
+@transaction.atomic
+def _book_batch(
+    batch: intake.IntakePlan,
+    courses: list[Course],
+    *,
+    site: Site,
+    earliest: dt.datetime,
+    by: User,
+    now: dt.datetime,
+) -> None:
+    """Book the batch plan all or nothing: if one series is refused (a visit booked meanwhile),
+    none is booked."""
+    by_pk = {str(c.pk): c for c in courses}
+    for course_pk, slots in sorted(batch.series.items()):
+        course = by_pk[course_pk]
+        SeriesHold.objects.create(
+            course=course, site=site, choice=BATCH, held_by=by,
+            slots=SeriesHold.encode(slots),
+            expires_at=now + dt.timedelta(minutes=HOLD_MINUTES),
+        )  # fmt: skip
+        book_series(course=course, earliest=earliest, by=by, now=now, choice=BATCH)

@@ -100,3 +100,45 @@ def test_the_waitlist_keeps_the_nurse_ratio_and_long_visits_in_extended_chairs(
     assert {v.chair.name for v in crps.appointments.all()} == {"Chair 2"}
     end = NOW + dt.timedelta(days=70)
     assert [s for s in staff.site_profile(north, NOW, end) if s.short] == []
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_series_refused_meanwhile_books_none_of_the_batch(
+    north, ada, sam, waiting, monkeypatch, capsys
+):
+    """Another scheduler books a visit into the plan's first slot while the plan is made: the
+    batch is booked all or nothing, and the command answers in one line (no traceback)."""
+    from sustain.scheduling import services  # noqa: PLC0415 - the module whose planner runs
+    from sustain.scheduling.models import Chair  # noqa: PLC0415
+
+    real = services.intake.plan_batch_cpsat
+
+    def plan_then_someone_books(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        last = max(plan.series)  # booked last, after the others were
+        slot = plan.series[last][0]
+        other = care.enrol_patient(
+            patient=care.register_patient(
+                by=sam, site=north, given_name="Walk", family_name="In", sex="unknown",
+                date_of_birth=dt.date(1980, 1, 1), phone="", email="",
+                primary_condition="depression", weight_kg=Decimal("70"), today=NOW.date(),
+                now=timezone.now(),
+            ),
+            protocol_key="depression-induction", protocol_version=1, by=ada, now=timezone.now(),
+        )  # fmt: skip
+        services.book_visit(
+            course=other, chair=Chair.objects.get(pk=slot.chair), starts_at=slot.start,
+            by=sam, now=timezone.now(),
+        )  # fmt: skip
+        return plan
+
+    monkeypatch.setattr(services.intake, "plan_batch_cpsat", plan_then_someone_books)
+
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "place_waitlist", "--site", str(north.pk), "--seconds", "2", "--book", "--by", "sam"
+        )
+
+    assert str(refused.value).startswith("nothing was booked: ")
+    assert str(refused.value).endswith("; run again")
+    assert Appointment.objects.count() == 1  # the walk-in's visit only

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from sustain.accounts.models import Site, User
 from sustain.scheduling.services import place_waitlist
+from sustain_core.errors import ClinicalValueError
 
 
 class Command(BaseCommand):
@@ -26,10 +27,13 @@ class Command(BaseCommand):
         by = User.objects.filter(username=options["by"]).first()
         if options["book"] and (by is None or not by.has_perm("scheduling.add_appointment")):
             raise CommandError("--book needs --by a user who may book (a scheduler)")
-        greedy, batch = place_waitlist(
-            site=site, by=by, now=timezone.now(),  # type: ignore[arg-type]
-            time_limit_s=options["seconds"], book=options["book"],
-        )  # fmt: skip
+        try:
+            greedy, batch = place_waitlist(
+                site=site, by=by, now=timezone.now(),  # type: ignore[arg-type]
+                time_limit_s=options["seconds"], book=options["book"],
+            )  # fmt: skip
+        except ClinicalValueError as refused:  # e.g. a visit booked while the plan was made
+            raise CommandError(f"nothing was booked: {refused}; run again") from None
         placed = len(greedy.series) + len(greedy.unplaced)
         self.stdout.write(f"{placed} waiting series at {site.name}")
         self.stdout.write(
