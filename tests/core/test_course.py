@@ -12,6 +12,7 @@ from sustain_core.course import (
     check_transition,
 )
 from sustain_core.errors import ClinicalValueError, OutOfRange
+from sustain_core.medications import DrugClass
 
 pytestmark = pytest.mark.core
 
@@ -449,3 +450,20 @@ def test_course_facts_rejects_malformed_facts(
         replace(ALL_MET, **changes)  # type: ignore[arg-type]
 
     assert (raised.value.field, raised.value.message) == (field, message)
+
+
+def test_induction_needs_each_required_medication_class_on_the_list() -> None:
+    """The bipolar-depression protocol: a mood stabiliser [Diazgranados2010] (issue 11)."""
+    missing = replace(ALL_MET, medication_classes_missing=(DrugClass.MOOD_STABILISER,))
+    with pytest.raises(TransitionRefused) as refused:
+        check_transition(P.READY, P.INDUCTION, missing)
+    assert refused.value.message == "induction needs: a mood stabiliser on the medication list"
+    check_transition(P.READY, P.INDUCTION, ALL_MET)  # none required: no refusal
+    check_transition(P.SCREENING, P.READY, missing)  # only induction asks
+
+
+@pytest.mark.parametrize("value", [("mood_stabiliser", "antipsychotic"), ["mood_stabiliser"]])
+def test_course_facts_refuse_unknown_medication_classes(value: object) -> None:
+    with pytest.raises(OutOfRange) as raised:
+        replace(ALL_MET, medication_classes_missing=value)  # type: ignore[arg-type]
+    assert raised.value.field == "medication_classes_missing"

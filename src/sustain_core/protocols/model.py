@@ -22,6 +22,7 @@ from sustain_core.dosing import MG_PER_KG_MAX, WEIGHT_KG_MAX, WEIGHT_KG_MIN
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.maintenance import MaintenanceOption
 from sustain_core.measurement import MeasurementRule
+from sustain_core.medications import DrugClass
 from sustain_core.protocols import validation
 from sustain_core.series import SeriesRules
 from sustain_core.staffing import Phase
@@ -493,6 +494,10 @@ class Protocol:
     KetECT [Ekstrand2022]); None keeps the instrument's own rule (PHQ-9 below 5 [McInnes2022]).
 
     ``contraindications_absolute`` and ``contraindications_relative`` are cited text items.
+    ``required_medication_classes``: induction needs a current medication of each of these
+    classes on the patient's list (``sustain_core.medications``; the bipolar-depression
+    protocol: a mood stabiliser, as the trial's patients were maintained on lithium or
+    valproate [Diazgranados2010]); each class once.
     ``titration`` holds at most one rule per trigger (see ``titrate``). ``futility_after``:
     with no response after this many infusions the prescriber reviews the course (3: few
     reports describe response after more than 3 infusions when none came before
@@ -507,7 +512,8 @@ class Protocol:
     ``series`` (the induction cannot fit; see ``feasible_start_weekdays``), ``regimen`` (see
     ``DoseRegimen``), ``titration`` (a step past its maximum; see ``TitrationRule``),
     ``instrument`` (an unknown code), ``measurement_plan``, ``safety``, ``futility_after``,
-    ``extension_max_infusions``, ``response_fraction`` or ``monitoring``.
+    ``extension_max_infusions``, ``response_fraction``, ``monitoring`` or
+    ``required_medication_classes`` (a class listed twice).
     """
 
     key: str
@@ -526,6 +532,7 @@ class Protocol:
     remission_max_override: int | None = None
     contraindications_absolute: tuple[str, ...] = ()
     contraindications_relative: tuple[str, ...] = ()
+    required_medication_classes: tuple[DrugClass, ...] = ()
     titration: tuple[TitrationRule, ...] = ()
     futility_after: int | None = None
     extension_max_infusions: int | None = None
