@@ -166,7 +166,8 @@ PAGES = {
     "patient list": Page("care:patient_list", "/", ALERT_COUNT),
     "register a patient": Page("care:patient_create", "/patients/new/"),
     "patient page": Page(
-        "clinic:patient_detail", "/patients/{pat}/",
+        "clinic:patient_detail",
+        "/patients/{pat}/",
         SCORES + ITEM_ANSWERS + ALERT + DOSES + MEDICATION,
     ),
     "alert list": Page("care:alert_list", "/alerts/", ALERT_LISTED),
@@ -316,7 +317,8 @@ def test_an_action_is_not_a_page(db, login, clinic, name):
     assert login(clinic.users["prescriber"]).get(path).status_code == 405
 
 
-# Tables read only for scores, item answers, alerts, medications and doses (Django's SQLite quoting).
+# Tables read only for scores, item answers, alerts, medications and doses (Django's SQLite
+# quoting).
 CLINICAL_READS = re.compile(
     r'"care_assessment"\."(total_score|subscales|severity|flags)"'
     r'|"care_assessmentanswer"|"care_alert"|"infusion_infusionrecord"|"infusion_adverseevent"'

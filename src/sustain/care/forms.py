@@ -104,9 +104,7 @@ class MedicationForm(forms.Form):
 
 
 class StopMedicationForm(forms.Form):
-    stopped_on = forms.DateField(
-        label="Stopped on", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    stopped_on = forms.DateField(label="Stopped on", widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class ConsentForm(forms.Form):

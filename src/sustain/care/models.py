@@ -1,6 +1,5 @@
-from typing import ClassVar
-
 import datetime as dt
+from typing import ClassVar
 
 from django.db import models
 from django.db.models import F, Q
@@ -111,9 +110,7 @@ class MedicationQuerySet(models.QuerySet["Medication"]):
     def with_current(self, day: dt.date) -> "MedicationQuerySet":
         """Every medication, each with `current`: whether it is taken on `day`."""
         return self.annotate(
-            current=models.ExpressionWrapper(
-                _current_on(day), output_field=models.BooleanField()
-            )
+            current=models.ExpressionWrapper(_current_on(day), output_field=models.BooleanField())
         )
 
 
@@ -139,6 +136,8 @@ class Medication(models.Model):
     stop_recorded_at = models.DateTimeField(null=True, blank=True)
 
     objects = MedicationQuerySet.as_manager()
+    # Set only on rows read through MedicationQuerySet.with_current(day).
+    current: bool
 
     class Meta:
         ordering: ClassVar = ["name", "pk"]
@@ -146,15 +145,17 @@ class Medication(models.Model):
             models.CheckConstraint(condition=~Q(name=""), name="medication_named"),
             models.CheckConstraint(
                 condition=Q(
-                    stopped_on__isnull=True, stopped_by__isnull=True,
+                    stopped_on__isnull=True,
+                    stopped_by__isnull=True,
                     stop_recorded_at__isnull=True,
                 )
                 | Q(
-                    stopped_on__isnull=False, stopped_by__isnull=False,
+                    stopped_on__isnull=False,
+                    stopped_by__isnull=False,
                     stop_recorded_at__isnull=False,
                 ),
                 name="medication_stop_recorded_whole",
-            ),  # fmt: skip
+            ),
             models.CheckConstraint(
                 condition=Q(started_on__isnull=True)
                 | Q(stopped_on__isnull=True)

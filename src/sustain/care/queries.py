@@ -153,9 +153,7 @@ def medication_list(
     front desk: nothing is loaded). The page's read is audited by get_patient_for_user."""
     if not user.has_perm(MEDICATIONS):
         return None
-    rows = list(
-        patient.medications.with_current(day).select_related("recorded_by", "stopped_by")
-    )
+    rows = list(patient.medications.with_current(day).select_related("recorded_by", "stopped_by"))
     current = [m for m in rows if m.current]
     on_the_list = [drug for m in current for drug in m.drugs]
     required = protocol.required_medication_classes if protocol else ()

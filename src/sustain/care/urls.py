@@ -10,12 +10,8 @@ urlpatterns = [
     path("patients/<int:patient_id>/consent/", views.consent_record, name="consent"),
     path("patients/<int:patient_id>/weight/", views.weight_record, name="weight"),
     path("patients/<int:patient_id>/screen/", views.screen_sign, name="screen"),
-    path(
-        "patients/<int:patient_id>/medications/", views.medication_add, name="medication_add"
-    ),
-    path(
-        "medications/<int:medication_id>/stop/", views.medication_stop, name="medication_stop"
-    ),
+    path("patients/<int:patient_id>/medications/", views.medication_add, name="medication_add"),
+    path("medications/<int:medication_id>/stop/", views.medication_stop, name="medication_stop"),
     path("alerts/", views.alert_list, name="alert_list"),
     path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
     path("clinic-rules/", views.clinic_rules_page, name="clinic_rules"),

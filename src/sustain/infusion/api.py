@@ -227,7 +227,8 @@ def _state(appointment: Appointment, now: dt.datetime) -> ChairsideOut:
         ],
         interacting_medications=[
             InteractingMedicationOut(
-                medication_id=row.medication.pk, name=row.medication.name,
+                medication_id=row.medication.pk,
+                name=row.medication.name,
                 dose=row.medication.dose,
                 interactions=[
                     InteractionOut(

@@ -299,9 +299,7 @@ def interacting_medications(
     the site's zone (started by then, not stopped before it), with this visit's last dose.
     `appointment` is the record's visit (passed in: the caller has it with its site)."""
     visit_day = appointment.starts_at.astimezone(appointment.site.tz).date()
-    found = [
-        (m, m.interactions) for m in appointment.patient.medications.current_on(visit_day)
-    ]
+    found = [(m, m.interactions) for m in appointment.patient.medications.current_on(visit_day)]
     interacting = [(m, interactions) for m, interactions in found if interactions]
     if not interacting:
         return []

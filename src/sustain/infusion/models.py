@@ -269,9 +269,7 @@ class LastDose(models.Model):
     pre-infusion gate of this visit (sustain_core.infusion_day, item last_doses); asked again,
     the row holds the latest answer (each answer is audited)."""
 
-    record = models.ForeignKey(
-        ChairsideRecord, on_delete=models.PROTECT, related_name="last_doses"
-    )
+    record = models.ForeignKey(ChairsideRecord, on_delete=models.PROTECT, related_name="last_doses")
     medication = models.ForeignKey(Medication, on_delete=models.PROTECT, related_name="+")
     taken_at = models.DateTimeField()
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
