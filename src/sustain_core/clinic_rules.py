@@ -56,6 +56,9 @@ class ClinicRules:
     - ``madrs_suicide_threshold``: a MADRS item-10 (suicidal thoughts) rating at or above this
       raises a suicide-risk alert (default 2, its first anchor above none [MADRS-McDowell];
       no published threshold, unconfirmed).
+    - ``ymrs_alert_threshold``: a YMRS total above this raises a mania alert (default 12, the
+      remission cut-point ≤ 12 [PubCompare-CADSS] (clinical-facts §7) used as an alert
+      threshold: unconfirmed; 0–59).
     - ``fiqr_min_answered_per_domain``: the fewest answered items a FIQR domain may have and
       still be scaled up (default 1; the facts give no minimum: instruments.score).
     - ``alert_emails``: e-mail the assigned prescriber when a safety alert is raised.
@@ -82,6 +85,7 @@ class ClinicRules:
     dosing_bmi_threshold: Decimal = Decimal("30")
     qids_suicide_threshold: int = 1
     madrs_suicide_threshold: int = 2
+    ymrs_alert_threshold: int = 12
     fiqr_min_answered_per_domain: int = 1
     alert_emails: bool = True
     fasting_food_hours: int = 6
@@ -121,6 +125,13 @@ class ClinicRules:
             1,
             instruments.MADRS_SUICIDE_THRESHOLD_MAX,
             "the MADRS item 10 alert threshold",
+        )
+        _whole(
+            "ymrs_alert_threshold",
+            self.ymrs_alert_threshold,
+            0,
+            instruments.YMRS_ALERT_THRESHOLD_MAX,
+            "the YMRS total above which a mania alert is raised",
         )
         _whole(
             "fiqr_min_answered_per_domain",
@@ -181,6 +192,7 @@ CLINICAL_FIELDS = (
     "dosing_bmi_threshold",
     "qids_suicide_threshold",
     "madrs_suicide_threshold",
+    "ymrs_alert_threshold",
     "fiqr_min_answered_per_domain",
     "alert_emails",
     "fasting_food_hours",

@@ -25,6 +25,7 @@ from sustain_core.dosing import (
 )
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.instruments import INSTRUMENTS
+from sustain_core.medications import CLASS_TITLES, DrugClass
 
 
 class TransitionRefused(ClinicalValueError):
@@ -86,9 +87,12 @@ class CourseFacts:
     no minimum). ``induction_infusions_planned`` is
     the protocol's (or the prescriber's) number of induction infusions;
     ``induction_infusions_given`` may be None (not counted) for any move but one to review.
+    ``medication_classes_missing`` lists the classes the protocol requires on the patient's
+    medication list (``Protocol.required_medication_classes``) that no current medication of
+    the list belongs to (``sustain_core.medications``).
 
-    Raises OutOfRange naming the fact when a count, a code (not a known instrument's) or the
-    weight age is malformed.
+    Raises OutOfRange naming the fact when a count, a code (not a known instrument's or drug
+    class's) or the weight age is malformed.
     """
 
     consent_signed: bool
@@ -103,6 +107,7 @@ class CourseFacts:
     absolute_contraindications: tuple[str, ...] = ()
     age_years: int | None = None
     minimum_age_years: int | None = None
+    medication_classes_missing: tuple[DrugClass, ...] = ()
 
     def __post_init__(self) -> None:
         validate_weight_max_age_days(self.weight_max_age_days, field="weight_max_age_days")
@@ -119,6 +124,14 @@ class CourseFacts:
                 "baseline_measures_missing",
                 "missing baseline measures must be a tuple of instrument codes; "
                 f"got {self.baseline_measures_missing!r}",
+            )
+        if not isinstance(self.medication_classes_missing, tuple) or not all(
+            code in tuple(DrugClass) for code in self.medication_classes_missing
+        ):
+            raise OutOfRange(
+                "medication_classes_missing",
+                "missing medication classes must be a tuple of drug classes; "
+                f"got {self.medication_classes_missing!r}",
             )
 
 
@@ -162,7 +175,10 @@ def check_transition(
     - induction: the same, no missing baseline measures (response and remission are
       defined against baseline, e.g. ≥ 50% PHQ-9 reduction [McInnes2022]), and a weight
       measured within ``weight_max_age_days`` (mg/kg dosing [Murrough2013]; the age limit is
-      a clinic setting, unconfirmed; rule as ``sustain_core.dosing.check_weight_recency``).
+      a clinic setting, unconfirmed; rule as ``sustain_core.dosing.check_weight_recency``);
+      and every medication class the protocol requires on the medication list, e.g. "a mood
+      stabiliser on the medication list": the bipolar-depression trial's patients were
+      maintained on lithium or valproate [Diazgranados2010] (clinical-facts §3d).
     - review: all planned induction infusions given, or a ``reason`` for stopping early
       (e.g. futility after ~3 infusions without response [Sanacora2017-medscape]).
     - maintenance: a post-induction review signed by a prescriber (a review 14–31 days after
@@ -195,6 +211,10 @@ def _unmet_guards(target: Phase, facts: CourseFacts, reason: str) -> list[str]:
         weight = _unmet_weight(facts)
         if weight:
             unmet.append(weight)
+        unmet.extend(
+            f"a {CLASS_TITLES[DrugClass(code)]} on the medication list"
+            for code in facts.medication_classes_missing
+        )
     has_reason = bool(reason.strip())
     given = facts.induction_infusions_given
     if target == Phase.REVIEW:

@@ -229,6 +229,7 @@ class GateItem(StrEnum):
     PREGNANCY = "pregnancy"
     SUBSTANCE_USE = "substance_use"
     MEDICATION_CHANGES = "medication_changes"
+    LAST_DOSES = "last_doses"
     BASELINE_VITALS = "baseline_vitals"
     BLOOD_PRESSURE = "blood_pressure"
     WEIGHT = "weight"
@@ -286,9 +287,14 @@ class GateFacts:
     between starts. ``dose_review_pending``: the last infusion was stopped for blood pressure
     and no prescriber has reviewed the dose since. ``absolute_contraindications``: the items
     the course's latest signed screen marks present among the protocol's absolute ones.
+    ``last_doses_missing``: the interacting
+    medications on the patient's list (``sustain_core.medications``) whose last dose the nurse
+    has not yet recorded for this visit, each named as the message should name it (e.g.
+    "lorazepam (benzodiazepine)").
 
     Raises OutOfRange naming the fact for a moment without a time zone or later than now, a
-    negative duration, an unknown instrument code or a weight age outside 0–365 days.
+    negative duration, an unknown instrument code, a blank medication name or a weight age
+    outside 0–365 days.
     """
 
     today: dt.date
@@ -316,6 +322,7 @@ class GateFacts:
     dose_review_pending: bool
     weight_max_age_days: int = WEIGHT_MAX_AGE_DAYS_DEFAULT
     absolute_contraindications: tuple[str, ...] = ()
+    last_doses_missing: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_moment("now", self.now)
@@ -334,6 +341,13 @@ class GateFacts:
                 f"{self.measures_missing!r}",
             )
         validate_weight_max_age_days(self.weight_max_age_days, field="weight_max_age_days")
+        if not isinstance(self.last_doses_missing, tuple) or not all(
+            isinstance(name, str) and name.strip() for name in self.last_doses_missing
+        ):
+            raise OutOfRange(
+                "last_doses_missing",
+                f"medications must be a tuple of names; got {self.last_doses_missing!r}",
+            )
 
 
 def gate_failures(facts: GateFacts, safety: SafetyThresholds) -> tuple[GateFailure, ...]:
@@ -359,6 +373,10 @@ def gate_failures(facts: GateFacts, safety: SafetyThresholds) -> tuple[GateFailu
     - substance_use and medication_changes (nurse): asked since the last visit; the label
       flags benzodiazepines, opioids and other CNS depressants (profound sedation,
       respiratory depression), theophylline and sympathomimetics [Ketalar-label] (§5b).
+    - last_doses (nurse): "record when the patient last took lorazepam (benzodiazepine)", for
+      each interacting medication on the list (``sustain_core.medications``: the label's
+      classes [Ketalar-label] §5b, lamotrigine, MAO inhibitors), so the prescriber and the
+      nurse know how much of it is on board.
     - baseline_vitals (nurse): pre-infusion vitals recorded; the label asks for monitored
       vital signs [Ketalar-label] (§5a).
     - blood_pressure (a nurse may recheck, a prescriber may accept it with a reason): above
@@ -461,6 +479,16 @@ def _medication_changes(facts: GateFacts, _: SafetyThresholds) -> GateFailure | 
     )
 
 
+def _last_doses(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
+    if not facts.last_doses_missing:
+        return None
+    return GateFailure(
+        GateItem.LAST_DOSES,
+        f"record when the patient last took {', '.join(facts.last_doses_missing)}",
+        _NURSE,
+    )
+
+
 def _baseline_vitals(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
     if facts.baseline_vitals is not None:
         return None
@@ -559,6 +587,7 @@ _GATE_CHECKS = (
     _pregnancy,
     _substance_use,
     _medication_changes,
+    _last_doses,
     _baseline_vitals,
     _blood_pressure,
     _weight,

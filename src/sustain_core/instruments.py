@@ -40,6 +40,7 @@ class Flag(StrEnum):
     PROVISIONAL_PTSD = "provisional_ptsd"
     CSSRS_MODERATE_RISK = "cssrs_moderate_risk"
     CSSRS_HIGH_RISK = "cssrs_high_risk"
+    MANIA_ABOVE_THRESHOLD = "mania_above_threshold"
 
 
 class CssrsRisk(StrEnum):
@@ -590,6 +591,62 @@ _MADRS = Instrument(
     ),
 )
 
+_YMRS_DOUBLED = ("5", "6", "8", "9")  # scored 0–8, twice the weight of the others (0–4)
+
+_YMRS = Instrument(
+    code="ymrs",
+    version="1",
+    title="Young Mania Rating Scale (YMRS)",
+    short_title="YMRS",
+    rater=Rater.CLINICIAN,
+    recall="past 48 hours and the interview",
+    items=tuple(
+        Item(key, None, label, 0, 8 if key in _YMRS_DOUBLED else 4)
+        for key, label in zip(
+            (str(n) for n in range(1, 12)),
+            (
+                "Elevated mood",
+                "Increased motor activity-energy",
+                "Sexual interest",
+                "Sleep",
+                "Irritability",
+                "Speech (rate and amount)",
+                "Language-thought disorder",
+                "Content",
+                "Disruptive-aggressive behavior",
+                "Appearance",
+                "Insight",
+            ),
+            strict=True,
+        )
+    ),
+    total_min=0,
+    total_max=60,
+    bands=(),
+    loinc_panel=None,
+    loinc_total=None,
+    licence=(
+        "published by its authors and widely distributed [YMRS-mhscales]; permission to "
+        "reproduce the anchors unconfirmed: item text not shipped"
+    ),
+    citation="[Young1978] [YMRS-mhscales] [YMRS-scoring] [PubCompare-CADSS]",
+    notes=(
+        "11 clinician-rated items; items 5, 6, 8 and 9 are scored 0–8 (double weight), the "
+        "other seven 0–4, total 0–60 [YMRS-scoring] [PubCompare-CADSS]. The 0–8 items have "
+        "anchors at even values and the odd values between them may be given (secondary: "
+        "[YMRS-form]). Recall: the patient's report over the past 48 hours with what the "
+        "rater sees at the interview [YMRS-scoring] (secondary). Remission ≤ 12 "
+        "[PubCompare-CADSS]; no severity bands are in clinical-facts. The alert threshold "
+        "is a clinic rule (default 12, the remission cut-point used as an alert: "
+        "unconfirmed). References not in clinical-facts: [Young1978] Young RC, Biggs JT, "
+        "Ziegler VE, Meyer DA. A rating scale for mania: reliability, validity and "
+        "sensitivity. Br J Psychiatry 1978;133:429-435, doi:10.1192/bjp.133.5.429; "
+        "[YMRS-mhscales] https://mhscales.com/ymrs (item names); [YMRS-scoring] "
+        "https://scales.arabpsychology.com/s/young-mania-rating-scale-ymrs/; [YMRS-form] "
+        "https://freudly.ai/tests/young-mania-rating-scale-ymrs-blank."
+    ),
+)
+
 INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
     {
         instrument.code: instrument
@@ -604,6 +661,7 @@ INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
             _FIQR,
             _CADSS,
             _MADRS,
+            _YMRS,
         )
     }
 )
@@ -632,6 +690,7 @@ class _Settings:
     qids_suicide_threshold: int
     madrs_suicide_threshold: int
     fiqr_min_answered_per_domain: int
+    ymrs_alert_threshold: int
 
 
 _Values = Mapping[str, int | None]
@@ -640,6 +699,7 @@ _Scorer = Callable[[Instrument, _Values, _Settings], Score]
 _QIDS_ITEM_MAX = 3
 _MADRS_ITEM_MAX = 6
 _FIQR_LARGEST_DOMAIN = max(len(keys) for _, keys, _ in _FIQR_DOMAINS)
+_YMRS_TOTAL_MAX = 60
 
 
 def score(
@@ -649,6 +709,7 @@ def score(
     qids_suicide_threshold: int = 1,
     madrs_suicide_threshold: int = 2,
     fiqr_min_answered_per_domain: int = 1,
+    ymrs_alert_threshold: int = 12,
 ) -> Score:
     """Score a response to the instrument ``code`` by its published rule.
 
@@ -667,6 +728,9 @@ def score(
     domain may have and still be scaled up; it is capped at the domain's size (so 5 means
     5 of 9, 2 of 2 and 5 of 10). The facts give no minimum (unconfirmed); 1 is the least
     the published 9/x, 2/x, 10/x formula needs.
+    ``ymrs_alert_threshold`` (0–59, default 12) is the YMRS total above which
+    ``mania_above_threshold`` is flagged: a clinic setting; 12 is the remission cut-point (≤ 12
+    [PubCompare-CADSS]) used as an alert threshold (unconfirmed).
 
     Raises ClinicalValueError naming ``instrument`` for an unknown code, OutOfRange naming
     the setting for a bad setting, and InvalidAnswer naming ``answers`` for a non-string key
@@ -684,14 +748,17 @@ def score(
         fiqr_min_answered_per_domain=_checked_setting(
             "fiqr_min_answered_per_domain", fiqr_min_answered_per_domain, _FIQR_LARGEST_DOMAIN
         ),
+        ymrs_alert_threshold=_checked_setting(
+            "ymrs_alert_threshold", ymrs_alert_threshold, _YMRS_TOTAL_MAX - 1, low=0
+        ),
     )
     values = _checked_answers(instrument, answers)
     return _SCORERS[instrument.code](instrument, values, settings)
 
 
-def _checked_setting(field: str, value: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise OutOfRange(field, f"{field} must be an integer 1–{high}; got {value!r}")
+def _checked_setting(field: str, value: int, high: int, *, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise OutOfRange(field, f"{field} must be an integer {low}–{high}; got {value!r}")
     return value
 
 
@@ -1067,6 +1134,18 @@ def _score_cadss(instrument: Instrument, values: _Values, settings: _Settings) -
     )
 
 
+def _score_ymrs(instrument: Instrument, values: _Values, settings: _Settings) -> Score:
+    """Sum 11 items, every item required: items 5, 6, 8 and 9 are 0–8, the others 0–4, total
+    0–60 [YMRS-scoring] [PubCompare-CADSS]. No bands (none in clinical-facts; remission is
+    ≤ 12 [PubCompare-CADSS]). ``mania_above_threshold`` when the total is above the clinic's
+    threshold (default 12: unconfirmed as an alert rule).
+    """
+    answered = _all_answered(instrument, values)
+    total = sum(answered.values())
+    flags = [Flag.MANIA_ABOVE_THRESHOLD] if total > settings.ymrs_alert_threshold else []
+    return _make_score(instrument, total, answered=len(answered), flags=flags)
+
+
 _SCORERS: Mapping[str, _Scorer] = MappingProxyType(
     {
         "phq9": _score_phq9,
@@ -1079,6 +1158,7 @@ _SCORERS: Mapping[str, _Scorer] = MappingProxyType(
         "fiqr": _score_fiqr,
         "cadss": _score_cadss,
         "madrs": _score_madrs,
+        "ymrs": _score_ymrs,
     }
 )
 
@@ -1091,3 +1171,5 @@ QIDS_SUICIDE_THRESHOLD_MAX = _QIDS_ITEM_MAX
 SUICIDE_ITEM_INSTRUMENTS = frozenset({"phq9", "qids_sr16", "madrs", "cssrs_screener"})
 MADRS_SUICIDE_THRESHOLD_MAX = _MADRS_ITEM_MAX
 FIQR_MIN_ANSWERED_MAX = _FIQR_LARGEST_DOMAIN
+# The highest YMRS alert threshold: above 59 no total (at most 60) could raise the alert.
+YMRS_ALERT_THRESHOLD_MAX = _YMRS_TOTAL_MAX - 1

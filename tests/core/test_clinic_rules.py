@@ -21,6 +21,8 @@ def test_defaults_are_the_documented_starting_point() -> None:
             dosing_weight_basis=WeightBasis.ACTUAL,
             dosing_bmi_threshold=Decimal("30"),
             qids_suicide_threshold=1,
+            madrs_suicide_threshold=2,
+            ymrs_alert_threshold=12,
             fiqr_min_answered_per_domain=1,
             alert_emails=True,
             fasting_food_hours=6,
@@ -62,6 +64,10 @@ def test_fasting_hours_are_the_prescribers() -> None:
          "number from 1 to 6; got 0"),
         ({"madrs_suicide_threshold": 7}, "the MADRS item 10 alert threshold must be a whole "
          "number from 1 to 6; got 7"),
+        ({"ymrs_alert_threshold": -1}, "the YMRS total above which a mania alert is raised "
+         "must be a whole number from 0 to 59; got -1"),
+        ({"ymrs_alert_threshold": 60}, "the YMRS total above which a mania alert is raised "
+         "must be a whole number from 0 to 59; got 60"),
         ({"fiqr_min_answered_per_domain": 11}, "the FIQR minimum answered items per domain must "
          "be a whole number from 1 to 10; got 11"),
         ({"alert_emails": 1}, "alert e-mails are on or off; got 1"),

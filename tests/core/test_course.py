@@ -13,6 +13,7 @@ from sustain_core.course import (
     check_transition,
 )
 from sustain_core.errors import ClinicalValueError, OutOfRange
+from sustain_core.medications import DrugClass
 
 pytestmark = pytest.mark.core
 
@@ -524,3 +525,20 @@ def test_age_years_refuses_a_birth_after_today() -> None:
 
     assert raised.value.field == "date_of_birth"
     assert raised.value.message == "the date of birth 2026-12-07 is after today (2026-12-06)"
+
+
+def test_induction_needs_each_required_medication_class_on_the_list() -> None:
+    """The bipolar-depression protocol: a mood stabiliser [Diazgranados2010] (issue 11)."""
+    missing = replace(ALL_MET, medication_classes_missing=(DrugClass.MOOD_STABILISER,))
+    with pytest.raises(TransitionRefused) as refused:
+        check_transition(P.READY, P.INDUCTION, missing)
+    assert refused.value.message == "induction needs: a mood stabiliser on the medication list"
+    check_transition(P.READY, P.INDUCTION, ALL_MET)  # none required: no refusal
+    check_transition(P.SCREENING, P.READY, missing)  # only induction asks
+
+
+@pytest.mark.parametrize("value", [("mood_stabiliser", "antipsychotic"), ["mood_stabiliser"]])
+def test_course_facts_refuse_unknown_medication_classes(value: object) -> None:
+    with pytest.raises(OutOfRange) as raised:
+        replace(ALL_MET, medication_classes_missing=value)  # type: ignore[arg-type]
+    assert raised.value.field == "medication_classes_missing"

@@ -416,6 +416,7 @@ def test_gate_lists_every_unmet_check_in_order() -> None:
         last_infusion_at=NOW - 20 * HOUR,
         dose_review_pending=True,
         absolute_contraindications=("Pregnancy", "Known hypersensitivity"),
+        last_doses_missing=("lorazepam (benzodiazepine)", "tramadol (opioid)"),
     )
 
     failures = gate_failures(closed, SAFETY)
@@ -436,6 +437,11 @@ def test_gate_lists_every_unmet_check_in_order() -> None:
         PREGNANCY_POSITIVE,
         SUBSTANCE_USE,
         MEDICATION_CHANGES,
+        failure(
+            GateItem.LAST_DOSES,
+            "record when the patient last took lorazepam (benzodiazepine), tramadol (opioid)",
+            NURSE,
+        ),
         BASELINE_VITALS,
         failure(GateItem.WEIGHT, "record a weight: none within the clinic's 14 days", NURSE),
         MEASURES,
@@ -509,6 +515,16 @@ NAIVE = dt.datetime(2026, 12, 6, 10, 0)  # noqa: DTZ001 - the refused case
             {"measures_missing": ["phq9"]},
             "measures_missing",
             "missing measures must be a tuple of instrument codes; got ['phq9']",
+        ),
+        (
+            {"last_doses_missing": ("lorazepam", " ")},
+            "last_doses_missing",
+            "medications must be a tuple of names; got ('lorazepam', ' ')",
+        ),
+        (
+            {"last_doses_missing": ["lorazepam"]},
+            "last_doses_missing",
+            "medications must be a tuple of names; got ['lorazepam']",
         ),
         (
             {"weight_max_age_days": 366},

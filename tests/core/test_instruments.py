@@ -23,8 +23,9 @@ ALL_CODES = [
     "fiqr",
     "cadss",
     "madrs",
+    "ymrs",
 ]
-KNOWN = "bpi_sf, cadss, cssrs_screener, fiqr, gad7, madrs, pain_nrs, pcl5, phq9, qids_sr16"
+KNOWN = "bpi_sf, cadss, cssrs_screener, fiqr, gad7, madrs, pain_nrs, pcl5, phq9, qids_sr16, ymrs"
 CSSRS_SKIPPED = {"3", "4", "5", "6_recent"}  # not asked when items 2 and 6 are "no"
 
 
@@ -97,6 +98,7 @@ def test_instruments_without_published_bands() -> None:
         "pain_nrs",
         "fiqr",
         "cadss",
+        "ymrs",
     ]
 
 
@@ -140,6 +142,7 @@ def test_item_counts_and_ranges() -> None:
         "fiqr": (21, {(0, 10)}),
         "cadss": (23, {(0, 4)}),
         "madrs": (10, {(0, 6)}),
+        "ymrs": (11, {(0, 4), (0, 8)}),
     }
 
 
@@ -157,6 +160,7 @@ def test_raters_recall_and_loinc() -> None:
         "fiqr": (Rater.SELF, "past 7 days", None, None),
         "cadss": (Rater.CLINICIAN, "right now", None, None),
         "madrs": (Rater.CLINICIAN, "past week", None, None),
+        "ymrs": (Rater.CLINICIAN, "past 48 hours and the interview", None, None),
     }
 
 
@@ -173,6 +177,7 @@ def test_item_text_is_shipped_only_for_public_domain_wording() -> None:
         "fiqr": {False},
         "cadss": {False},
         "madrs": {False},
+        "ymrs": {False},
     }
 
 
@@ -187,6 +192,7 @@ def test_item_text_is_shipped_only_for_public_domain_wording() -> None:
         pytest.param("fiqr", "default 1 (unconfirmed)", id="fiqr"),
         pytest.param("cadss", "0–4 item anchors are unconfirmed", id="cadss"),
         pytest.param("madrs", "Recall period is not in clinical-facts (unconfirmed)", id="madrs"),
+        pytest.param("ymrs", "used as an alert: unconfirmed", id="ymrs"),
     ],
 )
 def test_unconfirmed_choices_are_labelled_in_notes(code: str, fragment: str) -> None:

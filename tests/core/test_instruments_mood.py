@@ -1,10 +1,10 @@
-"""Scoring of the depression and anxiety instruments: PHQ-9, GAD-7, QIDS-SR16 and MADRS."""
+"""Scoring of the mood instruments: PHQ-9, GAD-7, QIDS-SR16, MADRS and the YMRS (mania)."""
 
 from decimal import Decimal
 
 import pytest
 
-from sustain_core.errors import OutOfRange
+from sustain_core.errors import InvalidAnswer, OutOfRange
 from sustain_core.instruments import Score, get_instrument, score
 
 pytestmark = pytest.mark.core
@@ -274,4 +274,90 @@ def test_madrs_threshold_outside_1_to_6_is_refused(threshold: int) -> None:
         score("madrs", answers, madrs_suicide_threshold=threshold)
     assert refused.value.message == (
         f"madrs_suicide_threshold must be an integer 1–6; got {threshold!r}"
+    )
+
+
+# --- YMRS [Young1978] [YMRS-scoring] [PubCompare-CADSS] ------------------------------------
+
+YMRS_ZERO: dict[str, int | None] = {str(number): 0 for number in range(1, 12)}
+
+
+def test_ymrs_items_5_6_8_9_score_to_8_the_others_to_4() -> None:
+    items = get_instrument("ymrs").items
+    assert [(item.key, item.label, item.max_value, item.text) for item in items] == [
+        ("1", "Elevated mood", 4, None),
+        ("2", "Increased motor activity-energy", 4, None),
+        ("3", "Sexual interest", 4, None),
+        ("4", "Sleep", 4, None),
+        ("5", "Irritability", 8, None),
+        ("6", "Speech (rate and amount)", 8, None),
+        ("7", "Language-thought disorder", 4, None),
+        ("8", "Content", 8, None),
+        ("9", "Disruptive-aggressive behavior", 8, None),
+        ("10", "Appearance", 4, None),
+        ("11", "Insight", 4, None),
+    ]
+
+
+def test_ymrs_sums_every_item_to_0_60_with_no_bands() -> None:
+    answers = YMRS_ZERO | {"1": 2, "5": 3, "6": 8, "11": 1}
+    assert score("ymrs", answers, ymrs_alert_threshold=30) == Score(
+        instrument="ymrs",
+        total=14,
+        subscales={},
+        severity=None,
+        flags=(),
+        answered=11,
+        prorated=False,
+    )
+    highest = {key: 8 if key in {"5", "6", "8", "9"} else 4 for key in YMRS_ZERO}
+    assert score("ymrs", highest).total == 60
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"1": 5}, "YMRS item 1 must be 0–4; got 5"),
+        ({"5": 9}, "YMRS item 5 must be 0–8; got 9"),
+        ({"7": 8}, "YMRS item 7 must be 0–4; got 8"),
+        ({"9": None}, "YMRS item 9 is missing"),
+    ],
+)
+def test_ymrs_refuses_answers_outside_each_items_range(answers: dict, message: str) -> None:
+    with pytest.raises(InvalidAnswer) as refused:
+        score("ymrs", YMRS_ZERO | answers)
+    assert refused.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("total_answers", "threshold", "flagged"),
+    [
+        ({"5": 8, "6": 4}, None, False),  # 12: at the default threshold (remission ≤ 12)
+        ({"5": 8, "6": 5}, None, True),  # 13: above it
+        ({"1": 1}, 0, True),  # a clinic alerting on any symptom
+        ({}, 0, False),
+        ({"1": 4, "2": 4, "3": 4, "4": 4}, 16, False),
+        ({"1": 4, "2": 4, "3": 4, "4": 4, "10": 1}, 16, True),
+    ],
+)
+def test_ymrs_flags_mania_above_the_clinics_threshold(
+    total_answers: dict[str, int], threshold: int | None, flagged: bool
+) -> None:
+    settings = {} if threshold is None else {"ymrs_alert_threshold": threshold}
+    result = score("ymrs", YMRS_ZERO | total_answers, **settings)
+    assert result.flags == (("mania_above_threshold",) if flagged else ())
+
+
+def test_ymrs_at_the_highest_threshold_a_full_score_still_alerts() -> None:
+    highest = {key: 8 if key in {"5", "6", "8", "9"} else 4 for key in YMRS_ZERO}
+    assert score("ymrs", highest, ymrs_alert_threshold=59).flags == ("mania_above_threshold",)
+
+
+@pytest.mark.parametrize("threshold", [-1, 60, True])
+def test_ymrs_threshold_outside_0_to_59_is_refused(threshold: int) -> None:
+    with pytest.raises(OutOfRange) as refused:
+        score("ymrs", YMRS_ZERO, ymrs_alert_threshold=threshold)
+    assert (refused.value.field, refused.value.message) == (
+        "ymrs_alert_threshold",
+        f"ymrs_alert_threshold must be an integer 0–59; got {threshold!r}",
     )

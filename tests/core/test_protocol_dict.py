@@ -205,6 +205,20 @@ REFUSED = [
         id="measure-not-text",
     ),
     pytest.param(
+        edited(set_in("required_medication_classes", value=["antipsychotic"])),
+        "required_medication_classes",
+        "required_medication_classes must be a list of benzodiazepine, opioid, cns_depressant, "
+        "lamotrigine, maoi, sympathomimetic, theophylline, mood_stabiliser; got "
+        "['antipsychotic']",
+        id="unknown-medication-class",
+    ),
+    pytest.param(
+        edited(set_in("required_medication_classes", value=["mood_stabiliser"] * 2)),
+        "required_medication_classes",
+        "each required medication class is listed once; got mood_stabiliser, mood_stabiliser",
+        id="medication-class-twice",
+    ),
+    pytest.param(
         edited(set_in("citations", value={})),
         "citations",
         "citations must be a list of tables; got {}",

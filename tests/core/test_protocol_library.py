@@ -11,6 +11,7 @@ import pytest
 
 from sustain_core.errors import ClinicalValueError
 from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
+from sustain_core.medications import DrugClass
 from sustain_core.protocols import (
     DEPRESSION_INDUCTION_V1,
     PROTOCOLS,
@@ -163,6 +164,19 @@ def test_murrough_2013_plans_monday_wednesday_friday_from_a_monday() -> None:
     )
     # From a Wednesday the sixth visit falls on day 12, past the 12-day span.
     assert feasible_start_weekdays(protocol.series, visit=40 * dt.timedelta(minutes=1)) == {0}
+
+
+def test_bipolar_depression_needs_a_mood_stabiliser_and_measures_mania() -> None:
+    """A mood stabiliser on the list before induction [Diazgranados2010]; the YMRS at
+    baseline and before each later infusion, beside the MADRS (issue 11, item 5)."""
+    protocol = get_protocol("bipolar-depression", 1)
+    plan = {rule.key: rule.instruments for rule in protocol.measurement_plan}
+
+    assert protocol.required_medication_classes == (DrugClass.MOOD_STABILISER,)
+    assert protocol.baseline_measures == ("madrs", "ymrs")
+    assert (plan["baseline"], plan["pre_infusion"]) == (("madrs", "ymrs"), ("madrs", "ymrs"))
+    others = [p.key for p in PROTOCOLS.values() if p.required_medication_classes]
+    assert others == ["bipolar-depression"]
 
 
 def test_ptsd_response_is_thirty_percent() -> None:

@@ -276,9 +276,9 @@ REFUSALS = [
     ),
     # Instruments.
     pytest.param(
-        lambda: replace(BASE, baseline_measures=("phq9", "ymrs")),
+        lambda: replace(BASE, baseline_measures=("phq9", "hamd")),
         "instrument",
-        f"unknown instrument 'ymrs' in baseline_measures; known: {KNOWN}",
+        f"unknown instrument 'hamd' in baseline_measures; known: {KNOWN}",
         id="unknown-baseline-measure",
     ),
     pytest.param(

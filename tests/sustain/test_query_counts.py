@@ -38,13 +38,16 @@ RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 # day read apart) and the patient page 42, 40 and 25 (41, 39 and 24 after them; the clinical
 # roles' page then gained one query: the site's clinic rules, which the next dose is planned
 # under, and one more with issue 10: the last infusion's chair-side record, which the
-# titration suggestion reads in one query).
+# titration suggestion reads in one query; and one more with issue 11: the medication list,
+# read in one query, which the front desk's page never reads).
 PATIENT_LIST = 15
-PATIENT_PAGE = {"prescriber": 43, "nurse": 41, "scheduler": 24}
+PATIENT_PAGE = {"prescriber": 44, "nurse": 42, "scheduler": 24}
 DAY_BOARD = {"page": 26, "fragment": 25}
 WEEK_VIEW = 17
 SERIES_PREVIEW = 34
-CHAIRSIDE_PAGE = 31  # the chair-side record (issue 10), whatever its readings and events
+# The chair-side record (issue 10), whatever its readings and events; 32 with issue 11: the
+# medication list (the last doses asked are read only when it holds an interacting one).
+CHAIRSIDE_PAGE = 32
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 One clinic in mid-course, with data distinctive enough that each marker below can only come
 from the record it names. For each (role, page): the status the role matrix gives and, for a
 page shown, the markers it must contain; every other marker must be absent. Only a prescriber
-and a nurse see scores, item answers, alert details and doses; a scheduler and a clinic
+and a nurse see scores, item answers, alert details, medications and doses; a scheduler and a clinic
 administrator see none of them anywhere, and an auditor sees no patient page at all. What a
 role may not see is not loaded either: its parts of the patient page are None and no query of
 the request reads those tables.
@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from sustain.accounts.enums import Channel
 from sustain.accounts.models import User
+from sustain.care import services as care
 from sustain.care.enums import Timepoint
 from sustain.care.models import Patient
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
@@ -107,6 +108,10 @@ def _build_clinic() -> Clinic:
             "Ondansetron 4 mg",
         ),
     )  # fmt: skip
+    care.add_medication(
+        patient=pat, name="Lorazepam", dose="0.5 mg at bedtime", started_on=None, by=ben,
+        now=build.at(north, day(2026, 12, 1), 8),
+    )  # fmt: skip
     portal.invite_patient(
         patient=pat, instrument_codes=["phq9", "gad7"], channel=Channel.EMAIL,
         timepoint=Timepoint.PRE_INFUSION, by=ben, now=build.at(north, day(2026, 12, 1), 9),
@@ -137,9 +142,10 @@ DOSE_GIVEN = ("35 mg at 150.0 mL/h", "mL/h")  # Pat's infusion 1 (any pump rate:
 DOSES = (*DOSE_GIVEN, "Next dose", "mg/kg cumulative")
 REVIEW_DOSES = ("32 mg (0.500 mg/kg) at 150.0 mL/h", "mL/h")
 ADVERSE_EVENT = ("Brief nausea in recovery",)
+MEDICATION = ("0.5 mg at bedtime",)  # Pat's lorazepam: only the chair-side roles see it
 MARKERS = frozenset(
     SCORES + REVIEW_SCORES + ITEM_ANSWERS + ALERT + ALERT_LISTED + ALERT_COUNT + DOSES
-    + REVIEW_DOSES + ADVERSE_EVENT
+    + REVIEW_DOSES + ADVERSE_EVENT + MEDICATION
 )  # fmt: skip
 CLINICAL = frozenset({"prescriber", "nurse"})  # the roles that see them
 
@@ -160,7 +166,9 @@ PAGES = {
     "patient list": Page("care:patient_list", "/", ALERT_COUNT),
     "register a patient": Page("care:patient_create", "/patients/new/"),
     "patient page": Page(
-        "clinic:patient_detail", "/patients/{pat}/", SCORES + ITEM_ANSWERS + ALERT + DOSES
+        "clinic:patient_detail",
+        "/patients/{pat}/",
+        SCORES + ITEM_ANSWERS + ALERT + DOSES + MEDICATION,
     ),
     "alert list": Page("care:alert_list", "/alerts/", ALERT_LISTED),
     "day board": Page("scheduling:day", "/schedule/?day=2026-11-30"),
@@ -188,7 +196,7 @@ PAGES = {
     "OpenAPI document": Page("api:openapi-json", "/api/v1/openapi.json"),
     "API root": Page("api:api-root", "/api/v1/"),
     "infusion record API": Page(
-        "api:chairside_record", "/api/v1/visits/{visit}/infusion", ADVERSE_EVENT
+        "api:chairside_record", "/api/v1/visits/{visit}/infusion", ADVERSE_EVENT + MEDICATION
     ),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
@@ -233,6 +241,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "api:chairside_decision",
     "api:chairside_discharge",
     "api:chairside_end",
+    "api:chairside_last_dose",
     "api:chairside_event",
     "api:chairside_resume",
     "api:chairside_sign",
@@ -243,6 +252,8 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:clinic_rules_change",
     "care:consent",
     "care:enrol",
+    "care:medication_add",
+    "care:medication_stop",
     "care:screen",
     "care:weight",
     "clinic:course_status",
@@ -306,10 +317,12 @@ def test_an_action_is_not_a_page(db, login, clinic, name):
     assert login(clinic.users["prescriber"]).get(path).status_code == 405
 
 
-# Tables read only for scores, item answers, alerts and doses (Django's SQLite quoting).
+# Tables read only for scores, item answers, alerts, medications and doses (Django's SQLite
+# quoting).
 CLINICAL_READS = re.compile(
     r'"care_assessment"\."(total_score|subscales|severity|flags)"'
     r'|"care_assessmentanswer"|"care_alert"|"infusion_infusionrecord"|"infusion_adverseevent"'
+    r'|"care_medication"'
 )
 
 
@@ -339,7 +352,10 @@ def test_the_clinical_reads_pattern_matches_a_clinical_page(db, login, clinic):
         with CaptureQueriesContext(connection) as queries:
             client.get(PAGES["patient page"].url(clinic))
     read = {m.group(0) for q in queries for m in CLINICAL_READS.finditer(q["sql"])}
-    assert {'"care_assessment"."total_score"', '"care_alert"', '"infusion_infusionrecord"'} <= read
+    assert {
+        '"care_assessment"."total_score"', '"care_alert"', '"infusion_infusionrecord"',
+        '"care_medication"',
+    } <= read  # fmt: skip
 
 
 @pytest.mark.parametrize("role", ["prescriber", "nurse", "scheduler", "clinic_admin"])
@@ -352,12 +368,14 @@ def test_patient_page_loads_only_the_roles_parts(db, login, clinic, role):
         "doses": page.doses,
         "boosters": page.boosters,
         "details": page.details,
+        "medications": page.medications,
     }
     if role in CLINICAL:
         assert [name for name, part in parts.items() if part is None] == []
         assert [m.latest.total_score for m in page.measures] == [17, 11, 8]  # PHQ-9, GAD-7, CADSS
         assert [a.get_kind_display() for a in page.alerts] == ["Suicide item positive"]
         assert [r.dose_mg for r in page.doses.given.values()] == [35]
+        assert [(m.name, m.rxcui) for m, _ in page.medications.interacting] == [("lorazepam", "")]
     else:
         assert parts == dict.fromkeys(parts)
 

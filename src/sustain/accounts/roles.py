@@ -17,15 +17,17 @@ from sustain.accounts.enums import Role
 
 # What every role reads: the protocols and the clinic's own rules.
 _EVERY_ROLE = {"care.view_clinicprotocol", "care.view_clinicrules"}
-# The chair side: patients' records, scores, alerts, doses, and the visits.
+# The chair side: patients' records, scores, alerts, medications, doses, and the visits.
 _CLINICAL = {
     "care.view_patient", "care.view_course", "care.view_assessment", "care.add_assessment",
     "care.add_weightmeasurement", "care.view_alert", "care.change_alert", "care.add_consent",
+    "care.view_medication", "care.add_medication", "care.change_medication",
     "infusion.view_infusionrecord", "infusion.add_infusionrecord", "infusion.add_adverseevent",
     "portal.add_invitation", "scheduling.view_appointment", "scheduling.change_appointment",
     "scheduling.add_calendarfeed", "scheduling.view_shift",
 }  # fmt: skip
-# The front desk: registering patients, booking, the rota. No scores, alerts or doses.
+# The front desk: registering patients, booking, the rota. No scores, alerts, medications or
+# doses.
 _FRONT_DESK = {
     "care.view_patient", "care.add_patient", "scheduling.view_appointment",
     "scheduling.add_appointment", "scheduling.view_shift", "scheduling.add_shift",

@@ -45,6 +45,7 @@ class AlertKind(models.TextChoices):
     SUICIDE_RISK = "suicide_risk", "Suicide item positive"
     CSSRS_RISK = "cssrs_risk", "C-SSRS moderate or high risk"
     WORSENING = "worsening", "Meaningful worsening"
+    MANIA = "mania", "YMRS above the clinic's threshold"
 
 
 class AlertStatus(models.TextChoices):

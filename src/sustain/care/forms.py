@@ -5,7 +5,7 @@ from django import forms
 
 from sustain.accounts.models import Site
 from sustain.care.enums import Condition, Sex, Timepoint
-from sustain_core import clinic_rules, dosing, instruments, protocols
+from sustain_core import clinic_rules, dosing, instruments, medications, protocols
 from sustain_core.errors import ClinicalValueError
 
 
@@ -86,6 +86,27 @@ class WeightForm(forms.Form):
     )
 
 
+class MedicationForm(forms.Form):
+    """A medication for the patient's list: a name the drug table knows (offered as
+    suggestions) or any other, typed; the service decides which it is."""
+
+    name = forms.CharField(
+        max_length=medications.NAME_MAX_CHARACTERS,
+        label="Medication (ingredient)",
+        help_text="Brand names are not recognised: type the ingredient, e.g. lorazepam",
+        widget=forms.TextInput(attrs={"list": "drug-names", "autocomplete": "off"}),
+    )
+    dose = forms.CharField(max_length=300, required=False, label="Dose and notes")
+    started_on = forms.DateField(
+        required=False, label="Started on (if known)",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )  # fmt: skip
+
+
+class StopMedicationForm(forms.Form):
+    stopped_on = forms.DateField(label="Stopped on", widget=forms.DateInput(attrs={"type": "date"}))
+
+
 class ConsentForm(forms.Form):
     signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     document = forms.CharField(max_length=200, label="Form and version")
@@ -161,6 +182,9 @@ class ClinicalRulesForm(_RulesChangeForm):
     )
     madrs_suicide_threshold = forms.IntegerField(
         label="MADRS item 10 rating that raises a suicide-risk alert (at or above)"
+    )
+    ymrs_alert_threshold = forms.IntegerField(
+        label="YMRS total above which a mania alert is raised"
     )
     fiqr_min_answered_per_domain = forms.IntegerField(
         label="FIQR: fewest answered items for a domain to be scaled up"

@@ -1,8 +1,9 @@
+import datetime as dt
 from collections.abc import Iterable
 from typing import ClassVar
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from sustain.accounts.models import Site, User
 from sustain.care.enums import (
@@ -14,7 +15,7 @@ from sustain.care.enums import (
     Sex,
     Timepoint,
 )
-from sustain_core import clinic_rules, dosing, instruments
+from sustain_core import clinic_rules, dosing, instruments, medications
 
 ACTIVE_COURSE_STATUSES = (
     CourseStatus.REFERRED,
@@ -92,6 +93,89 @@ class WeightMeasurement(models.Model):
                 name="weight_kg_plausible",
             )
         ]
+
+
+def _current_on(day: dt.date) -> Q:
+    """Taken on `day`: started by then (or the start not known) and not stopped before it (one
+    stopped that day may have been taken that morning)."""
+    return (Q(started_on__isnull=True) | Q(started_on__lte=day)) & (
+        Q(stopped_on__isnull=True) | Q(stopped_on__gte=day)
+    )
+
+
+class MedicationQuerySet(models.QuerySet["Medication"]):
+    def current_on(self, day: dt.date) -> "MedicationQuerySet":
+        """The medications taken on `day` (_current_on)."""
+        return self.filter(_current_on(day))
+
+    def with_current(self, day: dt.date) -> "MedicationQuerySet":
+        """Every medication, each with `current`: whether it is taken on `day`."""
+        return self.annotate(
+            current=models.ExpressionWrapper(_current_on(day), output_field=models.BooleanField())
+        )
+
+
+class Medication(models.Model):
+    """A medication on the patient's list: an ingredient of sustain_core.medications' table
+    (with its RxNorm ingredient code where one was verified) or a name as typed; the dose and
+    notes as text; when it started and stopped, and who recorded each. Never deleted: a
+    medication is stopped."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="medications")
+    name = models.CharField(max_length=medications.NAME_MAX_CHARACTERS)
+    rxcui = models.CharField(
+        max_length=12, blank=True, help_text="RxNorm ingredient code; blank: matched by name"
+    )
+    dose = models.CharField(max_length=300, blank=True, help_text="Dose and notes")
+    started_on = models.DateField(null=True, blank=True, help_text="None: not known")
+    stopped_on = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    stopped_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    stop_recorded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MedicationQuerySet.as_manager()
+    # Set only on rows read through MedicationQuerySet.with_current(day).
+    current: bool
+
+    class Meta:
+        ordering: ClassVar = ["name", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=~Q(name=""), name="medication_named"),
+            models.CheckConstraint(
+                condition=Q(
+                    stopped_on__isnull=True,
+                    stopped_by__isnull=True,
+                    stop_recorded_at__isnull=True,
+                )
+                | Q(
+                    stopped_on__isnull=False,
+                    stopped_by__isnull=False,
+                    stop_recorded_at__isnull=False,
+                ),
+                name="medication_stop_recorded_whole",
+            ),
+            models.CheckConstraint(
+                condition=Q(started_on__isnull=True)
+                | Q(stopped_on__isnull=True)
+                | Q(stopped_on__gte=F("started_on")),
+                name="medication_stops_after_it_starts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def drugs(self) -> tuple[medications.Drug, ...]:
+        """The table's drugs it contains (by its code, else by its name)."""
+        return medications.drugs_in(rxcui=self.rxcui or None, name=self.name)
+
+    @property
+    def interactions(self) -> tuple[medications.Interaction, ...]:
+        return medications.interactions_of(self.drugs)
 
 
 class Course(models.Model):
@@ -293,6 +377,7 @@ class ClinicRules(models.Model):
     dosing_bmi_threshold = models.DecimalField(max_digits=3, decimal_places=1)
     qids_suicide_threshold = models.PositiveSmallIntegerField()
     madrs_suicide_threshold = models.PositiveSmallIntegerField()
+    ymrs_alert_threshold = models.PositiveSmallIntegerField()
     fiqr_min_answered_per_domain = models.PositiveSmallIntegerField()
     alert_emails = models.BooleanField()
     fasting_food_hours = models.PositiveSmallIntegerField()
@@ -324,6 +409,7 @@ class ClinicRules(models.Model):
             dosing_bmi_threshold=self.dosing_bmi_threshold,
             qids_suicide_threshold=self.qids_suicide_threshold,
             madrs_suicide_threshold=self.madrs_suicide_threshold,
+            ymrs_alert_threshold=self.ymrs_alert_threshold,
             fiqr_min_answered_per_domain=self.fiqr_min_answered_per_domain,
             alert_emails=self.alert_emails,
             fasting_food_hours=self.fasting_food_hours,

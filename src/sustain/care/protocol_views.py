@@ -16,7 +16,7 @@ from sustain.accounts.enums import DataCategory
 from sustain.accounts.web import plain
 from sustain.care import protocol_versions
 from sustain.care.models import ClinicProtocol
-from sustain_core import protocols, series
+from sustain_core import medications, protocols, series
 from sustain_core.errors import ClinicalValueError
 
 
@@ -60,6 +60,9 @@ def protocol_detail(request: AuthenticatedRequest, key: str, version: int) -> Ht
     )
     context = {
         "protocol": protocol,
+        "required_medications": [
+            medications.CLASS_TITLES[code] for code in protocol.required_medication_classes
+        ],
         "row": row,
         "changes": [  # the new key and version are the point of a version: not listed
             change

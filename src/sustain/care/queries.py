@@ -19,12 +19,13 @@ from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts, protocol_versions
 from sustain.care.enums import AlertStatus
-from sustain.care.models import Alert, Assessment, Course, Patient
-from sustain_core import instruments, maintenance, measurement, outcomes, protocols
+from sustain.care.models import Alert, Assessment, Course, Medication, Patient
+from sustain_core import instruments, maintenance, measurement, medications, outcomes, protocols
 
 SCORES = "care.view_assessment"  # scores, item answers, charts, outcomes
 ALERTS = "care.view_alert"  # alert kinds, the scores behind them, who they are for
 COURSE_DETAILS = "care.view_course"  # the course's timeline, consent, screen and sources
+MEDICATIONS = "care.view_medication"  # the medication list and its interactions
 
 
 def _find_patient(user: User, patient_id: int) -> Patient:
@@ -128,6 +129,61 @@ def get_alert_for_change(user: User, alert_id: int) -> Alert:
     if alert is None:
         raise Http404("No such alert.")
     return alert
+
+
+@dataclass(frozen=True)
+class MedicationList:
+    """The patient's medication list as the patient page shows it on `day`: the current
+    medications with their interactions (sustain_core.medications), the stopped ones, and the
+    classes the course's protocol requires that none of the current ones belongs to."""
+
+    current: list[tuple[Medication, tuple[medications.Interaction, ...]]]
+    stopped: list[Medication]
+    classes_missing: list[str]
+
+    @property
+    def interacting(self) -> list[tuple[Medication, tuple[medications.Interaction, ...]]]:
+        return [(medication, found) for medication, found in self.current if found]
+
+
+def medication_list(
+    user: User, patient: Patient, *, day: dt.date, protocol: protocols.Protocol | None
+) -> MedicationList | None:
+    """The patient's medications on `day`, or None for a role that may not see them (the
+    front desk: nothing is loaded). The page's read is audited by get_patient_for_user."""
+    if not user.has_perm(MEDICATIONS):
+        return None
+    rows = list(patient.medications.with_current(day).select_related("recorded_by", "stopped_by"))
+    current = [m for m in rows if m.current]
+    on_the_list = [drug for m in current for drug in m.drugs]
+    required = protocol.required_medication_classes if protocol else ()
+    return MedicationList(
+        current=[(m, m.interactions) for m in current],
+        stopped=[m for m in rows if not m.current],
+        classes_missing=[
+            medications.CLASS_TITLES[code]
+            for code in required
+            if not medications.has_class(on_the_list, code)
+        ],
+    )
+
+
+def get_medication_for_change(user: User, medication_id: int, perm: str) -> Medication:
+    """A medication of a patient at one of the user's sites, to act on (`perm`), or 404 (the
+    attempt is audited as a denied read)."""
+    require_permission(user, perm, category=DataCategory.PATIENT_RECORD)
+    medication = (
+        Medication.objects.select_related("patient__site")
+        .filter(pk=medication_id, patient__site__memberships__user=user)
+        .first()
+    )
+    if medication is None:
+        record_event(
+            actor=user, action=AuditAction.READ, category=DataCategory.PATIENT_RECORD,
+            outcome=AuditOutcome.DENIED,
+        )  # fmt: skip
+        raise Http404("No such medication.")
+    return medication
 
 
 def scored_assessments(user: User, patient: Patient) -> list[Assessment] | None:

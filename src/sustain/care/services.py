@@ -32,12 +32,21 @@ from sustain.care.models import (
     Course,
     CourseReview,
     CourseTransition,
+    Medication,
     Patient,
     WeightMeasurement,
 )
 from sustain.care.rules import current_rules
 from sustain.care.tasks import notify_alert
-from sustain_core import clinic_rules, dosing, instruments, maintenance, outcomes, protocols
+from sustain_core import (
+    clinic_rules,
+    dosing,
+    instruments,
+    maintenance,
+    medications,
+    outcomes,
+    protocols,
+)
 from sustain_core import course as course_rules
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
@@ -186,6 +195,7 @@ def score_answers(
         qids_suicide_threshold=rules.qids_suicide_threshold,
         madrs_suicide_threshold=rules.madrs_suicide_threshold,
         fiqr_min_answered_per_domain=rules.fiqr_min_answered_per_domain,
+        ymrs_alert_threshold=rules.ymrs_alert_threshold,
     )
 
 
@@ -197,6 +207,8 @@ def _alert_kinds(score: instruments.Score, previous: Assessment | None) -> list[
       MADRS item 10 at or above the clinic's threshold, or C-SSRS item 2 (active suicidal
       thoughts) yes;
     - C-SSRS screener triage moderate or high ([CSSRS-summary], secondary);
+    - a YMRS total above the clinic's threshold (mania; default 12, the remission cut-point
+      [PubCompare-CADSS] used as an alert: unconfirmed);
     - a worsening of at least the instrument's meaningful change since the previous score of
       the same instrument (PHQ-9 5 [Lowe2004], GAD-7 4 [Toussaint2020], PCL-5 10 [PCL5-qxmd],
       NRS 2 points or 30 % [Farrar2001]).
@@ -206,6 +218,8 @@ def _alert_kinds(score: instruments.Score, previous: Assessment | None) -> list[
         kinds.append(AlertKind.SUICIDE_RISK)
     if {instruments.Flag.CSSRS_MODERATE_RISK, instruments.Flag.CSSRS_HIGH_RISK} & set(score.flags):
         kinds.append(AlertKind.CSSRS_RISK)
+    if instruments.Flag.MANIA_ABOVE_THRESHOLD in score.flags:
+        kinds.append(AlertKind.MANIA)
     rules = outcomes.DEFAULT_RULES.get(score.instrument)
     if previous is not None and rules is not None and rules.has_meaningful_change:
         change = outcomes.meaningful_change(
@@ -316,6 +330,11 @@ def course_facts(
         )
     )
     weight = course.patient.weights.first()
+    on_the_list = [
+        drug
+        for medication in course.patient.medications.current_on(today)
+        for drug in medication.drugs
+    ]
     return course_rules.CourseFacts(
         consent_signed=course.consents.exists(),
         contraindication_screen_signed_by_prescriber=screen is not None,
@@ -333,6 +352,11 @@ def course_facts(
         induction_infusions_planned=protocol.induction_infusions,
         review_signed_by_prescriber=course.reviews.exists(),
         today=today,
+        medication_classes_missing=tuple(
+            code
+            for code in protocol.required_medication_classes
+            if not medications.has_class(on_the_list, code)
+        ),
     )
 
 
@@ -527,3 +551,88 @@ def set_course_dose(
         action=AuditAction.UPDATE,
     )  # fmt: skip
     return course
+
+
+MEDICATION_DOSE_MAX_CHARACTERS = 300  # a bound against typing errors, not a clinical rule
+
+
+@transaction.atomic
+def add_medication(
+    *,
+    patient: Patient,
+    name: str,
+    dose: str,
+    started_on: dt.date | None,
+    by: User,
+    now: dt.datetime,
+) -> Medication:
+    """Put a medication on the patient's list (a prescriber or a nurse).
+
+    A name the drug table knows (sustain_core.medications.lookup: "Lorazepam", "valproate")
+    is recorded as that ingredient with its RxNorm code where one was verified; any other is
+    kept as typed and matched by name. Refused, naming the field, for another role, a blank
+    or too long name or dose, or a start after today in the patient's site.
+    """
+    if not by.has_perm("care.add_medication"):
+        raise ClinicalValueError("recorded_by", "a prescriber or a nurse records medications")
+    name = medications.validate_name(name)
+    if len(dose.strip()) > MEDICATION_DOSE_MAX_CHARACTERS:
+        raise ClinicalValueError(
+            "dose", f"the dose and notes are at most {MEDICATION_DOSE_MAX_CHARACTERS} characters"
+        )
+    today = now.astimezone(patient.site.tz).date()
+    if started_on is not None and started_on > today:
+        raise ClinicalValueError(
+            "started_on", f"the medication was started on {started_on}, after today ({today})"
+        )
+    drug = medications.lookup(name)
+    medication = Medication(
+        patient=patient,
+        name=drug.name if drug else name,
+        rxcui=(drug.rxcui or "") if drug else "",
+        dose=dose.strip(),
+        started_on=started_on,
+        recorded_by=by,
+        recorded_at=now,
+    )
+    medication.full_clean()
+    medication.save(force_insert=True)
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.PATIENT_RECORD, obj=medication
+    )
+    return medication
+
+
+@transaction.atomic
+def stop_medication(
+    *, medication: Medication, stopped_on: dt.date, by: User, now: dt.datetime
+) -> Medication:
+    """Record that the patient stopped a medication on `stopped_on` (a prescriber or a nurse);
+    it stays on the list as stopped. Refused, naming the field, for another role, a medication
+    already stopped, or a day after today or before it started."""
+    if not by.has_perm("care.change_medication"):
+        raise ClinicalValueError("stopped_by", "a prescriber or a nurse stops medications")
+    medication = (
+        Medication.objects.select_for_update().select_related("patient__site").get(pk=medication.pk)
+    )
+    if medication.stopped_on is not None:
+        raise ClinicalValueError(
+            "stopped_on", f"{medication.name} was already stopped on {medication.stopped_on}"
+        )
+    today = now.astimezone(medication.patient.site.tz).date()
+    if stopped_on > today:
+        raise ClinicalValueError(
+            "stopped_on", f"the medication cannot be stopped on {stopped_on}, after today ({today})"
+        )
+    if medication.started_on is not None and stopped_on < medication.started_on:
+        raise ClinicalValueError(
+            "stopped_on",
+            f"{medication.name} was started on {medication.started_on}; it cannot stop before",
+        )
+    medication.stopped_on, medication.stopped_by, medication.stop_recorded_at = stopped_on, by, now
+    medication.save(update_fields=["stopped_on", "stopped_by", "stop_recorded_at"])
+    record_patient_event(
+        by=by, patient=medication.patient, category=DataCategory.PATIENT_RECORD, obj=medication,
+        action=AuditAction.UPDATE,
+    )  # fmt: skip
+    return medication

@@ -26,8 +26,10 @@ from sustain.care.forms import (
     ClinicalRulesForm,
     ConsentForm,
     ContraindicationScreenForm,
+    MedicationForm,
     MessageRulesForm,
     PatientForm,
+    StopMedicationForm,
     WeightForm,
 )
 from sustain_core import clinic_rules
@@ -158,6 +160,48 @@ def weight_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
             success=lambda weight: f"Weight recorded: {weight.weight_kg} kg.",
         )
     return _to_patient(patient.pk)
+
+
+@require_POST
+@login_required
+def medication_add(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Put a medication on the patient's list (prescribers and nurses)."""
+    patient = queries.get_patient_for_change(
+        request.user, patient_id, "care.add_medication", category=DataCategory.PATIENT_RECORD
+    )
+    form = MedicationForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.add_medication(
+                patient=patient, by=request.user, now=timezone.now(), **form.cleaned_data
+            ),
+            success=lambda medication: f"{medication.name} added to the medication list.",
+        )
+    return _to_patient(patient.pk)
+
+
+@require_POST
+@login_required
+def medication_stop(request: AuthenticatedRequest, medication_id: int) -> HttpResponse:
+    """Record that the patient stopped a medication (prescribers and nurses)."""
+    medication = queries.get_medication_for_change(
+        request.user, medication_id, "care.change_medication"
+    )
+    form = StopMedicationForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.stop_medication(
+                medication=medication, by=request.user, now=timezone.now(), **form.cleaned_data
+            ),
+            success=lambda stopped: f"{stopped.name} stopped on {stopped.stopped_on}.",
+        )
+    return _to_patient(medication.patient_id)
 
 
 @require_POST

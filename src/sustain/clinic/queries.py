@@ -59,6 +59,7 @@ class PatientPage:
     boosters: list[tuple[maintenance.Booster, care_queries.Visit | None]] | None
     doses: infusion_queries.DoseView | None
     invitations: list[Invitation] | None
+    medications: care_queries.MedicationList | None
 
 
 def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPage:
@@ -124,4 +125,7 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
         invitations=list(patient.invitations.select_related("created_by")[:5])
         if user.has_perm("portal.add_invitation")
         else None,
+        medications=care_queries.medication_list(
+            user, patient, day=now.astimezone(tz).date(), protocol=protocol
+        ),
     )

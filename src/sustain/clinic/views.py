@@ -20,6 +20,8 @@ from sustain.care.forms import (
     AssessmentMetaForm,
     ContraindicationScreenForm,
     InstrumentForm,
+    MedicationForm,
+    StopMedicationForm,
     WeightForm,
 )
 from sustain.care.models import Patient
@@ -31,7 +33,7 @@ from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.enums import AppointmentStatus, CancellationReason
 from sustain.scheduling.forms import VisitForm
 from sustain.scheduling.models import Appointment
-from sustain_core import instruments, maintenance
+from sustain_core import instruments, maintenance, medications
 from sustain_core.errors import ClinicalValueError
 from sustain_core.outcomes import TrajectoryStatus
 
@@ -76,6 +78,11 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "cancel_reasons": CancellationReason.choices,
         "invite_form": InviteForm(),
         "weight_form": WeightForm(initial={"measured_on": now.astimezone(patient.site.tz).date()}),
+        "medication_form": MedicationForm(),
+        "stop_medication_form": StopMedicationForm(
+            initial={"stopped_on": now.astimezone(patient.site.tz).date()}
+        ),
+        "drug_names": [name for drug in medications.DRUGS for name in drug.names],
         "now": now,
         "tz": patient.site.tz,
     }

@@ -62,6 +62,23 @@ class ChecksOut(Schema):
     medication_changes: str
 
 
+class InteractionOut(Schema):
+    drug_class: str
+    title: str
+    effect: str = Field(description="With ketamine, with its sources")
+    action: str
+
+
+class InteractingMedicationOut(Schema):
+    medication_id: int
+    name: str
+    dose: str
+    interactions: list[InteractionOut]
+    last_dose_at: dt.datetime | None = Field(
+        description="When the patient last took it, as recorded at this visit (null: not asked)"
+    )
+
+
 class DecisionOut(Schema):
     decision: str = Field(description="blood_pressure, suicide_risk or dose_review")
     at: dt.datetime
@@ -161,6 +178,9 @@ class ChairsideOut(Schema):
     checks: ChecksOut | None
     decisions: list[DecisionOut]
     gate: list[GateFailureOut] = Field(description="What still keeps the infusion from starting")
+    interacting_medications: list[InteractingMedicationOut] = Field(
+        description="The patient's interacting medications today; the gate asks each last dose"
+    )
     dose: DoseOut | None
     dose_refused: str = Field(description="Why no dose can be planned (dose null)")
     readings: list[ReadingOut]
@@ -204,6 +224,21 @@ def _state(appointment: Appointment, now: dt.datetime) -> ChairsideOut:
         gate=[
             GateFailureOut(item=f.item, message=f.message, resolvers=list(f.resolvers))
             for f in view.gate
+        ],
+        interacting_medications=[
+            InteractingMedicationOut(
+                medication_id=row.medication.pk,
+                name=row.medication.name,
+                dose=row.medication.dose,
+                interactions=[
+                    InteractionOut(
+                        drug_class=i.drug_class, title=i.title, effect=i.effect, action=i.action
+                    )
+                    for i in row.interactions
+                ],
+                last_dose_at=row.last_dose.taken_at if row.last_dose else None,
+            )
+            for row in view.interacting
         ],
         dose=_dose(view, record, name),
         dose_refused=view.plan_refused,
@@ -434,6 +469,26 @@ def chairside_checks(request: HttpRequest, visit_id: int, payload: ChecksIn) -> 
         request, visit_id, AT_THE_CHAIR,
         lambda record, by, now: chairside.answer_checks(
             record=record, answers=answers, by=by, now=now
+        ),
+    )  # fmt: skip
+
+
+class LastDoseIn(Schema):
+    medication_id: int = Field(description="An interacting medication of the record's list")
+    taken_at: dt.datetime = Field(
+        description="ISO 8601 with its offset, e.g. 2026-11-30T06:30:00-05:00"
+    )
+
+
+@router.post(f"{URL}/last-doses", response={200: ChairsideOut, **ERRORS})
+def chairside_last_dose(request: HttpRequest, visit_id: int, payload: LastDoseIn) -> Status[Any]:
+    """Record when the patient last took an interacting medication (before the start): the
+    gate asks for each (a time without its offset or later than now: 400)."""
+    return _step(
+        request, visit_id, AT_THE_CHAIR,
+        lambda record, by, now: chairside.record_last_dose(
+            record=record, medication_id=payload.medication_id, taken_at=payload.taken_at,
+            by=by, now=now,
         ),
     )  # fmt: skip
 

@@ -25,6 +25,7 @@ from sustain.care import protocol_versions
 from sustain.care import queries as care_queries
 from sustain.care import services as care
 from sustain.care.enums import AlertKind, AlertStatus, CourseStatus, Sex
+from sustain.care.models import Medication
 from sustain.care.rules import current_rules, rules_for_record
 from sustain.infusion.enums import EventKind, PregnancyTest, Stage
 from sustain.infusion.models import (
@@ -32,6 +33,7 @@ from sustain.infusion.models import (
     ChairsideRecord,
     InfusionEvent,
     InfusionRecord,
+    LastDose,
     VitalsReading,
 )
 from sustain.infusion.services import (
@@ -46,7 +48,7 @@ from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling import services as scheduling
 from sustain.scheduling.enums import AppointmentStatus, VisitPhase
 from sustain.scheduling.models import Appointment
-from sustain_core import dosing, infusion_day, measurement
+from sustain_core import dosing, infusion_day, measurement, medications
 from sustain_core.errors import ClinicalValueError
 from sustain_core.infusion_day import GateFailure, Vitals
 from sustain_core.protocols import Protocol, SafetyThresholds
@@ -266,7 +268,41 @@ def _gate_facts(record: ChairsideRecord, now: dt.datetime) -> infusion_day.GateF
         and record.dose_reviewed_at is None,
         weight_max_age_days=rules.weight_max_age_days,
         absolute_contraindications=care.absolute_contraindications(course),
+        last_doses_missing=tuple(
+            f"{row.medication.name} ({row.classes})"
+            for row in interacting_medications(record, appointment)
+            if row.last_dose is None
+        ),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class InteractingMedication:
+    """A medication on the patient's list on the visit's day that interacts with ketamine
+    (sustain_core.medications), and when the patient last took it, if asked at this visit."""
+
+    medication: Medication
+    interactions: tuple[medications.Interaction, ...]
+    last_dose: LastDose | None
+
+    @property
+    def classes(self) -> str:
+        return ", ".join(medications.CLASS_TITLES[i.drug_class] for i in self.interactions)
+
+
+def interacting_medications(
+    record: ChairsideRecord, appointment: Appointment
+) -> list[InteractingMedication]:
+    """The interacting medications the gate asks about: those current on the visit's day in
+    the site's zone (started by then, not stopped before it), with this visit's last dose.
+    `appointment` is the record's visit (passed in: the caller has it with its site)."""
+    visit_day = appointment.starts_at.astimezone(appointment.site.tz).date()
+    found = [(m, m.interactions) for m in appointment.patient.medications.current_on(visit_day)]
+    interacting = [(m, interactions) for m, interactions in found if interactions]
+    if not interacting:
+        return []
+    asked = {dose.medication_id: dose for dose in record.last_doses.select_related("recorded_by")}
+    return [InteractingMedication(m, found, asked.get(m.pk)) for m, found in interacting]
 
 
 def _measures_missing(appointment: Appointment, now: dt.datetime) -> tuple[str, ...]:
@@ -393,6 +429,46 @@ def record_vitals(
     _save(record)
     _audit(record, by)
     return reading
+
+
+@_step(AT_THE_CHAIR, "a nurse or a prescriber records when a medication was last taken")
+def record_last_dose(
+    *,
+    record: ChairsideRecord,
+    medication_id: int,
+    taken_at: dt.datetime | None,
+    by: User,
+    now: dt.datetime,
+) -> LastDose:
+    """Record when the patient last took one of the interacting medications the gate asks
+    about (interacting_medications), before the start; asked again, the latest answer holds.
+    Refused, naming the field, for another medication, a time without its offset or later
+    than now."""
+    record = _locked(record)
+    if record.stage not in BEFORE_START:
+        raise StepRefused("stage", "the last doses are asked before the infusion starts")
+    if taken_at is None or taken_at.tzinfo is None:
+        raise ClinicalValueError(
+            "taken_at",
+            "give the date and time with its offset from UTC, e.g. 2026-11-30T06:30:00-05:00",
+        )
+    if taken_at > now:
+        raise ClinicalValueError("taken_at", "that time is later than now")
+    rows = interacting_medications(record, record.appointment)
+    asked = {row.medication.pk: row.medication for row in rows}
+    if medication_id not in asked:
+        raise ClinicalValueError(
+            "medication", "that is not an interacting medication on the patient's list today"
+        )
+    dose, _ = LastDose.objects.update_or_create(
+        record=record,
+        medication=asked[medication_id],
+        defaults={"taken_at": taken_at, "recorded_by": by, "recorded_at": now},
+    )
+    _follow_gate(record, now)
+    _save(record)
+    _audit(record, by)
+    return dose
 
 
 @_step("care.prescribe", "a prescriber decides this")

@@ -62,6 +62,19 @@ class ChecksForm(_AtTheChair):
         return data
 
 
+class LastDoseForm(_AtTheChair):
+    """When the patient last took an interacting medication of their list."""
+
+    medication = forms.IntegerField(widget=forms.HiddenInput)
+    taken_at = forms.DateTimeField(
+        label="Last taken (site's time)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def taken_at_aware(self) -> dt.datetime | None:
+        return self._aware("taken_at")
+
+
 class VitalsForm(forms.Form):
     """One set of vital signs; the ranges are the core's (sustain_core.infusion_day.Vitals),
     which names the field it refuses."""

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from sustain.accounts.models import User
-from sustain.care.models import Assessment, ClinicRules, Course, Patient
+from sustain.care.models import Assessment, ClinicRules, Course, Medication, Patient
 from sustain.infusion.enums import (
     AdverseEventKind,
     AdverseEventSeverity,
@@ -262,6 +262,30 @@ class VitalsReading(models.Model):
             spo2_percent=self.spo2_percent,
             respiratory_rate_per_min=self.respiratory_rate_per_min,
         )
+
+
+class LastDose(models.Model):
+    """When the patient last took an interacting medication of their list, asked at the
+    pre-infusion gate of this visit (sustain_core.infusion_day, item last_doses); asked again,
+    the row holds the latest answer (each answer is audited)."""
+
+    record = models.ForeignKey(ChairsideRecord, on_delete=models.PROTECT, related_name="last_doses")
+    medication = models.ForeignKey(Medication, on_delete=models.PROTECT, related_name="+")
+    taken_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["pk"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["record", "medication"], name="one_last_dose_per_medication"
+            ),
+            models.CheckConstraint(
+                condition=Q(taken_at__lte=models.F("recorded_at")),
+                name="last_dose_not_after_it_was_recorded",
+            ),
+        ]
 
 
 class InfusionEvent(models.Model):

@@ -100,6 +100,8 @@ class ChairsideView:
     discharge_failures: tuple[str, ...]
     cadss: list[Assessment]
     cadss_due_at: dt.datetime | None
+    # The interacting medications on the patient's list, with this visit's last doses.
+    interacting: list[chairside.InteractingMedication]
 
 
 def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideView:
@@ -172,6 +174,9 @@ def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideVi
             ).order_by("completed_at")
         ),
         cadss_due_at=cadss_due,
+        interacting=chairside.interacting_medications(record, appointment)
+        if record is not None
+        else [],
     )
 
 

@@ -31,6 +31,7 @@ from sustain.infusion.forms import (
     DecisionForm,
     DischargeForm,
     EventForm,
+    LastDoseForm,
     ReasonForm,
     StartForm,
     VitalsForm,
@@ -88,6 +89,18 @@ def _checks(record: ChairsideRecord, form: Any, by: User, now: dt.datetime) -> o
 
 STEPS = {
     "checks": Step(ChecksForm, AT_THE_CHAIR, _checks, "Checks saved."),
+    "last-dose": Step(
+        LastDoseForm,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.record_last_dose(
+            record=r,
+            medication_id=f.cleaned_data["medication"],
+            taken_at=f.taken_at_aware(),
+            by=by,
+            now=now,
+        ),
+        "Last dose recorded.",
+    ),
     "weight": Step(
         WeightForm,
         "care.add_weightmeasurement",
@@ -227,8 +240,8 @@ def chairside_step(request: AuthenticatedRequest, appointment_id: int, step: str
         messages.error(request, "Check the patient in first.")
         return redirect("infusion:chairside", appointment_id=appointment.pk)
     form: forms.Form | None = None
-    if action.form is ChecksForm:
-        form = ChecksForm(request.POST, tz=appointment.site.tz)
+    if action.form in (ChecksForm, LastDoseForm):
+        form = action.form(request.POST, tz=appointment.site.tz)
     elif action.form is DischargeForm:
         form = DischargeForm(request.POST, prescriber=request.user.has_perm("care.prescribe"))
     elif action.form is not None:

@@ -21,6 +21,7 @@ from typing import NoReturn, TypeVar, cast, overload
 from sustain_core.errors import ClinicalValueError
 from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.measurement import Anchor, MeasurementRule
+from sustain_core.medications import DrugClass
 from sustain_core.protocols.model import (
     DEFAULT_RELAPSE_CONFIRMATION_DAYS,
     DEFAULT_RESPONSE_FRACTION,
@@ -208,6 +209,7 @@ def protocol_from_dict(data: Mapping[str, object]) -> Protocol:
         contraindications_absolute=top.texts("contraindications_absolute"),
         contraindications_relative=top.texts("contraindications_relative"),
         minimum_age_years=top.optional_integer("minimum_age_years"),
+        required_medication_classes=top.enums("required_medication_classes", DrugClass),
         titration=tuple(_titration_from(table) for table in top.tables("titration")),
         futility_after=top.optional_integer("futility_after"),
         extension_max_infusions=top.optional_integer("extension_max_infusions"),
@@ -402,6 +404,9 @@ def protocol_to_dict(protocol: Protocol) -> dict[str, object]:
         "contraindications_absolute": list(protocol.contraindications_absolute),
         "contraindications_relative": list(protocol.contraindications_relative),
         "minimum_age_years": protocol.minimum_age_years,
+        "required_medication_classes": [
+            code.value for code in protocol.required_medication_classes
+        ],
         "titration": [
             {
                 "trigger": rule.trigger.value,

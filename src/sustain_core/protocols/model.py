@@ -22,6 +22,7 @@ from sustain_core.dosing import MG_PER_KG_MAX, WEIGHT_KG_MAX, WEIGHT_KG_MIN
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.maintenance import MaintenanceOption
 from sustain_core.measurement import MeasurementRule
+from sustain_core.medications import DrugClass
 from sustain_core.protocols import validation
 from sustain_core.series import SeriesRules
 from sustain_core.staffing import Phase
@@ -498,6 +499,10 @@ class Protocol:
     infusion; a present relative one needs the prescriber's written justification.
     ``minimum_age_years``: the youngest patient the protocol treats (None: no minimum; the
     library's studies enrolled adults, so its protocols say 18).
+    ``required_medication_classes``: induction needs a current medication of each of these
+    classes on the patient's list (``sustain_core.medications``; the bipolar-depression
+    protocol: a mood stabiliser, as the trial's patients were maintained on lithium or
+    valproate [Diazgranados2010]); each class once.
     ``titration`` holds at most one rule per trigger (see ``titrate``). ``futility_after``:
     with no response after this many infusions the prescriber reviews the course (3: few
     reports describe response after more than 3 infusions when none came before
@@ -512,8 +517,8 @@ class Protocol:
     ``series`` (the induction cannot fit; see ``feasible_start_weekdays``), ``regimen`` (see
     ``DoseRegimen``), ``titration`` (a step past its maximum; see ``TitrationRule``),
     ``instrument`` (an unknown code), ``measurement_plan``, ``safety``, ``futility_after``,
-    ``extension_max_infusions``, ``response_fraction``, ``minimum_age_years`` or
-    ``monitoring``.
+    ``extension_max_infusions``, ``response_fraction``, ``minimum_age_years``,
+    ``monitoring`` or ``required_medication_classes`` (a class listed twice).
     """
 
     key: str
@@ -533,6 +538,7 @@ class Protocol:
     contraindications_absolute: tuple[str, ...] = ()
     contraindications_relative: tuple[str, ...] = ()
     minimum_age_years: int | None = None
+    required_medication_classes: tuple[DrugClass, ...] = ()
     titration: tuple[TitrationRule, ...] = ()
     futility_after: int | None = None
     extension_max_infusions: int | None = None

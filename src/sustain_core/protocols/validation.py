@@ -34,8 +34,9 @@ def check_protocol(protocol: "Protocol") -> None:
     measured at baseline), ``measurement_plan`` (rule keys repeat), ``titration`` (two rules
     for one trigger, a per-hour regimen, a limit that does not suit the starting dose; see
     ``TitrationRule.check_start``), ``futility_after``, ``extension_max_infusions``,
-    ``response_fraction``, ``minimum_age_years`` (1 to 120, a bound against typing errors) and
-    ``contraindications_absolute`` (an item listed twice, or as both absolute and relative).
+    ``response_fraction``, ``minimum_age_years`` (1 to 120, a bound against typing errors),
+    ``contraindications_absolute`` (an item listed twice, or as both absolute and relative)
+    and ``required_medication_classes`` (a class listed twice).
     """
     _check_series(protocol.series, visit=protocol.visit_length)
     _check_instruments(protocol)
@@ -75,6 +76,12 @@ def check_protocol(protocol: "Protocol") -> None:
         raise ClinicalValueError(
             "response_fraction",
             f"response_fraction must be above 0 and at most 1; got {protocol.response_fraction}",
+        )
+    required = [str(code) for code in protocol.required_medication_classes]
+    if len(set(required)) != len(required):
+        raise ClinicalValueError(
+            "required_medication_classes",
+            f"each required medication class is listed once; got {', '.join(required)}",
         )
 
 

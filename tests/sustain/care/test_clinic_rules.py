@@ -24,6 +24,7 @@ CLINICAL = {
     "dosing_bmi_threshold": "30",
     "qids_suicide_threshold": "2",
     "madrs_suicide_threshold": "2",
+    "ymrs_alert_threshold": "12",
     "fiqr_min_answered_per_domain": "1",
     "alert_emails": "on",
     "fasting_food_hours": "6",

@@ -352,6 +352,11 @@ def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, vers
             patient=patient, instrument=code, answers={i.key: i.min_value + 1 for i in items},
             timepoint="baseline", by=ada, completed_at=NOW, now=timezone.now()
         )  # fmt: skip
+    if protocol.required_medication_classes:  # bipolar depression: a mood stabiliser (item 5)
+        services.add_medication(
+            patient=patient, name="lithium", dose="400 mg twice daily", started_on=None, by=ben,
+            now=NOW,
+        )  # fmt: skip
     # Every item answered one above its minimum: PHQ-9 item 9 positive opens an alert
     alerts = patient.alerts.filter(status="open").count()
     record = infuse(visits[0], ben, cleared_by=ada if alerts else None)

@@ -750,8 +750,8 @@ def test_a_retried_reading_with_its_idempotency_key_is_recorded_once(visit, ben)
 def test_the_openapi_document_describes_every_step(login, ben):
     document = login(ben).get("/api/v1/openapi.json").json()
     base = "/api/v1/visits/{visit_id}/infusion"
-    steps = ("check-in", "checks", "vitals", "decisions", "start", "events", "resume", "end",
-             "discharge", "undo", "sign", "cosign", "addenda")  # fmt: skip
+    steps = ("check-in", "checks", "last-doses", "vitals", "decisions", "start", "events",
+             "resume", "end", "discharge", "undo", "sign", "cosign", "addenda")  # fmt: skip
     mine = {path: list(ops) for path, ops in document["paths"].items() if path.startswith(base)}
     assert mine == {base: ["get"], **{f"{base}/{s}": ["post"] for s in steps}}
     ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
