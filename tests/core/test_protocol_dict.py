@@ -264,13 +264,14 @@ def test_protocol_from_dict_refuses(data: object, field: str, message: str) -> N
                 maintenance_options=(
                     MaintenanceOption(
                         MaintenanceKind.SYMPTOM_TRIGGERED,
-                        "Booster on relapse, 90 min apart at least",
-                        min_gap=dt.timedelta(minutes=90),
+                        "Booster on relapse, 24 h 30 min apart at least",
+                        min_gap=dt.timedelta(hours=24, minutes=30),
                     ),
                 ),
             ),
             "maintenance_options",
-            "maintenance_options[0].min_gap_hours must be a whole number of hours; got 1:30:00",
+            "maintenance_options[0].min_gap_hours must be a whole number of hours; got "
+            "1 day, 0:30:00",
             id="min-gap-with-minutes",
         ),
     ],

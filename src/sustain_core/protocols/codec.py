@@ -557,3 +557,40 @@ def _flatten(value: object, path: str = "") -> dict[str, object]:
         else:
             flat.update(_flatten(item, child))
     return flat
+
+
+# The paths (list positions left out) whose change is wording or scheduling only; every other
+# path is dosing or safety, so a field added later needs a medical director until it is
+# listed here.
+WORDING_AND_SCHEDULING_PATHS = frozenset(
+    {
+        # the version's identity and its words
+        "key", "version", "title", "notes", "unconfirmed", "reported_outcomes",
+        "citations.key", "citations.reference", "citations.supports",
+        "safety.source", "visit.source", "monitoring.source", "titration.source",
+        "maintenance_options.label", "maintenance_options.citation",
+        # scheduling: which days, and the chair time around the infusion and its recovery
+        "series.weekdays", "visit.check_in_minutes", "visit.discharge_minutes",
+        "visit.chair_needs",
+    }
+)  # fmt: skip
+
+
+def clinical_changes(old: Protocol, new: Protocol) -> list[str]:
+    """Return the paths of ``diff_protocols(old, new)`` that change dosing or safety.
+
+    Everything is dosing or safety except the wording and scheduling paths of
+    ``WORDING_AND_SCHEDULING_PATHS``: the title, notes, citations, unconfirmed list, reported
+    outcomes and the ``source`` texts, the maintenance options' labels and citations, the
+    weekdays and the check-in, discharge and chair needs of a visit. So the regimen, bag,
+    titration (but its sources), safety, monitoring, the series' count, gaps, span and weekly
+    maximum, the visit's recovery, contraindications, instruments, the measurement plan,
+    response and relapse rules, futility, extension and maintenance plans are clinical, and a
+    field nobody has classified counts as clinical. Paths are those of ``diff_protocols``
+    (``titration[0].limit_mg_per_kg``), in its order.
+    """
+    return [
+        path
+        for path, _, _ in diff_protocols(old, new)
+        if re.sub(r"\[\d+\]", "", path) not in WORDING_AND_SCHEDULING_PATHS
+    ]
