@@ -26,12 +26,14 @@ The public names are re-exported here.
 
 from sustain_core.protocols import guardrails
 from sustain_core.protocols.codec import (
+    PROTOCOL_FORMATS,
     WORDING_AND_SCHEDULING_PATHS,
     clinical_changes,
     diff_protocols,
     maintenance_option_from_dict,
     maintenance_option_to_dict,
     protocol_from_dict,
+    protocol_from_text,
     protocol_to_dict,
 )
 from sustain_core.protocols.library import (
@@ -68,6 +70,7 @@ __all__ = [
     "DEPRESSION_INDUCTION_V1",
     "PRIMARY_CONDITIONS",
     "PROTOCOLS",
+    "PROTOCOL_FORMATS",
     "VISIT_PHASE_MINUTES_MAX",
     "WORDING_AND_SCHEDULING_PATHS",
     "ChairCapability",
@@ -93,6 +96,7 @@ __all__ = [
     "maintenance_option_from_dict",
     "maintenance_option_to_dict",
     "protocol_from_dict",
+    "protocol_from_text",
     "protocol_to_dict",
     "titrate",
 ]

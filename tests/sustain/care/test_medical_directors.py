@@ -274,3 +274,12 @@ def test_a_prescriber_cannot_designate_on_the_staff_page(login, north, ada):
 
     assert response.status_code == 403
     assert not Membership.objects.filter(medical_director=True).exists()
+
+
+def test_the_edit_page_refuses_a_number_too_large_without_an_error_page(login, north, alex):
+    data = changed(series={"min_gap_hours": 10**20})
+    response = login(alex).post(EDIT, {"data": json.dumps(data), "change_note": "typo"})
+
+    assert response.status_code == 400
+    assert response.context["error"].startswith("protocol: a number is too large to use")
+    assert ClinicProtocol.objects.count() == 0
