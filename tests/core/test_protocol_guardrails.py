@@ -289,7 +289,7 @@ def test_300_kg_after_titration_is_refused_at_planning():
             standard, weight_kg=weight, vial_mg_per_ml=vial, titrated_mg_per_kg=D("0.75")
         )
     assert (raised.value.field, raised.value.message.split(" (")[0]) == (
-        "dose_mg", "225.00 mg in one session is above the platform ceiling of 150 mg per session"
+        "dose_mg", "225 mg in one session is above the platform ceiling of 150 mg per session"
     )  # fmt: skip
 
 

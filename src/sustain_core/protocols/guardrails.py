@@ -154,7 +154,8 @@ def check_session_mg(dose_mg: Decimal) -> None:
     if dose_mg > SESSION_MG_MAX:
         raise OutOfRange(
             "dose_mg",
-            f"{dose_mg:f} mg in one session is above the platform ceiling of {SESSION_MG_MAX} "
+            f"{dose_mg.normalize():f} mg in one session is above the platform ceiling of "
+            f"{SESSION_MG_MAX} "
             f"mg per session ({_GUARDRAIL}); dose on ideal or adjusted body weight (clinic "
             "rules) or at a lower mg/kg",
         )
@@ -215,7 +216,7 @@ def _regimen_breaches(protocol: "Protocol") -> list[ClinicalValueError]:
                 ClinicalValueError(
                     "regimen",
                     f"at up to {_given(regimen.cap_mg_per_h)} mg/h for {minutes} min a session "
-                    f"gives up to {most:f} mg, above the platform ceiling of {SESSION_MG_MAX} "
+                    f"gives up to {most.normalize():f} mg, above the platform ceiling of {SESSION_MG_MAX} "
                     f"mg per session ({_GUARDRAIL})",
                 )
             )

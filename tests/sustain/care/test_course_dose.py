@@ -4,6 +4,7 @@ service, the prescriber's dose form, the co-signature and its withdrawal, and th
 titration (sustain.infusion.services.apply_titration)."""
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,7 @@ from sustain.care import services
 from sustain.care.models import Course
 from sustain.infusion import services as infusion
 from sustain_core import clinic_rules, protocols
+from sustain_core.dosing import WeightBasis
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from tests.sustain import clinic_builders as build
 from tests.sustain.conftest import make_user
@@ -313,3 +315,23 @@ def test_the_chair_doses_only_a_cosigned_dose(pat, ada, dee, ben, sam, course):
     visits[2].course.refresh_from_db()
 
     assert (proposed_only, planned_mg()) == (D("35.0"), D("70.0"))  # 70 kg × 0.5, then × 1.0
+
+
+def test_the_chair_refuses_a_session_above_150_mg_after_titration(pat, ada, ben, sam, course):
+    """The issue's case at the chair: 300 kg on actual weight, 0.75 mg/kg after titration, is
+    225 mg; the platform ceiling is 150 mg a session whatever the weight and titration."""
+    visits = two_infusions_without_response(pat, ada, ben, sam, course)
+    day = visits[1].ends_at.astimezone(pat.site.tz).date()
+    services.record_weight(
+        patient=pat, weight_kg=D("300.0"), measured_on=day, by=ben, now=visits[1].ends_at
+    )
+    set_dose(course, ada, "0.75", reason="(increase): no response")
+    visits[2].course.refresh_from_db()
+    on_actual_weight = replace(clinic_rules.DEFAULT, dosing_weight_basis=WeightBasis.ACTUAL)
+
+    with pytest.raises(OutOfRange) as refused:
+        infusion.plan_dose(appointment=visits[2], vial_mg_per_ml=D("50"), rules=on_actual_weight)
+
+    assert (refused.value.field, refused.value.message.split(" (")[0]) == (
+        "dose_mg", "225 mg in one session is above the platform ceiling of 150 mg per session"
+    )  # fmt: skip
