@@ -216,8 +216,8 @@ def _regimen_breaches(protocol: "Protocol") -> list[ClinicalValueError]:
                 ClinicalValueError(
                     "regimen",
                     f"at up to {_given(regimen.cap_mg_per_h)} mg/h for {minutes} min a session "
-                    f"gives up to {most.normalize():f} mg, above the platform ceiling of {SESSION_MG_MAX} "
-                    f"mg per session ({_GUARDRAIL})",
+                    f"gives up to {most.normalize():f} mg, above the platform ceiling of "
+                    f"{SESSION_MG_MAX} mg per session ({_GUARDRAIL})",
                 )
             )
     if regimen.max_single_dose_mg is not None and regimen.max_single_dose_mg > SESSION_MG_MAX:
