@@ -29,3 +29,17 @@ class NoSeriesFound(ClinicalValueError):
 
 class OutsideOpeningHours(ClinicalValueError):
     """A visit does not fit within the site's opening hours."""
+
+
+class RulesBroken(ClinicalValueError):
+    """Several rules are broken at once: ``errors`` holds each refusal, in the order found.
+
+    ``field`` is the first refusal's; ``message`` gives the first message, then each other
+    refusal as "field: message", separated by "; ", so ``str()`` names every broken rule.
+    """
+
+    def __init__(self, errors: tuple[ClinicalValueError, ...]) -> None:
+        first, *rest = errors
+        message = "; ".join([first.message, *(f"{e.field}: {e.message}" for e in rest)])
+        super().__init__(first.field, message)
+        self.errors = errors

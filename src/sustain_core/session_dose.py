@@ -5,7 +5,7 @@ from typing import cast
 
 from sustain_core import dosing
 from sustain_core.errors import OutOfRange
-from sustain_core.protocols import Protocol, RegimenKind
+from sustain_core.protocols import Protocol, RegimenKind, guardrails
 
 
 def plan_protocol_dose(
@@ -23,19 +23,29 @@ def plan_protocol_dose(
     0.35 mg/kg/h, at most 25 mg/h [Schwartzman2009]). Either way the dose must not exceed the
     regimen's maximum single dose: OutOfRange naming ``dose_mg`` otherwise.
 
+    Platform guardrails (``protocols.guardrails``, bounds against typing errors, not clinical
+    rules) hold every session whatever the weight and the titration: a per-session dose at
+    most 3.0 mg/kg and 2 mg/kg/h over the regimen's minutes (OutOfRange naming ``mg_per_kg``),
+    and any session at most ``guardrails.SESSION_MG_MAX``, 150 mg (OutOfRange naming
+    ``dose_mg``): 300 kg × 0.75 mg/kg after titration, 225 mg, is refused.
+
     ``titrated_mg_per_kg`` replaces a per-session regimen's dose after titration (the value a
     ``protocols.titrate`` decision gave); a per-hour regimen has no titration (OutOfRange).
     """
     regimen = protocol.regimen
     plan: dosing.DosePlan | dosing.HourlyDosePlan
     if regimen.kind == RegimenKind.PER_SESSION:
+        # DoseRegimen requires mg_per_kg for this kind.
+        mg_per_kg = titrated_mg_per_kg or cast(Decimal, regimen.mg_per_kg)
         plan = dosing.plan_infusion_dose(
             weight_kg=weight_kg,
-            # DoseRegimen requires mg_per_kg for this kind.
-            mg_per_kg=titrated_mg_per_kg or cast(Decimal, regimen.mg_per_kg),
+            mg_per_kg=mg_per_kg,
             vial_mg_per_ml=vial_mg_per_ml,
             bag_volume_ml=protocol.bag_volume_ml,
             infusion_minutes=regimen.infusion_minutes,
+        )
+        guardrails.check_session_dose(
+            mg_per_kg=mg_per_kg, infusion_minutes=regimen.infusion_minutes
         )
         dose_mg = plan.dose_mg
     elif titrated_mg_per_kg is not None:
@@ -54,4 +64,5 @@ def plan_protocol_dose(
         dose_mg = plan.total_mg
     if regimen.max_single_dose_mg is not None:
         dosing.check_max_single_dose(dose_mg=dose_mg, max_single_dose_mg=regimen.max_single_dose_mg)
+    guardrails.check_session_mg(dose_mg)
     return plan

@@ -2,6 +2,8 @@
 
 import copy
 import datetime as dt
+import importlib.resources
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -20,6 +22,7 @@ from sustain_core.protocols import (
     maintenance_option_from_dict,
     maintenance_option_to_dict,
     protocol_from_dict,
+    protocol_from_text,
     protocol_to_dict,
 )
 from sustain_core.series import SeriesRules
@@ -278,13 +281,14 @@ def test_protocol_from_dict_refuses(data: object, field: str, message: str) -> N
                 maintenance_options=(
                     MaintenanceOption(
                         MaintenanceKind.SYMPTOM_TRIGGERED,
-                        "Booster on relapse, 90 min apart at least",
-                        min_gap=dt.timedelta(minutes=90),
+                        "Booster on relapse, 24 h 30 min apart at least",
+                        min_gap=dt.timedelta(hours=24, minutes=30),
                     ),
                 ),
             ),
             "maintenance_options",
-            "maintenance_options[0].min_gap_hours must be a whole number of hours; got 1:30:00",
+            "maintenance_options[0].min_gap_hours must be a whole number of hours; got "
+            "1 day, 0:30:00",
             id="min-gap-with-minutes",
         ),
     ],
@@ -454,3 +458,40 @@ def test_maintenance_option_to_dict_refuses_a_gap_in_minutes() -> None:
         "maintenance_option",
         "maintenance_option.min_gap_hours must be a whole number of hours; got 1:30:00",
     )
+
+
+SHIROMA_FILE = "shiroma-2014.v1.toml"
+
+
+def test_protocol_from_text_reads_toml_and_json() -> None:
+    shiroma = (importlib.resources.files("sustain_core.protocol_library") / SHIROMA_FILE).read_text(
+        encoding="utf-8"
+    )
+    as_json = json.dumps(protocol_to_dict(DEPRESSION_INDUCTION_V1))
+
+    assert protocol_from_text(shiroma, fmt="toml").key == "shiroma-2014"
+    assert protocol_from_text(as_json, fmt="json") == DEPRESSION_INDUCTION_V1
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "message"),
+    [
+        ("key = \n", "toml", "not valid TOML: Invalid value (at line 1, column 7)"),
+        ('{"key": ', "json", "not valid JSON at line 1, column 9: Expecting value"),
+        ("key: x", "yaml", "a protocol file is toml or json; got 'yaml'"),
+        (
+            json.dumps(
+                protocol_to_dict(DEPRESSION_INDUCTION_V1)
+                | {"series": {"count": 6, "min_gap_hours": 10**20, "max_span_days": 21}}
+            ),
+            "json",
+            "a number is too large to use: Python int too large to convert to C int",
+        ),
+    ],
+    ids=["toml", "json", "yaml", "overflow"],
+)
+def test_protocol_from_text_refuses_what_it_cannot_read(text: str, fmt: str, message: str) -> None:
+    with pytest.raises(ClinicalValueError) as refused:
+        protocol_from_text(text, fmt=fmt)
+
+    assert (refused.value.field, refused.value.message) == ("protocol", message)

@@ -285,13 +285,14 @@ REFUSALS = [
         lambda: replace(
             BASE,
             measurement_plan=(
+                *SUICIDE_PLAN,
                 MeasurementRule(
-                    "baseline", Anchor.BEFORE_FIRST_INFUSION, ("hama",), window_before=DAY
+                    "anxiety", Anchor.BEFORE_FIRST_INFUSION, ("hama",), window_before=DAY
                 ),
             ),
         ),
         "instrument",
-        f"unknown instrument 'hama' in measurement_plan rule baseline; known: {KNOWN}",
+        f"unknown instrument 'hama' in measurement_plan rule anxiety; known: {KNOWN}",
         id="unknown-planned-instrument",
     ),
     pytest.param(
@@ -330,13 +331,10 @@ REFUSALS = [
     pytest.param(
         lambda: replace(
             BASE,
-            measurement_plan=(
-                MeasurementRule("a", Anchor.BEFORE_FIRST_INFUSION, ("phq9",), window_before=DAY),
-                MeasurementRule("a", Anchor.BEFORE_FIRST_INFUSION, ("gad7",), window_before=DAY),
-            ),
+            measurement_plan=(SUICIDE_PLAN[0], replace(SUICIDE_PLAN[1], key="baseline")),
         ),
         "measurement_plan",
-        "rule keys must be unique; got ['a', 'a']",
+        "rule keys must be unique; got ['baseline', 'baseline']",
         id="measurement-keys-repeat",
     ),
     pytest.param(

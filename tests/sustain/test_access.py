@@ -87,6 +87,9 @@ def test_every_url_is_listed():
             "/patients/1/calendar/revoke/",
             "/patients/1/consent/",
             "/patients/1/course-status/",
+            "/patients/1/dose/",
+            "/patients/1/dose/cosign/",
+            "/patients/1/dose/withdraw/",
             "/patients/1/enrol/",
             "/patients/1/invite/",
             "/patients/1/medications/",
@@ -103,6 +106,7 @@ def test_every_url_is_listed():
             "/schedule/",
             "/schedule/staff/",
             "/schedule/staff/chairs/1/",
+            "/schedule/staff/medical-directors/",
             "/schedule/staff/rules/",
             "/schedule/staff/shifts/",
             "/schedule/staff/shifts/1/remove/",
@@ -173,6 +177,9 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ben", "post", "/patients/{id}/enrol/", 403),  # nor enrol them
         ("ben", "post", "/patients/{id}/course-status/", 403),  # nor change a course's phase
         ("ben", "post", "/patients/{id}/titrate/", 403),  # nor its dose
+        ("ben", "post", "/patients/{id}/dose/", 403),
+        ("ben", "post", "/patients/{id}/dose/cosign/", 403),
+        ("alex", "post", "/patients/{id}/dose/", 403),
         ("ben", "get", "/schedule/waitlist/", 403),  # nurses do not book series
         ("ben", "get", "/patients/{id}/review/", 403),  # nor sign its review
         ("sam", "get", "/patients/{id}/assessments/new/", 403),  # schedulers record no scores
@@ -193,6 +200,7 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ben", "post", "/schedule/staff/shifts/1/remove/", 403),  # nor remove one
         ("sam", "post", "/schedule/staff/rules/", 403),  # the rules are the administrators'
         ("sam", "post", "/schedule/staff/chairs/1/", 403),  # so are the chairs
+        ("ada", "post", "/schedule/staff/medical-directors/", 403),  # and the directors
     ],
 )
 def test_role_permissions(request, login, pat, user, method, path, status):

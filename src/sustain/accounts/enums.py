@@ -42,6 +42,7 @@ class DataCategory(models.TextChoices):
     AUDIT = "audit"
     PROTOCOL = "protocol"
     CLINIC_RULES = "clinic-rules"
+    STAFF = "staff"
 
 
 class Channel(models.TextChoices):

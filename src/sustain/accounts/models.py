@@ -55,10 +55,17 @@ class User(AbstractUser):
 
 
 class Membership(models.Model):
+    """A staff member's place at a site. ``medical_director``: this prescriber publishes the
+    site's protocol versions that change dosing or safety (sustain.accounts.directors)."""
+
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="memberships")
+    medical_director = models.BooleanField(default=False)
 
     class Meta:
+        permissions: ClassVar = [
+            ("designate_medical_director", "Designate the prescribers who are medical directors")
+        ]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["user", "site"], name="membership_user_site_unique")
         ]

@@ -43,7 +43,8 @@ _SCHEDULER = {
     "portal.add_invitation", "scheduling.change_appointment", "scheduling.add_calendarfeed",
 }  # fmt: skip
 _CLINIC_ADMIN = {
-    "accounts.view_auditevent", "accounts.view_outboxmessage", "care.add_clinicprotocol",
+    "accounts.view_auditevent", "accounts.view_outboxmessage",
+    "accounts.designate_medical_director", "care.add_clinicprotocol",
     "care.change_message_rules", "scheduling.change_phasestaffing",
 }  # fmt: skip
 

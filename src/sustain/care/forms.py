@@ -107,6 +107,13 @@ class StopMedicationForm(forms.Form):
     stopped_on = forms.DateField(label="Stopped on", widget=forms.DateInput(attrs={"type": "date"}))
 
 
+class CourseDoseForm(forms.Form):
+    """A prescriber's dose for the course's next infusions (care.services.set_course_dose)."""
+
+    mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=4, decimal_places=3)
+    reason = forms.CharField(label="Reason", max_length=300)
+
+
 class ConsentForm(forms.Form):
     signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     document = forms.CharField(max_length=200, label="Form and version")

@@ -195,6 +195,16 @@ class Course(models.Model):
     paused_from = models.CharField(max_length=20, choices=CourseStatus.choices, blank=True)
     # The dose after titration (per-session regimens); None: the protocol's own dose.
     dose_mg_per_kg = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
+    # A dose above the protocol's titration cap that one prescriber proposed and a second,
+    # different one must co-sign before it applies (care.services.set_course_dose,
+    # cosign_course_dose); None: nothing waits.
+    dose_proposed_mg_per_kg = models.DecimalField(
+        max_digits=4, decimal_places=3, null=True, blank=True
+    )
+    dose_proposed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dose_proposed_reason = models.TextField(blank=True)
     ended_reason = models.TextField(blank=True, help_text="Why it was discontinued")
 
     class Meta:
@@ -207,7 +217,12 @@ class Course(models.Model):
                 condition=Q(status__in=ACTIVE_COURSE_STATUSES),
                 name="one_active_course_per_patient",
                 violation_error_message="The patient already has an active course.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(dose_proposed_mg_per_kg__isnull=True, dose_proposed_by__isnull=True)
+                | Q(dose_proposed_mg_per_kg__isnull=False, dose_proposed_by__isnull=False),
+                name="course_dose_proposal_whole",
+            ),
         ]
 
 

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.text import slugify
 
+from sustain.accounts import directors
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
@@ -82,8 +83,17 @@ def save_version(
 
     A library protocol becomes "<its key>-site<site id>" version 1; a clinic version becomes the
     next version of the same key. The data is validated by sustain_core (protocol_from_dict
-    refuses an invalid protocol with a message naming the rule); nothing is saved on refusal.
+    refuses an invalid protocol naming every rule it breaks, the platform guardrails among
+    them); nothing is saved on refusal.
+
+    Who may save (care.add_clinicprotocol: prescribers and clinic administrators): anyone, a
+    version that changes only wording and scheduling (the title, notes, citations, sources,
+    weekdays, check-in and discharge minutes: sustain_core.protocols.clinical_changes); only a
+    medical director of the site (sustain.accounts.directors), one that changes dosing or
+    safety relative to ``based_on`` (issue 11, item 3).
     """
+    if not by.has_perm("care.add_clinicprotocol"):
+        raise ClinicalValueError("by", "your role does not save protocol versions")
     if not change_note.strip():
         raise ClinicalValueError("change_note", "say what changed and why")
     library = (based_on.key, based_on.version) in protocols.PROTOCOLS
@@ -91,6 +101,15 @@ def save_version(
     latest = ClinicProtocol.objects.filter(site=site, key=key).order_by("-version").first()
     version = latest.version + 1 if latest else 1
     protocol = protocols.protocol_from_dict({**data, "key": key, "version": version})
+    clinical = protocols.clinical_changes(based_on, protocol)
+    if clinical and not directors.is_medical_director(by, site):
+        raise ClinicalValueError(
+            "data",
+            f"only a medical director of {site.name} publishes a change to dosing or safety; "
+            f"this version changes {', '.join(clinical)}. Ask a medical director, or change "
+            "only wording and scheduling (title, notes, citations, weekdays, check-in and "
+            "discharge minutes)",
+        )
     try:
         row = ClinicProtocol.objects.create(
             site=site,

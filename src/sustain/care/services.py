@@ -49,6 +49,7 @@ from sustain_core import (
 )
 from sustain_core import course as course_rules
 from sustain_core.errors import ClinicalValueError, OutOfRange
+from sustain_core.protocols import guardrails
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
 INFUSING = (CourseStatus.INDUCTION, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
@@ -529,27 +530,163 @@ def sign_review(
     return review
 
 
-@transaction.atomic
-def set_course_dose(
-    *, course: Course, mg_per_kg: Decimal, reason: str, by: User, at: dt.datetime
-) -> Course:
-    """Set the dose of the course's next infusions (a prescriber, applying the protocol's
-    titration: sustain.infusion.services.apply_titration decides it). On the timeline and
-    audited."""
-    if not by.has_perm("care.prescribe"):
-        raise ClinicalValueError("by", "a prescriber changes the dose")
-    course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
-    before = course.dose_mg_per_kg or protocol_versions.protocol_for(course).regimen.mg_per_kg
-    course.dose_mg_per_kg = mg_per_kg
-    course.save(update_fields=["dose_mg_per_kg"])
+_MG_PER_KG_STEP = Decimal("0.001")  # a course's dose is kept to 0.001 mg/kg
+
+
+def _dose_rules(course: Course) -> tuple[protocols.Protocol, Decimal, Decimal]:
+    """The course's per-session protocol, its current dose and its titration cap (mg/kg);
+    refused for a per-hour regimen, which has no per-session dose to change."""
+    protocol = protocol_versions.protocol_for(course)
+    cap = guardrails.titration_cap_mg_per_kg(protocol)
+    if protocol.regimen.mg_per_kg is None or cap is None:
+        raise ClinicalValueError(
+            "mg_per_kg", f"{protocol.title} is dosed per hour: it has no per-session dose to change"
+        )
+    return protocol, course.dose_mg_per_kg or protocol.regimen.mg_per_kg, cap
+
+
+def _name(user: User) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _dose_change(course: Course, *, by: User, at: dt.datetime, reason: str) -> None:
+    """One dose step on the course's timeline (same phase before and after) and its audit."""
     CourseTransition.objects.create(
         course=course, from_status=course.status, to_status=course.status, at=at, by=by,
-        reason=f"dose {before} → {mg_per_kg} mg/kg {reason}",
+        reason=reason,
     )  # fmt: skip
     record_patient_event(
         by=by, patient=course.patient, category=DataCategory.COURSE, obj=course,
         action=AuditAction.UPDATE,
     )  # fmt: skip
+
+
+def _locked_active_course(course: Course, by: User) -> Course:
+    if not by.has_perm("care.prescribe"):
+        raise ClinicalValueError("by", "a prescriber changes the dose")
+    course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
+    if course.status not in ACTIVE_COURSE_STATUSES:
+        raise ClinicalValueError("status", "the course has ended: its dose no longer changes")
+    return course
+
+
+@transaction.atomic
+def set_course_dose(
+    *, course: Course, mg_per_kg: Decimal, reason: str, by: User, at: dt.datetime
+) -> Course:
+    """Set the dose of the course's next infusions, in mg/kg (a prescriber: the protocol's
+    titration that sustain.infusion.services.apply_titration decides, or a dose they choose).
+
+    - Above the platform ceiling for the protocol's minutes (at most 3.0 mg/kg and 2 mg/kg/h:
+      sustain_core.protocols.guardrails.check_session_dose, a bound against typing errors),
+      refused for everyone; so is a dose not above 0 or finer than 0.001 mg/kg.
+    - Above the protocol's titration cap (its no-response increase limit, or its starting dose
+      without one: guardrails.titration_cap_mg_per_kg) and above the course's current dose,
+      it is only proposed: the current dose stays until a second, different prescriber
+      co-signs it (cosign_course_dose) or it is withdrawn (withdraw_course_dose).
+    - Otherwise it applies now and replaces any proposal waiting.
+
+    On the course timeline and audited. Refused for a per-hour regimen (no per-session dose)
+    and for a course that has ended.
+    """
+    course = _locked_active_course(course, by)
+    protocol, current, cap = _dose_rules(course)
+    if not (
+        isinstance(mg_per_kg, Decimal)
+        and mg_per_kg.is_finite()
+        and mg_per_kg > 0
+        and mg_per_kg.quantize(_MG_PER_KG_STEP) == mg_per_kg
+    ):
+        raise OutOfRange(
+            "mg_per_kg", f"the dose must be above 0 mg/kg, to at most 0.001; got {mg_per_kg}"
+        )
+    guardrails.check_session_dose(
+        mg_per_kg=mg_per_kg, infusion_minutes=protocol.regimen.infusion_minutes
+    )
+    if not reason.strip():
+        raise ClinicalValueError("reason", "say why the dose changes")
+    if mg_per_kg > cap and mg_per_kg > current:
+        course.dose_proposed_mg_per_kg = mg_per_kg
+        course.dose_proposed_by = by
+        course.dose_proposed_reason = reason.strip()
+        course.save(
+            update_fields=["dose_proposed_mg_per_kg", "dose_proposed_by", "dose_proposed_reason"]
+        )
+        _dose_change(
+            course, by=by, at=at,
+            reason=f"dose {current} → {mg_per_kg} mg/kg proposed, above the protocol's titration "
+            f"cap {cap} mg/kg: awaits a second prescriber's co-signature ({reason.strip()})",
+        )  # fmt: skip
+        return course
+    withdrawn = course.dose_proposed_mg_per_kg
+    course.dose_mg_per_kg = mg_per_kg
+    course.dose_proposed_mg_per_kg, course.dose_proposed_by = None, None
+    course.dose_proposed_reason = ""
+    course.save(
+        update_fields=[
+            "dose_mg_per_kg", "dose_proposed_mg_per_kg", "dose_proposed_by",
+            "dose_proposed_reason",
+        ]
+    )  # fmt: skip
+    replaced = f"; the proposed {withdrawn} mg/kg is withdrawn" if withdrawn is not None else ""
+    _dose_change(
+        course, by=by, at=at, reason=f"dose {current} → {mg_per_kg} mg/kg {reason}{replaced}"
+    )
+    return course
+
+
+@transaction.atomic
+def cosign_course_dose(*, course: Course, by: User, at: dt.datetime) -> Course:
+    """A second prescriber co-signs the dose another proposed above the titration cap
+    (set_course_dose): it applies to the course's next infusions. The platform ceiling is
+    checked again. On the timeline (by the co-signer, naming the proposer) and audited."""
+    course = _locked_active_course(course, by)
+    proposed, proposer = course.dose_proposed_mg_per_kg, course.dose_proposed_by
+    if proposed is None or proposer is None:
+        raise ClinicalValueError("dose", "no proposed dose awaits a co-signature")
+    if proposer.pk == by.pk:
+        raise ClinicalValueError(
+            "by", "a second prescriber co-signs: not the one who proposed the dose"
+        )
+    protocol, current, cap = _dose_rules(course)
+    guardrails.check_session_dose(
+        mg_per_kg=proposed, infusion_minutes=protocol.regimen.infusion_minutes
+    )
+    course.dose_mg_per_kg = proposed
+    course.dose_proposed_mg_per_kg, course.dose_proposed_by = None, None
+    reason, course.dose_proposed_reason = course.dose_proposed_reason, ""
+    course.save(
+        update_fields=[
+            "dose_mg_per_kg", "dose_proposed_mg_per_kg", "dose_proposed_by",
+            "dose_proposed_reason",
+        ]
+    )  # fmt: skip
+    _dose_change(
+        course, by=by, at=at,
+        reason=f"dose {current} → {proposed} mg/kg, above the titration cap {cap} mg/kg: "
+        f"co-signed by {_name(by)}, proposed by {_name(proposer)} ({reason})",
+    )  # fmt: skip
+    return course
+
+
+@transaction.atomic
+def withdraw_course_dose(*, course: Course, reason: str, by: User, at: dt.datetime) -> Course:
+    """A prescriber (the proposer or another) withdraws a proposed dose before it is
+    co-signed: the current dose stays. On the timeline and audited."""
+    course = _locked_active_course(course, by)
+    proposed = course.dose_proposed_mg_per_kg
+    if proposed is None:
+        raise ClinicalValueError("dose", "no proposed dose awaits a co-signature")
+    if not reason.strip():
+        raise ClinicalValueError("reason", "say why the proposed dose is withdrawn")
+    course.dose_proposed_mg_per_kg, course.dose_proposed_by = None, None
+    course.dose_proposed_reason = ""
+    course.save(
+        update_fields=["dose_proposed_mg_per_kg", "dose_proposed_by", "dose_proposed_reason"]
+    )
+    _dose_change(
+        course, by=by, at=at, reason=f"proposed dose {proposed} mg/kg withdrawn: {reason.strip()}"
+    )
     return course
 
 

@@ -26,12 +26,14 @@ from sustain.care.forms import (
     ClinicalRulesForm,
     ConsentForm,
     ContraindicationScreenForm,
+    CourseDoseForm,
     MedicationForm,
     MessageRulesForm,
     PatientForm,
     StopMedicationForm,
     WeightForm,
 )
+from sustain.care.models import Course
 from sustain_core import clinic_rules
 
 
@@ -160,6 +162,87 @@ def weight_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
             success=lambda weight: f"Weight recorded: {weight.weight_kg} kg.",
         )
     return _to_patient(patient.pk)
+
+
+def _active_course_to_dose(
+    request: AuthenticatedRequest, patient_id: int
+) -> tuple[int, Course | None]:
+    """The patient (for a prescriber) and their active course, or a message that there is
+    none."""
+    patient = queries.get_patient_for_change(
+        request.user, patient_id, "care.prescribe", category=DataCategory.COURSE
+    )
+    course = services.active_course(patient)
+    if course is None:
+        messages.error(request, "There is no active course.")
+    return patient.pk, course
+
+
+@require_POST
+@login_required
+def dose_set(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """A prescriber sets the course's dose; above the protocol's titration cap it waits for a
+    second prescriber's co-signature (care.services.set_course_dose)."""
+    patient_pk, course = _active_course_to_dose(request, patient_id)
+    form = CourseDoseForm(request.POST)
+    if course is not None and not form.is_valid():
+        show_form_errors(request, form)
+    elif course is not None:
+        wanted = form.cleaned_data["mg_per_kg"]
+
+        def said(changed: Course) -> str:
+            if changed.dose_proposed_mg_per_kg == wanted:
+                return (
+                    f"{wanted} mg/kg is above the protocol's titration cap: it applies once a "
+                    "second prescriber co-signs it."
+                )
+            return f"Next infusions at {wanted} mg/kg."
+
+        attempt(
+            request,
+            lambda: services.set_course_dose(
+                course=course,
+                mg_per_kg=wanted,
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+                at=timezone.now(),
+            ),
+            success=said,
+        )
+    return _to_patient(patient_pk)
+
+
+@require_POST
+@login_required
+def dose_cosign(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """A second prescriber co-signs the proposed dose: it applies to the next infusions."""
+    patient_pk, course = _active_course_to_dose(request, patient_id)
+    if course is not None:
+        attempt(
+            request,
+            lambda: services.cosign_course_dose(course=course, by=request.user, at=timezone.now()),
+            success=lambda changed: f"Co-signed: next infusions at {changed.dose_mg_per_kg} mg/kg.",
+        )
+    return _to_patient(patient_pk)
+
+
+@require_POST
+@login_required
+def dose_withdraw(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """A prescriber withdraws the proposed dose before it is co-signed."""
+    patient_pk, course = _active_course_to_dose(request, patient_id)
+    if course is not None:
+        attempt(
+            request,
+            lambda: services.withdraw_course_dose(
+                course=course,
+                reason=request.POST.get("reason", ""),
+                by=request.user,
+                at=timezone.now(),
+            ),
+            success="The proposed dose is withdrawn.",
+        )
+    return _to_patient(patient_pk)
 
 
 @require_POST

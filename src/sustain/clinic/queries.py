@@ -119,6 +119,7 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
         doses=infusion_queries.dose_view(
             user,
             course,
+            protocol=protocol,
             next_visit=next_visit,
             responded=measures is not None and care_queries.has_responded(measures, protocol),
         ),

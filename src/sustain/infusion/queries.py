@@ -20,6 +20,7 @@ from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.models import Appointment
 from sustain_core import dosing, infusion_day, protocols
 from sustain_core.errors import ClinicalValueError
+from sustain_core.protocols import guardrails
 
 
 def get_visit_for_change(user: User, appointment_id: int, perm: str) -> Appointment:
@@ -44,13 +45,23 @@ class DoseView:
     course_total: tuple[int, Decimal, Decimal] | None
     titration: protocols.TitrationDecision | None
     weight_basis: str
+    # A prescriber's own dose (care.services.set_course_dose): above the titration cap a
+    # second prescriber co-signs; above the platform ceiling it is refused. None: per hour.
+    titration_cap_mg_per_kg: Decimal | None
+    ceiling_mg_per_kg: Decimal | None
 
 
 def dose_view(
-    user: User, course: Course | None, *, next_visit: Appointment | None, responded: bool
+    user: User,
+    course: Course | None,
+    *,
+    protocol: protocols.Protocol | None,
+    next_visit: Appointment | None,
+    responded: bool,
 ) -> DoseView | None:
-    """The course's doses, or None for a role that may not see doses (nothing is loaded)."""
-    if course is None or not user.has_perm(DOSES):
+    """The course's doses under its ``protocol`` (the caller's protocol_for(course)), or
+    None for a role that may not see doses (nothing is loaded)."""
+    if course is None or protocol is None or not user.has_perm(DOSES):
         return None
     next_plan, refused = None, ""
     rules = current_rules(course.patient.site).as_rules()
@@ -63,6 +74,7 @@ def dose_view(
             )
         except ClinicalValueError as error:
             refused = error.message
+    per_session = protocol.regimen.mg_per_kg is not None
     return DoseView(
         next_plan=next_plan,
         next_plan_refused=refused,
@@ -70,6 +82,12 @@ def dose_view(
         course_total=services.course_dose_total(course),
         titration=services.titration_suggestion(course, responded=responded),
         weight_basis=rules.dosing_weight_basis,
+        titration_cap_mg_per_kg=guardrails.titration_cap_mg_per_kg(protocol),
+        ceiling_mg_per_kg=(
+            guardrails.session_ceiling_mg_per_kg(protocol.regimen.infusion_minutes)
+            if per_session
+            else None
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from django.http import Http404
 from sustain.accounts.access import require_permission, users_with_perm
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
-from sustain.accounts.models import Site, User
+from sustain.accounts.models import Membership, Site, User
 from sustain.care.enums import CourseStatus
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Assessment, Course, Patient
 from sustain.care.protocol_versions import protocols_for
@@ -134,6 +134,18 @@ def shift_staff(site: Site) -> QuerySet[User]:
         .distinct()
         .order_by("last_name", "first_name", "username")
     )
+
+
+def site_prescribers(site: Site) -> list[tuple[User, bool]]:
+    """The site's active prescribers by name, each with whether they are one of its medical
+    directors (sustain.accounts.directors)."""
+    people = users_with_perm("care.prescribe", site).order_by("last_name", "first_name", "username")
+    directors = set(
+        Membership.objects.filter(site=site, medical_director=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    return [(person, person.pk in directors) for person in people]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("schedule/staff/shifts/", views.shift_add, name="shift_add"),
     path("schedule/staff/shifts/<int:shift_id>/remove/", views.shift_remove, name="shift_remove"),
     path("schedule/staff/rules/", views.staff_rules, name="staff_rules"),
+    path("schedule/staff/medical-directors/", views.medical_director, name="medical_director"),
     path(
         "schedule/staff/chairs/<int:chair_id>/",
         views.chair_capabilities,

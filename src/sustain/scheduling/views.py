@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from sustain.accounts import directors
 from sustain.accounts.access import (
     AuthenticatedRequest,
     get_site_for_user,
@@ -419,6 +420,8 @@ def _staff_page(
         "can_add": user.has_perm("scheduling.add_shift"),
         "can_remove": user.has_perm("scheduling.delete_shift"),
         "can_set": user.has_perm("scheduling.change_phasestaffing"),
+        "prescribers": queries.site_prescribers(site),
+        "can_designate": user.has_perm("accounts.designate_medical_director"),
         "tz": site.tz,
     }
     refused = shift_form.errors or rules_form.errors or (chair_form and chair_form[1].errors)
@@ -516,3 +519,32 @@ def chair_capabilities(request: AuthenticatedRequest, chair_id: int) -> HttpResp
         if saved is not None:
             return redirect(_staff_url(chair.site, monday))
     return _staff_page(request, chair.site, monday, chair_form=(chair.pk, form))
+
+
+@require_POST
+@login_required
+def medical_director(request: AuthenticatedRequest) -> HttpResponse:
+    """Designate one of the site's prescribers medical director, or no longer (clinic
+    administrators; sustain.accounts.directors, audited)."""
+    require_permission(
+        request.user, "accounts.designate_medical_director", category=DataCategory.STAFF
+    )
+    site = get_site_for_user(request.user, request.POST.get("site"))
+    monday = _monday(request.POST.get("week", ""), site)
+    person = next(
+        (p for p, _ in queries.site_prescribers(site) if str(p.pk) == request.POST.get("user")),
+        None,
+    )
+    designated = request.POST.get("designated") == "yes"
+    if person is None:
+        messages.error(request, "Choose one of this site's prescribers.")
+    else:
+        name = person.get_full_name() or person.get_username()
+        attempt(
+            request,
+            lambda: directors.designate_medical_director(
+                site=site, user=person, designated=designated, by=request.user
+            ),
+            success=f"{name} is {'now' if designated else 'no longer'} a medical director.",
+        )
+    return redirect(_staff_url(site, monday))

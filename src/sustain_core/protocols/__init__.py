@@ -17,16 +17,23 @@ fact sheet with its citation key; a default with no primary source says "(unconf
 the protocol's ``unconfirmed`` list or in the text that carries it.
 
 By job: ``model`` (the dataclasses and enums), ``validation`` (the checks a protocol must
-pass, and ``feasible_start_weekdays``), ``codec`` (the dict shape, and a maintenance option's
-on its own), ``library`` (the TOML files and ``PROTOCOLS``) and ``titration`` (``titrate``).
+pass, and ``feasible_start_weekdays``), ``guardrails`` (the platform's bounds against typing
+errors no protocol may pass, and the per-session ceilings), ``codec`` (the dict shape, a
+maintenance option's on its own, the differences between two versions and which of them are
+clinical), ``library`` (the TOML files and ``PROTOCOLS``) and ``titration`` (``titrate``).
 The public names are re-exported here.
 """
 
+from sustain_core.protocols import guardrails
 from sustain_core.protocols.codec import (
+    PROTOCOL_FORMATS,
+    WORDING_AND_SCHEDULING_PATHS,
+    clinical_changes,
     diff_protocols,
     maintenance_option_from_dict,
     maintenance_option_to_dict,
     protocol_from_dict,
+    protocol_from_text,
     protocol_to_dict,
 )
 from sustain_core.protocols.library import (
@@ -63,7 +70,9 @@ __all__ = [
     "DEPRESSION_INDUCTION_V1",
     "PRIMARY_CONDITIONS",
     "PROTOCOLS",
+    "PROTOCOL_FORMATS",
     "VISIT_PHASE_MINUTES_MAX",
+    "WORDING_AND_SCHEDULING_PATHS",
     "ChairCapability",
     "Citation",
     "Condition",
@@ -78,13 +87,16 @@ __all__ = [
     "TitrationTrigger",
     "VisitPhaseName",
     "VisitTemplate",
+    "clinical_changes",
     "diff_protocols",
     "feasible_start_weekdays",
     "get_protocol",
+    "guardrails",
     "load_library",
     "maintenance_option_from_dict",
     "maintenance_option_to_dict",
     "protocol_from_dict",
+    "protocol_from_text",
     "protocol_to_dict",
     "titrate",
 ]

@@ -6,13 +6,17 @@ whole numbers in the unit their name says (``min_gap_hours = 48``, ``max_span_da
 and absent optional values are missing (TOML) or null (JSON). A field nobody knows, a float
 where a decimal string belongs, or a value of the wrong type is refused with a
 ClinicalValueError naming the top-level field, with the path in the message.
-``diff_protocols`` compares two protocols in that shape. A maintenance option has the same
+``diff_protocols`` compares two protocols in that shape and ``clinical_changes`` says which
+of the differences touch dosing or safety; ``protocol_from_text`` reads a TOML or JSON file's
+text. A maintenance option has the same
 shape on its own (``maintenance_option_to_dict``, ``maintenance_option_from_dict``), e.g. the
 plan a signed review chose.
 """
 
 import datetime as dt
+import json
 import re
+import tomllib
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -186,8 +190,16 @@ def protocol_from_dict(data: Mapping[str, object]) -> Protocol:
     Optional values may be missing or None. A field nobody knows, a float where a decimal
     string belongs, or a value of the wrong type is refused with a ClinicalValueError naming
     the top-level field, with the path in the message; the protocol is then validated like
-    any other (``Protocol``).
+    any other (``Protocol``). A number too large to compute with (e.g. a gap of 10²⁰ hours) is
+    refused naming ``protocol``.
     """
+    try:
+        return _protocol_from_dict(data)
+    except ArithmeticError as error:  # OverflowError, decimal.Overflow: a number past any use
+        raise ClinicalValueError("protocol", f"a number is too large to use: {error}") from None
+
+
+def _protocol_from_dict(data: Mapping[str, object]) -> Protocol:
     top = _Table(data, "")
     protocol = Protocol(
         key=top.text("key"),
@@ -564,3 +576,72 @@ def _flatten(value: object, path: str = "") -> dict[str, object]:
         else:
             flat.update(_flatten(item, child))
     return flat
+
+
+# The paths (list positions left out) whose change is wording or scheduling only; every other
+# path is dosing or safety, so a field added later needs a medical director until it is
+# listed here.
+WORDING_AND_SCHEDULING_PATHS = frozenset(
+    {
+        # the version's identity and its words
+        "key", "version", "title", "notes", "unconfirmed", "reported_outcomes",
+        "citations.key", "citations.reference", "citations.supports",
+        "safety.source", "visit.source", "monitoring.source", "titration.source",
+        "maintenance_options.label", "maintenance_options.citation",
+        # scheduling: which days, and the chair time around the infusion and its recovery
+        "series.weekdays", "visit.check_in_minutes", "visit.discharge_minutes",
+        "visit.chair_needs",
+    }
+)  # fmt: skip
+
+
+def clinical_changes(old: Protocol, new: Protocol) -> list[str]:
+    """Return the paths of ``diff_protocols(old, new)`` that change dosing or safety.
+
+    Everything is dosing or safety except the wording and scheduling paths of
+    ``WORDING_AND_SCHEDULING_PATHS``: the title, notes, citations, unconfirmed list, reported
+    outcomes and the ``source`` texts, the maintenance options' labels and citations, the
+    weekdays and the check-in, discharge and chair needs of a visit. So the regimen, bag,
+    titration (but its sources), safety, monitoring, the series' count, gaps, span and weekly
+    maximum, the visit's recovery, contraindications, instruments, the measurement plan,
+    response and relapse rules, futility, extension and maintenance plans are clinical, and a
+    field nobody has classified counts as clinical. Paths are those of ``diff_protocols``
+    (``titration[0].limit_mg_per_kg``), in its order.
+    """
+    return [
+        path
+        for path, _, _ in diff_protocols(old, new)
+        if re.sub(r"\[\d+\]", "", path) not in WORDING_AND_SCHEDULING_PATHS
+    ]
+
+
+PROTOCOL_FORMATS = ("toml", "json")
+
+
+def protocol_from_text(text: str, *, fmt: str) -> Protocol:
+    """Build a protocol from the text of a file, ``fmt`` "toml" or "json", in the shape of
+    ``protocol_to_dict`` (the library's TOML files, a clinic version's JSON).
+
+    Raises ClinicalValueError naming ``protocol`` for another format or text that is not valid
+    TOML or JSON; otherwise the refusals of ``protocol_from_dict`` (RulesBroken when several
+    rules are broken).
+    """
+    data: object
+    if fmt == "toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ClinicalValueError("protocol", f"not valid TOML: {error}") from None
+    elif fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ClinicalValueError(
+                "protocol",
+                f"not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
+            ) from None
+    else:
+        raise ClinicalValueError(
+            "protocol", f"a protocol file is {' or '.join(PROTOCOL_FORMATS)}; got {fmt!r}"
+        )
+    return protocol_from_dict(cast(Mapping[str, object], data))

@@ -179,6 +179,8 @@ class SafetyThresholds:
 
     Raises ClinicalValueError naming ``safety`` when a threshold is not positive, a deferral
     threshold is above its stop threshold, SpO2 is above 100 % or CADSS above 92 (23 × 4).
+    The platform's narrower bounds on each (``guardrails.SAFETY_BOUNDS``, e.g. SpO2 stop 85–95 %)
+    are checked with the protocol that holds them.
     """
 
     defer_systolic_above: int = 160
@@ -431,7 +433,9 @@ class MonitoringPlan:
       for pain [Cohen2018-GC].
 
     Raises ClinicalValueError naming ``monitoring`` for a value outside its range (or not a
-    whole number, or a flag that is not true or false).
+    whole number, or a flag that is not true or false). The platform's narrower bounds
+    (``guardrails.MONITORING_BOUNDS``: vitals at least every 15 min, observation at least
+    60 min, ...) are checked with the protocol that holds the plan.
     """
 
     vitals_every_minutes: int = 15
@@ -518,7 +522,10 @@ class Protocol:
     ``DoseRegimen``), ``titration`` (a step past its maximum; see ``TitrationRule``),
     ``instrument`` (an unknown code), ``measurement_plan``, ``safety``, ``futility_after``,
     ``extension_max_infusions``, ``response_fraction``, ``minimum_age_years``,
-    ``monitoring`` or ``required_medication_classes`` (a class listed twice).
+    ``monitoring`` or ``required_medication_classes`` (a class listed twice), or a platform
+    guardrail it breaks (``guardrails.protocol_breaches``: a bound against typing errors on the
+    dose, its rate, the safety thresholds, monitoring, recovery and the gap between
+    infusions). When several rules are broken, RulesBroken names every one.
     """
 
     key: str

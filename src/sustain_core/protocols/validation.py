@@ -9,10 +9,11 @@ ClinicalValueError naming the rule it breaks.
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sustain_core.errors import ClinicalValueError
+from sustain_core.errors import ClinicalValueError, RulesBroken
 from sustain_core.instruments import INSTRUMENTS, SUICIDE_ITEM_INSTRUMENTS
 from sustain_core.measurement import Anchor
 from sustain_core.outcomes import DEFAULT_RULES
+from sustain_core.protocols import guardrails
 from sustain_core.series import SeriesRules
 
 if TYPE_CHECKING:  # the model runs these checks on construction
@@ -27,24 +28,52 @@ _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Satur
 
 
 def check_protocol(protocol: "Protocol") -> None:
-    """Refuse a protocol whose parts do not fit together, naming the rule it breaks.
+    """Refuse a protocol whose parts do not fit together, naming every rule it breaks.
 
-    In order: ``series`` (the induction cannot fit; see ``feasible_start_weekdays``),
-    ``instrument`` (an unknown code, an outcome instrument without response rules or not
-    measured at baseline), ``measurement_plan`` (rule keys repeat), ``titration`` (two rules
-    for one trigger, a per-hour regimen, a limit that does not suit the starting dose; see
-    ``TitrationRule.check_start``), ``futility_after``, ``extension_max_infusions``,
-    ``response_fraction``, ``minimum_age_years`` (1 to 120, a bound against typing errors),
-    ``contraindications_absolute`` (an item listed twice, or as both absolute and relative)
-    and ``required_medication_classes`` (a class listed twice).
+    The checks, each run even when one before it failed: ``series`` (the induction cannot
+    fit; see ``feasible_start_weekdays``), ``instrument`` (an unknown code, an outcome
+    instrument without response rules or not measured at baseline), ``measurement_plan``
+    (rule keys repeat, no suicide item before every infusion of a psychiatric protocol),
+    ``titration`` (two rules for one trigger, a per-hour regimen, a limit that does not suit
+    the starting dose; see ``TitrationRule.check_start``), ``futility_after``,
+    ``extension_max_infusions``, ``response_fraction``, ``minimum_age_years`` (1 to 120, a
+    bound against typing errors), ``contraindications_absolute`` (an item listed twice, or
+    as both absolute and relative), ``required_medication_classes`` (a class listed twice),
+    then every platform guardrail
+    (``guardrails.protocol_breaches``). One broken rule raises its own ClinicalValueError;
+    several raise RulesBroken, which holds each in that order.
     """
+    found: list[ClinicalValueError] = []
+    for check in (
+        _check_series_of,
+        _check_instruments,
+        _check_measurement_keys,
+        _check_suicide_items,
+        _check_titration,
+        _check_counts,
+    ):
+        try:
+            check(protocol)
+        except ClinicalValueError as error:
+            found.append(error)
+    found.extend(guardrails.protocol_breaches(protocol))
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise RulesBroken(tuple(found))
+
+
+def _check_series_of(protocol: "Protocol") -> None:
     _check_series(protocol.series, visit=protocol.visit_length)
-    _check_instruments(protocol)
+
+
+def _check_measurement_keys(protocol: "Protocol") -> None:
     keys = [rule.key for rule in protocol.measurement_plan]
     if len(set(keys)) != len(keys):
         raise ClinicalValueError("measurement_plan", f"rule keys must be unique; got {keys}")
-    _check_suicide_items(protocol)
-    _check_titration(protocol)
+
+
+def _check_counts(protocol: "Protocol") -> None:
     count = protocol.series.count
     if protocol.futility_after is not None and not 1 <= protocol.futility_after <= count:
         raise ClinicalValueError(

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from sustain.accounts import directors
 from sustain.care import protocol_versions, rules, services
 from sustain.care.models import Course
 from sustain.clinic import story
@@ -167,7 +168,9 @@ def test_discontinuing_needs_a_reason(ada, course, reason, message):
         assert (course.status, course.ended_reason) == ("discontinued", "Moved away")
 
 
-def test_clinic_version_of_a_library_protocol(north, ada, course):
+def test_clinic_version_of_a_library_protocol(north, ada, alex, course):
+    # A dosing change: Ada publishes it as the site's medical director (issue 11).
+    directors.designate_medical_director(site=north, user=ada, designated=True, by=alex)
     library = protocol_versions.protocol_for(course)
     data = protocol_versions.protocols.protocol_to_dict(library)
     data["title"] = "Depression induction (North Clinic): 0.5 mg/kg over 45 min"

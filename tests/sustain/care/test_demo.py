@@ -68,6 +68,9 @@ def test_demo_loads_a_working_clinic(db, settings):
         assert user.email.endswith("@example.org")
         assert user.check_password("ketamine-demo-2026")
     assert "password for all: ketamine-demo-2026" in output
+    # Dr Ada is the demo clinic's medical director (issue 11): she publishes dosing changes.
+    assert [m.user.username for m in site.memberships.filter(medical_director=True)] == ["dr.ada"]
+    assert "dr.ada          Ada Okafor   Prescriber, medical director" in output
 
     # 40 with depression, 6 at the chair today and one CRPS patient waiting
     assert Patient.objects.count() == 47

@@ -12,6 +12,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 
+from sustain.accounts import directors
 from sustain.accounts.models import AuditEvent
 from sustain.care import protocol_versions, rules
 from sustain.care import services as care
@@ -544,9 +545,11 @@ def test_two_starts_at_once_give_one_dose(visits, ada, ben):
     assert (len(given), len(refused), InfusionRecord.objects.count()) == (1, 1, 1)
 
 
-def test_a_pregnancy_test_the_protocol_asks_for_starts_not_done(north, pat, ada, ben, sam):
+def test_a_pregnancy_test_the_protocol_asks_for_starts_not_done(north, pat, ada, ben, sam, alex):
     """Pat's recorded sex is female and the clinic's version asks for a test: the record starts
     at "not done" and the gate asks for the test; a negative result opens it."""
+    # A safety change: Ada publishes it as the site's medical director (issue 11).
+    directors.designate_medical_director(site=north, user=ada, designated=True, by=alex)
     library = protocols.PROTOCOLS[build.PROTOCOL]
     data = protocols.protocol_to_dict(library)
     data["monitoring"]["pregnancy_test"] = True

@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from sustain.accounts import directors
 from sustain.accounts.enums import Channel, Role
 from sustain.accounts.models import Membership, Site, User
 from sustain.care import services
@@ -93,6 +94,9 @@ STAFF = (
     ("alex.admin", "Alex", "Kim", Role.CLINIC_ADMIN),
     ("ivy.auditor", "Ivy", "Chen", Role.AUDITOR),
 )
+
+# The prescriber who publishes the demo clinic's dosing and safety changes to its protocols.
+MEDICAL_DIRECTOR = "dr.ada"
 
 # Invented patients: common given and family names paired at random, no real people.
 GIVEN_NAMES = (
@@ -337,6 +341,9 @@ class Command(BaseCommand):
         self.nurses = [self.staff["nurse.ben"], self.staff["nurse.cleo"]]
         self.scheduler = self.staff["sam.scheduler"]
         admin = self.staff["alex.admin"]
+        directors.designate_medical_director(
+            site=self.site, user=self.staff[MEDICAL_DIRECTOR], designated=True, by=admin
+        )
         staff.set_phase_staffing(site=self.site, rules=PHASE_STAFFING, by=admin, now=self.now)
         this_monday = self.today - dt.timedelta(days=self.today.weekday())
         first_monday = this_monday - dt.timedelta(weeks=12)
@@ -902,10 +909,11 @@ class Command(BaseCommand):
         )
         self.stdout.write("")
         self.stdout.write("Demo accounts (this demo database only):")
-        self.stdout.write(f"  {'username':<15} {'name':<12} {'role':<22} email")
+        self.stdout.write(f"  {'username':<15} {'name':<12} {'role':<31} email")
         for username, first, last, role in STAFF:
             user = self.staff[username]
-            self.stdout.write(
-                f"  {username:<15} {first + ' ' + last:<12} {role.label:<22} {user.email}"
+            label = (
+                f"{role.label}, medical director" if username == MEDICAL_DIRECTOR else role.label
             )
+            self.stdout.write(f"  {username:<15} {first + ' ' + last:<12} {label:<31} {user.email}")
         self.stdout.write(f"  password for all: {DEMO_PASSWORD}")
