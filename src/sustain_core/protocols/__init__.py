@@ -18,10 +18,12 @@ the protocol's ``unconfirmed`` list or in the text that carries it.
 
 By job: ``model`` (the dataclasses and enums), ``validation`` (the checks a protocol must
 pass, and ``feasible_start_weekdays``), ``codec`` (the dict shape, and a maintenance option's
-on its own), ``library`` (the TOML files and ``PROTOCOLS``) and ``titration`` (``titrate``).
-The public names are re-exported here.
+on its own), ``library`` (the TOML files and ``PROTOCOLS``), ``titration`` (``titrate``) and
+``checkpoints`` (the futility review and extending the series for partial and late
+responders). The public names are re-exported here.
 """
 
+from sustain_core.protocols.checkpoints import check_extension, futility_review
 from sustain_core.protocols.codec import (
     diff_protocols,
     maintenance_option_from_dict,
@@ -36,6 +38,7 @@ from sustain_core.protocols.library import (
     load_library,
 )
 from sustain_core.protocols.model import (
+    DEFAULT_PARTIAL_RESPONSE_FRACTION,
     DEFAULT_RELAPSE_CONFIRMATION_DAYS,
     DEFAULT_RESPONSE_FRACTION,
     PRIMARY_CONDITIONS,
@@ -44,6 +47,7 @@ from sustain_core.protocols.model import (
     Citation,
     Condition,
     DoseRegimen,
+    ExtensionFor,
     MonitoringPlan,
     Protocol,
     RegimenKind,
@@ -58,6 +62,7 @@ from sustain_core.protocols.validation import feasible_start_weekdays
 from sustain_core.staffing import VisitPhaseName
 
 __all__ = [
+    "DEFAULT_PARTIAL_RESPONSE_FRACTION",
     "DEFAULT_RELAPSE_CONFIRMATION_DAYS",
     "DEFAULT_RESPONSE_FRACTION",
     "DEPRESSION_INDUCTION_V1",
@@ -68,6 +73,7 @@ __all__ = [
     "Citation",
     "Condition",
     "DoseRegimen",
+    "ExtensionFor",
     "MonitoringPlan",
     "Protocol",
     "RegimenKind",
@@ -78,8 +84,10 @@ __all__ = [
     "TitrationTrigger",
     "VisitPhaseName",
     "VisitTemplate",
+    "check_extension",
     "diff_protocols",
     "feasible_start_weekdays",
+    "futility_review",
     "get_protocol",
     "load_library",
     "maintenance_option_from_dict",

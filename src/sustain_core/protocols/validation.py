@@ -32,8 +32,9 @@ def check_protocol(protocol: "Protocol") -> None:
     ``instrument`` (an unknown code, an outcome instrument without response rules or not
     measured at baseline), ``measurement_plan`` (rule keys repeat), ``titration`` (two rules
     for one trigger, a per-hour regimen, a limit that does not suit the starting dose; see
-    ``TitrationRule.check_start``), ``futility_after``, ``extension_max_infusions`` and
-    ``response_fraction``.
+    ``TitrationRule.check_start``), ``futility_after``, ``extension_max_infusions``,
+    ``response_fraction`` and ``partial_response_fraction`` (above 0, below the response
+    fraction).
     """
     _check_series(protocol.series, visit=protocol.visit_length)
     _check_instruments(protocol)
@@ -59,6 +60,12 @@ def check_protocol(protocol: "Protocol") -> None:
         raise ClinicalValueError(
             "response_fraction",
             f"response_fraction must be above 0 and at most 1; got {protocol.response_fraction}",
+        )
+    if not 0 < protocol.partial_response_fraction < protocol.response_fraction:
+        raise ClinicalValueError(
+            "partial_response_fraction",
+            "partial_response_fraction must be above 0 and below the response fraction "
+            f"{protocol.response_fraction}; got {protocol.partial_response_fraction}",
         )
 
 
