@@ -12,6 +12,7 @@ from sustain_core.protocols import (
     check_extension,
     futility_review,
     get_protocol,
+    scored_before_next_infusion,
 )
 
 pytestmark = pytest.mark.core
@@ -49,10 +50,10 @@ PTSD = get_protocol("ptsd-feder-2021", 1)  # PCL-5, ≥ 30 %, futility after 3, 
         pytest.param(
             PTSD, 3, 50, None,
             "3 infusions given (the protocol's futility checkpoint is 3) and no PCL-5 score "
-            "since the baseline (50); response is ≥ 30 % below baseline. Few reports describe "
-            "response after more than 3 infusions when none came before "
-            "[Sanacora2017-medscape]. Decide: continue, stop or extend.",
-            id="no-score-since-baseline",
+            "after infusion 3 shows a response (baseline 50); response is ≥ 30 % below "
+            "baseline. Few reports describe response after more than 3 infusions when none "
+            "came before [Sanacora2017-medscape]. Decide: continue, stop or extend.",
+            id="no-score-after-the-checkpoint",
         ),
         pytest.param(
             PTSD, 3, None, None,
@@ -78,6 +79,19 @@ def test_futility_review_refuses_a_bad_count(given) -> None:
     with pytest.raises(OutOfRange) as raised:
         futility_review(DEPRESSION, infusions_given=given, baseline_score=20, latest_score=16)
     assert raised.value.field == "infusions_given"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "expected"),
+    [
+        pytest.param(DEPRESSION, True, id="phq9-before-each-infusion"),
+        pytest.param(PTSD, False, id="ptsd-pcl5-only-at-baseline-and-after"),
+        pytest.param(get_protocol("murrough-2013", 1), True, id="madrs-before-each"),
+        pytest.param(replace(DEPRESSION, futility_after=None), False, id="no-checkpoint"),
+    ],
+)
+def test_scored_before_next_infusion(protocol, expected) -> None:
+    assert scored_before_next_infusion(protocol) is expected
 
 
 # --- extension ------------------------------------------------------------------------------

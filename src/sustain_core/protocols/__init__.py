@@ -23,7 +23,11 @@ on its own), ``library`` (the TOML files and ``PROTOCOLS``), ``titration`` (``ti
 responders). The public names are re-exported here.
 """
 
-from sustain_core.protocols.checkpoints import check_extension, futility_review
+from sustain_core.protocols.checkpoints import (
+    check_extension,
+    futility_review,
+    scored_before_next_infusion,
+)
 from sustain_core.protocols.codec import (
     diff_protocols,
     maintenance_option_from_dict,
@@ -94,5 +98,6 @@ __all__ = [
     "maintenance_option_to_dict",
     "protocol_from_dict",
     "protocol_to_dict",
+    "scored_before_next_infusion",
     "titrate",
 ]

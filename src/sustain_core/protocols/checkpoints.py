@@ -2,7 +2,8 @@
 the series for partial and late responders.
 
 ``futility_review`` says when the prescriber must review a course that has not responded by
-the protocol's ``futility_after`` infusions, with the numbers. A protocol with
+the protocol's ``futility_after`` infusions, with the numbers; ``scored_before_next_infusion``
+whether the plan measures that response before the next infusion. A protocol with
 ``extension_max_infusions`` lets the prescriber book more induction infusions, under the same
 series rules, up to that many in all: KetECT gave ketamine thrice weekly for at most 12
 sessions [Ekstrand2022], and some patients respond only after 3 or more infusions
@@ -14,6 +15,7 @@ from typing import cast
 
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.instruments import get_instrument
+from sustain_core.measurement import Anchor
 from sustain_core.outcomes import Outcome, OutcomeRules, classify, score_percent_change
 from sustain_core.protocols.model import ExtensionFor, Protocol, _percent
 
@@ -33,9 +35,11 @@ def futility_review(
     or remission on its outcome instrument: few reports describe response after more than 3
     infusions when none came before [Sanacora2017-medscape] (a checkpoint to review, not a
     rule to stop). ``baseline_score`` is the outcome instrument's baseline and
-    ``latest_score`` its latest score since (None: none yet, which is not a response), both
-    classified under ``Protocol.outcome_rules``. None when the protocol has no checkpoint,
-    too few infusions were given, or the patient has responded.
+    ``latest_score`` the score that shows the effect of the checkpoint's infusions, the first
+    one after the ``futility_after``-th infusion (None: there is none, which is not a
+    response; see ``scored_before_next_infusion``), both classified under
+    ``Protocol.outcome_rules``. None when the protocol has no checkpoint, too few infusions
+    were given, or the patient has responded.
 
     Raises OutOfRange naming ``infusions_given`` when it is negative or not an ``int``.
     """
@@ -56,7 +60,10 @@ def futility_review(
     if baseline_score is None:
         seen = f"no baseline {title}, so no response can be shown"
     elif latest_score is None:
-        seen = f"no {title} score since the baseline ({_plain(baseline_score)}); {needed}"
+        seen = (
+            f"no {title} score after infusion {after} shows a response (baseline "
+            f"{_plain(baseline_score)}); {needed}"
+        )
     else:
         outcome = classify(
             cast(OutcomeRules, rules), baseline_score=baseline_score, current_score=latest_score
@@ -73,6 +80,21 @@ def futility_review(
         f"{infusions_given} infusions given (the protocol's futility checkpoint is {after}) "
         f"and {seen}. Few reports describe response after more than 3 infusions when none "
         "came before [Sanacora2017-medscape]. Decide: continue, stop or extend."
+    )
+
+
+def scored_before_next_infusion(protocol: Protocol) -> bool:
+    """Whether the measurement plan asks for the outcome instrument before the infusion after
+    the futility checkpoint (a before-each-infusion rule from that infusion or earlier), so
+    the response to the checkpoint's infusions is measured before the next one is given.
+    When it does not (the PTSD protocol measures the PCL-5 only at baseline and after
+    induction), the review cannot wait for that score. False without a checkpoint."""
+    after = protocol.futility_after
+    return after is not None and any(
+        rule.anchor == Anchor.BEFORE_EACH_INFUSION
+        and protocol.instrument in rule.instruments
+        and rule.from_infusion <= after + 1
+        for rule in protocol.measurement_plan
     )
 
 
