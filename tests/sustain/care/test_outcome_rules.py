@@ -278,6 +278,11 @@ def test_a_review_task_is_raised_once_and_decided_by_a_prescriber(login, pat, ad
 
     page = login(ada).get(f"/patients/{pat.pk}/").content.decode()
     assert "Futility review</strong>" in page and "3 infusions given and no response" in page
+    listed = login(ada).get("/alerts/").content.decode()
+    assert (
+        "Futility review · for ada<br>" in listed
+        and '<option value="extend">Extend the series' in listed
+    )
     login(ben).post(f"/alerts/{task.pk}/acknowledge/", {"note": "x", "decision": "stop"})
     assert Alert.objects.get(pk=task.pk).status == "open"  # the nurse's decision is refused
     login(ada).post(
@@ -310,3 +315,15 @@ def test_review_kinds_need_a_course_in_the_database(pat):
         Alert.objects.create(patient=pat, kind="futility_review", raised_at=timezone.now())
     with pytest.raises(IntegrityError), transaction.atomic():
         Alert.objects.create(patient=pat, kind="worsening", raised_at=timezone.now())
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("ptsd-feder-2021", "response ≥ 30 % below baseline, partial response ≥ 25 % (the "
+         "default, a clinic rule: unconfirmed)"),
+        ("depression-induction", "Partial and late responders may continue up to 12 infusions."),
+    ],
+)  # fmt: skip
+def test_the_protocol_page_states_its_outcome_rules(login, ben, key, shown):
+    assert shown in login(ben).get(f"/protocols/{key}/v1/").content.decode()
