@@ -1,9 +1,11 @@
 """The course lifecycle as an explicit state machine with guarded transitions.
 
 referred → screening → ready → induction → review → maintenance → completed; maintenance may
-go to relapsed and back; any phase that is not final may go to discontinued (with a reason);
-ready, induction and maintenance may be paused, and a paused course resumes to ready,
-induction or maintenance. Completed and discontinued are final.
+go to relapsed and back; review may go back to induction when the prescriber extends the
+series for a partial or late responder (``protocols.check_extension``); any phase that is
+not final may go to discontinued (with a reason); ready, induction and maintenance may be
+paused, and a paused course resumes to ready, induction or maintenance. Completed and
+discontinued are final.
 
 The lifecycle and its guards come from the clinic's workflow (the issue text), not from a
 published source (unconfirmed); each guard's clinical basis is cited where it is defined. The
@@ -62,7 +64,11 @@ _TRANSITIONS: MappingProxyType[Phase, frozenset[Phase]] = MappingProxyType(
         Phase.INDUCTION: frozenset({Phase.REVIEW, Phase.PAUSED, Phase.DISCONTINUED}),
         # A review may close the course without maintenance (no response, or no maintenance
         # wanted); the Django app already allows it.
-        Phase.REVIEW: frozenset({Phase.MAINTENANCE, Phase.COMPLETED, Phase.DISCONTINUED}),
+        # Back to induction when the series is extended (issue 11: partial and late
+        # responders); entering induction checks its guards again.
+        Phase.REVIEW: frozenset(
+            {Phase.INDUCTION, Phase.MAINTENANCE, Phase.COMPLETED, Phase.DISCONTINUED}
+        ),
         Phase.MAINTENANCE: frozenset(
             {Phase.RELAPSED, Phase.COMPLETED, Phase.PAUSED, Phase.DISCONTINUED}
         ),

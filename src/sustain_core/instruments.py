@@ -84,13 +84,42 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Mcid:
+    """An instrument's minimal clinically important difference (MCID) on its headline score.
+
+    A change is clinically important when it reaches ``points`` **or** ``fraction`` of the
+    earlier score (either may be None, not both); ``source`` cites it (clinical-facts §7).
+    ``sustain_core.outcomes`` reads it for meaningful change and worsening alerts.
+
+    Raises OutOfRange naming ``mcid`` when neither is set, ``points`` is not above 0 or
+    ``fraction`` is not in (0, 1].
+    """
+
+    points: int | Decimal | None
+    fraction: Decimal | None
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.points is None and self.fraction is None:
+            raise OutOfRange("mcid", "an MCID needs points, a fraction or both; got neither")
+        if self.points is not None and not self.points > 0:
+            raise OutOfRange("mcid", f"MCID points must be above 0; got {self.points}")
+        if self.fraction is not None and not 0 < self.fraction <= 1:
+            raise OutOfRange(
+                "mcid", f"MCID fraction must be above 0, at most 1; got {self.fraction}"
+            )
+
+
+@dataclass(frozen=True)
 class Instrument:
     """A validated instrument: items, score range, bands, codes, licence and sources.
 
     ``version`` is the version of this definition (bump it when items or scoring change), not
     the publisher's edition. ``title`` is the full name; ``short_title`` ("PHQ-9") is used in
     messages and tables. ``citation`` lists the clinical-facts source keys; ``notes`` says what
-    is unconfirmed, secondary or a local choice.
+    is unconfirmed, secondary or a local choice. ``mcid`` is the minimal clinically important
+    difference where clinical-facts gives one, else None (no meaningful-change rule and no
+    worsening alert).
     """
 
     code: str
@@ -108,6 +137,7 @@ class Instrument:
     licence: str
     citation: str
     notes: str = ""
+    mcid: Mcid | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +241,7 @@ _PHQ9 = Instrument(
         "The suicide_item_positive flag (item 9 > 0) is an implementation requirement and "
         "standard practice, unconfirmed as a published rule (clinical-facts §7, §10.12)."
     ),
+    mcid=Mcid(points=5, fraction=None, source="5 points for individual change [Lowe2004]"),
 )
 
 _GAD7 = Instrument(
@@ -259,6 +290,7 @@ _GAD7 = Instrument(
         "reproductions read 'it is hard to sit still' in item 5). The zero anchor is "
         "'Not at all' [CamCOPS-GAD7]."
     ),
+    mcid=Mcid(points=4, fraction=None, source="4 points [Toussaint2020]"),
 )
 
 _PCL5 = Instrument(
@@ -309,6 +341,11 @@ _PCL5 = Instrument(
         "value is unsettled. Item wording is public domain but not in clinical-facts and was "
         "not verified against the VA form, so only short labels are shipped (text None). "
         "LOINC unconfirmed."
+    ),
+    mcid=Mcid(
+        points=10,
+        fraction=None,
+        source="10 points clinically meaningful; 5 = minimum reliable change [PCL5-qxmd]",
     ),
 )
 
@@ -432,6 +469,11 @@ _PAIN_NRS = Instrument(
         "Recall 'right now' and the item wording are local choices (unconfirmed); the anchors "
         "0 = no pain, 10 = worst possible pain are from [Farrar2001]."
     ),
+    mcid=Mcid(
+        points=2,
+        fraction=Decimal("0.3"),
+        source="a ~2-point or ~30 % change is clinically important [Farrar2001]",
+    ),
 )
 
 _BPI_SEVERITY_KEYS = ("worst", "least", "average", "now")
@@ -487,6 +529,11 @@ _BPI_SF = Instrument(
         "items). Bands apply to the severity mean; a mean between bands belongs to the lower "
         "band (4.5 mild, 6.75 moderate): local choice, unconfirmed. An interference mean of 6 "
         "or 7 items may not terminate and is then rounded to 0.01 half up (display figure)."
+    ),
+    mcid=Mcid(
+        points=None,
+        fraction=Decimal("0.3"),
+        source="severity mean: ≥ 30 %, IMMPACT moderately important change [ePPOC-BPI]",
     ),
 )
 

@@ -98,6 +98,18 @@ class MaintenanceOption:
             raise ClinicalValueError("kind", f"kind must be one of {known}; got {self.kind!r}")
 
     @property
+    def total_boosters(self) -> int | None:
+        """Return how many boosters a finite plan gives (a taper: the sum of its steps'
+        counts), or None for a plan that does not end (fixed interval, symptom-triggered).
+
+        When the last of them is given the plan has ended with nothing after it, and the
+        prescriber reviews the course (issue 11: the weekly ×4 taper ended with nothing).
+        """
+        if self.kind == MaintenanceKind.TAPER:
+            return sum(count for count, _ in self.steps)
+        return None
+
+    @property
     def first_interval(self) -> dt.timedelta | None:
         """Return the time from the last induction infusion to the first booster, if scheduled.
 
@@ -274,13 +286,23 @@ def recommend(
     relapsed: bool,
     days_to_relapse: int | None,
     options: Sequence[MaintenanceOption],
+    partial: bool = False,
+    extend_up_to: int | None = None,
 ) -> tuple[MaintenanceOption | None, str]:
     """Suggest a maintenance option for the post-induction review, with the reason and sources.
 
     A decision aid, not a published algorithm (unconfirmed); the prescriber decides.
+    ``responded``, ``remitted`` and ``partial`` (a partial response: below the response
+    level, above the protocol's partial-response fraction) are judged by the protocol's own
+    rules (``Protocol.outcome_rules``). ``extend_up_to``: the protocol lets this patient's
+    series be extended up to that many infusions in all (None: it does not).
+    - Partial response: no maintenance yet; extend the series when ``extend_up_to`` allows
+      (some patients respond only after 3 or more infusions [Shiroma2014]), else prescriber
+      review.
     - No response (and no remission, which implies response): no maintenance; prescriber
       review. Few reports describe response after more than 3 infusions without an earlier
-      one [Sanacora2017-medscape] (clinical-facts §2a, §4c).
+      one [Sanacora2017-medscape] (clinical-facts §2a, §4c); an extension is named when
+      ``extend_up_to`` allows it.
     - Response or remission: among the scheduled options (fixed interval or taper, in
       ``options`` order), the one with the *longest* first interval still shorter than the
       expected time to relapse, i.e. dosing "a little before the effect of the previous
@@ -292,17 +314,36 @@ def recommend(
       (no trial-validated trigger, clinical-facts §4b, unconfirmed), else none and prescriber
       review.
 
-    Raises ClinicalValueError naming ``relapsed`` for a relapse without a response, and
-    ``days_to_relapse`` when it is given without a relapse; OutOfRange naming
-    ``days_to_relapse`` when it is negative or not an ``int``.
+    Raises ClinicalValueError naming ``relapsed`` for a relapse without a response,
+    ``partial`` for a partial response with a response, and ``days_to_relapse`` when it is
+    given without a relapse; OutOfRange naming ``days_to_relapse`` when it is negative or not
+    an ``int``.
     """
     responded = responded or remitted
     _check_review(responded=responded, relapsed=relapsed, days_to_relapse=days_to_relapse)
+    if partial and responded:
+        raise ClinicalValueError(
+            "partial", "a partial response is below the response level; got both"
+        )
+    extend = (
+        ""
+        if extend_up_to is None
+        else (
+            f" The protocol allows extending the series up to {extend_up_to} infusions in all; "
+            "some patients respond only after 3 or more infusions [Shiroma2014]."
+        )
+    )
+    if partial:
+        return None, (
+            "Partial response after induction: not a response, so no maintenance yet; "
+            f"{'consider extending the series' if extend else 'prescriber review'}.{extend} "
+            f"{DECISION_AID}"
+        )
     if not responded:
         return None, (
             "No response after induction: no maintenance; prescriber review. Few reports "
             "describe response after more than 3 infusions when there was none before "
-            f"[Sanacora2017-medscape]. {DECISION_AID}"
+            f"[Sanacora2017-medscape].{extend} {DECISION_AID}"
         )
     if days_to_relapse is not None:
         target = days_to_relapse

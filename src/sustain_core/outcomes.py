@@ -49,6 +49,8 @@ class Outcome(StrEnum):
 
     REMISSION = "remission"
     RESPONSE = "response"
+    # Fell by at least the partial-response fraction but less than the response fraction.
+    PARTIAL_RESPONSE = "partial response"
     NO_RESPONSE = "no response"
     NOT_CLASSIFIABLE = "not classifiable"
 
@@ -64,6 +66,9 @@ class OutcomeRules:
       threshold is published for the instrument.
     - ``response_fraction``: response when the score has fallen by at least this fraction of
       the baseline score.
+    - ``partial_response_fraction``: partial response when the score has fallen by at least
+      this fraction but less than ``response_fraction``; None: no partial band. A protocol
+      sets it (``Protocol.outcome_rules``); the instruments' defaults have none.
     - ``meaningful_change`` / ``meaningful_change_fraction``: the minimal clinically important
       difference (MCID) in points and as a fraction of the previous score; a change is
       meaningful when it reaches either (see ``meaningful_change``). None when not published.
@@ -72,7 +77,8 @@ class OutcomeRules:
       the reference sheet could not confirm.
 
     Raises OutOfRange naming the field when a threshold is negative, a fraction is outside
-    (0, 1], an MCID is 0, or a value is not an ``int`` or a finite ``Decimal``.
+    (0, 1], the partial-response fraction is not below the response fraction, an MCID is 0, or
+    a value is not an ``int`` or a finite ``Decimal``.
     """
 
     instrument: str
@@ -82,11 +88,21 @@ class OutcomeRules:
     meaningful_change_fraction: Decimal | None = None
     classifiable_min: int | Decimal = 0
     citation: str = ""
+    partial_response_fraction: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.remission_max is not None:
             _check_score("remission_max", self.remission_max)
         _check_fraction("response_fraction", self.response_fraction)
+        partial = self.partial_response_fraction
+        if partial is not None:
+            _check_fraction("partial_response_fraction", partial)
+            if partial >= self.response_fraction:
+                raise OutOfRange(
+                    "partial_response_fraction",
+                    f"partial_response_fraction must be below the response fraction "
+                    f"{self.response_fraction}; got {partial}",
+                )
         if self.meaningful_change is not None:
             _check_score("meaningful_change", self.meaningful_change)
             if self.meaningful_change == 0:
@@ -101,18 +117,27 @@ class OutcomeRules:
         return self.meaningful_change is not None or self.meaningful_change_fraction is not None
 
 
+def _with_mcid(rules: OutcomeRules) -> OutcomeRules:
+    """Return the rules with the instrument's MCID (``instruments.Instrument.mcid``), the one
+    place it is defined; an instrument without one keeps none."""
+    mcid = get_instrument(rules.instrument).mcid
+    if mcid is None:
+        return rules
+    return replace(rules, meaningful_change=mcid.points, meaningful_change_fraction=mcid.fraction)
+
+
 # One rule set per instrument, with the source of every threshold [clinical-facts §3a, §3f, §7].
 # "(unconfirmed)" marks a default the reference sheet does not support for that instrument; a
-# protocol may replace it (``rules_for`` or ``dataclasses.replace``) once the medical director
-# signs off.
+# protocol replaces the response, partial-response and remission thresholds of its own
+# outcome instrument (``Protocol.outcome_rules``). The MCIDs are the instruments' own
+# (``instruments.Instrument.mcid``); the citations below repeat their sources.
 DEFAULT_RULES: Mapping[str, OutcomeRules] = MappingProxyType(
     {
-        rules.instrument: rules
+        rules.instrument: _with_mcid(rules)
         for rules in (
             OutcomeRules(
                 instrument="phq9",
                 remission_max=4,
-                meaningful_change=5,
                 # The bottom of the "mild" band [Kroenke2001]: a lower baseline was never in
                 # the depressed range (the same as the remission rule of ``classify``).
                 classifiable_min=5,
@@ -124,7 +149,6 @@ DEFAULT_RULES: Mapping[str, OutcomeRules] = MappingProxyType(
             OutcomeRules(
                 instrument="gad7",
                 remission_max=4,
-                meaningful_change=4,
                 citation=(
                     "response ≥ 50 % (unconfirmed for GAD-7, as PHQ-9 [McInnes2022]); "
                     "remission < 5, the minimal band below the mild cut-point 5 [Spitzer2006] "
@@ -134,7 +158,6 @@ DEFAULT_RULES: Mapping[str, OutcomeRules] = MappingProxyType(
             OutcomeRules(
                 instrument="pcl5",
                 remission_max=None,
-                meaningful_change=10,
                 citation=(
                     "response ≥ 50 % (unconfirmed: no PCL-5 response definition found; "
                     "[Feder2021] used ≥ 30 % on CAPS-5); no remission threshold; MCID 10 "
@@ -161,8 +184,6 @@ DEFAULT_RULES: Mapping[str, OutcomeRules] = MappingProxyType(
             OutcomeRules(
                 instrument="pain_nrs",
                 remission_max=None,
-                meaningful_change=2,
-                meaningful_change_fraction=Decimal("0.3"),
                 citation=(
                     "response ≥ 50 %, IMMPACT substantial change [ePPOC-BPI]; no remission "
                     "threshold; MCID ~2 points or ~30 % [Farrar2001]"
@@ -171,7 +192,6 @@ DEFAULT_RULES: Mapping[str, OutcomeRules] = MappingProxyType(
             OutcomeRules(
                 instrument="bpi_sf",
                 remission_max=None,
-                meaningful_change_fraction=Decimal("0.3"),
                 citation=(
                     "severity score (mean of 4 items): response ≥ 50 % substantial, MCID "
                     "≥ 30 % moderate (IMMPACT) [ePPOC-BPI]; no remission threshold"
@@ -255,8 +275,12 @@ def classify(
        precedence over response, as in [McInnes2022]).
     3. RESPONSE when the score fell by at least ``rules.response_fraction`` of the baseline,
        computed exactly: ``baseline - current >= baseline * fraction`` (for 50 %,
-       ``2 * current <= baseline``) [McInnes2022] [Murrough2013-avyia].
-    4. NO_RESPONSE otherwise, including any worsening.
+       ``2 * current <= baseline``) [McInnes2022] [Murrough2013-avyia]; a protocol sets its
+       own fraction, e.g. ≥ 30 % for PTSD [Feder2021] (``Protocol.outcome_rules``).
+    4. PARTIAL_RESPONSE when ``rules.partial_response_fraction`` is set and the score fell by
+       at least that fraction, computed the same way (a clinic rule: 25 % by default,
+       unconfirmed; see ``protocols.DEFAULT_PARTIAL_RESPONSE_FRACTION``).
+    5. NO_RESPONSE otherwise, including any worsening.
 
     Raises OutOfRange naming ``baseline_score`` or ``current_score`` when a score is negative
     or not an ``int`` or finite ``Decimal``; the instrument's maximum is not checked here.
@@ -272,8 +296,12 @@ def classify(
         return Outcome.NOT_CLASSIFIABLE
     if remission_max is not None and current_score <= remission_max:
         return Outcome.REMISSION
-    if baseline_score - current_score >= baseline_score * rules.response_fraction:
+    fall = baseline_score - current_score
+    if fall >= baseline_score * rules.response_fraction:
         return Outcome.RESPONSE
+    partial = rules.partial_response_fraction
+    if partial is not None and fall >= baseline_score * partial:
+        return Outcome.PARTIAL_RESPONSE
     return Outcome.NO_RESPONSE
 
 
@@ -313,6 +341,75 @@ def meaningful_change(
     return -1 if current < previous else 1
 
 
+class Comparison(StrEnum):
+    """What a new score is compared with for a worsening alert."""
+
+    PREVIOUS = "the previous score"
+    BEST = "the best score so far"
+    BASELINE = "the baseline"
+
+
+@dataclass(frozen=True)
+class Worsening:
+    """A new score ``current`` that is a meaningful worsening on ``reference``, the score it
+    was compared with (``compared_with``)."""
+
+    compared_with: Comparison
+    reference: int | Decimal
+    current: int | Decimal
+
+    def describe(self) -> str:
+        """Say it in words with the numbers, e.g. "up 6 from the best score so far (9)"."""
+        rise = Decimal(self.current) - Decimal(self.reference)
+        return f"up {_plain(rise)} from {self.compared_with} ({_plain(self.reference)})"
+
+
+def worsenings(
+    rules: OutcomeRules,
+    *,
+    current: int | Decimal,
+    previous: int | Decimal | None,
+    best: int | Decimal | None,
+    baseline: int | Decimal | None,
+) -> tuple[Worsening, ...]:
+    """Return each comparison by which ``current`` is a meaningful worsening, in the order
+    previous score, best score so far, baseline (None: that score does not exist yet).
+
+    Comparing only with the previous score misses a gradual decline (issue 11): 8 → 11 → 14
+    → 17 on the PHQ-9 never rises 5 points at once, yet is 9 above the best. Each comparison
+    is ``meaningful_change`` with the reference as the earlier score, so the MCID's fraction
+    is of the reference (e.g. 30 % of the best pain NRS). The best score so far is the lowest
+    earlier one (every instrument here scores higher when worse). The MCID is the
+    instrument's (``instruments.Instrument.mcid``; sources in ``rules.citation``); applying
+    it to worsening is unconfirmed (see ``meaningful_change``).
+
+    Raises ClinicalValueError naming ``rules`` when the instrument has no MCID, and
+    OutOfRange naming the score that is negative or not an ``int`` or finite ``Decimal``.
+    """
+    if not rules.has_meaningful_change:
+        raise ClinicalValueError(
+            "rules", f"no minimal clinically important difference is set for {rules.instrument}"
+        )
+    _check_score("current", current)
+    references = (
+        (Comparison.PREVIOUS, previous),
+        (Comparison.BEST, best),
+        (Comparison.BASELINE, baseline),
+    )
+    return tuple(
+        Worsening(comparison, reference, current)
+        for comparison, reference in references
+        if reference is not None
+        and meaningful_change(rules, previous=reference, current=current) > 0
+    )
+
+
+def _plain(value: int | Decimal) -> str:
+    """A score as staff read it: 15, 4.5 (never 15.00 or 1E+1)."""
+    number = Decimal(value).normalize()
+    return f"{number:f}"
+
+
 def baseline(
     observations: Sequence[Observation], *, first_infusion_at: dt.datetime
 ) -> Observation | None:
@@ -336,11 +433,19 @@ class TrajectoryStatus(StrEnum):
     NO_BASELINE = "no baseline"
     NOT_CLASSIFIABLE = "not classifiable"
     NOT_YET_RESPONDED = "not yet responded"
+    # No response yet, and the latest score is a partial response (``classify``).
+    PARTIAL_RESPONSE = "partial response"
     RESPONDED = "responded"
     REMITTED = "remitted"
     # The latest score has lost response but the loss is not yet confirmed: reassess.
     LOSS_UNCONFIRMED = "loss of response unconfirmed"
     RELAPSED = "relapsed"
+
+
+_RESPONDING_STATUS = MappingProxyType(
+    {Outcome.REMISSION: TrajectoryStatus.REMITTED, Outcome.RESPONSE: TrajectoryStatus.RESPONDED}
+)
+_WAITING_STATUS = MappingProxyType({Outcome.PARTIAL_RESPONSE: TrajectoryStatus.PARTIAL_RESPONSE})
 
 
 @dataclass(frozen=True)
@@ -391,11 +496,13 @@ def assess_trajectory(
       ``days_to_relapse`` counts from ``last_induction_infusion_at`` (None when that is None)
       and is negative if the loss began during induction.
     - Status, from the latest observation: NO_BASELINE; NOT_CLASSIFIABLE (see ``classify``);
-      NOT_YET_RESPONDED before any response; REMITTED or RESPONDED while the latest observation
-      remits or responds; LOSS_UNCONFIRMED while a loss awaits confirmation; RELAPSED once it
-      is confirmed. A later responding observation ends a relapse (RESPONDED or REMITTED
-      again) but ``relapse_at`` keeps the first relapse, so a course's time to relapse stays
-      comparable with the literature; a later loss is tracked again and shows as RELAPSED.
+      NOT_YET_RESPONDED before any response, or PARTIAL_RESPONSE while the latest observation
+      before any response is a partial one (after a response, a fall to a partial response is a
+      loss of response like any other); REMITTED or RESPONDED while the latest observation
+      remits or responds; LOSS_UNCONFIRMED while a loss awaits confirmation; RELAPSED once it is
+      confirmed. A later responding observation ends a relapse (RESPONDED or REMITTED again) but
+      ``relapse_at`` keeps the first relapse, so a course's time to relapse stays comparable
+      with the literature; a later loss is tracked again and shows as RELAPSED.
 
     Raises ClinicalValueError naming ``first_infusion_at`` or ``last_induction_infusion_at``
     when naive, ``last_induction_infusion_at`` when before the first infusion,
@@ -430,12 +537,9 @@ def assess_trajectory(
         if current in _RESPONDING:
             if first_response_at is None:
                 first_response_at = observation.at
-            if current is Outcome.REMISSION:
-                if first_remission_at is None:
-                    first_remission_at = observation.at
-                status = TrajectoryStatus.REMITTED
-            else:
-                status = TrajectoryStatus.RESPONDED
+            if current is Outcome.REMISSION and first_remission_at is None:
+                first_remission_at = observation.at
+            status = _RESPONDING_STATUS[current]
             loss_since = None
         elif first_response_at is not None:
             if loss_since is None:
@@ -445,6 +549,8 @@ def assess_trajectory(
                 if relapse_at is None:
                     relapse_at = loss_since
                 status = TrajectoryStatus.RELAPSED
+        else:  # no response yet
+            status = _WAITING_STATUS.get(current, TrajectoryStatus.NOT_YET_RESPONDED)
     return Trajectory(
         baseline=base,
         latest=latest,

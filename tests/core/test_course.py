@@ -49,7 +49,7 @@ ALLOWED = {
     P.SCREENING: {P.READY, P.DISCONTINUED},
     P.READY: {P.INDUCTION, P.PAUSED, P.DISCONTINUED},
     P.INDUCTION: {P.REVIEW, P.PAUSED, P.DISCONTINUED},
-    P.REVIEW: {P.MAINTENANCE, P.COMPLETED, P.DISCONTINUED},
+    P.REVIEW: {P.INDUCTION, P.MAINTENANCE, P.COMPLETED, P.DISCONTINUED},  # extension
     P.MAINTENANCE: {P.RELAPSED, P.COMPLETED, P.PAUSED, P.DISCONTINUED},
     P.RELAPSED: {P.MAINTENANCE, P.COMPLETED, P.DISCONTINUED},
     P.PAUSED: {P.READY, P.INDUCTION, P.MAINTENANCE, P.DISCONTINUED},
@@ -62,7 +62,7 @@ ALLOWED_NAMES = {
     P.SCREENING: "ready, discontinued",
     P.READY: "induction, discontinued, paused",
     P.INDUCTION: "review, discontinued, paused",
-    P.REVIEW: "maintenance, completed, discontinued",
+    P.REVIEW: "induction, maintenance, completed, discontinued",
     P.MAINTENANCE: "relapsed, completed, discontinued, paused",
     P.RELAPSED: "maintenance, completed, discontinued",
     P.PAUSED: "ready, induction, maintenance, discontinued",

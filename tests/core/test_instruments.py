@@ -5,10 +5,12 @@ MADRS), test_instruments_trauma.py (PCL-5, C-SSRS, CADSS) and test_instruments_p
 (pain NRS, BPI-SF, FIQR).
 """
 
+from decimal import Decimal
+
 import pytest
 
 from sustain_core.errors import ClinicalValueError, InvalidAnswer, OutOfRange
-from sustain_core.instruments import INSTRUMENTS, Rater, get_instrument, score
+from sustain_core.instruments import INSTRUMENTS, Mcid, Rater, get_instrument, score
 
 pytestmark = pytest.mark.core
 
@@ -432,3 +434,36 @@ def test_score_refuses_a_bad_setting(setting: str, value: object, message: str) 
     with pytest.raises(OutOfRange) as raised:
         score("phq9", lowest_answers("phq9"), **{setting: value})  # type: ignore[arg-type]
     assert (raised.value.field, raised.value.message) == (setting, message)
+
+
+@pytest.mark.parametrize(
+    ("points", "fraction", "message"),
+    [
+        (None, None, "an MCID needs points, a fraction or both; got neither"),
+        (0, None, "MCID points must be above 0; got 0"),
+        (None, Decimal("1.5"), "MCID fraction must be above 0, at most 1; got 1.5"),
+    ],
+)
+def test_mcid_refuses_a_difference_that_means_nothing(
+    points: int | None, fraction: Decimal | None, message: str
+) -> None:
+    with pytest.raises(OutOfRange) as raised:
+        Mcid(points=points, fraction=fraction, source="")
+    assert (raised.value.field, raised.value.message) == ("mcid", message)
+
+
+def test_mcids_are_the_ones_clinical_facts_gives() -> None:
+    """§7: PHQ-9 5 [Lowe2004], GAD-7 4 [Toussaint2020], PCL-5 10 [PCL5-qxmd], NRS 2 points
+    or 30 % [Farrar2001], BPI-SF 30 % (IMMPACT moderate [ePPOC-BPI]); none for the others."""
+    found = {
+        code: (i.mcid.points, i.mcid.fraction, i.mcid.source.rsplit("[", 1)[1])
+        for code, i in INSTRUMENTS.items()
+        if i.mcid is not None
+    }
+    assert found == {
+        "phq9": (5, None, "Lowe2004]"),
+        "gad7": (4, None, "Toussaint2020]"),
+        "pcl5": (10, None, "PCL5-qxmd]"),
+        "pain_nrs": (2, Decimal("0.3"), "Farrar2001]"),
+        "bpi_sf": (None, Decimal("0.3"), "ePPOC-BPI]"),
+    }

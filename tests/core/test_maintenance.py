@@ -55,6 +55,19 @@ def test_first_interval(option: MaintenanceOption, expected: dt.timedelta | None
 
 
 @pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        pytest.param(WEEKLY_X4, 4, id="weekly-x4-ends-after-4"),
+        pytest.param(WEEKLY_X4_THEN_FORTNIGHTLY_X2, 6, id="taper-ends-after-6"),
+        pytest.param(EVERY_4_WEEKS, None, id="fixed-interval-never-ends"),
+        pytest.param(ON_RELAPSE_MIN_7_DAYS, None, id="symptom-triggered-never-ends"),
+    ],
+)
+def test_total_boosters_of_a_finite_plan(option: MaintenanceOption, expected: int | None) -> None:
+    assert option.total_boosters == expected
+
+
+@pytest.mark.parametrize(
     ("kwargs", "error", "field", "message"),
     [
         pytest.param(
@@ -357,6 +370,39 @@ def review(
     }
 
 
+SHIROMA = "some patients respond only after 3 or more infusions [Shiroma2014]."
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        pytest.param(
+            review(responded=False) | {"partial": True, "extend_up_to": 12},
+            "Partial response after induction: not a response, so no maintenance yet; consider "
+            "extending the series. The protocol allows extending the series up to 12 "
+            f"infusions in all; {SHIROMA} {AID}",
+            id="partial-with-extension",
+        ),
+        pytest.param(
+            review(responded=False) | {"partial": True},
+            f"Partial response after induction: not a response, so no maintenance yet; "
+            f"prescriber review. {AID}",
+            id="partial-without-extension",
+        ),
+        pytest.param(
+            review(responded=False) | {"extend_up_to": 12},
+            "No response after induction: no maintenance; prescriber review. Few reports "
+            "describe response after more than 3 infusions when there was none before "
+            "[Sanacora2017-medscape]. The protocol allows extending the series up to 12 "
+            f"infusions in all; {SHIROMA} {AID}",
+            id="late-responder-may-extend",
+        ),
+    ],
+)  # fmt: skip
+def test_recommend_partial_and_late_responders(facts: dict[str, object], expected: str) -> None:
+    assert recommend(options=EXAMPLE_OPTIONS, **facts) == (None, expected)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("facts", "options", "expected"),
     [
@@ -452,6 +498,12 @@ def test_recommend_table(
             ClinicalValueError, "relapsed",
             "a relapse follows a response; got relapsed without response",
             id="relapse-without-response",
+        ),
+        pytest.param(
+            review() | {"partial": True},
+            ClinicalValueError, "partial",
+            "a partial response is below the response level; got both",
+            id="partial-and-response",
         ),
         pytest.param(
             review(days_to_relapse=20),

@@ -6,8 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sustain_core.errors import ClinicalValueError, OutOfRange
+from sustain_core.instruments import INSTRUMENTS
 from sustain_core.outcomes import (
     DEFAULT_RULES,
+    Comparison,
     Observation,
     Outcome,
     OutcomeRules,
@@ -21,6 +23,7 @@ from sustain_core.outcomes import (
     percent_change,
     rules_for,
     score_percent_change,
+    worsenings,
 )
 
 pytestmark = pytest.mark.core
@@ -290,6 +293,18 @@ def test_rules_for_negative_remission_rejected() -> None:
             "classifiable_min",
             "classifiable_min must be 0 or more; got -1",
             id="negative-classifiable-min",
+        ),
+        pytest.param(
+            {"partial_response_fraction": D("0")},
+            "partial_response_fraction",
+            "partial_response_fraction must be a Decimal above 0 and at most 1; got Decimal('0')",
+            id="zero-partial-fraction",
+        ),
+        pytest.param(
+            {"partial_response_fraction": D("0.5")},
+            "partial_response_fraction",
+            "partial_response_fraction must be below the response fraction 0.5; got 0.5",
+            id="partial-at-the-response-fraction",
         ),
     ],
 )
@@ -1054,3 +1069,137 @@ def test_score_percent_change_refuses_negative_score():
     with pytest.raises(OutOfRange) as excinfo:
         score_percent_change(baseline_score=-1, current_score=3)
     assert excinfo.value.field == "baseline_score"
+
+
+# --- the MCIDs are the instruments' -----------------------------------------------------------
+
+
+def test_default_rules_take_every_mcid_from_the_instrument() -> None:
+    """One definition of each MCID (instruments.Instrument.mcid, clinical-facts §7): the
+    rules carry exactly what the instrument says, and an instrument without one has none."""
+    for code, rules in DEFAULT_RULES.items():
+        mcid = INSTRUMENTS[code].mcid
+        expected = (None, None) if mcid is None else (mcid.points, mcid.fraction)
+        assert (rules.meaningful_change, rules.meaningful_change_fraction) == expected, code
+    with_mcid = sorted(code for code, i in INSTRUMENTS.items() if i.mcid is not None)
+    assert with_mcid == ["bpi_sf", "gad7", "pain_nrs", "pcl5", "phq9"]
+
+
+# --- partial response -------------------------------------------------------------------------
+
+PCL5_PTSD = replace(
+    DEFAULT_RULES["pcl5"], response_fraction=D("0.3"), partial_response_fraction=D("0.25")
+)
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        pytest.param(34, Outcome.RESPONSE, id="50-to-34-is-32pct-response-at-30pct"),
+        pytest.param(35, Outcome.RESPONSE, id="50-to-35-exactly-30pct"),
+        pytest.param(36, Outcome.PARTIAL_RESPONSE, id="50-to-36-28pct-partial"),
+        pytest.param(37, Outcome.PARTIAL_RESPONSE, id="50-to-37-exactly-26pct-partial"),
+        pytest.param(38, Outcome.NO_RESPONSE, id="50-to-38-24pct-none"),
+        pytest.param(55, Outcome.NO_RESPONSE, id="worse"),
+    ],
+)
+def test_classify_with_a_protocols_response_and_partial_fractions(
+    current: int, expected: Outcome
+) -> None:
+    assert classify(PCL5_PTSD, baseline_score=50, current_score=current) == expected
+
+
+def test_the_default_fifty_percent_calls_50_to_34_no_response() -> None:
+    """The bug issue 11 found: the instrument's default 50 % ignores the PTSD protocol."""
+    assert classify(DEFAULT_RULES["pcl5"], baseline_score=50, current_score=34) == (
+        Outcome.NO_RESPONSE
+    )
+
+
+def test_assess_trajectory_partial_response_before_any_response() -> None:
+    rules = replace(DEFAULT_RULES["phq9"], partial_response_fraction=D("0.25"))
+    before = [obs(-3, 20), obs(2, 16), obs(4, 15)]  # −20 %, then −25 %: partial
+
+    partial = assess_trajectory(
+        rules, before, first_infusion_at=FIRST_INFUSION, last_induction_infusion_at=None
+    )
+    responded = assess_trajectory(
+        rules,
+        [*before, obs(7, 10), obs(9, 14)],  # response, then back to partial: a loss
+        first_infusion_at=FIRST_INFUSION,
+        last_induction_infusion_at=None,
+    )
+    back = assess_trajectory(
+        rules,
+        [*before, obs(7, 17)],
+        first_infusion_at=FIRST_INFUSION,
+        last_induction_infusion_at=None,
+    )
+
+    assert (partial.status, partial.outcome) == (
+        TrajectoryStatus.PARTIAL_RESPONSE,
+        Outcome.PARTIAL_RESPONSE,
+    )
+    assert (responded.status, responded.outcome) == (
+        TrajectoryStatus.LOSS_UNCONFIRMED,
+        Outcome.PARTIAL_RESPONSE,
+    )
+    assert back.status == TrajectoryStatus.NOT_YET_RESPONDED
+
+
+# --- worsening against the previous, the best and the baseline score ------------------------
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "best", "base", "fired"),
+    [
+        pytest.param(17, 14, 8, 15, ["the best score so far"], id="gradual-decline-vs-best"),
+        pytest.param(
+            20,
+            14,
+            8,
+            15,
+            ["the previous score", "the best score so far", "the baseline"],
+            id="all-three",
+        ),
+        pytest.param(
+            15, 10, 10, None, ["the previous score", "the best score so far"], id="no-baseline-yet"
+        ),
+        pytest.param(12, 10, 9, 20, [], id="better-than-baseline-none"),
+        pytest.param(9, None, None, None, [], id="first-score"),
+    ],
+)
+def test_phq9_worsenings(
+    current: int, previous: int | None, best: int | None, base: int | None, fired: list[str]
+) -> None:
+    found = worsenings(
+        DEFAULT_RULES["phq9"], current=current, previous=previous, best=best, baseline=base
+    )
+
+    assert [str(w.compared_with) for w in found] == fired
+
+
+def test_worsening_says_which_comparison_fired_with_the_numbers() -> None:
+    found = worsenings(
+        DEFAULT_RULES["phq9"], current=D("17.00"), previous=D("14.00"), best=D("8"), baseline=15
+    )
+
+    assert [w.describe() for w in found] == ["up 9 from the best score so far (8)"]
+    assert found[0].compared_with is Comparison.BEST
+
+
+def test_pain_worsening_fraction_is_of_the_reference() -> None:
+    """NRS: 2 points or 30 % [Farrar2001]; 3 → 4 is 33 % of the best (3), not of the
+    previous (4 → 4 is no change)."""
+    found = worsenings(DEFAULT_RULES["pain_nrs"], current=4, previous=4, best=3, baseline=None)
+
+    assert [(w.compared_with, w.reference) for w in found] == [(Comparison.BEST, 3)]
+
+
+def test_worsenings_refused_without_an_mcid_and_for_a_bad_score() -> None:
+    with pytest.raises(ClinicalValueError) as raised:
+        worsenings(DEFAULT_RULES["madrs"], current=30, previous=10, best=10, baseline=10)
+    assert str(raised.value) == "rules: no minimal clinically important difference is set for madrs"
+    with pytest.raises(OutOfRange) as raised:
+        worsenings(DEFAULT_RULES["phq9"], current=-1, previous=None, best=None, baseline=None)
+    assert raised.value.field == "current"

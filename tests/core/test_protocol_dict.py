@@ -16,6 +16,7 @@ from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.protocols import (
     DEPRESSION_INDUCTION_V1,
     PROTOCOLS,
+    ExtensionFor,
     MonitoringPlan,
     TitrationRule,
     diff_protocols,
@@ -129,11 +130,40 @@ def test_optional_fields_may_be_left_out() -> None:
         protocol.response_fraction,
         protocol.notes,
         protocol.monitoring,
-    ) == ((), DEPRESSION_INDUCTION_V1.safety, 7, Decimal("0.5"), "", MonitoringPlan())
+        protocol.partial_response_fraction,
+        protocol.extension_for,
+    ) == (
+        (), DEPRESSION_INDUCTION_V1.safety, 7, Decimal("0.5"), "", MonitoringPlan(),
+        Decimal("0.25"), ExtensionFor.NOT_RESPONDED,
+    )  # fmt: skip
+
+
+def test_a_clinic_version_sets_its_own_partial_band_and_extension_rule() -> None:
+    data = edited(set_in("partial_response_fraction", value="0.2"))
+    data["extension_for"] = "partial_response"
+
+    protocol = protocol_from_dict(data)
+
+    assert (protocol.partial_response_fraction, protocol.extension_for) == (
+        Decimal("0.2"), ExtensionFor.PARTIAL,
+    )  # fmt: skip
+    assert protocol_from_dict(protocol_to_dict(protocol)) == protocol
 
 
 REFUSED = [
     pytest.param([], "protocol", "protocol must be a table; got []", id="not-a-table"),
+    pytest.param(
+        edited(set_in("extension_for", value="everyone")),
+        "extension_for",
+        "extension_for must be one of not_responded, partial_response; got 'everyone'",
+        id="unknown-extension-rule",
+    ),
+    pytest.param(
+        edited(set_in("partial_response_fraction", value=0.25)),
+        "partial_response_fraction",
+        'partial_response_fraction must be a decimal written as a string, e.g. "0.5"; got 0.25',
+        id="partial-fraction-as-a-float",
+    ),
     pytest.param(
         edited(set_in("colour", value="blue")),
         "protocol",

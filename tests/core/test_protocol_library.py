@@ -4,6 +4,7 @@ import datetime as dt
 import importlib.resources
 import json
 import re
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from sustain_core.errors import ClinicalValueError
 from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.medications import DrugClass
+from sustain_core.outcomes import Outcome, classify
 from sustain_core.protocols import (
     DEPRESSION_INDUCTION_V1,
     PROTOCOLS,
@@ -183,6 +185,95 @@ def test_ptsd_response_is_thirty_percent() -> None:
     protocol = get_protocol("ptsd-feder-2021", 1)
 
     assert (protocol.condition, protocol.response_fraction) == (Condition.PTSD, Decimal("0.3"))
+
+
+# Each library protocol's response definition, checked against clinical-facts (issue 11): the
+# fraction and the source the TOML cites for it. PTSD and CRPS are the two at 30 %.
+RESPONSE_FRACTIONS = {
+    "aan-het-rot-2010": ("0.5", "[Murrough2013-avyia]"),  # §1b, MADRS ≥ 50 % (secondary)
+    "anxiety": ("0.5", "[Glue2017]"),  # §3c, ≥ 50 % anxiety reduction (secondary)
+    "bipolar-depression": ("0.5", "[Murrough2013-avyia]"),  # §7 MADRS ≥ 50 %
+    "crps-schwartzman-2009": ("0.3", "[Farrar2001]"),  # §2b, §7: ≥ 30 % pain reduction
+    "depression-induction": ("0.5", "[McInnes2022]"),  # §3a, PHQ-9 ≥ 50 %
+    "fibromyalgia": ("0.5", "[GravenNielsen2000]"),  # §3f, > 50 % VAS
+    "murrough-2013": ("0.5", "[Murrough2013-avyia]"),  # §1b
+    "neuropathic-pain": ("0.5", "[Kvarnstrom2003]"),  # §3f, ≥ 50 % VAS
+    "phillips-2019": ("0.5", "[Phillips2019]"),  # §3a, ≥ 50 % MADRS decrease
+    "ptsd-feder-2021": ("0.3", "[Feder2021]"),  # §3b, ≥ 30 % CAPS-5 at week 2
+    "shiroma-2014": ("0.5", "(unconfirmed)"),  # §1c: not in the abstract
+    "singh-2016": ("0.5", "[Murrough2013-avyia]"),  # §3a: no response definition given
+    "suicidal-ideation": ("0.5", "[Grunebaum2018]"),  # §3e, ≥ 50 % SSI
+}
+
+
+@pytest.mark.parametrize("protocol", LIBRARY, ids=by_key)
+def test_library_response_fraction_matches_clinical_facts(protocol: Protocol) -> None:
+    fraction, source = RESPONSE_FRACTIONS[protocol.key]
+    line = next(
+        line
+        for line in (LIBRARY_DIR / f"{protocol.key}.v{protocol.version}.toml")
+        .read_text()
+        .splitlines()
+        if line.startswith("response_fraction")
+    )
+
+    assert (protocol.response_fraction, source in line) == (Decimal(fraction), True)
+    # The default partial band (25 %, unconfirmed) sits below every library response level.
+    assert protocol.partial_response_fraction == Decimal("0.25")
+
+
+@pytest.mark.parametrize(
+    ("key", "instrument", "baseline_score", "current", "expected"),
+    [
+        pytest.param("ptsd-feder-2021", "pcl5", 50, 34, Outcome.RESPONSE, id="ptsd-pcl5-50-to-34"),
+        pytest.param(
+            "ptsd-feder-2021", "pcl5", 50, 37, Outcome.PARTIAL_RESPONSE, id="ptsd-pcl5-50-to-37"
+        ),
+        pytest.param(
+            "ptsd-feder-2021", "madrs", 30, 20, Outcome.NO_RESPONSE, id="ptsd-madrs-own-50pct"
+        ),
+        pytest.param(
+            "crps-schwartzman-2009", "pain_nrs", 8, 5, Outcome.RESPONSE, id="crps-nrs-37pct"
+        ),
+        pytest.param(
+            "depression-induction",
+            "phq9",
+            20,
+            13,
+            Outcome.PARTIAL_RESPONSE,
+            id="phq9-35pct-partial",
+        ),
+        pytest.param(
+            "depression-induction", "phq9", 20, 16, Outcome.NO_RESPONSE, id="phq9-20pct-none"
+        ),
+        pytest.param(
+            "depression-induction", "gad7", 16, 11, Outcome.NO_RESPONSE, id="secondary-no-partial"
+        ),
+    ],
+)
+def test_a_protocols_outcome_rules_classify_its_own_instrument(
+    key: str, instrument: str, baseline_score: int, current: int, expected: Outcome
+) -> None:
+    rules = get_protocol(key, 1).outcome_rules(instrument)
+
+    assert rules is not None
+    assert classify(rules, baseline_score=baseline_score, current_score=current) == expected
+
+
+def test_outcome_rules_keep_the_remission_override_and_name_the_protocol() -> None:
+    ketect = replace(get_protocol("murrough-2013", 1), remission_max_override=10)
+
+    rules = ketect.outcome_rules("madrs")
+
+    assert rules is not None
+    assert (rules.remission_max, rules.response_fraction, rules.partial_response_fraction) == (
+        10, Decimal("0.5"), Decimal("0.25"),
+    )  # fmt: skip
+    assert rules.citation.endswith(
+        "remission ≤ 10 set by the protocol; murrough-2013 v1 sets response ≥ 50 % and partial "
+        "response ≥ 25 %"
+    )
+    assert ketect.outcome_rules("cadss") is None
 
 
 def test_phillips_2019_offers_four_weekly_maintenance_infusions() -> None:

@@ -423,6 +423,24 @@ REFUSALS = [
         id="response-fraction-above-one",
     ),
     pytest.param(
+        lambda: replace(BASE, partial_response_fraction=D("0.5")),
+        "partial_response_fraction",
+        "partial_response_fraction must be above 0 and below the response fraction 0.5; got 0.5",
+        id="partial-not-below-response",
+    ),
+    pytest.param(
+        lambda: replace(BASE, response_fraction=D("0.2")),
+        "partial_response_fraction",
+        "partial_response_fraction must be above 0 and below the response fraction 0.2; got 0.25",
+        id="default-partial-above-a-lower-response",
+    ),
+    pytest.param(
+        lambda: replace(BASE, partial_response_fraction=D("0")),
+        "partial_response_fraction",
+        "partial_response_fraction must be above 0 and below the response fraction 0.5; got 0",
+        id="partial-zero",
+    ),
+    pytest.param(
         lambda: SafetyThresholds(stop_spo2_below=101),
         "safety",
         "thresholds must be above 0, SpO2 at most 100 % and CADSS at most 92; got "

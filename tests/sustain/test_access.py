@@ -91,6 +91,7 @@ def test_every_url_is_listed():
             "/patients/1/dose/cosign/",
             "/patients/1/dose/withdraw/",
             "/patients/1/enrol/",
+            "/patients/1/extend/",
             "/patients/1/invite/",
             "/patients/1/medications/",
             "/patients/1/review/",
@@ -154,6 +155,7 @@ def test_user_without_role_is_denied_everything(login, nora, pat, url):
         ("post", "/patients/{id}/assessments/new/"),
         ("post", "/patients/{id}/invite/"),
         ("post", "/patients/{id}/enrol/"),
+        ("post", "/patients/{id}/extend/"),
         ("get", "/patients/{id}/series/"),
         ("post", "/patients/{id}/visits/"),
     ],
@@ -182,6 +184,7 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("alex", "post", "/patients/{id}/dose/", 403),
         ("ben", "get", "/schedule/waitlist/", 403),  # nurses do not book series
         ("ben", "get", "/patients/{id}/review/", 403),  # nor sign its review
+        ("ben", "post", "/patients/{id}/extend/", 403),  # nor extend its series
         ("sam", "get", "/patients/{id}/assessments/new/", 403),  # schedulers record no scores
         ("sam", "get", "/visits/1/infusion/", 403),  # nor infusions
         ("sam", "post", "/visits/1/infusion/check-in/", 403),

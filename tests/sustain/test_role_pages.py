@@ -260,6 +260,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:screen",
     "care:weight",
     "clinic:course_status",
+    "clinic:extend",
     "clinic:invite",
     "infusion:adverse_event",
     "infusion:check_in",

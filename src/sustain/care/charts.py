@@ -30,12 +30,14 @@ def trajectory_chart(
     induction: tuple[dt.datetime, dt.datetime] | None = None,
     response_line: int | Decimal | None = None,
     remission_line: int | Decimal | None = None,
+    partial_line: int | Decimal | None = None,
 ) -> SafeString:
     """An SVG line chart of one instrument's scores over time.
 
     Severity bands come from the instrument definition; dashed lines mark infusions (boosters
     dotted); the induction phase is shaded; optional horizontal lines mark the response level
-    (half the baseline) and the remission threshold.
+    (the baseline less the protocol's response fraction: half of it at 50 %, 70 % of it for
+    PTSD's 30 %), the partial-response level and the remission threshold.
     """
     instants = [t for t, _ in scores] + [m.at for m in infusions]
     if not instants:
@@ -79,6 +81,7 @@ def trajectory_chart(
         )
     for value, css, label in (
         (response_line, "response", "response level"),
+        (partial_line, "partial", "partial-response level"),
         (remission_line, "remission", "remission threshold"),
     ):
         if value is not None:

@@ -42,10 +42,43 @@ class Timepoint(models.TextChoices):
 
 
 class AlertKind(models.TextChoices):
+    """What an alert is about. The first four are raised by a score (they name its
+    assessment); the review kinds are tasks raised for the course's prescriber at a point in
+    the course (they name the course and are closed with a decision, ReviewDecision)."""
+
     SUICIDE_RISK = "suicide_risk", "Suicide item positive"
     CSSRS_RISK = "cssrs_risk", "C-SSRS moderate or high risk"
     WORSENING = "worsening", "Meaningful worsening"
     MANIA = "mania", "YMRS above the clinic's threshold"
+    FUTILITY_REVIEW = "futility_review", "Futility review"
+    TAPER_END_REVIEW = "taper_end_review", "Taper ended: review"
+
+
+# The alert kinds that are the prescriber's tasks on a course, raised once per course.
+REVIEW_KINDS = (AlertKind.FUTILITY_REVIEW, AlertKind.TAPER_END_REVIEW)
+
+
+class ReviewDecision(models.TextChoices):
+    """What the prescriber decided at a review task (an Alert of a REVIEW_KINDS kind)."""
+
+    CONTINUE = "continue", "Continue"
+    STOP = "stop", "Stop"
+    EXTEND = "extend", "Extend the series"
+    NEW_PLAN = "new_plan", "Start another maintenance plan"
+    COMPLETE = "complete", "Complete the course"
+
+
+# The decisions each review kind offers: at the futility checkpoint, continue, stop or extend
+# the series (issue 11); when a taper ends, continue on boosters when needed, another plan, or
+# complete the course.
+REVIEW_DECISIONS = {
+    AlertKind.FUTILITY_REVIEW: (
+        ReviewDecision.CONTINUE, ReviewDecision.STOP, ReviewDecision.EXTEND,
+    ),
+    AlertKind.TAPER_END_REVIEW: (
+        ReviewDecision.CONTINUE, ReviewDecision.NEW_PLAN, ReviewDecision.COMPLETE,
+    ),
+}  # fmt: skip
 
 
 class AlertStatus(models.TextChoices):

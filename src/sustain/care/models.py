@@ -7,15 +7,18 @@ from django.db.models import F, Q
 
 from sustain.accounts.models import Site, User
 from sustain.care.enums import (
+    REVIEW_DECISIONS,
+    REVIEW_KINDS,
     AlertKind,
     AlertStatus,
     AssessmentSource,
     Condition,
     CourseStatus,
+    ReviewDecision,
     Sex,
     Timepoint,
 )
-from sustain_core import clinic_rules, dosing, instruments, medications
+from sustain_core import clinic_rules, dosing, instruments, medications, protocols
 
 ACTIVE_COURSE_STATUSES = (
     CourseStatus.REFERRED,
@@ -206,6 +209,13 @@ class Course(models.Model):
     )
     dose_proposed_reason = models.TextField(blank=True)
     ended_reason = models.TextField(blank=True, help_text="Why it was discontinued")
+    # The induction's infusions in all after a prescriber extended the series
+    # (sustain.scheduling.extension); None: the protocol's own count.
+    extended_to = models.PositiveSmallIntegerField(null=True, blank=True)
+    # When the protocol's futility checkpoint was reached (its futility_after-th infusion
+    # given): the first score of its outcome instrument after it is judged for the futility
+    # review (care.services).
+    futility_checkpoint_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions: ClassVar = [
@@ -224,6 +234,11 @@ class Course(models.Model):
                 name="course_dose_proposal_whole",
             ),
         ]
+
+    def induction_infusions(self, protocol: protocols.Protocol) -> int:
+        """The number of infusions in this course's induction: the protocol's series, or more
+        once the prescriber extended it (``extended_to``)."""
+        return self.extended_to or protocol.induction_infusions
 
 
 class CourseTransition(models.Model):
@@ -351,15 +366,28 @@ class AssessmentAnswer(models.Model):
 
 
 class Alert(models.Model):
+    """Something a clinician must act on: a score's alert (it names the assessment) or a
+    prescriber's review task on a course (it names the course; REVIEW_KINDS, once per course,
+    closed with a decision). `detail` says why, with the numbers."""
+
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=20, choices=AlertKind.choices)
-    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="alerts")
+    assessment = models.ForeignKey(
+        Assessment, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    course = models.ForeignKey(
+        Course, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks"
+    )
+    detail = models.TextField(blank=True, help_text="Why, with the numbers")
     status = models.CharField(max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     assigned_to = models.ForeignKey(
         User, null=True, on_delete=models.PROTECT, related_name="+", help_text="The prescriber"
     )
     raised_at = models.DateTimeField()
     note = models.TextField(blank=True, help_text="What was done, written on acknowledgement")
+    decision = models.CharField(
+        max_length=20, choices=ReviewDecision.choices, blank=True, help_text="A review's decision"
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -372,8 +400,28 @@ class Alert(models.Model):
                 condition=Q(status=AlertStatus.OPEN, acknowledged_at__isnull=True)
                 | Q(status=AlertStatus.ACKNOWLEDGED, acknowledged_at__isnull=False),
                 name="alert_acknowledged_has_time",
-            )
+            ),
+            # A score's alert names its score; a review task names its course.
+            models.CheckConstraint(
+                condition=Q(kind__in=REVIEW_KINDS, course__isnull=False)
+                | (~Q(kind__in=REVIEW_KINDS) & Q(assessment__isnull=False)),
+                name="alert_names_its_score_or_course",
+            ),
+            # A review task is raised once per course.
+            models.UniqueConstraint(
+                fields=["course", "kind"],
+                condition=Q(kind__in=REVIEW_KINDS),
+                name="one_review_task_per_course",
+            ),
         ]
+
+    @property
+    def is_review(self) -> bool:
+        return self.kind in REVIEW_KINDS
+
+    def decisions(self) -> list[tuple[str, str]]:
+        """The decisions a review task offers, as (value, label); none for a score's alert."""
+        return [(d.value, d.label) for d in REVIEW_DECISIONS.get(AlertKind(self.kind), ())]
 
 
 class ClinicRules(models.Model):

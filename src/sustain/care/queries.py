@@ -229,6 +229,18 @@ class MeasureSummary:
     change_percent: Decimal | None
     remission_max: int | Decimal | None
     chart: SafeString
+    rules: outcomes.OutcomeRules | None = None  # what classified it (the protocol's, if primary)
+
+    @property
+    def response_percent(self) -> Decimal | None:
+        """The fall from baseline that counts as a response, in percent (50, or 30 for PTSD)."""
+        return None if self.rules is None else self.rules.response_fraction * 100
+
+    @property
+    def partial_percent(self) -> Decimal | None:
+        """The fall from baseline that counts as a partial response, in percent, if any."""
+        partial = self.rules.partial_response_fraction if self.rules else None
+        return None if partial is None else partial * 100
 
 
 def measure_summaries(
@@ -237,14 +249,19 @@ def measure_summaries(
     *,
     protocol: protocols.Protocol | None,
     tz: zoneinfo.ZoneInfo,
+    induction_infusions: int | None = None,
 ) -> list[MeasureSummary]:
     """Group a patient's scores by instrument and classify each against its baseline.
 
-    Baseline, response, remission and relapse follow sustain_core.outcomes (the last score at
-    or before the first infusion; ≥ 50 % reduction; per-instrument remission thresholds). The
-    protocol's remission override applies to its primary instrument only.
+    Baseline, response, partial response, remission and relapse follow sustain_core.outcomes
+    (the last score at or before the first infusion). The protocol's own rules classify its
+    outcome instrument: its response fraction (e.g. ≥ 30 % for PTSD [Feder2021]), its
+    partial-response band and its remission override (Protocol.outcome_rules); other
+    instruments keep their defaults (≥ 50 %). `induction_infusions` is the course's induction
+    (Course.induction_infusions: more after an extension); None: the protocol's.
     """
-    induction_infusions = protocol.induction_infusions if protocol else 0
+    if induction_infusions is None:
+        induction_infusions = protocol.induction_infusions if protocol else 0
     first_infusion = visits[0].infusion_at if visits else None
     induction = [a for a in visits if a.number <= induction_infusions]
     last_induction = (
@@ -265,14 +282,7 @@ def measure_summaries(
     summaries = []
     for code, rows in by_code.items():
         instrument = instruments.get_instrument(code)
-        rules = outcomes.DEFAULT_RULES.get(code)
-        if (
-            rules is not None
-            and protocol is not None
-            and protocol.remission_max_override is not None
-            and code == protocol.instrument
-        ):
-            rules = outcomes.rules_for(code, remission_max=protocol.remission_max_override)
+        rules = protocol.outcome_rules(code) if protocol else outcomes.DEFAULT_RULES.get(code)
         observations = [outcomes.Observation(at=a.completed_at, score=a.total_score) for a in rows]
         base_obs = (
             outcomes.baseline(observations, first_infusion_at=first_infusion)
@@ -295,6 +305,8 @@ def measure_summaries(
                 relapse_confirmation_days=protocol.relapse_confirmation_days if protocol else 7,
             )
         response_line = base.total_score * (1 - rules.response_fraction) if rules and base else None
+        partial = rules.partial_response_fraction if rules else None
+        partial_line = base.total_score * (1 - partial) if partial and base else None
         chart = charts.trajectory_chart(
             instrument,
             [(a.completed_at.astimezone(tz), a.total_score) for a in rows],
@@ -303,6 +315,7 @@ def measure_summaries(
             if induction
             else None,
             response_line=response_line,
+            partial_line=partial_line,
             remission_line=rules.remission_max if rules else None,
         )
         summaries.append(
@@ -320,6 +333,7 @@ def measure_summaries(
                 else None,
                 remission_max=rules.remission_max if rules else None,
                 chart=chart,
+                rules=rules,
             )
         )
     order = {code: n for n, code in enumerate(instruments.INSTRUMENTS)}
@@ -345,7 +359,7 @@ def due_measures(
         protocol = protocol_versions.protocol_for(course)
     events = measurement.TreatmentEvents(
         infusions=tuple(a.infusion_at for a in visits),
-        induction_count=protocol.induction_infusions,
+        induction_count=course.induction_infusions(protocol),
         maintenance_started_at=course.maintenance_started_at,
     )
     return measurement.due_items(protocol.measurement_plan, events, completed, now=now)
@@ -366,13 +380,11 @@ def due_boosters(
         return []
     protocol = protocol_versions.protocol_for(course)
     option = protocols.maintenance_option_from_dict(review.plan)
-    induction = [a for a in visits if a.number <= protocol.induction_infusions]
+    count = course.induction_infusions(protocol)
+    induction = [a for a in visits if a.number <= count]
     if not induction:
         return []
-    boosters_given = [
-        a for a in visits
-        if a.number > protocol.induction_infusions and a.given
-    ]  # fmt: skip
+    boosters_given = [a for a in visits if a.number > count and a.given]
     primary = next((m for m in measures if m.instrument.code == protocol.instrument), None)
     relapse_at = primary.trajectory.relapse_at if primary and primary.trajectory else None
     planned = maintenance.plan_boosters(
@@ -384,7 +396,7 @@ def due_boosters(
         if boosters_given
         else None,
     )
-    later = [a for a in visits if a.number > protocol.induction_infusions]
+    later = [a for a in visits if a.number > count]
 
     def booked_in(booster: maintenance.Booster) -> Visit | None:
         days = (booster.earliest_on, booster.latest_on)
@@ -395,11 +407,19 @@ def due_boosters(
     return [(booster, booked_in(booster)) for booster in planned]
 
 
-def has_responded(measures: Sequence[MeasureSummary], protocol: protocols.Protocol | None) -> bool:
-    """Whether the protocol's outcome measure shows response or remission so far."""
+def primary_measure(
+    measures: Sequence[MeasureSummary], protocol: protocols.Protocol | None
+) -> MeasureSummary | None:
+    """The summary of the protocol's outcome instrument, if it was measured."""
     if protocol is None:
-        return False
-    primary = next((m for m in measures if m.instrument.code == protocol.instrument), None)
+        return None
+    return next((m for m in measures if m.instrument.code == protocol.instrument), None)
+
+
+def has_responded(measures: Sequence[MeasureSummary], protocol: protocols.Protocol | None) -> bool:
+    """Whether the protocol's outcome measure shows response or remission so far, by the
+    protocol's own response fraction (measure_summaries)."""
+    primary = primary_measure(measures, protocol)
     return (
         primary is not None
         and primary.trajectory is not None

@@ -16,6 +16,7 @@ from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care import protocol_versions
 from sustain.care.enums import (
+    REVIEW_KINDS,
     AlertKind,
     AlertStatus,
     AssessmentSource,
@@ -200,8 +201,10 @@ def score_answers(
     )
 
 
-def _alert_kinds(score: instruments.Score, previous: Assessment | None) -> list[AlertKind]:
-    """Which alerts a new score raises (issue 3, item 7).
+def _score_alerts(
+    score: instruments.Score, patient: Patient, course: Course | None, completed_at: dt.datetime
+) -> list[tuple[AlertKind, str]]:
+    """Which alerts a new score raises, each with its detail (issue 3, item 7; issue 11).
 
     - a positive suicide item: PHQ-9 item 9 above 0 [Kroenke2001] (an implementation
       requirement, unconfirmed as a published rule: clinical-facts §7), QIDS-SR16 item 12 or
@@ -210,25 +213,141 @@ def _alert_kinds(score: instruments.Score, previous: Assessment | None) -> list[
     - C-SSRS screener triage moderate or high ([CSSRS-summary], secondary);
     - a YMRS total above the clinic's threshold (mania; default 12, the remission cut-point
       [PubCompare-CADSS] used as an alert: unconfirmed);
-    - a worsening of at least the instrument's meaningful change since the previous score of
-      the same instrument (PHQ-9 5 [Lowe2004], GAD-7 4 [Toussaint2020], PCL-5 10 [PCL5-qxmd],
-      NRS 2 points or 30 % [Farrar2001]).
+    - a meaningful worsening (``_worsening``), for every instrument with an MCID.
     """
-    kinds = []
+    alerts: list[tuple[AlertKind, str]] = []
     if instruments.Flag.SUICIDE_ITEM_POSITIVE in score.flags:
-        kinds.append(AlertKind.SUICIDE_RISK)
+        alerts.append((AlertKind.SUICIDE_RISK, ""))
     if {instruments.Flag.CSSRS_MODERATE_RISK, instruments.Flag.CSSRS_HIGH_RISK} & set(score.flags):
-        kinds.append(AlertKind.CSSRS_RISK)
+        alerts.append((AlertKind.CSSRS_RISK, ""))
     if instruments.Flag.MANIA_ABOVE_THRESHOLD in score.flags:
-        kinds.append(AlertKind.MANIA)
+        alerts.append((AlertKind.MANIA, ""))
+    worse = _worsening(score, patient, course, completed_at)
+    if worse:
+        alerts.append((AlertKind.WORSENING, worse))
+    return alerts
+
+
+def _worsening(
+    score: instruments.Score, patient: Patient, course: Course | None, completed_at: dt.datetime
+) -> str:
+    """Why the score is a meaningful worsening, with the numbers, or "" when it is not.
+
+    It is compared with the previous score of the instrument, the best (lowest) score so far
+    and the baseline, the last score at or before the course's first infusion
+    (sustain_core.outcomes.worsenings), each by the instrument's MCID: PHQ-9 5 [Lowe2004],
+    GAD-7 4 [Toussaint2020], PCL-5 10 [PCL5-qxmd], NRS 2 points or 30 % [Farrar2001], BPI-SF
+    30 % [ePPOC-BPI] (sustain_core.instruments.Instrument.mcid). "So far" is the scores
+    completed at or before this one, of the active course when there is one (an old course's
+    best is not this course's), else of the patient; an instrument without an MCID raises none.
+    """
+    instrument = instruments.get_instrument(score.instrument)
     rules = outcomes.DEFAULT_RULES.get(score.instrument)
-    if previous is not None and rules is not None and rules.has_meaningful_change:
-        change = outcomes.meaningful_change(
-            rules, previous=previous.total_score, current=score.total
-        )
-        if change > 0:
-            kinds.append(AlertKind.WORSENING)
-    return kinds
+    if rules is None or instrument.mcid is None:
+        return ""
+    earlier = (course.assessments if course else patient.assessments).filter(
+        instrument=score.instrument, completed_at__lte=completed_at
+    )
+    totals = list(earlier.order_by("completed_at", "pk").values_list("completed_at", "total_score"))
+    if not totals:
+        return ""
+    first_infusion = _first_infusion_at(course) if course is not None else None
+    before = [total for at, total in totals if first_infusion and at <= first_infusion]
+    found = outcomes.worsenings(
+        rules,
+        current=score.total,
+        previous=totals[-1][1],
+        best=min(total for _, total in totals),
+        baseline=before[-1] if before else None,
+    )
+    if not found:
+        return ""
+    changes = "; ".join(w.describe() for w in found)
+    total = Decimal(score.total).normalize()
+    return (
+        f"{instrument.short_title} {total:f}: {changes}. Meaningful change: "
+        f"{instrument.mcid.source}."
+    )
+
+
+def _first_infusion_at(course: Course) -> dt.datetime | None:
+    """When the course's first infusion was given: its move into induction (the infusion
+    record makes it as it gives infusion 1)."""
+    return (
+        course.transitions.filter(to_status=CourseStatus.INDUCTION)
+        .order_by("at")
+        .values_list("at", flat=True)
+        .first()
+    )
+
+
+def judge_futility(
+    *, course: Course, infusions_given: int, latest: Assessment | None, by: User | None,
+    at: dt.datetime,
+) -> Alert | None:  # fmt: skip
+    """Raise the futility review when the course has not responded at the protocol's
+    checkpoint (sustain_core.protocols.futility_review [Sanacora2017-medscape]), judged on
+    `latest`, the score of the protocol's outcome instrument that shows the checkpoint's
+    infusions (None: none does), against the course's baseline (the last score at or before
+    the first infusion), by the protocol's own response fraction. Once per course."""
+    protocol = protocol_versions.protocol_for(course)
+    first = _first_infusion_at(course)
+    baseline = (
+        course.assessments.filter(instrument=protocol.instrument, completed_at__lte=first)
+        .order_by("completed_at", "pk")
+        .last()
+        if first is not None
+        else None
+    )
+    detail = protocols.futility_review(
+        protocol,
+        infusions_given=infusions_given,
+        baseline_score=baseline.total_score if baseline else None,
+        latest_score=latest.total_score if latest else None,
+    )
+    if detail is None:
+        return None
+    return raise_review_task(
+        course=course, kind=AlertKind.FUTILITY_REVIEW, detail=detail, by=by, at=at
+    )
+
+
+def _judge_futility_on(assessment: Assessment, course: Course | None, by: User | None) -> None:
+    """The first score of the protocol's outcome instrument after the futility checkpoint
+    shows whether the checkpoint's infusions brought a response: judge it (judge_futility)."""
+    checkpoint = course.futility_checkpoint_at if course else None
+    if (
+        course is None
+        or checkpoint is None
+        or course.status not in {CourseStatus.INDUCTION, CourseStatus.REVIEW}
+        or assessment.completed_at <= checkpoint
+    ):
+        return
+    protocol = protocol_versions.protocol_for(course)
+    after = course.assessments.filter(
+        instrument=protocol.instrument, completed_at__gt=checkpoint
+    ).exclude(pk=assessment.pk)
+    if assessment.instrument != protocol.instrument or after.exists():
+        return
+    judge_futility(
+        course=course,
+        infusions_given=protocol.futility_after or 0,
+        latest=assessment,
+        by=by,
+        at=assessment.completed_at,
+    )
+
+
+@transaction.atomic
+def reach_futility_checkpoint(*, course: Course, at: dt.datetime) -> Course:
+    """Note that the course's futility checkpoint was reached at `at` (its protocol's
+    futility_after-th infusion given, sustain.infusion.course_reviews): the first score of its
+    outcome instrument after it is judged (record_assessment). Kept once."""
+    Course.objects.filter(pk=course.pk, futility_checkpoint_at__isnull=True).update(
+        futility_checkpoint_at=at
+    )
+    course.refresh_from_db(fields=["futility_checkpoint_at"])
+    return course
 
 
 @transaction.atomic
@@ -251,8 +370,8 @@ def record_assessment(
     """
     rules = current_rules(patient.site).as_rules()
     score = score_answers(rules, instrument, answers)
-    previous = patient.assessments.filter(instrument=instrument).order_by("completed_at").last()
     course = active_course(patient)
+    raised = _score_alerts(score, patient, course, completed_at)
     assessment = Assessment.objects.create(
         patient=patient,
         course=course,
@@ -271,11 +390,12 @@ def record_assessment(
         for key, value in answers.items()
         if value is not None
     )
-    for kind in _alert_kinds(score, previous):
+    for kind, detail in raised:
         alert = Alert.objects.create(
             patient=patient,
             kind=kind,
             assessment=assessment,
+            detail=detail,
             assigned_to=course.prescriber if course else None,
             raised_at=now,
         )
@@ -285,19 +405,59 @@ def record_assessment(
     record_patient_event(
         by=by, patient=patient, category=DataCategory.QUESTIONNAIRE, obj=assessment
     )
+    _judge_futility_on(assessment, course, by)
     return assessment
 
 
 @transaction.atomic
-def acknowledge_alert(*, alert: Alert, by: User, note: str, now: dt.datetime) -> Alert:
-    """Close an alert with a note of what was done (required)."""
+def raise_review_task(
+    *, course: Course, kind: AlertKind, detail: str, by: User | None, at: dt.datetime
+) -> Alert | None:
+    """Raise a review task for the course's prescriber (REVIEW_KINDS: the futility review, the
+    end of a taper), once per course: None when it was raised before. `detail` says why, with
+    the numbers. Assigned to the course's prescriber, e-mailed like any alert when the clinic
+    sends alert e-mails, audited; closed by the prescriber's decision (acknowledge_alert)."""
+    if kind not in REVIEW_KINDS:
+        raise ClinicalValueError("kind", f"{kind} is not a review task")
+    Course.objects.select_for_update().get(pk=course.pk)  # two infusions cannot both raise it
+    if Alert.objects.filter(course=course, kind=kind).exists():
+        return None
+    alert = Alert.objects.create(
+        patient=course.patient, kind=kind, course=course, detail=detail,
+        assigned_to=course.prescriber, raised_at=at,
+    )  # fmt: skip
+    record_patient_event(
+        by=by, patient=course.patient, category=DataCategory.ALERT, obj=alert, unattended="worker"
+    )
+    if current_rules(course.patient.site).alert_emails:
+        transaction.on_commit(partial(notify_alert.enqueue, alert_id=alert.pk))
+    return alert
+
+
+@transaction.atomic
+def acknowledge_alert(
+    *, alert: Alert, by: User, note: str, now: dt.datetime, decision: str = ""
+) -> Alert:
+    """Close an alert with a note of what was done (required). A review task (REVIEW_KINDS)
+    is closed by a prescriber with one of its decisions (Alert.decisions: at the futility
+    checkpoint continue, stop or extend); a score's alert takes no decision."""
     if not note.strip():
         raise ClinicalValueError("note", "write what was done before acknowledging the alert")
+    if alert.is_review:
+        if not by.has_perm("care.prescribe"):
+            raise ClinicalValueError("by", "a prescriber decides a review")
+        allowed = dict(alert.decisions())
+        if decision not in allowed:
+            names = ", ".join(label.lower() for label in allowed.values())
+            raise ClinicalValueError("decision", f"choose a decision: {names}")
+    elif decision:
+        raise ClinicalValueError("decision", "only a review task takes a decision")
     updated = Alert.objects.filter(pk=alert.pk, status=AlertStatus.OPEN).update(
         status=AlertStatus.ACKNOWLEDGED,
         acknowledged_at=now,
         acknowledged_by=by,
         note=note.strip(),
+        decision=decision,
     )
     if not updated:
         raise ClinicalValueError("alert", "this alert was already acknowledged")
@@ -350,7 +510,7 @@ def course_facts(
         weight_measured_on=weight.measured_on if weight else None,
         weight_max_age_days=rules.weight_max_age_days,
         induction_infusions_given=infusions_given,
-        induction_infusions_planned=protocol.induction_infusions,
+        induction_infusions_planned=course.induction_infusions(protocol),
         review_signed_by_prescriber=course.reviews.exists(),
         today=today,
         medication_classes_missing=tuple(
@@ -528,6 +688,47 @@ def sign_review(
         reason="post-induction review",
     )
     return review
+
+
+@transaction.atomic
+def extend_induction(*, course: Course, to: int, reason: str, by: User, at: dt.datetime) -> Course:
+    """Record that the prescriber extended the induction series to `to` infusions in all (the
+    visits are booked by sustain.scheduling.extension, which checks the protocol allows it).
+
+    From the post-induction review the course goes back to induction, whose guards are checked
+    again (consent, the screen, baseline measures, a current weight); during induction the
+    change is a row on the timeline. Audited."""
+    if not by.has_perm("care.prescribe"):
+        raise ClinicalValueError("by", "a prescriber extends the series")
+    course = Course.objects.select_for_update().select_related("patient__site").get(pk=course.pk)
+    if course.status not in {CourseStatus.INDUCTION, CourseStatus.REVIEW}:
+        raise ClinicalValueError(
+            "status",
+            "the series is extended during induction or at the post-induction review; the "
+            f"course is in {course.get_status_display()}",
+        )
+    protocol = protocol_versions.protocol_for(course)
+    before = course.induction_infusions(protocol)
+    if to <= before:
+        raise ClinicalValueError(
+            "to", f"an extension adds infusions to the {before} of the induction; got {to}"
+        )
+    course.extended_to = to
+    course.save(update_fields=["extended_to"])
+    why = f"series extended from {before} to {to} infusions: {reason}"
+    if course.status == CourseStatus.REVIEW:
+        change_course_status(course=course, status=CourseStatus.INDUCTION, by=by, at=at, reason=why)
+        course.refresh_from_db()
+        return course
+    CourseTransition.objects.create(
+        course=course, from_status=course.status, to_status=course.status, at=at, by=by,
+        reason=why,
+    )  # fmt: skip
+    record_patient_event(
+        by=by, patient=course.patient, category=DataCategory.COURSE, obj=course,
+        action=AuditAction.UPDATE,
+    )  # fmt: skip
+    return course
 
 
 _MG_PER_KG_STEP = Decimal("0.001")  # a course's dose is kept to 0.001 mg/kg

@@ -105,7 +105,11 @@ def alert_acknowledge(request: AuthenticatedRequest, alert_id: int) -> HttpRespo
     attempt(
         request,
         lambda: services.acknowledge_alert(
-            alert=alert, by=request.user, note=request.POST.get("note", ""), now=timezone.now()
+            alert=alert,
+            by=request.user,
+            note=request.POST.get("note", ""),
+            now=timezone.now(),
+            decision=request.POST.get("decision", ""),
         ),
     )
     return _to_patient(alert.patient_id)

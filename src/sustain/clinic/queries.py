@@ -77,10 +77,13 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
     visits = scheduling_queries.as_visits(appointments)
     next_visit = next((a for a in appointments if a.status == AppointmentStatus.BOOKED), None)
     assessments = care_queries.scored_assessments(user, patient)
+    induction = course.induction_infusions(protocol) if course and protocol else None
     measures = (
         None
         if assessments is None
-        else care_queries.measure_summaries(assessments, visits, protocol=protocol, tz=tz)
+        else care_queries.measure_summaries(
+            assessments, visits, protocol=protocol, tz=tz, induction_infusions=induction
+        )
     )
     details = None
     if course is not None and protocol is not None and user.has_perm(care_queries.COURSE_DETAILS):

@@ -12,5 +12,6 @@ urlpatterns = [
     ),
     path("patients/<int:patient_id>/course-status/", views.course_status, name="course_status"),
     path("patients/<int:patient_id>/review/", views.course_review, name="review"),
+    path("patients/<int:patient_id>/extend/", views.course_extend, name="extend"),
     path("patients/<int:patient_id>/invite/", views.self_report_invite, name="invite"),
 ]

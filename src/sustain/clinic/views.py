@@ -1,6 +1,8 @@
 """The pages that gather from several apps: the patient page, questionnaire entry (at a visit
 or not), the course's phase changes and post-induction review, and self-report links."""
 
+import datetime as dt
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -29,11 +31,12 @@ from sustain.clinic.forms import InviteForm
 from sustain.clinic.queries import patient_page
 from sustain.infusion import services as infusion_services
 from sustain.portal import services as portal_services
+from sustain.scheduling import extension
 from sustain.scheduling import queries as scheduling_queries
-from sustain.scheduling.enums import AppointmentStatus, CancellationReason
+from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, CancellationReason
 from sustain.scheduling.forms import VisitForm
 from sustain.scheduling.models import Appointment
-from sustain_core import instruments, maintenance, medications
+from sustain_core import instruments, maintenance, medications, protocols
 from sustain_core.errors import ClinicalValueError
 from sustain_core.outcomes import TrajectoryStatus
 
@@ -238,15 +241,19 @@ def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
         scheduling_queries.as_visits(visits),
         protocol=protocol,
         tz=tz,
+        induction_infusions=course.induction_infusions(protocol),
     )
-    primary = next((m for m in measures if m.instrument.code == protocol.instrument), None)
+    primary = care_queries.primary_measure(measures, protocol)
     status = primary.trajectory.status if primary and primary.trajectory else None
+    extend_up_to = _extension_allowed(protocol, primary, visits)
     recommended, why = maintenance.recommend(
         responded=status in {TrajectoryStatus.RESPONDED, TrajectoryStatus.REMITTED},
         remitted=status == TrajectoryStatus.REMITTED,
         relapsed=False,
         days_to_relapse=None,
         options=protocol.maintenance_options,
+        partial=status == TrajectoryStatus.PARTIAL_RESPONSE,
+        extend_up_to=extend_up_to,
     )
     options = list(protocol.maintenance_options)
     form = ReviewForm(options, request.POST or None)
@@ -278,6 +285,8 @@ def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
         "patient": patient,
         "course": course,
         "protocol": protocol,
+        "primary": primary,
+        "extend_up_to": extend_up_to,
         "visits": visits,
         "measures": measures,
         "options": options,
@@ -287,6 +296,62 @@ def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
         "tz": tz,
     }
     return render(request, "clinic/review.html", context)
+
+
+def _extension_allowed(
+    protocol: protocols.Protocol,
+    primary: care_queries.MeasureSummary | None,
+    visits: list[Appointment],
+) -> int | None:
+    """The infusions in all the protocol would let this course extend to now, or None (the
+    review's suggestion names it; booking checks again: scheduling.extension)."""
+    try:
+        protocols.check_extension(
+            protocol,
+            outcome=primary.outcome if primary else None,
+            infusions=sum(v.status in OCCUPYING for v in visits),
+            extra=1,
+        )
+    except ClinicalValueError:
+        return None
+    return protocol.extension_max_infusions
+
+
+class ExtensionForm(forms.Form):
+    extra = forms.IntegerField(min_value=1, max_value=100, label="More infusions")
+    earliest = forms.DateField(required=False, label="From (optional)")
+
+
+@require_POST
+@login_required
+def course_extend(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Extend the induction series of a partial or late responder (prescribers): book more
+    visits under the protocol's series rules (sustain.scheduling.extension)."""
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, "care.prescribe", category=DataCategory.SCHEDULE
+    )
+    course = care_services.active_course(patient)
+    form = ExtensionForm(request.POST)
+    if course is None:
+        messages.error(request, "There is no active course.")
+    elif not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        now = timezone.now()
+        day = form.cleaned_data["earliest"]
+        earliest = dt.datetime.combine(day, dt.time.min, tzinfo=patient.site.tz) if day else now
+        attempt(
+            request,
+            lambda: extension.extend_series(
+                course=course,
+                extra=form.cleaned_data["extra"],
+                earliest=earliest,
+                by=request.user,
+                now=now,
+            ),
+            success=lambda booked: f"Series extended: {len(booked)} more visits booked.",
+        )
+    return _to_patient(patient.pk)
 
 
 @require_POST

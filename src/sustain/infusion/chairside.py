@@ -27,6 +27,7 @@ from sustain.care import services as care
 from sustain.care.enums import AlertKind, AlertStatus, CourseStatus, Sex
 from sustain.care.models import Medication
 from sustain.care.rules import current_rules, rules_for_record
+from sustain.infusion import course_reviews
 from sustain.infusion.enums import EventKind, PregnancyTest, Stage
 from sustain.infusion.models import (
     Addendum,
@@ -570,9 +571,8 @@ def _give_dose(
     given.save(force_insert=True)
     appointment.status = AppointmentStatus.COMPLETED
     appointment.save(update_fields=["status"])
-    if (
-        course.status == CourseStatus.INDUCTION
-        and appointment.number >= protocol.induction_infusions
+    if course.status == CourseStatus.INDUCTION and appointment.number >= course.induction_infusions(
+        protocol
     ):
         care.change_course_status(
             course=course, status=CourseStatus.REVIEW, by=by, at=at,
@@ -581,6 +581,7 @@ def _give_dose(
     care.record_patient_event(
         by=by, patient=appointment.patient, category=DataCategory.INFUSION, obj=given
     )
+    course_reviews.after_infusion(course, by=by, at=at)  # futility checkpoint, end of a taper
     return given
 
 

@@ -95,16 +95,22 @@ def course_dose_total(course: Course) -> tuple[int, Decimal, Decimal] | None:
     return len(doses), sum(doses, Decimal(0)), dosing.cumulative_mg_per_kg(doses, weight.weight_kg)
 
 
-def has_responded(course: Course) -> bool:
-    """Whether the course's outcome measure shows response or remission so far
-    (care.queries.measure_summaries over the course's visits)."""
+def course_measures(course: Course) -> list[care_queries.MeasureSummary]:
+    """The patient's measures over the course's visits, classified by the course's protocol
+    (care.queries.measure_summaries: its own response and partial-response fractions)."""
     protocol = protocol_versions.protocol_for(course)
     visits = scheduling_queries.as_visits(list(course.appointments.order_by("starts_at")))
-    measures = care_queries.measure_summaries(
+    return care_queries.measure_summaries(
         list(course.patient.assessments.all()), visits, protocol=protocol,
-        tz=course.patient.site.tz,
+        tz=course.patient.site.tz, induction_infusions=course.induction_infusions(protocol),
     )  # fmt: skip
-    return care_queries.has_responded(measures, protocol)
+
+
+def has_responded(course: Course) -> bool:
+    """Whether the course's outcome measure shows response or remission so far, by the
+    protocol's own response fraction (titration's "responded")."""
+    protocol = protocol_versions.protocol_for(course)
+    return care_queries.has_responded(course_measures(course), protocol)
 
 
 def titration_suggestion(course: Course, *, responded: bool) -> protocols.TitrationDecision | None:

@@ -20,11 +20,17 @@ By job: ``model`` (the dataclasses and enums), ``validation`` (the checks a prot
 pass, and ``feasible_start_weekdays``), ``guardrails`` (the platform's bounds against typing
 errors no protocol may pass, and the per-session ceilings), ``codec`` (the dict shape, a
 maintenance option's on its own, the differences between two versions and which of them are
-clinical), ``library`` (the TOML files and ``PROTOCOLS``) and ``titration`` (``titrate``).
-The public names are re-exported here.
+clinical), ``library`` (the TOML files and ``PROTOCOLS``), ``titration`` (``titrate``) and
+``checkpoints`` (the futility review and extending the series for partial and late
+responders). The public names are re-exported here.
 """
 
 from sustain_core.protocols import guardrails
+from sustain_core.protocols.checkpoints import (
+    check_extension,
+    futility_review,
+    scored_before_next_infusion,
+)
 from sustain_core.protocols.codec import (
     PROTOCOL_FORMATS,
     WORDING_AND_SCHEDULING_PATHS,
@@ -43,6 +49,7 @@ from sustain_core.protocols.library import (
     load_library,
 )
 from sustain_core.protocols.model import (
+    DEFAULT_PARTIAL_RESPONSE_FRACTION,
     DEFAULT_RELAPSE_CONFIRMATION_DAYS,
     DEFAULT_RESPONSE_FRACTION,
     PRIMARY_CONDITIONS,
@@ -51,6 +58,7 @@ from sustain_core.protocols.model import (
     Citation,
     Condition,
     DoseRegimen,
+    ExtensionFor,
     MonitoringPlan,
     Protocol,
     RegimenKind,
@@ -65,6 +73,7 @@ from sustain_core.protocols.validation import feasible_start_weekdays
 from sustain_core.staffing import VisitPhaseName
 
 __all__ = [
+    "DEFAULT_PARTIAL_RESPONSE_FRACTION",
     "DEFAULT_RELAPSE_CONFIRMATION_DAYS",
     "DEFAULT_RESPONSE_FRACTION",
     "DEPRESSION_INDUCTION_V1",
@@ -77,6 +86,7 @@ __all__ = [
     "Citation",
     "Condition",
     "DoseRegimen",
+    "ExtensionFor",
     "MonitoringPlan",
     "Protocol",
     "RegimenKind",
@@ -87,9 +97,11 @@ __all__ = [
     "TitrationTrigger",
     "VisitPhaseName",
     "VisitTemplate",
+    "check_extension",
     "clinical_changes",
     "diff_protocols",
     "feasible_start_weekdays",
+    "futility_review",
     "get_protocol",
     "guardrails",
     "load_library",
@@ -98,5 +110,6 @@ __all__ = [
     "protocol_from_dict",
     "protocol_from_text",
     "protocol_to_dict",
+    "scored_before_next_infusion",
     "titrate",
 ]

@@ -27,12 +27,14 @@ from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.measurement import Anchor, MeasurementRule
 from sustain_core.medications import DrugClass
 from sustain_core.protocols.model import (
+    DEFAULT_PARTIAL_RESPONSE_FRACTION,
     DEFAULT_RELAPSE_CONFIRMATION_DAYS,
     DEFAULT_RESPONSE_FRACTION,
     ChairCapability,
     Citation,
     Condition,
     DoseRegimen,
+    ExtensionFor,
     MonitoringPlan,
     Protocol,
     RegimenKind,
@@ -125,8 +127,10 @@ class _Table:
             _fail(where, _DECIMAL, text)
         return number
 
-    def enum(self, key: str, kind: type[_E]) -> _E:
+    def enum(self, key: str, kind: type[_E], default: _E | None = None) -> _E:
         allowed = f"one of {', '.join(kind)}"
+        if default is not None and self._get(key, str, allowed)[1] is None:
+            return default
         text = self._required(key, str, allowed)
         if text not in {member.value for member in kind}:
             _fail(f"{self._path}.{key}" if self._path else key, allowed, text)
@@ -230,6 +234,10 @@ def _protocol_from_dict(data: Mapping[str, object]) -> Protocol:
             _maintenance_from(table) for table in top.tables("maintenance_options")
         ),
         response_fraction=top.decimal("response_fraction", DEFAULT_RESPONSE_FRACTION),
+        partial_response_fraction=top.decimal(
+            "partial_response_fraction", DEFAULT_PARTIAL_RESPONSE_FRACTION
+        ),
+        extension_for=top.enum("extension_for", ExtensionFor, ExtensionFor.NOT_RESPONDED),
         unconfirmed=top.texts("unconfirmed"),
         notes=top.text("notes", default=""),
         reported_outcomes=top.texts("reported_outcomes"),
@@ -447,6 +455,8 @@ def protocol_to_dict(protocol: Protocol) -> dict[str, object]:
             for index, option in enumerate(protocol.maintenance_options)
         ],
         "response_fraction": str(protocol.response_fraction),
+        "partial_response_fraction": str(protocol.partial_response_fraction),
+        "extension_for": protocol.extension_for.value,
         "unconfirmed": list(protocol.unconfirmed),
         "notes": protocol.notes,
         "reported_outcomes": list(protocol.reported_outcomes),

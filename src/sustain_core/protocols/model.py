@@ -11,13 +11,13 @@ with a ClinicalValueError whose ``field`` names the rule it breaks (``series``, 
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import cast
 
-from sustain_core import staffing
+from sustain_core import outcomes, staffing
 from sustain_core.dosing import MG_PER_KG_MAX, WEIGHT_KG_MAX, WEIGHT_KG_MIN
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.maintenance import MaintenanceOption
@@ -353,6 +353,23 @@ DEFAULT_RELAPSE_CONFIRMATION_DAYS = 7
 DEFAULT_RESPONSE_FRACTION = Decimal("0.5")
 """Response is a fall of at least half the baseline score, e.g. MADRS [Murrough2013-avyia]."""
 
+DEFAULT_PARTIAL_RESPONSE_FRACTION = Decimal("0.25")
+"""Partial response is a fall of at least a quarter of the baseline score but less than the
+response fraction (25–49 % under a 50 % response): a clinic rule (unconfirmed), the band
+issue 11 asks for; clinical-facts defines no partial response."""
+
+
+class ExtensionFor(StrEnum):
+    """Who may have the induction series extended (``Protocol.extension_max_infusions``).
+
+    NOT_RESPONDED: partial responders and patients with no response yet, the late responders
+    of [Shiroma2014] (4 of 12 reached response only after 3 or more infusions); PARTIAL:
+    partial responders only. A responder is never extended: the review moves them on.
+    """
+
+    NOT_RESPONDED = "not_responded"
+    PARTIAL = "partial_response"
+
 
 class ChairCapability(StrEnum):
     """What a chair offers beyond a standard infusion chair; a protocol's visits may need it."""
@@ -487,7 +504,8 @@ class Protocol:
     ``max_span`` the most from the start of the first to the end of the last.
     ``instrument`` is the code of the questionnaire that measures the outcome; it is among
     ``baseline_measures`` (instrument codes measured before infusion 1) and response is a fall
-    of at least ``response_fraction`` of its baseline.
+    of at least ``response_fraction`` of its baseline, a partial response a fall of at least
+    ``partial_response_fraction`` (default 25 %, unconfirmed) but less (``outcome_rules``).
 
     ``measurement_plan`` says which questionnaires are due when (see
     ``sustain_core.measurement.due_items``); a protocol without one asks for none.
@@ -511,7 +529,8 @@ class Protocol:
     with no response after this many infusions the prescriber reviews the course (3: few
     reports describe response after more than 3 infusions when none came before
     [Sanacora2017-medscape]); None: no checkpoint. ``extension_max_infusions``: late
-    responders may continue up to this many infusions in all (None: no extension).
+    responders may continue up to this many infusions in all (None: no extension);
+    ``extension_for`` says whose series may be extended (``ExtensionFor``).
     ``safety`` holds the vital-sign and dissociation thresholds, ``maintenance_options`` the
     plans offered after induction. ``monitoring`` says how an infusion is watched and when
     the patient may leave (see ``MonitoringPlan``). ``unconfirmed`` lists, in words, every
@@ -521,11 +540,11 @@ class Protocol:
     ``series`` (the induction cannot fit; see ``feasible_start_weekdays``), ``regimen`` (see
     ``DoseRegimen``), ``titration`` (a step past its maximum; see ``TitrationRule``),
     ``instrument`` (an unknown code), ``measurement_plan``, ``safety``, ``futility_after``,
-    ``extension_max_infusions``, ``response_fraction``, ``minimum_age_years``,
-    ``monitoring`` or ``required_medication_classes`` (a class listed twice), or a platform
-    guardrail it breaks (``guardrails.protocol_breaches``: a bound against typing errors on the
-    dose, its rate, the safety thresholds, monitoring, recovery and the gap between
-    infusions). When several rules are broken, RulesBroken names every one.
+    ``extension_max_infusions``, ``response_fraction``, ``partial_response_fraction``,
+    ``minimum_age_years``, ``monitoring`` or ``required_medication_classes`` (a class listed
+    twice), or a platform guardrail it breaks (``guardrails.protocol_breaches``: a bound
+    against typing errors on the dose, its rate, the safety thresholds, monitoring, recovery
+    and the gap between infusions). When several rules are broken, RulesBroken names every one.
     """
 
     key: str
@@ -552,6 +571,8 @@ class Protocol:
     safety: SafetyThresholds = SafetyThresholds()
     maintenance_options: tuple[MaintenanceOption, ...] = ()
     response_fraction: Decimal = DEFAULT_RESPONSE_FRACTION
+    partial_response_fraction: Decimal = DEFAULT_PARTIAL_RESPONSE_FRACTION
+    extension_for: ExtensionFor = ExtensionFor.NOT_RESPONDED
     unconfirmed: tuple[str, ...] = ()
     notes: str = ""
     # What the literature reports for this regimen, each with its citation key (clinical-facts
@@ -572,6 +593,31 @@ class Protocol:
         if not self.indications:
             raise ClinicalValueError("indications", "a protocol needs one or more indications")
         validation.check_protocol(self)
+
+    def outcome_rules(self, instrument: str) -> outcomes.OutcomeRules | None:
+        """Return the rules that classify ``instrument``'s scores on a course of this protocol.
+
+        The protocol's own outcome instrument takes the protocol's response fraction (e.g.
+        ≥ 30 % for PTSD [Feder2021]), its partial-response fraction and its remission
+        override, with the protocol named in the citation; any other instrument keeps its
+        defaults (``outcomes.DEFAULT_RULES``). None for an instrument with no outcome rules
+        (the CADSS, the C-SSRS screener).
+        """
+        rules = outcomes.DEFAULT_RULES.get(instrument)
+        if rules is None or instrument != self.instrument:
+            return rules
+        if self.remission_max_override is not None:
+            rules = outcomes.rules_for(instrument, remission_max=self.remission_max_override)
+        return replace(
+            rules,
+            response_fraction=self.response_fraction,
+            partial_response_fraction=self.partial_response_fraction,
+            citation=(
+                f"{rules.citation}; {self.key} v{self.version} sets response ≥ "
+                f"{_percent(self.response_fraction)} % and partial response ≥ "
+                f"{_percent(self.partial_response_fraction)} %"
+            ),
+        )
 
     @property
     def visit_phases(self) -> tuple[Phase, ...]:
@@ -626,6 +672,11 @@ class Protocol:
     def max_span(self) -> dt.timedelta:
         """Return the most time from the start of the first infusion to the end of the last."""
         return self.series.max_span
+
+
+def _percent(fraction: Decimal) -> str:
+    """0.3 → "30", 0.125 → "12.5" (for citations and messages)."""
+    return f"{(fraction * 100).normalize():f}"
 
 
 def _present(value: Decimal | None) -> Decimal:

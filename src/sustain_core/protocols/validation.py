@@ -36,7 +36,8 @@ def check_protocol(protocol: "Protocol") -> None:
     (rule keys repeat, no suicide item before every infusion of a psychiatric protocol),
     ``titration`` (two rules for one trigger, a per-hour regimen, a limit that does not suit
     the starting dose; see ``TitrationRule.check_start``), ``futility_after``,
-    ``extension_max_infusions``, ``response_fraction``, ``minimum_age_years`` (1 to 120, a
+    ``extension_max_infusions``, ``response_fraction``, ``partial_response_fraction`` (above
+    0, below the response fraction), ``minimum_age_years`` (1 to 120, a
     bound against typing errors), ``contraindications_absolute`` (an item listed twice, or
     as both absolute and relative), ``required_medication_classes`` (a class listed twice),
     then every platform guardrail
@@ -111,6 +112,12 @@ def _check_counts(protocol: "Protocol") -> None:
         raise ClinicalValueError(
             "required_medication_classes",
             f"each required medication class is listed once; got {', '.join(required)}",
+        )
+    if not 0 < protocol.partial_response_fraction < protocol.response_fraction:
+        raise ClinicalValueError(
+            "partial_response_fraction",
+            "partial_response_fraction must be above 0 and below the response fraction "
+            f"{protocol.response_fraction}; got {protocol.partial_response_fraction}",
         )
 
 

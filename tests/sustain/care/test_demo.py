@@ -21,7 +21,8 @@ from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
 from sustain.scheduling.queries import waiting_courses
 from sustain.scheduling.services import book_series
 from sustain.scheduling.staff import site_profile
-from sustain_core.outcomes import DEFAULT_RULES, Outcome, classify
+from sustain_core.outcomes import Outcome, classify
+from sustain_core.protocols import DEPRESSION_INDUCTION_V1
 
 pytestmark = [pytest.mark.db]
 
@@ -172,15 +173,24 @@ def test_demo_loads_a_working_clinic(db, settings):
         assert "/r/" in message.body
         assert not any(p.family_name in message.body for p in Patient.objects.all())
 
-    # End of induction (first follow-up) against baseline: 9 of 16 respond, 4 remit.
+    # End of induction (first follow-up) against baseline, by the protocol's own rules: 9 of
+    # 16 respond, 4 remit, 6 respond partly (a fall of 25 % or more, issue 11), 1 does not.
     finished = Course.objects.filter(status__in=["review", "maintenance", "relapsed"])
+    rules = DEPRESSION_INDUCTION_V1.outcome_rules("phq9")
     results: Counter[Outcome] = Counter()
     for course in finished:
         first, end = course.assessments.filter(
             instrument="phq9", timepoint__in=["baseline", "follow_up"]
         ).values_list("total_score", flat=True)[:2]
-        results[classify(DEFAULT_RULES["phq9"], baseline_score=first, current_score=end)] += 1
-    assert results == {Outcome.REMISSION: 4, Outcome.RESPONSE: 5, Outcome.NO_RESPONSE: 7}
+        results[classify(rules, baseline_score=first, current_score=end)] += 1
+    assert results == {
+        Outcome.REMISSION: 4, Outcome.RESPONSE: 5, Outcome.PARTIAL_RESPONSE: 6,
+        Outcome.NO_RESPONSE: 1,
+    }  # fmt: skip
+    assert (
+        "End of induction (n=16): response 9 (56 %), remission 4 (25 %), partial response 6 "
+        "(38 %)" in output
+    )
     # Relapsers lost more than half their gain by the latest follow-up.
     for course in Course.objects.filter(status="relapsed"):
         totals = list(
@@ -191,15 +201,28 @@ def test_demo_loads_a_working_clinic(db, settings):
         assert 2 * (follow_ups[-1] - follow_ups[0]) > start - follow_ups[0]
 
     assert Alert.objects.filter(status="open", kind="suicide_risk").count() == 2
-    # A rise of 5 PHQ-9 [Lowe2004] or 4 GAD-7 [Toussaint2020] points between consecutive
-    # scores raised worsening alerts,
-    # for relapsing patients only.
+    # A rise of 5 PHQ-9 [Lowe2004] or 4 GAD-7 [Toussaint2020] points raised worsening alerts,
+    # for relapsing patients only: 8 on the score before, and 13 more where only the best
+    # score so far shows the gradual decline (issue 11: comparing with the previous score
+    # alone missed them). Each says which comparison fired.
     worsening = Alert.objects.filter(kind="worsening")
     assert sorted(worsening.values_list("assessment__instrument", flat=True)) == [
-        *["gad7"] * 4,
-        *["phq9"] * 4,
+        *["gad7"] * 10,
+        *["phq9"] * 11,
     ]
     assert set(worsening.values_list("patient__courses__status", flat=True)) == {"relapsed"}
+    details = list(worsening.values_list("detail", flat=True))
+    assert sum("from the previous score" in d for d in details) == 8
+    assert all("from the best score so far" in d for d in details)
+    # The futility review (issue 11): every course whose first PHQ-9 after infusion 3 showed
+    # no response by the protocol's 50 % has the prescriber's task, once.
+    futility = Alert.objects.filter(kind="futility_review")
+    assert futility.count() == 14
+    assert all(
+        a.detail.startswith("3 infusions given (the protocol's futility checkpoint is 3) and ")
+        and ("and no response on PHQ-9" in a.detail or "and partial response on PHQ-9" in a.detail)
+        for a in futility
+    )
     acknowledged = Alert.objects.get(status="acknowledged")
     assert acknowledged.acknowledged_by == ada
     assert verify_chain().ok

@@ -19,6 +19,12 @@ def plain(value: Decimal | int) -> str:
 
 
 @register.filter
+def percent(fraction: Decimal) -> str:
+    """A fraction as a percentage, exactly: 0.3 → "30", 0.125 → "12.5" (never rounded)."""
+    return plain(Decimal(fraction) * 100)
+
+
+@register.filter
 def hours(value: dt.timedelta) -> str:
     """A duration in whole hours when it is one (48 h), else in minutes."""
     seconds = int(value.total_seconds())

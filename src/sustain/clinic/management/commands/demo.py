@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -33,7 +33,7 @@ from sustain.accounts import directors
 from sustain.accounts.enums import Channel, Role
 from sustain.accounts.models import Membership, Site, User
 from sustain.care import services
-from sustain.care.enums import AlertStatus, Condition, CourseStatus, Sex, Timepoint
+from sustain.care.enums import AlertKind, AlertStatus, Condition, CourseStatus, Sex, Timepoint
 from sustain.care.models import Alert, Course, Patient
 from sustain.care.protocol_versions import protocol_for
 from sustain.clinic import story
@@ -880,30 +880,34 @@ class Command(BaseCommand):
             status__in=(CourseStatus.REVIEW, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
         )
         results: Counter[outcomes.Outcome] = Counter()
-        for course in finished:
+        for course in finished.select_related("patient__site"):
+            protocol = protocol_for(course)  # its own response and partial-response rules
             scores = list(
                 course.assessments.filter(
-                    instrument="phq9", timepoint__in=(Timepoint.BASELINE, Timepoint.FOLLOW_UP)
+                    instrument=protocol.instrument,
+                    timepoint__in=(Timepoint.BASELINE, Timepoint.FOLLOW_UP),
                 ).values_list("total_score", flat=True)[:2]
             )
+            # A protocol's outcome instrument always has rules (protocol validation).
+            rules = cast(outcomes.OutcomeRules, protocol.outcome_rules(protocol.instrument))
             results[
-                outcomes.classify(
-                    outcomes.DEFAULT_RULES["phq9"],
-                    baseline_score=scores[0],
-                    current_score=scores[1],
-                )
+                outcomes.classify(rules, baseline_score=scores[0], current_score=scores[1])
             ] += 1
         n = sum(results.values())
         responders = results[outcomes.Outcome.RESPONSE] + results[outcomes.Outcome.REMISSION]
+        partial = results[outcomes.Outcome.PARTIAL_RESPONSE]
         self.stdout.write(
             f"End of induction (n={n}): response {responders} ({100 * responders / n:.0f} %), "
             f"remission {results[outcomes.Outcome.REMISSION]} "
-            f"({100 * results[outcomes.Outcome.REMISSION] / n:.0f} %)"
+            f"({100 * results[outcomes.Outcome.REMISSION] / n:.0f} %), "
+            f"partial response {partial} ({100 * partial / n:.0f} %)"
         )
         upcoming = Appointment.objects.filter(
             status=AppointmentStatus.BOOKED, starts_at__gte=self.now
         ).count()
-        open_alerts = Alert.objects.filter(status=AlertStatus.OPEN).count()
+        open_alerts = Alert.objects.filter(
+            status=AlertStatus.OPEN, kind__in=(AlertKind.SUICIDE_RISK, AlertKind.CSSRS_RISK)
+        ).count()
         self.stdout.write(
             f"Upcoming booked visits: {upcoming}; open suicide-risk alerts: {open_alerts}"
         )
