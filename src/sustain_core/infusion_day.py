@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from sustain_core.dosing import WEIGHT_MAX_AGE_DAYS_DEFAULT, validate_weight_max_age_days
+from sustain_core.dosing import (
+    WEIGHT_MAX_AGE_DAYS_DEFAULT,
+    WeightBasis,
+    validate_weight_max_age_days,
+)
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.instruments import INSTRUMENTS
 from sustain_core.protocols.model import ALDRETE_MAX, SafetyThresholds
@@ -230,6 +234,7 @@ class GateItem(StrEnum):
     BASELINE_VITALS = "baseline_vitals"
     BLOOD_PRESSURE = "blood_pressure"
     WEIGHT = "weight"
+    HEIGHT = "height"
     PRE_INFUSION_MEASURES = "pre_infusion_measures"
     SUICIDE_RISK = "suicide_risk"
     MIN_GAP = "min_gap"
@@ -282,10 +287,13 @@ class GateFacts:
     the patient for today despite an open suicide-risk alert. ``last_infusion_at``: the start
     of the last infusion (None: none yet); ``min_gap`` the protocol's ``series.min_gap``
     between starts. ``dose_review_pending``: the last infusion was stopped for blood pressure
-    and no prescriber has reviewed the dose since.
+    and no prescriber has reviewed the dose since. ``height_missing_for``: the body weight
+    the clinic doses on (ideal or adjusted) when the patient has no recorded height, which
+    its BMI threshold needs; None when no height is needed or one is recorded.
 
     Raises OutOfRange naming the fact for a moment without a time zone or later than now, a
-    negative duration, an unknown instrument code or a weight age outside 0–365 days.
+    negative duration, an unknown instrument code, a weight age outside 0–365 days, or a
+    ``height_missing_for`` that is not ideal or adjusted.
     """
 
     today: dt.date
@@ -312,6 +320,7 @@ class GateFacts:
     min_gap: dt.timedelta
     dose_review_pending: bool
     weight_max_age_days: int = WEIGHT_MAX_AGE_DAYS_DEFAULT
+    height_missing_for: WeightBasis | None = None
 
     def __post_init__(self) -> None:
         _check_moment("now", self.now)
@@ -330,6 +339,12 @@ class GateFacts:
                 f"{self.measures_missing!r}",
             )
         validate_weight_max_age_days(self.weight_max_age_days, field="weight_max_age_days")
+        if self.height_missing_for not in (None, WeightBasis.IDEAL, WeightBasis.ADJUSTED):
+            raise OutOfRange(
+                "height_missing_for",
+                f"a height is missing only for ideal or adjusted weight dosing; got "
+                f"{self.height_missing_for!r}",
+            )
 
 
 def gate_failures(facts: GateFacts, safety: SafetyThresholds) -> tuple[GateFailure, ...]:
@@ -358,6 +373,9 @@ def gate_failures(facts: GateFacts, safety: SafetyThresholds) -> tuple[GateFailu
       the deferral threshold (``deferral_reasons``; unconfirmed thresholds, §5a).
     - weight (nurse): "record a weight: none within the clinic's 30 days" (mg/kg dosing; the
       age limit is the clinic's, unconfirmed).
+    - height (nurse): "record the patient's height: the clinic doses on adjusted body weight
+      above a BMI threshold, and the BMI needs the height" (``ClinicRules``, clinical-facts
+      §2a, unconfirmed); the dose cannot be calculated without it.
     - pre_infusion_measures (nurse): "complete the pre-infusion PHQ-9, GAD-7".
     - suicide_risk (prescriber): an open suicide-risk alert not cleared for today.
     - min_gap (time): "the last infusion was 20 h ago; the protocol allows one at least 48 h
@@ -482,6 +500,17 @@ def _weight(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
     )
 
 
+def _height(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
+    if facts.height_missing_for is None:
+        return None
+    return GateFailure(
+        GateItem.HEIGHT,
+        f"record the patient's height: the clinic doses on {facts.height_missing_for} body "
+        "weight above a BMI threshold, and the BMI needs the height",
+        _NURSE,
+    )
+
+
 def _pre_infusion_measures(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
     if not facts.measures_missing:
         return None
@@ -537,6 +566,7 @@ _GATE_CHECKS = (
     _baseline_vitals,
     _blood_pressure,
     _weight,
+    _height,
     _pre_infusion_measures,
     _suicide_risk,
     _min_gap,

@@ -15,6 +15,7 @@ terminates (2.25), otherwise rounded to 0.01 with ROUND_HALF_UP (10/3 → 3.33).
 figure is for display; nothing is rounded before banding.
 """
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -90,6 +91,12 @@ class Instrument:
     the publisher's edition. ``title`` is the full name; ``short_title`` ("PHQ-9") is used in
     messages and tables. ``citation`` lists the clinical-facts source keys; ``notes`` says what
     is unconfirmed, secondary or a local choice.
+
+    ``recall`` is the period the questions ask about, in words ("last 2 weeks");
+    ``recall_window`` is that period as a duration (0 for "right now"), or None when the
+    instrument has no fixed window (the C-SSRS asks "since last contact") or its window is
+    unknown; ``recall_source`` cites it or says it is unconfirmed or unknown. Asking again
+    before the window has passed overlaps the answers (``protocols.plan_warnings``).
     """
 
     code: str
@@ -107,6 +114,8 @@ class Instrument:
     licence: str
     citation: str
     notes: str = ""
+    recall_window: dt.timedelta | None = None
+    recall_source: str = "unknown: not in clinical-facts"
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,8 @@ _PHQ9 = Instrument(
         "The suicide_item_positive flag (item 9 > 0) is an implementation requirement and "
         "standard practice, unconfirmed as a published rule (clinical-facts §7, §10.12)."
     ),
+    recall_window=dt.timedelta(days=14),
+    recall_source="[Kroenke2001], clinical-facts §7",
 )
 
 _GAD7 = Instrument(
@@ -258,6 +269,8 @@ _GAD7 = Instrument(
         "reproductions read 'it is hard to sit still' in item 5). The zero anchor is "
         "'Not at all' [CamCOPS-GAD7]."
     ),
+    recall_window=dt.timedelta(days=14),
+    recall_source="[Spitzer2006], clinical-facts §7",
 )
 
 _PCL5 = Instrument(
@@ -309,6 +322,8 @@ _PCL5 = Instrument(
         "not verified against the VA form, so only short labels are shipped (text None). "
         "LOINC unconfirmed."
     ),
+    recall_window=dt.timedelta(days=30),
+    recall_source="[PCL5-scoring], clinical-facts §7; a month is counted as 30 days (derived)",
 )
 
 _QIDS_SR16 = Instrument(
@@ -358,6 +373,8 @@ _QIDS_SR16 = Instrument(
         "where the paper form asks for only one of items 6/7 or 8/9 (not in clinical-facts, "
         "unconfirmed), record 0 for the other, which leaves the domain maximum unchanged."
     ),
+    recall_window=dt.timedelta(days=7),
+    recall_source="[GuidelineCentral-QIDS] [QIDS-Rdoc], clinical-facts §7",
 )
 
 _CSSRS_SCREENER = Instrument(
@@ -401,6 +418,11 @@ _CSSRS_SCREENER = Instrument(
         "never triaged below moderate). Answers: 0 = no, 1 = yes. Total is the risk rank "
         "0–3, not a count of yes answers. Licence and LOINC unconfirmed."
     ),
+    recall_window=None,
+    recall_source=(
+        "no fixed window: the screener asks since the last contact [CSSRS-screen], so it is "
+        "made to be asked at every contact; item 6 asks about the past 3 months [CSSRS-form]"
+    ),
 )
 
 _PAIN_NRS = Instrument(
@@ -431,6 +453,8 @@ _PAIN_NRS = Instrument(
         "Recall 'right now' and the item wording are local choices (unconfirmed); the anchors "
         "0 = no pain, 10 = worst possible pain are from [Farrar2001]."
     ),
+    recall_window=dt.timedelta(0),
+    recall_source="a local choice (unconfirmed)",
 )
 
 _BPI_SEVERITY_KEYS = ("worst", "least", "average", "now")
@@ -487,6 +511,8 @@ _BPI_SF = Instrument(
         "band (4.5 mild, 6.75 moderate): local choice, unconfirmed. An interference mean of 6 "
         "or 7 items may not terminate and is then rounded to 0.01 half up (display figure)."
     ),
+    recall_window=dt.timedelta(hours=24),
+    recall_source="[ePPOC-BPI], clinical-facts §7",
 )
 
 _FIQR_DOMAINS: tuple[tuple[str, tuple[str, ...], int], ...] = (
@@ -523,6 +549,8 @@ _FIQR = Instrument(
         "days' unconfirmed. Item wording and licence unconfirmed, so labels name the domain "
         "and position only."
     ),
+    recall_window=dt.timedelta(days=7),
+    recall_source="not in clinical-facts (unconfirmed)",
 )
 
 _CADSS6_KEYS = ("1", "2", "6", "7", "15", "22")
@@ -547,6 +575,8 @@ _CADSS = Instrument(
         "(23 × 4). Licence unconfirmed. Item wording is not in clinical-facts, so labels are "
         "neutral. No severity bands are published in the facts."
     ),
+    recall_window=dt.timedelta(0),
+    recall_source="present-state dissociation [Bremner1998], clinical-facts §5c",
 )
 
 _MADRS = Instrument(
@@ -588,6 +618,8 @@ _MADRS = Instrument(
         "not used. Only item names are shipped; wording and anchors are copyrighted. Recall "
         "period is not in clinical-facts (unconfirmed). LOINC not in clinical-facts."
     ),
+    recall_window=dt.timedelta(days=7),
+    recall_source="not in clinical-facts (unconfirmed)",
 )
 
 INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(

@@ -18,7 +18,9 @@ the protocol's ``unconfirmed`` list or in the text that carries it.
 
 By job: ``model`` (the dataclasses and enums), ``validation`` (the checks a protocol must
 pass, and ``feasible_start_weekdays``), ``codec`` (the dict shape, and a maintenance option's
-on its own), ``library`` (the TOML files and ``PROTOCOLS``) and ``titration`` (``titrate``).
+on its own), ``library`` (the TOML files and ``PROTOCOLS``), ``titration`` (``titrate``, and
+``trigger_reads``: what a rule's trigger reads) and ``recall`` (``plan_warnings``: a plan that
+asks for an instrument more often than its recall period).
 The public names are re-exported here.
 """
 
@@ -53,7 +55,8 @@ from sustain_core.protocols.model import (
     TitrationTrigger,
     VisitTemplate,
 )
-from sustain_core.protocols.titration import TitrationDecision, titrate
+from sustain_core.protocols.recall import plan_warnings
+from sustain_core.protocols.titration import TitrationDecision, titrate, trigger_reads
 from sustain_core.protocols.validation import feasible_start_weekdays
 from sustain_core.staffing import VisitPhaseName
 
@@ -84,7 +87,9 @@ __all__ = [
     "load_library",
     "maintenance_option_from_dict",
     "maintenance_option_to_dict",
+    "plan_warnings",
     "protocol_from_dict",
     "protocol_to_dict",
     "titrate",
+    "trigger_reads",
 ]
