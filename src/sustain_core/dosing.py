@@ -76,6 +76,12 @@ HEIGHT_CM_MIN = Decimal("100")
 HEIGHT_CM_MAX = Decimal("250")
 _HEIGHT_CM_RESOLUTION = Decimal("0.1")
 _DEVINE_BASE_KG = {"male": Decimal("50"), "female": Decimal("45.5")}
+# Devine has a formula for men and one for women only. For a patient recorded with another sex
+# (or none) the ideal body weight is the weight at a BMI of 22 (Lemmens HJ, Brodsky JB,
+# Bernstein DP. Estimating ideal body weight — a new formula. Obes Surg 2005;15(7):1082-1083;
+# not in clinical-facts, unconfirmed here), which needs no sex and stays below the actual
+# weight of anyone at a BMI threshold of 25 or more.
+_SEX_NEUTRAL_IDEAL_BMI = Decimal("22")
 _DEVINE_KG_PER_INCH = Decimal("2.3")
 _CM_PER_INCH = Decimal("2.54")
 # Adjusted body weight = IBW + 0.4 × (actual − IBW). (not in clinical-facts; the usual
@@ -477,6 +483,9 @@ def dosing_weight_kg(
       extended: 2.3 kg less per inch under 5 ft (an extrapolation, unconfirmed), so that
       148 cm (female) gives 41.5 kg. A threshold of 25 or more keeps the ideal weight below
       the actual weight at every height (see BMI_THRESHOLD_MIN).
+    - A patient recorded with a sex other than female or male (Devine has no formula for
+      them): the ideal body weight is the weight at a BMI of 22, 22 × height² (Lemmens 2005;
+      not in clinical-facts, unconfirmed), so that such a patient is dosed too.
     - Rounding: the ideal or adjusted weight is rounded once, half-up, to 0.1 kg, the
       resolution of ``validate_weight_kg`` (intermediates carry 34 significant digits, far
       finer than the step). The actual weight is returned unchanged.
@@ -484,10 +493,9 @@ def dosing_weight_kg(
     Raises OutOfRange naming the field: ``actual_kg`` as in ``validate_weight_kg`` (field
     ``weight_kg``); ``basis`` a WeightBasis; for IDEAL/ADJUSTED, ``height_cm`` recorded (the
     message says to record it: the BMI needs it) and as in ``validate_height_cm``,
-    ``bmi_threshold`` 25–50 kg/m² to 0.1, and — only when the threshold is reached —
-    ``sex`` "female" or "male" (Devine has no other formula), and ``height_cm`` again when the
-    ideal or adjusted weight of a very short patient is below WEIGHT_KG_MIN (30 kg), which no
-    dose here is calculated for.
+    ``bmi_threshold`` 25–50 kg/m² to 0.1, and ``height_cm`` again when the ideal or adjusted
+    weight of a very short patient is below WEIGHT_KG_MIN (30 kg), which no dose here is
+    calculated for.
     """
     validate_weight_kg(actual_kg)
     if basis not in tuple(WeightBasis):
@@ -507,17 +515,14 @@ def dosing_weight_kg(
         below_threshold = actual_kg < bmi_threshold * (height_cm / 100) ** 2
     if below_threshold:
         return actual_kg
-    if sex not in _DEVINE_BASE_KG:
-        raise OutOfRange(
-            "sex",
-            f"ideal body weight (Devine) needs sex female or male; got {sex!r}; "
-            "dose this patient on actual weight",
-        )
     with localcontext(_ROUNDED):
-        weight_kg = (
-            _DEVINE_BASE_KG[sex]
-            + _DEVINE_KG_PER_INCH * (height_cm - DEVINE_BASE_HEIGHT_CM) / _CM_PER_INCH
-        )
+        if sex in _DEVINE_BASE_KG:
+            weight_kg = (
+                _DEVINE_BASE_KG[sex]
+                + _DEVINE_KG_PER_INCH * (height_cm - DEVINE_BASE_HEIGHT_CM) / _CM_PER_INCH
+            )
+        else:
+            weight_kg = _SEX_NEUTRAL_IDEAL_BMI * (height_cm / 100) ** 2
         if basis == WeightBasis.ADJUSTED:
             weight_kg += _ADJUSTED_FRACTION * (actual_kg - weight_kg)
         weight_kg = weight_kg.quantize(_WEIGHT_KG_RESOLUTION)

@@ -603,6 +603,16 @@ def test_plan_infusion_dose_rejects_out_of_range(field: str, value: object, mess
             D("50"), D("140"), "female", WeightBasis.ADJUSTED, D("30"), D("50"),
             id="below-5ft-below-threshold-actual",
         ),
+        # Another sex (or none): the weight at BMI 22 (Lemmens 2005, unconfirmed). 180 cm:
+        # 22 × 3.24 = 71.28 → 71.3; at 120 kg adjusted 0.6 × 71.28 + 48 = 90.768 → 90.8.
+        pytest.param(
+            D("120"), D("180"), "other", WeightBasis.IDEAL, D("30"), D("71.3"),
+            id="ideal-sex-other-bmi-22",
+        ),
+        pytest.param(
+            D("120"), D("180"), "unknown", WeightBasis.ADJUSTED, D("30"), D("90.8"),
+            id="adjusted-sex-unknown-bmi-22",
+        ),
         # The 300 kg patient (180 cm, male): 150 mg at 0.5 mg/kg on actual weight;
         # adjusted 0.6 × 74.99213 + 120 = 164.99528 → 165.0 kg, 82.5 mg.
         pytest.param(
@@ -741,13 +751,6 @@ _THRESHOLD_RANGE = "between 25 and 50 kg/m² to at most 0.1"
             "bmi_threshold",
             f"BMI threshold must be a finite Decimal {_THRESHOLD_RANGE}; got 30",
             id="threshold-int",
-        ),
-        pytest.param(
-            {"sex": "unknown"},
-            "sex",
-            "ideal body weight (Devine) needs sex female or male; got 'unknown'; "
-            "dose this patient on actual weight",
-            id="sex-unknown-above-threshold",
         ),
     ],
 )

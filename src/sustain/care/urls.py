@@ -9,6 +9,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/enrol/", views.enrol, name="enrol"),
     path("patients/<int:patient_id>/consent/", views.consent_record, name="consent"),
     path("patients/<int:patient_id>/weight/", views.weight_record, name="weight"),
+    path("patients/<int:patient_id>/height/", views.height_record, name="height"),
     path("patients/<int:patient_id>/screen/", views.screen_sign, name="screen"),
     path("alerts/", views.alert_list, name="alert_list"),
     path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),

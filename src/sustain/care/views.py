@@ -26,11 +26,13 @@ from sustain.care.forms import (
     ClinicalRulesForm,
     ConsentForm,
     ContraindicationScreenForm,
+    HeightForm,
     MessageRulesForm,
     PatientForm,
     WeightForm,
 )
 from sustain_core import clinic_rules
+from sustain_core.numbers import plain
 
 
 def _to_patient(patient_id: int) -> HttpResponse:
@@ -156,6 +158,26 @@ def weight_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
                 patient=patient, by=request.user, now=timezone.now(), **form.cleaned_data
             ),
             success=lambda weight: f"Weight recorded: {weight.weight_kg} kg.",
+        )
+    return _to_patient(patient.pk)
+
+
+@require_POST
+@login_required
+def height_record(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Record the patient's height (nurses, prescribers): an ideal or adjusted dosing weight
+    needs it for the BMI."""
+    patient = queries.get_patient_for_change(
+        request.user, patient_id, "care.add_weightmeasurement", category=DataCategory.DEMOGRAPHICS
+    )
+    form = HeightForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.record_height(patient=patient, by=request.user, **form.cleaned_data),
+            success=f"Height recorded: {plain(form.cleaned_data['height_cm'])} cm.",
         )
     return _to_patient(patient.pk)
 

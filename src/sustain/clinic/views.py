@@ -19,6 +19,7 @@ from sustain.care.enums import CourseStatus, Timepoint
 from sustain.care.forms import (
     AssessmentMetaForm,
     ContraindicationScreenForm,
+    HeightForm,
     InstrumentForm,
     WeightForm,
 )
@@ -76,6 +77,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "cancel_reasons": CancellationReason.choices,
         "invite_form": InviteForm(),
         "weight_form": WeightForm(initial={"measured_on": now.astimezone(patient.site.tz).date()}),
+        "height_form": HeightForm(initial={"height_cm": patient.height_cm}),
         "now": now,
         "tz": patient.site.tz,
     }

@@ -40,6 +40,7 @@ class DoseView:
 
     next_plan: dosing.DosePlan | dosing.HourlyDosePlan | None
     next_plan_refused: str
+    next_plan_refused_field: str  # what to record, e.g. "height_cm" (the page offers its form)
     given: dict[int, InfusionRecord]  # by appointment id
     course_total: tuple[int, Decimal, Decimal] | None
     titration: protocols.TitrationDecision | None
@@ -52,7 +53,7 @@ def dose_view(
     """The course's doses, or None for a role that may not see doses (nothing is loaded)."""
     if course is None or not user.has_perm(DOSES):
         return None
-    next_plan, refused = None, ""
+    next_plan, refused, refused_field = None, "", ""
     rules = current_rules(course.patient.site).as_rules()
     if next_visit is not None:
         try:
@@ -62,10 +63,11 @@ def dose_view(
                 rules=rules,
             )
         except ClinicalValueError as error:
-            refused = error.message
+            refused, refused_field = error.message, error.field
     return DoseView(
         next_plan=next_plan,
         next_plan_refused=refused,
+        next_plan_refused_field=refused_field,
         given={r.appointment_id: r for r in InfusionRecord.objects.filter(course=course)},
         course_total=services.course_dose_total(course),
         titration=services.titration_suggestion(course, responded=responded),
