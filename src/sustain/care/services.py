@@ -518,7 +518,8 @@ def set_course_dose(
     course.save(update_fields=["dose_mg_per_kg"])
     CourseTransition.objects.create(
         course=course, from_status=course.status, to_status=course.status, at=at, by=by,
-        reason=f"dose {before} → {mg_per_kg} mg/kg {reason}",
+        reason=f"dose {plain(before) if before is not None else 'none'} → {plain(mg_per_kg)} mg/kg "
+        f"{reason}",
     )  # fmt: skip
     record_patient_event(
         by=by, patient=course.patient, category=DataCategory.COURSE, obj=course,

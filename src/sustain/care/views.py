@@ -157,7 +157,7 @@ def weight_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
             lambda: services.record_weight(
                 patient=patient, by=request.user, now=timezone.now(), **form.cleaned_data
             ),
-            success=lambda weight: f"Weight recorded: {weight.weight_kg} kg.",
+            success=lambda weight: f"Weight recorded: {plain(weight.weight_kg)} kg.",
         )
     return _to_patient(patient.pk)
 

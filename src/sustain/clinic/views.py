@@ -34,6 +34,7 @@ from sustain.scheduling.forms import VisitForm
 from sustain.scheduling.models import Appointment
 from sustain_core import instruments, maintenance
 from sustain_core.errors import ClinicalValueError
+from sustain_core.numbers import plain
 from sustain_core.outcomes import TrajectoryStatus
 
 
@@ -146,7 +147,7 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
         else:
             messages.success(
                 request,
-                f"{instrument.short_title} recorded: {assessment.total_score.normalize():f}.",
+                f"{instrument.short_title} recorded: {plain(assessment.total_score)}.",
             )
             for alert in assessment.alerts.all():
                 messages.error(request, f"{alert.get_kind_display()}: an alert is open.")

@@ -75,9 +75,7 @@ class DecisionOut(Schema):
 # Numbers go out as text written by the one formatter (sustain_core.numbers.plain): exact,
 # never in scientific notation ("50", not "5E+1"); a pump rate with its 0.1 mL/h step.
 Amount = Annotated[Decimal, PlainSerializer(plain, return_type=str)]
-PumpRate = Annotated[
-    Decimal, PlainSerializer(partial(plain, places=1), return_type=str)
-]
+PumpRate = Annotated[Decimal, PlainSerializer(partial(plain, places=1), return_type=str)]
 
 
 class DoseOut(Schema):

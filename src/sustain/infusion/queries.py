@@ -45,6 +45,7 @@ class DoseView:
     course_total: tuple[int, Decimal, Decimal] | None
     titration: protocols.TitrationDecision | None
     weight_basis: str
+    bmi_threshold: Decimal
 
 
 def dose_view(
@@ -72,6 +73,7 @@ def dose_view(
         course_total=services.course_dose_total(course),
         titration=services.titration_suggestion(course, responded=responded),
         weight_basis=rules.dosing_weight_basis,
+        bmi_threshold=rules.dosing_bmi_threshold,
     )
 
 

@@ -37,6 +37,7 @@ from sustain.infusion.forms import (
 )
 from sustain.infusion.models import ChairsideRecord
 from sustain.scheduling.models import Appointment
+from sustain_core.numbers import plain
 
 AT_THE_CHAIR = chairside.AT_THE_CHAIR
 
@@ -312,6 +313,6 @@ def titrate(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         attempt(
             request,
             lambda: services.apply_titration(course=course, by=request.user, at=timezone.now()),
-            success=lambda decision: f"Next infusions at {decision.mg_per_kg} mg/kg.",
+            success=lambda decision: f"Next infusions at {plain(decision.mg_per_kg)} mg/kg.",
         )
     return redirect("clinic:patient_detail", patient_id=patient.pk)

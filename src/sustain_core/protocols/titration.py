@@ -127,14 +127,14 @@ def _increase_decision(
     elif infusions_given < rule.after_infusion:
         reason = f"no increase before {rule.after_infusion} infusions are given"
     elif current >= limit:
-        reason = f"already at the maximum {limit} mg/kg"
+        reason = f"already at the maximum {plain(limit)} mg/kg"
     else:
         return TitrationDecision(
             action=TitrationAction.INCREASE,
             mg_per_kg=min(current + step, limit),
             reason=(
                 f"no response on the {measure} after {infusions_given} infusions and tolerated: "
-                f"+{step} mg/kg up to {limit} mg/kg"
+                f"+{plain(step)} mg/kg up to {plain(limit)} mg/kg"
             ),
             source=rule.source,
         )
@@ -151,13 +151,14 @@ def _safety_decision(rule: TitrationRule, current: Decimal, reason: str) -> Titr
         return TitrationDecision(
             TitrationAction.HOLD,
             current,
-            f"{reason}: already at the floor {floor} mg/kg, hold the dose for prescriber review",
+            f"{reason}: already at the floor {plain(floor)} mg/kg, hold the dose for prescriber "
+            "review",
             rule.source,
         )
     return TitrationDecision(
         TitrationAction.REDUCE,
         max(current - step, floor),
-        f"{reason}: −{step} mg/kg down to {floor} mg/kg",
+        f"{reason}: −{plain(step)} mg/kg down to {plain(floor)} mg/kg",
         rule.source,
     )
 

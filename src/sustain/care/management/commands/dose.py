@@ -37,7 +37,7 @@ class Command(PlainCommand):
         )  # fmt: skip
         parser.add_argument("--vial-mg-per-ml", required=True, type=number("the vial strength"))
         parser.add_argument("--height-cm", type=number("the height"))
-        parser.add_argument("--sex", choices=[Sex.FEMALE, Sex.MALE, Sex.OTHER, Sex.UNKNOWN])
+        parser.add_argument("--sex", choices=[sex.value for sex in Sex])
 
     def handle(self, *args: Any, **options: Any) -> None:
         protocol = library_protocol(options["protocol"])
