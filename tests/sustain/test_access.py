@@ -86,6 +86,7 @@ def test_every_url_is_listed():
             "/patients/1/consent/",
             "/patients/1/course-status/",
             "/patients/1/enrol/",
+            "/patients/1/height/",
             "/patients/1/invite/",
             "/patients/1/review/",
             "/patients/1/screen/",

@@ -135,7 +135,7 @@ ALERT_LISTED = ("Suicide item positive", "(PHQ-9 17)")  # the same on the alert 
 ALERT_COUNT = ("1 open</span>",)  # the patient list's badge
 DOSE_GIVEN = ("35 mg at 150.0 mL/h", "mL/h")  # Pat's infusion 1 (any pump rate: "mL/h")
 DOSES = (*DOSE_GIVEN, "Next dose", "mg/kg cumulative")
-REVIEW_DOSES = ("32 mg (0.500 mg/kg) at 150.0 mL/h", "mL/h")
+REVIEW_DOSES = ("32 mg (0.5 mg/kg) at 150.0 mL/h", "mL/h")
 ADVERSE_EVENT = ("Brief nausea in recovery",)
 MARKERS = frozenset(
     SCORES + REVIEW_SCORES + ITEM_ANSWERS + ALERT + ALERT_LISTED + ALERT_COUNT + DOSES
@@ -187,8 +187,8 @@ PAGES = {
     "outbox": Page("accounts:outbox", "/accounts/outbox/"),
     "OpenAPI document": Page("api:openapi-json", "/api/v1/openapi.json"),
     "API root": Page("api:api-root", "/api/v1/"),
-    "infusion record API": Page(
-        "api:chairside_record", "/api/v1/visits/{visit}/infusion", ADVERSE_EVENT
+    "infusion record API": Page(  # the dose's preparation in words: "... at 150.0 mL/h"
+        "api:chairside_record", "/api/v1/visits/{visit}/infusion", (*ADVERSE_EVENT, "mL/h")
     ),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
@@ -243,6 +243,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:clinic_rules_change",
     "care:consent",
     "care:enrol",
+    "care:height",
     "care:screen",
     "care:weight",
     "clinic:course_status",
