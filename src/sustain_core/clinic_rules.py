@@ -49,8 +49,12 @@ class ClinicRules:
     - ``baseline_max_age_days``: induction needs the protocol's baseline measures from within
       this many days (default 30; 0–365; a clinic rule, unconfirmed).
     - ``dosing_weight_basis`` and ``dosing_bmi_threshold``: dose on actual, ideal or adjusted
-      body weight (Devine) from this BMI (default actual, 30 kg/m²; clinical-facts §2a "BMI >
-      30 caveat", unconfirmed: dosing.dosing_weight_kg).
+      body weight (Devine) from this BMI (dosing.dosing_weight_kg). Default: adjusted body
+      weight from a BMI of 30 kg/m² (clinical-facts §2a: "actual vs ideal body weight; BMI >
+      30 caveat", unconfirmed), so that a 300 kg patient is not dosed 150 mg on actual weight
+      (issue 11); adjusted rather than ideal because it keeps 40 % of the excess weight, the
+      usual drug-dosing adjustment (unconfirmed). Below the threshold the actual weight is
+      used; the BMI needs a recorded height, which the dose step asks for.
     - ``qids_suicide_threshold``: a QIDS-SR16 item-12 answer at or above this raises a
       suicide-risk alert (default 1, the lowest positive answer; no published threshold).
     - ``madrs_suicide_threshold``: a MADRS item-10 (suicidal thoughts) rating at or above this
@@ -81,7 +85,7 @@ class ClinicRules:
 
     weight_max_age_days: int = dosing.WEIGHT_MAX_AGE_DAYS_DEFAULT
     baseline_max_age_days: int = 30
-    dosing_weight_basis: dosing.WeightBasis = dosing.WeightBasis.ACTUAL
+    dosing_weight_basis: dosing.WeightBasis = dosing.WeightBasis.ADJUSTED
     dosing_bmi_threshold: Decimal = Decimal("30")
     qids_suicide_threshold: int = 1
     madrs_suicide_threshold: int = 2

@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from sustain_core.dosing import WEIGHT_MAX_AGE_DAYS_DEFAULT, validate_weight_max_age_days
+from sustain_core.dosing import (
+    WEIGHT_MAX_AGE_DAYS_DEFAULT,
+    WeightBasis,
+    validate_weight_max_age_days,
+)
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.instruments import INSTRUMENTS
 from sustain_core.protocols.model import ALDRETE_MAX, SafetyThresholds
@@ -233,6 +237,7 @@ class GateItem(StrEnum):
     BASELINE_VITALS = "baseline_vitals"
     BLOOD_PRESSURE = "blood_pressure"
     WEIGHT = "weight"
+    HEIGHT = "height"
     PRE_INFUSION_MEASURES = "pre_infusion_measures"
     SUICIDE_RISK = "suicide_risk"
     MIN_GAP = "min_gap"
@@ -290,11 +295,13 @@ class GateFacts:
     ``last_doses_missing``: the interacting
     medications on the patient's list (``sustain_core.medications``) whose last dose the nurse
     has not yet recorded for this visit, each named as the message should name it (e.g.
-    "lorazepam (benzodiazepine)").
+    "lorazepam (benzodiazepine)"). ``height_missing_for``: the body weight
+    the clinic doses on (ideal or adjusted) when the patient has no recorded height, which
+    its BMI threshold needs; None when no height is needed or one is recorded.
 
     Raises OutOfRange naming the fact for a moment without a time zone or later than now, a
-    negative duration, an unknown instrument code, a blank medication name or a weight age
-    outside 0–365 days.
+    negative duration, an unknown instrument code, a blank medication name, a weight age
+    outside 0–365 days, or a ``height_missing_for`` that is not ideal or adjusted.
     """
 
     today: dt.date
@@ -323,6 +330,7 @@ class GateFacts:
     weight_max_age_days: int = WEIGHT_MAX_AGE_DAYS_DEFAULT
     absolute_contraindications: tuple[str, ...] = ()
     last_doses_missing: tuple[str, ...] = ()
+    height_missing_for: WeightBasis | None = None
 
     def __post_init__(self) -> None:
         _check_moment("now", self.now)
@@ -347,6 +355,12 @@ class GateFacts:
             raise OutOfRange(
                 "last_doses_missing",
                 f"medications must be a tuple of names; got {self.last_doses_missing!r}",
+            )
+        if self.height_missing_for not in (None, WeightBasis.IDEAL, WeightBasis.ADJUSTED):
+            raise OutOfRange(
+                "height_missing_for",
+                f"a height is missing only for ideal or adjusted weight dosing; got "
+                f"{self.height_missing_for!r}",
             )
 
 
@@ -383,6 +397,9 @@ def gate_failures(facts: GateFacts, safety: SafetyThresholds) -> tuple[GateFailu
       the deferral threshold (``deferral_reasons``; unconfirmed thresholds, §5a).
     - weight (nurse): "record a weight: none within the clinic's 30 days" (mg/kg dosing; the
       age limit is the clinic's, unconfirmed).
+    - height (nurse): "record the patient's height: the clinic doses on adjusted body weight
+      above a BMI threshold, and the BMI needs the height" (``ClinicRules``, clinical-facts
+      §2a, unconfirmed); the dose cannot be calculated without it.
     - pre_infusion_measures (nurse): "complete the pre-infusion PHQ-9, GAD-7".
     - suicide_risk (prescriber): an open suicide-risk alert not cleared for today.
     - min_gap (time): "the last infusion was 20 h ago; the protocol allows one at least 48 h
@@ -518,6 +535,17 @@ def _weight(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
     )
 
 
+def _height(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
+    if facts.height_missing_for is None:
+        return None
+    return GateFailure(
+        GateItem.HEIGHT,
+        f"record the patient's height: the clinic doses on {facts.height_missing_for} body "
+        "weight above a BMI threshold, and the BMI needs the height",
+        _NURSE,
+    )
+
+
 def _pre_infusion_measures(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
     if not facts.measures_missing:
         return None
@@ -591,6 +619,7 @@ _GATE_CHECKS = (
     _baseline_vitals,
     _blood_pressure,
     _weight,
+    _height,
     _pre_infusion_measures,
     _suicide_risk,
     _min_gap,

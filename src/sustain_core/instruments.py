@@ -15,6 +15,7 @@ terminates (2.25), otherwise rounded to 0.01 with ROUND_HALF_UP (10/3 → 3.33).
 figure is for display; nothing is rounded before banding.
 """
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -120,6 +121,14 @@ class Instrument:
     is unconfirmed, secondary or a local choice. ``mcid`` is the minimal clinically important
     difference where clinical-facts gives one, else None (no meaningful-change rule and no
     worsening alert).
+
+    is unconfirmed, secondary or a local choice.
+
+    ``recall`` is the period the questions ask about, in words ("last 2 weeks");
+    ``recall_window`` is that period as a duration (0 for "right now"), or None when the
+    instrument has no fixed window (the C-SSRS asks "since last contact") or its window is
+    unknown; ``recall_source`` cites it or says it is unconfirmed or unknown. Asking again
+    before the window has passed overlaps the answers (``protocols.plan_warnings``).
     """
 
     code: str
@@ -138,6 +147,8 @@ class Instrument:
     citation: str
     notes: str = ""
     mcid: Mcid | None = None
+    recall_window: dt.timedelta | None = None
+    recall_source: str = "unknown: not in clinical-facts"
 
 
 @dataclass(frozen=True)
@@ -242,6 +253,8 @@ _PHQ9 = Instrument(
         "standard practice, unconfirmed as a published rule (clinical-facts §7, §10.12)."
     ),
     mcid=Mcid(points=5, fraction=None, source="5 points for individual change [Lowe2004]"),
+    recall_window=dt.timedelta(days=14),
+    recall_source="[Kroenke2001], clinical-facts §7",
 )
 
 _GAD7 = Instrument(
@@ -291,6 +304,8 @@ _GAD7 = Instrument(
         "'Not at all' [CamCOPS-GAD7]."
     ),
     mcid=Mcid(points=4, fraction=None, source="4 points [Toussaint2020]"),
+    recall_window=dt.timedelta(days=14),
+    recall_source="[Spitzer2006], clinical-facts §7",
 )
 
 _PCL5 = Instrument(
@@ -347,6 +362,8 @@ _PCL5 = Instrument(
         fraction=None,
         source="10 points clinically meaningful; 5 = minimum reliable change [PCL5-qxmd]",
     ),
+    recall_window=dt.timedelta(days=30),
+    recall_source="[PCL5-scoring], clinical-facts §7; a month is counted as 30 days (derived)",
 )
 
 _QIDS_SR16 = Instrument(
@@ -396,6 +413,8 @@ _QIDS_SR16 = Instrument(
         "where the paper form asks for only one of items 6/7 or 8/9 (not in clinical-facts, "
         "unconfirmed), record 0 for the other, which leaves the domain maximum unchanged."
     ),
+    recall_window=dt.timedelta(days=7),
+    recall_source="[GuidelineCentral-QIDS] [QIDS-Rdoc], clinical-facts §7",
 )
 
 _CSSRS_SCREENER = Instrument(
@@ -439,6 +458,11 @@ _CSSRS_SCREENER = Instrument(
         "never triaged below moderate). Answers: 0 = no, 1 = yes. Total is the risk rank "
         "0–3, not a count of yes answers. Licence and LOINC unconfirmed."
     ),
+    recall_window=None,
+    recall_source=(
+        "no fixed window: the screener asks since the last contact [CSSRS-screen], so it is "
+        "made to be asked at every contact; item 6 asks about the past 3 months [CSSRS-form]"
+    ),
 )
 
 _PAIN_NRS = Instrument(
@@ -474,6 +498,8 @@ _PAIN_NRS = Instrument(
         fraction=Decimal("0.3"),
         source="a ~2-point or ~30 % change is clinically important [Farrar2001]",
     ),
+    recall_window=dt.timedelta(0),
+    recall_source="a local choice (unconfirmed)",
 )
 
 _BPI_SEVERITY_KEYS = ("worst", "least", "average", "now")
@@ -535,6 +561,8 @@ _BPI_SF = Instrument(
         fraction=Decimal("0.3"),
         source="severity mean: ≥ 30 %, IMMPACT moderately important change [ePPOC-BPI]",
     ),
+    recall_window=dt.timedelta(hours=24),
+    recall_source="[ePPOC-BPI], clinical-facts §7",
 )
 
 _FIQR_DOMAINS: tuple[tuple[str, tuple[str, ...], int], ...] = (
@@ -571,6 +599,8 @@ _FIQR = Instrument(
         "days' unconfirmed. Item wording and licence unconfirmed, so labels name the domain "
         "and position only."
     ),
+    recall_window=dt.timedelta(days=7),
+    recall_source="not in clinical-facts (unconfirmed)",
 )
 
 _CADSS6_KEYS = ("1", "2", "6", "7", "15", "22")
@@ -595,6 +625,8 @@ _CADSS = Instrument(
         "(23 × 4). Licence unconfirmed. Item wording is not in clinical-facts, so labels are "
         "neutral. No severity bands are published in the facts."
     ),
+    recall_window=dt.timedelta(0),
+    recall_source="present-state dissociation [Bremner1998], clinical-facts §5c",
 )
 
 _MADRS = Instrument(
@@ -636,6 +668,8 @@ _MADRS = Instrument(
         "not used. Only item names are shipped; wording and anchors are copyrighted. Recall "
         "period is not in clinical-facts (unconfirmed). LOINC not in clinical-facts."
     ),
+    recall_window=dt.timedelta(days=7),
+    recall_source="not in clinical-facts (unconfirmed)",
 )
 
 _YMRS_DOUBLED = ("5", "6", "8", "9")  # scored 0–8, twice the weight of the others (0–4)
@@ -647,6 +681,8 @@ _YMRS = Instrument(
     short_title="YMRS",
     rater=Rater.CLINICIAN,
     recall="past 48 hours and the interview",
+    recall_window=dt.timedelta(hours=48),
+    recall_source="[YMRS-scoring] (secondary)",
     items=tuple(
         Item(key, None, label, 0, 8 if key in _YMRS_DOUBLED else 4)
         for key, label in zip(

@@ -20,8 +20,10 @@ def plan_protocol_dose(
     PER_SESSION regimens use ``dosing.plan_infusion_dose`` (mg/kg over minutes; e.g. 70 kg ×
     0.5 mg/kg = 35 mg = 0.7 mL of 50 mg/mL, 100 mL over 40 min = 150 mL/h [MECP2024]);
     PER_HOUR regimens use ``dosing.plan_hourly_infusion`` (mg/kg/h, capped; e.g. CRPS
-    0.35 mg/kg/h, at most 25 mg/h [Schwartzman2009]). Either way the dose must not exceed the
-    regimen's maximum single dose: OutOfRange naming ``dose_mg`` otherwise.
+    0.35 mg/kg/h, at most 25 mg/h [Schwartzman2009]). Either way the bag is made up by the
+    protocol's ``bag_convention``, and neither the prescribed dose nor the dose the drawn
+    volume delivers (rounded to the syringe's marks) may exceed the regimen's maximum single
+    dose: OutOfRange naming ``dose_mg`` otherwise.
 
     Platform guardrails (``protocols.guardrails``, bounds against typing errors, not clinical
     rules) hold every session whatever the weight and the titration: a per-session dose at
@@ -43,6 +45,7 @@ def plan_protocol_dose(
             vial_mg_per_ml=vial_mg_per_ml,
             bag_volume_ml=protocol.bag_volume_ml,
             infusion_minutes=regimen.infusion_minutes,
+            bag=protocol.bag_convention,
         )
         guardrails.check_session_dose(
             mg_per_kg=mg_per_kg, infusion_minutes=regimen.infusion_minutes
@@ -60,9 +63,13 @@ def plan_protocol_dose(
             hours=Decimal(regimen.infusion_minutes) / 60,
             vial_mg_per_ml=vial_mg_per_ml,
             bag_volume_ml=protocol.bag_volume_ml,
+            bag=protocol.bag_convention,
         )
         dose_mg = plan.total_mg
     if regimen.max_single_dose_mg is not None:
-        dosing.check_max_single_dose(dose_mg=dose_mg, max_single_dose_mg=regimen.max_single_dose_mg)
-    guardrails.check_session_mg(dose_mg)
+        dosing.check_max_single_dose(
+            dose_mg=max(dose_mg, plan.preparation.delivered_mg),
+            max_single_dose_mg=regimen.max_single_dose_mg,
+        )
+    guardrails.check_session_mg(max(dose_mg, plan.preparation.delivered_mg))
     return plan

@@ -18,7 +18,7 @@ def test_defaults_are_the_documented_starting_point() -> None:
         ClinicRules(
             weight_max_age_days=30,
             baseline_max_age_days=30,
-            dosing_weight_basis=WeightBasis.ACTUAL,
+            dosing_weight_basis=WeightBasis.ADJUSTED,
             dosing_bmi_threshold=Decimal("30"),
             qids_suicide_threshold=1,
             madrs_suicide_threshold=2,

@@ -4,10 +4,15 @@ from decimal import Decimal
 import pytest
 
 from sustain_core.dosing import (
+    DRAWN_VOLUME_TOLERANCE,
     PUMP_RATE_RESOLUTION_ML_PER_H,
+    SYRINGES,
     WEIGHT_MAX_AGE_DAYS_DEFAULT,
+    BagConvention,
     DosePlan,
     HourlyDosePlan,
+    Preparation,
+    Syringe,
     WeightBasis,
     check_max_single_dose,
     check_weight_recency,
@@ -15,6 +20,7 @@ from sustain_core.dosing import (
     dosing_weight_kg,
     plan_hourly_infusion,
     plan_infusion_dose,
+    prepare_bag,
     validate_weight_kg,
 )
 from sustain_core.errors import OutOfRange
@@ -24,73 +30,61 @@ pytestmark = pytest.mark.core
 D = Decimal
 
 
+W, A = BagConvention.WITHDRAW, BagConvention.ADD
+
+
 @pytest.mark.parametrize(
-    ("weight_kg", "vial", "include_drug_volume", "minutes", "expected"),
+    ("weight_kg", "vial", "bag", "minutes", "expected"),
     [
         pytest.param(
-            D("70"),
-            D("50"),
-            False,
-            40,
-            (D("35.0"), D("0.7"), D("150.0"), D("52.50")),
+            D("70"), D("50"), W, 40, (D("35.0"), D("0.7"), D("35"), D("150.0"), D("52.50")),
             id="70kg-50mg-per-ml-worked-example",
         ),
+        # 3.5 mL is halfway between a 5 mL syringe's 0.2 mL marks: the lower one, 3.4 mL.
         pytest.param(
-            D("70"),
-            D("10"),
-            False,
-            40,
-            (D("35.0"), D("3.5"), D("150.0"), D("52.50")),
-            id="70kg-10mg-per-ml-worked-example",
+            D("70"), D("10"), W, 40, (D("35.0"), D("3.4"), D("34"), D("150.0"), D("52.50")),
+            id="70kg-10mg-per-ml-tie-to-the-lower-mark",
         ),
         pytest.param(
-            D("72.3"),
-            D("50"),
-            False,
-            40,
-            (D("36.15"), D("0.723"), D("150.0"), D("54.23")),
+            D("72.1"), D("50"), W, 40, (D("36.05"), D("0.72"), D("36"), D("150.0"), D("54.08")),
+            id="72.1kg-0.721ml-drawn-0.72ml",
+        ),
+        pytest.param(
+            D("72.3"), D("50"), W, 40, (D("36.15"), D("0.72"), D("36"), D("150.0"), D("54.23")),
             id="72.3kg-dose-rate-half-up",
         ),
         pytest.param(
-            D("72.3"),
-            D("10"),
-            False,
-            40,
-            (D("36.15"), D("3.615"), D("150.0"), D("54.23")),
-            id="72.3kg-10mg-per-ml",
+            D("72.3"), D("10"), W, 40, (D("36.15"), D("3.6"), D("36"), D("150.0"), D("54.23")),
+            id="72.3kg-10mg-per-ml-5ml-syringe",
         ),
         pytest.param(
-            D("70"),
-            D("50"),
-            False,
-            45,
-            (D("35.0"), D("0.7"), D("133.3"), D("46.67")),
+            D("70"), D("50"), W, 45, (D("35.0"), D("0.7"), D("35"), D("133.3"), D("46.67")),
             id="45min-rounds-to-133.3",
         ),
         pytest.param(
-            D("70"),
-            D("50"),
-            True,
-            40,
-            (D("35.0"), D("0.7"), D("151.1"), D("52.50")),
-            id="drug-volume-added-151.05-half-up",
+            D("70"), D("50"), A, 40, (D("35.0"), D("0.7"), D("35"), D("151.1"), D("52.50")),
+            id="drug-added-100.7ml-151.05-half-up",
         ),
         pytest.param(
-            D("70"),
-            D("10"),
-            True,
-            40,
-            (D("35.0"), D("3.5"), D("155.3"), D("52.50")),
-            id="drug-volume-added-155.25-half-up",
+            D("70"), D("10"), A, 40, (D("35.0"), D("3.4"), D("34"), D("155.1"), D("52.50")),
+            id="drug-added-103.4ml",
+        ),
+        pytest.param(
+            D("120"), D("10"), W, 40, (D("60.0"), D("6"), D("60"), D("150.0"), D("90.00")),
+            id="10ml-syringe",
+        ),
+        pytest.param(
+            D("150"), D("10"), W, 40, (D("75.0"), D("7.4"), D("74"), D("150.0"), D("112.50")),
+            id="7.5ml-halfway-on-a-10ml-syringe-7.4ml",
         ),
     ],
-)
+)  # fmt: skip
 def test_plan_infusion_dose_half_mg_per_kg_in_100ml(
     weight_kg: Decimal,
     vial: Decimal,
-    include_drug_volume: bool,
+    bag: BagConvention,
     minutes: int,
-    expected: tuple[Decimal, Decimal, Decimal, Decimal],
+    expected: tuple[Decimal, Decimal, Decimal, Decimal, Decimal],
 ) -> None:
     plan = plan_infusion_dose(
         weight_kg=weight_kg,
@@ -98,12 +92,13 @@ def test_plan_infusion_dose_half_mg_per_kg_in_100ml(
         vial_mg_per_ml=vial,
         bag_volume_ml=D("100"),
         infusion_minutes=minutes,
-        include_drug_volume=include_drug_volume,
+        bag=bag,
     )
 
     assert (
         plan.dose_mg,
         plan.drug_volume_ml,
+        plan.preparation.delivered_mg,
         plan.pump_rate_ml_per_h,
         plan.dose_rate_mg_per_h,
     ) == expected
@@ -116,6 +111,7 @@ def test_plan_infusion_dose_returns_full_plan() -> None:
         vial_mg_per_ml=D("50"),
         bag_volume_ml=D("100"),
         infusion_minutes=40,
+        bag=W,
     )
 
     assert plan == DosePlan(
@@ -123,12 +119,21 @@ def test_plan_infusion_dose_returns_full_plan() -> None:
         mg_per_kg=D("0.5"),
         dose_mg=D("35"),
         vial_mg_per_ml=D("50"),
-        drug_volume_ml=D("0.7"),
         bag_volume_ml=D("100"),
         infusion_minutes=40,
-        pump_rate_ml_per_h=D("150"),
         dose_rate_mg_per_h=D("52.5"),
-        include_drug_volume=False,
+        preparation=Preparation(
+            vial_mg_per_ml=D("50"),
+            prescribed_mg=D("35"),
+            syringe=Syringe(D("1"), D("0.01")),
+            drawn_ml=D("0.7"),
+            delivered_mg=D("35"),
+            bag=W,
+            bag_volume_ml=D("100"),
+            final_volume_ml=D("100"),
+            infusion_minutes=40,
+            pump_rate_ml_per_h=D("150"),
+        ),
     )
     # Display figures keep their resolution: the pump takes 0.1 mL/h steps.
     assert (str(plan.pump_rate_ml_per_h), str(plan.dose_rate_mg_per_h)) == ("150.0", "52.50")
@@ -139,16 +144,168 @@ def test_plan_infusion_dose_highest_dose_is_exact() -> None:
     plan = plan_infusion_dose(
         weight_kg=D("300"),
         mg_per_kg=D("3.0"),
-        vial_mg_per_ml=D("10"),
+        vial_mg_per_ml=D("50"),
         bag_volume_ml=D("1000"),
         infusion_minutes=600,
+        bag=W,
     )
 
-    assert (plan.dose_mg, plan.drug_volume_ml, plan.pump_rate_ml_per_h) == (
-        D("900"),
-        D("90"),
-        D("100.0"),
+    assert (
+        plan.dose_mg,
+        plan.drug_volume_ml,
+        plan.preparation.syringe,
+        plan.pump_rate_ml_per_h,
+    ) == (D("900"), D("18"), Syringe(D("20"), D("1")), D("100.0"))
+
+
+# --- What the nurse reads: the steps in words, the rounding shown with the dose --------------
+
+
+@pytest.mark.parametrize(
+    ("weight_kg", "vial", "bag", "steps"),
+    [
+        pytest.param(
+            D("70"), D("50"), W,
+            (
+                "Draw 0.7 mL of 50 mg/mL in a 1 mL syringe (marked every 0.01 mL): "
+                "0.7 mL = 35 mg, as prescribed.",
+                "Withdraw 0.7 mL from the 100 mL bag, then add 0.7 mL of 50 mg/mL: "
+                "100 mL at 150.0 mL/h over 40 min.",
+            ),
+            id="withdraw-worked-example",
+        ),
+        pytest.param(
+            D("72.1"), D("50"), A,
+            (
+                "Draw 0.72 mL of 50 mg/mL in a 1 mL syringe (marked every 0.01 mL): "
+                "0.72 mL = 36 mg; prescribed 36.05 mg (0.721 mL, rounded to the 1 mL "
+                "syringe's 0.01 mL marks).",
+                "Add 0.72 mL of 50 mg/mL to the 100 mL bag (nothing withdrawn): "
+                "100.72 mL at 151.1 mL/h over 40 min.",
+            ),
+            id="add-rounded",
+        ),
+    ],
+)  # fmt: skip
+def test_preparation_steps_say_what_to_do(
+    weight_kg: Decimal, vial: Decimal, bag: BagConvention, steps: tuple[str, str]
+) -> None:
+    plan = plan_infusion_dose(
+        weight_kg=weight_kg,
+        mg_per_kg=D("0.5"),
+        vial_mg_per_ml=vial,
+        bag_volume_ml=D("100"),
+        infusion_minutes=40,
+        bag=bag,
     )
+
+    assert plan.preparation.steps == steps
+
+
+@pytest.mark.parametrize(
+    ("capacity", "volume_ml"),
+    [
+        pytest.param(D("1"), D("1"), id="1ml-holds-1ml"),
+        pytest.param(D("3"), D("1.01"), id="3ml-from-1.01ml"),
+        pytest.param(D("5"), D("3.01"), id="5ml-from-3.01ml"),
+        pytest.param(D("10"), D("5.01"), id="10ml-from-5.01ml"),
+        pytest.param(D("20"), D("10.01"), id="20ml-from-10.01ml"),
+        pytest.param(D("20"), D("20"), id="20ml-holds-20ml"),
+    ],
+)
+def test_prepare_bag_uses_the_smallest_syringe_that_holds_the_volume(
+    capacity: Decimal, volume_ml: Decimal
+) -> None:
+    preparation = prepare_bag(
+        prescribed_mg=volume_ml * 50,
+        vial_mg_per_ml=D("50"),
+        bag_volume_ml=D("100"),
+        infusion_minutes=40,
+        bag=W,
+    )
+
+    assert preparation.syringe.capacity_ml == capacity
+
+
+def test_syringe_graduations_are_the_documented_table() -> None:
+    assert [(s.capacity_ml, s.graduation_ml) for s in SYRINGES] == [
+        (D("1"), D("0.01")),
+        (D("3"), D("0.1")),
+        (D("5"), D("0.2")),
+        (D("10"), D("0.2")),
+        (D("20"), D("1")),
+    ]
+    assert D("0.05") == DRAWN_VOLUME_TOLERANCE
+
+
+def test_drawn_volume_within_tolerance_is_drawn_and_shown() -> None:
+    # 10.5 mL is halfway between a 20 mL syringe's 1 mL marks: 10 mL, 4.8 % under; shown.
+    preparation = prepare_bag(
+        prescribed_mg=D("105"), vial_mg_per_ml=D("10"), bag_volume_ml=D("100"),
+        infusion_minutes=40, bag=W,
+    )  # fmt: skip
+
+    assert (preparation.drawn_ml, preparation.delivered_mg, preparation.rounded) == (
+        D("10"), D("100"), True
+    )  # fmt: skip
+    assert preparation.dose_text == (
+        "10 mL = 100 mg; prescribed 105 mg (10.5 mL, rounded to the 20 mL syringe's 1 mL marks)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prescribed_mg", "vial", "bag_volume", "field", "message"),
+    [
+        pytest.param(
+            D("900"), D("10"), D("1000"), "vial_mg_per_ml",
+            "90 mL of 10 mg/mL is more than the largest syringe (20 mL) holds; "
+            "use the 50 mg/mL vial",
+            id="too-big-for-any-syringe",
+        ),
+        pytest.param(
+            D("1500"), D("50"), D("1000"), "vial_mg_per_ml",
+            "30 mL of 50 mg/mL is more than the largest syringe (20 mL) holds; "
+            "no syringe size here measures it",
+            id="too-big-at-the-strongest-vial",
+        ),
+        pytest.param(
+            D("0.3"), D("50"), D("100"), "vial_mg_per_ml",
+            "0.006 mL of 50 mg/mL cannot be drawn within 5 % on a 1 mL syringe (marked every "
+            "0.01 mL); use the 10 mg/mL vial",
+            id="too-small-to-measure",
+        ),
+        pytest.param(
+            D("0.03"), D("10"), D("100"), "vial_mg_per_ml",
+            "0.003 mL of 10 mg/mL cannot be drawn within 5 % on a 1 mL syringe (marked every "
+            "0.01 mL); no syringe size here measures it",
+            id="too-small-at-the-weakest-vial",
+        ),
+        pytest.param(
+            D("35"), D("50"), D("0.5"), "bag_volume_ml",
+            "0.7 mL cannot be withdrawn from a 0.5 mL bag",
+            id="withdraw-more-than-the-bag",
+        ),
+    ],
+)  # fmt: skip
+def test_prepare_bag_refuses_what_no_syringe_measures(
+    prescribed_mg: Decimal, vial: Decimal, bag_volume: Decimal, field: str, message: str
+) -> None:
+    with pytest.raises(OutOfRange) as raised:
+        prepare_bag(
+            prescribed_mg=prescribed_mg, vial_mg_per_ml=vial, bag_volume_ml=bag_volume,
+            infusion_minutes=40, bag=W,
+        )  # fmt: skip
+
+    assert (raised.value.field, raised.value.message) == (field, message)
+
+
+def test_prepare_bag_adding_the_drug_to_a_small_bag_is_allowed() -> None:
+    preparation = prepare_bag(
+        prescribed_mg=D("35"), vial_mg_per_ml=D("50"), bag_volume_ml=D("0.5"),
+        infusion_minutes=40, bag=A,
+    )  # fmt: skip
+
+    assert (preparation.final_volume_ml, preparation.pump_rate_ml_per_h) == (D("1.2"), D("1.8"))
 
 
 @pytest.mark.parametrize(
@@ -205,6 +362,7 @@ _VALID = {
     "vial_mg_per_ml": D("50"),
     "bag_volume_ml": D("100"),
     "infusion_minutes": 40,
+    "bag": BagConvention.WITHDRAW,
 }
 
 
@@ -289,8 +447,12 @@ _VALID = {
             "infusion time must be a whole number of minutes from 1 to 600; got Decimal('40')",
             id="minutes-decimal",
         ),
+        pytest.param(
+            "bag", "sideways", "the bag convention must be withdraw or add; got 'sideways'",
+            id="bag-convention-unknown",
+        ),
     ],
-)
+)  # fmt: skip
 def test_plan_infusion_dose_rejects_out_of_range(field: str, value: object, message: str) -> None:
     arguments = {**_VALID, field: value}
 
@@ -416,8 +578,49 @@ def test_plan_infusion_dose_rejects_out_of_range(field: str, value: object, mess
             D("75.0"),
             id="lowest-threshold-25",
         ),
+        # Below 5 ft Devine's line is extended (unconfirmed): 2.3 kg less per inch under 5 ft.
+        # female 148 cm: IBW = 45.5 − 2.3 × 4.4 ÷ 2.54 = 41.51575 → 41.5; at 70 kg (BMI 32.0):
+        # ABW = 24.90945 + 28 = 52.90945 → 52.9. male 140 cm: IBW = 50 − 2.3 × 12.4 ÷ 2.54 =
+        # 38.77165 → 38.8 at 60 kg (BMI 30.6). female 130 cm at 60 kg (BMI 35.5): IBW 25.21654,
+        # ABW = 15.12992 + 24 = 39.12992 → 39.1.
+        pytest.param(
+            D("70"), D("148"), "female", WeightBasis.IDEAL, D("30"), D("41.5"),
+            id="ideal-female-148cm-below-5ft",
+        ),
+        pytest.param(
+            D("70"), D("148"), "female", WeightBasis.ADJUSTED, D("30"), D("52.9"),
+            id="adjusted-female-148cm-below-5ft",
+        ),
+        pytest.param(
+            D("60"), D("140"), "male", WeightBasis.IDEAL, D("30"), D("38.8"),
+            id="ideal-male-140cm",
+        ),
+        pytest.param(
+            D("60"), D("130"), "female", WeightBasis.ADJUSTED, D("30"), D("39.1"),
+            id="adjusted-female-130cm",
+        ),
+        pytest.param(
+            D("50"), D("140"), "female", WeightBasis.ADJUSTED, D("30"), D("50"),
+            id="below-5ft-below-threshold-actual",
+        ),
+        # Another sex (or none): the weight at BMI 22 (Lemmens 2005, unconfirmed). 180 cm:
+        # 22 × 3.24 = 71.28 → 71.3; at 120 kg adjusted 0.6 × 71.28 + 48 = 90.768 → 90.8.
+        pytest.param(
+            D("120"), D("180"), "other", WeightBasis.IDEAL, D("30"), D("71.3"),
+            id="ideal-sex-other-bmi-22",
+        ),
+        pytest.param(
+            D("120"), D("180"), "unknown", WeightBasis.ADJUSTED, D("30"), D("90.8"),
+            id="adjusted-sex-unknown-bmi-22",
+        ),
+        # The issue's 300 kg patient (180 cm, male): 150 mg at 0.5 mg/kg on actual weight;
+        # adjusted 0.6 × 74.99213 + 120 = 164.99528 → 165.0 kg, 82.5 mg.
+        pytest.param(
+            D("300"), D("180"), "male", WeightBasis.ADJUSTED, D("30"), D("165.0"),
+            id="issue-300kg-adjusted",
+        ),
     ],
-)
+)  # fmt: skip
 def test_dosing_weight_kg(
     actual_kg: Decimal,
     height_cm: Decimal | None,
@@ -444,7 +647,7 @@ _WEIGHT_RULE = {
     "basis": WeightBasis.ADJUSTED,
     "bmi_threshold": D("30"),
 }
-_HEIGHT_RANGE = "between 152.4 and 250 cm (Devine starts at 5 ft) to at most 0.1 cm"
+_HEIGHT_RANGE = "between 100 and 250 cm to at most 0.1 cm"
 _THRESHOLD_RANGE = "between 25 and 50 kg/m² to at most 0.1"
 
 
@@ -466,14 +669,40 @@ _THRESHOLD_RANGE = "between 25 and 50 kg/m² to at most 0.1"
         pytest.param(
             {"height_cm": None},
             "height_cm",
-            f"ideal body weight needs a height {_HEIGHT_RANGE}; got none",
+            "record the patient's height: the clinic doses on adjusted body weight from a BMI "
+            "of 30 kg/m², and the BMI needs the height",
             id="height-missing",
         ),
         pytest.param(
-            {"height_cm": D("152.3")},
+            {"height_cm": None, "basis": WeightBasis.IDEAL, "bmi_threshold": D("32.5")},
             "height_cm",
-            f"height must be {_HEIGHT_RANGE}; got 152.3",
-            id="height-below-5ft",
+            "record the patient's height: the clinic doses on ideal body weight from a BMI "
+            "of 32.5 kg/m², and the BMI needs the height",
+            id="height-missing-ideal",
+        ),
+        pytest.param(
+            {"height_cm": D("99.9")},
+            "height_cm",
+            f"height must be {_HEIGHT_RANGE}; got 99.9",
+            id="height-below-100",
+        ),
+        pytest.param(
+            {"height_cm": D("1E+3")},
+            "height_cm",
+            f"height must be {_HEIGHT_RANGE}; got 1000",
+            id="height-message-without-exponent",
+        ),
+        pytest.param(
+            {
+                "height_cm": D("130"),
+                "actual_kg": D("60"),
+                "sex": "female",
+                "basis": WeightBasis.IDEAL,
+            },
+            "height_cm",
+            "at 130 cm the ideal body weight is 25.2 kg, below the 30 kg a dose is calculated "
+            "for; a prescriber doses this patient",
+            id="ideal-weight-of-a-very-short-patient-below-30kg",
         ),
         pytest.param(
             {"height_cm": D("250.1")},
@@ -522,13 +751,6 @@ _THRESHOLD_RANGE = "between 25 and 50 kg/m² to at most 0.1"
             "bmi_threshold",
             f"BMI threshold must be a finite Decimal {_THRESHOLD_RANGE}; got 30",
             id="threshold-int",
-        ),
-        pytest.param(
-            {"sex": "unknown"},
-            "sex",
-            "ideal body weight (Devine) needs sex female or male; got 'unknown'; "
-            "dose this patient on actual weight",
-            id="sex-unknown-above-threshold",
         ),
     ],
 )
@@ -648,6 +870,7 @@ def test_plan_hourly_infusion_crps_80kg_is_capped_at_25mg_per_h() -> None:
         hours=D("4"),
         vial_mg_per_ml=D("50"),
         bag_volume_ml=D("100"),
+        bag=W,
     )
 
     assert plan == HourlyDosePlan(
@@ -660,56 +883,72 @@ def test_plan_hourly_infusion_crps_80kg_is_capped_at_25mg_per_h() -> None:
         hours=D("4"),
         total_mg=D("100"),
         vial_mg_per_ml=D("50"),
-        drug_volume_ml=D("2"),
         bag_volume_ml=D("100"),
-        pump_rate_ml_per_h=D("25"),
-        include_drug_volume=False,
+        preparation=Preparation(
+            vial_mg_per_ml=D("50"),
+            prescribed_mg=D("100"),
+            syringe=Syringe(D("3"), D("0.1")),
+            drawn_ml=D("2"),
+            delivered_mg=D("100"),
+            bag=W,
+            bag_volume_ml=D("100"),
+            final_volume_ml=D("100"),
+            infusion_minutes=240,
+            pump_rate_ml_per_h=D("25"),
+        ),
     )
     assert str(plan.pump_rate_ml_per_h) == "25.0"
+    assert plan.preparation.steps[1] == (
+        "Withdraw 2 mL from the 100 mL bag, then add 2 mL of 50 mg/mL: 100 mL at 25.0 mL/h "
+        "over 240 min."
+    )
 
 
 @pytest.mark.parametrize(
-    ("weight_kg", "mg_per_kg_per_h", "cap", "hours", "vial", "include_drug_volume", "expected"),
+    ("weight_kg", "mg_per_kg_per_h", "cap", "hours", "vial", "bag", "expected"),
     [
         pytest.param(
-            D("80"), D("0.35"), D("25"), D("4"), D("50"), False,
-            (D("28.00"), D("25"), True, D("100"), D("2"), D("25.0")),
+            D("80"), D("0.35"), D("25"), D("4"), D("50"), W,
+            (D("28.00"), D("25"), True, D("100"), D("2"), D("100"), D("25.0")),
             id="crps-80kg-capped-100ml-at-25ml-per-h",
         ),
+        # 1.96 mL on a 3 mL syringe's 0.1 mL marks: 2.0 mL, 100 mg for 98 mg prescribed.
         pytest.param(
-            D("70"), D("0.35"), D("25"), D("4"), D("50"), False,
-            (D("24.50"), D("24.50"), False, D("98.00"), D("1.96"), D("25.0")),
-            id="crps-70kg-not-capped",
+            D("70"), D("0.35"), D("25"), D("4"), D("50"), W,
+            (D("24.50"), D("24.50"), False, D("98.00"), D("2.0"), D("100"), D("25.0")),
+            id="crps-70kg-not-capped-drawn-to-the-nearest-mark",
         ),
         pytest.param(
-            D("100"), D("0.25"), D("25"), D("4"), D("10"), False,
-            (D("25.00"), D("25.00"), False, D("100.00"), D("10"), D("25.0")),
+            D("100"), D("0.25"), D("25"), D("4"), D("10"), W,
+            (D("25.00"), D("25.00"), False, D("100.00"), D("10"), D("100"), D("25.0")),
             id="rate-equal-to-cap-not-capped",
         ),
+        # 11.2 mL on a 20 mL syringe's 1 mL marks: 11 mL, 110 mg for 112 mg prescribed.
         pytest.param(
-            D("80"), D("0.35"), None, D("4"), D("10"), False,
-            (D("28.00"), D("28.00"), False, D("112.00"), D("11.2"), D("25.0")),
+            D("80"), D("0.35"), None, D("4"), D("10"), W,
+            (D("28.00"), D("28.00"), False, D("112.00"), D("11"), D("110"), D("25.0")),
             id="no-cap",
         ),
         pytest.param(
-            D("80"), D("0.35"), D("25"), D("4"), D("50"), True,
-            (D("28.00"), D("25"), True, D("100"), D("2"), D("25.5")),
-            id="crps-drug-volume-added-50mg-per-ml",
+            D("80"), D("0.35"), D("25"), D("4"), D("50"), A,
+            (D("28.00"), D("25"), True, D("100"), D("2"), D("100"), D("25.5")),
+            id="crps-drug-added-50mg-per-ml",
         ),
         pytest.param(
-            D("80"), D("0.35"), D("25"), D("4"), D("10"), True,
-            (D("28.00"), D("25"), True, D("100"), D("10"), D("27.5")),
-            id="crps-drug-volume-added-10mg-per-ml",
+            D("80"), D("0.35"), D("25"), D("4"), D("10"), A,
+            (D("28.00"), D("25"), True, D("100"), D("10"), D("100"), D("27.5")),
+            id="crps-drug-added-10mg-per-ml",
         ),
+        # 0.375 mL is halfway between a 1 mL syringe's marks: 0.37 mL.
         pytest.param(
-            D("72.3"), D("0.35"), D("25"), D("0.75"), D("50"), False,
-            (D("25.305"), D("25"), True, D("18.75"), D("0.375"), D("133.3")),
+            D("72.3"), D("0.35"), D("25"), D("0.75"), D("50"), W,
+            (D("25.305"), D("25"), True, D("18.75"), D("0.37"), D("18.5"), D("133.3")),
             id="45-minutes-pump-rounds-half-up",
         ),
         pytest.param(
-            D("300"), D("2"), None, D("10"), D("10"), False,
-            (D("600"), D("600"), False, D("6000"), D("600"), D("10.0")),
-            id="highest-rate-longest-time",
+            D("300"), D("2"), None, D("1.5"), D("50"), W,
+            (D("600"), D("600"), False, D("900"), D("18"), D("900"), D("66.7")),
+            id="highest-rate",
         ),
     ],
 )  # fmt: skip
@@ -719,8 +958,8 @@ def test_plan_hourly_infusion(
     cap: Decimal | None,
     hours: Decimal,
     vial: Decimal,
-    include_drug_volume: bool,
-    expected: tuple[Decimal, Decimal, bool, Decimal, Decimal, Decimal],
+    bag: BagConvention,
+    expected: tuple[Decimal, Decimal, bool, Decimal, Decimal, Decimal, Decimal],
 ) -> None:
     plan = plan_hourly_infusion(
         weight_kg=weight_kg,
@@ -729,7 +968,7 @@ def test_plan_hourly_infusion(
         hours=hours,
         vial_mg_per_ml=vial,
         bag_volume_ml=D("100"),
-        include_drug_volume=include_drug_volume,
+        bag=bag,
     )
 
     assert (
@@ -738,14 +977,15 @@ def test_plan_hourly_infusion(
         plan.capped,
         plan.total_mg,
         plan.drug_volume_ml,
+        plan.preparation.delivered_mg,
         plan.pump_rate_ml_per_h,
     ) == expected
 
 
-@pytest.mark.parametrize("include_drug_volume", [False, True], ids=["bag-only", "bag-plus-drug"])
+@pytest.mark.parametrize("bag", [W, A], ids=["withdraw", "add"])
 @pytest.mark.parametrize("vial", [D("10"), D("50")], ids=["10mg-per-ml", "50mg-per-ml"])
 def test_plan_hourly_infusion_agrees_with_plan_infusion_dose(
-    vial: Decimal, include_drug_volume: bool
+    vial: Decimal, bag: BagConvention
 ) -> None:
     # 1 mg/kg/h for 30 min is 0.5 mg/kg in 30 min: the same bag and pump either way.
     hourly = plan_hourly_infusion(
@@ -755,7 +995,7 @@ def test_plan_hourly_infusion_agrees_with_plan_infusion_dose(
         hours=D("0.5"),
         vial_mg_per_ml=vial,
         bag_volume_ml=D("100"),
-        include_drug_volume=include_drug_volume,
+        bag=bag,
     )
     single = plan_infusion_dose(
         weight_kg=D("70"),
@@ -763,14 +1003,10 @@ def test_plan_hourly_infusion_agrees_with_plan_infusion_dose(
         vial_mg_per_ml=vial,
         bag_volume_ml=D("100"),
         infusion_minutes=30,
-        include_drug_volume=include_drug_volume,
+        bag=bag,
     )
 
-    assert (hourly.total_mg, hourly.drug_volume_ml, hourly.pump_rate_ml_per_h) == (
-        single.dose_mg,
-        single.drug_volume_ml,
-        single.pump_rate_ml_per_h,
-    )
+    assert (hourly.total_mg, hourly.preparation) == (single.dose_mg, single.preparation)
 
 
 _HOURLY = {
@@ -780,6 +1016,7 @@ _HOURLY = {
     "hours": D("4"),
     "vial_mg_per_ml": D("50"),
     "bag_volume_ml": D("100"),
+    "bag": BagConvention.WITHDRAW,
 }
 
 
@@ -856,6 +1093,12 @@ _HOURLY = {
             "bag volume must be above 0 and at most 1000 mL; got 0",
             id="bag-0",
         ),
+        pytest.param(
+            "bag",
+            "neither",
+            "the bag convention must be withdraw or add; got 'neither'",
+            id="bag-convention-unknown",
+        ),
     ],
 )
 def test_plan_hourly_infusion_rejects_out_of_range(field: str, value: object, message: str) -> None:
@@ -865,6 +1108,21 @@ def test_plan_hourly_infusion_rejects_out_of_range(field: str, value: object, me
         plan_hourly_infusion(**arguments)  # type: ignore[arg-type]
 
     assert (raised.value.field, raised.value.message) == (field, message)
+
+
+def test_plan_hourly_infusion_refuses_a_volume_no_syringe_holds() -> None:
+    # 300 kg × 2 mg/kg/h for 10 h = 6000 mg = 120 mL of 50 mg/mL.
+    arguments = {**_HOURLY, "weight_kg": D("300"), "mg_per_kg_per_h": D("2"),
+                 "cap_mg_per_h": None, "hours": D("10")}  # fmt: skip
+
+    with pytest.raises(OutOfRange) as raised:
+        plan_hourly_infusion(**arguments)  # type: ignore[arg-type]
+
+    assert (raised.value.field, raised.value.message) == (
+        "vial_mg_per_ml",
+        "120 mL of 50 mg/mL is more than the largest syringe (20 mL) holds; "
+        "no syringe size here measures it",
+    )
 
 
 # --- Maximum single dose ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 
+from sustain_core.dosing import WeightBasis
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.infusion_day import (
     DischargeFacts,
@@ -411,6 +412,7 @@ def test_gate_lists_every_unmet_check_in_order() -> None:
         baseline_vitals=None,
         weight_current=False,
         weight_max_age_days=14,
+        height_missing_for=WeightBasis.ADJUSTED,
         measures_missing=("phq9", "gad7"),
         open_suicide_alert=True,
         last_infusion_at=NOW - 20 * HOUR,
@@ -444,6 +446,12 @@ def test_gate_lists_every_unmet_check_in_order() -> None:
         ),
         BASELINE_VITALS,
         failure(GateItem.WEIGHT, "record a weight: none within the clinic's 14 days", NURSE),
+        failure(
+            GateItem.HEIGHT,
+            "record the patient's height: the clinic doses on adjusted body weight above a BMI "
+            "threshold, and the BMI needs the height",
+            NURSE,
+        ),
         MEASURES,
         SUICIDE_RISK,
         MIN_GAP,
@@ -530,6 +538,12 @@ NAIVE = dt.datetime(2026, 12, 6, 10, 0)  # noqa: DTZ001 - the refused case
             {"weight_max_age_days": 366},
             "weight_max_age_days",
             "the maximum weight age must be a whole number of days from 0 to 365; got 366",
+        ),
+        (
+            {"height_missing_for": WeightBasis.ACTUAL},
+            "height_missing_for",
+            "a height is missing only for ideal or adjusted weight dosing; got "
+            "<WeightBasis.ACTUAL: 'actual'>",
         ),
     ],
     ids=str,

@@ -5,12 +5,14 @@ MADRS), test_instruments_trauma.py (PCL-5, C-SSRS, CADSS) and test_instruments_p
 (pain NRS, BPI-SF, FIQR).
 """
 
+import dataclasses
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 
 from sustain_core.errors import ClinicalValueError, InvalidAnswer, OutOfRange
-from sustain_core.instruments import INSTRUMENTS, Mcid, Rater, get_instrument, score
+from sustain_core.instruments import INSTRUMENTS, Instrument, Mcid, Rater, get_instrument, score
 
 pytestmark = pytest.mark.core
 
@@ -467,3 +469,45 @@ def test_mcids_are_the_ones_clinical_facts_gives() -> None:
         "pain_nrs": (2, Decimal("0.3"), "Farrar2001]"),
         "bpi_sf": (None, Decimal("0.3"), "ePPOC-BPI]"),
     }
+
+
+def test_every_instrument_states_its_recall_window_and_source() -> None:
+    day = dt.timedelta(days=1)
+    assert {code: (i.recall_window, i.recall_source) for code, i in INSTRUMENTS.items()} == {
+        "phq9": (14 * day, "[Kroenke2001], clinical-facts §7"),
+        "gad7": (14 * day, "[Spitzer2006], clinical-facts §7"),
+        "pcl5": (
+            30 * day,
+            "[PCL5-scoring], clinical-facts §7; a month is counted as 30 days (derived)",
+        ),
+        "qids_sr16": (7 * day, "[GuidelineCentral-QIDS] [QIDS-Rdoc], clinical-facts §7"),
+        "cssrs_screener": (
+            None,
+            "no fixed window: the screener asks since the last contact [CSSRS-screen], so it "
+            "is made to be asked at every contact; item 6 asks about the past 3 months "
+            "[CSSRS-form]",
+        ),
+        "pain_nrs": (dt.timedelta(0), "a local choice (unconfirmed)"),
+        "bpi_sf": (dt.timedelta(hours=24), "[ePPOC-BPI], clinical-facts §7"),
+        "fiqr": (7 * day, "not in clinical-facts (unconfirmed)"),
+        "cadss": (
+            dt.timedelta(0),
+            "present-state dissociation [Bremner1998], clinical-facts §5c",
+        ),
+        "madrs": (7 * day, "not in clinical-facts (unconfirmed)"),
+        "ymrs": (2 * day, "[YMRS-scoring] (secondary)"),
+    }
+
+
+def test_an_instrument_without_a_stated_window_says_it_is_unknown() -> None:
+    instrument = dataclasses.replace(INSTRUMENTS["phq9"], code="new")
+    unstated = Instrument(**{
+        f.name: getattr(instrument, f.name)
+        for f in dataclasses.fields(Instrument)
+        if f.name not in {"recall_window", "recall_source"}
+    })  # fmt: skip
+
+    assert (unstated.recall_window, unstated.recall_source) == (
+        None,
+        "unknown: not in clinical-facts",
+    )

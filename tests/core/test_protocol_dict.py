@@ -11,6 +11,7 @@ from typing import cast
 
 import pytest
 
+from sustain_core.dosing import BagConvention
 from sustain_core.errors import ClinicalValueError
 from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.protocols import (
@@ -220,6 +221,12 @@ REFUSED = [
         id="missing-decimal",
     ),
     pytest.param(
+        edited(set_in("bag_convention", value="neither")),
+        "bag_convention",
+        "bag_convention must be one of withdraw, add; got 'neither'",
+        id="unknown-bag-convention",
+    ),
+    pytest.param(
         edited(set_in("condition", value="grief")),
         "condition",
         f"condition must be one of {CONDITIONS}; got 'grief'",
@@ -330,6 +337,37 @@ def test_protocol_to_dict_refuses_durations_the_shape_cannot_hold(
         protocol_to_dict(protocol)  # type: ignore[arg-type]
 
     assert (raised.value.field, raised.value.message) == (field, message)
+
+
+def test_bag_convention_is_written_and_read_back() -> None:
+    added = replace(DEPRESSION_INDUCTION_V1, bag_convention=BagConvention.ADD)
+
+    data = protocol_to_dict(added)
+
+    assert (BASE["bag_convention"], data["bag_convention"]) == ("withdraw", "add")
+    assert protocol_from_dict(data) == added
+    assert diff_protocols(DEPRESSION_INDUCTION_V1, added) == [("bag_convention", "withdraw", "add")]
+
+
+@pytest.mark.parametrize("missing", [None, "absent"])
+def test_a_clinic_version_saved_before_the_bag_convention_withdraws(missing: str | None) -> None:
+    data = copy.deepcopy(BASE)
+    if missing is None:
+        data["bag_convention"] = None
+    else:
+        del data["bag_convention"]
+
+    assert protocol_from_dict(data).bag_convention == BagConvention.WITHDRAW
+
+
+def test_the_model_refuses_an_unknown_bag_convention() -> None:
+    with pytest.raises(ClinicalValueError) as raised:
+        replace(DEPRESSION_INDUCTION_V1, bag_convention="neither")  # type: ignore[arg-type]
+
+    assert (raised.value.field, raised.value.message) == (
+        "bag_convention",
+        "bag_convention must be withdraw or add; got 'neither'",
+    )
 
 
 def test_diff_protocols_lists_changed_paths() -> None:

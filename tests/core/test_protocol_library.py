@@ -4,6 +4,7 @@ import datetime as dt
 import importlib.resources
 import json
 import re
+import tomllib
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -111,6 +112,16 @@ def test_library_protocol_round_trips_through_json(protocol: Protocol) -> None:
 
     assert protocol_from_dict(data) == protocol
     assert protocol_to_dict(protocol_from_dict(data)) == data
+
+
+@pytest.mark.parametrize("path", sorted(LIBRARY_DIR.glob("*.toml")), ids=lambda path: path.name)
+def test_library_file_states_its_bag_convention(path: Path) -> None:
+    # Explicit in every file (issue 11), not left to the model's default.
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+
+    assert data["bag_convention"] == "withdraw"
+    assert any(item.startswith("bag_convention:") for item in data["unconfirmed"])
 
 
 @pytest.mark.parametrize("protocol", LIBRARY, ids=by_key)

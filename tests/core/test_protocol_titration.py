@@ -8,12 +8,14 @@ import pytest
 from sustain_core.errors import OutOfRange
 from sustain_core.protocols import (
     DEPRESSION_INDUCTION_V1,
+    PROTOCOLS,
     TitrationAction,
     TitrationDecision,
     TitrationRule,
     TitrationTrigger,
     get_protocol,
     titrate,
+    trigger_reads,
 )
 
 pytestmark = pytest.mark.core
@@ -51,7 +53,8 @@ DECISIONS = [
         (
             INCREASE,
             "0.75",
-            "no response after 2 infusions and tolerated: +0.25 mg/kg up to 0.75 mg/kg",
+            "no response on the PHQ-9 after 2 infusions and tolerated: +0.25 mg/kg up to "
+            "0.75 mg/kg",
             INCREASE_SOURCE,
         ),
         id="increase-at-infusion-3",
@@ -61,7 +64,8 @@ DECISIONS = [
         (
             INCREASE,
             "0.75",
-            "no response after 3 infusions and tolerated: +0.25 mg/kg up to 0.75 mg/kg",
+            "no response on the PHQ-9 after 3 infusions and tolerated: +0.25 mg/kg up to "
+            "0.75 mg/kg",
             INCREASE_SOURCE,
         ),
         id="increase-capped-at-maximum",
@@ -73,7 +77,7 @@ DECISIONS = [
     ),
     pytest.param(
         ("0.5", 3, True, True, None, None, None),
-        (UNCHANGED, "0.5", "responded: keep the dose", INCREASE_SOURCE),
+        (UNCHANGED, "0.5", "responded on the PHQ-9: keep the dose", INCREASE_SOURCE),
         id="unchanged-after-response",
     ),
     pytest.param(
@@ -86,7 +90,8 @@ DECISIONS = [
         (
             INCREASE,
             "0.75",
-            "no response after 3 infusions and tolerated: +0.25 mg/kg up to 0.75 mg/kg",
+            "no response on the PHQ-9 after 3 infusions and tolerated: +0.25 mg/kg up to "
+            "0.75 mg/kg",
             INCREASE_SOURCE,
         ),
         id="at-the-limits-is-not-above",
@@ -231,3 +236,30 @@ def test_titrate_rejects_impossible_inputs(
         )
 
     assert (raised.value.field, raised.value.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "reads"),
+    [
+        (
+            TitrationTrigger.NO_RESPONSE,
+            "the PHQ-9, the protocol's outcome measure: no fall of 50 % or more from its "
+            "baseline yet",
+        ),
+        (TitrationTrigger.DISSOCIATION, "the CADSS total at the last infusion: above 26"),
+        (
+            TitrationTrigger.BLOOD_PRESSURE,
+            "the highest blood pressure during the last infusion: above 180/110 mmHg",
+        ),
+    ],
+)
+def test_trigger_reads_names_the_measure(trigger: TitrationTrigger, reads: str) -> None:
+    assert trigger_reads(DEPRESSION_INDUCTION_V1, trigger) == reads
+
+
+def test_no_response_reads_the_protocols_own_outcome_instrument() -> None:
+    ptsd = PROTOCOLS[("ptsd-feder-2021", 1)]
+
+    assert trigger_reads(ptsd, TitrationTrigger.NO_RESPONSE) == (
+        "the PCL-5, the protocol's outcome measure: no fall of 30 % or more from its baseline yet"
+    )

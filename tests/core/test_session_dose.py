@@ -60,3 +60,39 @@ def test_per_hour_regimen_has_no_titrated_dose():
             titrated_mg_per_kg=Decimal("0.4"),
         )  # fmt: skip
     assert excinfo.value.field == "titrated_mg_per_kg"
+
+
+def test_the_protocols_bag_convention_makes_up_the_bag():
+    standard = PROTOCOLS[("depression-induction", 1)]
+    added = replace(standard, bag_convention=dosing.BagConvention.ADD)
+
+    withdrawn = plan_protocol_dose(standard, weight_kg=Decimal("70"), vial_mg_per_ml=Decimal("50"))
+    plan = plan_protocol_dose(added, weight_kg=Decimal("70"), vial_mg_per_ml=Decimal("50"))
+
+    assert (withdrawn.preparation.final_volume_ml, withdrawn.pump_rate_ml_per_h) == (
+        Decimal("100"), Decimal("150.0")
+    )  # fmt: skip
+    assert (plan.preparation.final_volume_ml, plan.pump_rate_ml_per_h) == (
+        Decimal("100.7"), Decimal("151.1")
+    )  # fmt: skip
+
+
+def test_the_delivered_dose_may_not_pass_the_maximum_either():
+    # 99 mg at 10 mg/mL is 9.9 mL, halfway between a 10 mL syringe's 0.2 mL marks: 9.8 mL
+    # (98 mg). 99.5 mg is 9.95 mL: the nearest mark is 10 mL, 100 mg, above a 99.5 mg maximum.
+    standard = PROTOCOLS[("depression-induction", 1)]
+    capped = replace(
+        standard,
+        regimen=replace(standard.regimen, mg_per_kg=Decimal("1"),
+                        max_single_dose_mg=Decimal("99.5")),
+        titration=(),
+    )  # fmt: skip
+    plan = plan_protocol_dose(capped, weight_kg=Decimal("99"), vial_mg_per_ml=Decimal("10"))
+    assert (plan.dose_mg, plan.preparation.delivered_mg) == (Decimal("99"), Decimal("98"))
+
+    with pytest.raises(OutOfRange) as excinfo:
+        plan_protocol_dose(capped, weight_kg=Decimal("99.5"), vial_mg_per_ml=Decimal("10"))
+    assert (excinfo.value.field, excinfo.value.message) == (
+        "dose_mg",
+        "dose must be above 0 and at most 99.5 mg (the protocol's maximum single dose); got 100",
+    )

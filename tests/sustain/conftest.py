@@ -105,6 +105,9 @@ def pat(north: Site, sam: User) -> Patient:
         email="pat@example.com",
         primary_condition="depression",
         weight_kg=Decimal("70.0"),
+        # The clinic's default rule needs a height for the BMI (adjusted weight from BMI 30);
+        # at 165 cm Pat's BMI is 25.7, so she is dosed on her actual weight.
+        height_cm=Decimal("165.0"),
         today=TODAY,
         now=timezone.now(),
     )

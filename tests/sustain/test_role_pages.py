@@ -140,7 +140,7 @@ ALERT_LISTED = ("Suicide item positive", "(PHQ-9 17)")  # the same on the alert 
 ALERT_COUNT = ("1 open</span>",)  # the patient list's badge
 DOSE_GIVEN = ("35 mg at 150.0 mL/h", "mL/h")  # Pat's infusion 1 (any pump rate: "mL/h")
 DOSES = (*DOSE_GIVEN, "Next dose", "mg/kg cumulative")
-REVIEW_DOSES = ("32 mg (0.500 mg/kg) at 150.0 mL/h", "mL/h")
+REVIEW_DOSES = ("32 mg (0.5 mg/kg) at 150.0 mL/h", "mL/h")
 ADVERSE_EVENT = ("Brief nausea in recovery",)
 MEDICATION = ("0.5 mg at bedtime",)  # Pat's lorazepam: only the chair-side roles see it
 MARKERS = frozenset(
@@ -195,8 +195,10 @@ PAGES = {
     "outbox": Page("accounts:outbox", "/accounts/outbox/"),
     "OpenAPI document": Page("api:openapi-json", "/api/v1/openapi.json"),
     "API root": Page("api:api-root", "/api/v1/"),
-    "infusion record API": Page(
-        "api:chairside_record", "/api/v1/visits/{visit}/infusion", ADVERSE_EVENT + MEDICATION
+    "infusion record API": Page(  # the dose's preparation in words: "... at 150.0 mL/h"
+        "api:chairside_record",
+        "/api/v1/visits/{visit}/infusion",
+        (*ADVERSE_EVENT, *MEDICATION, "mL/h"),
     ),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
@@ -257,6 +259,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:enrol",
     "care:medication_add",
     "care:medication_stop",
+    "care:height",
     "care:screen",
     "care:weight",
     "clinic:course_status",

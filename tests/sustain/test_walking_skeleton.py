@@ -106,6 +106,14 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
             f"/patients/{patient.pk}/assessments/new/",
             phq9_post([3, 3, 2, 2, 2, 2, 2, 2, 0], "pre_infusion"),  # 18: the baseline
         )
+        # Registered without a height: the clinic's default rule (adjusted weight from BMI
+        # 30) needs one, so the gate and the dose say to record it, with the form to do so.
+        response = nurse.get(at_the_chair)
+        view = response.context["view"]
+        assert [f.item for f in view.gate] == ["height"]
+        assert view.plan_refused.startswith("record the patient's height")
+        assert f'action="{at_the_chair}height/"' in response.content.decode()
+        nurse.post(f"{at_the_chair}height/", {"height_cm": "178.0"})
         response = nurse.get(at_the_chair)
         view = response.context["view"]
         assert view.gate == ()  # every pre-infusion check holds

@@ -9,6 +9,7 @@ from xml.sax.saxutils import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from sustain_core.instruments import Instrument
+from sustain_core.numbers import plain
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 16, 16, 36
@@ -87,7 +88,7 @@ def trajectory_chart(
         if value is not None:
             parts.append(
                 f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
-                f'class="{css}"><title>{label} {value}</title></line>'
+                f'class="{css}"><title>{label} {plain(value)}</title></line>'
             )
     for marker in infusions:
         css = "booster" if marker.booster else "infusion"
@@ -106,7 +107,7 @@ def trajectory_chart(
         parts.append(f'<polyline points="{points}" class="line"/>')
         parts.extend(
             f'<circle cx="{x(t):.1f}" cy="{y(s):.1f}" r="4" class="point">'
-            f"<title>{t:%Y-%m-%d}: {escape(instrument.short_title)} {s}</title></circle>"
+            f"<title>{t:%Y-%m-%d}: {escape(instrument.short_title)} {plain(s)}</title></circle>"
             for t, s in scores
         )
     parts.append("</svg>")

@@ -7,6 +7,7 @@ from sustain.accounts.models import Site
 from sustain.care.enums import Condition, Sex, Timepoint
 from sustain_core import clinic_rules, dosing, instruments, medications, protocols
 from sustain_core.errors import ClinicalValueError
+from sustain_core.numbers import plain
 
 
 class PatientForm(forms.Form):
@@ -29,7 +30,10 @@ class PatientForm(forms.Form):
         max_digits=4,
         decimal_places=1,
         required=False,
-        help_text="Needed when the clinic doses on ideal or adjusted body weight",
+        help_text=(
+            "Needed when the clinic doses on ideal or adjusted body weight (from a BMI "
+            "threshold): without it no dose can be calculated"
+        ),
     )
 
     def __init__(self, *args: object, sites: object, **kwargs: object) -> None:
@@ -112,6 +116,18 @@ class CourseDoseForm(forms.Form):
 
     mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=4, decimal_places=3)
     reason = forms.CharField(label="Reason", max_length=300)
+
+
+class HeightForm(forms.Form):
+    height_cm = forms.DecimalField(
+        label="Height (cm)",
+        max_digits=4,
+        decimal_places=1,
+        help_text=(
+            f"{plain(dosing.HEIGHT_CM_MIN)}–{plain(dosing.HEIGHT_CM_MAX)} cm, to 0.1 cm; the "
+            "BMI of an ideal or adjusted dosing weight needs it"
+        ),
+    )
 
 
 class ConsentForm(forms.Form):

@@ -44,7 +44,8 @@ def protocol_list(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 @login_required
 def protocol_detail(request: AuthenticatedRequest, key: str, version: int) -> HttpResponse:
-    """What the protocol is, its sources, its schedule as a timeline, reported outcomes."""
+    """What the protocol is, its sources, its schedule as a timeline, reported outcomes, each
+    measure's recall period with the plan's warnings, and what each titration rule reads."""
     require_permission(request.user, "care.view_clinicprotocol", category=DataCategory.PROTOCOL)
     protocol = _find(request, key, version)
     today = timezone.localdate()
@@ -70,6 +71,11 @@ def protocol_detail(request: AuthenticatedRequest, key: str, version: int) -> Ht
             if change[0] not in {"key", "version"}
         ],
         "dates": dates,
+        # Warnings, not refusals: a measure asked more often than its questions recall.
+        "plan_warnings": protocols.plan_warnings(protocol),
+        "titration": [
+            (rule, protocols.trigger_reads(protocol, rule.trigger)) for rule in protocol.titration
+        ],
         "day_offsets": [(d, (d - dates[0]).days) for d in dates],
         "span_days": (dates[-1] - dates[0]).days + 1 if dates else 0,
         "schedule_error": schedule_error,

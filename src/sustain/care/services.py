@@ -50,6 +50,7 @@ from sustain_core import (
 )
 from sustain_core import course as course_rules
 from sustain_core.errors import ClinicalValueError, OutOfRange
+from sustain_core.numbers import plain
 from sustain_core.protocols import guardrails
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
@@ -64,14 +65,16 @@ def record_patient_event(
     obj: models.Model,
     action: AuditAction = AuditAction.CREATE,
     unattended: str = PATIENT_LINK,
+    reason: str = "",
 ) -> None:
     """Audit one action on one patient's record (joins the caller's transaction).
 
     `by` is None when the patient (through a link) or the worker acted: `unattended` names it.
+    `reason` says what changed when the object alone does not (an old and a new value).
     """
     record_event(
         actor=by, username="" if by else unattended, action=action, category=category,
-        site=patient.site, patient_id=patient.pk, obj=obj,
+        site=patient.site, patient_id=patient.pk, obj=obj, reason=reason,
     )  # fmt: skip
 
 
@@ -106,6 +109,8 @@ def register_patient(
 ) -> Patient:
     validate_date_of_birth(date_of_birth, today=today)
     dosing.validate_weight_kg(weight_kg)
+    if height_cm is not None:
+        dosing.validate_height_cm(height_cm)
     if not site.memberships.filter(user=by).exists():
         raise ClinicalValueError("site", f"you are not a member of {site.name}")
     patient = Patient(
@@ -151,6 +156,30 @@ def record_weight(
     )
     record_patient_event(by=by, patient=patient, category=DataCategory.PATIENT_RECORD, obj=weight)
     return weight
+
+
+@transaction.atomic
+def record_height(*, patient: Patient, height_cm: Decimal, by: User) -> Patient:
+    """Record the patient's height, which the BMI of an ideal or adjusted dosing weight needs
+    (the site's clinic rules; sustain_core.dosing.dosing_weight_kg).
+
+    Refused, naming ``height_cm``, outside 100–250 cm or finer than 0.1 cm (a bound against
+    typing errors, not a clinical rule), or when it is the height already recorded. The audit
+    event says the old and the new height.
+    """
+    dosing.validate_height_cm(height_cm)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    old = patient.height_cm
+    if old == height_cm:
+        raise ClinicalValueError("height_cm", f"the height is already {plain(height_cm)} cm")
+    patient.height_cm = height_cm
+    patient.save(update_fields=["height_cm"])
+    was = "none" if old is None else f"{plain(old)} cm"
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient,
+        action=AuditAction.UPDATE, reason=f"height: {was} → {plain(height_cm)} cm",
+    )  # fmt: skip
+    return patient
 
 
 def active_course(patient: Patient) -> Course | None:

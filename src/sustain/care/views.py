@@ -27,6 +27,7 @@ from sustain.care.forms import (
     ConsentForm,
     ContraindicationScreenForm,
     CourseDoseForm,
+    HeightForm,
     MedicationForm,
     MessageRulesForm,
     PatientForm,
@@ -35,6 +36,7 @@ from sustain.care.forms import (
 )
 from sustain.care.models import Course
 from sustain_core import clinic_rules
+from sustain_core.numbers import plain
 
 
 def _to_patient(patient_id: int) -> HttpResponse:
@@ -163,7 +165,27 @@ def weight_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
             lambda: services.record_weight(
                 patient=patient, by=request.user, now=timezone.now(), **form.cleaned_data
             ),
-            success=lambda weight: f"Weight recorded: {weight.weight_kg} kg.",
+            success=lambda weight: f"Weight recorded: {plain(weight.weight_kg)} kg.",
+        )
+    return _to_patient(patient.pk)
+
+
+@require_POST
+@login_required
+def height_record(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Record the patient's height (nurses, prescribers): an ideal or adjusted dosing weight
+    needs it for the BMI."""
+    patient = queries.get_patient_for_change(
+        request.user, patient_id, "care.add_weightmeasurement", category=DataCategory.DEMOGRAPHICS
+    )
+    form = HeightForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.record_height(patient=patient, by=request.user, **form.cleaned_data),
+            success=f"Height recorded: {plain(form.cleaned_data['height_cm'])} cm.",
         )
     return _to_patient(patient.pk)
 

@@ -21,6 +21,7 @@ from sustain.care.enums import CourseStatus, Timepoint
 from sustain.care.forms import (
     AssessmentMetaForm,
     ContraindicationScreenForm,
+    HeightForm,
     InstrumentForm,
     MedicationForm,
     StopMedicationForm,
@@ -38,6 +39,7 @@ from sustain.scheduling.forms import VisitForm
 from sustain.scheduling.models import Appointment
 from sustain_core import instruments, maintenance, medications, protocols
 from sustain_core.errors import ClinicalValueError
+from sustain_core.numbers import plain
 from sustain_core.outcomes import TrajectoryStatus
 
 
@@ -86,6 +88,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
             initial={"stopped_on": now.astimezone(patient.site.tz).date()}
         ),
         "drug_names": [name for drug in medications.DRUGS for name in drug.names],
+        "height_form": HeightForm(initial={"height_cm": patient.height_cm}),
         "now": now,
         "tz": patient.site.tz,
     }
@@ -154,7 +157,7 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
         else:
             messages.success(
                 request,
-                f"{instrument.short_title} recorded: {assessment.total_score.normalize():f}.",
+                f"{instrument.short_title} recorded: {plain(assessment.total_score)}.",
             )
             for alert in assessment.alerts.all():
                 messages.error(request, f"{alert.get_kind_display()}: an alert is open.")

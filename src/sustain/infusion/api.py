@@ -12,11 +12,13 @@ retries after a lost answer does not record the same reading twice.
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
+from pydantic import PlainSerializer
 
 from sustain.accounts.idempotency import once
 from sustain.accounts.models import User
@@ -30,6 +32,7 @@ from sustain.scheduling.models import Appointment
 from sustain_core import dosing
 from sustain_core.errors import ClinicalValueError
 from sustain_core.infusion_day import Vitals, aldrete_score
+from sustain_core.numbers import plain
 
 router = Router(tags=["infusion"])
 
@@ -86,18 +89,37 @@ class DecisionOut(Schema):
     reason: str
 
 
+# Numbers go out as text written by the one formatter (sustain_core.numbers.plain): exact,
+# never in scientific notation ("50", not "5E+1"); a pump rate with its 0.1 mL/h step.
+Amount = Annotated[Decimal, PlainSerializer(plain, return_type=str)]
+PumpRate = Annotated[Decimal, PlainSerializer(partial(plain, places=1), return_type=str)]
+
+
 class DoseOut(Schema):
     given: bool = Field(description="true: the dose given; false: the plan for this visit")
-    dose_mg: Decimal = Field(description="The session's total")
-    mg_per_kg: Decimal | None = Field(description="Per-session regimens")
-    mg_per_kg_per_h: Decimal | None = Field(description="Per-hour regimens")
-    dose_rate_mg_per_h: Decimal | None
+    dose_mg: Amount = Field(
+        description="The session's dose as drawn: the drawn volume × the vial strength"
+    )
+    prescribed_mg: Amount | None = Field(
+        description="The dose calculated before the drawn volume was rounded to the syringe's "
+        "marks (null: recorded before it was kept)"
+    )
+    mg_per_kg: Amount | None = Field(description="Per-session regimens")
+    mg_per_kg_per_h: Amount | None = Field(description="Per-hour regimens")
+    dose_rate_mg_per_h: Amount | None
     capped: bool
-    weight_kg: Decimal = Field(description="The dosing weight")
-    vial_mg_per_ml: Decimal
-    drug_volume_ml: Decimal
-    bag_volume_ml: Decimal
-    pump_rate_ml_per_h: Decimal
+    weight_kg: Amount = Field(description="The dosing weight")
+    vial_mg_per_ml: Amount
+    drug_volume_ml: Amount = Field(description="The volume drawn, on the syringe's marks")
+    syringe_ml: Amount | None = Field(description="The syringe it is drawn in")
+    bag_convention: str = Field(
+        description="withdraw (the drug's volume from the bag first) or add (to the bag); "
+        "empty: recorded before it was kept"
+    )
+    bag_volume_ml: Amount
+    final_volume_ml: Amount | None = Field(description="The bag's volume as run")
+    pump_rate_ml_per_h: PumpRate = Field(description="For the final volume")
+    preparation: list[str] = Field(description="What to do, in words: draw, make up, run")
     infusion_minutes: int
     lot: str = Field(description="The lot of the vial drawn (given doses)")
     confirmed_by: str
@@ -129,7 +151,7 @@ class EventOut(Schema):
 
 
 class CadssOut(Schema):
-    total: Decimal
+    total: Amount
     completed_at: dt.datetime
 
 
@@ -349,12 +371,17 @@ def _dose(
     """The dose given, or else the plan for this visit (None: no plan, see dose_refused)."""
     given, plan = view.given, view.plan
     if given is not None:
+        made_up = given.preparation
         return DoseOut(
-            given=True, dose_mg=given.dose_mg, mg_per_kg=given.mg_per_kg,
-            mg_per_kg_per_h=given.mg_per_kg_per_h, dose_rate_mg_per_h=given.dose_rate_mg_per_h,
-            capped=given.capped, weight_kg=given.weight_kg, vial_mg_per_ml=given.vial_mg_per_ml,
-            drug_volume_ml=given.drug_volume_ml, bag_volume_ml=given.bag_volume_ml,
-            pump_rate_ml_per_h=given.pump_rate_ml_per_h, infusion_minutes=given.infusion_minutes,
+            given=True, dose_mg=given.dose_mg, prescribed_mg=given.prescribed_mg,
+            mg_per_kg=given.mg_per_kg, mg_per_kg_per_h=given.mg_per_kg_per_h,
+            dose_rate_mg_per_h=given.dose_rate_mg_per_h, capped=given.capped,
+            weight_kg=given.weight_kg, vial_mg_per_ml=given.vial_mg_per_ml,
+            drug_volume_ml=given.drug_volume_ml, syringe_ml=given.syringe_ml,
+            bag_convention=given.bag_convention, bag_volume_ml=given.bag_volume_ml,
+            final_volume_ml=given.final_volume_ml, pump_rate_ml_per_h=given.pump_rate_ml_per_h,
+            preparation=list(made_up.steps) if made_up else [],
+            infusion_minutes=given.infusion_minutes,
             lot=record.lot if record else "", confirmed_by=name(given.confirmed_by_id),
             started_at=record.started_at if record else None,
             ended_at=record.ended_at if record else None,
@@ -363,16 +390,19 @@ def _dose(
         return None
     regimen: dict[str, Any]
     if isinstance(plan, dosing.DosePlan):
-        regimen = {"dose_mg": plan.dose_mg, "mg_per_kg": plan.mg_per_kg}
+        regimen = {"prescribed_mg": plan.dose_mg, "mg_per_kg": plan.mg_per_kg}
     else:
-        regimen = {"dose_mg": plan.total_mg, "mg_per_kg_per_h": plan.mg_per_kg_per_h,
+        regimen = {"prescribed_mg": plan.total_mg, "mg_per_kg_per_h": plan.mg_per_kg_per_h,
                    "capped": plan.capped}  # fmt: skip
+    made_up = plan.preparation
     return DoseOut(
         **{"mg_per_kg": None, "mg_per_kg_per_h": None, "capped": False} | regimen,
-        given=False, dose_rate_mg_per_h=plan.dose_rate_mg_per_h,
+        given=False, dose_mg=made_up.delivered_mg, dose_rate_mg_per_h=plan.dose_rate_mg_per_h,
         weight_kg=plan.weight_kg, vial_mg_per_ml=plan.vial_mg_per_ml,
-        drug_volume_ml=plan.drug_volume_ml, bag_volume_ml=plan.bag_volume_ml,
-        pump_rate_ml_per_h=plan.pump_rate_ml_per_h,
+        drug_volume_ml=made_up.drawn_ml, syringe_ml=made_up.syringe.capacity_ml,
+        bag_convention=made_up.bag, bag_volume_ml=plan.bag_volume_ml,
+        final_volume_ml=made_up.final_volume_ml, pump_rate_ml_per_h=made_up.pump_rate_ml_per_h,
+        preparation=list(made_up.steps),
         infusion_minutes=view.protocol.regimen.infusion_minutes,
         lot="", confirmed_by="", started_at=None, ended_at=None,
     )  # fmt: skip

@@ -274,6 +274,9 @@ def _gate_facts(record: ChairsideRecord, now: dt.datetime) -> infusion_day.GateF
             for row in interacting_medications(record, appointment)
             if row.last_dose is None
         ),
+        height_missing_for=rules.dosing_weight_basis
+        if patient.height_cm is None and rules.dosing_weight_basis != dosing.WeightBasis.ACTUAL
+        else None,
     )
 
 
@@ -554,18 +557,25 @@ def _give_dose(
     rules = rules_for_record(appointment.site, now=at)
     plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml, rules=rules.as_rules())
     protocol = protocol_versions.protocol_for(course)
+    made_up = plan.preparation
+    # The dose given is what the drawn volume holds (rounded to the syringe's marks, shown at
+    # the chair with the prescribed dose); the bag as made up and run under the protocol's
+    # convention is kept with it.
     given = InfusionRecord(
         appointment=appointment, patient=appointment.patient, course=course,
         weight_kg=plan.weight_kg, vial_mg_per_ml=plan.vial_mg_per_ml,
-        drug_volume_ml=plan.drug_volume_ml, bag_volume_ml=plan.bag_volume_ml,
+        dose_mg=made_up.delivered_mg, prescribed_mg=made_up.prescribed_mg,
+        drug_volume_ml=made_up.drawn_ml, syringe_ml=made_up.syringe.capacity_ml,
+        syringe_graduation_ml=made_up.syringe.graduation_ml, bag_convention=made_up.bag,
+        bag_volume_ml=plan.bag_volume_ml, final_volume_ml=made_up.final_volume_ml,
         infusion_minutes=protocol.regimen.infusion_minutes,
-        pump_rate_ml_per_h=plan.pump_rate_ml_per_h, confirmed_at=at, confirmed_by=by,
+        pump_rate_ml_per_h=made_up.pump_rate_ml_per_h, confirmed_at=at, confirmed_by=by,
         clinic_rules=rules,
     )  # fmt: skip
     if isinstance(plan, dosing.DosePlan):
-        given.mg_per_kg, given.dose_mg = plan.mg_per_kg, plan.dose_mg
+        given.mg_per_kg = plan.mg_per_kg
     else:
-        given.mg_per_kg_per_h, given.dose_mg = plan.mg_per_kg_per_h, plan.total_mg
+        given.mg_per_kg_per_h = plan.mg_per_kg_per_h
         given.dose_rate_mg_per_h, given.capped = plan.dose_rate_mg_per_h, plan.capped
     given.full_clean()
     given.save(force_insert=True)

@@ -2,7 +2,8 @@
 at the visit (ARCHITECTURE: layer 4, above scheduling). The full infusion-day record (gate,
 vitals, discharge) comes with its issue."""
 
-from typing import ClassVar
+from decimal import Decimal
+from typing import ClassVar, cast
 
 from django.db import models
 from django.db.models import Q
@@ -17,6 +18,7 @@ from sustain.infusion.enums import (
     Stage,
 )
 from sustain.scheduling.models import Appointment
+from sustain_core import dosing
 from sustain_core.infusion_day import VITALS_BOUNDS, Vitals
 
 
@@ -43,7 +45,16 @@ class AdverseEvent(models.Model):
 
 
 class InfusionRecord(models.Model):
-    """The dose given at one infusion visit, as computed by sustain_core.dosing and confirmed."""
+    """The dose given at one infusion visit, as computed by sustain_core.dosing and confirmed.
+
+    ``dose_mg`` is the dose given: the drawn volume (``drug_volume_ml``, rounded to the marks of
+    the syringe it was drawn in) × the vial strength; ``prescribed_mg`` the dose calculated
+    before that rounding. ``bag_convention`` says whether the drug's volume was withdrawn from
+    the bag first or added, ``final_volume_ml`` the bag's volume as run and
+    ``pump_rate_ml_per_h`` its rate (``preparation`` says it in words). Records made before
+    these were kept (issue 11) have none of them: their drug volume was neither withdrawn nor
+    counted.
+    """
 
     appointment = models.OneToOneField(
         Appointment, on_delete=models.PROTECT, related_name="infusion"
@@ -58,9 +69,18 @@ class InfusionRecord(models.Model):
     dose_rate_mg_per_h = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     capped = models.BooleanField(default=False)
     dose_mg = models.DecimalField(max_digits=8, decimal_places=4)
+    prescribed_mg = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     vial_mg_per_ml = models.DecimalField(max_digits=4, decimal_places=1)
     drug_volume_ml = models.DecimalField(max_digits=9, decimal_places=6)
+    syringe_ml = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    syringe_graduation_ml = models.DecimalField(
+        max_digits=4, decimal_places=2, null=True, blank=True
+    )
+    bag_convention = models.CharField(
+        max_length=10, blank=True, choices=[(b.value, b.value) for b in dosing.BagConvention]
+    )
     bag_volume_ml = models.DecimalField(max_digits=6, decimal_places=1)
+    final_volume_ml = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     infusion_minutes = models.PositiveSmallIntegerField()
     pump_rate_ml_per_h = models.DecimalField(max_digits=6, decimal_places=1)
     confirmed_at = models.DateTimeField()
@@ -83,7 +103,47 @@ class InfusionRecord(models.Model):
                 ),
                 name="infusion_one_regimen_kind",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    bag_convention="",
+                    prescribed_mg__isnull=True,
+                    syringe_ml__isnull=True,
+                    syringe_graduation_ml__isnull=True,
+                    final_volume_ml__isnull=True,
+                )
+                | (
+                    ~Q(bag_convention="")
+                    & Q(
+                        prescribed_mg__isnull=False,
+                        syringe_ml__isnull=False,
+                        syringe_graduation_ml__isnull=False,
+                        final_volume_ml__isnull=False,
+                    )
+                ),
+                name="infusion_preparation_whole",
+            ),
         ]
+
+    @property
+    def preparation(self) -> dosing.Preparation | None:
+        """How the bag was made up, as the nurse was told (None: recorded before issue 11; the
+        database keeps these fields all set or all empty)."""
+        prescribed, final = self.prescribed_mg, self.final_volume_ml
+        capacity, graduation = self.syringe_ml, self.syringe_graduation_ml
+        if not self.bag_convention or None in (prescribed, final, capacity, graduation):
+            return None
+        return dosing.Preparation(
+            vial_mg_per_ml=self.vial_mg_per_ml,
+            prescribed_mg=cast(Decimal, prescribed),
+            syringe=dosing.Syringe(cast(Decimal, capacity), cast(Decimal, graduation)),
+            drawn_ml=self.drug_volume_ml,
+            delivered_mg=self.dose_mg,
+            bag=dosing.BagConvention(self.bag_convention),
+            bag_volume_ml=self.bag_volume_ml,
+            final_volume_ml=cast(Decimal, final),
+            infusion_minutes=self.infusion_minutes,
+            pump_rate_ml_per_h=self.pump_rate_ml_per_h,
+        )
 
 
 class VisitAssessment(models.Model):

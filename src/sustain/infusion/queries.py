@@ -41,6 +41,7 @@ class DoseView:
 
     next_plan: dosing.DosePlan | dosing.HourlyDosePlan | None
     next_plan_refused: str
+    next_plan_refused_field: str  # what to record, e.g. "height_cm" (the page offers its form)
     given: dict[int, InfusionRecord]  # by appointment id
     course_total: tuple[int, Decimal, Decimal] | None
     titration: protocols.TitrationDecision | None
@@ -49,6 +50,7 @@ class DoseView:
     # second prescriber co-signs; above the platform ceiling it is refused. None: per hour.
     titration_cap_mg_per_kg: Decimal | None
     ceiling_mg_per_kg: Decimal | None
+    bmi_threshold: Decimal
 
 
 def dose_view(
@@ -63,7 +65,7 @@ def dose_view(
     None for a role that may not see doses (nothing is loaded)."""
     if course is None or protocol is None or not user.has_perm(DOSES):
         return None
-    next_plan, refused = None, ""
+    next_plan, refused, refused_field = None, "", ""
     rules = current_rules(course.patient.site).as_rules()
     if next_visit is not None:
         try:
@@ -73,11 +75,12 @@ def dose_view(
                 rules=rules,
             )
         except ClinicalValueError as error:
-            refused = error.message
+            refused, refused_field = error.message, error.field
     per_session = protocol.regimen.mg_per_kg is not None
     return DoseView(
         next_plan=next_plan,
         next_plan_refused=refused,
+        next_plan_refused_field=refused_field,
         given={r.appointment_id: r for r in InfusionRecord.objects.filter(course=course)},
         course_total=services.course_dose_total(course),
         titration=services.titration_suggestion(course, responded=responded),
@@ -88,6 +91,7 @@ def dose_view(
             if per_session
             else None
         ),
+        bmi_threshold=rules.dosing_bmi_threshold,
     )
 
 

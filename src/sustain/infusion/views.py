@@ -21,7 +21,7 @@ from sustain.accounts.models import User
 from sustain.accounts.web import attempt, show_form_errors
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
-from sustain.care.forms import WeightForm
+from sustain.care.forms import HeightForm, WeightForm
 from sustain.infusion import chairside, queries, services
 from sustain.infusion.enums import EventKind
 from sustain.infusion.forms import (
@@ -38,6 +38,7 @@ from sustain.infusion.forms import (
 )
 from sustain.infusion.models import ChairsideRecord
 from sustain.scheduling.models import Appointment
+from sustain_core.numbers import plain
 
 AT_THE_CHAIR = chairside.AT_THE_CHAIR
 
@@ -68,6 +69,7 @@ def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpRe
         "discharge_form": DischargeForm(prescriber=request.user.has_perm("care.prescribe")),
         "addendum_form": AddendumForm(),
         "weight_form": WeightForm(initial={"measured_on": timezone.now().astimezone(tz).date()}),
+        "height_form": HeightForm(),
         "adverse_form": AdverseEventForm(),
     }
     return render(request, "infusion/chairside.html", context)
@@ -108,6 +110,14 @@ STEPS = {
             patient=r.appointment.patient, by=by, now=now, **f.cleaned_data
         ),
         "Weight recorded.",
+    ),
+    "height": Step(
+        HeightForm,
+        "care.add_weightmeasurement",
+        lambda r, f, by, now: care_services.record_height(
+            patient=r.appointment.patient, by=by, **f.cleaned_data
+        ),
+        "Height recorded.",
     ),
     "vitals": Step(
         VitalsForm,
@@ -316,6 +326,6 @@ def titrate(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         attempt(
             request,
             lambda: services.apply_titration(course=course, by=request.user, at=timezone.now()),
-            success=lambda decision: f"Next infusions at {decision.mg_per_kg} mg/kg.",
+            success=lambda decision: f"Next infusions at {plain(decision.mg_per_kg)} mg/kg.",
         )
     return redirect("clinic:patient_detail", patient_id=patient.pk)

@@ -20,9 +20,11 @@ By job: ``model`` (the dataclasses and enums), ``validation`` (the checks a prot
 pass, and ``feasible_start_weekdays``), ``guardrails`` (the platform's bounds against typing
 errors no protocol may pass, and the per-session ceilings), ``codec`` (the dict shape, a
 maintenance option's on its own, the differences between two versions and which of them are
-clinical), ``library`` (the TOML files and ``PROTOCOLS``), ``titration`` (``titrate``) and
-``checkpoints`` (the futility review and extending the series for partial and late
-responders). The public names are re-exported here.
+clinical), ``library`` (the TOML files and ``PROTOCOLS``), ``titration`` (``titrate``, and
+``trigger_reads``: what a rule's trigger reads), ``checkpoints`` (the futility review and
+extending the series for partial and late responders) and ``recall`` (``plan_warnings``: a
+plan that asks for an instrument more often than its recall period).
+The public names are re-exported here.
 """
 
 from sustain_core.protocols import guardrails
@@ -68,7 +70,8 @@ from sustain_core.protocols.model import (
     TitrationTrigger,
     VisitTemplate,
 )
-from sustain_core.protocols.titration import TitrationDecision, titrate
+from sustain_core.protocols.recall import plan_warnings
+from sustain_core.protocols.titration import TitrationDecision, titrate, trigger_reads
 from sustain_core.protocols.validation import feasible_start_weekdays
 from sustain_core.staffing import VisitPhaseName
 
@@ -107,9 +110,11 @@ __all__ = [
     "load_library",
     "maintenance_option_from_dict",
     "maintenance_option_to_dict",
+    "plan_warnings",
     "protocol_from_dict",
     "protocol_from_text",
     "protocol_to_dict",
     "scored_before_next_infusion",
     "titrate",
+    "trigger_reads",
 ]

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import NoReturn, TypeVar, cast, overload
 
+from sustain_core.dosing import BagConvention
 from sustain_core.errors import ClinicalValueError
 from sustain_core.maintenance import MaintenanceKind, MaintenanceOption
 from sustain_core.measurement import Anchor, MeasurementRule
@@ -136,6 +137,13 @@ class _Table:
             _fail(f"{self._path}.{key}" if self._path else key, allowed, text)
         return kind(text)
 
+    def enum_or(self, key: str, kind: type[_E], default: _E) -> _E:
+        """The enum at ``key``, or ``default`` when it is missing or None."""
+        if self._data.get(key) is None:
+            self._read.add(key)
+            return default
+        return self.enum(key, kind)
+
     def enums(self, key: str, kind: type[_E]) -> tuple[_E, ...]:
         allowed = f"a list of {', '.join(kind)}"
         texts = self._list(key, str, allowed) or []
@@ -191,11 +199,13 @@ def _fail(where: str, expected: str, value: object) -> NoReturn:
 def protocol_from_dict(data: Mapping[str, object]) -> Protocol:
     """Build a protocol from the dict shape of ``protocol_to_dict`` (a TOML file or JSON).
 
-    Optional values may be missing or None. A field nobody knows, a float where a decimal
-    string belongs, or a value of the wrong type is refused with a ClinicalValueError naming
-    the top-level field, with the path in the message; the protocol is then validated like
-    any other (``Protocol``). A number too large to compute with (e.g. a gap of 10²⁰ hours) is
-    refused naming ``protocol``.
+    Optional values may be missing or None; a missing ``bag_convention`` (a clinic version
+    saved before the field existed) is ``withdraw``, the model's default, which runs the bag's
+    nominal volume at the pump rate such a version was planned at. A field nobody knows, a
+    float where a decimal string belongs, or a value of the wrong type is refused with a
+    ClinicalValueError naming the top-level field, with the path in the message; the protocol
+    is then validated like any other (``Protocol``). A number too large to compute with (e.g.
+    a gap of 10²⁰ hours) is refused naming ``protocol``.
     """
     try:
         return _protocol_from_dict(data)
@@ -243,6 +253,7 @@ def _protocol_from_dict(data: Mapping[str, object]) -> Protocol:
         reported_outcomes=top.texts("reported_outcomes"),
         visit=_visit_from(top.table("visit")),
         monitoring=_monitoring_from(top.table("monitoring")),
+        bag_convention=top.enum_or("bag_convention", BagConvention, BagConvention.WITHDRAW),
     )
     top.done()
     return protocol
@@ -401,6 +412,7 @@ def protocol_to_dict(protocol: Protocol) -> dict[str, object]:
             "max_single_dose_mg": _decimal_text(regimen.max_single_dose_mg),
         },
         "bag_volume_ml": str(protocol.bag_volume_ml),
+        "bag_convention": protocol.bag_convention.value,
         "series": {
             "count": series.count,
             "min_gap_hours": _whole(series.min_gap, _HOUR, "series.min_gap_hours"),

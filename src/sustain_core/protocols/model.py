@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import cast
 
 from sustain_core import outcomes, staffing
-from sustain_core.dosing import MG_PER_KG_MAX, WEIGHT_KG_MAX, WEIGHT_KG_MIN
+from sustain_core.dosing import MG_PER_KG_MAX, WEIGHT_KG_MAX, WEIGHT_KG_MIN, BagConvention
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.maintenance import MaintenanceOption
 from sustain_core.measurement import MeasurementRule
@@ -227,9 +227,11 @@ class SafetyThresholds:
 class TitrationTrigger(StrEnum):
     """What a titration rule reacts to, judged on the infusions given so far.
 
-    NO_RESPONSE: not responded yet and the last infusion was tolerated. DISSOCIATION: CADSS
-    total above ``SafetyThresholds.cadss_hold_above``. BLOOD_PRESSURE: systolic or diastolic
-    maximum during the last infusion above the stop thresholds.
+    NO_RESPONSE: no response yet on the protocol's outcome instrument (``Protocol.instrument``,
+    a fall of at least ``Protocol.response_fraction`` from its baseline) and the last infusion
+    was tolerated. DISSOCIATION: CADSS total above ``SafetyThresholds.cadss_hold_above``.
+    BLOOD_PRESSURE: systolic or diastolic maximum during the last infusion above the stop
+    thresholds. ``protocols.trigger_reads`` says it in words for a protocol's pages.
     """
 
     NO_RESPONSE = "no_response"
@@ -498,7 +500,12 @@ class Protocol:
 
     ``condition`` is the primary condition a patient is enrolled under (one of
     ``PRIMARY_CONDITIONS``) and ``indications`` the coded conditions it treats.
-    ``regimen`` is the dose of one session and ``bag_volume_ml`` the bag it is diluted in.
+    ``regimen`` is the dose of one session and ``bag_volume_ml`` the bag it is diluted in;
+    ``bag_convention`` says whether the drug's volume is withdrawn from the bag first (the bag
+    ends at its nominal volume) or added (the final volume and the pump rate for it): a local
+    pharmacy rule (clinical-facts §8f, unconfirmed). The default, WITHDRAW, runs the bag's
+    nominal volume at the rate a source states for it (100 mL over 40 min [MECP2024]; 100 mL
+    at 25 mL/h for 4 h [NCT00579085]).
     ``series`` holds the induction's count, gaps, span, weekdays and weekly maximum;
     ``min_gap`` is the least time between the starts of consecutive infusions and
     ``max_span`` the most from the start of the first to the end of the last.
@@ -541,10 +548,11 @@ class Protocol:
     ``DoseRegimen``), ``titration`` (a step past its maximum; see ``TitrationRule``),
     ``instrument`` (an unknown code), ``measurement_plan``, ``safety``, ``futility_after``,
     ``extension_max_infusions``, ``response_fraction``, ``partial_response_fraction``,
-    ``minimum_age_years``, ``monitoring`` or ``required_medication_classes`` (a class listed
-    twice), or a platform guardrail it breaks (``guardrails.protocol_breaches``: a bound
-    against typing errors on the dose, its rate, the safety thresholds, monitoring, recovery
-    and the gap between infusions). When several rules are broken, RulesBroken names every one.
+    ``minimum_age_years``, ``monitoring``, ``bag_convention`` (not withdraw or add) or
+    ``required_medication_classes`` (a class listed twice), or a platform guardrail it breaks
+    (``guardrails.protocol_breaches``: a bound against typing errors on the dose, its rate,
+    the safety thresholds, monitoring, recovery and the gap between infusions). When several
+    rules are broken, RulesBroken names every one.
     """
 
     key: str
@@ -580,6 +588,7 @@ class Protocol:
     reported_outcomes: tuple[str, ...] = ()
     visit: VisitTemplate = VisitTemplate()
     monitoring: MonitoringPlan = MonitoringPlan()
+    bag_convention: BagConvention = BagConvention.WITHDRAW
 
     def __post_init__(self) -> None:
         if self.version < 1:
@@ -592,6 +601,12 @@ class Protocol:
             )
         if not self.indications:
             raise ClinicalValueError("indications", "a protocol needs one or more indications")
+        if self.bag_convention not in tuple(BagConvention):
+            allowed = " or ".join(BagConvention)
+            raise ClinicalValueError(
+                "bag_convention",
+                f"bag_convention must be {allowed}; got {self.bag_convention!r}",
+            )
         validation.check_protocol(self)
 
     def outcome_rules(self, instrument: str) -> outcomes.OutcomeRules | None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sustain_core.errors import OutOfRange
+from sustain_core.instruments import INSTRUMENTS
+from sustain_core.numbers import plain
 from sustain_core.protocols.model import (
     Protocol,
     TitrationAction,
@@ -42,7 +44,8 @@ def titrate(
     """Return the dose for the next infusion by the protocol's titration rules.
 
     Inputs describe the course so far: the dose of the last infusion, how many infusions were
-    given, whether the patient has responded (by the protocol's ``response_fraction``), whether
+    given, whether the patient has responded (on the protocol's outcome ``instrument``, by its
+    ``response_fraction``: the measure the NO_RESPONSE rule reads, named in its reason), whether
     the clinician judged the last infusion tolerated, its CADSS total and the highest systolic
     and diastolic pressures during it (None: not measured, so that rule cannot fire).
 
@@ -99,6 +102,7 @@ def titrate(
         return _unchanged(current_mg_per_kg, "the protocol has no dose-increase rule", "")
     return _increase_decision(
         increase,
+        measure=INSTRUMENTS[protocol.instrument].short_title,
         current=current_mg_per_kg,
         infusions_given=infusions_given,
         responded=responded,
@@ -107,24 +111,30 @@ def titrate(
 
 
 def _increase_decision(
-    rule: TitrationRule, *, current: Decimal, infusions_given: int, responded: bool, tolerated: bool
+    rule: TitrationRule,
+    *,
+    measure: str,
+    current: Decimal,
+    infusions_given: int,
+    responded: bool,
+    tolerated: bool,
 ) -> TitrationDecision:
     limit, step = _present(rule.limit_mg_per_kg), _present(rule.step_mg_per_kg)
     if responded:
-        reason = "responded: keep the dose"
+        reason = f"responded on the {measure}: keep the dose"
     elif not tolerated:
         reason = "not tolerated: no increase"
     elif infusions_given < rule.after_infusion:
         reason = f"no increase before {rule.after_infusion} infusions are given"
     elif current >= limit:
-        reason = f"already at the maximum {limit} mg/kg"
+        reason = f"already at the maximum {plain(limit)} mg/kg"
     else:
         return TitrationDecision(
             action=TitrationAction.INCREASE,
             mg_per_kg=min(current + step, limit),
             reason=(
-                f"no response after {infusions_given} infusions and tolerated: "
-                f"+{step} mg/kg up to {limit} mg/kg"
+                f"no response on the {measure} after {infusions_given} infusions and tolerated: "
+                f"+{plain(step)} mg/kg up to {plain(limit)} mg/kg"
             ),
             source=rule.source,
         )
@@ -141,16 +151,42 @@ def _safety_decision(rule: TitrationRule, current: Decimal, reason: str) -> Titr
         return TitrationDecision(
             TitrationAction.HOLD,
             current,
-            f"{reason}: already at the floor {floor} mg/kg, hold the dose for prescriber review",
+            f"{reason}: already at the floor {plain(floor)} mg/kg, hold the dose for prescriber "
+            "review",
             rule.source,
         )
     return TitrationDecision(
         TitrationAction.REDUCE,
         max(current - step, floor),
-        f"{reason}: −{step} mg/kg down to {floor} mg/kg",
+        f"{reason}: −{plain(step)} mg/kg down to {plain(floor)} mg/kg",
         rule.source,
     )
 
 
 def _unchanged(current: Decimal, reason: str, source: str) -> TitrationDecision:
     return TitrationDecision(TitrationAction.UNCHANGED, current, reason, source)
+
+
+def trigger_reads(protocol: Protocol, trigger: TitrationTrigger) -> str:
+    """Say in words which measure a titration trigger reads under ``protocol``.
+
+    NO_RESPONSE reads the protocol's outcome instrument (``Protocol.instrument``): response is
+    a fall of at least ``response_fraction`` of its baseline. DISSOCIATION reads the CADSS
+    total at the last infusion against ``safety.cadss_hold_above``; BLOOD_PRESSURE the
+    highest systolic and diastolic pressure during the last infusion against the stop
+    thresholds (``SafetyThresholds``).
+    """
+    safety = protocol.safety
+    if trigger == TitrationTrigger.NO_RESPONSE:
+        title = INSTRUMENTS[protocol.instrument].short_title
+        percent = plain(protocol.response_fraction * 100)
+        return (
+            f"the {title}, the protocol's outcome measure: no fall of {percent} % or more from "
+            "its baseline yet"
+        )
+    if trigger == TitrationTrigger.DISSOCIATION:
+        return f"the CADSS total at the last infusion: above {safety.cadss_hold_above}"
+    return (
+        "the highest blood pressure during the last infusion: above "
+        f"{safety.stop_systolic_above}/{safety.stop_diastolic_above} mmHg"
+    )

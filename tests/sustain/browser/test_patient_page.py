@@ -116,7 +116,9 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sa
         assert phq9_chart.locator("circle.point").count() == 2
         assert phq9_chart.locator("line.infusion").count() == 1
         assert page.locator(".dose").inner_text() == "35 mg"
-        assert "pump 150.0 mL/h" in page.locator("section.card", has_text="Next dose").inner_text()
+        next_dose = page.locator("section.card", has_text="Next dose").inner_text()
+        assert "Pump: 150.0 mL/h for 100 mL" in next_dose
+        assert "Withdraw 0.7 mL from the 100 mL bag, then add 0.7 mL of 50 mg/mL" in next_dose
 
 
 @needs_chromium

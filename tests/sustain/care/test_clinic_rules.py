@@ -20,7 +20,7 @@ NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
 CLINICAL = {
     "weight_max_age_days": "14",
     "baseline_max_age_days": "30",
-    "dosing_weight_basis": "actual",
+    "dosing_weight_basis": "adjusted",  # the default (issue 11)
     "dosing_bmi_threshold": "30",
     "qids_suicide_threshold": "2",
     "madrs_suicide_threshold": "2",

@@ -227,11 +227,24 @@ def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, s
 
 
 @time_machine.travel(NOW, tick=False)
-def test_adjusted_body_weight_by_clinic_rule(pat, ada, ben, sam, course):
+def test_a_site_may_dose_on_actual_weight(pat, ada, ben, sam, course):
     site_rules = rules.change_rules(
-        site=pat.site, changes={"dosing_weight_basis": WeightBasis.ADJUSTED}, based_on=0,
-        reason="obese patients on adjusted weight", by=ada, now=NOW,
+        site=pat.site, changes={"dosing_weight_basis": WeightBasis.ACTUAL}, based_on=0,
+        reason="our medical director doses on actual weight", by=ada, now=NOW,
     ).as_rules()  # fmt: skip
+    services.record_weight(
+        patient=pat, weight_kg=Decimal("110.0"), measured_on=NOW.date(), by=ben, now=timezone.now()
+    )
+    visit = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())[0]
+    plan = infusion.plan_dose(appointment=visit, vial_mg_per_ml=Decimal("50"), rules=site_rules)
+    assert (plan.weight_kg, plan.dose_mg) == (Decimal("110.0"), Decimal("55.00"))
+
+
+@time_machine.travel(NOW, tick=False)
+def test_adjusted_body_weight_by_default_clinic_rule(pat, ada, ben, sam, course):
+    # The default rule (issue 11): adjusted body weight from a BMI of 30, no change needed.
+    site_rules = rules.current_rules(pat.site).as_rules()
+    assert site_rules.dosing_weight_basis == WeightBasis.ADJUSTED
     pat.height_cm = Decimal("165.1")  # 5 ft 5 in: Devine IBW (female) 45.5 + 5 × 2.3 = 57.0 kg
     pat.sex = "female"
     pat.save(update_fields=["height_cm", "sex"])
@@ -260,7 +273,8 @@ def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam):
     patient = services.register_patient(
         by=sam, site=north, given_name="Cy", family_name="Ray", sex="male",
         date_of_birth=dt.date(1975, 4, 4), phone="", email="", primary_condition="chronic_pain",
-        weight_kg=Decimal("80.0"), today=NOW.date(), now=timezone.now()
+        weight_kg=Decimal("80.0"), height_cm=Decimal("180.0"), today=NOW.date(),
+        now=timezone.now(),
     )  # fmt: skip
     course = services.enrol_patient(
         patient=patient,
@@ -332,8 +346,8 @@ def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, vers
     patient = services.register_patient(
         by=sam, site=north, given_name="Any", family_name="One", sex="female",
         date_of_birth=dt.date(1980, 1, 1), phone="", email="",
-        primary_condition=protocol.condition, weight_kg=Decimal("70.0"), today=NOW.date(),
-        now=timezone.now(),
+        primary_condition=protocol.condition, weight_kg=Decimal("70.0"),
+        height_cm=Decimal("165.0"), today=NOW.date(), now=timezone.now(),
     )  # fmt: skip
     course = services.enrol_patient(
         patient=patient, protocol_key=key, protocol_version=version, by=ada, now=timezone.now()

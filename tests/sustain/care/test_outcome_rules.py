@@ -61,7 +61,7 @@ def ptsd_course(north: Site, ada: User, ben: User, sam: User) -> tuple[Course, l
     patient = services.register_patient(
         by=sam, site=north, given_name="Tam", family_name="Reyes", sex="female",
         date_of_birth=dt.date(1984, 2, 2), phone="", email="", primary_condition="ptsd",
-        weight_kg=Decimal("70.0"), today=REGISTERED, now=now,
+        weight_kg=Decimal("70.0"), height_cm=Decimal("165.0"), today=REGISTERED, now=now,
     )  # fmt: skip
     course = build.enrol(patient, ada, now=now, protocol=("ptsd-feder-2021", 1))
     record(patient, ben, "pcl5", 50, now, timepoint="baseline")
@@ -150,12 +150,15 @@ def test_a_partial_response_is_shown_and_steers_to_an_extension(login, north, ad
 @pytest.mark.parametrize(
     ("fraction", "expected"),
     [
-        pytest.param("0.3", ("unchanged", "responded: keep the dose"), id="response-at-30pct"),
+        pytest.param(
+            "0.3", ("unchanged", "responded on the PHQ-9: keep the dose"), id="response-at-30pct"
+        ),
         pytest.param(
             "0.5",
             (
                 "increase",
-                "no response after 2 infusions and tolerated: +0.25 mg/kg up to 0.75 mg/kg",
+                "no response on the PHQ-9 after 2 infusions and tolerated: +0.25 mg/kg up to "
+                "0.75 mg/kg",
             ),
             id="no-response-at-50pct",
         ),

@@ -32,8 +32,14 @@ def test_dose_worked_example(capsys):
         "--vial-mg-per-ml", "50",
     )  # fmt: skip
     assert (result["dose_mg"], result["drug_volume_ml"], result["pump_rate_ml_per_h"]) == (
-        "35.0", "0.7", "150.0"
+        "35", "0.7", "150.0"
     )  # fmt: skip
+    assert result["preparation"] == [
+        "Draw 0.7 mL of 50 mg/mL in a 1 mL syringe (marked every 0.01 mL): 0.7 mL = 35 mg, as "
+        "prescribed.",
+        "Withdraw 0.7 mL from the 100 mL bag, then add 0.7 mL of 50 mg/mL: 100 mL at 150.0 mL/h "
+        "over 40 min.",
+    ]
 
 
 def test_dose_crps_cap(capsys):
@@ -48,7 +54,7 @@ def test_dose_crps_cap(capsys):
     ("args", "message"),
     [
         (["--weight-kg", "400", "--vial-mg-per-ml", "50"], "weight must be between 30 and 300 kg"),
-        (["--weight-kg", "70", "--vial-mg-per-ml", "100"], "vial_mg_per_ml"),
+        (["--weight-kg", "70", "--vial-mg-per-ml", "100"], "100 mg/mL must not be given IV"),
     ],
 )
 def test_dose_refuses_bad_input(args, message):

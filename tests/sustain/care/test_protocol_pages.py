@@ -92,3 +92,50 @@ def test_another_sites_version_is_not_found(login, north, south, carl):
     )
     row = ClinicProtocol.objects.get()
     assert login(carl).get(f"/protocols/{row.key}/v1/").status_code == 404
+
+
+def test_the_page_shows_each_measures_recall_and_the_plans_warnings(login, ben):
+    response = login(ben).get("/protocols/depression-induction/v1/")
+    html = response.content.decode()
+
+    assert response.context["plan_warnings"] == protocols.plan_warnings(
+        protocols.PROTOCOLS[("depression-induction", 1)]
+    )
+    assert "PHQ-9 (last 2 weeks: [Kroenke2001], clinical-facts §7)" in html
+    assert "QIDS-SR16 (last 7 days: [GuidelineCentral-QIDS] [QIDS-Rdoc], clinical-facts §7)" in html
+    assert "Asked more often than recalled" in html
+    assert (
+        "PHQ-9 asks about the last 2 weeks ([Kroenke2001], clinical-facts §7), but the plan asks "
+        "for it 24 h apart (before infusion 6 (rule pre_infusion) and 24 h after the last "
+        "induction infusion (rule post_induction_24h))"
+    ) in html
+
+
+def test_a_protocol_without_overlapping_measures_shows_no_warning(login, ben):
+    response = login(ben).get("/protocols/crps-schwartzman-2009/v1/")
+
+    assert response.context["plan_warnings"] == []
+    assert "Asked more often than recalled" not in response.content.decode()
+
+
+def test_the_page_says_which_measure_each_titration_rule_reads(login, ben):
+    html = login(ben).get("/protocols/depression-induction/v1/").content.decode()
+
+    assert (
+        "no response: increase by 0.25 mg/kg (limit 0.75 mg/kg), from infusion 3. Reads the "
+        "PHQ-9, the protocol&#x27;s outcome measure: no fall of 50 % or more from its baseline "
+        "yet."
+    ) in html
+    assert "dissociation: hold. Reads the CADSS total at the last infusion: above 26." in html
+    assert (
+        "blood pressure: reduce by 0.25 mg/kg (limit 0.25 mg/kg). Reads the highest blood "
+        "pressure during the last infusion: above 180/110 mmHg."
+    ) in html
+
+
+def test_the_page_says_how_the_bag_is_made_up(login, ben):
+    html = login(ben).get("/protocols/depression-induction/v1/").content.decode()
+
+    assert (
+        "0.5 mg/kg over 40 min in 100 mL (the drug&#x27;s volume withdrawn from the bag first)"
+    ) in html

@@ -68,8 +68,8 @@ def test_csv_scores_each_row_and_echoes_other_columns(tmp_path, capsys):
         (3, "A18", None, ["item_2: GAD-7 item 2 must be an integer 0–3; got 'x'"]),
         (4, "A19", None, ["item_7: GAD-7 item 7 is missing"]),
     ]
-    assert str(excinfo.value) == (
-        "2 of 3 responses refused: item_2: GAD-7 item 2 must be an integer 0–3; got 'x'"
+    assert str(excinfo.value) == (  # plain words on stderr; the JSON names the item for code
+        "2 of 3 responses refused: GAD-7 item 2 must be an integer 0–3; got 'x'"
     )
 
 

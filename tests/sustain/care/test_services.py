@@ -54,6 +54,11 @@ def register(north, sam, **changes):
             "date_of_birth",
             "date of birth must be on or after 1900-01-01",
         ),
+        (
+            {"height_cm": Decimal("17.5")},
+            "height_cm",
+            "height must be between 100 and 250 cm to at most 0.1 cm; got 17.5",
+        ),
     ],
 )
 def test_register_patient_refuses_bad_input_and_saves_nothing(north, sam, changes, field, message):

@@ -146,9 +146,15 @@ def test_the_record_before_check_in_shows_the_dose_planned(visit, ben):
     body = response.json()
     assert response.status_code == 200
     assert (body["stage"], body["stage_label"], body["checks"]) == (None, "Not checked in", None)
-    shown = ("given", "dose_mg", "mg_per_kg", "pump_rate_ml_per_h")
+    shown = ("given", "dose_mg", "mg_per_kg", "pump_rate_ml_per_h", "preparation")
     assert {k: body["dose"][k] for k in shown} == {
-        "given": False, "dose_mg": "35.00", "mg_per_kg": "0.5", "pump_rate_ml_per_h": "150.0"
+        "given": False, "dose_mg": "35", "mg_per_kg": "0.5", "pump_rate_ml_per_h": "150.0",
+        "preparation": [
+            "Draw 0.7 mL of 50 mg/mL in a 1 mL syringe (marked every 0.01 mL): 0.7 mL = 35 mg, "
+            "as prescribed.",
+            "Withdraw 0.7 mL from the 100 mL bag, then add 0.7 mL of 50 mg/mL: 100 mL at "
+            "150.0 mL/h over 40 min.",
+        ],
     }  # fmt: skip
     read = AuditEvent.objects.order_by("seq").last()
     assert (read.action, read.category, read.patient_id, read.actor_id) == (
@@ -415,12 +421,21 @@ def test_start_gives_the_dose_computed_from_the_course(visit, ben):
     response = call(ben, start, visit, "start", START)
     dose = response.json()["dose"]
     assert response.status_code == 200
+    # Numbers as people write them (never "0.700000" or "5E+1"); the pump with its 0.1 step.
     assert dose == {
-        "given": True, "dose_mg": "35.0000", "mg_per_kg": "0.500", "mg_per_kg_per_h": None,
-        "dose_rate_mg_per_h": None, "capped": False, "weight_kg": "70.0",
-        "vial_mg_per_ml": "50.0", "drug_volume_ml": "0.700000", "bag_volume_ml": "100.0",
-        "pump_rate_ml_per_h": "150.0", "infusion_minutes": 40, "lot": "KET-2611-A",
-        "confirmed_by": "ben", "started_at": "2026-11-30T13:15:00Z", "ended_at": None,
+        "given": True, "dose_mg": "35", "prescribed_mg": "35", "mg_per_kg": "0.5",
+        "mg_per_kg_per_h": None, "dose_rate_mg_per_h": None, "capped": False,
+        "weight_kg": "70", "vial_mg_per_ml": "50", "drug_volume_ml": "0.7", "syringe_ml": "1",
+        "bag_convention": "withdraw", "bag_volume_ml": "100", "final_volume_ml": "100",
+        "pump_rate_ml_per_h": "150.0", "infusion_minutes": 40,
+        "preparation": [
+            "Draw 0.7 mL of 50 mg/mL in a 1 mL syringe (marked every 0.01 mL): 0.7 mL = 35 mg, "
+            "as prescribed.",
+            "Withdraw 0.7 mL from the 100 mL bag, then add 0.7 mL of 50 mg/mL: 100 mL at "
+            "150.0 mL/h over 40 min.",
+        ],
+        "lot": "KET-2611-A", "confirmed_by": "ben", "started_at": "2026-11-30T13:15:00Z",
+        "ended_at": None,
     }  # fmt: skip
     assert [(d["at"], d["status"]) for d in response.json()["readings_due"]][:2] == [
         ("2026-11-30T13:30:00Z", "upcoming"), ("2026-11-30T13:45:00Z", "upcoming")
@@ -724,7 +739,7 @@ def test_a_whole_infusion_day_through_the_api(visit, ada, ben):
         "2026-11-30T13:05:00Z", "2026-11-30T13:30:00Z", "2026-11-30T13:45:00Z",
         "2026-11-30T14:10:00Z", "2026-11-30T14:25:00Z",
     ]  # fmt: skip
-    assert record["cadss"] == [{"total": "0.00", "completed_at": "2026-11-30T13:55:00Z"}]
+    assert record["cadss"] == [{"total": "0", "completed_at": "2026-11-30T13:55:00Z"}]
     assert (record["dose"]["started_at"], record["dose"]["ended_at"]) == (
         "2026-11-30T13:15:00Z", "2026-11-30T13:55:00Z"
     )  # fmt: skip

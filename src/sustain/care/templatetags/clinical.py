@@ -4,18 +4,20 @@ from decimal import Decimal
 
 from django import template
 
-from sustain_core import instruments, protocols
+from sustain_core import dosing, instruments, numbers, protocols
 
 register = template.Library()
 
 
 @register.filter
-def plain(value: Decimal | int) -> str:
-    """A Decimal without trailing zeros or exponent: 35.00 → "35", 350 → "350", 0.7230 → "0.723".
+def plain(value: Decimal | int | None, places: int | None = None) -> str:
+    """A number as people write it (sustain_core.numbers.plain, the one formatter of every page,
+    PDF, command and API answer): 35.00 → "35", 5E+1 → "50", 0.7230 → "0.723"; with an
+    argument at least that many decimals, as a pump shows its rate: 150|plain:1 → "150.0".
 
-    Only the display changes; the value is not rounded.
+    Only the display changes; the value is not rounded. No value (None) shows nothing.
     """
-    return format(Decimal(value).normalize(), "f")
+    return "" if value is None else numbers.plain(value, places=places)
 
 
 @register.filter
@@ -44,17 +46,36 @@ def instrument_title(code: str) -> str:
 
 
 @register.filter
+def recall(code: str) -> str:
+    """The period an instrument's questions ask about: "phq9" → "last 2 weeks"."""
+    return instruments.get_instrument(code).recall
+
+
+@register.filter
+def recall_text(code: str) -> str:
+    """What an instrument's questions recall and its source: "last 2 weeks: [Kroenke2001],
+    clinical-facts §7" (sustain_core.instruments: unknown or unconfirmed, it says so)."""
+    instrument = instruments.get_instrument(code)
+    return f"{instrument.recall}: {instrument.recall_source}"
+
+
+@register.filter
 def regimen_text(protocol: protocols.Protocol) -> str:
     """A protocol's session dose in words (per session or per hour with its cap)."""
     regimen = protocol.regimen
     if regimen.kind == protocols.RegimenKind.PER_HOUR:
         text = (
-            f"{regimen.mg_per_kg_per_h} mg/kg/h, at most {regimen.cap_mg_per_h} mg/h, "
-            f"for {regimen.infusion_minutes} min"
+            f"{plain(regimen.mg_per_kg_per_h)} mg/kg/h, at most {plain(regimen.cap_mg_per_h)} "
+            f"mg/h, for {regimen.infusion_minutes} min"
         )
     else:
-        text = f"{regimen.mg_per_kg} mg/kg over {regimen.infusion_minutes} min"
-    return f"{text} in {protocol.bag_volume_ml} mL"
+        text = f"{plain(regimen.mg_per_kg)} mg/kg over {regimen.infusion_minutes} min"
+    bag = (
+        "the drug's volume withdrawn from the bag first"
+        if protocol.bag_convention == dosing.BagConvention.WITHDRAW
+        else "the drug's volume added to the bag, the pump rate for the final volume"
+    )
+    return f"{text} in {plain(protocol.bag_volume_ml)} mL ({bag})"
 
 
 @register.filter

@@ -1,10 +1,12 @@
 import json
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.template.defaultfilters import pluralize
 
 from sustain_core import protocols
+from sustain_core.numbers import plain
 
 
 class Command(BaseCommand):
@@ -17,9 +19,10 @@ class Command(BaseCommand):
         for protocol in sorted(protocols.PROTOCOLS.values(), key=lambda p: (p.key, p.version)):
             regimen = protocol.regimen
             dose = (
-                f"{regimen.mg_per_kg} mg/kg over {regimen.infusion_minutes} min"
+                f"{plain(regimen.mg_per_kg)} mg/kg over {regimen.infusion_minutes} min"
                 if regimen.mg_per_kg is not None
-                else f"{regimen.mg_per_kg_per_h} mg/kg/h ≤ {regimen.cap_mg_per_h} mg/h "
+                else f"{plain(cast(Decimal, regimen.mg_per_kg_per_h))} mg/kg/h ≤ "
+                f"{plain(cast(Decimal, regimen.cap_mg_per_h))} mg/h "
                 f"for {regimen.infusion_minutes} min"
             )
             if options["json"]:

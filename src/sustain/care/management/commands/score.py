@@ -6,7 +6,9 @@
                                                    other columns, e.g. id, are echoed back)
 
 Prints one JSON object per response: instrument, total, subscales, severity, flags, valid,
-errors. Exits with status 2 when any response is refused.
+errors. Exits with status 2 when any response is refused, and for every other bad value (an
+unknown instrument, answers that mix the two forms, a CSV that cannot be read or holds no
+response), each said in one line on stderr, never a traceback.
 """
 
 import csv
@@ -15,12 +17,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
+from sustain.care.management.commands._cli import PlainCommand, refuse
 from sustain_core import instruments
 from sustain_core.errors import ClinicalValueError
-
-INVALID = 2
 
 
 def _number(value: int | Decimal) -> int | float:
@@ -28,10 +29,11 @@ def _number(value: int | Decimal) -> int | float:
     return int(value) if value == int(value) else float(value)
 
 
-def _answer(raw: str) -> int | str | None:
-    """An int where the text is one; "-" or "" is not answered; anything else is kept as text
-    so that scoring refuses it with the item's name and allowed values."""
-    text = raw.strip()
+def _answer(raw: str | None) -> int | str | None:
+    """An int where the text is one; "-", "" or a cell the CSV row lacks is not answered;
+    anything else is kept as text so that scoring refuses it with the item's name and allowed
+    values."""
+    text = (raw or "").strip()
     if text in {"", "-"}:
         return None
     try:
@@ -61,7 +63,7 @@ def score_one(code: str, answers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class Command(BaseCommand):
+class Command(PlainCommand):
     help = "Score a questionnaire response (or a CSV of them) by its published rule, as JSON."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -74,37 +76,43 @@ class Command(BaseCommand):
         try:
             instrument = instruments.get_instrument(code)
         except ClinicalValueError as error:
-            raise CommandError(str(error), returncode=INVALID) from None
+            refuse(error.message)
         keys = [item.key for item in instrument.items]
         if options["csv"]:
-            results = list(self._rows(code, keys, options["csv"]))
+            results = self._rows(code, keys, options["csv"])
         else:
             results = [score_one(code, self._answers(keys, options["answers"]))]
         for result in results:
             self.stdout.write(json.dumps(result, ensure_ascii=False))
         refused = [r for r in results if not r["valid"]]
         if refused:
-            raise CommandError(
-                f"{len(refused)} of {len(results)} responses refused: {refused[0]['errors'][0]}",
-                returncode=INVALID,
-            )
+            # The JSON names the item for code; the line on stderr is the plain message.
+            first = refused[0]["errors"][0].split(": ", 1)[-1]
+            refuse(f"{len(refused)} of {len(results)} responses refused: {first}")
 
     def _answers(self, keys: list[str], raw: list[str]) -> dict[str, Any]:
         if raw and all("=" in part for part in raw):
             pairs = (part.split("=", 1) for part in raw)
             return {key.strip(): _answer(value) for key, value in pairs}
         if any("=" in part for part in raw):
-            raise CommandError("give answers either all in item order or all as item=value")
+            refuse("give answers either all in item order or all as item=value")
         if len(raw) > len(keys):
-            raise CommandError(
-                f"{len(raw)} answers given; this instrument has {len(keys)} items",
-                returncode=INVALID,
-            )
+            refuse(f"{len(raw)} answers given; this instrument has {len(keys)} items")
         return {key: _answer(value) for key, value in zip(keys, raw, strict=False)}
 
-    def _rows(self, code: str, keys: list[str], path: Path) -> Any:
-        with path.open(newline="", encoding="utf-8") as handle:
-            for number, row in enumerate(csv.DictReader(handle), start=2):
-                answers = {key: _answer(row[key]) for key in keys if key in row}
-                extra = {k: v for k, v in row.items() if k not in keys}
-                yield {"row": number, **extra, **score_one(code, answers)}
+    def _rows(self, code: str, keys: list[str], path: Path) -> list[dict[str, Any]]:
+        try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+        except OSError as error:
+            refuse(f"cannot read {path}: {error.strerror or error}")
+        except (UnicodeDecodeError, csv.Error) as error:
+            refuse(f"{path} is not a UTF-8 CSV file: {error}")
+        if not rows:
+            refuse(f"{path} holds no response: a header row and one row per response")
+        results = []
+        for number, row in enumerate(rows, start=2):
+            answers = {key: _answer(row[key]) for key in keys if key in row}
+            extra = {k: v for k, v in row.items() if k not in keys and k is not None}
+            results.append({"row": number, **extra, **score_one(code, answers)})
+        return results

@@ -84,6 +84,14 @@ TODAY_AT_THE_CHAIR = (
     ("Ravi", "Menon", Sex.MALE, "77.0", 5, "checked in"),
 )
 DEFAULT_SEED = 7
+# Demo heights by sex (invented, not clinical figures): the clinic's default rule doses on
+# adjusted body weight from a BMI of 30, which needs a height (sustain_core.clinic_rules).
+DEMO_HEIGHT_CM = {
+    Sex.FEMALE: Decimal("163.0"),
+    Sex.MALE: Decimal("177.0"),
+    Sex.OTHER: Decimal("170.0"),
+    Sex.UNKNOWN: Decimal("170.0"),
+}
 
 # (username, first name, last name, role)
 STAFF = (
@@ -483,6 +491,7 @@ class Command(BaseCommand):
             email=plan.email,
             primary_condition=Condition.DEPRESSION,
             weight_kg=plan.weight_kg,
+            height_cm=DEMO_HEIGHT_CM[Sex(plan.sex)],
             today=_planned(plan.registered_on),
             now=self._at(_planned(plan.registered_on), 9),
         )
@@ -765,7 +774,8 @@ class Command(BaseCommand):
             date_of_birth=self.today - dt.timedelta(days=40 * 365), sex=sex, phone="555-0188",
             email=f"{given.lower()}.{family.lower()}@example.com",
             primary_condition=Condition.DEPRESSION, weight_kg=weight,
-            today=week_before.astimezone(self.tz).date(), now=week_before,
+            height_cm=DEMO_HEIGHT_CM[sex], today=week_before.astimezone(self.tz).date(),
+            now=week_before,
         )  # fmt: skip
         course = services.enrol_patient(
             patient=patient, protocol_key=PROTOCOL.key, protocol_version=PROTOCOL.version,
@@ -819,7 +829,7 @@ class Command(BaseCommand):
             date_of_birth=self.today - dt.timedelta(days=round(47.5 * 365.25)), sex=Sex.FEMALE,
             phone="555-0199", email="marisol.ventura@example.com",
             primary_condition=Condition.CHRONIC_PAIN, weight_kg=Decimal("68.0"),
-            today=self.today - dt.timedelta(days=5),
+            height_cm=DEMO_HEIGHT_CM[Sex.FEMALE], today=self.today - dt.timedelta(days=5),
             now=self._at(self.today - dt.timedelta(days=5), 9),
         )  # fmt: skip
         course = services.enrol_patient(
