@@ -15,7 +15,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sustain_core.protocols import DEPRESSION_INDUCTION_V1, protocol_to_dict
+from sustain_core.protocols import (
+    DEPRESSION_INDUCTION_V1,
+    PROTOCOLS,
+    plan_warnings,
+    protocol_to_dict,
+)
 
 LIBRARY = Path(str(resources.files("sustain_core.protocol_library")))
 SHIROMA = (LIBRARY / "shiroma-2014.v1.toml").read_text(encoding="utf-8")
@@ -57,17 +62,25 @@ def test_every_library_protocol_file_passes(capsys, path):
     call_command("protocol_check", str(path))
 
     key, version = re.fullmatch(r"(.+)\.v(\d+)\.toml", path.name).groups()  # type: ignore[union-attr]
+    # Warnings refuse nothing: a plan asking more often than an instrument recalls (item 7).
+    warnings = plan_warnings(PROTOCOLS[(key, int(version))])
     assert capsys.readouterr().out == (
         f"{path}: {key} v{version} passes every rule and guardrail\n"
+        + "".join(f"  warning: {warning}\n" for warning in warnings)
     )
+
+
+def test_the_check_prints_the_plans_recall_warnings(capsys):
+    call_command("protocol_check", str(LIBRARY / "ptsd-feder-2021.v1.toml"))
+
+    assert "  warning: PHQ-9 asks about the last 2 weeks" in capsys.readouterr().out
 
 
 def test_a_clinic_version_as_json_passes(tmp_path, capsys):
     call_command("protocol_check", str(json_with(tmp_path)))
 
-    assert capsys.readouterr().out.endswith(
-        "depression-induction v1 passes every rule and guardrail\n"
-    )
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("depression-induction v1 passes every rule and guardrail")
 
 
 def test_three_mg_per_kg_over_one_minute_is_refused(tmp_path):

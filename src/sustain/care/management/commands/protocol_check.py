@@ -4,7 +4,9 @@
     sustain protocol-check clinic-version.json   a clinic version as the edit page shows it
 
 Prints one line and exits 0 when the protocol passes every rule and every platform guardrail
-(sustain_core.protocols.guardrails); otherwise exits 2 naming every broken rule it finds, one
+(sustain_core.protocols.guardrails), then a line for each warning that refuses nothing (a
+measurement plan that asks for an instrument more often than its recall period,
+sustain_core.protocols.plan_warnings); otherwise exits 2 naming every broken rule it finds, one
 a line. A missing or unreadable file, text that is not TOML or JSON, or a value of the wrong
 type is one plain line and exit 2, never a traceback.
 """
@@ -60,3 +62,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{path}: {protocol.key} v{protocol.version} passes every rule and guardrail"
         )
+        for warning in protocols.plan_warnings(protocol):
+            self.stdout.write(f"  warning: {warning}")
