@@ -2,6 +2,10 @@
 contraindication screen and alerts. The patient page itself gathers from every app and lives
 in sustain.clinic."""
 
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -34,9 +38,11 @@ from sustain.care.forms import (
     StopMedicationForm,
     WeightForm,
 )
-from sustain.care.models import Course
+from sustain.care.models import Course, Patient
 from sustain_core import clinic_rules
 from sustain_core.numbers import plain
+
+T = TypeVar("T")
 
 
 def _to_patient(patient_id: int) -> HttpResponse:
@@ -149,25 +155,39 @@ def consent_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
     return _to_patient(patient.pk)
 
 
+def _patient_form(
+    request: AuthenticatedRequest,
+    patient_id: int,
+    *,
+    perm: str,
+    category: DataCategory,
+    form_class: type[forms.Form],
+    action: Callable[[Patient, dict[str, Any]], T],
+    success: str | Callable[[T], str],
+) -> HttpResponse:
+    """A form posted on the patient page: the patient as the user may change it, the form
+    checked, one service call (its refusal shown), back to the patient."""
+    patient = queries.get_patient_for_change(request.user, patient_id, perm, category=category)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(request, lambda: action(patient, form.cleaned_data), success=success)
+    return _to_patient(patient.pk)
+
+
 @require_POST
 @login_required
 def weight_record(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """Record a weighed body weight (nurses, prescribers): doses use the latest."""
-    patient = queries.get_patient_for_change(
-        request.user, patient_id, "care.add_weightmeasurement", category=DataCategory.PATIENT_RECORD
-    )
-    form = WeightForm(request.POST)
-    if not form.is_valid():
-        show_form_errors(request, form)
-    else:
-        attempt(
-            request,
-            lambda: services.record_weight(
-                patient=patient, by=request.user, now=timezone.now(), **form.cleaned_data
-            ),
-            success=lambda weight: f"Weight recorded: {plain(weight.weight_kg)} kg.",
-        )
-    return _to_patient(patient.pk)
+    return _patient_form(
+        request, patient_id, perm="care.add_weightmeasurement",
+        category=DataCategory.PATIENT_RECORD, form_class=WeightForm,
+        action=lambda patient, data: services.record_weight(
+            patient=patient, by=request.user, now=timezone.now(), **data
+        ),
+        success=lambda weight: f"Weight recorded: {plain(weight.weight_kg)} kg.",
+    )  # fmt: skip
 
 
 @require_POST
@@ -175,19 +195,14 @@ def weight_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
 def height_record(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """Record the patient's height (nurses, prescribers): an ideal or adjusted dosing weight
     needs it for the BMI."""
-    patient = queries.get_patient_for_change(
-        request.user, patient_id, "care.add_weightmeasurement", category=DataCategory.DEMOGRAPHICS
-    )
-    form = HeightForm(request.POST)
-    if not form.is_valid():
-        show_form_errors(request, form)
-    else:
-        attempt(
-            request,
-            lambda: services.record_height(patient=patient, by=request.user, **form.cleaned_data),
-            success=f"Height recorded: {plain(form.cleaned_data['height_cm'])} cm.",
-        )
-    return _to_patient(patient.pk)
+    return _patient_form(
+        request, patient_id, perm="care.add_weightmeasurement",
+        category=DataCategory.DEMOGRAPHICS, form_class=HeightForm,
+        action=lambda patient, data: services.record_height(
+            patient=patient, by=request.user, **data
+        ),
+        success=lambda patient: f"Height recorded: {plain(cast(Decimal, patient.height_cm))} cm.",
+    )  # fmt: skip
 
 
 def _active_course_to_dose(
@@ -275,21 +290,14 @@ def dose_withdraw(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
 @login_required
 def medication_add(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """Put a medication on the patient's list (prescribers and nurses)."""
-    patient = queries.get_patient_for_change(
-        request.user, patient_id, "care.add_medication", category=DataCategory.PATIENT_RECORD
-    )
-    form = MedicationForm(request.POST)
-    if not form.is_valid():
-        show_form_errors(request, form)
-    else:
-        attempt(
-            request,
-            lambda: services.add_medication(
-                patient=patient, by=request.user, now=timezone.now(), **form.cleaned_data
-            ),
-            success=lambda medication: f"{medication.name} added to the medication list.",
-        )
-    return _to_patient(patient.pk)
+    return _patient_form(
+        request, patient_id, perm="care.add_medication", category=DataCategory.PATIENT_RECORD,
+        form_class=MedicationForm,
+        action=lambda patient, data: services.add_medication(
+            patient=patient, by=request.user, now=timezone.now(), **data
+        ),
+        success=lambda medication: f"{medication.name} added to the medication list.",
+    )  # fmt: skip
 
 
 @require_POST
