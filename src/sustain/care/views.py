@@ -262,7 +262,10 @@ def dose_cosign(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         attempt(
             request,
             lambda: services.cosign_course_dose(course=course, by=request.user, at=timezone.now()),
-            success=lambda changed: f"Co-signed: next infusions at {changed.dose_mg_per_kg} mg/kg.",
+            success=lambda changed: (
+                "Co-signed: next infusions at "
+                f"{plain(cast(Decimal, changed.dose_mg_per_kg))} mg/kg."
+            ),
         )
     return _to_patient(patient_pk)
 
