@@ -215,7 +215,7 @@ def test_the_dose_form_proposes_and_a_second_prescriber_cosigns(login, pat, ada,
     assert f'action="/patients/{pat.pk}/dose/cosign/"' in page
     done = login(dee).post(f"/patients/{pat.pk}/dose/cosign/", follow=True)
 
-    assert "Co-signed: next infusions at 1.000 mg/kg." in done.content.decode()
+    assert "Co-signed: next infusions at 1 mg/kg." in done.content.decode()
     course.refresh_from_db()
     assert (course.dose_mg_per_kg, course.dose_proposed_mg_per_kg) == (D("1.000"), None)
 
