@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "sustain.care",
     "sustain.scheduling",
     "sustain.infusion",
+    "sustain.ledger",
     "sustain.portal",
     "sustain.clinic",
 ]

@@ -43,3 +43,16 @@ class RulesBroken(ClinicalValueError):
         message = "; ".join([first.message, *(f"{e.field}: {e.message}" for e in rest)])
         super().__init__(first.field, message)
         self.errors = errors
+
+
+class InsufficientStock(ClinicalValueError):
+    """A ledger write would take a container's balance below zero."""
+
+
+class ExpiredLot(ClinicalValueError):
+    """A container's lot is past its expiry date on the day it would be drawn."""
+
+
+class WitnessNotAllowed(ClinicalValueError):
+    """The witness of a ledger entry may not witness it (the drawer, another site, a wrong
+    password, an inactive account)."""

@@ -43,6 +43,7 @@ class DataCategory(models.TextChoices):
     PROTOCOL = "protocol"
     CLINIC_RULES = "clinic-rules"
     STAFF = "staff"
+    LEDGER = "ledger"
 
 
 class Channel(models.TextChoices):

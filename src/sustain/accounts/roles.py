@@ -25,6 +25,7 @@ _CLINICAL = {
     "infusion.view_infusionrecord", "infusion.add_infusionrecord", "infusion.add_adverseevent",
     "portal.add_invitation", "scheduling.view_appointment", "scheduling.change_appointment",
     "scheduling.add_calendarfeed", "scheduling.view_shift",
+    "ledger.view_ledgerentry", "ledger.draw_stock", "ledger.waste_stock", "ledger.witness_waste",
 }  # fmt: skip
 # The front desk: registering patients, booking, the rota. No scores, alerts, medications or
 # doses.
@@ -46,6 +47,8 @@ _CLINIC_ADMIN = {
     "accounts.view_auditevent", "accounts.view_outboxmessage",
     "accounts.designate_medical_director", "care.add_clinicprotocol",
     "care.change_message_rules", "scheduling.change_phasestaffing",
+    "ledger.view_ledgerentry", "ledger.receive_stock", "ledger.transfer_stock",
+    "ledger.adjust_stock", "ledger.correct_entry",
 }  # fmt: skip
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -53,7 +56,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.NURSE: frozenset(_EVERY_ROLE | _CLINICAL | {"scheduling.nurse_shift"}),
     Role.SCHEDULER: frozenset(_EVERY_ROLE | _FRONT_DESK | _SCHEDULER),
     Role.CLINIC_ADMIN: frozenset(_EVERY_ROLE | _FRONT_DESK | _CLINIC_ADMIN),
-    Role.AUDITOR: frozenset(_EVERY_ROLE | {"accounts.view_auditevent"}),
+    Role.AUDITOR: frozenset(_EVERY_ROLE | {"accounts.view_auditevent", "ledger.view_ledgerentry"}),
 }
 
 

@@ -1,0 +1,448 @@
+"""Every change to ketamine stock, one transaction each, audited, appended to the ledger.
+
+Rules (clinical-facts.md §8): a complete and current record of every receipt and disposal
+with its actual date, per registered location [CFR1304.21]; the receipt names the supplier's
+name, address and DEA number, each administration the patient, date, quantity and who gave it
+[CFR1304.22]; records kept at least 2 years, so nothing here updates or deletes an entry
+[CFR1304.04]. Waste of a visit's remainder is witnessed by a second person who is never the
+one who drew (the federal witness rule for wastage is unconfirmed; many states and
+institutions require one [AskJan-waste]; this clinic requires it).
+
+Every refusal is a ClinicalValueError naming the rule and changes nothing. A balance is
+changed only by a conditional UPDATE (`balance >= amount`) in the transaction that appends the
+entry, so concurrent draws can never lose an update or go below zero; the CHECK constraints
+on ContainerBalance are the database's backstop (security-reliability-interop.md §4.2-4.3).
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Sum
+
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.models import Membership, Site, User
+from sustain.ledger import chain
+from sustain.ledger.enums import EntryKind
+from sustain.ledger.models import (
+    Container,
+    ContainerBalance,
+    LedgerEntry,
+    Location,
+    Lot,
+    Product,
+    SiteRegistration,
+    Supplier,
+)
+from sustain.scheduling.models import Appointment
+from sustain_core.errors import (
+    ClinicalValueError,
+    ExpiredLot,
+    InsufficientStock,
+    OutOfRange,
+    WitnessNotAllowed,
+)
+
+# At most this many containers in one receipt: a bound against typing errors, not a clinical
+# rule.
+MAX_CONTAINERS_PER_RECEIPT = 200
+# Amounts are recorded to 0.01 mg (then every mL amount of a 10, 50 or 100 mg/mL product is
+# exact to 0.0001 mL): a bound of the record's precision, not a clinical rule.
+MG_PLACES = 2
+ZERO = Decimal(0)
+
+
+def _require(by: User, perm: str, who: str) -> None:
+    if not by.has_perm(perm):
+        raise ClinicalValueError("by", f"only {who} may do this")
+
+
+def _require_member(by: User, site: Site) -> None:
+    if not Membership.objects.filter(user=by, site=site).exists():
+        raise ClinicalValueError("by", f"you are not on the staff of {site.name}")
+
+
+def _day(site: Site, now: dt.datetime) -> dt.date:
+    return now.astimezone(site.tz).date()
+
+
+def _amount_mg(value: Decimal, field: str) -> Decimal:
+    """A positive amount in mg to at most 0.01 mg, else refused (never rounded)."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise OutOfRange(field, "enter the amount in mg as a number")
+    if value <= 0:
+        raise OutOfRange(field, f"the amount must be more than 0 mg; got {value} mg")
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MG_PLACES:
+        raise OutOfRange(field, f"record the amount to 0.01 mg at most; got {value} mg")
+    return value
+
+
+def _show(amount: Decimal) -> str:
+    """An amount as typed: 20.00 from the database and 20 in memory both read "20"."""
+    return format(amount.normalize(), "f")
+
+
+def _ml(mg: Decimal, container: Container) -> Decimal:
+    return mg / container.lot.product.strength_mg_per_ml
+
+
+def _balance(container: Container) -> ContainerBalance:
+    return ContainerBalance.objects.get(pk=container.pk)
+
+
+def _take(container: Container, mg: Decimal, field: str) -> None:
+    """Take `mg` (and its mL) from the container's balance, or refuse if it holds less."""
+    ml = _ml(mg, container)
+    taken = ContainerBalance.objects.filter(
+        pk=container.pk, balance_mg__gte=mg, balance_ml__gte=ml
+    ).update(balance_mg=F("balance_mg") - mg, balance_ml=F("balance_ml") - ml)
+    if not taken:
+        held = _balance(container).balance_mg
+        raise InsufficientStock(
+            field,
+            f"container {container} holds {_show(held)} mg; taking {_show(mg)} mg would make "
+            "its balance negative, and a balance never goes below zero",
+        )
+
+
+def _give(container: Container, mg: Decimal) -> None:
+    ContainerBalance.objects.filter(pk=container.pk).update(
+        balance_mg=F("balance_mg") + mg, balance_ml=F("balance_ml") + _ml(mg, container)
+    )
+
+
+def _audit(entry: LedgerEntry, by: User, *, patient_id: int | None = None) -> None:
+    record_event(
+        actor=by,
+        action=AuditAction.CREATE,
+        category=DataCategory.LEDGER,
+        site=entry.site,
+        patient_id=patient_id,
+        obj=entry,
+    )
+
+
+def _entry(
+    kind: EntryKind,
+    container: Container,
+    by: User,
+    now: dt.datetime,
+    *,
+    occurred_on: dt.date | None = None,
+    **fields: object,
+) -> LedgerEntry:
+    site = container.location.site
+    entry = LedgerEntry(
+        kind=kind,
+        site=site,
+        container=container,
+        actor=by,
+        occurred_on=occurred_on or _day(site, now),
+        recorded_at=now,
+        **fields,
+    )
+    return chain.append(entry)
+
+
+def _container(container: Container) -> Container:
+    return Container.objects.select_related("lot__product", "location__site").get(pk=container.pk)
+
+
+@transaction.atomic
+def receive_stock(
+    *,
+    location: Location,
+    supplier: Supplier,
+    invoice_number: str,
+    product: Product,
+    lot_number: str,
+    expires_on: dt.date,
+    containers: int,
+    received_on: dt.date,
+    by: User,
+    now: dt.datetime,
+) -> list[Container]:
+    """Receive `containers` full containers of one lot into `location`, each numbered on
+    receipt (continuing the lot's numbers), with a receive entry naming the supplier and the
+    invoice [CFR1304.22]. Refused: another role, a site without its DEA registration recorded,
+    no invoice number, a receipt dated after today, a lot already expired or recorded with
+    another expiry, fewer than 1 or more than MAX_CONTAINERS_PER_RECEIPT containers."""
+    _require(by, "ledger.receive_stock", "a clinic administrator")
+    site = location.site
+    _require_member(by, site)
+    if not SiteRegistration.objects.filter(site=site).exists():
+        raise ClinicalValueError(
+            "site",
+            f"{site.name} has no DEA registration number recorded; records are kept per "
+            "registered location, so record it before receiving stock",
+        )
+    invoice_number = invoice_number.strip()
+    if not invoice_number:
+        raise ClinicalValueError("invoice_number", "enter the invoice number of the receipt")
+    today = _day(site, now)
+    if received_on > today:
+        raise ClinicalValueError(
+            "received_on", f"the receipt is dated {received_on}, after today ({today})"
+        )
+    if expires_on < received_on:
+        raise ExpiredLot(
+            "expires_on", f"lot {lot_number} expired on {expires_on}; expired stock is not received"
+        )
+    if not 1 <= containers <= MAX_CONTAINERS_PER_RECEIPT:
+        raise OutOfRange(
+            "containers",
+            f"a receipt holds 1 to {MAX_CONTAINERS_PER_RECEIPT} containers; got {containers}",
+        )
+    lot, _ = Lot.objects.get_or_create(
+        product=product, lot_number=lot_number.strip(), defaults={"expires_on": expires_on}
+    )
+    if lot.expires_on != expires_on:
+        raise ClinicalValueError(
+            "expires_on",
+            f"lot {lot.lot_number} is recorded as expiring on {lot.expires_on}, not {expires_on}",
+        )
+    first = (lot.containers.aggregate(last=Max("number"))["last"] or 0) + 1
+    full_ml = product.container_volume_ml
+    full_mg = full_ml * product.strength_mg_per_ml
+    received = []
+    for number in range(first, first + containers):
+        container = Container.objects.create(lot=lot, number=number, location=location)
+        ContainerBalance.objects.create(container=container, balance_mg=full_mg, balance_ml=full_ml)
+        entry = _entry(
+            EntryKind.RECEIVE, container, by, now,
+            location=location, quantity_mg=full_mg, quantity_ml=full_ml, change_mg=full_mg,
+            change_ml=full_ml, supplier=supplier, invoice_number=invoice_number,
+            occurred_on=received_on,
+        )  # fmt: skip
+        _audit(entry, by)
+        received.append(container)
+    return received
+
+
+@transaction.atomic
+def open_container(*, container: Container, by: User, now: dt.datetime) -> LedgerEntry:
+    """Record the first puncture of a container. Refused: another role, another site's
+    container, a container already opened or empty."""
+    container = _container(container)
+    _require(by, "ledger.draw_stock", "a nurse or a prescriber")
+    _require_member(by, container.location.site)
+    if container.entries.filter(kind=EntryKind.OPEN).exists():
+        raise ClinicalValueError("container", f"container {container} is already open")
+    if _balance(container).balance_mg == 0:
+        raise ClinicalValueError("container", f"container {container} is empty")
+    entry = _entry(
+        EntryKind.OPEN, container, by, now,
+        quantity_mg=ZERO, quantity_ml=ZERO, change_mg=ZERO, change_ml=ZERO,
+    )  # fmt: skip
+    _audit(entry, by)
+    return entry
+
+
+def _locked_visit(appointment: Appointment) -> Appointment:
+    # One writer per visit at a time (PostgreSQL row lock; SQLite's BEGIN IMMEDIATE already
+    # serializes writers), so two wastes cannot both fit in the same remainder.
+    return Appointment.objects.select_for_update().select_related("site").get(pk=appointment.pk)
+
+
+@transaction.atomic
+def draw_for_visit(
+    *, container: Container, appointment: Appointment, dose_mg: Decimal, by: User, now: dt.datetime
+) -> LedgerEntry:
+    """Draw `dose_mg` from a container for a visit. Refused: another role, a container at
+    another site than the visit, a lot past its expiry date on the day (the site's day), an
+    amount that is not a positive number of mg to 0.01 mg, or more than the container holds
+    (its balance never goes below zero)."""
+    _require(by, "ledger.draw_stock", "a nurse or a prescriber")
+    appointment = _locked_visit(appointment)
+    container = _container(container)
+    site = appointment.site
+    _require_member(by, site)
+    dose_mg = _amount_mg(dose_mg, "dose_mg")
+    if container.location.site_id != site.pk:
+        raise ClinicalValueError(
+            "container",
+            f"container {container} is at {container.location.site.name}; draw for a visit at "
+            f"{site.name} from that site's stock",
+        )
+    today = _day(site, now)
+    if container.lot.expires_on < today:
+        raise ExpiredLot(
+            "container",
+            f"lot {container.lot.lot_number} expired on {container.lot.expires_on}; an expired "
+            "lot cannot be drawn",
+        )
+    _take(container, dose_mg, "dose_mg")
+    ml = _ml(dose_mg, container)
+    entry = _entry(
+        EntryKind.DRAW, container, by, now,
+        appointment=appointment, quantity_mg=dose_mg, quantity_ml=ml, change_mg=-dose_mg,
+        change_ml=-ml,
+    )  # fmt: skip
+    _audit(entry, by, patient_id=appointment.patient_id)
+    return entry
+
+
+def _visit_total(appointment: Appointment, container: Container, kind: EntryKind) -> Decimal:
+    total = LedgerEntry.objects.filter(
+        appointment=appointment, container=container, kind=kind, reversed_by__isnull=True
+    ).aggregate(total=Sum("quantity_mg"))["total"]
+    return total or ZERO
+
+
+def _check_witness(
+    witness: User, password: str, *, site: Site, by: User, appointment: Appointment
+) -> None:
+    if witness.pk == by.pk:
+        raise WitnessNotAllowed("witness", "the witness must be a second person, not you")
+    drawers = set(
+        LedgerEntry.objects.filter(appointment=appointment, kind=EntryKind.DRAW).values_list(
+            "actor_id", flat=True
+        )
+    )
+    if witness.pk in drawers:
+        raise WitnessNotAllowed(
+            "witness", f"{witness.get_username()} drew for this visit; the witness never drew"
+        )
+    if not witness.is_active:
+        raise WitnessNotAllowed("witness", f"{witness.get_username()}'s account is not active")
+    if not Membership.objects.filter(user=witness, site=site).exists():
+        raise WitnessNotAllowed(
+            "witness", f"{witness.get_username()} is not on the staff of {site.name}"
+        )
+    if not witness.has_perm("ledger.witness_waste"):
+        raise WitnessNotAllowed("witness", "the witness must be a nurse or a prescriber")
+    if not witness.check_password(password):
+        raise WitnessNotAllowed("witness_password", "the witness's password is not correct")
+
+
+@transaction.atomic
+def waste_for_visit(
+    *,
+    appointment: Appointment,
+    container: Container,
+    quantity_mg: Decimal,
+    witness: User,
+    witness_password: str,
+    by: User,
+    now: dt.datetime,
+) -> LedgerEntry:
+    """Waste what is left of a visit's draw from a container, witnessed. The witness is another
+    active staff member of the visit's site with a clinical role, never the one who drew for
+    the visit, and re-enters their password. Refused also: another role, a container not drawn
+    from for this visit, more than drawn and not yet given or wasted."""
+    _require(by, "ledger.waste_stock", "a nurse or a prescriber")
+    appointment = _locked_visit(appointment)
+    container = _container(container)
+    site = appointment.site
+    _require_member(by, site)
+    quantity_mg = _amount_mg(quantity_mg, "quantity_mg")
+    drawn = _visit_total(appointment, container, EntryKind.DRAW)
+    if drawn == 0:
+        raise ClinicalValueError(
+            "container", f"nothing was drawn from container {container} for this visit"
+        )
+    used = _visit_total(appointment, container, EntryKind.ADMINISTER) + _visit_total(
+        appointment, container, EntryKind.WASTE
+    )
+    if quantity_mg > drawn - used:
+        raise InsufficientStock(
+            "quantity_mg",
+            f"{_show(drawn - used)} mg drawn from container {container} for this visit is not "
+            f"yet given or wasted; {_show(quantity_mg)} mg cannot be wasted",
+        )
+    _check_witness(witness, witness_password, site=site, by=by, appointment=appointment)
+    entry = _entry(
+        EntryKind.WASTE, container, by, now,
+        appointment=appointment, witness=witness, quantity_mg=quantity_mg,
+        quantity_ml=_ml(quantity_mg, container), change_mg=ZERO, change_ml=ZERO,
+    )  # fmt: skip
+    _audit(entry, by, patient_id=appointment.patient_id)
+    return entry
+
+
+@transaction.atomic
+def adjust_balance(
+    *, container: Container, change_mg: Decimal, reason: str, by: User, now: dt.datetime
+) -> LedgerEntry:
+    """Add to (positive) or take from (negative) a container's balance, flagged for review.
+    Refused: anyone but a clinic administrator, no reason, a zero or over-precise amount, or
+    a balance that would go below zero."""
+    _require(by, "ledger.adjust_stock", "a clinic administrator")
+    container = _container(container)
+    _require_member(by, container.location.site)
+    reason = reason.strip()
+    if not reason:
+        raise ClinicalValueError("reason", "write why the balance is adjusted")
+    if not isinstance(change_mg, Decimal) or change_mg == 0:
+        raise OutOfRange("change_mg", "enter a change in mg other than 0 (negative takes away)")
+    amount = _amount_mg(abs(change_mg), "change_mg")
+    if change_mg < 0:
+        _take(container, amount, "change_mg")
+    else:
+        _give(container, amount)
+    ml = _ml(change_mg, container)
+    entry = _entry(
+        EntryKind.ADJUST, container, by, now,
+        quantity_mg=amount, quantity_ml=abs(ml), change_mg=change_mg, change_ml=ml,
+        reason=reason, needs_review=True,
+    )  # fmt: skip
+    _audit(entry, by)
+    return entry
+
+
+@transaction.atomic
+def correct_entry(*, entry: LedgerEntry, reason: str, by: User, now: dt.datetime) -> LedgerEntry:
+    """Reverse an entry with a new one (never an edit), flagged for review: the reversed
+    entry's change to the balance is undone and it stops counting in its visit's totals.
+    Refused: anyone but a clinic administrator, no reason, a correction (record a new entry
+    instead), an entry already corrected, or a reversal that would make the balance negative."""
+    _require(by, "ledger.correct_entry", "a clinic administrator")
+    entry = LedgerEntry.objects.select_for_update().get(pk=entry.pk)
+    container = _container(entry.container)
+    _require_member(by, entry.site)
+    reason = reason.strip()
+    if not reason:
+        raise ClinicalValueError("reason", "write why the entry is corrected")
+    if entry.kind == EntryKind.CORRECTION:
+        raise ClinicalValueError(
+            "entry", "a correction is not itself corrected; record a new entry instead"
+        )
+    if LedgerEntry.objects.filter(reverses=entry).exists():
+        raise ClinicalValueError("entry", f"entry {entry.seq} is already corrected")
+    if entry.change_mg < 0:
+        _give(container, -entry.change_mg)
+    elif entry.change_mg > 0:
+        _take(container, entry.change_mg, "entry")
+    try:
+        with transaction.atomic():
+            correction = _entry(
+                EntryKind.CORRECTION, container, by, now,
+                appointment=entry.appointment, quantity_mg=entry.quantity_mg,
+                quantity_ml=entry.quantity_ml, change_mg=-entry.change_mg,
+                change_ml=-entry.change_ml, reverses=entry, reason=reason, needs_review=True,
+            )  # fmt: skip
+    except IntegrityError as error:  # a concurrent correction of the same entry won
+        raise ClinicalValueError("entry", f"entry {entry.seq} is already corrected") from error
+    _audit(
+        correction,
+        by,
+        patient_id=entry.appointment.patient_id if entry.appointment else None,
+    )
+    return correction
+
+
+def balances_match_entries() -> list[str]:
+    """Each container whose balance differs from the sum of its entries' changes (empty when
+    every balance is exact)."""
+    sums = dict(
+        LedgerEntry.objects.values("container_id")
+        .annotate(mg=Sum("change_mg"))
+        .values_list("container_id", "mg")
+    )
+    return [
+        f"container id {row.pk}: balance {row.balance_mg} mg, entries sum to {sums.get(row.pk)} mg"
+        for row in ContainerBalance.objects.order_by("pk")
+        if sums.get(row.pk, ZERO) != row.balance_mg
+    ]

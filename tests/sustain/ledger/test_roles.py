@@ -1,0 +1,29 @@
+"""Who may do what with the ledger (issue 12, item 7), read from the synced role groups: nurses
+and prescribers draw, waste, witness and view; clinic administrators receive, transfer, adjust,
+correct and view; the auditor only views; the scheduler and a member with no role see nothing."""
+
+import pytest
+
+pytestmark = pytest.mark.db
+
+LEDGER_PERMISSIONS = (
+    "view_ledgerentry", "draw_stock", "waste_stock", "witness_waste", "receive_stock",
+    "transfer_stock", "adjust_stock", "correct_entry",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("persona", "granted"),
+    [
+        ("ada", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste"}),
+        ("ben", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste"}),
+        ("alex", {"view_ledgerentry", "receive_stock", "transfer_stock", "adjust_stock",
+                  "correct_entry"}),
+        ("ivy", {"view_ledgerentry"}),
+        ("sam", set()),
+        ("nora", set()),
+    ],
+)  # fmt: skip
+def test_ledger_permissions_by_role(persona, granted, request, db):
+    user = request.getfixturevalue(persona)
+    assert {p for p in LEDGER_PERMISSIONS if user.has_perm(f"ledger.{p}")} == granted
