@@ -240,10 +240,41 @@ def open_container(*, container: Container, by: User, now: dt.datetime) -> Ledge
     return entry
 
 
+@transaction.atomic
+def transfer_container(
+    *, container: Container, to: Location, by: User, now: dt.datetime
+) -> LedgerEntry:
+    """Move a container to another storage location of its site (the safe to the cart), with
+    an entry recording what it holds. Refused: anyone but a clinic administrator, the location
+    it is already at, or a location at another site (moving stock between registered locations
+    is not supported yet)."""
+    _require(by, "ledger.transfer_stock", "a clinic administrator")
+    container = _container(container)
+    site = container.location.site
+    _require_member(by, site)
+    if to.site_id != site.pk:
+        raise ClinicalValueError(
+            "to",
+            f"{to} is at another site; containers move only between locations of {site.name}",
+        )
+    if to.pk == container.location_id:
+        raise ClinicalValueError("to", f"container {container} is already at {to.name}")
+    held = ContainerBalance.objects.select_for_update().get(pk=container.pk)
+    Container.objects.filter(pk=container.pk).update(location=to)
+    container.location = to
+    entry = _entry(
+        EntryKind.TRANSFER, container, by, now,
+        location=to, quantity_mg=held.balance_mg, quantity_ml=held.balance_ml, change_mg=ZERO,
+        change_ml=ZERO,
+    )  # fmt: skip
+    _audit(entry, by)
+    return entry
+
+
 def _locked_visit(appointment: Appointment) -> Appointment:
     # One writer per visit at a time (PostgreSQL row lock; SQLite's BEGIN IMMEDIATE already
     # serializes writers), so two wastes cannot both fit in the same remainder.
-    return Appointment.objects.select_for_update().select_related("site").get(pk=appointment.pk)
+    return Appointment.objects.select_for_update().get(pk=appointment.pk)
 
 
 @transaction.atomic
@@ -397,8 +428,11 @@ def correct_entry(*, entry: LedgerEntry, reason: str, by: User, now: dt.datetime
     """Reverse an entry with a new one (never an edit), flagged for review: the reversed
     entry's change to the balance is undone and it stops counting in its visit's totals.
     Refused: anyone but a clinic administrator, no reason, a correction (record a new entry
-    instead), an entry already corrected, or a reversal that would make the balance negative."""
+    instead), an entry already corrected, a reversal that would make the balance negative, or
+    the reversal of a draw whose amount was partly given or wasted (correct those first)."""
     _require(by, "ledger.correct_entry", "a clinic administrator")
+    if entry.appointment is not None:  # the visit first: the lock order of draws and wastes
+        _locked_visit(entry.appointment)
     entry = LedgerEntry.objects.select_for_update().get(pk=entry.pk)
     container = _container(entry.container)
     _require_member(by, entry.site)
@@ -411,6 +445,18 @@ def correct_entry(*, entry: LedgerEntry, reason: str, by: User, now: dt.datetime
         )
     if LedgerEntry.objects.filter(reverses=entry).exists():
         raise ClinicalValueError("entry", f"entry {entry.seq} is already corrected")
+    if entry.kind == EntryKind.DRAW and entry.appointment is not None:
+        visit = entry.appointment
+        drawn = _visit_total(visit, container, EntryKind.DRAW)
+        used = _visit_total(visit, container, EntryKind.ADMINISTER) + _visit_total(
+            visit, container, EntryKind.WASTE
+        )
+        if drawn - entry.quantity_mg < used:
+            raise ClinicalValueError(
+                "entry",
+                f"{_show(used)} mg drawn from container {container} for this visit was given or "
+                "wasted; correct those entries before this draw",
+            )
     if entry.change_mg < 0:
         _give(container, -entry.change_mg)
     elif entry.change_mg > 0:
@@ -442,7 +488,8 @@ def balances_match_entries() -> list[str]:
         .values_list("container_id", "mg")
     )
     return [
-        f"container id {row.pk}: balance {row.balance_mg} mg, entries sum to {sums.get(row.pk)} mg"
+        f"container id {row.pk}: balance {_show(row.balance_mg)} mg, entries sum to "
+        f"{_show(sums.get(row.pk) or ZERO)} mg"
         for row in ContainerBalance.objects.order_by("pk")
         if sums.get(row.pk, ZERO) != row.balance_mg
     ]

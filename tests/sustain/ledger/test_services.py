@@ -177,6 +177,48 @@ def test_open_refused_to_a_scheduler(vials, sam, north):
     assert snapshot() == before
 
 
+# -- transfer -------------------------------------------------------------------------------------
+
+
+def test_transfer_moves_a_container_to_the_cart(vials, visit, ben, alex, north):
+    draw(vials[0], visit, ben, "35")
+    cart = Location.objects.create(site=north, name="Cart 1")
+    entry = services.transfer_container(container=vials[0], to=cart, by=alex, now=at_visit(north))
+    assert Container.objects.get(pk=vials[0].pk).location == cart
+    assert (entry.kind, entry.location, entry.quantity_mg, entry.change_mg) == (
+        EntryKind.TRANSFER, cart, Decimal("465"), 0,
+    )  # fmt: skip
+    assert balance(vials[0]) == (Decimal("465"), Decimal("9.3"))
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("a-nurse", "only a clinic administrator may do this"),
+        ("same-location", "container lot K123 #1 is already at Safe"),
+        (
+            "another-site",
+            "South Clinic: Safe is at another site; containers move only between "
+            "locations of North Clinic",
+        ),
+    ],
+)
+def test_transfer_refused_saves_nothing(case, message, vials, safe, alex, ben, request):
+    to, by = Location.objects.create(site=safe.site, name="Cart 1"), alex
+    if case == "a-nurse":
+        by = ben
+    elif case == "same-location":
+        to = safe
+    elif case == "another-site":
+        to = Location.objects.create(site=request.getfixturevalue("south"), name="Safe")
+    before = snapshot()
+    with pytest.raises(ClinicalValueError) as refused:
+        services.transfer_container(container=vials[0], to=to, by=by, now=at_visit(safe.site))
+    assert refused.value.message == message
+    assert snapshot() == before
+    assert Container.objects.get(pk=vials[0].pk).location == safe
+
+
 # -- draw -----------------------------------------------------------------------------------------
 
 
@@ -425,9 +467,14 @@ def test_correction_reverses_a_draw_with_a_new_entry(vials, visit, ben, nia, ale
         ("no-reason", "write why the entry is corrected"),
         ("a-nurse", "only a clinic administrator may do this"),
         ("receipt-already-drawn-from", None),
+        (
+            "draw-already-wasted-from",
+            "5 mg drawn from container lot K123 #1 for this visit was "
+            "given or wasted; correct those entries before this draw",
+        ),
     ],
 )
-def test_correction_refused_saves_nothing(case, message, vials, visit, ben, alex):
+def test_correction_refused_saves_nothing(case, message, vials, visit, ben, alex, nia):
     drawn = draw(vials[0], visit, ben, "40")  # entry seq 4, after the three receipts
     target, reason, by = drawn, "Wrong vial", alex
     if case == "twice":
@@ -440,6 +487,8 @@ def test_correction_refused_saves_nothing(case, message, vials, visit, ben, alex
         reason = ""
     elif case == "a-nurse":
         by = ben
+    elif case == "draw-already-wasted-from":
+        waste(vials[0], visit, ben, nia, "5")
     elif case == "receipt-already-drawn-from":
         target = LedgerEntry.objects.get(kind=EntryKind.RECEIVE, container=vials[0])
         message = (
@@ -479,3 +528,12 @@ def test_the_database_refuses_a_negative_balance(vials):
             balance_ml=F("balance_ml") - Decimal("10.0001")
         )
     assert balance(vials[0]) == (Decimal("500"), Decimal("10"))
+
+
+def test_reconciliation_names_a_balance_changed_behind_the_ledger(vials, visit, ben):
+    draw(vials[0], visit, ben, "35")
+    assert services.balances_match_entries() == []
+    ContainerBalance.objects.filter(pk=vials[1].pk).update(balance_mg=Decimal("499"))
+    assert services.balances_match_entries() == [
+        f"container id {vials[1].pk}: balance 499 mg, entries sum to 500 mg"
+    ]
