@@ -50,6 +50,9 @@ MAX_CONTAINERS_PER_RECEIPT = 200
 # Amounts are recorded to 0.01 mg (then every mL amount of a 10, 50 or 100 mg/mL product is
 # exact to 0.0001 mL): a bound of the record's precision, not a clinical rule.
 MG_PLACES = 2
+# One entry moves at most this many mg: a bound against typing errors, not a clinical rule
+# (a whole 500 mg vial is 500).
+MAX_ENTRY_MG = Decimal(100_000)
 ZERO = Decimal(0)
 
 
@@ -63,6 +66,16 @@ def _require_member(by: User, site: Site) -> None:
         raise ClinicalValueError("by", f"you are not on the staff of {site.name}")
 
 
+def _text(value: str, field: str, limit: int, what: str) -> str:
+    """`value` stripped; refused when blank or longer than its column holds."""
+    value = value.strip()
+    if not value:
+        raise ClinicalValueError(field, f"enter {what}")
+    if len(value) > limit:
+        raise ClinicalValueError(field, f"{what} is at most {limit} characters")
+    return value
+
+
 def _day(site: Site, now: dt.datetime) -> dt.date:
     return now.astimezone(site.tz).date()
 
@@ -73,6 +86,10 @@ def _amount_mg(value: Decimal, field: str) -> Decimal:
         raise OutOfRange(field, "enter the amount in mg as a number")
     if value <= 0:
         raise OutOfRange(field, f"the amount must be more than 0 mg; got {value} mg")
+    if value > MAX_ENTRY_MG:
+        raise OutOfRange(
+            field, f"one entry is at most {MAX_ENTRY_MG} mg (a bound against typing errors)"
+        )
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MG_PLACES:
         raise OutOfRange(field, f"record the amount to 0.01 mg at most; got {value} mg")
@@ -178,9 +195,8 @@ def receive_stock(
             f"{site.name} has no DEA registration number recorded; records are kept per "
             "registered location, so record it before receiving stock",
         )
-    invoice_number = invoice_number.strip()
-    if not invoice_number:
-        raise ClinicalValueError("invoice_number", "enter the invoice number of the receipt")
+    invoice_number = _text(invoice_number, "invoice_number", 60, "the invoice number")
+    lot_number = _text(lot_number, "lot_number", 40, "the lot number")
     today = _day(site, now)
     if received_on > today:
         raise ClinicalValueError(
@@ -196,8 +212,10 @@ def receive_stock(
             f"a receipt holds 1 to {MAX_CONTAINERS_PER_RECEIPT} containers; got {containers}",
         )
     lot, _ = Lot.objects.get_or_create(
-        product=product, lot_number=lot_number.strip(), defaults={"expires_on": expires_on}
+        product=product, lot_number=lot_number, defaults={"expires_on": expires_on}
     )
+    # Two receipts of one lot at once number their containers one after the other.
+    lot = Lot.objects.select_for_update().get(pk=lot.pk)
     if lot.expires_on != expires_on:
         raise ClinicalValueError(
             "expires_on",
@@ -403,9 +421,7 @@ def adjust_balance(
     _require(by, "ledger.adjust_stock", "a clinic administrator")
     container = _container(container)
     _require_member(by, container.location.site)
-    reason = reason.strip()
-    if not reason:
-        raise ClinicalValueError("reason", "write why the balance is adjusted")
+    reason = _text(reason, "reason", 300, "why the balance is adjusted")
     if not isinstance(change_mg, Decimal) or change_mg == 0:
         raise OutOfRange("change_mg", "enter a change in mg other than 0 (negative takes away)")
     amount = _amount_mg(abs(change_mg), "change_mg")
@@ -436,9 +452,7 @@ def correct_entry(*, entry: LedgerEntry, reason: str, by: User, now: dt.datetime
     entry = LedgerEntry.objects.select_for_update().get(pk=entry.pk)
     container = _container(entry.container)
     _require_member(by, entry.site)
-    reason = reason.strip()
-    if not reason:
-        raise ClinicalValueError("reason", "write why the entry is corrected")
+    reason = _text(reason, "reason", 300, "why the entry is corrected")
     if entry.kind == EntryKind.CORRECTION:
         raise ClinicalValueError(
             "entry", "a correction is not itself corrected; record a new entry instead"

@@ -104,7 +104,7 @@ def test_a_second_receipt_of_a_lot_continues_its_numbers(vials, safe, supplier, 
         pytest.param(
             {"invoice_number": "  "},
             ClinicalValueError,
-            "enter the invoice number of the receipt",
+            "enter the invoice number",
             id="no-invoice",
         ),
         pytest.param(
@@ -118,6 +118,15 @@ def test_a_second_receipt_of_a_lot_continues_its_numbers(vials, safe, supplier, 
             ExpiredLot,
             "lot K9 expired on 2026-11-26; expired stock is not received",
             id="expired-lot",
+        ),
+        pytest.param(
+            {"invoice_number": "I" * 61},
+            ClinicalValueError,
+            "the invoice number is at most 60 characters",
+            id="invoice-too-long",
+        ),
+        pytest.param(
+            {"lot_number": " "}, ClinicalValueError, "enter the lot number", id="no-lot-number"
         ),
         pytest.param(
             {"containers": 0},
@@ -296,6 +305,7 @@ def test_draw_refused_from_a_container_at_another_site(vials, visit, ben, south)
         ("-5", "the amount must be more than 0 mg; got -5 mg"),
         ("35.001", "record the amount to 0.01 mg at most; got 35.001 mg"),
         ("NaN", "enter the amount in mg as a number"),
+        ("1E+20", "one entry is at most 100000 mg (a bound against typing errors)"),
     ],
 )
 def test_draw_refused_for_an_amount_that_is_not_a_dose(amount, message, vials, visit, ben):
@@ -419,7 +429,9 @@ def test_adjust_by_an_administrator_is_flagged_for_review(vials, alex, north):
     [
         ("ben", "-10", "Cracked", ClinicalValueError, "only a clinic administrator may do this"),
         ("ada", "-10", "Cracked", ClinicalValueError, "only a clinic administrator may do this"),
-        ("alex", "-10", "  ", ClinicalValueError, "write why the balance is adjusted"),
+        ("alex", "-10", "  ", ClinicalValueError, "enter why the balance is adjusted"),
+        ("alex", "100000.01", "Recount", OutOfRange,
+         "one entry is at most 100000 mg (a bound against typing errors)"),
         ("alex", "0", "Recount", OutOfRange,
          "enter a change in mg other than 0 (negative takes away)"),
         ("alex", "-500.01", "Recount", InsufficientStock,
@@ -464,7 +476,7 @@ def test_correction_reverses_a_draw_with_a_new_entry(vials, visit, ben, nia, ale
     [
         ("twice", "entry 4 is already corrected"),
         ("a-correction", "a correction is not itself corrected; record a new entry instead"),
-        ("no-reason", "write why the entry is corrected"),
+        ("no-reason", "enter why the entry is corrected"),
         ("a-nurse", "only a clinic administrator may do this"),
         ("receipt-already-drawn-from", None),
         (
