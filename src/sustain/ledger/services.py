@@ -35,6 +35,7 @@ from sustain.ledger.models import (
     SiteRegistration,
     Supplier,
 )
+from sustain.scheduling.enums import OCCUPYING
 from sustain.scheduling.models import Appointment
 from sustain_core.errors import (
     ClinicalValueError,
@@ -299,10 +300,11 @@ def _locked_visit(appointment: Appointment) -> Appointment:
 def draw_for_visit(
     *, container: Container, appointment: Appointment, dose_mg: Decimal, by: User, now: dt.datetime
 ) -> LedgerEntry:
-    """Draw `dose_mg` from a container for a visit. Refused: another role, a container at
-    another site than the visit, a lot past its expiry date on the day (the site's day), an
-    amount that is not a positive number of mg to 0.01 mg, or more than the container holds
-    (its balance never goes below zero)."""
+    """Draw `dose_mg` from a container for a visit. Refused: another role, a visit cancelled or
+    missed, a visit on another day than today, a container at another site than the visit, a
+    lot past its expiry date on the day (the site's day), an amount that is not a positive
+    number of mg to 0.01 mg, or more than the container holds (its balance never goes below
+    zero)."""
     _require(by, "ledger.draw_stock", "a nurse or a prescriber")
     appointment = _locked_visit(appointment)
     container = _container(container)
@@ -316,6 +318,16 @@ def draw_for_visit(
             f"{site.name} from that site's stock",
         )
     today = _day(site, now)
+    if appointment.status not in OCCUPYING:
+        raise ClinicalValueError(
+            "appointment",
+            f"the visit is {appointment.get_status_display().lower()}; no drug is drawn for it",
+        )
+    visit_day = _day(site, appointment.starts_at)
+    if visit_day != today:
+        raise ClinicalValueError(
+            "appointment", f"the visit is on {visit_day}; draw for it on that day, not {today}"
+        )
     if container.lot.expires_on < today:
         raise ExpiredLot(
             "container",

@@ -14,6 +14,8 @@ from sustain.ledger import services
 from sustain.ledger.chain import verify_chain
 from sustain.ledger.enums import EntryKind
 from sustain.ledger.models import Container, ContainerBalance, LedgerEntry, Location, Lot
+from sustain.scheduling.enums import AppointmentStatus, CancellationReason
+from sustain.scheduling.models import Appointment
 from sustain_core.errors import (
     ClinicalValueError,
     ExpiredLot,
@@ -294,6 +296,30 @@ def test_draw_refused_from_a_container_at_another_site(vials, visit, ben, south)
     assert refused.value.message == (
         "container lot K123 #1 is at South Clinic; draw for a visit at North Clinic from that "
         "site's stock"
+    )
+    assert snapshot() == before
+
+
+def test_draw_refused_for_a_cancelled_visit(vials, visit, ben):
+    Appointment.objects.filter(pk=visit.pk).update(
+        status=AppointmentStatus.CANCELLED, cancel_reason=CancellationReason.ILLNESS
+    )
+    before = snapshot()
+    with pytest.raises(ClinicalValueError) as refused:
+        draw(vials[0], visit, ben)
+    assert refused.value.message == "the visit is cancelled; no drug is drawn for it"
+    assert snapshot() == before
+
+
+def test_draw_refused_on_another_day_than_the_visit(vials, visit, ben):
+    before = snapshot()
+    with pytest.raises(ClinicalValueError) as refused:
+        services.draw_for_visit(
+            container=vials[0], appointment=visit, dose_mg=Decimal("35"), by=ben,
+            now=build.at(visit.site, FRIDAY, 16),
+        )  # fmt: skip
+    assert refused.value.message == (
+        "the visit is on 2026-11-30; draw for it on that day, not 2026-11-27"
     )
     assert snapshot() == before
 
