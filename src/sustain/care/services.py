@@ -760,9 +760,6 @@ def extend_induction(*, course: Course, to: int, reason: str, by: User, at: dt.d
     return course
 
 
-_MG_PER_KG_STEP = Decimal("0.001")  # a course's dose is kept to 0.001 mg/kg
-
-
 def _dose_rules(course: Course) -> tuple[protocols.Protocol, Decimal, Decimal]:
     """The course's per-session protocol, its current dose and its titration cap (mg/kg);
     refused for a per-hour regimen, which has no per-session dose to change."""
@@ -825,7 +822,7 @@ def set_course_dose(
         isinstance(mg_per_kg, Decimal)
         and mg_per_kg.is_finite()
         and mg_per_kg > 0
-        and mg_per_kg.quantize(_MG_PER_KG_STEP) == mg_per_kg
+        and mg_per_kg.quantize(guardrails.COURSE_DOSE_STEP_MG_PER_KG) == mg_per_kg
     ):
         raise OutOfRange(
             "mg_per_kg", f"the dose must be above 0 mg/kg, to at most 0.001; got {mg_per_kg}"

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the model runs these checks on construction
     from sustain_core.protocols.model import Protocol
 
 _GUARDRAIL = "a platform bound against typing errors, not a clinical rule"
-_MG_PER_KG_STEP = Decimal("0.001")  # a course's dose is stored to 0.001 mg/kg
+COURSE_DOSE_STEP_MG_PER_KG = Decimal("0.001")  # a course's dose is stored to 0.001 mg/kg
 
 PSYCHIATRIC_START_MG_PER_KG_MAX = Decimal("1.0")
 """The highest starting dose of a psychiatric regimen (every condition but chronic pain): the
@@ -166,7 +166,7 @@ def session_ceiling_mg_per_kg(infusion_minutes: int) -> Decimal:
     ``infusion_minutes``: the lower of 3.0 mg/kg and 2 mg/kg/h for that time, rounded down to
     0.001 mg/kg (the step a course's dose is kept in), e.g. 1.333 mg/kg over 40 min."""
     by_rate = (SESSION_MG_PER_KG_PER_H_MAX * infusion_minutes / 60).quantize(
-        _MG_PER_KG_STEP, rounding=ROUND_DOWN
+        COURSE_DOSE_STEP_MG_PER_KG, rounding=ROUND_DOWN
     )
     return min(dosing.MG_PER_KG_MAX, by_rate)
 
