@@ -18,6 +18,13 @@ class PatientForm(forms.Form):
     sex = forms.ChoiceField(choices=Sex.choices)
     phone = forms.CharField(max_length=40, required=False)
     email = forms.EmailField(required=False)
+    address = forms.CharField(
+        label="Postal address",
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The controlled-substance record names it with each administration",
+    )
     primary_condition = forms.ChoiceField(choices=Condition.choices)
     weight_kg = forms.DecimalField(
         label="Weight (kg)",

@@ -54,6 +54,9 @@ from sustain_core.numbers import plain
 from sustain_core.protocols import guardrails
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
+# A postal address fits in this many characters (the column holds it; a bound against pasting
+# errors, not a rule).
+ADDRESS_MAX_CHARS = 300
 INFUSING = (CourseStatus.INDUCTION, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
 
 
@@ -106,6 +109,7 @@ def register_patient(
     today: dt.date,
     now: dt.datetime,
     height_cm: Decimal | None = None,
+    address: str = "",
 ) -> Patient:
     validate_date_of_birth(date_of_birth, today=today)
     dosing.validate_weight_kg(weight_kg)
@@ -113,6 +117,10 @@ def register_patient(
         dosing.validate_height_cm(height_cm)
     if not site.memberships.filter(user=by).exists():
         raise ClinicalValueError("site", f"you are not a member of {site.name}")
+    if len(address.strip()) > ADDRESS_MAX_CHARS:
+        raise ClinicalValueError(
+            "address", f"the address is at most {ADDRESS_MAX_CHARS} characters"
+        )
     patient = Patient(
         site=site,
         given_name=given_name.strip(),
@@ -121,6 +129,7 @@ def register_patient(
         sex=sex,
         phone=phone.strip(),
         email=email.strip(),
+        address=address.strip(),
         primary_condition=primary_condition,
         height_cm=height_cm,
         created_at=now,
