@@ -23,48 +23,18 @@ from django.test.utils import CaptureQueriesContext
 from sustain import cli
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import AuditEvent
-from sustain.care.models import Patient
-from sustain.ledger import chain, report, services
+from sustain.ledger import chain, report
 from sustain.ledger.enums import EntryKind
 from sustain.ledger.models import LedgerEntry
 from sustain_core.errors import ClinicalValueError
 from tests.sustain import clinic_builders as build
 from tests.sustain.conftest import make_user
-from tests.sustain.ledger.conftest import FRIDAY, MONDAY, PASSWORD
+from tests.sustain.ledger.conftest import FRIDAY, MONDAY, PAT_ADDRESS
 
 pytestmark = pytest.mark.db
 
 TUESDAY = MONDAY + dt.timedelta(days=1)
-PAT_ADDRESS = "12 Elm Street\nAlbany, NY 12207"
 D = Decimal
-
-
-@pytest.fixture
-def monday(vials, visit, ben, nia, alex):
-    """Monday's entries 4-7 (the module docstring)."""
-    first, second, _ = vials
-    services.draw_for_visit(
-        container=first, appointment=visit, dose_mg=D("35"), by=ben,
-        now=build.at(visit.site, MONDAY, 8, 30),
-    )  # fmt: skip
-    services.waste_for_visit(
-        appointment=visit, container=first, quantity_mg=D("5"), witness=nia,
-        witness_password=PASSWORD, by=ben, now=build.at(visit.site, MONDAY, 9, 45),
-    )  # fmt: skip
-    adjusted = services.adjust_balance(
-        container=second, change_mg=D("-2.5"), reason="spilled at the safe", by=alex,
-        now=build.at(visit.site, MONDAY, 12),
-    )  # fmt: skip
-    services.correct_entry(
-        entry=adjusted, reason="counted again: nothing spilled", by=alex,
-        now=build.at(visit.site, MONDAY, 13),
-    )  # fmt: skip
-    return visit
-
-
-@pytest.fixture
-def pat_address(pat):
-    Patient.objects.filter(pk=pat.pk).update(address=PAT_ADDRESS)
 
 
 def record(site, start=FRIDAY, end=MONDAY, *, show_patients=True):
@@ -81,7 +51,9 @@ def balances(ledger) -> list[tuple[int, str, Decimal, Decimal, Decimal, Decimal]
 # -- the fields of 1304.22(c) ------------------------------------------------------------------
 
 
-def test_record_heads_with_the_site_its_registration_and_the_substance(north, monday, registered):
+def test_record_heads_with_the_site_its_registration_and_the_substance(
+    north, monday_ledger, registered
+):
     registered.address = "200 Main Street\nPoughkeepsie, NY 12601"
     registered.save()
     got = record(north)
@@ -97,11 +69,11 @@ def test_record_heads_with_the_site_its_registration_and_the_substance(north, mo
     assert got.products[0].ndc == "42023-0113-10"
 
 
-def test_a_blank_site_address_is_said_not_invented(north, monday):
+def test_a_blank_site_address_is_said_not_invented(north, monday_ledger):
     assert record(north).site_address == "address not recorded"
 
 
-def test_receipt_has_date_number_lot_containers_supplier_and_invoice(north, monday):
+def test_receipt_has_date_number_lot_containers_supplier_and_invoice(north, monday_ledger):
     (receipt,) = record(north).receipts
     assert (
         receipt.on, receipt.containers, receipt.container_numbers, receipt.lot_number,
@@ -113,7 +85,9 @@ def test_receipt_has_date_number_lot_containers_supplier_and_invoice(north, mond
     )  # fmt: skip
 
 
-def test_administration_names_the_patient_address_date_quantity_and_who(north, monday, pat_address):
+def test_administration_names_the_patient_address_date_quantity_and_who(
+    north, monday_ledger, pat_address
+):
     (given,) = record(north).administrations
     line = given.line
     assert (
@@ -124,12 +98,12 @@ def test_administration_names_the_patient_address_date_quantity_and_who(north, m
     assert given.drawn_only is True
 
 
-def test_a_patient_without_an_address_reads_address_not_recorded(north, monday):
+def test_a_patient_without_an_address_reads_address_not_recorded(north, monday_ledger):
     (given,) = record(north).administrations
     assert given.line.patient_address == "address not recorded"
 
 
-def test_administer_entries_are_used_when_a_visit_has_them(north, monday, ben):
+def test_administer_entries_are_used_when_a_visit_has_them(north, monday_ledger, ben):
     """Appended through the chain as the administer service will (it is not in this branch)."""
     draw = LedgerEntry.objects.get(kind=EntryKind.DRAW)
     chain.append(
@@ -146,7 +120,7 @@ def test_administer_entries_are_used_when_a_visit_has_them(north, monday, ben):
     )  # fmt: skip
 
 
-def test_other_disposals_have_date_manner_quantity_and_witness(north, monday):
+def test_other_disposals_have_date_manner_quantity_and_witness(north, monday_ledger):
     got = [
         (d.seq, d.on, d.manner, d.quantity_mg, d.quantity_ml, d.by, d.witnesses, d.corrected_by)
         for d in record(north).disposals
@@ -162,7 +136,7 @@ def test_other_disposals_have_date_manner_quantity_and_witness(north, monday):
 # -- running balances, by hand ------------------------------------------------------------------
 
 
-def test_running_balance_per_container_from_the_receipt(north, monday):
+def test_running_balance_per_container_from_the_receipt(north, monday_ledger):
     first, second, third = record(north).containers
     assert (first.opening_mg, first.opening_ml) == (0, 0)
     assert balances(first) == [
@@ -179,7 +153,7 @@ def test_running_balance_per_container_from_the_receipt(north, monday):
     assert balances(third) == [(3, EntryKind.RECEIVE, D("500"), D("10"), D("500"), D("10"))]
 
 
-def test_opening_balance_is_every_entry_before_the_range(north, monday):
+def test_opening_balance_is_every_entry_before_the_range(north, monday_ledger):
     first, second, third = record(north, MONDAY, MONDAY).containers
     assert [(c.opening_mg, c.opening_ml) for c in (first, second, third)] == [
         (D("500"), D("10"))
@@ -188,7 +162,7 @@ def test_opening_balance_is_every_entry_before_the_range(north, monday):
     assert (third.lines, third.closing_mg, third.closing_ml) == ((), D("500"), D("10"))
 
 
-def test_a_range_after_the_movements_carries_the_closing_balances(north, monday):
+def test_a_range_after_the_movements_carries_the_closing_balances(north, monday_ledger):
     got = record(north, TUESDAY, TUESDAY + dt.timedelta(days=1))
     assert [(c.container.label, c.opening_mg, c.opening_ml, c.lines) for c in got.containers] == [
         ("lot K123 #1", D("465"), D("9.3"), ()),
@@ -198,12 +172,12 @@ def test_a_range_after_the_movements_carries_the_closing_balances(north, monday)
     assert (got.receipts, got.administrations, got.disposals) == ((), (), ())
 
 
-def test_a_range_before_any_stock_is_empty(north, monday):
+def test_a_range_before_any_stock_is_empty(north, monday_ledger):
     got = record(north, dt.date(2026, 11, 1), dt.date(2026, 11, 26))
     assert (got.containers, got.products, got.receipts) == ((), (), ())
 
 
-def test_another_sites_ledger_is_not_in_the_record(south, monday):
+def test_another_sites_ledger_is_not_in_the_record(south, monday_ledger):
     assert record(south).containers == ()
 
 
@@ -216,7 +190,7 @@ def test_a_range_ending_before_it_starts_is_refused(north):
 # -- who sees patients ---------------------------------------------------------------------------
 
 
-def test_without_patients_a_reference_stands_and_no_name_is_loaded(north, monday, pat):
+def test_without_patients_a_reference_stands_and_no_name_is_loaded(north, monday_ledger, pat):
     with CaptureQueriesContext(connection) as queries:
         got = record(north, show_patients=False)
     (given,) = got.administrations
@@ -226,7 +200,7 @@ def test_without_patients_a_reference_stands_and_no_name_is_loaded(north, monday
     assert not [q for q in queries.captured_queries if "care_patient" in q["sql"]]
 
 
-def test_record_for_user_audits_one_export(north, monday, alex):
+def test_record_for_user_audits_one_export(north, monday_ledger, alex):
     before = AuditEvent.objects.count()
     report.record_for_user(user=alex, site=north, start=FRIDAY, end=MONDAY, output="csv")
     event = AuditEvent.objects.order_by("seq").last()
@@ -264,7 +238,7 @@ def test_record_for_user_refuses_another_sites_administrator(north, south):
 
 
 def test_record_is_built_in_three_queries_however_many_entries(
-    north, vials, monday, django_assert_num_queries
+    north, vials, monday_ledger, django_assert_num_queries
 ):
     with django_assert_num_queries(3):
         small = record(north, FRIDAY, FRIDAY)
@@ -276,7 +250,7 @@ def test_record_is_built_in_three_queries_however_many_entries(
 # -- CSV and PDF ----------------------------------------------------------------------------------
 
 
-def test_csv_has_its_columns_and_a_row_per_movement(north, monday, pat_address):
+def test_csv_has_its_columns_and_a_row_per_movement(north, monday_ledger, pat_address):
     out = io.StringIO()
     report.write_csv(record(north), out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
@@ -314,7 +288,7 @@ def test_csv_has_its_columns_and_a_row_per_movement(north, monday, pat_address):
 
 
 def test_pdf_is_a_pdf_of_the_page_naming_the_registration_and_the_patient(
-    north, monday, pat_address
+    north, monday_ledger, pat_address
 ):
     """pypdf is not a dependency: as the infusion record's tests do, the page the PDF is made
     from is read, and the PDF is checked to be one."""
@@ -352,7 +326,7 @@ def args(site, *more: str, start: str = "2026-11-27", end: str = "2026-11-30", b
     return ("--site", str(site.pk), "--from", start, "--to", end, "--by", by, *more)
 
 
-def test_command_prints_the_csv(north, monday, monkeypatch, capsys):
+def test_command_prints_the_csv(north, monday_ledger, monkeypatch, capsys):
     status, out, err = run(monkeypatch, capsys, *args(north))
     rows = list(csv.DictReader(io.StringIO(out)))
     assert (status, err, len(rows), rows[-1]["row"], rows[-1]["balance_mg"]) == (
@@ -361,7 +335,7 @@ def test_command_prints_the_csv(north, monday, monkeypatch, capsys):
     assert AuditEvent.objects.order_by("seq").last().action == AuditAction.EXPORT
 
 
-def test_command_writes_a_pdf_and_a_csv(north, monday, tmp_path, monkeypatch, capsys):
+def test_command_writes_a_pdf_and_a_csv(north, monday_ledger, tmp_path, monkeypatch, capsys):
     pdf, table = tmp_path / "record.pdf", tmp_path / "record.csv"
     assert run(monkeypatch, capsys, *args(north, "--pdf", str(pdf)))[0] == 0
     assert run(monkeypatch, capsys, *args(north, "--csv", str(table)))[0] == 0
@@ -406,7 +380,9 @@ def test_command_writes_a_pdf_and_a_csv(north, monday, tmp_path, monkeypatch, ca
         ),
     ],
 )
-def test_command_refuses_bad_input_in_one_line(north, monday, argv, line, monkeypatch, capsys):
+def test_command_refuses_bad_input_in_one_line(
+    north, monday_ledger, argv, line, monkeypatch, capsys
+):
     before = AuditEvent.objects.count()
     more = argv.pop("more", ())
     site = argv.pop("site", None)
