@@ -85,6 +85,7 @@ def test_every_url_is_listed():
             "/ledger/report/",
             "/medications/1/stop/",
             "/patients/1/",
+            "/patients/1/address/",
             "/patients/1/assessments/new/",
             "/patients/1/calendar/",
             "/patients/1/calendar/revoke/",

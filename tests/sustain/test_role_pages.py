@@ -263,6 +263,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "api:chairside_start",
     "api:chairside_undo",
     "api:chairside_vitals",
+    "care:address",
     "care:alert_acknowledge",
     "care:clinic_rules_change",
     "care:consent",

@@ -137,6 +137,15 @@ class HeightForm(forms.Form):
     )
 
 
+class AddressForm(forms.Form):
+    address = forms.CharField(
+        label="Postal address",
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The controlled-substance record names it with each administration",
+    )
+
+
 class ConsentForm(forms.Form):
     signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     document = forms.CharField(max_length=200, label="Form and version")

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.models import AuditEvent
 from sustain.care import services
 from sustain.care.models import Patient
 from sustain_core.errors import ClinicalValueError
@@ -60,3 +62,35 @@ def test_the_service_refuses_an_address_too_long(north, sam):
         "address", "the address is at most 300 characters",
     )  # fmt: skip
     assert Patient.objects.count() == 0
+
+
+def test_the_address_is_recorded_later_and_audited_without_it(login, sam, pat):
+    response = login(sam).post(f"/patients/{pat.pk}/address/", {"address": ADDRESS})
+    event = AuditEvent.objects.order_by("seq").last()
+    assert (response.status_code, Patient.objects.get(pk=pat.pk).address) == (302, ADDRESS)
+    assert (event.action, event.category, event.patient_id, event.reason) == (
+        AuditAction.UPDATE, DataCategory.DEMOGRAPHICS, pat.pk, "address: none → changed",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("  ", "Postal address: This field is required."),
+        (ADDRESS, "This address is already recorded"),
+    ],
+)
+def test_recording_the_address_refuses_blank_or_the_same(login, sam, pat, address, message):
+    Patient.objects.filter(pk=pat.pk).update(address=ADDRESS)
+    response = login(sam).post(f"/patients/{pat.pk}/address/", {"address": address}, follow=True)
+    changes = AuditEvent.objects.filter(action=AuditAction.UPDATE)
+    assert [str(m) for m in response.context["messages"]] == [message]
+    assert (Patient.objects.get(pk=pat.pk).address, changes.count()) == (ADDRESS, 0)
+
+
+@pytest.mark.parametrize(("persona", "status"), [("ben", 403), ("ivy", 403), ("carl", 404)])
+def test_only_who_registers_patients_records_an_address(login, pat, persona, status, request):
+    response = login(request.getfixturevalue(persona)).post(
+        f"/patients/{pat.pk}/address/", {"address": ADDRESS}
+    )
+    assert (response.status_code, Patient.objects.get(pk=pat.pk).address) == (status, "")
