@@ -153,13 +153,14 @@ CLINICAL = frozenset({"prescriber", "nurse"})  # the roles that see them
 @dataclass(frozen=True)
 class Page:
     name: str  # the URL pattern's namespace:name
-    path: str  # {pat}, {rae}, {wes} and {visit} are filled in from the clinic
+    path: str  # {pat}, {rae}, {wes}, {visit} and {site} are filled in from the clinic
     shows: tuple[str, ...] = ()  # the markers the clinical roles must find
 
     def url(self, clinic: Clinic) -> str:
         return self.path.format(
-            pat=clinic.pat.pk, rae=clinic.rae.pk, wes=clinic.wes.pk, visit=clinic.visit.pk
-        )
+            pat=clinic.pat.pk, rae=clinic.rae.pk, wes=clinic.wes.pk, visit=clinic.visit.pk,
+            site=clinic.visit.site_id,
+        )  # fmt: skip
 
 
 PAGES = {
@@ -193,6 +194,15 @@ PAGES = {
     ),
     "audit log": Page("accounts:audit_log", "/accounts/audit/"),
     "outbox": Page("accounts:outbox", "/accounts/outbox/"),
+    "dispensing record": Page(
+        "ledger:report", "/ledger/report/?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
+    "dispensing record CSV": Page(
+        "ledger:report_csv", "/ledger/report.csv?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
+    "dispensing record PDF": Page(
+        "ledger:report_pdf", "/ledger/report.pdf?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
     "OpenAPI document": Page("api:openapi-json", "/api/v1/openapi.json"),
     "API root": Page("api:api-root", "/api/v1/"),
     "infusion record API": Page(  # the dose's preparation in words: "... at 150.0 mL/h"
@@ -228,6 +238,9 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "protocol new version": (OK,    NO,   NO,       OK,          NO,     NO),
     "audit log":            (NO,    NO,   NO,       OK,          OK,     NO),
     "outbox":               (NO,    NO,   NO,       OK,          NO,     NO),
+    "dispensing record":    (NO,    NO,   NO,       OK,          OK,     NO),
+    "dispensing record CSV": (NO,   NO,   NO,       OK,          OK,     NO),
+    "dispensing record PDF": (NO,   NO,   NO,       OK,          OK,     NO),
     "OpenAPI document":     (OK,    OK,   OK,       OK,          OK,     NF),
     "API root":             (NF,    NF,   NF,       NF,          NF,     NF),
     "infusion record API":  (OK,    OK,   NO,       NO,          NO,     NA),
@@ -250,6 +263,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "api:chairside_start",
     "api:chairside_undo",
     "api:chairside_vitals",
+    "care:address",
     "care:alert_acknowledge",
     "care:clinic_rules_change",
     "care:consent",

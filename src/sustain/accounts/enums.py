@@ -19,6 +19,7 @@ class AuditAction(models.TextChoices):
     LOGIN = "login"
     LOGOUT = "logout"
     LOGIN_FAILED = "login-failed"
+    EXPORT = "export"
 
 
 class AuditOutcome(models.TextChoices):

@@ -48,7 +48,7 @@ _CLINIC_ADMIN = {
     "accounts.designate_medical_director", "care.add_clinicprotocol",
     "care.change_message_rules", "scheduling.change_phasestaffing",
     "ledger.view_ledgerentry", "ledger.receive_stock", "ledger.transfer_stock",
-    "ledger.adjust_stock", "ledger.correct_entry",
+    "ledger.adjust_stock", "ledger.correct_entry", "ledger.report_ledger",
 }  # fmt: skip
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -56,7 +56,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.NURSE: frozenset(_EVERY_ROLE | _CLINICAL | {"scheduling.nurse_shift"}),
     Role.SCHEDULER: frozenset(_EVERY_ROLE | _FRONT_DESK | _SCHEDULER),
     Role.CLINIC_ADMIN: frozenset(_EVERY_ROLE | _FRONT_DESK | _CLINIC_ADMIN),
-    Role.AUDITOR: frozenset(_EVERY_ROLE | {"accounts.view_auditevent", "ledger.view_ledgerentry"}),
+    Role.AUDITOR: frozenset(
+        _EVERY_ROLE
+        | {"accounts.view_auditevent", "ledger.view_ledgerentry", "ledger.report_ledger"}
+    ),
 }
 
 

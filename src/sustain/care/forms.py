@@ -18,6 +18,13 @@ class PatientForm(forms.Form):
     sex = forms.ChoiceField(choices=Sex.choices)
     phone = forms.CharField(max_length=40, required=False)
     email = forms.EmailField(required=False)
+    address = forms.CharField(
+        label="Postal address",
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The controlled-substance record names it with each administration",
+    )
     primary_condition = forms.ChoiceField(choices=Condition.choices)
     weight_kg = forms.DecimalField(
         label="Weight (kg)",
@@ -127,6 +134,15 @@ class HeightForm(forms.Form):
             f"{plain(dosing.HEIGHT_CM_MIN)}–{plain(dosing.HEIGHT_CM_MAX)} cm, to 0.1 cm; the "
             "BMI of an ideal or adjusted dosing weight needs it"
         ),
+    )
+
+
+class AddressForm(forms.Form):
+    address = forms.CharField(
+        label="Postal address",
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The controlled-substance record names it with each administration",
     )
 
 

@@ -64,6 +64,9 @@ class Patient(models.Model):
     sex = models.CharField(max_length=10, choices=Sex.choices)
     phone = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
+    # The postal address the dispensing record names with each administration [CFR1304.22];
+    # blank until recorded (the ledger report then says so, never guesses).
+    address = models.TextField(max_length=300, blank=True)
     primary_condition = models.CharField(max_length=20, choices=Condition.choices)
     # For ideal/adjusted dosing weights (the site's clinic rules); optional otherwise.
     height_cm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)

@@ -54,6 +54,9 @@ from sustain_core.numbers import plain
 from sustain_core.protocols import guardrails
 
 EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
+# A postal address fits in this many characters (the column holds it; a bound against pasting
+# errors, not a rule).
+ADDRESS_MAX_CHARS = 300
 INFUSING = (CourseStatus.INDUCTION, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
 
 
@@ -90,6 +93,13 @@ def validate_date_of_birth(date_of_birth: dt.date, *, today: dt.date) -> None:
         )
 
 
+def _check_address(address: str) -> None:
+    if len(address.strip()) > ADDRESS_MAX_CHARS:
+        raise ClinicalValueError(
+            "address", f"the address is at most {ADDRESS_MAX_CHARS} characters"
+        )
+
+
 @transaction.atomic
 def register_patient(
     *,
@@ -106,6 +116,7 @@ def register_patient(
     today: dt.date,
     now: dt.datetime,
     height_cm: Decimal | None = None,
+    address: str = "",
 ) -> Patient:
     validate_date_of_birth(date_of_birth, today=today)
     dosing.validate_weight_kg(weight_kg)
@@ -113,6 +124,10 @@ def register_patient(
         dosing.validate_height_cm(height_cm)
     if not site.memberships.filter(user=by).exists():
         raise ClinicalValueError("site", f"you are not a member of {site.name}")
+    if len(address.strip()) > ADDRESS_MAX_CHARS:
+        raise ClinicalValueError(
+            "address", f"the address is at most {ADDRESS_MAX_CHARS} characters"
+        )
     patient = Patient(
         site=site,
         given_name=given_name.strip(),
@@ -121,6 +136,7 @@ def register_patient(
         sex=sex,
         phone=phone.strip(),
         email=email.strip(),
+        address=address.strip(),
         primary_condition=primary_condition,
         height_cm=height_cm,
         created_at=now,
@@ -178,6 +194,29 @@ def record_height(*, patient: Patient, height_cm: Decimal, by: User) -> Patient:
     record_patient_event(
         by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient,
         action=AuditAction.UPDATE, reason=f"height: {was} → {plain(height_cm)} cm",
+    )  # fmt: skip
+    return patient
+
+
+@transaction.atomic
+def record_address(*, patient: Patient, address: str, by: User) -> Patient:
+    """Record the patient's postal address, which the controlled-substance dispensing record
+    names with each administration [CFR1304.22]. Refused, naming ``address``, when blank,
+    longer than ADDRESS_MAX_CHARS or the address already recorded. Audited as a change of
+    demographics (the address itself is not written to the audit trail)."""
+    address = address.strip()
+    if not address:
+        raise ClinicalValueError("address", "enter the address")
+    _check_address(address)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.address == address:
+        raise ClinicalValueError("address", "this address is already recorded")
+    was = "recorded" if patient.address else "none"
+    patient.address = address
+    patient.save(update_fields=["address"])
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient,
+        action=AuditAction.UPDATE, reason=f"address: {was} → changed",
     )  # fmt: skip
     return patient
 

@@ -27,6 +27,7 @@ from sustain.accounts.web import attempt, show_form_errors
 from sustain.care import protocol_versions, queries, rules, services
 from sustain.care.enums import CourseStatus
 from sustain.care.forms import (
+    AddressForm,
     ClinicalRulesForm,
     ConsentForm,
     ContraindicationScreenForm,
@@ -202,6 +203,21 @@ def height_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
             patient=patient, by=request.user, **data
         ),
         success=lambda patient: f"Height recorded: {plain(cast(Decimal, patient.height_cm))} cm.",
+    )  # fmt: skip
+
+
+@require_POST
+@login_required
+def address_record(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Record the patient's postal address (who registers patients: the front desk,
+    prescribers, clinic administrators)."""
+    return _patient_form(
+        request, patient_id, perm="care.add_patient", category=DataCategory.DEMOGRAPHICS,
+        form_class=AddressForm,
+        action=lambda patient, data: services.record_address(
+            patient=patient, by=request.user, **data
+        ),
+        success="Address recorded.",
     )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.enums import CourseStatus, Timepoint
 from sustain.care.forms import (
+    AddressForm,
     AssessmentMetaForm,
     ContraindicationScreenForm,
     HeightForm,
@@ -89,6 +90,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         ),
         "drug_names": [name for drug in medications.DRUGS for name in drug.names],
         "height_form": HeightForm(initial={"height_cm": patient.height_cm}),
+        "address_form": AddressForm(initial={"address": patient.address}),
         "now": now,
         "tz": patient.site.tz,
     }

@@ -32,6 +32,9 @@ class SiteRegistration(models.Model):
 
     site = models.OneToOneField(Site, on_delete=models.PROTECT, related_name="dea_registration")
     dea_number = models.CharField(max_length=9, unique=True)
+    # The registered location's address, as on the registration: the dispensing record is
+    # headed by it [CFR1304.22]. Blank until recorded (the report then says so).
+    address = models.TextField(blank=True)
 
     class Meta:
         default_permissions = ()
@@ -219,6 +222,7 @@ class LedgerEntry(models.Model):
             ("witness_waste", "Witness a waste"),
             ("adjust_stock", "Adjust a container's balance (flagged for review)"),
             ("correct_entry", "Correct a ledger entry by reversing it"),
+            ("report_ledger", "Export the dispensing record for an inspector"),
         ]
         constraints: ClassVar = [
             models.CheckConstraint(

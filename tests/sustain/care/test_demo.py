@@ -78,6 +78,8 @@ def test_demo_loads_a_working_clinic(db, settings):
     for patient in Patient.objects.all():
         age = (dt.date(2026, 11, 25) - patient.date_of_birth).days / 365.25
         assert 22 <= age < 71, patient
+        assert patient.address.endswith(("Poughkeepsie, NY 12601", "Beacon, NY 12508",
+                                         "Kingston, NY 12401")), patient  # fmt: skip
         assert patient.phone.startswith("555-01") and patient.email.endswith("@example.com")
     assert Patient.objects.filter(courses__isnull=True).count() == 5
     assert Counter(Course.objects.values_list("status", flat=True)) == {

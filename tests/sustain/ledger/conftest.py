@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from sustain.accounts.models import Site, User
+from sustain.care.models import Patient
 from sustain.ledger import services
 from sustain.ledger.models import Container, Location, Product, SiteRegistration, Supplier
 from tests.sustain import clinic_builders as build
@@ -15,6 +16,7 @@ from tests.sustain.conftest import make_user
 
 MONDAY = dt.date(2026, 11, 30)
 FRIDAY = dt.date(2026, 11, 27)
+PAT_ADDRESS = "12 Elm Street\nAlbany, NY 12207"
 PASSWORD = "not-used-in-tests"  # noqa: S105 - every persona's (tests/sustain/conftest.make_user)
 
 
@@ -87,3 +89,33 @@ def visit(north, pat, ada, ben, sam):
     return build.book_series(
         course, sam, first=build.at(north, MONDAY, 8), now=build.at(north, FRIDAY, 11)
     )[0]
+
+
+@pytest.fixture
+def monday_ledger(vials, visit, ben, nia, alex):
+    """Monday 30 November: Ben draws 35 mg for Pat's visit from vial #1 (entry 4) and wastes
+    5 mg of it, witnessed by Nia (entry 5); Alex takes 2.5 mg from vial #2 (entry 6) and
+    corrects that adjustment (entry 7)."""
+    first, second, _ = vials
+    services.draw_for_visit(
+        container=first, appointment=visit, dose_mg=Decimal("35"), by=ben,
+        now=build.at(visit.site, MONDAY, 8, 30),
+    )  # fmt: skip
+    services.waste_for_visit(
+        appointment=visit, container=first, quantity_mg=Decimal("5"), witness=nia,
+        witness_password=PASSWORD, by=ben, now=build.at(visit.site, MONDAY, 9, 45),
+    )  # fmt: skip
+    adjusted = services.adjust_balance(
+        container=second, change_mg=Decimal("-2.5"), reason="spilled at the safe", by=alex,
+        now=build.at(visit.site, MONDAY, 12),
+    )  # fmt: skip
+    services.correct_entry(
+        entry=adjusted, reason="counted again: nothing spilled", by=alex,
+        now=build.at(visit.site, MONDAY, 13),
+    )  # fmt: skip
+    return visit
+
+
+@pytest.fixture
+def pat_address(pat):
+    Patient.objects.filter(pk=pat.pk).update(address=PAT_ADDRESS)

@@ -1,6 +1,7 @@
 """Who may do what with the ledger (issue 12, item 7), read from the synced role groups: nurses
 and prescribers draw, waste, witness and view; clinic administrators receive, transfer, adjust,
-correct and view; the auditor only views; the scheduler and a member with no role see nothing."""
+correct, view and export the dispensing record; the auditor views and exports it; the scheduler
+and a member with no role see nothing."""
 
 import pytest
 
@@ -8,7 +9,7 @@ pytestmark = pytest.mark.db
 
 LEDGER_PERMISSIONS = (
     "view_ledgerentry", "draw_stock", "waste_stock", "witness_waste", "receive_stock",
-    "transfer_stock", "adjust_stock", "correct_entry",
+    "transfer_stock", "adjust_stock", "correct_entry", "report_ledger",
 )  # fmt: skip
 
 
@@ -18,8 +19,8 @@ LEDGER_PERMISSIONS = (
         ("ada", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste"}),
         ("ben", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste"}),
         ("alex", {"view_ledgerentry", "receive_stock", "transfer_stock", "adjust_stock",
-                  "correct_entry"}),
-        ("ivy", {"view_ledgerentry"}),
+                  "correct_entry", "report_ledger"}),
+        ("ivy", {"view_ledgerentry", "report_ledger"}),
         ("sam", set()),
         ("nora", set()),
     ],

@@ -128,6 +128,23 @@ FAMILY_NAMES = (
     "Lachance", "Morrow", "Nwosu",
 )  # fmt: skip
 
+# Invented postal addresses (the dispensing record names one with each administration):
+# streets and towns near a Hudson Valley clinic, picked by a number (the patient's place in the
+# list), so the seeded random draws are unchanged.
+DEMO_STREETS = (
+    "Maple Avenue", "Church Street", "Hudson Terrace", "Orchard Lane", "Mill Road",
+    "Willow Court", "Academy Street", "Ridge Road", "Cedar Drive", "Main Street",
+)  # fmt: skip
+DEMO_TOWNS = ("Poughkeepsie, NY 12601", "Beacon, NY 12508", "Kingston, NY 12401")
+
+
+def demo_address(number: int) -> str:
+    """An invented address for the demo's `number`th patient (no real person lives there)."""
+    street = DEMO_STREETS[number % len(DEMO_STREETS)]
+    town = DEMO_TOWNS[number % len(DEMO_TOWNS)]
+    return f"{12 + 37 * number} {street}\n{town}"
+
+
 # Stages and how many patients are in each (40 in all).
 NO_COURSE, SCREENING, INDUCTION, REVIEW, MAINTENANCE, RELAPSED = (
     "no course", "screening", "mid-induction", "post-induction review", "maintenance",
@@ -186,6 +203,7 @@ class Plan:
     weight_kg: Decimal
     phone: str
     email: str
+    address: str = ""
     baseline: int = 0
     end: int = 0
     outcome: str = NONE
@@ -401,6 +419,7 @@ class Command(BaseCommand):
                     weight_kg=Decimal(f"{rng.uniform(50, 120):.1f}"),
                     phone=f"555-01{number:02d}",
                     email=f"{slug}@example.com",
+                    address=demo_address(number),
                 )
             )
         for stage, classes in STAGE_OUTCOMES.items():
@@ -489,6 +508,7 @@ class Command(BaseCommand):
             sex=plan.sex,
             phone=plan.phone,
             email=plan.email,
+            address=plan.address,
             primary_condition=Condition.DEPRESSION,
             weight_kg=plan.weight_kg,
             height_cm=DEMO_HEIGHT_CM[Sex(plan.sex)],
@@ -773,6 +793,7 @@ class Command(BaseCommand):
             by=self.scheduler, site=self.site, given_name=given, family_name=family,
             date_of_birth=self.today - dt.timedelta(days=40 * 365), sex=sex, phone="555-0188",
             email=f"{given.lower()}.{family.lower()}@example.com",
+            address=demo_address(sum(map(ord, given + family))),
             primary_condition=Condition.DEPRESSION, weight_kg=weight,
             height_cm=DEMO_HEIGHT_CM[sex], today=week_before.astimezone(self.tz).date(),
             now=week_before,
@@ -827,7 +848,7 @@ class Command(BaseCommand):
         patient = services.register_patient(
             by=self.scheduler, site=self.site, given_name="Marisol", family_name="Ventura",
             date_of_birth=self.today - dt.timedelta(days=round(47.5 * 365.25)), sex=Sex.FEMALE,
-            phone="555-0199", email="marisol.ventura@example.com",
+            phone="555-0199", email="marisol.ventura@example.com", address=demo_address(99),
             primary_condition=Condition.CHRONIC_PAIN, weight_kg=Decimal("68.0"),
             height_cm=DEMO_HEIGHT_CM[Sex.FEMALE], today=self.today - dt.timedelta(days=5),
             now=self._at(self.today - dt.timedelta(days=5), 9),
