@@ -158,8 +158,9 @@ class Page:
 
     def url(self, clinic: Clinic) -> str:
         return self.path.format(
-            pat=clinic.pat.pk, rae=clinic.rae.pk, wes=clinic.wes.pk, visit=clinic.visit.pk
-        )
+            pat=clinic.pat.pk, rae=clinic.rae.pk, wes=clinic.wes.pk, visit=clinic.visit.pk,
+            site=clinic.visit.site_id,
+        )  # fmt: skip
 
 
 PAGES = {
@@ -200,6 +201,9 @@ PAGES = {
         "/api/v1/visits/{visit}/infusion",
         (*ADVERSE_EVENT, *MEDICATION, "mL/h"),
     ),
+    "ledger balance API": Page("api:ledger_balance", "/api/v1/ledger/balance?site={site}"),
+    # No stock in this clinic: a container is not found by whoever may read the ledger.
+    "ledger container API": Page("api:ledger_container", "/api/v1/ledger/containers/999999"),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
 NA = 401  # the API: not signed in as staff with a role
@@ -231,6 +235,8 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "OpenAPI document":     (OK,    OK,   OK,       OK,          OK,     NF),
     "API root":             (NF,    NF,   NF,       NF,          NF,     NF),
     "infusion record API":  (OK,    OK,   NO,       NO,          NO,     NA),
+    "ledger balance API":   (OK,    OK,   NO,       OK,          OK,     NA),
+    "ledger container API": (NF,    NF,   NO,       NF,          NF,     NA),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
@@ -250,6 +256,11 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "api:chairside_start",
     "api:chairside_undo",
     "api:chairside_vitals",
+    "api:ledger_adjust",
+    "api:ledger_draw",
+    "api:ledger_receive",
+    "api:ledger_transfer",
+    "api:ledger_waste",
     "care:alert_acknowledge",
     "care:clinic_rules_change",
     "care:consent",

@@ -181,7 +181,7 @@ def _entry(entry: LedgerEntry, by: str, witness: str) -> EntryOut:
 
 
 @router.get("/ledger/balance", response={200: BalanceOut, 403: ErrorOut, 404: ErrorOut})
-def balance(request: HttpRequest, site: int) -> BalanceOut:
+def ledger_balance(request: HttpRequest, site: int) -> BalanceOut:
     """The site's balance in mg and mL: each container holding any stock (an emptied one is
     left out), and the totals per lot, per location and for the site."""
     user = _user(request)
@@ -221,7 +221,7 @@ def balance(request: HttpRequest, site: int) -> BalanceOut:
     "/ledger/containers/{container_id}",
     response={200: ContainerDetailOut, 403: ErrorOut, 404: ErrorOut},
 )
-def container_detail(request: HttpRequest, container_id: int) -> ContainerDetailOut:
+def ledger_container(request: HttpRequest, container_id: int) -> ContainerDetailOut:
     """A container, its balance and every entry about it, oldest first (a visit by id only)."""
     container = queries.get_container_for_user(_user(request), container_id, queries.VIEW)
     shown = _container(container)
@@ -291,7 +291,7 @@ class ReceiptIn(Schema):
 
 
 @router.post("/ledger/receipts", response={201: ReceiptOut, **ERRORS})
-def receive(request: HttpRequest, payload: ReceiptIn) -> Status[Any]:
+def ledger_receive(request: HttpRequest, payload: ReceiptIn) -> Status[Any]:
     """Receive stock (clinic administrators): the containers, each numbered within its lot, with
     their full balances. 409: site_not_registered, dated_after_today, expired_lot,
     lot_expiry_mismatch."""
@@ -322,7 +322,7 @@ class DrawIn(Schema):
 
 
 @router.post("/ledger/draws", response={201: WrittenOut, **ERRORS})
-def draw(request: HttpRequest, payload: DrawIn) -> Status[Any]:
+def ledger_draw(request: HttpRequest, payload: DrawIn) -> Status[Any]:
     """Draw for a visit today (nurses and prescribers). 409: negative_balance, expired_lot,
     wrong_site, visit_cancelled, visit_not_today."""
     user = _user(request)
@@ -350,13 +350,14 @@ class WasteIn(Schema):
 
 
 @router.post("/ledger/wastes", response={201: WrittenOut, **ERRORS})
-def waste(request: HttpRequest, payload: WasteIn) -> Status[Any]:
+def ledger_waste(request: HttpRequest, payload: WasteIn) -> Status[Any]:
     """Waste what is left of a visit's draw, witnessed by another nurse or prescriber of the
     site who re-enters their password (nurses and prescribers). 409: exceeds_drawn,
     witness_is_self, witness_is_drawer, witness_not_allowed, witness_password."""
     user = _user(request)
-    visit = scheduling_queries.get_appointment_for_user(user, payload.visit_id)
+    # The role first (403), so a refusal tells nothing of the visit.
     container = queries.get_container_for_user(user, payload.container_id, WASTE)
+    visit = scheduling_queries.get_appointment_for_user(user, payload.visit_id)
     match: dict[str, object] = (
         {"pk": payload.witness}
         if isinstance(payload.witness, int)
@@ -388,7 +389,7 @@ class TransferIn(Schema):
 
 
 @router.post("/ledger/transfers", response={201: WrittenOut, **ERRORS})
-def transfer(request: HttpRequest, payload: TransferIn) -> Status[Any]:
+def ledger_transfer(request: HttpRequest, payload: TransferIn) -> Status[Any]:
     """Move a container to another location of its site (clinic administrators). 409:
     wrong_site, same_location."""
     user = _user(request)
@@ -408,7 +409,7 @@ class AdjustmentIn(Schema):
 
 
 @router.post("/ledger/adjustments", response={201: WrittenOut, **ERRORS})
-def adjust(request: HttpRequest, payload: AdjustmentIn) -> Status[Any]:
+def ledger_adjust(request: HttpRequest, payload: AdjustmentIn) -> Status[Any]:
     """Adjust a container's balance with a reason, flagged for review (clinic
     administrators). 409: negative_balance."""
     user = _user(request)

@@ -181,6 +181,23 @@ def test_each_read_for_each_role(persona, status, request, vials, north):
     assert call(user, at, f"/containers/{vials[0].pk}").status_code == status
 
 
+def test_another_sites_visit_and_an_unknown_supplier_are_404(
+    vials, visit, carl, south, alex, safe, supplier, vial_50
+):
+    # Dr Carl draws from a vial at his own site, South, for North's visit: no such visit.
+    south_safe = Location.objects.create(site=south, name="Safe")
+    Container.objects.filter(pk=vials[1].pk).update(location=south_safe)
+    at = at_visit(visit.site)
+    before = saved()
+    away = call(
+        carl, at, "/draws", {"container_id": vials[1].pk, "visit_id": visit.pk, "dose_mg": "35"}
+    )
+    unknown = call(alex, at, "/receipts", receipt(safe, supplier, vial_50, supplier_id=999999))
+    assert refused(away) == (404, "not_found", "No such appointment.")
+    assert refused(unknown) == (404, "not_found", "No such supplier.")
+    assert saved() == before
+
+
 # -- What a write answers ---------------------------------------------------------------------
 
 
