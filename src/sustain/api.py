@@ -1,6 +1,7 @@
 """The REST API under /api/v1/ (django-ninja): session authentication, one error shape
 {"error": {"code": ..., "message": ...}}, an OpenAPI document at /api/v1/openapi.json. Each
-app brings its router (scheduling.api, infusion.api); the errors are mapped here, once."""
+app brings its router (scheduling.api, infusion.api, ledger.api); the errors are mapped here,
+once."""
 
 import functools
 from collections.abc import Callable
@@ -14,9 +15,10 @@ from ninja.security import SessionAuth
 from sustain.accounts.idempotency import KeyReused
 from sustain.infusion import api as infusion_api
 from sustain.infusion.services import StepRefused
+from sustain.ledger import api as ledger_api
 from sustain.scheduling import api as scheduling_api
 from sustain.scheduling.services import BookingConflict
-from sustain_core.errors import ClinicalValueError
+from sustain_core.errors import ClinicalValueError, LedgerRefused
 
 
 class StaffSession(SessionAuth):
@@ -46,6 +48,7 @@ api = NinjaAPI(
     auth=StaffSession(),
     docs_url=None,  # the interactive docs load scripts from a CDN, which the CSP forbids
     docs_decorator=staff_only,
+    openapi_extra={"tags": [{"name": "ledger", "description": ledger_api.DESCRIPTION}]},
 )
 
 
@@ -67,6 +70,13 @@ def on_conflict(request: HttpRequest, exc: BookingConflict) -> HttpResponse:
 def on_step_refused(request: HttpRequest, exc: StepRefused) -> HttpResponse:
     """The record does not allow this step now (chair-side record): nothing was saved."""
     return error(request, 409, exc.field, exc.message)
+
+
+@api.exception_handler(LedgerRefused)
+def on_ledger_refused(request: HttpRequest, exc: LedgerRefused) -> HttpResponse:
+    """A ledger write breaks one of its rules: 409, the code naming the rule (ledger.enums.Rule),
+    nothing saved. Only the ledger's services raise it, so other routers keep 400."""
+    return error(request, 409, exc.rule, exc.message)
 
 
 @api.exception_handler(KeyReused)
@@ -91,3 +101,4 @@ def on_missing(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 api.add_router("", scheduling_api.router)
 api.add_router("", infusion_api.router)
+api.add_router("", ledger_api.router)

@@ -45,14 +45,32 @@ class RulesBroken(ClinicalValueError):
         self.errors = errors
 
 
-class InsufficientStock(ClinicalValueError):
+class LedgerRefused(ClinicalValueError):
+    """A write to the controlled-substance ledger breaks one of its rules; ``rule`` names the
+    rule with a stable code (an API answers 409 with it as the error's code). A subclass names
+    its usual rule; a raise may name a narrower one (``rule=``)."""
+
+    rule = "ledger_rule"
+
+    def __init__(self, field: str, message: str, *, rule: str = "") -> None:
+        super().__init__(field, message)
+        self.rule = rule or type(self).rule
+
+
+class InsufficientStock(LedgerRefused):
     """A ledger write would take a container's balance below zero."""
 
+    rule = "negative_balance"
 
-class ExpiredLot(ClinicalValueError):
+
+class ExpiredLot(LedgerRefused):
     """A container's lot is past its expiry date on the day it would be drawn."""
 
+    rule = "expired_lot"
 
-class WitnessNotAllowed(ClinicalValueError):
+
+class WitnessNotAllowed(LedgerRefused):
     """The witness of a ledger entry may not witness it (the drawer, another site, a wrong
     password, an inactive account)."""
+
+    rule = "witness_not_allowed"

@@ -40,6 +40,8 @@ CHAIRSIDE_API_STEPS = {
     "cosign": None,
     "addenda": {"text": "Called home"},
 }  # fmt: skip
+# The ledger's API writes (sustain.ledger.api).
+LEDGER_API_WRITES = ("receipts", "draws", "wastes", "transfers", "adjustments")
 PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patients' pages
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
 
@@ -70,6 +72,9 @@ def test_every_url_is_listed():
         [
             "/",
             "/api/v1/",
+            *(f"/api/v1/ledger/{write}" for write in LEDGER_API_WRITES),
+            "/api/v1/ledger/balance",
+            "/api/v1/ledger/containers/1",
             "/api/v1/openapi.json",
             "/api/v1/patients/1/series",
             "/api/v1/visits/1/infusion",

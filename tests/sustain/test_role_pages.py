@@ -210,6 +210,9 @@ PAGES = {
         "/api/v1/visits/{visit}/infusion",
         (*ADVERSE_EVENT, *MEDICATION, "mL/h"),
     ),
+    "ledger balance API": Page("api:ledger_balance", "/api/v1/ledger/balance?site={site}"),
+    # No stock in this clinic: a container is not found by whoever may read the ledger.
+    "ledger container API": Page("api:ledger_container", "/api/v1/ledger/containers/999999"),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
 NA = 401  # the API: not signed in as staff with a role
@@ -244,6 +247,8 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "OpenAPI document":     (OK,    OK,   OK,       OK,          OK,     NF),
     "API root":             (NF,    NF,   NF,       NF,          NF,     NF),
     "infusion record API":  (OK,    OK,   NO,       NO,          NO,     NA),
+    "ledger balance API":   (OK,    OK,   NO,       OK,          OK,     NA),
+    "ledger container API": (NF,    NF,   NO,       NF,          NF,     NA),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
@@ -263,6 +268,11 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "api:chairside_start",
     "api:chairside_undo",
     "api:chairside_vitals",
+    "api:ledger_adjust",
+    "api:ledger_draw",
+    "api:ledger_receive",
+    "api:ledger_transfer",
+    "api:ledger_waste",
     "care:address",
     "care:alert_acknowledge",
     "care:clinic_rules_change",

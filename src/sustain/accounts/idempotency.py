@@ -18,9 +18,13 @@ class KeyReused(ClinicalValueError):
     """The key was used before for a different request."""
 
 
-def fingerprint(request: HttpRequest) -> str:
+def fingerprint(request: HttpRequest, body: bytes | None = None) -> str:
     return hashlib.sha256(
-        (request.method or "").encode() + b" " + request.path.encode() + b"\n" + request.body
+        (request.method or "").encode()
+        + b" "
+        + request.path.encode()
+        + b"\n"
+        + (request.body if body is None else body)
     ).hexdigest()
 
 
@@ -30,8 +34,14 @@ def once(
     run: Callable[[], tuple[int, dict[str, Any]]],
     *,
     now: dt.datetime,
+    body_for_key: bytes | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Run `run` once per Idempotency-Key (header); without a key, just run it.
+
+    The same key with the same request replays the stored answer; with another request it is
+    refused (KeyReused). The request is its method, path and body, or `body_for_key` in place
+    of the raw body when that holds a secret (a witness's password), so no digest of a secret
+    is stored.
 
     The record is inserted in the same transaction as the write, first: a concurrent retry
     waits on the unique index (PostgreSQL) or the write lock (SQLite), then finds the stored
@@ -42,7 +52,7 @@ def once(
         return run()
     if len(key) > MAX_KEY_LENGTH:
         raise ClinicalValueError("Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters")
-    digest = fingerprint(request)
+    digest = fingerprint(request, body_for_key)
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(

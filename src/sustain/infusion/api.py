@@ -27,6 +27,7 @@ from sustain.infusion import chairside, queries
 from sustain.infusion.enums import EventKind, Stage
 from sustain.infusion.models import Addendum, AdverseEvent, ChairsideRecord, InfusionRecord
 from sustain.infusion.services import StepRefused
+from sustain.ledger.api import Amount
 from sustain.scheduling.api import ErrorOut
 from sustain.scheduling.models import Appointment
 from sustain_core import dosing
@@ -90,8 +91,8 @@ class DecisionOut(Schema):
 
 
 # Numbers go out as text written by the one formatter (sustain_core.numbers.plain): exact,
-# never in scientific notation ("50", not "5E+1"); a pump rate with its 0.1 mL/h step.
-Amount = Annotated[Decimal, PlainSerializer(plain, return_type=str)]
+# never in scientific notation ("50", not "5E+1"), the ledger's Amount; a pump rate with its
+# 0.1 mL/h step.
 PumpRate = Annotated[Decimal, PlainSerializer(partial(plain, places=1), return_type=str)]
 
 

@@ -8,7 +8,10 @@ name, address and DEA number, each administration the patient, date, quantity an
 one who drew (the federal witness rule for wastage is unconfirmed; many states and
 institutions require one [AskJan-waste]; this clinic requires it).
 
-Every refusal is a ClinicalValueError naming the rule and changes nothing. A balance is
+Every refusal is a ClinicalValueError naming the rule and changes nothing: one that breaks a
+ledger rule is a LedgerRefused naming it with a stable code (ledger.enums.Rule; the API answers
+409), one of a malformed value (blank text, an amount not positive or finer than 0.01 mg, a
+count out of bounds) a plain ClinicalValueError or OutOfRange (the API answers 400). A balance is
 changed only by a conditional UPDATE (`balance >= amount`) in the transaction that appends the
 entry, so concurrent draws can never lose an update or go below zero; the CHECK constraints
 on ContainerBalance are the database's backstop (security-reliability-interop.md §4.2-4.3).
@@ -24,7 +27,7 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Membership, Site, User
 from sustain.ledger import chain
-from sustain.ledger.enums import EntryKind
+from sustain.ledger.enums import EntryKind, Rule
 from sustain.ledger.models import (
     Container,
     ContainerBalance,
@@ -41,6 +44,7 @@ from sustain_core.errors import (
     ClinicalValueError,
     ExpiredLot,
     InsufficientStock,
+    LedgerRefused,
     OutOfRange,
     WitnessNotAllowed,
 )
@@ -191,17 +195,20 @@ def receive_stock(
     site = location.site
     _require_member(by, site)
     if not SiteRegistration.objects.filter(site=site).exists():
-        raise ClinicalValueError(
+        raise LedgerRefused(
             "site",
             f"{site.name} has no DEA registration number recorded; records are kept per "
             "registered location, so record it before receiving stock",
+            rule=Rule.SITE_NOT_REGISTERED,
         )
     invoice_number = _text(invoice_number, "invoice_number", 60, "the invoice number")
     lot_number = _text(lot_number, "lot_number", 40, "the lot number")
     today = _day(site, now)
     if received_on > today:
-        raise ClinicalValueError(
-            "received_on", f"the receipt is dated {received_on}, after today ({today})"
+        raise LedgerRefused(
+            "received_on",
+            f"the receipt is dated {received_on}, after today ({today})",
+            rule=Rule.DATED_AFTER_TODAY,
         )
     if expires_on < received_on:
         raise ExpiredLot(
@@ -218,9 +225,10 @@ def receive_stock(
     # Two receipts of one lot at once number their containers one after the other.
     lot = Lot.objects.select_for_update().get(pk=lot.pk)
     if lot.expires_on != expires_on:
-        raise ClinicalValueError(
+        raise LedgerRefused(
             "expires_on",
             f"lot {lot.lot_number} is recorded as expiring on {lot.expires_on}, not {expires_on}",
+            rule=Rule.LOT_EXPIRY_MISMATCH,
         )
     first = (lot.containers.aggregate(last=Max("number"))["last"] or 0) + 1
     full_ml = product.container_volume_ml
@@ -272,12 +280,15 @@ def transfer_container(
     site = container.location.site
     _require_member(by, site)
     if to.site_id != site.pk:
-        raise ClinicalValueError(
+        raise LedgerRefused(
             "to",
             f"{to} is at another site; containers move only between locations of {site.name}",
+            rule=Rule.WRONG_SITE,
         )
     if to.pk == container.location_id:
-        raise ClinicalValueError("to", f"container {container} is already at {to.name}")
+        raise LedgerRefused(
+            "to", f"container {container} is already at {to.name}", rule=Rule.SAME_LOCATION
+        )
     held = ContainerBalance.objects.select_for_update().get(pk=container.pk)
     Container.objects.filter(pk=container.pk).update(location=to)
     container.location = to
@@ -312,21 +323,25 @@ def draw_for_visit(
     _require_member(by, site)
     dose_mg = _amount_mg(dose_mg, "dose_mg")
     if container.location.site_id != site.pk:
-        raise ClinicalValueError(
+        raise LedgerRefused(
             "container",
             f"container {container} is at {container.location.site.name}; draw for a visit at "
             f"{site.name} from that site's stock",
+            rule=Rule.WRONG_SITE,
         )
     today = _day(site, now)
     if appointment.status not in OCCUPYING:
-        raise ClinicalValueError(
+        raise LedgerRefused(
             "appointment",
             f"the visit is {appointment.get_status_display().lower()}; no drug is drawn for it",
+            rule=Rule.VISIT_CANCELLED,
         )
     visit_day = _day(site, appointment.starts_at)
     if visit_day != today:
-        raise ClinicalValueError(
-            "appointment", f"the visit is on {visit_day}; draw for it on that day, not {today}"
+        raise LedgerRefused(
+            "appointment",
+            f"the visit is on {visit_day}; draw for it on that day, not {today}",
+            rule=Rule.VISIT_NOT_TODAY,
         )
     if container.lot.expires_on < today:
         raise ExpiredLot(
@@ -356,7 +371,9 @@ def _check_witness(
     witness: User, password: str, *, site: Site, by: User, appointment: Appointment
 ) -> None:
     if witness.pk == by.pk:
-        raise WitnessNotAllowed("witness", "the witness must be a second person, not you")
+        raise WitnessNotAllowed(
+            "witness", "the witness must be a second person, not you", rule=Rule.WITNESS_IS_SELF
+        )
     drawers = set(
         LedgerEntry.objects.filter(appointment=appointment, kind=EntryKind.DRAW).values_list(
             "actor_id", flat=True
@@ -364,7 +381,9 @@ def _check_witness(
     )
     if witness.pk in drawers:
         raise WitnessNotAllowed(
-            "witness", f"{witness.get_username()} drew for this visit; the witness never drew"
+            "witness",
+            f"{witness.get_username()} drew for this visit; the witness never drew",
+            rule=Rule.WITNESS_IS_DRAWER,
         )
     if not witness.is_active:
         raise WitnessNotAllowed("witness", f"{witness.get_username()}'s account is not active")
@@ -375,7 +394,11 @@ def _check_witness(
     if not witness.has_perm("ledger.witness_waste"):
         raise WitnessNotAllowed("witness", "the witness must be a nurse or a prescriber")
     if not witness.check_password(password):
-        raise WitnessNotAllowed("witness_password", "the witness's password is not correct")
+        raise WitnessNotAllowed(
+            "witness_password",
+            "the witness's password is not correct",
+            rule=Rule.WITNESS_PASSWORD,
+        )
 
 
 @transaction.atomic
@@ -401,8 +424,10 @@ def waste_for_visit(
     quantity_mg = _amount_mg(quantity_mg, "quantity_mg")
     drawn = _visit_total(appointment, container, EntryKind.DRAW)
     if drawn == 0:
-        raise ClinicalValueError(
-            "container", f"nothing was drawn from container {container} for this visit"
+        raise LedgerRefused(
+            "container",
+            f"nothing was drawn from container {container} for this visit",
+            rule=Rule.EXCEEDS_DRAWN,
         )
     used = _visit_total(appointment, container, EntryKind.ADMINISTER) + _visit_total(
         appointment, container, EntryKind.WASTE
@@ -412,6 +437,7 @@ def waste_for_visit(
             "quantity_mg",
             f"{_show(drawn - used)} mg drawn from container {container} for this visit is not "
             f"yet given or wasted; {_show(quantity_mg)} mg cannot be wasted",
+            rule=Rule.EXCEEDS_DRAWN,
         )
     _check_witness(witness, witness_password, site=site, by=by, appointment=appointment)
     entry = _entry(
