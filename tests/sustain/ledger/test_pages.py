@@ -331,3 +331,15 @@ def test_the_review_list_shows_adjustments_and_corrections(forms, login, alex, i
         (EntryKind.CORRECTION, "Wrong vial"), (EntryKind.ADJUST, "Spilled"),
     ]  # fmt: skip
     assert b"Record the destruction" not in response.content  # the auditor writes nothing
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/ledger/containers/99999999999999999999999/",
+        "/ledger/setup/?supplier=99999999999999999999999",
+        "/ledger/setup/?location=abc",
+    ],
+)
+def test_an_id_no_row_can_have_is_not_found(url, login, alex, north):
+    assert login(alex).get(url).status_code == 404
