@@ -22,11 +22,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from sustain.accounts.enums import Channel
-from sustain.accounts.models import User
+from sustain.accounts.models import Site, User
 from sustain.care import services as care
 from sustain.care.enums import Timepoint
 from sustain.care.models import Patient
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
+from sustain.ledger import services as ledger
+from sustain.ledger.models import Container, Location, Product, SiteRegistration, Supplier
 from sustain.portal import services as portal
 from sustain.scheduling import staff
 from sustain.scheduling.enums import StaffRole
@@ -46,6 +48,7 @@ class Clinic:
     rae: Patient  # induction finished: awaiting the post-induction review
     wes: Patient  # enrolled, waiting for a series
     visit: Appointment  # Pat's infusion 1
+    container: Container  # the vial Pat's dose was drawn from
     users: dict[str, User]  # by role
     carl: User  # a prescriber at another site
 
@@ -128,7 +131,46 @@ def _build_clinic() -> Clinic:
     build.enrol(wes, ada, now=build.at(north, day(2026, 11, 25), 10))
     south = make_site("South Clinic", "America/Chicago", chairs=1)
     carl = make_user("carl", "prescriber", south)
-    return Clinic(pat=pat, rae=rae, wes=wes, visit=first, users=users, carl=carl)
+    vial = _ledger(north, first, users)
+    return Clinic(pat=pat, rae=rae, wes=wes, visit=first, container=vial, users=users, carl=carl)
+
+
+def _ledger(north: Site, visit: Appointment, users: dict[str, User]) -> Container:
+    """North's registration and a vial received on Friday 27 November; Pat's 35 mg drawn from
+    it on the day of her infusion 1 (Ben) and 5 mg wasted before Dr Ada."""
+    SiteRegistration.objects.create(site=north, dea_number="BN1234563")
+    supplier = Supplier.objects.create(
+        name="Henry Schein", address="Melville, NY", dea_number="PH0000012"
+    )
+    product = Product.objects.create(
+        strength_mg_per_ml=50, container_volume_ml=Decimal("10"), ndc="42023-0113-10"
+    )
+    (vial,) = ledger.receive_stock(
+        location=Location.objects.create(site=north, name="Safe"),
+        supplier=supplier,
+        invoice_number="INV-1",
+        product=product,
+        lot_number="K1",
+        expires_on=dt.date(2027, 6, 30),
+        containers=1,
+        received_on=dt.date(2026, 11, 27),
+        by=users["clinic_admin"],
+        now=build.at(north, dt.date(2026, 11, 27), 9),
+    )
+    at = build.at(north, SERIES_DAY, 8, 30)
+    ledger.draw_for_visit(
+        container=vial, appointment=visit, dose_mg=Decimal("35"), by=users["nurse"], now=at
+    )
+    ledger.waste_for_visit(
+        appointment=visit,
+        container=vial,
+        quantity_mg=Decimal("5"),
+        witness=users["prescriber"],
+        witness_password="not-used-in-tests",
+        by=users["nurse"],
+        now=at,
+    )
+    return vial
 
 
 # What only a prescriber and a nurse may see, as it shows on each page.
@@ -159,7 +201,7 @@ class Page:
     def url(self, clinic: Clinic) -> str:
         return self.path.format(
             pat=clinic.pat.pk, rae=clinic.rae.pk, wes=clinic.wes.pk, visit=clinic.visit.pk,
-            site=clinic.visit.site_id,
+            site=clinic.visit.site_id, container=clinic.container.pk,
         )  # fmt: skip
 
 
@@ -193,6 +235,10 @@ PAGES = {
         "care:protocol_edit", "/protocols/depression-induction/v1/new-version/"
     ),
     "audit log": Page("accounts:audit_log", "/accounts/audit/"),
+    "ledger safe": Page("ledger:safe", "/ledger/"),
+    "ledger container": Page("ledger:container", "/ledger/containers/{container}/"),
+    "ledger stock": Page("ledger:stock", "/ledger/stock/"),
+    "ledger setup": Page("ledger:setup", "/ledger/setup/"),
     "outbox": Page("accounts:outbox", "/accounts/outbox/"),
     "dispensing record": Page(
         "ledger:report", "/ledger/report/?site={site}&start=2026-11-01&end=2026-11-30"
@@ -240,6 +286,10 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "protocol detail":      (OK,    OK,   OK,       OK,          OK,     NO),
     "protocol new version": (OK,    NO,   NO,       OK,          NO,     NO),
     "audit log":            (NO,    NO,   NO,       OK,          OK,     NO),
+    "ledger safe":          (OK,    OK,   NO,       OK,          OK,     NO),
+    "ledger container":     (OK,    OK,   NO,       OK,          OK,     NO),
+    "ledger stock":         (OK,    OK,   NO,       OK,          OK,     NO),
+    "ledger setup":         (OK,    OK,   NO,       OK,          OK,     NO),
     "outbox":               (NO,    NO,   NO,       OK,          NO,     NO),
     "dispensing record":    (NO,    NO,   NO,       OK,          OK,     NO),
     "dispensing record CSV": (NO,   NO,   NO,       OK,          OK,     NO),
@@ -292,6 +342,17 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "infusion:adverse_event",
     "infusion:check_in",
     "infusion:titrate",
+    "ledger:adjust",
+    "ledger:correct",
+    "ledger:destroy",
+    "ledger:location",
+    "ledger:open",
+    "ledger:product",
+    "ledger:receive",
+    "ledger:registration",
+    "ledger:return",
+    "ledger:supplier",
+    "ledger:transfer",
     "scheduling:chair_capabilities",
     "scheduling:medical_director",
     "scheduling:patient_calendar_revoke",

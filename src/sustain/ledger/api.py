@@ -385,13 +385,17 @@ def ledger_waste(request: HttpRequest, payload: WasteIn) -> Status[Any]:
 
 class TransferIn(Schema):
     container_id: int
-    location_id: int = Field(description="Another storage location of the container's site")
+    location_id: int = Field(
+        description="Another storage location of the container's site, or a location at "
+        "another site (a sealed, full container only)"
+    )
 
 
 @router.post("/ledger/transfers", response={201: WrittenOut, **ERRORS})
 def ledger_transfer(request: HttpRequest, payload: TransferIn) -> Status[Any]:
-    """Move a container to another location of its site (clinic administrators). 409:
-    wrong_site, same_location."""
+    """Move a container to another location of its site, or a sealed, full one to a location
+    at another site (clinic administrators). 409: same_location, not_sealed,
+    site_not_registered."""
     user = _user(request)
     container = queries.get_container_for_user(user, payload.container_id, TRANSFER)
     to = queries.get_location_for_user(user, payload.location_id, TRANSFER)

@@ -14,7 +14,8 @@ CHAIN = HashChain(
         "seq", "kind", "site_id", "container_id", "location_id", "quantity_mg", "quantity_ml",
         "change_mg", "change_ml", "actor_id", "witness_id", "second_witness_id",
         "appointment_id", "reason", "reverses_id", "supplier_id", "invoice_number",
-        "needs_review", "occurred_on", "recorded_at",
+        "registration_id", "transfer_out_id", "destruction_id", "needs_review", "occurred_on",
+        "recorded_at",
     ),
 )  # fmt: skip
 

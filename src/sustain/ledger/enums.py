@@ -45,12 +45,13 @@ class Rule(models.TextChoices):
         "the site has no DEA registration number recorded, so it cannot receive stock",
     )
     DATED_AFTER_TODAY = "dated_after_today", "a receipt dated after the site's today"
-    WRONG_SITE = (
-        "wrong_site",
-        "the container is at another site than the visit, or the location at another site "
-        "than the container",
-    )
+    WRONG_SITE = "wrong_site", "the container is at another site than the visit"
     SAME_LOCATION = "same_location", "a transfer to the location the container is already at"
+    NOT_SEALED = (
+        "not_sealed",
+        "a return to the supplier or a move to another site of a container opened or partly "
+        "used: only a sealed, full container leaves its registered location",
+    )
     VISIT_CANCELLED = "visit_cancelled", "a draw for a visit cancelled or missed"
     VISIT_NOT_TODAY = "visit_not_today", "a draw for a visit on another day than today"
     WITNESS_IS_SELF = "witness_is_self", "the witness is the person recording the waste"

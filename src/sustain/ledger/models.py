@@ -13,7 +13,7 @@ UPDATE in the transaction that appends the entry).
 from typing import Any, ClassVar
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from sustain.accounts.models import Site, User
 from sustain.ledger.enums import EntryKind
@@ -32,8 +32,10 @@ class SiteRegistration(models.Model):
 
     site = models.OneToOneField(Site, on_delete=models.PROTECT, related_name="dea_registration")
     dea_number = models.CharField(max_length=9, unique=True)
-    # The registered location's address, as on the registration: the dispensing record is
-    # headed by it [CFR1304.22]. Blank until recorded (the report then says so).
+    # The registrant's name and address as on the registration: DEA Form 41 names them
+    # [DEA-Form41], and the dispensing record is headed by them [CFR1304.22]. Blank until
+    # recorded (the report then says so).
+    registrant_name = models.CharField(max_length=200, blank=True)
     address = models.TextField(blank=True)
 
     class Meta:
@@ -151,12 +153,59 @@ class ContainerBalance(models.Model):
         ]
 
 
-class AppendOnlyQuerySet(models.QuerySet["LedgerEntry"]):
+class AppendOnlyQuerySet(models.QuerySet[Any]):
     def update(self, **kwargs: Any) -> int:
         raise PermissionError("Ledger entries are append-only: update is refused.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
         raise PermissionError("Ledger entries are append-only: delete is refused.")
+
+
+class Destruction(models.Model):
+    """One destruction of inventory, with the fields of DEA Form 41 (Registrant Record of
+    Controlled Substances Destroyed) [DEA-Form41]: the registrant's name, address and DEA
+    number as they were that day, the date, place and method of destruction, and the two
+    authorized employees who witnessed it (neither is the person destroying). What was destroyed
+    (substance, NDC, strength and form, quantity per container) is its DESTROY entries, one per
+    container. Append-only like the entries (the model refuses; on PostgreSQL a trigger does)."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    registrant_name = models.CharField(max_length=200)
+    registrant_address = models.TextField(blank=True)
+    dea_number = models.CharField(max_length=9)
+    destroyed_on = models.DateField(help_text="The actual date, in the site's zone [CFR1304.21]")
+    place = models.CharField(max_length=200)
+    method = models.CharField(max_length=200)
+    reason = models.CharField(max_length=300)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    second_witness = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=~Q(witness=F("second_witness"))
+                & ~Q(witness=F("actor"))
+                & ~Q(second_witness=F("actor")),
+                name="destruction_two_witnesses_not_the_actor",
+            ),
+            models.CheckConstraint(
+                condition=~Q(method="") & ~Q(place="") & ~Q(reason=""),
+                name="destruction_has_method_place_reason",
+            ),
+        ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("Destruction records are append-only: update is refused.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Destruction records are append-only: delete is refused.")
 
 
 class LedgerEntry(models.Model):
@@ -201,6 +250,18 @@ class LedgerEntry(models.Model):
         Supplier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     invoice_number = models.CharField(max_length=60, blank=True)
+    # A transfer between sites (registered locations) is two entries: out at the source (the
+    # balance leaves, `registration` names the destination's) and in at the destination (the
+    # balance arrives, `registration` names the source's, `transfer_out` is the out entry).
+    registration = models.ForeignKey(
+        SiteRegistration, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    transfer_out = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="transfer_in"
+    )
+    destruction = models.ForeignKey(
+        Destruction, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
     needs_review = models.BooleanField(default=False)
     occurred_on = models.DateField(help_text="The actual date, in the site's zone [CFR1304.21]")
     recorded_at = models.DateTimeField()
@@ -216,7 +277,11 @@ class LedgerEntry(models.Model):
         default_permissions = ("view",)
         permissions: ClassVar = [
             ("receive_stock", "Receive ketamine into stock"),
-            ("transfer_stock", "Transfer containers between locations"),
+            ("transfer_stock", "Transfer containers between locations or sites"),
+            ("return_stock", "Return containers to their supplier"),
+            ("destroy_stock", "Destroy inventory (DEA Form 41)"),
+            ("witness_destruction", "Witness a destruction of inventory"),
+            ("change_setup", "Record the DEA registration, suppliers, products and locations"),
             ("draw_stock", "Draw ketamine for a visit"),
             ("waste_stock", "Waste the remainder of a visit's draw"),
             ("witness_waste", "Witness a waste"),
@@ -250,6 +315,40 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind=EntryKind.WASTE) | Q(witness__isnull=False),
                 name="ledger_waste_is_witnessed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=EntryKind.RETURN)
+                | (Q(supplier__isnull=False) & ~Q(invoice_number="") & ~Q(reason="")),
+                name="ledger_return_names_supplier",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=EntryKind.DESTROY)
+                | (
+                    Q(destruction__isnull=False, witness__isnull=False)
+                    & Q(second_witness__isnull=False)
+                    & ~Q(witness=F("second_witness"))
+                    & ~Q(witness=F("actor"))
+                    & ~Q(second_witness=F("actor"))
+                ),
+                name="ledger_destroy_two_witnesses",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=EntryKind.DESTROY) | Q(destruction__isnull=True),
+                name="ledger_destruction_only_destroys",
+            ),
+            models.CheckConstraint(
+                condition=Q(registration__isnull=True, transfer_out__isnull=True)
+                | Q(kind=EntryKind.TRANSFER, change_mg__lt=0, registration__isnull=False)
+                & Q(transfer_out__isnull=True)
+                | Q(kind=EntryKind.TRANSFER, change_mg__gt=0, registration__isnull=False)
+                & Q(transfer_out__isnull=False),
+                name="ledger_site_transfer_names_registration",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=EntryKind.TRANSFER)
+                | Q(change_mg=0)
+                | Q(registration__isnull=False),
+                name="ledger_transfer_moves_stock_between_sites",
             ),
         ]
 

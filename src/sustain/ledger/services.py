@@ -31,6 +31,7 @@ from sustain.ledger.enums import EntryKind, Rule
 from sustain.ledger.models import (
     Container,
     ContainerBalance,
+    Destruction,
     LedgerEntry,
     Location,
     Lot,
@@ -194,13 +195,7 @@ def receive_stock(
     _require(by, "ledger.receive_stock", "a clinic administrator")
     site = location.site
     _require_member(by, site)
-    if not SiteRegistration.objects.filter(site=site).exists():
-        raise LedgerRefused(
-            "site",
-            f"{site.name} has no DEA registration number recorded; records are kept per "
-            "registered location, so record it before receiving stock",
-            rule=Rule.SITE_NOT_REGISTERED,
-        )
+    _registration(site, "receiving stock")
     invoice_number = _text(invoice_number, "invoice_number", 60, "the invoice number")
     lot_number = _text(lot_number, "lot_number", 40, "the lot number")
     today = _day(site, now)
@@ -271,24 +266,19 @@ def open_container(*, container: Container, by: User, now: dt.datetime) -> Ledge
 def transfer_container(
     *, container: Container, to: Location, by: User, now: dt.datetime
 ) -> LedgerEntry:
-    """Move a container to another storage location of its site (the safe to the cart), with
-    an entry recording what it holds. Refused: anyone but a clinic administrator, the location
-    it is already at, or a location at another site (moving stock between registered locations
-    is not supported yet)."""
+    """Move a container to another storage location: of its site (the safe to the cart), with
+    an entry recording what it holds, or of another site (_transfer_to_site). Refused: anyone
+    but a clinic administrator, or the location it is already at."""
     _require(by, "ledger.transfer_stock", "a clinic administrator")
     container = _container(container)
     site = container.location.site
     _require_member(by, site)
-    if to.site_id != site.pk:
-        raise LedgerRefused(
-            "to",
-            f"{to} is at another site; containers move only between locations of {site.name}",
-            rule=Rule.WRONG_SITE,
-        )
     if to.pk == container.location_id:
         raise LedgerRefused(
             "to", f"container {container} is already at {to.name}", rule=Rule.SAME_LOCATION
         )
+    if to.site_id != site.pk:
+        return _transfer_to_site(container, to, by=by, now=now)
     held = ContainerBalance.objects.select_for_update().get(pk=container.pk)
     Container.objects.filter(pk=container.pk).update(location=to)
     container.location = to
@@ -299,6 +289,80 @@ def transfer_container(
     )  # fmt: skip
     _audit(entry, by)
     return entry
+
+
+def _registration(site: Site, doing: str) -> SiteRegistration:
+    registration = SiteRegistration.objects.filter(site=site).first()
+    if registration is None:
+        raise LedgerRefused(
+            "site",
+            f"{site.name} has no DEA registration number recorded; records are kept per "
+            f"registered location, so record it before {doing}",
+            rule=Rule.SITE_NOT_REGISTERED,
+        )
+    return registration
+
+
+def _opened(container: Container) -> bool:
+    return container.entries.filter(kind=EntryKind.OPEN, reversed_by__isnull=True).exists()
+
+
+def _sealed_balance(container: Container, field: str, doing: str) -> ContainerBalance:
+    """The container's balance row, locked, when the container is unopened and full (what its
+    product holds); else refused: only a sealed container is `doing`."""
+    held = ContainerBalance.objects.select_for_update().get(pk=container.pk)
+    product = container.lot.product
+    full_mg = product.container_volume_ml * product.strength_mg_per_ml
+    if (
+        _opened(container)
+        or held.balance_mg != full_mg
+        or held.balance_ml != (product.container_volume_ml)
+    ):
+        raise LedgerRefused(
+            field,
+            f"container {container} is opened or partly used (it holds {_show(held.balance_mg)} "
+            f"of {_show(full_mg)} mg); only a sealed, full container is {doing}",
+            rule=Rule.NOT_SEALED,
+        )
+    return held
+
+
+def _transfer_to_site(
+    container: Container, to: Location, *, by: User, now: dt.datetime
+) -> LedgerEntry:
+    """Move a sealed container to a location at another site. Each site is its own registered
+    location, with its own records [CFR1304.21]: the move is two entries in one transaction,
+    out at the source (its balance leaves; the destination's DEA registration named) and in at
+    the destination (its balance arrives; the source's registration named; linked to the out
+    entry), each with the actual date [CFR1304.21]. Refused: a site (either) without its DEA
+    registration recorded, a destination site the administrator is not on the staff of, and a
+    container opened or partly used (rule: only sealed, full containers move between
+    registered locations, so each site's record of a container is whole: an open vial is used,
+    returned or destroyed where it was opened)."""
+    source = container.location.site
+    destination = to.site
+    if not Membership.objects.filter(user=by, site=destination).exists():
+        raise ClinicalValueError("to", f"you are not on the staff of {destination.name}")
+    source_registration = _registration(source, "moving stock out of it")
+    destination_registration = _registration(destination, "moving stock into it")
+    held = _sealed_balance(container, "container", "moved to another site")
+    out = _entry(
+        EntryKind.TRANSFER, container, by, now,
+        location=to, quantity_mg=held.balance_mg, quantity_ml=held.balance_ml,
+        change_mg=-held.balance_mg, change_ml=-held.balance_ml,
+        registration=destination_registration,
+    )  # fmt: skip
+    _audit(out, by)
+    Container.objects.filter(pk=container.pk).update(location=to)
+    container.location = to
+    arrived = _entry(
+        EntryKind.TRANSFER, container, by, now,
+        location=to, quantity_mg=held.balance_mg, quantity_ml=held.balance_ml,
+        change_mg=held.balance_mg, change_ml=held.balance_ml, registration=source_registration,
+        transfer_out=out,
+    )  # fmt: skip
+    _audit(arrived, by)
+    return arrived
 
 
 def _locked_visit(appointment: Appointment) -> Appointment:
@@ -367,6 +431,24 @@ def _visit_total(appointment: Appointment, container: Container, kind: EntryKind
     return total or ZERO
 
 
+def _check_staff_witness(
+    witness: User, password: str, *, site: Site, perm: str, who: str, field: str
+) -> None:
+    """An active member of `site` whose role holds `perm` and who re-entered their password."""
+    if not witness.is_active:
+        raise WitnessNotAllowed(field, f"{witness.get_username()}'s account is not active")
+    if not Membership.objects.filter(user=witness, site=site).exists():
+        raise WitnessNotAllowed(
+            field, f"{witness.get_username()} is not on the staff of {site.name}"
+        )
+    if not witness.has_perm(perm):
+        raise WitnessNotAllowed(field, f"the witness must be {who}")
+    if not witness.check_password(password):
+        raise WitnessNotAllowed(
+            f"{field}_password", "the witness's password is not correct", rule=Rule.WITNESS_PASSWORD
+        )
+
+
 def _check_witness(
     witness: User, password: str, *, site: Site, by: User, appointment: Appointment
 ) -> None:
@@ -385,20 +467,10 @@ def _check_witness(
             f"{witness.get_username()} drew for this visit; the witness never drew",
             rule=Rule.WITNESS_IS_DRAWER,
         )
-    if not witness.is_active:
-        raise WitnessNotAllowed("witness", f"{witness.get_username()}'s account is not active")
-    if not Membership.objects.filter(user=witness, site=site).exists():
-        raise WitnessNotAllowed(
-            "witness", f"{witness.get_username()} is not on the staff of {site.name}"
-        )
-    if not witness.has_perm("ledger.witness_waste"):
-        raise WitnessNotAllowed("witness", "the witness must be a nurse or a prescriber")
-    if not witness.check_password(password):
-        raise WitnessNotAllowed(
-            "witness_password",
-            "the witness's password is not correct",
-            rule=Rule.WITNESS_PASSWORD,
-        )
+    _check_staff_witness(
+        witness, password, site=site, perm="ledger.witness_waste", who="a nurse or a prescriber",
+        field="witness",
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -483,7 +555,9 @@ def correct_entry(*, entry: LedgerEntry, reason: str, by: User, now: dt.datetime
     entry's change to the balance is undone and it stops counting in its visit's totals.
     Refused: anyone but a clinic administrator, no reason, a correction (record a new entry
     instead), an entry already corrected, a reversal that would make the balance negative, or
-    the reversal of a draw whose amount was partly given or wasted (correct those first)."""
+    the reversal of a draw whose amount was partly given or wasted (correct those first), or
+    either entry of a transfer between sites (a pair recorded at two registered locations:
+    transfer the container back)."""
     _require(by, "ledger.correct_entry", "a clinic administrator")
     if entry.appointment is not None:  # the visit first: the lock order of draws and wastes
         _locked_visit(entry.appointment)
@@ -497,6 +571,12 @@ def correct_entry(*, entry: LedgerEntry, reason: str, by: User, now: dt.datetime
         )
     if LedgerEntry.objects.filter(reverses=entry).exists():
         raise ClinicalValueError("entry", f"entry {entry.seq} is already corrected")
+    if entry.kind == EntryKind.TRANSFER and entry.change_mg != 0:
+        raise ClinicalValueError(
+            "entry",
+            f"entry {entry.seq} is half of a transfer between sites; transfer the container "
+            "back instead",
+        )
     if entry.kind == EntryKind.DRAW and entry.appointment is not None:
         visit = entry.appointment
         drawn = _visit_total(visit, container, EntryKind.DRAW)
@@ -545,3 +625,136 @@ def balances_match_entries() -> list[str]:
         for row in ContainerBalance.objects.order_by("pk")
         if sums.get(row.pk, ZERO) != row.balance_mg
     ]
+
+
+@transaction.atomic
+def return_to_supplier(
+    *,
+    container: Container,
+    supplier: Supplier,
+    reference: str,
+    reason: str,
+    by: User,
+    now: dt.datetime,
+) -> LedgerEntry:
+    """Return a whole sealed container to a supplier: a RETURN entry naming the supplier (name,
+    address and DEA number are on the supplier) and the return's invoice or reference, taking
+    the balance to 0, with the actual date [CFR1304.21] [CFR1304.22]. Rule: only a sealed, full
+    container is returned (a supplier takes back unopened stock); an opened or partly used one
+    is destroyed instead (destroy, DEA Form 41). Refused: anyone but a clinic administrator,
+    another site's container, a site without its DEA registration recorded, no reference or
+    reason, an opened or partly used container."""
+    _require(by, "ledger.return_stock", "a clinic administrator")
+    container = _container(container)
+    site = container.location.site
+    _require_member(by, site)
+    _registration(site, "returning stock")
+    reference = _text(reference, "reference", 60, "the return's invoice or reference number")
+    reason = _text(reason, "reason", 300, "why the container is returned")
+    held = _sealed_balance(container, "container", "returned to a supplier")
+    _take(container, held.balance_mg, "container")
+    entry = _entry(
+        EntryKind.RETURN, container, by, now,
+        quantity_mg=held.balance_mg, quantity_ml=held.balance_ml, change_mg=-held.balance_mg,
+        change_ml=-held.balance_ml, supplier=supplier, invoice_number=reference, reason=reason,
+    )  # fmt: skip
+    _audit(entry, by)
+    return entry
+
+
+# At most this many containers in one destruction: a bound against slips, not a rule.
+MAX_CONTAINERS_PER_DESTRUCTION = 200
+
+
+@transaction.atomic
+def destroy(
+    *,
+    containers: list[Container],
+    method: str,
+    place: str,
+    reason: str,
+    witness: User,
+    witness_password: str,
+    second_witness: User,
+    second_witness_password: str,
+    by: User,
+    now: dt.datetime,
+) -> Destruction:
+    """Destroy inventory: the whole remaining contents of each container (opened or not,
+    expired or not; rule: a container is destroyed whole, never in part, so its balance ends
+    at 0), recorded as DEA Form 41 requires [DEA-Form41]: a Destruction with the registrant's
+    name, address and DEA number, the date (today at the site: the actual date
+    [CFR1304.21]), place and method, and the TWO authorized employees who witnessed it; and
+    one DESTROY entry per container with the quantity destroyed (its substance, NDC, strength
+    and form are its product's). The witnesses are two different active staff members of the
+    site with a clinical role (nurse or prescriber), neither of them the person destroying,
+    each re-entering their password. Refused also: anyone but a clinic administrator, a site
+    without its DEA registration recorded, no container, containers of more than one site or
+    of a site you are not on the staff of, a container listed twice, an empty container, no
+    method, place or reason."""
+    _require(by, "ledger.destroy_stock", "a clinic administrator")
+    if not containers:
+        raise ClinicalValueError("containers", "choose the containers destroyed")
+    if len(containers) > MAX_CONTAINERS_PER_DESTRUCTION:
+        raise OutOfRange(
+            "containers",
+            f"one destruction lists at most {MAX_CONTAINERS_PER_DESTRUCTION} containers",
+        )
+    if len({c.pk for c in containers}) != len(containers):
+        raise ClinicalValueError("containers", "a container is listed twice")
+    loaded = [_container(c) for c in sorted(containers, key=lambda c: c.pk)]
+    site = loaded[0].location.site
+    if any(c.location.site_id != site.pk for c in loaded):
+        raise ClinicalValueError(
+            "containers", "a destruction is recorded per registered location: one site at a time"
+        )
+    _require_member(by, site)
+    registration = _registration(site, "destroying stock")
+    method = _text(method, "method", 200, "the method of destruction")
+    place = _text(place, "place", 200, "where the stock was destroyed")
+    reason = _text(reason, "reason", 300, "why the stock is destroyed")
+    if witness.pk == second_witness.pk:
+        raise WitnessNotAllowed(
+            "second_witness",
+            "DEA Form 41 needs two different witnesses, not one twice",
+            rule=Rule.WITNESS_IS_SELF,
+        )
+    for person, field in ((witness, "witness"), (second_witness, "second_witness")):
+        if person.pk == by.pk:
+            raise WitnessNotAllowed(
+                field, "the witnesses are two other people, not you", rule=Rule.WITNESS_IS_SELF
+            )
+    _check_staff_witness(
+        witness, witness_password, site=site, perm="ledger.witness_destruction",
+        who="a nurse or a prescriber", field="witness",
+    )  # fmt: skip
+    _check_staff_witness(
+        second_witness, second_witness_password, site=site, perm="ledger.witness_destruction",
+        who="a nurse or a prescriber", field="second_witness",
+    )  # fmt: skip
+    held = {
+        row.pk: row
+        for row in ContainerBalance.objects.select_for_update()
+        .filter(pk__in=[c.pk for c in loaded])
+        .order_by("pk")
+    }
+    for container in loaded:
+        if held[container.pk].balance_mg == 0:
+            raise InsufficientStock("containers", f"container {container} is empty")
+    destruction = Destruction.objects.create(
+        site=site, registrant_name=registration.registrant_name or site.name,
+        registrant_address=registration.address, dea_number=registration.dea_number,
+        destroyed_on=_day(site, now), place=place, method=method, reason=reason, actor=by,
+        witness=witness, second_witness=second_witness, recorded_at=now,
+    )  # fmt: skip
+    for container in loaded:
+        row = held[container.pk]
+        _take(container, row.balance_mg, "containers")
+        entry = _entry(
+            EntryKind.DESTROY, container, by, now,
+            quantity_mg=row.balance_mg, quantity_ml=row.balance_ml, change_mg=-row.balance_mg,
+            change_ml=-row.balance_ml, witness=witness, second_witness=second_witness,
+            reason=reason, destruction=destruction,
+        )  # fmt: skip
+        _audit(entry, by)
+    return destruction

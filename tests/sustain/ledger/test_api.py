@@ -487,9 +487,9 @@ def test_transfer_and_adjustment_refused_409_save_nothing(vials, safe, alex, sou
 
     assert refused(same) == (409, "same_location", "container lot K123 #1 is already at Safe")
     assert refused(away) == (
-        409, "wrong_site",
-        "South Clinic: Safe is at another site; containers move only between locations of "
-        "North Clinic",
+        409, "site_not_registered",
+        "South Clinic has no DEA registration number recorded; records are kept per registered "
+        "location, so record it before moving stock into it",
     )  # fmt: skip
     assert refused(below) == (
         409, "negative_balance",

@@ -1,7 +1,8 @@
 """Who may do what with the ledger (issue 12, item 7), read from the synced role groups: nurses
-and prescribers draw, waste, witness and view; clinic administrators receive, transfer, adjust,
-correct, view and export the dispensing record; the auditor views and exports it; the scheduler
-and a member with no role see nothing."""
+and prescribers draw, waste, witness (wastes and destructions) and view; clinic administrators
+receive, transfer, adjust, correct, return, destroy, keep the setup, view and export the
+dispensing record; the auditor views and exports it; the scheduler and a member with no role
+see nothing."""
 
 import pytest
 
@@ -9,17 +10,21 @@ pytestmark = pytest.mark.db
 
 LEDGER_PERMISSIONS = (
     "view_ledgerentry", "draw_stock", "waste_stock", "witness_waste", "receive_stock",
-    "transfer_stock", "adjust_stock", "correct_entry", "report_ledger",
+    "transfer_stock", "adjust_stock", "correct_entry", "return_stock", "destroy_stock",
+    "witness_destruction", "change_setup", "report_ledger",
 )  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("persona", "granted"),
     [
-        ("ada", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste"}),
-        ("ben", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste"}),
+        ("ada", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste",
+                 "witness_destruction"}),
+        ("ben", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste",
+                 "witness_destruction"}),
         ("alex", {"view_ledgerentry", "receive_stock", "transfer_stock", "adjust_stock",
-                  "correct_entry", "report_ledger"}),
+                  "correct_entry", "return_stock", "destroy_stock", "change_setup",
+                  "report_ledger"}),
         ("ivy", {"view_ledgerentry", "report_ledger"}),
         ("sam", set()),
         ("nora", set()),
