@@ -26,6 +26,7 @@ _CLINICAL = {
     "portal.add_invitation", "scheduling.view_appointment", "scheduling.change_appointment",
     "scheduling.add_calendarfeed", "scheduling.view_shift",
     "ledger.view_ledgerentry", "ledger.draw_stock", "ledger.waste_stock", "ledger.witness_waste",
+    "ledger.count_stock",
 }  # fmt: skip
 # The front desk: registering patients, booking, the rota. No scores, alerts, medications or
 # doses.
@@ -48,7 +49,8 @@ _CLINIC_ADMIN = {
     "accounts.designate_medical_director", "care.add_clinicprotocol",
     "care.change_message_rules", "scheduling.change_phasestaffing",
     "ledger.view_ledgerentry", "ledger.receive_stock", "ledger.transfer_stock",
-    "ledger.adjust_stock", "ledger.correct_entry",
+    "ledger.adjust_stock", "ledger.correct_entry", "ledger.resolve_discrepancy",
+    "ledger.report_theft_loss", "ledger.record_inventory",
 }  # fmt: skip
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
