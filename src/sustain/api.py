@@ -14,6 +14,7 @@ from ninja.security import SessionAuth
 from sustain.accounts.idempotency import KeyReused
 from sustain.infusion import api as infusion_api
 from sustain.infusion.services import StepRefused
+from sustain.ledger import count_api
 from sustain.scheduling import api as scheduling_api
 from sustain.scheduling.services import BookingConflict
 from sustain_core.errors import ClinicalValueError
@@ -91,3 +92,4 @@ def on_missing(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 api.add_router("", scheduling_api.router)
 api.add_router("", infusion_api.router)
+api.add_router("", count_api.router)
