@@ -294,14 +294,17 @@ def submit_count(
     site = location.site
     _require_member(by, site)
     _check_confirmer(confirmed_by, confirmed_password, site=site, by=by)
-    # Lock the balances counted (PostgreSQL): a draw from one of these containers waits until
-    # the count is in, so the balance compared is the one at the count.
-    held = holdings([location], now)
+    # Lock the balances of the location's containers first (PostgreSQL; SQLite serializes
+    # writers already): a draw from one of them waits until the count is in, so the balance
+    # compared is the one at the count. Balance rows in id order, then the audit head: the
+    # ledger's lock order.
     list(
-        ContainerBalance.objects.select_for_update()
-        .filter(pk__in=[h.container.pk for h in held])
+        ContainerBalance.objects.select_for_update(of=("self",))
+        .filter(container__location=location)
         .order_by("pk")
+        .values_list("pk", flat=True)
     )
+    held = holdings([location], now)
     paired = _lines(amounts, held, location.name)
     measured = [
         (holding, *_measured(a.amount, a.unit, holding.container, "lines")) for holding, a in paired

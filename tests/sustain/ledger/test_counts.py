@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import AuditEvent
@@ -189,6 +190,23 @@ def test_counts_are_never_changed(vials, safe, ben, nia):
         Count.objects.all().delete()
     with pytest.raises(PermissionError):
         CountLine.objects.update(counted_mg=0)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+def test_the_trigger_refuses_raw_changes_of_counts_on_postgresql(vials, safe, ben, nia, alex):
+    count(safe, full(vials), ben, nia)
+    inventory(safe.site, full(vials), alex)
+    for sql in (
+        "UPDATE ledger_countline SET counted_mg = 1",
+        "DELETE FROM ledger_countline",
+        "UPDATE ledger_count SET counted_by_id = confirmed_by_id",
+        "DELETE FROM ledger_count",
+        "UPDATE ledger_inventory SET taken_on = '2020-01-01'",
+        "DELETE FROM ledger_inventoryline",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            connection.cursor().execute(sql)
+    assert CountLine.objects.count() == 3
 
 
 # -- resolutions ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Who may do what with the ledger (issue 12, item 7), read from the synced role groups: nurses
-and prescribers draw, waste, witness and view; clinic administrators receive, transfer, adjust,
-correct and view; the auditor only views; the scheduler and a member with no role see nothing."""
+and prescribers draw, waste, witness, count and view; clinic administrators receive, transfer,
+adjust, correct, close discrepancies, report thefts and losses, record inventories and view;
+the auditor only views; the scheduler and a member with no role see nothing."""
 
 import pytest
 
@@ -8,17 +9,21 @@ pytestmark = pytest.mark.db
 
 LEDGER_PERMISSIONS = (
     "view_ledgerentry", "draw_stock", "waste_stock", "witness_waste", "receive_stock",
-    "transfer_stock", "adjust_stock", "correct_entry",
+    "transfer_stock", "adjust_stock", "correct_entry", "count_stock", "resolve_discrepancy",
+    "report_theft_loss", "record_inventory",
 )  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("persona", "granted"),
     [
-        ("ada", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste"}),
-        ("ben", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste"}),
+        ("ada", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste",
+                 "count_stock"}),
+        ("ben", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste",
+                 "count_stock"}),
         ("alex", {"view_ledgerentry", "receive_stock", "transfer_stock", "adjust_stock",
-                  "correct_entry"}),
+                  "correct_entry", "resolve_discrepancy", "report_theft_loss",
+                  "record_inventory"}),
         ("ivy", {"view_ledgerentry"}),
         ("sam", set()),
         ("nora", set()),
