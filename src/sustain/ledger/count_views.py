@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -120,9 +120,13 @@ def count_new(request: AuthenticatedRequest) -> HttpResponse:
             messages.success(request, f"{location.name} counted.")
             return redirect("ledger:count_detail", count_id=count.pk)
     confirmers = users_with_perm("ledger.count_stock", site).exclude(pk=request.user.pk)
+    # What was typed comes back after a refusal, so the counter need not count again.
+    rows = [(c, request.POST.get(f"amount_{c.pk}", "")) for c in sheet]
     context = {
         "site": site, "sites": sites, "locations": locations, "location": location,
-        "sheet": sheet, "units": UNIT_CHOICES, "confirmers": confirmers.order_by("username"),
+        "rows": rows, "unit": request.POST.get("unit", "ml"), "units": UNIT_CHOICES,
+        "confirmers": confirmers.order_by("username"),
+        "confirmer": request.POST.get("confirmed_by", ""),
     }  # fmt: skip
     return render(request, "ledger/count_form.html", context, status=200)
 
@@ -358,10 +362,22 @@ def inventory_new(request: AuthenticatedRequest) -> HttpResponse:
     counted exactly, or (opened ones) estimated."""
     _view(request, "ledger.record_inventory")
     site, sites = _site(request)
-    data = request.POST if request.method == "POST" else request.GET
-    form = InventoryForm(data or None, initial={"taken_on": _today(site)})
+    data: QueryDict | None = request.POST
+    if request.method != "POST":  # the day and time chosen to list the containers held then
+        data = request.GET if "taken_on" in request.GET else None
+    form = InventoryForm(data, initial={"taken_on": _today(site), "time_of_day": "close"})
     taken_on, time_of_day = _today(site), BusinessTime.CLOSE.value
-    if form.is_bound and form.is_valid():
+    if request.method == "GET" and form.is_bound:
+        try:
+            taken_on = dt.date.fromisoformat(request.GET.get("taken_on", ""))
+        except ValueError:
+            messages.error(request, "Choose the day as YYYY-MM-DD.")
+        if request.GET.get("time_of_day") in BusinessTime.values:
+            time_of_day = request.GET["time_of_day"]
+        form = InventoryForm(
+            initial={"taken_on": taken_on, "time_of_day": time_of_day, "kind": "biennial"}
+        )
+    elif form.is_bound and form.is_valid():
         taken_on, time_of_day = form.cleaned_data["taken_on"], form.cleaned_data["time_of_day"]
     held = counts.holdings(
         site.storage_locations.all(), counts.inventory_moment(site, taken_on, time_of_day)

@@ -7,12 +7,14 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from sustain.accounts.models import IdempotencyRecord
 from sustain.ledger import counts
 from sustain.ledger.counts import Amount
-from sustain.ledger.models import Count, CountLine, Discrepancy, Location
+from sustain.ledger.models import Count, CountLine, Discrepancy, Inventory
 from tests.sustain import clinic_builders as build
 from tests.sustain.ledger.conftest import MONDAY, PASSWORD
 
@@ -254,4 +256,50 @@ def test_inventory_page_records_and_shows_the_next_due(vials, login, alex, north
     assert done.status_code == 302
     page = login(alex).get(done.url).content.decode()
     assert "30 November 2028" in page
-    assert Location.objects.count() == 1
+    inventory = Inventory.objects.get()
+    assert (inventory.kind, inventory.taken_by, inventory.lines.count()) == ("initial", alex, 3)
+
+
+def test_count_page_keeps_what_was_typed_after_a_refusal(vials, safe, login, ben):
+    form = {"location": safe.pk, "unit": "mg", "confirmed_by": "nia",
+            "confirmed_password": "wrong",
+            **{f"amount_{c.pk}": "123.5" for c in vials}}  # fmt: skip
+    text = login(ben).post(reverse("ledger:count_new"), form).content.decode()
+    assert text.count('value="123.5"') == 3
+    assert '<option value="mg" selected>' in text
+    assert Count.objects.count() == 0
+
+
+def test_inventory_page_lists_what_was_held_on_the_day_chosen(vials, login, alex, north):
+    client = login(alex)
+    before = client.get(reverse("ledger:inventory_new"), {"taken_on": "2026-11-26"})
+    assert "Nothing on hand: a zero inventory." in before.content.decode()
+    after = client.get(reverse("ledger:inventory_new"), {"taken_on": "2026-11-27"})
+    assert after.content.decode().count('name="amount_') == 3
+    plain = client.get(reverse("ledger:inventory_new")).content.decode()
+    assert "This field is required" not in plain
+
+
+def shortages(safe, vials, ben, nia, n):
+    for minute in range(n):
+        counts.submit_count(
+            location=safe, amounts=[Amount(c.pk, Decimal("9"), "ml") for c in vials],
+            confirmed_by=nia, confirmed_password=PASSWORD, by=ben,
+            now=build.at(safe.site, MONDAY, 17, minute),
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "url", [reverse("ledger:end_of_day"), reverse("ledger:discrepancies"),
+            "/api/v1/ledger/discrepancies"],
+)  # fmt: skip
+def test_lists_take_the_same_queries_for_1_and_3_counts(vials, safe, login, ben, nia, alex, url):
+    client = login(alex)
+    shortages(safe, vials, ben, nia, 1)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    shortages(safe, vials, ben, nia, 2)
+    with CaptureQueriesContext(connection) as three:
+        assert client.get(url).status_code == 200
+    assert Discrepancy.objects.count() == 9
+    assert len(three) == len(one)

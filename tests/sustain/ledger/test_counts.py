@@ -23,7 +23,6 @@ from sustain.ledger.models import (
 )
 from sustain_core.errors import ClinicalValueError, OutOfRange, WitnessNotAllowed
 from tests.sustain import clinic_builders as build
-from tests.sustain.conftest import make_user
 from tests.sustain.ledger.conftest import FRIDAY, MONDAY, PASSWORD, receive
 
 pytestmark = pytest.mark.db
@@ -479,4 +478,3 @@ def test_end_of_day_shows_balances_open_containers_discrepancies_and_counts(
     assert [d.counted_mg for d in page.discrepancies] == [Decimal("460")]
     assert page.counts == [(cart, []), (safe, [made])]
     assert page.all_counted is False
-    assert make_user  # the personas' helper stays importable for the API tests
