@@ -541,8 +541,11 @@ def report_theft_loss(
         police_notified, police_department, police_report_number
     )
     _check_value(purchase_value_usd)
+    # Form 106 item 9: the thefts and losses of the 24 months before this one.
     earlier = TheftLossReport.objects.filter(
-        site=site, discovered_at__gte=discovered_at - dt.timedelta(days=730)
+        site=site,
+        discovered_at__gte=discovered_at - dt.timedelta(days=730),
+        discovered_at__lte=discovered_at,
     ).count()
     report = TheftLossReport.objects.create(
         site=site, kind=kind, explanation=explanation, discovered_at=discovered_at,

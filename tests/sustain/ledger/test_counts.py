@@ -101,6 +101,13 @@ def test_a_difference_opens_a_discrepancy_in_mg_and_ml(vials, safe, ben, nia):
     assert d.is_open
 
 
+def test_an_uneven_difference_is_exact_on_both_databases(vials, safe, ben, nia):
+    amounts = [*full(vials[:2]), Amount(vials[2].pk, Decimal("465.13"), "mg")]
+    count(safe, amounts, ben, nia)
+    d = Discrepancy.objects.get()
+    assert (d.difference_mg, d.difference_ml) == (Decimal("-34.87"), Decimal("-0.6974"))
+
+
 def test_count_compares_with_the_balance_at_the_count(vials, safe, ben, nia, visit):
     services.draw_for_visit(
         container=vials[0], appointment=visit, dose_mg=Decimal("35"), by=ben,
