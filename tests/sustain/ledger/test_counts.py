@@ -485,3 +485,16 @@ def test_end_of_day_shows_balances_open_containers_discrepancies_and_counts(
     assert [d.counted_mg for d in page.discrepancies] == [Decimal("460")]
     assert page.counts == [(cart, []), (safe, [made])]
     assert page.all_counted is False
+
+
+def test_form_106_counts_the_reports_of_the_24_months_before(short, vials, safe, ben, nia, alex):
+    first = report(short.site, [short], alex)
+    amounts = [*full(vials[:2]), Amount(vials[2].pk, Decimal("9.2"), "ml")]
+    count(safe, amounts, ben, nia, at=build.at(safe.site, dt.date(2026, 12, 8), 18))
+    later = Discrepancy.objects.get(resolution="")
+    second = report(
+        short.site, [later], alex, discovered_at=build.at(safe.site, dt.date(2026, 12, 8), 18),
+        now=build.at(safe.site, dt.date(2026, 12, 8), 19),
+    )  # fmt: skip
+    assert (first.earlier_reports_24_months, second.earlier_reports_24_months) == (0, 1)
+    assert second.notice_due_on == dt.date(2026, 12, 9)
