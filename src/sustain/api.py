@@ -16,6 +16,7 @@ from sustain.accounts.idempotency import KeyReused
 from sustain.infusion import api as infusion_api
 from sustain.infusion.services import StepRefused
 from sustain.ledger import api as ledger_api
+from sustain.ledger import count_api
 from sustain.scheduling import api as scheduling_api
 from sustain.scheduling.services import BookingConflict
 from sustain_core.errors import ClinicalValueError, LedgerRefused
@@ -102,3 +103,4 @@ def on_missing(request: HttpRequest, exc: Http404) -> HttpResponse:
 api.add_router("", scheduling_api.router)
 api.add_router("", infusion_api.router)
 api.add_router("", ledger_api.router)
+api.add_router("", count_api.router)

@@ -259,6 +259,20 @@ PAGES = {
     "ledger balance API": Page("api:ledger_balance", "/api/v1/ledger/balance?site={site}"),
     # No stock in this clinic: a container is not found by whoever may read the ledger.
     "ledger container API": Page("api:ledger_container", "/api/v1/ledger/containers/999999"),
+    # The ledger's count pages (issue 12, item 4); the clinic holds no stock, so an object's
+    # page is a 404 for the roles that may read the ledger.
+    "end of day": Page("ledger:end_of_day", "/ledger/end-of-day/"),
+    "count form": Page("ledger:count_new", "/ledger/counts/new/"),
+    "count result": Page("ledger:count_detail", "/ledger/counts/1/"),
+    "discrepancies": Page("ledger:discrepancies", "/ledger/discrepancies/"),
+    "resolve a discrepancy": Page("ledger:discrepancy_resolve", "/ledger/discrepancies/1/resolve/"),
+    "theft and loss": Page("ledger:theft_loss_list", "/ledger/theft-loss/"),
+    "report theft or loss": Page("ledger:theft_loss_new", "/ledger/theft-loss/new/"),
+    "theft or loss report": Page("ledger:theft_loss_detail", "/ledger/theft-loss/1/"),
+    "inventories": Page("ledger:inventories", "/ledger/inventories/"),
+    "record an inventory": Page("ledger:inventory_new", "/ledger/inventories/new/"),
+    "count sheet API": Page("api:count_sheet", "/api/v1/ledger/locations/999999/count-sheet"),
+    "discrepancies API": Page("api:discrepancies", "/api/v1/ledger/discrepancies"),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
 NA = 401  # the API: not signed in as staff with a role
@@ -299,6 +313,18 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "infusion record API":  (OK,    OK,   NO,       NO,          NO,     NA),
     "ledger balance API":   (OK,    OK,   NO,       OK,          OK,     NA),
     "ledger container API": (NF,    NF,   NO,       NF,          NF,     NA),
+    "end of day":           (OK,    OK,   NO,       OK,          OK,     NO),
+    "count form":           (OK,    OK,   NO,       NO,          NO,     NO),
+    "count result":         (NF,    NF,   NO,       NF,          NF,     NO),
+    "discrepancies":        (OK,    OK,   NO,       OK,          OK,     NO),
+    "resolve a discrepancy": (NO,   NO,   NO,       NF,          NO,     NO),
+    "theft and loss":       (OK,    OK,   NO,       OK,          OK,     NO),
+    "report theft or loss": (NO,    NO,   NO,       OK,          NO,     NO),
+    "theft or loss report": (NF,    NF,   NO,       NF,          NF,     NO),
+    "inventories":          (OK,    OK,   NO,       OK,          OK,     NO),
+    "record an inventory":  (NO,    NO,   NO,       OK,          NO,     NO),
+    "count sheet API":      (NF,    NF,   NO,       NF,          NF,     NA),
+    "discrepancies API":    (OK,    OK,   NO,       OK,          OK,     NA),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
@@ -353,6 +379,8 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "ledger:return",
     "ledger:supplier",
     "ledger:transfer",
+    "ledger:theft_loss_file",
+    "api:submit_count",
     "scheduling:chair_capabilities",
     "scheduling:medical_director",
     "scheduling:patient_calendar_revoke",

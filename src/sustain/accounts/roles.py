@@ -27,6 +27,7 @@ _CLINICAL = {
     "scheduling.add_calendarfeed", "scheduling.view_shift",
     "ledger.view_ledgerentry", "ledger.draw_stock", "ledger.waste_stock", "ledger.witness_waste",
     "ledger.witness_destruction",
+    "ledger.count_stock",
 }  # fmt: skip
 # The front desk: registering patients, booking, the rota. No scores, alerts, medications or
 # doses.
@@ -50,7 +51,8 @@ _CLINIC_ADMIN = {
     "care.change_message_rules", "scheduling.change_phasestaffing",
     "ledger.view_ledgerentry", "ledger.receive_stock", "ledger.transfer_stock",
     "ledger.adjust_stock", "ledger.correct_entry", "ledger.return_stock", "ledger.destroy_stock",
-    "ledger.change_setup", "ledger.report_ledger",
+    "ledger.change_setup", "ledger.report_ledger", "ledger.resolve_discrepancy",
+    "ledger.report_theft_loss", "ledger.record_inventory",
 }  # fmt: skip
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {

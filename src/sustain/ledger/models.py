@@ -10,13 +10,21 @@ never below zero (a CHECK on both engines; services change them only with a cond
 UPDATE in the transaction that appends the entry).
 """
 
-from typing import Any, ClassVar
+import datetime as dt
+from typing import Any, ClassVar, TypeVar
 
 from django.db import models
 from django.db.models import F, Q
 
 from sustain.accounts.models import Site, User
-from sustain.ledger.enums import EntryKind
+from sustain.ledger.enums import (
+    BusinessTime,
+    CountMethod,
+    EntryKind,
+    InventoryKind,
+    Resolution,
+    TheftLossKind,
+)
 
 # The three ketamine vial strengths on the US market [Ketalar-label] [Ketalar-summary]
 # (clinical-facts.md §8f).
@@ -153,12 +161,17 @@ class ContainerBalance(models.Model):
         ]
 
 
-class AppendOnlyQuerySet(models.QuerySet[Any]):
+_Record = TypeVar("_Record", bound=models.Model)
+
+
+class AppendOnlyQuerySet(models.QuerySet[_Record]):
+    """Refuses bulk update and delete: ledger entries, counts and inventories are records."""
+
     def update(self, **kwargs: Any) -> int:
-        raise PermissionError("Ledger entries are append-only: update is refused.")
+        raise PermissionError("Ledger records are append-only: update is refused.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Ledger entries are append-only: delete is refused.")
+        raise PermissionError("Ledger records are append-only: delete is refused.")
 
 
 class Destruction(models.Model):
@@ -268,7 +281,7 @@ class LedgerEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     row_hash = models.CharField(max_length=64)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects = AppendOnlyQuerySet["LedgerEntry"].as_manager()
 
     class Meta:
         ordering: ClassVar = ["seq"]
@@ -369,3 +382,284 @@ class LedgerChainHead(models.Model):
 
     class Meta:
         default_permissions = ()
+
+
+# -- Counts, discrepancies, theft and loss, inventories (issue 12, item 4) --------------------
+
+
+class AppendOnlyRecord(models.Model):
+    """A record written once and never changed or deleted (the model and its queryset refuse;
+    on PostgreSQL a trigger does too, migration ledger `counts_counts`)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError(f"{self._meta.verbose_name} records are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError(f"{self._meta.verbose_name} records are never deleted.")
+
+
+class Count(AppendOnlyRecord):
+    """A blind count of every container at one location at the end of a day or shift, by the
+    counter and confirmed by a second person (sustain.ledger.counts.submit_count). Each line
+    holds what was counted and, computed only at submission, what the ledger held."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="ledger_counts")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="counts")
+    counted_at = models.DateTimeField()
+    occurred_on = models.DateField(help_text="The site's day of the count")
+    counted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    confirmed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    objects = AppendOnlyQuerySet["Count"].as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["-counted_at", "-pk"]
+        default_permissions = ()
+        # The count's permissions (issue 12, item 7): nurses and prescribers count and confirm;
+        # clinic administrators close discrepancies, report thefts and losses and record
+        # inventories; everyone else reads with ledger.view_ledgerentry, or nothing.
+        permissions: ClassVar = [
+            ("count_stock", "Count a location's stock and confirm another's count"),
+            ("resolve_discrepancy", "Close a count's discrepancy with a resolution"),
+            ("report_theft_loss", "Report a theft or loss and record its DEA filings"),
+            ("record_inventory", "Record an initial or biennial inventory"),
+        ]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=~Q(counted_by=models.F("confirmed_by")),
+                name="count_confirmed_by_second_person",
+            )
+        ]
+
+
+class CountLine(AppendOnlyRecord):
+    """One container of a count: counted (mg and mL) and the ledger's balance at the count."""
+
+    count = models.ForeignKey(Count, on_delete=models.PROTECT, related_name="lines")
+    container = models.ForeignKey(Container, on_delete=models.PROTECT, related_name="+")
+    counted_mg = models.DecimalField(max_digits=12, decimal_places=2)
+    counted_ml = models.DecimalField(max_digits=12, decimal_places=4)
+    expected_mg = models.DecimalField(max_digits=12, decimal_places=2)
+    expected_ml = models.DecimalField(max_digits=12, decimal_places=4)
+
+    objects = AppendOnlyQuerySet["CountLine"].as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["pk"]
+        default_permissions = ()
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["count", "container"], name="count_line_once"),
+            models.CheckConstraint(
+                condition=Q(counted_mg__gte=0, counted_ml__gte=0), name="count_line_not_negative"
+            ),
+        ]
+
+    @property
+    def difference_mg(self) -> Any:
+        return self.counted_mg - self.expected_mg
+
+
+class TheftLossReport(models.Model):
+    """A theft or significant loss (21 CFR 1301.76(b)): written notice to the DEA Field
+    Division within 1 business day of discovery, and DEA Form 106 within 45 days of discovery
+    [DEA-FR2023] [PharmHealthLaw-106] (clinical-facts.md §8e). Holds the fields Form 106 asks
+    for (OMB 1117-0001: date of the theft or loss, type, police report and department, county,
+    the registrant's thefts and losses in the past 24 months, the purchase value); the
+    containers and quantities are its discrepancies'. Each filing is recorded once."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="theft_loss_reports")
+    kind = models.CharField(max_length=20, choices=TheftLossKind.choices)
+    explanation = models.TextField(blank=True)
+    discovered_at = models.DateTimeField()
+    occurred_on = models.DateField(null=True, blank=True, help_text="If known")
+    county = models.CharField(max_length=80)
+    police_notified = models.BooleanField()
+    police_department = models.CharField(
+        max_length=200, blank=True, help_text="Name and telephone number"
+    )
+    police_report_number = models.CharField(max_length=60, blank=True)
+    purchase_value_usd = models.DecimalField(max_digits=10, decimal_places=2)
+    earlier_reports_24_months = models.PositiveIntegerField()
+    notice_due_on = models.DateField()
+    form_106_due_on = models.DateField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    notice_sent_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    form_106_filed_at = models.DateTimeField(null=True, blank=True)
+    form_106_filed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    form_106_reference = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-discovered_at", "-pk"]
+        default_permissions = ()
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=~Q(kind=TheftLossKind.OTHER) | ~Q(explanation=""),
+                name="theft_loss_other_explained",
+            ),
+            models.CheckConstraint(
+                condition=Q(police_notified=False) | ~Q(police_department=""),
+                name="theft_loss_police_named",
+            ),
+            models.CheckConstraint(
+                condition=Q(notice_sent_at__isnull=True, notice_sent_by__isnull=True)
+                | Q(notice_sent_at__isnull=False, notice_sent_by__isnull=False),
+                name="theft_loss_notice_signed",
+            ),
+            models.CheckConstraint(
+                condition=Q(form_106_filed_at__isnull=True, form_106_filed_by__isnull=True)
+                | Q(form_106_filed_at__isnull=False, form_106_filed_by__isnull=False),
+                name="theft_loss_form_106_signed",
+            ),
+            models.CheckConstraint(
+                condition=Q(purchase_value_usd__gte=0), name="theft_loss_value_not_negative"
+            ),
+        ]
+
+    def notice_overdue(self, today: dt.date) -> bool:
+        """Not sent and its due day has passed (or sent after it)."""
+        return _late(self.notice_sent_at, self.notice_due_on, today, self.site)
+
+    def form_106_overdue(self, today: dt.date) -> bool:
+        return _late(self.form_106_filed_at, self.form_106_due_on, today, self.site)
+
+
+def _late(done_at: dt.datetime | None, due_on: dt.date, today: dt.date, site: Site) -> bool:
+    if done_at is None:
+        return today > due_on
+    return done_at.astimezone(site.tz).date() > due_on
+
+
+class Discrepancy(models.Model):
+    """A container whose count differed from its ledger balance. Open until a clinic
+    administrator closes it with a resolution (sustain.ledger.counts): found (a later count
+    of the location matches), a documentation error (the adjusting or correcting entry that
+    accounts for the difference), or a loss or theft (its TheftLossReport). Closed once: the
+    service's conditional UPDATE and these CHECKs hold the shape."""
+
+    line = models.OneToOneField(CountLine, on_delete=models.PROTECT, related_name="discrepancy")
+    count = models.ForeignKey(Count, on_delete=models.PROTECT, related_name="discrepancies")
+    container = models.ForeignKey(Container, on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="discrepancies")
+    expected_mg = models.DecimalField(max_digits=12, decimal_places=2)
+    counted_mg = models.DecimalField(max_digits=12, decimal_places=2)
+    difference_mg = models.DecimalField(max_digits=12, decimal_places=2)
+    difference_ml = models.DecimalField(max_digits=12, decimal_places=4)
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    resolution_note = models.CharField(max_length=300, blank=True)
+    resolved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    recount = models.ForeignKey(
+        Count, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    correcting_entry = models.ForeignKey(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    report = models.ForeignKey(
+        TheftLossReport,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="discrepancies",
+    )
+
+    class Meta:
+        ordering: ClassVar = ["-count__counted_at", "pk"]
+        default_permissions = ()
+        verbose_name_plural = "discrepancies"
+        constraints: ClassVar = [
+            # No CHECK that difference = counted - expected: SQLite computes it in floating
+            # point (465.1 - 500 is not -34.9 there); the service computes it in Decimal.
+            models.CheckConstraint(
+                condition=~Q(difference_mg=0), name="discrepancy_is_a_difference"
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution="", resolved_by__isnull=True, resolved_at__isnull=True)
+                | (~Q(resolution="") & Q(resolved_by__isnull=False, resolved_at__isnull=False)),
+                name="discrepancy_resolution_signed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(resolution=Resolution.FOUND) | Q(recount__isnull=False),
+                name="discrepancy_found_names_recount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(resolution=Resolution.DOCUMENTATION_ERROR)
+                | Q(correcting_entry__isnull=False),
+                name="discrepancy_error_names_entry",
+            ),
+            models.CheckConstraint(
+                condition=~Q(resolution=Resolution.LOSS_THEFT) | Q(report__isnull=False),
+                name="discrepancy_loss_names_report",
+            ),
+        ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolution == ""
+
+
+class Inventory(AppendOnlyRecord):
+    """An initial or biennial inventory of a site's ketamine (21 CFR 1304.11, clinical-facts.md
+    §8c): the date, whether taken at the opening or close of business, who took it, and each
+    container's count: exact for an unopened container, exact or estimated for an opened one
+    (Schedule III) [CFR1971-304.17] (unconfirmed). One initial inventory per site."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="ledger_inventories")
+    kind = models.CharField(max_length=10, choices=InventoryKind.choices)
+    taken_on = models.DateField()
+    time_of_day = models.CharField(max_length=8, choices=BusinessTime.choices)
+    taken_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    objects = AppendOnlyQuerySet["Inventory"].as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["-taken_on", "-pk"]
+        default_permissions = ()
+        verbose_name_plural = "inventories"
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["site"],
+                condition=Q(kind=InventoryKind.INITIAL),
+                name="inventory_one_initial_per_site",
+            )
+        ]
+
+
+class InventoryLine(AppendOnlyRecord):
+    inventory = models.ForeignKey(Inventory, on_delete=models.PROTECT, related_name="lines")
+    container = models.ForeignKey(Container, on_delete=models.PROTECT, related_name="+")
+    opened = models.BooleanField()
+    method = models.CharField(max_length=10, choices=CountMethod.choices)
+    quantity_mg = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity_ml = models.DecimalField(max_digits=12, decimal_places=4)
+
+    objects = AppendOnlyQuerySet["InventoryLine"].as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["pk"]
+        default_permissions = ()
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["inventory", "container"], name="inventory_line_once"),
+            models.CheckConstraint(
+                condition=Q(opened=True) | Q(method=CountMethod.EXACT),
+                name="inventory_unopened_counted_exactly",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_mg__gte=0, quantity_ml__gte=0),
+                name="inventory_line_not_negative",
+            ),
+        ]

@@ -621,7 +621,9 @@ def test_openapi_document_lists_the_ledger_and_its_rules(login, ben):
     assert paths == {
         "/api/v1/ledger/receipts", "/api/v1/ledger/draws", "/api/v1/ledger/wastes",
         "/api/v1/ledger/transfers", "/api/v1/ledger/adjustments", "/api/v1/ledger/balance",
-        "/api/v1/ledger/containers/{container_id}",
+        "/api/v1/ledger/containers/{container_id}", "/api/v1/ledger/discrepancies",
+        "/api/v1/ledger/locations/{location_id}/count-sheet",
+        "/api/v1/ledger/locations/{location_id}/counts",
     }  # fmt: skip
     (tag,) = [t for t in document["tags"] if t["name"] == "ledger"]
     assert all(f"`{code}`" in tag["description"] for code in Rule.values)

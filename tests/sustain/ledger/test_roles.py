@@ -1,8 +1,9 @@
 """Who may do what with the ledger (issue 12, item 7), read from the synced role groups: nurses
-and prescribers draw, waste, witness (wastes and destructions) and view; clinic administrators
-receive, transfer, adjust, correct, return, destroy, keep the setup, view and export the
-dispensing record; the auditor views and exports it; the scheduler and a member with no role
-see nothing."""
+and prescribers draw, waste, witness (wastes and destructions), count and view; clinic
+administrators receive, transfer, adjust, correct, return, destroy, keep the setup, close
+discrepancies, report thefts and losses, record inventories, view and export the dispensing
+record; the auditor views and exports it; the scheduler and a member with no role see
+nothing."""
 
 import pytest
 
@@ -11,7 +12,8 @@ pytestmark = pytest.mark.db
 LEDGER_PERMISSIONS = (
     "view_ledgerentry", "draw_stock", "waste_stock", "witness_waste", "receive_stock",
     "transfer_stock", "adjust_stock", "correct_entry", "return_stock", "destroy_stock",
-    "witness_destruction", "change_setup", "report_ledger",
+    "witness_destruction", "change_setup", "report_ledger", "count_stock", "resolve_discrepancy",
+    "report_theft_loss", "record_inventory",
 )  # fmt: skip
 
 
@@ -19,12 +21,13 @@ LEDGER_PERMISSIONS = (
     ("persona", "granted"),
     [
         ("ada", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste",
-                 "witness_destruction"}),
+                 "witness_destruction", "count_stock"}),
         ("ben", {"view_ledgerentry", "draw_stock", "waste_stock", "witness_waste",
-                 "witness_destruction"}),
+                 "witness_destruction", "count_stock"}),
         ("alex", {"view_ledgerentry", "receive_stock", "transfer_stock", "adjust_stock",
                   "correct_entry", "return_stock", "destroy_stock", "change_setup",
-                  "report_ledger"}),
+                  "report_ledger", "resolve_discrepancy", "report_theft_loss",
+                  "record_inventory"}),
         ("ivy", {"view_ledgerentry", "report_ledger"}),
         ("sam", set()),
         ("nora", set()),

@@ -39,6 +39,18 @@ from sustain.care.protocol_versions import protocol_for
 from sustain.clinic import story
 from sustain.infusion import chairside
 from sustain.infusion import services as infusion
+from sustain.ledger import counts as ledger_counts
+from sustain.ledger import services as ledger_services
+from sustain.ledger.enums import BusinessTime, InventoryKind
+from sustain.ledger.models import (
+    Container,
+    Inventory,
+    LedgerEntry,
+    Location,
+    Product,
+    SiteRegistration,
+    Supplier,
+)
 from sustain.portal import services as portal_services
 from sustain.scheduling import services as scheduling
 from sustain.scheduling import staff
@@ -295,6 +307,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  self-report links       {invited} in the outbox (sign in as alex.admin)"
         )
+        with transaction.atomic():
+            self._load_counts()
         self._summary()
         self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
 
@@ -899,6 +913,73 @@ class Command(BaseCommand):
         raise CommandError("no booster visit fits in the coming 2 weeks")
 
     # -- report ---------------------------------------------------------------------------
+
+    # -- the ledger's end-of-day counts (issue 12, items 4 and 9) -------------------------
+
+    def _receive_count_stock(self) -> None:
+        """A small stock for the counts when the demo has received none: two 500 mg vials two
+        weeks back, with the site's registration, a supplier and the safe. Harmless once the
+        demo receives its own stock (then this never runs)."""
+        admin = self.staff["alex.admin"]
+        SiteRegistration.objects.get_or_create(site=self.site, defaults={"dea_number": "FR9876543"})
+        supplier, _ = Supplier.objects.get_or_create(
+            dea_number="PD0000019",
+            defaults={"name": "Demo Pharmaceutical Supply", "address": "1 Depot Way, Albany NY"},
+        )
+        product, _ = Product.objects.get_or_create(
+            ndc="00000-0001-01",
+            defaults={"strength_mg_per_ml": 50, "container_volume_ml": Decimal("10")},
+        )
+        safe, _ = Location.objects.get_or_create(site=self.site, name="Safe")
+        day = self.today - dt.timedelta(days=14)
+        ledger_services.receive_stock(
+            location=safe, supplier=supplier, invoice_number="DEMO-0001", product=product,
+            lot_number="DEMO-K1", expires_on=self.today + dt.timedelta(days=365), containers=2,
+            received_on=day, by=admin, now=self._at(day, 8, 30),
+        )  # fmt: skip
+
+    def _load_counts(self) -> None:
+        """The initial inventory on the day stock first arrived, then each open day's count of
+        every location at 17:45 (two nurses: one counts, the other confirms), matching the
+        ledger, except yesterday's count of one container, 5 mg short: the one open
+        discrepancy to resolve. Works on whatever containers the demo holds."""
+        if not Container.objects.filter(location__site=self.site).exists():
+            self._receive_count_stock()
+        first = LedgerEntry.objects.filter(site=self.site).order_by("occurred_on").first()
+        if first is None:
+            return
+        admin = self.staff["alex.admin"]
+        if not Inventory.objects.filter(site=self.site).exists():
+            ledger_counts.record_inventory(
+                site=self.site, kind=InventoryKind.INITIAL, taken_on=first.occurred_on,
+                time_of_day=BusinessTime.OPENING, taken_by=admin, amounts=[], by=admin,
+                now=self._at(first.occurred_on, 8),
+            )  # fmt: skip
+        days = self._open_weekdays(
+            max(first.occurred_on, self.today - dt.timedelta(days=14)),
+            self.today - dt.timedelta(days=1),
+        )
+        counter, confirmer = self.nurses
+        locations = list(self.site.storage_locations.order_by("name"))
+        short = False
+        for day in days:
+            at = self._at(day, 17, 45)
+            for location in locations:
+                held = ledger_counts.holdings([location], at)
+                amounts = [ledger_counts.Amount(h.container.pk, h.held_mg, "mg") for h in held]
+                if day == days[-1] and not short and held and held[-1].held_mg >= 5:
+                    last = amounts[-1]
+                    amounts[-1] = ledger_counts.Amount(last.container_id, last.amount - 5, "mg")
+                    short = True
+                ledger_counts.submit_count(
+                    location=location, amounts=amounts, confirmed_by=confirmer,
+                    confirmed_password=DEMO_PASSWORD, by=counter, now=at,
+                )  # fmt: skip
+            counter, confirmer = confirmer, counter
+        self.stdout.write(
+            f"  {'ledger counts':<22} {len(days) * len(locations)} end-of-day counts, "
+            f"{'one open discrepancy' if short else 'no discrepancy'} (sign in as alex.admin)"
+        )
 
     def _summary(self) -> None:
         statuses = Counter(Course.objects.values_list("status", flat=True))

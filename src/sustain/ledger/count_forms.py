@@ -1,0 +1,62 @@
+"""Forms of the count pages (sustain.ledger.count_views)."""
+
+from django import forms
+
+from sustain.ledger.enums import BusinessTime, InventoryKind, Resolution, TheftLossKind
+
+UNIT_CHOICES = [("ml", "mL"), ("mg", "mg")]
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.ChoiceField(
+        choices=[
+            (Resolution.FOUND, Resolution.FOUND.label),
+            (Resolution.DOCUMENTATION_ERROR, Resolution.DOCUMENTATION_ERROR.label),
+        ]
+    )
+    note = forms.CharField(max_length=300, label="What was found")
+    recount = forms.IntegerField(required=False, label="Recount (its number), if found")
+    entry_seq = forms.IntegerField(
+        required=False, label="The correcting entry's number, if a documentation error"
+    )
+
+
+class TheftLossForm(forms.Form):
+    kind = forms.ChoiceField(choices=TheftLossKind.choices, label="Type of theft or loss")
+    explanation = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Explanation"
+    )
+    discovered_at = forms.DateTimeField(
+        label="Discovered at (site time)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    occurred_on = forms.DateField(
+        required=False, label="Date of the theft or loss, if known",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )  # fmt: skip
+    county = forms.CharField(max_length=80, label="County the site is in")
+    police_notified = forms.BooleanField(required=False, label="Reported to the police")
+    police_department = forms.CharField(
+        required=False, max_length=200, label="Police department (name and telephone)"
+    )
+    police_report_number = forms.CharField(
+        required=False, max_length=60, label="Police report number"
+    )
+    purchase_value_usd = forms.DecimalField(
+        min_value=0, max_digits=10, decimal_places=2, label="Purchase value ($)"
+    )
+
+
+class FilingForm(forms.Form):
+    at = forms.DateTimeField(
+        label="When (site time)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    reference = forms.CharField(required=False, max_length=60, label="Form 106 confirmation")
+
+
+class InventoryForm(forms.Form):
+    kind = forms.ChoiceField(choices=InventoryKind.choices)
+    taken_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time_of_day = forms.ChoiceField(choices=BusinessTime.choices, label="Taken at")
+    taken_by = forms.CharField(max_length=150, label="Taken by (username)")
+    unit = forms.ChoiceField(choices=UNIT_CHOICES)
