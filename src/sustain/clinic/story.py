@@ -155,7 +155,8 @@ def uneventful_infusion(
     holding it (vial_for). With `stop_at_minute`, the nurse stops the infusion then and it is
     not resumed: at its end the pump delivered the minutes' share of the dose (to 0.01 mg,
     rounded down), and the nurse wastes the rest with `witness` (the witness and the password
-    they re-enter)."""
+    they re-enter; without one, the remainder is left open in the ledger, and the record
+    cannot be signed)."""
     start = visit.starts_at + dt.timedelta(minutes=visit.check_in_minutes)
     end = start + dt.timedelta(minutes=visit.infusion_minutes)
     record = check_in_and_ready(visit, nurse, at=visit.starts_at)
@@ -178,7 +179,7 @@ def uneventful_infusion(
         ),
         (end, "cadss"),
         (end, "end"),
-        *([(end + dt.timedelta(minutes=5), "waste")] if stop_at_minute is not None else []),
+        *([(end + dt.timedelta(minutes=5), "waste")] if stop_at_minute and witness else []),
         *([(end + dt.timedelta(minutes=10), "adverse event")] if adverse_event else []),
         *((end + dt.timedelta(minutes=m), "vitals") for m in (15, 30, 45, 60)),
         (end + dt.timedelta(minutes=61), "discharge"),
@@ -219,9 +220,7 @@ def _take(
             record=record, kind=EventKind.STOP, detail="Stopped at the patient's request", by=nurse,
             now=at,
         )  # fmt: skip
-    elif step == "waste":
-        if witness is None:
-            raise ClinicalValueError("witness", "a stopped infusion's remainder needs a witness")
+    elif step == "waste" and witness is not None:
         chairside.waste_remainder(
             record=record, witness=witness[0], witness_password=witness[1], by=nurse, now=at
         )
