@@ -95,6 +95,10 @@ def test_the_dose_given_keeps_what_was_drawn_and_how_the_bag_was_made_up(login, 
     )  # fmt: skip
     assert WITHDRAW_35[1] in pdf
     assert "35 mg given (0.5 mg/kg × 70 kg = 35 mg prescribed)" in pdf
+    assert (
+        "Controlled-substance ledger: lot K50-261123 #1 (50 mg/mL): 35 mg drawn, 0 mg given, "
+        "0 mg wasted; 35 mg neither given nor wasted." in pdf
+    )
 
 
 def test_a_dose_rounded_to_the_syringes_marks_is_shown_given_and_prescribed(
