@@ -13,6 +13,7 @@ from sustain.clinic import story
 from sustain.infusion import services as infusion
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.infusion.models import InfusionRecord
+from sustain.ledger.models import Container
 from sustain.scheduling import services as scheduling
 from sustain.scheduling.models import Appointment
 from sustain_core import protocols
@@ -149,3 +150,23 @@ def give_infusion(
         visit, nurse, prescriber, clearance=clearance, cadss_answers=cadss_answers,
         adverse_event=adverse_event,
     )  # fmt: skip
+
+
+def stock(site: Site, admin: User, *, on: dt.date, containers: int = 3) -> list[Container]:
+    """The site's DEA registration, a supplier, the 50 mg/mL 10 mL product and `containers`
+    vials of one lot received `on` that day into the site's safe by `admin`, a clinic
+    administrator (sustain.clinic.story.stock, through ledger.services.receive_stock)."""
+    return story.stock(site, admin, on=on, containers=containers)
+
+
+def vial(site: Site, strength_mg_per_ml: int = 50) -> Container:
+    """The site's container of that strength holding the most (stock received first)."""
+    found = (
+        Container.objects.filter(
+            location__site=site, lot__product__strength_mg_per_ml=strength_mg_per_ml
+        )
+        .order_by("-balance__balance_mg", "pk")
+        .first()
+    )
+    assert found is not None, f"no {strength_mg_per_ml} mg/mL stock at {site.name}: use stock()"
+    return found

@@ -15,7 +15,9 @@ from django.utils import timezone
 from sustain.accounts.models import Membership, Site, User
 from sustain.care import services
 from sustain.care.models import Patient
+from sustain.ledger.models import Container
 from sustain.scheduling.models import Chair, OpeningHours
+from tests.sustain import clinic_builders
 
 TODAY = dt.date(2026, 11, 23)  # a Monday
 
@@ -111,6 +113,13 @@ def pat(north: Site, sam: User) -> Patient:
         today=TODAY,
         now=timezone.now(),
     )
+
+
+@pytest.fixture
+def stocked(north: Site, alex: User) -> list[Container]:
+    """North's ketamine: three 500 mg vials (50 mg/mL, 10 mL) received into its safe on TODAY
+    (tests/sustain/clinic_builders.stock); an infusion at North draws from them."""
+    return clinic_builders.stock(north, alex, on=TODAY)
 
 
 @pytest.fixture

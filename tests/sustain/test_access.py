@@ -27,10 +27,11 @@ CHAIRSIDE_API_STEPS = {
     },
     "decisions": {"decision": "suicide_risk", "reason": "Seen today"},
     "last-doses": {"medication_id": 1, "taken_at": "2026-11-30T06:30:00-05:00"},
-    "start": {"vial_mg_per_ml": "50", "lot": "KET-1", "confirm": True},
+    "start": {"container_id": 1, "confirm": True},
     "events": {"kind": "note", "detail": "Settled"},
     "resume": {"reason": "Rechecked"},
     "end": None,
+    "waste": {"witness_id": 1, "witness_password": "x"},
     "discharge": {
         "activity": 2, "respiration": 2, "circulation": 2, "consciousness": 2,
         "oxygen_saturation": 2, "dissociation_resolved": True, "escort_present": True,

@@ -42,18 +42,21 @@ RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 # read in one query, which the front desk's page never reads).
 PATIENT_LIST = 15
 PATIENT_PAGE = {"prescriber": 44, "nurse": 42, "scheduler": 24}
-DAY_BOARD = {"page": 26, "fragment": 25}
+# One more each with issue 12: the visits whose ledger is open (ledger.visits.open_visits).
+DAY_BOARD = {"page": 27, "fragment": 26}
 WEEK_VIEW = 17
 SERIES_PREVIEW = 34
 # The chair-side record (issue 10), whatever its readings and events; 32 with issue 11: the
-# medication list (the last doses asked are read only when it holds an interacting one).
-CHAIRSIDE_PAGE = 32
+# medication list (the last doses asked are read only when it holds an interacting one); 33
+# with issue 12: the visit's ledger lines (ledger.visits.visit_ledger).
+CHAIRSIDE_PAGE = 33
 
 
 @pytest.fixture
-def protocol(north: Site, ada: User, ben: User, alex: User) -> tuple[str, int]:
+def protocol(north: Site, ada: User, ben: User, alex: User, stocked: object) -> tuple[str, int]:
     """North checks staffing, with Ben and Ada on shift 8:00–18:00 every weekday for four
-    weeks from 23 November; returns North's own version of the protocol."""
+    weeks from 23 November, and has its stock; returns North's own version of the
+    protocol."""
     staff.set_phase_staffing(
         site=north, rules=RULES, by=alex, now=build.at(north, dt.date(2026, 11, 20), 9)
     )
@@ -142,7 +145,7 @@ def test_day_board(
             response = client.get("/schedule/", query)
     visits = [visit for _, visits in response.context["rows"] for visit in visits]
     assert len(visits) == patients
-    assert [[d.instrument for d in due] for _, due, _ in visits] == [["phq9"]] * patients
+    assert [[d.instrument for d in due] for _, due, _, _ in visits] == [["phq9"]] * patients
 
 
 @pytest.mark.parametrize("patients", [1, 3])
@@ -198,7 +201,7 @@ def test_protocols_for_reads_the_clinic_versions_at_once(
 
 
 @pytest.mark.parametrize("after_end", [1, 50])
-def test_chairside_page(login, north, ada, ben, sam, after_end, django_assert_num_queries):
+def test_chairside_page(login, north, ada, ben, sam, stocked, after_end, django_assert_num_queries):
     """The record in recovery: 1 minute after the infusion (its readings while infusing) or
     50 (three more readings and an adverse event): the same queries."""
     patient = build.register(north, sam, "Cy", "Chair", on=dt.date(2026, 11, 23))

@@ -76,6 +76,7 @@ def _build_clinic() -> Clinic:
         ]
     }  # fmt: skip
     ada, ben, sam = users["prescriber"], users["nurse"], users["scheduler"]
+    build.stock(north, users["clinic_admin"], on=day(2026, 11, 2))
     # Rae: 6 infusions from 9 November, PHQ-9 20 → 9 (before each infusion from the
     # second), 64 kg (32 mg a session).
     rae = build.register(north, sam, "Rae", "Review", on=day(2026, 11, 2))
@@ -350,6 +351,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "api:ledger_transfer",
     "api:ledger_waste",
     "care:address",
+    "api:chairside_waste",
     "care:alert_acknowledge",
     "care:clinic_rules_change",
     "care:consent",

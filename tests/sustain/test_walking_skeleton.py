@@ -24,7 +24,7 @@ def phq9_post(total_items: list[int], timepoint: str) -> dict[str, str]:
 
 
 @time_machine.travel(NOW, tick=False)
-def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, ben, sam):
+def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, ben, sam, stocked):
     scheduler, prescriber, nurse = login(sam), login(ada), login(ben)
 
     response = scheduler.post(
@@ -125,7 +125,7 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
     with time_machine.travel(first.starts_at + dt.timedelta(minutes=20), tick=False):
         nurse = login(ben)  # the session has been idle for 20 minutes
         response = nurse.post(
-            f"{at_the_chair}start/", {"vial_mg_per_ml": "50", "lot": "KET-1", "confirm": "on"}
+            f"{at_the_chair}start/", {"container": stocked[0].pk, "confirm": "on"}
         )
         record = InfusionRecord.objects.get()
         first.refresh_from_db()

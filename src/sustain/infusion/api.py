@@ -27,6 +27,7 @@ from sustain.infusion import chairside, queries
 from sustain.infusion.enums import EventKind, Stage
 from sustain.infusion.models import Addendum, AdverseEvent, ChairsideRecord, InfusionRecord
 from sustain.infusion.services import StepRefused
+from sustain.ledger import visits as visit_ledgers
 from sustain.ledger.api import Amount
 from sustain.scheduling.api import ErrorOut
 from sustain.scheduling.models import Appointment
@@ -188,6 +189,20 @@ class AddendumOut(Schema):
     text: str
 
 
+class LedgerLineOut(Schema):
+    """One container's part of the visit in the controlled-substance ledger."""
+
+    container_id: int
+    lot: str
+    number: int = Field(description="The container's number within its lot")
+    strength_mg_per_ml: int
+    drawn_mg: Amount
+    administered_mg: Amount
+    wasted_mg: Amount
+    open_mg: Amount = Field(description="Drawn and neither given nor wasted")
+    witnesses: list[str] = Field(description="Who witnessed its wastes")
+
+
 class ChairsideOut(Schema):
     """A visit's chair-side record and its state, as the chair-side page shows it."""
 
@@ -219,6 +234,12 @@ class ChairsideOut(Schema):
     discharge: DischargeOut | None
     signatures: SignaturesOut
     addenda: list[AddendumOut]
+    ledger: list[LedgerLineOut] = Field(
+        description="The visit's draws, administrations and wastes, per container"
+    )
+    ledger_closed: bool = Field(
+        description="Every mg drawn given or wasted: the record may then be signed"
+    )
 
 
 def _state(appointment: Appointment, now: dt.datetime) -> ChairsideOut:
@@ -300,6 +321,21 @@ def _state(appointment: Appointment, now: dt.datetime) -> ChairsideOut:
         discharge=_discharge(record, name),
         signatures=_signatures(record, name),
         addenda=[AddendumOut(at=a.at, by=name(a.by_id), text=a.text) for a in addenda],
+        ledger=[
+            LedgerLineOut(
+                container_id=line.container.pk,
+                lot=line.container.lot.lot_number,
+                number=line.container.number,
+                strength_mg_per_ml=line.container.lot.product.strength_mg_per_ml,
+                drawn_mg=line.drawn_mg,
+                administered_mg=line.administered_mg,
+                wasted_mg=line.wasted_mg,
+                open_mg=line.open_mg,
+                witnesses=line.witnesses,
+            )
+            for line in view.ledger.lines
+        ],
+        ledger_closed=view.ledger.closed,
     )
 
 
@@ -564,8 +600,10 @@ def chairside_decision(request: HttpRequest, visit_id: int, payload: DecisionIn)
 
 
 class StartIn(Schema):
-    vial_mg_per_ml: Decimal = Field(description="The strength of the vial drawn")
-    lot: str = Field(max_length=60, description="The lot of the vial drawn")
+    container_id: int = Field(
+        description="The numbered container drawn from, of the visit's site stock (its lot "
+        "and strength are recorded; the dose is planned for its strength)"
+    )
     confirm: bool = Field(
         description="true: the patient, the weight, the dose and the pump rate were checked"
     )
@@ -573,17 +611,19 @@ class StartIn(Schema):
 
 @router.post(f"{URL}/start", response={200: ChairsideOut, **ERRORS})
 def chairside_start(request: HttpRequest, visit_id: int, payload: StartIn) -> Status[Any]:
-    """Verify the dose and start the infusion: the gate must be open (409 naming every check
-    still unmet); the dose given is computed from the course, never taken from the request."""
+    """Verify the dose and start the infusion, drawing it from a container in the ledger: the
+    gate must be open (409 naming every check still unmet); the dose given is computed from the
+    course for the container's strength, never taken from the request; a container not at one
+    of your sites is 404, and the ledger's refusals (an expired lot, a container holding less
+    than the dose, another site's container) are 409 with nothing saved."""
 
     def act(record: ChairsideRecord, by: User, now: dt.datetime) -> object:
         if not payload.confirm:
             raise ClinicalValueError(
                 "confirm", "confirm the patient, the weight, the dose and the pump rate are checked"
             )
-        return chairside.start_infusion(
-            record=record, vial_mg_per_ml=payload.vial_mg_per_ml, lot=payload.lot, by=by, now=now
-        )
+        container = visit_ledgers.get_container_for_user(by, payload.container_id)
+        return chairside.start_infusion(record=record, container=container, by=by, now=now)
 
     return _step(request, visit_id, AT_THE_CHAIR, act)
 
@@ -623,13 +663,51 @@ def chairside_resume(request: HttpRequest, visit_id: int, payload: ReasonIn) -> 
     )  # fmt: skip
 
 
+class EndIn(Schema):
+    delivered_mg: Decimal | None = Field(
+        None,
+        description="Only for an infusion stopped and not resumed: the mg the pump delivered "
+        "(more than 0, to 0.01 mg, at most the dose drawn); otherwise the whole dose is given",
+    )
+
+
 @router.post(f"{URL}/end", response={200: ChairsideOut, **ERRORS})
-def chairside_end(request: HttpRequest, visit_id: int) -> Status[Any]:
-    """The infusion has ended: recovery and observation begin."""
+def chairside_end(request: HttpRequest, visit_id: int, payload: EndIn | None = None) -> Status[Any]:
+    """The infusion has ended: recovery and observation begin, and the ledger records what was
+    given (the whole dose, or for a stopped infusion the mg delivered: 400 when it is not
+    positive, over-precise or more than drawn)."""
+    delivered = payload.delivered_mg if payload is not None else None
     return _step(
         request, visit_id, AT_THE_CHAIR,
-        lambda record, by, now: chairside.end_infusion(record=record, by=by, now=now),
+        lambda record, by, now: chairside.end_infusion(
+            record=record, by=by, now=now, delivered_mg=delivered
+        ),
     )  # fmt: skip
+
+
+class WasteIn(Schema):
+    witness_id: int = Field(description="Another clinical staff member of the visit's site")
+    witness_password: str = Field(max_length=128, description="The witness re-enters it")
+
+
+@router.post(f"{URL}/waste", response={200: ChairsideOut, **ERRORS})
+def chairside_waste(request: HttpRequest, visit_id: int, payload: WasteIn) -> Status[Any]:
+    """Waste what was drawn for the visit and not given, witnessed (after the end, before
+    signing). A witness who drew, with a wrong password or without a clinical role, or
+    nothing left to waste: 409, nothing saved; a witness not on the site's staff: 400."""
+
+    def act(record: ChairsideRecord, by: User, now: dt.datetime) -> object:
+        witness = User.objects.filter(
+            pk=payload.witness_id, memberships__site_id=record.appointment.site_id
+        ).first()
+        if witness is None:
+            raise ClinicalValueError("witness_id", "choose a witness on the staff of this site")
+        return chairside.waste_remainder(
+            record=record, witness=witness, witness_password=payload.witness_password, by=by,
+            now=now,
+        )  # fmt: skip
+
+    return _step(request, visit_id, AT_THE_CHAIR, act)
 
 
 class DischargeIn(Schema):

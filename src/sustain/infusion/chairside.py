@@ -45,12 +45,16 @@ from sustain.infusion.services import (
     infusions_given,
     plan_dose,
 )
+from sustain.ledger import services as ledger
+from sustain.ledger.enums import EntryKind
+from sustain.ledger.models import Container, LedgerEntry
+from sustain.ledger.visits import visit_ledger
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling import services as scheduling
 from sustain.scheduling.enums import AppointmentStatus, VisitPhase
 from sustain.scheduling.models import Appointment
 from sustain_core import dosing, infusion_day, measurement, medications
-from sustain_core.errors import ClinicalValueError
+from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.infusion_day import GateFailure, Vitals
 from sustain_core.protocols import Protocol, SafetyThresholds
 
@@ -507,23 +511,28 @@ def decide(
 
 @_step(AT_THE_CHAIR, "a nurse or a prescriber starts an infusion")
 def start_infusion(
-    *, record: ChairsideRecord, vial_mg_per_ml: Decimal, lot: str, by: User, now: dt.datetime
+    *, record: ChairsideRecord, container: Container, by: User, now: dt.datetime
 ) -> InfusionRecord:
-    """Verify the dose and start the infusion: the gate must be open now (every failure is
-    named), the lot of the vial drawn is recorded, and the dose given (mg, mL, pump rate) is
-    computed from the course's current dose under the site's rules (InfusionRecord). Infusion
-    1 moves the course into induction when its guards hold; the last induction infusion moves
-    it to review."""
+    """Verify the dose and start the infusion from a numbered container of the visit's site
+    stock: the gate must be open now (every failure is named), the dose given (mg, mL, pump
+    rate) is computed for the container's strength from the course's current dose under the
+    site's rules (InfusionRecord), and the drawn volume's mg is drawn from the container in
+    the ledger in the same transaction (ledger.services.draw_for_visit: the record's lot is the
+    container's). Every refusal of the ledger (an expired lot, a container holding less,
+    another site's container) refuses the start, and nothing is saved. Infusion 1 moves the
+    course into induction when its guards hold; the last induction infusion moves it to
+    review."""
     record = _locked(record)
     if record.stage not in BEFORE_START:
         raise StepRefused("stage", "the infusion has already started")
-    if not lot.strip():
-        raise ClinicalValueError("lot", "record the lot of the vial drawn")
     failures = gate(record, now=now)
     if failures:
         raise StepRefused("gate", "; ".join(f.message for f in failures))
-    given = _give_dose(record.appointment, vial_mg_per_ml=vial_mg_per_ml, by=by, at=now)
-    record.lot, record.started_at = lot.strip(), now
+    container = Container.objects.select_related("lot__product", "location__site").get(
+        pk=container.pk
+    )
+    given = _give_dose(record.appointment, container=container, by=by, at=now)
+    record.lot, record.started_at = container.lot.lot_number, now
     _follow_gate(record, now)  # open now: ready, whatever it was when last looked at
     _move(record, Stage.INFUSING)
     _save(record, "lot", "started_at")
@@ -531,10 +540,25 @@ def start_infusion(
     return given
 
 
+def _ledger(write: Callable[[], T]) -> T:
+    """Run a ledger write for the record: a rule it refuses (a balance, an expiry, a witness,
+    another site) is a step the record does not allow now (StepRefused, 409 in the API); a
+    value it refuses stays a value refused (400)."""
+    try:
+        return write()
+    except OutOfRange:
+        raise
+    except StepRefused:
+        raise
+    except ClinicalValueError as refused:
+        raise StepRefused(refused.field, refused.message) from None
+
+
 def _give_dose(
-    appointment: Appointment, *, vial_mg_per_ml: Decimal, by: User, at: dt.datetime
+    appointment: Appointment, *, container: Container, by: User, at: dt.datetime
 ) -> InfusionRecord:
-    """The dose given at this visit, as computed and confirmed, and the course's moves."""
+    """The dose given at this visit, as computed, drawn from `container` and confirmed, and
+    the course's moves."""
     appointment = (
         Appointment.objects.select_for_update()
         .select_related("course", "patient__site", "site")
@@ -555,9 +579,22 @@ def _give_dose(
             f"no infusion can be given while the course is {course.get_status_display()}",
         )
     rules = rules_for_record(appointment.site, now=at)
-    plan = plan_dose(appointment=appointment, vial_mg_per_ml=vial_mg_per_ml, rules=rules.as_rules())
+    strength = Decimal(container.lot.product.strength_mg_per_ml)
+    plan = plan_dose(appointment=appointment, vial_mg_per_ml=strength, rules=rules.as_rules())
     protocol = protocol_versions.protocol_for(course)
     made_up = plan.preparation
+    if made_up.delivered_mg != made_up.delivered_mg.quantize(Decimal("0.01")):
+        raise ClinicalValueError(
+            "container",
+            f"{made_up.drawn_ml} mL of {strength} mg/mL is {made_up.delivered_mg} mg, which the "
+            "ledger cannot record to 0.01 mg; draw from a vial of another strength",
+        )
+    draw = _ledger(
+        lambda: ledger.draw_for_visit(
+            container=container, appointment=appointment, dose_mg=made_up.delivered_mg, by=by,
+            now=at,
+        )
+    )  # fmt: skip
     # The dose given is what the drawn volume holds (rounded to the syringe's marks, shown at
     # the chair with the prescribed dose); the bag as made up and run under the protocol's
     # convention is kept with it.
@@ -570,7 +607,7 @@ def _give_dose(
         bag_volume_ml=plan.bag_volume_ml, final_volume_ml=made_up.final_volume_ml,
         infusion_minutes=protocol.regimen.infusion_minutes,
         pump_rate_ml_per_h=made_up.pump_rate_ml_per_h, confirmed_at=at, confirmed_by=by,
-        clinic_rules=rules,
+        clinic_rules=rules, draw=draw,
     )  # fmt: skip
     if isinstance(plan, dosing.DosePlan):
         given.mg_per_kg = plan.mg_per_kg
@@ -634,14 +671,91 @@ def resume(*, record: ChairsideRecord, reason: str, by: User, now: dt.datetime) 
 
 
 @_step(AT_THE_CHAIR, "a nurse or a prescriber ends an infusion")
-def end_infusion(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRecord:
-    """The infusion has ended (or stays stopped): recovery and observation begin."""
+def end_infusion(
+    *, record: ChairsideRecord, by: User, now: dt.datetime, delivered_mg: Decimal | None = None
+) -> ChairsideRecord:
+    """The infusion has ended (or stays stopped): recovery and observation begin, and the
+    ledger records what the pump delivered (ledger.services.administer_for_visit): the whole
+    dose drawn when it ran to its end; when it was stopped and not resumed, the mg the nurse
+    enters as delivered (`delivered_mg`: more than 0, to 0.01 mg, at most the dose drawn;
+    never clamped). What was drawn and not given is then wasted with a witness
+    (waste_remainder) before the record is signed."""
     record = _locked(record)
+    stopped = record.stage == Stage.STOPPED
     _move(record, Stage.RECOVERING)
+    given = InfusionRecord.objects.select_related("draw__container").get(
+        appointment_id=record.appointment_id
+    )
+    if stopped and delivered_mg is None:
+        raise ClinicalValueError(
+            "delivered_mg", "the infusion was stopped: enter the mg the pump delivered"
+        )
+    if not stopped and delivered_mg is not None:
+        raise ClinicalValueError(
+            "delivered_mg",
+            "the infusion ran to its end: its whole dose is recorded as given; the mg delivered "
+            "is entered only for an infusion stopped and not resumed",
+        )
+    quantity = given.dose_mg if delivered_mg is None else delivered_mg
+    if delivered_mg is not None and delivered_mg.is_finite() and delivered_mg > given.dose_mg:
+        raise OutOfRange(
+            "delivered_mg",
+            f"{delivered_mg} mg is more than the {given.dose_mg.normalize():f} mg drawn for this "
+            "infusion",
+        )
     record.ended_at = now
     _save(record, "ended_at")
+    if given.draw is not None:  # infusions before the ledger have no draw to account for
+        draw = given.draw
+        try:
+            _ledger(
+                lambda: ledger.administer_for_visit(
+                    appointment=record.appointment, container=draw.container,
+                    quantity_mg=quantity, by=by, now=now,
+                )
+            )  # fmt: skip
+        except OutOfRange as refused:
+            raise OutOfRange("delivered_mg", refused.message) from None
     _audit(record, by)
     return record
+
+
+@_step(AT_THE_CHAIR, "a nurse or a prescriber wastes what is left of a draw")
+def waste_remainder(
+    *,
+    record: ChairsideRecord,
+    witness: User,
+    witness_password: str,
+    by: User,
+    now: dt.datetime,
+) -> list[LedgerEntry]:
+    """Waste what was drawn for the visit and not given, from each container, witnessed by
+    another clinical staff member who re-enters their password (ledger.services
+    .waste_for_visit holds the witness rules: never the one who drew). Only once the infusion
+    has ended and before the record is signed; refused when nothing is left to waste."""
+    record = _locked(record)
+    if record.stage not in (Stage.RECOVERING, Stage.DISCHARGED):
+        raise StepRefused(
+            "stage", "the remainder is wasted after the infusion ends and before signing"
+        )
+    lines = [line for line in visit_ledger(record.appointment).lines if line.open_mg > 0]
+    if not lines:
+        raise StepRefused("ledger", "nothing drawn for this visit is left to waste")
+    return [
+        _ledger(
+            functools.partial(
+                ledger.waste_for_visit,
+                appointment=record.appointment,
+                container=line.container,
+                quantity_mg=line.open_mg,
+                witness=witness,
+                witness_password=witness_password,
+                by=by,
+                now=now,
+            )
+        )
+        for line in lines
+    ]
 
 
 def discharge_failures(
@@ -731,9 +845,17 @@ def _discharge(
 
 @_step("infusion.add_infusionrecord", "a nurse or a prescriber signs the record")
 def sign(*, record: ChairsideRecord, by: User, now: dt.datetime) -> ChairsideRecord:
-    """The nurse (or a prescriber at the chair) signs the discharged record."""
+    """The nurse (or a prescriber at the chair) signs the discharged record, once the visit's
+    ledger is closed: every mg drawn for it given or wasted (ledger.visits.visit_ledger)."""
     record = _locked(record)
     _move(record, Stage.SIGNED)
+    left = visit_ledger(record.appointment).open_mg
+    if left:
+        raise StepRefused(
+            "ledger",
+            f"{left.normalize():f} mg drawn for this visit is neither given nor wasted: waste it "
+            "with a witness",
+        )
     record.nurse_signed_at, record.nurse_signed_by = now, by
     _save(record, "nurse_signed_at", "nurse_signed_by")
     _audit(record, by)
@@ -769,7 +891,9 @@ def add_addendum(*, record: ChairsideRecord, text: str, by: User, now: dt.dateti
 @_step(AT_THE_CHAIR, "a nurse or a prescriber undoes a step")
 def undo(*, record: ChairsideRecord, reason: str, by: User, now: dt.datetime) -> InfusionEvent:
     """Undo the last step taken by mistake, with a reason: a discharge (back to recovering) or
-    the end of the infusion (back to infusing). A signed record is not undone: addenda only."""
+    the end of the infusion (back to infusing: the administration it recorded in the ledger is
+    reversed by a correction entry, ledger.services.reverse_administration; a waste already
+    witnessed stays). A signed record is not undone: addenda only."""
     if not reason.strip():
         raise ClinicalValueError("reason", "write why the step is undone")
     record = _locked(record)
@@ -779,6 +903,17 @@ def undo(*, record: ChairsideRecord, reason: str, by: User, now: dt.datetime) ->
         record.discharge_override_reason = ""
     elif record.stage == Stage.RECOVERING:
         back, cleared = Stage.INFUSING, ("ended_at",)
+        for given in LedgerEntry.objects.filter(
+            appointment_id=record.appointment_id,
+            kind=EntryKind.ADMINISTER,
+            reversed_by__isnull=True,
+        ):
+            _ledger(
+                functools.partial(
+                    ledger.reverse_administration, entry=given,
+                    reason=f"end of the infusion undone: {reason.strip()}", by=by, now=now,
+                )
+            )  # fmt: skip
     else:
         raise StepRefused("stage", "only a discharge or the end of an infusion can be undone")
     undone = Stage(record.stage).label.lower()

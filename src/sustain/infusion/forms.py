@@ -1,12 +1,14 @@
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.utils.text import capfirst
 
+from sustain.accounts.models import Site, User
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity, EventKind, PregnancyTest
-from sustain_core import dosing
+from sustain.ledger.models import Container
+from sustain.ledger.visits import container_label, usable_containers, witness_choices
+from sustain.scheduling.forms import StaffChoiceField
 from sustain_core.errors import ClinicalValueError
 from sustain_core.infusion_day import VITALS_BOUNDS, Vitals, aldrete_score
 
@@ -108,17 +110,52 @@ class DecisionForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Reason")
 
 
+class ContainerField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Container) -> str:
+        return container_label(obj)
+
+
 class StartForm(forms.Form):
-    vial_mg_per_ml = forms.TypedChoiceField(
-        label="Vial strength",
-        choices=[(str(v), f"{v} mg/mL") for v in dosing.ALLOWED_VIAL_MG_PER_ML],
-        coerce=Decimal,
+    """The vial drawn from: one of the site's usable containers (an expired or empty one is
+    not offered), then the nurse's confirmation."""
+
+    container = ContainerField(
+        queryset=Container.objects.none(), label="Vial drawn from", empty_label=None
     )
-    lot = forms.CharField(max_length=60, label="Lot of the vial drawn")
     confirm = forms.BooleanField(
         label="I have checked the patient, the weight, the dose and the pump rate",
         required=True,
     )
+
+    def __init__(self, *args: Any, site: Site, day: dt.date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["container"]
+        assert isinstance(field, ContainerField)  # noqa: S101 - declared above
+        field.queryset = usable_containers(site, day)
+
+
+class EndForm(forms.Form):
+    """Only for an infusion stopped and not resumed: what the pump delivered."""
+
+    delivered_mg = forms.DecimalField(
+        required=False, label="Stopped: mg the pump delivered", max_digits=9, decimal_places=2
+    )
+
+
+class WasteForm(forms.Form):
+    """Waste the remainder: a witness among the site's other clinical staff, who re-enters
+    their password."""
+
+    witness = StaffChoiceField(queryset=User.objects.none(), label="Witness")
+    witness_password = forms.CharField(
+        widget=forms.PasswordInput, label="Witness's password", strip=False, max_length=128
+    )
+
+    def __init__(self, *args: Any, site: Site, by: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["witness"]
+        assert isinstance(field, StaffChoiceField)  # noqa: S101 - declared above
+        field.queryset = witness_choices(site, by)
 
 
 class EventForm(forms.Form):

@@ -17,6 +17,7 @@ from sustain.infusion.enums import (
     PregnancyTest,
     Stage,
 )
+from sustain.ledger.models import LedgerEntry
 from sustain.scheduling.models import Appointment
 from sustain_core import dosing
 from sustain_core.infusion_day import VITALS_BOUNDS, Vitals
@@ -87,6 +88,11 @@ class InfusionRecord(models.Model):
     confirmed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     # The site's rules the dose was computed under (weight age and basis): kept with the record.
     clinic_rules = models.ForeignKey(ClinicRules, on_delete=models.PROTECT, related_name="+")
+    # The ledger's draw of this dose from a numbered container (issue 12); null only for
+    # infusions recorded before the ledger, which have a lot's text on the chair-side record.
+    draw = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="infusion"
+    )
 
     class Meta:
         constraints: ClassVar = [

@@ -16,6 +16,7 @@ from sustain.infusion import chairside, services
 from sustain.infusion.charts import Reading, vitals_chart
 from sustain.infusion.enums import Stage
 from sustain.infusion.models import ChairsideRecord, InfusionEvent, InfusionRecord, VitalsReading
+from sustain.ledger.visits import VisitLedger, visit_ledger
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.models import Appointment
 from sustain_core import dosing, infusion_day, protocols
@@ -124,6 +125,8 @@ class ChairsideView:
     cadss_due_at: dt.datetime | None
     # The interacting medications on the patient's list, with this visit's last doses.
     interacting: list[chairside.InteractingMedication]
+    # What the ledger holds for the visit: per container drawn, given, wasted (and witness).
+    ledger: VisitLedger
 
 
 def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideView:
@@ -199,6 +202,7 @@ def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideVi
         interacting=chairside.interacting_medications(record, appointment)
         if record is not None
         else [],
+        ledger=visit_ledger(appointment),
     )
 
 

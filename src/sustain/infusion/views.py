@@ -30,11 +30,13 @@ from sustain.infusion.forms import (
     ChecksForm,
     DecisionForm,
     DischargeForm,
+    EndForm,
     EventForm,
     LastDoseForm,
     ReasonForm,
     StartForm,
     VitalsForm,
+    WasteForm,
 )
 from sustain.infusion.models import ChairsideRecord
 from sustain.scheduling.models import Appointment
@@ -55,6 +57,7 @@ def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpRe
     care_queries.record_patient_read(request.user, appointment.patient)
     view = queries.chairside_view(appointment, now=timezone.now())
     tz = appointment.site.tz
+    site, today = appointment.site, timezone.now().astimezone(tz).date()
     context = {
         "view": view,
         "appointment": appointment,
@@ -63,7 +66,9 @@ def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpRe
         "checks_form": ChecksForm(initial=queries.checks_initial(view.record, tz), tz=tz),
         "vitals_form": VitalsForm(),
         "decision_form": DecisionForm(),
-        "start_form": StartForm(initial={"vial_mg_per_ml": view.vial}),
+        "start_form": StartForm(site=site, day=today),
+        "end_form": EndForm(),
+        "waste_form": WasteForm(site=site, by=request.user),
         "event_form": EventForm(),
         "reason_form": ReasonForm(),
         "discharge_form": DischargeForm(prescriber=request.user.has_perm("care.prescribe")),
@@ -141,11 +146,7 @@ STEPS = {
         StartForm,
         AT_THE_CHAIR,
         lambda r, f, by, now: chairside.start_infusion(
-            record=r,
-            vial_mg_per_ml=f.cleaned_data["vial_mg_per_ml"],
-            lot=f.cleaned_data["lot"],
-            by=by,
-            now=now,
+            record=r, container=f.cleaned_data["container"], by=by, now=now
         ),
         "Infusion started.",
     ),
@@ -170,10 +171,24 @@ STEPS = {
         "Infusion resumed.",
     ),
     "end": Step(
-        None,
+        EndForm,
         AT_THE_CHAIR,
-        lambda r, f, by, now: chairside.end_infusion(record=r, by=by, now=now),
+        lambda r, f, by, now: chairside.end_infusion(
+            record=r, by=by, now=now, delivered_mg=f.cleaned_data["delivered_mg"]
+        ),
         "Infusion ended: recovery.",
+    ),
+    "waste": Step(
+        WasteForm,
+        AT_THE_CHAIR,
+        lambda r, f, by, now: chairside.waste_remainder(
+            record=r,
+            witness=f.cleaned_data["witness"],
+            witness_password=f.cleaned_data["witness_password"],
+            by=by,
+            now=now,
+        ),
+        "Remainder wasted, witnessed.",
     ),
     "discharge": Step(
         DischargeForm,
@@ -254,6 +269,11 @@ def chairside_step(request: AuthenticatedRequest, appointment_id: int, step: str
         form = action.form(request.POST, tz=appointment.site.tz)
     elif action.form is DischargeForm:
         form = DischargeForm(request.POST, prescriber=request.user.has_perm("care.prescribe"))
+    elif action.form is StartForm:
+        today = timezone.now().astimezone(appointment.site.tz).date()
+        form = StartForm(request.POST, site=appointment.site, day=today)
+    elif action.form is WasteForm:
+        form = WasteForm(request.POST, site=appointment.site, by=request.user)
     elif action.form is not None:
         form = action.form(request.POST)
     if form is not None and not form.is_valid():

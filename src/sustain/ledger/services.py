@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Sum
+from django.db.models.functions import Round
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -115,12 +116,22 @@ def _balance(container: Container) -> ContainerBalance:
     return ContainerBalance.objects.get(pk=container.pk)
 
 
+def _new_balance(mg: Decimal, ml: Decimal) -> dict[str, Round]:
+    """The balance changed by `mg` and `ml`, rounded to its columns' places: SQLite computes on
+    a decimal column in binary floating point, so 10 - 0.73 - ... drifts to 0.499999999999999
+    mL, which then refuses a draw of the last 0.5 mL (and could break the CHECK by 1e-15)."""
+    return {
+        "balance_mg": Round(F("balance_mg") + mg, 2),
+        "balance_ml": Round(F("balance_ml") + ml, 4),
+    }
+
+
 def _take(container: Container, mg: Decimal, field: str) -> None:
     """Take `mg` (and its mL) from the container's balance, or refuse if it holds less."""
     ml = _ml(mg, container)
     taken = ContainerBalance.objects.filter(
         pk=container.pk, balance_mg__gte=mg, balance_ml__gte=ml
-    ).update(balance_mg=F("balance_mg") - mg, balance_ml=F("balance_ml") - ml)
+    ).update(**_new_balance(-mg, -ml))
     if not taken:
         held = _balance(container).balance_mg
         raise InsufficientStock(
@@ -131,9 +142,7 @@ def _take(container: Container, mg: Decimal, field: str) -> None:
 
 
 def _give(container: Container, mg: Decimal) -> None:
-    ContainerBalance.objects.filter(pk=container.pk).update(
-        balance_mg=F("balance_mg") + mg, balance_ml=F("balance_ml") + _ml(mg, container)
-    )
+    ContainerBalance.objects.filter(pk=container.pk).update(**_new_balance(mg, _ml(mg, container)))
 
 
 def _audit(entry: LedgerEntry, by: User, *, patient_id: int | None = None) -> None:
@@ -449,6 +458,30 @@ def _check_staff_witness(
         )
 
 
+def _check_undisposed(
+    appointment: Appointment, container: Container, quantity_mg: Decimal, doing: str
+) -> None:
+    """Refuse to give or waste more than was drawn from the container for the visit and is not
+    yet given or wasted (drawn = administered + wasted per visit)."""
+    drawn = _visit_total(appointment, container, EntryKind.DRAW)
+    if drawn == 0:
+        raise LedgerRefused(
+            "container",
+            f"nothing was drawn from container {container} for this visit",
+            rule=Rule.EXCEEDS_DRAWN,
+        )
+    used = _visit_total(appointment, container, EntryKind.ADMINISTER) + _visit_total(
+        appointment, container, EntryKind.WASTE
+    )
+    if quantity_mg > drawn - used:
+        raise InsufficientStock(
+            "quantity_mg",
+            f"{_show(drawn - used)} mg drawn from container {container} for this visit is not "
+            f"yet given or wasted; {_show(quantity_mg)} mg cannot be {doing}",
+            rule=Rule.EXCEEDS_DRAWN,
+        )
+
+
 def _check_witness(
     witness: User, password: str, *, site: Site, by: User, appointment: Appointment
 ) -> None:
@@ -494,23 +527,7 @@ def waste_for_visit(
     site = appointment.site
     _require_member(by, site)
     quantity_mg = _amount_mg(quantity_mg, "quantity_mg")
-    drawn = _visit_total(appointment, container, EntryKind.DRAW)
-    if drawn == 0:
-        raise LedgerRefused(
-            "container",
-            f"nothing was drawn from container {container} for this visit",
-            rule=Rule.EXCEEDS_DRAWN,
-        )
-    used = _visit_total(appointment, container, EntryKind.ADMINISTER) + _visit_total(
-        appointment, container, EntryKind.WASTE
-    )
-    if quantity_mg > drawn - used:
-        raise InsufficientStock(
-            "quantity_mg",
-            f"{_show(drawn - used)} mg drawn from container {container} for this visit is not "
-            f"yet given or wasted; {_show(quantity_mg)} mg cannot be wasted",
-            rule=Rule.EXCEEDS_DRAWN,
-        )
+    _check_undisposed(appointment, container, quantity_mg, "wasted")
     _check_witness(witness, witness_password, site=site, by=by, appointment=appointment)
     entry = _entry(
         EntryKind.WASTE, container, by, now,
@@ -625,6 +642,69 @@ def balances_match_entries() -> list[str]:
         for row in ContainerBalance.objects.order_by("pk")
         if sums.get(row.pk, ZERO) != row.balance_mg
     ]
+
+
+@transaction.atomic
+def administer_for_visit(
+    *,
+    appointment: Appointment,
+    container: Container,
+    quantity_mg: Decimal,
+    by: User,
+    now: dt.datetime,
+) -> LedgerEntry:
+    """Record what the pump delivered to the visit's patient from a container's draw: the
+    administration of the dispensing record (patient, date, quantity, who gave it
+    [CFR1304.22]). The balance does not change: the draw already took it. Refused: another
+    role, a container not drawn from for this visit, an amount that is not a positive number
+    of mg to 0.01 mg, or more than was drawn and is not yet given or wasted."""
+    _require(by, "ledger.draw_stock", "a nurse or a prescriber")
+    appointment = _locked_visit(appointment)
+    container = _container(container)
+    _require_member(by, appointment.site)
+    quantity_mg = _amount_mg(quantity_mg, "quantity_mg")
+    _check_undisposed(appointment, container, quantity_mg, "recorded as given")
+    entry = _entry(
+        EntryKind.ADMINISTER, container, by, now,
+        appointment=appointment, quantity_mg=quantity_mg,
+        quantity_ml=_ml(quantity_mg, container), change_mg=ZERO, change_ml=ZERO,
+    )  # fmt: skip
+    _audit(entry, by, patient_id=appointment.patient_id)
+    return entry
+
+
+@transaction.atomic
+def reverse_administration(
+    *, entry: LedgerEntry, reason: str, by: User, now: dt.datetime
+) -> LedgerEntry:
+    """Reverse an administration recorded by mistake (the end of an infusion undone at the
+    chair) with a correction entry, never an edit [CFR1304.04]: the amount counts again as
+    drawn and not yet given. Narrower than correct_entry, which only an administrator may
+    use: only an administration, by a nurse or a prescriber of its site, with a reason; an
+    entry already corrected is refused."""
+    _require(by, "ledger.draw_stock", "a nurse or a prescriber")
+    if entry.appointment is not None:  # the visit first: the lock order of draws and wastes
+        _locked_visit(entry.appointment)
+    entry = LedgerEntry.objects.select_for_update().get(pk=entry.pk)
+    _require_member(by, entry.site)
+    reason = _text(reason, "reason", 300, "why the administration is reversed")
+    if entry.kind != EntryKind.ADMINISTER:
+        raise ClinicalValueError("entry", "only an administration is reversed at the chair")
+    if LedgerEntry.objects.filter(reverses=entry).exists():
+        raise ClinicalValueError("entry", f"entry {entry.seq} is already corrected")
+    container = _container(entry.container)
+    try:
+        with transaction.atomic():
+            correction = _entry(
+                EntryKind.CORRECTION, container, by, now,
+                appointment=entry.appointment, quantity_mg=entry.quantity_mg,
+                quantity_ml=entry.quantity_ml, change_mg=ZERO, change_ml=ZERO, reverses=entry,
+                reason=reason,
+            )  # fmt: skip
+    except IntegrityError as error:  # a concurrent correction of the same entry won
+        raise ClinicalValueError("entry", f"entry {entry.seq} is already corrected") from error
+    _audit(correction, by, patient_id=entry.appointment.patient_id if entry.appointment else None)
+    return correction
 
 
 @transaction.atomic

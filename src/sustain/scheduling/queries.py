@@ -1,7 +1,7 @@
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
@@ -52,11 +52,25 @@ def schedule(
 @dataclass(frozen=True)
 class DayBoard:
     """One site's day: each chair's visits, each with the measures its patient still owes,
-    and the staffing strip (empty when the site does not check staffing)."""
+    the staffing strip (empty when the site does not check staffing), and the notes a higher
+    app gives on the day's visits (BOARD_NOTES), by appointment id."""
 
     rows: list[tuple[Chair, list[tuple[Appointment, list[measurement.DueItem]]]]]
     staffing: list[staffing.Segment]
     staffing_checked: bool
+    notes: dict[int, list[str]] = dataclasses.field(default_factory=dict)
+
+
+# What a higher app knows of a site's visits on a day and the board shows (the ledger's visits
+# whose draws are not yet given or wasted): each provider maps appointment ids to a note. The
+# board cannot import those apps (they sit above it), so each registers its provider when it
+# is ready (sustain.ledger.apps): the lower app offers the function, the higher one calls it.
+BOARD_NOTES: list[Callable[[Site, dt.date], dict[int, str]]] = []
+
+
+def add_board_notes(provider: Callable[[Site, dt.date], dict[int, str]]) -> None:
+    if provider not in BOARD_NOTES:
+        BOARD_NOTES.append(provider)
 
 
 def day_board(user: User, site: Site, day: dt.date, *, now: dt.datetime) -> DayBoard:
@@ -67,10 +81,15 @@ def day_board(user: User, site: Site, day: dt.date, *, now: dt.datetime) -> DayB
     due = due_by_patient(sorted({v.patient_id for _, visits in rows for v in visits}), now=now)
     rules = staff.staff_rules(site)
     record_event(actor=user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site)
+    notes: dict[int, list[str]] = defaultdict(list)
+    for provider in BOARD_NOTES:
+        for appointment_id, note in provider(site, day).items():
+            notes[appointment_id].append(note)
     return DayBoard(
         rows=[(chair, [(v, due[v.patient_id]) for v in visits]) for chair, visits in rows],
         staffing=day_staffing(site, day, rules=rules),
         staffing_checked=rules.checked,
+        notes=dict(notes),
     )
 
 

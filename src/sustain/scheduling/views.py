@@ -176,7 +176,13 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1),
         "rows": [
-            (chair, [(visit, due, _phase_line(visit, tz)) for visit, due in visits])
+            (
+                chair,
+                [
+                    (visit, due, _phase_line(visit, tz), board.notes.get(visit.pk, []))
+                    for visit, due in visits
+                ],
+            )
             for chair, visits in board.rows
         ],
         "staffing": [(s, _decimal(s.nurse_load)) for s in board.staffing],

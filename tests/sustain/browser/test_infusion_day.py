@@ -15,6 +15,7 @@ from sustain.care.enums import Timepoint
 from sustain.infusion import services as infusion
 from sustain.infusion.enums import EventKind, Stage
 from sustain.infusion.models import ChairsideRecord
+from sustain.ledger.visits import visit_ledger
 from sustain.scheduling.enums import VisitPhase
 from sustain.scheduling.models import Appointment
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
@@ -128,7 +129,9 @@ def discharge_with(page: "Page", *, dissociation: bool, escort: bool) -> str:
 
 
 @needs_chromium
-def test_nurse_runs_an_infusion_day_at_the_chair_on_a_tablet(live_server, north, ada, ben, sam):
+def test_nurse_runs_an_infusion_day_at_the_chair_on_a_tablet(
+    live_server, north, ada, ben, sam, stocked
+):
     visit = mid_series_visit(north, ada=ada, ben=ben, sam=sam)
     for user in (ben, ada):
         user.set_password(PASSWORD)
@@ -172,14 +175,14 @@ def test_nurse_runs_an_infusion_day_at_the_chair_on_a_tablet(live_server, north,
         assert page.locator("ul.gate").count() == 0
         assert "Every check holds: the infusion may start." in page.inner_text("main")
 
-        # The dose verified with the vial's strength and lot, and started.
+        # The dose verified and drawn from a numbered vial of the site's stock, and started.
         assert page.locator("p.dose").inner_text() == "32 mg"
-        page.get_by_label("Vial strength").select_option("50")
-        page.get_by_label("Lot of the vial drawn").fill("KET-2612-B")
+        vial = stocked[1]
+        page.get_by_label("Vial drawn from").select_option(str(vial.pk))
         page.get_by_label(
             "I have checked the patient, the weight, the dose and the pump rate"
         ).check()
-        assert press(page, "Verify and start") == "Infusion started."
+        assert press(page, "Verify, draw and start") == "Infusion started."
         assert page.locator(".bar .status").inner_text() == "Infusing"
         assert serious_accessibility_violations(page) == []
 
@@ -197,7 +200,9 @@ def test_nurse_runs_an_infusion_day_at_the_chair_on_a_tablet(live_server, north,
         assert page.get_by_role("button", name="Resume (prescriber)").count() == 0
         day = visit.starts_at.astimezone(north.tz).date()
         page.goto(f"{live_server.url}/schedule/?day={day:%Y-%m-%d}")
-        assert "infusion 3 · Infusing" in page.locator("div.visit.infusing").inner_text()
+        board = page.locator("div.visit.infusing").inner_text()
+        assert "infusion 3 · Infusing" in board
+        assert "Ledger open: 32 mg drawn, not yet given" in board
 
         # The prescriber, on her own tablet, resumes with a reason.
         prescriber = page.context.browser.new_context(viewport=TABLET).new_page()
@@ -209,8 +214,21 @@ def test_nurse_runs_an_infusion_day_at_the_chair_on_a_tablet(live_server, north,
 
         page.goto(chair)
         assert page.locator(".bar .status").inner_text() == "Infusing"
+        # Too high again: stopped, not resumed; the nurse ends it with what the pump delivered
+        # and wastes the rest with the prescriber as witness.
         advance(traveller, page, 2)
+        assert record_vitals(page, TOO_HIGH) == "Vital signs recorded."
+        page.get_by_label("Stopped: mg the pump delivered").fill("28.5")
         assert press(page, "End the infusion: recovery") == "Infusion ended: recovery."
+        ledger = page.locator("section", has_text="Controlled-substance ledger")
+        assert "3.5 mg drawn for this visit is neither given nor wasted" in ledger.inner_text()
+        page.locator("select[name=witness]").select_option(label="ada")
+        page.get_by_label("Witness's password").fill(PASSWORD)
+        assert press(page, "Waste the remainder (3.5 mg), witnessed") == (
+            "Remainder wasted, witnessed."
+        )
+        row = " ".join(ledger.locator("tbody tr").inner_text().split())
+        assert row == f"lot {vial.lot.lot_number} #2 (50 mg/mL) 32 28.5 3.5 ada"
 
         # The CADSS, through the page's link.
         page.get_by_role("link", name="Record the CADSS").click()
@@ -256,7 +274,10 @@ def test_nurse_runs_an_infusion_day_at_the_chair_on_a_tablet(live_server, north,
     record = ChairsideRecord.objects.get(appointment=visit)
     assert record.stage == Stage.COSIGNED
     assert (record.nurse_signed_by, record.prescriber_signed_by) == (ben, ada)
-    assert [e.kind for e in record.events.order_by("at")] == [EventKind.STOP, EventKind.RESUME]
-    assert record.vitals.count() == 9
+    assert [e.kind for e in record.events.order_by("at")] == [
+        EventKind.STOP, EventKind.RESUME, EventKind.STOP,
+    ]  # fmt: skip
+    assert record.vitals.count() == 10
+    assert visit_ledger(visit).closed
     assert Appointment.objects.get(pk=visit.pk).phase == VisitPhase.DISCHARGED
     assert record.appointment.infusion.dose_mg == Decimal("32.0")

@@ -64,7 +64,7 @@ def chromium_page(width: int = 1100, height: int = 1400) -> Iterator["Page"]:
 
 
 @needs_chromium
-def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sam, pat):
+def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sam, pat, stocked):
     started = dt.datetime.now(tz=zoneinfo.ZoneInfo("America/New_York")) - dt.timedelta(days=3)
     # A weight from the real today: doses need one measured within 30 days of the visit.
     care.record_weight(

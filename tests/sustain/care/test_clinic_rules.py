@@ -175,7 +175,7 @@ def test_a_nurse_cannot_post_either_form(login, north, ben):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_an_infusion_keeps_the_rules_it_was_dosed_under(pat, ada, ben, sam):
+def test_an_infusion_keeps_the_rules_it_was_dosed_under(pat, ada, ben, sam, stocked):
     course = build.ready_for_series(
         pat, prescriber=ada, nurse=ben, now=NOW, phq9_total=18, gad7_total=14
     )

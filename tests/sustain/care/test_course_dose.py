@@ -286,7 +286,7 @@ def two_infusions_without_response(pat, ada, ben, sam, course):
 
 
 def test_titration_goes_through_the_same_rule_and_replaces_a_proposal(
-    login, pat, ada, dee, ben, sam, course
+    login, pat, ada, dee, ben, sam, course, stocked
 ):
     visits = two_infusions_without_response(pat, ada, ben, sam, course)
     with time_machine.travel(visits[1].ends_at, tick=False):
@@ -299,7 +299,7 @@ def test_titration_goes_through_the_same_rule_and_replaces_a_proposal(
     assert timeline(course)[-1][1].endswith("; the proposed 1.000 mg/kg is withdrawn")
 
 
-def test_the_chair_doses_only_a_cosigned_dose(pat, ada, dee, ben, sam, course):
+def test_the_chair_doses_only_a_cosigned_dose(pat, ada, dee, ben, sam, course, stocked):
     visits = two_infusions_without_response(pat, ada, ben, sam, course)
 
     def planned_mg():
@@ -317,7 +317,9 @@ def test_the_chair_doses_only_a_cosigned_dose(pat, ada, dee, ben, sam, course):
     assert (proposed_only, planned_mg()) == (D("35.0"), D("70.0"))  # 70 kg × 0.5, then × 1.0
 
 
-def test_the_chair_refuses_a_session_above_150_mg_after_titration(pat, ada, ben, sam, course):
+def test_the_chair_refuses_a_session_above_150_mg_after_titration(
+    pat, ada, ben, sam, course, stocked
+):
     """The issue's case at the chair: 300 kg on actual weight, 0.75 mg/kg after titration, is
     225 mg; the platform ceiling is 150 mg a session whatever the weight and titration."""
     visits = two_infusions_without_response(pat, ada, ben, sam, course)

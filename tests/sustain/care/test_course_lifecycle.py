@@ -19,6 +19,7 @@ from sustain.scheduling import services as scheduling
 from sustain_core import clinic_rules, instruments, protocols, series
 from sustain_core.dosing import WeightBasis
 from sustain_core.errors import ClinicalValueError
+from tests.sustain import clinic_builders as build
 
 pytestmark = pytest.mark.db
 
@@ -83,13 +84,13 @@ def infuse(visit, ben, *, cleared_by=None):
             by=cleared_by, now=visit.starts_at + dt.timedelta(minutes=10),
         )  # fmt: skip
     return chairside.start_infusion(
-        record=record, vial_mg_per_ml=Decimal("50"), lot="KET-1", by=ben,
+        record=record, container=build.vial(record.appointment.site), by=ben,
         now=visit.starts_at + dt.timedelta(minutes=15),
     )  # fmt: skip
 
 
 @time_machine.travel(NOW, tick=False)
-def test_first_infusion_is_refused_until_the_guards_hold(pat, ada, ben, sam, course):
+def test_first_infusion_is_refused_until_the_guards_hold(pat, ada, ben, sam, course, stocked):
     visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
     with pytest.raises(ClinicalValueError) as excinfo:
         infuse(visits[0], ben)
@@ -111,7 +112,7 @@ def test_first_infusion_is_refused_until_the_guards_hold(pat, ada, ben, sam, cou
 
 
 @time_machine.travel(NOW, tick=False)
-def test_series_review_and_maintenance_boosters(login, pat, ada, ben, sam, course):
+def test_series_review_and_maintenance_boosters(login, pat, ada, ben, sam, course, stocked):
     consent_and_screen(course, ben, ada)
     baseline(pat, ben)
     visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())
@@ -203,7 +204,7 @@ def test_clinic_version_is_validated(north, ada, course):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, sam):
+def test_a_course_on_murrough_2013_runs_monday_wednesday_friday(pat, ada, ben, sam, stocked):
     course = services.enrol_patient(
         patient=pat, protocol_key="murrough-2013", protocol_version=1, by=ada, now=timezone.now()
     )
@@ -257,7 +258,7 @@ def test_adjusted_body_weight_by_default_clinic_rule(pat, ada, ben, sam, course)
     assert (plan.weight_kg, plan.dose_mg) == (Decimal("78.2"), Decimal("39.10"))
 
 
-def test_course_total_after_infusions(pat, ada, ben, sam, course):
+def test_course_total_after_infusions(pat, ada, ben, sam, course, stocked):
     with time_machine.travel(NOW, tick=False):
         consent_and_screen(course, ben, ada)
         baseline(pat, ben)
@@ -269,7 +270,7 @@ def test_course_total_after_infusions(pat, ada, ben, sam, course):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam):
+def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam, stocked):
     patient = services.register_patient(
         by=sam, site=north, given_name="Cy", family_name="Ray", sex="male",
         date_of_birth=dt.date(1975, 4, 4), phone="", email="", primary_condition="chronic_pain",
@@ -316,7 +317,7 @@ def test_a_crps_course_records_capped_hourly_infusions(north, ada, ben, sam):
     )  # fmt: skip
 
 
-def test_titration_after_infusion_2_without_response(login, pat, ada, ben, sam, course):
+def test_titration_after_infusion_2_without_response(login, pat, ada, ben, sam, course, stocked):
     with time_machine.travel(NOW, tick=False):
         consent_and_screen(course, ben, ada)
         baseline(pat, ben)
@@ -341,7 +342,7 @@ def test_titration_after_infusion_2_without_response(login, pat, ada, ben, sam, 
 
 @pytest.mark.parametrize(("key", "version"), sorted(protocols.PROTOCOLS))
 @time_machine.travel(NOW, tick=False)
-def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, version):
+def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, version, stocked):
     protocol = protocols.PROTOCOLS[(key, version)]
     patient = services.register_patient(
         by=sam, site=north, given_name="Any", family_name="One", sex="female",
@@ -384,7 +385,9 @@ def test_a_course_on_every_library_protocol_runs(north, ada, ben, sam, key, vers
 
 
 @time_machine.travel(NOW, tick=False)
-def test_adverse_event_at_an_infusion_shows_on_the_review(login, pat, ada, ben, sam, course):
+def test_adverse_event_at_an_infusion_shows_on_the_review(
+    login, pat, ada, ben, sam, course, stocked
+):
     consent_and_screen(course, ben, ada)
     baseline(pat, ben)
     visits = scheduling.book_series(course=course, earliest=MONDAY, by=sam, now=timezone.now())

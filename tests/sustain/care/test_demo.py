@@ -16,6 +16,10 @@ from sustain.accounts.models import OutboxMessage, Site, User
 from sustain.care.models import Alert, Assessment, AssessmentAnswer, Course, Patient
 from sustain.clinic.management.commands.demo import TODAY_AT_THE_CHAIR
 from sustain.infusion.models import InfusionRecord
+from sustain.ledger.chain import verify_chain as verify_ledger
+from sustain.ledger.models import Location, SiteRegistration
+from sustain.ledger.services import balances_match_entries
+from sustain.ledger.visits import open_visits, visit_ledger
 from sustain.portal.models import Invitation
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
 from sustain.scheduling.queries import waiting_courses
@@ -145,6 +149,23 @@ def test_demo_loads_a_working_clinic(db, settings):
     assert {c.patient.family_name for c in booked_screening} == {"Menon"}
     # 16 finished courses × 6, the 29 mid-induction infusions given so far, 5 started today.
     assert InfusionRecord.objects.count() == 16 * 6 + 29 + 5
+    # Every infusion drew from a numbered vial of the safe (issue 12); every visit whose
+    # infusion ended is closed in the ledger: Okoro's, stopped at 30 min, wasted with Cleo as
+    # witness; the chain verifies and every balance is the sum of its entries.
+    assert InfusionRecord.objects.filter(draw__isnull=True).count() == 0
+    assert {v.name for v in Location.objects.all()} == {"Safe"}
+    assert SiteRegistration.objects.get().dea_number == f"FS{Site.objects.get().pk:07d}"
+    ended = Appointment.objects.filter(chairside__ended_at__isnull=False)
+    assert ended.count() == 16 * 6 + 29 + 3
+    assert all(visit_ledger(visit).closed for visit in ended)
+    (line,) = visit_ledger(today.get(patient__family_name="Okoro")).lines
+    assert (line.wasted_mg > 0, line.witnesses) == (True, ["nurse.cleo"])
+    assert line.administered_mg + line.wasted_mg == line.drawn_mg
+    assert set(open_visits(Site.objects.get(), now.date())) == {
+        today.get(patient__family_name=family).pk for family in ("Duarte", "Marsh")
+    }
+    assert verify_ledger().ok
+    assert balances_match_entries() == []
     # Boosters for 4 maintenance patients, booked in the coming 2 weeks.
     boosters = Appointment.objects.filter(number=7)
     assert boosters.count() == 4

@@ -85,7 +85,7 @@ def give_all(visits: list[Appointment], ben: User, ada: User) -> None:
         build.give_infusion(visit, ben, pre_phq9=pre, prescriber=ada)
 
 
-def test_pcl5_50_to_34_is_a_response_on_the_ptsd_protocol(login, north, ada, ben, sam):
+def test_pcl5_50_to_34_is_a_response_on_the_ptsd_protocol(login, north, ada, ben, sam, stocked):
     """The done-when of issue 11: a fall of 32 % is a response at the protocol's 30 %, in the
     service (titration's "responded"), on the review page and its maintenance steering, on the
     patient page and in its chart (the response level is 35, 70 % of 50)."""
@@ -117,7 +117,9 @@ def test_pcl5_50_to_34_is_a_response_on_the_ptsd_protocol(login, north, ada, ben
     assert "dashed green: the response level, 30 % below baseline" in page.content.decode()
 
 
-def test_a_partial_response_is_shown_and_steers_to_an_extension(login, north, ada, ben, sam):
+def test_a_partial_response_is_shown_and_steers_to_an_extension(
+    login, north, ada, ben, sam, stocked
+):
     """PHQ-9 18 → 12 (−33 %) on depression-induction (response 50 %): a partial response; the
     review suggests extending the series up to the protocol's 12 infusions [Ekstrand2022] and
     offers the form."""
@@ -164,7 +166,9 @@ def test_a_partial_response_is_shown_and_steers_to_an_extension(login, north, ad
         ),
     ],
 )
-def test_titration_reads_the_protocols_response_fraction(north, ada, ben, sam, fraction, expected):
+def test_titration_reads_the_protocols_response_fraction(
+    north, ada, ben, sam, fraction, expected, stocked
+):
     """PHQ-9 18 → 12 (−33 %) before infusion 3: a response under a clinic version saying
     ≥ 30 %, so the no-response increase does not fire; under the library's 50 % it does."""
     library = protocols.PROTOCOLS[build.PROTOCOL]
@@ -216,7 +220,7 @@ def test_a_gradual_decline_alerts_against_the_best_score(pat, ben, ada):
     )  # fmt: skip
 
 
-def test_worsening_against_the_baseline_after_treatment_starts(north, ada, ben, sam):
+def test_worsening_against_the_baseline_after_treatment_starts(north, ada, ben, sam, stocked):
     """After infusion 1 the baseline (the last score at or before it) is compared too."""
     patient = build.register(north, sam, "Wyn", "Cole", on=REGISTERED)
     course = build.ready_for_series(

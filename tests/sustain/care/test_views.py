@@ -135,7 +135,9 @@ def test_day_view_shows_each_chair(login, ben, north):
     assert [chair.name for chair, _ in response.context["rows"]] == ["Chair 1", "Chair 2"]
 
 
-def test_cadss_entered_from_the_infusion_record_is_linked_to_the_visit(login, ada, ben, sam, pat):
+def test_cadss_entered_from_the_infusion_record_is_linked_to_the_visit(
+    login, ada, ben, sam, pat, stocked
+):
     now = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
     course = build.ready_for_series(
         pat, prescriber=ada, nurse=ben, now=now, phq9_total=18, gad7_total=14

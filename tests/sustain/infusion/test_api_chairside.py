@@ -29,6 +29,8 @@ from sustain.infusion.models import (
     InfusionRecord,
     VitalsReading,
 )
+from sustain.ledger import services as ledger
+from sustain.ledger.models import ContainerBalance, LedgerEntry
 from sustain.scheduling.models import Appointment
 from tests.sustain import clinic_builders as build
 from tests.sustain.conftest import make_user
@@ -47,7 +49,8 @@ ALDRETE_10 = {
     "activity": 2, "respiration": 2, "circulation": 2, "consciousness": 2,
     "oxygen_saturation": 2, "dissociation_resolved": True, "escort_present": True,
 }  # fmt: skip
-START = {"vial_mg_per_ml": "50", "lot": "KET-2611-A", "confirm": True}
+# The start's container_id "vial" is the North container build.vial gives (call() sets it).
+START = {"container_id": "vial", "confirm": True}
 CHECKS = {
     "identity_confirmed": True, "escort_present": True, "no_driving_confirmed": True,
     "pregnancy_test": "not_applicable", "substance_use_asked": True,
@@ -56,8 +59,9 @@ CHECKS = {
 
 
 @pytest.fixture
-def visit(north, pat, ada, ben, sam) -> Appointment:
-    """Pat's infusion 1 (Monday 08:00 in New York), the series booked the Friday before."""
+def visit(north, pat, ada, ben, sam, stocked) -> Appointment:
+    """Pat's infusion 1 (Monday 08:00 in New York), the series booked the Friday before;
+    North's stock received."""
     course = build.ready_for_series(
         pat, prescriber=ada, nurse=ben, now=build.at(north, dt.date(2026, 11, 27), 10),
         phq9_total=18, gad7_total=12,
@@ -91,6 +95,8 @@ def call(
         client.force_login(user)
         if not step:
             return client.get(path)
+        if isinstance(body, dict) and body.get("container_id") == "vial":
+            body = body | {"container_id": build.vial(visit.site).pk}
         data = "" if body is None else json.dumps(body)
         return client.post(path, data, content_type="application/json", **headers)
 
@@ -109,6 +115,8 @@ def saved(visit: Appointment) -> dict[str, Any]:
         "visit": model_to_dict(Appointment.objects.get(pk=visit.pk)),
         "course": Course.objects.get(pk=visit.course_id).status,
         "writes": AuditEvent.objects.filter(action__in=WRITES).count(),
+        "ledger": LedgerEntry.objects.count(),
+        "balances": sorted(ContainerBalance.objects.values_list("pk", "balance_mg", "balance_ml")),
     }
 
 
@@ -133,7 +141,7 @@ def infusing(visit: Appointment, nurse: User) -> dt.datetime:
     start, _ = times(visit)
     record = story.check_in_and_ready(visit, nurse, at=visit.starts_at)
     chairside.start_infusion(
-        record=record, vial_mg_per_ml=Decimal("50"), lot="KET-2611-A", by=nurse, now=start
+        record=record, container=build.vial(record.appointment.site), by=nurse, now=start
     )
     return start
 
@@ -406,16 +414,51 @@ def test_start_unconfirmed_is_refused(visit, ben):
     assert saved(visit) == before
 
 
-def test_start_without_a_lot_is_refused(visit, ben):
+def test_start_from_an_expired_lot_is_refused_and_saves_nothing(visit, ben, alex):
+    (old,) = story.stock(
+        visit.site, alex, on=dt.date(2026, 11, 23), containers=1, lot="OLD-1",
+        expires_on=dt.date(2026, 11, 27),
+    )  # fmt: skip
     story.check_in_and_ready(visit, ben, at=visit.starts_at)
     start, _ = times(visit)
     before = saved(visit)
-    response = call(ben, start, visit, "start", START | {"lot": "  "})
-    assert refused(response) == (400, "lot", "record the lot of the vial drawn")
+    response = call(ben, start, visit, "start", START | {"container_id": old.pk})
+    assert refused(response) == (
+        409, "container", "lot OLD-1 expired on 2026-11-27; an expired lot cannot be drawn"
+    )  # fmt: skip
+    assert saved(visit) == before
+
+
+def test_start_from_a_container_holding_less_than_the_dose_is_refused(visit, ben, alex):
+    vial = build.vial(visit.site)
+    ledger.adjust_balance(
+        container=vial, change_mg=Decimal(-480), reason="Broken in the safe", by=alex,
+        now=build.at(visit.site, dt.date(2026, 11, 27), 9),
+    )  # fmt: skip
+    story.check_in_and_ready(visit, ben, at=visit.starts_at)
+    start, _ = times(visit)
+    before = saved(visit)
+    response = call(ben, start, visit, "start", START | {"container_id": vial.pk})
+    assert refused(response) == (
+        409, "dose_mg", f"container lot {vial.lot.lot_number} #1 holds 20 mg; taking 35 mg "
+        "would make its balance negative, and a balance never goes below zero",
+    )  # fmt: skip
+    assert saved(visit) == before
+
+
+def test_start_from_another_sites_container_answers_404(visit, ben, south, carl):
+    site_admin = make_user("sal", "clinic_admin", south)
+    (theirs,) = story.stock(south, site_admin, on=dt.date(2026, 11, 23), containers=1)
+    story.check_in_and_ready(visit, ben, at=visit.starts_at)
+    start, _ = times(visit)
+    before = saved(visit)
+    response = call(ben, start, visit, "start", START | {"container_id": theirs.pk})
+    assert refused(response) == (404, "not_found", "No such container.")
     assert saved(visit) == before
 
 
 def test_start_gives_the_dose_computed_from_the_course(visit, ben):
+    vial = build.vial(visit.site, 50)  # the first of three full vials
     story.check_in_and_ready(visit, ben, at=visit.starts_at)
     start, _ = times(visit)
     response = call(ben, start, visit, "start", START)
@@ -434,9 +477,17 @@ def test_start_gives_the_dose_computed_from_the_course(visit, ben):
             "Withdraw 0.7 mL from the 100 mL bag, then add 0.7 mL of 50 mg/mL: 100 mL at "
             "150.0 mL/h over 40 min.",
         ],
-        "lot": "KET-2611-A", "confirmed_by": "ben", "started_at": "2026-11-30T13:15:00Z",
+        "lot": "K50-261123", "confirmed_by": "ben", "started_at": "2026-11-30T13:15:00Z",
         "ended_at": None,
     }  # fmt: skip
+    assert (response.json()["ledger"], response.json()["ledger_closed"]) == (
+        [{
+            "container_id": vial.pk,
+            "lot": "K50-261123", "number": 1, "strength_mg_per_ml": 50, "drawn_mg": "35",
+            "administered_mg": "0", "wasted_mg": "0", "open_mg": "35", "witnesses": [],
+        }],
+        False,
+    )  # fmt: skip
     assert [(d["at"], d["status"]) for d in response.json()["readings_due"]][:2] == [
         ("2026-11-30T13:30:00Z", "upcoming"), ("2026-11-30T13:45:00Z", "upcoming")
     ]  # fmt: skip
@@ -766,7 +817,8 @@ def test_the_openapi_document_describes_every_step(login, ben):
     document = login(ben).get("/api/v1/openapi.json").json()
     base = "/api/v1/visits/{visit_id}/infusion"
     steps = ("check-in", "checks", "last-doses", "vitals", "decisions", "start", "events",
-             "resume", "end", "discharge", "undo", "sign", "cosign", "addenda")  # fmt: skip
+             "resume", "end", "waste", "discharge", "undo", "sign", "cosign",
+             "addenda")  # fmt: skip
     mine = {path: list(ops) for path, ops in document["paths"].items() if path.startswith(base)}
     assert mine == {base: ["get"], **{f"{base}/{s}": ["post"] for s in steps}}
     ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]

@@ -49,7 +49,7 @@ def started(visit: Appointment, ben) -> ChairsideRecord:
     """Checked in and ready at the visit's start, the infusion started 15 min later."""
     record = story.check_in_and_ready(visit, ben, at=visit.starts_at)
     chairside.start_infusion(
-        record=record, vial_mg_per_ml=VIAL, lot="L1", by=ben, now=minutes(visit, 15)
+        record=record, container=build.vial(record.appointment.site), by=ben, now=minutes(visit, 15)
     )
     record.refresh_from_db()
     return record
@@ -96,7 +96,10 @@ def test_the_gate_names_every_missing_check_and_who_may_resolve_it(visits, ben):
     before = snapshot()
     with pytest.raises(StepRefused) as refused:
         chairside.start_infusion(
-            record=record, vial_mg_per_ml=VIAL, lot="L1", by=ben, now=minutes(visit, 2)
+            record=record,
+            container=build.vial(record.appointment.site),
+            by=ben,
+            now=minutes(visit, 2),
         )
     assert refused.value.field == "gate"
     assert "confirm the patient's identity" in refused.value.message
@@ -216,14 +219,17 @@ def test_an_open_suicide_risk_alert_needs_a_prescribers_clearance_for_today(visi
         )
     with pytest.raises(StepRefused):
         chairside.start_infusion(
-            record=record, vial_mg_per_ml=VIAL, lot="L1", by=ada, now=minutes(visit, 8)
+            record=record,
+            container=build.vial(record.appointment.site),
+            by=ada,
+            now=minutes(visit, 8),
         )
     chairside.decide(
         record=record, decision="suicide_risk", reason="Seen: passive thoughts, no plan",
         by=ada, now=minutes(visit, 9),
     )  # fmt: skip
     given = chairside.start_infusion(
-        record=record, vial_mg_per_ml=VIAL, lot="L1", by=ben, now=minutes(visit, 15)
+        record=record, container=build.vial(record.appointment.site), by=ben, now=minutes(visit, 15)
     )
     assert given.dose_mg == Decimal("35")
 
@@ -528,7 +534,10 @@ def test_two_starts_at_once_give_one_dose(visits, ada, ben):
         try:
             barrier.wait()
             results[i] = chairside.start_infusion(
-                record=record, vial_mg_per_ml=VIAL, lot="L1", by=by, now=minutes(visit, 15)
+                record=record,
+                container=build.vial(record.appointment.site),
+                by=by,
+                now=minutes(visit, 15),
             )
         except Exception as error:
             results[i] = error

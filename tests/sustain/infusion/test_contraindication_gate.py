@@ -4,7 +4,6 @@ and the API, and a new screen without it opens the gate again."""
 
 import datetime as dt
 import json
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -22,7 +21,7 @@ from tests.sustain import clinic_builders as build
 
 pytestmark = pytest.mark.db
 
-START = {"vial_mg_per_ml": "50", "lot": "KET-2611-B", "confirm": True}
+START = {"confirm": True}  # and the container_id of North's stock (build.vial)
 
 
 def screen(course, by, at, *present: str) -> None:
@@ -62,14 +61,15 @@ def test_a_later_screen_with_an_absolute_item_blocks_the_next_infusion(visits, a
     assert record.stage == "checking_in"
     with pytest.raises(StepRefused) as refused:
         chairside.start_infusion(
-            record=record, vial_mg_per_ml=Decimal("50"), lot="KET-2611-B", by=ben, now=start
+            record=record, container=build.vial(record.appointment.site), by=ben, now=start
         )
     assert refused.value.message == message
     with time_machine.travel(start, tick=False):
         client = Client()
         client.force_login(ben)
         api = client.post(
-            f"/api/v1/visits/{second.pk}/infusion/start", json.dumps(START),
+            f"/api/v1/visits/{second.pk}/infusion/start",
+            json.dumps(START | {"container_id": build.vial(second.site).pk}),
             content_type="application/json",
         )  # fmt: skip
         page = client.get(f"/visits/{second.pk}/infusion/").content.decode()
@@ -80,7 +80,7 @@ def test_a_later_screen_with_an_absolute_item_blocks_the_next_infusion(visits, a
     # Not pregnant after all: the prescriber signs a new screen, and the gate opens.
     screen(course, ada, start)
     chairside.start_infusion(
-        record=record, vial_mg_per_ml=Decimal("50"), lot="KET-2611-B", by=ben,
+        record=record, container=build.vial(record.appointment.site), by=ben,
         now=start + dt.timedelta(minutes=1),
     )  # fmt: skip
     assert InfusionRecord.objects.count() == 2

@@ -44,7 +44,7 @@ def tasks(course: Course, kind: str) -> list[Alert]:
     return list(Alert.objects.filter(course=course, kind=kind))
 
 
-def test_futility_review_on_the_first_score_after_infusion_3(north, ada, ben, sam):
+def test_futility_review_on_the_first_score_after_infusion_3(north, ada, ben, sam, stocked):
     """depression-induction: futility after 3 [Sanacora2017-medscape]. The PHQ-9 before
     infusion 4 shows what 3 infusions did: 18 → 16 is no response at 50 %, so the prescriber
     gets the task, once, with the numbers."""
@@ -71,7 +71,7 @@ def test_futility_review_on_the_first_score_after_infusion_3(north, ada, ben, sa
     )  # fmt: skip
 
 
-def test_no_futility_review_for_a_responder(north, ada, ben, sam):
+def test_no_futility_review_for_a_responder(north, ada, ben, sam, stocked):
     course, visits = depression_course(north, ada, ben, sam)
     give(visits[:3], ben, ada, phq9=14)
     before = visits[3].starts_at - dt.timedelta(minutes=15)
@@ -84,7 +84,7 @@ def test_no_futility_review_for_a_responder(north, ada, ben, sam):
     assert tasks(course, "futility_review") == []
 
 
-def test_ptsd_futility_review_at_infusion_3(north, ada, ben, sam):
+def test_ptsd_futility_review_at_infusion_3(north, ada, ben, sam, stocked):
     """The PTSD protocol measures the PCL-5 only at baseline and after induction, so nothing
     will show the response before infusion 4: the review is due at infusion 3."""
     course, visits = ptsd_course(north, ada, ben, sam)
@@ -99,7 +99,7 @@ def test_ptsd_futility_review_at_infusion_3(north, ada, ben, sam):
     )
 
 
-def test_judged_without_a_score_names_the_missing_score(north, ada, ben, sam):
+def test_judged_without_a_score_names_the_missing_score(north, ada, ben, sam, stocked):
     """At the infusion after the checkpoint with still no PHQ-9 since it (the pre-infusion one
     the gate asks for was not taken: a clinic version may not ask), the review is judged on
     none (sustain.infusion.course_reviews)."""
@@ -116,7 +116,7 @@ def test_judged_without_a_score_names_the_missing_score(north, ada, ben, sam):
     )
 
 
-def test_a_review_when_the_weekly_x4_taper_ends(north, ada, ben, sam):
+def test_a_review_when_the_weekly_x4_taper_ends(north, ada, ben, sam, stocked):
     """A responder signs onto "Weekly ×4 in responders" [Phillips2019]: when the fourth
     booster is given the plan has ended with nothing after it, and the prescriber gets a
     review task, once (not after the third)."""

@@ -41,7 +41,7 @@ def start(visit, nurse):
     """Checked in and ready at the visit's start; the infusion started 15 min later."""
     record = story.check_in_and_ready(visit, nurse, at=visit.starts_at)
     return chairside.start_infusion(
-        record=record, vial_mg_per_ml=VIAL, lot="L1", by=nurse,
+        record=record, container=build.vial(record.appointment.site), by=nurse,
         now=visit.starts_at + dt.timedelta(minutes=15),
     )  # fmt: skip
 
@@ -95,6 +95,10 @@ def test_the_dose_given_keeps_what_was_drawn_and_how_the_bag_was_made_up(login, 
     )  # fmt: skip
     assert WITHDRAW_35[1] in pdf
     assert "35 mg given (0.5 mg/kg × 70 kg = 35 mg prescribed)" in pdf
+    assert (
+        "Controlled-substance ledger: lot K50-261123 #1 (50 mg/mL): 35 mg drawn, 0 mg given, "
+        "0 mg wasted; 35 mg neither given nor wasted." in pdf
+    )
 
 
 def test_a_dose_rounded_to_the_syringes_marks_is_shown_given_and_prescribed(
@@ -124,7 +128,9 @@ def test_a_dose_rounded_to_the_syringes_marks_is_shown_given_and_prescribed(
     assert infusion.course_dose_total(visit.course) == (1, Decimal("36"), Decimal("0.499"))
 
 
-def test_a_clinic_version_that_adds_the_drug_runs_the_final_volume(north, pat, ada, ben, sam):
+def test_a_clinic_version_that_adds_the_drug_runs_the_final_volume(
+    north, pat, ada, ben, sam, stocked
+):
     library = protocols.PROTOCOLS[build.PROTOCOL]
     data = protocols.protocol_to_dict(library) | {"bag_convention": "add"}
     # A dosing change: the medical director's (item 3; designation is tested with it).
@@ -149,7 +155,9 @@ def test_a_clinic_version_that_adds_the_drug_runs_the_final_volume(north, pat, a
 
 
 @pytest.mark.parametrize("where", ["chair", "patient page"])
-def test_without_a_height_the_gate_and_the_dose_ask_for_it(login, north, ada, ben, sam, where):
+def test_without_a_height_the_gate_and_the_dose_ask_for_it(
+    login, north, ada, ben, sam, where, stocked
+):
     patient = build.register(north, sam, "Hal", "Short", on=FRIDAY, height_cm=None)
     visit = series_for(patient, ada, ben, sam)[0]
     record = story.check_in_and_ready(visit, ben, at=visit.starts_at)
@@ -193,10 +201,12 @@ def test_without_a_height_the_gate_and_the_dose_ask_for_it(login, north, ada, be
 
 
 def start_now(record, nurse, *, at):
-    return chairside.start_infusion(record=record, vial_mg_per_ml=VIAL, lot="L1", by=nurse, now=at)
+    return chairside.start_infusion(
+        record=record, container=build.vial(record.appointment.site), by=nurse, now=at
+    )
 
 
-def test_the_start_is_refused_without_a_height_and_nothing_is_saved(north, ada, ben, sam):
+def test_the_start_is_refused_without_a_height_and_nothing_is_saved(north, ada, ben, sam, stocked):
     patient = build.register(north, sam, "Hal", "Short", on=FRIDAY, height_cm=None)
     visit = series_for(patient, ada, ben, sam)[0]
     record = story.check_in_and_ready(visit, ben, at=visit.starts_at)

@@ -5,7 +5,6 @@ prescriber records it, on the page's step or the API, and only then does the gat
 
 import datetime as dt
 import json
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -18,6 +17,7 @@ from sustain.infusion import chairside
 from sustain.infusion.models import ChairsideRecord, InfusionRecord, LastDose
 from sustain.infusion.services import StepRefused
 from sustain_core.errors import ClinicalValueError
+from tests.sustain import clinic_builders as build
 
 pytestmark = pytest.mark.db
 
@@ -63,7 +63,7 @@ def test_the_gate_asks_the_last_dose_of_each_interacting_medication(visits, ben,
     assert record.stage == "checking_in"
     with pytest.raises(StepRefused) as refused:
         chairside.start_infusion(
-            record=record, vial_mg_per_ml=Decimal("50"), lot="L1", by=ben, now=at(visit, 15)
+            record=record, container=build.vial(record.appointment.site), by=ben, now=at(visit, 15)
         )
     assert refused.value.message == ASK
     assert InfusionRecord.objects.count() == 0
@@ -141,7 +141,7 @@ def test_the_last_doses_are_asked_before_the_start(visits, ben, lorazepam):
         now=at(visit, 7),
     )  # fmt: skip
     chairside.start_infusion(
-        record=record, vial_mg_per_ml=Decimal("50"), lot="L1", by=ben, now=at(visit, 15)
+        record=record, container=build.vial(record.appointment.site), by=ben, now=at(visit, 15)
     )
     with pytest.raises(StepRefused) as refused:
         chairside.record_last_dose(

@@ -3,7 +3,6 @@ infusion was recorded for a visit two days ahead). For every role and path (the 
 test_api_chairside)."""
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -47,7 +46,7 @@ def test_a_record_checked_in_yesterday_cannot_start_today(visits, ben):
     record = story.check_in_and_ready(visits[0], ben, at=late)
     with pytest.raises(StepRefused) as refused:
         chairside.start_infusion(
-            record=record, vial_mg_per_ml=Decimal("50"), lot="KET-1", by=ben,
+            record=record, container=build.vial(record.appointment.site), by=ben,
             now=late + dt.timedelta(minutes=15),
         )  # fmt: skip
     assert "this visit is on 2026-11-30, not today (2026-12-01)" in refused.value.message

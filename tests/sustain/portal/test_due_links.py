@@ -39,7 +39,7 @@ def test_baseline_is_due_on_the_patient_page_and_the_day_board(login, ben, pat, 
     assert due == [("baseline", "gad7", "due"), ("baseline", "phq9", "due")]
     first = booked.appointments.order_by("starts_at").first()
     board = login(ben).get("/schedule/", {"day": f"{first.starts_at:%Y-%m-%d}"})
-    [(visit, pills)] = [(v, d) for _, visits in board.context["rows"] for v, d, _ in visits]
+    [(visit, pills)] = [(v, d) for _, visits in board.context["rows"] for v, d, _, _ in visits]
     assert (visit, [p.instrument for p in pills]) == (first, ["gad7", "phq9"])
 
 

@@ -50,7 +50,7 @@ def after_induction(north, ada, ben, sam, *, latest: int, protocol=build.PROTOCO
     return course, visits, day_after
 
 
-def test_a_partial_responder_is_extended_from_the_review(login, north, ada, ben, sam):
+def test_a_partial_responder_is_extended_from_the_review(login, north, ada, ben, sam, stocked):
     """PHQ-9 18 → 13 (−27.8 %): a partial response. Three more visits are booked under the
     protocol's rules (48 h apart, at most 3 a week, within 21 days), the course goes back to
     induction, and it reaches its review again only after infusion 9."""
@@ -86,7 +86,7 @@ def test_a_partial_responder_is_extended_from_the_review(login, north, ada, ben,
     assert course.status == "review"  # after infusion 9, the extended induction's last
 
 
-def test_a_late_responder_is_extended_up_to_the_maximum_only(north, ada, ben, sam):
+def test_a_late_responder_is_extended_up_to_the_maximum_only(north, ada, ben, sam, stocked):
     """No response yet (18 → 16): late responders may continue [Shiroma2014], up to 12 in all."""
     course, _, day_after = after_induction(north, ada, ben, sam, latest=16)
     with pytest.raises(ClinicalValueError) as refused:
@@ -126,7 +126,9 @@ def test_a_late_responder_is_extended_up_to_the_maximum_only(north, ada, ben, sa
         ),
     ],
 )  # fmt: skip
-def test_extension_refused_by_the_outcome(north, ada, ben, sam, latest, partial_only, message):
+def test_extension_refused_by_the_outcome(
+    north, ada, ben, sam, latest, partial_only, message, stocked
+):
     protocol = build.PROTOCOL
     if partial_only:
         data = protocols.protocol_to_dict(LIBRARY) | {"extension_for": "partial_response"}
@@ -171,7 +173,7 @@ def test_extension_needs_a_prescriber_and_a_protocol_that_allows_it(login, north
     assert Appointment.objects.filter(course=course).count() == 6
 
 
-def test_an_extension_during_induction_after_the_futility_review(north, ada, ben, sam):
+def test_an_extension_during_induction_after_the_futility_review(north, ada, ben, sam, stocked):
     """Decided at the futility checkpoint: extend while induction runs; the new visits follow
     the last booked one and the course stays in induction."""
     course, visits = depression_course(north, ada, ben, sam)
@@ -188,7 +190,7 @@ def test_an_extension_during_induction_after_the_futility_review(north, ada, ben
     assert course.transitions.last().to_status == "induction"
 
 
-def test_the_extension_keeps_the_weekly_maximum_across_the_join(north, ada, ben, sam):
+def test_the_extension_keeps_the_weekly_maximum_across_the_join(north, ada, ben, sam, stocked):
     """At most 2 a week (a clinic version): the series runs Monday and Wednesday for three
     weeks, so the last week is full; the extension does not take that Friday (a third visit in
     the week) but starts the next Monday."""

@@ -117,7 +117,7 @@ def test_a_cancelled_visit_or_a_no_show_does_not_count(north, pat, ada, sam, how
 
 
 @pytest.fixture
-def second_course(north, pat, ada, ben, sam):
+def second_course(north, pat, ada, ben, sam, stocked):
     """Pat's first course gave one infusion on Monday 30 November at 09:00 and was then
     discontinued; a second course is enrolled."""
     first = build.ready_for_series(
@@ -134,7 +134,7 @@ def second_course(north, pat, ada, ben, sam):
     return build.enrol(pat, ada, now=at(north, 0, 16))
 
 
-def test_a_visit_of_another_course_counts(north, sam, second_course):
+def test_a_visit_of_another_course_counts(north, sam, second_course, stocked):
     with pytest.raises(services.BookingConflict) as excinfo:
         book(second_course, north, sam, 1, 8, chair_name="Chair 2")
     assert excinfo.value.message == FLOOR + "2026-11-30 09:00"
@@ -144,7 +144,7 @@ def test_a_visit_of_another_course_counts(north, sam, second_course):
 
 
 def test_the_series_search_and_booking_keep_the_floor_from_another_course(
-    north, sam, second_course
+    north, sam, second_course, stocked
 ):
     # Booked on Monday afternoon from Tuesday: the earliest series would start on Tuesday at
     # 08:00, 23 h after the first course's infusion; the floor moves it to 09:00, exactly 24 h.

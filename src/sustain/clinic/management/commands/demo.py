@@ -278,6 +278,7 @@ class Command(BaseCommand):
         self._create_site()
         self._create_staff()
         plans = self._plan_patients()
+        self._receive_stock(plans)
         with transaction.atomic():  # booked the week before: today's chairs are theirs
             self._load_todays_chairs()
         runners = {
@@ -359,6 +360,23 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  site                   {SITE_NAME}: {CHAIRS} chairs, Mon–Fri 08–18, Sat 09–13, "
             f"closed {closure_day} ({reason})"
+        )
+
+    @transaction.atomic
+    def _receive_stock(self, plans: list[Plan]) -> None:
+        """The clinic's DEA registration, its supplier and ketamine received into the safe a
+        week before the first series (sustain.clinic.story.stock): each infusion draws from a
+        numbered vial of it."""
+        first = min([p.series_day for p in plans if p.series_day] + [self.today])
+        received = first - dt.timedelta(days=7)
+        admin = self.staff["alex.admin"]
+        vials = [
+            *story.stock(self.site, admin, on=received, strength_mg_per_ml=50, containers=20),
+            *story.stock(self.site, admin, on=received, strength_mg_per_ml=10, containers=15),
+        ]
+        self.stdout.write(
+            f"  stock                  {len(vials)} vials received {received} (50 mg/mL × 10 mL, "
+            "10 mg/mL × 20 mL) into the safe"
         )
 
     @transaction.atomic
@@ -846,9 +864,13 @@ class Command(BaseCommand):
             "stopped": infusion_start + dt.timedelta(minutes=16),
             "infusing": infusion_start + dt.timedelta(minutes=16),
         }[stage]
+        # Today's signed visit was stopped at the patient's request: the nurse records what the
+        # pump delivered and wastes the rest with a second nurse as witness.
         story.uneventful_infusion(
-            visit, nurse, self.prescriber, lot="KET-2611-B", until=min(self.now, cut)
-        )
+            visit, nurse, self.prescriber, until=min(self.now, cut),
+            stop_at_minute=30 if stage == "signed" else None,
+            witness=(self.nurses[1], DEMO_PASSWORD),
+        )  # fmt: skip
         stop_at = infusion_start + dt.timedelta(minutes=25)
         if stage == "stopped" and stop_at <= self.now:
             chairside.record_vitals(
