@@ -28,7 +28,7 @@ from sustain.care.enums import Timepoint
 from sustain.care.models import Patient
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.ledger import services as ledger
-from sustain.ledger.models import Container, Location, Product, SiteRegistration, Supplier
+from sustain.ledger.models import Container
 from sustain.portal import services as portal
 from sustain.scheduling import staff
 from sustain.scheduling.enums import StaffRole
@@ -137,27 +137,9 @@ def _build_clinic() -> Clinic:
 
 
 def _ledger(north: Site, visit: Appointment, users: dict[str, User]) -> Container:
-    """North's registration and a vial received on Friday 27 November; Pat's 35 mg drawn from
-    it on the day of her infusion 1 (Ben) and 5 mg wasted before Dr Ada."""
-    SiteRegistration.objects.create(site=north, dea_number="BN1234563")
-    supplier = Supplier.objects.create(
-        name="Henry Schein", address="Melville, NY", dea_number="PH0000012"
-    )
-    product = Product.objects.create(
-        strength_mg_per_ml=50, container_volume_ml=Decimal("10"), ndc="42023-0113-10"
-    )
-    (vial,) = ledger.receive_stock(
-        location=Location.objects.create(site=north, name="Safe"),
-        supplier=supplier,
-        invoice_number="INV-1",
-        product=product,
-        lot_number="K1",
-        expires_on=dt.date(2027, 6, 30),
-        containers=1,
-        received_on=dt.date(2026, 11, 27),
-        by=users["clinic_admin"],
-        now=build.at(north, dt.date(2026, 11, 27), 9),
-    )
+    """A vial received on Friday 27 November (North is registered with its first stock); Pat's
+    35 mg drawn from it on the day of her infusion 1 (Ben) and 5 mg wasted before Dr Ada."""
+    (vial,) = build.stock(north, users["clinic_admin"], on=dt.date(2026, 11, 27), containers=1)
     at = build.at(north, SERIES_DAY, 8, 30)
     ledger.draw_for_visit(
         container=vial, appointment=visit, dose_mg=Decimal("35"), by=users["nurse"], now=at
