@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Sum
+from django.db.models.functions import Round
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -56,6 +57,7 @@ MAX_CONTAINERS_PER_RECEIPT = 200
 # Amounts are recorded to 0.01 mg (then every mL amount of a 10, 50 or 100 mg/mL product is
 # exact to 0.0001 mL): a bound of the record's precision, not a clinical rule.
 MG_PLACES = 2
+ML_PLACES = MG_PLACES + 2
 # One entry moves at most this many mg: a bound against typing errors, not a clinical rule
 # (a whole 500 mg vial is 500).
 MAX_ENTRY_MG = Decimal(100_000)
@@ -116,11 +118,17 @@ def _balance(container: Container) -> ContainerBalance:
 
 
 def _take(container: Container, mg: Decimal, field: str) -> None:
-    """Take `mg` (and its mL) from the container's balance, or refuse if it holds less."""
+    """Take `mg` (and its mL) from the container's balance, or refuse if it holds less. The
+    result is rounded to the columns' places: a no-op on PostgreSQL, whose numeric is exact,
+    while SQLite computes in binary floating point (500 - 32.09 is 467.90999999999997 there,
+    and a draw of the 467.91 mg left would be refused)."""
     ml = _ml(mg, container)
     taken = ContainerBalance.objects.filter(
         pk=container.pk, balance_mg__gte=mg, balance_ml__gte=ml
-    ).update(balance_mg=F("balance_mg") - mg, balance_ml=F("balance_ml") - ml)
+    ).update(
+        balance_mg=Round(F("balance_mg") - mg, MG_PLACES),
+        balance_ml=Round(F("balance_ml") - ml, ML_PLACES),
+    )
     if not taken:
         held = _balance(container).balance_mg
         raise InsufficientStock(
@@ -132,7 +140,8 @@ def _take(container: Container, mg: Decimal, field: str) -> None:
 
 def _give(container: Container, mg: Decimal) -> None:
     ContainerBalance.objects.filter(pk=container.pk).update(
-        balance_mg=F("balance_mg") + mg, balance_ml=F("balance_ml") + _ml(mg, container)
+        balance_mg=Round(F("balance_mg") + mg, MG_PLACES),
+        balance_ml=Round(F("balance_ml") + _ml(mg, container), ML_PLACES),
     )
 
 
@@ -170,6 +179,12 @@ def _entry(
 
 
 def _container(container: Container) -> Container:
+    """The container as it is now, its balance row locked first: every writer of a container
+    queues on that row (PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers already), so
+    none acts on a location, an opening or a balance that another changed meanwhile (a draw or
+    an opening racing a move to another site or a return lands first or is refused). The lock
+    order stays the balance row, then the chain head, then the audit head."""
+    list(ContainerBalance.objects.select_for_update().filter(pk=container.pk).values_list("pk"))
     return Container.objects.select_related("lot__product", "location__site").get(pk=container.pk)
 
 
@@ -616,7 +631,7 @@ def balances_match_entries() -> list[str]:
     every balance is exact)."""
     sums = dict(
         LedgerEntry.objects.values("container_id")
-        .annotate(mg=Sum("change_mg"))
+        .annotate(mg=Round(Sum("change_mg"), MG_PLACES))  # SQLite sums in floating point
         .values_list("container_id", "mg")
     )
     return [
