@@ -35,6 +35,7 @@ from functools import cache
 import holidays
 from django.db import transaction
 from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Round
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -138,7 +139,7 @@ def _held(at: dt.datetime, field: str) -> Subquery:
     total = (
         LedgerEntry.objects.filter(container=OuterRef("pk"), recorded_at__lte=at)
         .values("container")
-        .annotate(total=Sum(field))
+        .annotate(total=Round(Sum(field), 4))  # SQLite sums in floating point
         .values("total")
     )
     return Subquery(total, output_field=DecimalField(max_digits=12, decimal_places=4))

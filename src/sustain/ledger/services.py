@@ -57,6 +57,7 @@ MAX_CONTAINERS_PER_RECEIPT = 200
 # Amounts are recorded to 0.01 mg (then every mL amount of a 10, 50 or 100 mg/mL product is
 # exact to 0.0001 mL): a bound of the record's precision, not a clinical rule.
 MG_PLACES = 2
+ML_PLACES = MG_PLACES + 2
 # One entry moves at most this many mg: a bound against typing errors, not a clinical rule
 # (a whole 500 mg vial is 500).
 MAX_ENTRY_MG = Decimal(100_000)
@@ -117,17 +118,19 @@ def _balance(container: Container) -> ContainerBalance:
 
 
 def _new_balance(mg: Decimal, ml: Decimal) -> dict[str, Round]:
-    """The balance changed by `mg` and `ml`, rounded to its columns' places: SQLite computes on
-    a decimal column in binary floating point, so 10 - 0.73 - ... drifts to 0.499999999999999
-    mL, which then refuses a draw of the last 0.5 mL (and could break the CHECK by 1e-15)."""
+    """The balance changed by `mg` and `ml`, rounded to its columns' places: a no-op on
+    PostgreSQL, whose numeric is exact, while SQLite computes on a decimal column in binary
+    floating point (500 - 32.09 is 467.90999999999997 there, and 10 - 0.73 - ... mL drifts to
+    0.499999999999999, which would refuse a draw of the last 467.91 mg or 0.5 mL)."""
     return {
-        "balance_mg": Round(F("balance_mg") + mg, 2),
-        "balance_ml": Round(F("balance_ml") + ml, 4),
+        "balance_mg": Round(F("balance_mg") + mg, MG_PLACES),
+        "balance_ml": Round(F("balance_ml") + ml, ML_PLACES),
     }
 
 
 def _take(container: Container, mg: Decimal, field: str) -> None:
-    """Take `mg` (and its mL) from the container's balance, or refuse if it holds less."""
+    """Take `mg` (and its mL) from the container's balance, or refuse if it holds less (the
+    result kept to the columns' places: _new_balance)."""
     ml = _ml(mg, container)
     taken = ContainerBalance.objects.filter(
         pk=container.pk, balance_mg__gte=mg, balance_ml__gte=ml
@@ -179,6 +182,12 @@ def _entry(
 
 
 def _container(container: Container) -> Container:
+    """The container as it is now, its balance row locked first: every writer of a container
+    queues on that row (PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers already), so
+    none acts on a location, an opening or a balance that another changed meanwhile (a draw or
+    an opening racing a move to another site or a return lands first or is refused). The lock
+    order stays the balance row, then the chain head, then the audit head."""
+    list(ContainerBalance.objects.select_for_update().filter(pk=container.pk).values_list("pk"))
     return Container.objects.select_related("lot__product", "location__site").get(pk=container.pk)
 
 
@@ -633,7 +642,7 @@ def balances_match_entries() -> list[str]:
     every balance is exact)."""
     sums = dict(
         LedgerEntry.objects.values("container_id")
-        .annotate(mg=Sum("change_mg"))
+        .annotate(mg=Round(Sum("change_mg"), MG_PLACES))  # SQLite sums in floating point
         .values_list("container_id", "mg")
     )
     return [
