@@ -19,7 +19,7 @@ Then the counts, discrepancies, theft and loss reports and inventories of the ra
 The record is read from the append-only entries only: a blank field says so ("address not
 recorded"), nothing is filled in. A role that may not view patients (care.view_patient) gets a
 non-identifying reference instead of each name, and the names and addresses are never loaded.
-Ten queries build the report whatever its size (the site's registration, the containers with
+Eleven queries build the report whatever its size (the site's registration, the containers with
 their opening balances, the entries of the range, and report_counts.QUERIES).
 """
 

@@ -3,9 +3,9 @@ a range of its days,
 
 - every count of the range: the location, when, who counted and who confirmed, and per
   container what was counted against what the ledger held, and the difference;
-- every discrepancy opened in the range, or opened earlier and still open at the range's end,
-  with its resolution as it stands: found (the recount), a documentation error (the correcting
-  entry) or a loss or theft (its report);
+- every discrepancy opened in the range, or opened earlier and still open at some moment of it
+  (open at its end, or closed during it), with its resolution as it stands: found (the
+  recount), a documentation error (the correcting entry) or a loss or theft (its report);
 - every theft or loss report discovered in the range, or discovered earlier with a filing still
   outstanding at the range's start: the notice due the next business day and Form 106 due in
   45 days [DEA-FR2023], when each was sent, and whether it is (or was) late;
@@ -284,11 +284,12 @@ def _counts(site: Site, start: dt.date, end: dt.date) -> tuple[CountRecord, ...]
 
 
 def _discrepancies(site: Site, start: dt.date, end: dt.date) -> tuple[DiscrepancyRecord, ...]:
-    """Opened (counted) in the range, or before it and not closed by the range's end."""
-    after_end = _day_start(site, end + dt.timedelta(days=1))
+    """Opened (counted) in the range, or before it and open at some moment of it: still open
+    at its end, or closed during it (its closing is part of the range's record)."""
+    begins = _day_start(site, start)
     rows = (
         Discrepancy.objects.filter(site=site, count__occurred_on__lte=end)
-        .filter(Q(count__occurred_on__gte=start) | Q(resolution="") | Q(resolved_at__gte=after_end))
+        .filter(Q(count__occurred_on__gte=start) | Q(resolution="") | Q(resolved_at__gte=begins))
         .select_related("count__location", *CONTAINER, "resolved_by", "recount", "correcting_entry")
         .order_by("count__counted_at", "pk")
     )
