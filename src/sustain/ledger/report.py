@@ -41,7 +41,7 @@ from sustain.accounts.models import Membership, Site, User
 from sustain.ledger import report_counts
 from sustain.ledger.enums import EntryKind
 from sustain.ledger.models import Container, Destruction, LedgerEntry, SiteRegistration
-from sustain.ledger.report_counts import ContainerInfo, ProductLine, container_info
+from sustain.ledger.report_counts import ContainerInfo, ProductLine, container_info, person
 from sustain_core.errors import ClinicalValueError
 from sustain_core.numbers import plain
 
@@ -134,11 +134,8 @@ class Line:
         label = self.kind_label
         if self.other_site is not None:
             other = f"{self.other_site.name} (DEA {self.other_site.dea_number})"
-            label = (
-                f"Transferred out to {other}"
-                if self.direction == OUT
-                else (f"Transferred in from {other}")
-            )
+            way = "out to" if self.direction == OUT else "in from"
+            label = f"Transferred {way} {other}"
         elif self.moved_to:
             label = f"Transferred to {self.moved_to}"
         elif self.kind == EntryKind.RETURN:
@@ -228,9 +225,6 @@ def check_range(start: dt.date, end: dt.date) -> None:
     """Refuse a range that ends before it starts."""
     if end < start:
         raise ClinicalValueError("end", f"the range ends on {end}, before it starts on {start}")
-
-
-_person = report_counts.person
 
 
 def _other_site(entry: LedgerEntry) -> OtherSite | None:
@@ -337,9 +331,9 @@ def build_record(
             seq=entry.seq, on=entry.occurred_on, kind=EntryKind(entry.kind),
             container=infos[entry.container_id], quantity_mg=entry.quantity_mg,
             quantity_ml=entry.quantity_ml, change_mg=entry.change_mg,
-            change_ml=entry.change_ml, balance_mg=mg, balance_ml=ml, by=_person(entry.actor),
+            change_ml=entry.change_ml, balance_mg=mg, balance_ml=ml, by=person(entry.actor),
             witnesses=", ".join(
-                _person(w) for w in (entry.witness, entry.second_witness) if w is not None
+                person(w) for w in (entry.witness, entry.second_witness) if w is not None
             ),
             patient=patient, patient_address=address,
             supplier=supplier.name if supplier else "",
