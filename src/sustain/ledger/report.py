@@ -9,12 +9,18 @@ each administration (the patient's name and address, date, quantity, who adminis
 other disposal (date, manner, quantity); and, per container, the balance at the start of the
 range, every movement and the balance at its end, in mg and mL. Records are kept per registered
 location [CFR1304.21], so one report is one site, headed by its name, address and DEA number.
+A container moved between sites is received from, or disposed of to, the other registered
+location (its name, address and DEA number); each site's report holds only its own half of
+the move, so its running balances are its own. A destruction shows its DEA Form 41 fields
+(method, place, registrant, two witnesses) [DEA-Form41], a return its supplier and reference.
+Then the counts, discrepancies, theft and loss reports and inventories of the range
+(sustain.ledger.report_counts).
 
 The record is read from the append-only entries only: a blank field says so ("address not
 recorded"), nothing is filled in. A role that may not view patients (care.view_patient) gets a
 non-identifying reference instead of each name, and the names and addresses are never loaded.
-Three queries build the report whatever its size (the site's registration, the containers with
-their opening balances, the entries of the range).
+Eleven queries build the report whatever its size (the site's registration, the containers with
+their opening balances, the entries of the range, and report_counts.QUERIES).
 """
 
 import csv
@@ -27,12 +33,15 @@ from typing import Protocol
 
 from django.db.models import Q, Sum
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Membership, Site, User
+from sustain.ledger import report_counts
 from sustain.ledger.enums import EntryKind
-from sustain.ledger.models import Container, LedgerEntry, SiteRegistration
+from sustain.ledger.models import Container, Destruction, LedgerEntry, SiteRegistration
+from sustain.ledger.report_counts import ContainerInfo, ProductLine, container_info, person
 from sustain_core.errors import ClinicalValueError
 from sustain_core.numbers import plain
 
@@ -41,6 +50,8 @@ SCHEDULE = "III"
 DEA_DRUG_CODE = "7285"
 NOT_RECORDED = "address not recorded"
 HIDDEN = "not shown to your role"
+# The direction of a transfer between sites, seen from the report's site.
+OUT, IN = "out", "in"
 # Who may export the record: clinic administrators and auditors (accounts.roles). Prescribers
 # and nurses, who draw and waste, are not the ones who answer an inspection with it.
 PERMISSION = "ledger.report_ledger"
@@ -56,31 +67,30 @@ ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
-class ProductLine:
-    """A product's finished form, strength and volume per container."""
+class OtherSite:
+    """The other registered location of a transfer between sites: its registrant's name (the
+    site's name when none is recorded), address and DEA number [CFR1304.22]."""
 
     name: str
-    strength_mg_per_ml: int
-    container_volume_ml: Decimal
-    ndc: str
-
-    @property
-    def label(self) -> str:
-        return (
-            f"{self.name}, {self.strength_mg_per_ml} mg/mL, "
-            f"{plain(self.container_volume_ml)} mL per vial"
-        )
+    address: str
+    dea_number: str
 
 
 @dataclass(frozen=True)
-class ContainerInfo:
-    container_id: int
-    label: str  # "lot K123 #2"
-    product: ProductLine
-    lot_number: str
-    number: int
-    expires_on: dt.date
-    location: str
+class Form41:
+    """A destruction's DEA Form 41 fields [DEA-Form41], as recorded that day."""
+
+    destruction_id: int
+    method: str
+    place: str
+    registrant_name: str
+    registrant_address: str
+    dea_number: str
+
+    @property
+    def registrant(self) -> str:
+        address = self.registrant_address.replace("\n", ", ") or NOT_RECORDED
+        return f"{self.registrant_name}, {address}, DEA {self.dea_number}"
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,10 @@ class Line:
     reason: str
     corrected_by: int | None  # the seq of the correction that reverses this entry
     appointment_id: int | None
+    direction: str = ""  # OUT or IN for a transfer between sites
+    other_site: OtherSite | None = None
+    moved_to: str = ""  # a transfer within the site: the location moved to
+    form_41: Form41 | None = None
 
     @property
     def kind_label(self) -> str:
@@ -115,13 +129,34 @@ class Line:
 
     @property
     def manner(self) -> str:
-        """The manner of a disposal, in words, with its reason when it has one."""
-        return f"{self.kind_label}: {self.reason}" if self.reason else self.kind_label
+        """The manner of a disposal, in words: whom it went to or came from (the other site,
+        the supplier returned to), with its reason when it has one."""
+        label = self.kind_label
+        if self.other_site is not None:
+            other = f"{self.other_site.name} (DEA {self.other_site.dea_number})"
+            way = "out to" if self.direction == OUT else "in from"
+            label = f"Transferred {way} {other}"
+        elif self.moved_to:
+            label = f"Transferred to {self.moved_to}"
+        elif self.kind == EntryKind.RETURN:
+            label = (
+                f"Returned to {self.supplier} (DEA {self.supplier_dea_number}), "
+                f"reference {self.invoice_number}"
+            )
+        return f"{label}: {self.reason}" if self.reason else label
+
+    @property
+    def is_disposal(self) -> bool:
+        """Disposed of other than by administration: wasted, returned, destroyed, adjusted,
+        corrected, or moved out to another registered location."""
+        return self.kind in DISPOSALS or self.direction == OUT
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """One receipt of one lot on one invoice (its containers numbered on receipt)."""
+    """One receipt of one lot on one invoice (its containers numbered on receipt), or of the
+    containers of one lot moved in from another registered location on one day (`from_site`:
+    the supplier's fields are that site's, and there is no invoice)."""
 
     on: dt.date
     product: ProductLine
@@ -135,6 +170,7 @@ class Receipt:
     supplier_dea_number: str
     invoice_number: str
     by: str
+    from_site: bool = False
 
     @property
     def containers(self) -> int:
@@ -179,6 +215,7 @@ class DispensingRecord:
     administrations: tuple[Administration, ...]
     disposals: tuple[Line, ...]
     containers: tuple[ContainerLedger, ...]
+    counts: report_counts.CountsSection
     substance: str = SUBSTANCE
     schedule: str = SCHEDULE
     dea_drug_code: str = DEA_DRUG_CODE
@@ -190,27 +227,27 @@ def check_range(start: dt.date, end: dt.date) -> None:
         raise ClinicalValueError("end", f"the range ends on {end}, before it starts on {start}")
 
 
-def _person(user: User | None) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
+def _other_site(entry: LedgerEntry) -> OtherSite | None:
+    registration = entry.registration
+    if registration is None:
+        return None
+    return OtherSite(
+        name=registration.registrant_name or registration.site.name,
+        address=registration.address or NOT_RECORDED,
+        dea_number=registration.dea_number,
+    )
 
 
-def _container_info(container: Container) -> ContainerInfo:
-    product = container.lot.product
-    return ContainerInfo(
-        container_id=container.pk,
-        label=f"lot {container.lot.lot_number} #{container.number}",
-        product=ProductLine(
-            name=product.name,
-            strength_mg_per_ml=product.strength_mg_per_ml,
-            container_volume_ml=product.container_volume_ml,
-            ndc=product.ndc,
-        ),
-        lot_number=container.lot.lot_number,
-        number=container.number,
-        expires_on=container.lot.expires_on,
-        location=container.location.name,
+def _form_41(destruction: Destruction | None) -> Form41 | None:
+    if destruction is None:
+        return None
+    return Form41(
+        destruction_id=destruction.pk,
+        method=destruction.method,
+        place=destruction.place,
+        registrant_name=destruction.registrant_name,
+        registrant_address=destruction.registrant_address,
+        dea_number=destruction.dea_number,
     )
 
 
@@ -227,7 +264,8 @@ def _patient(entry: LedgerEntry, *, show: bool) -> tuple[str, str]:
 
 def _entries(site: Site, start: dt.date, end: dt.date, *, show_patients: bool) -> list[LedgerEntry]:
     related = [
-        "actor", "witness", "second_witness", "supplier", "reversed_by",
+        "actor", "witness", "second_witness", "supplier", "reversed_by", "location",
+        "registration__site", "destruction",
         "appointment__patient" if show_patients else "appointment",
     ]  # fmt: skip
     entries = LedgerEntry.objects.filter(
@@ -253,15 +291,21 @@ def _containers(site: Site, start: dt.date, end: dt.date) -> list[Container]:
 
 
 def build_record(
-    *, site: Site, start: dt.date, end: dt.date, show_patients: bool
+    *,
+    site: Site,
+    start: dt.date,
+    end: dt.date,
+    show_patients: bool,
+    today: dt.date | None = None,
 ) -> DispensingRecord:
     """The dispensing record of `site` for the days `start` to `end` (inclusive, the site's
     days). `show_patients`: names and addresses, else a reference per patient (never loaded).
+    `today`: the site's day late theft/loss filings are judged on (default: now's).
     Refused: a range that ends before it starts."""
     check_range(start, end)
     registration = SiteRegistration.objects.filter(site=site).first()
     containers = _containers(site, start, end)
-    infos = {c.pk: _container_info(c) for c in containers}
+    infos = {c.pk: container_info(c, site) for c in containers}
     balance = {
         c.pk: (c.opening_mg or ZERO, c.opening_ml or ZERO)  # type: ignore[attr-defined]
         for c in containers
@@ -277,13 +321,19 @@ def build_record(
         patient, address = _patient(entry, show=show_patients)
         supplier = entry.supplier
         reversal = getattr(entry, "reversed_by", None)
+        other = _other_site(entry)
+        moved_to = (
+            entry.location.name
+            if entry.kind == EntryKind.TRANSFER and other is None and entry.location
+            else ""
+        )
         line = Line(
             seq=entry.seq, on=entry.occurred_on, kind=EntryKind(entry.kind),
             container=infos[entry.container_id], quantity_mg=entry.quantity_mg,
             quantity_ml=entry.quantity_ml, change_mg=entry.change_mg,
-            change_ml=entry.change_ml, balance_mg=mg, balance_ml=ml, by=_person(entry.actor),
+            change_ml=entry.change_ml, balance_mg=mg, balance_ml=ml, by=person(entry.actor),
             witnesses=", ".join(
-                _person(w) for w in (entry.witness, entry.second_witness) if w is not None
+                person(w) for w in (entry.witness, entry.second_witness) if w is not None
             ),
             patient=patient, patient_address=address,
             supplier=supplier.name if supplier else "",
@@ -292,6 +342,8 @@ def build_record(
             invoice_number=entry.invoice_number, reason=entry.reason,
             corrected_by=reversal.seq if reversal is not None else None,
             appointment_id=entry.appointment_id,
+            direction=(OUT if entry.change_mg < 0 else IN) if other else "",
+            other_site=other, moved_to=moved_to, form_41=_form_41(entry.destruction),
         )  # fmt: skip
         lines.append(line)
         by_container[entry.container_id].append(line)
@@ -319,38 +371,48 @@ def build_record(
         products=tuple(products),
         receipts=_receipts(lines),
         administrations=_administrations(lines),
-        disposals=tuple(line for line in lines if line.kind in DISPOSALS),
+        disposals=tuple(line for line in lines if line.is_disposal),
         containers=ledgers,
+        counts=report_counts.build_section(
+            site=site, start=start, end=end, today=today or timezone.localdate(timezone=site.tz)
+        ),
     )
 
 
 def _receipts(lines: Iterable[Line]) -> tuple[Receipt, ...]:
-    """The RECEIVE entries, one receipt per day, invoice, supplier and lot."""
+    """The RECEIVE entries, one receipt per day, invoice, supplier and lot; and the containers
+    moved in from another registered location, one receipt per day, site and lot."""
     groups: dict[tuple[object, ...], list[Line]] = defaultdict(list)
     for line in lines:
         if line.kind == EntryKind.RECEIVE:
-            key = (
-                line.on, line.invoice_number, line.supplier_dea_number,
-                line.container.lot_number, line.container.product,
-            )  # fmt: skip
-            groups[key].append(line)
-    return tuple(
-        Receipt(
-            on=group[0].on,
-            product=group[0].container.product,
-            lot_number=group[0].container.lot_number,
-            expires_on=group[0].container.expires_on,
-            container_numbers=tuple(sorted(line.container.number for line in group)),
-            quantity_mg=sum((line.quantity_mg for line in group), ZERO),
-            quantity_ml=sum((line.quantity_ml for line in group), ZERO),
-            supplier=group[0].supplier,
-            supplier_address=group[0].supplier_address,
-            supplier_dea_number=group[0].supplier_dea_number,
-            invoice_number=group[0].invoice_number,
-            by=group[0].by,
+            who = (line.invoice_number, line.supplier_dea_number)
+        elif line.direction == IN and line.other_site is not None:
+            who = ("", line.other_site.dea_number)
+        else:
+            continue
+        groups[(line.on, *who, line.container.lot_number, line.container.product)].append(line)
+    receipts = []
+    for group in groups.values():
+        first = group[0]
+        other = first.other_site
+        receipts.append(
+            Receipt(
+                on=first.on,
+                product=first.container.product,
+                lot_number=first.container.lot_number,
+                expires_on=first.container.expires_on,
+                container_numbers=tuple(sorted(line.container.number for line in group)),
+                quantity_mg=sum((line.quantity_mg for line in group), ZERO),
+                quantity_ml=sum((line.quantity_ml for line in group), ZERO),
+                supplier=other.name if other else first.supplier,
+                supplier_address=other.address if other else first.supplier_address,
+                supplier_dea_number=other.dea_number if other else first.supplier_dea_number,
+                invoice_number=first.invoice_number,
+                by=first.by,
+                from_site=other is not None,
+            )
         )
-        for group in groups.values()
-    )
+    return tuple(receipts)
 
 
 def _administrations(lines: list[Line]) -> tuple[Administration, ...]:
@@ -388,36 +450,54 @@ def record_for_user(
     return record
 
 
-# One row per movement of each container (after its opening balance, before its closing one):
-# every field of the record on every row, so a spreadsheet can filter it.
+# One CSV, one table: an inspector opens one file in a spreadsheet and filters it by its first
+# column, `section` (a second file would be a zip or a second download, and two tables that no
+# spreadsheet shows side by side). "ledger": per container an opening row, a row per movement
+# and a closing row; "count": a row per container counted; "discrepancy", "theft or loss",
+# "inventory": a row each (an inventory a row per container, then the next one due). Every
+# field on every row it applies to; a blank cell is a field the row does not have.
 CSV_COLUMNS = (
-    "site", "site_address", "site_dea_number", "substance", "product", "ndc", "lot",
+    "section", "site", "site_address", "site_dea_number", "substance", "product", "ndc", "lot",
     "expires_on", "container", "row", "entry", "date", "kind", "manner", "quantity_mg",
     "quantity_ml", "change_mg", "change_ml", "balance_mg", "balance_ml", "patient",
     "patient_address", "by", "witnesses", "supplier", "supplier_address",
-    "supplier_dea_number", "invoice", "corrected_by",
+    "supplier_dea_number", "invoice", "corrected_by", "direction", "other_site",
+    "other_site_address", "other_site_dea_number", "destruction_method", "destruction_place",
+    "destruction_registrant", "count", "location", "time", "confirmed_by", "counted_mg",
+    "counted_ml", "ledger_mg", "ledger_ml", "difference_mg", "difference_ml", "status",
+    "resolution", "resolution_note", "resolved_by", "resolved_at", "theft_loss_report",
+    "discovered_at", "occurred_on", "lost", "notice_due_on", "notice_sent_at", "notice_overdue",
+    "form_106_due_on", "form_106_filed_at", "form_106_reference", "form_106_overdue", "opened",
+    "count_method", "time_of_day",
+)  # fmt: skip
+LEDGER, COUNT, DISCREPANCY, THEFT_LOSS, INVENTORY = (
+    "ledger", "count", "discrepancy", "theft or loss", "inventory",
 )  # fmt: skip
 
 
-def csv_rows(record: DispensingRecord) -> Iterable[dict[str, str]]:
-    """The record as CSV rows (CSV_COLUMNS): per container an opening row, a row per entry and
-    a closing row."""
-    substance = f"{record.substance} (Schedule {record.schedule}, DEA {record.dea_drug_code})"
-    head = {
-        "site": record.site_name, "site_address": record.site_address,
-        "site_dea_number": record.dea_number or "not recorded", "substance": substance,
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _about(info: ContainerInfo | None) -> dict[str, str]:
+    if info is None:
+        return {}
+    return {
+        "product": info.product.label, "ndc": info.product.ndc, "lot": info.lot_number,
+        "expires_on": info.expires_on.isoformat(), "container": info.label,
     }  # fmt: skip
+
+
+def _ledger_rows(record: DispensingRecord, head: dict[str, str]) -> Iterable[dict[str, str]]:
+    head = head | {"section": LEDGER}
     for ledger in record.containers:
-        info = ledger.container
-        about = head | {
-            "product": info.product.label, "ndc": info.product.ndc, "lot": info.lot_number,
-            "expires_on": info.expires_on.isoformat(), "container": info.label,
-        }  # fmt: skip
+        about = head | _about(ledger.container)
         yield about | {
             "row": "opening balance", "date": record.start.isoformat(),
             "balance_mg": plain(ledger.opening_mg), "balance_ml": plain(ledger.opening_ml),
         }  # fmt: skip
         for line in ledger.lines:
+            other, form = line.other_site, line.form_41
             yield about | {
                 "row": "entry", "entry": str(line.seq), "date": line.on.isoformat(),
                 "kind": line.kind.value, "manner": line.manner,
@@ -428,12 +508,94 @@ def csv_rows(record: DispensingRecord) -> Iterable[dict[str, str]]:
                 "by": line.by, "witnesses": line.witnesses, "supplier": line.supplier,
                 "supplier_address": line.supplier_address,
                 "supplier_dea_number": line.supplier_dea_number, "invoice": line.invoice_number,
-                "corrected_by": str(line.corrected_by or ""),
+                "corrected_by": str(line.corrected_by or ""), "direction": line.direction,
+                "other_site": other.name if other else "",
+                "other_site_address": other.address if other else "",
+                "other_site_dea_number": other.dea_number if other else "",
+                "destruction_method": form.method if form else "",
+                "destruction_place": form.place if form else "",
+                "destruction_registrant": form.registrant if form else "",
             }  # fmt: skip
         yield about | {
             "row": "closing balance", "date": record.end.isoformat(),
             "balance_mg": plain(ledger.closing_mg), "balance_ml": plain(ledger.closing_ml),
         }  # fmt: skip
+
+
+def _count_rows(
+    section: report_counts.CountsSection, head: dict[str, str]
+) -> Iterable[dict[str, str]]:
+    for c in section.counts:
+        about = head | {
+            "section": COUNT, "row": f"count {c.count_id}", "count": str(c.count_id),
+            "date": c.on.isoformat(), "location": c.location, "time": c.at, "by": c.counted_by,
+            "confirmed_by": c.confirmed_by,
+        }  # fmt: skip
+        if not c.lines:
+            yield about
+        for line in c.lines:
+            yield about | _about(line.container) | {
+                "counted_mg": plain(line.counted_mg), "counted_ml": plain(line.counted_ml),
+                "ledger_mg": plain(line.ledger_mg), "ledger_ml": plain(line.ledger_ml),
+                "difference_mg": plain(line.difference_mg),
+                "difference_ml": plain(line.difference_ml),
+            }  # fmt: skip
+    for d in section.discrepancies:
+        yield head | _about(d.container) | {
+            "section": DISCREPANCY, "row": f"discrepancy {d.discrepancy_id}",
+            "count": str(d.count_id), "date": d.on.isoformat(), "location": d.location,
+            "counted_mg": plain(d.counted_mg), "ledger_mg": plain(d.ledger_mg),
+            "difference_mg": plain(d.difference_mg), "difference_ml": plain(d.difference_ml),
+            "status": d.status, "resolution": d.resolution_detail,
+            "resolution_note": d.note, "resolved_by": d.resolved_by,
+            "resolved_at": d.resolved_at, "theft_loss_report": str(d.report_id or ""),
+        }  # fmt: skip
+    for r in section.theft_loss:
+        yield head | {
+            "section": THEFT_LOSS, "row": f"theft or loss report {r.report_id}",
+            "theft_loss_report": str(r.report_id), "date": r.discovered_at[:10],
+            "kind": r.kind, "manner": r.explanation, "discovered_at": r.discovered_at,
+            "occurred_on": r.occurred_on.isoformat() if r.occurred_on else "", "lost": r.what,
+            "notice_due_on": r.notice_due_on.isoformat(), "notice_sent_at": r.notice_sent_at,
+            "notice_overdue": _yes(r.notice_overdue),
+            "form_106_due_on": r.form_106_due_on.isoformat(),
+            "form_106_filed_at": r.form_106_filed_at,
+            "form_106_reference": r.form_106_reference,
+            "form_106_overdue": _yes(r.form_106_overdue),
+        }  # fmt: skip
+    for i in section.inventories:
+        about = head | {
+            "section": INVENTORY, "row": f"inventory {i.inventory_id}", "kind": i.kind,
+            "date": i.taken_on.isoformat(), "time_of_day": i.time_of_day, "by": i.taken_by,
+        }  # fmt: skip
+        if not i.lines:
+            yield about
+        for held in i.lines:
+            yield about | _about(held.container) | {
+                "opened": _yes(held.opened), "count_method": held.method,
+                "quantity_mg": plain(held.quantity_mg), "quantity_ml": plain(held.quantity_ml),
+            }  # fmt: skip
+    due = section.next_inventory
+    yield head | {"section": INVENTORY, "row": "next inventory due"} | (
+        {
+            "date": due.due_on.isoformat(), "kind": due.last_kind,
+            "status": "overdue" if due.overdue else "due",
+            "resolution_note": f"2 years after the {due.last_kind.lower()} of {due.last_on}",
+        }
+        if due is not None
+        else {"status": "no inventory recorded"}
+    )  # fmt: skip
+
+
+def csv_rows(record: DispensingRecord) -> Iterable[dict[str, str]]:
+    """The record as CSV rows (CSV_COLUMNS): the ledger section, then the counts."""
+    substance = f"{record.substance} (Schedule {record.schedule}, DEA {record.dea_drug_code})"
+    head = {
+        "site": record.site_name, "site_address": record.site_address,
+        "site_dea_number": record.dea_number or "not recorded", "substance": substance,
+    }  # fmt: skip
+    yield from _ledger_rows(record, head)
+    yield from _count_rows(record.counts, head)
 
 
 class Writable(Protocol):
