@@ -33,7 +33,6 @@ from typing import Protocol
 
 from django.db.models import Q, Sum
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -296,11 +295,11 @@ def build_record(
     start: dt.date,
     end: dt.date,
     show_patients: bool,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> DispensingRecord:
     """The dispensing record of `site` for the days `start` to `end` (inclusive, the site's
     days). `show_patients`: names and addresses, else a reference per patient (never loaded).
-    `today`: the site's day late theft/loss filings are judged on (default: now's).
+    `today`: the site's day late theft/loss filings and inventories are judged on.
     Refused: a range that ends before it starts."""
     check_range(start, end)
     registration = SiteRegistration.objects.filter(site=site).first()
@@ -373,9 +372,7 @@ def build_record(
         administrations=_administrations(lines),
         disposals=tuple(line for line in lines if line.is_disposal),
         containers=ledgers,
-        counts=report_counts.build_section(
-            site=site, start=start, end=end, today=today or timezone.localdate(timezone=site.tz)
-        ),
+        counts=report_counts.build_section(site=site, start=start, end=end, today=today),
     )
 
 
@@ -427,7 +424,7 @@ def _administrations(lines: list[Line]) -> tuple[Administration, ...]:
 
 
 def record_for_user(
-    *, user: User, site: Site, start: dt.date, end: dt.date, output: str
+    *, user: User, site: Site, start: dt.date, end: dt.date, output: str, now: dt.datetime
 ) -> DispensingRecord:
     """The record as `user` may see it, audited as one export (its `output`: page, csv, pdf).
     Refused: a user without the report permission, not on the site's staff, or a range that
@@ -438,7 +435,11 @@ def record_for_user(
     if not Membership.objects.filter(user=user, site=site).exists():
         raise ClinicalValueError("by", f"you are not on the staff of {site.name}")
     record = build_record(
-        site=site, start=start, end=end, show_patients=user.has_perm("care.view_patient")
+        site=site,
+        start=start,
+        end=end,
+        show_patients=user.has_perm("care.view_patient"),
+        today=now.astimezone(site.tz).date(),
     )
     record_event(
         actor=user,

@@ -61,8 +61,9 @@ def _record(
 ) -> report.DispensingRecord:
     data = form.cleaned_data
     return report.record_for_user(
-        user=request.user, site=data["site"], start=data["start"], end=data["end"], output=output
-    )
+        user=request.user, site=data["site"], start=data["start"], end=data["end"],
+        output=output, now=timezone.now(),
+    )  # fmt: skip
 
 
 def _refused(form: ReportForm) -> HttpResponse:

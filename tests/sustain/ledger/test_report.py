@@ -34,11 +34,14 @@ from tests.sustain.ledger.conftest import FRIDAY, MONDAY, PAT_ADDRESS
 pytestmark = pytest.mark.db
 
 TUESDAY = MONDAY + dt.timedelta(days=1)
+LATER = dt.datetime(2026, 12, 2, 15, tzinfo=dt.UTC)  # the day after TUESDAY, when it is run
 D = Decimal
 
 
 def record(site, start=FRIDAY, end=MONDAY, *, show_patients=True):
-    return report.build_record(site=site, start=start, end=end, show_patients=show_patients)
+    return report.build_record(
+        site=site, start=start, end=end, show_patients=show_patients, today=TUESDAY
+    )
 
 
 def balances(ledger) -> list[tuple[int, str, Decimal, Decimal, Decimal, Decimal]]:
@@ -202,7 +205,7 @@ def test_without_patients_a_reference_stands_and_no_name_is_loaded(north, monday
 
 def test_record_for_user_audits_one_export(north, monday_ledger, alex):
     before = AuditEvent.objects.count()
-    report.record_for_user(user=alex, site=north, start=FRIDAY, end=MONDAY, output="csv")
+    report.record_for_user(user=alex, site=north, start=FRIDAY, end=MONDAY, output="csv", now=LATER)
     event = AuditEvent.objects.order_by("seq").last()
     assert AuditEvent.objects.count() == before + 1
     assert (event.action, event.category, event.site, event.reason, event.patient_id) == (
@@ -223,14 +226,18 @@ def test_record_for_user_refuses_other_roles(north, persona, message, request):
     user = request.getfixturevalue(persona)
     before = AuditEvent.objects.count()
     with pytest.raises(ClinicalValueError) as refused:
-        report.record_for_user(user=user, site=north, start=FRIDAY, end=MONDAY, output="page")
+        report.record_for_user(
+            user=user, site=north, start=FRIDAY, end=MONDAY, output="page", now=LATER
+        )
     assert (refused.value.message, AuditEvent.objects.count()) == (message, before)
 
 
 def test_record_for_user_refuses_another_sites_administrator(north, south):
     sid = make_user("sid", "clinic_admin", south)
     with pytest.raises(ClinicalValueError) as refused:
-        report.record_for_user(user=sid, site=north, start=FRIDAY, end=MONDAY, output="page")
+        report.record_for_user(
+            user=sid, site=north, start=FRIDAY, end=MONDAY, output="page", now=LATER
+        )
     assert refused.value.message == "you are not on the staff of North Clinic"
 
 

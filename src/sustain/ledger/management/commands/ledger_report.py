@@ -64,8 +64,9 @@ class Command(PlainCommand):
         output = "pdf" if pdf else "csv"
         try:
             record = report.record_for_user(
-                user=by, site=site, start=options["start"], end=options["end"], output=output
-            )
+                user=by, site=site, start=options["start"], end=options["end"], output=output,
+                now=timezone.now(),
+            )  # fmt: skip
         except ClinicalValueError as error:
             refuse(error.message)
         if pdf is not None:
