@@ -27,7 +27,7 @@ from sustain.infusion import chairside, queries
 from sustain.infusion.enums import EventKind, Stage
 from sustain.infusion.models import Addendum, AdverseEvent, ChairsideRecord, InfusionRecord
 from sustain.infusion.services import StepRefused
-from sustain.ledger import visits as visit_ledgers
+from sustain.ledger import queries as ledger_queries
 from sustain.ledger.api import Amount
 from sustain.scheduling.api import ErrorOut
 from sustain.scheduling.models import Appointment
@@ -622,7 +622,9 @@ def chairside_start(request: HttpRequest, visit_id: int, payload: StartIn) -> St
             raise ClinicalValueError(
                 "confirm", "confirm the patient, the weight, the dose and the pump rate are checked"
             )
-        container = visit_ledgers.get_container_for_user(by, payload.container_id)
+        container = ledger_queries.get_container_for_user(
+            by, payload.container_id, "ledger.draw_stock"
+        )
         return chairside.start_infusion(record=record, container=container, by=by, now=now)
 
     return _step(request, visit_id, AT_THE_CHAIR, act)

@@ -25,7 +25,7 @@ from sustain.accounts.access import (
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site, User
 from sustain.accounts.web import attempt, show_form_errors, show_refusal
-from sustain.ledger import counts
+from sustain.ledger import counts, visits
 from sustain.ledger.count_forms import (
     UNIT_CHOICES,
     FilingForm,
@@ -41,6 +41,7 @@ from sustain.ledger.models import (
     LedgerEntry,
     TheftLossReport,
 )
+from sustain.scheduling.models import Appointment
 from sustain_core.errors import ClinicalValueError
 
 VIEW = "ledger.view_ledgerentry"
@@ -413,15 +414,24 @@ def inventory_new(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def end_of_day(request: AuthenticatedRequest) -> HttpResponse:
     """One page at the end of the day: the site's balance per product, every open container,
-    every unresolved discrepancy, and whether each location was counted today. For someone
-    who counts, balances stay hidden until every location is counted (the count is blind)."""
+    every unresolved discrepancy, today's visits whose ledger is not closed (drawn, neither
+    given nor wasted), and whether each location was counted today. For someone who counts,
+    balances stay hidden until every location is counted (the count is blind)."""
     _view(request)
     site, sites = _site(request)
     day = _today(site)
     page = counts.end_of_day(site, day)
     counts_blind = request.user.has_perm("ledger.count_stock") and not page.all_counted
+    unclosed = visits.open_visits(site, day)
+    unclosed_visits = [
+        (visit, unclosed[visit.pk].note)
+        for visit in Appointment.objects.filter(pk__in=unclosed)
+        .select_related("chair")
+        .order_by("starts_at")
+    ]
     context = {
         "site": site, "sites": sites, "page": page, "day": day, "show_balances": not counts_blind,
+        "unclosed_visits": unclosed_visits,
         "can_count": request.user.has_perm("ledger.count_stock"),
         "can_resolve": request.user.has_perm("ledger.resolve_discrepancy"),
     }  # fmt: skip

@@ -50,6 +50,7 @@ from sustain.ledger.enums import (
     TheftLossKind,
 )
 from sustain.ledger.models import (
+    PUNCTURING,
     Container,
     ContainerBalance,
     Count,
@@ -159,7 +160,7 @@ def holdings(locations: Iterable[Location], at: dt.datetime) -> list[Holding]:
     )
     punctured = LedgerEntry.objects.filter(
         container=OuterRef("pk"),
-        kind__in=(EntryKind.OPEN, EntryKind.DRAW),
+        kind__in=PUNCTURING,
         recorded_at__lte=at,
     )
     candidates = LedgerEntry.objects.filter(
@@ -773,9 +774,9 @@ def end_of_day(site: Site, day: dt.date) -> EndOfDay:
                   "container__number")
     )  # fmt: skip
     punctured = set(
-        LedgerEntry.objects.filter(
-            site=site, kind__in=(EntryKind.OPEN, EntryKind.DRAW)
-        ).values_list("container_id", flat=True)
+        LedgerEntry.objects.filter(site=site, kind__in=PUNCTURING).values_list(
+            "container_id", flat=True
+        )
     )
     totals: dict[str, list[Decimal]] = {}
     open_containers = []

@@ -33,6 +33,8 @@ STRENGTHS_MG_PER_ML = (10, 50, 100)
 # 100 mg/mL is exact in mL (the record's precision, not a clinical rule).
 # The entries that belong to one visit: what was drawn for it, given and wasted.
 VISIT_KINDS = (EntryKind.DRAW, EntryKind.ADMINISTER, EntryKind.WASTE)
+# A container is opened by its first puncture: an opening recorded at the safe, or a draw.
+PUNCTURING = (EntryKind.OPEN, EntryKind.DRAW)
 
 
 class SiteRegistration(models.Model):

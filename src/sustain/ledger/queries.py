@@ -15,8 +15,7 @@ from django.http import Http404
 from sustain.accounts.access import require_permission
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site, User
-from sustain.ledger.enums import EntryKind
-from sustain.ledger.models import Container, LedgerEntry, Location, Lot
+from sustain.ledger.models import PUNCTURING, Container, LedgerEntry, Location, Lot
 
 VIEW = "ledger.view_ledgerentry"
 NAMES = "care.view_patient"  # who may see a patient's name next to a draw or waste
@@ -25,7 +24,7 @@ NAMES = "care.view_patient"  # who may see a patient's name next to a draw or wa
 def _opened() -> Exists:
     return Exists(
         LedgerEntry.objects.filter(
-            container=OuterRef("pk"), kind=EntryKind.OPEN, reversed_by__isnull=True
+            container=OuterRef("pk"), kind__in=PUNCTURING, reversed_by__isnull=True
         )
     )
 

@@ -30,6 +30,7 @@ from sustain.accounts.models import Membership, Site, User
 from sustain.ledger import chain
 from sustain.ledger.enums import EntryKind, Rule
 from sustain.ledger.models import (
+    PUNCTURING,
     Container,
     ContainerBalance,
     Destruction,
@@ -268,7 +269,7 @@ def open_container(*, container: Container, by: User, now: dt.datetime) -> Ledge
     container = _container(container)
     _require(by, "ledger.draw_stock", "a nurse or a prescriber")
     _require_member(by, container.location.site)
-    if container.entries.filter(kind=EntryKind.OPEN).exists():
+    if _opened(container):
         raise ClinicalValueError("container", f"container {container} is already open")
     if _balance(container).balance_mg == 0:
         raise ClinicalValueError("container", f"container {container} is empty")
@@ -322,7 +323,7 @@ def _registration(site: Site, doing: str) -> SiteRegistration:
 
 
 def _opened(container: Container) -> bool:
-    return container.entries.filter(kind=EntryKind.OPEN, reversed_by__isnull=True).exists()
+    return container.entries.filter(kind__in=PUNCTURING, reversed_by__isnull=True).exists()
 
 
 def _sealed_balance(container: Container, field: str, doing: str) -> ContainerBalance:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
-from django.http import Http404
 
 from sustain.accounts.access import users_with_perm
 from sustain.accounts.models import Site, User
@@ -153,15 +152,3 @@ def witness_choices(site: Site, by: User) -> QuerySet[User]:
     """Who may witness `by`'s waste at the site: its other active clinical staff (the waste
     service still refuses the one who drew and a wrong password)."""
     return users_with_perm("ledger.witness_waste", site).exclude(pk=by.pk).order_by("username")
-
-
-def get_container_for_user(user: User, container_id: int) -> Container:
-    """A container at one of the user's sites, or 404 (another site's looks like none)."""
-    container = (
-        Container.objects.select_related("lot__product", "location__site")
-        .filter(pk=container_id, location__site__memberships__user=user)
-        .first()
-    )
-    if container is None:
-        raise Http404("No such container.")
-    return container

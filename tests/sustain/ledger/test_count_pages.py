@@ -307,3 +307,17 @@ def test_lists_take_the_same_queries_for_1_and_3_counts(vials, safe, login, ben,
         assert client.get(url).status_code == 200
     assert Discrepancy.objects.count() == 9
     assert len(three) == len(one)
+
+
+def test_end_of_day_lists_the_visits_whose_ledger_is_not_closed(monday_ledger, login, alex):
+    page = login(alex).get(reverse("ledger:end_of_day")).content.decode()
+    start = page.index("Visits whose ledger is not closed")
+    section = page[start : page.index("</section>", start)]
+    assert "08:00, infusion 1" in section
+    assert "ledger open: 30 mg drawn, not yet given" in section
+    assert monday_ledger.patient.given_name not in section  # the visit by time and chair only
+
+
+def test_end_of_day_says_so_when_every_visit_is_closed(vials, login, alex):
+    page = login(alex).get(reverse("ledger:end_of_day")).content.decode()
+    assert "None: every milligram drawn today is given or wasted." in page

@@ -84,6 +84,8 @@ SHIFT_WEEKS = 26  # from 12 weeks back: the demo's past series and the weeks ahe
 HOURS = (*tuple((day, dt.time(8), dt.time(18)) for day in range(5)), (5, dt.time(9), dt.time(13)))
 # Shared by every demo account; printed at the end. Demo database only.
 DEMO_PASSWORD = "ketamine-demo-2026"  # noqa: S105 - demo accounts only, refused unless DEBUG
+# Second infusions stopped early at the patient's request, their remainder wasted with a witness.
+STOPPED_EARLY = 3
 PROTOCOL = DEPRESSION_INDUCTION_V1
 # Today's board at every stage of the chair-side record: (given name, family name, sex,
 # weight kg, how many minutes before the demo clock the visit starts, the stage reached).
@@ -397,6 +399,7 @@ class Command(BaseCommand):
             self.staff[username] = user
         self.prescriber = self.staff["dr.ada"]
         self.nurses = [self.staff["nurse.ben"], self.staff["nurse.cleo"]]
+        self.stopped_early = 0
         self.scheduler = self.staff["sam.scheduler"]
         admin = self.staff["alex.admin"]
         directors.designate_medical_director(
@@ -703,9 +706,16 @@ class Command(BaseCommand):
                 story.check_in_and_ready(appointment, self.nurses[0], at=appointment.starts_at)
                 break
             clearance = "Seen at the chair: passive thoughts, no plan; safe to proceed today."
+            nurse = self.rng.choice(self.nurses)
+            # The first STOPPED_EARLY second infusions are stopped at the patient's request at
+            # 30 minutes: the pump's share is given and the rest wasted before the other nurse.
+            stopped = k == 2 and self.stopped_early < STOPPED_EARLY
+            self.stopped_early += stopped
+            witness = next(n for n in self.nurses if n != nurse)
             story.uneventful_infusion(
-                appointment, self.rng.choice(self.nurses), self.prescriber,
-                vial_mg_per_ml=plan.vial, until=self.now, clearance=clearance if flagged else "",
+                appointment, nurse, self.prescriber, vial_mg_per_ml=plan.vial, until=self.now,
+                clearance=clearance if flagged else "", stop_at_minute=30 if stopped else None,
+                witness=(witness, DEMO_PASSWORD) if stopped else None,
             )  # fmt: skip
             given.append(appointment)
         return given
