@@ -22,6 +22,7 @@ from sustain.ledger import services as ledger
 from sustain.ledger.models import Container, Location, Product, SiteRegistration, Supplier
 from sustain.ledger.visits import usable_containers
 from sustain.scheduling.models import Appointment
+from sustain_core import registration
 from sustain_core.errors import ClinicalValueError
 from sustain_core.infusion_day import Vitals
 
@@ -60,15 +61,25 @@ def stock(
     containers: int = 3,
     lot: str = "",
     expires_on: dt.date | None = None,
+    address: str = "",
 ) -> list[Container]:
     """The site's ketamine stock through the ledger's own service (ledger.services
     .receive_stock, by `by`, a clinic administrator): its DEA registration (2 letters and 7
-    digits; made up from the site's id), a supplier, the product of `strength_mg_per_ml`
+    digits with their check digit, made up from the site's id; the registered `address`), a
+    supplier, the product of `strength_mg_per_ml`
     (VIALS) and `containers` vials of one lot received `on` that day into the site's safe,
     expiring 2 years later unless `expires_on` says."""
-    SiteRegistration.objects.get_or_create(site=site, defaults={"dea_number": f"FS{site.pk:07d}"})
+    digits = f"{site.pk:06d}"
+    SiteRegistration.objects.get_or_create(
+        site=site,
+        defaults={
+            "dea_number": f"FS{digits}{registration.dea_check_digit(digits)}",
+            "registrant_name": site.name,
+            "address": address,
+        },
+    )
     supplier, _ = Supplier.objects.get_or_create(
-        dea_number="PH0000001",
+        dea_number="PH7654329",
         defaults={"name": "Henry Schein", "address": "135 Duryea Road, Melville, NY 11747"},
     )
     volume, ndc = VIALS[strength_mg_per_ml]

@@ -406,7 +406,8 @@ def _dose(
     view: queries.ChairsideView, record: ChairsideRecord | None, name: Callable[[int | None], str]
 ) -> DoseOut | None:
     """The dose given, or else the plan for this visit (None: no plan, see dose_refused)."""
-    given, plan = view.given, view.plan
+    given = view.given
+    plan = view.plans[0][1] if view.plans else None
     if given is not None:
         made_up = given.preparation
         return DoseOut(

@@ -16,7 +16,7 @@ from sustain.infusion import chairside, services
 from sustain.infusion.charts import Reading, vitals_chart
 from sustain.infusion.enums import Stage
 from sustain.infusion.models import ChairsideRecord, InfusionEvent, InfusionRecord, VitalsReading
-from sustain.ledger.visits import VisitLedger, visit_ledger
+from sustain.ledger.visits import VisitLedger, usable_containers, visit_ledger
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.models import Appointment
 from sustain_core import dosing, infusion_day, protocols
@@ -112,7 +112,9 @@ class ChairsideView:
     record: ChairsideRecord | None
     protocol: protocols.Protocol
     gate: tuple[infusion_day.GateFailure, ...]
-    plan: dosing.DosePlan | dosing.HourlyDosePlan | None
+    # The dose planned for each vial strength the site holds usable stock of (the start form's
+    # first vial's strength first): the volume to draw depends on the vial chosen.
+    plans: list[tuple[Decimal, dosing.DosePlan | dosing.HourlyDosePlan]]
     plan_refused: str
     vial: Decimal
     given: InfusionRecord | None
@@ -129,6 +131,18 @@ class ChairsideView:
     ledger: VisitLedger
 
 
+def _stock_strengths(appointment: Appointment, now: dt.datetime) -> list[Decimal]:
+    """The vial strengths a dose can be drawn from at the visit's site today (its usable stock,
+    in the order the start form offers it), or the usual 50 mg/mL when it holds none."""
+    site = appointment.site
+    offered = usable_containers(site, now.astimezone(site.tz).date()).values_list(
+        "lot__product__strength_mg_per_ml", flat=True
+    )
+    strengths = [Decimal(s) for s in dict.fromkeys(offered)]
+    allowed = [s for s in strengths if s in dosing.ALLOWED_VIAL_MG_PER_ML]
+    return allowed or [dosing.ALLOWED_VIAL_MG_PER_ML[-1]]
+
+
 def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideView:
     """Everything the chair-side page shows of the visit (its caller checked the access and
     audits the read)."""
@@ -136,14 +150,17 @@ def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideVi
     protocol = protocol_versions.protocol_for(appointment.course)
     safety, plan_of_watch = protocol.safety, protocol.monitoring
     given = InfusionRecord.objects.filter(appointment=appointment).first()
-    vial = given.vial_mg_per_ml if given else dosing.ALLOWED_VIAL_MG_PER_ML[-1]
-    plan, refused = None, ""
+    strengths = [given.vial_mg_per_ml] if given else _stock_strengths(appointment, now)
+    plans, refused = [], ""
     if given is None:
+        rules = current_rules(appointment.site).as_rules()
         try:
-            plan = services.plan_dose(
-                appointment=appointment, vial_mg_per_ml=vial,
-                rules=current_rules(appointment.site).as_rules(),
-            )  # fmt: skip
+            plans = [
+                (strength, services.plan_dose(
+                    appointment=appointment, vial_mg_per_ml=strength, rules=rules,
+                ))
+                for strength in strengths
+            ]  # fmt: skip
         except ClinicalValueError as error:
             refused = error.message
     readings = list(record.vitals.select_related("recorded_by")) if record else []
@@ -163,9 +180,9 @@ def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideVi
         gate=chairside.gate(record, now=now)
         if record is not None and record.stage in chairside.BEFORE_START
         else (),
-        plan=plan,
+        plans=plans,
         plan_refused=refused,
-        vial=vial,
+        vial=strengths[0],
         given=given,
         readings=rows,
         chart=vitals_chart(

@@ -332,6 +332,26 @@ def test_the_page_starts_from_a_vial_of_the_sites_usable_stock(visit, ben, alex,
     assert InfusionRecord.objects.get().draw.container == stocked[1]
 
 
+def test_the_page_plans_the_dose_for_each_strength_in_stock(visit, ben, alex, login, stocked):
+    """The volume to draw depends on the vial: with 50 and 10 mg/mL stock the page shows the
+    plan for each, so the nurse never reads a 50 mg/mL volume for a 10 mg/mL vial."""
+    story.stock(visit.site, alex, on=dt.date(2026, 11, 23), strength_mg_per_ml=10, containers=1)
+    ready(visit, ben)
+    with time_machine.travel(minutes(visit, 15), tick=False):
+        page = login(ben).get(f"/visits/{visit.pk}/infusion/")
+    strengths = [strength for strength, _ in page.context["view"].plans]
+    assert strengths == [Decimal(10), Decimal(50)]  # the form's order: the earliest expiry first
+    text = page.content.decode()
+    assert "From a 10 mg/mL vial" in text
+    assert "From a 50 mg/mL vial" in text
+    preparations = [plan.preparation for _, plan in page.context["view"].plans]
+    # Each syringe's marks round its own volume: 3.4 mL of 10 mg/mL, 0.70 mL of 50 mg/mL.
+    assert [(p.vial_mg_per_ml, p.drawn_ml) for p in preparations] == [
+        (Decimal(10), Decimal("3.4")), (Decimal(50), Decimal("0.70")),
+    ]  # fmt: skip
+    assert "3.4 mL" in text
+
+
 def test_the_page_ends_a_stopped_infusion_wastes_with_a_witness_and_the_board_shows_it(
     visit, ben, nia, ada, login
 ):

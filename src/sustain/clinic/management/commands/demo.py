@@ -62,6 +62,7 @@ from sustain_core.protocols import DEPRESSION_INDUCTION_V1, Protocol, get_protoc
 
 SITE_NAME = "Riverside Infusion Clinic"
 SITE_TZ = "America/New_York"
+SITE_ADDRESS = "40 Market Street, Poughkeepsie, NY 12601"  # the registered location (made up)
 CHAIRS = 6
 EXTENDED_CHAIRS = ("Chair 6",)  # reclines fully: for 4-hour pain infusions
 # Staffing rules (clinic settings, unconfirmed): patients per nurse in each phase and where a
@@ -373,7 +374,14 @@ class Command(BaseCommand):
         received = first - dt.timedelta(days=7)
         admin = self.staff["alex.admin"]
         vials = [
-            *story.stock(self.site, admin, on=received, strength_mg_per_ml=50, containers=20),
+            *story.stock(
+                self.site,
+                admin,
+                on=received,
+                strength_mg_per_ml=50,
+                containers=20,
+                address=SITE_ADDRESS,
+            ),
             *story.stock(self.site, admin, on=received, strength_mg_per_ml=10, containers=15),
         ]
         self.stdout.write(
