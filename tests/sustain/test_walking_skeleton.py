@@ -117,7 +117,9 @@ def test_walking_skeleton_register_enrol_book_measure_infuse(login, north, ada, 
         response = nurse.get(at_the_chair)
         view = response.context["view"]
         assert view.gate == ()  # every pre-infusion check holds
-        assert (view.plan.dose_mg, view.plan.drug_volume_ml, view.plan.pump_rate_ml_per_h) == (
+        ((strength, plan),) = view.plans  # the site's stock: 50 mg/mL vials only
+        assert strength == Decimal(50)
+        assert (plan.dose_mg, plan.drug_volume_ml, plan.pump_rate_ml_per_h) == (
             Decimal("35"),
             Decimal("0.7"),
             Decimal("150.0"),

@@ -27,6 +27,7 @@ from sustain.scheduling.services import book_series
 from sustain.scheduling.staff import site_profile
 from sustain_core.outcomes import Outcome, classify
 from sustain_core.protocols import DEPRESSION_INDUCTION_V1
+from sustain_core.registration import dea_number
 
 pytestmark = [pytest.mark.db]
 
@@ -154,7 +155,10 @@ def test_demo_loads_a_working_clinic(db, settings):
     # witness; the chain verifies and every balance is the sum of its entries.
     assert InfusionRecord.objects.filter(draw__isnull=True).count() == 0
     assert {v.name for v in Location.objects.all()} == {"Safe"}
-    assert SiteRegistration.objects.get().dea_number == f"FS{Site.objects.get().pk:07d}"
+    registration = SiteRegistration.objects.get()
+    assert registration.dea_number[:8] == f"FS{Site.objects.get().pk:06d}"
+    assert registration.address == "40 Market Street, Poughkeepsie, NY 12601"
+    assert dea_number(registration.dea_number) == registration.dea_number  # its check digit
     ended = Appointment.objects.filter(chairside__ended_at__isnull=False)
     assert ended.count() == 16 * 6 + 29 + 3
     assert all(visit_ledger(visit).closed for visit in ended)
