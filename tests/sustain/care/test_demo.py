@@ -17,7 +17,15 @@ from sustain.care.models import Alert, Assessment, AssessmentAnswer, Course, Pat
 from sustain.clinic.management.commands.demo import TODAY_AT_THE_CHAIR
 from sustain.infusion.models import InfusionRecord
 from sustain.ledger.chain import verify_chain as verify_ledger
-from sustain.ledger.models import Location, SiteRegistration
+from sustain.ledger.enums import EntryKind
+from sustain.ledger.models import (
+    Count,
+    Discrepancy,
+    Inventory,
+    LedgerEntry,
+    Location,
+    SiteRegistration,
+)
 from sustain.ledger.services import balances_match_entries
 from sustain.ledger.visits import open_visits, visit_ledger
 from sustain.portal.models import Invitation
@@ -268,6 +276,23 @@ def test_demo_loads_a_working_clinic(db, settings):
     }
     site = Site.objects.get()
     assert [s for s in site_profile(site, now, now + dt.timedelta(days=30)) if s.short] == []
+
+    # The ledger's counts (issue 12, item 9): each past open day counted, one open discrepancy.
+    assert "one open discrepancy" in output
+    (open_one,) = Discrepancy.objects.filter(resolution="")
+    assert open_one.difference_mg == -5
+    assert open_one.count.occurred_on == dt.date(2026, 11, 24)  # the day before the demo's today
+    assert Discrepancy.objects.count() == 1
+    days = set(Count.objects.values_list("occurred_on", flat=True))
+    assert dt.date(2026, 11, 26) not in days  # Thanksgiving: closed
+    assert max(days) == dt.date(2026, 11, 24)
+    assert all(day.weekday() < 5 for day in days)
+    assert Inventory.objects.get().kind == "initial"
+    # Three second infusions stopped early and today's signed visit (stopped at 30 minutes):
+    # their remainder wasted before the other nurse.
+    wastes = LedgerEntry.objects.filter(kind=EntryKind.WASTE)
+    assert wastes.count() == 4
+    assert all(w.witness_id not in (None, w.actor_id) for w in wastes)
 
     with pytest.raises(CommandError, match="database is not empty"):
         load_demo()
