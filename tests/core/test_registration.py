@@ -5,6 +5,8 @@ import pytest
 from sustain_core import registration
 from sustain_core.errors import ClinicalValueError
 
+pytestmark = pytest.mark.core
+
 
 @pytest.mark.parametrize(
     ("typed", "number"),
