@@ -29,7 +29,8 @@ def waiting(north, ada, sam):
         patient = care.register_patient(
             by=sam, site=north, given_name=f"W{n}", family_name="Wait", sex="unknown",
             date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now()
+            weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now(),
+            confirm_duplicate=True,  # one family born one day: distinct people
         )  # fmt: skip
         courses.append(
             care.enrol_patient(
