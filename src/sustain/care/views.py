@@ -113,6 +113,8 @@ def patient_create(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, "Patient registered.")
             return _to_patient(patient.pk)
+    if not duplicates:  # the confirmation is asked only with the patients it is about
+        form.fields["confirm_duplicate"].widget = forms.HiddenInput()
     return render(
         request,
         "care/patient_form.html",

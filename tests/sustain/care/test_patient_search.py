@@ -165,7 +165,9 @@ def test_a_possible_duplicate_is_refused_until_confirmed(
     assert refused.status_code == 400
     assert [str(p) for p in refused.context["duplicates"]] == duplicates
     assert "may be the same person" in refused.context["form"].errors["confirm_duplicate"][0]
-    assert "Possibly already registered" in refused.content.decode()
+    page = refused.content.decode()
+    assert "Possibly already registered" in page
+    assert 'type="checkbox" name="confirm_duplicate"' in page
     assert Patient.objects.count() == count
     assert AuditEvent.objects.filter(action="create").count() == created
 
@@ -188,7 +190,10 @@ def test_a_possible_duplicate_is_refused_until_confirmed(
     ],
 )
 def test_someone_else_is_registered_without_asking(login, people, north, sam, changes):
-    response = login(sam).post("/patients/new/", FORM | changes | {"site": north.pk})
+    client = login(sam)
+    form = client.get("/patients/new/").content.decode()
+    assert 'type="hidden" name="confirm_duplicate"' in form  # not asked before it is needed
+    response = client.post("/patients/new/", FORM | changes | {"site": north.pk})
     assert response.status_code == 302
     assert Patient.objects.filter(site=north).count() == 4
 
