@@ -60,3 +60,4 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/series_search.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/patient_list.py

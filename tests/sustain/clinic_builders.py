@@ -54,12 +54,15 @@ def register(
     height_cm: Decimal | None = Decimal("175.0"),
 ) -> Patient:
     """A patient with depression, weighed `on` the day registered, 175 cm tall by default (the
-    clinic's default weight rule needs a height; at 64 kg the BMI is 20.9: actual weight)."""
+    clinic's default weight rule needs a height; at 64 kg the BMI is 20.9: actual weight).
+    Every one is born on one day, so one family's are confirmed as distinct people (the
+    duplicate check has its own tests)."""
     return care.register_patient(
         by=by, site=site, given_name=given, family_name=family,
         date_of_birth=dt.date(1975, 3, 4), sex="male", phone="555-0111",
         email=f"{given.lower()}@example.com", primary_condition="depression",
         weight_kg=weight_kg, height_cm=height_cm, today=on, now=at(site, on, 9),
+        confirm_duplicate=True,
     )  # fmt: skip
 
 

@@ -40,7 +40,9 @@ RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 # under, and one more with issue 10: the last infusion's chair-side record, which the
 # titration suggestion reads in one query; and one more with issue 11: the medication list,
 # read in one query, which the front desk's page never reads).
-PATIENT_LIST = 15
+# Two more with issue 13's pagination: the matching patients counted, then the page's found
+# (only they are read with their course and alerts).
+PATIENT_LIST = 17
 PATIENT_PAGE = {"prescriber": 44, "nurse": 42, "scheduler": 24}
 # One more each with issue 12: the visits whose ledger is open (ledger.visits.open_visits).
 DAY_BOARD = {"page": 27, "fragment": 26}
@@ -103,6 +105,21 @@ def test_patient_list(login, protocol, north, ada, ben, sam, patients, django_as
         with django_assert_num_queries(PATIENT_LIST):
             response = client.get("/")
     assert [p.open_alerts for p in response.context["patients"]] == [1] * patients
+
+
+@pytest.mark.parametrize("patients", [3, 60])
+def test_patient_list_search(login, north, sam, ben, patients, django_assert_num_queries):
+    """A search, sorted and paged (issue 13): the same queries for 3 patients as for 60 (page 2
+    of 2, or the only one when page 2 is past the end)."""
+    for n in range(patients):
+        build.register(north, sam, f"P{n:02d}", "Searched", on=dt.date(2026, 11, 23))
+    build.register(north, sam, "Not", "Found", on=dt.date(2026, 11, 23))
+    client = login(ben)
+    with django_assert_num_queries(PATIENT_LIST):
+        response = client.post("/", {"q": "search", "sort": "-name", "page": "2"})
+    assert [p.given_name for p in response.context["patients"]] == [
+        f"P{n:02d}" for n in reversed(range(patients))
+    ][-10 if patients == 60 else 0 :]
 
 
 @pytest.mark.parametrize("role", list(PATIENT_PAGE))

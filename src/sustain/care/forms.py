@@ -43,9 +43,38 @@ class PatientForm(forms.Form):
         ),
     )
 
+    confirm_duplicate = forms.BooleanField(
+        label="Register anyway: this is not one of the patients listed",
+        required=False,
+        help_text="Asked only when the site has a patient of the same name and date of birth",
+    )
+
     def __init__(self, *args: object, sites: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["site"].queryset = sites  # type: ignore[attr-defined]
+
+
+class PatientSearchForm(forms.Form):
+    """The patient list's search (issue 13), sent by POST so the term, a patient's name or
+    date of birth, is never in a URL or a server log."""
+
+    q = forms.CharField(
+        label="Search",
+        max_length=100,
+        required=False,
+        help_text="A part of the name, or the date of birth as YYYY-MM-DD",
+    )
+    sort = forms.ChoiceField(
+        label="Sort by",
+        choices=[
+            ("name", "Name, A–Z"),
+            ("-name", "Name, Z–A"),
+            ("born", "Date of birth, oldest first"),
+            ("-born", "Date of birth, youngest first"),
+        ],
+        required=False,
+    )
+    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
 
 class AssessmentMetaForm(forms.Form):

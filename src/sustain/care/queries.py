@@ -4,11 +4,13 @@ audit event; the write a view goes on to make is audited by its service.
 """
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils.safestring import SafeString
@@ -21,6 +23,7 @@ from sustain.care import charts, protocol_versions
 from sustain.care.enums import AlertStatus
 from sustain.care.models import Alert, Assessment, Course, Medication, Patient
 from sustain_core import instruments, maintenance, measurement, medications, outcomes, protocols
+from sustain_core.errors import ClinicalValueError
 
 SCORES = "care.view_assessment"  # scores, item answers, charts, outcomes
 ALERTS = "care.view_alert"  # alert kinds, the scores behind them, who they are for
@@ -77,12 +80,56 @@ def record_patient_read(user: User, patient: Patient) -> None:
     )
 
 
-def patients_for_user(user: User) -> QuerySet[Patient]:
-    """The patients of the user's sites with their latest course's status and, for roles that
-    see alerts, their open alerts. One audit event for the list."""
+PATIENTS_PER_PAGE = 50
+# The patient list's orders (issue 13): by name or by date of birth, each either way (the
+# reverse wholly reversed, so the same index reads it backwards); the primary key last, so a
+# page never repeats or skips a patient between two requests.
+PATIENT_ORDERS = {
+    "name": ("family_name", "given_name", "pk"),
+    "-name": ("-family_name", "-given_name", "-pk"),
+    "born": ("date_of_birth", "family_name", "given_name", "pk"),
+    "-born": ("-date_of_birth", "-family_name", "-given_name", "-pk"),
+}
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def patient_search(q: str) -> Q:
+    """What the patient list's search term matches: each word a part of the given or family
+    name, or of the phone number (case-insensitive), or a word typed as YYYY-MM-DD the exact
+    date of birth. Refused, naming the term, for a YYYY-MM-DD word that is no date."""
+    found = Q()
+    for word in q.split():
+        if _DATE_LIKE.fullmatch(word):
+            try:
+                found &= Q(date_of_birth=dt.date.fromisoformat(word))
+            except ValueError:
+                raise ClinicalValueError("q", f"{word} is not a date (YYYY-MM-DD)") from None
+        else:
+            found &= (
+                Q(given_name__icontains=word)
+                | Q(family_name__icontains=word)
+                | Q(phone__icontains=word)
+            )
+    return found
+
+
+def patients_for_user(
+    user: User, *, q: str = "", sort: str = "name", page: int | None = None
+) -> Page:
+    """Page `page` (PATIENTS_PER_PAGE a page; the last for one past the end) of the patients
+    of the user's sites matching `q` (patient_search), in the order `sort` names
+    (PATIENT_ORDERS), with their latest course's status and, for roles that see alerts, their
+    open alerts. The page's patients are found first, then only they are read with their
+    course and alerts, so a page of 10,000 patients reads 50. One audit event for the list."""
     require_permission(user, "care.view_patient", category=DataCategory.DEMOGRAPHICS)
+    if sort not in PATIENT_ORDERS:
+        raise ClinicalValueError("sort", f"the list is sorted by {', '.join(PATIENT_ORDERS)}")
+    found = Patient.objects.filter(patient_search(q), site__in=sites_for_user(user)).order_by(
+        *PATIENT_ORDERS[sort]
+    )
+    listed = Paginator(found.values_list("pk", flat=True), PATIENTS_PER_PAGE).get_page(page)
     patients = (
-        Patient.objects.filter(site__in=sites_for_user(user))
+        found.filter(pk__in=list(listed.object_list))
         .select_related("site")
         .annotate(
             course_status=Subquery(
@@ -96,8 +143,9 @@ def patients_for_user(user: User) -> QuerySet[Patient]:
         patients = patients.annotate(
             open_alerts=Count("alerts", filter=Q(alerts__status=AlertStatus.OPEN))
         )
+    listed.object_list = list(patients)  # type: ignore[arg-type]
     record_event(actor=user, action=AuditAction.READ, category=DataCategory.DEMOGRAPHICS)
-    return patients
+    return listed
 
 
 def alerts_for_user(user: User) -> QuerySet[Alert]:

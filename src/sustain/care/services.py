@@ -100,6 +100,35 @@ def _check_address(address: str) -> None:
         )
 
 
+class PossibleDuplicates(ClinicalValueError):
+    """A registration refused until confirmed: `patients` may be the same person."""
+
+    def __init__(self, patients: list[Patient]) -> None:
+        super().__init__(
+            "confirm_duplicate",
+            f"{len(patients)} patient(s) at this site may be the same person: check them, "
+            "then confirm to register anyway",
+        )
+        self.patients = patients
+
+
+def possible_duplicates(
+    site: Site, *, given_name: str, family_name: str, date_of_birth: dt.date
+) -> list[Patient]:
+    """The site's patients who may be the one being registered (issue 13): the same family
+    name and date of birth, or the same given and family name born within a day of it (a
+    typing slip), names compared case-insensitively."""
+    within_a_day = (date_of_birth - dt.timedelta(days=1), date_of_birth + dt.timedelta(days=1))
+    return list(
+        Patient.objects.filter(
+            models.Q(date_of_birth=date_of_birth)
+            | models.Q(given_name__iexact=given_name.strip(), date_of_birth__range=within_a_day),
+            site=site,
+            family_name__iexact=family_name.strip(),
+        )
+    )
+
+
 @transaction.atomic
 def register_patient(
     *,
@@ -117,17 +146,24 @@ def register_patient(
     now: dt.datetime,
     height_cm: Decimal | None = None,
     address: str = "",
+    confirm_duplicate: bool = False,
 ) -> Patient:
+    """Register a patient at a site the user is a member of. Refused (PossibleDuplicates,
+    nothing saved) while the site has a possible duplicate (possible_duplicates), unless
+    `confirm_duplicate`."""
     validate_date_of_birth(date_of_birth, today=today)
     dosing.validate_weight_kg(weight_kg)
     if height_cm is not None:
         dosing.validate_height_cm(height_cm)
     if not site.memberships.filter(user=by).exists():
         raise ClinicalValueError("site", f"you are not a member of {site.name}")
-    if len(address.strip()) > ADDRESS_MAX_CHARS:
-        raise ClinicalValueError(
-            "address", f"the address is at most {ADDRESS_MAX_CHARS} characters"
+    _check_address(address)
+    if not confirm_duplicate and (
+        duplicates := possible_duplicates(
+            site, given_name=given_name, family_name=family_name, date_of_birth=date_of_birth
         )
+    ):
+        raise PossibleDuplicates(duplicates)
     patient = Patient(
         site=site,
         given_name=given_name.strip(),

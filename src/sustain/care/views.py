@@ -21,9 +21,10 @@ from sustain.accounts.access import (
     require_permission,
     sites_for_user,
 )
-from sustain.accounts.enums import DataCategory
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site
-from sustain.accounts.web import attempt, show_form_errors
+from sustain.accounts.web import attempt, show_form_errors, show_refusal
 from sustain.care import protocol_versions, queries, rules, services
 from sustain.care.enums import CourseStatus
 from sustain.care.forms import (
@@ -36,11 +37,13 @@ from sustain.care.forms import (
     MedicationForm,
     MessageRulesForm,
     PatientForm,
+    PatientSearchForm,
     StopMedicationForm,
     WeightForm,
 )
 from sustain.care.models import Course, Patient
 from sustain_core import clinic_rules
+from sustain_core.errors import ClinicalValueError
 from sustain_core.numbers import plain
 
 T = TypeVar("T")
@@ -50,39 +53,73 @@ def _to_patient(patient_id: int) -> HttpResponse:
     return redirect("clinic:patient_detail", patient_id=patient_id)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 def patient_list(request: AuthenticatedRequest) -> HttpResponse:
+    """The patients of the user's sites, a page at a time. The search term, page and order
+    come by POST (PatientSearchForm), so no patient's name or date of birth is ever in a URL;
+    a GET shows the first page by name."""
+    form = PatientSearchForm(request.POST if request.method == "POST" else None)
+    search = form.cleaned_data if form.is_valid() else {}
+    patients = attempt(
+        request,
+        lambda: queries.patients_for_user(
+            request.user,
+            q=search.get("q", ""),
+            sort=search.get("sort") or "name",
+            page=search.get("page"),
+        ),
+        form=form,
+    )
+    if patients is None:  # a term that is no date: the first page of everyone, by name
+        patients = queries.patients_for_user(request.user)
     context = {
-        "patients": queries.patients_for_user(request.user),
+        "form": form,
+        "patients": patients,
         "course_labels": dict(CourseStatus.choices),
         "sees_alerts": request.user.has_perm(queries.ALERTS),
     }
-    return render(request, "care/patient_list.html", context)
+    return render(request, "care/patient_list.html", context, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def patient_create(request: AuthenticatedRequest) -> HttpResponse:
+    """Register a patient. A possible duplicate at the site (services.possible_duplicates) is
+    listed, by name and date of birth, and the form asks to confirm before registering."""
     require_permission(request.user, "care.add_patient", category=DataCategory.DEMOGRAPHICS)
     form = PatientForm(request.POST or None, sites=sites_for_user(request.user))
+    duplicates: list[Patient] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        patient = attempt(
-            request,
-            lambda: services.register_patient(
+        try:
+            patient = services.register_patient(
                 by=request.user,
                 today=timezone.localdate(timezone=data["site"].tz),
                 now=timezone.now(),
                 **data,
-            ),
-            form=form,
-            success="Patient registered.",
-        )
-        if patient is not None:
+            )
+        except services.PossibleDuplicates as error:
+            duplicates = error.patients
+            record_event(
+                actor=request.user,
+                action=AuditAction.READ,
+                category=DataCategory.DEMOGRAPHICS,
+                site=data["site"],
+            )
+            show_refusal(request, error, form)
+        except ClinicalValueError as error:
+            show_refusal(request, error, form)
+        else:
+            messages.success(request, "Patient registered.")
             return _to_patient(patient.pk)
+    if not duplicates:  # the confirmation is asked only with the patients it is about
+        form.fields["confirm_duplicate"].widget = forms.HiddenInput()
     return render(
-        request, "care/patient_form.html", {"form": form}, status=400 if form.errors else 200
+        request,
+        "care/patient_form.html",
+        {"form": form, "duplicates": duplicates},
+        status=400 if form.errors else 200,
     )
 
 

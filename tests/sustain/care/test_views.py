@@ -121,7 +121,8 @@ def test_patient_list_query_count_does_not_grow_with_patients(login, ada, sam, n
     for n in range(2):
         services.register_patient(
             by=sam, site=north, given_name=f"N{n}", family_name="Extra", sex="unknown",
-            date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
+            date_of_birth=dt.date(1990, 1, 1 + n), phone="", email="",
+            primary_condition="depression",
             weight_kg=pat.weights.get().weight_kg, today=dt.date(2026, 11, 27), now=timezone.now()
         )  # fmt: skip
     with CaptureQueriesContext(connection) as three:

@@ -167,7 +167,8 @@ def test_concurrent_series_for_different_patients_never_overlap(north, ada, sam)
         patient = care_services.register_patient(
             by=sam, site=north, given_name=f"P{n}", family_name="Race", sex="unknown",
             date_of_birth=dt.date(1985, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=Decimal("70"), today=dt.date(2026, 11, 27), now=timezone.now()
+            weight_kg=Decimal("70"), today=dt.date(2026, 11, 27), now=timezone.now(),
+            confirm_duplicate=True,  # one family born one day: distinct people
         )  # fmt: skip
         courses.append(enrol(patient, ada))
 

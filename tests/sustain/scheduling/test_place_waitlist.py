@@ -29,7 +29,8 @@ def waiting(north, ada, sam):
         patient = care.register_patient(
             by=sam, site=north, given_name=f"W{n}", family_name="Wait", sex="unknown",
             date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
-            weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now()
+            weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now(),
+            confirm_duplicate=True,  # one family born one day: distinct people
         )  # fmt: skip
         courses.append(
             care.enrol_patient(
@@ -80,7 +81,8 @@ def test_the_waitlist_keeps_the_nurse_ratio_and_long_visits_in_extended_chairs(
     patient = care.register_patient(
         by=sam, site=north, given_name="Long", family_name="Wait", sex="unknown",
         date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="chronic_pain",
-        weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now()
+        weight_kg=Decimal("70"), today=NOW.date(), now=timezone.now(),
+        confirm_duplicate=True,  # one family born one day: distinct people
     )  # fmt: skip
     crps = care.enrol_patient(
         patient=patient,

@@ -65,7 +65,8 @@ def new_course(
     patient = care_services.register_patient(
         by=sam, site=site, given_name=name, family_name="Staffed", sex="unknown",
         date_of_birth=dt.date(1985, 1, 1), phone="", email="", primary_condition=condition,
-        weight_kg=Decimal("70"), today=dt.date(2026, 11, 27), now=timezone.now()
+        weight_kg=Decimal("70"), today=dt.date(2026, 11, 27), now=timezone.now(),
+        confirm_duplicate=True,  # one family born one day: distinct people
     )  # fmt: skip
     return care_services.enrol_patient(
         patient=patient, protocol_key=key, protocol_version=1, by=ada, now=timezone.now()
