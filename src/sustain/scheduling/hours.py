@@ -119,9 +119,7 @@ def set_opening_hours(
     ]
     record_event(
         actor=by, action=AuditAction.UPDATE, category=DataCategory.SCHEDULE, site=site, obj=site,
-        reason="opening hours: " + "; ".join(
-            f"{Weekday(w).label[:3]} {o:%H:%M}–{c:%H:%M}" for w, o, c in rows
-        ),
+        reason="opening hours",
     )  # fmt: skip
     return saved
 
@@ -157,7 +155,7 @@ def _create_closures(
         closure.save()
         record_event(
             actor=by, action=AuditAction.CREATE, category=DataCategory.SCHEDULE, site=site,
-            obj=closure, reason=f"closed {day:%Y-%m-%d}: {reason}",
+            obj=closure, reason=f"closed {day:%Y-%m-%d}",
         )  # fmt: skip
         created.append(closure)
     return created
@@ -195,7 +193,7 @@ def remove_closure(*, closure: Closure, by: User) -> None:
     staff.lock_site(closure.site)
     record_event(
         actor=by, action=AuditAction.DELETE, category=DataCategory.SCHEDULE, site=closure.site,
-        obj=closure, reason=f"reopened {closure.date:%Y-%m-%d} (was: {closure.reason})",
+        obj=closure, reason=f"reopened {closure.date:%Y-%m-%d}",
     )  # fmt: skip
     closure.delete()
 
@@ -217,7 +215,7 @@ def set_holiday_country(*, site: Site, country: str, subdivision: str, by: User)
     site.save(update_fields=["holiday_country", "holiday_subdivision"])
     record_event(
         actor=by, action=AuditAction.UPDATE, category=DataCategory.SCHEDULE, site=site, obj=site,
-        reason=f"public holidays of {'-'.join(filter(None, [country, subdivision])) or 'none'}",
+        reason=f"holidays {'-'.join(filter(None, [country, subdivision])) or 'none'}",
     )  # fmt: skip
     return site
 

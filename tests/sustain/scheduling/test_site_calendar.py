@@ -54,7 +54,7 @@ def test_an_administrator_sets_the_hours_and_other_roles_read_them(login, alex, 
         (3, "08:00", "18:00"), (4, "08:00", "16:00"), (5, "09:00", "13:00"),
     ]  # fmt: skip
     assert AuditEvent.objects.filter(
-        actor=alex, action="update", object_type="accounts.Site", reason__contains="Sat 09:00"
+        actor=alex, action="update", object_type="accounts.Site", reason="opening hours"
     ).exists()
 
     page = login(sam).get("/schedule/calendar/")
@@ -119,7 +119,10 @@ def test_a_closure_range_is_added_audited_and_removed(login, alex, north):
     assert client.post(f"/schedule/calendar/closures/{closures[0].pk}/remove/").status_code == 302
     assert [c.date.day for c in north.closures.order_by("date")] == [24, 25]
     assert AuditEvent.objects.filter(
-        action="delete", object_type="scheduling.Closure", object_id=str(closures[0].pk)
+        action="delete",
+        object_type="scheduling.Closure",
+        object_id=str(closures[0].pk),
+        reason="reopened 2026-12-23",
     ).exists()
 
 
@@ -191,7 +194,7 @@ def test_the_holiday_country_is_checked_against_the_list(login, alex, north):
     assert client.post("/schedule/calendar/holidays/country/", form).status_code == 302
     north.refresh_from_db()
     assert (north.holiday_country, north.holiday_subdivision) == ("US", "NY")
-    assert AuditEvent.objects.filter(reason="public holidays of US-NY").exists()
+    assert AuditEvent.objects.filter(reason="holidays US-NY").exists()
 
 
 @pytest.mark.parametrize(
