@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 
 import holidays
 from django.db import transaction
-from django.utils import timezone
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -38,7 +37,7 @@ def supported_countries() -> dict[str, list[str]]:
 
 
 def _today(site: Site, now: dt.datetime) -> dt.date:
-    return timezone.localdate(now, timezone=site.tz)
+    return now.astimezone(site.tz).date()
 
 
 def _refuse_booked_outside(
