@@ -288,3 +288,12 @@ def test_holidays_on_booked_visits_are_refused_naming_them(login, alex, north, p
         "hours: Fri 24 Dec 2027 08:00–10:00, Fri 31 Dec 2027 08:00–10:00; move or cancel them"
     ) in html
     assert not north.closures.exists()
+
+
+def test_a_weekday_of_two_periods_is_named_before_it_is_saved_as_one(login, alex, sam, north):
+    north.opening_hours.filter(weekday=1).update(closes=dt.time(12))
+    north.opening_hours.create(weekday=1, opens=dt.time(13), closes=dt.time(18))
+    warning = "Tuesday has 2 opening periods (08:00–12:00, 13:00–18:00)"
+    admin_page = login(alex).get("/schedule/calendar/").content.decode()
+    assert f"{warning}: saving the hours here sets one period" in admin_page
+    assert f"{warning}.</p>" in login(sam).get("/schedule/calendar/").content.decode()
