@@ -145,6 +145,12 @@ def test_every_url_is_listed():
             "/protocols/1/v1/",
             "/protocols/1/v1/new-version/",
             "/schedule/",
+            "/schedule/calendar/",
+            "/schedule/calendar/closures/",
+            "/schedule/calendar/closures/1/remove/",
+            "/schedule/calendar/holidays/",
+            "/schedule/calendar/holidays/country/",
+            "/schedule/calendar/hours/",
             "/schedule/staff/",
             "/schedule/staff/chairs/1/",
             "/schedule/staff/medical-directors/",
@@ -244,6 +250,13 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("sam", "post", "/schedule/staff/rules/", 403),  # the rules are the administrators'
         ("sam", "post", "/schedule/staff/chairs/1/", 403),  # so are the chairs
         ("ada", "post", "/schedule/staff/medical-directors/", 403),  # and the directors
+        ("ivy", "get", "/schedule/calendar/", 403),  # auditors see no calendar
+        ("sam", "get", "/schedule/calendar/", 200),  # schedulers read it
+        ("sam", "post", "/schedule/calendar/hours/", 403),  # the hours are the administrators'
+        ("ada", "post", "/schedule/calendar/closures/", 403),  # so are the closures
+        ("sam", "post", "/schedule/calendar/closures/1/remove/", 403),
+        ("ben", "post", "/schedule/calendar/holidays/", 403),  # and the public holidays
+        ("sam", "post", "/schedule/calendar/holidays/country/", 403),
     ],
 )
 def test_role_permissions(request, login, pat, user, method, path, status):

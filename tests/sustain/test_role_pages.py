@@ -202,6 +202,7 @@ PAGES = {
     "week view": Page("scheduling:week", "/schedule/week/?day=2026-11-30"),
     "waitlist": Page("scheduling:waitlist", "/schedule/waitlist/"),
     "staff": Page("scheduling:staff", "/schedule/staff/?week=2026-11-30"),
+    "hours and closures": Page("scheduling:site_calendar", "/schedule/calendar/"),
     "series preview": Page("scheduling:series", "/patients/{wes}/series/?first_day=2026-12-07"),
     "infusion record": Page(
         "infusion:chairside", "/visits/{visit}/infusion/", DOSE_GIVEN + ADVERSE_EVENT
@@ -271,6 +272,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "week view":            (OK,    OK,   OK,       OK,          NO,     NO),
     "waitlist":             (OK,    NO,   OK,       OK,          NO,     NO),
     "staff":                (OK,    OK,   OK,       OK,          NO,     NO),
+    "hours and closures":   (OK,    OK,   OK,       OK,          NO,     NO),
     "series preview":       (OK,    NO,   OK,       OK,          NO,     NO),
     "infusion record":      (OK,    OK,   NO,       NO,          NO,     NO),
     "infusion record PDF":  (OK,    OK,   NO,       NO,          NO,     NO),
@@ -365,7 +367,12 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "ledger:transfer",
     "ledger:theft_loss_file",
     "api:submit_count",
+    "scheduling:calendar_hours",
     "scheduling:chair_capabilities",
+    "scheduling:closure_add",
+    "scheduling:closure_remove",
+    "scheduling:holiday_country",
+    "scheduling:holidays_add",
     "scheduling:medical_director",
     "scheduling:patient_calendar_revoke",
     "scheduling:shift_add",

@@ -30,6 +30,10 @@ class Site(models.Model):
         default="If you are thinking about suicide or are in crisis, call or text 988 (Suicide "
         "& Crisis Lifeline) now, or call 911 in an emergency."
     )
+    # The public-holiday list the site takes its closures from (the `holidays` package's ISO
+    # country code and optional subdivision; sustain.scheduling.hours). Blank: none chosen.
+    holiday_country = models.CharField(max_length=3, blank=True)
+    holiday_subdivision = models.CharField(max_length=10, blank=True)
 
     def __str__(self) -> str:
         return self.name

@@ -49,6 +49,7 @@ _CLINIC_ADMIN = {
     "accounts.view_auditevent", "accounts.view_outboxmessage",
     "accounts.designate_medical_director", "care.add_clinicprotocol",
     "care.change_message_rules", "scheduling.change_phasestaffing",
+    "scheduling.change_openinghours", "scheduling.add_closure", "scheduling.delete_closure",
     "ledger.view_ledgerentry", "ledger.receive_stock", "ledger.transfer_stock",
     "ledger.adjust_stock", "ledger.correct_entry", "ledger.return_stock", "ledger.destroy_stock",
     "ledger.change_setup", "ledger.report_ledger", "ledger.resolve_discrepancy",

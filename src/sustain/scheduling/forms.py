@@ -1,10 +1,12 @@
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 from django import forms
 
 from sustain.accounts.models import User
-from sustain.scheduling.enums import ChairCapability, StaffRole, TemplatePhase
-from sustain.scheduling.models import Chair, PhaseStaffing
+from sustain.scheduling.enums import ChairCapability, StaffRole, TemplatePhase, Weekday
+from sustain.scheduling.models import Chair, OpeningHours, PhaseStaffing
 from sustain.scheduling.staff import MAX_REPEAT_WEEKS, ShiftRequest
 from sustain_core import series, staffing
 
@@ -141,3 +143,67 @@ class ChairCapabilitiesForm(forms.Form):
     capabilities = forms.MultipleChoiceField(
         choices=ChairCapability.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
+
+
+def _time(label: str) -> forms.TimeField:
+    return forms.TimeField(
+        required=False, label=label, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+
+
+class OpeningHoursForm(forms.Form):
+    """One opening and closing time per weekday; both blank: closed that weekday."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for weekday, label in Weekday.choices:
+            self.fields[f"opens_{weekday}"] = _time(f"{label} opens")
+            self.fields[f"closes_{weekday}"] = _time(f"{label} closes")
+
+    @staticmethod
+    def initial_for(rows: Iterable[OpeningHours]) -> dict[str, dt.time]:
+        initial: dict[str, dt.time] = {}
+        for row in rows:  # a weekday of several rows shows its first opening and last closing
+            initial.setdefault(f"opens_{row.weekday}", row.opens)
+            initial[f"closes_{row.weekday}"] = row.closes
+        return initial
+
+    def rows(self) -> list[tuple[Weekday, forms.BoundField, forms.BoundField]]:
+        return [(Weekday(w), self[f"opens_{w}"], self[f"closes_{w}"]) for w in Weekday.values]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for weekday, label in Weekday.choices:
+            opens, closes = data.get(f"opens_{weekday}"), data.get(f"closes_{weekday}")
+            if (opens is None) != (closes is None) and f"opens_{weekday}" not in self.errors:
+                self.add_error(
+                    f"opens_{weekday}",
+                    f"{label}: give both the opening and the closing time, or neither (closed)",
+                )
+        return data
+
+    def hours(self) -> dict[int, tuple[dt.time, dt.time] | None]:
+        data = self.cleaned_data
+        return {
+            w: None if data.get(f"opens_{w}") is None else (data[f"opens_{w}"], data[f"closes_{w}"])
+            for w in Weekday.values
+        }
+
+
+class ClosureForm(forms.Form):
+    first = forms.DateField(label="Closed on", widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(
+        required=False, label="Through (optional)", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(max_length=120, label="Reason")
+
+
+class HolidayCountryForm(forms.Form):
+    country = forms.CharField(max_length=3, required=False, label="Country (ISO code, e.g. US)")
+    subdivision = forms.CharField(
+        max_length=10, required=False, label="Subdivision (optional, e.g. NY)"
+    )
+
+
+class PublicHolidaysForm(forms.Form):
+    year = forms.IntegerField(label="Year")

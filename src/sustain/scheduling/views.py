@@ -25,16 +25,20 @@ from sustain.accounts.web import attempt, show_form_errors, show_refusal
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.protocol_versions import protocol_for
-from sustain.scheduling import chairs, queries, services, staff
-from sustain.scheduling.enums import CancellationReason, ChairCapability
+from sustain.scheduling import chairs, hours, queries, services, staff
+from sustain.scheduling.enums import CancellationReason, ChairCapability, Weekday
 from sustain.scheduling.forms import (
     ChairCapabilitiesForm,
+    ClosureForm,
+    HolidayCountryForm,
+    OpeningHoursForm,
+    PublicHolidaysForm,
     SeriesForm,
     ShiftForm,
     StaffRulesForm,
     VisitForm,
 )
-from sustain.scheduling.models import Appointment, Chair, PhaseStaffing
+from sustain.scheduling.models import Appointment, Chair, Closure, PhaseStaffing
 from sustain_core import series, staffing
 from sustain_core.errors import ClinicalValueError
 
@@ -554,3 +558,179 @@ def medical_director(request: AuthenticatedRequest) -> HttpResponse:
             success=f"{name} is {'now' if designated else 'no longer'} a medical director.",
         )
     return redirect(_staff_url(site, monday))
+
+
+# -- the site's calendar: opening hours, closures, public holidays (sustain.scheduling.hours) --
+
+
+def _calendar_url(site: Site) -> str:
+    return f"{reverse('scheduling:site_calendar')}?site={site.pk}"
+
+
+@require_GET
+@login_required
+def site_calendar(request: AuthenticatedRequest) -> HttpResponse:
+    """One site's opening hours, closures and public holidays; the forms that change them are
+    shown to clinic administrators, the page read-only to the other roles that book or see
+    visits."""
+    require_permission(request.user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
+    sites = list(sites_for_user(request.user))
+    if not sites:
+        raise Http404("You are not a member of any site.")
+    site = next((s for s in sites if str(s.pk) == request.GET.get("site")), sites[0])
+    return _calendar_page(request, site, sites=sites)
+
+
+def _calendar_page(
+    request: AuthenticatedRequest,
+    site: Site,
+    *,
+    sites: list[Site] | None = None,
+    hours_form: OpeningHoursForm | None = None,
+    closure_form: ClosureForm | None = None,
+    country_form: HolidayCountryForm | None = None,
+    holidays_form: PublicHolidaysForm | None = None,
+) -> HttpResponse:
+    """The calendar page; a refused form is shown again with its errors (400)."""
+    user = request.user
+    today = timezone.localdate(timezone=site.tz)
+    rows = list(site.opening_hours.all())
+    hours_form = hours_form or OpeningHoursForm(initial=OpeningHoursForm.initial_for(rows))
+    closure_form = closure_form or ClosureForm()
+    country_form = country_form or HolidayCountryForm(
+        initial={"country": site.holiday_country, "subdivision": site.holiday_subdivision}
+    )
+    holidays_form = holidays_form or PublicHolidaysForm(initial={"year": today.year})
+    by_weekday: dict[int, list[str]] = {}
+    for row in rows:
+        by_weekday.setdefault(row.weekday, []).append(f"{row.opens:%H:%M}–{row.closes:%H:%M}")
+    record_event(actor=user, action=AuditAction.READ, category=DataCategory.SCHEDULE, site=site)
+    context = {
+        "site": site,
+        "sites": sites if sites is not None else list(sites_for_user(user)),
+        "week": [(label, by_weekday.get(w, [])) for w, label in Weekday.choices],
+        "closures": site.closures.filter(date__gte=today).order_by("date"),
+        "hours_form": hours_form,
+        "closure_form": closure_form,
+        "country_form": country_form,
+        "holidays_form": holidays_form,
+        "can_set_hours": user.has_perm("scheduling.change_openinghours"),
+        "can_close": user.has_perm("scheduling.add_closure"),
+        "can_reopen": user.has_perm("scheduling.delete_closure"),
+        "tz": site.tz,
+    }
+    refused = any(f.errors for f in (hours_form, closure_form, country_form, holidays_form))
+    return render(request, "scheduling/calendar.html", context, status=400 if refused else 200)
+
+
+@require_POST
+@login_required
+def calendar_hours(request: AuthenticatedRequest) -> HttpResponse:
+    """Set the site's opening hours for every weekday at once (clinic administrators)."""
+    require_permission(
+        request.user, "scheduling.change_openinghours", category=DataCategory.SCHEDULE
+    )
+    site = get_site_for_user(request.user, request.POST.get("site"))
+    form = OpeningHoursForm(request.POST)
+    if form.is_valid():
+        saved = attempt(
+            request,
+            lambda: hours.set_opening_hours(
+                site=site, hours=form.hours(), by=request.user, now=timezone.now()
+            ),
+            form=form,
+            success="Opening hours saved.",
+        )
+        if saved is not None:
+            return redirect(_calendar_url(site))
+    return _calendar_page(request, site, hours_form=form)
+
+
+@require_POST
+@login_required
+def closure_add(request: AuthenticatedRequest) -> HttpResponse:
+    """Close the site on a day or a range of days, with a reason (clinic administrators)."""
+    require_permission(request.user, "scheduling.add_closure", category=DataCategory.SCHEDULE)
+    site = get_site_for_user(request.user, request.POST.get("site"))
+    form = ClosureForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        added = attempt(
+            request,
+            lambda: hours.add_closures(
+                site=site, first=data["first"], last=data.get("last"), reason=data["reason"],
+                by=request.user, now=timezone.now(),
+            ),
+            form=form,
+            success=lambda made: f"Closed on {len(made)} day{'s' * (len(made) > 1)}.",
+        )  # fmt: skip
+        if added is not None:
+            return redirect(_calendar_url(site))
+    return _calendar_page(request, site, closure_form=form)
+
+
+@require_POST
+@login_required
+def closure_remove(request: AuthenticatedRequest, closure_id: int) -> HttpResponse:
+    """Open the site again on a closed day (clinic administrators)."""
+    require_permission(request.user, "scheduling.delete_closure", category=DataCategory.SCHEDULE)
+    closure = Closure.objects.filter(
+        pk=closure_id, site__in=sites_for_user(request.user)
+    ).select_related("site").first()  # fmt: skip
+    if closure is None:
+        raise Http404("No such closure.")
+    site, day = closure.site, closure.date
+    hours.remove_closure(closure=closure, by=request.user)
+    messages.success(request, f"Open again on {day:%a %d %b %Y}.")
+    return redirect(_calendar_url(site))
+
+
+@require_POST
+@login_required
+def holiday_country(request: AuthenticatedRequest) -> HttpResponse:
+    """Choose the country (and subdivision) of the site's public holidays."""
+    require_permission(
+        request.user, "scheduling.change_openinghours", category=DataCategory.SCHEDULE
+    )
+    site = get_site_for_user(request.user, request.POST.get("site"))
+    form = HolidayCountryForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        saved = attempt(
+            request,
+            lambda: hours.set_holiday_country(
+                site=site, country=data["country"], subdivision=data["subdivision"],
+                by=request.user,
+            ),
+            form=form,
+            success="Public-holiday list saved.",
+        )  # fmt: skip
+        if saved is not None:
+            return redirect(_calendar_url(site))
+    return _calendar_page(request, site, country_form=form)
+
+
+@require_POST
+@login_required
+def holidays_add(request: AuthenticatedRequest) -> HttpResponse:
+    """Close the site on a year's public holidays not closed already (clinic administrators)."""
+    require_permission(request.user, "scheduling.add_closure", category=DataCategory.SCHEDULE)
+    site = get_site_for_user(request.user, request.POST.get("site"))
+    form = PublicHolidaysForm(request.POST)
+    if form.is_valid():
+        year = form.cleaned_data["year"]
+        added = attempt(
+            request,
+            lambda: hours.add_public_holidays(
+                site=site, year=year, by=request.user, now=timezone.now()
+            ),
+            form=form,
+            success=lambda made: (
+                f"Closed on {len(made)} public holiday{'s' * (len(made) != 1)} of {year}"
+                + (": " + ", ".join(f"{c.date:%d %b} ({c.reason})" for c in made) if made else "")
+                + "."
+            ),
+        )
+        if added is not None:
+            return redirect(_calendar_url(site))
+    return _calendar_page(request, site, holidays_form=form)

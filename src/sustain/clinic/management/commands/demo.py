@@ -348,7 +348,9 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _create_site(self) -> None:
-        self.site = Site(name=SITE_NAME, timezone=SITE_TZ)
+        self.site = Site(
+            name=SITE_NAME, timezone=SITE_TZ, holiday_country="US", holiday_subdivision="NY"
+        )
         self.site.full_clean()
         self.site.save()
         for weekday, opens, closes in HOURS:
