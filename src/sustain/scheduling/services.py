@@ -186,7 +186,9 @@ def propose_series(
 def _held_slots(
     course: Course, choice: str, by: User, now: dt.datetime
 ) -> tuple[series.Slot, ...] | None:
-    """The slots this scheduler holds for this choice, if the hold is still valid and free."""
+    """The slots this scheduler holds for this choice, if the hold is still valid and free:
+    no visit took them, the site is still open then (hours or a closure may have changed since
+    the hold) and the staff still suffice."""
     hold = SeriesHold.objects.filter(
         course=course, choice=choice, held_by=by, expires_at__gt=now
     ).first()
@@ -204,6 +206,16 @@ def _held_slots(
             same = chair_id == slot.chair or patient_id == course.patient_id
             if same and starts_at < slot.end and slot.start < ends_at:
                 raise BookingConflict("choice", "the held series was taken meanwhile; search again")
+    calendar = site_calendar(course.patient.site)
+    for slot in slots:
+        try:
+            series.check_within_opening_hours(start=slot.start, end=slot.end, calendar=calendar)
+        except ClinicalValueError as closed:
+            raise BookingConflict(
+                "choice",
+                f"the held series is no longer within the site's hours: {closed.message}; "
+                "search again",
+            ) from closed
     short = staff.check_staffed(
         course.patient.site,
         phases=protocol_for(course).visit_phases,

@@ -13,7 +13,7 @@ from sustain.accounts.models import AuditEvent
 from sustain.care import services as care_services
 from sustain.care.models import Course
 from sustain.care.protocol_versions import protocol_for
-from sustain.scheduling import services, staff
+from sustain.scheduling import hours, services, staff
 from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import Appointment, Chair, PhaseStaffing, Shift
 from sustain_core import staffing
@@ -213,6 +213,26 @@ def test_a_held_series_is_checked_for_staff_when_confirmed(staffed, ada, ben, sa
         )
 
     assert raised.value.message.startswith("the held series lacks staff now: Mon 30 Nov: no nurse")
+    assert not Appointment.objects.exists()
+
+
+def test_a_held_series_is_checked_against_a_closure_added_since(staffed, ada, sam, alex):
+    course = new_course(staffed, sam, ada, "Held")
+    request = services.SeriesRequest(earliest=at(MONDAY, 0))
+    result = services.propose_series(course=course, request=request, now=timezone.now())
+    services.hold_series(course=course, result=result, by=sam, now=timezone.now())
+    hours.add_closures(  # decided the Friday before
+        site=staffed, first=MONDAY, last=None, reason="Burst pipe", by=alex,
+        now=at(MONDAY - dt.timedelta(days=3), 12),
+    )  # fmt: skip
+
+    with pytest.raises(services.BookingConflict) as raised:
+        services.book_series(
+            course=course, earliest=at(MONDAY, 0), by=sam, request=request, now=timezone.now()
+        )
+
+    assert raised.value.message.startswith("the held series is no longer within the site's hours")
+    assert raised.value.message.endswith("; search again")
     assert not Appointment.objects.exists()
 
 
