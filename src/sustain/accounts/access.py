@@ -41,6 +41,15 @@ def users_with_perm(perm: str, site: Site) -> QuerySet[User]:
     return User.objects.filter(granted, memberships__site=site, is_active=True).distinct()
 
 
+def chosen_site(user: User, wanted: object) -> tuple[Site, list[Site]]:
+    """The user's site whose id is `wanted` (a page's ?site=), else their first; and all their
+    sites, for the page's site picker. 404 for a user of no site."""
+    sites = list(sites_for_user(user))
+    if not sites:
+        raise Http404("You are not a member of any site.")
+    return next((s for s in sites if str(s.pk) == wanted), sites[0]), sites
+
+
 def get_site_for_user(user: User, site_id: object) -> Site:
     """One of the user's sites, or 404 (another site's id looks like no site at all)."""
     pk = _int_or_none(site_id)

@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
@@ -16,8 +16,8 @@ from sustain.accounts.access import get_site_for_user, require_permission, sites
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.idempotency import once
 from sustain.accounts.models import User
-from sustain.ledger import counts
-from sustain.ledger.models import Count, Discrepancy, Location
+from sustain.ledger import counts, queries
+from sustain.ledger.models import Count, Discrepancy
 from sustain.scheduling.api import ErrorOut
 from sustain_core.errors import ClinicalValueError
 
@@ -86,24 +86,12 @@ class DiscrepancyOut(Schema):
     resolved_at: dt.datetime | None
 
 
-def _location(user: User, location_id: int) -> Location:
-    location = (
-        Location.objects.filter(pk=location_id, site__in=sites_for_user(user))
-        .select_related("site")
-        .first()
-    )
-    if location is None:
-        raise Http404("No such location.")
-    return location
-
-
 @router.get("/ledger/locations/{location_id}/count-sheet", response={200: SheetOut, **ERRORS})
 def count_sheet(request: HttpRequest, location_id: int) -> Status[Any]:
     """The containers a count of the location must cover now (no balances: the count is
     blind)."""
     user: User = request.auth  # type: ignore[attr-defined]  # StaffSession: a staff User
-    require_permission(user, "ledger.view_ledgerentry", category=DataCategory.LEDGER)
-    location = _location(user, location_id)
+    location = queries.get_location_for_user(user, location_id, queries.VIEW)
     sheet = counts.count_sheet(location, timezone.now())
     return Status(
         200,
@@ -155,8 +143,7 @@ def submit_count(request: HttpRequest, location_id: int, payload: CountIn) -> St
     named twice or not there; witness_is_self, witness_not_allowed, witness_password: the
     confirmer); 400 naming the field for an amount that is not a number to 0.01."""
     user: User = request.auth  # type: ignore[attr-defined]  # StaffSession: a staff User
-    require_permission(user, "ledger.count_stock", category=DataCategory.LEDGER)
-    location = _location(user, location_id)
+    location = queries.get_location_for_user(user, location_id, "ledger.count_stock")
     confirmer = User.objects.filter(pk=payload.confirmed_by).first()
     now = timezone.now()
 

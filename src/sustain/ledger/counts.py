@@ -161,6 +161,7 @@ def holdings(locations: Iterable[Location], at: dt.datetime) -> list[Holding]:
     punctured = LedgerEntry.objects.filter(
         container=OuterRef("pk"),
         kind__in=PUNCTURING,
+        reversed_by__isnull=True,
         recorded_at__lte=at,
     )
     candidates = LedgerEntry.objects.filter(
@@ -774,9 +775,9 @@ def end_of_day(site: Site, day: dt.date) -> EndOfDay:
                   "container__number")
     )  # fmt: skip
     punctured = set(
-        LedgerEntry.objects.filter(site=site, kind__in=PUNCTURING).values_list(
-            "container_id", flat=True
-        )
+        LedgerEntry.objects.filter(
+            site=site, kind__in=PUNCTURING, reversed_by__isnull=True
+        ).values_list("container_id", flat=True)
     )
     totals: dict[str, list[Decimal]] = {}
     open_containers = []

@@ -26,6 +26,7 @@ from sustain.ledger.models import (
     SiteRegistration,
     Supplier,
 )
+from sustain.ledger.services import _text
 from sustain_core import registration as rules
 from sustain_core.errors import ClinicalValueError, OutOfRange
 
@@ -40,15 +41,6 @@ def _require(by: User, site: Site | None = None) -> None:
         raise ClinicalValueError("by", "only a clinic administrator may do this")
     if site is not None and not Membership.objects.filter(user=by, site=site).exists():
         raise ClinicalValueError("by", f"you are not on the staff of {site.name}")
-
-
-def _text(value: str, field: str, limit: int, what: str, *, required: bool = True) -> str:
-    value = value.strip()
-    if required and not value:
-        raise ClinicalValueError(field, f"enter {what}")
-    if len(value) > limit:
-        raise ClinicalValueError(field, f"{what} is at most {limit} characters")
-    return value
 
 
 def _others(rows: QuerySet[M], obj: M | None) -> QuerySet[M]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sustain.accounts.access import (
     AuthenticatedRequest,
+    chosen_site,
     get_site_for_user,
     require_permission,
     sites_for_user,
@@ -23,7 +25,7 @@ from sustain.accounts.access import (
 )
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
-from sustain.accounts.models import Site
+from sustain.accounts.models import Site, User
 from sustain.accounts.web import attempt
 from sustain.ledger import queries, services, setup
 from sustain.ledger.forms import (
@@ -46,10 +48,7 @@ CATEGORY = DataCategory.LEDGER
 
 def _site(request: AuthenticatedRequest) -> tuple[Site, list[Site]]:
     """The site asked for (?site=), else the user's first; 404 for a user of no site."""
-    sites = list(sites_for_user(request.user))
-    if not sites:
-        raise Http404("You are not a member of any site.")
-    return next((s for s in sites if str(s.pk) == request.GET.get("site")), sites[0]), sites
+    return chosen_site(request.user, request.GET.get("site"))
 
 
 def _read(request: AuthenticatedRequest, site: Site) -> None:
@@ -87,6 +86,16 @@ def _container_url(container: Container) -> str:
     return reverse("ledger:container", args=[container.pk])
 
 
+def _transfer_locations(user: User, container: Container) -> QuerySet[Location]:
+    """Where the user may move the container: every other location of their sites."""
+    return (
+        Location.objects.filter(site__memberships__user=user)
+        .exclude(pk=container.location_id)
+        .select_related("site")
+        .order_by("site__name", "name")
+    )
+
+
 def _container_page(
     request: AuthenticatedRequest, container: Container, **forms: Any
 ) -> HttpResponse:
@@ -98,7 +107,6 @@ def _container_page(
     _read(request, site)
     if names and any(line.patient for line in lines):
         record_event(actor=user, action=AuditAction.READ, category=DataCategory.DEMOGRAPHICS)
-    others = Location.objects.filter(site__memberships__user=user).exclude(pk=container.location_id)
     context: dict[str, Any] = {
         "container": container,
         "site": site,
@@ -111,9 +119,7 @@ def _container_page(
         "can_adjust": user.has_perm("ledger.adjust_stock"),
         "can_return": user.has_perm("ledger.return_stock"),
         "can_correct": user.has_perm("ledger.correct_entry"),
-        "transfer_form": TransferForm(
-            locations=others.select_related("site").order_by("site__name", "name")
-        ),
+        "transfer_form": TransferForm(locations=_transfer_locations(user, container)),
         "adjust_form": AdjustForm(),
         "return_form": ReturnForm(),
         "correct_form": CorrectForm(),
@@ -147,9 +153,7 @@ def _container_action(
 ) -> HttpResponse:
     held = queries.get_container_for_user(request.user, container_id, perm)
     if name == "transfer_form":
-        form_kwargs["locations"] = Location.objects.filter(
-            site__memberships__user=request.user
-        ).exclude(pk=held.location_id)
+        form_kwargs["locations"] = _transfer_locations(request.user, held)
     form = form_class(request.POST, **form_kwargs)
     if form.is_valid():
         done = attempt(request, lambda: action(held, form.cleaned_data), form=form, success=success)

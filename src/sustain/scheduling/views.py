@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sustain.accounts import directors
 from sustain.accounts.access import (
     AuthenticatedRequest,
+    chosen_site,
     get_site_for_user,
     require_permission,
     sites_for_user,
@@ -153,10 +154,7 @@ def visit_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse
 
 
 def _board_site_and_day(request: AuthenticatedRequest) -> tuple[Site, dt.date, list[Site]]:
-    sites = list(sites_for_user(request.user))
-    if not sites:
-        raise Http404("You are not a member of any site.")
-    site = next((s for s in sites if str(s.pk) == request.GET.get("site")), sites[0])
+    site, sites = chosen_site(request.user, request.GET.get("site"))
     try:
         day = dt.date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
@@ -371,10 +369,7 @@ def staff_view(request: AuthenticatedRequest) -> HttpResponse:
     """One site's week of shifts, its staffing rules per visit phase and its chairs; the forms
     that change them are shown to the roles allowed to."""
     require_permission(request.user, "scheduling.view_shift", category=DataCategory.SCHEDULE)
-    sites = list(sites_for_user(request.user))
-    if not sites:
-        raise Http404("You are not a member of any site.")
-    site = next((s for s in sites if str(s.pk) == request.GET.get("site")), sites[0])
+    site, _ = chosen_site(request.user, request.GET.get("site"))
     return _staff_page(request, site, _monday(request.GET.get("week", ""), site))
 
 
@@ -574,10 +569,7 @@ def site_calendar(request: AuthenticatedRequest) -> HttpResponse:
     shown to clinic administrators, the page read-only to the other roles that book or see
     visits."""
     require_permission(request.user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
-    sites = list(sites_for_user(request.user))
-    if not sites:
-        raise Http404("You are not a member of any site.")
-    site = next((s for s in sites if str(s.pk) == request.GET.get("site")), sites[0])
+    site, sites = chosen_site(request.user, request.GET.get("site"))
     return _calendar_page(request, site, sites=sites)
 
 
