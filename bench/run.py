@@ -133,7 +133,8 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
     for n in range(threads * each):
         patient = care.register_patient(
             by=sam, site=site, given_name=f"C{n}", family_name="Race", sex="unknown",
-            date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
+            date_of_birth=dt.date(1980, 1, 1) + dt.timedelta(days=n), phone="", email="",
+            primary_condition="depression",
             weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1), now=timezone.now()
         )  # fmt: skip
         courses.append(
@@ -218,7 +219,8 @@ def main() -> None:
         n += 1
         patient = care.register_patient(
             by=sam, site=site, given_name=f"P{n}", family_name="Bench", sex="unknown",
-            date_of_birth=dt.date(1980, 1, 1), phone="", email="", primary_condition="depression",
+            date_of_birth=dt.date(1980, 1, 1) + dt.timedelta(days=n), phone="", email="",
+            primary_condition="depression",
             weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1), now=timezone.now()
         )  # fmt: skip
         course = care.enrol_patient(
