@@ -84,8 +84,10 @@ def test_every_url_is_listed():
             "/api/v1/visits/1/infusion",
             *(f"/api/v1/visits/1/infusion/{step}" for step in CHAIRSIDE_API_STEPS),
             "/accounts/audit/",
+            "/accounts/audit/export.csv",
             "/accounts/outbox/",
             "/alerts/",
+            "/alerts/export.csv",
             "/alerts/1/acknowledge/",
             "/clinic-rules/",
             "/ledger/",
@@ -125,6 +127,7 @@ def test_every_url_is_listed():
             "/patients/1/calendar/",
             "/patients/1/calendar/revoke/",
             "/patients/1/consent/",
+            "/patients/1/consent.pdf",
             "/patients/1/course-status/",
             "/patients/1/dose/",
             "/patients/1/dose/cosign/",
@@ -141,9 +144,11 @@ def test_every_url_is_listed():
             "/patients/1/weight/",
             "/patients/1/visits/",
             "/patients/new/",
+            "/patients/export.csv",
             "/protocols/",
             "/protocols/1/v1/",
             "/protocols/1/v1/new-version/",
+            "/protocols/1/v1/consent.pdf",
             "/schedule/",
             "/schedule/calendar/",
             "/schedule/calendar/closures/",
@@ -159,6 +164,7 @@ def test_every_url_is_listed():
             "/schedule/staff/shifts/1/remove/",
             "/schedule/waitlist/",
             "/schedule/week/",
+            "/schedule/visits.csv",
             "/visits/1/adverse-events/",
             "/visits/1/cancel/",
             "/visits/1/move/",
@@ -167,6 +173,7 @@ def test_every_url_is_listed():
             *(f"/visits/1/infusion/{step}/" for step in STEPS),
             "/visits/1/infusion/check-in/",
             "/visits/1/infusion/record.pdf",
+            "/visits/1/discharge.pdf",
             "/visits/1/visit.ics",
         ]
     )
@@ -203,6 +210,7 @@ def test_user_without_role_is_denied_everything(login, nora, pat, url):
         ("post", "/patients/{id}/enrol/"),
         ("post", "/patients/{id}/extend/"),
         ("get", "/patients/{id}/series/"),
+        ("get", "/patients/{id}/consent.pdf"),
         ("post", "/patients/{id}/visits/"),
     ],
 )
@@ -236,6 +244,9 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("sam", "post", "/visits/1/infusion/check-in/", 403),
         ("sam", "post", "/visits/1/infusion/vitals/", 403),
         ("sam", "get", "/visits/1/infusion/record.pdf", 403),
+        ("sam", "get", "/visits/1/discharge.pdf", 403),  # discharge is at the chair
+        ("sam", "get", "/alerts/export.csv", 403),  # no alerts for the front desk, nor exports
+        ("ben", "get", "/accounts/audit/export.csv", 403),
         ("ivy", "get", "/patients/{id}/", 403),  # auditors read the audit log, not charts
         ("ben", "get", "/accounts/audit/", 403),
         ("ivy", "get", "/accounts/audit/", 200),

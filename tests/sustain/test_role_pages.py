@@ -197,9 +197,11 @@ PAGES = {
         SCORES + ITEM_ANSWERS + ALERT + DOSES + MEDICATION,
     ),
     "alert list": Page("care:alert_list", "/alerts/", ALERT_LISTED),
+    "alert list CSV": Page("care:alert_export", "/alerts/export.csv", ALERT_LISTED[:1]),
     "day board": Page("scheduling:day", "/schedule/?day=2026-11-30"),
     "day board fragment": Page("scheduling:day", "/schedule/?day=2026-11-30&fragment=1"),
     "week view": Page("scheduling:week", "/schedule/week/?day=2026-11-30"),
+    "visits CSV": Page("scheduling:visits_export", "/schedule/visits.csv?day=2026-11-30&week=1"),
     "waitlist": Page("scheduling:waitlist", "/schedule/waitlist/"),
     "staff": Page("scheduling:staff", "/schedule/staff/?week=2026-11-30"),
     "hours and closures": Page("scheduling:site_calendar", "/schedule/calendar/"),
@@ -208,6 +210,11 @@ PAGES = {
         "infusion:chairside", "/visits/{visit}/infusion/", DOSE_GIVEN + ADVERSE_EVENT
     ),
     "infusion record PDF": Page("infusion:record_pdf", "/visits/{visit}/infusion/record.pdf"),
+    "discharge PDF": Page("clinic:discharge_pdf", "/visits/{visit}/discharge.pdf"),
+    "consent PDF": Page("clinic:consent_pdf", "/patients/{pat}/consent.pdf"),
+    "blank consent PDF": Page(
+        "clinic:blank_consent_pdf", "/protocols/depression-induction/v1/consent.pdf"
+    ),
     "visit .ics": Page("scheduling:visit_ics", "/visits/{visit}/visit.ics"),
     "assessment entry": Page("clinic:assessment_create", "/patients/{pat}/assessments/new/"),
     "review": Page("clinic:review", "/patients/{rae}/review/", REVIEW_SCORES + REVIEW_DOSES),
@@ -219,6 +226,7 @@ PAGES = {
         "care:protocol_edit", "/protocols/depression-induction/v1/new-version/"
     ),
     "audit log": Page("accounts:audit_log", "/accounts/audit/"),
+    "audit log CSV": Page("accounts:audit_export", "/accounts/audit/export.csv"),
     "ledger safe": Page("ledger:safe", "/ledger/"),
     "ledger container": Page("ledger:container", "/ledger/containers/{container}/"),
     "ledger stock": Page("ledger:stock", "/ledger/stock/"),
@@ -267,15 +275,20 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "register a patient":   (OK,    NO,   OK,       OK,          NO,     NO),
     "patient page":         (OK,    OK,   OK,       OK,          NO,     NO),
     "alert list":           (OK,    OK,   NO,       NO,          NO,     NO),
+    "alert list CSV":       (OK,    OK,   NO,       NO,          NO,     NO),
     "day board":            (OK,    OK,   OK,       OK,          NO,     NO),
     "day board fragment":   (OK,    OK,   OK,       OK,          NO,     NO),
     "week view":            (OK,    OK,   OK,       OK,          NO,     NO),
+    "visits CSV":           (OK,    OK,   OK,       OK,          NO,     NO),
     "waitlist":             (OK,    NO,   OK,       OK,          NO,     NO),
     "staff":                (OK,    OK,   OK,       OK,          NO,     NO),
     "hours and closures":   (OK,    OK,   OK,       OK,          NO,     NO),
     "series preview":       (OK,    NO,   OK,       OK,          NO,     NO),
     "infusion record":      (OK,    OK,   NO,       NO,          NO,     NO),
     "infusion record PDF":  (OK,    OK,   NO,       NO,          NO,     NO),
+    "discharge PDF":        (OK,    OK,   NO,       NO,          NO,     NO),
+    "consent PDF":          (OK,    OK,   OK,       OK,          NO,     NO),
+    "blank consent PDF":    (OK,    OK,   OK,       OK,          OK,     NO),
     "visit .ics":           (OK,    OK,   OK,       OK,          NO,     NO),
     "assessment entry":     (OK,    OK,   NO,       NO,          NO,     NO),
     "review":               (OK,    NO,   NO,       NO,          NO,     NO),
@@ -285,6 +298,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "protocol detail":      (OK,    OK,   OK,       OK,          OK,     NO),
     "protocol new version": (OK,    NO,   NO,       OK,          NO,     NO),
     "audit log":            (NO,    NO,   NO,       OK,          OK,     NO),
+    "audit log CSV":        (NO,    NO,   NO,       OK,          OK,     NO),
     "ledger safe":          (OK,    OK,   NO,       OK,          OK,     NO),
     "ledger container":     (OK,    OK,   NO,       OK,          OK,     NO),
     "ledger stock":         (OK,    OK,   NO,       OK,          OK,     NO),
@@ -337,6 +351,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:address",
     "api:chairside_waste",
     "care:alert_acknowledge",
+    "care:patient_export",
     "care:clinic_rules_change",
     "care:consent",
     "care:dose_cosign",
@@ -500,7 +515,7 @@ def test_another_sites_prescriber_sees_nothing_of_the_clinic(db, login, clinic):
         name: {
             m
             for m in MARKERS | {"Quinn, Pat", "Review, Rae", "Waiting, Wes"}
-            if m in r.content.decode()
+            if m in r.content.decode(errors="replace")  # a PDF is binary
         }
         for name, r in responses.items()
     }

@@ -34,6 +34,9 @@ class Site(models.Model):
     # country code and optional subdivision; sustain.scheduling.hours). Blank: none chosen.
     holiday_country = models.CharField(max_length=3, blank=True)
     holiday_subdivision = models.CharField(max_length=10, blank=True)
+    # Printed on the consent form and the discharge instructions (sustain.clinic.documents).
+    address = models.TextField(blank=True, help_text="The postal address, one line per row")
+    phone = models.CharField(max_length=40, blank=True, help_text="The number patients call")
 
     def __str__(self) -> str:
         return self.name

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event, verify_chain
 from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.exports import csv_export
 from sustain.accounts.models import AuditEvent, OutboxMessage
 
 
@@ -19,6 +20,28 @@ def audit_log(request: AuthenticatedRequest) -> HttpResponse:
     report = verify_chain()
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.AUDIT)
     return render(request, "accounts/audit_log.html", {"page": page, "report": report})
+
+
+AUDIT_COLUMNS = (
+    "seq", "recorded_at_utc", "user", "role", "action", "category", "site_id", "patient_id",
+    "object_type", "object_id", "outcome", "reason", "ip", "request_id",
+)  # fmt: skip
+
+
+@require_GET
+@login_required
+def audit_export(request: AuthenticatedRequest) -> HttpResponse:
+    """The audit trail as the audit page lists it (every page, newest first) as CSV."""
+    require_permission(request.user, "accounts.view_auditevent", category=DataCategory.AUDIT)
+    rows = (
+        (e.seq, e.recorded_at, e.actor_username, e.role, e.action, e.category, e.site_id,
+         e.patient_id, e.object_type, e.object_id, e.outcome, e.reason, e.ip, e.request_id)
+        for e in AuditEvent.objects.order_by("-seq").iterator()
+    )  # fmt: skip
+    return csv_export(
+        user=request.user, category=DataCategory.AUDIT, name="audit", columns=AUDIT_COLUMNS,
+        rows=rows,
+    )  # fmt: skip
 
 
 @require_GET

@@ -121,37 +121,56 @@ def patients_for_user(
     (PATIENT_ORDERS), with their latest course's status and, for roles that see alerts, their
     open alerts. The page's patients are found first, then only they are read with their
     course and alerts, so a page of 10,000 patients reads 50. One audit event for the list."""
+    found = _patients_found(user, q, sort)
+    listed = Paginator(found.values_list("pk", flat=True), PATIENTS_PER_PAGE).get_page(page)
+    shown = _with_list_columns(user, found.filter(pk__in=list(listed.object_list)))
+    listed.object_list = list(shown)  # type: ignore[arg-type]
+    record_event(actor=user, action=AuditAction.READ, category=DataCategory.DEMOGRAPHICS)
+    return listed
+
+
+def patients_to_export(user: User, *, q: str = "", sort: str = "name") -> QuerySet[Patient]:
+    """Every patient the list finds for `q` in the order `sort` (patients_for_user, all its
+    pages), with the same columns; the caller audits the export."""
+    return _with_list_columns(user, _patients_found(user, q, sort))
+
+
+def _patients_found(user: User, q: str, sort: str) -> QuerySet[Patient]:
     require_permission(user, "care.view_patient", category=DataCategory.DEMOGRAPHICS)
     if sort not in PATIENT_ORDERS:
         raise ClinicalValueError("sort", f"the list is sorted by {', '.join(PATIENT_ORDERS)}")
-    found = Patient.objects.filter(patient_search(q), site__in=sites_for_user(user)).order_by(
+    return Patient.objects.filter(patient_search(q), site__in=sites_for_user(user)).order_by(
         *PATIENT_ORDERS[sort]
     )
-    listed = Paginator(found.values_list("pk", flat=True), PATIENTS_PER_PAGE).get_page(page)
-    patients = (
-        found.filter(pk__in=list(listed.object_list))
-        .select_related("site")
-        .annotate(
-            course_status=Subquery(
-                Course.objects.filter(patient=OuterRef("pk"))
-                .order_by("-enrolled_at")
-                .values("status")[:1]
-            )
+
+
+def _with_list_columns(user: User, patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """The list's columns: the latest course's status and, for roles that see alerts, the
+    number of open alerts (not computed for the others)."""
+    patients = patients.select_related("site").annotate(
+        course_status=Subquery(
+            Course.objects.filter(patient=OuterRef("pk"))
+            .order_by("-enrolled_at")
+            .values("status")[:1]
         )
     )
     if user.has_perm(ALERTS):
         patients = patients.annotate(
             open_alerts=Count("alerts", filter=Q(alerts__status=AlertStatus.OPEN))
         )
-    listed.object_list = list(patients)  # type: ignore[arg-type]
-    record_event(actor=user, action=AuditAction.READ, category=DataCategory.DEMOGRAPHICS)
-    return listed
+    return patients
 
 
 def alerts_for_user(user: User) -> QuerySet[Alert]:
     """The open alerts at the user's sites (care.view_alert). One audit event for the list."""
-    require_permission(user, ALERTS, category=DataCategory.ALERT)
+    alerts = alerts_to_export(user)
     record_event(actor=user, action=AuditAction.READ, category=DataCategory.ALERT)
+    return alerts
+
+
+def alerts_to_export(user: User) -> QuerySet[Alert]:
+    """The alert list's alerts (alerts_for_user); the caller audits the export."""
+    require_permission(user, ALERTS, category=DataCategory.ALERT)
     return Alert.objects.filter(
         patient__site__in=sites_for_user(user), status=AlertStatus.OPEN
     ).select_related("patient__site", "assessment", "assigned_to")

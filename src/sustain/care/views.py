@@ -23,6 +23,7 @@ from sustain.accounts.access import (
 )
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.exports import Cell, csv_export
 from sustain.accounts.models import Site
 from sustain.accounts.web import attempt, show_form_errors, show_refusal
 from sustain.care import protocol_versions, queries, rules, services
@@ -80,6 +81,46 @@ def patient_list(request: AuthenticatedRequest) -> HttpResponse:
         "sees_alerts": request.user.has_perm(queries.ALERTS),
     }
     return render(request, "care/patient_list.html", context, status=400 if form.errors else 200)
+
+
+def _patient_row(patient: Patient, *, alerts: bool) -> list[Cell]:
+    """The patient list's columns for one patient (the alert count only with `alerts`)."""
+    listed = cast(Any, patient)  # course_status and open_alerts: the list's annotations
+    row: list[Cell] = [
+        patient.pk, patient.family_name, patient.given_name, patient.date_of_birth,
+        str(patient.get_primary_condition_display()),
+        dict(CourseStatus.choices).get(listed.course_status, "not enrolled"), patient.site.name,
+    ]  # fmt: skip
+    return [*row, listed.open_alerts] if alerts else row
+
+
+@require_POST
+@login_required
+def patient_export(request: AuthenticatedRequest) -> HttpResponse:
+    """The patient list as CSV: every patient its search finds, every page, in its order (by
+    POST, as the list, so no term is in a URL). The alert count only for roles that see
+    alerts. A term that is no date is refused (400), naming it."""
+    form = PatientSearchForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    search = form.cleaned_data
+    try:
+        patients = list(
+            queries.patients_to_export(request.user, q=search["q"], sort=search["sort"] or "name")
+        )
+    except ClinicalValueError as error:
+        return HttpResponse(f"Search: {error.message}", status=400, content_type="text/plain")
+    alerts = request.user.has_perm(queries.ALERTS)
+    columns = ["patient_id", "family_name", "given_name", "date_of_birth", "condition",
+               "course", "site"] + (["open_alerts"] if alerts else [])  # fmt: skip
+    rows = [_patient_row(patient, alerts=alerts) for patient in patients]
+    return csv_export(
+        user=request.user,
+        category=DataCategory.DEMOGRAPHICS,
+        name="patients",
+        columns=columns,
+        rows=rows,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -166,6 +207,26 @@ def alert_acknowledge(request: AuthenticatedRequest, alert_id: int) -> HttpRespo
 def alert_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request, "care/alert_list.html", {"alerts": queries.alerts_for_user(request.user)}
+    )
+
+
+@require_GET
+@login_required
+def alert_export(request: AuthenticatedRequest) -> HttpResponse:
+    """The open alerts of the alert list as CSV (clinical roles), raised_at in UTC."""
+    alerts = queries.alerts_to_export(request.user)
+    columns = ("alert_id", "raised_at_utc", "patient_id", "family_name", "given_name", "site",
+               "alert", "questionnaire", "score", "for", "detail")  # fmt: skip
+    rows = [
+        (a.pk, a.raised_at, a.patient_id, a.patient.family_name, a.patient.given_name,
+         a.patient.site.name, a.get_kind_display(),
+         a.assessment.instrument_title if a.assessment else None,
+         plain(a.assessment.total_score) if a.assessment else None,
+         a.assigned_to.username if a.assigned_to else None, a.detail)
+        for a in alerts
+    ]  # fmt: skip
+    return csv_export(
+        user=request.user, category=DataCategory.ALERT, name="alerts", columns=columns, rows=rows
     )
 
 

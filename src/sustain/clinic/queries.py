@@ -25,6 +25,7 @@ from sustain.scheduling.models import Appointment
 from sustain.scheduling.services import SERIES_BOOKABLE
 from sustain_core import course as course_rules
 from sustain_core import maintenance, measurement, protocols
+from sustain_core.errors import ClinicalValueError
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,41 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
             user, patient, day=now.astimezone(tz).date(), protocol=protocol
         ),
     )
+
+
+def consent_form_for_user(user: User, patient_id: int) -> tuple[Patient, protocols.Protocol]:
+    """The patient (an audited read, get_patient_for_user: the roles that see patients) and
+    the protocol of their latest course, whose consent form is printed for them. Refused for
+    a patient not enrolled: the form is the protocol's."""
+    patient = care_queries.get_patient_for_user(user, patient_id)
+    course = (
+        care_services.active_course(patient) or patient.courses.order_by("-enrolled_at").first()
+    )
+    if course is None:
+        raise ClinicalValueError(
+            "course", "enrol the patient first: the consent form is the protocol's"
+        )
+    return patient, protocol_versions.protocol_for(course)
+
+
+DISCHARGE = "infusion.view_infusionrecord"  # the chair-side roles hand the sheet over
+
+
+def discharge_for_user(
+    user: User, appointment_id: int
+) -> tuple[Appointment, protocols.Protocol, Appointment | None]:
+    """A visit at one of the user's sites (the chair-side roles), its course's protocol and
+    the patient's next booked visit after it, for the discharge instructions. The read of the
+    patient is audited."""
+    visit = infusion_queries.get_visit_for_change(user, appointment_id, DISCHARGE)
+    care_queries.record_patient_read(user, visit.patient)
+    next_visit = (
+        Appointment.objects.filter(
+            patient_id=visit.patient_id,
+            status=AppointmentStatus.BOOKED,
+            starts_at__gte=visit.ends_at,
+        )
+        .order_by("starts_at")
+        .first()
+    )
+    return visit, protocol_versions.protocol_for(visit.course), next_visit

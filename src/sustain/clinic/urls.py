@@ -14,4 +14,11 @@ urlpatterns = [
     path("patients/<int:patient_id>/review/", views.course_review, name="review"),
     path("patients/<int:patient_id>/extend/", views.course_extend, name="extend"),
     path("patients/<int:patient_id>/invite/", views.self_report_invite, name="invite"),
+    path("patients/<int:patient_id>/consent.pdf", views.consent_pdf, name="consent_pdf"),
+    path("visits/<int:appointment_id>/discharge.pdf", views.discharge_pdf, name="discharge_pdf"),
+    path(
+        "protocols/<slug:key>/v<int:version>/consent.pdf",
+        views.blank_consent_pdf,
+        name="blank_consent_pdf",
+    ),
 ]

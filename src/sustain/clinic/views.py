@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sustain.accounts.access import AuthenticatedRequest
+from sustain.accounts.access import AuthenticatedRequest, chosen_site, require_permission
 from sustain.accounts.enums import Channel, DataCategory
 from sustain.accounts.web import attempt, show_form_errors
 from sustain.care import protocol_versions
@@ -29,6 +29,7 @@ from sustain.care.forms import (
     WeightForm,
 )
 from sustain.care.models import Patient
+from sustain.clinic import documents, queries
 from sustain.clinic.forms import InviteForm
 from sustain.clinic.queries import patient_page
 from sustain.infusion import services as infusion_services
@@ -402,3 +403,51 @@ def self_report_invite(request: AuthenticatedRequest, patient_id: int) -> HttpRe
             success="Link sent (see the outbox).",
         )
     return _to_patient(patient.pk)
+
+
+def _pdf_response(html: str, filename: str) -> HttpResponse:
+    response = HttpResponse(documents.pdf(html), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@require_GET
+@login_required
+def blank_consent_pdf(request: AuthenticatedRequest, key: str, version: int) -> HttpResponse:
+    """A protocol's consent form without a patient, with the details of the chosen site
+    (?site=, else the user's first): every role that reads protocols."""
+    require_permission(request.user, "care.view_clinicprotocol", category=DataCategory.PROTOCOL)
+    site, _ = chosen_site(request.user, request.GET.get("site"))
+    try:
+        protocol = protocol_versions.resolve(site, key, version)
+    except ClinicalValueError:
+        raise Http404("No such protocol.") from None
+    html = documents.consent_html(site=site, protocol=protocol, patient=None, now=timezone.now())
+    return _pdf_response(html, f"consent-{protocol.key}-v{protocol.version}.pdf")
+
+
+@require_GET
+@login_required
+def consent_pdf(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """The consent form of the patient's course's protocol, with their name and date of birth
+    (the roles that see patients: the chair side and the front desk). An audited read."""
+    try:
+        patient, protocol = queries.consent_form_for_user(request.user, patient_id)
+    except ClinicalValueError as error:
+        messages.error(request, error.message)
+        return _to_patient(patient_id)
+    html = documents.consent_html(
+        site=patient.site, protocol=protocol, patient=patient, now=timezone.now()
+    )
+    return _pdf_response(html, f"consent-{protocol.key}-v{protocol.version}.pdf")
+
+
+@require_GET
+@login_required
+def discharge_pdf(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """The visit's discharge instructions (nurses and prescribers). An audited read."""
+    visit, protocol, next_visit = queries.discharge_for_user(request.user, appointment_id)
+    html = documents.discharge_html(
+        visit=visit, protocol=protocol, next_visit=next_visit, now=timezone.now()
+    )
+    return _pdf_response(html, "discharge-instructions.pdf")

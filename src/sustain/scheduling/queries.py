@@ -104,6 +104,19 @@ def week_board(
     return week
 
 
+def visits_to_export(user: User, site: Site, first: dt.date, *, days: int) -> list[Appointment]:
+    """The visits the day board (days=1) or the week view (days=7 from a Monday) of one of
+    the user's sites shows, in the page's order: day by day, chair by chair, by time
+    (scheduling.view_appointment). The caller audits the export."""
+    require_permission(user, "scheduling.view_appointment", category=DataCategory.SCHEDULE)
+    return [
+        visit
+        for rows in schedule(site, first, days=days).values()
+        for _, visits in rows
+        for visit in visits
+    ]
+
+
 def waiting_courses(sites: QuerySet[Site]) -> list[Course]:
     """Courses waiting for their induction series: screening or ready, no visit booked."""
     booked = Appointment.objects.filter(course=OuterRef("pk")).exclude(

@@ -6,6 +6,7 @@ app_name = "scheduling"
 urlpatterns = [
     path("schedule/", views.day_view, name="day"),
     path("schedule/week/", views.week_view, name="week"),
+    path("schedule/visits.csv", views.visits_export, name="visits_export"),
     path("schedule/waitlist/", views.waitlist, name="waitlist"),
     path("schedule/staff/", views.staff_view, name="staff"),
     path("schedule/staff/shifts/", views.shift_add, name="shift_add"),

@@ -21,6 +21,7 @@ from sustain.accounts.access import (
 )
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.exports import csv_export
 from sustain.accounts.models import Site
 from sustain.accounts.web import attempt, show_form_errors, show_refusal
 from sustain.care import queries as care_queries
@@ -194,6 +195,35 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
     }
     template = "scheduling/_board.html" if request.GET.get("fragment") else "scheduling/day.html"
     return render(request, template, context)
+
+
+VISIT_COLUMNS = (
+    "visit_id", "day", "starts_at_utc", "ends_at_utc", "chair", "patient_id", "family_name",
+    "given_name", "infusion_number", "status",
+)  # fmt: skip
+
+
+@require_GET
+@login_required
+def visits_export(request: AuthenticatedRequest) -> HttpResponse:
+    """The day board's visits (?site=&day=), or the week view's with &week=1, as CSV: the
+    day is the site's calendar day, the times in UTC."""
+    site, day, _ = _board_site_and_day(request)
+    week = request.GET.get("week") == "1"
+    first = day - dt.timedelta(days=day.weekday()) if week else day
+    visits = queries.visits_to_export(request.user, site, first, days=7 if week else 1)
+    tz = site.tz
+    rows = [
+        (v.pk, v.starts_at.astimezone(tz).date(), v.starts_at, v.ends_at, v.chair.name,
+         v.patient_id, v.patient.family_name, v.patient.given_name, v.number,
+         v.get_status_display())
+        for v in visits
+    ]  # fmt: skip
+    name = f"visits-{site.pk}-{'week-' if week else ''}{first.isoformat()}"
+    return csv_export(
+        user=request.user, category=DataCategory.SCHEDULE, name=name, columns=VISIT_COLUMNS,
+        rows=rows, site=site,
+    )  # fmt: skip
 
 
 def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:
