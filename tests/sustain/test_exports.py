@@ -119,7 +119,7 @@ def test_alert_export_rows_are_the_alert_list(login, ben, sam, pat):
     assert (rows[0]["family_name"], rows[0]["questionnaire"], rows[0]["score"]) == (
         "Quinn", "PHQ-9", "17",
     )  # fmt: skip
-    assert exports()[-1].reason == "alerts csv: 1 rows"
+    assert exports()[-1].reason == "alerts csv: 1 row"
     assert login(sam).get("/alerts/export.csv").status_code == 403
 
 
@@ -140,7 +140,12 @@ def test_visit_export_of_a_day_and_a_week_are_the_boards(login, sam, north, book
     client = login(sam)
     day = client.get(f"/schedule/?site={north.pk}&day=2026-11-30")
     on_board = [v.pk for _, visits in day.context["rows"] for v, *_ in visits]
-    rows = read(client.get(f"/schedule/visits.csv?site={north.pk}&day=2026-11-30"))
+    response = client.get(f"/schedule/visits.csv?site={north.pk}&day=2026-11-30")
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="visits-{north.pk}-2026-11-30.csv"'
+    )
+    rows = read(response)
+    assert exports()[-1].reason == "visits day csv: 1 row"
     assert [int(r["visit_id"]) for r in rows] == on_board == [booked[0].pk]
     first = booked[0]
     assert rows[0]["starts_at_utc"] == first.starts_at.astimezone(dt.UTC).strftime(
@@ -157,7 +162,7 @@ def test_visit_export_of_a_day_and_a_week_are_the_boards(login, sam, north, book
     assert rows == sorted(rows, key=lambda r: r["day"])
     event = exports()[-1]
     assert (event.site_id, event.category, event.reason) == (
-        north.pk, "schedule", f"visits-{north.pk}-week-2026-11-30 csv: {len(rows)} rows",
+        north.pk, "schedule", f"visits week csv: {len(rows)} rows",
     )  # fmt: skip
 
 

@@ -51,18 +51,20 @@ def csv_export(
     columns: Sequence[str],
     rows: Iterable[Sequence[Cell]],
     site: Site | None = None,
+    filename: str = "",
 ) -> HttpResponse:
-    """The rows as a CSV download named `name`.csv, audited as one export naming the count."""
+    """The rows as a CSV download (`filename`, else `name`, .csv), audited as one export
+    whose reason names the list (`name`, a few words) and the count of rows."""
     rows = list(rows)
     record_event(
         actor=user,
         action=AuditAction.EXPORT,
         category=category,
         site=site,
-        reason=f"{name} csv: {len(rows)} rows"[:40],
+        reason=f"{name} csv: {len(rows)} row{'' if len(rows) == 1 else 's'}",
     )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{filename or name}.csv"'
     writer = csv.writer(response, lineterminator="\r\n")
     writer.writerow(columns)
     writer.writerows([cell(value) for value in row] for row in rows)

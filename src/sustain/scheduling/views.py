@@ -219,10 +219,10 @@ def visits_export(request: AuthenticatedRequest) -> HttpResponse:
          v.get_status_display())
         for v in visits
     ]  # fmt: skip
-    name = f"visits-{site.pk}-{'week-' if week else ''}{first.isoformat()}"
     return csv_export(
-        user=request.user, category=DataCategory.SCHEDULE, name=name, columns=VISIT_COLUMNS,
-        rows=rows, site=site,
+        user=request.user, category=DataCategory.SCHEDULE,
+        name="visits week" if week else "visits day", columns=VISIT_COLUMNS, rows=rows, site=site,
+        filename=f"visits-{site.pk}-{'week-' if week else ''}{first.isoformat()}",
     )  # fmt: skip
 
 
