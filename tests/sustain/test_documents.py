@@ -40,7 +40,10 @@ def text_of(html: str) -> str:
                 yield from lines(child)
 
     document = documents.render(html)
-    return " ".join(" ".join(t for p in document.pages for t in lines(p._page_box)).split())
+    text = ""
+    for line in (t.strip() for p in document.pages for t in lines(p._page_box)):
+        text += line if text.endswith("-") else " " + line  # a line broken at its hyphen
+    return " ".join(text.split())
 
 
 def assert_pdf(response) -> None:
