@@ -45,6 +45,7 @@ CHAIRSIDE_API_STEPS = {
 LEDGER_API_WRITES = ("receipts", "draws", "wastes", "transfers", "adjustments")
 PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patients' pages
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
+PUBLIC |= {"/accounts/notify/sms-status/"}  # the SMS provider's reports: signed with its token
 
 
 def every_url() -> list[str]:

@@ -389,6 +389,7 @@ BACK_TO_PAGE = {"infusion:step"}
 PATIENTS_PAGES = {  # no staff session: the patient's own pages (test_access, portal tests)
     "accounts:login", "portal:questionnaire", "portal:kiosk", "scheduling:calendar_feed",
 }  # fmt: skip
+PROVIDER_CALLBACKS = {"accounts:sms_status"}  # the SMS provider's signed reports (test_notify)
 
 
 def url_names() -> dict[str, str]:
@@ -408,6 +409,7 @@ def url_names() -> dict[str, str]:
 
 def test_every_url_pattern_is_in_the_table():
     in_table = {page.name for page in PAGES.values()} | ACTIONS | BACK_TO_PAGE | PATIENTS_PAGES
+    in_table |= PROVIDER_CALLBACKS
     assert sorted(url_names()) == sorted(in_table)
     assert not ACTIONS & PATIENTS_PAGES
     assert not {page.name for page in PAGES.values()} & (ACTIONS | PATIENTS_PAGES)

@@ -9,4 +9,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_log, name="audit_log"),
     path("outbox/", views.outbox, name="outbox"),
+    # The SMS provider's delivery reports: no session; the request's signature (keyed with the
+    # provider's auth token) is the credential.
+    path("notify/sms-status/", views.sms_status, name="sms_status"),
 ]
