@@ -30,7 +30,6 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from sustain.accounts.enums import Channel, OutboxStatus
@@ -197,7 +196,7 @@ def send(
         status=OutboxStatus.QUEUED,
         created_at=now,
     )
-    transaction.on_commit(lambda: deliver(message))
+    transaction.on_commit(lambda: deliver(message, now=now))
     return message
 
 
@@ -211,14 +210,13 @@ def backend_for(channel: str) -> Backend:
     return backend
 
 
-def deliver(message: OutboxMessage, *, now: dt.datetime | None = None) -> None:
+def deliver(message: OutboxMessage, *, now: dt.datetime) -> None:
     """Hand the message to its channel's backend once and record the answer.
 
     The attempt is claimed by one conditional UPDATE on (status, attempts), so two workers
     retrying the same message send it once between them. Whatever the backend raises is
     recorded as a failure (the worker retries it), never raised to the page that sent it.
     """
-    now = now or timezone.now()
     claimed = OutboxMessage.objects.filter(
         pk=message.pk, status=message.status, attempts=message.attempts
     ).update(attempts=F("attempts") + 1, last_attempt_at=now)
