@@ -3,11 +3,12 @@ or asks to change it; the answer is recorded on the visit, audited, and shown to
 
 import datetime as dt
 import re
+import threading
 import zoneinfo
 
 import pytest
 import time_machine
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.test import Client
 from django.utils import timezone
 
@@ -227,3 +228,30 @@ def test_the_board_shows_a_confirmed_visit(path, visit, ben, login):
     with time_machine.travel(LATER, tick=False):
         board = login(ben).get("/schedule/", {"day": "2026-11-30", "fragment": "1"})
     assert "Confirmed by the patient" in board.content.decode()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_answers_at_once_count_once(path, visit):
+    barrier = threading.Barrier(2)
+    results: list[object] = []
+
+    def run(confirm: bool) -> None:
+        try:
+            barrier.wait()
+            answered = replies.answer_visit(token=token(path), confirm=confirm, note="", now=LATER)
+            results.append("confirmed" if answered.confirmed_at else "change")
+        except replies.VisitLinkRefused as refused:
+            results.append(refused.reason)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(confirm,)) for confirm in (True, False)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) in (["change", "used"], ["confirmed", "used"])
+    confirmed, changed, _ = reply(visit)
+    assert (confirmed, changed) == (results.count("confirmed") == 1, results.count("change") == 1)
+    assert AuditEvent.objects.filter(reason__endswith="by the patient").count() == 1
