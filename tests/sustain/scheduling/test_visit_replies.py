@@ -29,19 +29,24 @@ REMINDED = VISIT - dt.timedelta(hours=24)
 LATER = REMINDED + dt.timedelta(hours=2)
 
 
-@pytest.fixture
-def visit(pat, ada, sam) -> Appointment:
+def book(patient, prescriber, scheduler, starts_at: dt.datetime) -> Appointment:
     course = care_services.enrol_patient(
-        patient=pat,
+        patient=patient,
         protocol_key="depression-induction",
         protocol_version=1,
-        by=ada,
+        by=prescriber,
         now=timezone.now(),
     )
-    chair = Chair.objects.filter(site=pat.site).first()
+    chair = Chair.objects.filter(site=patient.site).first()
     return services.book_visit(
-        course=course, chair=chair, starts_at=VISIT, by=sam, now=timezone.now()
+        course=course, chair=chair, starts_at=starts_at, by=scheduler, now=timezone.now()
     )
+
+
+@pytest.fixture
+def visit(pat, ada, sam) -> Appointment:
+    with time_machine.travel(VISIT - dt.timedelta(days=7), tick=False):
+        return book(pat, ada, sam, VISIT)
 
 
 @pytest.fixture
