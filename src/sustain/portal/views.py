@@ -8,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from sustain.accounts.enums import AuditAction, AuditOutcome
+from sustain.accounts.web import plain
 from sustain.care.forms import InstrumentForm
 from sustain.portal import services
 from sustain.portal.services import InvitationRefused
@@ -115,7 +116,7 @@ def visit(request: HttpRequest, token: str) -> HttpResponse:
             replies.audit_link(
                 link, action=AuditAction.UPDATE, outcome=AuditOutcome.DENIED, reason=error.field
             )
-            message = error.message[0].upper() + error.message[1:] + "."
+            message = plain(error)
         else:
             context = {"site": site, "when": when, "confirmed": answer == "confirm"}
             return render(request, "portal/visit_answered.html", context)

@@ -133,7 +133,7 @@ def test_a_used_link_is_refused_and_changes_nothing(path, visit):
 def test_a_note_too_long_is_refused_naming_the_limit_and_nothing_changes(path, visit):
     refused = at(LATER, "post", path, {"answer": "change", "note": "x" * 501})
     assert refused.status_code == 400
-    assert "The note is at most 500 characters." in refused.content.decode()
+    assert "The note is at most 500 characters" in refused.content.decode()
     assert reply(visit) == (False, False, "")
     assert VisitLink.objects.get().used_at is None
     assert at(LATER, "post", path, {"answer": "change", "note": "x" * 500}).status_code == 200
@@ -142,7 +142,7 @@ def test_a_note_too_long_is_refused_naming_the_limit_and_nothing_changes(path, v
 def test_an_unknown_answer_is_refused(path, visit):
     refused = at(LATER, "post", path, {"answer": "maybe"})
     assert refused.status_code == 400
-    assert "Choose Confirm or Ask to change." in refused.content.decode()
+    assert "Choose Confirm or Ask to change" in refused.content.decode()
     assert reply(visit) == (False, False, "")
 
 
