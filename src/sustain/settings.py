@@ -197,12 +197,50 @@ STATIC_ROOT = VAR_DIR / "static"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-# Patient messages (self-report links): the default holds them in the outbox, so nothing
-# leaves the machine by accident; "sustain.accounts.notify.DjangoEmailBackend" sends e-mail.
+# E-mail (staff alerts, and patient messages with the DjangoEmailBackend below): SMTP once
+# SUSTAIN_EMAIL_HOST is set, else printed on the console. README: "Sending e-mail and texts".
+EMAIL_HOST = env_str("SUSTAIN_EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "SUSTAIN_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("SUSTAIN_EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("SUSTAIN_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("SUSTAIN_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("SUSTAIN_EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = env_bool("SUSTAIN_EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "SUSTAIN_EMAIL_USE_TLS (STARTTLS, port 587) and SUSTAIN_EMAIL_USE_SSL (port 465) "
+        "exclude each other: set one to 0"
+    )
+EMAIL_TIMEOUT = env_int("SUSTAIN_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("SUSTAIN_EMAIL_FROM", "sustain@localhost")
+# Patient messages (self-report links, visit reminders): the default holds them in the outbox,
+# so nothing leaves the machine by accident. "sustain.accounts.notify.DjangoEmailBackend"
+# sends e-mail; SUSTAIN_SMS_BACKEND="sustain.accounts.notify.TwilioSmsBackend" sends texts
+# through a Twilio-compatible API with the SUSTAIN_SMS_* settings.
 SUSTAIN_NOTIFICATION_BACKEND = env_str(
     "SUSTAIN_NOTIFICATION_BACKEND", "sustain.accounts.notify.OutboxBackend"
 )
+SUSTAIN_SMS_BACKEND = env_str("SUSTAIN_SMS_BACKEND", "sustain.accounts.notify.OutboxBackend")
+SUSTAIN_SMS_BASE_URL = env_str("SUSTAIN_SMS_BASE_URL", "https://api.twilio.com")
+SUSTAIN_SMS_ACCOUNT_SID = env_str("SUSTAIN_SMS_ACCOUNT_SID", "")
+SUSTAIN_SMS_AUTH_TOKEN = env_str("SUSTAIN_SMS_AUTH_TOKEN", "")
+SUSTAIN_SMS_FROM = env_str("SUSTAIN_SMS_FROM", "")
+SUSTAIN_SMS_TIMEOUT = env_int("SUSTAIN_SMS_TIMEOUT", 10)
+if SUSTAIN_SMS_BACKEND.endswith("TwilioSmsBackend") and not (
+    SUSTAIN_SMS_ACCOUNT_SID and SUSTAIN_SMS_AUTH_TOKEN and SUSTAIN_SMS_FROM
+):
+    raise ImproperlyConfigured(
+        "the Twilio SMS backend needs SUSTAIN_SMS_ACCOUNT_SID, SUSTAIN_SMS_AUTH_TOKEN and "
+        "SUSTAIN_SMS_FROM"
+    )
+# A failed message is handed over again by the worker every few minutes, at most this often.
+SUSTAIN_NOTIFY_MAX_ATTEMPTS = env_int("SUSTAIN_NOTIFY_MAX_ATTEMPTS", 5)
+SUSTAIN_NOTIFY_RETRY_EVERY_MINUTES = env_int("SUSTAIN_NOTIFY_RETRY_EVERY_MINUTES", 10)
 # Where patients reach Sustain (for links in messages).
 SUSTAIN_BASE_URL = env_str("SUSTAIN_BASE_URL", "http://127.0.0.1:8000")
 SUSTAIN_INVITATION_TTL_HOURS = env_int("SUSTAIN_INVITATION_TTL_HOURS", 72)

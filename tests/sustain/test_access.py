@@ -44,7 +44,9 @@ CHAIRSIDE_API_STEPS = {
 # The ledger's API writes (sustain.ledger.api).
 LEDGER_API_WRITES = ("receipts", "draws", "wastes", "transfers", "adjustments")
 PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patients' pages
+PUBLIC |= {"/v/1/"}  # a reminder's link to confirm a visit or ask to change it
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
+PUBLIC |= {"/accounts/notify/sms-status/"}  # the SMS provider's reports: signed with its token
 
 
 def every_url() -> list[str]:
@@ -169,6 +171,7 @@ def test_every_url_is_listed():
             "/visits/1/cancel/",
             "/visits/1/move/",
             "/visits/1/no-show/",
+            "/visits/1/keep-time/",
             "/visits/1/infusion/",
             *(f"/visits/1/infusion/{step}/" for step in STEPS),
             "/visits/1/infusion/check-in/",

@@ -45,7 +45,9 @@ RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 PATIENT_LIST = 17
 PATIENT_PAGE = {"prescriber": 44, "nurse": 42, "scheduler": 24}
 # One more each with issue 12: the visits whose ledger is open (ledger.visits.open_visits).
-DAY_BOARD = {"page": 27, "fragment": 26}
+# One more for the page (not the fragment) with issue 13: the visits whose patient asked to
+# change them through a reminder's link (scheduling.queries.change_requests).
+DAY_BOARD = {"page": 28, "fragment": 26}
 WEEK_VIEW = 17
 SERIES_PREVIEW = 34
 # The chair-side record (issue 10), whatever its readings and events; 32 with issue 11: the

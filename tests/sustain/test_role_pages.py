@@ -397,13 +397,16 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "scheduling:visit_create",
     "scheduling:visit_move",
     "scheduling:visit_no_show",
+    "scheduling:visit_keep_time",
 }  # fmt: skip
 # A GET of a chair-side step (back from signing in again when the session lapsed at the chair)
 # goes to the record's page, for who may take the step.
 BACK_TO_PAGE = {"infusion:step"}
 PATIENTS_PAGES = {  # no staff session: the patient's own pages (test_access, portal tests)
     "accounts:login", "portal:questionnaire", "portal:kiosk", "scheduling:calendar_feed",
+    "portal:visit",
 }  # fmt: skip
+PROVIDER_CALLBACKS = {"accounts:sms_status"}  # the SMS provider's signed reports (test_notify)
 
 
 def url_names() -> dict[str, str]:
@@ -423,6 +426,7 @@ def url_names() -> dict[str, str]:
 
 def test_every_url_pattern_is_in_the_table():
     in_table = {page.name for page in PAGES.values()} | ACTIONS | BACK_TO_PAGE | PATIENTS_PAGES
+    in_table |= PROVIDER_CALLBACKS
     assert sorted(url_names()) == sorted(in_table)
     assert not ACTIONS & PATIENTS_PAGES
     assert not {page.name for page in PAGES.values()} & (ACTIONS | PATIENTS_PAGES)

@@ -56,5 +56,11 @@ class Channel(models.TextChoices):
 
 
 class OutboxStatus(models.TextChoices):
+    """Where a message is on its way (sustain.accounts.notify)."""
+
+    QUEUED = "queued", "Queued"
     HELD = "held", "Held in the outbox (not sent)"
     SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Not delivered"

@@ -162,8 +162,17 @@ class OutboxMessage(models.Model):
     to = models.CharField(max_length=254)
     subject = models.CharField(max_length=200)
     body = models.TextField()
-    status = models.CharField(max_length=10, choices=OutboxStatus.choices)
+    status = models.CharField(max_length=12, choices=OutboxStatus.choices)
     created_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Hand-overs to a backend")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="Reported by the provider")
+    provider_id = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="The provider's id (an SMS's SID)"
+    )
+    error = models.CharField(max_length=500, blank=True, help_text="The provider's last error")
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-pk"]
+        indexes: ClassVar = [models.Index(fields=["status", "attempts"], name="outbox_retry")]

@@ -1,40 +1,186 @@
-"""Pluggable notification backends (SUSTAIN_NOTIFICATION_BACKEND).
+"""Pluggable notification backends: e-mail (SUSTAIN_NOTIFICATION_BACKEND) and text messages
+(SUSTAIN_SMS_BACKEND), each holding messages in the outbox unless a clinic configures more.
 
-Every message is first written to the outbox table; the backend decides whether it leaves the
-machine. Messages carry links and clinic names only, never a patient's name or clinical data.
+Every message is first written to the outbox table (status "queued"); once the caller commits,
+the channel's backend is handed the message and its answer is recorded on the row: held, sent
+(with the provider's id), or failed with the provider's error. The worker hands failed messages
+over again, up to SUSTAIN_NOTIFY_MAX_ATTEMPTS times (sustain.accounts.tasks). An SMS provider's
+status callback marks a sent text delivered or undelivered (`record_provider_status`).
+
+Messages carry links and clinic names only, never a patient's name or clinical data. Logs name
+the message's id, never its address or text.
 """
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from sustain.accounts.enums import Channel, OutboxStatus
 from sustain.accounts.models import OutboxMessage, Site
 
+log = logging.getLogger(__name__)
+
+
+class DeliveryFailed(Exception):
+    """The backend or its provider refused the message; the text is the provider's error."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A backend's answer: held here, or sent with the provider's id for the message."""
+
+    status: OutboxStatus
+    provider_id: str = ""
+
 
 class Backend(Protocol):
-    def deliver(self, message: OutboxMessage) -> OutboxStatus: ...
+    def deliver(self, message: OutboxMessage) -> Delivery: ...
 
 
 class OutboxBackend:
     """Default: keep the message in the outbox, which clinic administrators can read."""
 
-    def deliver(self, message: OutboxMessage) -> OutboxStatus:
-        return OutboxStatus.HELD
+    def deliver(self, message: OutboxMessage) -> Delivery:
+        return Delivery(OutboxStatus.HELD)
 
 
 class DjangoEmailBackend:
-    """E-mail through Django's EMAIL_BACKEND; text messages stay in the outbox."""
+    """E-mail through Django's EMAIL_BACKEND (SMTP settings from SUSTAIN_EMAIL_*)."""
 
-    def deliver(self, message: OutboxMessage) -> OutboxStatus:
+    def deliver(self, message: OutboxMessage) -> Delivery:
         if message.channel != Channel.EMAIL:
-            return OutboxStatus.HELD
-        send_mail(message.subject, message.body, None, [message.to])
-        return OutboxStatus.SENT
+            return Delivery(OutboxStatus.HELD)
+        try:
+            send_mail(message.subject, message.body, None, [message.to], fail_silently=False)
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryFailed(_smtp_error(error)) from error
+        return Delivery(OutboxStatus.SENT)
+
+
+def _smtp_error(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(error.recipients.values()))
+        return f"SMTP {code}: {_text(text)}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"SMTP {error.smtp_code}: {_text(error.smtp_error)}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+
+
+class TwilioSmsBackend:
+    """Text messages through a Twilio-compatible HTTP API (SUSTAIN_SMS_* settings).
+
+    POST {base}/2010-04-01/Accounts/{sid}/Messages.json with To, From, Body and a
+    StatusCallback URL, HTTP basic authentication with the account SID and token. A 2xx answer
+    carries the message's "sid"; any other answer's "code" and "message" are the error kept.
+    """
+
+    def deliver(self, message: OutboxMessage) -> Delivery:
+        if message.channel != Channel.SMS:
+            return Delivery(OutboxStatus.HELD)
+        sid = settings.SUSTAIN_SMS_ACCOUNT_SID
+        url = f"{settings.SUSTAIN_SMS_BASE_URL.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
+        form = {
+            "To": message.to,
+            "From": settings.SUSTAIN_SMS_FROM,
+            "Body": message.body,
+            "StatusCallback": status_callback_url(),
+        }
+        credentials = base64.b64encode(f"{sid}:{settings.SUSTAIN_SMS_AUTH_TOKEN}".encode())
+        request = urllib.request.Request(  # noqa: S310 - the URL is the operator's setting
+            url,
+            data=urllib.parse.urlencode(form).encode(),
+            headers={"Authorization": "Basic " + credentials.decode()},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(  # noqa: S310
+                request, timeout=settings.SUSTAIN_SMS_TIMEOUT
+            ) as response:
+                answer = json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            raise DeliveryFailed(_provider_error(error)) from error
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
+        return Delivery(OutboxStatus.SENT, provider_id=str(answer.get("sid", ""))[:64])
+
+
+def _provider_error(error: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(error.read() or b"{}")
+    except ValueError:
+        body = {}
+    if isinstance(body, dict) and body.get("message"):
+        code = f" {body['code']}" if body.get("code") else ""
+        return f"HTTP {error.code}{code}: {body['message']}"
+    return f"HTTP {error.code}: {error.reason}"
+
+
+def status_callback_url() -> str:
+    """Where the SMS provider reports delivery (SUSTAIN_BASE_URL + the callback's path)."""
+    return settings.SUSTAIN_BASE_URL.rstrip("/") + reverse("accounts:sms_status")
+
+
+def provider_signature(url: str, params: Mapping[str, str]) -> str:
+    """Twilio's request signature: base64 HMAC-SHA1, keyed with the auth token, of the URL
+    followed by every parameter's name and value in name order."""
+    payload = url + "".join(key + params[key] for key in sorted(params))
+    digest = hmac.new(
+        settings.SUSTAIN_SMS_AUTH_TOKEN.encode(), payload.encode(), hashlib.sha1
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
+# The provider's final states we record; "queued", "sending", "sent" change nothing here.
+PROVIDER_STATUSES = {"delivered": OutboxStatus.DELIVERED, "undelivered": OutboxStatus.UNDELIVERED}
+PROVIDER_FAILED = "failed"
+
+
+@transaction.atomic
+def record_provider_status(
+    *, provider_id: str, status: str, error_code: str, now: dt.datetime
+) -> OutboxMessage | None:
+    """Record what the provider reported for a sent message; None if the id is unknown."""
+    message = (
+        OutboxMessage.objects.select_for_update().filter(provider_id=provider_id).first()
+        if provider_id
+        else None
+    )
+    if message is None:
+        return None
+    fields = ["status", "error"]
+    if status in PROVIDER_STATUSES:
+        message.status = PROVIDER_STATUSES[status]
+        if message.status == OutboxStatus.DELIVERED:
+            message.delivered_at = now
+            fields.append("delivered_at")
+    elif status == PROVIDER_FAILED:
+        message.status = OutboxStatus.FAILED
+    else:
+        return message
+    message.error = f"provider error {error_code}" if error_code else ""
+    message.save(update_fields=fields)
+    return message
 
 
 def send(
@@ -47,16 +193,63 @@ def send(
         to=to,
         subject=subject,
         body=body,
-        status=OutboxStatus.HELD,
+        status=OutboxStatus.QUEUED,
         created_at=now,
     )
-    transaction.on_commit(lambda: deliver(message))
+    transaction.on_commit(lambda: deliver(message, now=now))
     return message
 
 
-def deliver(message: OutboxMessage) -> None:
-    backend: Backend = import_string(settings.SUSTAIN_NOTIFICATION_BACKEND)()
-    status = backend.deliver(message)
-    if status != message.status:
-        message.status = status
-        message.save(update_fields=["status"])
+def backend_for(channel: str) -> Backend:
+    path = (
+        settings.SUSTAIN_SMS_BACKEND
+        if channel == Channel.SMS
+        else settings.SUSTAIN_NOTIFICATION_BACKEND
+    )
+    backend: Backend = import_string(path)()
+    return backend
+
+
+def deliver(message: OutboxMessage, *, now: dt.datetime) -> None:
+    """Hand the message to its channel's backend once and record the answer.
+
+    The attempt is claimed by one conditional UPDATE on (status, attempts), so two workers
+    retrying the same message send it once between them. Whatever the backend raises is
+    recorded as a failure (the worker retries it), never raised to the page that sent it.
+    """
+    claimed = OutboxMessage.objects.filter(
+        pk=message.pk, status=message.status, attempts=message.attempts
+    ).update(attempts=F("attempts") + 1, last_attempt_at=now)
+    if not claimed:
+        return
+    message.attempts += 1
+    message.last_attempt_at = now
+    try:
+        result = backend_for(message.channel).deliver(message)
+    except DeliveryFailed as failure:
+        message.status, message.error = OutboxStatus.FAILED, str(failure)[:500]
+        log.warning("message %s failed (attempt %s)", message.pk, message.attempts)
+    except Exception as error:  # a backend's bug must not lose the message or break the page
+        message.status, message.error = OutboxStatus.FAILED, type(error).__name__
+        log.error("message %s: backend raised %s", message.pk, type(error).__name__)
+    else:
+        message.status, message.provider_id, message.error = result.status, result.provider_id, ""
+        if result.status == OutboxStatus.SENT:
+            message.sent_at = now
+    message.save(update_fields=["status", "provider_id", "error", "sent_at"])
+
+
+def retry_failed(*, now: dt.datetime) -> int:
+    """Hand over again every failed message with attempts left, and every queued one whose
+    first hand-over never happened (a process stopped before its commit hook ran); return how
+    many were tried."""
+    grace = now - dt.timedelta(minutes=1)
+    due = OutboxMessage.objects.filter(
+        Q(status=OutboxStatus.FAILED) | Q(status=OutboxStatus.QUEUED, created_at__lte=grace),
+        attempts__lt=settings.SUSTAIN_NOTIFY_MAX_ATTEMPTS,
+    ).order_by("pk")
+    tried = 0
+    for message in due:
+        deliver(message, now=now)
+        tried += 1
+    return tried

@@ -10,4 +10,7 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
     path("outbox/", views.outbox, name="outbox"),
+    # The SMS provider's delivery reports: no session; the request's signature (keyed with the
+    # provider's auth token) is the credential.
+    path("notify/sms-status/", views.sms_status, name="sms_status"),
 ]

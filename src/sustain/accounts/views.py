@@ -1,9 +1,15 @@
+import hmac
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
+from sustain.accounts import notify
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event, verify_chain
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -54,4 +60,26 @@ def outbox(request: AuthenticatedRequest) -> HttpResponse:
         request.GET.get("page")
     )
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.OUTBOX)
-    return render(request, "accounts/outbox.html", {"page": page})
+    context = {"page": page, "max_attempts": settings.SUSTAIN_NOTIFY_MAX_ATTEMPTS}
+    return render(request, "accounts/outbox.html", context)
+
+
+@csrf_exempt  # a provider's server posts here; its signature stands in for the CSRF token
+@require_POST
+def sms_status(request: HttpRequest) -> HttpResponse:
+    """The SMS provider's delivery report (Twilio's StatusCallback), checked by its signature.
+
+    A missing or wrong signature, or no SMS backend configured, is a 403 and changes nothing.
+    """
+    params = {key: request.POST.get(key, "") for key in request.POST}
+    expected = notify.provider_signature(notify.status_callback_url(), params)
+    given = request.headers.get("X-Twilio-Signature", "")
+    if not settings.SUSTAIN_SMS_AUTH_TOKEN or not hmac.compare_digest(expected, given):
+        return HttpResponse(status=403)
+    notify.record_provider_status(
+        provider_id=params.get("MessageSid", ""),
+        status=params.get("MessageStatus", ""),
+        error_code=params.get("ErrorCode", ""),
+        now=timezone.now(),
+    )
+    return HttpResponse(status=204)

@@ -12,10 +12,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 
-from sustain.accounts import notify
+from sustain.accounts import links, notify
 from sustain.accounts.audit import PATIENT_LINK, WORKER, record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, Channel, DataCategory
 from sustain.accounts.models import AuditEvent, User
@@ -41,12 +40,11 @@ class InvitationRefused(Exception):
         self.invitation = invitation
 
 
-def _hash(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
+_hash = links.nonce_hash
 
 
 def link_path(invitation_id: int, nonce: str) -> str:
-    return "/r/" + signing.Signer(salt=SALT).sign(f"{invitation_id}.{nonce}") + "/"
+    return "/r/" + links.sign(SALT, invitation_id, nonce) + "/"
 
 
 def _check_self_report(instrument_codes: Sequence[str]) -> None:
@@ -82,13 +80,13 @@ def invite_patient(
         kind = "e-mail address" if channel == Channel.EMAIL else "phone number"
         raise ClinicalValueError("channel", f"the patient has no {kind} on file")
     ttl = ttl or dt.timedelta(hours=settings.SUSTAIN_INVITATION_TTL_HOURS)
-    nonce = secrets.token_urlsafe(24)
+    nonce, nonce_hash = links.new_nonce()
     invitation = Invitation.objects.create(
         patient=patient,
         instruments=list(dict.fromkeys(instrument_codes)),
         channel=channel,
         sent_to=address,
-        nonce_hash=_hash(nonce),
+        nonce_hash=nonce_hash,
         timepoint=timepoint,
         created_at=now,
         created_by=by,
@@ -184,25 +182,18 @@ def redeem_kiosk_code(code: str, *, now: dt.datetime, ip: str | None) -> str:
     code = code.strip()
     for invitation in _active_kiosk_codes(now):
         if code.isdigit() and _kiosk_matches(invitation, code):
-            return (
-                "/r/"
-                + signing.Signer(salt=SALT).sign(
-                    f"{invitation.pk}.{_kiosk_nonce(invitation.pk, code)}"
-                )
-                + "/"
-            )
+            return link_path(invitation.pk, _kiosk_nonce(invitation.pk, code))
     raise InvitationRefused("kiosk-code", "That code is not valid. Please check it with the staff.")
 
 
 def open_invitation(token: str, *, now: dt.datetime) -> Invitation:
     """Return the invitation behind a link, or raise InvitationRefused."""
     try:
-        value = signing.Signer(salt=SALT).unsign(token)
-        invitation_id, nonce = value.split(".", 1)
-        invitation = Invitation.objects.select_related("patient__site").get(pk=int(invitation_id))
-    except (signing.BadSignature, ValueError, Invitation.DoesNotExist):
+        invitation_id, nonce = links.unsign(SALT, token)
+        invitation = Invitation.objects.select_related("patient__site").get(pk=invitation_id)
+    except (links.BadLink, Invitation.DoesNotExist):
         raise InvitationRefused("tampered", "This link is not valid.") from None
-    if not hmac.compare_digest(invitation.nonce_hash, _hash(nonce)):
+    if not links.matches(invitation.nonce_hash, nonce):
         raise InvitationRefused("tampered", "This link is not valid.")
     if invitation.used_at is not None:
         raise InvitationRefused("used", USED_MESSAGE, invitation)

@@ -8,9 +8,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from sustain.accounts.enums import AuditAction, AuditOutcome
+from sustain.accounts.web import plain
 from sustain.care.forms import InstrumentForm
 from sustain.portal import services
 from sustain.portal.services import InvitationRefused
+from sustain.scheduling import replies
+from sustain.scheduling.reminders import visit_time
 from sustain_core import instruments
 from sustain_core.errors import ClinicalValueError
 
@@ -88,3 +91,50 @@ def kiosk(request: HttpRequest) -> HttpResponse:
             return redirect(path)
     status = 400 if message else 200
     return render(request, "portal/kiosk.html", {"message": message}, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def visit(request: HttpRequest, token: str) -> HttpResponse:
+    """A reminder's link: the clinic and the visit's time, "Confirm" or "Ask to change"."""
+    now = timezone.now()
+    try:
+        link = replies.open_link(token, now=now)
+    except replies.VisitLinkRefused as refused:
+        return _visit_refused(request, refused)
+    site, when = link.appointment.site, visit_time(link.appointment)
+    message, note = "", request.POST.get("note", "")
+    if request.method == "POST":
+        answer = request.POST.get("answer", "")
+        try:
+            if answer not in {"confirm", "change"}:
+                raise ClinicalValueError("answer", "choose Confirm or Ask to change")
+            replies.answer_visit(token=token, confirm=answer == "confirm", note=note, now=now)
+        except replies.VisitLinkRefused as refused:
+            return _visit_refused(request, refused)
+        except ClinicalValueError as error:
+            replies.audit_link(
+                link, action=AuditAction.UPDATE, outcome=AuditOutcome.DENIED, reason=error.field
+            )
+            message = plain(error)
+        else:
+            context = {"site": site, "when": when, "confirmed": answer == "confirm"}
+            return render(request, "portal/visit_answered.html", context)
+    else:
+        replies.audit_link(link, action=AuditAction.READ, outcome=AuditOutcome.SUCCESS)
+    context = {
+        "site": site, "when": when, "message": message, "note": note,
+        "note_max": replies.NOTE_MAX_CHARS,
+    }  # fmt: skip
+    return render(request, "portal/visit.html", context, status=400 if message else 200)
+
+
+def _visit_refused(request: HttpRequest, refused: replies.VisitLinkRefused) -> HttpResponse:
+    replies.audit_link(
+        refused.link, action=AuditAction.READ, outcome=AuditOutcome.DENIED, reason=refused.reason
+    )
+    site = refused.link.appointment.site if refused.link else None
+    status = 404 if refused.reason == "tampered" else 410
+    return render(
+        request, "portal/refused.html", {"message": refused.message, "site": site}, status=status
+    )

@@ -47,9 +47,16 @@ def touch_appointment(appointment: Appointment) -> None:
     status changes, in particular on reschedule and on cancellation; without it, subscribed
     calendars may keep the old version. The increment is one UPDATE with F(), so two changes
     racing each add one. `appointment.sequence` is refreshed from the database.
+
+    The patient's answer through a reminder's link was for the old time or status, so it is
+    cleared: a moved visit is neither confirmed nor waiting for a change any more.
     """
-    Appointment.objects.filter(pk=appointment.pk).update(sequence=F("sequence") + 1)
-    appointment.refresh_from_db(fields=["sequence"])
+    Appointment.objects.filter(pk=appointment.pk).update(
+        sequence=F("sequence") + 1, confirmed_at=None, change_requested_at=None, change_note=""
+    )
+    appointment.refresh_from_db(
+        fields=["sequence", "confirmed_at", "change_requested_at", "change_note"]
+    )
 
 
 def token_hash(token: str) -> str:

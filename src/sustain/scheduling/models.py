@@ -101,6 +101,11 @@ class Appointment(models.Model):
     cancel_note = models.CharField(max_length=300, blank=True)
     # Set when a prescriber kept a move that breaks the protocol's series rules.
     override_reason = models.CharField(max_length=300, blank=True)
+    # The patient's answer through a reminder's link (sustain.scheduling.replies), for this
+    # visit time: a move or a cancellation clears it (calendar.touch_appointment).
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    change_requested_at = models.DateTimeField(null=True, blank=True)
+    change_note = models.CharField(max_length=500, blank=True)
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     sequence = models.PositiveIntegerField(default=0, editable=False)
     # The visit template when it was booked (sustain_core.protocols.VisitTemplate): planned
@@ -129,6 +134,14 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=AppointmentStatus.CANCELLED) | ~Q(cancel_reason=""),
                 name="appt_cancelled_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True) | Q(change_requested_at__isnull=True),
+                name="appt_confirmed_or_change_requested",
+            ),
+            models.CheckConstraint(
+                condition=Q(change_requested_at__isnull=False) | Q(change_note=""),
+                name="appt_change_note_with_request",
             ),
         ]
 
@@ -287,4 +300,29 @@ class PhaseStaffing(models.Model):
                 | Q(patients_per_nurse__gte=1, patients_per_nurse__lte=12),
                 name="phasestaffing_ratio_1_to_12",
             ),
+        ]
+
+
+class VisitLink(models.Model):
+    """A signed, single-use link in a visit reminder: the patient confirms the visit or asks to
+    change it, without replying to the message (sustain.scheduling.replies).
+
+    Like the self-report links (sustain.accounts.links), only the nonce's SHA-256 is stored;
+    the link is for one visit time and expires when the visit starts.
+    """
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="links")
+    visit_starts_at = models.DateTimeField(help_text="The visit time the reminder announced")
+    nonce_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")),
+                name="visitlink_expires_after_creation",
+            )
         ]

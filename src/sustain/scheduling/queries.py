@@ -93,6 +93,22 @@ def day_board(user: User, site: Site, day: dt.date, *, now: dt.datetime) -> DayB
     )
 
 
+def change_requests(site: Site, *, now: dt.datetime) -> list[Appointment]:
+    """The site's coming visits whose patient asked, through a reminder's link, to change them
+    (sustain.scheduling.replies), soonest first: the scheduler's calls to make. For a page that
+    checked the permission and audits its read (the day board)."""
+    return list(
+        Appointment.objects.filter(
+            site=site,
+            status=AppointmentStatus.BOOKED,
+            starts_at__gt=now,
+            change_requested_at__isnull=False,
+        )
+        .select_related("patient", "chair")
+        .order_by("starts_at", "pk")
+    )
+
+
 def week_board(
     user: User, site: Site, monday: dt.date
 ) -> dict[dt.date, list[tuple[Chair, list[Appointment]]]]:

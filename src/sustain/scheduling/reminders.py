@@ -2,7 +2,8 @@
 visit (sustain.care.rules: each site sets its own).
 
 A reminder names the clinic, the visit's local date and time and the site's preparation text
-(fasting, an escort, no driving), never the patient or the drug. It
+(fasting, an escort, no driving) and a link to confirm the visit or ask to change it
+(sustain.scheduling.replies), never the patient or the drug. It
 goes through the notification backends (sustain.accounts.notify): e-mail if the patient has an
 address, else a text message, else nothing. The worker runs `send_due_reminders` every
 SUSTAIN_REMINDERS_EVERY_MINUTES (sustain.scheduling.tasks).
@@ -19,19 +20,26 @@ from sustain.accounts.enums import Channel, DataCategory
 from sustain.accounts.models import OutboxMessage, Site
 from sustain.care.rules import rules_by_site
 from sustain.care.services import record_patient_event
+from sustain.scheduling import replies
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment, VisitReminder
 
 
-def reminder_text(appointment: Appointment, *, preparation: str) -> tuple[str, str]:
-    """The subject and body of a visit reminder: the clinic, the local time, the preparation."""
+def visit_time(appointment: Appointment) -> str:
+    """The visit's local date and time as patients read it, with the zone."""
+    local = appointment.starts_at.astimezone(appointment.site.tz)
+    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({local:%Z})"
+
+
+def reminder_text(appointment: Appointment, *, preparation: str, link: str) -> tuple[str, str]:
+    """The subject and body of a visit reminder: the clinic, the local time, the preparation,
+    and the link to confirm the visit or ask to change it (sustain.scheduling.replies)."""
     site = appointment.site
-    local = appointment.starts_at.astimezone(site.tz)
-    when = f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({local:%Z})"
     subject = f"Your visit at {site.name}"
     body = (
-        f"This is a reminder of your visit at {site.name} on {when}.\n\n"
+        f"This is a reminder of your visit at {site.name} on {visit_time(appointment)}.\n\n"
         f"{preparation}\n\n"
+        f"Please confirm the visit, or ask to change it, here (no reply needed):\n{link}\n\n"
         f"If you cannot come, please contact {site.name}."
     )
     return subject, body
@@ -113,7 +121,8 @@ def send_reminder(
                     claimed.append(reminder)
             if not claimed:
                 return None
-            subject, body = reminder_text(appointment, preparation=preparation)
+            link = replies.create_link(appointment, now=now)
+            subject, body = reminder_text(appointment, preparation=preparation, link=link)
             message = notify.send(
                 site=appointment.site,
                 channel=channel,

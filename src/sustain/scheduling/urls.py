@@ -33,6 +33,7 @@ urlpatterns = [
     path("visits/<int:appointment_id>/cancel/", views.visit_cancel, name="visit_cancel"),
     path("visits/<int:appointment_id>/move/", views.visit_move, name="visit_move"),
     path("visits/<int:appointment_id>/no-show/", views.visit_no_show, name="visit_no_show"),
+    path("visits/<int:appointment_id>/keep-time/", views.visit_keep_time, name="visit_keep_time"),
     # Patient calendars. The feed is public: its secret token is the credential (a wrong or
     # revoked token is a 404), like the patients' self-report links.
     path("calendar/<slug:token>.ics", calendar_views.calendar_feed, name="calendar_feed"),

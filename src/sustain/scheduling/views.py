@@ -27,7 +27,7 @@ from sustain.accounts.web import attempt, show_form_errors, show_refusal
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.protocol_versions import protocol_for
-from sustain.scheduling import chairs, hours, queries, services, staff
+from sustain.scheduling import chairs, hours, queries, replies, services, staff
 from sustain.scheduling.enums import CancellationReason, ChairCapability, Weekday
 from sustain.scheduling.forms import (
     ChairCapabilitiesForm,
@@ -193,8 +193,11 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
         "tz": tz,
         "refreshed": timezone.now(),
     }
-    template = "scheduling/_board.html" if request.GET.get("fragment") else "scheduling/day.html"
-    return render(request, template, context)
+    if request.GET.get("fragment"):
+        return render(request, "scheduling/_board.html", context)
+    if request.user.has_perm("scheduling.change_appointment"):
+        context["change_requests"] = queries.change_requests(site, now=timezone.now())
+    return render(request, "scheduling/day.html", context)
 
 
 VISIT_COLUMNS = (
@@ -317,6 +320,19 @@ def visit_cancel(request: AuthenticatedRequest, appointment_id: int) -> HttpResp
             ),
             success=f"Visit {appointment.number} cancelled.",
         )
+    return _back(request, appointment)
+
+
+@require_POST
+@login_required
+def visit_keep_time(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """The patient asked to change the visit; after a call, the scheduler keeps its time."""
+    appointment = _visit_for_change(request, appointment_id)
+    attempt(
+        request,
+        lambda: replies.keep_visit_time(appointment=appointment, by=request.user),
+        success=f"Visit {appointment.number} keeps its time; the change request is closed.",
+    )
     return _back(request, appointment)
 
 

@@ -205,8 +205,13 @@ def test_demo_loads_a_working_clinic(db, settings):
     # Three self-report links wait in the outbox, naming no patient.
     assert Invitation.objects.filter(used_at=None).count() == 3
     for message in OutboxMessage.objects.all():
-        assert "/r/" in message.body
+        assert "/r/" in message.body or "/v/" in message.body  # a self-report or visit link
         assert not any(p.family_name in message.body for p in Patient.objects.all())
+    # Visit reminders with their links; one patient confirmed, one asks to change (issue 13).
+    answered = Appointment.objects.exclude(confirmed_at=None, change_requested_at=None)
+    assert sorted((a.confirmed_at is None, a.change_note) for a in answered) == [
+        (False, ""), (True, "Could we make it an afternoon? Mornings are hard.")
+    ]  # fmt: skip
 
     # End of induction (first follow-up) against baseline, by the protocol's own rules: 9 of
     # 16 respond, 4 remit, 6 respond partly (a fall of 25 % or more, issue 11), 1 does not.

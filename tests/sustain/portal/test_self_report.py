@@ -42,8 +42,11 @@ def link_events():
     )
 
 
-def test_invitation_is_held_in_the_outbox_without_patient_data(pat, ben):
-    path = invite(pat, ben)
+def test_invitation_is_held_in_the_outbox_without_patient_data(
+    pat, ben, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        path = invite(pat, ben)
     message = OutboxMessage.objects.get()
     invitation = Invitation.objects.get()
     assert (message.channel, message.to, message.status) == ("email", "pat@example.com", "held")

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import re
 import threading
 import zoneinfo
 
@@ -32,6 +33,8 @@ BODY = (
     "(EST).\n\n"
     "Please do not eat for 6 hours before your visit (clear fluids until 2 hours before), "
     "bring an adult to take you home, and do not drive until the next day.\n\n"
+    "Please confirm the visit, or ask to change it, here (no reply needed):\n"
+    "http://127.0.0.1:8000/v/{token}/\n\n"
     "If you cannot come, please contact North Clinic."
 )
 
@@ -83,7 +86,8 @@ def test_reminder_names_the_clinic_time_and_preparation_only(visit):
     message = OutboxMessage.objects.get()
     assert (message.channel, message.to, message.site) == ("email", "pat@example.com", visit.site)
     assert message.subject == "Your visit at North Clinic"
-    assert message.body == BODY
+    token = re.search(r"/v/([^/]+)/", message.body).group(1)
+    assert message.body == BODY.format(token=token)
     for secret in ("Pat", "Quinn", "ketamine", "Ketalar", "depression", "infusion"):
         assert secret.lower() not in (message.subject + message.body).lower()
 

@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import math
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from django.utils import timezone
 
 from sustain.accounts import directors
 from sustain.accounts.enums import Channel, Role
-from sustain.accounts.models import Membership, Site, User
+from sustain.accounts.models import Membership, OutboxMessage, Site, User
 from sustain.care import services
 from sustain.care.enums import AlertKind, AlertStatus, Condition, CourseStatus, Sex, Timepoint
 from sustain.care.models import Alert, Course, Patient
@@ -52,8 +53,8 @@ from sustain.ledger.models import (
     Supplier,
 )
 from sustain.portal import services as portal_services
+from sustain.scheduling import reminders, replies, staff
 from sustain.scheduling import services as scheduling
-from sustain.scheduling import staff
 from sustain.scheduling.enums import AppointmentStatus, StaffRole
 from sustain.scheduling.models import Appointment, Chair, Closure, OpeningHours
 from sustain_core import instruments, outcomes
@@ -310,6 +311,12 @@ class Command(BaseCommand):
             invited = self._invite_next_patients()
         self.stdout.write(
             f"  self-report links       {invited} in the outbox (sign in as alex.admin)"
+        )
+        with transaction.atomic():
+            reminded = self._remind_and_answer()
+        self.stdout.write(
+            f"  visit reminders         {reminded} in the outbox; one visit confirmed by its "
+            f"patient, one asking to change (the day page)"
         )
         with transaction.atomic():
             self._load_counts()
@@ -643,6 +650,21 @@ class Command(BaseCommand):
             if len(invited) == 3:
                 break
         return len(invited)
+
+    def _remind_and_answer(self) -> int:
+        """The visit reminders the worker would send now (each with its link), and two patients
+        who answered theirs: the first visit confirmed, the second asking to change."""
+        reminded = reminders.send_due_reminders(now=self.now)
+        bodies = OutboxMessage.objects.filter(body__contains="/v/").order_by("pk")
+        tokens = [re.findall(r"/v/([^/\s]+)/", m.body)[0] for m in bodies.only("body")]
+        for token, confirm in zip(tokens, (True, False), strict=False):
+            replies.answer_visit(
+                token=token,
+                confirm=confirm,
+                note="" if confirm else "Could we make it an afternoon? Mornings are hard.",
+                now=self.now,
+            )
+        return reminded
 
     def _enrol_with_baseline(self, plan: Plan) -> tuple[Patient, Course]:
         patient = self._register(plan)
