@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_notify_delivery_status"),
+        ("accounts", "0007_notify_delivery_status"),
         ("care", "0009_search_patient_indexes"),
         ("scheduling", "0003_gap_infusion_gap_floor"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

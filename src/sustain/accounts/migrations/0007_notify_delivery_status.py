@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_hours_holiday_country"),
+        ("accounts", "0006_docs_site_contact"),
     ]
 
     operations = [
