@@ -1,5 +1,6 @@
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -188,12 +189,28 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
             for chair, visits in board.rows
         ],
         "staffing": [(s, _decimal(s.nurse_load)) for s in board.staffing],
+        "short": _short_spans(board.staffing),
         "staffing_checked": board.staffing_checked,
         "tz": tz,
         "refreshed": timezone.now(),
     }
     template = "scheduling/_board.html" if request.GET.get("fragment") else "scheduling/day.html"
     return render(request, template, context)
+
+
+def _short_spans(
+    slots: Sequence[staffing.Segment],
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The times the site is short of staff, adjoining slots joined: [(start, end), ...]."""
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    for slot in slots:
+        if not slot.short:
+            continue
+        if spans and spans[-1][1] == slot.start:
+            spans[-1] = (spans[-1][0], slot.end)
+        else:
+            spans.append((slot.start, slot.end))
+    return spans
 
 
 def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:
