@@ -1,5 +1,5 @@
 // Keeps every staff page within the width of the screen (a phone, a tablet).
-// - A plain table (one header row, no merged cells) becomes a list on a phone: each cell is
+// - A plain table (one header row, no footer, no merged cells) becomes a list on a phone: each cell is
 //   labelled with its column's header (data-label, shown by sustain.css under 600 px).
 // - Every table sits in a box (.scroll-x) that scrolls sideways on its own, never the page; a
 //   table a template already put in such a box (a week grid, a rota) keeps its columns.
@@ -11,7 +11,8 @@
 
   function isPlain(table) {
     var head = table.tHead;
-    if (!head || head.rows.length !== 1 || table.querySelector("[colspan], [rowspan]")) {
+    if (!head || head.rows.length !== 1 || table.tFoot ||
+        table.querySelector("[colspan], [rowspan]")) {
       return false;
     }
     var columns = head.rows[0].cells.length;
@@ -22,13 +23,21 @@
     });
   }
 
+  // Laid out as blocks, a table keeps its meaning for a screen reader only through its roles.
   function stack(table) {
     var labels = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) {
+      th.setAttribute("role", "columnheader");
       return th.textContent.replace(/\s+/g, " ").trim();
     });
+    table.setAttribute("role", "table");
+    table.tHead.setAttribute("role", "rowgroup");
+    table.tHead.rows[0].setAttribute("role", "row");
     Array.prototype.forEach.call(table.tBodies, function (body) {
+      body.setAttribute("role", "rowgroup");
       Array.prototype.forEach.call(body.rows, function (row) {
+        row.setAttribute("role", "row");
         Array.prototype.forEach.call(row.cells, function (cell, i) {
+          cell.setAttribute("role", cell.tagName === "TH" ? "rowheader" : "cell");
           if (labels[i]) { cell.setAttribute("data-label", labels[i]); }
         });
       });
