@@ -1,5 +1,6 @@
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -189,6 +190,7 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
             for chair, visits in board.rows
         ],
         "staffing": [(s, _decimal(s.nurse_load)) for s in board.staffing],
+        "short": _short_spans(board.staffing),
         "staffing_checked": board.staffing_checked,
         "tz": tz,
         "refreshed": timezone.now(),
@@ -227,6 +229,21 @@ def visits_export(request: AuthenticatedRequest) -> HttpResponse:
         name="visits week" if week else "visits day", columns=VISIT_COLUMNS, rows=rows, site=site,
         filename=f"visits-{site.pk}-{'week-' if week else ''}{first.isoformat()}",
     )  # fmt: skip
+
+
+def _short_spans(
+    slots: Sequence[staffing.Segment],
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The times the site is short of staff, adjoining slots joined: [(start, end), ...]."""
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    for slot in slots:
+        if not slot.short:
+            continue
+        if spans and spans[-1][1] == slot.start:
+            spans[-1] = (spans[-1][0], slot.end)
+        else:
+            spans.append((slot.start, slot.end))
+    return spans
 
 
 def _phase_line(visit: Appointment, tz: zoneinfo.ZoneInfo) -> str:

@@ -3,6 +3,7 @@ the site on weekends, takes the public holidays of the United States as closures
 series search skips Christmas."""
 
 import datetime as dt
+import re
 import zoneinfo
 
 import holidays
@@ -72,7 +73,8 @@ def test_administrator_closes_the_holidays_and_the_series_skips_them(
         proposal = page.content()
 
     assert f"Closed on {len(closed)} public holiday" in calendar and f" of {year}" in calendar
-    assert f"{christmas:%a %-d %b %Y}</th><td>Christmas Day</td>" in calendar
+    # The cell as the browser holds it (static/fit.js labels a table's cells for a phone).
+    assert re.search(f"{christmas:%a %-d %b %Y}</th><td[^>]*>Christmas Day</td>", calendar)
     assert wide <= width  # no sideways scrolling, at the desk or on a phone
     visits = [
         day

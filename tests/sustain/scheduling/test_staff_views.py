@@ -479,7 +479,8 @@ def strip_rows(html: str) -> list[list[str]]:
 def test_board_strip_flags_the_stretches_that_are_short(login, staffed, pat, ada, ben, sam):
     book_series(pat, ada, sam)
     client = login(ben)
-    staffed_rows = strip_rows(board(client, MONDAY))
+    staffed = board(client, MONDAY)
+    staffed_rows = strip_rows(staffed)
 
     # Made short behind the services' back: Ben's Monday shift goes.
     Shift.objects.filter(staff=ben, starts_at=at(MONDAY, 8)).delete()
@@ -500,6 +501,15 @@ def test_board_strip_flags_the_stretches_that_are_short(login, staffed, pat, ada
         ["12:00–18:00", "0", "0.00 of 0", "no", ""],
     ]
     assert html.count('<tr class="short">') == 3
+    # The board leads with the chairs; the shortfall, joined into one stretch, is named above
+    # them (issue 13, item 6).
+    assert "Short of staff" not in staffed
+    notice = re.search(r'<p class="flash warning" role="status">(.*?)</p>', html)
+    assert notice is not None
+    assert re.sub(r"<[^>]+>", "", notice.group(1)) == (
+        "Short of staff 08:00–09:55: see Staffing below the chairs."
+    )
+    assert html.index("Short of staff") < html.index('class="chairs"') < html.index("Staffing</h2>")
 
 
 def test_board_strip_merges_stretches_with_the_same_figures(login, north, ada, ben, alex):
