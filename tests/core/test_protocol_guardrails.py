@@ -113,6 +113,13 @@ def test_every_broken_rule_is_named_not_only_the_first():
             id="no-observation",
         ),
         pytest.param(
+            edited(regimen={"mg_per_kg": "0.05"}, titration=[]),
+            "regimen",
+            f"regimen.mg_per_kg 0.05 mg/kg is below the lowest dose reported to help, 0.1 mg/kg "
+            f"[Andrade2017] {GUARD}",
+            id="start-below-0.1",
+        ),
+        pytest.param(
             edited(regimen={"mg_per_kg": "1.1", "infusion_minutes": 60}, titration=[]),
             "regimen",
             f"regimen.mg_per_kg 1.1 mg/kg is above the highest psychiatric starting dose 1.0 "

@@ -1,5 +1,6 @@
 import datetime as dt
 import uuid
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
@@ -11,6 +12,9 @@ from django.utils import timezone
 from sustain.accounts import context
 
 LOGIN_AT_KEY = "sustain_login_at"
+# The user's sites and their time zones, [[site id, IANA name], ...] in the order
+# accounts.access.chosen_site picks from; stored at sign-in (accounts.signals).
+SITE_ZONES_KEY = "sustain_site_zones"
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -68,3 +72,27 @@ class SecurityHeadersMiddleware:
         if request.user.is_authenticated:
             response["Cache-Control"] = "no-store"
         return response
+
+
+class SiteTimeZoneMiddleware:
+    """Every time a staff page shows is in a site's time zone, which base.html names.
+
+    The zone is the chosen site's: the page's ?site= if it is one of the user's sites, else
+    their first, as accounts.access.chosen_site picks. The sites' zones are read from the
+    session (stored at sign-in), so this costs no query. A page about one patient, visit or
+    record shows its site's zone instead (accounts.web.show_times_in). Without a site: UTC.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zones = request.session.get(SITE_ZONES_KEY) if request.user.is_authenticated else None
+        if zones:
+            wanted = request.GET.get("site")
+            name = next((tz for pk, tz in zones if str(pk) == wanted), zones[0][1])
+            timezone.activate(zoneinfo.ZoneInfo(name))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
