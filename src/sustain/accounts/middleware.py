@@ -10,6 +10,8 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from sustain.accounts import context
+from sustain.accounts.access import sites_for_user
+from sustain.accounts.models import User
 
 LOGIN_AT_KEY = "sustain_login_at"
 # The user's sites and their time zones, [[site id, IANA name], ...] in the order
@@ -74,6 +76,11 @@ class SecurityHeadersMiddleware:
         return response
 
 
+def site_zones(user: User) -> list[list[object]]:
+    """The user's sites and their time zones, as SITE_ZONES_KEY holds them."""
+    return [list(zone) for zone in sites_for_user(user).values_list("pk", "timezone")]
+
+
 class SiteTimeZoneMiddleware:
     """Every time a staff page shows is in a site's time zone, which base.html names.
 
@@ -87,7 +94,12 @@ class SiteTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        zones = request.session.get(SITE_ZONES_KEY) if request.user.is_authenticated else None
+        zones = None
+        if request.user.is_authenticated:
+            zones = request.session.get(SITE_ZONES_KEY)
+            if zones is None:  # a session from before sign-in stored them
+                zones = site_zones(request.user)
+                request.session[SITE_ZONES_KEY] = zones
         if zones:
             wanted = request.GET.get("site")
             name = next((tz for pk, tz in zones if str(pk) == wanted), zones[0][1])

@@ -167,6 +167,7 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
                 return redirect("infusion:chairside", appointment_id=from_the_chair.pk)
             return _to_patient(patient.pk)
     care_queries.record_patient_read(request.user, patient)
+    show_times_in(patient.site)
     context = {
         "patient": patient,
         "meta": meta,

@@ -11,6 +11,7 @@ from django.test import Client
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, Channel, DataCategory, OutboxStatus
+from sustain.accounts.middleware import SITE_ZONES_KEY
 from sustain.accounts.models import Membership, OutboxMessage
 from sustain.care import services
 from tests.sustain.conftest import make_user
@@ -102,3 +103,13 @@ def test_a_page_about_a_patient_shows_the_patients_site_zone(login, north, south
     shown = page(login(both), f"/patients/{south_patient.pk}/")
 
     assert "Times in America/Chicago" in shown
+
+
+def test_a_session_from_before_the_zones_were_stored_finds_them(login, alex, north):
+    client = login(alex)
+    session = client.session
+    del session[SITE_ZONES_KEY]
+    session.save()
+
+    assert NEW_YORK in page(client, "/accounts/outbox/")
+    assert client.session[SITE_ZONES_KEY] == [[north.pk, "America/New_York"]]
