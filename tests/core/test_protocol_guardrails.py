@@ -175,6 +175,12 @@ CRPS = get_protocol("crps-schwartzman-2009", 1)
             id="rate-above-2",
         ),
         pytest.param(
+            {"mg_per_kg_per_h": "0.035"},
+            f"regimen.mg_per_kg_per_h 0.035 mg/kg/h is below 0.1 mg/kg/h, under the lowest rate "
+            f"reported, 0.35 mg/kg/h [Schwartzman2009] {GUARD}",
+            id="rate-below-0.1",
+        ),
+        pytest.param(
             {"cap_mg_per_h": "50", "max_single_dose_mg": None},
             f"at up to 50 mg/h for 240 min a session gives up to 200 mg, above the platform "
             f"ceiling of 150 mg per session {GUARD}",
