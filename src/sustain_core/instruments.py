@@ -888,18 +888,34 @@ def _describe_keys(keys: Sequence[str]) -> str:
     return ", ".join([*leading, *keys[run:]])
 
 
-def _missing(instrument: Instrument, key: str, why: str = "") -> InvalidAnswer:
-    return InvalidAnswer(f"item_{key}", f"{instrument.short_title} item {key} is missing{why}")
+def _missing_text(keys: Sequence[str], why: str = "") -> str:
+    """ "item 9 is missing" or "items 3, 5 and 9 are missing", then `why`."""
+    if len(keys) == 1:
+        return f"item {keys[0]} is missing{why}"
+    return f"items {', '.join(keys[:-1])} and {keys[-1]} are missing{why}"
+
+
+def _missing(instrument: Instrument, keys: Sequence[str], why: str = "") -> InvalidAnswer:
+    """Refuse a response naming every missing item at once (the field: the first of them)."""
+    return InvalidAnswer(f"item_{keys[0]}", f"{instrument.short_title} {_missing_text(keys, why)}")
+
+
+def _short_of_items(
+    instrument: Instrument, short: Sequence[tuple[list[str], str]]
+) -> InvalidAnswer:
+    """Refuse a response some of whose scores are short of items (BPI-SF, FIQR): each one's
+    missing items and why, in one message (the field: the first missing item)."""
+    parts = "; ".join(_missing_text(keys, why) for keys, why in short)
+    return InvalidAnswer(f"item_{short[0][0][0]}", f"{instrument.short_title} {parts}")
 
 
 def _all_answered(instrument: Instrument, values: _Values) -> dict[str, int]:
-    """Return the answers when every item is answered; refuse the first missing one."""
-    answered: dict[str, int] = {}
-    for key, value in values.items():
-        if value is None:
-            raise _missing(instrument, key)
-        answered[key] = value
-    return answered
+    """Return the answers when every item is answered; else refuse, naming every missing
+    item."""
+    missing = [key for key, value in values.items() if value is None]
+    if missing:
+        raise _missing(instrument, missing)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _make_score(
@@ -1076,11 +1092,14 @@ def _score_cssrs_screener(instrument: Instrument, values: _Values, settings: _Se
     PHQ-9 item 9; unconfirmed as a published rule).
     """
     answers: dict[str, int] = {}
+    missing: dict[str, str] = {}  # each missing item that is asked, and why it is asked
     for key, value in values.items():
+        parent = _CSSRS_PARENTS.get(key)
+        if parent in missing:
+            continue  # asked or not, as the missing parent will say
         asked_because = _cssrs_asked_because(key, answers)
         if asked_because is None:
             if value is not None:
-                parent = "6" if key == "6_recent" else "2"
                 raise InvalidAnswer(
                     f"item_{key}",
                     f"C-SSRS item {key} is asked only when item {parent} is yes; "
@@ -1088,12 +1107,20 @@ def _score_cssrs_screener(instrument: Instrument, values: _Values, settings: _Se
                 )
             continue
         if value is None:
-            raise _missing(instrument, key, asked_because)
+            missing[key] = asked_because
+            continue
         answers[key] = value
+    if missing:
+        why = "".join(dict.fromkeys(missing.values()))
+        raise _missing(instrument, list(missing), why)
     risk = _cssrs_risk(answers)
     flags = [_CSSRS_FLAGS[risk]] if risk in _CSSRS_FLAGS else []
     flags += [Flag.SUICIDE_ITEM_POSITIVE] if answers.get("2") == _CSSRS_YES else []
     return _make_score(instrument, _CSSRS_RANK[risk], answered=len(answers), flags=flags)
+
+
+# The C-SSRS items asked only after a yes, and the item they follow [CSSRS-screen].
+_CSSRS_PARENTS = {"3": "2", "4": "2", "5": "2", "6_recent": "6"}
 
 
 def _cssrs_asked_because(key: str, earlier: Mapping[str, int]) -> str | None:
@@ -1101,7 +1128,7 @@ def _cssrs_asked_because(key: str, earlier: Mapping[str, int]) -> str | None:
     if key in {"3", "4", "5"}:
         return "; items 3–5 are asked when item 2 is yes" if earlier["2"] == _CSSRS_YES else None
     if key == "6_recent":
-        return "; it is asked when item 6 is yes" if earlier["6"] == _CSSRS_YES else None
+        return "; item 6_recent is asked when item 6 is yes" if earlier["6"] == _CSSRS_YES else None
     return ""
 
 
@@ -1133,27 +1160,24 @@ def _score_bpi_sf(instrument: Instrument, values: _Values, settings: _Settings) 
     interference mean over 6 or 7 items is rounded to 0.01 half up when it does not
     terminate (display figure).
     """
-    severity_items = []
-    for key in _BPI_SEVERITY_KEYS:
-        value = values[key]
-        if value is None:
-            raise _missing(
-                instrument,
-                key,
-                "; the severity score needs all 4 severity items (worst, least, average, now)",
-            )
-        severity_items.append(value)
+    severity_items = [value for key in _BPI_SEVERITY_KEYS if (value := values[key]) is not None]
     interference_items = [
         value for key in _BPI_INTERFERENCE_KEYS if (value := values[key]) is not None
     ]
+    short: list[tuple[list[str], str]] = []  # each score short of items: the missing, why
+    if len(severity_items) < len(_BPI_SEVERITY_KEYS):
+        short.append((
+            [key for key in _BPI_SEVERITY_KEYS if values[key] is None],
+            "; the severity score needs all 4 severity items (worst, least, average, now)",
+        ))  # fmt: skip
     if len(interference_items) < _BPI_MIN_INTERFERENCE:
-        first_missing = next(key for key in _BPI_INTERFERENCE_KEYS if values[key] is None)
-        raise _missing(
-            instrument,
-            first_missing,
+        short.append((
+            [key for key in _BPI_INTERFERENCE_KEYS if values[key] is None],
             f"; the interference score needs at least {_BPI_MIN_INTERFERENCE} of its "
             f"{len(_BPI_INTERFERENCE_KEYS)} items answered, got {len(interference_items)}",
-        )
+        ))  # fmt: skip
+    if short:
+        raise _short_of_items(instrument, short)
     severity = _to_decimal(Fraction(sum(severity_items), len(severity_items)))
     interference = _to_decimal(Fraction(sum(interference_items), len(interference_items)))
     return _make_score(
@@ -1178,19 +1202,21 @@ def _score_fiqr(instrument: Instrument, values: _Values, settings: _Settings) ->
     """
     contributions: dict[str, Fraction] = {}
     answered_count = 0
+    short: list[tuple[list[str], str]] = []  # each domain short of items: the missing, why
     for name, keys, divisor in _FIQR_DOMAINS:
         answered = [value for key in keys if (value := values[key]) is not None]
         needed = min(settings.fiqr_min_answered_per_domain, len(keys))
         if len(answered) < needed:
-            first_missing = next(key for key in keys if values[key] is None)
-            raise _missing(
-                instrument,
-                first_missing,
+            short.append((
+                [key for key in keys if values[key] is None],
                 f"; the {name} domain needs at least {needed} of its {len(keys)} items "
                 f"answered, got {len(answered)}",
-            )
+            ))  # fmt: skip
+            continue
         contributions[name] = Fraction(sum(answered) * len(keys), len(answered) * divisor)
         answered_count += len(answered)
+    if short:
+        raise _short_of_items(instrument, short)
     return _make_score(
         instrument,
         _to_decimal(sum(contributions.values(), Fraction(0))),

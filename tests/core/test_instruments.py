@@ -333,8 +333,8 @@ def test_score_refuses_non_integers(value: object, message: str) -> None:
         pytest.param(
             "fiqr",
             ["10", "11"],
-            "FIQR item 10 is missing; the overall domain needs at least 1 of its 2 items "
-            "answered, got 0",
+            "FIQR items 10 and 11 are missing; the overall domain needs at least 1 of its 2 "
+            "items answered, got 0",
             id="fiqr",
         ),
         pytest.param("cadss", ["23"], "CADSS item 23 is missing", id="cadss"),
@@ -351,6 +351,33 @@ def test_score_refuses_a_missing_item(
             del answers[key]
         else:
             answers[key] = None
+    assert refused(code, answers) == (f"item_{missing[0]}", message)
+
+
+@pytest.mark.parametrize(
+    ("code", "missing", "message"),
+    [
+        pytest.param("phq9", ["3", "5", "9"], "PHQ-9 items 3, 5 and 9 are missing", id="phq9"),
+        pytest.param("gad7", ["1", "7"], "GAD-7 items 1 and 7 are missing", id="gad7"),
+        pytest.param(
+            "cssrs_screener", ["1", "2", "6"], "C-SSRS items 1, 2 and 6 are missing", id="cssrs"
+        ),
+        pytest.param(
+            "bpi_sf",
+            ["worst", "now", "general_activity", "mood", "walking", "normal_work"],
+            "BPI-SF items worst and now are missing; the severity score needs all 4 severity "
+            "items (worst, least, average, now); items general_activity, mood, walking and "
+            "normal_work are missing; the interference score needs at least 4 of its 7 items "
+            "answered, got 3",
+            id="bpi-both-scores",
+        ),
+    ],
+)
+def test_score_names_every_missing_item_at_once(
+    code: str, missing: list[str], message: str
+) -> None:
+    """Issue 13, item 5: one refusal names every missing item, not only the first."""
+    answers: dict[str, object] = lowest_answers(code) | dict.fromkeys(missing)
     assert refused(code, answers) == (f"item_{missing[0]}", message)
 
 

@@ -150,28 +150,35 @@ def test_bpi_interference_mean(interference: dict[str, int], mean: Decimal) -> N
 
 
 @pytest.mark.parametrize(
-    ("interference", "field", "got"),
+    ("interference", "items", "got"),
     [
         pytest.param(
-            {"general_activity": 1, "mood": 1, "walking": 1}, "item_normal_work", 3, id="3-of-7"
+            {"general_activity": 1, "mood": 1, "walking": 1},
+            "normal_work, relations, sleep and enjoyment",
+            3,
+            id="3-of-7",
         ),
         pytest.param(
             {"general_activity": None, "mood": 1, "sleep": 2, "enjoyment": 0},
-            "item_general_activity",
+            "general_activity, walking, normal_work and relations",
             3,
             id="3-of-7-with-none",
         ),
-        pytest.param({}, "item_general_activity", 0, id="0-of-7"),
+        pytest.param(
+            {},
+            "general_activity, mood, walking, normal_work, relations, sleep and enjoyment",
+            0,
+            id="0-of-7",
+        ),
     ],
 )
 def test_bpi_interference_with_fewer_than_4_is_refused(
-    interference: dict[str, int | None], field: str, got: int
+    interference: dict[str, int | None], items: str, got: int
 ) -> None:
     answers: dict[str, int | None] = {**dict.fromkeys(SEVERITY_KEYS, 5), **interference}
-    item = field.removeprefix("item_")
     assert refused("bpi_sf", answers) == (
-        field,
-        f"BPI-SF item {item} is missing; the interference score needs at least 4 of its 7 "
+        f"item_{items.partition(',')[0]}",
+        f"BPI-SF items {items} are missing; the interference score needs at least 4 of its 7 "
         f"items answered, got {got}",
     )
 
@@ -258,6 +265,16 @@ def test_fiqr_domain_with_one_answered_item_is_scaled_by_default() -> None:
     )
 
 
+def test_fiqr_names_every_domain_short_of_items_at_once() -> None:
+    answers = fiqr(dict.fromkeys([*range(1, 10), 11], None))
+    assert refused("fiqr", answers, fiqr_min_answered_per_domain=2) == (
+        "item_1",
+        "FIQR items 1, 2, 3, 4, 5, 6, 7, 8 and 9 are missing; the function domain needs at "
+        "least 2 of its 9 items answered, got 0; item 11 is missing; the overall domain needs "
+        "at least 2 of its 2 items answered, got 1",
+    )
+
+
 @pytest.mark.parametrize(
     ("missing", "minimum", "field", "message"),
     [
@@ -265,16 +282,16 @@ def test_fiqr_domain_with_one_answered_item_is_scaled_by_default() -> None:
             range(12, 22),
             1,
             "item_12",
-            "FIQR item 12 is missing; the symptoms domain needs at least 1 of its 10 items "
-            "answered, got 0",
+            "FIQR items 12, 13, 14, 15, 16, 17, 18, 19, 20 and 21 are missing; the symptoms "
+            "domain needs at least 1 of its 10 items answered, got 0",
             id="symptoms-empty-default",
         ),
         pytest.param(
             range(5, 10),
             5,
             "item_5",
-            "FIQR item 5 is missing; the function domain needs at least 5 of its 9 items "
-            "answered, got 4",
+            "FIQR items 5, 6, 7, 8 and 9 are missing; the function domain needs at least 5 of "
+            "its 9 items answered, got 4",
             id="function-4-of-9-minimum-5",
         ),
         pytest.param(

@@ -191,7 +191,7 @@ def test_cssrs_skipped_items_may_be_given_as_none() -> None:
         pytest.param(
             {**NO_IDEATION, "6": 1},
             "item_6_recent",
-            "C-SSRS item 6_recent is missing; it is asked when item 6 is yes",
+            "C-SSRS item 6_recent is missing; item 6_recent is asked when item 6 is yes",
             id="recent-missing-after-6-yes",
         ),
         pytest.param(
@@ -199,6 +199,13 @@ def test_cssrs_skipped_items_may_be_given_as_none() -> None:
             "item_2",
             "C-SSRS item 2 is missing",
             id="item-2-missing",
+        ),
+        pytest.param(
+            {"1": 1, "2": 1, "6": 1},
+            "item_3",
+            "C-SSRS items 3, 4, 5 and 6_recent are missing; items 3–5 are asked when item 2 is "
+            "yes; item 6_recent is asked when item 6 is yes",
+            id="every-asked-item-missing-at-once",
         ),
     ],
 )

@@ -113,6 +113,13 @@ def test_every_broken_rule_is_named_not_only_the_first():
             id="no-observation",
         ),
         pytest.param(
+            edited(regimen={"mg_per_kg": "0.05"}, titration=[]),
+            "regimen",
+            f"regimen.mg_per_kg 0.05 mg/kg is below the lowest dose reported to help, 0.1 mg/kg "
+            f"[Andrade2017] {GUARD}",
+            id="start-below-0.1",
+        ),
+        pytest.param(
             edited(regimen={"mg_per_kg": "1.1", "infusion_minutes": 60}, titration=[]),
             "regimen",
             f"regimen.mg_per_kg 1.1 mg/kg is above the highest psychiatric starting dose 1.0 "
@@ -166,6 +173,12 @@ CRPS = get_protocol("crps-schwartzman-2009", 1)
             {"mg_per_kg_per_h": "2.5", "cap_mg_per_h": "100", "infusion_minutes": 60},
             f"regimen.mg_per_kg_per_h 2.5 mg/kg/h is above 2 mg/kg/h [Cohen2018-GC] {GUARD}",
             id="rate-above-2",
+        ),
+        pytest.param(
+            {"mg_per_kg_per_h": "0.035"},
+            f"regimen.mg_per_kg_per_h 0.035 mg/kg/h is below 0.1 mg/kg/h, under the lowest rate "
+            f"reported, 0.35 mg/kg/h [Schwartzman2009] {GUARD}",
+            id="rate-below-0.1",
         ),
         pytest.param(
             {"cap_mg_per_h": "50", "max_single_dose_mg": None},

@@ -40,6 +40,7 @@ CHAIRSIDE_API_STEPS = {
     "sign": None,
     "cosign": None,
     "addenda": {"text": "Called home"},
+    "adverse-events": {"kind": "nausea", "severity": "mild"},
 }  # fmt: skip
 # The ledger's API writes (sustain.ledger.api).
 LEDGER_API_WRITES = ("receipts", "draws", "wastes", "transfers", "adjustments")

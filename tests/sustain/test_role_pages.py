@@ -330,6 +330,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "accounts:logout",
     "api:book_series",
     "api:chairside_addendum",
+    "api:chairside_adverse_event",
     "api:chairside_check_in",
     "api:chairside_checks",
     "api:chairside_cosign",

@@ -1,5 +1,6 @@
 import datetime as dt
 import uuid
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
@@ -9,8 +10,13 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from sustain.accounts import context
+from sustain.accounts.access import sites_for_user
+from sustain.accounts.models import User
 
 LOGIN_AT_KEY = "sustain_login_at"
+# The user's sites and their time zones, [[site id, IANA name], ...] in the order
+# accounts.access.chosen_site picks from; stored at sign-in (accounts.signals).
+SITE_ZONES_KEY = "sustain_site_zones"
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -68,3 +74,37 @@ class SecurityHeadersMiddleware:
         if request.user.is_authenticated:
             response["Cache-Control"] = "no-store"
         return response
+
+
+def site_zones(user: User) -> list[list[object]]:
+    """The user's sites and their time zones, as SITE_ZONES_KEY holds them."""
+    return [list(zone) for zone in sites_for_user(user).values_list("pk", "timezone")]
+
+
+class SiteTimeZoneMiddleware:
+    """Every time a staff page shows is in a site's time zone, which base.html names.
+
+    The zone is the chosen site's: the page's ?site= if it is one of the user's sites, else
+    their first, as accounts.access.chosen_site picks. The sites' zones are read from the
+    session (stored at sign-in), so this costs no query. A page about one patient, visit or
+    record shows its site's zone instead (accounts.web.show_times_in). Without a site: UTC.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zones = None
+        if request.user.is_authenticated:
+            zones = request.session.get(SITE_ZONES_KEY)
+            if zones is None:  # a session from before sign-in stored them
+                zones = site_zones(request.user)
+                request.session[SITE_ZONES_KEY] = zones
+        if zones:
+            wanted = request.GET.get("site")
+            name = next((tz for pk, tz in zones if str(pk) == wanted), zones[0][1])
+            timezone.activate(zoneinfo.ZoneInfo(name))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -9,13 +9,14 @@ from django.utils import timezone
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
-from sustain.accounts.middleware import LOGIN_AT_KEY
+from sustain.accounts.middleware import LOGIN_AT_KEY, SITE_ZONES_KEY, site_zones
 from sustain.accounts.models import User
 
 
 @receiver(user_logged_in)
 def on_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
     request.session[LOGIN_AT_KEY] = timezone.now().isoformat()
+    request.session[SITE_ZONES_KEY] = site_zones(user)
     record_event(actor=user, action=AuditAction.LOGIN, category=DataCategory.AUTHENTICATION)
 
 

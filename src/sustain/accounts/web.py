@@ -2,14 +2,17 @@
 names or as a message at the top of the page. The field name is for code; people see only the
 message (CONVENTIONS: thin views)."""
 
+import zoneinfo
 from collections.abc import Callable
 from typing import TypeVar
 
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.text import capfirst
 
+from sustain.accounts.models import Site
 from sustain_core.errors import ClinicalValueError
 
 T = TypeVar("T")
@@ -57,3 +60,11 @@ def show_form_errors(request: HttpRequest, form: forms.Form) -> None:
         label = form[name].label if name in form.fields else ""
         for error in errors:
             messages.error(request, f"{label}: {error}" if label else str(error))
+
+
+def show_times_in(site: Site) -> zoneinfo.ZoneInfo:
+    """Show the rest of this request's times in `site`'s time zone (a page about one patient,
+    visit or record there); base.html names it, and accounts.middleware.SiteTimeZoneMiddleware
+    ends it with the request. Returns the zone."""
+    timezone.activate(site.tz)
+    return site.tz

@@ -44,7 +44,9 @@ class Timepoint(models.TextChoices):
 class AlertKind(models.TextChoices):
     """What an alert is about. The first four are raised by a score (they name its
     assessment); the review kinds are tasks raised for the course's prescriber at a point in
-    the course (they name the course and are closed with a decision, ReviewDecision)."""
+    the course (they name the course and are closed with a decision, ReviewDecision); a
+    severe or serious adverse event at an infusion alerts the course's prescriber (it names
+    the course and is acknowledged like a score's alert)."""
 
     SUICIDE_RISK = "suicide_risk", "Suicide item positive"
     CSSRS_RISK = "cssrs_risk", "C-SSRS moderate or high risk"
@@ -52,10 +54,13 @@ class AlertKind(models.TextChoices):
     MANIA = "mania", "YMRS above the clinic's threshold"
     FUTILITY_REVIEW = "futility_review", "Futility review"
     TAPER_END_REVIEW = "taper_end_review", "Taper ended: review"
+    ADVERSE_EVENT = "adverse_event", "Severe or serious adverse event"
 
 
 # The alert kinds that are the prescriber's tasks on a course, raised once per course.
 REVIEW_KINDS = (AlertKind.FUTILITY_REVIEW, AlertKind.TAPER_END_REVIEW)
+# The alert kinds that name a course rather than a score.
+COURSE_KINDS = (*REVIEW_KINDS, AlertKind.ADVERSE_EVENT)
 
 
 class ReviewDecision(models.TextChoices):

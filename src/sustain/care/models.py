@@ -7,6 +7,7 @@ from django.db.models import F, Q
 
 from sustain.accounts.models import Site, User
 from sustain.care.enums import (
+    COURSE_KINDS,
     REVIEW_DECISIONS,
     REVIEW_KINDS,
     AlertKind,
@@ -416,10 +417,10 @@ class Alert(models.Model):
                 | Q(status=AlertStatus.ACKNOWLEDGED, acknowledged_at__isnull=False),
                 name="alert_acknowledged_has_time",
             ),
-            # A score's alert names its score; a review task names its course.
+            # A score's alert names its score; a review task or an adverse event its course.
             models.CheckConstraint(
-                condition=Q(kind__in=REVIEW_KINDS, course__isnull=False)
-                | (~Q(kind__in=REVIEW_KINDS) & Q(assessment__isnull=False)),
+                condition=Q(kind__in=COURSE_KINDS, course__isnull=False)
+                | (~Q(kind__in=COURSE_KINDS) & Q(assessment__isnull=False)),
                 name="alert_names_its_score_or_course",
             ),
             # A review task is raised once per course.

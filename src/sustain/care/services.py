@@ -538,6 +538,22 @@ def raise_review_task(
     return alert
 
 
+def raise_adverse_event_alert(*, course: Course, detail: str, by: User, at: dt.datetime) -> Alert:
+    """Alert the course's prescriber (or, when none is named, the site's prescribers, by
+    e-mail) of a severe or serious adverse event at one of its infusions, as a score's alert
+    is raised: assigned, audited, e-mailed when the clinic sends alert e-mails (care.tasks:
+    the e-mail names no patient). `detail` says what happened. Called inside the adverse
+    event's own transaction (infusion.services.record_adverse_event)."""
+    alert = Alert.objects.create(
+        patient=course.patient, kind=AlertKind.ADVERSE_EVENT, course=course, detail=detail,
+        assigned_to=course.prescriber, raised_at=at,
+    )  # fmt: skip
+    record_patient_event(by=by, patient=course.patient, category=DataCategory.ALERT, obj=alert)
+    if current_rules(course.patient.site).alert_emails:
+        transaction.on_commit(partial(notify_alert.enqueue, alert_id=alert.pk))
+    return alert
+
+
 @transaction.atomic
 def acknowledge_alert(
     *, alert: Alert, by: User, note: str, now: dt.datetime, decision: str = ""
@@ -881,7 +897,8 @@ def set_course_dose(
 
     - Above the platform ceiling for the protocol's minutes (at most 3.0 mg/kg and 2 mg/kg/h:
       sustain_core.protocols.guardrails.check_session_dose, a bound against typing errors),
-      refused for everyone; so is a dose not above 0 or finer than 0.001 mg/kg.
+      refused for everyone; so is a dose below 0.1 mg/kg (guardrails.SESSION_MG_PER_KG_MIN,
+      [Andrade2017]) or finer than 0.001 mg/kg.
     - Above the protocol's titration cap (its no-response increase limit, or its starting dose
       without one: guardrails.titration_cap_mg_per_kg) and above the course's current dose,
       it is only proposed: the current dose stays until a second, different prescriber
@@ -893,14 +910,17 @@ def set_course_dose(
     """
     course = _locked_active_course(course, by)
     protocol, current, cap = _dose_rules(course)
+    lowest = guardrails.SESSION_MG_PER_KG_MIN
     if not (
         isinstance(mg_per_kg, Decimal)
         and mg_per_kg.is_finite()
-        and mg_per_kg > 0
+        and mg_per_kg >= lowest
         and mg_per_kg.quantize(guardrails.COURSE_DOSE_STEP_MG_PER_KG) == mg_per_kg
     ):
         raise OutOfRange(
-            "mg_per_kg", f"the dose must be above 0 mg/kg, to at most 0.001; got {mg_per_kg}"
+            "mg_per_kg",
+            f"the dose must be at least {lowest} mg/kg (the lowest dose reported to help "
+            f"[Andrade2017]), to at most 0.001 mg/kg; got {mg_per_kg}",
         )
     guardrails.check_session_dose(
         mg_per_kg=mg_per_kg, infusion_minutes=protocol.regimen.infusion_minutes

@@ -25,7 +25,7 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.exports import Cell, csv_export
 from sustain.accounts.models import Site
-from sustain.accounts.web import attempt, show_form_errors, show_refusal
+from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_times_in
 from sustain.care import protocol_versions, queries, rules, services
 from sustain.care.enums import CourseStatus
 from sustain.care.forms import (
@@ -490,6 +490,7 @@ def _rules_page(
     request: AuthenticatedRequest, site: Site, refused: tuple[str, forms.Form] | None = None
 ) -> HttpResponse:
     current = rules.current_rules(site)
+    show_times_in(site)
     initial = {name: getattr(current, name) for name in clinic_rules.CLINICAL_FIELDS} | {
         "reminder_hours": ", ".join(map(str, current.reminder_hours))
     }

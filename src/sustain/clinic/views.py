@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from sustain.accounts.access import AuthenticatedRequest, chosen_site, require_permission
 from sustain.accounts.enums import Channel, DataCategory
-from sustain.accounts.web import attempt, show_form_errors
+from sustain.accounts.web import attempt, show_form_errors, show_times_in
 from sustain.care import protocol_versions
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
@@ -93,7 +93,7 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "height_form": HeightForm(initial={"height_cm": patient.height_cm}),
         "address_form": AddressForm(initial={"address": patient.address}),
         "now": now,
-        "tz": patient.site.tz,
+        "tz": show_times_in(patient.site),
     }
     return render(request, "clinic/patient_detail.html", context)
 
@@ -168,6 +168,7 @@ def assessment_create(request: AuthenticatedRequest, patient_id: int) -> HttpRes
                 return redirect("infusion:chairside", appointment_id=from_the_chair.pk)
             return _to_patient(patient.pk)
     care_queries.record_patient_read(request.user, patient)
+    show_times_in(patient.site)
     context = {
         "patient": patient,
         "meta": meta,
@@ -238,7 +239,7 @@ def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
         messages.error(request, "The course is not awaiting its post-induction review.")
         return _to_patient(patient.pk)
     protocol = protocol_versions.protocol_for(course)
-    tz = patient.site.tz
+    tz = show_times_in(patient.site)
     visits = list(
         course.appointments.select_related("infusion").prefetch_related("infusion__adverse_events")
     )
@@ -388,7 +389,8 @@ def self_report_invite(request: AuthenticatedRequest, patient_id: int) -> HttpRe
         if opened is not None:
             invitation, code = opened
             context = {"patient": patient, "invitation": invitation, "code": code}
-            return render(request, "clinic/kiosk_code.html", context | {"tz": patient.site.tz})
+            context["tz"] = show_times_in(patient.site)
+            return render(request, "clinic/kiosk_code.html", context)
     else:
         attempt(
             request,

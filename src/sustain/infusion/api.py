@@ -23,8 +23,8 @@ from pydantic import PlainSerializer
 from sustain.accounts.idempotency import once
 from sustain.accounts.models import User
 from sustain.care import queries as care_queries
-from sustain.infusion import chairside, queries
-from sustain.infusion.enums import EventKind, Stage
+from sustain.infusion import chairside, queries, services
+from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity, EventKind, Stage
 from sustain.infusion.models import Addendum, AdverseEvent, ChairsideRecord, InfusionRecord
 from sustain.infusion.services import StepRefused
 from sustain.ledger import queries as ledger_queries
@@ -160,6 +160,7 @@ class CadssOut(Schema):
 class AdverseEventOut(Schema):
     kind: str
     severity: str
+    serious: bool
     description: str
     action_taken: str
     recorded_at: dt.datetime
@@ -310,6 +311,7 @@ def _state(appointment: Appointment, now: dt.datetime) -> ChairsideOut:
             AdverseEventOut(
                 kind=e.kind,
                 severity=e.severity,
+                serious=e.serious,
                 description=e.description,
                 action_taken=e.action_taken,
                 recorded_at=e.recorded_at,
@@ -649,6 +651,42 @@ def chairside_event(request: HttpRequest, visit_id: int, payload: EventIn) -> St
         )
 
     return _step(request, visit_id, AT_THE_CHAIR, act)
+
+
+class AdverseEventIn(Schema):
+    kind: str = Field(description=", ".join(AdverseEventKind.values))
+    severity: str = Field(description=", ".join(AdverseEventSeverity.values))
+    serious: bool = Field(
+        False, description="Death, threat to life, hospitalisation, lasting disability"
+    )
+    description: str = Field(
+        "", max_length=300, description="What happened; required when severe or serious"
+    )
+    action_taken: str = Field("", max_length=300)
+
+
+@router.post(f"{URL}/adverse-events", response={200: ChairsideOut, **ERRORS})
+def chairside_adverse_event(
+    request: HttpRequest, visit_id: int, payload: AdverseEventIn
+) -> Status[Any]:
+    """An adverse event at the infusion given; a severe or serious one needs a description
+    and alerts the course's prescriber (infusion.services.record_adverse_event)."""
+
+    def act(record: ChairsideRecord, by: User, now: dt.datetime) -> object:
+        if payload.kind not in AdverseEventKind.values:
+            raise ClinicalValueError("kind", f"choose one of: {', '.join(AdverseEventKind.values)}")
+        if payload.severity not in AdverseEventSeverity.values:
+            raise ClinicalValueError("severity", "choose mild, moderate or severe")
+        infusion = InfusionRecord.objects.filter(appointment_id=record.appointment_id).first()
+        if infusion is None:
+            raise StepRefused("infusion", "no infusion is recorded for this visit yet")
+        return services.record_adverse_event(
+            infusion=infusion, kind=AdverseEventKind(payload.kind),
+            severity=AdverseEventSeverity(payload.severity), serious=payload.serious,
+            description=payload.description, action_taken=payload.action_taken, by=by, now=now,
+        )  # fmt: skip
+
+    return _step(request, visit_id, "infusion.add_adverseevent", act)
 
 
 class ReasonIn(Schema):

@@ -16,7 +16,13 @@ from sustain_core.infusion_day import VITALS_BOUNDS, Vitals, aldrete_score
 class AdverseEventForm(forms.Form):
     kind = forms.ChoiceField(choices=AdverseEventKind.choices)
     severity = forms.ChoiceField(choices=AdverseEventSeverity.choices)
-    description = forms.CharField(max_length=300, required=False)
+    serious = forms.BooleanField(
+        required=False,
+        label="Serious (death, threat to life, hospital, lasting disability)",
+    )
+    description = forms.CharField(
+        max_length=300, required=False, help_text="Required when severe or serious"
+    )
     action_taken = forms.CharField(max_length=300, required=False)
 
 

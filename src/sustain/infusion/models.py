@@ -31,6 +31,11 @@ class AdverseEvent(models.Model):
     )
     kind = models.CharField(max_length=20, choices=AdverseEventKind.choices)
     severity = models.CharField(max_length=10, choices=AdverseEventSeverity.choices)
+    serious = models.BooleanField(
+        default=False,
+        help_text="Death, life-threatening, hospitalisation or its prolongation, persistent "
+        "disability, or an important medical event (21 CFR 312.32(a))",
+    )
     description = models.CharField(max_length=300, blank=True)
     action_taken = models.CharField(max_length=300, blank=True)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
@@ -41,7 +46,13 @@ class AdverseEvent(models.Model):
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=~Q(kind="other") | ~Q(description=""), name="adverse_other_described"
-            )
+            ),
+            # infusion.services.record_adverse_event says why.
+            models.CheckConstraint(
+                condition=(~Q(severity=AdverseEventSeverity.SEVERE) & Q(serious=False))
+                | ~Q(description=""),
+                name="adverse_severe_described",
+            ),
         ]
 
 

@@ -191,20 +191,49 @@ def record_adverse_event(
     action_taken: str,
     by: User,
     now: dt.datetime,
+    serious: bool = False,
 ) -> AdverseEvent:
+    """Record an adverse event at the infusion (kinds and their frequencies: clinical-facts
+    §5e, [Rodrigues2020] [Singh2016] [Ketalar-label]).
+
+    A severe one (its intensity) or a serious one (its outcome: death, a threat to life,
+    hospitalisation, lasting disability or an important medical event, as 21 CFR 312.32(a)
+    defines it) is refused without a description of what happened, and alerts the course's
+    prescriber like a suicide-risk score does (care.services.raise_adverse_event_alert). The
+    label asks for monitoring and for emergency care to hand (clinical-facts §5a,
+    [Ketalar-label]); that such an event is described and reaches the prescriber is this
+    platform's requirement (issue 13), not a published rule."""
     if ChairsideRecord.objects.filter(
         appointment_id=infusion.appointment_id, stage__in=SIGNED
     ).exists():
         raise StepRefused("infusion", "the record is signed: add an addendum instead")
-    if kind == AdverseEventKind.OTHER and not description.strip():
+    described = description.strip()
+    if kind == AdverseEventKind.OTHER and not described:
         raise ClinicalValueError("description", "describe an adverse event of kind other")
+    alerting = severity == AdverseEventSeverity.SEVERE or serious
+    if alerting and not described:
+        raise ClinicalValueError(
+            "description",
+            "describe a severe or serious adverse event: what happened (up to 300 characters)",
+        )
     event = AdverseEvent.objects.create(
-        infusion=infusion, kind=kind, severity=severity, description=description.strip(),
+        infusion=infusion, kind=kind, severity=severity, serious=serious, description=described,
         action_taken=action_taken.strip(), recorded_by=by, recorded_at=now,
     )  # fmt: skip
     care.record_patient_event(
         by=by, patient=infusion.patient, category=DataCategory.INFUSION, obj=event
     )
+    if alerting:
+        what = ", ".join(
+            w
+            for w, on in (("severe", severity == AdverseEventSeverity.SEVERE), ("serious", serious))
+            if on
+        )
+        care.raise_adverse_event_alert(
+            course=infusion.course, by=by, at=now,
+            detail=f"{AdverseEventKind(kind).label} ({what}) at infusion "
+            f"{infusion.appointment.number}: {described}",
+        )  # fmt: skip
     return event
 
 

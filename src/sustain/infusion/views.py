@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sustain.accounts.access import AuthenticatedRequest
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
-from sustain.accounts.web import attempt, show_form_errors
+from sustain.accounts.web import attempt, show_form_errors, show_times_in
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.forms import HeightForm, WeightForm
@@ -56,7 +56,7 @@ def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpRe
     appointment = queries.get_visit_for_change(request.user, appointment_id, AT_THE_CHAIR)
     care_queries.record_patient_read(request.user, appointment.patient)
     view = queries.chairside_view(appointment, now=timezone.now())
-    tz = appointment.site.tz
+    tz = show_times_in(appointment.site)
     site, today = appointment.site, timezone.now().astimezone(tz).date()
     context = {
         "view": view,

@@ -24,7 +24,7 @@ from sustain.accounts.access import (
 )
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site, User
-from sustain.accounts.web import attempt, show_form_errors, show_refusal
+from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_times_in
 from sustain.ledger import counts, visits
 from sustain.ledger.count_forms import (
     UNIT_CHOICES,
@@ -56,9 +56,9 @@ def _site(request: AuthenticatedRequest) -> tuple[Site, list[Site]]:
     if not sites:
         raise Http404("You are not a member of any site.")
     wanted = request.GET.get("site") or request.POST.get("site")
-    if wanted:
-        return get_site_for_user(request.user, wanted), sites
-    return sites[0], sites
+    site = get_site_for_user(request.user, wanted) if wanted else sites[0]
+    show_times_in(site)
+    return site, sites
 
 
 def _today(site: Site) -> dt.date:
@@ -144,6 +144,7 @@ def count_detail(request: AuthenticatedRequest, count_id: int) -> HttpResponse:
     if count is None:
         raise Http404("No such count.")
     lines = count.lines.select_related("container__lot__product").order_by("pk")
+    show_times_in(count.site)
     return render(request, "ledger/count_detail.html", {"count": count, "lines": lines})
 
 
@@ -206,6 +207,7 @@ def discrepancy_resolve(request: AuthenticatedRequest, discrepancy_id: int) -> H
         location=discrepancy.count.location, counted_at__gt=discrepancy.count.counted_at
     ).order_by("counted_at")
     context = {"d": discrepancy, "form": form, "later": later}
+    show_times_in(discrepancy.site)
     return render(
         request, "ledger/discrepancy_resolve.html", context, status=400 if form.errors else 200
     )
@@ -293,6 +295,7 @@ def theft_loss_detail(request: AuthenticatedRequest, report_id: int) -> HttpResp
     _view(request)
     report = _report(request, report_id)
     today = _today(report.site)
+    show_times_in(report.site)
     context = {
         "r": report,
         "lines": report.discrepancies.select_related("container__lot__product", "count"),

@@ -218,6 +218,7 @@ class DispensingRecord:
     substance: str = SUBSTANCE
     schedule: str = SCHEDULE
     dea_drug_code: str = DEA_DRUG_CODE
+    time_zone: str = "UTC"  # the site's: every date and time of the record is read in it
 
 
 def check_range(start: dt.date, end: dt.date) -> None:
@@ -373,6 +374,7 @@ def build_record(
         disposals=tuple(line for line in lines if line.is_disposal),
         containers=ledgers,
         counts=report_counts.build_section(site=site, start=start, end=end, today=today),
+        time_zone=site.timezone,
     )
 
 
@@ -456,11 +458,12 @@ def record_for_user(
 # spreadsheet shows side by side). "ledger": per container an opening row, a row per movement
 # and a closing row; "count": a row per container counted; "discrepancy", "theft or loss",
 # "inventory": a row each (an inventory a row per container, then the next one due). Every
-# field on every row it applies to; a blank cell is a field the row does not have.
+# field on every row it applies to; a blank cell is a field the row does not have. Dates and
+# times are the site's, whose IANA zone is on every row (`time_zone`).
 CSV_COLUMNS = (
-    "section", "site", "site_address", "site_dea_number", "substance", "product", "ndc", "lot",
-    "expires_on", "container", "row", "entry", "date", "kind", "manner", "quantity_mg",
-    "quantity_ml", "change_mg", "change_ml", "balance_mg", "balance_ml", "patient",
+    "section", "site", "site_address", "site_dea_number", "time_zone", "substance", "product",
+    "ndc", "lot", "expires_on", "container", "row", "entry", "date", "kind", "manner",
+    "quantity_mg", "quantity_ml", "change_mg", "change_ml", "balance_mg", "balance_ml", "patient",
     "patient_address", "by", "witnesses", "supplier", "supplier_address",
     "supplier_dea_number", "invoice", "corrected_by", "direction", "other_site",
     "other_site_address", "other_site_dea_number", "destruction_method", "destruction_place",
@@ -594,6 +597,7 @@ def csv_rows(record: DispensingRecord) -> Iterable[dict[str, str]]:
     head = {
         "site": record.site_name, "site_address": record.site_address,
         "site_dea_number": record.dea_number or "not recorded", "substance": substance,
+        "time_zone": record.time_zone,
     }  # fmt: skip
     yield from _ledger_rows(record, head)
     yield from _count_rows(record.counts, head)

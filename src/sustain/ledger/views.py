@@ -26,7 +26,7 @@ from sustain.accounts.access import (
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
-from sustain.accounts.web import attempt
+from sustain.accounts.web import attempt, show_times_in
 from sustain.ledger import queries, services, setup
 from sustain.ledger.forms import (
     AdjustForm,
@@ -47,8 +47,11 @@ CATEGORY = DataCategory.LEDGER
 
 
 def _site(request: AuthenticatedRequest) -> tuple[Site, list[Site]]:
-    """The site asked for (?site=), else the user's first; 404 for a user of no site."""
-    return chosen_site(request.user, request.GET.get("site"))
+    """The site asked for (?site=), else the user's first, whose time zone the page shows; 404
+    for a user of no site."""
+    site, sites = chosen_site(request.user, request.GET.get("site"))
+    show_times_in(site)
+    return site, sites
 
 
 def _read(request: AuthenticatedRequest, site: Site) -> None:

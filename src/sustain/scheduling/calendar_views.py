@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sustain.accounts.access import AuthenticatedRequest, require_permission
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
+from sustain.accounts.web import show_times_in
 from sustain.care import queries as care_queries
 from sustain.scheduling import calendar, queries
 
@@ -79,7 +80,7 @@ def patient_calendar(request: AuthenticatedRequest, patient_id: int) -> HttpResp
         "new_url": new_url,
         "webcal_url": "webcal://" + new_url.partition("://")[2] if new_url else "",
         "visits": calendar.feed_visits(patient, now=now),
-        "tz": patient.site.tz,
+        "tz": show_times_in(patient.site),
     }
     return render(
         request, "scheduling/patient_calendar.html", context, status=201 if new_url else 200

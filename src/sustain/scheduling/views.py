@@ -24,7 +24,7 @@ from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.exports import csv_export
 from sustain.accounts.models import Site
-from sustain.accounts.web import attempt, show_form_errors, show_refusal
+from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_times_in
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.protocol_versions import protocol_for
@@ -57,7 +57,7 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     if course is None:
         messages.error(request, "Enrol the patient in a protocol before booking a series.")
         return redirect("clinic:patient_detail", patient_id=patient.pk)
-    tz = patient.site.tz
+    tz = show_times_in(patient.site)
     chairs = patient.site.chairs.all()
     data = request.POST if request.method == "POST" else request.GET or None
     form = SeriesForm(data, chairs=chairs)
@@ -171,7 +171,7 @@ def day_view(request: AuthenticatedRequest) -> HttpResponse:
     staffing strip and the chairs, which the page re-fetches every 30 s so the board stays
     current without a reload."""
     site, day, sites = _board_site_and_day(request)
-    tz = site.tz
+    tz = show_times_in(site)
     board = queries.day_board(request.user, site, day, now=timezone.now())
     context = {
         "site": site,
@@ -284,7 +284,7 @@ def _decimal(load: Fraction) -> Decimal:
 def week_view(request: AuthenticatedRequest) -> HttpResponse:
     """Seven days from the Monday of the given day: each chair's visits per day."""
     site, day, sites = _board_site_and_day(request)
-    tz = site.tz
+    tz = show_times_in(site)
     monday = day - dt.timedelta(days=day.weekday())
     week = queries.week_board(request.user, site, monday)
     days = list(week)
@@ -490,7 +490,7 @@ def _staff_page(
         "can_set": user.has_perm("scheduling.change_phasestaffing"),
         "prescribers": queries.site_prescribers(site),
         "can_designate": user.has_perm("accounts.designate_medical_director"),
-        "tz": site.tz,
+        "tz": show_times_in(site),
     }
     refused = shift_form.errors or rules_form.errors or (chair_form and chair_form[1].errors)
     return render(request, "scheduling/staff.html", context, status=400 if refused else 200)
@@ -672,7 +672,7 @@ def _calendar_page(
         "can_set_hours": user.has_perm("scheduling.change_openinghours"),
         "can_close": user.has_perm("scheduling.add_closure"),
         "can_reopen": user.has_perm("scheduling.delete_closure"),
-        "tz": site.tz,
+        "tz": show_times_in(site),
     }
     refused = any(f.errors for f in (hours_form, closure_form, country_form, holidays_form))
     return render(request, "scheduling/calendar.html", context, status=400 if refused else 200)

@@ -34,6 +34,17 @@ if TYPE_CHECKING:  # the model runs these checks on construction
 _GUARDRAIL = "a platform bound against typing errors, not a clinical rule"
 COURSE_DOSE_STEP_MG_PER_KG = Decimal("0.001")  # a course's dose is stored to 0.001 mg/kg
 
+SESSION_MG_PER_KG_MIN = Decimal("0.1")
+"""The lowest per-session dose a protocol starts at or a course is set to: the lowest dose
+reported to help, "some respond at 0.1" mg/kg against the usual 0.5 [Andrade2017]
+(clinical-facts §3a). A bound against typing errors (0.05 for 0.5), not a clinical rule."""
+
+SESSION_MG_PER_KG_PER_H_MIN = Decimal("0.1")
+"""The lowest rate of a per-hour regimen: under the lowest per-hour rate in the facts, the CRPS
+regimen's 0.35 mg/kg/h [Schwartzman2009] (clinical-facts §3f; the pain guideline's range is
+0.5–2 mg/kg/h [Cohen2018-GC]), with room for a slower start (unconfirmed). A bound against
+typing errors (0.035 for 0.35), not a clinical rule."""
+
 PSYCHIATRIC_START_MG_PER_KG_MAX = Decimal("1.0")
 """The highest starting dose of a psychiatric regimen (every condition but chronic pain): the
 top of the usual starting dose, 0.5–1 mg/kg IV over 40–60 min [ASKP-basics-2018]. A clinic
@@ -95,7 +106,9 @@ MONITORING_BOUNDS: Mapping[str, tuple[int, int, str]] = MappingProxyType(
 def protocol_breaches(protocol: "Protocol") -> tuple[ClinicalValueError, ...]:
     """Return every platform guardrail ``protocol`` breaks, each naming its field; () if none.
 
-    - ``regimen``: a psychiatric starting dose above ``PSYCHIATRIC_START_MG_PER_KG_MAX``
+    - ``regimen``: a starting dose below ``SESSION_MG_PER_KG_MIN`` (0.1 mg/kg [Andrade2017]);
+      a per-hour rate below ``SESSION_MG_PER_KG_PER_H_MIN`` (0.1 mg/kg/h, under 0.35
+      [Schwartzman2009]); a psychiatric starting dose above ``PSYCHIATRIC_START_MG_PER_KG_MAX``
       (1.0 mg/kg [ASKP-basics-2018]); a session faster than ``SESSION_MG_PER_KG_PER_H_MAX``
       (2 mg/kg/h [Cohen2018-GC]); a maximum single dose, or a per-hour session's most (the
       capped rate × hours), above ``SESSION_MG_MAX`` (150 mg, unconfirmed).
@@ -189,6 +202,14 @@ def _regimen_breaches(protocol: "Protocol") -> list[ClinicalValueError]:
     minutes = regimen.infusion_minutes
     start = regimen.mg_per_kg
     if start is not None:
+        if start < SESSION_MG_PER_KG_MIN:
+            found.append(
+                ClinicalValueError(
+                    "regimen",
+                    f"regimen.mg_per_kg {start} mg/kg is below the lowest dose reported to help, "
+                    f"{SESSION_MG_PER_KG_MIN} mg/kg [Andrade2017] ({_GUARDRAIL})",
+                )
+            )
         if protocol.condition != "chronic_pain" and start > PSYCHIATRIC_START_MG_PER_KG_MAX:
             found.append(
                 ClinicalValueError(
@@ -202,6 +223,15 @@ def _regimen_breaches(protocol: "Protocol") -> list[ClinicalValueError]:
             found.append(_too_fast_error("regimen", "regimen.mg_per_kg", start, minutes))
     else:
         rate = _given(regimen.mg_per_kg_per_h)
+        if rate < SESSION_MG_PER_KG_PER_H_MIN:
+            found.append(
+                ClinicalValueError(
+                    "regimen",
+                    f"regimen.mg_per_kg_per_h {rate} mg/kg/h is below "
+                    f"{SESSION_MG_PER_KG_PER_H_MIN} mg/kg/h, under the lowest rate reported, "
+                    f"0.35 mg/kg/h [Schwartzman2009] ({_GUARDRAIL})",
+                )
+            )
         if rate > SESSION_MG_PER_KG_PER_H_MAX:
             found.append(
                 ClinicalValueError(

@@ -179,8 +179,9 @@ def test_a_csv_that_is_not_text_or_is_empty_is_one_line(monkeypatch, capsys, tmp
         ["sustain score", f" {empty} holds no response"],
     ]
     assert (status, json.loads(out)["errors"], err.splitlines()) == (
-        2, ["item_3: PHQ-9 item 3 is missing"],
-        ["sustain score: 1 of 1 responses refused: PHQ-9 item 3 is missing"],
+        2, ["item_3: PHQ-9 items 3, 4, 5, 6, 7, 8 and 9 are missing"],
+        ["sustain score: 1 of 1 responses refused: PHQ-9 items 3, 4, 5, 6, 7, 8 and 9 are "
+         "missing"],
     )  # fmt: skip
 
 

@@ -105,8 +105,12 @@ def test_a_dose_above_the_cap_waits_for_a_second_prescriber(course, ada, dee):
         ("5", "mg_per_kg", "5 mg/kg over 40 min (7.50 mg/kg/h) is above the platform ceiling: "
          "at most 1.333 mg/kg over 40 min, 3.0 mg/kg [CommunityUpdate2022] and 2 mg/kg/h "
          "[Cohen2018-GC] (a platform bound against typing errors, not a clinical rule)"),
-        ("0.7501", "mg_per_kg", "the dose must be above 0 mg/kg, to at most 0.001; got 0.7501"),
-        ("0", "mg_per_kg", "the dose must be above 0 mg/kg, to at most 0.001; got 0"),
+        ("0.7501", "mg_per_kg", "the dose must be at least 0.1 mg/kg (the lowest dose reported "
+         "to help [Andrade2017]), to at most 0.001 mg/kg; got 0.7501"),
+        ("0", "mg_per_kg", "the dose must be at least 0.1 mg/kg (the lowest dose reported to "
+         "help [Andrade2017]), to at most 0.001 mg/kg; got 0"),
+        ("0.05", "mg_per_kg", "the dose must be at least 0.1 mg/kg (the lowest dose reported to "
+         "help [Andrade2017]), to at most 0.001 mg/kg; got 0.05"),
     ],
 )  # fmt: skip
 def test_a_dose_past_the_platform_ceiling_is_refused_for_everyone(
@@ -226,6 +230,7 @@ def test_the_dose_form_proposes_and_a_second_prescriber_cosigns(login, pat, ada,
         ({"mg_per_kg": "3.0", "reason": "typo"}, "3.0 mg/kg over 40 min (4.50 mg/kg/h) is above "
          "the platform ceiling"),
         ({"mg_per_kg": "lots", "reason": "typo"}, "Dose (mg/kg): Enter a number."),
+        ({"mg_per_kg": "0.05", "reason": "typo"}, "The dose must be at least 0.1 mg/kg"),
         ({"mg_per_kg": "0.75"}, "Reason: This field is required."),
     ],
 )  # fmt: skip

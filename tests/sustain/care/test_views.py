@@ -69,6 +69,15 @@ def test_phq9_form_refuses_a_missing_item_naming_it(login, ben, pat):
     assert Assessment.objects.count() == 0
 
 
+def test_phq9_form_names_every_missing_item_at_once(login, ben, pat):
+    data = answers("phq9", {str(n): "1" for n in (1, 2, 4, 6, 7, 8)})
+    response = login(ben).post(f"/patients/{pat.pk}/assessments/new/", data)
+    assert response.status_code == 400
+    assert response.context["form"].errors["3"] == ["PHQ-9 items 3, 5 and 9 are missing"]
+    assert "PHQ-9 items 3, 5 and 9 are missing" in response.content.decode()
+    assert Assessment.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     ("code", "values", "total"),
     [

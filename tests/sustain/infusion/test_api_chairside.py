@@ -818,7 +818,7 @@ def test_the_openapi_document_describes_every_step(login, ben):
     base = "/api/v1/visits/{visit_id}/infusion"
     steps = ("check-in", "checks", "last-doses", "vitals", "decisions", "start", "events",
              "resume", "end", "waste", "discharge", "undo", "sign", "cosign",
-             "addenda")  # fmt: skip
+             "addenda", "adverse-events")  # fmt: skip
     mine = {path: list(ops) for path, ops in document["paths"].items() if path.startswith(base)}
     assert mine == {base: ["get"], **{f"{base}/{s}": ["post"] for s in steps}}
     ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]

@@ -262,6 +262,7 @@ def test_csv_has_its_columns_and_a_row_per_movement(north, monday_ledger, pat_ad
     report.write_csv(record(north), out)
     everything = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert tuple(everything[0].keys()) == report.CSV_COLUMNS
+    assert {r["time_zone"] for r in everything} == {"America/New_York"}  # times are labelled
     rows = [r for r in everything if r["section"] == "ledger"]
     # No count nor inventory in these days: the one row after the ledger says so.
     assert [(r["section"], r["row"], r["status"]) for r in everything[len(rows) :]] == [

@@ -129,6 +129,18 @@ def test_tampered_link_is_refused(pat, ben, tamper):
 
 
 @time_machine.travel(NOW, tick=False)
+def test_every_missing_item_is_named_at_once(pat, ben):
+    path = invite(pat, ben)
+    data = form_data()
+    for key in ("gad7-2", "gad7-5", "gad7-7"):
+        del data[key]
+    response = Client().post(path, data)
+    assert response.status_code == 400
+    assert response.context["forms"][1].errors["2"] == ["GAD-7 items 2, 5 and 7 are missing"]
+    assert Assessment.objects.count() == 0
+
+
+@time_machine.travel(NOW, tick=False)
 def test_invalid_answer_saves_nothing_and_keeps_the_link(pat, ben):
     path = invite(pat, ben)
     client = Client()
