@@ -45,6 +45,8 @@ CHAIRSIDE_API_STEPS = {
 LEDGER_API_WRITES = ("receipts", "draws", "wastes", "transfers", "adjustments")
 PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patients' pages
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
+# A staff member's set-password link (an invitation or a reset): its token is the credential.
+PUBLIC |= {"/accounts/set-password/1/1/", "/accounts/set-password/done/"}
 
 
 def every_url() -> list[str]:
@@ -85,6 +87,13 @@ def test_every_url_is_listed():
             *(f"/api/v1/visits/1/infusion/{step}" for step in CHAIRSIDE_API_STEPS),
             "/accounts/audit/",
             "/accounts/outbox/",
+            "/accounts/staff/",
+            "/accounts/staff/invite/",
+            "/accounts/staff/1/",
+            "/accounts/staff/1/deactivate/",
+            "/accounts/staff/1/reactivate/",
+            "/accounts/staff/1/reset-password/",
+            "/accounts/staff/1/roles/",
             "/alerts/",
             "/alerts/1/acknowledge/",
             "/clinic-rules/",
@@ -151,6 +160,7 @@ def test_every_url_is_listed():
             "/schedule/calendar/holidays/",
             "/schedule/calendar/holidays/country/",
             "/schedule/calendar/hours/",
+            "/schedule/site/",
             "/schedule/staff/",
             "/schedule/staff/chairs/1/",
             "/schedule/staff/medical-directors/",

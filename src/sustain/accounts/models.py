@@ -34,6 +34,10 @@ class Site(models.Model):
     # country code and optional subdivision; sustain.scheduling.hours). Blank: none chosen.
     holiday_country = models.CharField(max_length=3, blank=True)
     holiday_subdivision = models.CharField(max_length=10, blank=True)
+    # The site's postal address and telephone, printed on the documents handed to patients
+    # (set by a clinic administrator on the site page: sustain.scheduling.sites).
+    address = models.TextField(max_length=300, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
 
     def __str__(self) -> str:
         return self.name

@@ -349,8 +349,9 @@ class Command(BaseCommand):
     @transaction.atomic
     def _create_site(self) -> None:
         self.site = Site(
-            name=SITE_NAME, timezone=SITE_TZ, holiday_country="US", holiday_subdivision="NY"
-        )
+            name=SITE_NAME, timezone=SITE_TZ, holiday_country="US", holiday_subdivision="NY",
+            address=SITE_ADDRESS, phone="+1 (845) 555-0100",
+        )  # fmt: skip
         self.site.full_clean()
         self.site.save()
         for weekday, opens, closes in HOURS:
