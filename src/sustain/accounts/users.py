@@ -14,7 +14,7 @@ and for PASSWORD_RESET_TIMEOUT, and not once the account is deactivated.
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -141,6 +141,9 @@ def _send_link(user: User, site: Site, *, invited: bool, now: dt.datetime) -> Ou
     )
 
 
+CLI = "cli"  # who acted, in the audit log, when the first administrator is made from a shell
+
+
 @dataclass(frozen=True)
 class Invitation:
     username: str
@@ -162,6 +165,40 @@ def invite_user(*, invitation: Invitation, by: User, now: dt.datetime) -> User:
     site = invitation.site
     if not Membership.objects.filter(user=by, site=site).exists():
         raise ClinicalValueError("site", f"you are not a member of {site.name}")
+    user = _make_account(invitation)
+    _send_link(user, site, invited=True, now=now)
+    record_event(
+        actor=by, action=AuditAction.CREATE, category=DataCategory.STAFF, site=site, obj=user,
+        reason=f"invited {'+'.join(user.roles)}"[:40],
+    )  # fmt: skip
+    return user
+
+
+@transaction.atomic
+def make_first_administrator(*, invitation: Invitation) -> User:
+    """The bootstrap of a site (`sustain add-site-admin`, from a shell): a clinic
+    administrator account with no password at `invitation.site`, audited as made by "cli".
+    Refused once the site has an active clinic administrator, who invites everyone else from
+    the staff accounts page."""
+    Site.objects.select_for_update().filter(pk=invitation.site.pk).first()
+    if users_with_perm(MANAGE, invitation.site).exists():
+        raise ClinicalValueError(
+            "site",
+            f"{invitation.site.name} has a clinic administrator already: they invite staff "
+            "from the Staff accounts page",
+        )
+    user = _make_account(replace(invitation, roles=frozenset({Role.CLINIC_ADMIN})))
+    record_event(
+        actor=None, username=CLI, action=AuditAction.CREATE, category=DataCategory.STAFF,
+        site=invitation.site, obj=user, reason="first administrator",
+    )  # fmt: skip
+    return user
+
+
+def _make_account(invitation: Invitation) -> User:
+    """A new account with no usable password, its roles and its one site, after the checks
+    every way of making one shares."""
+    site = invitation.site
     username = invitation.username.strip()
     try:
         UnicodeUsernameValidator()(username)
@@ -197,11 +234,6 @@ def invite_user(*, invitation: Invitation, by: User, now: dt.datetime) -> User:
         raise ClinicalValueError("username", f"the username {username} is taken") from None
     user.groups.set(Group.objects.filter(name__in=roles))
     Membership.objects.create(user=user, site=site)
-    _send_link(user, site, invited=True, now=now)
-    record_event(
-        actor=by, action=AuditAction.CREATE, category=DataCategory.STAFF, site=site, obj=user,
-        reason=f"invited {'+'.join(roles)}"[:40],
-    )  # fmt: skip
     return user
 
 

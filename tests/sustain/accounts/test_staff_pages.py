@@ -147,7 +147,7 @@ def test_reset_from_the_page_sends_a_link(login, alex, ben):
         ("ivy", "/accounts/audit/"),
     ],
 )
-def test_each_role_lands_on_its_page_after_signing_in(request, user, landing):
+def test_each_role_lands_on_its_page_after_signing_in(db, request, user, landing):
     person = request.getfixturevalue(user)
     person.set_password(PASSWORD)
     person.save()
@@ -178,7 +178,7 @@ def test_a_user_with_no_role_sees_a_403_with_navigation_and_sign_out(login, nora
                   "Clinic rules", "Audit", "Outbox", "Staff accounts", "Site"}),
     ],
 )  # fmt: skip
-def test_the_navigation_shows_what_the_role_may_use(request, login, user, links):
+def test_the_navigation_shows_what_the_role_may_use(db, request, login, user, links):
     client = login(request.getfixturevalue(user))
     html = client.get("/clinic-rules/").content.decode()
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', html, re.S).group(1)

@@ -5,6 +5,8 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
@@ -229,3 +231,30 @@ def test_a_link_works_once_and_not_after_deactivation(north, alex, ben):
     users.deactivate_user(user=ben, by=alex)
     ben.refresh_from_db()
     assert users.tokens.check_token(ben, token) is False
+
+
+def test_the_first_administrator_is_made_from_a_shell_once(db, capsys):
+    call_command(
+        "add_site_admin", "--site", "East Clinic", "--timezone", "America/Denver",
+        "--username", "root", "--email", "root@clinic.example",
+    )  # fmt: skip
+    root = User.objects.get(username="root")
+    assert (root.roles, [s.name for s in root.sites.all()], root.has_usable_password()) == (
+        ["clinic_admin"], ["East Clinic"], False
+    )  # fmt: skip
+    assert "/accounts/set-password/" in capsys.readouterr().out
+    event = AuditEvent.objects.get(category="staff")
+    assert (event.actor_username, event.action, event.reason) == (
+        "cli", "create", "first administrator"
+    )  # fmt: skip
+    with pytest.raises(CommandError, match="East Clinic has a clinic administrator already"):
+        call_command(
+            "add_site_admin", "--site", "East Clinic", "--username", "two",
+            "--email", "two@clinic.example",
+        )  # fmt: skip
+    with pytest.raises(CommandError, match="is not an IANA time zone name"):
+        call_command(
+            "add_site_admin", "--site", "West Clinic", "--timezone", "Mars/Olympus",
+            "--username", "three", "--email", "three@clinic.example",
+        )  # fmt: skip
+    assert User.objects.count() == 1
