@@ -267,6 +267,11 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("sam", "post", "/schedule/calendar/closures/1/remove/", 403),
         ("ben", "post", "/schedule/calendar/holidays/", 403),  # and the public holidays
         ("sam", "post", "/schedule/calendar/holidays/country/", 403),
+        ("ada", "post", "/accounts/staff/invite/", 403),  # staff accounts are the administrators'
+        ("ivy", "post", "/accounts/staff/1/roles/", 403),
+        ("ben", "post", "/accounts/staff/1/deactivate/", 403),
+        ("sam", "post", "/accounts/staff/1/reset-password/", 403),
+        ("sam", "post", "/schedule/site/", 403),  # and so are the site's details
     ],
 )
 def test_role_permissions(request, login, pat, user, method, path, status):

@@ -23,7 +23,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -69,10 +69,10 @@ def set_password_path(user: User) -> str:
 
 
 def staff_of_site(site: Site) -> QuerySet[User]:
-    """The site's staff accounts, active or not, with their roles and sites, by name."""
+    """The site's staff accounts, active or not, with their roles, by name."""
     return (
         User.objects.filter(memberships__site=site)
-        .prefetch_related("groups", Prefetch("sites", queryset=Site.objects.order_by("name")))
+        .prefetch_related("groups")
         .order_by("last_name", "first_name", "username")
     )
 

@@ -4,7 +4,9 @@ and the 403 page inside the layout (issue 13, item 2)."""
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from sustain.accounts.models import AuditEvent, Membership, OutboxMessage, User
 from tests.sustain.conftest import make_user
@@ -199,3 +201,18 @@ def test_membership_of_the_invited_user(login, alex, north):
     eve = User.objects.get(username="eve")
     sites = list(Membership.objects.filter(user=eve).values_list("site", flat=True))
     assert (eve.roles, sites) == (["auditor", "scheduler"], [north.pk])
+
+
+def test_the_staff_page_reads_the_same_queries_for_more_staff(login, alex, north):
+    """An N+1 guard: the roles of every account come in one query."""
+    client = login(alex)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/accounts/staff/").status_code == 200
+        return len(captured)
+
+    few = queries()
+    for n in range(4):
+        make_user(f"extra{n}", "nurse", north)
+    assert queries() == few
