@@ -48,6 +48,8 @@ PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patien
 PUBLIC |= {"/v/1/"}  # a reminder's link to confirm a visit or ask to change it
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
 PUBLIC |= {"/accounts/notify/sms-status/"}  # the SMS provider's reports: signed with its token
+# A staff member's set-password link (an invitation or a reset): its token is the credential.
+PUBLIC |= {"/accounts/set-password/1/1/", "/accounts/set-password/done/"}
 
 
 def every_url() -> list[str]:
@@ -89,6 +91,13 @@ def test_every_url_is_listed():
             "/accounts/audit/",
             "/accounts/audit/export.csv",
             "/accounts/outbox/",
+            "/accounts/staff/",
+            "/accounts/staff/invite/",
+            "/accounts/staff/1/",
+            "/accounts/staff/1/deactivate/",
+            "/accounts/staff/1/reactivate/",
+            "/accounts/staff/1/reset-password/",
+            "/accounts/staff/1/roles/",
             "/alerts/",
             "/alerts/export.csv",
             "/alerts/1/acknowledge/",
@@ -159,6 +168,7 @@ def test_every_url_is_listed():
             "/schedule/calendar/holidays/",
             "/schedule/calendar/holidays/country/",
             "/schedule/calendar/hours/",
+            "/schedule/site/",
             "/schedule/staff/",
             "/schedule/staff/chairs/1/",
             "/schedule/staff/medical-directors/",
@@ -272,6 +282,11 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("sam", "post", "/schedule/calendar/closures/1/remove/", 403),
         ("ben", "post", "/schedule/calendar/holidays/", 403),  # and the public holidays
         ("sam", "post", "/schedule/calendar/holidays/country/", 403),
+        ("ada", "post", "/accounts/staff/invite/", 403),  # staff accounts are the administrators'
+        ("ivy", "post", "/accounts/staff/1/roles/", 403),
+        ("ben", "post", "/accounts/staff/1/deactivate/", 403),
+        ("sam", "post", "/accounts/staff/1/reset-password/", 403),
+        ("sam", "post", "/schedule/site/", 403),  # and so are the site's details
     ],
 )
 def test_role_permissions(request, login, pat, user, method, path, status):

@@ -19,7 +19,7 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
 
 from sustain.accounts.enums import Channel
 from sustain.accounts.models import Site, User
@@ -185,6 +185,7 @@ class Page:
         return self.path.format(
             pat=clinic.pat.pk, rae=clinic.rae.pk, wes=clinic.wes.pk, visit=clinic.visit.pk,
             site=clinic.visit.site_id, container=clinic.container.pk,
+            ada=clinic.users["prescriber"].pk,
         )  # fmt: skip
 
 
@@ -205,6 +206,10 @@ PAGES = {
     "waitlist": Page("scheduling:waitlist", "/schedule/waitlist/"),
     "staff": Page("scheduling:staff", "/schedule/staff/?week=2026-11-30"),
     "hours and closures": Page("scheduling:site_calendar", "/schedule/calendar/"),
+    "site details": Page("scheduling:site_details", "/schedule/site/"),
+    "staff accounts": Page("accounts:staff", "/accounts/staff/"),
+    "staff account": Page("accounts:staff_account", "/accounts/staff/{ada}/"),
+    "deactivate an account": Page("accounts:staff_deactivate", "/accounts/staff/{ada}/deactivate/"),
     "series preview": Page("scheduling:series", "/patients/{wes}/series/?first_day=2026-12-07"),
     "infusion record": Page(
         "infusion:chairside", "/visits/{visit}/infusion/", DOSE_GIVEN + ADVERSE_EVENT
@@ -267,11 +272,12 @@ PAGES = {
     "discrepancies API": Page("api:discrepancies", "/api/v1/ledger/discrepancies"),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
+TO = 302  # sent to the role's own landing page (sustain.accounts.landing)
 NA = 401  # the API: not signed in as staff with a role
 ROLES = ("prescriber", "nurse", "scheduler", "clinic_admin", "auditor", "no role")
 # fmt: off
 STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
-    "patient list":         (OK,    OK,   OK,       OK,          NO,     NO),
+    "patient list":         (OK,    OK,   OK,       OK,          TO,     NO),
     "register a patient":   (OK,    NO,   OK,       OK,          NO,     NO),
     "patient page":         (OK,    OK,   OK,       OK,          NO,     NO),
     "alert list":           (OK,    OK,   NO,       NO,          NO,     NO),
@@ -283,6 +289,10 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "waitlist":             (OK,    NO,   OK,       OK,          NO,     NO),
     "staff":                (OK,    OK,   OK,       OK,          NO,     NO),
     "hours and closures":   (OK,    OK,   OK,       OK,          NO,     NO),
+    "site details":         (NO,    NO,   NO,       OK,          NO,     NO),
+    "staff accounts":       (NO,    NO,   NO,       OK,          NO,     NO),
+    "staff account":        (NO,    NO,   NO,       OK,          NO,     NO),
+    "deactivate an account": (NO,   NO,   NO,       OK,          NO,     NO),
     "series preview":       (OK,    NO,   OK,       OK,          NO,     NO),
     "infusion record":      (OK,    OK,   NO,       NO,          NO,     NO),
     "infusion record PDF":  (OK,    OK,   NO,       NO,          NO,     NO),
@@ -328,6 +338,10 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "accounts:logout",
+    "accounts:staff_invite",
+    "accounts:staff_reactivate",
+    "accounts:staff_reset_password",
+    "accounts:staff_roles",
     "api:book_series",
     "api:chairside_addendum",
     "api:chairside_adverse_event",
@@ -406,6 +420,8 @@ BACK_TO_PAGE = {"infusion:step"}
 PATIENTS_PAGES = {  # no staff session: the patient's own pages (test_access, portal tests)
     "accounts:login", "portal:questionnaire", "portal:kiosk", "scheduling:calendar_feed",
     "portal:visit",
+    # and a staff member's set-password link (tests/sustain/accounts/test_staff_pages.py)
+    "accounts:set_password", "accounts:set_password_done",
 }  # fmt: skip
 PROVIDER_CALLBACKS = {"accounts:sms_status"}  # the SMS provider's signed reports (test_notify)
 
@@ -528,3 +544,63 @@ def test_another_sites_prescriber_sees_nothing_of_the_clinic(db, login, clinic):
     assert responses["patient page"].status_code == NF
     assert list(responses["patient list"].context["patients"]) == []
     assert list(responses["alert list"].context["alerts"]) == []
+
+
+# Pages no link from the navigation leads to, by design: the API, the day board's refreshed
+# part, the dispensing record's downloads (offered once its form is run), a visit's .ics (on
+# the patient's calendar page, which a clinic administrator does not open), and the pages of
+# records this clinic has none of.
+NOT_LINKED = {
+    "day board fragment", "OpenAPI document", "API root", "infusion record API",
+    "ledger balance API", "ledger container API", "count sheet API", "discrepancies API",
+    "dispensing record CSV", "dispensing record PDF", "visit .ics",
+    "count result", "theft or loss report", "resolve a discrepancy",
+}  # fmt: skip
+
+
+def _crawl(client, start: str) -> set[str]:
+    """The URL names reached from `start` by following links (GET), each page opened once but
+    the patient page, opened for each of the three patients (each has other links)."""
+    seen: set[str] = set()
+    opened: dict[str, int] = {}
+    queue = [start]
+    while queue:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            match = resolve(path.split("?")[0])
+        except Resolver404:
+            continue
+        name = f"{match.namespace}:{match.url_name}"
+        limit = 3 if name == "clinic:patient_detail" else 1
+        if opened.get(name, 0) >= limit or name == "accounts:logout":
+            continue
+        response = client.get(path)
+        if response.status_code == TO:  # a role's landing page
+            queue.append(response["Location"])
+        if response.status_code != OK:
+            continue
+        opened[name] = opened.get(name, 0) + 1
+        if "html" in response.get("Content-Type", ""):
+            html = response.content.decode()
+            queue.extend(
+                link.replace("&amp;", "&")
+                for link in re.findall(r'href="(/[^"#]*)"', html)
+                if not link.startswith("/static/")
+            )
+    return set(opened)
+
+
+@pytest.mark.parametrize("role", ROLES[:-1])
+def test_every_page_a_role_may_use_is_reached_from_its_landing_page(db, login, clinic, role):
+    """Issue 13, item 5: nothing a role may open is hidden behind a page it has no way to."""
+    with time_machine.travel(NOW, tick=False):
+        reached = _crawl(login(clinic.users[role]), "/")
+    may = {
+        PAGES[page].name
+        for page, statuses in STATUS.items()
+        if statuses[ROLES.index(role)] == OK and page not in NOT_LINKED
+    }
+    assert sorted(may - reached) == []

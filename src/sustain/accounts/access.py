@@ -59,6 +59,18 @@ def get_site_for_user(user: User, site_id: object) -> Site:
     return site
 
 
+def get_account_for_user(user: User, account_id: object) -> User:
+    """A staff account at one of `user`'s sites, for a role that sees staff accounts (403
+    otherwise, audited); another site's staff look like nobody (404)."""
+    require_permission(user, "accounts.view_user", category=DataCategory.STAFF)
+    pk = _int_or_none(account_id)
+    mine = sites_for_user(user)
+    account = None if pk is None else User.objects.filter(pk=pk, memberships__site__in=mine).first()
+    if account is None:
+        raise Http404("No such staff account.")
+    return account
+
+
 def _int_or_none(value: object) -> int | None:
     text = str(value)
     return int(text) if text.isascii() and text.isdigit() else None

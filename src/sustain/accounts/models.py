@@ -34,7 +34,8 @@ class Site(models.Model):
     # country code and optional subdivision; sustain.scheduling.hours). Blank: none chosen.
     holiday_country = models.CharField(max_length=3, blank=True)
     holiday_subdivision = models.CharField(max_length=10, blank=True)
-    # Printed on the consent form and the discharge instructions (sustain.clinic.documents).
+    # Printed on the consent form and the discharge instructions (sustain.clinic.documents);
+    # set by a clinic administrator on the site page (sustain.scheduling.sites).
     address = models.TextField(blank=True, help_text="The postal address, one line per row")
     phone = models.CharField(max_length=40, blank=True, help_text="The number patients call")
 

@@ -47,7 +47,8 @@ _SCHEDULER = {
 }  # fmt: skip
 _CLINIC_ADMIN = {
     "accounts.view_auditevent", "accounts.view_outboxmessage",
-    "accounts.designate_medical_director", "care.add_clinicprotocol",
+    "accounts.designate_medical_director", "accounts.view_user", "accounts.add_user",
+    "accounts.change_user", "accounts.change_site", "care.add_clinicprotocol",
     "care.change_message_rules", "scheduling.change_phasestaffing",
     "scheduling.change_openinghours", "scheduling.add_closure", "scheduling.delete_closure",
     "ledger.view_ledgerentry", "ledger.receive_stock", "ledger.transfer_stock",

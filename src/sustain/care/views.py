@@ -24,6 +24,7 @@ from sustain.accounts.access import (
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.exports import Cell, csv_export
+from sustain.accounts.landing import landing_url
 from sustain.accounts.models import Site
 from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_times_in
 from sustain.care import protocol_versions, queries, rules, services
@@ -59,7 +60,12 @@ def _to_patient(patient_id: int) -> HttpResponse:
 def patient_list(request: AuthenticatedRequest) -> HttpResponse:
     """The patients of the user's sites, a page at a time. The search term, page and order
     come by POST (PatientSearchForm), so no patient's name or date of birth is ever in a URL;
-    a GET shows the first page by name."""
+    a GET shows the first page by name. A GET by a role that cannot use the list goes to its
+    own landing page (sustain.accounts.landing); anything else it asks is refused (403)."""
+    if request.method == "GET" and not request.user.has_perm("care.view_patient"):
+        home = landing_url(request.user)
+        if home is not None:
+            return redirect(home)
     form = PatientSearchForm(request.POST if request.method == "POST" else None)
     search = form.cleaned_data if form.is_valid() else {}
     patients = attempt(

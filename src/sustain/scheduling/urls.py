@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sustain.scheduling import calendar_views, views
+from sustain.scheduling import calendar_views, site_views, views
 
 app_name = "scheduling"
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
         views.chair_capabilities,
         name="chair_capabilities",
     ),
+    path("schedule/site/", site_views.site_details, name="site_details"),
     path("schedule/calendar/", views.site_calendar, name="site_calendar"),
     path("schedule/calendar/hours/", views.calendar_hours, name="calendar_hours"),
     path("schedule/calendar/closures/", views.closure_add, name="closure_add"),

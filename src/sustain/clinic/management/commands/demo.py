@@ -357,7 +357,7 @@ class Command(BaseCommand):
     def _create_site(self) -> None:
         self.site = Site(
             name=SITE_NAME, timezone=SITE_TZ, holiday_country="US", holiday_subdivision="NY",
-            address="200 Demo Street, Suite 4\nAlbany, NY 12207", phone="518-555-0100",
+            address=SITE_ADDRESS, phone="+1 (845) 555-0100",
         )  # fmt: skip
         self.site.full_clean()
         self.site.save()

@@ -1,0 +1,47 @@
+import zoneinfo
+
+from django import forms
+
+from sustain.accounts.enums import Role
+from sustain.accounts.models import Site
+
+
+def roles_field(*, required: bool = True) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=Role.choices, widget=forms.CheckboxSelectMultiple, label="Roles", required=required
+    )
+
+
+class InviteForm(forms.Form):
+    """Invite a staff member: an account with no password yet, and a set-password link."""
+
+    username = forms.CharField(max_length=150, label="Username")
+    first_name = forms.CharField(max_length=150, label="First name")
+    last_name = forms.CharField(max_length=150, label="Last name")
+    email = forms.EmailField(label="E-mail (the invitation goes here)")
+    roles = roles_field()
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), label="Site", empty_label=None)
+
+    def __init__(self, *args: object, sites: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["site"].queryset = sites  # type: ignore[attr-defined]
+
+
+class RolesForm(forms.Form):
+    roles = roles_field(required=False)
+
+
+class SiteDetailsForm(forms.Form):
+    """The site's name, time zone, and the address and telephone printed on documents."""
+
+    name = forms.CharField(max_length=120, label="Name")
+    timezone = forms.ChoiceField(label="Time zone", choices=())
+    address = forms.CharField(
+        max_length=300, required=False, label="Address", widget=forms.Textarea(attrs={"rows": 3})
+    )
+    phone = forms.CharField(max_length=30, required=False, label="Telephone")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        zones = sorted(zoneinfo.available_timezones())
+        self.fields["timezone"].choices = [(zone, zone) for zone in zones]  # type: ignore[attr-defined]

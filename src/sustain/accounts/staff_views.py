@@ -1,0 +1,212 @@
+"""The staff accounts pages (clinic administrators; sustain.accounts.users) and the public
+set-password page that an invitation or a reset links to."""
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sustain.accounts import users
+from sustain.accounts.access import (
+    AuthenticatedRequest,
+    chosen_site,
+    get_account_for_user,
+    require_permission,
+    sites_for_user,
+)
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.forms import InviteForm, RolesForm
+from sustain.accounts.landing import landing_url
+from sustain.accounts.mfa import second_factor
+from sustain.accounts.models import Site, User
+from sustain.accounts.web import attempt
+
+
+class SignInView(auth_views.LoginView):
+    """Sign in; without a page to go back to, each role lands on its own page
+    (sustain.accounts.landing)."""
+
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return landing_url(self.request.user) or super().get_default_redirect_url()  # type: ignore[arg-type]
+
+
+class SetPasswordView(auth_views.PasswordResetConfirmView):
+    """Choose a password from an invitation's or a reset's link (Django's view, with the
+    tokens that a deactivation voids); the person then signs in as usual."""
+
+    template_name = "accounts/set_password.html"
+    token_generator = users.tokens
+    success_url = reverse_lazy("accounts:set_password_done")
+
+
+class SetPasswordDoneView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/set_password_done.html"
+
+
+def _staff_url(site: Site) -> str:
+    return f"{reverse('accounts:staff')}?site={site.pk}"
+
+
+@require_GET
+@login_required
+def staff_accounts(request: AuthenticatedRequest) -> HttpResponse:
+    """One site's staff accounts: roles, active or not, last sign-in, second factor; the
+    invitation form for administrators."""
+    require_permission(request.user, users.VIEW, category=DataCategory.STAFF)
+    site, sites = chosen_site(request.user, request.GET.get("site"))
+    return _staff_page(request, site, sites)
+
+
+def _staff_page(
+    request: AuthenticatedRequest,
+    site: Site,
+    sites: list[Site],
+    invite_form: InviteForm | None = None,
+) -> HttpResponse:
+    accounts = list(users.staff_of_site(site))
+    record_event(
+        actor=request.user, action=AuditAction.READ, category=DataCategory.STAFF, site=site
+    )
+    context = {
+        "site": site,
+        "sites": sites,
+        "accounts": [(account, second_factor(account)) for account in accounts],
+        "invite_form": invite_form
+        or InviteForm(sites=sites_for_user(request.user), initial={"site": site}),
+        "can_invite": request.user.has_perm(users.INVITE),
+    }
+    status = 400 if invite_form is not None and invite_form.errors else 200
+    return render(request, "accounts/staff.html", context, status=status)
+
+
+@require_POST
+@login_required
+def staff_invite(request: AuthenticatedRequest) -> HttpResponse:
+    """Invite a staff member; a refusal is shown on the form and nothing is made."""
+    require_permission(request.user, users.INVITE, category=DataCategory.STAFF)
+    form = InviteForm(request.POST, sites=sites_for_user(request.user))
+    if form.is_valid():
+        data = form.cleaned_data
+        invitation = users.Invitation(
+            username=data["username"], first_name=data["first_name"],
+            last_name=data["last_name"], email=data["email"], roles=frozenset(data["roles"]),
+            site=data["site"],
+        )  # fmt: skip
+        made = attempt(
+            request,
+            lambda: users.invite_user(invitation=invitation, by=request.user, now=timezone.now()),
+            form=form,
+            success=lambda user: (
+                f"{users.name_of(user)} is invited: the set-password link is in the outbox "
+                f"for {user.email}."
+            ),
+        )
+        if made is not None:
+            return redirect(_staff_url(data["site"]))
+    site, sites = chosen_site(request.user, request.POST.get("site"))
+    return _staff_page(request, site, sites, invite_form=form)
+
+
+def _account_page(
+    request: AuthenticatedRequest, account: User, roles_form: RolesForm | None = None
+) -> HttpResponse:
+    record_event(
+        actor=request.user, action=AuditAction.READ, category=DataCategory.STAFF, obj=account
+    )
+    account_sites = list(account.sites.order_by("name"))
+    context = {
+        "account": account,
+        "account_sites": account_sites,
+        "tz": account_sites[0].tz if account_sites else None,
+        "second_factor": second_factor(account),
+        "roles_form": roles_form or RolesForm(initial={"roles": account.roles}),
+        "can_manage": request.user.has_perm(users.MANAGE),
+        "is_self": account.pk == request.user.pk,
+    }
+    status = 400 if roles_form is not None and roles_form.errors else 200
+    return render(request, "accounts/staff_account.html", context, status=status)
+
+
+@require_GET
+@login_required
+def staff_account(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    """One staff account: its roles (changeable), sites, state, and its actions."""
+    return _account_page(request, get_account_for_user(request.user, user_id))
+
+
+def _back(account: User) -> HttpResponse:
+    return redirect("accounts:staff_account", user_id=account.pk)
+
+
+@require_POST
+@login_required
+def staff_roles(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    require_permission(request.user, users.MANAGE, category=DataCategory.STAFF)
+    account = get_account_for_user(request.user, user_id)
+    form = RolesForm(request.POST)
+    if form.is_valid():
+        changed = attempt(
+            request,
+            lambda: users.change_roles(
+                user=account, roles=set(form.cleaned_data["roles"]), by=request.user
+            ),
+            form=form,
+            success=f"{users.name_of(account)}'s roles are saved.",
+        )
+        if changed is not None:
+            return _back(account)
+    return _account_page(request, account, roles_form=form)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def staff_deactivate(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    """Deactivate an account: a GET asks to confirm, saying what follows; the POST does it."""
+    require_permission(request.user, users.MANAGE, category=DataCategory.STAFF)
+    account = get_account_for_user(request.user, user_id)
+    if request.method == "POST":
+        attempt(
+            request,
+            lambda: users.deactivate_user(user=account, by=request.user),
+            success=f"{users.name_of(account)} is deactivated and can no longer sign in.",
+        )
+        return _back(account)
+    record_event(
+        actor=request.user, action=AuditAction.READ, category=DataCategory.STAFF, obj=account
+    )
+    return render(request, "accounts/staff_deactivate.html", {"account": account})
+
+
+@require_POST
+@login_required
+def staff_reactivate(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    require_permission(request.user, users.MANAGE, category=DataCategory.STAFF)
+    account = get_account_for_user(request.user, user_id)
+    attempt(
+        request,
+        lambda: users.reactivate_user(user=account, by=request.user),
+        success=f"{users.name_of(account)} can sign in again.",
+    )
+    return _back(account)
+
+
+@require_POST
+@login_required
+def staff_reset_password(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    require_permission(request.user, users.MANAGE, category=DataCategory.STAFF)
+    account = get_account_for_user(request.user, user_id)
+    attempt(
+        request,
+        lambda: users.reset_password(user=account, by=request.user, now=timezone.now()),
+        success=(
+            f"{users.name_of(account)}'s password no longer works; a set-password link is in "
+            f"the outbox for {account.email}."
+        ),
+    )
+    return _back(account)
