@@ -730,7 +730,8 @@ def sign_contraindication_screen(
     if relative and not justification.strip():
         raise ClinicalValueError(
             "justification",
-            f"a relative contraindication is present ({'; '.join(relative)}): write why "
+            "a relative contraindication is present "
+            f"({'; '.join(protocols.split_sources(item).text for item in relative)}): write why "
             "treating is justified",
         )
     screen = ContraindicationScreen.objects.create(
