@@ -255,13 +255,24 @@ def test_the_json_view_is_kept_for_experts(login, alex):
     assert ClinicProtocol.objects.get().data["visit"]["discharge_minutes"] == 10
 
 
-RAW_KEYS = (
-    "chronic_pain",
-    "crps-schwartzman-2009 v1",
-    "depression-induction v1",
-    "per_hour",
-    "[Cohen2018-GC]</legend>",
-)
+# Keys that used to show on the pages (issue 13): a condition, a protocol's key and version, a
+# regimen kind, a titration trigger, a chair capability, a source inside an item.
+RAW = (
+    "chronic_pain", "crps-schwartzman-2009 v1", "depression-induction v1", "per_hour",
+    "no_response", "blood pressure:", "chair with extended", "[Cohen2018-GC]", "[Ketalar-label]",
+)  # fmt: skip
+
+
+def words_on(html_text: str) -> str:
+    """What a reader sees: the text outside tags, and not the sources lists' own keys nor what
+    the editor's text boxes hold (an item's text, sources and all, is the data being edited)."""
+    html_text = re.sub(r"<textarea[^>]*>.*?</textarea>", " ", html_text, flags=re.S)
+    shown = re.sub(r"<(ol|div) class=\"[^\"]*sources[^\"]*\">.*?</\1>", " ", html_text, flags=re.S)
+    shown = re.sub(
+        r"<section class=\"card\">\s*<h2>Sources</h2>.*?</section>", " ", shown, flags=re.S
+    )
+    shown = re.sub(r"<details><summary>Sources</summary>.*?</details>", " ", shown, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", shown))
 
 
 @pytest.mark.parametrize(
@@ -270,14 +281,37 @@ RAW_KEYS = (
         "/protocols/",
         "/protocols/crps-schwartzman-2009/v1/",
         "/protocols/crps-schwartzman-2009/v1/new-version/",
+        "/protocols/depression-induction/v1/",
     ],
 )
 def test_no_raw_keys_on_the_protocol_pages(login, alex, url):
-    html = login(alex).get(url).content.decode()
-    text = re.sub(r"<[^>]+>", " ", html)
+    text = words_on(login(alex).get(url).content.decode())
 
-    assert [
-        key
-        for key in ("chronic_pain", "crps-schwartzman-2009 v1", "depression-induction v1")
-        if key in text
-    ] == []
+    assert [key for key in RAW if key in text] == []
+
+
+def test_no_raw_keys_on_the_patient_page_nor_the_list_of_versions(login, north, alex, ada, pat):
+    client = login(ada)
+    enrol = words_on(client.get(f"/patients/{pat.pk}/").content.decode())
+    assert (
+        "Depression induction: 6 infusions over 2–3 weeks, 0.5 mg/kg over 40 min (version 1)"
+        in (enrol)
+    )
+    client.post(f"/patients/{pat.pk}/enrol/", {"protocol": "depression-induction:1"})
+    values = page_values(login(alex))
+    values["title"] = ["Depression induction (North)"]
+    values["change_note"] = ["Our title"]
+    preview = login(alex).post(EDIT, values)
+    login(alex).post(EDIT, {**values, "confirm": preview.context["digest"]})
+
+    page = client.get(f"/patients/{pat.pk}/").content.decode()
+    listed = words_on(client.get("/protocols/").content.decode())
+    row = ClinicProtocol.objects.get()
+    detail = words_on(client.get(f"/protocols/{row.key}/v1/").content.decode())
+
+    assert [key for key in RAW if key in words_on(page)] == []
+    assert "<legend>Relative: History of psychosis<sup" in page
+    assert "Depression induction (North) (clinic version 1)" in listed
+    assert row.key not in listed
+    assert "a clinic version of Depression induction: 6 infusions" in detail
+    assert [key for key in RAW if key in detail] == []
