@@ -68,14 +68,15 @@ HOUR = dt.timedelta(hours=1)
 
 
 def _duration(hours: int) -> str:
-    """48 → "2 days", 336 → "2 weeks", 36 → "36 h"."""
-    if hours and hours % 168 == 0:
-        weeks = hours // 168
-        return f"{weeks} week{'s' if weeks > 1 else ''}"
-    if hours and hours % 24 == 0:
-        days = hours // 24
-        return f"{days} day{'s' if days > 1 else ''}"
+    """24 → "24 h", 168 → "7 days", 336 → "2 weeks", 36 → "36 h"."""
+    if hours >= 336 and hours % 168 == 0:
+        return f"{hours // 168} weeks"
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours // 24} days"
     return f"{hours} h"
+
+
+WEEK = dt.timedelta(days=7)
 
 
 def measure_when(rule: measurement.MeasurementRule) -> str:
@@ -96,8 +97,27 @@ def measure_when(rule: measurement.MeasurementRule) -> str:
     )
     if anchor == measurement.Anchor.AFTER_LAST_INDUCTION:
         return f"{_duration(rule.offset // HOUR)} after the last induction infusion{spread}"
-    every = _duration(rule.interval // HOUR) if rule.interval else "?"
-    return f"Every {every.removeprefix('1 ')} during maintenance{spread}"
+    every = "week" if rule.interval == WEEK else _duration((rule.interval or WEEK) // HOUR)
+    return f"Every {every} during maintenance{spread}"
+
+
+def due_when(protocol: protocols.Protocol | None, rule_key: str, occasion: int) -> str:
+    """One occasion of a measurement rule in words: "Before infusion 3", "2 weeks after the
+    last induction infusion", "Maintenance, week 2"; a rule the protocol does not hold is
+    named by its key in words."""
+    rules = {rule.key: rule for rule in protocol.measurement_plan} if protocol else {}
+    rule = rules.get(rule_key)
+    if rule is None:
+        return f"{rule_key.replace('_', ' ')} {occasion}"
+    if rule.anchor == measurement.Anchor.BEFORE_FIRST_INFUSION:
+        return "Baseline, before the first infusion"
+    if rule.anchor == measurement.Anchor.BEFORE_EACH_INFUSION:
+        return f"Before infusion {occasion}"
+    if rule.anchor == measurement.Anchor.AFTER_LAST_INDUCTION:
+        return f"{_duration(rule.offset // HOUR)} after the last induction infusion"
+    if rule.interval == WEEK:
+        return f"Maintenance, week {occasion}"
+    return f"Maintenance, occasion {occasion}"
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,10 @@ def plain_item(item: str) -> str:
 def rule_when(rule: measurement.MeasurementRule) -> str:
     """When a measurement rule asks, in words (sustain.care.labels.measure_when)."""
     return labels.measure_when(rule)
+
+
+@register.filter
+def due_when(item: measurement.DueItem, protocol: protocols.Protocol | None) -> str:
+    """A questionnaire's occasion in words (sustain.care.labels.due_when): "Before infusion
+    3", never the rule's key."""
+    return labels.due_when(protocol, item.rule, item.occasion)
