@@ -659,8 +659,27 @@ class ProtocolForm(forms.Form):
                 if name in self.fields:
                     words = self.fields[name].label or candidate
                     return name, message.replace(path, f"“{words}”")
+        placed = self._on_measure(error)
+        if placed is not None:
+            return placed
         section = _TOP_SECTION.get(error.field)
         return None, f"{section}: {message}" if section else message
+
+    def _on_measure(self, error: ClinicalValueError) -> tuple[str, str] | None:
+        """A measurement rule's refusal names the rule by its key ("rule pre_infusion: ...")
+        and its own field (``from_infusion``, ``offset``): put it on that row's field."""
+        named = re.match(r"rule (\S+?):? ", error.message)
+        if named is None:
+            return None
+        for index in self.rows["measurement_plan"]:
+            if self.cleaned_data.get(f"measurement_plan.{index}.key") != named.group(1):
+                continue
+            for key in (error.field, f"{error.field}_hours"):
+                name = f"measurement_plan.{index}.{key}"
+                if name in self.fields:
+                    words = f"“{self.fields[name].label}”"
+                    return name, error.message.replace(f" {error.field} ", f" {words} ", 1)
+        return None
 
     def error_summary(self) -> list[tuple[str, str, str]]:
         """Each field's errors as (field name, where it is in words, message)."""

@@ -204,6 +204,12 @@ def test_a_director_saves_a_titration_rule_added_in_the_blank_row(login, north, 
             "50",
             "Safety › Stop below SpO₂ (%): “Stop below SpO₂ (%)” must be from 85 to 95 %; got 50",
         ),
+        (
+            "measurement_plan.1.from_infusion",
+            "0",
+            "Measurement › Measure 2 › From infusion: rule pre_infusion: “From infusion” must be 1 "
+            "or more",
+        ),
     ],
 )
 def test_an_invalid_value_is_refused_naming_its_field(login, alex, field, value, message):
