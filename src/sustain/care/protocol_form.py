@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, cast
 
@@ -450,6 +450,10 @@ def _steps_text(steps: object) -> str:
     )
 
 
+_NUMBER_MAX_CHARACTERS = 20
+# A protocol's numbers as people write them: no exponent, no sign (every one is positive or
+# refused by the core), a bound on the digits against typing errors and runaway values.
+_NUMBER = re.compile(r"^\d{1,9}(\.\d{1,9})?$")
 _STEP = re.compile(r"^\s*(\d+)\s*[×xX*]\s*(\d+)\s*$")
 
 
@@ -460,6 +464,8 @@ def _field(value: Value, *, required: bool) -> forms.Field:  # noqa: PLR0911 - o
         return forms.CharField(
             **common | {"required": required and kind in {"text", "decimal", "percent"}},
             strip=True,
+            # A number is short; a bound keeps "1e999999" from being written out in full.
+            max_length=None if kind in {"text", "steps"} else _NUMBER_MAX_CHARACTERS,
         )
     if kind in {"longtext", "lines"}:
         return forms.CharField(**common, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -617,15 +623,11 @@ class ProtocolForm(forms.Form):
         for name in self.fields:
             value = cleaned.get(name)
             kind = self._kind(name)
-            if kind in {"decimal", "optdecimal", "percent"} and value:
-                try:
-                    number = Decimal(value)
-                except InvalidOperation:
-                    number = Decimal("NaN")
-                if not number.is_finite():
-                    self.add_error(
-                        name, f"Enter a number, e.g. {'50' if kind == 'percent' else '0.5'}."
-                    )
+            if kind in {"decimal", "optdecimal", "percent"} and value and not _NUMBER.match(value):
+                example = "50" if kind == "percent" else "0.5"
+                self.add_error(
+                    name, f"Enter a number written with digits and a point, e.g. {example}."
+                )
             elif kind == "steps" and value and not all(_STEP.match(p) for p in value.split(",")):
                 self.add_error(
                     name, "Write each step as boosters × days apart, e.g. 4 × 7, 2 × 14."

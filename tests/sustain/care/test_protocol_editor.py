@@ -190,7 +190,8 @@ def test_a_director_saves_a_titration_rule_added_in_the_blank_row(login, north, 
         (
             "regimen.mg_per_kg",
             "half",
-            "Regimen › Dose per session (mg/kg): Enter a number, e.g. 0.5.",
+            "Regimen › Dose per session (mg/kg): Enter a number written with digits and a point, "
+            "e.g. 0.5.",
         ),
         ("series.count", "", "Series › Infusions in the induction series: This field is required."),
         (
@@ -203,6 +204,12 @@ def test_a_director_saves_a_titration_rule_added_in_the_blank_row(login, north, 
             "safety.stop_spo2_below",
             "50",
             "Safety › Stop below SpO₂ (%): “Stop below SpO₂ (%)” must be from 85 to 95 %; got 50",
+        ),
+        (
+            "response_fraction",
+            "1e999999",
+            "Measurement › Response: a fall from baseline of at least (%): Enter a number written "
+            "with digits and a point, e.g. 50.",
         ),
         (
             "measurement_plan.1.from_infusion",
