@@ -328,3 +328,18 @@ def test_no_raw_keys_on_the_patient_page_nor_the_list_of_versions(login, north, 
     assert row.key not in listed
     assert "a clinic version of Depression induction: 6 infusions" in detail
     assert [key for key in RAW if key in detail] == []
+
+
+def test_the_protocol_page_footnotes_each_item_to_its_numbered_source(login, ben):
+    html_text = login(ben).get("/protocols/depression-induction/v1/").content.decode()
+    number = 1 + [c.key for c in STANDARD.citations].index("Sanacora2017-S2")
+
+    assert (
+        f'History of psychosis<sup class="source-ref"><a href="#source-{number}" '
+        f'aria-label="source {number}: Sanacora2017-S2">{number}</a></sup>'
+    ) in html_text
+    assert f'<li id="source-{number}"><strong>[Sanacora2017-S2]</strong>' in html_text
+    assert (
+        "History of psychosis: unconfirmed as the wording of Sanacora2017-S2, clinical-facts §2a"
+        in html.unescape(html_text)
+    )
