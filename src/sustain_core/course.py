@@ -28,6 +28,7 @@ from sustain_core.dosing import (
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.instruments import INSTRUMENTS
 from sustain_core.medications import CLASS_TITLES, DrugClass
+from sustain_core.protocols.sources import split_sources
 
 
 class TransitionRefused(ClinicalValueError):
@@ -249,7 +250,8 @@ def _unmet_ready(facts: CourseFacts) -> list[str]:
     if not facts.contraindication_screen_signed_by_prescriber:
         unmet.append("a contraindication screen signed by a prescriber")
     if facts.absolute_contraindications:
-        present = "; ".join(facts.absolute_contraindications)
+        # In plain words: the sources written in an item stay on the screen (issue 13).
+        present = "; ".join(split_sources(i).text for i in facts.absolute_contraindications)
         unmet.append(f"no absolute contraindication (present: {present})")
     minimum, age = facts.minimum_age_years, facts.age_years
     if minimum is not None and age is not None and age < minimum:

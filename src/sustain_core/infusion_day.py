@@ -30,6 +30,7 @@ from sustain_core.dosing import (
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.instruments import INSTRUMENTS
 from sustain_core.protocols.model import ALDRETE_MAX, SafetyThresholds
+from sustain_core.protocols.sources import split_sources
 from sustain_core.series import INFUSION_GAP_FLOOR
 
 _ZERO = dt.timedelta(0)
@@ -558,7 +559,7 @@ def _pre_infusion_measures(facts: GateFacts, _: SafetyThresholds) -> GateFailure
 def _contraindication(facts: GateFacts, _: SafetyThresholds) -> GateFailure | None:
     if not facts.absolute_contraindications:
         return None
-    present = "; ".join(facts.absolute_contraindications)
+    present = "; ".join(split_sources(item).text for item in facts.absolute_contraindications)
     return GateFailure(
         GateItem.CONTRAINDICATION,
         f"an absolute contraindication is present ({present}): no infusion until a prescriber "

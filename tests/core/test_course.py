@@ -475,7 +475,7 @@ def test_a_present_absolute_contraindication_blocks_ready_and_induction(target: 
     current = P.SCREENING if target == P.READY else P.READY
 
     assert refusal(current, target, facts) == (
-        f"{target} needs: no absolute contraindication (present: {PREGNANCY}; {HYPERSENSITIVITY})"
+        f"{target} needs: no absolute contraindication (present: Pregnancy; {HYPERSENSITIVITY})"
     )
 
 

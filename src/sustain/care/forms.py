@@ -4,6 +4,7 @@ from typing import Any
 from django import forms
 
 from sustain.accounts.models import Site
+from sustain.care import labels
 from sustain.care.enums import Condition, Sex, Timepoint
 from sustain_core import clinic_rules, dosing, instruments, medications, protocols
 from sustain_core.errors import ClinicalValueError
@@ -199,6 +200,11 @@ class ContraindicationScreenForm(forms.Form):
     def __init__(self, protocol: protocols.Protocol, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.items: dict[str, str] = {}
+        # Each item in plain words; its sources are footnotes at the foot of the form.
+        self.footnotes = labels.footnotes(
+            protocol, protocol.contraindications_absolute + protocol.contraindications_relative
+        )
+        plain = iter(self.footnotes.items)
         for kind, items in (
             ("Absolute", protocol.contraindications_absolute),
             ("Relative", protocol.contraindications_relative),
@@ -206,9 +212,12 @@ class ContraindicationScreenForm(forms.Form):
             for item in items:
                 name = self.field_name(item)
                 self.items[name] = item
-                self.fields[name] = forms.ChoiceField(
-                    label=f"{kind}: {item}", choices=self.ANSWERS, widget=forms.RadioSelect
+                shown = next(plain)
+                field = forms.ChoiceField(
+                    label=f"{kind}: {shown.text}", choices=self.ANSWERS, widget=forms.RadioSelect
                 )
+                field.sourced = shown  # type: ignore[attr-defined]  # the template's footnote
+                self.fields[name] = field
         self.order_fields([*self.items, "justification", "notes"])
 
     @staticmethod

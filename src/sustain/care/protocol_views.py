@@ -11,10 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from sustain.accounts import directors
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.enums import DataCategory
+from sustain.accounts.models import Site
 from sustain.accounts.web import plain
-from sustain.care import protocol_versions
+from sustain.care import labels, protocol_form, protocol_versions
 from sustain.care.models import ClinicProtocol
 from sustain_core import medications, protocols, series
 from sustain_core.errors import ClinicalValueError
@@ -36,7 +38,14 @@ def protocol_list(request: AuthenticatedRequest) -> HttpResponse:
     own = ClinicProtocol.objects.filter(site__in=sites_for_user(request.user))
     context = {
         "library": sorted(protocols.PROTOCOLS.values(), key=lambda p: (p.condition, p.title)),
-        "own": own.select_related("created_by"),
+        "own": [
+            (
+                row,
+                protocols.protocol_from_dict(row.data),
+                protocol_versions.resolve(row.site, row.based_on_key, row.based_on_version),
+            )
+            for row in own.select_related("created_by", "site")
+        ],
     }
     return render(request, "care/protocol_list.html", context)
 
@@ -65,11 +74,13 @@ def protocol_detail(request: AuthenticatedRequest, key: str, version: int) -> Ht
             medications.CLASS_TITLES[code] for code in protocol.required_medication_classes
         ],
         "row": row,
-        "changes": [  # the new key and version are the point of a version: not listed
-            change
-            for change in (protocols.diff_protocols(based_on, protocol) if based_on else [])
-            if change[0] not in {"key", "version"}
-        ],
+        "based_on": based_on,
+        "changes": protocol_form.changes(based_on, protocol) if based_on else [],
+        "absolute": labels.footnotes(protocol, protocol.contraindications_absolute).items,
+        "relative": labels.footnotes(protocol, protocol.contraindications_relative).items,
+        "item_notes": labels.footnotes(
+            protocol, protocol.contraindications_absolute + protocol.contraindications_relative
+        ).notes,
         "dates": dates,
         # Warnings, not refusals: a measure asked more often than its questions recall.
         "plan_warnings": protocols.plan_warnings(protocol),
@@ -86,30 +97,109 @@ def protocol_detail(request: AuthenticatedRequest, key: str, version: int) -> Ht
 @require_http_methods(["GET", "POST"])
 @login_required
 def protocol_edit(request: AuthenticatedRequest, key: str, version: int) -> HttpResponse:
-    """Copy a protocol, edit it, and save it as the site's next immutable version."""
+    """Copy a protocol, edit it in sections (or as JSON, for experts), see every change in
+    words, and save it as the site's next immutable version (``protocol_versions.save_version``,
+    the one path, with its validation and its medical-director rule)."""
     require_permission(request.user, "care.add_clinicprotocol", category=DataCategory.PROTOCOL)
     based_on = _find(request, key, version)
     sites = list(sites_for_user(request.user))
-    text = json.dumps(protocols.protocol_to_dict(based_on), indent=2, ensure_ascii=False)
-    error = ""
-    if request.method == "POST":
-        text = request.POST.get("data", "")
-        site = next((s for s in sites if str(s.pk) == request.POST.get("site")), sites[0])
-        try:
+    posted = request.POST if request.method == "POST" else None
+    # The JSON view, for experts (and scripts posting the protocol's JSON as "data").
+    asked = posted if posted is not None else request.GET
+    expert = asked.get("view") == "json" or (posted is not None and "data" in posted)
+    meta = protocol_form.VersionForm(sites, posted)
+    form = protocol_form.ProtocolForm(based_on, None if expert else posted)
+    text = (posted.get("data") if posted is not None else "") or json.dumps(
+        protocols.protocol_to_dict(based_on), indent=2, ensure_ascii=False
+    )
+    context: dict[str, object] = {
+        "protocol": based_on, "form": form, "meta": meta, "expert": expert, "text": text,
+        "error": "",
+    }  # fmt: skip
+    if posted is not None:
+        edited = _edited(form, text, expert, context)
+        if edited is not None and meta.is_valid():
+            chosen = meta.cleaned_data["site"] or sites[0].pk
+            site = next(s for s in sites if s.pk == chosen)
+            if meta.cleaned_data["confirm"] == protocol_form.digest(edited):
+                row = _save(
+                    request, form=form, site=site, based_on=based_on, edited=edited,
+                    meta=meta, context=context,
+                )  # fmt: skip
+                if row is not None:
+                    messages.success(request, f"Saved {labels.protocol_name(edited)}.")
+                    return redirect("care:protocol_detail", key=row.key, version=row.version)
+            else:
+                _preview(request, based_on, edited, site, context)
+    failed = bool(context["error"] or form.errors or meta.errors)
+    return render(request, "care/protocol_edit.html", context, status=400 if failed else 200)
+
+
+def _edited(
+    form: protocol_form.ProtocolForm, text: str, expert: bool, context: dict[str, object]
+) -> protocols.Protocol | None:
+    """The edited protocol, validated by the core, or None with the refusal shown: on the
+    field it names (the form) or as one message (the JSON)."""
+    try:
+        if expert:
             data = json.loads(text)
             if not isinstance(data, dict):
                 raise ClinicalValueError("data", "the protocol must be a JSON object")
-            row = protocol_versions.save_version(
-                site=site, based_on=based_on, data=data,
-                change_note=request.POST.get("change_note", ""), by=request.user,
-                now=timezone.now(),
-            )  # fmt: skip
-        except json.JSONDecodeError as bad:
-            error = f"data: not valid JSON at line {bad.lineno}, column {bad.colno}: {bad.msg}"
-        except ClinicalValueError as refused:
-            error = str(refused)
+        elif form.is_valid():
+            data = form.to_dict()
         else:
-            messages.success(request, f"Saved {row.key} v{row.version}.")
-            return redirect("care:protocol_detail", key=row.key, version=row.version)
-    context = {"protocol": based_on, "text": text, "error": error, "sites": sites}
-    return render(request, "care/protocol_edit.html", context, status=400 if error else 200)
+            return None
+        return protocols.protocol_from_dict(data)
+    except json.JSONDecodeError as bad:
+        context["error"] = (
+            f"data: not valid JSON at line {bad.lineno}, column {bad.colno}: {bad.msg}"
+        )
+    except ClinicalValueError as refused:
+        if expert:
+            context["error"] = str(refused)
+        else:
+            form.show_refusal(refused)
+    return None
+
+
+def _preview(
+    request: AuthenticatedRequest,
+    based_on: protocols.Protocol,
+    edited: protocols.Protocol,
+    site: Site,
+    context: dict[str, object],
+) -> None:
+    """Every change in words before anything is saved, with who may save it."""
+    changes = protocol_form.changes(based_on, edited)
+    context["changes"] = changes
+    context["digest"] = protocol_form.digest(edited)
+    context["needs_director"] = any(change.clinical for change in changes) and not (
+        directors.is_medical_director(request.user, site)
+    )
+    context["site"] = site
+
+
+def _save(
+    request: AuthenticatedRequest,
+    *,
+    form: protocol_form.ProtocolForm,
+    site: Site,
+    based_on: protocols.Protocol,
+    edited: protocols.Protocol,
+    meta: protocol_form.VersionForm,
+    context: dict[str, object],
+) -> ClinicProtocol | None:
+    try:
+        return protocol_versions.save_version(
+            site=site, based_on=based_on, data=protocols.protocol_to_dict(edited),
+            change_note=meta.cleaned_data["change_note"], by=request.user, now=timezone.now(),
+        )  # fmt: skip
+    except ClinicalValueError as refused:
+        if refused.field == "change_note":
+            meta.add_error("change_note", plain(refused))
+        elif context["expert"]:
+            context["error"] = str(refused)
+        else:
+            form.show_refusal(refused)
+        _preview(request, based_on, edited, site, context)
+        return None

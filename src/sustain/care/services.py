@@ -741,12 +741,14 @@ def sign_contraindication_screen(
     items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
     unanswered = [item for item in items if item not in answers]
     if unanswered:
-        raise ClinicalValueError("answers", f"answer every item; missing: {'; '.join(unanswered)}")
+        missing = "; ".join(protocols.split_sources(item).text for item in unanswered)
+        raise ClinicalValueError("answers", f"answer every item; missing: {missing}")
     relative = [item for item in protocol.contraindications_relative if answers[item]]
     if relative and not justification.strip():
         raise ClinicalValueError(
             "justification",
-            f"a relative contraindication is present ({'; '.join(relative)}): write why "
+            "a relative contraindication is present "
+            f"({'; '.join(protocols.split_sources(item).text for item in relative)}): write why "
             "treating is justified",
         )
     screen = ContraindicationScreen.objects.create(

@@ -27,7 +27,7 @@ from sustain.accounts.models import Site
 from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_times_in
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
-from sustain.care.protocol_versions import protocol_for
+from sustain.care.protocol_versions import protocol_for, protocols_for
 from sustain.scheduling import chairs, hours, queries, replies, services, staff
 from sustain.scheduling.enums import CancellationReason, ChairCapability, Weekday
 from sustain.scheduling.forms import (
@@ -410,7 +410,9 @@ def waitlist(request: AuthenticatedRequest) -> HttpResponse:
     require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
     waiting = queries.waiting_courses(sites_for_user(request.user))
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.SCHEDULE)
-    return render(request, "scheduling/waitlist.html", {"waiting": waiting, "now": timezone.now()})
+    pinned = protocols_for(waiting)  # each course's protocol, named by its title and version
+    rows = [(course, pinned[course.pk]) for course in waiting]
+    return render(request, "scheduling/waitlist.html", {"waiting": rows, "now": timezone.now()})
 
 
 def _monday(text: str, site: Site) -> dt.date:

@@ -23,7 +23,8 @@ maintenance option's on its own, the differences between two versions and which 
 clinical), ``library`` (the TOML files and ``PROTOCOLS``), ``titration`` (``titrate``, and
 ``trigger_reads``: what a rule's trigger reads), ``checkpoints`` (the futility review and
 extending the series for partial and late responders) and ``recall`` (``plan_warnings``: a
-plan that asks for an instrument more often than its recall period).
+plan that asks for an instrument more often than its recall period) and ``sources``
+(``split_sources``: an item's plain words apart from the sources written in it).
 The public names are re-exported here.
 """
 
@@ -71,6 +72,7 @@ from sustain_core.protocols.model import (
     VisitTemplate,
 )
 from sustain_core.protocols.recall import plan_warnings
+from sustain_core.protocols.sources import Sourced, split_sources
 from sustain_core.protocols.titration import TitrationDecision, titrate, trigger_reads
 from sustain_core.protocols.validation import feasible_start_weekdays
 from sustain_core.staffing import VisitPhaseName
@@ -94,6 +96,7 @@ __all__ = [
     "Protocol",
     "RegimenKind",
     "SafetyThresholds",
+    "Sourced",
     "TitrationAction",
     "TitrationDecision",
     "TitrationRule",
@@ -115,6 +118,7 @@ __all__ = [
     "protocol_from_text",
     "protocol_to_dict",
     "scored_before_next_infusion",
+    "split_sources",
     "titrate",
     "trigger_reads",
 ]

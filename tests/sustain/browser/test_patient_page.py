@@ -22,6 +22,7 @@ from sustain.care import services as care
 from sustain.care.protocol_versions import protocol_for
 from sustain.clinic import story
 from sustain.scheduling import services as scheduling
+from sustain_core.protocols import split_sources
 
 pytestmark = [
     pytest.mark.browser,
@@ -138,6 +139,7 @@ def test_a_present_absolute_contraindication_blocks_induction_in_the_browser(
     )  # fmt: skip
     protocol = protocol_for(course)
     pregnancy = next(i for i in protocol.contraindications_absolute if i.startswith("Pregnancy"))
+    pregnancy = split_sources(pregnancy).text  # as the screen and the card say it (issue 13)
     ada.set_password("correct horse battery staple")
     ada.save(update_fields=["password"])
 

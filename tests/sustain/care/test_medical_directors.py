@@ -8,7 +8,7 @@ import pytest
 
 from sustain.accounts import directors
 from sustain.accounts.models import AuditEvent, Membership, User
-from sustain.care import protocol_versions
+from sustain.care import protocol_form, protocol_versions
 from sustain.care.models import ClinicProtocol
 from sustain_core import protocols
 from sustain_core.errors import ClinicalValueError
@@ -34,6 +34,11 @@ def changed(**tables):
 DOSING = changed(regimen={"infusion_minutes": 45})
 SAFETY = changed(safety={"stop_spo2_below": 90})
 WORDING = changed(title="Depression induction (North)", series={"weekdays": [0, 2, 4]})
+
+
+def digest(data):
+    """What the edit page's save button posts once it has shown the changes."""
+    return protocol_form.digest(protocols.protocol_from_dict(data))
 
 
 def save(by, data, site):
@@ -185,7 +190,12 @@ def test_a_guardrail_breach_is_named_before_authority(north, alex):
 @pytest.mark.parametrize("who", ["ada", "alex"])
 def test_the_edit_page_refuses_a_dosing_change_without_a_director(request, login, north, who):
     response = login(request.getfixturevalue(who)).post(
-        EDIT, {"data": json.dumps(DOSING), "change_note": "45-minute infusions"}
+        EDIT,
+        {
+            "data": json.dumps(DOSING),
+            "change_note": "45-minute infusions",
+            "confirm": digest(DOSING),
+        },
     )
 
     assert response.status_code == 400
@@ -196,7 +206,9 @@ def test_the_edit_page_refuses_a_dosing_change_without_a_director(request, login
 
 
 def test_the_edit_page_saves_an_administrators_wording_change(login, north, alex):
-    response = login(alex).post(EDIT, {"data": json.dumps(WORDING), "change_note": "Our days"})
+    response = login(alex).post(
+        EDIT, {"data": json.dumps(WORDING), "change_note": "Our days", "confirm": digest(WORDING)}
+    )
 
     assert response.status_code == 302
     assert ClinicProtocol.objects.get().created_by == alex
@@ -205,7 +217,9 @@ def test_the_edit_page_saves_an_administrators_wording_change(login, north, alex
 def test_the_edit_page_saves_a_directors_dosing_change(login, north, alex, ada):
     directors.designate_medical_director(site=north, user=ada, designated=True, by=alex)
 
-    response = login(ada).post(EDIT, {"data": json.dumps(DOSING), "change_note": "45 min"})
+    response = login(ada).post(
+        EDIT, {"data": json.dumps(DOSING), "change_note": "45 min", "confirm": digest(DOSING)}
+    )
 
     assert response.status_code == 302
     row = ClinicProtocol.objects.get()

@@ -4,11 +4,18 @@ import json
 
 import pytest
 
+from sustain.care import protocol_form
 from sustain.care.models import ClinicProtocol
 from sustain_core import protocols
 from tests.sustain.conftest import make_user
 
 pytestmark = pytest.mark.api
+
+
+def digest(data):
+    """What the page's save button posts: the fingerprint of the version whose changes it
+    showed (tests/sustain/care/test_protocol_editor.py goes through the showing)."""
+    return protocol_form.digest(protocols.protocol_from_dict(data))
 
 
 @pytest.mark.parametrize(("key", "version"), sorted(protocols.PROTOCOLS))
@@ -31,7 +38,7 @@ def test_the_crps_page_shows_its_visit_template_and_chair(login, ben):
     html = login(ben).get("/protocols/crps-schwartzman-2009/v1/").content.decode()
     assert (
         "Each visit holds the chair 320 min: check-in 15 min, infusion 240 min, recovery 60 min, "
-        "discharge 5 min; only in a chair with extended."
+        "discharge 5 min; only in a chair with fully reclining (extended)."
     ) in html
 
 
@@ -43,15 +50,24 @@ def test_admin_saves_a_clinic_version_and_sees_the_diff(login, north, ben):
     data["visit"]["check_in_minutes"] = 20
     response = login(admin).post(
         "/protocols/depression-induction/v1/new-version/",
-        {"data": json.dumps(data), "change_note": "20 minutes to check in"},
+        {
+            "data": json.dumps(data),
+            "change_note": "20 minutes to check in",
+            "confirm": digest(data),
+        },
     )
     row = ClinicProtocol.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/protocols/{row.key}/v1/"
     page = login(ben).get(response["Location"])
-    assert page.context["changes"] == [("visit.check_in_minutes", 15, 20)]
+    assert [(c.where, c.was, c.now) for c in page.context["changes"]] == [
+        ("Series › Check-in (min)", "15", "20")
+    ]
     listed = login(ben).get("/protocols/").content.decode()
-    assert f"{row.key} v1" in listed
+    assert (
+        "Depression induction: 6 infusions over 2–3 weeks, 0.5 mg/kg over 40 min (clinic version 1)"
+        in listed
+    )
 
 
 @pytest.mark.parametrize(
@@ -88,7 +104,7 @@ def test_another_sites_version_is_not_found(login, north, south, carl):
     data = protocols.protocol_to_dict(protocols.PROTOCOLS[("depression-induction", 1)])
     login(admin).post(
         "/protocols/depression-induction/v1/new-version/",
-        {"data": json.dumps(data), "change_note": "copy"},
+        {"data": json.dumps(data), "change_note": "copy", "confirm": digest(data)},
     )
     row = ClinicProtocol.objects.get()
     assert login(carl).get(f"/protocols/{row.key}/v1/").status_code == 404
@@ -122,14 +138,17 @@ def test_the_page_says_which_measure_each_titration_rule_reads(login, ben):
     html = login(ben).get("/protocols/depression-induction/v1/").content.decode()
 
     assert (
-        "no response: increase by 0.25 mg/kg (limit 0.75 mg/kg), from infusion 3. Reads the "
+        "No response yet: increase by 0.25 mg/kg (limit 0.75 mg/kg), from infusion 3. Reads the "
         "PHQ-9, the protocol&#x27;s outcome measure: no fall of 50 % or more from its baseline "
         "yet."
     ) in html
-    assert "dissociation: hold. Reads the CADSS total at the last infusion: above 26." in html
     assert (
-        "blood pressure: reduce by 0.25 mg/kg (limit 0.25 mg/kg). Reads the highest blood "
-        "pressure during the last infusion: above 180/110 mmHg."
+        "Dissociation above the hold level: hold. Reads the CADSS total at the last infusion: "
+        "above 26." in html
+    )
+    assert (
+        "Blood pressure above the stop level: reduce by 0.25 mg/kg (limit 0.25 mg/kg). Reads the "
+        "highest blood pressure during the last infusion: above 180/110 mmHg."
     ) in html
 
 

@@ -17,6 +17,7 @@ from sustain.infusion import chairside
 from sustain.infusion import services as infusion
 from sustain.infusion.models import InfusionRecord
 from sustain.infusion.services import StepRefused
+from sustain_core.protocols import split_sources
 from tests.sustain import clinic_builders as build
 
 pytestmark = pytest.mark.db
@@ -52,8 +53,8 @@ def test_a_later_screen_with_an_absolute_item_blocks_the_next_infusion(visits, a
     start = second.starts_at + dt.timedelta(minutes=15)
 
     message = (
-        f"an absolute contraindication is present ({pregnancy}): no infusion until a "
-        "prescriber signs a new contraindication screen without it"
+        f"an absolute contraindication is present ({split_sources(pregnancy).text}): no "
+        "infusion until a prescriber signs a new contraindication screen without it"
     )
     assert [(f.item, f.message, f.resolvers) for f in chairside.gate(record, now=start)] == [
         ("contraindication", message, ())

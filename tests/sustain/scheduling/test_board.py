@@ -55,6 +55,12 @@ def test_waitlist_lists_enrolled_patients_without_a_series(login, sam, ada, pat,
         now=timezone.now(),
     )
     page = login(sam).get("/schedule/waitlist/")
-    assert [c.patient for c in page.context["waiting"]] == [pat]
+    assert [c.patient for c, _ in page.context["waiting"]] == [pat]
+    # The protocol by its title and version, never its key (issue 13, item 7).
+    assert (
+        "Depression induction: 6 infusions over 2–3 weeks, 0.5 mg/kg over 40 min (version 1)"
+        in (page.content.decode())
+    )
+    assert "depression-induction v1" not in page.content.decode()
     services.book_series(course=pat.courses.get(), earliest=MONDAY, by=sam, now=timezone.now())
     assert login(sam).get("/schedule/waitlist/").context["waiting"] == []

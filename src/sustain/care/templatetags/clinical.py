@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from django import template
 
-from sustain_core import dosing, instruments, numbers, protocols
+from sustain.care import labels
+from sustain_core import dosing, instruments, measurement, numbers, protocols
 
 register = template.Library()
 
@@ -83,3 +84,37 @@ def weekday_names(days: Iterable[int]) -> str:
     """{0, 2, 4} → "Monday, Wednesday, Friday"."""
     names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
     return ", ".join(names[day] for day in sorted(days))
+
+
+@register.filter(name="label")
+def label_filter(value: object) -> str:
+    """A coded value in plain words (sustain.care.labels.label): "chronic_pain" → "Chronic
+    pain"."""
+    return labels.label(value)
+
+
+@register.filter(name="protocol_name")
+def protocol_name_filter(protocol: protocols.Protocol) -> str:
+    """A protocol's title and version (sustain.care.labels.protocol_name)."""
+    return labels.protocol_name(protocol)
+
+
+@register.filter
+def plain_item(item: str) -> str:
+    """A protocol item without the sources written in it (sustain_core.protocols
+    .split_sources): "Severe hepatic disease: avoid (grade C) [Cohen2018-GC]" → "Severe
+    hepatic disease: avoid"."""
+    return protocols.split_sources(item).text
+
+
+@register.filter
+def rule_when(rule: measurement.MeasurementRule) -> str:
+    """When a measurement rule asks, in words (sustain.care.labels.measure_when)."""
+    return labels.measure_when(rule)
+
+
+@register.filter
+def due_when(item: measurement.DueItem, protocol: protocols.Protocol | None) -> str:
+    """A questionnaire's occasion in words (sustain.care.labels.due_when): "Before infusion
+    3", never the rule's key."""
+    return labels.due_when(protocol, item.rule, item.occasion)
