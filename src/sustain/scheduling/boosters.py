@@ -67,6 +67,9 @@ def book_booster(
     """
     course = Course.objects.select_related("patient__site").get(pk=course.pk)
     tz = course.patient.site.tz
+    # Under the site's and the patient's lock from here: two schedulers booking the same
+    # booster at once cannot both find it unbooked.
+    services.lock_booking(course.patient.site, course.patient)
     if course.status not in BOOSTER_PHASES:
         raise ClinicalValueError(
             "course",

@@ -251,6 +251,9 @@ def _lock(site: Site, patient: Patient) -> None:
     Patient.objects.select_for_update().get(pk=patient.pk)
 
 
+lock_booking = _lock  # for the other booking modules (boosters)
+
+
 @transaction.atomic
 def book_series(
     *,
