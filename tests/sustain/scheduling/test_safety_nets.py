@@ -8,6 +8,8 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sustain.care import services as care
@@ -359,3 +361,19 @@ def test_signing_the_review_is_confirmed_first(login, north, ada, ben, sam):
     client.post(f"/patients/{patient.pk}/review/", {"option": "0", "notes": "Good", "confirm": "1"})
     course.refresh_from_db()
     assert (course.status, course.reviews.count()) == ("maintenance", 1)
+
+
+def test_cancelled_visits_add_no_query_to_the_patient_page(login, visits, sam, pat):
+    """Who cancelled each visit is read with the visits (no query per cancelled visit)."""
+    client = login(sam)
+
+    def queries_with(cancelled: list[Appointment]) -> int:
+        for visit in cancelled:
+            services.cancel_visit(
+                appointment=visit, reason="staffing", note="", by=sam, now=timezone.now()
+            )
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/patients/{pat.pk}/").status_code == 200
+        return len(captured)
+
+    assert queries_with(visits[5:]) == queries_with(visits[2:5])
