@@ -47,8 +47,14 @@ class Anchor(StrEnum):
     AFTER_LAST_INDUCTION: one occasion, due at the last induction infusion's start + offset,
     window [due − window_before, due + window_after]; it exists only once the course holds
     that infusion.
-    MAINTENANCE_WEEKLY: occasion k (1-based) due at maintenance start + offset + (k − 1) ×
-    interval, window [due − window_before, due + window_after].
+    MAINTENANCE_WEEKLY: occasion k (1-based) due at maintenance start + offset + k ×
+    interval, window [due − window_before, due + window_after]: the first is due one interval
+    after maintenance starts (a weekly measure asks about the week since the event; due at
+    the start itself, it would be overdue the moment the review is signed).
+
+    An after-event window (AFTER_LAST_INDUCTION, MAINTENANCE_WEEKLY) never opens before the
+    event that creates it: ``opens_at`` is at the earliest the event's instant, since an
+    answer given before the event cannot measure what followed it.
     """
 
     BEFORE_FIRST_INFUSION = "before_first_infusion"
@@ -338,15 +344,18 @@ def _slots(
     rule: MeasurementRule, events: TreatmentEvents, *, last_opening: dt.datetime
 ) -> Iterator[_Slot]:
     """Yield the rule's occasion × instrument windows that open by ``last_opening``."""
-    for occasion, due_at in _occasions(rule, events, last_due=last_opening + rule.window_before):
-        if due_at - rule.window_before > last_opening:
+    for occasion, due_at, event_at in _occasions(
+        rule, events, last_due=last_opening + rule.window_before
+    ):
+        opens_at = max(due_at - rule.window_before, event_at)
+        if opens_at > last_opening:
             continue
         for instrument in rule.instruments:
             yield _Slot(
                 rule=rule.key,
                 instrument=instrument,
                 occasion=occasion,
-                opens_at=due_at - rule.window_before,
+                opens_at=opens_at,
                 due_at=due_at,
                 closes_at=due_at + rule.window_after,
                 closed_end=rule.anchor not in _BEFORE_ANCHORS,
@@ -355,26 +364,31 @@ def _slots(
 
 def _occasions(
     rule: MeasurementRule, events: TreatmentEvents, *, last_due: dt.datetime
-) -> Iterator[tuple[int, dt.datetime]]:
-    """Yield (occasion number, due instant in UTC); weekly ones stop after ``last_due``."""
+) -> Iterator[tuple[int, dt.datetime, dt.datetime]]:
+    """Yield (occasion number, due instant, the earliest its window may open), in UTC; weekly
+    ones stop after ``last_due``. A before-infusion window closes at the infusion, so only
+    after-event windows are held to their event."""
     infusions = [start.astimezone(_UTC) for start in events.infusions]
+    never = dt.datetime.min.replace(tzinfo=_UTC)
     if rule.anchor == Anchor.BEFORE_FIRST_INFUSION:
-        yield from enumerate(infusions[:1], start=1)
+        yield from ((n, start, never) for n, start in enumerate(infusions[:1], start=1))
     elif rule.anchor == Anchor.BEFORE_EACH_INFUSION:
-        yield from enumerate(infusions[rule.from_infusion - 1 :], start=rule.from_infusion)
+        numbered = enumerate(infusions[rule.from_infusion - 1 :], start=rule.from_infusion)
+        yield from ((n, start, never) for n, start in numbered)
     elif rule.anchor == Anchor.AFTER_LAST_INDUCTION:
         if len(infusions) >= events.induction_count:
-            yield 1, infusions[events.induction_count - 1] + rule.offset
+            last = infusions[events.induction_count - 1]
+            yield 1, last + rule.offset, last
     elif events.maintenance_started_at is not None:
         if events.course_ended_at is not None:
             last_due = min(last_due, events.course_ended_at.astimezone(_UTC))
         # Real elapsed time in UTC: adding days to a local wall-clock datetime would move the
         # occasion by an hour of real time across a daylight-saving change.
-        first = events.maintenance_started_at.astimezone(_UTC) + rule.offset
+        started = events.maintenance_started_at.astimezone(_UTC)
         interval = cast(dt.timedelta, rule.interval)  # MeasurementRule requires it for weekly
         week = 1
-        while (due_at := first + (week - 1) * interval) <= last_due:
-            yield week, due_at
+        while (due_at := started + rule.offset + week * interval) <= last_due:
+            yield week, due_at, started
             week += 1
 
 

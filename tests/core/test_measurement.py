@@ -332,7 +332,7 @@ def test_due_items_completion_goes_to_the_window_that_closes_first() -> None:
     # week 1. Giving it to the window that opened first would leave post-induction missed.
     plan = [WEEKLY, POST_24H]
     completions = [Completion("phq9", utc(3, 16, 10)), Completion("phq9", utc(3, 14, 10))]
-    course = events(maintenance_started_at=utc(3, 14, 12))
+    course = events(maintenance_started_at=utc(3, 7, 12))
 
     result = due_items(plan, course, completions, now=utc(3, 17, 12), horizon=ZERO)
 
@@ -353,7 +353,7 @@ def test_due_items_completion_goes_to_the_window_that_closes_first() -> None:
 
 # --- maintenance weekly ------------------------------------------------------------------
 
-MAINTENANCE_START = utc(3, 16)
+MAINTENANCE_START = utc(3, 9)  # the first weekly measure is due one week later, 16 March
 
 
 @pytest.mark.parametrize(
@@ -378,7 +378,7 @@ def test_due_items_maintenance_weekly_up_to_the_horizon(
             "maintenance_weekly",
             "phq9",
             week,
-            around(MAINTENANCE_START + (week - 1) * WEEK, 2 * DAY),
+            around(MAINTENANCE_START + week * WEEK, 2 * DAY),
             expected_status[week],
         )
         for week in weeks
@@ -391,7 +391,7 @@ def test_due_items_maintenance_weekly_up_to_the_horizon(
         pytest.param(None, [1, 2, 3, 4, 5], id="ongoing"),
         pytest.param(utc(3, 30), [1, 2, 3], id="ended-as-week-3-is-due"),
         pytest.param(utc(3, 30, 8, 59), [1, 2], id="ended-just-before-week-3-is-due"),
-        pytest.param(utc(3, 10), [], id="ended-before-maintenance"),
+        pytest.param(utc(3, 10), [], id="ended-before-the-first-week"),
     ],
 )
 def test_due_items_maintenance_weekly_stops_at_course_end(
@@ -402,7 +402,7 @@ def test_due_items_maintenance_weekly_stops_at_course_end(
     result = due_items([WEEKLY], course, [], now=utc(3, 31))
 
     assert [(i.occasion, i.due_at) for i in result] == [
-        (week, MAINTENANCE_START + (week - 1) * WEEK) for week in weeks
+        (week, MAINTENANCE_START + week * WEEK) for week in weeks
     ]
 
 
@@ -423,14 +423,59 @@ def test_due_items_maintenance_weekly_offset_shifts_every_occasion() -> None:
 def test_due_items_weekly_spacing_is_real_time_across_dst() -> None:
     # Daylight-saving time ends in New York on Sunday 1 Nov 2026. Weekly means 7 × 24 h of
     # real time, so a measure due Monday 09:00 EDT is due the next Monday at 08:00 EST.
-    start = dt.datetime(2026, 10, 26, 9, tzinfo=NY)
+    start = dt.datetime(2026, 10, 19, 9, tzinfo=NY)
     course = events(maintenance_started_at=start)
 
-    result = due_items([WEEKLY], course, [], now=start, horizon=5 * DAY)
+    result = due_items([WEEKLY], course, [], now=start + WEEK, horizon=5 * DAY)
 
-    assert [i.due_at for i in result] == [start, dt.datetime(2026, 11, 2, 8, tzinfo=NY)]
+    assert [i.due_at for i in result] == [
+        dt.datetime(2026, 10, 26, 9, tzinfo=NY),
+        dt.datetime(2026, 11, 2, 8, tzinfo=NY),
+    ]
     assert result[1].due_at - result[0].due_at == WEEK
     assert [i.due_at.tzinfo for i in result] == [UTC, UTC]
+
+
+def test_due_items_weekly_measure_is_not_due_as_maintenance_starts() -> None:
+    # The review is signed at 09:00 on 9 March: one second later the first weekly PHQ-9 is
+    # upcoming, due a week later (16 March), its window opening two days before that.
+    course = events(maintenance_started_at=MAINTENANCE_START)
+
+    result = due_items([WEEKLY], course, [], now=MAINTENANCE_START + dt.timedelta(seconds=1))
+
+    assert statuses(result)[0] == ("maintenance_weekly", "phq9", 1, UPCOMING)
+    assert result[0].opens_at == utc(3, 14)
+
+
+@pytest.mark.parametrize(
+    ("rule", "event", "window"),
+    [
+        pytest.param(
+            MeasurementRule(
+                "weekly", Anchor.MAINTENANCE_WEEKLY, ("phq9",), interval=DAY, window_before=3 * DAY
+            ),
+            MAINTENANCE_START,
+            (MAINTENANCE_START, MAINTENANCE_START + DAY, MAINTENANCE_START + DAY),
+            id="weekly-window-longer-than-the-interval",
+        ),
+        pytest.param(
+            MeasurementRule(
+                "post", Anchor.AFTER_LAST_INDUCTION, ("phq9",), window_before=DAY, window_after=DAY
+            ),
+            LAST_INDUCTION,
+            (LAST_INDUCTION, LAST_INDUCTION, LAST_INDUCTION + DAY),
+            id="after-induction-due-at-the-infusion",
+        ),
+    ],
+)
+def test_due_items_window_never_opens_before_its_event(
+    rule: MeasurementRule, event: dt.datetime, window: tuple[dt.datetime, ...]
+) -> None:
+    course = events(maintenance_started_at=MAINTENANCE_START)
+
+    result = due_items([rule], course, [], now=event, horizon=ZERO)
+
+    assert result[0] == item(rule.key, "phq9", 1, window, DUE)
 
 
 # --- plans, ordering, empty anchors ------------------------------------------------------

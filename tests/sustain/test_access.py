@@ -135,6 +135,7 @@ def test_every_url_is_listed():
             "/medications/1/stop/",
             "/patients/1/",
             "/patients/1/address/",
+            "/patients/1/boosters/1/book/",
             "/patients/1/assessments/new/",
             "/patients/1/calendar/",
             "/patients/1/calendar/revoke/",
@@ -183,6 +184,7 @@ def test_every_url_is_listed():
             "/visits/1/move/",
             "/visits/1/no-show/",
             "/visits/1/keep-time/",
+            "/visits/1/rebook/",
             "/visits/1/infusion/",
             *(f"/visits/1/infusion/{step}/" for step in STEPS),
             "/visits/1/infusion/check-in/",
@@ -226,6 +228,7 @@ def test_user_without_role_is_denied_everything(login, nora, pat, url):
         ("get", "/patients/{id}/series/"),
         ("get", "/patients/{id}/consent.pdf"),
         ("post", "/patients/{id}/visits/"),
+        ("post", "/patients/{id}/boosters/1/book/"),
     ],
 )
 def test_other_site_patient_is_not_found_and_audited(login, carl, pat, method, path):

@@ -221,6 +221,9 @@ PAGES = {
         "clinic:blank_consent_pdf", "/protocols/depression-induction/v1/consent.pdf"
     ),
     "visit .ics": Page("scheduling:visit_ics", "/visits/{visit}/visit.ics"),
+    "cancel a visit": Page("scheduling:visit_cancel", "/visits/{visit}/cancel/"),
+    # Pat's visit 1 is not cancelled: no re-book page, for who may book.
+    "re-book a visit": Page("scheduling:visit_rebook", "/visits/{visit}/rebook/"),
     "assessment entry": Page("clinic:assessment_create", "/patients/{pat}/assessments/new/"),
     "review": Page("clinic:review", "/patients/{rae}/review/", REVIEW_SCORES + REVIEW_DOSES),
     "patient calendar": Page("scheduling:patient_calendar", "/patients/{pat}/calendar/"),
@@ -300,6 +303,8 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "consent PDF":          (OK,    OK,   OK,       OK,          NO,     NO),
     "blank consent PDF":    (OK,    OK,   OK,       OK,          OK,     NO),
     "visit .ics":           (OK,    OK,   OK,       OK,          NO,     NO),
+    "cancel a visit":       (OK,    OK,   OK,       NO,          NO,     NO),
+    "re-book a visit":      (NF,    NO,   NF,       NF,          NO,     NO),
     "assessment entry":     (OK,    OK,   NO,       NO,          NO,     NO),
     "review":               (OK,    NO,   NO,       NO,          NO,     NO),
     "patient calendar":     (OK,    OK,   OK,       NO,          NO,     NO),
@@ -408,7 +413,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "scheduling:shift_add",
     "scheduling:shift_remove",
     "scheduling:staff_rules",
-    "scheduling:visit_cancel",
+    "scheduling:booster_book",
     "scheduling:visit_create",
     "scheduling:visit_move",
     "scheduling:visit_no_show",

@@ -72,9 +72,9 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
         care_services.active_course(patient) or patient.courses.order_by("-enrolled_at").first()
     )
     protocol = protocol_versions.protocol_for(course) if course else None
-    appointments = list(
-        patient.appointments.exclude(status=AppointmentStatus.CANCELLED).select_related("chair")
-    )
+    # Cancelled visits too: the page keeps them, struck through, with a re-book (as_visits and
+    # the rest below leave them out).
+    appointments = list(patient.appointments.select_related("chair", "cancelled_by"))
     visits = scheduling_queries.as_visits(appointments)
     next_visit = next((a for a in appointments if a.status == AppointmentStatus.BOOKED), None)
     assessments = care_queries.scored_assessments(user, patient)
@@ -108,7 +108,10 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
         next_visit=next_visit,
         can_book_series=course is not None
         and course.status in SERIES_BOOKABLE
-        and not any(a.course_id == course.pk for a in appointments),
+        and not any(
+            a.course_id == course.pk and a.status != AppointmentStatus.CANCELLED
+            for a in appointments
+        ),
         due=care_queries.due_measures(
             course, visits, care_queries.completions(patient), now=now, protocol=protocol
         ),

@@ -36,9 +36,10 @@ from sustain.infusion import services as infusion_services
 from sustain.portal import services as portal_services
 from sustain.scheduling import extension
 from sustain.scheduling import queries as scheduling_queries
-from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, CancellationReason
+from sustain.scheduling.enums import OCCUPYING, AppointmentStatus
 from sustain.scheduling.forms import VisitForm
 from sustain.scheduling.models import Appointment
+from sustain_core import course as course_rules
 from sustain_core import instruments, maintenance, medications, protocols
 from sustain_core.errors import ClinicalValueError
 from sustain_core.numbers import plain
@@ -82,7 +83,6 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         ],
         "visit_form": VisitForm(chairs=patient.site.chairs.all()),
         "chairs": list(patient.site.chairs.all()),
-        "cancel_reasons": CancellationReason.choices,
         "invite_form": InviteForm(),
         "weight_form": WeightForm(initial={"measured_on": now.astimezone(patient.site.tz).date()}),
         "medication_form": MedicationForm(),
@@ -192,6 +192,16 @@ def course_status(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
     status = request.POST.get("status", "")
     if course is None or status not in CourseStatus.values:
         messages.error(request, "There is no active course, or no such phase.")
+    elif _final(CourseStatus(status)) and not request.POST.get("confirm"):
+        # A phase the course never leaves (completed, discontinued): a confirmation first.
+        care_queries.record_patient_read(request.user, patient)
+        context = {
+            "patient": patient,
+            "course": course,
+            "status": CourseStatus(status),
+            "reason": request.POST.get("reason", ""),
+        }
+        return render(request, "clinic/confirm_phase.html", context)
     else:
         attempt(
             request,
@@ -206,6 +216,11 @@ def course_status(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
             success=f"Course moved to {CourseStatus(status).label}.",
         )
     return _to_patient(patient.pk)
+
+
+def _final(status: CourseStatus) -> bool:
+    """Whether a course in `status` can never move on (sustain_core.course's lifecycle)."""
+    return not course_rules.allowed_transitions(course_rules.Phase(status))
 
 
 class ReviewForm(forms.Form):
@@ -264,9 +279,12 @@ def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
     )
     options = list(protocol.maintenance_options)
     form = ReviewForm(options, request.POST or None)
+    confirming = False
     if request.method == "POST":
         if not form.is_valid():
             show_form_errors(request, form)
+        elif not request.POST.get("confirm"):
+            confirming = True  # a signed review is locked: the plan is confirmed first
         elif attempt(
             request,
             lambda: care_services.sign_review(
@@ -301,6 +319,8 @@ def course_review(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
         "recommended_option": recommended,
         "why": why,
         "tz": tz,
+        "confirming": form.option() if confirming else None,
+        "confirming_none": confirming and form.option() is None,
     }
     return render(request, "clinic/review.html", context)
 

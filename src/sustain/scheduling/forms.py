@@ -5,7 +5,13 @@ from typing import Any
 from django import forms
 
 from sustain.accounts.models import User
-from sustain.scheduling.enums import ChairCapability, StaffRole, TemplatePhase, Weekday
+from sustain.scheduling.enums import (
+    CancellationReason,
+    ChairCapability,
+    StaffRole,
+    TemplatePhase,
+    Weekday,
+)
 from sustain.scheduling.models import Chair, OpeningHours, PhaseStaffing
 from sustain.scheduling.staff import MAX_REPEAT_WEEKS, ShiftRequest
 from sustain_core import series, staffing
@@ -71,6 +77,41 @@ class VisitForm(forms.Form):
     def __init__(self, *args: object, chairs: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["chair"].queryset = chairs  # type: ignore[attr-defined]
+
+
+class CancelForm(forms.Form):
+    """Why a visit is cancelled: a coded reason (moving it is not a cancellation) and a note."""
+
+    reason = forms.ChoiceField(
+        label="Why",
+        choices=[("", "Choose a reason")]
+        + [c for c in CancellationReason.choices if c[0] != CancellationReason.RESCHEDULED],
+    )
+    note = forms.CharField(
+        label="Note", required=False, max_length=300, help_text="Required for “Other”"
+    )
+
+
+class BoosterForm(forms.Form):
+    """A chosen time for a booster; empty day and time: the earliest free time in its window."""
+
+    chair = forms.ModelChoiceField(queryset=Chair.objects.none(), required=False)
+    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(
+        required=False, label="Time", widget=forms.TimeInput(attrs={"type": "time"})
+    )
+
+    def __init__(self, *args: object, chairs: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["chair"].queryset = chairs  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("day")) != bool(data.get("start_time")):
+            raise forms.ValidationError(
+                "give both a day and a time, or neither for the earliest free time"
+            )
+        return data
 
 
 class StaffChoiceField(forms.ModelChoiceField):

@@ -99,6 +99,12 @@ class Appointment(models.Model):
     vitals_overdue_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=20, choices=CancellationReason.choices, blank=True)
     cancel_note = models.CharField(max_length=300, blank=True)
+    # Who cancelled the visit and when (services.cancel_visit); the patient page keeps showing
+    # a cancelled visit, struck through, with these and the reason.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Set when a prescriber kept a move that breaks the protocol's series rules.
     override_reason = models.CharField(max_length=300, blank=True)
     # The patient's answer through a reminder's link (sustain.scheduling.replies), for this

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
@@ -44,6 +45,8 @@ class BookingConflict(ClinicalValueError):
 
 
 SERIES_BOOKABLE = (CourseStatus.SCREENING, CourseStatus.READY)
+# A cancelled visit can be booked again while its course still gives infusions.
+REBOOKABLE = (*SERIES_BOOKABLE, CourseStatus.INDUCTION, CourseStatus.MAINTENANCE)
 
 
 def site_calendar(site: Site) -> series.SiteCalendar:
@@ -94,6 +97,8 @@ def _busy(
             chair_busy[slot.chair].append(series.Interval(start=slot.start, end=slot.end))
     return chair_busy, patient_busy
 
+
+busy_between = _busy  # for the other booking modules (boosters)
 
 HOLD_MINUTES = 5
 
@@ -246,6 +251,9 @@ def _lock(site: Site, patient: Patient) -> None:
     Patient.objects.select_for_update().get(pk=patient.pk)
 
 
+lock_booking = _lock  # for the other booking modules (boosters)
+
+
 @transaction.atomic
 def book_series(
     *,
@@ -290,6 +298,7 @@ def book_series(
         )
     if slots is None:
         raise BookingConflict("choice", "that alternative is no longer free; search again")
+    check_not_past(min(slot.start for slot in slots), now=now, tz=site.tz)
     _check_gap_floor(patient, [slot.start for slot in slots], exclude=(), tz=site.tz)
     chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
     template = staff.template_minutes(protocol_for(course))
@@ -315,18 +324,26 @@ def book_series(
 
 @transaction.atomic
 def book_visit(
-    *, course: Course, chair: Chair, starts_at: dt.datetime, by: User, now: dt.datetime
+    *,
+    course: Course,
+    chair: Chair,
+    starts_at: dt.datetime,
+    by: User,
+    now: dt.datetime,
+    number: int | None = None,
 ) -> Appointment:
     """Book one more visit in a given chair at a given time (e.g. a booster or a re-book).
 
-    Refused with a message when it falls outside the site's hours, on a closure, overlaps
-    the chair's or the patient's other visits, or starts under the infusion gap floor from
-    another infusion of the patient (any course).
+    Refused with a message when it starts in the past (checked first: the real reason), falls
+    outside the site's hours, on a closure, overlaps the chair's or the patient's other
+    visits, or starts under the infusion gap floor from another infusion of the patient (any
+    course).
     """
     patient = course.patient
     site = patient.site
     if chair.site_id != site.pk:
         raise ClinicalValueError("chair", "the chair belongs to another site")
+    check_not_past(starts_at, now=now, tz=site.tz)
     _lock(site, patient)
     protocol = protocol_for(course)
     ends_at = starts_at + protocol.visit_length
@@ -335,8 +352,9 @@ def book_visit(
     _check_free(chair, patient, starts_at, ends_at, exclude=[])
     _check_gap_floor(patient, [starts_at], exclude=(), tz=site.tz)
     _check_staffed(course, protocol, starts_at, now=now, exclude=[])
-    last = course.appointments.exclude(status=AppointmentStatus.CANCELLED).order_by("-number")
-    number = (last.values_list("number", flat=True).first() or 0) + 1
+    kept = course.appointments.exclude(status=AppointmentStatus.CANCELLED)
+    if number is None or kept.filter(number=number).exists():
+        number = (kept.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     with _refused_by_database():
         appointment = Appointment.objects.create(
             site=site,
@@ -354,6 +372,26 @@ def book_visit(
     return appointment
 
 
+def rebook_visit(
+    *, cancelled: Appointment, chair: Chair, starts_at: dt.datetime, by: User, now: dt.datetime
+) -> Appointment:
+    """Book a cancelled visit again, for the same course, under its number while no other
+    visit holds it (else the next): every check of book_visit applies (the past first)."""
+    cancelled = Appointment.objects.select_related("course__patient__site").get(pk=cancelled.pk)
+    if cancelled.status != AppointmentStatus.CANCELLED:
+        raise ClinicalValueError("status", "only a cancelled visit is booked again")
+    if cancelled.course.status not in REBOOKABLE:
+        raise ClinicalValueError(
+            "course",
+            f"the course is {cancelled.course.get_status_display()}; its visits are not booked "
+            "again",
+        )
+    return book_visit(
+        course=cancelled.course, chair=chair, starts_at=starts_at, by=by, now=now,
+        number=cancelled.number,
+    )  # fmt: skip
+
+
 def _audit_visit(appointment: Appointment, by: User, action: AuditAction) -> None:
     record_patient_event(
         by=by, patient=appointment.patient, category=DataCategory.SCHEDULE, obj=appointment,
@@ -363,21 +401,33 @@ def _audit_visit(appointment: Appointment, by: User, action: AuditAction) -> Non
 
 @transaction.atomic
 def cancel_visit(
-    *, appointment: Appointment, reason: CancellationReason, note: str, by: User
+    *,
+    appointment: Appointment,
+    reason: CancellationReason,
+    note: str,
+    by: User,
+    now: dt.datetime,
 ) -> Appointment:
-    """Cancel a booked visit with a coded reason; calendars get STATUS:CANCELLED."""
+    """Cancel a booked visit with a coded reason; calendars get STATUS:CANCELLED. Who and
+    when are kept on the visit, which stays on the patient's list (struck through), with a
+    re-book (rebook_visit)."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status != AppointmentStatus.BOOKED:
         raise ClinicalValueError(
             "status",
             f"only a booked visit can be cancelled; it is {appointment.get_status_display()}",
         )
+    if reason == CancellationReason.RESCHEDULED:
+        raise ClinicalValueError("reason", "to give the visit another time, move it")
     if reason == CancellationReason.OTHER and not note.strip():
         raise ClinicalValueError("note", "say why, for a cancellation of kind other")
     appointment.status = AppointmentStatus.CANCELLED
     appointment.cancel_reason = reason
     appointment.cancel_note = note.strip()
-    appointment.save(update_fields=["status", "cancel_reason", "cancel_note"])
+    appointment.cancelled_at, appointment.cancelled_by = now, by
+    appointment.save(
+        update_fields=["status", "cancel_reason", "cancel_note", "cancelled_at", "cancelled_by"]
+    )
     touch_appointment(appointment)
     _audit_visit(appointment, by, AuditAction.UPDATE)
     return appointment
@@ -412,10 +462,63 @@ def set_phase(
 
 
 @dataclass(frozen=True)
+class VisitChange:
+    """One visit a move changes: its time and chair before and after."""
+
+    visit_id: int
+    number: int
+    old_start: dt.datetime
+    new_start: dt.datetime
+    new_end: dt.datetime
+    old_chair: str
+    new_chair: str
+
+
+@dataclass(frozen=True)
+class MovePlan:
+    """What a move would change, computed and checked but not saved (preview_move)."""
+
+    changes: list[VisitChange]  # the moved visit first, then the later ones re-timed with it
+    overridden: list[str]  # the rules a prescriber keeps broken, with a reason
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this plan exactly: every visit, its old and new time and chair. Saving
+        (reschedule_visit with `expected`) refuses if the plan made then has another."""
+        text = ";".join(
+            f"{c.visit_id}:{c.old_start.isoformat()}>{c.new_start.isoformat()}:"
+            f"{c.old_chair}>{c.new_chair}"
+            for c in self.changes
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
 class Rescheduled:
     moved: Appointment
     repaired: list[Appointment]  # later visits moved to keep the protocol's series rules
     overridden: list[str]  # the rules a prescriber chose to break, with a reason
+    plan: MovePlan
+
+
+@transaction.atomic
+def preview_move(
+    *,
+    appointment: Appointment,
+    starts_at: dt.datetime,
+    by: User,
+    now: dt.datetime,
+    chair: Chair | None = None,
+    override_reason: str = "",
+) -> MovePlan:
+    """Every visit the move would change (old → new time and chair), refused for the same
+    reasons as the move itself; nothing is saved. The scheduler confirms this plan, and
+    reschedule_visit saves it only if it is still the plan then."""
+    _, _, plan = _plan_move(
+        appointment=appointment, starts_at=starts_at, by=by, now=now, chair=chair,
+        override_reason=override_reason,
+    )  # fmt: skip
+    return plan
 
 
 @transaction.atomic
@@ -427,16 +530,51 @@ def reschedule_visit(
     now: dt.datetime,
     chair: Chair | None = None,
     override_reason: str = "",
+    expected: str | None = None,
 ) -> Rescheduled:
     """Move one visit; repair the rest of the induction series to keep the protocol's rules.
 
     When the move breaks a series rule (sustain_core.series.check_series: gaps, span,
     weekdays, weekly maximum), the later booked visits are planned again after it
     (sustain_core.series.plan_series). If no repair fits, the move is refused naming the
-    rules, unless a prescriber keeps it with a reason (stored and audited). No reason keeps a
+    rules, unless a prescriber keeps it with a reason (stored and audited). No visit moves
+    into the past, for any role (check_not_past, before every other check). No reason keeps a
     visit under the infusion gap floor from another infusion of the patient: that move is
     refused for everyone, before the series rules are weighed.
+
+    `expected` is the fingerprint of the plan the scheduler previewed (preview_move): if the
+    plan made now differs (a visit booked or moved meanwhile changes the repair), nothing is
+    saved and the refusal asks for a new preview.
     """
+    appointment, repaired, plan = _plan_move(
+        appointment=appointment, starts_at=starts_at, by=by, now=now, chair=chair,
+        override_reason=override_reason,
+    )  # fmt: skip
+    if expected is not None and plan.fingerprint != expected:
+        raise BookingConflict(
+            "plan",
+            "the visits this move changes are not those previewed (a visit was booked or moved "
+            "meanwhile); nothing was saved: preview the move again",
+        )
+    moving = [appointment, *repaired]
+    _place(moving)
+    for visit in moving:
+        touch_appointment(visit)
+        _audit_visit(visit, by, AuditAction.UPDATE)
+    return Rescheduled(moved=appointment, repaired=repaired, overridden=plan.overridden, plan=plan)
+
+
+def _plan_move(
+    *,
+    appointment: Appointment,
+    starts_at: dt.datetime,
+    by: User,
+    now: dt.datetime,
+    chair: Chair | None,
+    override_reason: str,
+) -> tuple[Appointment, list[Appointment], MovePlan]:
+    """The move, checked, with the visits it changes set to their new places in memory (the
+    caller saves them, or not); under the site's and the patient's lock."""
     appointment = Appointment.objects.select_related("course", "patient__site", "chair").get(
         pk=appointment.pk
     )
@@ -445,6 +583,7 @@ def reschedule_visit(
         raise ClinicalValueError(
             "status", f"a {appointment.get_status_display()} visit stays where it is"
         )
+    check_not_past(starts_at, now=now, tz=site.tz)
     _lock(site, patient)
     protocol = protocol_for(course)
     calendar = site_calendar(site)
@@ -456,12 +595,18 @@ def reschedule_visit(
     _check_staffed(course, protocol, starts_at, now=now, exclude=[appointment.pk])
     repaired: list[Appointment] = []
     broken: list[str] = []
+    before: dict[int, tuple[dt.datetime, str]] = {
+        appointment.pk: (appointment.starts_at, appointment.chair.name)
+    }
     if appointment.number <= protocol.induction_infusions:
         others = list(
             course.appointments.filter(
                 status__in=OCCUPYING, number__lte=protocol.induction_infusions
-            ).exclude(pk=appointment.pk)
+            )
+            .exclude(pk=appointment.pk)
+            .select_related("chair")
         )
+        before |= {a.pk: (a.starts_at, a.chair.name) for a in others}
         broken = _broken_rules(
             protocol.series, [*(a.starts_at for a in others), starts_at], calendar.tz
         )
@@ -506,11 +651,22 @@ def reschedule_visit(
     for field, minutes in staff.template_minutes(protocol).items():
         setattr(appointment, field, minutes)
     appointment.override_reason = override_reason.strip() if broken else ""
-    _place(moving)
-    for visit in moving:
-        touch_appointment(visit)
-        _audit_visit(visit, by, AuditAction.UPDATE)
-    return Rescheduled(moved=appointment, repaired=repaired, overridden=broken)
+    plan = MovePlan(
+        changes=[
+            VisitChange(
+                visit_id=visit.pk,
+                number=visit.number,
+                old_start=before[visit.pk][0],
+                new_start=visit.starts_at,
+                new_end=visit.ends_at,
+                old_chair=before[visit.pk][1],
+                new_chair=visit.chair.name,
+            )
+            for visit in moving
+        ],
+        overridden=broken,
+    )
+    return appointment, repaired, plan
 
 
 def _place(visits: list[Appointment]) -> None:
@@ -542,6 +698,18 @@ def _broken_rules(
         series.wording.rule_break(broken, remaining, tz=tz)
         for broken in series.check_series(remaining, starts, tz=tz)
     ]
+
+
+def check_not_past(starts_at: dt.datetime, *, now: dt.datetime, tz: zoneinfo.ZoneInfo) -> None:
+    """Refuse a visit (booked, moved or re-booked) that would start before `now`, for every
+    role and path, before any other check: a time in the past is the real reason, whatever
+    else that time would break (a chair taken then, the site's hours)."""
+    if starts_at < now:
+        raise ClinicalValueError(
+            "starts_at",
+            f"the new time is in the past: {starts_at.astimezone(tz):%a %d %b %Y %H:%M} is "
+            f"before now ({now.astimezone(tz):%a %d %b %Y %H:%M}); choose a later time",
+        )
 
 
 def _check_free(

@@ -33,6 +33,12 @@ urlpatterns = [
     path("patients/<int:patient_id>/visits/", views.visit_create, name="visit_create"),
     path("visits/<int:appointment_id>/cancel/", views.visit_cancel, name="visit_cancel"),
     path("visits/<int:appointment_id>/move/", views.visit_move, name="visit_move"),
+    path("visits/<int:appointment_id>/rebook/", views.visit_rebook, name="visit_rebook"),
+    path(
+        "patients/<int:patient_id>/boosters/<int:number>/book/",
+        views.booster_book,
+        name="booster_book",
+    ),
     path("visits/<int:appointment_id>/no-show/", views.visit_no_show, name="visit_no_show"),
     path("visits/<int:appointment_id>/keep-time/", views.visit_keep_time, name="visit_keep_time"),
     # Patient calendars. The feed is public: its secret token is the credential (a wrong or

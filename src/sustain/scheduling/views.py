@@ -28,9 +28,17 @@ from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_t
 from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.protocol_versions import protocol_for, protocols_for
-from sustain.scheduling import chairs, hours, queries, replies, services, staff
-from sustain.scheduling.enums import CancellationReason, ChairCapability, Weekday
+from sustain.scheduling import boosters, chairs, hours, queries, replies, services, staff
+from sustain.scheduling.enums import (
+    AppointmentStatus,
+    CancellationReason,
+    ChairCapability,
+    StaffRole,
+    Weekday,
+)
 from sustain.scheduling.forms import (
+    BoosterForm,
+    CancelForm,
     ChairCapabilitiesForm,
     ClosureForm,
     HolidayCountryForm,
@@ -319,25 +327,110 @@ def _back(request: AuthenticatedRequest, appointment: Appointment) -> HttpRespon
     return redirect("clinic:patient_detail", patient_id=appointment.patient_id)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def visit_cancel(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """A confirmation step stating the visit to be cancelled, with the reason (GET); the
+    cancellation itself only from that page's form (POST with `confirm`), never in one click."""
     appointment = _visit_for_change(request, appointment_id)
-    reason = request.POST.get("reason", "")
-    if reason not in CancellationReason.values:
-        messages.error(request, "Choose why the visit is cancelled.")
-    else:
-        attempt(
+    form = CancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and request.POST.get("confirm") and form.is_valid():
+        done = attempt(
             request,
             lambda: services.cancel_visit(
                 appointment=appointment,
-                reason=CancellationReason(reason),
-                note=request.POST.get("note", ""),
+                reason=CancellationReason(form.cleaned_data["reason"]),
+                note=form.cleaned_data["note"],
                 by=request.user,
+                now=timezone.now(),
             ),
+            form=form,
             success=f"Visit {appointment.number} cancelled.",
         )
-    return _back(request, appointment)
+        if done is not None:
+            return _back(request, appointment)
+    care_queries.record_patient_read(request.user, appointment.patient)
+    context = {
+        "visit": appointment,
+        "form": form,
+        "tz": appointment.site.tz,
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+    }
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    return render(request, "scheduling/visit_cancel.html", context, status=status)
+
+
+@require_POST
+@login_required
+def booster_book(request: AuthenticatedRequest, patient_id: int, number: int) -> HttpResponse:
+    """Book booster `number` of the maintenance plan: at the earliest free time in its window,
+    or at the day and time given (refused outside the window, naming it)."""
+    patient = care_queries.get_patient_for_change(
+        request.user, patient_id, "scheduling.add_appointment", category=DataCategory.SCHEDULE
+    )
+    course = care_services.active_course(patient)
+    form = BoosterForm(request.POST, chairs=patient.site.chairs.all())
+    if course is None:
+        messages.error(request, "There is no active course to book a booster for.")
+    elif not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        data = form.cleaned_data
+        starts_at = (
+            dt.datetime.combine(data["day"], data["start_time"], tzinfo=patient.site.tz)
+            if data.get("day")
+            else None
+        )
+        attempt(
+            request,
+            lambda: boosters.book_booster(
+                course=course, number=number, by=request.user, now=timezone.now(),
+                chair=data.get("chair"), starts_at=starts_at,
+            ),
+            success=lambda visit: (
+                f"Booster {number} booked: "
+                f"{visit.starts_at.astimezone(patient.site.tz):%a %d %b %H:%M}, "
+                f"chair {visit.chair.name}."
+            ),
+        )  # fmt: skip
+    return redirect("clinic:patient_detail", patient_id=patient.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def visit_rebook(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """Book a cancelled visit again for the same course: its chair, day and time prefilled
+    (GET), booked with every check a booking has (POST)."""
+    require_permission(request.user, "scheduling.add_appointment", category=DataCategory.SCHEDULE)
+    cancelled = queries.get_appointment_for_user(request.user, appointment_id)
+    if cancelled.status != AppointmentStatus.CANCELLED:
+        raise Http404("No such cancelled visit.")
+    tz = cancelled.site.tz
+    was = cancelled.starts_at.astimezone(tz)
+    form = VisitForm(
+        request.POST or None,
+        chairs=cancelled.site.chairs.all(),
+        initial={"chair": cancelled.chair_id, "day": was.date(), "start_time": was.time()},
+    )
+    if request.method == "POST" and form.is_valid():
+        starts_at = dt.datetime.combine(
+            form.cleaned_data["day"], form.cleaned_data["start_time"], tzinfo=tz
+        )
+        if attempt(
+            request,
+            lambda: services.rebook_visit(
+                cancelled=cancelled, chair=form.cleaned_data["chair"], starts_at=starts_at,
+                by=request.user, now=timezone.now(),
+            ),
+            form=form,
+            success=f"Visit {cancelled.number} booked again.",
+        ):  # fmt: skip
+            return redirect("clinic:patient_detail", patient_id=cancelled.patient_id)
+    care_queries.record_patient_read(request.user, cancelled.patient)
+    context = {"visit": cancelled, "form": form, "tz": tz}
+    return render(
+        request, "scheduling/visit_rebook.html", context, status=400 if form.errors else 200
+    )
 
 
 @require_POST
@@ -368,7 +461,10 @@ def visit_no_show(request: AuthenticatedRequest, appointment_id: int) -> HttpRes
 @require_POST
 @login_required
 def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
-    """Move one visit; the rest of the series is repaired, or the rule it breaks is named."""
+    """Move one visit in two steps: a preview of every visit the move changes (old → new time
+    and chair, the nurses on shift then), nothing saved; then, from the preview's form (with
+    the plan's fingerprint), the move saved exactly as previewed, or refused if the plan
+    changed meanwhile."""
     appointment = _visit_for_change(request, appointment_id)
     form = VisitForm(request.POST, chairs=appointment.site.chairs.all())
     if not form.is_valid():
@@ -378,29 +474,66 @@ def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpRespon
     starts_at = dt.datetime.combine(
         form.cleaned_data["day"], form.cleaned_data["start_time"], tzinfo=tz
     )
+    move = {
+        "appointment": appointment,
+        "starts_at": starts_at,
+        "chair": form.cleaned_data["chair"],
+        "by": request.user,
+        "override_reason": request.POST.get("override_reason", ""),
+        "now": timezone.now(),
+    }
+    expected = request.POST.get("expected", "")
+    if expected:
 
-    def moved(result: services.Rescheduled) -> str:
-        text = f"Visit {appointment.number} moved."
-        if result.repaired:
-            numbers = ", ".join(str(v.number) for v in result.repaired)
-            text += f" Visits {numbers} moved too, to keep the protocol's spacing."
-        if result.overridden:
-            text += " Kept against the series rules: " + "; ".join(result.overridden)
-        return text
+        def moved(result: services.Rescheduled) -> str:
+            text = f"Visit {appointment.number} moved."
+            if result.repaired:
+                numbers = ", ".join(str(v.number) for v in result.repaired)
+                text += f" Visits {numbers} moved too, to keep the protocol's spacing."
+            if result.overridden:
+                text += " Kept against the series rules: " + "; ".join(result.overridden)
+            return text
 
-    attempt(
-        request,
-        lambda: services.reschedule_visit(
-            appointment=appointment,
-            starts_at=starts_at,
-            chair=form.cleaned_data["chair"],
-            by=request.user,
-            override_reason=request.POST.get("override_reason", ""),
-            now=timezone.now(),
-        ),
-        success=moved,
+        attempt(
+            request,
+            lambda: services.reschedule_visit(**move, expected=expected),
+            success=moved,
+        )
+        return _back(request, appointment)
+    plan = attempt(request, lambda: services.preview_move(**move))
+    if plan is None:
+        return _back(request, appointment)
+    care_queries.record_patient_read(request.user, appointment.patient)
+    context = {
+        "visit": appointment,
+        "plan": plan,
+        "rows": _move_rows(appointment.site, plan),
+        "form": form,
+        "override_reason": move["override_reason"],
+        "next": request.POST.get("next", ""),
+        "tz": tz,
+    }
+    return render(request, "scheduling/visit_move.html", context)
+
+
+def _move_rows(site: Site, plan: services.MovePlan) -> list[tuple[services.VisitChange, list[str]]]:
+    """Each change of the plan with the nurses on shift during its new time (one query)."""
+    shifts = staff.shifts_between(
+        site, min(c.new_start for c in plan.changes), max(c.new_end for c in plan.changes)
     )
-    return _back(request, appointment)
+    return [
+        (
+            change,
+            [
+                s.staff.get_full_name() or s.staff.get_username()
+                for s in shifts
+                if s.role == StaffRole.NURSE
+                and s.starts_at < change.new_end
+                and change.new_start < s.ends_at
+            ],
+        )
+        for change in plan.changes
+    ]
 
 
 @require_GET

@@ -93,7 +93,9 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sa
         now=timezone.now(),
     )  # fmt: skip
     ready_for_induction(course, by_nurse=ben, by_prescriber=ada, on=started.date())
-    visits = scheduling.book_series(course=course, earliest=started, by=sam, now=timezone.now())
+    visits = scheduling.book_series(
+        course=course, earliest=started, by=sam, now=started - dt.timedelta(days=1)
+    )  # booked the day before the series began: no visit is booked into the past
     infusion.record_visit_assessment(
         appointment=visits[0], instrument="phq9", timepoint="pre_infusion", by=ben,
         answers=dict(zip("123456789", [2, 2, 1, 1, 1, 1, 1, 1, 0], strict=True)),

@@ -130,7 +130,9 @@ def test_series_review_and_maintenance_boosters(login, pat, ada, ben, sam, cours
     assert page.status_code == 200
     assert page.context["recommended_option"] is not None  # remitted: a scheduled plan
     choice = page.context["recommended"]
-    login(ada).post(f"/patients/{pat.pk}/review/", {"option": str(choice), "notes": "Remitted."})
+    login(ada).post(
+        f"/patients/{pat.pk}/review/", {"option": str(choice), "notes": "Remitted.", "confirm": "1"}
+    )
 
     course.refresh_from_db()
     review = course.reviews.get()

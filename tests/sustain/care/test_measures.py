@@ -37,7 +37,7 @@ def test_response_then_confirmed_relapse(pat, ada, ben, sam):
         course=course,
         earliest=dt.datetime(2026, 11, 2, tzinfo=NEW_YORK),
         by=sam,
-        now=timezone.now(),
+        now=dt.datetime(2026, 10, 30, 12, tzinfo=NEW_YORK),  # booked the Friday before
     )
     first = visits[0].starts_at
     last = visits[-1].starts_at + dt.timedelta(minutes=visits[-1].check_in_minutes)  # infusion 6

@@ -113,11 +113,12 @@ def test_visit_outside_hours_is_refused_with_a_message(login, ada, sam, north, p
         now=timezone.now(),
     )
     client = login(sam)
-    response = client.post(
-        f"/patients/{pat.pk}/visits/",
-        {"chair": north.chairs.first().pk, "day": "2026-11-30", "start_time": "06:30"},
-        follow=True,
-    )
+    with time_machine.travel(dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)):  # before the visit
+        response = client.post(
+            f"/patients/{pat.pk}/visits/",
+            {"chair": north.chairs.first().pk, "day": "2026-11-30", "start_time": "06:30"},
+            follow=True,
+        )
     messages = [str(m) for m in response.context["messages"]]
     assert messages == ["Monday 2026-11-30 opens 08:00–18:00; 06:30–08:30 is outside"]
     assert pat.appointments.count() == 0

@@ -26,9 +26,7 @@ def booked(pat, ada, sam):
         by=ada,
         now=timezone.now(),
     )
-    scheduling.book_series(
-        course=course, earliest=NOW + dt.timedelta(days=2), by=sam, now=timezone.now()
-    )
+    scheduling.book_series(course=course, earliest=NOW + dt.timedelta(days=2), by=sam, now=NOW)
     return course
 
 

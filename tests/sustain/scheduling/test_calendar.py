@@ -48,9 +48,10 @@ def course(pat, ada):
 
 
 def book(course, sam, local: dt.datetime) -> Appointment:
+    """Book a visit as the scheduler did a week before it (some are in the past now)."""
     chair = Chair.objects.filter(site=course.patient.site).first()
     return services.book_visit(
-        course=course, chair=chair, starts_at=local, by=sam, now=timezone.now()
+        course=course, chair=chair, starts_at=local, by=sam, now=local - dt.timedelta(days=7)
     )
 
 
@@ -261,7 +262,9 @@ def test_cancelled_visit_stays_in_the_feed_as_cancelled(login, ben, pat, course,
     visit = book(course, sam, dt.datetime(2026, 11, 30, 8, 0, tzinfo=NEW_YORK))
     path = create_feed(login(ben), pat)
 
-    services.cancel_visit(appointment=visit, reason="patient_request", note="", by=sam)
+    services.cancel_visit(
+        appointment=visit, reason="patient_request", note="", by=sam, now=timezone.now()
+    )
 
     assert feed_events(path) == [(f"{visit.uid}@sustain", "20261130T130000Z", "CANCELLED", 1)]
 

@@ -39,9 +39,13 @@ def local(visit: Appointment) -> str:
 
 def test_cancel_needs_a_coded_reason_and_bumps_the_calendar_sequence(visits, sam):
     with pytest.raises(ClinicalValueError) as excinfo:
-        services.cancel_visit(appointment=visits[1], reason="other", note=" ", by=sam)
+        services.cancel_visit(
+            appointment=visits[1], reason="other", note=" ", by=sam, now=timezone.now()
+        )
     assert excinfo.value.field == "note"
-    visit = services.cancel_visit(appointment=visits[1], reason="illness", note="", by=sam)
+    visit = services.cancel_visit(
+        appointment=visits[1], reason="illness", note="", by=sam, now=timezone.now()
+    )
     assert (visit.status, visit.cancel_reason, visit.sequence) == ("cancelled", "illness", 1)
 
 
@@ -144,13 +148,14 @@ def test_a_move_into_a_taken_chair_is_a_conflict(visits, sam, north, ada):
 def test_views_move_and_cancel_through_the_patient_page(login, visits, sam, pat):
     client = login(sam)
     thursday = visits[1].starts_at.astimezone(NEW_YORK) + dt.timedelta(days=1)
+    move = {"chair": visits[1].chair_id, "day": f"{thursday:%Y-%m-%d}", "start_time": "08:00"}
+    preview = client.post(f"/visits/{visits[1].pk}/move/", move)
+    plan = preview.context["plan"]
     response = client.post(
-        f"/visits/{visits[1].pk}/move/",
-        {"chair": visits[1].chair_id, "day": f"{thursday:%Y-%m-%d}", "start_time": "08:00"},
-        follow=True,
+        f"/visits/{visits[1].pk}/move/", {**move, "expected": plan.fingerprint}, follow=True
     )
     assert "Visits 3, 4, 5, 6 moved too" in next(str(m) for m in response.context["messages"])
-    client.post(f"/visits/{visits[5].pk}/cancel/", {"reason": "staffing"})
+    client.post(f"/visits/{visits[5].pk}/cancel/", {"reason": "staffing", "confirm": "1"})
     visits[5].refresh_from_db()
     assert visits[5].status == "cancelled"
     assert login(sam).get(f"/patients/{pat.pk}/").status_code == 200

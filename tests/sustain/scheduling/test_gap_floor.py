@@ -16,6 +16,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from sustain.care import services as care
 from sustain.care.enums import CourseStatus
@@ -104,7 +105,9 @@ def test_a_cancelled_visit_or_a_no_show_does_not_count(north, pat, ada, sam, how
     course = enrol(pat, ada)
     missed = book(course, north, sam, 0, 9)
     if how == "cancelled":
-        services.cancel_visit(appointment=missed, reason="illness", note="", by=sam)
+        services.cancel_visit(
+            appointment=missed, reason="illness", note="", by=sam, now=timezone.now()
+        )
     else:
         services.mark_no_show(appointment=missed, by=sam, now=at(north, 0, 9, 30))
 
