@@ -49,8 +49,11 @@ def test_a_director_changes_the_dose_sees_it_in_words_and_saves(
         page.click("button:has-text('Show the changes')")
 
         page.wait_for_selector("h2:has-text('The changes to save')")
-        rows = page.locator("table.diff tbody tr").all_inner_texts()
-        assert [" | ".join(r.split("\t")) for r in rows] == [
+        rows = [  # cell by cell: on a phone the table is laid out as a list (static/fit.js)
+            " | ".join(cell.strip() for cell in row.locator("th, td").all_inner_texts())
+            for row in page.locator("table.diff tbody tr").all()
+        ]
+        assert rows == [
             "Regimen › Dose per session (mg/kg) dosing or safety | 0.5 | 0.6",
             "Regimen › Titration rule 1 › Limit (mg/kg) dosing or safety | 0.75 | 0.85",
         ]

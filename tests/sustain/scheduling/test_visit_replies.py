@@ -182,7 +182,7 @@ def test_a_moved_visit_refuses_the_old_link_and_forgets_the_old_answer(path, vis
 
 
 def test_a_cancelled_visit_refuses_its_link(path, visit, sam):
-    services.cancel_visit(appointment=visit, reason="illness", note="", by=sam)
+    services.cancel_visit(appointment=visit, reason="illness", note="", by=sam, now=LATER)
     assert at(LATER, "post", path, {"answer": "confirm"}).status_code == 410
 
 
@@ -195,8 +195,8 @@ def test_the_database_refuses_both_answers_at_once(visit):
 
 def test_the_scheduler_sees_the_request_and_keeps_the_time(path, visit, sam, login):
     at(LATER, "post", path, {"answer": "change", "note": "Mornings are hard"})
-    client = login(sam)
     with time_machine.travel(LATER, tick=False):
+        client = login(sam)  # signed in at that time: the session's idle limit counts from it
         day = client.get("/schedule/", {"day": "2026-11-30"}).content.decode()
         patient = client.get(f"/patients/{visit.patient_id}/").content.decode()
         assert "Patients asking to change a visit" in day
