@@ -6,6 +6,15 @@ app_name = "care"
 urlpatterns = [
     path("", views.patient_list, name="patient_list"),
     path("patients/new/", views.patient_create, name="patient_create"),
+    path("patients/<int:patient_id>/details/", views.patient_edit, name="patient_edit"),
+    path("patients/<int:patient_id>/allergies/", views.allergy_add, name="allergy_add"),
+    path(
+        "patients/<int:patient_id>/allergies/none/",
+        views.no_known_allergies,
+        name="no_known_allergies",
+    ),
+    path("allergies/<int:allergy_id>/remove/", views.allergy_remove, name="allergy_remove"),
+    path("consents/<int:consent_id>/correct/", views.consent_correct, name="consent_correct"),
     path("patients/<int:patient_id>/enrol/", views.enrol, name="enrol"),
     path("patients/<int:patient_id>/consent/", views.consent_record, name="consent"),
     path("patients/<int:patient_id>/weight/", views.weight_record, name="weight"),

@@ -76,6 +76,7 @@ def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpRe
         "weight_form": WeightForm(initial={"measured_on": timezone.now().astimezone(tz).date()}),
         "height_form": HeightForm(),
         "adverse_form": AdverseEventForm(),
+        "allergies": care_queries.allergy_list(request.user, appointment.patient),
     }
     return render(request, "infusion/chairside.html", context)
 
