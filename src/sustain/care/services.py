@@ -169,10 +169,17 @@ def register_patient(
     height_cm: Decimal | None = None,
     address: str = "",
     confirm_duplicate: bool = False,
+    contacts: Mapping[str, str] | None = None,
 ) -> Patient:
-    """Register a patient at a site the user is a member of. Refused (PossibleDuplicates,
-    nothing saved) while the site has a possible duplicate (possible_duplicates), unless
-    `confirm_duplicate`."""
+    """Register a patient at a site the user is a member of, with the site's next MRN
+    (next_mrn) and any of the CONTACT_FIELDS in `contacts` (checked as correct_patient checks
+    them). Refused (PossibleDuplicates, nothing saved) while the site has a possible duplicate
+    (possible_duplicates), unless `confirm_duplicate`."""
+    if unknown := sorted(set(contacts or {}) - set(CONTACT_FIELDS)):
+        raise ClinicalValueError(unknown[0], f"{unknown[0]} is not a contact")
+    contact_values = {
+        name: _clean_detail(name, value, today=today) for name, value in (contacts or {}).items()
+    }
     validate_date_of_birth(date_of_birth, today=today)
     dosing.validate_weight_kg(weight_kg)
     if height_cm is not None:
@@ -200,7 +207,9 @@ def register_patient(
         height_cm=height_cm,
         created_at=now,
         created_by=by,
+        **contact_values,
     )
+    _check_channel(patient)
     patient.full_clean()
     patient.save(force_insert=True)
     WeightMeasurement.objects.create(
@@ -332,6 +341,18 @@ def _as_text(value: object) -> str:
     return "" if value is None else plain(value) if isinstance(value, Decimal) else str(value)
 
 
+def _check_channel(patient: Patient) -> None:
+    """The preferred contact needs its address: a phone for text messages and calls, an
+    e-mail for e-mail."""
+    needs = {"sms": "phone", "phone": "phone", "email": "email"}.get(patient.contact_channel)
+    if needs and not getattr(patient, needs):
+        raise ClinicalValueError(
+            "contact_channel",
+            f"the preferred contact is {patient.get_contact_channel_display().lower()}: "
+            f"record the patient's {_label(needs)} first",
+        )
+
+
 @transaction.atomic
 def correct_patient(
     *,
@@ -370,13 +391,7 @@ def correct_patient(
     old = {name: _as_text(getattr(patient, name)) for name in changed}
     for name, new in changed.items():
         setattr(patient, name, new)
-    needs = {"sms": "phone", "phone": "phone", "email": "email"}.get(patient.contact_channel)
-    if needs and not getattr(patient, needs):
-        raise ClinicalValueError(
-            "contact_channel",
-            f"the preferred contact is {patient.get_contact_channel_display().lower()}: "
-            f"record the patient's {_label(needs)} first",
-        )
+    _check_channel(patient)
     if _IDENTITY_FIELDS & changed.keys() and not confirm_duplicate:
         found = possible_duplicates(
             patient.site, given_name=patient.given_name, family_name=patient.family_name,
