@@ -11,7 +11,31 @@ from sustain_core.errors import ClinicalValueError
 from sustain_core.numbers import plain
 
 
-class PatientForm(forms.Form):
+class ContactsForm(forms.Form):
+    """The patient's contacts (care.services.CONTACT_FIELDS), at registration and corrected."""
+
+    emergency_contact_name = forms.CharField(
+        label="Emergency contact", max_length=100, required=False
+    )
+    emergency_contact_relation = forms.CharField(
+        label="Their relation to the patient", max_length=60, required=False
+    )
+    emergency_contact_phone = forms.CharField(
+        label="Emergency contact's phone", max_length=40, required=False
+    )
+    escort_name = forms.CharField(
+        label="Usual escort", max_length=100, required=False,
+        help_text="Who takes the patient home: discharge after an infusion needs an escort",
+    )  # fmt: skip
+    escort_phone = forms.CharField(label="Escort's phone", max_length=40, required=False)
+    contact_channel = forms.ChoiceField(
+        label="Preferred contact", required=False,
+        choices=[("", "Not stated (e-mail, else text message)"), *ContactChannel.choices],
+        help_text="Visit reminders follow it",
+    )  # fmt: skip
+
+
+class PatientForm(ContactsForm):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     given_name = forms.CharField(max_length=100)
     family_name = forms.CharField(max_length=100)
@@ -49,6 +73,11 @@ class PatientForm(forms.Form):
         required=False,
         help_text="Asked only when the site has a patient of the same name and date of birth",
     )
+    field_order = (
+        "site", "given_name", "family_name", "date_of_birth", "sex", "phone", "email",
+        "address", "primary_condition", "weight_kg", "height_cm", *services.CONTACT_FIELDS,
+        "confirm_duplicate",
+    )  # fmt: skip
 
     def __init__(self, *args: object, sites: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -188,7 +217,7 @@ class ConsentCorrectionForm(ConsentForm):
     reason = forms.CharField(max_length=300, label="Why it is corrected")
 
 
-class PatientDetailsForm(forms.Form):
+class PatientDetailsForm(ContactsForm):
     """A correction of a patient's demographics and contacts (care.services.correct_patient),
     shown with the values recorded."""
 
@@ -206,25 +235,6 @@ class PatientDetailsForm(forms.Form):
         label="Height (cm)", max_digits=4, decimal_places=1, required=False,
         help_text=f"{plain(dosing.HEIGHT_CM_MIN)}–{plain(dosing.HEIGHT_CM_MAX)} cm, to 0.1 cm",
     )  # fmt: skip
-    emergency_contact_name = forms.CharField(
-        label="Emergency contact", max_length=100, required=False
-    )
-    emergency_contact_relation = forms.CharField(
-        label="Their relation to the patient", max_length=60, required=False
-    )
-    emergency_contact_phone = forms.CharField(
-        label="Emergency contact's phone", max_length=40, required=False
-    )
-    escort_name = forms.CharField(
-        label="Usual escort", max_length=100, required=False,
-        help_text="Who takes the patient home: discharge after an infusion needs an escort",
-    )  # fmt: skip
-    escort_phone = forms.CharField(label="Escort's phone", max_length=40, required=False)
-    contact_channel = forms.ChoiceField(
-        label="Preferred contact", required=False,
-        choices=[("", "Not stated (e-mail, else text message)"), *ContactChannel.choices],
-        help_text="Visit reminders follow it",
-    )  # fmt: skip
     reason = forms.CharField(
         max_length=300, label="Why the details change", help_text="Kept with the old values"
     )
@@ -233,6 +243,7 @@ class PatientDetailsForm(forms.Form):
     )
 
     FIELDS = services.DEMOGRAPHIC_FIELDS + services.CONTACT_FIELDS
+    field_order = (*FIELDS, "reason", "confirm_duplicate")
 
     def changes(self) -> dict[str, Any]:
         """The details as entered (the service keeps those that changed)."""

@@ -95,12 +95,14 @@ def patient_create(request: AuthenticatedRequest) -> HttpResponse:
     form = PatientForm(request.POST or None, sites=sites_for_user(request.user))
     duplicates: list[Patient] = []
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        data = dict(form.cleaned_data)
+        contacts = {name: data.pop(name) for name in services.CONTACT_FIELDS}
         try:
             patient = services.register_patient(
                 by=request.user,
                 today=timezone.localdate(timezone=data["site"].tz),
                 now=timezone.now(),
+                contacts=contacts,
                 **data,
             )
         except services.PossibleDuplicates as error:

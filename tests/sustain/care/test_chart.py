@@ -382,3 +382,30 @@ def test_the_consent_correction_form_shows_the_old_version(login, course, ben, a
     page = client.get(f"/patients/{course.patient_id}/").content.decode()
     assert response.status_code == 302
     assert "before: signed 2026-11-24 (v2)" in page
+
+
+def registration(site: Site, **fields) -> dict[str, object]:
+    return {
+        "site": site.pk, "given_name": "Jo", "family_name": "Lane", "date_of_birth": "1979-02-03",
+        "sex": "female", "phone": "555-0142", "email": "", "primary_condition": "depression",
+        "weight_kg": "61.5", "escort_name": "Sam Lane", "escort_phone": "555-0143",
+        "contact_channel": "sms",
+    } | fields  # fmt: skip
+
+
+def test_registration_takes_the_contacts(login, north, sam):
+    response = login(sam).post("/patients/new/", registration(north))
+    patient = Patient.objects.get()
+    assert response.status_code == 302
+    assert (patient.escort_name, patient.contact_channel, patient.mrn) == (
+        "Sam Lane", "sms", f"S{north.pk}-000001",
+    )  # fmt: skip
+
+
+def test_registration_refuses_a_channel_without_its_address(login, north, sam):
+    response = login(sam).post("/patients/new/", registration(north, contact_channel="email"))
+    assert response.status_code == 400
+    assert response.context["form"].errors["contact_channel"] == [
+        "The preferred contact is e-mail: record the patient's email first"
+    ]
+    assert not Patient.objects.exists()
