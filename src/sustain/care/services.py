@@ -243,13 +243,13 @@ def record_weight(
 
 
 @transaction.atomic
-def record_height(*, patient: Patient, height_cm: Decimal, by: User) -> Patient:
+def record_height(*, patient: Patient, height_cm: Decimal, by: User, now: dt.datetime) -> Patient:
     """Record the patient's height, which the BMI of an ideal or adjusted dosing weight needs
     (the site's clinic rules; sustain_core.dosing.dosing_weight_kg).
 
     Refused, naming ``height_cm``, outside 100–250 cm or finer than 0.1 cm (a bound against
-    typing errors, not a clinical rule), or when it is the height already recorded. The audit
-    event says the old and the new height.
+    typing errors, not a clinical rule), or when it is the height already recorded. The old
+    height is kept as a correction (PatientRevision); the audit event says the old and the new.
     """
     dosing.validate_height_cm(height_cm)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
@@ -258,6 +258,7 @@ def record_height(*, patient: Patient, height_cm: Decimal, by: User) -> Patient:
         raise ClinicalValueError("height_cm", f"the height is already {plain(height_cm)} cm")
     patient.height_cm = height_cm
     patient.save(update_fields=["height_cm"])
+    _keep_revision(patient, {"height_cm": (old, height_cm)}, "height measured", by=by, now=now)
     was = "none" if old is None else f"{plain(old)} cm"
     record_patient_event(
         by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient,
@@ -267,11 +268,12 @@ def record_height(*, patient: Patient, height_cm: Decimal, by: User) -> Patient:
 
 
 @transaction.atomic
-def record_address(*, patient: Patient, address: str, by: User) -> Patient:
+def record_address(*, patient: Patient, address: str, by: User, now: dt.datetime) -> Patient:
     """Record the patient's postal address, which the controlled-substance dispensing record
     names with each administration [CFR1304.22]. Refused, naming ``address``, when blank,
-    longer than ADDRESS_MAX_CHARS or the address already recorded. Audited as a change of
-    demographics (the address itself is not written to the audit trail)."""
+    longer than ADDRESS_MAX_CHARS or the address already recorded. The old address is kept as
+    a correction (PatientRevision); audited as a change of demographics (the address itself is
+    not written to the audit trail)."""
     address = address.strip()
     if not address:
         raise ClinicalValueError("address", "enter the address")
@@ -280,8 +282,9 @@ def record_address(*, patient: Patient, address: str, by: User) -> Patient:
     if patient.address == address:
         raise ClinicalValueError("address", "this address is already recorded")
     was = "recorded" if patient.address else "none"
-    patient.address = address
+    old, patient.address = patient.address, address
     patient.save(update_fields=["address"])
+    _keep_revision(patient, {"address": (old, address)}, "address recorded", by=by, now=now)
     record_patient_event(
         by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient,
         action=AuditAction.UPDATE, reason=f"address: {was} → changed",
@@ -341,6 +344,18 @@ def _as_text(value: object) -> str:
     return "" if value is None else plain(value) if isinstance(value, Decimal) else str(value)
 
 
+def _keep_revision(
+    patient: Patient, changes: Mapping[str, tuple[object, object]], reason: str, *, by: User,
+    now: dt.datetime,
+) -> PatientRevision:  # fmt: skip
+    """Keep the old and new value of each changed field, as text, with who, when and why."""
+    return PatientRevision.objects.create(
+        patient=patient,
+        changes={name: [_as_text(old), _as_text(new)] for name, (old, new) in changes.items()},
+        reason=reason, changed_by=by, changed_at=now,
+    )  # fmt: skip
+
+
 def _check_channel(patient: Patient) -> None:
     """The preferred contact needs its address: a phone for text messages and calls, an
     e-mail for e-mail."""
@@ -388,7 +403,7 @@ def correct_patient(
     changed = {name: new for name, new in cleaned.items() if getattr(patient, name) != new}
     if not changed:
         raise ClinicalValueError("reason", "nothing to correct: every value is the one recorded")
-    old = {name: _as_text(getattr(patient, name)) for name in changed}
+    old = {name: getattr(patient, name) for name in changed}
     for name, new in changed.items():
         setattr(patient, name, new)
     _check_channel(patient)
@@ -400,10 +415,9 @@ def correct_patient(
         if duplicates := [p for p in found if p.pk != patient.pk]:
             raise PossibleDuplicates(duplicates, doing="correct")
     patient.save(update_fields=list(changed))
-    revision = PatientRevision.objects.create(
-        patient=patient,
-        changes={name: [old[name], _as_text(new)] for name, new in changed.items()},
-        reason=reason.strip(), changed_by=by, changed_at=now,
+    revision = _keep_revision(
+        patient, {name: (old[name], new) for name, new in changed.items()}, reason.strip(),
+        by=by, now=now,
     )  # fmt: skip
     record_patient_event(
         by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=revision,

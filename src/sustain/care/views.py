@@ -350,7 +350,7 @@ def height_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
         request, patient_id, perm="care.add_weightmeasurement",
         category=DataCategory.DEMOGRAPHICS, form_class=HeightForm,
         action=lambda patient, data: services.record_height(
-            patient=patient, by=request.user, **data
+            patient=patient, by=request.user, now=timezone.now(), **data
         ),
         success=lambda patient: f"Height recorded: {plain(cast(Decimal, patient.height_cm))} cm.",
     )  # fmt: skip
@@ -365,7 +365,7 @@ def address_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         request, patient_id, perm="care.add_patient", category=DataCategory.DEMOGRAPHICS,
         form_class=AddressForm,
         action=lambda patient, data: services.record_address(
-            patient=patient, by=request.user, **data
+            patient=patient, by=request.user, now=timezone.now(), **data
         ),
         success="Address recorded.",
     )  # fmt: skip

@@ -121,7 +121,7 @@ STEPS = {
         HeightForm,
         "care.add_weightmeasurement",
         lambda r, f, by, now: care_services.record_height(
-            patient=r.appointment.patient, by=by, **f.cleaned_data
+            patient=r.appointment.patient, by=by, now=now, **f.cleaned_data
         ),
         "Height recorded.",
     ),
