@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
-from django.utils import timezone
 
 from sustain.accounts.models import Membership, Site, User
 from sustain.care import services
@@ -111,7 +110,7 @@ def pat(north: Site, sam: User) -> Patient:
         # at 165 cm Pat's BMI is 25.7, so she is dosed on her actual weight.
         height_cm=Decimal("165.0"),
         today=TODAY,
-        now=timezone.now(),
+        now=dt.datetime.combine(TODAY, dt.time(14), tzinfo=dt.UTC),  # 9:00 in New York
     )
 
 

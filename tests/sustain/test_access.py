@@ -133,6 +133,11 @@ def test_every_url_is_listed():
             "/ledger/report.pdf",
             "/ledger/report/",
             "/medications/1/stop/",
+            "/allergies/1/remove/",
+            "/consents/1/correct/",
+            "/patients/1/allergies/",
+            "/patients/1/allergies/none/",
+            "/patients/1/details/",
             "/patients/1/",
             "/patients/1/address/",
             "/patients/1/boosters/1/book/",
@@ -271,6 +276,11 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ivy", "post", "/patients/{id}/invite/", 403),
         ("sam", "post", "/visits/1/adverse-events/", 403),  # schedulers record no adverse event
         ("sam", "get", "/patients/{id}/", 200),
+        ("sam", "get", "/patients/{id}/details/", 200),  # the front desk corrects details
+        ("ben", "get", "/patients/{id}/details/", 403),  # nurses do not
+        ("sam", "post", "/patients/{id}/allergies/", 403),  # allergies are clinical
+        ("sam", "post", "/patients/{id}/allergies/none/", 403),
+        ("ben", "post", "/consents/1/correct/", 403),  # a prescriber corrects a consent
         ("ivy", "get", "/schedule/staff/", 403),  # auditors see no shifts
         ("ben", "get", "/schedule/staff/", 200),  # nurses see them
         ("ben", "post", "/schedule/staff/shifts/", 403),  # but add none

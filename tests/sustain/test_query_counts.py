@@ -43,7 +43,9 @@ RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 # Two more with issue 13's pagination: the matching patients counted, then the page's found
 # (only they are read with their course and alerts).
 PATIENT_LIST = 17
-PATIENT_PAGE = {"prescriber": 44, "nurse": 42, "scheduler": 24}
+# The patient page's chart facts (issue 13): one more for every role, the corrections of the
+# details; two more for the clinical roles, the allergies and the consents' corrections.
+PATIENT_PAGE = {"prescriber": 47, "nurse": 45, "scheduler": 25}
 # One more each with issue 12: the visits whose ledger is open (ledger.visits.open_visits).
 # One more for the page (not the fragment) with issue 13: the visits whose patient asked to
 # change them through a reminder's link (scheduling.queries.change_requests).
@@ -52,8 +54,9 @@ WEEK_VIEW = 17
 SERIES_PREVIEW = 34
 # The chair-side record (issue 10), whatever its readings and events; 32 with issue 11: the
 # medication list (the last doses asked are read only when it holds an interacting one); 33
-# with issue 12: the visit's ledger lines (ledger.visits.visit_ledger).
-CHAIRSIDE_PAGE = 33
+# with issue 12: the visit's ledger lines (ledger.visits.visit_ledger); 34 with issue 13: the
+# patient's allergies.
+CHAIRSIDE_PAGE = 34
 
 
 @pytest.fixture

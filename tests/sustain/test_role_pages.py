@@ -116,6 +116,10 @@ def _build_clinic() -> Clinic:
         patient=pat, name="Lorazepam", dose="0.5 mg at bedtime", started_on=None, by=ben,
         now=build.at(north, day(2026, 12, 1), 8),
     )  # fmt: skip
+    care.record_allergy(
+        patient=pat, substance="Sulfonamides", reaction="Hives on both arms", severity="moderate",
+        by=ben, now=build.at(north, day(2026, 12, 1), 8),
+    )  # fmt: skip
     portal.invite_patient(
         patient=pat, instrument_codes=["phq9", "gad7"], channel=Channel.EMAIL,
         timepoint=Timepoint.PRE_INFUSION, by=ben, now=build.at(north, day(2026, 12, 1), 9),
@@ -168,9 +172,10 @@ DOSES = (*DOSE_GIVEN, "Next dose", "mg/kg cumulative")
 REVIEW_DOSES = ("32 mg (0.5 mg/kg) at 150.0 mL/h", "mL/h")
 ADVERSE_EVENT = ("Brief nausea in recovery",)
 MEDICATION = ("0.5 mg at bedtime",)  # Pat's lorazepam: only the chair-side roles see it
+ALLERGY = ("Hives on both arms",)  # Pat's allergy: clinical, never shown to the front desk
 MARKERS = frozenset(
     SCORES + REVIEW_SCORES + ITEM_ANSWERS + ALERT + ALERT_LISTED + ALERT_COUNT + DOSES
-    + REVIEW_DOSES + ADVERSE_EVENT + MEDICATION
+    + REVIEW_DOSES + ADVERSE_EVENT + MEDICATION + ALLERGY
 )  # fmt: skip
 CLINICAL = frozenset({"prescriber", "nurse"})  # the roles that see them
 
@@ -195,8 +200,9 @@ PAGES = {
     "patient page": Page(
         "clinic:patient_detail",
         "/patients/{pat}/",
-        SCORES + ITEM_ANSWERS + ALERT + DOSES + MEDICATION,
+        SCORES + ITEM_ANSWERS + ALERT + DOSES + MEDICATION + ALLERGY,
     ),
+    "correct a patient's details": Page("care:patient_edit", "/patients/{pat}/details/"),
     "alert list": Page("care:alert_list", "/alerts/", ALERT_LISTED),
     "alert list CSV": Page("care:alert_export", "/alerts/export.csv", ALERT_LISTED[:1]),
     "day board": Page("scheduling:day", "/schedule/?day=2026-11-30"),
@@ -212,7 +218,7 @@ PAGES = {
     "deactivate an account": Page("accounts:staff_deactivate", "/accounts/staff/{ada}/deactivate/"),
     "series preview": Page("scheduling:series", "/patients/{wes}/series/?first_day=2026-12-07"),
     "infusion record": Page(
-        "infusion:chairside", "/visits/{visit}/infusion/", DOSE_GIVEN + ADVERSE_EVENT
+        "infusion:chairside", "/visits/{visit}/infusion/", DOSE_GIVEN + ADVERSE_EVENT + ALLERGY
     ),
     "infusion record PDF": Page("infusion:record_pdf", "/visits/{visit}/infusion/record.pdf"),
     "discharge PDF": Page("clinic:discharge_pdf", "/visits/{visit}/discharge.pdf"),
@@ -283,6 +289,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "patient list":         (OK,    OK,   OK,       OK,          TO,     NO),
     "register a patient":   (OK,    NO,   OK,       OK,          NO,     NO),
     "patient page":         (OK,    OK,   OK,       OK,          NO,     NO),
+    "correct a patient's details": (OK, NO, OK,     OK,          NO,     NO),
     "alert list":           (OK,    OK,   NO,       NO,          NO,     NO),
     "alert list CSV":       (OK,    OK,   NO,       NO,          NO,     NO),
     "day board":            (OK,    OK,   OK,       OK,          NO,     NO),
@@ -369,6 +376,10 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "api:ledger_transfer",
     "api:ledger_waste",
     "care:address",
+    "care:allergy_add",
+    "care:allergy_remove",
+    "care:consent_correct",
+    "care:no_known_allergies",
     "api:chairside_waste",
     "care:alert_acknowledge",
     "care:patient_export",
@@ -475,7 +486,7 @@ def test_an_action_is_not_a_page(db, login, clinic, name):
 CLINICAL_READS = re.compile(
     r'"care_assessment"\."(total_score|subscales|severity|flags)"'
     r'|"care_assessmentanswer"|"care_alert"|"infusion_infusionrecord"|"infusion_adverseevent"'
-    r'|"care_medication"'
+    r'|"care_medication"|"care_allergy"'
 )
 
 
@@ -507,7 +518,7 @@ def test_the_clinical_reads_pattern_matches_a_clinical_page(db, login, clinic):
     read = {m.group(0) for q in queries for m in CLINICAL_READS.finditer(q["sql"])}
     assert {
         '"care_assessment"."total_score"', '"care_alert"', '"infusion_infusionrecord"',
-        '"care_medication"',
+        '"care_medication"', '"care_allergy"',
     } <= read  # fmt: skip
 
 
@@ -522,6 +533,7 @@ def test_patient_page_loads_only_the_roles_parts(db, login, clinic, role):
         "boosters": page.boosters,
         "details": page.details,
         "medications": page.medications,
+        "allergies": page.allergies,
     }
     if role in CLINICAL:
         assert [name for name, part in parts.items() if part is None] == []
@@ -529,6 +541,7 @@ def test_patient_page_loads_only_the_roles_parts(db, login, clinic, role):
         assert [a.get_kind_display() for a in page.alerts] == ["Suicide item positive"]
         assert [r.dose_mg for r in page.doses.given.values()] == [35]
         assert [(m.name, m.rxcui) for m, _ in page.medications.interacting] == [("lorazepam", "")]
+        assert [a.substance for a in page.allergies.current] == ["Sulfonamides"]
     else:
         assert parts == dict.fromkeys(parts)
 

@@ -17,11 +17,13 @@ from sustain.accounts.enums import Role
 
 # What every role reads: the protocols and the clinic's own rules.
 _EVERY_ROLE = {"care.view_clinicprotocol", "care.view_clinicrules"}
-# The chair side: patients' records, scores, alerts, medications, doses, and the visits.
+# The chair side: patients' records, scores, alerts, medications, allergies, doses, and the
+# visits.
 _CLINICAL = {
     "care.view_patient", "care.view_course", "care.view_assessment", "care.add_assessment",
     "care.add_weightmeasurement", "care.view_alert", "care.change_alert", "care.add_consent",
     "care.view_medication", "care.add_medication", "care.change_medication",
+    "care.view_allergy", "care.add_allergy", "care.change_allergy",
     "infusion.view_infusionrecord", "infusion.add_infusionrecord", "infusion.add_adverseevent",
     "portal.add_invitation", "scheduling.view_appointment", "scheduling.change_appointment",
     "scheduling.add_calendarfeed", "scheduling.view_shift",
@@ -29,15 +31,16 @@ _CLINICAL = {
     "ledger.witness_destruction",
     "ledger.count_stock",
 }  # fmt: skip
-# The front desk: registering patients, booking, the rota. No scores, alerts, medications or
-# doses.
+# The front desk: registering patients (and correcting their details), booking, the rota. No
+# scores, alerts, medications, allergies or doses.
 _FRONT_DESK = {
-    "care.view_patient", "care.add_patient", "scheduling.view_appointment",
+    "care.view_patient", "care.add_patient", "care.change_patient", "scheduling.view_appointment",
     "scheduling.add_appointment", "scheduling.view_shift", "scheduling.add_shift",
     "scheduling.delete_shift",
 }  # fmt: skip
 _PRESCRIBER = {
-    "care.add_patient", "care.add_course", "care.change_course", "care.prescribe",
+    "care.add_patient", "care.change_patient", "care.add_course", "care.change_course",
+    "care.prescribe", "care.change_consent",
     "care.add_contraindicationscreen", "care.add_coursereview", "care.add_clinicprotocol",
     "care.change_clinical_rules", "scheduling.add_appointment",
     "scheduling.override_series_rules", "scheduling.prescriber_shift",

@@ -94,3 +94,20 @@ class AlertStatus(models.TextChoices):
 class AssessmentSource(models.TextChoices):
     STAFF = "staff", "Entered by staff"
     SELF_REPORT = "self_report", "Patient self-report link"
+
+
+class ContactChannel(models.TextChoices):
+    """How the patient prefers to be reached (issue 13); reminders follow it
+    (sustain.care.models.Patient.message_address). Blank: not stated."""
+
+    SMS = "sms", "Text message"
+    EMAIL = "email", "E-mail"
+    PHONE = "phone", "Phone call"
+    NONE = "none", "No messages"
+
+
+class AllergySeverity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+    UNKNOWN = "unknown", "Unknown"

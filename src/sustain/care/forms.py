@@ -4,14 +4,38 @@ from typing import Any
 from django import forms
 
 from sustain.accounts.models import Site
-from sustain.care import labels
-from sustain.care.enums import Condition, Sex, Timepoint
+from sustain.care import labels, services
+from sustain.care.enums import AllergySeverity, Condition, ContactChannel, Sex, Timepoint
 from sustain_core import clinic_rules, dosing, instruments, medications, protocols
 from sustain_core.errors import ClinicalValueError
 from sustain_core.numbers import plain
 
 
-class PatientForm(forms.Form):
+class ContactsForm(forms.Form):
+    """The patient's contacts (care.services.CONTACT_FIELDS), at registration and corrected."""
+
+    emergency_contact_name = forms.CharField(
+        label="Emergency contact", max_length=100, required=False
+    )
+    emergency_contact_relation = forms.CharField(
+        label="Their relation to the patient", max_length=60, required=False
+    )
+    emergency_contact_phone = forms.CharField(
+        label="Emergency contact's phone", max_length=40, required=False
+    )
+    escort_name = forms.CharField(
+        label="Usual escort", max_length=100, required=False,
+        help_text="Who takes the patient home: discharge after an infusion needs an escort",
+    )  # fmt: skip
+    escort_phone = forms.CharField(label="Escort's phone", max_length=40, required=False)
+    contact_channel = forms.ChoiceField(
+        label="Preferred contact", required=False,
+        choices=[("", "Not stated (e-mail, else text message)"), *ContactChannel.choices],
+        help_text="Visit reminders follow it",
+    )  # fmt: skip
+
+
+class PatientForm(ContactsForm):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     given_name = forms.CharField(max_length=100)
     family_name = forms.CharField(max_length=100)
@@ -49,6 +73,11 @@ class PatientForm(forms.Form):
         required=False,
         help_text="Asked only when the site has a patient of the same name and date of birth",
     )
+    field_order = (
+        "site", "given_name", "family_name", "date_of_birth", "sex", "phone", "email",
+        "address", "primary_condition", "weight_kg", "height_cm", *services.CONTACT_FIELDS,
+        "confirm_duplicate",
+    )  # fmt: skip
 
     def __init__(self, *args: object, sites: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -63,7 +92,7 @@ class PatientSearchForm(forms.Form):
         label="Search",
         max_length=100,
         required=False,
-        help_text="A part of the name, or the date of birth as YYYY-MM-DD",
+        help_text="A part of the name or phone number, the MRN, or the date of birth as YYYY-MM-DD",
     )
     sort = forms.ChoiceField(
         label="Sort by",
@@ -179,6 +208,56 @@ class AddressForm(forms.Form):
 class ConsentForm(forms.Form):
     signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     document = forms.CharField(max_length=200, label="Form and version")
+
+
+class ConsentCorrectionForm(ConsentForm):
+    """A prescriber's correction of a consent's date or document (care.services
+    .correct_consent)."""
+
+    reason = forms.CharField(max_length=300, label="Why it is corrected")
+
+
+class PatientDetailsForm(ContactsForm):
+    """A correction of a patient's demographics and contacts (care.services.correct_patient),
+    shown with the values recorded."""
+
+    given_name = forms.CharField(max_length=100)
+    family_name = forms.CharField(max_length=100)
+    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    sex = forms.ChoiceField(choices=Sex.choices)
+    phone = forms.CharField(max_length=40, required=False)
+    email = forms.EmailField(required=False)
+    address = forms.CharField(
+        label="Postal address", max_length=300, required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )  # fmt: skip
+    height_cm = forms.DecimalField(
+        label="Height (cm)", max_digits=4, decimal_places=1, required=False,
+        help_text=f"{plain(dosing.HEIGHT_CM_MIN)}–{plain(dosing.HEIGHT_CM_MAX)} cm, to 0.1 cm",
+    )  # fmt: skip
+    reason = forms.CharField(
+        max_length=300, label="Why the details change", help_text="Kept with the old values"
+    )
+    confirm_duplicate = forms.BooleanField(
+        label="Save anyway: this is not one of the patients listed", required=False
+    )
+
+    FIELDS = services.DEMOGRAPHIC_FIELDS + services.CONTACT_FIELDS
+    field_order = (*FIELDS, "reason", "confirm_duplicate")
+
+    def changes(self) -> dict[str, Any]:
+        """The details as entered (the service keeps those that changed)."""
+        return {name: self.cleaned_data[name] for name in self.FIELDS}
+
+
+class AllergyForm(forms.Form):
+    substance = forms.CharField(max_length=100, help_text="A drug, a food, latex, …")
+    reaction = forms.CharField(max_length=200, required=False, help_text="e.g. hives, anaphylaxis")
+    severity = forms.ChoiceField(choices=AllergySeverity.choices)
+
+
+class RemoveAllergyForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Why it is removed")
 
 
 class ContraindicationScreenForm(forms.Form):

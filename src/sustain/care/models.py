@@ -5,6 +5,7 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import F, Q
 
+from sustain.accounts.enums import Channel
 from sustain.accounts.models import Site, User
 from sustain.care.enums import (
     COURSE_KINDS,
@@ -12,8 +13,10 @@ from sustain.care.enums import (
     REVIEW_KINDS,
     AlertKind,
     AlertStatus,
+    AllergySeverity,
     AssessmentSource,
     Condition,
+    ContactChannel,
     CourseStatus,
     ReviewDecision,
     Sex,
@@ -73,9 +76,36 @@ class Patient(models.Model):
     height_cm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # The medical record number, unique per site (issue 13): the site's prefix and its next
+    # number (care.services.next_mrn), assigned at registration and never changed.
+    mrn = models.CharField("MRN", max_length=20)
+    emergency_contact_name = models.CharField(max_length=100, blank=True)
+    emergency_contact_relation = models.CharField(max_length=60, blank=True)
+    emergency_contact_phone = models.CharField(max_length=40, blank=True)
+    # Who usually takes the patient home: discharge after an infusion needs an escort.
+    escort_name = models.CharField(max_length=100, blank=True)
+    escort_phone = models.CharField(max_length=40, blank=True)
+    contact_channel = models.CharField(
+        "Preferred contact", max_length=10, choices=ContactChannel.choices, blank=True
+    )
+    # "No known allergies", stated explicitly (who and when); None: not stated. Cleared when an
+    # allergy is recorded.
+    no_known_allergies_at = models.DateTimeField(null=True, blank=True)
+    no_known_allergies_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering: ClassVar = ["family_name", "given_name", "pk"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["site", "mrn"], name="patient_mrn_per_site"),
+            models.CheckConstraint(condition=~Q(mrn=""), name="patient_has_mrn"),
+            models.CheckConstraint(
+                condition=Q(height_cm__isnull=True)
+                | Q(height_cm__gte=dosing.HEIGHT_CM_MIN, height_cm__lte=dosing.HEIGHT_CM_MAX),
+                name="patient_height_plausible",
+            ),
+        ]
         # The patient list's two orders (care.queries.PATIENT_ORDERS) per site, so a page of
         # 10,000 patients is found in the index alone, never reading their rows; the second
         # also finds a date of birth (the search, the duplicate check at registration).
@@ -91,6 +121,78 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name}"
+
+    def message_address(self) -> tuple[Channel, str] | None:
+        """Where a message (a visit reminder) reaches the patient: the channel they prefer
+        when its address is recorded; none when they asked for no messages or a phone call;
+        not stated, their e-mail, else their phone by text message."""
+        by_channel = {ContactChannel.EMAIL: (Channel.EMAIL, self.email),
+                      ContactChannel.SMS: (Channel.SMS, self.phone)}  # fmt: skip
+        if self.contact_channel in {ContactChannel.NONE, ContactChannel.PHONE}:
+            return None
+        if self.contact_channel:
+            channel, to = by_channel[ContactChannel(self.contact_channel)]
+            return (channel, to) if to else None
+        for channel, to in by_channel.values():
+            if to:
+                return channel, to
+        return None
+
+
+class MrnSequence(models.Model):
+    """The last MRN number a site gave (care.services.next_mrn locks this row, so two
+    registrations at once never take the same number)."""
+
+    site = models.OneToOneField(Site, on_delete=models.PROTECT, related_name="+")
+    last = models.PositiveIntegerField(default=0)
+
+
+class PatientRevision(models.Model):
+    """A correction of a patient's demographics or contacts (issue 13): who, when, why, and
+    each field's old and new value ({field: [old, new]}, as text)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="revisions")
+    changes = models.JSONField()
+    reason = models.TextField()
+    changed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["-changed_at", "-pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=~Q(reason=""), name="patient_revision_has_reason"),
+        ]
+
+
+class Allergy(models.Model):
+    """An allergy on the patient's chart (issue 13): never deleted; removed with who, when and
+    why, and kept."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="allergies")
+    substance = models.CharField(max_length=100)
+    reaction = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=10, choices=AllergySeverity.choices)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    removed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["substance", "pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=~Q(substance=""), name="allergy_named"),
+            models.CheckConstraint(
+                condition=Q(removed_at__isnull=True, removed_by__isnull=True, removed_reason="")
+                | (Q(removed_at__isnull=False, removed_by__isnull=False) & ~Q(removed_reason="")),
+                name="allergy_removal_whole",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.substance
 
 
 class WeightMeasurement(models.Model):
@@ -280,6 +382,27 @@ class Consent(models.Model):
     document = models.CharField(max_length=200, help_text="Form name and version, or file ref")
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["signed_on", "pk"]
+
+
+class ConsentRevision(models.Model):
+    """A prescriber's correction of a consent's date or document (issue 13): the values
+    before it, who, when and why."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="revisions")
+    signed_on = models.DateField(help_text="Before the correction")
+    document = models.CharField(max_length=200, help_text="Before the correction")
+    reason = models.TextField()
+    changed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["-changed_at", "-pk"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=~Q(reason=""), name="consent_revision_has_reason"),
+        ]
 
 
 class ContraindicationScreen(models.Model):

@@ -21,7 +21,16 @@ from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts, protocol_versions
 from sustain.care.enums import AlertStatus
-from sustain.care.models import Alert, Assessment, Course, Medication, Patient
+from sustain.care.models import (
+    Alert,
+    Allergy,
+    Assessment,
+    Consent,
+    Course,
+    Medication,
+    Patient,
+    PatientRevision,
+)
 from sustain_core import instruments, maintenance, measurement, medications, outcomes, protocols
 from sustain_core.errors import ClinicalValueError
 
@@ -29,6 +38,7 @@ SCORES = "care.view_assessment"  # scores, item answers, charts, outcomes
 ALERTS = "care.view_alert"  # alert kinds, the scores behind them, who they are for
 COURSE_DETAILS = "care.view_course"  # the course's timeline, consent, screen and sources
 MEDICATIONS = "care.view_medication"  # the medication list and its interactions
+ALLERGIES = "care.view_allergy"  # clinical data: never loaded for the front desk
 
 
 def _find_patient(user: User, patient_id: int) -> Patient:
@@ -95,8 +105,9 @@ _DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def patient_search(q: str) -> Q:
     """What the patient list's search term matches: each word a part of the given or family
-    name, or of the phone number (case-insensitive), or a word typed as YYYY-MM-DD the exact
-    date of birth. Refused, naming the term, for a YYYY-MM-DD word that is no date."""
+    name, or of the phone number (case-insensitive), or the exact MRN, or a word typed as
+    YYYY-MM-DD the exact date of birth. Refused, naming the term, for a YYYY-MM-DD word that
+    is no date."""
     found = Q()
     for word in q.split():
         if _DATE_LIKE.fullmatch(word):
@@ -109,6 +120,7 @@ def patient_search(q: str) -> Q:
                 Q(given_name__icontains=word)
                 | Q(family_name__icontains=word)
                 | Q(phone__icontains=word)
+                | Q(mrn=word.upper())
             )
     return found
 
@@ -233,6 +245,72 @@ def medication_list(
             if not medications.has_class(on_the_list, code)
         ],
     )
+
+
+@dataclass(frozen=True)
+class AllergyList:
+    """The patient's allergies as the patient page and the chair side show them: those on the
+    chart, those removed (kept, with who and why), and whether "no known allergies" was
+    stated."""
+
+    current: list[Allergy]
+    removed: list[Allergy]
+    no_known_allergies: bool
+
+
+def allergy_list(user: User, patient: Patient) -> AllergyList | None:
+    """The patient's allergies, in one query, or None for a role that may not see them (the
+    front desk: allergies are clinical data, never loaded)."""
+    if not user.has_perm(ALLERGIES):
+        return None
+    rows = list(patient.allergies.select_related("recorded_by", "removed_by"))
+    return AllergyList(
+        current=[a for a in rows if a.removed_at is None],
+        removed=[a for a in rows if a.removed_at is not None],
+        no_known_allergies=patient.no_known_allergies_at is not None,
+    )
+
+
+def get_allergy_for_change(user: User, allergy_id: int) -> Allergy:
+    """An allergy of a patient at one of the user's sites, to remove, or 404 (the attempt is
+    audited as a denied read)."""
+    require_permission(user, "care.change_allergy", category=DataCategory.PATIENT_RECORD)
+    allergy = (
+        Allergy.objects.select_related("patient__site")
+        .filter(pk=allergy_id, patient__site__memberships__user=user)
+        .first()
+    )
+    if allergy is None:
+        record_event(
+            actor=user, action=AuditAction.READ, category=DataCategory.PATIENT_RECORD,
+            outcome=AuditOutcome.DENIED,
+        )  # fmt: skip
+        raise Http404("No such allergy.")
+    return allergy
+
+
+def get_consent_for_change(user: User, consent_id: int) -> Consent:
+    """A consent of a patient at one of the user's sites, for a prescriber to correct
+    (care.change_consent), or 404 (audited as a denied read)."""
+    require_permission(user, "care.change_consent", category=DataCategory.COURSE)
+    consent = (
+        Consent.objects.select_related("course__patient__site")
+        .filter(pk=consent_id, course__patient__site__memberships__user=user)
+        .first()
+    )
+    if consent is None:
+        record_event(
+            actor=user, action=AuditAction.READ, category=DataCategory.COURSE,
+            outcome=AuditOutcome.DENIED,
+        )  # fmt: skip
+        raise Http404("No such consent.")
+    return consent
+
+
+def corrections(patient: Patient) -> list[PatientRevision]:
+    """The corrections of the patient's details, latest first (each role that sees the
+    patient sees their demographics; the page's read is audited)."""
+    return list(patient.revisions.select_related("changed_by"))
 
 
 def get_medication_for_change(user: User, medication_id: int, perm: str) -> Medication:

@@ -8,7 +8,10 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
+from typing import cast
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models, transaction
 
 from sustain.accounts.audit import PATIENT_LINK, record_event
@@ -19,22 +22,29 @@ from sustain.care.enums import (
     REVIEW_KINDS,
     AlertKind,
     AlertStatus,
+    AllergySeverity,
     AssessmentSource,
+    ContactChannel,
     CourseStatus,
+    Sex,
     Timepoint,
 )
 from sustain.care.models import (
     ACTIVE_COURSE_STATUSES,
     Alert,
+    Allergy,
     Assessment,
     AssessmentAnswer,
     Consent,
+    ConsentRevision,
     ContraindicationScreen,
     Course,
     CourseReview,
     CourseTransition,
     Medication,
+    MrnSequence,
     Patient,
+    PatientRevision,
     WeightMeasurement,
 )
 from sustain.care.rules import current_rules
@@ -101,13 +111,14 @@ def _check_address(address: str) -> None:
 
 
 class PossibleDuplicates(ClinicalValueError):
-    """A registration refused until confirmed: `patients` may be the same person."""
+    """A registration (or a correction of a name or date of birth) refused until confirmed:
+    `patients` may be the same person."""
 
-    def __init__(self, patients: list[Patient]) -> None:
+    def __init__(self, patients: list[Patient], *, doing: str = "register") -> None:
         super().__init__(
             "confirm_duplicate",
             f"{len(patients)} patient(s) at this site may be the same person: check them, "
-            "then confirm to register anyway",
+            f"then confirm to {doing} anyway",
         )
         self.patients = patients
 
@@ -129,6 +140,17 @@ def possible_duplicates(
     )
 
 
+def next_mrn(site: Site) -> str:
+    """The site's next medical record number, "S<site id>-<number, 6 digits>" (issue 13):
+    the site's sequence row is locked until the caller's transaction ends, so two
+    registrations at once take two numbers (the database's unique (site, MRN) holds it
+    too)."""
+    sequence, _ = MrnSequence.objects.select_for_update().get_or_create(site=site)
+    sequence.last += 1
+    sequence.save(update_fields=["last"])
+    return f"S{site.pk}-{sequence.last:06d}"
+
+
 @transaction.atomic
 def register_patient(
     *,
@@ -147,10 +169,17 @@ def register_patient(
     height_cm: Decimal | None = None,
     address: str = "",
     confirm_duplicate: bool = False,
+    contacts: Mapping[str, str] | None = None,
 ) -> Patient:
-    """Register a patient at a site the user is a member of. Refused (PossibleDuplicates,
-    nothing saved) while the site has a possible duplicate (possible_duplicates), unless
-    `confirm_duplicate`."""
+    """Register a patient at a site the user is a member of, with the site's next MRN
+    (next_mrn) and any of the CONTACT_FIELDS in `contacts` (checked as correct_patient checks
+    them). Refused (PossibleDuplicates, nothing saved) while the site has a possible duplicate
+    (possible_duplicates), unless `confirm_duplicate`."""
+    if unknown := sorted(set(contacts or {}) - set(CONTACT_FIELDS)):
+        raise ClinicalValueError(unknown[0], f"{unknown[0]} is not a contact")
+    contact_values = {
+        name: _clean_detail(name, value, today=today) for name, value in (contacts or {}).items()
+    }
     validate_date_of_birth(date_of_birth, today=today)
     dosing.validate_weight_kg(weight_kg)
     if height_cm is not None:
@@ -166,6 +195,7 @@ def register_patient(
         raise PossibleDuplicates(duplicates)
     patient = Patient(
         site=site,
+        mrn=next_mrn(site),
         given_name=given_name.strip(),
         family_name=family_name.strip(),
         date_of_birth=date_of_birth,
@@ -177,7 +207,9 @@ def register_patient(
         height_cm=height_cm,
         created_at=now,
         created_by=by,
+        **contact_values,
     )
+    _check_channel(patient)
     patient.full_clean()
     patient.save(force_insert=True)
     WeightMeasurement.objects.create(
@@ -211,13 +243,13 @@ def record_weight(
 
 
 @transaction.atomic
-def record_height(*, patient: Patient, height_cm: Decimal, by: User) -> Patient:
+def record_height(*, patient: Patient, height_cm: Decimal, by: User, now: dt.datetime) -> Patient:
     """Record the patient's height, which the BMI of an ideal or adjusted dosing weight needs
     (the site's clinic rules; sustain_core.dosing.dosing_weight_kg).
 
     Refused, naming ``height_cm``, outside 100–250 cm or finer than 0.1 cm (a bound against
-    typing errors, not a clinical rule), or when it is the height already recorded. The audit
-    event says the old and the new height.
+    typing errors, not a clinical rule), or when it is the height already recorded. The old
+    height is kept as a correction (PatientRevision); the audit event says the old and the new.
     """
     dosing.validate_height_cm(height_cm)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
@@ -226,6 +258,7 @@ def record_height(*, patient: Patient, height_cm: Decimal, by: User) -> Patient:
         raise ClinicalValueError("height_cm", f"the height is already {plain(height_cm)} cm")
     patient.height_cm = height_cm
     patient.save(update_fields=["height_cm"])
+    _keep_revision(patient, {"height_cm": (old, height_cm)}, "height measured", by=by, now=now)
     was = "none" if old is None else f"{plain(old)} cm"
     record_patient_event(
         by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient,
@@ -235,11 +268,12 @@ def record_height(*, patient: Patient, height_cm: Decimal, by: User) -> Patient:
 
 
 @transaction.atomic
-def record_address(*, patient: Patient, address: str, by: User) -> Patient:
+def record_address(*, patient: Patient, address: str, by: User, now: dt.datetime) -> Patient:
     """Record the patient's postal address, which the controlled-substance dispensing record
     names with each administration [CFR1304.22]. Refused, naming ``address``, when blank,
-    longer than ADDRESS_MAX_CHARS or the address already recorded. Audited as a change of
-    demographics (the address itself is not written to the audit trail)."""
+    longer than ADDRESS_MAX_CHARS or the address already recorded. The old address is kept as
+    a correction (PatientRevision); audited as a change of demographics (the address itself is
+    not written to the audit trail)."""
     address = address.strip()
     if not address:
         raise ClinicalValueError("address", "enter the address")
@@ -248,11 +282,229 @@ def record_address(*, patient: Patient, address: str, by: User) -> Patient:
     if patient.address == address:
         raise ClinicalValueError("address", "this address is already recorded")
     was = "recorded" if patient.address else "none"
-    patient.address = address
+    old, patient.address = patient.address, address
     patient.save(update_fields=["address"])
+    _keep_revision(patient, {"address": (old, address)}, "address recorded", by=by, now=now)
     record_patient_event(
         by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient,
         action=AuditAction.UPDATE, reason=f"address: {was} → changed",
+    )  # fmt: skip
+    return patient
+
+
+# What a correction may change (issue 13): the demographics, then the contacts.
+DEMOGRAPHIC_FIELDS = (
+    "given_name", "family_name", "date_of_birth", "sex", "phone", "email", "address",
+    "height_cm",
+)  # fmt: skip
+CONTACT_FIELDS = (
+    "emergency_contact_name", "emergency_contact_relation", "emergency_contact_phone",
+    "escort_name", "escort_phone", "contact_channel",
+)  # fmt: skip
+_IDENTITY_FIELDS = {"given_name", "family_name", "date_of_birth"}
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    return cast(models.Field, model._meta.get_field(name))
+
+
+def _label(name: str) -> str:
+    return str(_field(Patient, name).verbose_name)
+
+
+def _clean_detail(name: str, value: object, *, today: dt.date) -> object:
+    """One corrected value, checked as registration checks it; refused naming the field."""
+    if name == "date_of_birth":
+        if not isinstance(value, dt.date):
+            raise ClinicalValueError(name, "enter the date of birth as a date")
+        validate_date_of_birth(value, today=today)
+        return value
+    if name == "height_cm":
+        return None if value is None else dosing.validate_height_cm(value)  # type: ignore[arg-type]
+    text = str(value or "").strip()
+    if name in {"given_name", "family_name"} and not text:
+        raise ClinicalValueError(name, f"the {_label(name)} cannot be blank")
+    if name == "sex" and text not in Sex.values:
+        raise ClinicalValueError(name, f"sex is one of {', '.join(Sex.values)}")
+    if name == "contact_channel" and text and text not in ContactChannel.values:
+        allowed = ", ".join(ContactChannel.values)
+        raise ClinicalValueError(name, f"the preferred contact is one of {allowed}, or blank")
+    if name == "email" and text:
+        try:
+            validate_email(text)
+        except ValidationError:
+            raise ClinicalValueError(name, f"{text} is not an e-mail address") from None
+    longest = _field(Patient, name).max_length
+    if longest is not None and len(text) > longest:
+        raise ClinicalValueError(name, f"the {_label(name)} is at most {longest} characters")
+    return text
+
+
+def _as_text(value: object) -> str:
+    return "" if value is None else plain(value) if isinstance(value, Decimal) else str(value)
+
+
+def _keep_revision(
+    patient: Patient, changes: Mapping[str, tuple[object, object]], reason: str, *, by: User,
+    now: dt.datetime,
+) -> PatientRevision:  # fmt: skip
+    """Keep the old and new value of each changed field, as text, with who, when and why."""
+    return PatientRevision.objects.create(
+        patient=patient,
+        changes={name: [_as_text(old), _as_text(new)] for name, (old, new) in changes.items()},
+        reason=reason, changed_by=by, changed_at=now,
+    )  # fmt: skip
+
+
+def _check_channel(patient: Patient) -> None:
+    """The preferred contact needs its address: a phone for text messages and calls, an
+    e-mail for e-mail."""
+    needs = {"sms": "phone", "phone": "phone", "email": "email"}.get(patient.contact_channel)
+    if needs and not getattr(patient, needs):
+        raise ClinicalValueError(
+            "contact_channel",
+            f"the preferred contact is {patient.get_contact_channel_display().lower()}: "
+            f"record the patient's {_label(needs)} first",
+        )
+
+
+@transaction.atomic
+def correct_patient(
+    *,
+    patient: Patient,
+    changes: Mapping[str, object],
+    reason: str,
+    by: User,
+    now: dt.datetime,
+    confirm_duplicate: bool = False,
+) -> PatientRevision:
+    """Correct a patient's demographics or contacts (issue 13; who registers patients and
+    prescribers: care.change_patient). The old and new value of each field that changed are
+    kept as a revision row (who, when, why), listed on the patient page; audited as one
+    update naming the revision (never the values).
+
+    Each value is checked as at registration (a date of birth in the past, a height in
+    dosing's range); a change of name or date of birth is checked for possible duplicates
+    (PossibleDuplicates, unless `confirm_duplicate`); the preferred contact needs its address
+    (a phone for text messages and calls, an e-mail for e-mail). Refused, nothing saved, for
+    a field that is not editable, a blank reason, or no change at all.
+    """
+    if not by.has_perm("care.change_patient"):
+        raise ClinicalValueError(
+            "changed_by", "the front desk, an administrator or a prescriber corrects details"
+        )
+    if unknown := sorted(set(changes) - set(DEMOGRAPHIC_FIELDS + CONTACT_FIELDS)):
+        raise ClinicalValueError(unknown[0], f"{unknown[0]} is not corrected here")
+    if not reason.strip():
+        raise ClinicalValueError("reason", "say why the details change")
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    today = now.astimezone(patient.site.tz).date()
+    cleaned = {name: _clean_detail(name, value, today=today) for name, value in changes.items()}
+    changed = {name: new for name, new in cleaned.items() if getattr(patient, name) != new}
+    if not changed:
+        raise ClinicalValueError("reason", "nothing to correct: every value is the one recorded")
+    old = {name: getattr(patient, name) for name in changed}
+    for name, new in changed.items():
+        setattr(patient, name, new)
+    _check_channel(patient)
+    if _IDENTITY_FIELDS & changed.keys() and not confirm_duplicate:
+        found = possible_duplicates(
+            patient.site, given_name=patient.given_name, family_name=patient.family_name,
+            date_of_birth=patient.date_of_birth,
+        )  # fmt: skip
+        if duplicates := [p for p in found if p.pk != patient.pk]:
+            raise PossibleDuplicates(duplicates, doing="correct")
+    patient.save(update_fields=list(changed))
+    revision = _keep_revision(
+        patient, {name: (old[name], new) for name, new in changed.items()}, reason.strip(),
+        by=by, now=now,
+    )  # fmt: skip
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=revision,
+        action=AuditAction.UPDATE, reason="details corrected",
+    )  # fmt: skip
+    return revision
+
+
+ALLERGY_SEVERITIES = ", ".join(AllergySeverity.values)
+
+
+def _check_allergies_permission(by: User) -> None:
+    if not by.has_perm("care.add_allergy"):
+        raise ClinicalValueError("recorded_by", "a prescriber or a nurse records allergies")
+
+
+@transaction.atomic
+def record_allergy(
+    *, patient: Patient, substance: str, reaction: str, severity: str, by: User,
+    now: dt.datetime,
+) -> Allergy:  # fmt: skip
+    """Put an allergy on the patient's chart (a prescriber or a nurse): the substance, the
+    reaction (optional) and its severity (mild, moderate, severe or unknown). A stated "no
+    known allergies" no longer holds and is cleared. Refused, naming the field, for another
+    role, a blank or too long substance or reaction, another severity, or a substance already
+    on the chart."""
+    _check_allergies_permission(by)
+    substance, reaction = substance.strip(), reaction.strip()
+    if not substance:
+        raise ClinicalValueError("substance", "name the substance the patient is allergic to")
+    for name, text in (("substance", substance), ("reaction", reaction)):
+        longest = _field(Allergy, name).max_length
+        if longest is not None and len(text) > longest:
+            raise ClinicalValueError(name, f"the {name} is at most {longest} characters")
+    if severity not in AllergySeverity.values:
+        raise ClinicalValueError("severity", f"the severity is one of {ALLERGY_SEVERITIES}")
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    if patient.allergies.filter(substance__iexact=substance, removed_at__isnull=True).exists():
+        raise ClinicalValueError("substance", f"{substance} is already on the allergy list")
+    allergy = Allergy.objects.create(
+        patient=patient, substance=substance, reaction=reaction, severity=severity,
+        recorded_by=by, recorded_at=now,
+    )  # fmt: skip
+    if patient.no_known_allergies_at is not None:
+        patient.no_known_allergies_at = patient.no_known_allergies_by = None
+        patient.save(update_fields=["no_known_allergies_at", "no_known_allergies_by"])
+    record_patient_event(by=by, patient=patient, category=DataCategory.PATIENT_RECORD, obj=allergy)
+    return allergy
+
+
+@transaction.atomic
+def remove_allergy(*, allergy: Allergy, reason: str, by: User, now: dt.datetime) -> Allergy:
+    """Take an allergy off the chart (a prescriber or a nurse; e.g. recorded in error, or
+    disproved): it is kept, removed, with who, when and why. Refused for another role, a blank
+    reason or an allergy already removed."""
+    if not by.has_perm("care.change_allergy"):
+        raise ClinicalValueError("removed_by", "a prescriber or a nurse removes allergies")
+    if not reason.strip():
+        raise ClinicalValueError("reason", "say why the allergy is removed")
+    allergy = Allergy.objects.select_for_update().select_related("patient__site").get(pk=allergy.pk)
+    if allergy.removed_at is not None:
+        raise ClinicalValueError("reason", f"{allergy.substance} was already removed")
+    allergy.removed_at, allergy.removed_by, allergy.removed_reason = now, by, reason.strip()
+    allergy.save(update_fields=["removed_at", "removed_by", "removed_reason"])
+    record_patient_event(
+        by=by, patient=allergy.patient, category=DataCategory.PATIENT_RECORD, obj=allergy,
+        action=AuditAction.UPDATE,
+    )  # fmt: skip
+    return allergy
+
+
+@transaction.atomic
+def record_no_known_allergies(*, patient: Patient, by: User, now: dt.datetime) -> Patient:
+    """Record that the patient has no known allergies (asked and stated: not the same as none
+    recorded). Refused while an allergy is on the chart (remove it first)."""
+    _check_allergies_permission(by)
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    if current := list(patient.allergies.filter(removed_at__isnull=True)):
+        names = ", ".join(a.substance for a in current)
+        raise ClinicalValueError(
+            "no_known_allergies", f"the chart lists {names}: remove them first if recorded in error"
+        )
+    patient.no_known_allergies_at, patient.no_known_allergies_by = now, by
+    patient.save(update_fields=["no_known_allergies_at", "no_known_allergies_by"])
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.PATIENT_RECORD, obj=patient,
+        action=AuditAction.UPDATE, reason="no known allergies",
     )  # fmt: skip
     return patient
 
@@ -702,20 +954,71 @@ def next_phases(course: Course) -> list[CourseStatus]:
     return [CourseStatus(p.value) for p in course_rules.Phase if p in allowed]
 
 
+def _check_consent(
+    patient: Patient, *, signed_on: dt.date, document: str, now: dt.datetime
+) -> None:
+    """A consent names its form, and was signed between the patient's registration and today,
+    both days in the patient's site (issue 13: a consent dated before registration is a typing
+    error). Refused naming the field and the days allowed."""
+    if not document.strip():
+        raise ClinicalValueError("document", "name the consent form and its version")
+    tz = patient.site.tz
+    registered, today = patient.created_at.astimezone(tz).date(), now.astimezone(tz).date()
+    if not registered <= signed_on <= today:
+        raise OutOfRange(
+            "signed_on",
+            f"the consent is signed between the patient's registration on {registered} and "
+            f"today, {today}; got {signed_on}",
+        )
+
+
 @transaction.atomic
 def record_consent(
     *, course: Course, signed_on: dt.date, document: str, by: User, now: dt.datetime
 ) -> Consent:
-    if not document.strip():
-        raise ClinicalValueError("document", "name the consent form and its version")
-    if signed_on > now.date() + dt.timedelta(days=1):
-        raise ClinicalValueError("signed_on", f"the consent date {signed_on} is in the future")
+    """Record that the patient signed the consent form for the course (_check_consent)."""
+    _check_consent(course.patient, signed_on=signed_on, document=document, now=now)
     consent = Consent.objects.create(
         course=course, signed_on=signed_on, document=document.strip(), recorded_by=by,
         recorded_at=now,
     )  # fmt: skip
     record_patient_event(by=by, patient=course.patient, category=DataCategory.COURSE, obj=consent)
     return consent
+
+
+@transaction.atomic
+def correct_consent(
+    *, consent: Consent, signed_on: dt.date, document: str, reason: str, by: User,
+    now: dt.datetime,
+) -> ConsentRevision:  # fmt: skip
+    """A prescriber corrects a consent's signed date or document (issue 13), with a reason;
+    the values before are kept as a revision row (who, when, why) and the change is audited.
+    The new values are checked as a new consent's (_check_consent). Refused for another role,
+    a blank reason or no change."""
+    if not by.has_perm("care.change_consent"):
+        raise ClinicalValueError("changed_by", "a prescriber corrects a consent")
+    if not reason.strip():
+        raise ClinicalValueError("reason", "say why the consent is corrected")
+    consent = (
+        Consent.objects.select_for_update()
+        .select_related("course__patient__site")
+        .get(pk=consent.pk)
+    )
+    patient = consent.course.patient
+    _check_consent(patient, signed_on=signed_on, document=document, now=now)
+    if (consent.signed_on, consent.document) == (signed_on, document.strip()):
+        raise ClinicalValueError("reason", "nothing to correct: the date and document are the same")
+    revision = ConsentRevision.objects.create(
+        consent=consent, signed_on=consent.signed_on, document=consent.document,
+        reason=reason.strip(), changed_by=by, changed_at=now,
+    )  # fmt: skip
+    consent.signed_on, consent.document = signed_on, document.strip()
+    consent.save(update_fields=["signed_on", "document"])
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.COURSE, obj=consent,
+        action=AuditAction.UPDATE, reason="consent corrected",
+    )  # fmt: skip
+    return revision
 
 
 @transaction.atomic

@@ -31,15 +31,19 @@ from sustain.care import protocol_versions, queries, rules, services
 from sustain.care.enums import CourseStatus
 from sustain.care.forms import (
     AddressForm,
+    AllergyForm,
     ClinicalRulesForm,
+    ConsentCorrectionForm,
     ConsentForm,
     ContraindicationScreenForm,
     CourseDoseForm,
     HeightForm,
     MedicationForm,
     MessageRulesForm,
+    PatientDetailsForm,
     PatientForm,
     PatientSearchForm,
+    RemoveAllergyForm,
     StopMedicationForm,
     WeightForm,
 )
@@ -138,12 +142,14 @@ def patient_create(request: AuthenticatedRequest) -> HttpResponse:
     form = PatientForm(request.POST or None, sites=sites_for_user(request.user))
     duplicates: list[Patient] = []
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        data = dict(form.cleaned_data)
+        contacts = {name: data.pop(name) for name in services.CONTACT_FIELDS}
         try:
             patient = services.register_patient(
                 by=request.user,
                 today=timezone.localdate(timezone=data["site"].tz),
                 now=timezone.now(),
+                contacts=contacts,
                 **data,
             )
         except services.PossibleDuplicates as error:
@@ -168,6 +174,113 @@ def patient_create(request: AuthenticatedRequest) -> HttpResponse:
         {"form": form, "duplicates": duplicates},
         status=400 if form.errors else 200,
     )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def patient_edit(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Correct a patient's demographics and contacts (who registers patients, prescribers):
+    the form shows the values recorded; a change of name or date of birth that makes the
+    patient look like another asks to confirm (as registration does)."""
+    patient = queries.get_patient_for_change(
+        request.user, patient_id, "care.change_patient", category=DataCategory.DEMOGRAPHICS
+    )
+    initial = {name: getattr(patient, name) for name in PatientDetailsForm.FIELDS}
+    form = PatientDetailsForm(request.POST or None, initial=initial)
+    duplicates: list[Patient] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.correct_patient(
+                patient=patient, changes=form.changes(), reason=form.cleaned_data["reason"],
+                confirm_duplicate=form.cleaned_data["confirm_duplicate"], by=request.user,
+                now=timezone.now(),
+            )  # fmt: skip
+        except services.PossibleDuplicates as error:
+            duplicates = error.patients
+            show_refusal(request, error, form)
+        except ClinicalValueError as error:
+            show_refusal(request, error, form)
+        else:
+            messages.success(request, "Details corrected; the old values are kept.")
+            return _to_patient(patient.pk)
+    if not duplicates:
+        form.fields["confirm_duplicate"].widget = forms.HiddenInput()
+    queries.record_patient_read(request.user, patient)
+    return render(
+        request,
+        "care/patient_edit.html",
+        {"form": form, "patient": patient, "duplicates": duplicates},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@login_required
+def allergy_add(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Put an allergy on the patient's chart (prescribers and nurses)."""
+    return _patient_form(
+        request, patient_id, perm="care.add_allergy", category=DataCategory.PATIENT_RECORD,
+        form_class=AllergyForm,
+        action=lambda patient, data: services.record_allergy(
+            patient=patient, by=request.user, now=timezone.now(), **data
+        ),
+        success=lambda allergy: f"Allergy to {allergy.substance} recorded.",
+    )  # fmt: skip
+
+
+@require_POST
+@login_required
+def no_known_allergies(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Record that the patient has no known allergies (prescribers and nurses)."""
+    patient = queries.get_patient_for_change(
+        request.user, patient_id, "care.add_allergy", category=DataCategory.PATIENT_RECORD
+    )
+    attempt(
+        request,
+        lambda: services.record_no_known_allergies(
+            patient=patient, by=request.user, now=timezone.now()
+        ),
+        success="No known allergies recorded.",
+    )
+    return _to_patient(patient.pk)
+
+
+@require_POST
+@login_required
+def allergy_remove(request: AuthenticatedRequest, allergy_id: int) -> HttpResponse:
+    """Take an allergy off the chart, with a reason (prescribers and nurses); it is kept."""
+    allergy = queries.get_allergy_for_change(request.user, allergy_id)
+    form = RemoveAllergyForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.remove_allergy(
+                allergy=allergy, by=request.user, now=timezone.now(), **form.cleaned_data
+            ),
+            success=lambda removed: f"Allergy to {removed.substance} removed.",
+        )
+    return _to_patient(allergy.patient_id)
+
+
+@require_POST
+@login_required
+def consent_correct(request: AuthenticatedRequest, consent_id: int) -> HttpResponse:
+    """A prescriber corrects a consent's date or document, with a reason (the old kept)."""
+    consent = queries.get_consent_for_change(request.user, consent_id)
+    form = ConsentCorrectionForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.correct_consent(
+                consent=consent, by=request.user, now=timezone.now(), **form.cleaned_data
+            ),
+            success="Consent corrected; the old version is kept.",
+        )
+    return _to_patient(consent.course.patient_id)
 
 
 @require_POST
@@ -304,7 +417,7 @@ def height_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespons
         request, patient_id, perm="care.add_weightmeasurement",
         category=DataCategory.DEMOGRAPHICS, form_class=HeightForm,
         action=lambda patient, data: services.record_height(
-            patient=patient, by=request.user, **data
+            patient=patient, by=request.user, now=timezone.now(), **data
         ),
         success=lambda patient: f"Height recorded: {plain(cast(Decimal, patient.height_cm))} cm.",
     )  # fmt: skip
@@ -319,7 +432,7 @@ def address_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         request, patient_id, perm="care.add_patient", category=DataCategory.DEMOGRAPHICS,
         form_class=AddressForm,
         action=lambda patient, data: services.record_address(
-            patient=patient, by=request.user, **data
+            patient=patient, by=request.user, now=timezone.now(), **data
         ),
         success="Address recorded.",
     )  # fmt: skip

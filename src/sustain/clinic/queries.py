@@ -4,6 +4,8 @@ its app's named query, which leaves out (never loads) what the user's role may n
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Prefetch
+
 from sustain.accounts.models import User
 from sustain.care import protocol_versions
 from sustain.care import queries as care_queries
@@ -11,10 +13,12 @@ from sustain.care import services as care_services
 from sustain.care.models import (
     Alert,
     Consent,
+    ConsentRevision,
     ContraindicationScreen,
     Course,
     CourseTransition,
     Patient,
+    PatientRevision,
     WeightMeasurement,
 )
 from sustain.infusion import queries as infusion_queries
@@ -33,7 +37,7 @@ class CourseDetails:
     """The course's record for the roles that see it (care.view_course)."""
 
     timeline: list[CourseTransition]
-    consents: list[Consent]
+    consents: list[Consent]  # each with its corrections (revisions), latest first
     screen: ContraindicationScreen | None
     # What the latest screen marks present, each listed on the course card (never a tick
     # over them), and the age the protocol asks for when the patient is younger.
@@ -61,6 +65,8 @@ class PatientPage:
     doses: infusion_queries.DoseView | None
     invitations: list[Invitation] | None
     medications: care_queries.MedicationList | None
+    allergies: care_queries.AllergyList | None
+    corrections: list[PatientRevision]
 
 
 def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPage:
@@ -93,7 +99,11 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
         minimum = protocol.minimum_age_years
         details = CourseDetails(
             timeline=list(course.transitions.select_related("by")),
-            consents=list(course.consents.all()),
+            consents=list(
+                course.consents.prefetch_related(
+                    Prefetch("revisions", ConsentRevision.objects.select_related("changed_by"))
+                )
+            ),
             screen=screen,
             absolute_present=screen.present(protocol.contraindications_absolute) if screen else [],
             relative_present=screen.present(protocol.contraindications_relative) if screen else [],
@@ -136,6 +146,8 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
         medications=care_queries.medication_list(
             user, patient, day=now.astimezone(tz).date(), protocol=protocol
         ),
+        allergies=care_queries.allergy_list(user, patient),
+        corrections=care_queries.corrections(patient),
     )
 
 

@@ -20,6 +20,7 @@ from sustain.care import services as care_services
 from sustain.care.enums import CourseStatus, Timepoint
 from sustain.care.forms import (
     AddressForm,
+    AllergyForm,
     AssessmentMetaForm,
     ContraindicationScreenForm,
     HeightForm,
@@ -92,6 +93,9 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "drug_names": [name for drug in medications.DRUGS for name in drug.names],
         "height_form": HeightForm(initial={"height_cm": patient.height_cm}),
         "address_form": AddressForm(initial={"address": patient.address}),
+        "allergy_form": AllergyForm(),
+        "registered_on": patient.created_at.astimezone(patient.site.tz).date(),
+        "today": now.astimezone(patient.site.tz).date(),
         "now": now,
         "tz": show_times_in(patient.site),
     }

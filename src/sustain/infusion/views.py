@@ -76,6 +76,7 @@ def chairside_page(request: AuthenticatedRequest, appointment_id: int) -> HttpRe
         "weight_form": WeightForm(initial={"measured_on": timezone.now().astimezone(tz).date()}),
         "height_form": HeightForm(),
         "adverse_form": AdverseEventForm(),
+        "allergies": care_queries.allergy_list(request.user, appointment.patient),
     }
     return render(request, "infusion/chairside.html", context)
 
@@ -120,7 +121,7 @@ STEPS = {
         HeightForm,
         "care.add_weightmeasurement",
         lambda r, f, by, now: care_services.record_height(
-            patient=r.appointment.patient, by=by, **f.cleaned_data
+            patient=r.appointment.patient, by=by, now=now, **f.cleaned_data
         ),
         "Height recorded.",
     ),

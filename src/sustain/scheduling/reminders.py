@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from sustain.accounts import notify
 from sustain.accounts.audit import WORKER
-from sustain.accounts.enums import Channel, DataCategory
+from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import OutboxMessage, Site
 from sustain.care.rules import rules_by_site
 from sustain.care.services import record_patient_event
@@ -88,18 +88,17 @@ def send_reminder(
 ) -> OutboxMessage | None:
     """Claim the visit's reminders for `hours` and send one message for them.
 
-    Returns None when the patient has no e-mail or phone, when the visit was cancelled or
+    Returns None when the message reaches the patient nowhere (Patient.message_address: no
+    e-mail or phone, or they asked for no messages), when the visit was cancelled or
     moved meanwhile, or when another sweep claimed the reminders first: the unique
     (appointment, hours_before, visit_starts_at) row is the claim, so two workers racing send
     one message between them.
     """
     patient = appointment.patient
-    if patient.email:
-        channel, to = Channel.EMAIL, patient.email
-    elif patient.phone:
-        channel, to = Channel.SMS, patient.phone
-    else:
+    address = patient.message_address()  # the patient's preferred contact, if stated
+    if address is None:
         return None
+    channel, to = address
     try:
         with transaction.atomic():
             still_due = Appointment.objects.select_for_update().filter(

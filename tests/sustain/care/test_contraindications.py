@@ -182,8 +182,8 @@ def test_the_protocols_minimum_age_guards_induction(login, north, ada, ben, sam)
     teen = services.register_patient(
         by=sam, site=north, given_name="Tia", family_name="Young", date_of_birth=born,
         sex="female", phone="555-0101", email="tia@example.com",
-        primary_condition="depression", weight_kg=Decimal("58.0"), today=today,
-        now=timezone.now(),
+        primary_condition="depression", weight_kg=Decimal("58.0"), today=NOW.date(),
+        now=NOW,  # registered before the consent's day (care.services._check_consent)
     )  # fmt: skip
     course = services.enrol_patient(
         patient=teen, protocol_key="depression-induction", protocol_version=1, by=ada,

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from sustain.accounts.audit import verify_chain
 from sustain.accounts.models import OutboxMessage, Site, User
-from sustain.care.models import Alert, Assessment, AssessmentAnswer, Course, Patient
+from sustain.care.models import Alert, Allergy, Assessment, AssessmentAnswer, Course, Patient
 from sustain.clinic.management.commands.demo import TODAY_AT_THE_CHAIR
 from sustain.infusion.models import InfusionRecord
 from sustain.ledger.chain import verify_chain as verify_ledger
@@ -95,6 +95,13 @@ def test_demo_loads_a_working_clinic(db, settings):
                                          "Kingston, NY 12401")), patient  # fmt: skip
         assert patient.phone.startswith("555-01") and patient.email.endswith("@example.com")
     assert Patient.objects.filter(courses__isnull=True).count() == 5
+    # Each with an MRN of the site's; the 40 with their contacts, some with an allergy or
+    # "no known allergies" (issue 13).
+    mrns = sorted(Patient.objects.values_list("mrn", flat=True))
+    assert mrns == [f"S{site.pk}-{n:06d}" for n in range(1, 48)]
+    assert Patient.objects.exclude(escort_name="").count() == 40
+    assert Allergy.objects.exists()
+    assert Patient.objects.filter(no_known_allergies_at__isnull=False).exists()
     assert Counter(Course.objects.values_list("status", flat=True)) == {
         "screening": 8 + 1,  # checked in today: infusion 1 starts induction
         "induction": 12 + 5,

@@ -18,7 +18,7 @@ NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
 
 
 def test_a_height_is_recorded_and_audited_with_the_old_and_new_value(pat, ben):
-    services.record_height(patient=pat, height_cm=Decimal("158.5"), by=ben)
+    services.record_height(patient=pat, height_cm=Decimal("158.5"), by=ben, now=NOW)
 
     pat.refresh_from_db()
     event = AuditEvent.objects.order_by("seq").last()
@@ -26,6 +26,10 @@ def test_a_height_is_recorded_and_audited_with_the_old_and_new_value(pat, ben):
     assert (event.action, event.category, event.patient_id, event.actor_id, event.reason) == (
         "update", "demographics", pat.pk, ben.pk, "height: 165 cm → 158.5 cm"
     )  # fmt: skip
+    # The old height is kept, listed with the corrections (issue 13).
+    assert [(r.changes, r.reason) for r in pat.revisions.all()] == [
+        ({"height_cm": ["165", "158.5"]}, "height measured")
+    ]
 
 
 def test_a_first_height_is_audited_from_none(north, sam, ben):
@@ -35,7 +39,7 @@ def test_a_first_height_is_audited_from_none(north, sam, ben):
         primary_condition="depression", weight_kg=Decimal("90.0"), today=TODAY, now=NOW,
     )  # fmt: skip
 
-    services.record_height(patient=patient, height_cm=Decimal("150"), by=ben)
+    services.record_height(patient=patient, height_cm=Decimal("150"), by=ben, now=NOW)
 
     assert AuditEvent.objects.order_by("seq").last().reason == "height: none → 150 cm"
 
@@ -53,7 +57,7 @@ def test_a_refused_height_saves_nothing(pat, ben, height_cm, message):
     before = AuditEvent.objects.count()
 
     with pytest.raises(ClinicalValueError) as refused:
-        services.record_height(patient=pat, height_cm=height_cm, by=ben)
+        services.record_height(patient=pat, height_cm=height_cm, by=ben, now=NOW)
 
     pat.refresh_from_db()
     assert (refused.value.field, refused.value.message) == ("height_cm", message)

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import template
 
 from sustain.care import labels
+from sustain.care.models import Patient
 from sustain_core import dosing, instruments, measurement, numbers, protocols
 
 register = template.Library()
@@ -32,6 +33,12 @@ def hours(value: dt.timedelta) -> str:
     """A duration in whole hours when it is one (48 h), else in minutes."""
     seconds = int(value.total_seconds())
     return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min"
+
+
+@register.filter
+def field_label(name: str) -> str:
+    """A patient field's name as the forms label it: "date_of_birth" → "date of birth"."""
+    return str(getattr(Patient._meta.get_field(name), "verbose_name", name))
 
 
 @register.filter

@@ -102,6 +102,15 @@ TODAY_AT_THE_CHAIR = (
 DEFAULT_SEED = 7
 # Demo heights by sex (invented, not clinical figures): the clinic's default rule doses on
 # adjusted body weight from a BMI of 30, which needs a height (sustain_core.clinic_rules).
+# Invented contacts and allergies for the demo patients (issue 13; not clinical figures),
+# picked from each patient's name, so the seeded draws of the rest of the demo do not move.
+DEMO_CONTACT_GIVEN_NAMES = ("Alex", "Jordan", "Morgan", "Casey", "Riley", "Sam")
+DEMO_RELATIONS = ("spouse", "sister", "son", "friend", "partner", "daughter")
+DEMO_ALLERGIES = (
+    ("Penicillin", "hives", "moderate"),
+    ("Sulfonamides", "rash", "mild"),
+    ("Latex", "contact dermatitis", "mild"),
+)
 DEMO_HEIGHT_CM = {
     Sex.FEMALE: Decimal("163.0"),
     Sex.MALE: Decimal("177.0"),
@@ -552,6 +561,27 @@ class Command(BaseCommand):
     # -- loading (services only) ----------------------------------------------------------
 
     def _register(self, plan: Plan) -> Patient:
+        """Register the patient with their contacts; a nurse records an allergy for one in
+        five, "no known allergies" for two in five (the rest not asked yet)."""
+        k = sum(map(ord, plan.given_name + plan.family_name))
+        contact = f"{DEMO_CONTACT_GIVEN_NAMES[k % 6]} {plan.family_name}"
+        patient = self._register_only(plan, contacts={
+            "emergency_contact_name": contact, "emergency_contact_relation": DEMO_RELATIONS[k % 6],
+            "emergency_contact_phone": f"555-02{k % 100:02d}", "escort_name": contact,
+            "escort_phone": f"555-02{k % 100:02d}", "contact_channel": "sms" if k % 3 == 0 else "",
+        })  # fmt: skip
+        at = self._at(_planned(plan.registered_on), 10)
+        if k % 5 == 0:
+            substance, reaction, severity = DEMO_ALLERGIES[k % 3]
+            services.record_allergy(
+                patient=patient, substance=substance, reaction=reaction, severity=severity,
+                by=self.nurses[0], now=at,
+            )  # fmt: skip
+        elif k % 5 in {1, 2}:
+            services.record_no_known_allergies(patient=patient, by=self.nurses[0], now=at)
+        return patient
+
+    def _register_only(self, plan: Plan, *, contacts: dict[str, str]) -> Patient:
         return services.register_patient(
             by=self.scheduler,
             site=self.site,
@@ -567,6 +597,7 @@ class Command(BaseCommand):
             height_cm=DEMO_HEIGHT_CM[Sex(plan.sex)],
             today=_planned(plan.registered_on),
             now=self._at(_planned(plan.registered_on), 9),
+            contacts=contacts,
         )
 
     def _phq9(
