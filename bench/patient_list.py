@@ -34,7 +34,7 @@ from django.utils import timezone  # noqa: E402
 from run import timed  # noqa: E402 - bench/run.py's timer
 
 from sustain.accounts.models import Membership, Site, User  # noqa: E402
-from sustain.care.models import Patient  # noqa: E402
+from sustain.care.models import MrnSequence, Patient  # noqa: E402
 
 PATIENTS = 10_000
 GIVEN = [f"{a}{b}" for a in ("Al", "Be", "Ca", "Da", "El", "Fi", "Go", "Ha", "Iv", "Jo",
@@ -58,6 +58,7 @@ def clinic() -> User:
         (
             Patient(
                 site=site,
+                mrn=f"S{site.pk}-{n:06d}",
                 given_name=rng.choice(GIVEN),
                 family_name=rng.choice(FAMILY),
                 date_of_birth=dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(65 * 365)),
@@ -67,10 +68,11 @@ def clinic() -> User:
                 created_at=now,
                 created_by=nurse,
             )
-            for _ in range(PATIENTS)
+            for n in range(1, PATIENTS + 1)
         ),
         batch_size=1000,
     )
+    MrnSequence.objects.create(site=site, last=PATIENTS)  # as registration would leave it
     return nurse
 
 
@@ -89,6 +91,7 @@ def main() -> None:
             "post",
             {"q": str(one.date_of_birth)},
         ),
+        (f"search an MRN (`{one.mrn}`)", "post", {"q": one.mrn}),
         ("page 100 of 200, youngest first", "post", {"sort": "-born", "page": "100"}),
     ]
     rows = []
