@@ -299,10 +299,13 @@ def test_a_review_task_is_raised_once_and_decided_by_a_prescriber(login, pat, ad
         "Futility review · for ada<br>" in listed
         and '<option value="extend">Extend the series' in listed
     )
-    login(ben).post(f"/alerts/{task.pk}/acknowledge/", {"note": "x", "decision": "stop"})
+    login(ben).post(
+        f"/alerts/{task.pk}/acknowledge/", {"note": "x", "decision": "stop", "confirm": "on"}
+    )
     assert Alert.objects.get(pk=task.pk).status == "open"  # the nurse's decision is refused
     login(ada).post(
-        f"/alerts/{task.pk}/acknowledge/", {"note": "Partial: extend", "decision": "extend"}
+        f"/alerts/{task.pk}/acknowledge/",
+        {"note": "Partial: extend", "decision": "extend", "confirm": "on"},
     )
 
     task.refresh_from_db()
