@@ -66,3 +66,6 @@ class InventoryForm(forms.Form):
     time_of_day = forms.ChoiceField(choices=BusinessTime.choices, label="Taken at")
     taken_by = forms.CharField(max_length=150, label="Taken by (username)")
     unit = forms.ChoiceField(choices=UNIT_CHOICES)
+    confirm = confirmation(
+        "I confirm the amounts: an inventory is recorded once and a later one cannot predate it"
+    )

@@ -294,7 +294,13 @@ def test_inventory_page_records_and_shows_the_next_due(vials, login, alex, north
         "site": north.pk, "kind": "initial", "taken_on": "2026-11-30", "time_of_day": "close",
         "taken_by": "alex", "unit": "ml", **{f"amount_{c.pk}": "10" for c in vials},
     }  # fmt: skip
-    done = login(alex).post(reverse("ledger:inventory_new"), form)
+    unconfirmed = login(alex).post(reverse("ledger:inventory_new"), form, follow=True)
+    assert (
+        "I confirm the amounts: an inventory is recorded once and a later one cannot predate it: "
+        "tick the box to confirm this; nothing was changed"
+    ) in unconfirmed.content.decode()
+    assert not Inventory.objects.exists()
+    done = login(alex).post(reverse("ledger:inventory_new"), form | {"confirm": "on"})
     assert done.status_code == 302
     page = login(alex).get(done.url).content.decode()
     assert "30 November 2028" in page
