@@ -6,6 +6,18 @@ from sustain.accounts.enums import Role
 from sustain.accounts.models import Site
 
 
+def confirmation(statement: str) -> forms.BooleanField:
+    """The one confirmation before an irreversible step taken from a page: a required "I
+    confirm …" box (`statement` says what follows). A form posted without it is refused before
+    any service runs, naming what to confirm, and nothing changes; it works without JavaScript.
+    The API confirms by calling (its paths have no such field)."""
+    return forms.BooleanField(
+        label=statement,
+        required=True,
+        error_messages={"required": "tick the box to confirm this; nothing was changed"},
+    )
+
+
 def roles_field(*, required: bool = True) -> forms.MultipleChoiceField:
     return forms.MultipleChoiceField(
         choices=Role.choices, widget=forms.CheckboxSelectMultiple, label="Roles", required=required

@@ -3,6 +3,7 @@ from typing import Any
 
 from django import forms
 
+from sustain.accounts.forms import confirmation
 from sustain.accounts.models import Site
 from sustain.care import labels, services
 from sustain.care.enums import AllergySeverity, Condition, ContactChannel, Sex, Timepoint
@@ -254,6 +255,12 @@ class AllergyForm(forms.Form):
     substance = forms.CharField(max_length=100, help_text="A drug, a food, latex, …")
     reaction = forms.CharField(max_length=200, required=False, help_text="e.g. hives, anaphylaxis")
     severity = forms.ChoiceField(choices=AllergySeverity.choices)
+
+
+class AcknowledgeForm(forms.Form):
+    """Closing an alert (or deciding a review task) is final: confirmed first."""
+
+    confirm = confirmation("I confirm: the alert is closed for good (it cannot be reopened)")
 
 
 class RemoveAllergyForm(forms.Form):

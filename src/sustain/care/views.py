@@ -30,6 +30,7 @@ from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_t
 from sustain.care import protocol_versions, queries, rules, services
 from sustain.care.enums import CourseStatus
 from sustain.care.forms import (
+    AcknowledgeForm,
     AddressForm,
     AllergyForm,
     ClinicalRulesForm,
@@ -307,26 +308,33 @@ def enrol(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def alert_acknowledge(request: AuthenticatedRequest, alert_id: int) -> HttpResponse:
+    """Close an alert with a note (a review task with a decision), once confirmed."""
     alert = queries.get_alert_for_change(request.user, alert_id)
-    attempt(
-        request,
-        lambda: services.acknowledge_alert(
-            alert=alert,
-            by=request.user,
-            note=request.POST.get("note", ""),
-            now=timezone.now(),
-            decision=request.POST.get("decision", ""),
-        ),
-    )
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.acknowledge_alert(
+                alert=alert,
+                by=request.user,
+                note=request.POST.get("note", ""),
+                now=timezone.now(),
+                decision=request.POST.get("decision", ""),
+            ),
+        )
     return _to_patient(alert.patient_id)
 
 
 @require_GET
 @login_required
 def alert_list(request: AuthenticatedRequest) -> HttpResponse:
-    return render(
-        request, "care/alert_list.html", {"alerts": queries.alerts_for_user(request.user)}
-    )
+    context = {
+        "alerts": queries.alerts_for_user(request.user),
+        "acknowledge_form": AcknowledgeForm(),
+    }
+    return render(request, "care/alert_list.html", context)
 
 
 @require_GET

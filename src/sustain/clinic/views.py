@@ -19,6 +19,7 @@ from sustain.care import queries as care_queries
 from sustain.care import services as care_services
 from sustain.care.enums import CourseStatus, Timepoint
 from sustain.care.forms import (
+    AcknowledgeForm,
     AddressForm,
     AllergyForm,
     AssessmentMetaForm,
@@ -38,7 +39,7 @@ from sustain.portal import services as portal_services
 from sustain.scheduling import extension
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.enums import OCCUPYING, AppointmentStatus
-from sustain.scheduling.forms import VisitForm
+from sustain.scheduling.forms import NoShowForm, VisitForm
 from sustain.scheduling.models import Appointment
 from sustain_core import course as course_rules
 from sustain_core import instruments, maintenance, medications, protocols
@@ -83,6 +84,8 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
             (a, page.doses.given.get(a.pk) if page.doses else None) for a in page.appointments
         ],
         "visit_form": VisitForm(chairs=patient.site.chairs.all()),
+        "no_show_form": NoShowForm(),
+        "acknowledge_form": AcknowledgeForm(),
         "chairs": list(patient.site.chairs.all()),
         "invite_form": InviteForm(),
         "weight_form": WeightForm(initial={"measured_on": now.astimezone(patient.site.tz).date()}),

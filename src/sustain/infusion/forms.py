@@ -4,6 +4,7 @@ from typing import Any
 from django import forms
 from django.utils.text import capfirst
 
+from sustain.accounts.forms import confirmation
 from sustain.accounts.models import Site, User
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity, EventKind, PregnancyTest
 from sustain.ledger.models import Container
@@ -156,6 +157,7 @@ class WasteForm(forms.Form):
     witness_password = forms.CharField(
         widget=forms.PasswordInput, label="Witness's password", strip=False, max_length=128
     )
+    confirm = confirmation("I confirm the remainder is wasted: this cannot be undone")
 
     def __init__(self, *args: Any, site: Site, by: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -211,3 +213,17 @@ class DischargeForm(forms.Form):
 
 class AddendumForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Addendum")
+
+
+class SignForm(forms.Form):
+    """Signing is final (addenda only afterwards): confirmed first."""
+
+    confirm = confirmation(
+        "I confirm the record is complete and correct: once signed it is not undone"
+    )
+
+
+class CosignForm(forms.Form):
+    """Co-signing locks the record: confirmed first."""
+
+    confirm = confirmation("I confirm I have reviewed the record: co-signing locks it")

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from sustain.accounts.forms import confirmation
 from sustain.ledger.enums import BusinessTime, InventoryKind, Resolution, TheftLossKind
 
 UNIT_CHOICES = [("ml", "mL"), ("mg", "mg")]
@@ -19,6 +20,7 @@ class ResolveForm(forms.Form):
     entry_seq = forms.IntegerField(
         required=False, label="The correcting entry's number, if a documentation error"
     )
+    confirm = confirmation("I confirm the discrepancy is closed: it cannot be reopened")
 
 
 class TheftLossForm(forms.Form):
@@ -45,6 +47,9 @@ class TheftLossForm(forms.Form):
     purchase_value_usd = forms.DecimalField(
         min_value=0, max_digits=10, decimal_places=2, label="Purchase value ($)"
     )
+    confirm = confirmation(
+        "I confirm the report: it closes the discrepancies chosen and starts the DEA deadlines"
+    )
 
 
 class FilingForm(forms.Form):
@@ -52,6 +57,7 @@ class FilingForm(forms.Form):
         label="When (site time)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     reference = forms.CharField(required=False, max_length=60, label="Form 106 confirmation")
+    confirm = confirmation("I confirm the date: it is recorded once and not changed")
 
 
 class InventoryForm(forms.Form):
@@ -60,3 +66,6 @@ class InventoryForm(forms.Form):
     time_of_day = forms.ChoiceField(choices=BusinessTime.choices, label="Taken at")
     taken_by = forms.CharField(max_length=150, label="Taken by (username)")
     unit = forms.ChoiceField(choices=UNIT_CHOICES)
+    confirm = confirmation(
+        "I confirm the amounts: an inventory is recorded once and a later one cannot predate it"
+    )

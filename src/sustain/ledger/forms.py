@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from sustain.accounts.forms import confirmation
 from sustain.accounts.models import User
 from sustain.ledger.models import STRENGTHS_MG_PER_ML, Container, Location, Product, Supplier
 
@@ -68,10 +69,14 @@ class ReturnForm(forms.Form):
     supplier = forms.ModelChoiceField(queryset=Supplier.objects.order_by("name"))
     reference = forms.CharField(label="Invoice or return reference", max_length=60)
     reason = forms.CharField(max_length=300)
+    confirm = confirmation(
+        "I confirm the container goes back to the supplier: this cannot be undone"
+    )
 
 
 class CorrectForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Why this entry is reversed")
+    confirm = confirmation("I confirm the entry is reversed: a correction cannot be reversed")
 
 
 class DestroyForm(forms.Form):
@@ -89,6 +94,7 @@ class DestroyForm(forms.Form):
     second_witness_password = forms.CharField(
         label="Second witness's password", widget=forms.PasswordInput, strip=False
     )
+    confirm = confirmation("I confirm these contents are destroyed: this cannot be undone")
 
     def __init__(
         self,

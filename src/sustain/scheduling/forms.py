@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from sustain.accounts.forms import confirmation
 from sustain.accounts.models import User
 from sustain.scheduling.enums import (
     CancellationReason,
@@ -89,6 +90,14 @@ class CancelForm(forms.Form):
     )
     note = forms.CharField(
         label="Note", required=False, max_length=300, help_text="Required for “Other”"
+    )
+
+
+class NoShowForm(forms.Form):
+    """A no-show stays recorded (the visit can still be moved): confirmed first."""
+
+    confirm = confirmation(
+        "I confirm the patient did not come: the no-show stays on record (the visit can be moved)"
     )
 
 

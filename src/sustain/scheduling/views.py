@@ -42,6 +42,7 @@ from sustain.scheduling.forms import (
     ChairCapabilitiesForm,
     ClosureForm,
     HolidayCountryForm,
+    NoShowForm,
     OpeningHoursForm,
     PublicHolidaysForm,
     SeriesForm,
@@ -449,12 +450,19 @@ def visit_keep_time(request: AuthenticatedRequest, appointment_id: int) -> HttpR
 @require_POST
 @login_required
 def visit_no_show(request: AuthenticatedRequest, appointment_id: int) -> HttpResponse:
+    """Record that the patient did not come, once confirmed (NoShowForm)."""
     appointment = _visit_for_change(request, appointment_id)
-    attempt(
-        request,
-        lambda: services.mark_no_show(appointment=appointment, by=request.user, now=timezone.now()),
-        success=f"Visit {appointment.number}: no-show recorded.",
-    )
+    form = NoShowForm(request.POST)
+    if not form.is_valid():
+        show_form_errors(request, form)
+    else:
+        attempt(
+            request,
+            lambda: services.mark_no_show(
+                appointment=appointment, by=request.user, now=timezone.now()
+            ),
+            success=f"Visit {appointment.number}: no-show recorded.",
+        )
     return _back(request, appointment)
 
 

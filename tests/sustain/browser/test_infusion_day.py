@@ -224,6 +224,7 @@ def test_nurse_runs_an_infusion_day_at_the_chair_on_a_tablet(
         assert "3.5 mg drawn for this visit is neither given nor wasted" in ledger.inner_text()
         page.locator("select[name=witness]").select_option(label="ada")
         page.get_by_label("Witness's password").fill(PASSWORD)
+        page.get_by_label("I confirm the remainder is wasted").check()
         assert press(page, "Waste the remainder (3.5 mg), witnessed") == (
             "Remainder wasted, witnessed."
         )
@@ -253,11 +254,13 @@ def test_nurse_runs_an_infusion_day_at_the_chair_on_a_tablet(
         advance(traveller, page, 2)
         assert discharge_with(page, **discharge) == "Discharged."
         assert "modified Aldrete 10" in page.locator("section", has_text="Signatures").inner_text()
+        page.get_by_label("I confirm the record is complete and correct").check()
         assert press(page, "Sign the record") == "Signed."
 
         prescriber = page.context.browser.new_context(viewport=TABLET).new_page()
         prescriber.goto(chair)
         sign_in(prescriber, "ada")
+        prescriber.get_by_label("I confirm I have reviewed the record").check()
         assert press(prescriber, "Co-sign (prescriber)") == "Co-signed: the record is locked."
         assert ": locked." in prescriber.locator("section", has_text="Signatures").inner_text()
         assert prescriber.locator(".bar .status").inner_text() == "Co-signed and locked"

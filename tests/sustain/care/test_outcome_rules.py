@@ -299,10 +299,24 @@ def test_a_review_task_is_raised_once_and_decided_by_a_prescriber(login, pat, ad
         "Futility review · for ada<br>" in listed
         and '<option value="extend">Extend the series' in listed
     )
-    login(ben).post(f"/alerts/{task.pk}/acknowledge/", {"note": "x", "decision": "stop"})
+    login(ben).post(
+        f"/alerts/{task.pk}/acknowledge/", {"note": "x", "decision": "stop", "confirm": "on"}
+    )
     assert Alert.objects.get(pk=task.pk).status == "open"  # the nurse's decision is refused
+    assert 'id="confirm-alert-' in page and 'id="confirm-alert-' in listed
+    unconfirmed = login(ada).post(
+        f"/alerts/{task.pk}/acknowledge/",
+        {"note": "Partial: extend", "decision": "extend"},
+        follow=True,
+    )
+    assert (
+        "I confirm: the alert is closed for good (it cannot be reopened): tick the box to "
+        "confirm this; nothing was changed"
+    ) in unconfirmed.content.decode()
+    assert Alert.objects.get(pk=task.pk).status == "open"  # closed only once confirmed
     login(ada).post(
-        f"/alerts/{task.pk}/acknowledge/", {"note": "Partial: extend", "decision": "extend"}
+        f"/alerts/{task.pk}/acknowledge/",
+        {"note": "Partial: extend", "decision": "extend", "confirm": "on"},
     )
 
     task.refresh_from_db()

@@ -366,10 +366,14 @@ def test_the_page_ends_a_stopped_infusion_wastes_with_a_witness_and_the_board_sh
         witnesses = page.context["waste_form"].fields["witness"].queryset
         assert list(witnesses) == [ada, nia]  # the site's other clinical staff
         assert "15 mg drawn for this visit is neither given nor wasted" in page.content.decode()
-        client.post(
-            f"/visits/{visit.pk}/infusion/waste/",
-            {"witness": nia.pk, "witness_password": PASSWORD},
-        )
+        waste = {"witness": nia.pk, "witness_password": PASSWORD}
+        unconfirmed = client.post(f"/visits/{visit.pk}/infusion/waste/", waste, follow=True)
+        assert (
+            "I confirm the remainder is wasted: this cannot be undone: tick the box to confirm "
+            "this; nothing was changed"
+        ) in unconfirmed.content.decode()
+        assert kinds(visit)[-1] == (EntryKind.ADMINISTER, Decimal("20"))  # nothing wasted
+        client.post(f"/visits/{visit.pk}/infusion/waste/", waste | {"confirm": "on"})
         assert (
             "Ledger open"
             not in client.get("/schedule/", {"day": f"{day:%Y-%m-%d}"}).content.decode()
@@ -380,6 +384,35 @@ def test_the_page_ends_a_stopped_infusion_wastes_with_a_witness_and_the_board_sh
         [(EntryKind.DRAW, Decimal("35")), (EntryKind.ADMINISTER, Decimal("20")),
          (EntryKind.WASTE, Decimal("15"))],
     )  # fmt: skip
+
+
+def test_the_page_signs_and_cosigns_only_once_confirmed(visit, ben, nia, ada, login):
+    """Signing and co-signing are final: without the box ticked each is refused, naming what to
+    confirm, and the record stays as it was; ticked, it is signed, then co-signed and locked."""
+    end = minutes(visit, 15 + visit.infusion_minutes)
+    story.uneventful_infusion(visit, ben, None, until=end + dt.timedelta(minutes=62))
+    record = ChairsideRecord.objects.get(appointment=visit)
+    if visit_ledger(visit).open_mg:
+        chairside.waste_remainder(
+            record=record, witness=nia, witness_password=PASSWORD, by=ben,
+            now=end + dt.timedelta(minutes=62),
+        )  # fmt: skip
+    url = f"/visits/{visit.pk}/infusion/"
+    for user, step, statement, stage in (
+        (ben, "sign", "I confirm the record is complete and correct", Stage.SIGNED),
+        (ada, "cosign", "I confirm I have reviewed the record: co-signing locks it",
+         Stage.COSIGNED),
+    ):  # fmt: skip
+        with time_machine.travel(end + dt.timedelta(minutes=65), tick=False):
+            client = login(user)
+            before = record.stage
+            page = client.post(f"{url}{step}/", follow=True).content.decode()
+            assert f"{statement}" in page and "tick the box to confirm this" in page
+            record.refresh_from_db()
+            assert record.stage == before
+            client.post(f"{url}{step}/", {"confirm": "on"})
+        record.refresh_from_db()
+        assert record.stage == stage
 
 
 def api(user, at, visit, step, body=None):

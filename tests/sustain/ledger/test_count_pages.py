@@ -204,7 +204,7 @@ def test_resolve_page_closes_as_found_with_a_recount(short, vials, safe, login, 
     url = reverse("ledger:discrepancy_resolve", args=[short.pk])
     assert login(ben).post(url, {"resolution": "found", "note": "x"}).status_code == 403
     done = login(alex).post(url, {"resolution": "found", "note": "behind the tray",
-                                  "recount": recount.pk})  # fmt: skip
+                                  "recount": recount.pk, "confirm": "on"})  # fmt: skip
     assert done.status_code == 302
     short.refresh_from_db()
     assert (short.resolution, short.recount) == ("found", recount)
@@ -212,7 +212,7 @@ def test_resolve_page_closes_as_found_with_a_recount(short, vials, safe, login, 
 
 def test_resolve_page_refusal_is_shown_and_saves_nothing(short, login, alex):
     url = reverse("ledger:discrepancy_resolve", args=[short.pk])
-    page = login(alex).post(url, {"resolution": "found", "note": "x"})
+    page = login(alex).post(url, {"resolution": "found", "note": "x", "confirm": "on"})
     assert page.status_code == 400
     assert "name the recount" in page.content.decode().lower()
     short.refresh_from_db()
@@ -225,6 +225,7 @@ def test_theft_page_reports_with_deadlines_and_filings(short, login, alex, north
         "site": north.pk, "discrepancy": [short.pk], "kind": "employee_pilferage",
         "discovered_at": "2026-11-27T17:00", "county": "Kings", "police_notified": "on",
         "police_department": "NYPD, 718-555-0177", "purchase_value_usd": "12.50",
+        "confirm": "on",
     })  # fmt: skip
     assert made.status_code == 302
     report = short.__class__.objects.get().report
@@ -235,10 +236,47 @@ def test_theft_page_reports_with_deadlines_and_filings(short, login, alex, north
     page = client.get(made.url).content.decode()
     assert "Monday 30 November 2026" in page
     filed = client.post(reverse("ledger:theft_loss_file", args=[report.pk, "notice"]),
-                        {"at": "2026-11-30T09:00"})  # fmt: skip
+                        {"at": "2026-11-30T09:00", "confirm": "on"})  # fmt: skip
     assert filed.status_code == 302
     report.refresh_from_db()
     assert report.notice_sent_at == build.at(north, MONDAY, 9)
+
+
+UNTICKED = "tick the box to confirm this; nothing was changed"
+
+
+def test_closing_reporting_and_filing_wait_for_their_confirmation(short, login, alex, north):
+    """Each is final (a closed discrepancy, a report and its DEA clock, a filing date): without
+    the box ticked it is refused, naming what to confirm, and nothing changes."""
+    client = login(alex)
+    resolve = reverse("ledger:discrepancy_resolve", args=[short.pk])
+    page = client.post(resolve, {"resolution": "documentation_error", "note": "typo"})
+    assert page.status_code == 400
+    assert "I confirm the discrepancy is closed: it cannot be reopened" in page.content.decode()
+    assert UNTICKED in page.content.decode()
+    short.refresh_from_db()
+    assert short.is_open
+
+    report = {
+        "site": north.pk, "discrepancy": [short.pk], "kind": "employee_pilferage",
+        "discovered_at": "2026-11-27T17:00", "county": "Kings", "purchase_value_usd": "12.50",
+    }  # fmt: skip
+    page = client.post(reverse("ledger:theft_loss_new"), report).content.decode()
+    assert "I confirm the report: it closes the discrepancies chosen" in page and UNTICKED in page
+    short.refresh_from_db()
+    assert short.is_open and short.report is None
+    made = client.post(reverse("ledger:theft_loss_new"), report | {"confirm": "on"})
+    assert made.status_code == 302
+    theft = short.__class__.objects.get().report
+
+    notice = reverse("ledger:theft_loss_file", args=[theft.pk, "notice"])
+    shown = client.post(notice, {"at": "2026-11-30T09:00"}, follow=True).content.decode()
+    assert "I confirm the date: it is recorded once and not changed: " + UNTICKED in shown
+    theft.refresh_from_db()
+    assert theft.notice_sent_at is None
+    client.post(notice, {"at": "2026-11-30T09:00", "confirm": "on"})
+    theft.refresh_from_db()
+    assert theft.notice_sent_at == build.at(north, MONDAY, 9)
 
 
 def test_another_sites_objects_are_404(short, login, carl):
@@ -256,7 +294,13 @@ def test_inventory_page_records_and_shows_the_next_due(vials, login, alex, north
         "site": north.pk, "kind": "initial", "taken_on": "2026-11-30", "time_of_day": "close",
         "taken_by": "alex", "unit": "ml", **{f"amount_{c.pk}": "10" for c in vials},
     }  # fmt: skip
-    done = login(alex).post(reverse("ledger:inventory_new"), form)
+    unconfirmed = login(alex).post(reverse("ledger:inventory_new"), form, follow=True)
+    assert (
+        "I confirm the amounts: an inventory is recorded once and a later one cannot predate it: "
+        "tick the box to confirm this; nothing was changed"
+    ) in unconfirmed.content.decode()
+    assert not Inventory.objects.exists()
+    done = login(alex).post(reverse("ledger:inventory_new"), form | {"confirm": "on"})
     assert done.status_code == 302
     page = login(alex).get(done.url).content.decode()
     assert "30 November 2028" in page

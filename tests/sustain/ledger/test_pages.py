@@ -195,8 +195,10 @@ def post_forms(containers, site_id, witness_id, second_id, supplier_id, location
         "adjust": (f"/ledger/containers/{container.pk}/adjust/",
                    {"change_mg": "-1", "reason": "Spilled"}),
         "return": (f"/ledger/containers/{sealed.pk}/return/",
-                   {"supplier": supplier_id, "reference": "RA-1", "reason": "Recalled"}),
-        "correct": (f"/ledger/entries/{entry.pk}/correct/", {"reason": "Wrong vial"}),
+                   {"supplier": supplier_id, "reference": "RA-1", "reason": "Recalled",
+                    "confirm": "on"}),
+        "correct": (f"/ledger/entries/{entry.pk}/correct/",
+                    {"reason": "Wrong vial", "confirm": "on"}),
         "receive": ("/ledger/stock/receive/", {
             "site": site_id, "invoice_number": "INV-7", "supplier": supplier_id,
             "product": container.lot.product_id, "lot_number": "K200",
@@ -207,7 +209,7 @@ def post_forms(containers, site_id, witness_id, second_id, supplier_id, location
             "site": site_id, "containers": [container.pk], "method": "Rx Destroyer",
             "place": "Med room", "reason": "Expired", "witness": witness_id,
             "witness_password": PASSWORD, "second_witness": second_id,
-            "second_witness_password": PASSWORD,
+            "second_witness_password": PASSWORD, "confirm": "on",
         }),
         "registration": ("/ledger/setup/registration/", {
             "site": site_id, "dea_number": "BN1234563", "registrant_name": "North Clinic PC",
@@ -297,6 +299,29 @@ def test_bad_input_is_shown_on_the_page_and_nothing_is_saved(
     assert response.status_code == 400
     assert message in response.content.decode()
     assert saved() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "statement"),
+    [
+        ("return", "I confirm the container goes back to the supplier: this cannot be undone"),
+        ("correct", "I confirm the entry is reversed: a correction cannot be reversed"),
+        ("destroy", "I confirm these contents are destroyed: this cannot be undone"),
+    ],
+)
+def test_an_irreversible_form_waits_for_its_confirmation(name, statement, forms, login, alex):
+    """Unticked: refused on the page, naming what to confirm, nothing saved; ticked: done."""
+    url, data = forms[name]
+    client = login(alex)
+    before = saved()
+    with time_machine.travel(AT_VISIT, tick=False):
+        refused = client.post(url, {k: v for k, v in data.items() if k != "confirm"})
+        assert refused.status_code == 400
+        page = refused.content.decode()
+        assert statement in page and "tick the box to confirm this; nothing was changed" in page
+        assert saved() == before
+        assert client.post(url, data).status_code == 302
+    assert saved() != before
 
 
 def test_a_refused_return_is_shown_on_the_container_page(forms, login, alex, ben, vials):

@@ -8,6 +8,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -361,6 +362,23 @@ def test_signing_the_review_is_confirmed_first(login, north, ada, ben, sam):
     client.post(f"/patients/{patient.pk}/review/", {"option": "0", "notes": "Good", "confirm": "1"})
     course.refresh_from_db()
     assert (course.status, course.reviews.count()) == ("maintenance", 1)
+
+
+def test_a_no_show_is_confirmed_first(login, visits, sam, pat):
+    first = visits[0]
+    with time_machine.travel(first.starts_at + dt.timedelta(minutes=20), tick=False):
+        client = login(sam)
+        assert 'id="confirm-no-show-' in client.get(f"/patients/{pat.pk}/").content.decode()
+        unconfirmed = client.post(f"/visits/{first.pk}/no-show/", follow=True)
+        assert messages_of(unconfirmed) == [
+            "I confirm the patient did not come: the no-show stays on record (the visit can be "
+            "moved): tick the box to confirm this; nothing was changed"
+        ]
+        first.refresh_from_db()
+        assert first.status == "booked"
+        client.post(f"/visits/{first.pk}/no-show/", {"confirm": "on"})
+    first.refresh_from_db()
+    assert first.status == "no_show"
 
 
 def test_cancelled_visits_add_no_query_to_the_patient_page(login, visits, sam, pat):
