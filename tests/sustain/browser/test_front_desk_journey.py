@@ -133,7 +133,10 @@ def test_front_desk_and_administrator_journey(live_server, north, ada, ben, sam,
             page.evaluate("document.documentElement.scrollWidth"),
         )
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"journey-{len(seen):02}-{width}.png", full_page=True)
+        slug = re.sub(r"\W+", "-", name).strip("-")
+        page.screenshot(
+            path=SCREENSHOTS / f"journey-{len(seen):02}-{slug}-{width}.png", full_page=True
+        )
 
     def follow(page: "Page", link: "Locator", name: str) -> None:
         with page.expect_navigation():
