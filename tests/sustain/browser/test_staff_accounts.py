@@ -10,6 +10,7 @@ import pytest
 from tests.sustain.browser.test_infusion_day import serious_accessibility_violations
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
 from tests.sustain.conftest import make_user
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,10 +21,7 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 - a test user's
 
 
 def sign_in(page, username: str, password: str = PASSWORD) -> None:
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    sign_in_page(page, username, password)
 
 
 @needs_chromium
