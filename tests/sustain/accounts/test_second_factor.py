@@ -41,10 +41,12 @@ def pending_code(user) -> str:
 
 def test_a_password_alone_reaches_no_page_until_enrolment(db, ben, pat):
     client = with_password(ben)
-    for path in (f"/patients/{pat.pk}/", "/schedule/", "/api/v1/patients"):
+    for path in (f"/patients/{pat.pk}/", "/schedule/", "/accounts/outbox/"):
         response = client.get(path)
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/second-factor/enrol/?next=")
+    assert client.get("/api/v1/ledger/balance").status_code == 401  # the API refuses, as ever
+    assert client.get("/api/v1/openapi.json").status_code == 404
     page = client.get("/accounts/second-factor/enrol/")
     html = page.content.decode()
     assert page.status_code == 200
