@@ -8,7 +8,7 @@ asks for a code. A code works once: django-otp's TOTP device refuses a time step
 and a recovery code is deleted when it is used; it also slows down repeated wrong codes.
 
 The status (`second_factor`) is read from the confirmed devices themselves, so it can never
-disagree with them. An administrator's reset (`reset_second_factor`) deletes the devices: the
+disagree with them. An administrator's reset (users.reset_second_factor) deletes the devices: the
 person's sessions that passed with them end at their next request (the middleware signs them
 out), and their next sign-in asks them to enrol again. Enrolment, wrong codes and resets are
 audited.
