@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.security import SessionAuth
 
+from sustain.accounts import mfa
 from sustain.accounts.idempotency import KeyReused
 from sustain.infusion import api as infusion_api
 from sustain.infusion.services import StepRefused
@@ -23,11 +24,12 @@ from sustain_core.errors import ClinicalValueError, LedgerRefused
 
 
 class StaffSession(SessionAuth):
-    """Django's session, for staff with a role only: deny by default (401 otherwise)."""
+    """Django's session past the second factor, for staff with a role only: deny by default
+    (401 otherwise)."""
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
-        return user if user is not None and user.groups.exists() else None
+        return user if user is not None and mfa.passed(user) and user.groups.exists() else None
 
 
 def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -35,7 +37,8 @@ def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not (request.user.is_authenticated and request.user.groups.exists()):
+        user = request.user
+        if not (user.is_authenticated and mfa.passed(user) and user.groups.exists()):
             raise Http404("Not found.")
         return view(request, *args, **kwargs)
 

@@ -97,6 +97,9 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "sustain.accounts",
     "sustain.care",
     "sustain.scheduling",
@@ -113,6 +116,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "sustain.accounts.middleware.SecondFactorMiddleware",  # right after OTPMiddleware
     "sustain.accounts.middleware.SessionLifetimeMiddleware",
     "sustain.accounts.middleware.SiteTimeZoneMiddleware",
     "sustain.accounts.middleware.SecurityHeadersMiddleware",
@@ -143,6 +148,16 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "care:patient_list"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Every staff sign-in asks for a second factor (sustain.accounts.mfa). `make demo` alone turns it
+# off, so its users sign in with the printed password; refused outside debug, like the dev key.
+OTP_TOTP_ISSUER = "Sustain"
+SUSTAIN_DEMO_WITHOUT_SECOND_FACTOR = env_bool("SUSTAIN_DEMO_WITHOUT_SECOND_FACTOR", False)
+if not DEBUG and SUSTAIN_DEMO_WITHOUT_SECOND_FACTOR:
+    raise ImproperlyConfigured(
+        "SUSTAIN_DEMO_WITHOUT_SECOND_FACTOR is for the demo only: it is refused when "
+        "SUSTAIN_DEBUG=0."
+    )
 
 # Argon2id first (ASVS 11.4.2); the others only verify legacy hashes.
 PASSWORD_HASHERS = [

@@ -17,6 +17,7 @@ from sustain.care.models import Patient
 from sustain.ledger.models import Container
 from sustain.scheduling.models import Chair, OpeningHours
 from tests.sustain import clinic_builders
+from tests.sustain.second_factor import signed_in
 
 TODAY = dt.date(2026, 11, 23)  # a Monday
 
@@ -125,7 +126,7 @@ def stocked(north: Site, alex: User) -> list[Container]:
 def login() -> Callable[[User], Client]:
     def _login(user: User) -> Client:
         client = Client()
-        client.force_login(user)
+        signed_in(user, client)
         return client
 
     return _login

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from sustain.care import services
 from sustain.scheduling.models import Appointment, Chair
+from tests.sustain.second_factor import signed_in
 
 pytestmark = pytest.mark.api
 
@@ -80,7 +81,7 @@ def test_refusals_share_one_error_shape(login, sam, ben, carl, north, enrolled):
 
 def test_csrf_is_enforced_for_session_clients(sam, enrolled):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(sam)
+    signed_in(sam, client)
     assert post(client, enrolled, {"first_day": "2026-11-30"}).status_code == 403
 
 

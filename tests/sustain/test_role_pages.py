@@ -353,6 +353,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "accounts:staff_invite",
     "accounts:staff_reactivate",
     "accounts:staff_reset_password",
+    "accounts:staff_reset_second_factor",
     "accounts:staff_roles",
     "api:book_series",
     "api:chairside_addendum",
@@ -440,6 +441,8 @@ PATIENTS_PAGES = {  # no staff session: the patient's own pages (test_access, po
     "accounts:set_password", "accounts:set_password_done",
 }  # fmt: skip
 PROVIDER_CALLBACKS = {"accounts:sms_status"}  # the SMS provider's signed reports (test_notify)
+# The second factor after the password, for every role (accounts/test_second_factor.py)
+SIGN_IN_STEPS = {"accounts:second_factor_enrol", "accounts:second_factor_verify"}
 
 
 def url_names() -> dict[str, str]:
@@ -459,7 +462,7 @@ def url_names() -> dict[str, str]:
 
 def test_every_url_pattern_is_in_the_table():
     in_table = {page.name for page in PAGES.values()} | ACTIONS | BACK_TO_PAGE | PATIENTS_PAGES
-    in_table |= PROVIDER_CALLBACKS
+    in_table |= PROVIDER_CALLBACKS | SIGN_IN_STEPS
     assert sorted(url_names()) == sorted(in_table)
     assert not ACTIONS & PATIENTS_PAGES
     assert not {page.name for page in PAGES.values()} & (ACTIONS | PATIENTS_PAGES)

@@ -57,3 +57,13 @@ class SiteDetailsForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         zones = sorted(zoneinfo.available_timezones())
         self.fields["timezone"].choices = [(zone, zone) for zone in zones]  # type: ignore[attr-defined]
+
+
+class CodeForm(forms.Form):
+    token = forms.CharField(
+        label="Code",
+        max_length=16,
+        strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="The 6 digits your authenticator app shows now, or one of your recovery codes.",
+    )

@@ -2,14 +2,17 @@ import datetime as dt
 import uuid
 import zoneinfo
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
 
-from sustain.accounts import context
+from sustain.accounts import context, mfa
 from sustain.accounts.access import sites_for_user
 from sustain.accounts.models import User
 
@@ -59,6 +62,39 @@ class SessionLifetimeMiddleware:
                 logout(request)
                 return redirect(settings.LOGIN_URL)
         return self.get_response(request)
+
+
+class SecondFactorMiddleware:
+    """A signed-in person who has not passed the second factor (sustain.accounts.mfa) sees only
+    the enrol, verify and sign-out pages: everything else sends them to enrol (no device yet) or
+    to type a code. A session that passed with a device since reset ends here (SEC-05, SEC-07).
+    Off only in the demo (mfa.passed)."""
+
+    OPEN = ("accounts:second_factor_enrol", "accounts:second_factor_verify", "accounts:logout")
+    API = "/api/"  # answers 401 in its own error shape (sustain.api.StaffSession checks too)
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Read before request.user: django-otp's lazy check of the user drops the session's
+        # device id once that device is gone. It comes right after OTPMiddleware for that.
+        passed_with = request.session.get(DEVICE_ID_SESSION_KEY)
+        user = request.user
+        if not user.is_authenticated or mfa.passed(user):
+            return self.get_response(request)
+        if passed_with:  # it passed with a device since reset: the session ends
+            logout(request)
+            return redirect(settings.LOGIN_URL)
+        open_paths = {reverse(name) for name in self.OPEN}
+        if request.path in open_paths or request.path.startswith(self.API):
+            return self.get_response(request)
+        page = (
+            "accounts:second_factor_verify"
+            if mfa.enrolled_device(user) is not None
+            else "accounts:second_factor_enrol"
+        )
+        return redirect(f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}")
 
 
 class SecurityHeadersMiddleware:

@@ -1,15 +1,19 @@
 """The staff accounts pages (clinic administrators; sustain.accounts.users) and the public
 set-password page that an invitation or a reset links to."""
 
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sustain.accounts import users
+from sustain.accounts import mfa, users
 from sustain.accounts.access import (
     AuthenticatedRequest,
     chosen_site,
@@ -19,7 +23,7 @@ from sustain.accounts.access import (
 )
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
-from sustain.accounts.forms import InviteForm, RolesForm
+from sustain.accounts.forms import CodeForm, InviteForm, RolesForm
 from sustain.accounts.landing import landing_url
 from sustain.accounts.mfa import second_factor
 from sustain.accounts.models import Site, User
@@ -49,6 +53,61 @@ class SetPasswordDoneView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/set_password_done.html"
 
 
+def _next_page(request: AuthenticatedRequest) -> str:
+    """Where the person was going before the second factor (a page of this site), else their
+    landing page."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return landing_url(request.user) or reverse(settings.LOGIN_REDIRECT_URL)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def second_factor_enrol(request: AuthenticatedRequest) -> HttpResponse:
+    """Enrol an authenticator app at the first sign-in (SecondFactorMiddleware sends the
+    person here): its key as a QR code and as text; a code from it confirms, and the ten
+    recovery codes are shown once."""
+    if mfa.enrolled_device(request.user) is not None:
+        verify = reverse("accounts:second_factor_verify")
+        return redirect(f"{verify}?{urlencode({'next': _next_page(request)})}")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = attempt(
+            request, lambda: mfa.enrol(request, request.user, form.cleaned_data["token"]), form=form
+        )
+        if codes is not None:
+            shown = {"codes": codes, "next": _next_page(request)}
+            return render(request, "accounts/recovery_codes.html", shown)
+    device = mfa.pending_device(request.user)
+    context: dict[str, object] = {
+        "form": form,
+        "qr": mfa.qr_svg(device),
+        "secret": mfa.secret_of(device),
+        "next": _next_page(request),
+    }
+    status = 400 if form.errors else 200
+    return render(request, "accounts/second_factor_enrol.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def second_factor_verify(request: AuthenticatedRequest) -> HttpResponse:
+    """Every sign-in after the password: a code from the app or a recovery code."""
+    if mfa.passed(request.user):
+        return redirect(_next_page(request))
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        token = form.cleaned_data["token"]
+        if attempt(request, lambda: mfa.verify(request, request.user, token), form=form):
+            return redirect(_next_page(request))
+    context = {"form": form, "next": _next_page(request)}
+    status = 400 if form.errors else 200
+    return render(request, "accounts/second_factor_verify.html", context, status=status)
+
+
 def _staff_url(site: Site) -> str:
     return f"{reverse('accounts:staff')}?site={site.pk}"
 
@@ -70,13 +129,14 @@ def _staff_page(
     invite_form: InviteForm | None = None,
 ) -> HttpResponse:
     accounts = list(users.staff_of_site(site))
+    factors = mfa.second_factors(accounts)
     record_event(
         actor=request.user, action=AuditAction.READ, category=DataCategory.STAFF, site=site
     )
     context = {
         "site": site,
         "sites": sites,
-        "accounts": [(account, second_factor(account)) for account in accounts],
+        "accounts": [(account, factors[account.pk]) for account in accounts],
         "invite_form": invite_form
         or InviteForm(sites=sites_for_user(request.user), initial={"site": site}),
         "can_invite": request.user.has_perm(users.INVITE),
@@ -125,6 +185,7 @@ def _account_page(
         "account_sites": account_sites,
         "tz": account_sites[0].tz if account_sites else None,
         "second_factor": second_factor(account),
+        "enrolled": mfa.enrolled_device(account) is not None,
         "roles_form": roles_form or RolesForm(initial={"roles": account.roles}),
         "can_manage": request.user.has_perm(users.MANAGE),
         "is_self": account.pk == request.user.pk,
@@ -207,6 +268,22 @@ def staff_reset_password(request: AuthenticatedRequest, user_id: int) -> HttpRes
         success=(
             f"{users.name_of(account)}'s password no longer works; a set-password link is in "
             f"the outbox for {account.email}."
+        ),
+    )
+    return _back(account)
+
+
+@require_POST
+@login_required
+def staff_reset_second_factor(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    require_permission(request.user, users.MANAGE, category=DataCategory.STAFF)
+    account = get_account_for_user(request.user, user_id)
+    attempt(
+        request,
+        lambda: users.reset_second_factor(user=account, by=request.user),
+        success=(
+            f"{users.name_of(account)}'s second factor is removed and their sessions end; they "
+            "enrol a new one at their next sign-in."
         ),
     )
     return _back(account)

@@ -7,6 +7,8 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", staff_views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("second-factor/", staff_views.second_factor_verify, name="second_factor_verify"),
+    path("second-factor/enrol/", staff_views.second_factor_enrol, name="second_factor_enrol"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
     path("outbox/", views.outbox, name="outbox"),
@@ -23,6 +25,11 @@ urlpatterns = [
         "staff/<int:user_id>/reset-password/",
         staff_views.staff_reset_password,
         name="staff_reset_password",
+    ),
+    path(
+        "staff/<int:user_id>/reset-second-factor/",
+        staff_views.staff_reset_second_factor,
+        name="staff_reset_second_factor",
     ),
     # Public: the link in an invitation or a reset is the credential (its token works once).
     path(

@@ -1,5 +1,5 @@
 """Staff accounts, run by a clinic administrator from the browser (issue 13, item 2): invite,
-deactivate and reactivate, reset a password, change roles.
+deactivate and reactivate, reset a password or the second factor, change roles.
 
 An administrator manages only the staff of their own sites: an account they may change works
 only at sites they belong to (a person who also works at another site is changed by an
@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from sustain.accounts import notify
+from sustain.accounts import mfa, notify
 from sustain.accounts.access import sites_for_user, users_with_perm
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, Channel, DataCategory, Role
@@ -315,5 +315,25 @@ def change_roles(*, user: User, roles: set[str], by: User) -> User:
     record_event(
         actor=by, action=AuditAction.UPDATE, category=DataCategory.STAFF, site=site, obj=user,
         reason=f"roles {'+'.join(wanted)}"[:40],
+    )  # fmt: skip
+    return user
+
+
+@transaction.atomic
+def reset_second_factor(*, user: User, by: User) -> User:
+    """Delete `user`'s second factor (sustain.accounts.mfa): their next sign-in asks them to
+    enrol again, and their sessions that passed with the old one end at their next request.
+    Refused for oneself (another clinic administrator can) and for someone not enrolled."""
+    site = _check_manages(by, user)
+    if user.pk == by.pk:
+        raise ClinicalValueError(
+            "user", "you cannot reset your own second factor: another clinic administrator can"
+        )
+    if mfa.enrolled_device(user) is None:
+        raise ClinicalValueError("user", f"{name_of(user)} has no second factor to reset")
+    mfa.remove_devices(user)
+    record_event(
+        actor=by, action=AuditAction.DELETE, category=DataCategory.STAFF, site=site, obj=user,
+        reason="second factor reset",
     )  # fmt: skip
     return user

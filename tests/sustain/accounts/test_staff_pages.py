@@ -2,6 +2,7 @@
 and the 403 page inside the layout (issue 13, item 2)."""
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from sustain.accounts.models import AuditEvent, Membership, OutboxMessage, User
 from tests.sustain.conftest import make_user
+from tests.sustain.second_factor import code_for, enrolled
 
 pytestmark = pytest.mark.api
 
@@ -28,11 +30,8 @@ def test_the_staff_page_lists_the_sites_staff(login, alex, ada, ben, carl):
     html = response.content.decode()
     rows = {a.username: factor for a, factor in response.context["accounts"]}
     assert response.status_code == 200
-    assert rows == {
-        "ada": "not available yet",
-        "alex": "not available yet",
-        "ben": "not available yet",
-    }
+    assert rows["alex"].startswith("enrolled ")  # the login fixture enrols
+    assert rows["ada"] == rows["ben"] == "not enrolled: they enrol at their next sign-in"
     assert "deactivated" in html and "Infusion nurse" in html
     assert "carl" not in html  # South's staff
     assert AuditEvent.objects.filter(actor=alex, category="staff", action="read").exists()
@@ -153,9 +152,14 @@ def test_each_role_lands_on_its_page_after_signing_in(db, request, user, landing
     person = request.getfixturevalue(user)
     person.set_password(PASSWORD)
     person.save()
+    device = enrolled(person)
     client = Client()
     response = client.post("/accounts/login/", {"username": person.username, "password": PASSWORD})
     assert (response.status_code, response["Location"]) == (302, landing)
+    asked = client.get(landing)
+    assert asked["Location"] == f"/accounts/second-factor/?{urlencode({'next': landing})}"
+    passed = client.post(asked["Location"], {"token": code_for(device)})
+    assert (passed.status_code, passed["Location"]) == (302, landing)
     assert client.get(landing).status_code == 200
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from sustain.scheduling.models import Appointment
 from tests.sustain import clinic_builders as build
 from tests.sustain.browser.test_patient_page import chromium_page, needs_chromium
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,10 +25,7 @@ SIZES = [(1100, 1400), (390, 844)]  # a desk, a phone
 
 
 def sign_in(page, username: str) -> None:
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    sign_in_page(page, username)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from django.test import Client
 
 from tests.sustain.browser.test_infusion_day import serious_accessibility_violations
 from tests.sustain.browser.test_patient_page import chromium_page, needs_chromium
+from tests.sustain.second_factor import signed_in
 from tests.sustain.test_role_pages import OK, PAGES, ROLES, STATUS, _build_clinic
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def test_every_staff_page_fits_a_phone_and_passes_axe(live_server):
     sessions = {}
     for role in STAFF_ROLES:
         client = Client()
-        client.force_login(clinic.users[role])
+        signed_in(clinic.users[role], client)
         sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
     problems: dict[str, list[str]] = {}
     checked: set[str] = set()

@@ -27,6 +27,7 @@ from tests.sustain.clinic_builders import (
     ready_for_series,
     register,
 )
+from tests.sustain.second_factor import sign_in_page
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -77,10 +78,7 @@ def mid_series_visit(north: Site, *, ada: User, ben: User, sam: User) -> Appoint
 
 
 def sign_in(page: "Page", username: str) -> None:
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    sign_in_page(page, username)
 
 
 def press(page: "Page", button: str) -> str:

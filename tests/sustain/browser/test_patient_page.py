@@ -23,6 +23,7 @@ from sustain.care.protocol_versions import protocol_for
 from sustain.clinic import story
 from sustain.scheduling import services as scheduling
 from sustain_core.protocols import split_sources
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -107,9 +108,7 @@ def test_nurse_signs_in_and_sees_series_chart_and_dose(live_server, ada, ben, sa
 
     with chromium_page() as page:
         page.goto(f"{live_server.url}/patients/{pat.pk}/")
-        page.fill("#id_username", "ben")
-        page.fill("#id_password", "correct horse battery staple")
-        page.click("button[type=submit]")
+        sign_in_page(page, "ben")
 
         page.wait_for_selector("h1:has-text('Quinn, Pat')")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -147,9 +146,7 @@ def test_a_present_absolute_contraindication_blocks_induction_in_the_browser(
 
     with chromium_page() as page:
         page.goto(f"{live_server.url}/patients/{pat.pk}/")
-        page.fill("#id_username", "ada")
-        page.fill("#id_password", "correct horse battery staple")
-        page.click("button[type=submit]")
+        sign_in_page(page, "ada")
         page.get_by_text("Contraindication screen", exact=True).click()
         for fieldset in page.locator("fieldset.item").all():
             present = pregnancy in fieldset.locator("legend").inner_text()

@@ -13,6 +13,7 @@ from sustain.care.models import ClinicProtocol
 from sustain_core import protocols
 from tests.sustain.browser.test_infusion_day import serious_accessibility_violations
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,9 +25,7 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 - a test user's
 
 def sign_in(page, url: str, username: str) -> None:
     page.goto(url)
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in_page(page, username)
 
 
 @needs_chromium

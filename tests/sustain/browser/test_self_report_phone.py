@@ -8,6 +8,7 @@ from django.utils import timezone
 from sustain.accounts.models import OutboxMessage
 from sustain.portal import services as portal
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -47,9 +48,7 @@ def test_patient_answers_on_a_phone_and_the_nurse_sees_scores_and_alert(
         assert "already been used" in phone.locator("main").inner_text()
 
         phone.goto(f"{live_server.url}/patients/{pat.pk}/")
-        phone.fill("#id_username", "ben")
-        phone.fill("#id_password", "correct horse battery staple")
-        phone.click("button[type=submit]")
+        sign_in_page(phone, "ben")
         phone.wait_for_selector("h1:has-text('Quinn, Pat')")
         measures = phone.locator("section.measure")
         assert measures.count() == 2

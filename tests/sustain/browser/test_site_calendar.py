@@ -13,6 +13,7 @@ from django.utils import timezone
 from sustain.care import services as care
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
 from tests.sustain.conftest import make_user
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,9 +47,7 @@ def test_administrator_closes_the_holidays_and_the_series_skips_them(
 
     with chromium_page(width=width) as page:
         page.goto(f"{live_server.url}/schedule/calendar/")
-        page.fill("#id_username", "alex")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        sign_in_page(page, "alex")
         for weekday in (5, 6):  # open every day: only the closures keep a visit off a day
             page.fill(f"#id_opens_{weekday}", "08:00")
             page.fill(f"#id_closes_{weekday}", "18:00")

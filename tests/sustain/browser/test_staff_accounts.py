@@ -1,15 +1,19 @@
 """Issue 13, item 2 in a real browser, at desk and at phone size: a clinic administrator adds a
 user with a role; the new nurse chooses a password from the invitation's link, signs in and
 lands on the day board; the auditor lands on the audit page, and a page refused to them keeps
-the navigation and the sign-out."""
+the navigation and the sign-out. The new nurse enrols her second factor at that first sign-in
+(issue 14)."""
 
+import base64
 import re
 
 import pytest
+from django_otp.oath import totp
 
 from tests.sustain.browser.test_infusion_day import serious_accessibility_violations
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
 from tests.sustain.conftest import make_user
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,10 +24,7 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 - a test user's
 
 
 def sign_in(page, username: str, password: str = PASSWORD) -> None:
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    sign_in_page(page, username, password)
 
 
 @needs_chromium
@@ -73,7 +74,22 @@ def test_administrator_adds_a_nurse_who_sets_a_password_and_lands_on_the_day(
             page.click("button:text-is('Save the password')")
         page.get_by_role("link", name="Sign in").click()
         page.wait_for_load_state()
-        sign_in(page, "dana", "a brand new passphrase")
+        # Her first sign-in: the password, then she enrols an authenticator app with the key
+        # the page shows (typed in, as an app would be given it) and sees ten recovery codes.
+        page.fill("#id_username", "dana")
+        page.fill("#id_password", "a brand new passphrase")
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        enrol_wide = page.evaluate("document.documentElement.scrollWidth")
+        enrol_violations = serious_accessibility_violations(page)
+        secret = page.locator("#otp-secret").inner_text()
+        key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+        page.fill("#id_token", f"{totp(key):06d}")
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
+        recovery_codes = page.locator("ul.recovery-codes li").count()
+        with page.expect_navigation():
+            page.get_by_role("link", name="I have kept them: continue").click()
         nurse_lands = page.url
         page.click("button:text-is('Sign out')")
         page.wait_for_load_state()
@@ -86,6 +102,7 @@ def test_administrator_adds_a_nurse_who_sets_a_password_and_lands_on_the_day(
     assert "is invited" in listed and "Dana Reyes" in listed and "Infusion nurse" in listed
     assert wide <= width  # no sideways scrolling, at the desk or on a phone
     assert violations == []
+    assert (enrol_wide <= width, enrol_violations, recovery_codes) == (True, [], 10)
     assert nurse_lands == f"{live_server.url}/schedule/"
     assert auditor_lands == f"{live_server.url}/accounts/audit/"
     assert "Not allowed" in refused and "Sign out" in refused and ">Audit</a>" in refused

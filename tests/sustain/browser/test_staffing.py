@@ -14,6 +14,7 @@ from sustain.scheduling.models import Appointment
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
 from tests.sustain.conftest import make_user
 from tests.sustain.scheduling.test_staffing import put_on_shift
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -55,9 +56,7 @@ def test_scheduler_staffs_a_day_and_books_two_series_that_share_the_nurse(
 
     with chromium_page(width=1300) as page:
         page.goto(f"{live_server.url}/schedule/staff/?week={monday:%Y-%m-%d}")
-        page.fill("#id_username", "sam")
-        page.fill("#id_password", "correct horse battery staple")
-        page.click("button[type=submit]")
+        sign_in_page(page, "sam")
         for person, role in ((ben, "nurse"), (ada, "prescriber")):
             page.select_option("#id_staff", str(person.pk))
             page.select_option("#id_role", role)

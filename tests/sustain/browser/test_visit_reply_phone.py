@@ -14,6 +14,7 @@ from sustain.scheduling.reminders import send_due_reminders
 from tests.sustain.browser.test_infusion_day import serious_accessibility_violations
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
 from tests.sustain.scheduling.test_visit_replies import book
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -54,9 +55,7 @@ def test_patient_asks_to_change_a_visit_on_a_phone(live_server, settings, pat, a
 
         day = (now + dt.timedelta(hours=30)).astimezone(pat.site.tz).date()
         phone.goto(f"{live_server.url}/schedule/?day={day:%Y-%m-%d}")
-        phone.fill("#id_username", "sam")
-        phone.fill("#id_password", "correct horse battery staple")
-        phone.click("button[type=submit]")
+        sign_in_page(phone, "sam")
         requests = phone.locator("section[aria-labelledby=change-requests]")
         assert "“Afternoons are better”" in requests.inner_text()
         requests.get_by_role("button", name="Keep this time").click()

@@ -12,6 +12,7 @@ from sustain.care import services as care
 from sustain.scheduling import services as scheduling
 from tests.sustain.browser.test_infusion_day import serious_accessibility_violations
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
+from tests.sustain.second_factor import sign_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,9 +52,7 @@ def test_scheduler_cancels_rebooks_and_previews_a_move(live_server, north, ada, 
 
     with chromium_page(width=width) as page:
         page.goto(f"{live_server.url}/patients/{pat.pk}/")
-        page.fill("#id_username", "sam")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        sign_in_page(page, "sam")
         row = page.locator("tbody tr").filter(has_text=f"{third:%Y-%m-%d %H:%M}")
         row.locator("summary").click()
         row.get_by_role("link", name="Cancel visit…").click()

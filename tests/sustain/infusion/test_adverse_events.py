@@ -21,6 +21,7 @@ from sustain.infusion import services as infusion
 from sustain.infusion.models import AdverseEvent, InfusionRecord
 from sustain.scheduling.models import Appointment
 from sustain_core.errors import ClinicalValueError
+from tests.sustain.second_factor import signed_in
 
 pytestmark = pytest.mark.db
 
@@ -119,7 +120,7 @@ def test_the_api_refuses_then_records(given, ben):
     url = f"/api/v1/visits/{visit.pk}/infusion/adverse-events"
     with time_machine.travel(visit.starts_at + dt.timedelta(minutes=60), tick=False):
         client = Client()
-        client.force_login(ben)
+        signed_in(ben, client)
         before = saved()
         refused = client.post(
             url, json.dumps({"kind": "hypertension", "severity": "severe"}),
@@ -142,7 +143,7 @@ def test_an_unknown_kind_is_refused_by_the_api(given, ben):
     visit = given.appointment
     with time_machine.travel(visit.starts_at + dt.timedelta(minutes=60), tick=False):
         client = Client()
-        client.force_login(ben)
+        signed_in(ben, client)
         refused = client.post(
             f"/api/v1/visits/{visit.pk}/infusion/adverse-events",
             json.dumps({"kind": "hiccups", "severity": "mild"}), content_type="application/json",

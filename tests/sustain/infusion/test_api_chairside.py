@@ -34,6 +34,7 @@ from sustain.ledger.models import ContainerBalance, LedgerEntry
 from sustain.scheduling.models import Appointment
 from tests.sustain import clinic_builders as build
 from tests.sustain.conftest import make_user
+from tests.sustain.second_factor import signed_in
 
 pytestmark = pytest.mark.api
 
@@ -92,7 +93,7 @@ def call(
     path = URL.format(id=visit.pk) + (f"/{step}" if step else "")
     with time_machine.travel(at, tick=False):
         client = Client()
-        client.force_login(user)
+        signed_in(user, client)
         if not step:
             return client.get(path)
         if isinstance(body, dict) and body.get("container_id") == "vial":

@@ -19,6 +19,7 @@ from sustain.infusion.models import InfusionRecord
 from sustain.infusion.services import StepRefused
 from sustain_core.protocols import split_sources
 from tests.sustain import clinic_builders as build
+from tests.sustain.second_factor import signed_in
 
 pytestmark = pytest.mark.db
 
@@ -67,7 +68,7 @@ def test_a_later_screen_with_an_absolute_item_blocks_the_next_infusion(visits, a
     assert refused.value.message == message
     with time_machine.travel(start, tick=False):
         client = Client()
-        client.force_login(ben)
+        signed_in(ben, client)
         api = client.post(
             f"/api/v1/visits/{second.pk}/infusion/start",
             json.dumps(START | {"container_id": build.vial(second.site).pk}),

@@ -18,6 +18,7 @@ from sustain.infusion.models import ChairsideRecord, InfusionRecord, LastDose
 from sustain.infusion.services import StepRefused
 from sustain_core.errors import ClinicalValueError
 from tests.sustain import clinic_builders as build
+from tests.sustain.second_factor import signed_in
 
 pytestmark = pytest.mark.db
 
@@ -217,7 +218,7 @@ def test_a_scheduler_is_refused_the_page_step(login, visits, ben, sam, lorazepam
 def api(user, visit, when, body):
     with time_machine.travel(when, tick=False):
         client = Client()
-        client.force_login(user)
+        signed_in(user, client)
         return client.post(
             f"/api/v1/visits/{visit.pk}/infusion/last-doses", json.dumps(body),
             content_type="application/json",
@@ -229,7 +230,7 @@ def test_the_api_records_the_last_dose_and_answers_the_state(visits, ben, loraze
     story.check_in_and_ready(visit, ben, at=visit.starts_at)
     with time_machine.travel(at(visit, 6), tick=False):
         client = Client()
-        client.force_login(ben)
+        signed_in(ben, client)
         before = client.get(f"/api/v1/visits/{visit.pk}/infusion").json()
     assert [f["item"] for f in before["gate"]] == ["last_doses"]
     assert [(m["name"], m["last_dose_at"]) for m in before["interacting_medications"]] == [

@@ -27,6 +27,7 @@ from sustain.scheduling.models import Appointment
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from tests.sustain import clinic_builders as build
 from tests.sustain.conftest import make_user
+from tests.sustain.second_factor import signed_in
 
 pytestmark = pytest.mark.db
 
@@ -418,7 +419,7 @@ def test_the_page_signs_and_cosigns_only_once_confirmed(visit, ben, nia, ada, lo
 def api(user, at, visit, step, body=None):
     with time_machine.travel(at, tick=False):
         client = Client()
-        client.force_login(user)
+        signed_in(user, client)
         return client.post(
             f"/api/v1/visits/{visit.pk}/infusion/{step}",
             "" if body is None else json.dumps(body), content_type="application/json",
