@@ -24,6 +24,7 @@ from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import SeriesHold
 from sustain_core.errors import ClinicalValueError
 from tests.sustain import clinic_builders as build
+from tests.sustain.second_factor import SECOND_FACTOR
 
 pytestmark = pytest.mark.api
 
@@ -43,9 +44,6 @@ RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 # Two more with issue 13's pagination: the matching patients counted, then the page's found
 # (only they are read with their course and alerts).
 PATIENT_LIST = 17
-# One more on every page with issue 14: django-otp's middleware reads the device the session
-# passed the second factor with (sustain.accounts.mfa).
-SECOND_FACTOR = 1
 # The patient page's chart facts (issue 13): one more for every role, the corrections of the
 # details; two more for the clinical roles, the allergies and the consents' corrections.
 PATIENT_PAGE = {"prescriber": 47, "nurse": 45, "scheduler": 25}
