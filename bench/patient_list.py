@@ -29,9 +29,8 @@ django.setup()
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from run import timed  # noqa: E402 - bench/run.py's timer
+from run import signed_in, timed  # noqa: E402 - bench/run.py's sign-in and timer
 
 from sustain.accounts.models import Membership, Site, User  # noqa: E402
 from sustain.care.models import MrnSequence, Patient  # noqa: E402
@@ -78,8 +77,7 @@ def clinic() -> User:
 
 def main() -> None:
     nurse = clinic()
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(nurse)
+    client = signed_in(nurse)
     one = Patient.objects.order_by("pk")[5000]
     name_pair = f"{one.given_name[1:4]} {one.family_name[:5]}".lower()
     requests = [
