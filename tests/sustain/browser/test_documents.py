@@ -13,19 +13,15 @@ from django.utils import timezone
 from sustain.scheduling.models import Appointment
 from tests.sustain import clinic_builders as build
 from tests.sustain.browser.test_patient_page import chromium_page, needs_chromium
-from tests.sustain.second_factor import sign_in_page
+from tests.sustain.second_factor import PASSWORD
+from tests.sustain.second_factor import sign_in_page as sign_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a test user's
 SIZES = [(1100, 1400), (390, 844)]  # a desk, a phone
-
-
-def sign_in(page, username: str) -> None:
-    sign_in_page(page, username)
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ from tests.sustain.clinic_builders import (
     ready_for_series,
     register,
 )
-from tests.sustain.second_factor import sign_in_page
+from tests.sustain.second_factor import PASSWORD
+from tests.sustain.second_factor import sign_in_page as sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -37,7 +38,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - the test users' password
 TABLET = {"width": 820, "height": 1180}  # a portrait iPad
 CALM = {"systolic": 122, "diastolic": 78, "rate": 72, "spo2": 98, "breaths": 14}
 DURING = {"systolic": 131, "diastolic": 83, "rate": 79, "spo2": 97, "breaths": 15}
@@ -75,10 +75,6 @@ def mid_series_visit(north: Site, *, ada: User, ben: User, sam: User) -> Appoint
         by=ben, completed_at=before, now=before,
     )  # fmt: skip
     return visit
-
-
-def sign_in(page: "Page", username: str) -> None:
-    sign_in_page(page, username)
 
 
 def press(page: "Page", button: str) -> str:

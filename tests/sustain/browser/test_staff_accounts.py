@@ -13,18 +13,13 @@ from django_otp.oath import totp
 from tests.sustain.browser.test_infusion_day import serious_accessibility_violations
 from tests.sustain.browser.test_patient_page import SCREENSHOTS, chromium_page, needs_chromium
 from tests.sustain.conftest import make_user
-from tests.sustain.second_factor import sign_in_page
+from tests.sustain.second_factor import PASSWORD
+from tests.sustain.second_factor import sign_in_page as sign_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a test user's
-
-
-def sign_in(page, username: str, password: str = PASSWORD) -> None:
-    sign_in_page(page, username, password)
 
 
 @needs_chromium
