@@ -9,9 +9,10 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Model, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils.safestring import SafeString
 
@@ -271,40 +272,40 @@ def allergy_list(user: User, patient: Patient) -> AllergyList | None:
     )
 
 
-def get_allergy_for_change(user: User, allergy_id: int) -> Allergy:
-    """An allergy of a patient at one of the user's sites, to remove, or 404 (the attempt is
-    audited as a denied read)."""
-    require_permission(user, "care.change_allergy", category=DataCategory.PATIENT_RECORD)
-    allergy = (
-        Allergy.objects.select_related("patient__site")
-        .filter(pk=allergy_id, patient__site__memberships__user=user)
-        .first()
-    )
-    if allergy is None:
+Row = TypeVar("Row", bound=Model)
+
+
+def _found_at_users_sites(
+    rows: QuerySet[Row], pk: int, user: User, *, site: str, category: DataCategory, noun: str
+) -> Row:
+    """The row `pk` of `rows` whose `site` (a lookup path) is one of the user's, or 404; the
+    attempt on anything else is audited as a denied read."""
+    row = rows.filter(pk=pk, **{f"{site}__memberships__user": user}).first()
+    if row is None:
         record_event(
-            actor=user, action=AuditAction.READ, category=DataCategory.PATIENT_RECORD,
-            outcome=AuditOutcome.DENIED,
-        )  # fmt: skip
-        raise Http404("No such allergy.")
-    return allergy
+            actor=user, action=AuditAction.READ, category=category, outcome=AuditOutcome.DENIED
+        )
+        raise Http404(f"No such {noun}.")
+    return row
+
+
+def get_allergy_for_change(user: User, allergy_id: int) -> Allergy:
+    """An allergy of a patient at one of the user's sites, to remove, or 404."""
+    require_permission(user, "care.change_allergy", category=DataCategory.PATIENT_RECORD)
+    return _found_at_users_sites(
+        Allergy.objects.select_related("patient__site"), allergy_id, user,
+        site="patient__site", category=DataCategory.PATIENT_RECORD, noun="allergy",
+    )  # fmt: skip
 
 
 def get_consent_for_change(user: User, consent_id: int) -> Consent:
     """A consent of a patient at one of the user's sites, for a prescriber to correct
-    (care.change_consent), or 404 (audited as a denied read)."""
+    (care.change_consent), or 404."""
     require_permission(user, "care.change_consent", category=DataCategory.COURSE)
-    consent = (
-        Consent.objects.select_related("course__patient__site")
-        .filter(pk=consent_id, course__patient__site__memberships__user=user)
-        .first()
-    )
-    if consent is None:
-        record_event(
-            actor=user, action=AuditAction.READ, category=DataCategory.COURSE,
-            outcome=AuditOutcome.DENIED,
-        )  # fmt: skip
-        raise Http404("No such consent.")
-    return consent
+    return _found_at_users_sites(
+        Consent.objects.select_related("course__patient__site"), consent_id, user,
+        site="course__patient__site", category=DataCategory.COURSE, noun="consent",
+    )  # fmt: skip
 
 
 def corrections(patient: Patient) -> list[PatientRevision]:
@@ -314,21 +315,12 @@ def corrections(patient: Patient) -> list[PatientRevision]:
 
 
 def get_medication_for_change(user: User, medication_id: int, perm: str) -> Medication:
-    """A medication of a patient at one of the user's sites, to act on (`perm`), or 404 (the
-    attempt is audited as a denied read)."""
+    """A medication of a patient at one of the user's sites, to act on (`perm`), or 404."""
     require_permission(user, perm, category=DataCategory.PATIENT_RECORD)
-    medication = (
-        Medication.objects.select_related("patient__site")
-        .filter(pk=medication_id, patient__site__memberships__user=user)
-        .first()
-    )
-    if medication is None:
-        record_event(
-            actor=user, action=AuditAction.READ, category=DataCategory.PATIENT_RECORD,
-            outcome=AuditOutcome.DENIED,
-        )  # fmt: skip
-        raise Http404("No such medication.")
-    return medication
+    return _found_at_users_sites(
+        Medication.objects.select_related("patient__site"), medication_id, user,
+        site="patient__site", category=DataCategory.PATIENT_RECORD, noun="medication",
+    )  # fmt: skip
 
 
 def scored_assessments(user: User, patient: Patient) -> list[Assessment] | None:
