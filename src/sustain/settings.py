@@ -275,3 +275,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("SUSTAIN_LOG_LEVEL", "INFO")},
 }
+
+# Backups (sustain backup / restore, OPS-01..OPS-03): the encryption key, 32 random bytes in
+# URL-safe base64 (`sustain backup --new-key`). Not needed to run the site; without it
+# `sustain backup` and `sustain restore` refuse.
+SUSTAIN_BACKUP_KEY = env_str("SUSTAIN_BACKUP_KEY", "")
