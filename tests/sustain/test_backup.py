@@ -366,3 +366,23 @@ def test_a_backup_taken_while_a_writer_commits_restores_whole(clinic, ada, key, 
     assert restored < AuditEvent.objects.count()
     if target.path is not None:
         assert target.query("PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_backup_restores_only_into_the_same_kind_of_database(clinic, key, tmp_path, monkeypatch):
+    file = tmp_path / "north.sbk"
+    backup(file)
+    made = connection.vendor
+    other = {"sqlite": "postgresql", "postgresql": "sqlite"}[made]
+    monkeypatch.setattr("sustain.clinic.backup.vendor_of", lambda alias="default": other)
+    rows = AuditEvent.objects.count()
+
+    with pytest.raises(CommandError) as refused:
+        call_command("restore", str(file))
+
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    assert refused.value.returncode == 2
+    assert str(refused.value) == (
+        f"restore refused: this backup was made from {names[made]} and this install uses "
+        f"{names[other]}: a backup restores only into the same kind of database"
+    )
+    assert AuditEvent.objects.count() == rows
