@@ -177,8 +177,16 @@ def flip(path: Path, at: int) -> None:
 
 def test_a_backup_restores_into_an_empty_database_and_verifies(clinic, key, tmp_path, target):
     file = tmp_path / "north.sbk"
+    audit, ledger = AuditEvent.objects.count(), LedgerEntry.objects.count()
     said = backup(file)
     assert said.startswith(f"backup written: {file} (")
+    recorded = AuditEvent.objects.order_by("seq").last()
+    assert (recorded.seq, recorded.actor_username, recorded.action, recorded.category) == (
+        audit + 1,
+        "sustain backup",
+        "export",
+        "patient-record",
+    )
     assert (file.stat().st_mode & 0o777) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["north.sbk"]  # no temp or dump left
     assert file.read_bytes().startswith(MAGIC)
@@ -190,7 +198,6 @@ def test_a_backup_restores_into_an_empty_database_and_verifies(clinic, key, tmp_
     lines = done.stdout.splitlines()
     assert lines[-1] == "restore verified: every check holds"
     assert not [line for line in lines if line.startswith("FAIL")]
-    audit, ledger = AuditEvent.objects.count(), LedgerEntry.objects.count()
     assert f"OK    audit chain: {audit} events verified, head as backed up" in lines
     assert f"OK    ledger chain: {ledger} entries verified, head as backed up" in lines
     assert target.query("SELECT family_name FROM care_patient") == [("Quinn",)]

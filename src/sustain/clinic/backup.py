@@ -55,8 +55,10 @@ from django.conf import settings
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
+from sustain.accounts.audit import record_event
 from sustain.accounts.audit import verify_chain as verify_audit
 from sustain.accounts.chain import GENESIS_HASH
+from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import AuditChainHead
 from sustain.ledger.chain import verify_chain as verify_ledger
 from sustain.ledger.models import LedgerChainHead
@@ -451,6 +453,15 @@ def create_backup(target: Path, *, now: dt.datetime, alias: str = "default") -> 
             return sealer.close()
 
         checksum = _write_atomically(target, fill)
+    # Every patient's record left the database: the live trail says so (after the snapshot,
+    # so the backup itself does not hold this event).
+    record_event(
+        actor=None,
+        username="sustain backup",
+        action=AuditAction.EXPORT,
+        category=DataCategory.PATIENT_RECORD,
+        reason="whole-database backup (encrypted)",
+    )
     return BackupDone(target, vendor, target.stat().st_size, checksum, manifest)
 
 
