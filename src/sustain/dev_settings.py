@@ -1,0 +1,13 @@
+"""Sustain's settings (sustain.settings) in development mode, for the tests and the type checker
+(pyproject.toml: pytest-django, django-stubs).
+
+Production is the default (SUSTAIN_DEBUG=0, which wants a secret key and host names); these say
+SUSTAIN_DEBUG=1, as `make demo` does, unless the environment already says otherwise. It is put in
+the environment, so a command a test runs in a subprocess sees the same. Never a server's.
+"""
+
+import os
+
+os.environ.setdefault("SUSTAIN_DEBUG", "1")
+
+from sustain.settings import *  # noqa: F403
