@@ -88,7 +88,8 @@ SECRET_KEY = env_str("SUSTAIN_SECRET_KEY", DEV_SECRET_KEY)
 if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
         "SUSTAIN_SECRET_KEY must be set to a random value of at least 50 characters when "
-        "SUSTAIN_DEBUG=0; the development key is refused."
+        "SUSTAIN_DEBUG=0 (the default); the development key is refused. For development, set "
+        "SUSTAIN_DEBUG=1."
     )
 ALLOWED_HOSTS = env_str("SUSTAIN_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "").split(",")
 
@@ -184,8 +185,8 @@ if SUSTAIN_PASSWORD_CHECKS_AT_ONCE < 1:
 # counted one; other users, and other people at the same clinic address, are unaffected (never
 # per address alone). Also counted per user name and address (at most the same count: what
 # django-axes' own check asks for). Tries while locked do not prolong it. The locked-out page
-# says until when (sustain.accounts.lockout); a clinic administrator can unlock earlier on the
-# staff page. The audit trail records each try, so axes keeps no access log of its own.
+# says until when (sustain.accounts.views.locked_out_page); a clinic administrator can unlock
+# earlier on the staff page. The audit trail records each try, so axes keeps no access log.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -198,7 +199,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
 AXES_CLIENT_IP_CALLABLE = "sustain.accounts.addresses.client_address"
-AXES_LOCKOUT_CALLABLE = "sustain.accounts.lockout.locked_out_page"
+AXES_LOCKOUT_CALLABLE = "sustain.accounts.views.locked_out_page"
 AXES_VERBOSE = False
 if min(AXES_FAILURE_LIMIT, SUSTAIN_LOCKOUT_MINUTES) < 1:
     raise ImproperlyConfigured(

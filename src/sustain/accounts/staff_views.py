@@ -186,7 +186,7 @@ def _account_page(
         "tz": account_sites[0].tz if account_sites else None,
         "second_factor": second_factor(account),
         "enrolled": mfa.enrolled_device(account) is not None,
-        "locked_until": lockout.locked_until(account.get_username()),
+        "locked_until": lockout.locked_until(account.get_username(), timezone.now()),
         "roles_form": roles_form or RolesForm(initial={"roles": account.roles}),
         "can_manage": request.user.has_perm(users.MANAGE),
         "is_self": account.pk == request.user.pk,
@@ -298,7 +298,7 @@ def staff_unlock(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
     account = get_account_for_user(request.user, user_id)
     attempt(
         request,
-        lambda: users.unlock(user=account, by=request.user),
+        lambda: users.unlock(user=account, by=request.user, now=timezone.now()),
         success=f"{users.name_of(account)} can sign in again.",
     )
     return _back(account)

@@ -295,11 +295,11 @@ def reset_password(*, user: User, by: User, now: dt.datetime) -> OutboxMessage:
 
 
 @transaction.atomic
-def unlock(*, user: User, by: User) -> User:
+def unlock(*, user: User, by: User, now: dt.datetime) -> User:
     """End `user`'s sign-in lockout now (sustain.accounts.lockout; SEC-10), audited. Refused
     when they are not locked out."""
     site = _check_manages(by, user)
-    if lockout.locked_until(user.get_username()) is None:
+    if lockout.locked_until(user.get_username(), now) is None:
         raise ClinicalValueError("user", f"{name_of(user)} is not locked out")
     AccessAttempt.objects.filter(username=user.get_username()).delete()
     record_event(
