@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.contrib.auth import authenticate
+from django.contrib.sessions.models import Session
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
@@ -174,3 +175,20 @@ def test_wrong_second_factor_codes_are_slowed_down(db, ben):
     )
     assert list(reasons).count("wrong second-factor code") == 10
     assert "second factor throttled" in reasons
+
+
+def test_signing_in_rotates_the_session_key_and_signing_out_ends_it(db, settings, ben):
+    """SEC-13 (with axes in the chain): a session fixed before sign-in is not the one after."""
+    with_password(ben)
+    client = Client()
+    before = client.session.session_key
+    assert sign_in_with(client, "ben", PASSWORD).status_code == 302
+    after = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert after != before
+    assert not Session.objects.filter(session_key=before).exists()
+    client.post("/accounts/logout/")
+    assert not Session.objects.filter(session_key=after).exists()
+
+
+def sign_in_with(client: Client, username: str, password: str):
+    return client.post("/accounts/login/", {"username": username, "password": password})
