@@ -17,18 +17,23 @@ install: $(BIN)/.synced
 
 # A fresh demo clinic on SQLite, the task worker in the background, the site on :8000; the demo
 # alone signs in without the second factor (refused outside debug: sustain/settings.py).
+# Development mode (SUSTAIN_DEBUG=1, the development key) on var/demo.sqlite3: the README's shell
+# commands for the demo start with the same two settings (DEMO_ENV), so they read it with the
+# same keys the server used.
+DEMO_ENV := SUSTAIN_DEBUG=1 SUSTAIN_SQLITE_PATH=var/demo.sqlite3
 demo: install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
-	SUSTAIN_SQLITE_PATH=$(DEMO_DB) $(SUSTAIN) migrate --verbosity 0
-	SUSTAIN_SQLITE_PATH=$(DEMO_DB) $(SUSTAIN) demo
+	$(DEMO_ENV) $(SUSTAIN) migrate --verbosity 0
+	$(DEMO_ENV) $(SUSTAIN) demo
 	@echo "Serving on http://127.0.0.1:8000 — sign in with a user and password printed above. Ctrl-C stops."
-	SUSTAIN_SQLITE_PATH=$(DEMO_DB) $(SUSTAIN) worker & worker=$$!; \
+	@echo "Shell commands on the demo: $(DEMO_ENV) $(SUSTAIN) verify-audit (and the others in README.md)."
+	$(DEMO_ENV) $(SUSTAIN) worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	SUSTAIN_SQLITE_PATH=$(DEMO_DB) SUSTAIN_DEMO_WITHOUT_SECOND_FACTOR=1 $(SUSTAIN) runserver 127.0.0.1:8000 --noreload
+	$(DEMO_ENV) SUSTAIN_DEMO_WITHOUT_SECOND_FACTOR=1 $(SUSTAIN) runserver 127.0.0.1:8000 --noreload
 
 # The whole suite (SQLite unless DATABASE_URL names PostgreSQL).
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q  # development settings: sustain.dev_settings (pyproject.toml)
 
 test-core: install
 	$(BIN)/coverage run -m pytest -q -p no:django -m "core or solver" tests/core tests/solver
@@ -49,11 +54,15 @@ typecheck: install
 migrations-check: install
 	$(BIN)/sustain makemigrations --check --dry-run
 
-# Django's deployment checks against production-like settings.
+# Django's deployment checks against production-like settings, on a freshly migrated database
+# (the check for default accounts reads it: sustain/clinic/checks.py).
+DEPLOY_CHECK_DB := $(CURDIR)/var/deploy-check.sqlite3
 deploy-check: install
-	SUSTAIN_DEBUG=0 SUSTAIN_ALLOWED_HOSTS=clinic.example.org \
-	SUSTAIN_SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	$(SUSTAIN) check --deploy --fail-level WARNING
+	rm -f $(DEPLOY_CHECK_DB) $(DEPLOY_CHECK_DB)-wal $(DEPLOY_CHECK_DB)-shm
+	export SUSTAIN_DEBUG=0 SUSTAIN_ALLOWED_HOSTS=clinic.example.org \
+	SUSTAIN_SQLITE_PATH=$(DEPLOY_CHECK_DB) \
+	SUSTAIN_SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'); \
+	$(SUSTAIN) migrate --verbosity 0 && $(SUSTAIN) check --deploy --fail-level WARNING
 
 check: lint typecheck migrations-check deploy-check test-core test
 

@@ -1,9 +1,11 @@
 """Sustain's one settings file, driven by environment variables.
 
-Defaults give a development install on SQLite. Production is only a set of variables:
-SUSTAIN_DEBUG=0, SUSTAIN_SECRET_KEY, SUSTAIN_ALLOWED_HOSTS and, for PostgreSQL, DATABASE_URL.
+Defaults are production's (SUSTAIN_DEBUG=0: then SUSTAIN_SECRET_KEY and SUSTAIN_ALLOWED_HOSTS must
+be set; DATABASE_URL for PostgreSQL). Development says so: SUSTAIN_DEBUG=1 (`make demo`; the tests
+through sustain.dev_settings).
 """
 
+import datetime as dt
 import os
 import urllib.parse
 from pathlib import Path
@@ -78,13 +80,16 @@ def database_from_env() -> dict[str, Any]:
     }
 
 
-DEBUG = env_bool("SUSTAIN_DEBUG", True)
+# Off unless asked for (a traceback page shows settings and code): `make demo` and the tests set
+# SUSTAIN_DEBUG=1 themselves.
+DEBUG = env_bool("SUSTAIN_DEBUG", False)
 DEV_SECRET_KEY = "dev-insecure-do-not-use-in-production"  # noqa: S105 - refused below in production
 SECRET_KEY = env_str("SUSTAIN_SECRET_KEY", DEV_SECRET_KEY)
 if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
         "SUSTAIN_SECRET_KEY must be set to a random value of at least 50 characters when "
-        "SUSTAIN_DEBUG=0; the development key is refused."
+        "SUSTAIN_DEBUG=0 (the default); the development key is refused. For development, set "
+        "SUSTAIN_DEBUG=1."
     )
 ALLOWED_HOSTS = env_str("SUSTAIN_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "").split(",")
 
@@ -100,6 +105,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "axes",
     "sustain.accounts",
     "sustain.care",
     "sustain.scheduling",
@@ -123,6 +129,8 @@ MIDDLEWARE = [
     "sustain.accounts.middleware.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sustain.accounts.middleware.PasswordChecksBusyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "sustain.urls"
@@ -159,11 +167,44 @@ if not DEBUG and SUSTAIN_DEMO_WITHOUT_SECOND_FACTOR:
         "SUSTAIN_DEBUG=0."
     )
 
-# Argon2id first (ASVS 11.4.2); the others only verify legacy hashes.
+# Argon2id at the ASVS minimum that bounds memory (t=2, m=19 MiB, p=1; SEC-08), at most
+# SUSTAIN_PASSWORD_CHECKS_AT_ONCE at a time per process; a check that waits longer than
+# SUSTAIN_PASSWORD_CHECK_WAIT_SECONDS answers "busy" (sustain.accounts.passwords). It verifies
+# every argon2 hash (an older one is rehashed at sign-in); PBKDF2 only verifies legacy hashes.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "sustain.accounts.passwords.BoundedArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+SUSTAIN_PASSWORD_CHECKS_AT_ONCE = env_int("SUSTAIN_PASSWORD_CHECKS_AT_ONCE", 4)
+SUSTAIN_PASSWORD_CHECK_WAIT_SECONDS = env_int("SUSTAIN_PASSWORD_CHECK_WAIT_SECONDS", 5)
+if SUSTAIN_PASSWORD_CHECKS_AT_ONCE < 1:
+    raise ImproperlyConfigured("SUSTAIN_PASSWORD_CHECKS_AT_ONCE must be at least 1")
+
+# Sign-in lockout (SEC-10), with django-axes: SUSTAIN_LOCKOUT_FAILURES wrong passwords for one
+# user name, from any address, lock that user name for SUSTAIN_LOCKOUT_MINUTES after the last
+# counted one; other users, and other people at the same clinic address, are unaffected (never
+# per address alone). Also counted per user name and address (at most the same count: what
+# django-axes' own check asks for). Tries while locked do not prolong it. The locked-out page
+# says until when (sustain.accounts.views.locked_out_page); a clinic administrator can unlock
+# earlier on the staff page. The audit trail records each try, so axes keeps no access log.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SUSTAIN_LOCKOUT_FAILURES", 20)
+SUSTAIN_LOCKOUT_MINUTES = env_int("SUSTAIN_LOCKOUT_MINUTES", 30)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=SUSTAIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_CLIENT_IP_CALLABLE = "sustain.accounts.addresses.client_address"
+AXES_LOCKOUT_CALLABLE = "sustain.accounts.views.locked_out_page"
+AXES_VERBOSE = False
+if min(AXES_FAILURE_LIMIT, SUSTAIN_LOCKOUT_MINUTES) < 1:
+    raise ImproperlyConfigured(
+        "SUSTAIN_LOCKOUT_FAILURES and SUSTAIN_LOCKOUT_MINUTES must be at least 1"
+    )
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -192,7 +233,15 @@ SECURE_SSL_REDIRECT = env_bool("SUSTAIN_SSL_REDIRECT", SECURE)
 SECURE_HSTS_SECONDS = 31_536_000 if SECURE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else None
+# Outside debug the cookies carry the __Host- prefix: Secure, path /, no domain (SEC-14).
+SESSION_COOKIE_NAME = "__Host-sessionid" if SECURE else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if SECURE else "csrftoken"
+# A reverse proxy's X-Forwarded-Proto and X-Forwarded-For are believed only when the deployment
+# says one is in front (and strips what clients send): sustain.accounts.addresses.
+SUSTAIN_TRUST_PROXY_HEADERS = env_bool("SUSTAIN_TRUST_PROXY_HEADERS", False)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if SUSTAIN_TRUST_PROXY_HEADERS else None
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -101,6 +101,7 @@ def test_every_url_is_listed():
             "/accounts/staff/1/reset-password/",
             "/accounts/staff/1/reset-second-factor/",
             "/accounts/staff/1/roles/",
+            "/accounts/staff/1/unlock/",
             "/alerts/",
             "/alerts/export.csv",
             "/alerts/1/acknowledge/",
@@ -306,6 +307,7 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ada", "post", "/accounts/staff/invite/", 403),  # staff accounts are the administrators'
         ("ivy", "post", "/accounts/staff/1/roles/", 403),
         ("ben", "post", "/accounts/staff/1/deactivate/", 403),
+        ("ben", "post", "/accounts/staff/1/unlock/", 403),
         ("sam", "post", "/accounts/staff/1/reset-password/", 403),
         ("sam", "post", "/schedule/site/", 403),  # and so are the site's details
     ],

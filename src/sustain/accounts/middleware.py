@@ -7,14 +7,16 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from sustain.accounts import context, mfa
 from sustain.accounts.access import sites_for_user
+from sustain.accounts.addresses import client_address
 from sustain.accounts.models import User
+from sustain.accounts.passwords import PasswordChecksBusy
 
 LOGIN_AT_KEY = "sustain_login_at"
 # The user's sites and their time zones, [[site id, IANA name], ...] in the order
@@ -32,10 +34,8 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = uuid.uuid4().hex
-        # REMOTE_ADDR only: a proxy's X-Forwarded-For is trusted only once a deployment
-        # configures it, which this skeleton does not yet.
         token = context.current.set(
-            context.RequestContext(ip=request.META.get("REMOTE_ADDR"), request_id=request_id)
+            context.RequestContext(ip=client_address(request), request_id=request_id)
         )
         try:
             response = self.get_response(request)
@@ -144,3 +144,21 @@ class SiteTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class PasswordChecksBusyMiddleware:
+    """Too many password checks at once (sustain.accounts.passwords): a plain "busy, try again
+    in a moment" page (503, Retry-After), never a 500; nothing was changed."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, PasswordChecksBusy):
+            return None
+        response = render(request, "busy.html", status=503)
+        response["Retry-After"] = "5"
+        return response

@@ -1,7 +1,9 @@
-"""Audit sign-in, sign-out and failed sign-in (AUD-02). Auth signals are Django's only hook."""
+"""Audit sign-in, sign-out, failed sign-in and lockout (AUD-02), from Django's and django-axes'
+signals (their only hooks)."""
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -35,4 +37,18 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> 
         action=AuditAction.LOGIN_FAILED,
         category=DataCategory.AUTHENTICATION,
         outcome=AuditOutcome.DENIED,
+    )
+
+
+@receiver(user_locked_out)
+def on_locked_out(sender: Any, request: HttpRequest, username: str | None, **kwargs: Any) -> None:
+    """django-axes refused the user name (sustain.accounts.lockout): at the failure that locks
+    it, and at each try while it is locked."""
+    record_event(
+        actor=None,
+        username=str(username or "")[:150],
+        action=AuditAction.LOGIN_FAILED,
+        category=DataCategory.AUTHENTICATION,
+        outcome=AuditOutcome.DENIED,
+        reason="locked out",
     )

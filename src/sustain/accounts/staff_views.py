@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sustain.accounts import mfa, users
+from sustain.accounts import lockout, mfa, users
 from sustain.accounts.access import (
     AuthenticatedRequest,
     chosen_site,
@@ -186,6 +186,7 @@ def _account_page(
         "tz": account_sites[0].tz if account_sites else None,
         "second_factor": second_factor(account),
         "enrolled": mfa.enrolled_device(account) is not None,
+        "locked_until": lockout.locked_until(account.get_username(), timezone.now()),
         "roles_form": roles_form or RolesForm(initial={"roles": account.roles}),
         "can_manage": request.user.has_perm(users.MANAGE),
         "is_self": account.pk == request.user.pk,
@@ -285,5 +286,19 @@ def staff_reset_second_factor(request: AuthenticatedRequest, user_id: int) -> Ht
             f"{users.name_of(account)}'s second factor is removed and their sessions end; they "
             "enrol a new one at their next sign-in."
         ),
+    )
+    return _back(account)
+
+
+@require_POST
+@login_required
+def staff_unlock(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    """End a sign-in lockout before it expires (SEC-10), audited."""
+    require_permission(request.user, users.MANAGE, category=DataCategory.STAFF)
+    account = get_account_for_user(request.user, user_id)
+    attempt(
+        request,
+        lambda: users.unlock(user=account, by=request.user, now=timezone.now()),
+        success=f"{users.name_of(account)} can sign in again.",
     )
     return _back(account)

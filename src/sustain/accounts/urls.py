@@ -21,6 +21,7 @@ urlpatterns = [
     path("staff/<int:user_id>/roles/", staff_views.staff_roles, name="staff_roles"),
     path("staff/<int:user_id>/deactivate/", staff_views.staff_deactivate, name="staff_deactivate"),
     path("staff/<int:user_id>/reactivate/", staff_views.staff_reactivate, name="staff_reactivate"),
+    path("staff/<int:user_id>/unlock/", staff_views.staff_unlock, name="staff_unlock"),
     path(
         "staff/<int:user_id>/reset-password/",
         staff_views.staff_reset_password,

@@ -16,6 +16,7 @@ and for PASSWORD_RESET_TIMEOUT, and not once the account is deactivated.
 import datetime as dt
 from dataclasses import dataclass, replace
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
@@ -28,7 +29,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from sustain.accounts import mfa, notify
+from sustain.accounts import lockout, mfa, notify
 from sustain.accounts.access import sites_for_user, users_with_perm
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, Channel, DataCategory, Role
@@ -291,6 +292,21 @@ def reset_password(*, user: User, by: User, now: dt.datetime) -> OutboxMessage:
         reason="password reset",
     )  # fmt: skip
     return message
+
+
+@transaction.atomic
+def unlock(*, user: User, by: User, now: dt.datetime) -> User:
+    """End `user`'s sign-in lockout now (sustain.accounts.lockout; SEC-10), audited. Refused
+    when they are not locked out."""
+    site = _check_manages(by, user)
+    if lockout.locked_until(user.get_username(), now) is None:
+        raise ClinicalValueError("user", f"{name_of(user)} is not locked out")
+    AccessAttempt.objects.filter(username=user.get_username()).delete()
+    record_event(
+        actor=by, action=AuditAction.UPDATE, category=DataCategory.STAFF, site=site, obj=user,
+        reason="sign-in unlocked",
+    )  # fmt: skip
+    return user
 
 
 @transaction.atomic

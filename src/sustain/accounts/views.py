@@ -1,4 +1,5 @@
 import hmac
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -9,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from sustain.accounts import notify
+from sustain.accounts import lockout, notify
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event, verify_chain
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -83,3 +84,20 @@ def sms_status(request: HttpRequest) -> HttpResponse:
         now=timezone.now(),
     )
     return HttpResponse(status=204)
+
+
+def locked_out_page(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any
+) -> HttpResponse:
+    """django-axes' AXES_LOCKOUT_CALLABLE (sustain.accounts.lockout; SEC-10): a plain page
+    saying until when (429), no traceback."""
+    username = ""
+    if isinstance(credentials, dict):
+        username = str(credentials.get("username") or "")
+    username = username or request.POST.get("username", "")
+    now = timezone.now()
+    until = lockout.locked_until(username, now) or now + settings.AXES_COOLOFF_TIME
+    context = {"until": until, "failures": settings.AXES_FAILURE_LIMIT}
+    response = render(request, "accounts/locked_out.html", context, status=429)
+    response["Retry-After"] = str(max(1, int((until - now).total_seconds())))
+    return response

@@ -7,3 +7,6 @@ class ClinicConfig(AppConfig):
 
     name = "sustain.clinic"
     label = "clinic"
+
+    def ready(self) -> None:
+        from sustain.clinic import checks  # noqa: F401, PLC0415 - the deploy check registers on import
