@@ -137,7 +137,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "sustain.care.break_glass.banner",
+                "sustain.care.break_glass_views.banner",
             ],
         },
     },

@@ -25,13 +25,11 @@ OpenEMR's emergency access procedure).
 """
 
 import datetime as dt
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 
 from sustain.accounts import mfa, notify
 from sustain.accounts.access import require_permission, users_with_perm
@@ -274,22 +272,3 @@ def close_review(
             reason=f"BTG review {outcome}",
         )  # fmt: skip
     return grant
-
-
-@dataclass(frozen=True)
-class Banner:
-    patient_id: int
-    until: dt.datetime
-
-
-def banner(request: HttpRequest) -> dict[str, Banner | None]:
-    """Template context: the banner of this session's emergency access while it lasts. Read
-    from the session alone (no query on every page); the grant itself is checked on every
-    read of the patient."""
-    held = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-    if not held:
-        return {"break_glass": None}
-    until = dt.datetime.fromisoformat(held["until"])
-    if until <= timezone.now():
-        return {"break_glass": None}
-    return {"break_glass": Banner(patient_id=held["patient"], until=until)}

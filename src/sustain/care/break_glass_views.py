@@ -2,10 +2,13 @@
 outside one's sites, end it, and the privacy review. The patient is searched by POST only:
 no patient data in URLs."""
 
+import datetime as dt
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -59,6 +62,7 @@ def emergency_access(request: AuthenticatedRequest) -> HttpResponse:
 @require_POST
 @login_required
 def emergency_end(request: AuthenticatedRequest) -> HttpResponse:
+    require_permission(request.user, break_glass.BREAK_GLASS, category=DataCategory.PATIENT_RECORD)
     if break_glass.end(request, request.user, now=timezone.now()):
         messages.success(request, "Emergency access ended.")
     return redirect("care:patient_list")
@@ -79,6 +83,7 @@ def emergency_reviews(request: AuthenticatedRequest) -> HttpResponse:
 @require_POST
 @login_required
 def emergency_review_close(request: AuthenticatedRequest, grant_id: int) -> HttpResponse:
+    require_permission(request.user, break_glass.REVIEW, category=DataCategory.AUDIT)
     form = EmergencyReviewForm(request.POST)
     if form.is_valid():
         attempt(
@@ -95,3 +100,22 @@ def emergency_review_close(request: AuthenticatedRequest, grant_id: int) -> Http
     else:
         show_form_errors(request, form)
     return redirect("care:emergency_reviews")
+
+
+@dataclass(frozen=True)
+class Banner:
+    patient_id: int
+    until: dt.datetime
+
+
+def banner(request: HttpRequest) -> dict[str, Banner | None]:
+    """Template context: the banner of this session's emergency access while it lasts. Read
+    from the session alone (no query on every page); the grant itself is checked on every
+    read of the patient."""
+    held = request.session.get(break_glass.SESSION_KEY) if hasattr(request, "session") else None
+    if not held:
+        return {"break_glass": None}
+    until = dt.datetime.fromisoformat(held["until"])
+    if until <= timezone.now():
+        return {"break_glass": None}
+    return {"break_glass": Banner(patient_id=held["patient"], until=until)}

@@ -14,7 +14,6 @@ from typing import NoReturn, TypeVar
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Model, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
-from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from sustain.accounts.access import require_permission, sites_for_user
@@ -70,18 +69,18 @@ def _refuse_patient(user: User, patient_id: int) -> NoReturn:
     raise Http404("No such patient.")
 
 
-def get_patient_for_user(user: User, patient_id: int) -> Patient:
+def get_patient_for_user(user: User, patient_id: int, *, now: dt.datetime | None = None) -> Patient:
     """The patient, read: `user` needs care.view_patient and one of the patient's sites
     (another site's patient is a 404, and the attempt is audited), or an active break-glass
-    grant for exactly this patient (sustain.care.break_glass, BTG-02; read only: the write
-    lookups below ignore grants), whose read event is marked "BTG" (BTG-03). Writes the read
-    event."""
+    grant for exactly this patient at `now` (sustain.care.break_glass, BTG-02; read only: the
+    write lookups below ignore grants; without `now` no grant is looked at), whose read event
+    is marked "BTG" (BTG-03). Writes the read event."""
     require_permission(user, "care.view_patient", category=DataCategory.PATIENT_RECORD)
     patient = _patient_at_sites_of(user, patient_id)
     if patient is not None:
         record_patient_read(user, patient)
         return patient
-    grant = break_glass.active_grant(user, patient_id, now=timezone.now())
+    grant = None if now is None else break_glass.active_grant(user, patient_id, now=now)
     if grant is None:
         _refuse_patient(user, patient_id)
     record_patient_read(user, grant.patient, reason=break_glass.READ_REASON)
