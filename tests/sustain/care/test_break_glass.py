@@ -158,6 +158,34 @@ def test_a_wrong_password_is_audited(carl, carl_in, pat):
     assert (event.actor, event.action, event.outcome) == (carl, "login-failed", "denied")
 
 
+def test_a_search_that_finds_no_one_or_several_is_audited(carl, carl_in, pat, sam, north):
+    services.register_patient(
+        by=sam, site=north, given_name="Pia", family_name="Quinn",
+        date_of_birth=dt.date(1980, 5, 17), sex="female", primary_condition="depression",
+        phone="", email="", weight_kg=Decimal("60.0"), height_cm=Decimal("160.0"),
+        today=TODAY, now=dt.datetime.combine(TODAY, dt.time(14), tzinfo=dt.UTC),
+        confirm_duplicate=True,
+    )  # fmt: skip
+
+    # A minute apart: each try takes a fresh code from the authenticator (a code works once).
+    with time_machine.travel(NOW, tick=False):
+        several = open_access(carl_in, carl)
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        nobody = open_access(carl_in, carl, family_name="Nobody")
+    with time_machine.travel(NOW + dt.timedelta(minutes=2), tick=False):
+        found = open_access(carl_in, carl, given_name="pat")
+
+    assert "More than one patient matches" in several.content.decode()
+    assert "No patient matches exactly" in nobody.content.decode()
+    assert found.status_code == 302
+    assert BreakGlassGrant.objects.get().patient == pat
+    events = AuditEvent.objects.filter(actor=carl, reason__startswith="BTG search")
+    assert list(events.order_by("seq").values_list("reason", "outcome")) == [
+        ("BTG search: several", "denied"),
+        ("BTG search: no match", "denied"),
+    ]
+
+
 def test_in_the_demo_without_a_second_factor_the_password_alone_reauthenticates(
     settings, carl, carl_in, pat
 ):

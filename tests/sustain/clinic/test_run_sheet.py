@@ -3,13 +3,18 @@ site's next-day visits as an AES-256 encrypted PDF with mode 0600; pypdf opens i
 password (as any PDF reader would, without Sustain) and cannot read it without."""
 
 import datetime as dt
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
@@ -17,6 +22,7 @@ from pypdf.errors import FileNotDecryptedError
 from sustain.accounts.models import AuditEvent
 from sustain.care import services as care
 from sustain.care.models import Patient
+from sustain.clinic import run_sheet
 from sustain.clinic.tasks import schedule_next_run_sheet, write_run_sheets
 from tests.sustain import clinic_builders as build
 from tests.sustain.conftest import TODAY
@@ -156,3 +162,41 @@ def test_the_nightly_task_refuses_without_the_password_and_stays_queued(
     assert not Path(settings.SUSTAIN_RUN_SHEET_DIR).exists()
     assert "run sheet not written: SUSTAIN_RUN_SHEET_PASSWORD is not set" in caplog.text
     assert DBTaskResult.objects.filter(task_path=write_run_sheets.module_path).count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_process_writes_the_sheets(settings, north, pat, booked):
+    """`sustain worker --batch`, in a process of its own on this test database, runs the
+    queued run-sheet task: the sheet it writes opens with the password."""
+    write_run_sheets.enqueue()
+    database = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}} | {
+        "PYTHONPATH": "src",
+        "DJANGO_SETTINGS_MODULE": "sustain.settings",
+        "SUSTAIN_RUN_SHEET_PASSWORD": KEY,
+        "SUSTAIN_RUN_SHEET_DIR": str(settings.SUSTAIN_RUN_SHEET_DIR),
+    }
+    if database["ENGINE"].endswith("sqlite3"):
+        env["SUSTAIN_SQLITE_PATH"] = str(database["NAME"])
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+            f"{database['NAME']}"
+        )
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "worker", "--batch"],
+        env=env, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    sheets = sorted(Path(settings.SUSTAIN_RUN_SHEET_DIR).iterdir())
+    assert len(sheets) == 1
+    assert stat.S_IMODE(sheets[0].stat().st_mode) == 0o600
+    # The worker's tomorrow is the real clock's: the sheet lists exactly that day's visits.
+    day = run_sheet.tomorrow(north, timezone.now())
+    text = text_of(sheets[0])
+    assert sheets[0].name == f"run-sheet-{day.isoformat()}-site-{north.pk}.pdf"
+    assert f"Downtime run sheet · {day:%A} {day.day} {day:%B %Y}" in text
+    rows = run_sheet.rows_for(north, day)
+    assert text.count(pat.mrn) == len(rows)
+    assert ("No visits are booked." in text) == (not rows)
