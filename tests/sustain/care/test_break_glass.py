@@ -6,17 +6,21 @@ expiry audited, North's reviewers told through the outbox, and an auditor closes
 """
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import IntegrityError, transaction
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import IntegrityError, connection, transaction
+from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent, OutboxMessage, User
 from sustain.care import break_glass, services
 from sustain.care.models import BreakGlassGrant, Patient
+from sustain_core.errors import ClinicalValueError
 from tests.sustain.conftest import TODAY, make_user
 from tests.sustain.second_factor import code_for, enrolled, signed_in
 
@@ -357,3 +361,52 @@ def test_the_privacy_email_is_set_on_the_site_page(alex, north):
     assert north.privacy_email == "privacy@north.example.org"
     refused = client.post("/schedule/site/", data | {"privacy_email": "not an address"})
     assert refused.status_code == 400
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_opens_leave_one_open_grant(settings, carl, pat, other):
+    """Six threads of Dr Carl open Pat or Olga at once (real threads, each its own database
+    connection): one grant stays open; every other either ended or was refused in words."""
+    settings.SUSTAIN_DEMO_WITHOUT_SECOND_FACTOR = True  # the password re-authenticates
+    barrier = threading.Barrier(6)
+    results: list[object] = []
+
+    def run(n: int) -> None:
+        request = HttpRequest()
+        request.session = SessionStore()
+        try:
+            barrier.wait()
+            patient = (pat, other)[n % 2]
+            results.append(
+                break_glass.start(
+                    request,
+                    carl,
+                    mrn=patient.mrn,
+                    family_name="",
+                    given_name="",
+                    date_of_birth=None,
+                    reason="Collapsed in our waiting room",
+                    password=PASSWORD,
+                    code="",
+                    now=timezone.now(),
+                )
+            )
+        except Exception as error:  # each outcome is checked below
+            results.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    refused = [r for r in results if not isinstance(r, BreakGlassGrant)]
+    assert all(
+        isinstance(r, ClinicalValueError) and "opened just now" in r.message for r in refused
+    ), refused
+    assert BreakGlassGrant.objects.filter(ended_at__isnull=True).count() == 1
+    assert BreakGlassGrant.objects.count() == len(results) - len(refused) >= 1
+    starts = AuditEvent.objects.filter(reason="BTG start").count()
+    assert starts == BreakGlassGrant.objects.count()
