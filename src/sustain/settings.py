@@ -145,6 +145,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sustain.care.break_glass_views.banner",
             ],
         },
     },
@@ -317,6 +318,19 @@ SUSTAIN_DUE_LINKS_EVERY_MINUTES = env_int("SUSTAIN_DUE_LINKS_EVERY_MINUTES", 15)
 # How often the worker looks for visit reminders that fell due (the hours before a visit and
 # the preparation text are each site's own rules: sustain.care.rules).
 SUSTAIN_REMINDERS_EVERY_MINUTES = env_int("SUSTAIN_REMINDERS_EVERY_MINUTES", 15)
+
+# Emergency ("break-glass") access (sustain.care.break_glass, BTG-01..03): how long one grant
+# lasts, and how often the worker ends (and audits) the grants whose time ran out.
+SUSTAIN_BREAK_GLASS_MINUTES = env_int("SUSTAIN_BREAK_GLASS_MINUTES", 60)
+SUSTAIN_BREAK_GLASS_SWEEP_MINUTES = env_int("SUSTAIN_BREAK_GLASS_SWEEP_MINUTES", 5)
+if not 1 <= SUSTAIN_BREAK_GLASS_MINUTES <= 24 * 60:
+    raise ImproperlyConfigured("SUSTAIN_BREAK_GLASS_MINUTES must be 1 to 1440 minutes")
+# The nightly downtime run sheet (sustain.clinic.run_sheet, BTG-04): an AES-256 encrypted PDF
+# per site of tomorrow's visits, written at this hour (UTC) into this directory. No password,
+# no sheet: the job refuses rather than write one unencrypted.
+SUSTAIN_RUN_SHEET_PASSWORD = env_str("SUSTAIN_RUN_SHEET_PASSWORD", "")
+SUSTAIN_RUN_SHEET_DIR = Path(env_str("SUSTAIN_RUN_SHEET_DIR", str(VAR_DIR / "run-sheets")))
+SUSTAIN_RUN_SHEET_HOUR = env_int("SUSTAIN_RUN_SHEET_HOUR", 2)
 
 LOGGING = {
     "version": 1,

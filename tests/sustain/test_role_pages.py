@@ -279,6 +279,8 @@ PAGES = {
     "record an inventory": Page("ledger:inventory_new", "/ledger/inventories/new/"),
     "count sheet API": Page("api:count_sheet", "/api/v1/ledger/locations/999999/count-sheet"),
     "discrepancies API": Page("api:discrepancies", "/api/v1/ledger/discrepancies"),
+    "emergency access": Page("care:emergency_access", "/emergency-access/"),
+    "emergency reviews": Page("care:emergency_reviews", "/emergency-access/reviews/"),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
 TO = 302  # sent to the role's own landing page (sustain.accounts.landing)
@@ -346,9 +348,13 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "record an inventory":  (NO,    NO,   NO,       OK,          NO,     NO),
     "count sheet API":      (NF,    NF,   NO,       NF,          NF,     NA),
     "discrepancies API":    (OK,    OK,   NO,       OK,          OK,     NA),
+    "emergency access":     (OK,    OK,   NO,       NO,          NO,     NO),
+    "emergency reviews":    (NO,    NO,   NO,       OK,          OK,     NO),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
+    "care:emergency_end",
+    "care:emergency_review_close",
     "accounts:logout",
     "accounts:staff_invite",
     "accounts:staff_reactivate",

@@ -52,6 +52,11 @@ class SiteDetailsForm(forms.Form):
         max_length=300, required=False, label="Address", widget=forms.Textarea(attrs={"rows": 3})
     )
     phone = forms.CharField(max_length=30, required=False, label="Telephone")
+    privacy_email = forms.EmailField(
+        max_length=254, required=False, label="Privacy officer's e-mail",
+        help_text="Told at once when someone opens an emergency access to a patient here "
+        "(blank: the site's auditors and clinic administrators).",
+    )  # fmt: skip
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -38,6 +38,9 @@ class Site(models.Model):
     # set by a clinic administrator on the site page (sustain.scheduling.sites).
     address = models.TextField(blank=True, help_text="The postal address, one line per row")
     phone = models.CharField(max_length=40, blank=True, help_text="The number patients call")
+    # Told at once when a clinician opens an emergency access to one of the site's patients
+    # (sustain.care.break_glass, BTG-03); blank: the site's reviewers with an e-mail address.
+    privacy_email = models.EmailField("privacy officer's e-mail", blank=True)
 
     def __str__(self) -> str:
         return self.name

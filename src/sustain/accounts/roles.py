@@ -30,6 +30,7 @@ _CLINICAL = {
     "ledger.view_ledgerentry", "ledger.draw_stock", "ledger.waste_stock", "ledger.witness_waste",
     "ledger.witness_destruction",
     "ledger.count_stock",
+    "care.break_glass",  # emergency access to one patient of another site (BTG-01)
 }  # fmt: skip
 # The front desk: registering patients (and correcting their details), booking, the rota. No
 # scores, alerts, medications, allergies or doses.
@@ -58,6 +59,7 @@ _CLINIC_ADMIN = {
     "ledger.adjust_stock", "ledger.correct_entry", "ledger.return_stock", "ledger.destroy_stock",
     "ledger.change_setup", "ledger.report_ledger", "ledger.resolve_discrepancy",
     "ledger.report_theft_loss", "ledger.record_inventory",
+    "care.review_break_glass",  # the review of emergency accesses (BTG-03)
 }  # fmt: skip
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -68,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.AUDITOR: frozenset(
         _EVERY_ROLE
         | {"accounts.view_auditevent", "ledger.view_ledgerentry", "ledger.report_ledger"}
+        | {"care.review_break_glass"}
     ),
 }
 

@@ -2,11 +2,14 @@ import hashlib
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 
+from sustain.accounts.bounds import check_date
 from sustain.accounts.forms import confirmation
 from sustain.accounts.models import Site
 from sustain.care import labels, services
 from sustain.care.enums import AllergySeverity, Condition, ContactChannel, Sex, Timepoint
+from sustain.care.models import BreakGlassOutcome
 from sustain_core import clinic_rules, dosing, instruments, medications, protocols
 from sustain_core.errors import ClinicalValueError
 from sustain_core.numbers import plain
@@ -385,3 +388,41 @@ class MessageRulesForm(_RulesChangeForm):
         if not all(part.isdigit() for part in parts if part):
             raise forms.ValidationError("Give whole hours separated by commas, e.g. 48, 24.")
         return tuple(int(part) for part in parts if part)
+
+
+class EmergencyAccessForm(forms.Form):
+    """Break-glass (sustain.care.break_glass, BTG-01): find one patient exactly, say why, and
+    sign in again. Bounded like every form (TST-03)."""
+
+    mrn = forms.CharField(label="MRN", max_length=20, required=False)
+    family_name = forms.CharField(label="Family name", max_length=100, required=False)
+    given_name = forms.CharField(label="Given name", max_length=100, required=False)
+    date_of_birth = forms.DateField(
+        label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(
+        label="Why you need this record now", max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )  # fmt: skip
+    password = forms.CharField(
+        label="Your password", max_length=4096, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )  # fmt: skip
+    code = forms.CharField(
+        label="Code from your authenticator app (or a recovery code)", max_length=20,
+        required=False, widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )  # fmt: skip
+
+    def clean_date_of_birth(self) -> object:
+        born = self.cleaned_data["date_of_birth"]
+        if born is not None:
+            try:
+                check_date(born, "date_of_birth", "the date of birth")
+            except ClinicalValueError as error:
+                raise forms.ValidationError(capfirst(error.message)) from None
+        return born
+
+
+class EmergencyReviewForm(forms.Form):
+    outcome = forms.ChoiceField(choices=BreakGlassOutcome.choices)
+    note = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))

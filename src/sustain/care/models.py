@@ -619,3 +619,63 @@ class ClinicRules(models.Model):
             reminder_hours=tuple(self.reminder_hours),
             visit_preparation=self.visit_preparation,
         )
+
+
+class BreakGlassOutcome(models.TextChoices):
+    """A privacy officer's finding on an emergency access (BTG-03)."""
+
+    APPROPRIATE = "appropriate", "Appropriate"
+    INAPPROPRIATE = "inappropriate", "Inappropriate"
+
+
+class BreakGlassGrant(models.Model):
+    """An emergency ("break-glass") access: one clinician may read one patient outside their
+    sites until `expires_at` (BTG-01, BTG-02; security-reliability-interop.md §1.6). The grant
+    is also the review item: open until an auditor or clinic administrator of the patient's
+    site other than the clinician records an outcome (BTG-03). sustain.care.break_glass."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="break_glass_grants")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(help_text="Why, in the clinician's words")
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Ended by hand or expired")
+    expired = models.BooleanField(default=False, help_text="Ended by its time running out")
+    review_outcome = models.CharField(max_length=15, choices=BreakGlassOutcome.choices, blank=True)
+    review_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-started_at", "-pk"]
+        permissions: ClassVar = [
+            ("break_glass", "Open one patient outside one's sites in an emergency"),
+            ("review_break_glass", "Review the emergency accesses to a site's patients"),
+        ]
+        constraints: ClassVar = [
+            # One open grant a clinician at a time: one patient (BTG-02).
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(ended_at__isnull=True), name="breakglass_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("started_at")), name="breakglass_expires_after_start"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="breakglass_reason"),
+            # Reviewed by a second person, with an outcome, all or nothing.
+            models.CheckConstraint(
+                condition=Q(reviewed_by__isnull=True) | ~Q(reviewed_by=F("user")),
+                name="breakglass_second_person",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(review_outcome="", reviewed_by__isnull=True, reviewed_at__isnull=True)
+                    | (
+                        Q(review_outcome__in=BreakGlassOutcome.values)
+                        & Q(reviewed_by__isnull=False, reviewed_at__isnull=False)
+                    )
+                ),
+                name="breakglass_review_whole",
+            ),
+        ]

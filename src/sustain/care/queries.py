@@ -9,7 +9,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Model, OuterRef, Q, QuerySet, Subquery
@@ -20,7 +20,7 @@ from sustain.accounts.access import require_permission, sites_for_user
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import User
-from sustain.care import charts, protocol_versions
+from sustain.care import break_glass, charts, protocol_versions
 from sustain.care.enums import AlertStatus
 from sustain.care.models import (
     Alert,
@@ -43,44 +43,64 @@ ALLERGIES = "care.view_allergy"  # clinical data: never loaded for the front des
 
 
 def _find_patient(user: User, patient_id: int) -> Patient:
-    patient = (
+    patient = _patient_at_sites_of(user, patient_id)
+    if patient is None:
+        _refuse_patient(user, patient_id)
+    return patient
+
+
+def _patient_at_sites_of(user: User, patient_id: int) -> Patient | None:
+    return (
         Patient.objects.select_related("site")
         .filter(pk=patient_id, site__memberships__user=user)
         .first()
     )
-    if patient is None:
-        record_event(
-            actor=user,
-            action=AuditAction.READ,
-            category=DataCategory.PATIENT_RECORD,
-            outcome=AuditOutcome.DENIED,
-            patient_id=patient_id if Patient.objects.filter(pk=patient_id).exists() else None,
-        )
-        raise Http404("No such patient.")
-    return patient
 
 
-def get_patient_for_user(user: User, patient_id: int) -> Patient:
+def _refuse_patient(user: User, patient_id: int) -> NoReturn:
+    """Another site's patient (or none) looks like no patient at all: an audited 404."""
+    record_event(
+        actor=user,
+        action=AuditAction.READ,
+        category=DataCategory.PATIENT_RECORD,
+        outcome=AuditOutcome.DENIED,
+        patient_id=patient_id if Patient.objects.filter(pk=patient_id).exists() else None,
+    )
+    raise Http404("No such patient.")
+
+
+def get_patient_for_user(user: User, patient_id: int, *, now: dt.datetime | None = None) -> Patient:
     """The patient, read: `user` needs care.view_patient and one of the patient's sites
-    (another site's patient is a 404, and the attempt is audited). Writes the read event."""
+    (another site's patient is a 404, and the attempt is audited), or an active break-glass
+    grant for exactly this patient at `now` (sustain.care.break_glass, BTG-02; read only: the
+    write lookups below ignore grants; without `now` no grant is looked at), whose read event
+    is marked "BTG" (BTG-03). Writes the read event."""
     require_permission(user, "care.view_patient", category=DataCategory.PATIENT_RECORD)
-    patient = _find_patient(user, patient_id)
-    record_patient_read(user, patient)
-    return patient
+    patient = _patient_at_sites_of(user, patient_id)
+    if patient is not None:
+        record_patient_read(user, patient)
+        return patient
+    grant = None if now is None else break_glass.active_grant(user, patient_id, now=now)
+    if grant is None:
+        _refuse_patient(user, patient_id)
+    record_patient_read(user, grant.patient, reason=break_glass.READ_REASON)
+    return grant.patient
 
 
 def get_patient_for_change(
     user: User, patient_id: int, perm: str, *, category: DataCategory
 ) -> Patient:
     """The patient, to act on: `user` needs `perm` and one of the patient's sites (as
-    get_patient_for_user). No read is audited here: the service audits the write, and a page
-    that then shows the record records the read (record_patient_read)."""
+    get_patient_for_user, but a break-glass grant does not count: emergency access reads).
+    No read is audited here: the service audits the write, and a page that then shows the
+    record records the read (record_patient_read)."""
     require_permission(user, perm, category=category)
     return _find_patient(user, patient_id)
 
 
-def record_patient_read(user: User, patient: Patient) -> None:
-    """Audit that `user` was shown the patient's record (a page rendered with it)."""
+def record_patient_read(user: User, patient: Patient, *, reason: str = "") -> None:
+    """Audit that `user` was shown the patient's record (a page rendered with it); `reason`
+    "BTG" for a read under a break-glass grant."""
     record_event(
         actor=user,
         action=AuditAction.READ,
@@ -88,6 +108,7 @@ def record_patient_read(user: User, patient: Patient) -> None:
         site=patient.site,
         patient_id=patient.pk,
         obj=patient,
+        reason=reason,
     )
 
 

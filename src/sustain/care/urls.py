@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sustain.care import protocol_views, views
+from sustain.care import break_glass_views, protocol_views, views
 
 app_name = "care"
 urlpatterns = [
@@ -27,6 +27,16 @@ urlpatterns = [
     path("patients/<int:patient_id>/dose/", views.dose_set, name="dose_set"),
     path("patients/<int:patient_id>/dose/cosign/", views.dose_cosign, name="dose_cosign"),
     path("patients/<int:patient_id>/dose/withdraw/", views.dose_withdraw, name="dose_withdraw"),
+    path("emergency-access/", break_glass_views.emergency_access, name="emergency_access"),
+    path("emergency-access/end/", break_glass_views.emergency_end, name="emergency_end"),
+    path(
+        "emergency-access/reviews/", break_glass_views.emergency_reviews, name="emergency_reviews"
+    ),
+    path(
+        "emergency-access/reviews/<int:grant_id>/",
+        break_glass_views.emergency_review_close,
+        name="emergency_review_close",
+    ),
     path("alerts/", views.alert_list, name="alert_list"),
     path("alerts/export.csv", views.alert_export, name="alert_export"),
     path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),

@@ -72,7 +72,7 @@ class PatientPage:
 def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPage:
     """The patient's page for `user`: one audited read of the record (get_patient_for_user),
     then each app's part as the role allows."""
-    patient = care_queries.get_patient_for_user(user, patient_id)
+    patient = care_queries.get_patient_for_user(user, patient_id, now=now)
     tz = patient.site.tz
     course = (
         care_services.active_course(patient) or patient.courses.order_by("-enrolled_at").first()
@@ -151,11 +151,14 @@ def patient_page(user: User, patient_id: int, *, now: dt.datetime) -> PatientPag
     )
 
 
-def consent_form_for_user(user: User, patient_id: int) -> tuple[Patient, protocols.Protocol]:
+def consent_form_for_user(
+    user: User, patient_id: int, *, now: dt.datetime
+) -> tuple[Patient, protocols.Protocol]:
     """The patient (an audited read, get_patient_for_user: the roles that see patients) and
     the protocol of their latest course, whose consent form is printed for them. Refused for
-    a patient not enrolled: the form is the protocol's."""
-    patient = care_queries.get_patient_for_user(user, patient_id)
+    a patient not enrolled: the form is the protocol's. A break-glass grant at `now` counts
+    (a read)."""
+    patient = care_queries.get_patient_for_user(user, patient_id, now=now)
     course = (
         care_services.active_course(patient) or patient.courses.order_by("-enrolled_at").first()
     )

@@ -460,14 +460,13 @@ def blank_consent_pdf(request: AuthenticatedRequest, key: str, version: int) -> 
 def consent_pdf(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """The consent form of the patient's course's protocol, with their name and date of birth
     (the roles that see patients: the chair side and the front desk). An audited read."""
+    now = timezone.now()
     try:
-        patient, protocol = queries.consent_form_for_user(request.user, patient_id)
+        patient, protocol = queries.consent_form_for_user(request.user, patient_id, now=now)
     except ClinicalValueError as error:
         messages.error(request, error.message)
         return _to_patient(patient_id)
-    html = documents.consent_html(
-        site=patient.site, protocol=protocol, patient=patient, now=timezone.now()
-    )
+    html = documents.consent_html(site=patient.site, protocol=protocol, patient=patient, now=now)
     return _pdf_response(html, f"consent-{protocol.key}-v{protocol.version}.pdf")
 
 

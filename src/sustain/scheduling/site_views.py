@@ -25,7 +25,9 @@ def site_details(request: AuthenticatedRequest) -> HttpResponse:
     chosen = request.POST.get("site") if request.method == "POST" else request.GET.get("site")
     site, my_sites = chosen_site(request.user, chosen)
     now = timezone.now()
-    initial = {f: getattr(site, f) for f in ("name", "timezone", "address", "phone")}
+    initial = {
+        f: getattr(site, f) for f in ("name", "timezone", "address", "phone", "privacy_email")
+    }
     form = SiteDetailsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 from django.db import transaction
 
 from sustain.accounts.audit import record_event
@@ -40,6 +41,18 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
+def _privacy_email(value: str) -> str:
+    value = value.strip()
+    try:
+        if value:
+            EmailValidator()(value)
+    except ValidationError:
+        raise ClinicalValueError(
+            "privacy_email", "the privacy officer's e-mail is not an e-mail address"
+        ) from None
+    return value
+
+
 @transaction.atomic
 def change_site_details(
     *,
@@ -50,8 +63,10 @@ def change_site_details(
     phone: str,
     by: User,
     now: dt.datetime,
+    privacy_email: str | None = None,
 ) -> Site:
-    """Set the site's name, time zone (an IANA name), address and telephone. Refused: a role
+    """Set the site's name, time zone (an IANA name), address, telephone and privacy
+    officer's e-mail (`privacy_email`, unchanged when None). Refused: a role
     without ``accounts.change_site`` or not a member of the site, a blank or taken name, an
     unknown time zone, a new time zone while visits or shifts are booked ahead (counted), a
     telephone that is not digits, spaces and + ( ) - ., an address over 300 characters, and a
@@ -90,6 +105,8 @@ def change_site_details(
                 "first booking)",
             )
     wanted = {"name": name, "timezone": timezone, "address": address, "phone": phone}
+    if privacy_email is not None:  # who hears of an emergency access (BTG-03); None: unchanged
+        wanted["privacy_email"] = _privacy_email(privacy_email)
     changed = [field for field, value in wanted.items() if getattr(site, field) != value]
     if not changed:
         raise ClinicalValueError("name", "nothing to change")

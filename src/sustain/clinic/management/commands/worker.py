@@ -4,6 +4,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from sustain.accounts.tasks import schedule_next_retry_sweep
+from sustain.care.tasks import schedule_next_break_glass_sweep
+from sustain.clinic.tasks import schedule_next_run_sheet
 from sustain.portal.tasks import schedule_next_run
 from sustain.scheduling.tasks import schedule_next_reminder_sweep
 
@@ -20,5 +22,7 @@ class Command(BaseCommand):
         schedule_next_run()  # the periodic self-report sweep keeps itself queued from here
         schedule_next_reminder_sweep()  # and so does the visit-reminder sweep
         schedule_next_retry_sweep()  # and the retry of failed messages
+        schedule_next_break_glass_sweep()  # and the end of expired emergency accesses
+        schedule_next_run_sheet()  # and the nightly downtime run sheet
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--no-startup-delay", *extra)
