@@ -262,6 +262,15 @@ SUSTAIN_NOTIFY_RETRY_EVERY_MINUTES = env_int("SUSTAIN_NOTIFY_RETRY_EVERY_MINUTES
 # work of a dead worker and marked failed (sustain.accounts.tasks.recover_stale_tasks).
 SUSTAIN_NOTIFY_BACKOFF_SECONDS = env_int("SUSTAIN_NOTIFY_BACKOFF_SECONDS", 600)
 SUSTAIN_TASK_STALE_MINUTES = env_int("SUSTAIN_TASK_STALE_MINUTES", 30)
+if SUSTAIN_NOTIFY_MAX_ATTEMPTS < 1 or SUSTAIN_NOTIFY_BACKOFF_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "SUSTAIN_NOTIFY_MAX_ATTEMPTS and SUSTAIN_NOTIFY_BACKOFF_SECONDS must be at least 1"
+    )
+if SUSTAIN_TASK_STALE_MINUTES < (0 if DEBUG else 5):
+    raise ImproperlyConfigured(
+        "SUSTAIN_TASK_STALE_MINUTES must be at least 5 in production: a shorter time would fail "
+        "tasks that are still running"
+    )
 # Where patients reach Sustain (for links in messages).
 SUSTAIN_BASE_URL = env_str("SUSTAIN_BASE_URL", "http://127.0.0.1:8000")
 SUSTAIN_INVITATION_TTL_HOURS = env_int("SUSTAIN_INVITATION_TTL_HOURS", 72)

@@ -44,6 +44,9 @@ def test_the_check_sees_a_change(db, login, clinic):  # noqa: F811
     with time_machine.travel(NOW, tick=False):
         client = login(clinic.users["scheduler"])
         before = row_counts()
-        client.post(Page("", "/patients/{wes}/series/").url(clinic), {"first_day": "2026-12-07"})
+        client.post(
+            Page("", "/patients/{wes}/series/").url(clinic),
+            {"first_day": "2026-12-07", "search": "1"},
+        )
         after = row_counts()
     assert after["scheduling.SeriesHold"] > before["scheduling.SeriesHold"]

@@ -260,3 +260,24 @@ def test_two_racing_workers_send_a_due_reminder_once(visit):
             time.sleep(3)
         assert len(mailbox.messages) == OutboxMessage.objects.count() == 1
         assert VisitReminder.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SUSTAIN_NOTIFY_BACKOFF_SECONDS": "0"}, "SUSTAIN_NOTIFY_BACKOFF_SECONDS"),
+        ({"SUSTAIN_NOTIFY_MAX_ATTEMPTS": "0"}, "SUSTAIN_NOTIFY_MAX_ATTEMPTS"),
+        ({"SUSTAIN_DEBUG": "0", "SUSTAIN_TASK_STALE_MINUTES": "1"}, "SUSTAIN_TASK_STALE_MINUTES"),
+    ],
+)
+def test_unsafe_delivery_settings_are_refused_naming_them(env, named):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SUSTAIN_", "DATABASE_URL"))}
+    production = {"SUSTAIN_SECRET_KEY": "k" * 60, "SUSTAIN_ALLOWED_HOSTS": "clinic.example"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=base | production | {"DJANGO_SETTINGS_MODULE": "sustain.settings"}
+        | {"PYTHONPATH": str(ROOT / "src")} | env,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr and named in done.stderr.splitlines()[-1]

@@ -60,9 +60,9 @@ from sustain_core.errors import ClinicalValueError
 def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
     """Propose the induction series from a first day, then book it whole.
 
-    A GET only shows (with its query, the preview, nothing held). The search form POSTs:
-    the preview's chairs are then held for HOLD_MINUTES; a POST with a "choice" books. No
-    state changes on GET (SEC-16, issue 14 item 6).
+    A GET only shows (with its query, the preview, nothing held). The search form POSTs
+    "search": the preview's chairs are then held for HOLD_MINUTES; any other POST books (its
+    "choice", else the series as asked). No state changes on GET (SEC-16, issue 14 item 6).
     """
     patient = care_queries.get_patient_for_change(
         request.user, patient_id, "scheduling.add_appointment", category=DataCategory.SCHEDULE
@@ -88,7 +88,8 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
                 preferred_chair=form.cleaned_data.get("chair"),
                 requested_span=dt.timedelta(days=span) if span else None,
             )
-            if request.method == "POST" and "choice" in request.POST:
+            searching = request.method == "POST" and "search" in request.POST
+            if request.method == "POST" and not searching:
                 booked = services.book_series(
                     course=course, earliest=wanted.earliest, by=request.user, now=now,
                     request=wanted, choice=request.POST.get("choice", services.EARLIEST),
@@ -96,7 +97,7 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
                 messages.success(request, f"Booked {len(booked)} infusion visits.")
                 return redirect("clinic:patient_detail", patient_id=patient.pk)
             result = services.propose_series(course=course, request=wanted, now=now)
-            if request.method == "POST":  # the search form's submit holds; a GET only shows
+            if searching:  # the search form's submit holds; a GET only shows
                 held_until = services.hold_series(
                     course=course, result=result, by=request.user, now=now
                 )

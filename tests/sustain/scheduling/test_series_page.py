@@ -67,7 +67,7 @@ def test_a_preview_holds_its_chairs_until_booked(login, sam, ada, north, enrolle
     query = {"first_day": "2026-11-30"}
     shown = login(sam).get(f"/patients/{enrolled.pk}/series/", query)
     assert shown.context["proposal"] and SeriesHold.objects.count() == 0  # a GET holds nothing
-    first = login(sam).post(f"/patients/{enrolled.pk}/series/", query)  # "Find visits"
+    first = login(sam).post(f"/patients/{enrolled.pk}/series/", query | {"search": "1"})
     held = [(start, end) for _, start, end in first.context["proposal"]]
     assert SeriesHold.objects.count() == 1 and first.context["held_until"] is not None
 
@@ -84,7 +84,7 @@ def test_a_preview_holds_its_chairs_until_booked(login, sam, ada, north, enrolle
         now=timezone.now(),
     )
     colleague = make_user("sue", "scheduler", north)
-    second = login(colleague).post(f"/patients/{other.pk}/series/", query)
+    second = login(colleague).post(f"/patients/{other.pk}/series/", query | {"search": "1"})
     theirs = [(start, end) for _, start, end in second.context["proposal"]]
     assert not set(theirs) & set(held)  # the held chair time is not offered to another
 
@@ -102,7 +102,9 @@ def test_a_hold_lasts_five_minutes(login, sam, ada, north, enrolled, minutes, he
     from sustain.scheduling.services import _busy  # noqa: PLC0415 - the search's own input
 
     with time_machine.travel(NOW, tick=False):
-        login(sam).post(f"/patients/{enrolled.pk}/series/", {"first_day": "2026-11-30"})
+        login(sam).post(
+            f"/patients/{enrolled.pk}/series/", {"first_day": "2026-11-30", "search": "1"}
+        )
         other = care.register_patient(
             by=sam, site=north, given_name="Al", family_name="Other", sex="unknown",
             date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
