@@ -281,3 +281,22 @@ def test_unsafe_delivery_settings_are_refused_naming_them(env, named):
     )  # fmt: skip
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr and named in done.stderr.splitlines()[-1]
+
+
+def test_a_page_that_sends_never_waits_for_the_mail_server(
+    smtp, settings, login, ben, pat, django_capture_on_commit_callbacks
+):
+    """The mail server stalls (as in an outage with no refusal); sending a self-report link
+    from the patient page still answers at once: the worker, not the request, talks SMTP."""
+    smtp.hang_next = threading.Event()
+    settings.EMAIL_TIMEOUT = 10
+    client = login(ben)
+    form = {"instruments": ["phq9"], "channel": "email", "timepoint": "pre_infusion"}
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(f"/patients/{pat.pk}/invite/", form)
+    elapsed = time.monotonic() - started
+    smtp.hang_next.set()
+    assert answer.status_code == 302 and elapsed < settings.EMAIL_TIMEOUT  # it never waited
+    assert OutboxMessage.objects.get().status == "queued" and smtp.conversation == []
+    assert DBTaskResult.objects.filter(task_path=deliver_message.module_path).count() == 1
