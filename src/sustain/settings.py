@@ -266,7 +266,7 @@ if SUSTAIN_NOTIFY_MAX_ATTEMPTS < 1 or SUSTAIN_NOTIFY_BACKOFF_SECONDS < 1:
     raise ImproperlyConfigured(
         "SUSTAIN_NOTIFY_MAX_ATTEMPTS and SUSTAIN_NOTIFY_BACKOFF_SECONDS must be at least 1"
     )
-if SUSTAIN_TASK_STALE_MINUTES < (0 if DEBUG else 5):
+if SUSTAIN_TASK_STALE_MINUTES < 0 or (not DEBUG and SUSTAIN_TASK_STALE_MINUTES < 5):
     raise ImproperlyConfigured(
         "SUSTAIN_TASK_STALE_MINUTES must be at least 5 in production: a shorter time would fail "
         "tasks that are still running"
