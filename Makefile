@@ -52,7 +52,7 @@ typecheck: install
 	$(BIN)/mypy src/sustain_core src/sustain
 
 migrations-check: install
-	$(BIN)/sustain makemigrations --check --dry-run
+	SUSTAIN_DEBUG=1 $(BIN)/sustain makemigrations --check --dry-run
 
 # Django's deployment checks against production-like settings, on a freshly migrated database
 # (the check for default accounts reads it: sustain/clinic/checks.py).
@@ -67,7 +67,7 @@ deploy-check: install
 check: lint typecheck migrations-check deploy-check test-core test
 
 bench: install
-	$(BIN)/python bench/run.py
-	$(BIN)/python bench/series_search.py
-	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/patient_list.py
+	SUSTAIN_DEBUG=1 $(BIN)/python bench/run.py
+	SUSTAIN_DEBUG=1 $(BIN)/python bench/series_search.py
+	SUSTAIN_DEBUG=1 $(BIN)/python bench/intake.py
+	SUSTAIN_DEBUG=1 $(BIN)/python bench/patient_list.py

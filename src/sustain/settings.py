@@ -307,6 +307,20 @@ if SUSTAIN_SMS_BACKEND.endswith("TwilioSmsBackend") and not (
 # A failed message is handed over again by the worker every few minutes, at most this often.
 SUSTAIN_NOTIFY_MAX_ATTEMPTS = env_int("SUSTAIN_NOTIFY_MAX_ATTEMPTS", 5)
 SUSTAIN_NOTIFY_RETRY_EVERY_MINUTES = env_int("SUSTAIN_NOTIFY_RETRY_EVERY_MINUTES", 10)
+# Issue 14: a failed message waits SUSTAIN_NOTIFY_BACKOFF_SECONDS, doubled after each attempt,
+# before the next; a task "running" longer than SUSTAIN_TASK_STALE_MINUTES is taken for the
+# work of a dead worker and marked failed (sustain.accounts.tasks.recover_stale_tasks).
+SUSTAIN_NOTIFY_BACKOFF_SECONDS = env_int("SUSTAIN_NOTIFY_BACKOFF_SECONDS", 600)
+SUSTAIN_TASK_STALE_MINUTES = env_int("SUSTAIN_TASK_STALE_MINUTES", 30)
+if SUSTAIN_NOTIFY_MAX_ATTEMPTS < 1 or SUSTAIN_NOTIFY_BACKOFF_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "SUSTAIN_NOTIFY_MAX_ATTEMPTS and SUSTAIN_NOTIFY_BACKOFF_SECONDS must be at least 1"
+    )
+if SUSTAIN_TASK_STALE_MINUTES < 0 or (not DEBUG and SUSTAIN_TASK_STALE_MINUTES < 5):
+    raise ImproperlyConfigured(
+        "SUSTAIN_TASK_STALE_MINUTES must be at least 5 in production: a shorter time would fail "
+        "tasks that are still running"
+    )
 # Where patients reach Sustain (for links in messages).
 SUSTAIN_BASE_URL = env_str("SUSTAIN_BASE_URL", "http://127.0.0.1:8000")
 SUSTAIN_INVITATION_TTL_HOURS = env_int("SUSTAIN_INVITATION_TTL_HOURS", 72)

@@ -91,6 +91,8 @@ def test_every_url_is_listed():
             "/accounts/audit/",
             "/accounts/audit/export.csv",
             "/accounts/outbox/",
+            "/accounts/outbox/1/send-again/",
+            "/accounts/outbox/dead/",
             "/accounts/second-factor/",
             "/accounts/second-factor/enrol/",
             "/accounts/staff/",
@@ -286,6 +288,8 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ben", "get", "/accounts/audit/", 403),
         ("ivy", "get", "/accounts/audit/", 200),
         ("ben", "get", "/accounts/outbox/", 403),  # the outbox is the administrators'
+        ("ben", "get", "/accounts/outbox/dead/", 403),
+        ("ben", "post", "/accounts/outbox/1/send-again/", 403),
         ("ivy", "post", "/patients/{id}/invite/", 403),
         ("sam", "post", "/visits/1/adverse-events/", 403),  # schedulers record no adverse event
         ("sam", "get", "/patients/{id}/", 200),

@@ -246,6 +246,7 @@ PAGES = {
     "ledger stock": Page("ledger:stock", "/ledger/stock/"),
     "ledger setup": Page("ledger:setup", "/ledger/setup/"),
     "outbox": Page("accounts:outbox", "/accounts/outbox/"),
+    "messages not sent": Page("accounts:dead_letters", "/accounts/outbox/dead/"),
     "dispensing record": Page(
         "ledger:report", "/ledger/report/?site={site}&start=2026-11-01&end=2026-11-30"
     ),
@@ -328,6 +329,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "ledger stock":         (OK,    OK,   NO,       OK,          OK,     NO),
     "ledger setup":         (OK,    OK,   NO,       OK,          OK,     NO),
     "outbox":               (NO,    NO,   NO,       OK,          NO,     NO),
+    "messages not sent":    (NO,    NO,   NO,       OK,          NO,     NO),
     "dispensing record":    (NO,    NO,   NO,       OK,          OK,     NO),
     "dispensing record CSV": (NO,   NO,   NO,       OK,          OK,     NO),
     "dispensing record PDF": (NO,   NO,   NO,       OK,          OK,     NO),
@@ -355,6 +357,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:emergency_end",
     "care:emergency_review_close",
+    "accounts:send_again",
     "accounts:logout",
     "accounts:staff_invite",
     "accounts:staff_reactivate",

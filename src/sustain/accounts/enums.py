@@ -64,3 +64,4 @@ class OutboxStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     DELIVERED = "delivered", "Delivered"
     UNDELIVERED = "undelivered", "Not delivered"
+    DEAD = "dead", "Gave up (dead letter)"

@@ -170,6 +170,9 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Hand-overs to a backend")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker may hand it over (again)"
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True, help_text="Reported by the provider")
     provider_id = models.CharField(

@@ -2,9 +2,12 @@
 (SUSTAIN_SMS_BACKEND), each holding messages in the outbox unless a clinic configures more.
 
 Every message is first written to the outbox table (status "queued"); once the caller commits,
-the channel's backend is handed the message and its answer is recorded on the row: held, sent
-(with the provider's id), or failed with the provider's error. The worker hands failed messages
-over again, up to SUSTAIN_NOTIFY_MAX_ATTEMPTS times (sustain.accounts.tasks). An SMS provider's
+a task is queued and the worker (sustain.accounts.tasks) hands the message to the channel's
+backend, recording its answer on the row: held, sent (with the provider's id), or failed with
+the provider's error. A failed message is handed over again after an exponential backoff
+(`next_attempt_at`), up to SUSTAIN_NOTIFY_MAX_ATTEMPTS times, then dead-lettered for a clinic
+administrator to send again (issue 14, OPS reliability: nothing lost, nothing inside the
+request). An SMS provider's
 status callback marks a sent text delivered or undelivered (`record_provider_status`).
 
 Messages carry links and clinic names only, never a patient's name or clinical data. Logs name
@@ -21,7 +24,7 @@ import smtplib
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -186,7 +189,8 @@ def record_provider_status(
 def send(
     *, site: Site, channel: Channel, to: str, subject: str, body: str, now: dt.datetime
 ) -> OutboxMessage:
-    """Write the message to the outbox now; hand it to the backend once the caller commits."""
+    """Write the message to the outbox now; once the caller commits, queue its hand-over for
+    the worker (the page never waits for an SMTP server or an SMS provider)."""
     message = OutboxMessage.objects.create(
         site=site,
         channel=channel,
@@ -195,9 +199,18 @@ def send(
         body=body,
         status=OutboxStatus.QUEUED,
         created_at=now,
+        next_attempt_at=now,
     )
-    transaction.on_commit(lambda: deliver(message, now=now))
+    transaction.on_commit(lambda: enqueue_hand_over(message.pk, at=None))
     return message
+
+
+def enqueue_hand_over(message_id: int, *, at: dt.datetime | None) -> None:
+    """Queue one hand-over of the message for the worker (sustain.accounts.tasks), at `at`."""
+    from sustain.accounts.tasks import deliver_message  # noqa: PLC0415 - tasks imports notify
+
+    task = deliver_message if at is None else deliver_message.using(run_after=at)
+    task.enqueue(message_id)
 
 
 def backend_for(channel: str) -> Backend:
@@ -210,20 +223,57 @@ def backend_for(channel: str) -> Backend:
     return backend
 
 
-def deliver(message: OutboxMessage, *, now: dt.datetime) -> None:
-    """Hand the message to its channel's backend once and record the answer.
+def backoff(attempts: int) -> dt.timedelta:
+    """How long to wait after the `attempts`-th hand-over before the next one: exponential,
+    SUSTAIN_NOTIFY_BACKOFF_SECONDS doubled each time (10, 20, 40, 80 min by default), at most
+    a day."""
+    seconds = settings.SUSTAIN_NOTIFY_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)
+    return dt.timedelta(seconds=min(seconds, 86_400))
 
-    The attempt is claimed by one conditional UPDATE on (status, attempts), so two workers
-    retrying the same message send it once between them. Whatever the backend raises is
-    recorded as a failure (the worker retries it), never raised to the page that sent it.
+
+RETRYABLE = (OutboxStatus.QUEUED, OutboxStatus.FAILED)
+
+
+def deliver(message: OutboxMessage, *, now: dt.datetime) -> bool:
+    """Hand the message to its channel's backend once and record the answer; False if the
+    message was not due (already sent, dead-lettered, claimed by another worker, or waiting
+    for its next attempt).
+
+    The attempt is claimed by one conditional UPDATE on (status, attempts, next_attempt_at),
+    so two workers send it once between them. In the same transaction the next attempt is
+    queued at the backoff time, first: if this worker is killed while the backend talks, the
+    message is handed over again (and the queued attempt finds nothing to do once the message
+    is sent). The status says "sent" only after the backend accepted the message. A failure
+    on the last of SUSTAIN_NOTIFY_MAX_ATTEMPTS hand-overs dead-letters the message, for a
+    clinic administrator to send again (`send_again`). Whatever the backend raises is
+    recorded, never raised.
+
+    The one window left: a worker killed after the provider accepted the message and before
+    the answer is saved sends it again on the next attempt (at least once, never lost).
     """
-    claimed = OutboxMessage.objects.filter(
-        pk=message.pk, status=message.status, attempts=message.attempts
-    ).update(attempts=F("attempts") + 1, last_attempt_at=now)
-    if not claimed:
-        return
-    message.attempts += 1
-    message.last_attempt_at = now
+    with transaction.atomic():
+        claimed = (
+            OutboxMessage.objects.filter(
+                pk=message.pk,
+                status__in=RETRYABLE,
+                attempts=message.attempts,
+                attempts__lt=settings.SUSTAIN_NOTIFY_MAX_ATTEMPTS,
+            )
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .update(
+                attempts=F("attempts") + 1,
+                last_attempt_at=now,
+                next_attempt_at=now + backoff(message.attempts + 1),
+            )
+        )
+        if not claimed:
+            return False
+        message.attempts += 1
+        message.last_attempt_at = now
+        message.next_attempt_at = now + backoff(message.attempts)
+        last = message.attempts >= settings.SUSTAIN_NOTIFY_MAX_ATTEMPTS
+        if not last:
+            enqueue_hand_over(message.pk, at=message.next_attempt_at)
     try:
         result = backend_for(message.channel).deliver(message)
     except DeliveryFailed as failure:
@@ -236,20 +286,42 @@ def deliver(message: OutboxMessage, *, now: dt.datetime) -> None:
         message.status, message.provider_id, message.error = result.status, result.provider_id, ""
         if result.status == OutboxStatus.SENT:
             message.sent_at = now
-    message.save(update_fields=["status", "provider_id", "error", "sent_at"])
+        message.next_attempt_at = None
+    if message.status == OutboxStatus.FAILED and last:
+        message.status, message.next_attempt_at = OutboxStatus.DEAD, None
+        log.warning("message %s dead-lettered after %s attempts", message.pk, message.attempts)
+    message.save(update_fields=["status", "provider_id", "error", "sent_at", "next_attempt_at"])
+    return True
 
 
 def retry_failed(*, now: dt.datetime) -> int:
-    """Hand over again every failed message with attempts left, and every queued one whose
-    first hand-over never happened (a process stopped before its commit hook ran); return how
-    many were tried."""
-    grace = now - dt.timedelta(minutes=1)
+    """The worker's safety net: hand over every failed or queued message whose next attempt
+    is due (one whose queued hand-over was lost, e.g. a process stopped before its commit hook
+    ran); return how many were handed over."""
+    lost = now - dt.timedelta(minutes=1)  # a new message's own task had a minute to run
     due = OutboxMessage.objects.filter(
-        Q(status=OutboxStatus.FAILED) | Q(status=OutboxStatus.QUEUED, created_at__lte=grace),
+        Q(status=OutboxStatus.FAILED, next_attempt_at__lte=now)
+        | Q(status=OutboxStatus.QUEUED, next_attempt_at__lte=lost)
+        | Q(status__in=RETRYABLE, next_attempt_at__isnull=True),
         attempts__lt=settings.SUSTAIN_NOTIFY_MAX_ATTEMPTS,
     ).order_by("pk")
-    tried = 0
-    for message in due:
-        deliver(message, now=now)
-        tried += 1
-    return tried
+    return sum(deliver(message, now=now) for message in due)
+
+
+class NotDeadLettered(Exception):
+    """Only a dead-lettered message can be sent again."""
+
+
+@transaction.atomic
+def send_again(message_id: int, *, sites: Iterable[Site], now: dt.datetime) -> OutboxMessage:
+    """A clinic administrator's "Send again" of a dead-lettered message of one of their sites:
+    a fresh round of attempts, handed over by the worker once this commits. Raises
+    OutboxMessage.DoesNotExist for another site's message and NotDeadLettered when it is not
+    (or no longer) dead-lettered, so two clicks queue it once."""
+    message = OutboxMessage.objects.select_for_update().get(pk=message_id, site__in=sites)
+    if message.status != OutboxStatus.DEAD:
+        raise NotDeadLettered
+    message.status, message.attempts, message.next_attempt_at = OutboxStatus.QUEUED, 0, now
+    message.save(update_fields=["status", "attempts", "next_attempt_at"])
+    transaction.on_commit(lambda: enqueue_hand_over(message.pk, at=None))
+    return message

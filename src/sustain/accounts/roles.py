@@ -50,7 +50,7 @@ _SCHEDULER = {
     "portal.add_invitation", "scheduling.change_appointment", "scheduling.add_calendarfeed",
 }  # fmt: skip
 _CLINIC_ADMIN = {
-    "accounts.view_auditevent", "accounts.view_outboxmessage",
+    "accounts.view_auditevent", "accounts.view_outboxmessage", "accounts.change_outboxmessage",
     "accounts.designate_medical_director", "accounts.view_user", "accounts.add_user",
     "accounts.change_user", "accounts.change_site", "care.add_clinicprotocol",
     "care.change_message_rules", "scheduling.change_phasestaffing",

@@ -12,6 +12,8 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
     path("outbox/", views.outbox, name="outbox"),
+    path("outbox/dead/", views.dead_letters, name="dead_letters"),
+    path("outbox/<int:message_id>/send-again/", views.send_again, name="send_again"),
     # The SMS provider's delivery reports: no session; the request's signature (keyed with the
     # provider's auth token) is the credential.
     path("notify/sms-status/", views.sms_status, name="sms_status"),

@@ -2,10 +2,12 @@ import hmac
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -13,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from sustain.accounts import lockout, notify
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event, verify_chain
-from sustain.accounts.enums import AuditAction, DataCategory
+from sustain.accounts.enums import AuditAction, DataCategory, OutboxStatus
 from sustain.accounts.exports import csv_export
 from sustain.accounts.models import AuditEvent, OutboxMessage
 
@@ -63,6 +65,52 @@ def outbox(request: AuthenticatedRequest) -> HttpResponse:
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.OUTBOX)
     context = {"page": page, "max_attempts": settings.SUSTAIN_NOTIFY_MAX_ATTEMPTS}
     return render(request, "accounts/outbox.html", context)
+
+
+@require_GET
+@login_required
+def dead_letters(request: AuthenticatedRequest) -> HttpResponse:
+    """Messages the worker gave up on after SUSTAIN_NOTIFY_MAX_ATTEMPTS hand-overs, for the
+    user's sites, each with its last error and a "Send again" button (issue 14, item 2).
+
+    Shown: when, site, channel, recipient address, subject, attempts, error; not the body
+    (the outbox page shows it to the same administrators). The URL carries no patient data.
+    """
+    require_permission(request.user, "accounts.change_outboxmessage", category=DataCategory.OUTBOX)
+    dead = OutboxMessage.objects.filter(
+        site__in=sites_for_user(request.user), status=OutboxStatus.DEAD
+    ).select_related("site")
+    page = Paginator(dead, 50).get_page(request.GET.get("page"))
+    record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.OUTBOX)
+    return render(request, "accounts/dead_letters.html", {"page": page})
+
+
+@require_POST
+@login_required
+def send_again(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
+    """Queue a dead-lettered message for a fresh round of attempts (audited); the worker
+    hands it over, never this request. Another site's message is a 404."""
+    require_permission(request.user, "accounts.change_outboxmessage", category=DataCategory.OUTBOX)
+    with transaction.atomic():
+        try:
+            message = notify.send_again(
+                message_id, sites=sites_for_user(request.user), now=timezone.now()
+            )
+        except OutboxMessage.DoesNotExist:
+            raise Http404("No such message.") from None
+        except notify.NotDeadLettered:
+            messages.info(request, "That message is already queued or sent.")
+            return redirect("accounts:dead_letters")
+        record_event(
+            actor=request.user,
+            action=AuditAction.UPDATE,
+            category=DataCategory.OUTBOX,
+            site=message.site,
+            obj=message,
+            reason="send-again",
+        )
+    messages.success(request, "The message is queued; the worker will send it shortly.")
+    return redirect("accounts:dead_letters")
 
 
 @csrf_exempt  # a provider's server posts here; its signature stands in for the CSRF token

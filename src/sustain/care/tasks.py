@@ -5,10 +5,10 @@ import datetime as dt
 from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
 from sustain.accounts.access import users_with_perm
+from sustain.accounts.tasks import keep_one_run_queued
 from sustain.care import break_glass
 from sustain.care.models import Alert
 
@@ -46,19 +46,13 @@ def notify_alert(alert_id: int) -> int:
 
 @task()
 def end_expired_break_glass() -> int:
-    """End and audit ("BTG expired") the emergency accesses whose time ran out (BTG-02, 03),
-    then schedule the next sweep."""
-    try:
-        return break_glass.end_expired(now=timezone.now())
-    finally:
-        schedule_next_break_glass_sweep()
+    """Schedule the next sweep first, then end and audit ("BTG expired") the emergency
+    accesses whose time ran out (BTG-02, 03)."""
+    schedule_next_break_glass_sweep()
+    return break_glass.end_expired(now=timezone.now())
 
 
 def schedule_next_break_glass_sweep() -> None:
     """Keep exactly one future run of end_expired_break_glass waiting in the queue."""
-    waiting = DBTaskResult.objects.filter(
-        task_path=end_expired_break_glass.module_path, status=TaskResultStatus.READY
-    )
-    if not waiting.exists():
-        interval = dt.timedelta(minutes=settings.SUSTAIN_BREAK_GLASS_SWEEP_MINUTES)
-        end_expired_break_glass.using(run_after=timezone.now() + interval).enqueue()
+    every = dt.timedelta(minutes=settings.SUSTAIN_BREAK_GLASS_SWEEP_MINUTES)
+    keep_one_run_queued(end_expired_break_glass, every=every)

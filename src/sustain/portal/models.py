@@ -38,3 +38,15 @@ class Invitation(models.Model):
                 name="invitation_expires_after_creation",
             )
         ]
+
+
+class KioskGuard(models.Model):
+    """How many wrong tablet codes were checked in the current window, per site (issue 14,
+    item 5). `scope` is "site:<id>" for a tablet opened with its site, else "network". A check
+    is counted by one conditional UPDATE before the code is compared, so parallel guesses
+    cannot exceed SUSTAIN_KIOSK_MAX_FAILURES; no address is involved, so a proxy in front of
+    every tablet does not lock them all (sustain.portal.services.redeem_kiosk_code)."""
+
+    scope = models.CharField(max_length=40, unique=True)
+    window_ends_at = models.DateTimeField()
+    failures = models.PositiveSmallIntegerField(default=0)

@@ -13,16 +13,17 @@ from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from sustain.accounts import links, notify
 from sustain.accounts.audit import PATIENT_LINK, WORKER, record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, Channel, DataCategory
-from sustain.accounts.models import AuditEvent, User
+from sustain.accounts.models import Site, User
 from sustain.care import services as care_services
 from sustain.care.enums import AssessmentSource, Timepoint
 from sustain.care.models import Assessment, Patient
 from sustain.care.rules import current_rules
-from sustain.portal.models import Invitation
+from sustain.portal.models import Invitation, KioskGuard
 from sustain_core import instruments
 from sustain_core.errors import ClinicalValueError
 
@@ -157,7 +158,9 @@ def open_on_kiosk(
 
 def _active_kiosk_codes(now: dt.datetime) -> list[Invitation]:
     return list(
-        Invitation.objects.filter(channel=Channel.KIOSK, used_at__isnull=True, expires_at__gt=now)
+        Invitation.objects.filter(
+            channel=Channel.KIOSK, used_at__isnull=True, expires_at__gt=now
+        ).select_related("patient")
     )
 
 
@@ -165,23 +168,47 @@ def _kiosk_matches(invitation: Invitation, code: str) -> bool:
     return hmac.compare_digest(invitation.nonce_hash, _hash(_kiosk_nonce(invitation.pk, code)))
 
 
-def redeem_kiosk_code(code: str, *, now: dt.datetime, ip: str | None) -> str:
+KIOSK_WINDOW = dt.timedelta(minutes=10)
+
+
+def _count_check(scope: str, now: dt.datetime) -> bool:
+    """Count one code check against the scope's window; False when its checks are used up.
+
+    One conditional UPDATE decides, so of parallel guesses at most SUSTAIN_KIOSK_MAX_FAILURES
+    are checked in a window; a window that has ended starts again with this check.
+    """
+    limit = settings.SUSTAIN_KIOSK_MAX_FAILURES
+    KioskGuard.objects.get_or_create(scope=scope, defaults={"window_ends_at": now + KIOSK_WINDOW})
+    guard = KioskGuard.objects.filter(scope=scope)
+    if guard.filter(window_ends_at__gt=now, failures__lt=limit).update(failures=F("failures") + 1):
+        return True
+    return bool(
+        guard.filter(window_ends_at__lte=now).update(failures=1, window_ends_at=now + KIOSK_WINDOW)
+    )
+
+
+def redeem_kiosk_code(code: str, *, now: dt.datetime, site: Site | None = None) -> str:
     """Return the link path for a tablet code, or raise InvitationRefused.
 
-    Guessing is slowed down: after SUSTAIN_KIOSK_MAX_FAILURES wrong codes from one address in
-    10 minutes, that address is refused until the window passes (counted from the audit log).
+    A tablet opened for a site (/kiosk/?site=<id>) finds only that site's codes. Guessing is
+    bounded per site, not per address (issue 14, item 5): each check is counted first
+    (`_count_check`); a right code gives its count back, so only wrong codes use up the
+    SUSTAIN_KIOSK_MAX_FAILURES of a 10-minute window, after which the site's tablets refuse
+    codes until the window ends. No address is counted: behind a proxy every tablet has one.
     """
-    since = now - dt.timedelta(minutes=10)
-    failures = AuditEvent.objects.filter(
-        category=DataCategory.SELF_REPORT, reason="kiosk-code", ip=ip, recorded_at__gte=since
-    ).count()
-    if failures >= settings.SUSTAIN_KIOSK_MAX_FAILURES:
+    scope = f"site:{site.pk}" if site is not None else "network"
+    if not _count_check(scope, now):
         raise InvitationRefused(
             "kiosk-locked", "Too many wrong codes. Please ask the clinic staff for help."
         )
     code = code.strip()
     for invitation in _active_kiosk_codes(now):
+        if site is not None and invitation.patient.site_id != site.pk:
+            continue
         if code.isdigit() and _kiosk_matches(invitation, code):
+            KioskGuard.objects.filter(scope=scope, failures__gt=0).update(
+                failures=F("failures") - 1
+            )
             return link_path(invitation.pk, _kiosk_nonce(invitation.pk, code))
     raise InvitationRefused("kiosk-code", "That code is not valid. Please check it with the staff.")
 

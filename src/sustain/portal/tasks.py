@@ -5,10 +5,10 @@ import datetime as dt
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
 from sustain.accounts.enums import Channel
+from sustain.accounts.tasks import keep_one_run_queued
 from sustain.care.enums import Timepoint
 from sustain.care.models import ACTIVE_COURSE_STATUSES, Patient
 from sustain.portal import services
@@ -66,17 +66,13 @@ def invite_due_patients(*, now: dt.datetime) -> int:
 
 @task()
 def send_due_links() -> int:
-    """Invite patients with measures due, then schedule the next run."""
-    sent = invite_due_patients(now=timezone.now())
+    """Schedule the next run first (a run that raises or is killed still runs again, issue
+    14), then invite patients with measures due."""
     schedule_next_run()
-    return sent
+    return invite_due_patients(now=timezone.now())
 
 
 def schedule_next_run() -> None:
     """Keep exactly one future run of send_due_links waiting in the queue."""
-    waiting = DBTaskResult.objects.filter(
-        task_path=send_due_links.module_path, status=TaskResultStatus.READY
-    )
-    if not waiting.exists():
-        interval = dt.timedelta(minutes=settings.SUSTAIN_DUE_LINKS_EVERY_MINUTES)
-        send_due_links.using(run_after=timezone.now() + interval).enqueue()
+    every = dt.timedelta(minutes=settings.SUSTAIN_DUE_LINKS_EVERY_MINUTES)
+    keep_one_run_queued(send_due_links, every=every)

@@ -1,6 +1,8 @@
 """The patient-facing pages. No staff session is used here: the link alone says who answers,
 and the page shows that patient's questionnaires and nothing else about them."""
 
+import re
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -8,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from sustain.accounts.enums import AuditAction, AuditOutcome
+from sustain.accounts.models import Site
 from sustain.accounts.web import plain
 from sustain.care.forms import InstrumentForm
 from sustain.portal import services
@@ -73,14 +76,19 @@ def questionnaire(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def kiosk(request: HttpRequest) -> HttpResponse:
-    """The clinic tablet: a patient types the code the staff gave them."""
+    """The clinic tablet: a patient types the code the staff gave them. A tablet opened as
+    /kiosk/?site=<id> accepts that site's codes, and its wrong codes count against that site
+    only (issue 14, item 5)."""
     message = ""
-    if request.method == "POST":
+    site_param = request.GET.get("site", "")
+    valid = re.fullmatch(r"[0-9]{1,9}", site_param) is not None
+    site = Site.objects.filter(pk=int(site_param)).first() if valid else None
+    if site_param and site is None:
+        message = "This tablet's address is not valid. Please ask the clinic staff."
+    elif request.method == "POST":
         try:
             path = services.redeem_kiosk_code(
-                request.POST.get("code", ""),
-                now=timezone.now(),
-                ip=request.META.get("REMOTE_ADDR"),
+                request.POST.get("code", ""), now=timezone.now(), site=site
             )
         except InvitationRefused as refused:
             services.audit_link(

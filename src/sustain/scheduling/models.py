@@ -6,6 +6,7 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import F, Q
 
+from sustain.accounts.enums import OutboxStatus
 from sustain.accounts.models import OutboxMessage, Site, User
 from sustain.scheduling.enums import (
     OCCUPYING,
@@ -187,6 +188,9 @@ class CalendarFeed(models.Model):
         ]
 
 
+SENT_STATUSES = frozenset({OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.UNDELIVERED})
+
+
 class VisitReminder(models.Model):
     """One reminder of a visit, `hours_before` it starts (the site's reminder hours).
 
@@ -195,12 +199,20 @@ class VisitReminder(models.Model):
     another time is reminded again for its new time. When one sweep finds several reminders
     of a visit due at once (e.g. a visit booked 20 h ahead is due both its 48 h and its 24 h
     reminder), one message covers them all and every row points to it.
+
+    The row records the claim, not the sending: the reminder has left only when its outbox
+    message says so (`sent`). A message that fails is handed over again by the worker with
+    backoff, then dead-lettered for a clinic administrator to send again (issue 14), so the
+    reminder is neither lost nor sent twice.
     """
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
     hours_before = models.PositiveSmallIntegerField()
     visit_starts_at = models.DateTimeField(help_text="The visit time this reminder announced")
-    sent_at = models.DateTimeField()
+    queued_at = models.DateTimeField(
+        help_text="When the reminder was claimed and its message queued; whether it left is "
+        "the message's status (issue 14)"
+    )
     message = models.ForeignKey(
         OutboxMessage,
         null=True,
@@ -210,13 +222,18 @@ class VisitReminder(models.Model):
     )
 
     class Meta:
-        ordering: ClassVar = ["sent_at", "pk"]
+        ordering: ClassVar = ["queued_at", "pk"]
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["appointment", "hours_before", "visit_starts_at"],
                 name="visitreminder_once_per_visit_time",
             )
         ]
+
+    @property
+    def sent(self) -> bool:
+        """Whether the provider accepted the reminder's message (the outbox's status)."""
+        return self.message is not None and self.message.status in SENT_STATUSES
 
 
 class SeriesHold(models.Model):

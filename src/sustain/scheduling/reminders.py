@@ -46,7 +46,8 @@ def reminder_text(appointment: Appointment, *, preparation: str, link: str) -> t
 
 
 def send_due_reminders(*, now: dt.datetime) -> int:
-    """Send every reminder that fell due and was not sent yet; return the messages sent.
+    """Queue every reminder that fell due and was not claimed yet; return the messages queued
+    (the worker hands each to its backend and retries it; VisitReminder.sent says if it left).
 
     A visit's reminder for H hours is due once the booked visit starts within H hours and is
     still in the future. When a sweep finds several of a visit's reminders due at once (a
@@ -114,7 +115,7 @@ def send_reminder(
                     appointment=appointment,
                     hours_before=h,
                     visit_starts_at=appointment.starts_at,
-                    defaults={"sent_at": now},
+                    defaults={"queued_at": now},
                 )
                 if created:
                     claimed.append(reminder)

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -109,8 +110,11 @@ def hold_series(
 ) -> dt.datetime:
     """Hold the previewed series and its alternatives for HOLD_MINUTES; return the expiry.
 
-    A new preview of the same course replaces its holds.
+    A new preview of the same course replaces its holds. Only a member of the course's site
+    may hold its chairs (PermissionDenied otherwise; issue 14 item 6).
     """
+    if not by.memberships.filter(site_id=course.patient.site_id).exists():
+        raise PermissionDenied("You may hold chairs only at your own sites.")
     expires_at = now + dt.timedelta(minutes=HOLD_MINUTES)
     SeriesHold.objects.filter(course=course).delete()
     options = [(EARLIEST, result.series)] if result.series else []

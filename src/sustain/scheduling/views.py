@@ -58,7 +58,12 @@ from sustain_core.errors import ClinicalValueError
 @require_http_methods(["GET", "POST"])
 @login_required
 def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
-    """Propose the induction series from a first day (GET), then book it whole (POST)."""
+    """Propose the induction series from a first day, then book it whole.
+
+    A GET only shows (with its query, the preview, nothing held). The search form POSTs
+    "search": the preview's chairs are then held for HOLD_MINUTES; any other POST books (its
+    "choice", else the series as asked). No state changes on GET (SEC-16, issue 14 item 6).
+    """
     patient = care_queries.get_patient_for_change(
         request.user, patient_id, "scheduling.add_appointment", category=DataCategory.SCHEDULE
     )
@@ -83,7 +88,8 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
                 preferred_chair=form.cleaned_data.get("chair"),
                 requested_span=dt.timedelta(days=span) if span else None,
             )
-            if request.method == "POST":
+            searching = request.method == "POST" and "search" in request.POST
+            if request.method == "POST" and not searching:
                 booked = services.book_series(
                     course=course, earliest=wanted.earliest, by=request.user, now=now,
                     request=wanted, choice=request.POST.get("choice", services.EARLIEST),
@@ -91,9 +97,10 @@ def book_series(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
                 messages.success(request, f"Booked {len(booked)} infusion visits.")
                 return redirect("clinic:patient_detail", patient_id=patient.pk)
             result = services.propose_series(course=course, request=wanted, now=now)
-            held_until = services.hold_series(
-                course=course, result=result, by=request.user, now=now
-            )
+            if searching:  # the search form's submit holds; a GET only shows
+                held_until = services.hold_series(
+                    course=course, result=result, by=request.user, now=now
+                )
         except ClinicalValueError as error:
             show_refusal(request, error, form)
     by_pk = {series.ChairId(c.pk): c for c in chairs}

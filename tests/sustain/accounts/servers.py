@@ -13,9 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class Mailbox:
-    """What the SMTP server received, and the addresses it refuses (550)."""
+    """What the SMTP server received, the addresses it refuses (550), and how many of the next
+    messages it turns away as a server in trouble would (451 to MAIL FROM: an outage)."""
 
     refuse: set[str] = field(default_factory=set)
+    refuse_next: int = 0
+    hang_next: threading.Event | None = None  # stall at MAIL FROM until set (a slow server)
     conversation: list[str] = field(default_factory=list)
     messages: list[tuple[str, list[str], str]] = field(default_factory=list)
 
@@ -36,6 +39,12 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
             verb = line[:4].upper()
             if verb in {"EHLO", "HELO"}:
                 self.reply("250 test.invalid")
+            elif verb == "MAIL" and box.hang_next is not None and not box.hang_next.is_set():
+                box.hang_next.wait(60)
+                return
+            elif verb == "MAIL" and box.refuse_next > 0:
+                box.refuse_next -= 1
+                self.reply("451 4.3.0 mail system unavailable, try again later")
             elif verb == "MAIL":
                 sender, recipients = line.split(":", 1)[1].strip(" <>"), []
                 self.reply("250 OK")

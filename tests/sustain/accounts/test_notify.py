@@ -10,6 +10,7 @@ import sys
 import urllib.parse
 
 import pytest
+import time_machine
 from django.core import mail
 from django_tasks_db.models import DBTaskResult
 
@@ -18,6 +19,7 @@ from sustain.accounts.enums import Channel
 from sustain.accounts.models import OutboxMessage
 from sustain.accounts.tasks import retry_messages, schedule_next_retry_sweep
 from tests.sustain.accounts.servers import sms_provider, smtp_server
+from tests.sustain.worker import hand_over_messages
 
 pytestmark = pytest.mark.db
 
@@ -31,6 +33,8 @@ def send(site, capture, channel=Channel.EMAIL, to="pat@example.com") -> OutboxMe
         message = notify.send(
             site=site, channel=channel, to=to, subject="Your visit", body="See you soon.", now=NOW
         )
+    with time_machine.travel(NOW, tick=False):
+        hand_over_messages()  # what the worker does next (issue 14: never inside the request)
     message.refresh_from_db()
     return message
 
@@ -217,29 +221,61 @@ def test_the_twilio_backend_without_its_settings_is_refused_at_startup():
 # -- retries ----------------------------------------------------------------------------------
 
 
-def test_the_worker_retries_a_failed_message_until_it_is_sent(
+def test_the_worker_retries_a_failed_message_with_growing_waits_until_it_is_sent(
     provider, north, django_capture_on_commit_callbacks
 ):
     provider.answer = (503, {"message": "Service unavailable"})
     message = send(north, django_capture_on_commit_callbacks, Channel.SMS, "+15550100")
     assert status(message) == ("failed", 1, "HTTP 503: Service unavailable")
+    assert message.next_attempt_at == NOW + dt.timedelta(minutes=10)
+    assert notify.retry_failed(now=NOW + dt.timedelta(minutes=9)) == 0  # not yet
     assert notify.retry_failed(now=NOW + dt.timedelta(minutes=10)) == 1
-    assert status(message)[:2] == ("failed", 2)
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("failed", 2)
+    assert message.next_attempt_at == NOW + dt.timedelta(minutes=30)  # 20 minutes later
+    assert notify.retry_failed(now=NOW + dt.timedelta(minutes=29)) == 0
     provider.answer = (201, {"sid": "SM0002"})
-    assert notify.retry_failed(now=NOW + dt.timedelta(minutes=20)) == 1
+    assert notify.retry_failed(now=NOW + dt.timedelta(minutes=30)) == 1
     assert status(message) == ("sent", 3, "")
-    assert notify.retry_failed(now=NOW + dt.timedelta(minutes=30)) == 0
+    assert notify.retry_failed(now=NOW + dt.timedelta(days=1)) == 0
     assert len(provider.requests) == 3
 
 
-def test_retries_stop_at_the_limit(settings, provider, north, django_capture_on_commit_callbacks):
+def test_each_attempt_queues_the_next_one_first(
+    provider, north, django_capture_on_commit_callbacks
+):
+    """The worker's task for the next attempt is queued when an attempt starts, so a worker
+    killed mid hand-over still leaves the message to be tried again."""
+    provider.answer = (503, {})
+    message = send(north, django_capture_on_commit_callbacks, Channel.SMS, "+15550100")
+    waiting = DBTaskResult.objects.filter(status="READY")
+    assert [t.args_kwargs["args"] for t in waiting] == [[message.pk]]
+    assert waiting.get().run_after == NOW + dt.timedelta(minutes=10)
+
+
+def test_the_last_failure_dead_letters_the_message(
+    settings, provider, north, django_capture_on_commit_callbacks
+):
     settings.SUSTAIN_NOTIFY_MAX_ATTEMPTS = 3
     provider.answer = (500, {})
     message = send(north, django_capture_on_commit_callbacks, Channel.SMS, "+15550100")
-    tried = [notify.retry_failed(now=NOW + dt.timedelta(minutes=n)) for n in (10, 20, 30)]
-    assert tried == [1, 1, 0]
-    assert status(message) == ("failed", 3, "HTTP 500: Internal Server Error")
+    tried = [notify.retry_failed(now=NOW + dt.timedelta(minutes=n)) for n in (10, 30, 70, 200)]
+    assert tried == [1, 1, 0, 0]
+    assert status(message) == ("dead", 3, "HTTP 500: Internal Server Error")
     assert len(provider.requests) == 3
+
+
+def test_a_mail_outage_delays_but_never_loses_the_message(
+    smtp, north, django_capture_on_commit_callbacks
+):
+    """A real SMTP server on loopback that refuses with 451 twice, then accepts."""
+    smtp.refuse_next = 2
+    message = send(north, django_capture_on_commit_callbacks)
+    assert status(message)[:2] == ("failed", 1) and message.error.startswith("SMTP 451")
+    for minutes in (10, 30):
+        notify.retry_failed(now=NOW + dt.timedelta(minutes=minutes))
+    assert status(message) == ("sent", 3, "")
+    assert len(smtp.messages) == 1
 
 
 def test_a_message_whose_hand_over_never_ran_is_sent_by_the_sweep(settings, north):
@@ -247,7 +283,7 @@ def test_a_message_whose_hand_over_never_ran_is_sent_by_the_sweep(settings, nort
     message = notify.send(
         site=north, channel=Channel.EMAIL, to="pat@example.com", subject="s", body="b", now=NOW
     )  # the commit hook never runs inside the test's transaction
-    assert notify.retry_failed(now=NOW) == 0  # still within its first minute
+    assert notify.retry_failed(now=NOW) == 0  # its own queued task has a minute to run
     assert notify.retry_failed(now=NOW + dt.timedelta(minutes=2)) == 1
     assert status(message) == ("sent", 1, "")
     assert len(mail.outbox) == 1

@@ -15,6 +15,7 @@ from sustain.portal import services
 from sustain.portal.models import Invitation
 from sustain_core.errors import ClinicalValueError
 from tests.sustain.conftest import make_user
+from tests.sustain.worker import hand_over_messages
 
 pytestmark = pytest.mark.api
 
@@ -47,6 +48,8 @@ def test_invitation_is_held_in_the_outbox_without_patient_data(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         path = invite(pat, ben)
+    assert OutboxMessage.objects.get().status == "queued"  # the worker hands it over (issue 14)
+    hand_over_messages()
     message = OutboxMessage.objects.get()
     invitation = Invitation.objects.get()
     assert (message.channel, message.to, message.status) == ("email", "pat@example.com", "held")

@@ -65,9 +65,11 @@ def test_a_preview_holds_its_chairs_until_booked(login, sam, ada, north, enrolle
 
     north.chairs.exclude(name="Chair 1").delete()  # one chair: holds decide who gets it
     query = {"first_day": "2026-11-30"}
-    first = login(sam).get(f"/patients/{enrolled.pk}/series/", query)
+    shown = login(sam).get(f"/patients/{enrolled.pk}/series/", query)
+    assert shown.context["proposal"] and SeriesHold.objects.count() == 0  # a GET holds nothing
+    first = login(sam).post(f"/patients/{enrolled.pk}/series/", query | {"search": "1"})
     held = [(start, end) for _, start, end in first.context["proposal"]]
-    assert SeriesHold.objects.count() == 1
+    assert SeriesHold.objects.count() == 1 and first.context["held_until"] is not None
 
     other = care.register_patient(
         by=sam, site=north, given_name="Al", family_name="Other", sex="unknown",
@@ -82,7 +84,7 @@ def test_a_preview_holds_its_chairs_until_booked(login, sam, ada, north, enrolle
         now=timezone.now(),
     )
     colleague = make_user("sue", "scheduler", north)
-    second = login(colleague).get(f"/patients/{other.pk}/series/", query)
+    second = login(colleague).post(f"/patients/{other.pk}/series/", query | {"search": "1"})
     theirs = [(start, end) for _, start, end in second.context["proposal"]]
     assert not set(theirs) & set(held)  # the held chair time is not offered to another
 
@@ -100,7 +102,9 @@ def test_a_hold_lasts_five_minutes(login, sam, ada, north, enrolled, minutes, he
     from sustain.scheduling.services import _busy  # noqa: PLC0415 - the search's own input
 
     with time_machine.travel(NOW, tick=False):
-        login(sam).get(f"/patients/{enrolled.pk}/series/", {"first_day": "2026-11-30"})
+        login(sam).post(
+            f"/patients/{enrolled.pk}/series/", {"first_day": "2026-11-30", "search": "1"}
+        )
         other = care.register_patient(
             by=sam, site=north, given_name="Al", family_name="Other", sex="unknown",
             date_of_birth=dt.date(1990, 1, 1), phone="", email="", primary_condition="depression",
@@ -109,3 +113,21 @@ def test_a_hold_lasts_five_minutes(login, sam, ada, north, enrolled, minutes, he
     with time_machine.travel(NOW + dt.timedelta(minutes=minutes), tick=False):
         chair_busy, _ = _busy(north, other, NOW, NOW + dt.timedelta(days=30), now=timezone.now())
     assert bool(chair_busy) is held  # another patient's search sees the hold, then not
+
+
+@time_machine.travel(NOW, tick=False)
+def test_only_a_member_of_the_patients_site_may_hold_its_chairs(sam, carl, enrolled):
+    """The service checks the hold's site against the user's sites (issue 14, item 6)."""
+    from django.core.exceptions import PermissionDenied  # noqa: PLC0415
+
+    from sustain.scheduling import services  # noqa: PLC0415
+    from sustain.scheduling.models import SeriesHold  # noqa: PLC0415
+
+    course = care.active_course(enrolled)
+    wanted = services.SeriesRequest(earliest=timezone.now())
+    result = services.propose_series(course=course, request=wanted, now=timezone.now())
+    with pytest.raises(PermissionDenied):
+        services.hold_series(course=course, result=result, by=carl, now=timezone.now())
+    assert SeriesHold.objects.count() == 0
+    services.hold_series(course=course, result=result, by=sam, now=timezone.now())
+    assert SeriesHold.objects.count() >= 1

@@ -2,12 +2,9 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
-from sustain.accounts.tasks import schedule_next_retry_sweep
-from sustain.care.tasks import schedule_next_break_glass_sweep
-from sustain.clinic.tasks import schedule_next_run_sheet
-from sustain.portal.tasks import schedule_next_run
-from sustain.scheduling.tasks import schedule_next_reminder_sweep
+from sustain.clinic.tasks import ensure_periodic_tasks
 
 
 class Command(BaseCommand):
@@ -19,10 +16,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        schedule_next_run()  # the periodic self-report sweep keeps itself queued from here
-        schedule_next_reminder_sweep()  # and so does the visit-reminder sweep
-        schedule_next_retry_sweep()  # and the retry of failed messages
-        schedule_next_break_glass_sweep()  # and the end of expired emergency accesses
-        schedule_next_run_sheet()  # and the nightly downtime run sheet
+        # Every periodic sweep queued, tasks a killed worker left "running" recovered (issue
+        # 14); the clinic's housekeeping task repeats this while the worker runs.
+        ensure_periodic_tasks(now=timezone.now())
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--no-startup-delay", *extra)

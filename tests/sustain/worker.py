@@ -1,0 +1,19 @@
+"""Run, in the test's process, the queued tasks a `sustain worker` would run now."""
+
+from django_tasks_db.models import DBTaskResult
+
+from sustain.accounts.tasks import deliver_message
+
+
+def hand_over_messages() -> int:
+    """Run every ready `deliver_message` task as the worker would; return how many ran."""
+    ran = 0
+    ready = DBTaskResult.objects.ready().filter(task_path=deliver_message.module_path)
+    while (result := ready.order_by("enqueued_at").first()) is not None:
+        result.claim("test")
+        try:
+            result.set_successful(deliver_message.call(*result.args_kwargs["args"]))
+        except Exception as error:  # recorded as the worker does
+            result.set_failed(error)
+        ran += 1
+    return ran
