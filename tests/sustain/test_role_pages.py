@@ -363,6 +363,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "accounts:staff_reactivate",
     "accounts:staff_reset_password",
     "accounts:staff_reset_second_factor",
+    "accounts:staff_unlock",
     "accounts:staff_roles",
     "api:book_series",
     "api:chairside_addendum",

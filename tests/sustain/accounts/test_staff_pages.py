@@ -179,9 +179,11 @@ def test_a_user_with_no_role_sees_a_403_with_navigation_and_sign_out(login, nora
     ("user", "links"),
     [
         ("sam", {"Patients", "Schedule", "Waitlist", "Protocols", "Clinic rules"}),
-        ("ivy", {"Controlled substances", "Protocols", "Clinic rules", "Audit"}),
+        ("ivy", {"Controlled substances", "Protocols", "Clinic rules", "Audit",
+                 "Emergency reviews"}),
         ("alex", {"Patients", "Schedule", "Waitlist", "Controlled substances", "Protocols",
-                  "Clinic rules", "Audit", "Outbox", "Staff accounts", "Site"}),
+                  "Clinic rules", "Audit", "Emergency reviews", "Outbox", "Staff accounts",
+                  "Site"}),
     ],
 )  # fmt: skip
 def test_the_navigation_shows_what_the_role_may_use(db, request, login, user, links):

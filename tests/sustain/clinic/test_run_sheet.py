@@ -173,6 +173,7 @@ def test_a_real_worker_process_writes_the_sheets(settings, north, pat, booked):
     env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}} | {
         "PYTHONPATH": "src",
         "DJANGO_SETTINGS_MODULE": "sustain.settings",
+        "SUSTAIN_DEBUG": "1",
         "SUSTAIN_RUN_SHEET_PASSWORD": KEY,
         "SUSTAIN_RUN_SHEET_DIR": str(settings.SUSTAIN_RUN_SHEET_DIR),
     }
