@@ -763,7 +763,15 @@ def _broken_rules(
 def check_not_past(starts_at: dt.datetime, *, now: dt.datetime, tz: zoneinfo.ZoneInfo) -> None:
     """Refuse a visit (booked, moved or re-booked) that would start before `now`, for every
     role and path, before any other check: a time in the past is the real reason, whatever
-    else that time would break (a chair taken then, the site's hours)."""
+    else that time would break (a chair taken then, the site's hours). Nor one beyond
+    PLANNING_HORIZON from now (TST-03)."""
+    if starts_at > now + PLANNING_HORIZON:
+        raise OutOfRange(
+            "starts_at",
+            f"the new time must be within {PLANNING_HORIZON.days} days from now: by "
+            f"{(now + PLANNING_HORIZON).astimezone(tz):%d %B %Y}; got "
+            f"{starts_at.astimezone(tz):%d %B %Y}",
+        )
     if starts_at < now:
         raise ClinicalValueError(
             "starts_at",
