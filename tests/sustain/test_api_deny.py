@@ -167,3 +167,46 @@ def test_schema_names_are_unique():
     ]
     assert len(names) > 20
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
+class _Big(dict):
+    """North's ids; every other integer 30 digits long."""
+
+    def get(self, key, default=None):
+        return super().get(key, BIG)
+
+
+BIG = 10**30
+
+
+@pytest.mark.parametrize("ids_too", [False, True], ids=["values", "ids"])
+@pytest.mark.parametrize("name", sorted(ROUTES))
+def test_thirty_digit_numbers_are_refused_not_a_500(name, ids_too, north_records, north):
+    """Every route, as North staff with every role, with 30-digit numbers: every value of the
+    body (integers, numbers, decimal strings) with North's real ids, or the ids as well: a 4xx
+    in the shape, nothing saved."""
+    staff = make_user(f"all-{name}"[:30], Role.NURSE, north)
+    for role in Role:
+        staff.groups.add(Group.objects.get(name=role.value))
+    before = (Appointment.objects.count(), LedgerEntry.objects.count())
+    ids = _Big(dict.fromkeys(north_records, BIG) if ids_too else north_records)
+    method, path, _ = ROUTES[name]
+    operation = DOCUMENT["paths"]["/api/v1/" + path.split("?")[0]][method]
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    payload = _example(body["schema"], ids) if body else None
+    if isinstance(payload, dict):
+        payload = {k: str(BIG) if v == "1" else v for k, v in payload.items()}
+    client = signed_in(staff)
+    url = "/api/v1/" + path.format(**ids)
+    if method == "get":
+        response = client.get(url)
+    else:
+        response = client.post(
+            url, json.dumps(payload), content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=f"big-{name}",
+        )  # fmt: skip
+    if method == "get" and not ids_too:  # nothing but real ids: the record itself
+        assert response.status_code == 200
+    else:
+        _shape(response, {400, 404, 409, 422})
+    _nothing_saved(before)
