@@ -6,7 +6,9 @@ record, visit or birth date lies there. Rules with a narrower meaning (a birth d
 future, a booking within the planning horizon) check their own range inside these bounds.
 """
 
+import argparse
 import datetime as dt
+from collections.abc import Callable
 
 from sustain_core.errors import OutOfRange
 
@@ -23,3 +25,22 @@ def check_date(value: dt.date, field: str, what: str = "the date") -> dt.date:
             f"got {value.isoformat()}",
         )
     return value
+
+
+def date_argument(what: str) -> Callable[[str], dt.date]:
+    """An argparse type for the `sustain` commands: an ISO date within the bounds, else one
+    plain line naming `what` ("the start must be a date such as 2026-11-30; got 'abc'")."""
+
+    def parse(text: str) -> dt.date:
+        try:
+            day = dt.date.fromisoformat(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a date such as 2026-11-30; got {text!r}"
+            ) from None
+        try:
+            return check_date(day, what, what)
+        except OutOfRange as refused:
+            raise argparse.ArgumentTypeError(refused.message) from None
+
+    return parse

@@ -726,13 +726,13 @@ def chairside_end(request: HttpRequest, visit_id: int, payload: EndIn | None = N
     )  # fmt: skip
 
 
-class WasteIn(Schema):
+class ChairsideWasteIn(Schema):
     witness_id: int = Field(description="Another clinical staff member of the visit's site")
     witness_password: str = Field(max_length=128, description="The witness re-enters it")
 
 
 @router.post(f"{URL}/waste", response={200: ChairsideOut, **ERRORS})
-def chairside_waste(request: HttpRequest, visit_id: int, payload: WasteIn) -> Status[Any]:
+def chairside_waste(request: HttpRequest, visit_id: int, payload: ChairsideWasteIn) -> Status[Any]:
     """Waste what was drawn for the visit and not given, witnessed (after the end, before
     signing). A witness who drew, with a wrong password or without a clinical role, or
     nothing left to waste: 409, nothing saved; a witness not on the site's staff: 400."""

@@ -25,7 +25,7 @@ router = Router(tags=["ledger"])
 ERRORS: dict[int, Any] = dict.fromkeys((400, 403, 404, 409, 422), ErrorOut)
 
 
-class ContainerOut(Schema):
+class SheetContainerOut(Schema):
     container_id: int
     product: str
     lot_number: str
@@ -36,7 +36,7 @@ class ContainerOut(Schema):
 class SheetOut(Schema):
     location_id: int
     location: str
-    containers: list[ContainerOut] = Field(
+    containers: list[SheetContainerOut] = Field(
         description="Every container to count; their balances are not shown before the count"
     )
 
@@ -99,7 +99,7 @@ def count_sheet(request: HttpRequest, location_id: int) -> Status[Any]:
             location_id=location.pk,
             location=location.name,
             containers=[
-                ContainerOut(
+                SheetContainerOut(
                     container_id=c.pk,
                     product=str(c.lot.product),
                     lot_number=c.lot.lot_number,

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
 
+from sustain.accounts.bounds import check_date
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.idempotency import once
 from sustain.accounts.models import User
@@ -56,6 +57,7 @@ def book_series(request: HttpRequest, patient_id: int, payload: SeriesIn) -> Sta
     course = care_services.active_course(patient)
     if course is None:
         raise ClinicalValueError("course", "enrol the patient in a protocol first")
+    check_date(payload.first_day, "first_day", "the first day")
     now = timezone.now()
     earliest = max(dt.datetime.combine(payload.first_day, dt.time.min, tzinfo=patient.site.tz), now)
 

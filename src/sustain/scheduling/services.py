@@ -25,6 +25,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from sustain.accounts.bounds import check_date
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care.enums import CourseStatus
@@ -36,9 +37,15 @@ from sustain.scheduling.calendar import touch_appointment
 from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, CancellationReason, VisitPhase
 from sustain.scheduling.models import Appointment, Chair, SeriesHold
 from sustain_core import intake, protocols, series
-from sustain_core.errors import ClinicalValueError, NoSeriesFound
+from sustain_core.errors import ClinicalValueError, NoSeriesFound, OutOfRange
 
 HORIZON = dt.timedelta(days=60)
+# TST-03: how far ahead anything is booked or searched (a visit, a move, a series' first day),
+# inside the closures' horizon (hours.CLOSURE_HORIZON, 3 years) so a closure can still be set
+# on any booked day. It also keeps date arithmetic far from datetime's year 9999.
+PLANNING_HORIZON = dt.timedelta(days=2 * 366)
+MAX_SPAN_DAYS = 366  # a requested series span: at most a year (every protocol's is weeks)
+MAX_ABSENCE_DAYS = 366  # a patient's absence within a search: at most a year of dates
 
 
 class BookingConflict(ClinicalValueError):
@@ -136,12 +143,63 @@ def hold_series(
 
 @dataclass(frozen=True)
 class SeriesRequest:
-    """What the scheduler asks for: from when, the patient's availability, a chair, a span."""
+    """What the scheduler asks for: from when, the patient's availability, a chair, a span.
+
+    Bounded (TST-03) so no request costs more than a search within the planning horizon:
+    a span of 1..MAX_SPAN_DAYS days, at most MAX_ABSENCE_DAYS away dates, each within
+    sustain.accounts.bounds; the first day is checked against `now` in propose_series.
+    """
 
     earliest: dt.datetime
     availability: series.Availability | None = None
     preferred_chair: Chair | None = None
     requested_span: dt.timedelta | None = None
+
+    def __post_init__(self) -> None:
+        span = self.requested_span
+        if span is not None and not dt.timedelta(days=1) <= span <= dt.timedelta(
+            days=MAX_SPAN_DAYS
+        ):
+            raise OutOfRange(
+                "span_days",
+                f"the span must be between 1 and {MAX_SPAN_DAYS} days; got {span.days}",
+            )
+        away = self.availability.blackout_dates if self.availability else frozenset()
+        if len(away) > MAX_ABSENCE_DAYS:
+            raise OutOfRange(
+                "away_until",
+                f"an absence may last at most {MAX_ABSENCE_DAYS} days; got {len(away)}",
+            )
+        for day in away:
+            check_date(day, "away_from", "a day away")
+
+
+def away_dates(first: dt.date, last: dt.date | None = None) -> frozenset[dt.date]:
+    """The dates of an absence from `first` to `last` (inclusive; None: one day), refused
+    (OutOfRange, before any set is built) when a date lies outside sustain.accounts.bounds,
+    `last` is before `first`, or it lasts over MAX_ABSENCE_DAYS (TST-03: a 9,999-year absence
+    took 6 s to build and search)."""
+    check_date(first, "away_from", "the first day away")
+    last = check_date(last, "away_until", "the last day away") if last else first
+    days = (last - first).days + 1
+    if days < 1:
+        raise ClinicalValueError("away_until", "the last day away must not be before the first")
+    if days > MAX_ABSENCE_DAYS:
+        raise OutOfRange(
+            "away_until", f"an absence may last at most {MAX_ABSENCE_DAYS} days; got {days}"
+        )
+    return frozenset(first + dt.timedelta(days=n) for n in range(days))
+
+
+def check_first_day(earliest: dt.datetime, *, now: dt.datetime, tz: zoneinfo.ZoneInfo) -> None:
+    """A series search or booking starts within PLANNING_HORIZON from now (TST-03)."""
+    if earliest > now + PLANNING_HORIZON:
+        raise OutOfRange(
+            "first_day",
+            f"the first day must be within {PLANNING_HORIZON.days} days from today: by "
+            f"{(now + PLANNING_HORIZON).astimezone(tz):%d %B %Y}; got "
+            f"{earliest.astimezone(tz):%d %B %Y}",
+        )
 
 
 EARLIEST = "earliest"  # the choice that takes the request as asked, or its later start
@@ -166,6 +224,7 @@ def propose_series(
             "chair", f"chair {request.preferred_chair.name} lacks what these visits need"
         )
     earliest = request.earliest
+    check_first_day(earliest, now=now, tz=site.tz)
     window = (earliest, earliest + HORIZON * 2)
     chair_busy, patient_busy = _busy(site, course.patient, *window, now=now)
     return series.search_series(
@@ -277,6 +336,7 @@ def book_series(
     """
     patient = course.patient
     site = patient.site
+    check_first_day(earliest, now=now, tz=site.tz)
     _lock(site, patient)
     course.refresh_from_db()
     if course.status not in SERIES_BOOKABLE:
@@ -707,7 +767,15 @@ def _broken_rules(
 def check_not_past(starts_at: dt.datetime, *, now: dt.datetime, tz: zoneinfo.ZoneInfo) -> None:
     """Refuse a visit (booked, moved or re-booked) that would start before `now`, for every
     role and path, before any other check: a time in the past is the real reason, whatever
-    else that time would break (a chair taken then, the site's hours)."""
+    else that time would break (a chair taken then, the site's hours). Nor one beyond
+    PLANNING_HORIZON from now (TST-03)."""
+    if starts_at > now + PLANNING_HORIZON:
+        raise OutOfRange(
+            "starts_at",
+            f"the new time must be within {PLANNING_HORIZON.days} days from now: by "
+            f"{(now + PLANNING_HORIZON).astimezone(tz):%d %B %Y}; got "
+            f"{starts_at.astimezone(tz):%d %B %Y}",
+        )
     if starts_at < now:
         raise ClinicalValueError(
             "starts_at",

@@ -827,7 +827,7 @@ def test_the_openapi_document_describes_every_step(login, ben):
     refs = {ref.removeprefix("#/components/schemas/") for ref in _values(document, "$ref")}
     assert refs <= set(document["components"]["schemas"])
     check_in = document["paths"][f"{base}/check-in"]["post"]["responses"]
-    assert sorted(check_in) == ["201", "400", "403", "404", "409", "422"]
+    assert sorted(check_in) == ["201", "400", "401", "403", "404", "409", "422"]
 
 
 def _values(node: Any, key: str) -> list[Any]:

@@ -630,7 +630,7 @@ def test_openapi_document_lists_the_ledger_and_its_rules(login, ben):
     (tag,) = [t for t in document["tags"] if t["name"] == "ledger"]
     assert all(f"`{code}`" in tag["description"] for code in Rule.values)
     waste = document["paths"]["/api/v1/ledger/wastes"]["post"]
-    assert set(waste["responses"]) == {"201", "400", "403", "404", "409", "422"}
+    assert set(waste["responses"]) == {"201", "400", "401", "403", "404", "409", "422"}
 
 
 # -- Twelve nurses at once, through the API ---------------------------------------------------

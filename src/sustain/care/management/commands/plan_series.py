@@ -1,9 +1,9 @@
-import datetime as dt
 import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from sustain.accounts.bounds import date_argument
 from sustain.care.management.commands._protocol_arg import library_protocol
 from sustain_core import series
 from sustain_core.errors import ClinicalValueError
@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--protocol", required=True, help="key@version (see sustain protocols)")
-        parser.add_argument("--start", required=True, type=dt.date.fromisoformat)
+        parser.add_argument("--start", required=True, type=date_argument("the start"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         protocol = library_protocol(options["protocol"])

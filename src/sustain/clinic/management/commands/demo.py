@@ -11,7 +11,6 @@ action happened in the demo's story (registration, enrolment, each questionnaire
 booking); only the audit trail stamps its own, real time.
 """
 
-import argparse
 import datetime as dt
 import math
 import random
@@ -31,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sustain.accounts import directors
+from sustain.accounts.bounds import date_argument
 from sustain.accounts.enums import Channel, Role
 from sustain.accounts.models import Membership, OutboxMessage, Site, User
 from sustain.care import services
@@ -203,11 +203,7 @@ PHQ9_ITEMS = 9
 ITEM_MAX = 3
 
 
-def _parse_date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD; got {value!r}") from None
+_parse_date = date_argument("--today")  # within sustain.accounts.bounds (TST-03)
 
 
 def _planned(day: dt.date | None) -> dt.date:

@@ -10,8 +10,6 @@ the run is audited as their export, and patients are named only if their role vi
 Every bad value is one plain line on stderr and exit status 2.
 """
 
-import argparse
-import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -20,22 +18,13 @@ from django.core.management.base import CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from sustain.accounts.bounds import date_argument
 from sustain.accounts.models import Site, User
 from sustain.care.management.commands._cli import PlainCommand, refuse
 from sustain.ledger import report
 from sustain_core.errors import ClinicalValueError
 
-
-def _date(what: str) -> Any:
-    def parse(text: str) -> dt.date:
-        try:
-            return dt.date.fromisoformat(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{what} must be a date such as 2026-11-30; got {text!r}"
-            ) from None
-
-    return parse
+_date = date_argument  # an ISO date within sustain.accounts.bounds (TST-03)
 
 
 class Command(PlainCommand):
