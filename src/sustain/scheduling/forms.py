@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from sustain.accounts.bounds import EARLIEST_DATE, LATEST_DATE, BoundedDateField
 from sustain.accounts.forms import confirmation
 from sustain.accounts.models import User
 from sustain.scheduling.enums import (
@@ -20,10 +21,13 @@ from sustain_core import series, staffing
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 
 
+MAX_AWAY_DAYS = 366
+
+
 class SeriesForm(forms.Form):
     """When to book, and the patient's availability (all optional but the first day)."""
 
-    first_day = forms.DateField(
+    first_day = BoundedDateField(
         label="Earliest first infusion", widget=forms.DateInput(attrs={"type": "date"})
     )
     weekdays = forms.TypedMultipleChoiceField(
@@ -36,22 +40,36 @@ class SeriesForm(forms.Form):
     window_end = forms.TimeField(
         required=False, label="Until", widget=forms.TimeInput(attrs={"type": "time"})
     )
-    away_from = forms.DateField(
+    away_from = BoundedDateField(
         required=False, label="Away from", widget=forms.DateInput(attrs={"type": "date"})
     )
-    away_until = forms.DateField(
+    away_until = BoundedDateField(
         required=False, label="Away until", widget=forms.DateInput(attrs={"type": "date"})
     )
     chair = forms.ModelChoiceField(
         queryset=Chair.objects.none(), required=False, label="Preferred chair"
     )
     span_days = forms.IntegerField(
-        required=False, min_value=1, label="Within (days)", help_text="At most the protocol's"
+        required=False,
+        min_value=1,
+        max_value=366,
+        label="Within (days)",
+        help_text="At most the protocol's",
     )
 
     def __init__(self, *args: object, chairs: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["chair"].queryset = chairs  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        """An absence runs forwards and lasts at most a year (TST-03: a bounded blackout)."""
+        data = super().clean() or {}
+        away_from, away_until = data.get("away_from"), data.get("away_until")
+        if away_from and away_until and not 0 <= (away_until - away_from).days <= MAX_AWAY_DAYS:
+            self.add_error(
+                "away_until", f"Away until is on or after Away from, within {MAX_AWAY_DAYS} days."
+            )
+        return data
 
     def availability(self) -> series.Availability | None:
         data = self.cleaned_data
@@ -72,7 +90,7 @@ class SeriesForm(forms.Form):
 
 class VisitForm(forms.Form):
     chair = forms.ModelChoiceField(queryset=Chair.objects.none(), empty_label=None)
-    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    day = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}))
 
     def __init__(self, *args: object, chairs: object, **kwargs: object) -> None:
@@ -105,7 +123,7 @@ class BoosterForm(forms.Form):
     """A chosen time for a booster; empty day and time: the earliest free time in its window."""
 
     chair = forms.ModelChoiceField(queryset=Chair.objects.none(), required=False)
-    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    day = BoundedDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(
         required=False, label="Time", widget=forms.TimeInput(attrs={"type": "time"})
     )
@@ -133,7 +151,7 @@ class ShiftForm(forms.Form):
 
     staff = StaffChoiceField(queryset=User.objects.none(), label="Person")
     role = forms.ChoiceField(choices=StaffRole.choices)
-    day = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    day = BoundedDateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
     starts = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
     ends = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time"}))
     weeks = forms.IntegerField(
@@ -241,8 +259,8 @@ class OpeningHoursForm(forms.Form):
 
 
 class ClosureForm(forms.Form):
-    first = forms.DateField(label="Closed on", widget=forms.DateInput(attrs={"type": "date"}))
-    last = forms.DateField(
+    first = BoundedDateField(label="Closed on", widget=forms.DateInput(attrs={"type": "date"}))
+    last = BoundedDateField(
         required=False, label="Through (optional)", widget=forms.DateInput(attrs={"type": "date"})
     )
     reason = forms.CharField(max_length=120, label="Reason")
@@ -256,4 +274,6 @@ class HolidayCountryForm(forms.Form):
 
 
 class PublicHolidaysForm(forms.Form):
-    year = forms.IntegerField(label="Year")
+    year = forms.IntegerField(
+        label="Year", min_value=EARLIEST_DATE.year, max_value=LATEST_DATE.year - 1
+    )

@@ -21,6 +21,7 @@ from sustain.accounts.access import (
     sites_for_user,
 )
 from sustain.accounts.audit import record_event
+from sustain.accounts.bounds import check_date, query_date
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.exports import csv_export
 from sustain.accounts.models import Site
@@ -166,10 +167,7 @@ def visit_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse
 
 def _board_site_and_day(request: AuthenticatedRequest) -> tuple[Site, dt.date, list[Site]]:
     site, sites = chosen_site(request.user, request.GET.get("site"))
-    try:
-        day = dt.date.fromisoformat(request.GET.get("day", ""))
-    except ValueError:
-        day = timezone.localdate(timezone=site.tz)
+    day = query_date(request, "day") or timezone.localdate(timezone=site.tz)
     return site, day, sites
 
 
@@ -559,8 +557,8 @@ def waitlist(request: AuthenticatedRequest) -> HttpResponse:
 def _monday(text: str, site: Site) -> dt.date:
     """The Monday of the week of `text` (YYYY-MM-DD), or of today at the site."""
     try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
+        day = check_date(dt.date.fromisoformat(text), "week")
+    except ValueError:  # not a date, or outside the bounds (OutOfRange)
         day = timezone.localdate(timezone=site.tz)
     return day - dt.timedelta(days=day.weekday())
 
