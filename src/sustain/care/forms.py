@@ -155,7 +155,8 @@ class WeightForm(forms.Form):
         decimal_places=1,
         help_text=f"{dosing.WEIGHT_KG_MIN}–{dosing.WEIGHT_KG_MAX} kg, to 0.1 kg",
     )
-    measured_on = BoundedDateField(
+    # not BoundedDateField: care.services refuses a date after today, or far back, in words
+    measured_on = forms.DateField(
         label="Weighed on", widget=forms.DateInput(attrs={"type": "date"})
     )
 
@@ -262,10 +263,16 @@ class AllergyForm(forms.Form):
     severity = forms.ChoiceField(choices=AllergySeverity.choices)
 
 
+NOTE_MAX = 1000
+
+
 class AcknowledgeForm(forms.Form):
     """Closing an alert (or deciding a review task) is final: confirmed first."""
 
     confirm = confirmation("I confirm: the alert is closed for good (it cannot be reopened)")
+    # Read through the form (TST-03): bounded, no NUL; the service says when one is missing.
+    note = forms.CharField(max_length=NOTE_MAX, required=False)
+    decision = forms.CharField(max_length=20, required=False)
 
 
 class RemoveAllergyForm(forms.Form):

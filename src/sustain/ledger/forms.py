@@ -46,7 +46,7 @@ class ReceiveForm(forms.Form):
     product = forms.ModelChoiceField(queryset=Product.objects.order_by("strength_mg_per_ml", "pk"))
     lot_number = forms.CharField(max_length=40)
     expires_on = BoundedDateField(label="Expires", widget=DATE)
-    containers = forms.IntegerField(label="Number of containers", min_value=1, max_value=1000)
+    containers = forms.IntegerField(label="Number of containers")  # 1–200, its service says
     received_on = BoundedDateField(label="Date received", widget=DATE)
     location = forms.ModelChoiceField(queryset=Location.objects.none(), label="Into")
 
