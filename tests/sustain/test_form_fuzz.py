@@ -427,3 +427,20 @@ def test_protocol_json_refuses_huge_numbers_in_words(db, clinic, number):  # noq
             assert "at most 9 digits" in response.content.decode() or "NaN is not" in (
                 response.content.decode()
             ), where
+
+
+def test_a_move_with_a_long_override_reason_is_refused_in_words(db, clinic):  # noqa: F811
+    """Found by the fuzzer's reading: the reason was passed from request.POST to the
+    300-character column unchecked (a DataError on PostgreSQL); now the form refuses it."""
+    second = Appointment.objects.get(course=clinic.visit.course, number=2)
+    day = second.starts_at.astimezone(second.site.tz).date()
+    with time_machine.travel(NOW, tick=False):
+        response = signed_in(clinic.users["prescriber"]).post(
+            f"/visits/{second.pk}/move/",
+            {"chair": second.chair_id, "day": day, "start_time": "09:00",
+             "override_reason": "x" * 301},
+            follow=True,
+        )  # fmt: skip
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("at most 300 characters" in m for m in shown), shown
+    assert Appointment.objects.get(pk=second.pk).starts_at == second.starts_at

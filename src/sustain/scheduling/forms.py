@@ -92,6 +92,8 @@ class VisitForm(forms.Form):
     chair = forms.ModelChoiceField(queryset=Chair.objects.none(), empty_label=None)
     day = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}))
+    # A move that breaks a rule says why (Appointment.override_reason, 300 characters).
+    override_reason = forms.CharField(max_length=300, required=False)
 
     def __init__(self, *args: object, chairs: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

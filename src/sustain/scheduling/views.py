@@ -475,6 +475,7 @@ def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpRespon
     form = VisitForm(request.POST, chairs=appointment.site.chairs.all())
     if not form.is_valid():
         messages.error(request, "Give a chair, a day and a time.")
+        show_form_errors(request, form)  # what was wrong with them (a far date, a long reason)
         return _back(request, appointment)
     tz = appointment.site.tz
     starts_at = dt.datetime.combine(
@@ -485,7 +486,7 @@ def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpRespon
         "starts_at": starts_at,
         "chair": form.cleaned_data["chair"],
         "by": request.user,
-        "override_reason": request.POST.get("override_reason", ""),
+        "override_reason": form.cleaned_data["override_reason"],
         "now": timezone.now(),
     }
     expected = request.POST.get("expected", "")
