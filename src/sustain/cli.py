@@ -6,8 +6,10 @@ Bad input is one plain line on stderr and exit status 2, never a traceback or a 
 (TST-03): an unknown option or a value argparse refuses ("sustain plan-series: argument
 --start: the start must be a date such as 2026-11-30; got 'abc'"), a CommandError (Django
 exits 1 for these unless the command says otherwise; every refusal of our commands is bad
-input), or a value the rules refuse (ClinicalValueError, ValueError, OverflowError). Anything
-else is one line and exit status 1. `--traceback` shows the traceback, as in Django.
+input), or a value the rules refuse (ClinicalValueError, ValueError, OverflowError). A check
+that found a problem (CheckFailed: a broken chain, a restore that does not verify; a failed
+`check --deploy`) and anything else is one line and exit status 1. `--traceback` shows the
+traceback, as in Django.
 """
 
 import os
@@ -44,9 +46,14 @@ def main() -> None:
 def run_command(name: str, args: list[str]) -> None:
     """Run one management command as BaseCommand.run_from_argv does, refusals in one line."""
     from django.core.management import get_commands, load_command_class  # noqa: PLC0415
-    from django.core.management.base import CommandError, handle_default_options  # noqa: PLC0415
+    from django.core.management.base import (  # noqa: PLC0415
+        CommandError,
+        SystemCheckError,
+        handle_default_options,
+    )
     from django.db import connections  # noqa: PLC0415
 
+    from sustain.accounts.commands import CheckFailed  # noqa: PLC0415
     from sustain_core.errors import ClinicalValueError  # noqa: PLC0415
 
     shown = name.replace("_", "-")
@@ -72,6 +79,10 @@ def run_command(name: str, args: list[str]) -> None:
     handle_default_options(options)
     try:
         command.execute(*positional, **cmd_options)
+    except (CheckFailed, SystemCheckError) as error:  # a check found a problem: exit 1
+        if options.traceback:
+            raise
+        say(error, FAILED)
     except CommandError as error:
         if options.traceback:
             raise

@@ -30,7 +30,7 @@ class InviteForm(forms.Form):
     username = forms.CharField(max_length=150, label="Username")
     first_name = forms.CharField(max_length=150, label="First name")
     last_name = forms.CharField(max_length=150, label="Last name")
-    email = forms.EmailField(label="E-mail (the invitation goes here)")
+    email = forms.EmailField(label="E-mail (the invitation goes here)", max_length=254)
     roles = roles_field()
     site = forms.ModelChoiceField(queryset=Site.objects.none(), label="Site", empty_label=None)
 

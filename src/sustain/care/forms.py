@@ -4,7 +4,7 @@ from typing import Any
 from django import forms
 from django.utils.text import capfirst
 
-from sustain.accounts.bounds import check_date
+from sustain.accounts.bounds import INT_MAX, BoundedDateField, check_date
 from sustain.accounts.forms import confirmation
 from sustain.accounts.models import Site
 from sustain.care import labels, services
@@ -43,7 +43,7 @@ class PatientForm(ContactsForm):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     given_name = forms.CharField(max_length=100)
     family_name = forms.CharField(max_length=100)
-    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date_of_birth = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     sex = forms.ChoiceField(choices=Sex.choices)
     phone = forms.CharField(max_length=40, required=False)
     email = forms.EmailField(required=False)
@@ -108,7 +108,9 @@ class PatientSearchForm(forms.Form):
         ],
         required=False,
     )
-    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    page = forms.IntegerField(
+        min_value=1, max_value=INT_MAX, required=False, widget=forms.HiddenInput
+    )
 
 
 class AssessmentMetaForm(forms.Form):
@@ -155,6 +157,7 @@ class WeightForm(forms.Form):
         decimal_places=1,
         help_text=f"{dosing.WEIGHT_KG_MIN}–{dosing.WEIGHT_KG_MAX} kg, to 0.1 kg",
     )
+    # not BoundedDateField: care.services refuses a date after today, or far back, in words
     measured_on = forms.DateField(
         label="Weighed on", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -171,14 +174,16 @@ class MedicationForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "drug-names", "autocomplete": "off"}),
     )
     dose = forms.CharField(max_length=300, required=False, label="Dose and notes")
-    started_on = forms.DateField(
+    started_on = BoundedDateField(
         required=False, label="Started on (if known)",
         widget=forms.DateInput(attrs={"type": "date"}),
     )  # fmt: skip
 
 
 class StopMedicationForm(forms.Form):
-    stopped_on = forms.DateField(label="Stopped on", widget=forms.DateInput(attrs={"type": "date"}))
+    stopped_on = BoundedDateField(
+        label="Stopped on", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 class CourseDoseForm(forms.Form):
@@ -210,7 +215,7 @@ class AddressForm(forms.Form):
 
 
 class ConsentForm(forms.Form):
-    signed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    signed_on = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     document = forms.CharField(max_length=200, label="Form and version")
 
 
@@ -227,7 +232,7 @@ class PatientDetailsForm(ContactsForm):
 
     given_name = forms.CharField(max_length=100)
     family_name = forms.CharField(max_length=100)
-    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date_of_birth = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     sex = forms.ChoiceField(choices=Sex.choices)
     phone = forms.CharField(max_length=40, required=False)
     email = forms.EmailField(required=False)
@@ -260,10 +265,16 @@ class AllergyForm(forms.Form):
     severity = forms.ChoiceField(choices=AllergySeverity.choices)
 
 
+NOTE_MAX = 1000
+
+
 class AcknowledgeForm(forms.Form):
     """Closing an alert (or deciding a review task) is final: confirmed first."""
 
     confirm = confirmation("I confirm: the alert is closed for good (it cannot be reopened)")
+    # Read through the form (TST-03): bounded, no NUL; the service says when one is missing.
+    note = forms.CharField(max_length=NOTE_MAX, required=False)
+    decision = forms.CharField(max_length=20, required=False)
 
 
 class RemoveAllergyForm(forms.Form):
@@ -322,7 +333,7 @@ class _RulesChangeForm(forms.Form):
     """A change of a site's rules: the version it was based on and why (sustain.care.rules).
     The values' ranges are the core's to check (sustain_core.clinic_rules), which names them."""
 
-    based_on = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    based_on = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=INT_MAX)
     reason = forms.CharField(max_length=500, label="Why the rules change")
     RULES: tuple[str, ...] = ()
 

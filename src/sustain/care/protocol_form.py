@@ -454,7 +454,8 @@ _NUMBER_MAX_CHARACTERS = 20
 # A protocol's numbers as people write them: no exponent, no sign (every one is positive or
 # refused by the core), a bound on the digits against typing errors and runaway values.
 _NUMBER = re.compile(r"^\d{1,9}(\.\d{1,9})?$")
-_STEP = re.compile(r"^\s*(\d+)\s*[×xX*]\s*(\d+)\s*$")
+_STEP = re.compile(r"^\s*(\d{1,9})\s*[×xX*]\s*(\d{1,9})\s*$")
+_INT_DIGITS_MAX = 999_999_999  # a whole number, 9 digits at most, as _NUMBER
 
 
 def _field(value: Value, *, required: bool) -> forms.Field:  # noqa: PLR0911 - one return per kind
@@ -470,7 +471,11 @@ def _field(value: Value, *, required: bool) -> forms.Field:  # noqa: PLR0911 - o
     if kind in {"longtext", "lines"}:
         return forms.CharField(**common, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
     if kind in {"int", "optint"}:
-        return forms.IntegerField(**common | {"required": required and kind == "int"})
+        return forms.IntegerField(
+            **common | {"required": required and kind == "int"},
+            min_value=-_INT_DIGITS_MAX,
+            max_value=_INT_DIGITS_MAX,
+        )
     if kind == "bool":
         return forms.BooleanField(**common)
     if kind == "choice":

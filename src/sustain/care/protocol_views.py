@@ -3,6 +3,7 @@ data: reading them needs a staff role; saving a version needs care.add_clinicpro
 
 import datetime as dt
 import json
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -135,6 +136,32 @@ def protocol_edit(request: AuthenticatedRequest, key: str, version: int) -> Http
     return render(request, "care/protocol_edit.html", context, status=400 if failed else 200)
 
 
+# A number in the protocol's JSON has at most 9 digits before and after the point, as in the
+# form (protocol_form._NUMBER): 30 digits or 1e400 is a typing error, refused in words before
+# any rule computes with it (TST-03).
+_JSON_NUMBER = re.compile(r"^-?\d{1,9}(\.\d{1,9})?$")
+
+
+def _bounded_int(text: str) -> int:
+    return int(_bounded_number(text))
+
+
+def _bounded_float(text: str) -> float:
+    return float(_bounded_number(text))
+
+
+def _bounded_number(text: str) -> str:
+    if not _JSON_NUMBER.match(text):
+        raise ClinicalValueError(
+            "data", f"a number has at most 9 digits each side of the point; got {text[:24]}"
+        )
+    return text
+
+
+def _no_constant(text: str) -> float:
+    raise ClinicalValueError("data", f"{text} is not a number a protocol can hold")
+
+
 def _edited(
     form: protocol_form.ProtocolForm, text: str, expert: bool, context: dict[str, object]
 ) -> protocols.Protocol | None:
@@ -142,7 +169,12 @@ def _edited(
     field it names (the form) or as one message (the JSON)."""
     try:
         if expert:
-            data = json.loads(text)
+            data = json.loads(
+                text,
+                parse_int=_bounded_int,
+                parse_float=_bounded_float,
+                parse_constant=_no_constant,
+            )
             if not isinstance(data, dict):
                 raise ClinicalValueError("data", "the protocol must be a JSON object")
         elif form.is_valid():

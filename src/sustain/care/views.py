@@ -319,9 +319,9 @@ def alert_acknowledge(request: AuthenticatedRequest, alert_id: int) -> HttpRespo
             lambda: services.acknowledge_alert(
                 alert=alert,
                 by=request.user,
-                note=request.POST.get("note", ""),
+                note=form.cleaned_data["note"],
                 now=timezone.now(),
-                decision=request.POST.get("decision", ""),
+                decision=form.cleaned_data["decision"],
             ),
         )
     return _to_patient(alert.patient_id)

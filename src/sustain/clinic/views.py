@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sustain.accounts.access import AuthenticatedRequest, chosen_site, require_permission
+from sustain.accounts.bounds import BoundedDateField
 from sustain.accounts.enums import Channel, DataCategory
 from sustain.accounts.web import attempt, show_form_errors, show_times_in
 from sustain.care import protocol_versions
@@ -353,7 +354,7 @@ def _extension_allowed(
 
 class ExtensionForm(forms.Form):
     extra = forms.IntegerField(min_value=1, max_value=100, label="More infusions")
-    earliest = forms.DateField(required=False, label="From (optional)")
+    earliest = BoundedDateField(required=False, label="From (optional)")
 
 
 @require_POST

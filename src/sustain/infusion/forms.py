@@ -4,6 +4,7 @@ from typing import Any
 from django import forms
 from django.utils.text import capfirst
 
+from sustain.accounts.bounds import INT_MAX, VITAL_MAX, BoundedDateTimeField
 from sustain.accounts.forms import confirmation
 from sustain.accounts.models import Site, User
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity, EventKind, PregnancyTest
@@ -39,8 +40,8 @@ class _AtTheChair(forms.Form):
         return None if value is None else value.replace(tzinfo=self.tz)
 
 
-def _when(label: str) -> forms.DateTimeField:
-    return forms.DateTimeField(
+def _when(label: str) -> BoundedDateTimeField:
+    return BoundedDateTimeField(
         label=label, required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )  # fmt: skip
@@ -74,8 +75,8 @@ class ChecksForm(_AtTheChair):
 class LastDoseForm(_AtTheChair):
     """When the patient last took an interacting medication of their list."""
 
-    medication = forms.IntegerField(widget=forms.HiddenInput)
-    taken_at = forms.DateTimeField(
+    medication = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=INT_MAX)
+    taken_at = BoundedDateTimeField(
         label="Last taken (site's time)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
@@ -88,11 +89,13 @@ class VitalsForm(forms.Form):
     """One set of vital signs; the ranges are the core's (sustain_core.infusion_day.Vitals),
     which names the field it refuses."""
 
-    systolic_mmhg = forms.IntegerField(label="Systolic (mmHg)")
-    diastolic_mmhg = forms.IntegerField(label="Diastolic (mmHg)")
-    heart_rate_bpm = forms.IntegerField(label="Heart rate (/min)")
-    spo2_percent = forms.IntegerField(label="SpO₂ (%)")
-    respiratory_rate_per_min = forms.IntegerField(label="Respiratory rate (/min)")
+    systolic_mmhg = forms.IntegerField(label="Systolic (mmHg)", min_value=0, max_value=VITAL_MAX)
+    diastolic_mmhg = forms.IntegerField(label="Diastolic (mmHg)", min_value=0, max_value=VITAL_MAX)
+    heart_rate_bpm = forms.IntegerField(label="Heart rate (/min)", min_value=0, max_value=VITAL_MAX)
+    spo2_percent = forms.IntegerField(label="SpO₂ (%)", min_value=0, max_value=100)
+    respiratory_rate_per_min = forms.IntegerField(
+        label="Respiratory rate (/min)", min_value=0, max_value=VITAL_MAX
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

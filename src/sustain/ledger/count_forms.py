@@ -2,6 +2,7 @@
 
 from django import forms
 
+from sustain.accounts.bounds import BIGINT_MAX, INT_MAX, BoundedDateField, BoundedDateTimeField
 from sustain.accounts.forms import confirmation
 from sustain.ledger.enums import BusinessTime, InventoryKind, Resolution, TheftLossKind
 
@@ -16,9 +17,14 @@ class ResolveForm(forms.Form):
         ]
     )
     note = forms.CharField(max_length=300, label="What was found")
-    recount = forms.IntegerField(required=False, label="Recount (its number), if found")
+    recount = forms.IntegerField(
+        required=False, min_value=1, max_value=INT_MAX, label="Recount (its number), if found"
+    )
     entry_seq = forms.IntegerField(
-        required=False, label="The correcting entry's number, if a documentation error"
+        required=False,
+        min_value=1,
+        max_value=BIGINT_MAX,
+        label="The correcting entry's number, if a documentation error",
     )
     confirm = confirmation("I confirm the discrepancy is closed: it cannot be reopened")
 
@@ -28,11 +34,11 @@ class TheftLossForm(forms.Form):
     explanation = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Explanation"
     )
-    discovered_at = forms.DateTimeField(
+    discovered_at = BoundedDateTimeField(
         label="Discovered at (site time)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
-    occurred_on = forms.DateField(
+    occurred_on = BoundedDateField(
         required=False, label="Date of the theft or loss, if known",
         widget=forms.DateInput(attrs={"type": "date"}),
     )  # fmt: skip
@@ -53,7 +59,7 @@ class TheftLossForm(forms.Form):
 
 
 class FilingForm(forms.Form):
-    at = forms.DateTimeField(
+    at = BoundedDateTimeField(
         label="When (site time)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     reference = forms.CharField(required=False, max_length=60, label="Form 106 confirmation")
@@ -62,7 +68,7 @@ class FilingForm(forms.Form):
 
 class InventoryForm(forms.Form):
     kind = forms.ChoiceField(choices=InventoryKind.choices)
-    taken_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    taken_on = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     time_of_day = forms.ChoiceField(choices=BusinessTime.choices, label="Taken at")
     taken_by = forms.CharField(max_length=150, label="Taken by (username)")
     unit = forms.ChoiceField(choices=UNIT_CHOICES)

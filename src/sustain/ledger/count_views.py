@@ -22,6 +22,7 @@ from sustain.accounts.access import (
     sites_for_user,
     users_with_perm,
 )
+from sustain.accounts.bounds import check_date
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site, User
 from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_times_in
@@ -373,9 +374,9 @@ def inventory_new(request: AuthenticatedRequest) -> HttpResponse:
     taken_on, time_of_day = _today(site), BusinessTime.CLOSE.value
     if request.method == "GET" and form.is_bound:
         try:
-            taken_on = dt.date.fromisoformat(request.GET.get("taken_on", ""))
-        except ValueError:
-            messages.error(request, "Choose the day as YYYY-MM-DD.")
+            taken_on = check_date(dt.date.fromisoformat(request.GET.get("taken_on", "")), "")
+        except ValueError:  # not a date, or outside the bounds (OutOfRange)
+            messages.error(request, "Choose the day as YYYY-MM-DD, between 1900 and 2199.")
         if request.GET.get("time_of_day") in BusinessTime.values:
             time_of_day = request.GET["time_of_day"]
         form = InventoryForm(

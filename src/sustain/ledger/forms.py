@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from sustain.accounts.bounds import BoundedDateField
 from sustain.accounts.forms import confirmation
 from sustain.accounts.models import User
 from sustain.ledger.models import STRENGTHS_MG_PER_ML, Container, Location, Product, Supplier
@@ -29,7 +30,9 @@ class ProductForm(forms.Form):
     strength_mg_per_ml = forms.TypedChoiceField(
         label="Strength", coerce=int, choices=[(s, f"{s} mg/mL") for s in STRENGTHS_MG_PER_ML]
     )
-    container_volume_ml = forms.DecimalField(label="Container volume (mL)")
+    container_volume_ml = forms.DecimalField(
+        label="Container volume (mL)", max_digits=7, decimal_places=2, min_value=0
+    )
     ndc = forms.CharField(label="NDC", max_length=20)
 
 
@@ -42,9 +45,9 @@ class ReceiveForm(forms.Form):
     supplier = forms.ModelChoiceField(queryset=Supplier.objects.order_by("name"))
     product = forms.ModelChoiceField(queryset=Product.objects.order_by("strength_mg_per_ml", "pk"))
     lot_number = forms.CharField(max_length=40)
-    expires_on = forms.DateField(label="Expires", widget=DATE)
-    containers = forms.IntegerField(label="Number of containers")
-    received_on = forms.DateField(label="Date received", widget=DATE)
+    expires_on = BoundedDateField(label="Expires", widget=DATE)
+    containers = forms.IntegerField(label="Number of containers")  # 1–200, its service says
+    received_on = BoundedDateField(label="Date received", widget=DATE)
     location = forms.ModelChoiceField(queryset=Location.objects.none(), label="Into")
 
     def __init__(self, *args: Any, locations: QuerySet[Location], **kwargs: Any) -> None:
@@ -61,7 +64,9 @@ class TransferForm(forms.Form):
 
 
 class AdjustForm(forms.Form):
-    change_mg = forms.DecimalField(label="Change (mg; negative takes away)")
+    change_mg = forms.DecimalField(
+        label="Change (mg; negative takes away)", max_digits=12, decimal_places=2
+    )
     reason = forms.CharField(max_length=300)
 
 

@@ -21,6 +21,7 @@ from sustain.accounts.access import (
     require_permission,
     sites_for_user,
 )
+from sustain.accounts.bounds import BoundedDateField
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site
 from sustain.ledger import report
@@ -29,8 +30,8 @@ from sustain_core.errors import ClinicalValueError
 
 class ReportForm(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    start = BoundedDateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = BoundedDateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: object, sites: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -3,9 +3,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 
+from sustain.accounts.bounds import BoundedDateField
 from sustain.accounts.forms import confirmation
 from sustain.accounts.models import User
+from sustain.scheduling import services
 from sustain.scheduling.enums import (
     CancellationReason,
     ChairCapability,
@@ -16,6 +19,7 @@ from sustain.scheduling.enums import (
 from sustain.scheduling.models import Chair, OpeningHours, PhaseStaffing
 from sustain.scheduling.staff import MAX_REPEAT_WEEKS, ShiftRequest
 from sustain_core import series, staffing
+from sustain_core.errors import ClinicalValueError
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 
@@ -23,7 +27,7 @@ WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat
 class SeriesForm(forms.Form):
     """When to book, and the patient's availability (all optional but the first day)."""
 
-    first_day = forms.DateField(
+    first_day = BoundedDateField(
         label="Earliest first infusion", widget=forms.DateInput(attrs={"type": "date"})
     )
     weekdays = forms.TypedMultipleChoiceField(
@@ -36,33 +40,44 @@ class SeriesForm(forms.Form):
     window_end = forms.TimeField(
         required=False, label="Until", widget=forms.TimeInput(attrs={"type": "time"})
     )
-    away_from = forms.DateField(
+    away_from = BoundedDateField(
         required=False, label="Away from", widget=forms.DateInput(attrs={"type": "date"})
     )
-    away_until = forms.DateField(
+    away_until = BoundedDateField(
         required=False, label="Away until", widget=forms.DateInput(attrs={"type": "date"})
     )
     chair = forms.ModelChoiceField(
         queryset=Chair.objects.none(), required=False, label="Preferred chair"
     )
     span_days = forms.IntegerField(
-        required=False, min_value=1, label="Within (days)", help_text="At most the protocol's"
+        required=False,
+        min_value=1,
+        max_value=366,
+        label="Within (days)",
+        help_text="At most the protocol's",
     )
 
     def __init__(self, *args: object, chairs: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["chair"].queryset = chairs  # type: ignore[attr-defined]
 
+    def clean(self) -> dict[str, Any]:
+        """An absence runs forwards and lasts at most a year (services.away_dates, TST-03)."""
+        data = super().clean() or {}
+        data["blackout"] = frozenset()
+        if data.get("away_from"):
+            try:
+                data["blackout"] = services.away_dates(data["away_from"], data.get("away_until"))
+            except ClinicalValueError as refused:
+                self.add_error("away_until", capfirst(refused.message) + ".")
+        return data
+
     def availability(self) -> series.Availability | None:
         data = self.cleaned_data
         start, end = data.get("window_start"), data.get("window_end")
-        away_from, away_until = data.get("away_from"), data.get("away_until")
-        if not (data.get("weekdays") or start or end or away_from):
+        if not (data.get("weekdays") or start or end or data.get("away_from")):
             return None
-        blackout = frozenset(
-            away_from + dt.timedelta(days=n)
-            for n in range(((away_until or away_from) - away_from).days + 1)
-        ) if away_from else frozenset()  # fmt: skip
+        blackout = data["blackout"]
         return series.Availability(
             weekdays=frozenset(data["weekdays"]) if data.get("weekdays") else None,
             windows=((start or dt.time(0), end or dt.time(23, 59)),) if start or end else (),
@@ -72,8 +87,10 @@ class SeriesForm(forms.Form):
 
 class VisitForm(forms.Form):
     chair = forms.ModelChoiceField(queryset=Chair.objects.none(), empty_label=None)
-    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    day = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}))
+    # A move that breaks a rule says why (Appointment.override_reason, 300 characters).
+    override_reason = forms.CharField(max_length=300, required=False)
 
     def __init__(self, *args: object, chairs: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -105,7 +122,7 @@ class BoosterForm(forms.Form):
     """A chosen time for a booster; empty day and time: the earliest free time in its window."""
 
     chair = forms.ModelChoiceField(queryset=Chair.objects.none(), required=False)
-    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    day = BoundedDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(
         required=False, label="Time", widget=forms.TimeInput(attrs={"type": "time"})
     )
@@ -133,7 +150,7 @@ class ShiftForm(forms.Form):
 
     staff = StaffChoiceField(queryset=User.objects.none(), label="Person")
     role = forms.ChoiceField(choices=StaffRole.choices)
-    day = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    day = BoundedDateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
     starts = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
     ends = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time"}))
     weeks = forms.IntegerField(
@@ -241,6 +258,7 @@ class OpeningHoursForm(forms.Form):
 
 
 class ClosureForm(forms.Form):
+    # not BoundedDateField: hours.add_closures refuses a date outside today..the horizon in words
     first = forms.DateField(label="Closed on", widget=forms.DateInput(attrs={"type": "date"}))
     last = forms.DateField(
         required=False, label="Through (optional)", widget=forms.DateInput(attrs={"type": "date"})
@@ -256,4 +274,4 @@ class HolidayCountryForm(forms.Form):
 
 
 class PublicHolidaysForm(forms.Form):
-    year = forms.IntegerField(label="Year")
+    year = forms.IntegerField(label="Year")  # its service says which years, in words

@@ -21,6 +21,7 @@ from sustain.accounts.access import (
     sites_for_user,
 )
 from sustain.accounts.audit import record_event
+from sustain.accounts.bounds import check_date, query_date
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.exports import csv_export
 from sustain.accounts.models import Site
@@ -173,10 +174,7 @@ def visit_create(request: AuthenticatedRequest, patient_id: int) -> HttpResponse
 
 def _board_site_and_day(request: AuthenticatedRequest) -> tuple[Site, dt.date, list[Site]]:
     site, sites = chosen_site(request.user, request.GET.get("site"))
-    try:
-        day = dt.date.fromisoformat(request.GET.get("day", ""))
-    except ValueError:
-        day = timezone.localdate(timezone=site.tz)
+    day = query_date(request, "day") or timezone.localdate(timezone=site.tz)
     return site, day, sites
 
 
@@ -484,6 +482,7 @@ def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpRespon
     form = VisitForm(request.POST, chairs=appointment.site.chairs.all())
     if not form.is_valid():
         messages.error(request, "Give a chair, a day and a time.")
+        show_form_errors(request, form)  # what was wrong with them (a far date, a long reason)
         return _back(request, appointment)
     tz = appointment.site.tz
     starts_at = dt.datetime.combine(
@@ -494,7 +493,7 @@ def visit_move(request: AuthenticatedRequest, appointment_id: int) -> HttpRespon
         "starts_at": starts_at,
         "chair": form.cleaned_data["chair"],
         "by": request.user,
-        "override_reason": request.POST.get("override_reason", ""),
+        "override_reason": form.cleaned_data["override_reason"],
         "now": timezone.now(),
     }
     expected = request.POST.get("expected", "")
@@ -566,8 +565,8 @@ def waitlist(request: AuthenticatedRequest) -> HttpResponse:
 def _monday(text: str, site: Site) -> dt.date:
     """The Monday of the week of `text` (YYYY-MM-DD), or of today at the site."""
     try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
+        day = check_date(dt.date.fromisoformat(text), "week")
+    except ValueError:  # not a date, or outside the bounds (OutOfRange)
         day = timezone.localdate(timezone=site.tz)
     return day - dt.timedelta(days=day.weekday())
 

@@ -32,7 +32,18 @@ PATIENT = {
     [
         ("weight_kg", "0", "Weight must be between 30 and 300 kg; got 0"),
         ("weight_kg", "400", "Weight must be between 30 and 300 kg; got 400"),
-        ("date_of_birth", "2999-01-01", "Date of birth 2999-01-01 is in the future"),
+        ("date_of_birth", "2099-01-01", "Date of birth 2099-01-01 is in the future"),
+        # outside the outer bounds of any date (sustain.accounts.bounds, TST-03)
+        (
+            "date_of_birth",
+            "2999-01-01",
+            "The date must be between 01 January 1900 and 31 December 2199",
+        ),
+        (
+            "date_of_birth",
+            "0001-01-01",
+            "The date must be between 01 January 1900 and 31 December 2199",
+        ),
     ],
 )
 def test_register_form_names_the_field_and_saves_nothing(login, north, sam, field, value, message):

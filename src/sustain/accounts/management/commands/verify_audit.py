@@ -1,8 +1,9 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from sustain.accounts.audit import verify_chain
+from sustain.accounts.commands import CheckFailed
 
 
 class Command(BaseCommand):
@@ -14,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = verify_chain()
         if not report.ok:
-            raise CommandError(
+            raise CheckFailed(
                 f"audit chain BROKEN after {report.rows_checked} good rows: {report.problem}"
             )
         self.stdout.write(f"audit chain OK: {report.rows_checked} rows verified")

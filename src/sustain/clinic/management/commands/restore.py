@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from sustain.accounts.commands import CheckFailed
 from sustain.clinic.backup import BackupRefused, restore_backup
 
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         for line in report.lines:
             self.stdout.write(line)
         if not report.ok:
-            raise CommandError(
+            raise CheckFailed(
                 f"restore NOT verified: {len(report.problems)} check(s) failed (see above)"
             )
         self.stdout.write("restore verified: every check holds")
