@@ -220,7 +220,7 @@ def test_a_flipped_byte_is_refused_before_the_database_is_touched(clinic, key, t
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"CommandError: restore refused: {file} fails its SHA-256 checksum: the file was "
+        f"sustain restore: refused: {file} fails its SHA-256 checksum: the file was "
         "changed or damaged; nothing was restored"
     ]
     assert target.tables() == []
@@ -272,7 +272,7 @@ def test_a_wrong_key_is_refused(clinic, key, tmp_path, settings):
 
     assert refused.value.returncode == 2
     assert str(refused.value) == (
-        "restore refused: the backup does not open with this SUSTAIN_BACKUP_KEY (a wrong key, "
+        "refused: the backup does not open with this SUSTAIN_BACKUP_KEY (a wrong key, "
         "or the file was changed); nothing was restored"
     )
 
@@ -287,7 +287,7 @@ def test_without_a_key_nothing_is_written_and_the_exit_is_2(clinic, tmp_path, se
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "CommandError: backup refused: SUSTAIN_BACKUP_KEY is not set: backups are always "
+        "sustain backup: refused: SUSTAIN_BACKUP_KEY is not set: backups are always "
         "encrypted (make a key with `sustain backup --new-key` and keep it apart from the "
         "backups)"
     ]
@@ -310,9 +310,7 @@ def test_an_existing_file_is_never_overwritten(clinic, key, tmp_path):
     with pytest.raises(CommandError) as refused:
         backup(file)
     assert refused.value.returncode == 2
-    assert str(refused.value) == (
-        f"backup refused: {file} already exists: give each backup a new name"
-    )
+    assert str(refused.value) == (f"refused: {file} already exists: give each backup a new name")
     assert file.read_bytes() == b"yesterday's backup"
 
 
@@ -389,7 +387,7 @@ def test_a_backup_restores_only_into_the_same_kind_of_database(clinic, key, tmp_
     names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     assert refused.value.returncode == 2
     assert str(refused.value) == (
-        f"restore refused: this backup was made from {names[made]} and this install uses "
+        f"refused: this backup was made from {names[made]} and this install uses "
         f"{names[other]}: a backup restores only into the same kind of database"
     )
     assert AuditEvent.objects.count() == rows

@@ -17,6 +17,9 @@ BIG = "9" * 30
 # command: its arguments with a bad value (out of bounds, not a number, unknown, or an option
 # it does not take)
 BAD_INPUT: dict[str, list[str]] = {
+    "backup": ["--bogus"],
+    "restore": ["/nonexistent/backup.sbk"],
+    "run_sheet": ["--date", "9999-12-31", "--out", "/tmp/never.pdf"],
     "add_site_admin": ["--site", "X", "--timezone", "Nowhere/Zone", "--username", "a",
                        "--email", "a@example.org"],
     "demo": ["--today", "9999-12-31"],
@@ -80,7 +83,7 @@ def test_the_console_script_in_its_own_process(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "sustain.cli", "plan-series", "--protocol", "depression-induction",
          "--start", "9999-12-31"],
-        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin",
+        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin", "SUSTAIN_DEBUG": "1",
              "SUSTAIN_SQLITE_PATH": str(tmp_path / "cli.sqlite3")},
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip

@@ -470,9 +470,13 @@ def url_names() -> dict[str, str]:
     return names
 
 
+# Any other path under /api/v1/: 404 in the API's error shape for everyone (test_api_errors).
+API_CATCH_ALL = {"api:no_route"}
+
+
 def test_every_url_pattern_is_in_the_table():
     in_table = {page.name for page in PAGES.values()} | ACTIONS | BACK_TO_PAGE | PATIENTS_PAGES
-    in_table |= PROVIDER_CALLBACKS | SIGN_IN_STEPS
+    in_table |= PROVIDER_CALLBACKS | SIGN_IN_STEPS | API_CATCH_ALL
     assert sorted(url_names()) == sorted(in_table)
     assert not ACTIONS & PATIENTS_PAGES
     assert not {page.name for page in PAGES.values()} & (ACTIONS | PATIENTS_PAGES)

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         try:
             done = create_backup(Path(options["file"]), now=timezone.now())
         except BackupRefused as refused:
-            raise CommandError(f"backup refused: {refused}", returncode=2) from None
+            raise CommandError(f"refused: {refused}", returncode=2) from None
         tables = done.manifest["tables"]
         self.stdout.write(
             f"backup written: {done.path} ({done.size} bytes, {done.vendor}, "

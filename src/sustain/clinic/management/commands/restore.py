@@ -26,7 +26,7 @@ class Command(BaseCommand):
         try:
             report = restore_backup(Path(options["file"]))
         except BackupRefused as refused:
-            raise CommandError(f"restore refused: {refused}", returncode=2) from None
+            raise CommandError(f"refused: {refused}", returncode=2) from None
         for line in report.lines:
             self.stdout.write(line)
         if not report.ok:
