@@ -105,7 +105,7 @@ def _sustain() -> str:
     return str(Path(sys.executable).with_name("sustain"))
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_sustain_check_deploy_on_a_migrated_database_both_ways():
     """What `make deploy-check` runs, against this freshly migrated test database."""
     command = [_sustain(), "check", "--deploy", "--fail-level", "WARNING"]
@@ -137,7 +137,7 @@ def test_debug_is_off_unless_asked_for(tmp_path):
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the demo runs on SQLite")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_readme_command_reads_the_demo_database_with_the_server_s_keys(tmp_path, ben):
     """The server of `make demo` (development mode, its key) wrote audit events; the README's
     exact command line, run in a shell from a checkout, verifies them."""
