@@ -53,6 +53,7 @@ migrations-check: install
 deploy-check: install
 	SUSTAIN_DEBUG=0 SUSTAIN_ALLOWED_HOSTS=clinic.example.org \
 	SUSTAIN_SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	SUSTAIN_AUDIT_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	$(SUSTAIN) check --deploy --fail-level WARNING
 
 check: lint typecheck migrations-check deploy-check test-core test

@@ -387,7 +387,11 @@ def test_login_and_failed_login_are_audited(db, ada):
     client.post("/accounts/login/", {"username": "ada", "password": "wrong"})
     client.post("/accounts/login/", {"username": "ada", "password": "correct horse battery staple"})
     events = [(e.action, e.actor_username, e.outcome) for e in AuditEvent.objects.all()]
-    assert events == [("login-failed", "ada", "denied"), ("login", "ada", "success")]
+    assert events == [
+        ("create", "sustain", "success"),
+        ("login-failed", "ada", "denied"),
+        ("login", "ada", "success"),
+    ]
 
 
 def test_session_idle_timeout(login, ada, pat):

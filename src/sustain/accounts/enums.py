@@ -25,6 +25,7 @@ class AuditAction(models.TextChoices):
 class AuditOutcome(models.TextChoices):
     SUCCESS = "success"
     DENIED = "denied"
+    REFUSED = "refused"  # a service refused the write as entered (ClinicalValueError)
 
 
 class DataCategory(models.TextChoices):

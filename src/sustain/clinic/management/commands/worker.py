@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from sustain.accounts.tasks import schedule_next_retry_sweep
+from sustain.accounts.tasks import schedule_next_anchor, schedule_next_retry_sweep
 from sustain.portal.tasks import schedule_next_run
 from sustain.scheduling.tasks import schedule_next_reminder_sweep
 
@@ -20,5 +20,6 @@ class Command(BaseCommand):
         schedule_next_run()  # the periodic self-report sweep keeps itself queued from here
         schedule_next_reminder_sweep()  # and so does the visit-reminder sweep
         schedule_next_retry_sweep()  # and the retry of failed messages
+        schedule_next_anchor()  # and the signed checkpoints of the hash chains (AUD-04)
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--no-startup-delay", *extra)

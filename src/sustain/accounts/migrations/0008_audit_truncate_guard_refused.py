@@ -1,0 +1,60 @@
+"""A refused write is audited with outcome "refused" (AUD-02, issue 14), and on PostgreSQL a
+statement-level trigger refuses TRUNCATE of the audit trail (AUD-03): row triggers (0001) do
+not fire on TRUNCATE, so `sustain flush` used to empty it.
+
+The one exception is the test suite: pytest-django empties PostgreSQL test databases with
+TRUNCATE between transactional tests. The trigger lets a TRUNCATE through only in a database
+whose name starts with ``test_`` (Django's test databases) *and* on a connection that set
+``sustain.test_flush = on`` (tests/sustain/conftest.py does, for its connections). Production
+databases are not named ``test_...``, and the runtime role may not TRUNCATE at all
+(`sustain grant-runtime-role`).
+"""
+
+from django.db import migrations, models
+
+REFUSE_TRUNCATE = """
+CREATE OR REPLACE FUNCTION sustain_refuse_truncate() RETURNS trigger AS $$
+BEGIN
+    IF left(current_database(), 5) = 'test_'
+       AND coalesce(current_setting('sustain.test_flush', true), '') = 'on' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only (TRUNCATE refused)';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER accounts_auditevent_no_truncate
+    BEFORE TRUNCATE ON accounts_auditevent
+    FOR EACH STATEMENT EXECUTE FUNCTION sustain_refuse_truncate();
+"""
+REFUSE_TRUNCATE_DROP = """
+DROP TRIGGER IF EXISTS accounts_auditevent_no_truncate ON accounts_auditevent;
+DROP FUNCTION IF EXISTS sustain_refuse_truncate();
+"""
+
+
+def refuse_truncate(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(REFUSE_TRUNCATE)
+
+
+def refuse_truncate_reverse(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(REFUSE_TRUNCATE_DROP)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0007_notify_delivery_status"),
+    ]
+
+    operations = [
+        migrations.AlterField(
+            model_name="auditevent",
+            name="outcome",
+            field=models.CharField(
+                choices=[("success", "Success"), ("denied", "Denied"), ("refused", "Refused")],
+                max_length=10,
+            ),
+        ),
+        migrations.RunPython(refuse_truncate, refuse_truncate_reverse),
+    ]
