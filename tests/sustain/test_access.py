@@ -90,6 +90,7 @@ def test_every_url_is_listed():
             *(f"/api/v1/visits/1/infusion/{step}" for step in CHAIRSIDE_API_STEPS),
             "/accounts/audit/",
             "/accounts/audit/export.csv",
+            "/accounts/audit/export.fhir.json",
             "/accounts/outbox/",
             "/accounts/second-factor/",
             "/accounts/second-factor/enrol/",
@@ -277,6 +278,7 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("sam", "get", "/visits/1/discharge.pdf", 403),  # discharge is at the chair
         ("sam", "get", "/alerts/export.csv", 403),  # no alerts for the front desk, nor exports
         ("ben", "get", "/accounts/audit/export.csv", 403),
+        ("ben", "get", "/accounts/audit/export.fhir.json", 403),
         ("ivy", "get", "/patients/{id}/", 403),  # auditors read the audit log, not charts
         ("ben", "get", "/accounts/audit/", 403),
         ("ivy", "get", "/accounts/audit/", 200),

@@ -20,6 +20,7 @@ class AuditAction(models.TextChoices):
     LOGOUT = "logout"
     LOGIN_FAILED = "login-failed"
     EXPORT = "export"
+    WRITE = "write"  # a write a service refused (outcome "refused"): it changed nothing
 
 
 class AuditOutcome(models.TextChoices):

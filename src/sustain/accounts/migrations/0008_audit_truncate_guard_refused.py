@@ -1,4 +1,4 @@
-"""A refused write is audited with outcome "refused" (AUD-02, issue 14), and on PostgreSQL a
+"""A refused write is audited as action "write" with outcome "refused" (AUD-02, issue 14), and on PostgreSQL a
 statement-level trigger refuses TRUNCATE of the audit trail (AUD-03): row triggers (0001) do
 not fire on TRUNCATE, so `sustain flush` used to empty it.
 
@@ -48,6 +48,24 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("create", "Create"),
+                    ("read", "Read"),
+                    ("update", "Update"),
+                    ("delete", "Delete"),
+                    ("login", "Login"),
+                    ("logout", "Logout"),
+                    ("login-failed", "Login Failed"),
+                    ("export", "Export"),
+                    ("write", "Write"),
+                ],
+                max_length=20,
+            ),
+        ),
         migrations.AlterField(
             model_name="auditevent",
             name="outcome",
