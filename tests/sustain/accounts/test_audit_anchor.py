@@ -97,7 +97,7 @@ def test_the_worker_anchors_every_chain_and_queues_the_next(chain, settings):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # as the suite's others
 @pytest.mark.parametrize("table", ["accounts_auditevent", "ledger_ledgerentry"])
 def test_truncate_and_flush_are_refused_on_postgresql(ada, table):
     record_event(actor=ada, action=AuditAction.READ, category=DataCategory.PATIENT_RECORD)

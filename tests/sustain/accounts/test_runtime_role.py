@@ -18,13 +18,16 @@ from tests.sustain.care.test_services import register
 
 pytestmark = [
     pytest.mark.db,
+    # Committed grants, seen by another connection; serialized like the suite's others, so
+    # the next transactional test finds the roles and the trail's first event as migrated.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="roles are PostgreSQL's"),
 ]
 ROLE = f"sustain_runtime_test_{os.getpid()}"
 
 
 @pytest.fixture
-def runtime_role(transactional_db):
+def runtime_role():
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE ROLE {ROLE} LOGIN")
     try:
@@ -97,7 +100,7 @@ def test_the_runtime_role_appends_and_reads_but_cannot_rewrite_the_trail(
     assert verify_chain().ok
 
 
-def test_grant_runtime_role_refuses_a_missing_role_and_the_owner(transactional_db):
+def test_grant_runtime_role_refuses_a_missing_role_and_the_owner():
     with pytest.raises(CommandError, match="no PostgreSQL role named 'nobody_here'"):
         call_command("grant_runtime_role", "nobody_here")
     with pytest.raises(CommandError, match="superuser or the owner"):
