@@ -61,7 +61,8 @@ deploy-check: install
 	rm -f $(DEPLOY_CHECK_DB) $(DEPLOY_CHECK_DB)-wal $(DEPLOY_CHECK_DB)-shm
 	export SUSTAIN_DEBUG=0 SUSTAIN_ALLOWED_HOSTS=clinic.example.org \
 	SUSTAIN_SQLITE_PATH=$(DEPLOY_CHECK_DB) \
-	SUSTAIN_SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'); \
+	SUSTAIN_SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	SUSTAIN_AUDIT_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'); \
 	$(SUSTAIN) migrate --verbosity 0 && $(SUSTAIN) check --deploy --fail-level WARNING
 
 check: lint typecheck migrations-check deploy-check test-core test

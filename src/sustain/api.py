@@ -18,6 +18,7 @@ from ninja.security import SessionAuth
 
 from sustain.accounts import context, mfa
 from sustain.accounts.idempotency import KeyReused
+from sustain.accounts.web import audit_refusal
 from sustain.infusion import api as infusion_api
 from sustain.infusion.services import StepRefused
 from sustain.ledger import api as ledger_api
@@ -128,6 +129,7 @@ def error(request: HttpRequest, status: int, code: str, message: str) -> HttpRes
 
 @api.exception_handler(BookingConflict)
 def on_conflict(request: HttpRequest, exc: BookingConflict) -> HttpResponse:
+    audit_refusal(request, exc)  # issue 14: one audit event per refusal
     return error(request, 409, exc.field, exc.message)
 
 
@@ -137,6 +139,7 @@ def on_conflict(request: HttpRequest, exc: BookingConflict) -> HttpResponse:
 @api.exception_handler(StepRefused)
 def on_step_refused(request: HttpRequest, exc: StepRefused) -> HttpResponse:
     """The record does not allow this step now (chair-side record): nothing was saved."""
+    audit_refusal(request, exc)  # issue 14: one audit event per refusal
     return error(request, 409, exc.field, exc.message)
 
 
@@ -144,6 +147,7 @@ def on_step_refused(request: HttpRequest, exc: StepRefused) -> HttpResponse:
 def on_ledger_refused(request: HttpRequest, exc: LedgerRefused) -> HttpResponse:
     """A ledger write breaks one of its rules: 409, the code naming the rule (ledger.enums.Rule),
     nothing saved. Only the ledger's services raise it, so other routers keep 400."""
+    audit_refusal(request, exc)  # issue 14: one audit event per refusal
     return error(request, 409, exc.rule, exc.message)
 
 
@@ -154,6 +158,7 @@ def on_key_reused(request: HttpRequest, exc: KeyReused) -> HttpResponse:
 
 @api.exception_handler(ClinicalValueError)
 def on_refused(request: HttpRequest, exc: ClinicalValueError) -> HttpResponse:
+    audit_refusal(request, exc)  # issue 14: one audit event per refusal
     return error(request, 400, exc.field, exc.message)
 
 

@@ -357,3 +357,18 @@ LOGGING = {
 # URL-safe base64 (`sustain backup --new-key`). Not needed to run the site; without it
 # `sustain backup` and `sustain restore` refuse.
 SUSTAIN_BACKUP_KEY = env_str("SUSTAIN_BACKUP_KEY", "")
+
+# The audit trail (issue 14, AUD-04): its hash chains are keyed with SUSTAIN_AUDIT_KEY, a
+# secret apart from SECRET_KEY (rotating the session key must not break the chain, and one
+# leaked key must not forge both); production refuses to start without one. Signed
+# checkpoints of the chain heads go to a file outside the database (sustain.accounts.anchor).
+SUSTAIN_AUDIT_KEY = env_str("SUSTAIN_AUDIT_KEY", "" if not DEBUG else SECRET_KEY)
+if not DEBUG and (len(SUSTAIN_AUDIT_KEY) < 50 or SUSTAIN_AUDIT_KEY == SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SUSTAIN_AUDIT_KEY must be set to a random value of at least 50 characters, different "
+        "from SUSTAIN_SECRET_KEY, when SUSTAIN_DEBUG=0."
+    )
+SUSTAIN_AUDIT_ANCHOR_PATH = Path(
+    env_str("SUSTAIN_AUDIT_ANCHOR_PATH", str(VAR_DIR / "audit-anchors.jsonl"))
+)
+SUSTAIN_AUDIT_ANCHOR_EVERY_MINUTES = env_int("SUSTAIN_AUDIT_ANCHOR_EVERY_MINUTES", 60)

@@ -9,6 +9,9 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from django.test import Client
 
 from sustain.accounts.models import Membership, Site, User
@@ -20,6 +23,22 @@ from tests.sustain import clinic_builders
 from tests.sustain.second_factor import signed_in
 
 TODAY = dt.date(2026, 11, 23)  # a Monday
+
+
+@receiver(connection_created)
+def _let_the_test_runner_flush(sender: object, connection: BaseDatabaseWrapper, **kwargs) -> None:
+    """pytest-django empties PostgreSQL test databases with TRUNCATE between transactional
+    tests; the append-only tables' TRUNCATE trigger lets that through only in a test_...
+    database on a connection that set sustain.test_flush (accounts migration 0008)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET sustain.test_flush = 'on'")
+
+
+@pytest.fixture(autouse=True)
+def _anchor_file(settings: pytest.FixtureRequest, tmp_path) -> None:
+    """Each test its own anchor file (sustain.accounts.chain), never the install's."""
+    settings.SUSTAIN_AUDIT_ANCHOR_PATH = tmp_path / "audit-anchors.jsonl"
 
 
 @pytest.fixture(autouse=True)

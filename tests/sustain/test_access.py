@@ -90,6 +90,7 @@ def test_every_url_is_listed():
             *(f"/api/v1/visits/1/infusion/{step}" for step in CHAIRSIDE_API_STEPS),
             "/accounts/audit/",
             "/accounts/audit/export.csv",
+            "/accounts/audit/export.fhir.json",
             "/accounts/outbox/",
             "/accounts/outbox/1/send-again/",
             "/accounts/outbox/dead/",
@@ -284,6 +285,7 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("sam", "get", "/visits/1/discharge.pdf", 403),  # discharge is at the chair
         ("sam", "get", "/alerts/export.csv", 403),  # no alerts for the front desk, nor exports
         ("ben", "get", "/accounts/audit/export.csv", 403),
+        ("ben", "get", "/accounts/audit/export.fhir.json", 403),
         ("ivy", "get", "/patients/{id}/", 403),  # auditors read the audit log, not charts
         ("ben", "get", "/accounts/audit/", 403),
         ("ivy", "get", "/accounts/audit/", 200),
@@ -397,7 +399,11 @@ def test_login_and_failed_login_are_audited(db, ada):
     client.post("/accounts/login/", {"username": "ada", "password": "wrong"})
     client.post("/accounts/login/", {"username": "ada", "password": "correct horse battery staple"})
     events = [(e.action, e.actor_username, e.outcome) for e in AuditEvent.objects.all()]
-    assert events == [("login-failed", "ada", "denied"), ("login", "ada", "success")]
+    assert events == [
+        ("create", "sustain", "success"),
+        ("login-failed", "ada", "denied"),
+        ("login", "ada", "success"),
+    ]
 
 
 def test_session_idle_timeout(login, ada, pat):

@@ -19,7 +19,7 @@ BIG = "9" * 30
 BAD_INPUT: dict[str, list[str]] = {
     "backup": ["--bogus"],
     "restore": ["/nonexistent/backup.sbk"],
-    "run_sheet": ["--date", "9999-12-31", "--out", "/tmp/never.pdf"],
+    "run_sheet": ["--date", "9999-12-31", "--out", "/nonexistent/sheet.pdf"],
     "add_site_admin": ["--site", "X", "--timezone", "Nowhere/Zone", "--username", "a",
                        "--email", "a@example.org"],
     "demo": ["--today", "9999-12-31"],

@@ -7,6 +7,13 @@ database cannot recompute the chain after changing a row; a per-row sequence als
 deleted and reordered rows (security-reliability-interop.md §1.3, AUD-01..AUD-04). A chain's
 rows have ``seq``, ``prev_hash`` and ``row_hash``; its head row (pk 1) has ``last_seq`` and
 ``last_hash`` and serializes appends.
+
+Someone who can write to the database could still delete the newest rows and rewind the head
+to the row before them: the rest of the chain stays whole. Anchors close that gap (issue 14,
+AUD-04): the worker, and `sustain audit-anchor`, append each chain's head as a signed
+checkpoint (seq, row hash, time, HMAC with the audit key) to a file outside the database
+(SUSTAIN_AUDIT_ANCHOR_PATH), and verification fails when a chain is shorter than its latest
+checkpoint or differs at it.
 """
 
 import datetime as dt
@@ -16,12 +23,14 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
 
 GENESIS_HASH = "0" * 64
+CHAINS: dict[str, "HashChain"] = {}  # every chain by its name, for anchoring
 
 
 @dataclass(frozen=True)
@@ -33,8 +42,15 @@ class HashChain:
     head: type[Any]  # a model with last_seq and last_hash
     fields: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        CHAINS[self.name] = self
+
+    @property
+    def name(self) -> str:
+        return self.label.decode()
+
     def _key(self) -> bytes:
-        secret = getattr(settings, "SUSTAIN_AUDIT_KEY", "") or settings.SECRET_KEY
+        secret = settings.SUSTAIN_AUDIT_KEY
         return hashlib.sha256(self.label + b":" + secret.encode()).digest()
 
     def _canonical(self, row: models.Model) -> bytes:
@@ -55,6 +71,9 @@ class HashChain:
         return hmac.new(
             self._key(), prev_hash.encode() + self._canonical(row), hashlib.sha256
         ).hexdigest()
+
+    def sign(self, text: str) -> str:
+        return hmac.new(self._key(), text.encode(), hashlib.sha256).hexdigest()
 
     def append(self, row: Any) -> Any:
         """Number, chain and insert ``row``; joins the caller's transaction (or opens one).
@@ -106,3 +125,69 @@ class Break:
     row: Any = None
     expected_seq: int = 0
     head_seq: int = 0
+
+
+def _anchor_text(chain: str, seq: int, row_hash: str, at: str) -> str:
+    return f"{chain}|{seq}|{row_hash}|{at}"
+
+
+def write_anchors(now: dt.datetime, path: Path | None = None) -> list[dict[str, Any]]:
+    """Append one signed checkpoint per chain (its head: seq and row hash) to the anchor file
+    (SUSTAIN_AUDIT_ANCHOR_PATH); returns them. The file is append-only JSON lines."""
+    path = path or Path(settings.SUSTAIN_AUDIT_ANCHOR_PATH)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for chain in CHAINS.values():
+        head = chain.head.objects.filter(pk=1).first()
+        seq, row_hash = (head.last_seq, head.last_hash) if head else (0, GENESIS_HASH)
+        at = now.astimezone(dt.UTC).isoformat(timespec="seconds")
+        mac = chain.sign(_anchor_text(chain.name, seq, row_hash, at))
+        lines.append({"chain": chain.name, "seq": seq, "hash": row_hash, "at": at, "mac": mac})
+    with path.open("a", encoding="utf-8") as file:
+        for line in lines:
+            file.write(json.dumps(line, sort_keys=True) + "\n")
+        file.flush()
+    return lines
+
+
+def latest_checkpoint(chain: HashChain, path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The chain's latest checkpoint in the anchor file (None: none yet), or a problem with
+    the file: a line that is not a checkpoint, or one not signed with the audit key."""
+    latest = None
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    for number, raw in enumerate(lines, start=1):
+        try:
+            line = json.loads(raw)
+            mine = line["chain"] == chain.name
+            text = _anchor_text(line["chain"], int(line["seq"]), line["hash"], line["at"])
+            signed = mine and hmac.compare_digest(chain.sign(text), str(line["mac"]))
+        except (ValueError, KeyError, TypeError):
+            return None, f"anchor file {path} line {number} is not a checkpoint"
+        if mine and not signed:
+            return None, f"anchor file {path} line {number} is not signed with the audit key"
+        if mine:
+            latest = line
+    return latest, ""
+
+
+def check_anchor(chain: HashChain, path: Path | None = None) -> str:
+    """Compare the chain with its latest checkpoint in the anchor file: "" when the chain
+    still holds the anchored row, else one plain sentence saying what is missing or wrong.
+    No file, or no checkpoint of this chain yet, is "" (nothing to compare with)."""
+    path = path or Path(settings.SUSTAIN_AUDIT_ANCHOR_PATH)
+    latest, problem = latest_checkpoint(chain, path)
+    if latest is None or int(latest["seq"]) == 0:
+        return problem
+    seq, at = int(latest["seq"]), latest["at"]
+    row = chain.rows.objects.filter(seq=seq).first()
+    if row is None:
+        last = chain.rows.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        return (
+            f"row seq {seq}, anchored at {at}, is missing: the chain ends at seq {last}, so "
+            "rows were deleted"
+        )
+    if row.row_hash != latest["hash"]:
+        return (
+            f"row seq {seq} differs from its checkpoint anchored at {at}: the chain was rewritten"
+        )
+    return ""

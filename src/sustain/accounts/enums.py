@@ -20,11 +20,13 @@ class AuditAction(models.TextChoices):
     LOGOUT = "logout"
     LOGIN_FAILED = "login-failed"
     EXPORT = "export"
+    WRITE = "write"  # a write a service refused (outcome "refused"): it changed nothing
 
 
 class AuditOutcome(models.TextChoices):
     SUCCESS = "success"
     DENIED = "denied"
+    REFUSED = "refused"  # a service refused the write as entered (ClinicalValueError)
 
 
 class DataCategory(models.TextChoices):

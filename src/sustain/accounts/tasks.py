@@ -19,6 +19,7 @@ from django_tasks.base import Task
 from django_tasks_db.models import DBTaskResult
 
 from sustain.accounts import notify
+from sustain.accounts.chain import write_anchors
 from sustain.accounts.models import OutboxMessage
 
 WORKER_LOST = "sustain.worker_lost"  # exception_class_path of a task a dead worker left
@@ -69,3 +70,17 @@ def recover_stale_tasks(*, now: dt.datetime) -> int:
         traceback="The worker running this task stopped (no result after "
         f"{settings.SUSTAIN_TASK_STALE_MINUTES} minutes).",
     )
+
+
+@task()
+def anchor_chains() -> int:
+    """Schedule the next run, then append a signed checkpoint of every hash chain's head to
+    the anchor file (issue 14, AUD-04)."""
+    schedule_next_anchor()
+    return len(write_anchors(timezone.now()))
+
+
+def schedule_next_anchor() -> None:
+    """Keep exactly one future run of anchor_chains waiting in the queue."""
+    every = dt.timedelta(minutes=settings.SUSTAIN_AUDIT_ANCHOR_EVERY_MINUTES)
+    keep_one_run_queued(anchor_chains, every=every)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("second-factor/enrol/", staff_views.second_factor_enrol, name="second_factor_enrol"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
+    path("audit/export.fhir.json", views.audit_export_fhir, name="audit_export_fhir"),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/dead/", views.dead_letters, name="dead_letters"),
     path("outbox/<int:message_id>/send-again/", views.send_again, name="send_again"),

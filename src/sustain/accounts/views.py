@@ -6,29 +6,50 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from sustain.accounts import lockout, notify
+from sustain.accounts import audit_report, lockout, notify
 from sustain.accounts.access import AuthenticatedRequest, require_permission, sites_for_user
 from sustain.accounts.audit import record_event, verify_chain
+from sustain.accounts.audit_report import AuditFilterForm
 from sustain.accounts.enums import AuditAction, DataCategory, OutboxStatus
 from sustain.accounts.exports import csv_export
 from sustain.accounts.models import AuditEvent, OutboxMessage
 
 
+def _audit_query(request: AuthenticatedRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
+    """The audit report's form and its events (none while the form is refused)."""
+    require_permission(request.user, "accounts.view_auditevent", category=DataCategory.AUDIT)
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return form, AuditEvent.objects.none()
+    return form, audit_report.report(request.user, form)
+
+
 @require_GET
 @login_required
 def audit_log(request: AuthenticatedRequest) -> HttpResponse:
-    """The audit trail, newest first, with the chain's integrity (auditors)."""
-    require_permission(request.user, "accounts.view_auditevent", category=DataCategory.AUDIT)
-    page = Paginator(AuditEvent.objects.order_by("-seq"), 100).get_page(request.GET.get("page"))
+    """The audit report (AUD-06): the user's sites' events, newest first unless sorted,
+    for a date range, with the chain's integrity (auditors, clinic administrators)."""
+    form, events = _audit_query(request)
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
     report = verify_chain()
     record_event(actor=request.user, action=AuditAction.READ, category=DataCategory.AUDIT)
-    return render(request, "accounts/audit_log.html", {"page": page, "report": report})
+    kept = request.GET.copy()
+    kept.pop("page", None)  # the exports and the pager keep the range and the order
+    query = kept.copy()
+    query.pop("sort", None)  # the column headings set the order
+    context = {
+        "page": page, "report": report, "form": form, "columns": audit_report.SORTABLE,
+        "sort": form.cleaned_data.get("sort") if form.is_valid() else "",
+        "query": query.urlencode(), "export_query": kept.urlencode(),
+    }  # fmt: skip
+    return render(request, "accounts/audit_log.html", context)
 
 
 AUDIT_COLUMNS = (
@@ -40,17 +61,33 @@ AUDIT_COLUMNS = (
 @require_GET
 @login_required
 def audit_export(request: AuthenticatedRequest) -> HttpResponse:
-    """The audit trail as the audit page lists it (every page, newest first) as CSV."""
-    require_permission(request.user, "accounts.view_auditevent", category=DataCategory.AUDIT)
+    """The audit report as the page lists it (range, order, every page) as CSV."""
+    _, events = _audit_query(request)
     rows = (
         (e.seq, e.recorded_at, e.actor_username, e.role, e.action, e.category, e.site_id,
          e.patient_id, e.object_type, e.object_id, e.outcome, e.reason, e.ip, e.request_id)
-        for e in AuditEvent.objects.order_by("-seq").iterator()
+        for e in events.iterator()
     )  # fmt: skip
     return csv_export(
         user=request.user, category=DataCategory.AUDIT, name="audit", columns=AUDIT_COLUMNS,
         rows=rows,
     )  # fmt: skip
+
+
+@require_GET
+@login_required
+def audit_export_fhir(request: AuthenticatedRequest) -> HttpResponse:
+    """The audit report as a FHIR R4B Bundle of AuditEvent resources (AUD-06), audited as
+    one export."""
+    _, events = _audit_query(request)
+    listed = list(events)
+    record_event(
+        actor=request.user, action=AuditAction.EXPORT, category=DataCategory.AUDIT,
+        reason=f"audit fhir: {len(listed)} row{'' if len(listed) == 1 else 's'}",
+    )  # fmt: skip
+    response = JsonResponse(audit_report.fhir_bundle(listed), content_type="application/fhir+json")
+    response["Content-Disposition"] = 'attachment; filename="audit.fhir.json"'
+    return response
 
 
 @require_GET

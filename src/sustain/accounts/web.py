@@ -12,7 +12,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from sustain.accounts.models import Site
+from sustain.accounts.audit import record_event
+from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
+from sustain.accounts.models import Site, User
 from sustain_core.errors import ClinicalValueError
 
 T = TypeVar("T")
@@ -23,10 +25,49 @@ def plain(error: ClinicalValueError) -> str:
     return capfirst(error.message)
 
 
+# What a refused write touched, by the app that serves the page (its URL namespace) or, for
+# the API, by a word in its path.
+CATEGORY_OF_APP = {
+    "care": DataCategory.PATIENT_RECORD, "clinic": DataCategory.PATIENT_RECORD,
+    "infusion": DataCategory.INFUSION, "ledger": DataCategory.LEDGER,
+    "portal": DataCategory.SELF_REPORT, "scheduling": DataCategory.SCHEDULE,
+    "accounts": DataCategory.STAFF,
+}  # fmt: skip
+CATEGORY_IN_PATH = (
+    ("ledger", DataCategory.LEDGER), ("count", DataCategory.LEDGER),
+    ("infusion", DataCategory.INFUSION), ("chairside", DataCategory.INFUSION),
+    ("visit", DataCategory.SCHEDULE), ("booking", DataCategory.SCHEDULE),
+)  # fmt: skip
+
+
+def audit_refusal(request: HttpRequest, error: ClinicalValueError) -> None:
+    """One audit event for a refused write (issue 14, AUD-02): action "write", outcome
+    "refused", the field the service named as the reason; the message is not kept (it may
+    quote what was typed). The site is the user's, when they work at one only."""
+    match = request.resolver_match
+    category = CATEGORY_OF_APP.get(match.app_name if match else "")
+    if category is None:
+        path = request.path
+        category = next((c for word, c in CATEGORY_IN_PATH if word in path), None)
+    user = getattr(request, "user", None)
+    actor = user if isinstance(user, User) and user.is_authenticated else None
+    sites = list(Site.objects.filter(memberships__user=actor)[:2]) if actor else []
+    patient_id = str(match.kwargs.get("patient_id", "")) if match else ""
+    record_event(
+        actor=actor, username="" if actor else "anonymous", action=AuditAction.WRITE,
+        category=category or DataCategory.PATIENT_RECORD, outcome=AuditOutcome.REFUSED,
+        site=sites[0] if len(sites) == 1 else None,
+        patient_id=int(patient_id) if patient_id.isdigit() else None,
+        reason=f"refused: {error.field}"[:40],
+    )  # fmt: skip
+
+
 def show_refusal(
     request: HttpRequest, error: ClinicalValueError, form: forms.Form | None = None
 ) -> None:
-    """On the form field the error names (or the form as a whole), else as a page message."""
+    """On the form field the error names (or the form as a whole), else as a page message;
+    audited (audit_refusal)."""
+    audit_refusal(request, error)
     if form is not None:
         form.add_error(error.field if error.field in form.fields else None, plain(error))
     else:

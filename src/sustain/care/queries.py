@@ -227,7 +227,12 @@ def get_alert_for_change(user: User, alert_id: int) -> Alert:
         .filter(pk=alert_id, patient__site__memberships__user=user)
         .first()
     )
-    if alert is None:
+    if alert is None:  # another site's alert, or none: audited as a denied lookup (issue 14)
+        elsewhere = Alert.objects.filter(pk=alert_id).values_list("patient_id", flat=True).first()
+        record_event(
+            actor=user, action=AuditAction.READ, category=DataCategory.ALERT,
+            outcome=AuditOutcome.DENIED, patient_id=elsewhere, reason=f"alert {alert_id}"[:40],
+        )  # fmt: skip
         raise Http404("No such alert.")
     return alert
 

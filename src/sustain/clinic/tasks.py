@@ -18,6 +18,7 @@ from django_tasks_db.models import DBTaskResult
 from sustain.accounts.tasks import (
     keep_one_run_queued,
     recover_stale_tasks,
+    schedule_next_anchor,
     schedule_next_retry_sweep,
 )
 from sustain.care.tasks import schedule_next_break_glass_sweep
@@ -37,6 +38,7 @@ def ensure_periodic_tasks(*, now: dt.datetime) -> int:
     schedule_next_due_links()
     schedule_next_reminder_sweep()
     schedule_next_retry_sweep()
+    schedule_next_anchor()
     schedule_next_break_glass_sweep()
     schedule_next_run_sheet()
     keep_one_run_queued(housekeeping, every=HOUSEKEEPING_EVERY)

@@ -12,3 +12,4 @@ class LedgerConfig(AppConfig):
         from sustain.scheduling.queries import add_board_notes  # noqa: PLC0415 - likewise
 
         add_board_notes(board_notes)
+        import sustain.ledger.chain  # noqa: F401, PLC0415 - the worker anchors every chain

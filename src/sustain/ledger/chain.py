@@ -3,7 +3,7 @@ with its own key label, rows and head."""
 
 from dataclasses import dataclass
 
-from sustain.accounts.chain import BreakKind, HashChain
+from sustain.accounts.chain import BreakKind, HashChain, check_anchor
 from sustain.ledger.models import LedgerChainHead, LedgerEntry
 
 CHAIN = HashChain(
@@ -37,8 +37,9 @@ class ChainReport:
 def verify_chain() -> ChainReport:
     """Walk the entries in order; report the first one changed, inserted or deleted."""
     checked, found = CHAIN.verify()
-    if found is None:
-        return ChainReport(True, checked)
+    if found is None:  # and no entries deleted since its latest signed checkpoint
+        anchored = check_anchor(CHAIN)
+        return ChainReport(not anchored, checked, anchored)
     entry = found.row
     if found.kind == BreakKind.MISSING:
         problem = f"entry seq {found.expected_seq} is missing: deleted before entry id {entry.pk}"

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture
 def chain(ada):
-    """Five events by Dr Ada (her fixture adds none)."""
+    """The install's "audit trail started" event (seq 1), then five by Dr Ada (her fixture
+    adds none)."""
     for _ in range(5):
         record_event(actor=ada, action=AuditAction.READ, category=DataCategory.PATIENT_RECORD)
     return list(AuditEvent.objects.order_by("seq"))
@@ -30,12 +31,12 @@ def tamper(sql: str, params: list[object]) -> None:
 
 def test_verify_chain_intact(chain):
     assert verify_chain().ok
-    assert verify_chain().rows_checked == 5
+    assert verify_chain().rows_checked == 6
 
 
 def test_verify_audit_command_reports_intact_chain(chain, capsys):
     call_command("verify_audit")
-    assert capsys.readouterr().out == "audit chain OK: 5 rows verified\n"
+    assert capsys.readouterr().out == "audit chain OK: 6 rows verified\n"
 
 
 def test_verify_chain_detects_modified_row(chain):
@@ -54,8 +55,8 @@ def test_verify_chain_detects_deleted_row(chain):
 
 
 def test_verify_chain_detects_deleted_last_row(chain):
-    tamper("DELETE FROM accounts_auditevent WHERE seq = 5", [])
-    assert verify_chain().problem == "rows after seq 4 were deleted (the chain head is at 5)"
+    tamper("DELETE FROM accounts_auditevent WHERE seq = 6", [])
+    assert verify_chain().problem == "rows after seq 5 were deleted (the chain head is at 6)"
 
 
 def test_verify_chain_detects_inserted_row(chain):
@@ -63,13 +64,13 @@ def test_verify_chain_detects_inserted_row(chain):
     tamper(
         "INSERT INTO accounts_auditevent (seq, recorded_at, actor_id, actor_username, role,"
         " action, category, object_type, object_id, outcome, reason, request_id, prev_hash,"
-        " row_hash) VALUES (6, %s, %s, 'ada', 'prescriber', 'read', 'patient-record', '', '',"
+        " row_hash) VALUES (7, %s, %s, 'ada', 'prescriber', 'read', 'patient-record', '', '',"
         " 'success', '', '', %s, %s)",
         [last.recorded_at, last.actor_id, last.row_hash, "f" * 64],
     )
-    inserted = AuditEvent.objects.get(seq=6)
+    inserted = AuditEvent.objects.get(seq=7)
     assert verify_chain().problem == (
-        f"row seq 6 (id {inserted.pk}) does not match its hash: changed or inserted"
+        f"row seq 7 (id {inserted.pk}) does not match its hash: changed or inserted"
     )
 
 

@@ -188,6 +188,7 @@ def test_the_console_script_exits_2_without_a_traceback(tmp_path):
 
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
-        f"sustain protocol-check: {path}: safety: safety.stop_spo2_below must be from 85 to 95 %; got 50 "
+        f"sustain protocol-check: {path}: safety: safety.stop_spo2_below must be from 85 to 95 "
+        "%; got 50 "
         f"{GUARD}\n"
     )

@@ -52,7 +52,10 @@ def test_register_form_names_the_field_and_saves_nothing(login, north, sam, fiel
     assert response.status_code == 400
     assert message in errors[field][0]
     assert Patient.objects.count() == 0
-    assert AuditEvent.objects.exclude(action="login").count() == 0
+    events = AuditEvent.objects.exclude(action="login").exclude(reason="audit trail started")
+    assert [(e.action, e.outcome, e.reason) for e in events] == [
+        ("write", "refused", f"refused: {field}")
+    ]  # the refusal, audited once (issue 14)
 
 
 def answers(code: str, values: dict[str, str], timepoint: str = "baseline") -> dict[str, str]:

@@ -19,7 +19,7 @@ from django.forms.models import model_to_dict
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from sustain.accounts.enums import AuditAction
+from sustain.accounts.enums import AuditAction, AuditOutcome
 from sustain.accounts.models import AuditEvent, IdempotencyRecord, Membership, User
 from sustain.ledger import services
 from sustain.ledger.chain import verify_chain
@@ -61,13 +61,15 @@ def call(user: User | None, at: dt.datetime, path: str, body: Any = None, **head
 
 def saved() -> dict[str, Any]:
     """Everything a ledger write could change, with every audit row (but the signing in that
-    `call` does) and idempotency record."""
+    `call` does, and the refusal events `refused` checks one by one) and idempotency record."""
     return {
         "entries": LedgerEntry.objects.count(),
         "containers": sorted(Container.objects.values_list("pk", "location_id")),
         "lots": sorted(Lot.objects.values_list("pk", "expires_on")),
         "balances": sorted(ContainerBalance.objects.values_list("pk", "balance_mg", "balance_ml")),
-        "audit": AuditEvent.objects.exclude(action=AuditAction.LOGIN).count(),
+        "audit": AuditEvent.objects.exclude(action=AuditAction.LOGIN)
+        .exclude(outcome=AuditOutcome.REFUSED)
+        .count(),
         "keys": IdempotencyRecord.objects.count(),
     }
 
@@ -78,7 +80,11 @@ def ledger_only(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def refused(response: Any) -> tuple[int, str, str]:
+    """The refusal's status and error; a refused write (400, 409) is one audit event (issue 14)."""
     assert list(response.json()) == ["error"]
+    if response.status_code in (400, 409):
+        events = AuditEvent.objects.filter(request_id=response["X-Request-ID"])
+        assert [(e.action, e.outcome) for e in events] == [("write", AuditOutcome.REFUSED)]
     error = response.json()["error"]
     return response.status_code, error["code"], error["message"]
 
