@@ -295,5 +295,5 @@ def test_the_edit_page_refuses_a_number_too_large_without_an_error_page(login, n
     response = login(alex).post(EDIT, {"data": json.dumps(data), "change_note": "typo"})
 
     assert response.status_code == 400
-    assert response.context["error"].startswith("protocol: a number is too large to use")
+    assert response.context["error"].startswith("data: a number has at most 9 digits")
     assert ClinicProtocol.objects.count() == 0
