@@ -125,6 +125,8 @@ MIDDLEWARE = [
     "sustain.accounts.middleware.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: a staff form sent twice writes once (needs the user and messages).
+    "sustain.accounts.form_tokens.FormTokenMiddleware",
 ]
 
 ROOT_URLCONF = "sustain.urls"
@@ -135,6 +137,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # {% form_token %} next to every {% csrf_token %} (sustain.accounts.form_tokens).
+            "builtins": ["sustain.accounts.templatetags.form_tokens"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
