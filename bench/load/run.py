@@ -78,6 +78,8 @@ def run(kind: str) -> dict[str, str]:
         "SUSTAIN_ALLOWED_HOSTS": "127.0.0.1",
         "SUSTAIN_STATIC_ROOT": str(scratch / "static"),
         "SUSTAIN_LOG_LEVEL": "WARNING",
+        # Each gunicorn thread keeps its PostgreSQL connection (deploy/sustain.env.example).
+        "SUSTAIN_DB_CONN_MAX_AGE": "60",
     }
     subprocess.run([BIN / "sustain", "collectstatic", "--no-input", "-v0"], env=prod, check=True)  # noqa: S603
     worker = subprocess.Popen([BIN / "sustain", "worker"], env=prod, stdout=subprocess.DEVNULL)  # noqa: S603
