@@ -117,6 +117,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from gunicorn, right after SecurityMiddleware (whitenoise docs).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "sustain.accounts.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,6 +132,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sustain.accounts.middleware.PasswordChecksBusyMiddleware",
+    # A staff form sent twice writes once (needs the user and messages).
+    "sustain.accounts.form_tokens.FormTokenMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
@@ -141,6 +145,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # {% form_token %} next to every {% csrf_token %} (sustain.accounts.form_tokens).
+            "builtins": ["sustain.accounts.templatetags.form_tokens"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -259,7 +265,27 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("SUSTAIN_STATIC_ROOT", str(VAR_DIR / "static")))
+# Production serves `sustain collectstatic`'s compressed, hashed copies (cached for a year);
+# debug, tests and `make demo` serve the source files through the finders, no collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Debug (the demo, and tests, which Django runs with DEBUG off) serves the source files as they
+# change; production only collectstatic's output, read once at start.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+# A monitor asks /healthz over plain HTTP on the machine itself: no redirect to HTTPS there.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# How old the worker's heartbeat may be before /healthz reports the worker down; the worker
+# beats every SUSTAIN_WORKER_HEARTBEAT_SECONDS (sustain.accounts.health).
+SUSTAIN_WORKER_HEARTBEAT_SECONDS = env_int("SUSTAIN_WORKER_HEARTBEAT_SECONDS", 15)
+SUSTAIN_WORKER_STALE_SECONDS = env_int("SUSTAIN_WORKER_STALE_SECONDS", 60)
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

@@ -1,8 +1,10 @@
 from django.urls import include, path
 
+from sustain.accounts.health import healthz
 from sustain.api import api
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),  # no sign-in: sustain.accounts.health
     path("accounts/", include("sustain.accounts.urls")),
     path("api/v1/", api.urls),
     path("ledger/", include("sustain.ledger.urls")),

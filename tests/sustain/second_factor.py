@@ -15,6 +15,7 @@ from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from sustain.accounts import form_tokens
 from sustain.accounts.models import User
 
 if TYPE_CHECKING:
@@ -52,7 +53,25 @@ def signed_in(user: User, client: Client | None = None) -> Client:
     request.user = user
     django_otp.login(request, enrolled(user))
     request.session.save()
+    with_form_tokens(client, user)
     return client
+
+
+def with_form_tokens(client: Client, user: User) -> None:
+    """Let `client.post` send a form as a page of Sustain would: with a fresh one-time token
+    (sustain.accounts.form_tokens) for `user` unless the data names one already. Form data
+    only (not JSON: the API needs none). Tests of the guard itself post their own tokens."""
+    post = getattr(client, "_post_without_token", client.post)
+    client._post_without_token = post  # type: ignore[attr-defined]
+
+    def post_with_token(path: str, data: object = None, *args: object, **kwargs: object):
+        if "content_type" not in kwargs and (data is None or isinstance(data, dict)):
+            data = data or {}
+            if form_tokens.FIELD not in data:
+                data = {**data, form_tokens.FIELD: form_tokens.issue(user.pk)}
+        return post(path, data, *args, **kwargs)
+
+    client.post = post_with_token  # type: ignore[method-assign]
 
 
 def _current_code(username: str) -> str:

@@ -17,6 +17,8 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 # stamps its own events (a caller cannot backdate one).
 READS_THE_CLOCK = ("views.py", "api.py", "tasks.py", "middleware.py", "signals.py", "audit.py")
 # (any module named *views.py or *api.py is an interface too: protocol_views, count_api)
+# Interfaces too: /healthz and the worker's heartbeat loop; the form-token middleware.
+READS_THE_CLOCK += ("health.py", "form_tokens.py")
 CLOCK_CALLS = {
     ("timezone", "now"),
     ("timezone", "localdate"),

@@ -90,6 +90,7 @@ def _production_env(**more: str) -> dict[str, str]:
         "SUSTAIN_DEBUG": "0",
         "SUSTAIN_ALLOWED_HOSTS": "clinic.example.org",
         "SUSTAIN_SECRET_KEY": secrets.token_urlsafe(50),
+        "SUSTAIN_AUDIT_KEY": secrets.token_urlsafe(50),
     } | more
 
 
@@ -129,7 +130,7 @@ def test_debug_is_off_unless_asked_for(tmp_path):
     refused = run([sys.executable, "-c", "import sustain.settings"], bare)
     assert refused.returncode == 1
     assert "(the default)" in refused.stderr and "set SUSTAIN_DEBUG=1" in refused.stderr
-    env = bare | {"SUSTAIN_SECRET_KEY": "s" * 60}
+    env = bare | {"SUSTAIN_SECRET_KEY": "s" * 60, "SUSTAIN_AUDIT_KEY": "a" * 60}
     production = run([sys.executable, "-c", code], env)
     assert production.stdout.strip() == "False", production.stderr
     development = run([sys.executable, "-c", code], bare | {"SUSTAIN_DEBUG": "1"})

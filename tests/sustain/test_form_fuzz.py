@@ -30,7 +30,7 @@ from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sustain.accounts import users
+from sustain.accounts import form_tokens, users
 from sustain.scheduling import calendar, hours
 from sustain.scheduling.models import Appointment
 from tests.sustain import clinic_builders as build
@@ -197,7 +197,10 @@ def harvest(clinic: Clinic, django_db_blocker) -> Iterator[Harvest]:  # noqa: F8
                         params |= {f.name for f in fields if f.kind != "submit"}
                     else:
                         target = urljoin(path, action.replace("&amp;", "&"))
-                        _keep(posts, Form("", target, role, fields))
+                        # Each post gets a fresh one-time token from signed_in (the page's own
+                        # is spent by the first post), so the values reach the form.
+                        kept = [f for f in fields if f.name != form_tokens.FIELD]
+                        _keep(posts, Form("", target, role, kept))
             gets.append((role, path, params))
         for name, (role, path, names) in UNSHOWN.items():
             fields = [

@@ -272,7 +272,11 @@ def test_two_racing_workers_send_a_due_reminder_once(visit):
 )
 def test_unsafe_delivery_settings_are_refused_naming_them(env, named):
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SUSTAIN_", "DATABASE_URL"))}
-    production = {"SUSTAIN_SECRET_KEY": "k" * 60, "SUSTAIN_ALLOWED_HOSTS": "clinic.example"}
+    production = {
+        "SUSTAIN_SECRET_KEY": "k" * 60,
+        "SUSTAIN_AUDIT_KEY": "a" * 60,
+        "SUSTAIN_ALLOWED_HOSTS": "clinic.example",
+    }
     done = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         env=base | production | {"DJANGO_SETTINGS_MODULE": "sustain.settings"}

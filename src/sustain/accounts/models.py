@@ -183,3 +183,26 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering: ClassVar = ["-created_at", "-pk"]
         indexes: ClassVar = [models.Index(fields=["status", "attempts"], name="outbox_retry")]
+
+
+class WorkerHeartbeat(models.Model):
+    """When a `sustain worker` on a host last said it was alive (/healthz, sustain.accounts.health).
+
+    One row per host, overwritten every SUSTAIN_WORKER_HEARTBEAT_SECONDS by the worker's
+    heartbeat thread; no patient data."""
+
+    host = models.CharField(max_length=255, unique=True)
+    pid = models.PositiveIntegerField()
+    beat_at = models.DateTimeField()
+
+
+class FormSubmission(models.Model):
+    """A staff form's one-time token, consumed by its first POST (issue 14 part 7;
+    sustain.accounts.form_tokens). The unique nonce makes a second POST of the same rendered
+    form fail to insert, so the write behind it happens once; `result_url` is where the first
+    submission led, shown to the second. Rows older than a session's lifetime are pruned."""
+
+    nonce = models.CharField(max_length=32, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(db_index=True)
+    result_url = models.CharField(max_length=2000, blank=True)

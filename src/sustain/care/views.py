@@ -24,6 +24,7 @@ from sustain.accounts.access import (
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.exports import Cell, csv_export
+from sustain.accounts.form_tokens import form_token_exempt
 from sustain.accounts.landing import landing_url
 from sustain.accounts.models import Site
 from sustain.accounts.web import attempt, show_form_errors, show_refusal, show_times_in
@@ -60,6 +61,7 @@ def _to_patient(patient_id: int) -> HttpResponse:
     return redirect("clinic:patient_detail", patient_id=patient_id)
 
 
+@form_token_exempt  # its POST is a search: it only reads, and may be sent again
 @require_http_methods(["GET", "POST"])
 @login_required
 def patient_list(request: AuthenticatedRequest) -> HttpResponse:
@@ -105,6 +107,7 @@ def _patient_row(patient: Patient, *, alerts: bool) -> list[Cell]:
     return [*row, listed.open_alerts] if alerts else row
 
 
+@form_token_exempt  # a download by POST: it only reads, and may be sent again
 @require_POST
 @login_required
 def patient_export(request: AuthenticatedRequest) -> HttpResponse:

@@ -38,6 +38,7 @@ def production_settings(**env: str) -> dict[str, object]:
         "DJANGO_SETTINGS_MODULE": "sustain.settings",
         "SUSTAIN_DEBUG": "0",
         "SUSTAIN_SECRET_KEY": "k" * 60,
+        "SUSTAIN_AUDIT_KEY": "a" * 60,
         "SUSTAIN_ALLOWED_HOSTS": "clinic.example.org",
     }
     result = subprocess.run(  # noqa: S603 - this interpreter, the code above

@@ -80,7 +80,11 @@ def unescape(values: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def page_values(client, url=EDIT) -> dict[str, list[str]]:
-    return unescape(form_values(client.get(url).content.decode()))
+    """The form's values, without its one-time token: each post here is sent as from a fresh
+    page (the test client adds a new token, tests/sustain/second_factor.py)."""
+    values = unescape(form_values(client.get(url).content.decode()))
+    values.pop("form_token", None)
+    return values
 
 
 @pytest.mark.parametrize(("key", "version"), sorted(protocols.PROTOCOLS))
