@@ -179,6 +179,10 @@ class OutboxMessage(models.Model):
         max_length=64, blank=True, db_index=True, help_text="The provider's id (an SMS's SID)"
     )
     error = models.CharField(max_length=500, blank=True, help_text="The provider's last error")
+    to_staff = models.BooleanField(
+        default=False,
+        help_text="A staff alert: e-mailed through SUSTAIN_EMAIL_* whatever patients' backend",
+    )
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-pk"]

@@ -187,16 +187,26 @@ def record_provider_status(
 
 
 def send(
-    *, site: Site, channel: Channel, to: str, subject: str, body: str, now: dt.datetime
+    *,
+    site: Site,
+    channel: Channel,
+    to: str,
+    subject: str,
+    body: str,
+    now: dt.datetime,
+    to_staff: bool = False,
 ) -> OutboxMessage:
     """Write the message to the outbox now; once the caller commits, queue its hand-over for
-    the worker (the page never waits for an SMTP server or an SMS provider)."""
+    the worker (the page never waits for an SMTP server or an SMS provider). `to_staff`: a
+    staff alert, e-mailed through Django's EMAIL_BACKEND (backend_for) with the same retries
+    and dead letters as patients' messages."""
     message = OutboxMessage.objects.create(
         site=site,
         channel=channel,
         to=to,
         subject=subject,
         body=body,
+        to_staff=to_staff,
         status=OutboxStatus.QUEUED,
         created_at=now,
         next_attempt_at=now,
@@ -213,10 +223,12 @@ def enqueue_hand_over(message_id: int, *, at: dt.datetime | None) -> None:
     task.enqueue(message_id)
 
 
-def backend_for(channel: str) -> Backend:
+def backend_for(message: OutboxMessage) -> Backend:
+    if message.to_staff:
+        return DjangoEmailBackend()
     path = (
         settings.SUSTAIN_SMS_BACKEND
-        if channel == Channel.SMS
+        if message.channel == Channel.SMS
         else settings.SUSTAIN_NOTIFICATION_BACKEND
     )
     backend: Backend = import_string(path)()
@@ -275,7 +287,7 @@ def deliver(message: OutboxMessage, *, now: dt.datetime) -> bool:
         if not last:
             enqueue_hand_over(message.pk, at=message.next_attempt_at)
     try:
-        result = backend_for(message.channel).deliver(message)
+        result = backend_for(message).deliver(message)
     except DeliveryFailed as failure:
         message.status, message.error = OutboxStatus.FAILED, str(failure)[:500]
         log.warning("message %s failed (attempt %s)", message.pk, message.attempts)

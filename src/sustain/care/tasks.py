@@ -3,11 +3,13 @@
 import datetime as dt
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from sustain.accounts import notify
 from sustain.accounts.access import users_with_perm
+from sustain.accounts.enums import Channel
 from sustain.accounts.tasks import keep_one_run_queued
 from sustain.care import break_glass
 from sustain.care.models import Alert
@@ -15,7 +17,9 @@ from sustain.care.models import Alert
 
 @task()
 def notify_alert(alert_id: int) -> int:
-    """E-mail the alert's prescriber (or, when none is assigned, the site's prescribers).
+    """E-mail the alert's prescriber (or, when none is assigned, the site's prescribers),
+    through the outbox, so an SMTP outage delays the e-mail (retries with backoff, then the
+    administrator's *Messages not sent*) but never loses it (issue 14, item 4).
 
     Returns the number of recipients. The message names no patient and no score (no patient
     data in e-mail): it points to the alert list.
@@ -30,17 +34,21 @@ def notify_alert(alert_id: int) -> int:
             .exclude(email="")
             .values_list("email", flat=True)
         )
-    if not recipients:
-        return 0
-    send_mail(
-        subject=f"Sustain: an alert is open at {site.name}",
-        message=(
-            f"A {alert.get_kind_display().lower()} alert was raised. Open Sustain's alert list to "
-            f"review it (alert #{alert.pk})."
-        ),
-        from_email=None,
-        recipient_list=recipients,
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        for to in recipients:
+            notify.send(
+                site=site,
+                channel=Channel.EMAIL,
+                to=to,
+                subject=f"Sustain: an alert is open at {site.name}",
+                body=(
+                    f"A {alert.get_kind_display().lower()} alert was raised. Open Sustain's "
+                    f"alert list to review it (alert #{alert.pk})."
+                ),
+                now=now,
+                to_staff=True,
+            )
     return len(recipients)
 
 

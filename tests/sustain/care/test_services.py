@@ -1,14 +1,19 @@
 import datetime as dt
+import smtplib
 from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import call_command
 from django.utils import timezone
 
-from sustain.accounts.models import AuditEvent
+from sustain.accounts import notify
+from sustain.accounts.enums import OutboxStatus
+from sustain.accounts.models import AuditEvent, OutboxMessage
 from sustain.care import rules, services
 from sustain.care.models import Alert, Assessment, AssessmentAnswer, Patient
+from sustain.care.tasks import notify_alert
 from sustain_core.errors import ClinicalValueError
 
 pytestmark = pytest.mark.db
@@ -212,6 +217,35 @@ def test_alert_is_emailed_by_the_worker_to_the_assigned_prescriber(pat, ben, ada
     for secret in ("Pat", "Quinn", "phq9", "9"):
         assert secret not in message.subject
     assert "Quinn" not in message.body
+
+
+class MailServerDown(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+def test_an_alert_e_mail_survives_a_mail_outage(pat, ben, ada, settings):
+    """Issue 14, item 4: the suicide-risk alert's e-mail goes through the outbox; with the mail
+    server down it fails, waits its backoff and leaves once the server is back, exactly once,
+    whatever backend patients' messages use."""
+    settings.SUSTAIN_NOTIFICATION_BACKEND = "sustain.accounts.notify.OutboxBackend"
+    record(pat, ben, phq9(1, 1, 1, 1, 1, 1, 1, 1, 1))
+    alert = Alert.objects.get()
+    settings.EMAIL_BACKEND = f"{__name__}.MailServerDown"
+    assert notify_alert.call(alert_id=alert.pk) == 1
+    message = OutboxMessage.objects.get(to_staff=True)
+    now = message.next_attempt_at
+    assert notify.deliver(message, now=now)
+    message.refresh_from_db()
+    assert (message.status, message.attempts, mail.outbox) == (OutboxStatus.FAILED, 1, [])
+    assert not notify.deliver(message, now=now)  # not before its backoff
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notify.retry_failed(now=message.next_attempt_at) == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.SENT, 2)
+    assert [m.to for m in mail.outbox] == [["ada@example.org"]]
+    assert notify.retry_failed(now=message.sent_at + dt.timedelta(days=1)) == 0  # sent once
 
 
 def test_acknowledge_alert_needs_a_note_and_happens_once(pat, ben, ada):

@@ -10,9 +10,11 @@ import time_machine
 from django.core import mail
 from django.db import IntegrityError, transaction
 from django.test import Client
+from django.utils import timezone
 
+from sustain.accounts import notify
 from sustain.accounts.enums import AuditAction
-from sustain.accounts.models import AuditEvent
+from sustain.accounts.models import AuditEvent, OutboxMessage
 from sustain.care.enums import AlertKind
 from sustain.care.models import Alert
 from sustain.care.tasks import notify_alert
@@ -83,6 +85,8 @@ def test_a_severe_adverse_event_alerts_the_courses_prescriber(
     assert event.description == "BP 190/115 at 30 min, did not settle"
     assert len(callbacks) == 1  # the e-mail to the prescriber, once committed
     assert notify_alert.call(alert_id=alert.pk) == 1
+    message = OutboxMessage.objects.get(to_staff=True)
+    assert notify.deliver(message, now=timezone.now())
     assert mail.outbox[-1].to == [ada.email]
     assert "Pat" not in mail.outbox[-1].body  # no patient data in e-mail
 
