@@ -398,3 +398,7 @@ SUSTAIN_AUDIT_ANCHOR_PATH = Path(
     env_str("SUSTAIN_AUDIT_ANCHOR_PATH", str(VAR_DIR / "audit-anchors.jsonl"))
 )
 SUSTAIN_AUDIT_ANCHOR_EVERY_MINUTES = env_int("SUSTAIN_AUDIT_ANCHOR_EVERY_MINUTES", 60)
+
+# The ledger's nightly reconciliation (INT-10): every balance recomputed from its entries, a
+# mismatch audited and e-mailed to those who resolve discrepancies (sustain.ledger.tasks).
+SUSTAIN_LEDGER_RECONCILE_EVERY_HOURS = env_int("SUSTAIN_LEDGER_RECONCILE_EVERY_HOURS", 24)

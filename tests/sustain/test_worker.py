@@ -24,9 +24,11 @@ from django_tasks_db.models import DBTaskResult
 from sustain.accounts import notify
 from sustain.accounts.enums import OutboxStatus
 from sustain.accounts.models import OutboxMessage
-from sustain.accounts.tasks import WORKER_LOST, deliver_message, retry_messages
+from sustain.accounts.tasks import WORKER_LOST, anchor_chains, deliver_message, retry_messages
 from sustain.care import services as care_services
-from sustain.clinic.tasks import ensure_periodic_tasks, housekeeping
+from sustain.care.tasks import end_expired_break_glass
+from sustain.clinic.tasks import ensure_periodic_tasks, housekeeping, write_run_sheets
+from sustain.ledger.tasks import reconcile_balances
 from sustain.portal import tasks as portal_tasks
 from sustain.scheduling import reminders, services
 from sustain.scheduling import tasks as scheduling_tasks
@@ -42,6 +44,10 @@ PERIODIC = [
     scheduling_tasks.send_reminders,
     portal_tasks.send_due_links,
     retry_messages,
+    anchor_chains,
+    end_expired_break_glass,
+    write_run_sheets,
+    reconcile_balances,
     housekeeping,
 ]
 
@@ -84,7 +90,7 @@ def test_worker_start_recovers_dead_workers_tasks_and_queues_every_sweep(north):
     assert DBTaskResult.objects.get(pk=dead.id).status == "FAILED"
     assert DBTaskResult.objects.get(pk=dead.id).exception_class_path == WORKER_LOST
     assert DBTaskResult.objects.get(pk=alive.id).status == "RUNNING"
-    assert [waiting(p) for p in PERIODIC] == [1, 1, 1, 1]
+    assert [waiting(p) for p in PERIODIC] == [1] * len(PERIODIC)
 
 
 def test_housekeeping_requeues_a_lost_sweep_and_itself(north):
@@ -92,7 +98,7 @@ def test_housekeeping_requeues_a_lost_sweep_and_itself(north):
     DBTaskResult.objects.filter(task_path=scheduling_tasks.send_reminders.module_path).delete()
     DBTaskResult.objects.filter(task_path=housekeeping.module_path).delete()
     housekeeping.call()
-    assert [waiting(p) for p in PERIODIC] == [1, 1, 1, 1]
+    assert [waiting(p) for p in PERIODIC] == [1] * len(PERIODIC)
 
 
 # -- a reminder during a mail outage ----------------------------------------------------------

@@ -638,19 +638,30 @@ def correct_entry(*, entry: LedgerEntry, reason: str, by: User, now: dt.datetime
     return correction
 
 
-def balances_match_entries() -> list[str]:
-    """Each container whose balance differs from the sum of its entries' changes (empty when
-    every balance is exact)."""
+def mismatched_balances() -> list[tuple[ContainerBalance, Decimal]]:
+    """Each container's balance that differs from the sum of its entries' changes, with that
+    sum (empty when every balance is exact)."""
     sums = dict(
         LedgerEntry.objects.values("container_id")
         .annotate(mg=Round(Sum("change_mg"), MG_PLACES))  # SQLite sums in floating point
         .values_list("container_id", "mg")
     )
     return [
-        f"container id {row.pk}: balance {_show(row.balance_mg)} mg, entries sum to "
-        f"{_show(sums.get(row.pk) or ZERO)} mg"
-        for row in ContainerBalance.objects.order_by("pk")
+        (row, sums.get(row.pk) or ZERO)
+        for row in ContainerBalance.objects.select_related("container__location__site")
+        .order_by("pk")
+        .iterator(chunk_size=2000)
         if sums.get(row.pk, ZERO) != row.balance_mg
+    ]
+
+
+def balances_match_entries() -> list[str]:
+    """Each container whose balance differs from the sum of its entries' changes, in words
+    (empty when every balance is exact)."""
+    return [
+        f"container id {row.pk}: balance {_show(row.balance_mg)} mg, entries sum to "
+        f"{_show(total)} mg"
+        for row, total in mismatched_balances()
     ]
 
 
