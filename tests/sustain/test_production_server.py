@@ -49,7 +49,7 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
         return error.code, dict(error.headers), error.read()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_gunicorn_serves_pages_static_files_and_healthz_in_production_mode(tmp_path):
     health.beat()
     connection.close()

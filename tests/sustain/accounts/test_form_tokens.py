@@ -107,7 +107,7 @@ def test_the_api_and_sign_in_pages_need_no_token(login, ben, pat):
     assert raw_post(client, reverse("accounts:logout"), {}).status_code == 302
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_sends_record_each_token_once(ben, pat):
     """Two pages' tokens, each sent by two threads at the same moment: two assessments."""
     client = signed_in(ben, Client())

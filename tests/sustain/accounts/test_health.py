@@ -87,7 +87,7 @@ def database_env() -> dict[str, str]:
     return {"DATABASE_URL": urllib.parse.urlunsplit(url._replace(path=f"/{name}"))}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_worker_process_beats_and_healthz_sees_it(settings):
     assert Client().get("/healthz").status_code == 503
     worker = subprocess.Popen(
