@@ -129,6 +129,7 @@ MIDDLEWARE = [
     "sustain.accounts.middleware.SessionLifetimeMiddleware",
     "sustain.accounts.middleware.SiteTimeZoneMiddleware",
     "sustain.accounts.middleware.SecurityHeadersMiddleware",
+    "sustain.accounts.middleware.RefusedFormAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sustain.accounts.middleware.PasswordChecksBusyMiddleware",

@@ -47,6 +47,7 @@ LEDGER_API_WRITES = ("receipts", "draws", "wastes", "transfers", "adjustments")
 PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patients' pages
 PUBLIC |= {"/v/1/"}  # a reminder's link to confirm a visit or ask to change it
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
+PUBLIC |= {"/api/v1/^.*$"}  # any other API path: 404 in the error shape, nothing behind it
 PUBLIC |= {"/healthz"}  # the monitor's: database and worker up or not, no patient data
 PUBLIC |= {"/accounts/notify/sms-status/"}  # the SMS provider's reports: signed with its token
 # A staff member's set-password link (an invitation or a reset): its token is the credential.

@@ -17,7 +17,9 @@ BIG = "9" * 30
 # command: its arguments with a bad value (out of bounds, not a number, unknown, or an option
 # it does not take)
 BAD_INPUT: dict[str, list[str]] = {
+    "audit_anchor": ["--bogus"],
     "backup": ["--bogus"],
+    "grant_runtime_role": ["--bogus"],
     "restore": ["/nonexistent/backup.sbk"],
     "run_sheet": ["--date", "9999-12-31", "--out", "/nonexistent/sheet.pdf"],
     "add_site_admin": ["--site", "X", "--timezone", "Nowhere/Zone", "--username", "a",

@@ -78,6 +78,13 @@ UNSHOWN = {
     "ledger:theft_loss_file": (
         "clinic_admin", "/ledger/theft-loss/1/notice/", ("at", "reference", "confirm")
     ),
+    # a dead-lettered message, a locked-out account, an emergency access and its review
+    "accounts:send_again": ("clinic_admin", "/accounts/outbox/1/send-again/", ()),
+    "accounts:staff_unlock": ("clinic_admin", "/accounts/staff/1/unlock/", ()),
+    "care:emergency_end": ("nurse", "/emergency-access/end/", ()),
+    "care:emergency_review_close": (
+        "clinic_admin", "/emergency-access/reviews/1/", ("outcome", "note")
+    ),
 }  # fmt: skip
 
 
@@ -235,7 +242,8 @@ def staff_urls() -> set[str]:
 
 # The pages that take a POST (their own form); test_every_post_url_is_fuzzed keeps this true.
 POST_PAGES = {
-    "accounts:staff_deactivate", "care:patient_create", "care:patient_edit", "care:patient_list",
+    "accounts:staff_deactivate", "care:emergency_access", "care:patient_create", "care:patient_edit",
+    "care:patient_list",
     "care:protocol_edit", "clinic:assessment_create", "clinic:review", "infusion:step",
     "ledger:count_new", "ledger:inventory_new", "ledger:theft_loss_new",
     "scheduling:patient_calendar", "scheduling:site_details", "scheduling:series",

@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from sustain.accounts import context, mfa
+from sustain.accounts import context, mfa, web
 from sustain.accounts.access import sites_for_user
 from sustain.accounts.addresses import client_address
 from sustain.accounts.models import User
 from sustain.accounts.passwords import PasswordChecksBusy
+from sustain_core.errors import ClinicalValueError
 
 LOGIN_AT_KEY = "sustain_login_at"
 # The user's sites and their time zones, [[site id, IANA name], ...] in the order
@@ -161,4 +162,26 @@ class PasswordChecksBusyMiddleware:
             return None
         response = render(request, "busy.html", status=503)
         response["Retry-After"] = "5"
+        return response
+
+
+class RefusedFormAuditMiddleware:
+    """A staff form refused as typed (its view answers 400 before any service ran: a date out
+    of bounds, a missing field) is one audit event too, "refused: form", like a service's
+    refusal, which sustain.accounts.web.audit_refusal records with the field it names (issue
+    14, AUD-02). The API audits its own refusals (sustain.api)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.method == "POST"
+            and response.status_code == 400
+            and request.user.is_authenticated
+            and not request.path.startswith("/api/")
+            and not getattr(request, "refusal_audited", False)
+        ):
+            web.audit_refusal(request, ClinicalValueError("form", "refused as typed"))
         return response

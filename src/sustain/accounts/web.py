@@ -44,6 +44,7 @@ def audit_refusal(request: HttpRequest, error: ClinicalValueError) -> None:
     """One audit event for a refused write (issue 14, AUD-02): action "write", outcome
     "refused", the field the service named as the reason; the message is not kept (it may
     quote what was typed). The site is the user's, when they work at one only."""
+    request.refusal_audited = True  # type: ignore[attr-defined]  # RefusedFormAuditMiddleware
     match = request.resolver_match
     category = CATEGORY_OF_APP.get(match.app_name if match else "")
     if category is None:
