@@ -243,7 +243,8 @@ def staff_urls() -> set[str]:
 # The pages that take a POST (their own form); test_every_post_url_is_fuzzed keeps this true.
 POST_PAGES = {
     "accounts:staff_deactivate", "care:emergency_access", "care:patient_create",
-    "care:patient_edit", "care:patient_list", "care:protocol_edit", "clinic:assessment_create", "clinic:review", "infusion:step",
+    "care:patient_edit", "care:patient_list", "care:protocol_edit", "clinic:assessment_create",
+    "clinic:review", "infusion:step",
     "ledger:count_new", "ledger:inventory_new", "ledger:theft_loss_new",
     "scheduling:patient_calendar", "scheduling:site_details", "scheduling:series",
     "scheduling:visit_cancel",
