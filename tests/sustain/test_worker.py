@@ -194,6 +194,7 @@ def worker_env(port: int) -> dict[str, str]:
     return env | {
         "DJANGO_SETTINGS_MODULE": "sustain.settings",
         "PYTHONPATH": str(ROOT / "src"),
+        "SUSTAIN_DEBUG": "1",
         "SUSTAIN_NOTIFICATION_BACKEND": "sustain.accounts.notify.DjangoEmailBackend",
         "SUSTAIN_EMAIL_HOST": "127.0.0.1",
         "SUSTAIN_EMAIL_PORT": str(port),
