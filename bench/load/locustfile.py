@@ -23,7 +23,12 @@ class Staff(HttpUser):
 
     def on_start(self) -> None:
         self.client.headers.update(
-            PROXY | {"Cookie": f"sessionid={SEED[self.session_key]}; csrftoken={SEED['csrf']}"}
+            PROXY
+            | {
+                # The production cookie names (sustain.settings: __Host- outside debug).
+                "Cookie": f"__Host-sessionid={SEED[self.session_key]}; "
+                f"__Host-csrftoken={SEED['csrf']}"
+            }
         )
 
     def page(self, path: str, name: str) -> None:

@@ -75,6 +75,8 @@ def run(kind: str) -> dict[str, str]:
     port = free_port()
     prod = env | {
         "SUSTAIN_DEBUG": "0",
+        # As behind deploy/Caddyfile: the proxy's X-Forwarded-Proto is trusted.
+        "SUSTAIN_TRUST_PROXY_HEADERS": "1",
         "SUSTAIN_AUDIT_KEY": "load-test-audit-" + secrets.token_urlsafe(50),
         "SUSTAIN_ALLOWED_HOSTS": "127.0.0.1",
         "SUSTAIN_STATIC_ROOT": str(scratch / "static"),
