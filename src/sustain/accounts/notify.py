@@ -223,6 +223,22 @@ def enqueue_hand_over(message_id: int, *, at: dt.datetime | None) -> None:
     task.enqueue(message_id)
 
 
+def email_staff(
+    *, site: Site, emails: Iterable[str], subject: str, body: str, now: dt.datetime
+) -> int:
+    """A staff alert e-mailed to each address through the outbox (`to_staff`: SUSTAIN_EMAIL_*
+    whatever backend patients' messages use), so an outage delays it but never loses it; the
+    caller keeps patient data out of it. Returns how many were queued."""
+    count = 0
+    for to in emails:
+        send(
+            site=site, channel=Channel.EMAIL, to=to, subject=subject, body=body, now=now,
+            to_staff=True,
+        )  # fmt: skip
+        count += 1
+    return count
+
+
 def backend_for(message: OutboxMessage) -> Backend:
     if message.to_staff:
         return DjangoEmailBackend()

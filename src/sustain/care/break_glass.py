@@ -25,6 +25,7 @@ OpenEMR's emergency access procedure).
 """
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -34,7 +35,7 @@ from django.http import Http404, HttpRequest
 from sustain.accounts import mfa, notify
 from sustain.accounts.access import require_permission, users_with_perm
 from sustain.accounts.audit import record_event
-from sustain.accounts.enums import AuditAction, AuditOutcome, Channel, DataCategory
+from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care.models import BreakGlassGrant, BreakGlassOutcome, Patient
 from sustain_core.errors import ClinicalValueError
@@ -180,15 +181,14 @@ def privacy_recipients(site: Site) -> list[str]:
 
 
 def _tell_privacy_officer(site: Site, *, now: dt.datetime) -> None:
-    for to in privacy_recipients(site):
-        notify.send(
-            site=site, channel=Channel.EMAIL, to=to, now=now,
-            subject=f"Sustain: an emergency access was opened at {site.name}",
-            body=(
-                f"An emergency access was opened at {site.name}; review it in Sustain "
-                f"(Emergency reviews: {settings.SUSTAIN_BASE_URL}/emergency-access/reviews/)."
-            ),
-        )  # fmt: skip
+    notify.email_staff(
+        site=site, emails=privacy_recipients(site), now=now,
+        subject=f"Sustain: an emergency access was opened at {site.name}",
+        body=(
+            f"An emergency access was opened at {site.name}; review it in Sustain "
+            f"(Emergency reviews: {settings.SUSTAIN_BASE_URL}/emergency-access/reviews/)."
+        ),
+    )  # fmt: skip
 
 
 def _end(grant: BreakGlassGrant, *, now: dt.datetime) -> None:
@@ -203,31 +203,28 @@ def _end(grant: BreakGlassGrant, *, now: dt.datetime) -> None:
     )  # fmt: skip
 
 
-def end(request: HttpRequest, user: User, *, now: dt.datetime) -> int:
-    """End the user's open grant, if any ("End emergency access"); return how many ended."""
-    request.session.pop(SESSION_KEY, None)
+def _end_open(*, now: dt.datetime, **which: Any) -> int:
+    """End the open grants `which` names, under their row locks; return how many ended."""
     with transaction.atomic():
         grants = list(
             BreakGlassGrant.objects.select_for_update()
             .select_related("patient__site", "user")
-            .filter(user=user, ended_at__isnull=True)
+            .filter(ended_at__isnull=True, **which)
         )
         for grant in grants:
             _end(grant, now=now)
     return len(grants)
+
+
+def end(request: HttpRequest, user: User, *, now: dt.datetime) -> int:
+    """End the user's open grant, if any ("End emergency access"); return how many ended."""
+    request.session.pop(SESSION_KEY, None)
+    return _end_open(now=now, user=user)
 
 
 def end_expired(*, now: dt.datetime) -> int:
     """End (and audit, "BTG expired") every open grant whose time ran out: the worker's sweep."""
-    with transaction.atomic():
-        grants = list(
-            BreakGlassGrant.objects.select_for_update()
-            .select_related("patient__site", "user")
-            .filter(ended_at__isnull=True, expires_at__lte=now)
-        )
-        for grant in grants:
-            _end(grant, now=now)
-    return len(grants)
+    return _end_open(now=now, expires_at__lte=now)
 
 
 def reviews_for_user(user: User) -> QuerySet[BreakGlassGrant]:

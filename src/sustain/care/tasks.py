@@ -9,7 +9,6 @@ from django_tasks import task
 
 from sustain.accounts import notify
 from sustain.accounts.access import users_with_perm
-from sustain.accounts.enums import Channel
 from sustain.accounts.tasks import keep_one_run_queued
 from sustain.care import break_glass
 from sustain.care.models import Alert
@@ -34,21 +33,17 @@ def notify_alert(alert_id: int) -> int:
             .exclude(email="")
             .values_list("email", flat=True)
         )
-    now = timezone.now()
     with transaction.atomic():
-        for to in recipients:
-            notify.send(
-                site=site,
-                channel=Channel.EMAIL,
-                to=to,
-                subject=f"Sustain: an alert is open at {site.name}",
-                body=(
-                    f"A {alert.get_kind_display().lower()} alert was raised. Open Sustain's "
-                    f"alert list to review it (alert #{alert.pk})."
-                ),
-                now=now,
-                to_staff=True,
-            )
+        notify.email_staff(
+            site=site,
+            emails=recipients,
+            subject=f"Sustain: an alert is open at {site.name}",
+            body=(
+                f"A {alert.get_kind_display().lower()} alert was raised. Open Sustain's alert "
+                f"list to review it (alert #{alert.pk})."
+            ),
+            now=timezone.now(),
+        )
     return len(recipients)
 
 

@@ -13,7 +13,7 @@ from django_tasks import task
 from sustain.accounts import notify
 from sustain.accounts.access import users_with_perm
 from sustain.accounts.audit import record_event
-from sustain.accounts.enums import AuditAction, AuditOutcome, Channel, DataCategory
+from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.tasks import keep_one_run_queued
 from sustain.ledger.services import mismatched_balances
 
@@ -43,24 +43,20 @@ def reconcile_balances() -> int:
                 obj=balance.container,
                 reason=f"reconciliation: balance {balance.balance_mg} mg, entries sum {total} mg",
             )
-            for to in sorted(
-                users_with_perm("ledger.resolve_discrepancy", site)
+            notify.email_staff(
+                site=site,
+                emails=users_with_perm("ledger.resolve_discrepancy", site)
                 .exclude(email="")
-                .values_list("email", flat=True)
-            ):
-                notify.send(
-                    site=site,
-                    channel=Channel.EMAIL,
-                    to=to,
-                    subject=f"Sustain: a ledger balance does not reconcile at {site.name}",
-                    body=(
-                        f"Container id {balance.pk}'s balance differs from the sum of its "
-                        "ledger entries. Open the controlled-substance ledger to investigate "
-                        "and record a discrepancy."
-                    ),
-                    now=now,
-                    to_staff=True,
-                )
+                .order_by("email")
+                .values_list("email", flat=True),
+                subject=f"Sustain: a ledger balance does not reconcile at {site.name}",
+                body=(
+                    f"Container id {balance.pk}'s balance differs from the sum of its ledger "
+                    "entries. Open the controlled-substance ledger to investigate and record a "
+                    "discrepancy."
+                ),
+                now=now,
+            )
     return len(mismatches)
 
 
