@@ -5,6 +5,7 @@ django_otp.login on its session (`signed_in`); a browser types the password and 
 code computed from the device's key (`sign_in_page`), as a person with the app would.
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,13 @@ def enrolled(user: User) -> TOTPDevice:
 
 def code_for(device: TOTPDevice) -> str:
     """The code the app shows now; if this step's code was used already (a second sign-in
-    within 30 s), the next step's, which the device accepts (its tolerance is one step)."""
+    within 30 s), the next step's, which the device accepts (its tolerance is one step). A
+    third sign-in within one step waits for the clock, as a person would: a code is never
+    accepted twice (SEC-06), and one two steps ahead is not accepted yet."""
     device.refresh_from_db()
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    while totp.t() + device.tolerance <= device.last_t:
+        time.sleep(0.2)
     if totp.t() <= device.last_t:
         totp.time = device.t0 + (device.last_t + 1) * device.step
     return f"{totp.token():0{device.digits}d}"

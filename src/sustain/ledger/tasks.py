@@ -32,7 +32,10 @@ def reconcile_balances() -> int:
     with transaction.atomic():
         for balance, total in mismatches:
             site = balance.container.location.site
-            log.error("ledger balance of container id %s differs from its entries", balance.pk)
+            log.error(
+                "ledger balance of container id %s (%s mg) differs from its entries (%s mg)",
+                balance.pk, balance.balance_mg, total,
+            )  # fmt: skip
             record_event(
                 actor=None,
                 username="sustain worker",
@@ -41,7 +44,7 @@ def reconcile_balances() -> int:
                 outcome=AuditOutcome.REFUSED,
                 site=site,
                 obj=balance.container,
-                reason=f"reconciliation: balance {balance.balance_mg} mg, entries sum {total} mg",
+                reason="reconciliation: balance ≠ entries",
             )
             notify.email_staff(
                 site=site,
@@ -51,9 +54,9 @@ def reconcile_balances() -> int:
                 .values_list("email", flat=True),
                 subject=f"Sustain: a ledger balance does not reconcile at {site.name}",
                 body=(
-                    f"Container id {balance.pk}'s balance differs from the sum of its ledger "
-                    "entries. Open the controlled-substance ledger to investigate and record a "
-                    "discrepancy."
+                    f"Container id {balance.pk}'s balance ({balance.balance_mg:.2f} mg) differs "
+                    f"from the sum of its ledger entries ({total:.2f} mg). Open the "
+                    "controlled-substance ledger to investigate and record a discrepancy."
                 ),
                 now=now,
             )
