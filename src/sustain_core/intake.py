@@ -1,4 +1,4 @@
-"""Batch intake: place a waitlist of new series into free chairs and staff time (OR-Tools CP-SAT).
+"""Batch intake: place a waitlist of new series into free chairs and staff time.
 
 Each request carries its own visit template, ``phases`` (e.g. ``Protocol.visit_phases``: the
 chair is held from the start of the first phase to the end of the last), and the chairs its
@@ -11,23 +11,42 @@ visits already ``booked`` and every visit the plan places, across the whole wait
 site (``IntakeSite``) brings its calendar, chairs, shifts and booked visits. Chair occupancy
 comes from ``chairs.busy`` only; ``booked`` adds nurse and prescriber needs.
 
+A plan is judged lexicographically: fewer requests left unplaced first, then fewer days waited
+in all (local date of the first visit − local date of ``earliest``). Three planners:
+
 ``plan_one_by_one`` books the requests in the given order, each the earliest series
 ``series.plan_series`` finds in its chairs around ``chairs.busy`` and the series already placed,
 clear of the ``staffing.blocks`` of its phases given the shifts, the booked visits and the
 visits placed before it: what a front desk booking them one by one gets. A series' own visits
 never overlap, so this keeps the staffing of the whole plan.
 
-``plan_batch_cpsat`` places them all at once with one CP-SAT model that minimises the number
-left unplaced, then the total days waited, and gives the solver the one-by-one plan as a hint,
-so it never returns anything worse. It is a numeric module in the sense of ARCHITECTURE: pure
-(no Django, no clock, no I/O), with a solver dependency.
+``plan_batch_cpsat`` places them all at once and proves how far from the best it can be:
+1. the *alone* series: each request's earliest series with no other newcomer (its ``plan_series``
+   on the site as it is). No plan can do better for that patient, so (the requests with no
+   series alone, the sum of the others' days waited alone) is a valid lower bound on the whole
+   problem: every plan leaves at least those unplaced, and one that leaves no more places
+   exactly the others, each at best as early as alone. It is the plan's ``bound``; CP-SAT's
+   bound on the full model below is not used, because after 30 s on the bench it proves less;
+2. a ruin-and-recreate search from the hint (one by one): a round picks a request left out (or
+   one waiting longer than alone), takes out a few series that overlap its window, books it
+   first and the others again one by one, and keeps the result when it is no worse. Every series
+   it finds becomes a *column* of its patient;
+3. a set-packing CP-SAT model over the columns (at most one per patient) with the exact chair
+   and nurse constraints of the full model below, hinted with the search's best plan, picks the
+   best combination. Its optimum is only the best over these columns, not a bound: the bound is
+   step 1's.
+Every step is deterministic: a seeded random generator with a fixed number of rounds, and one
+CP-SAT worker with a fixed seed and a deterministic time limit.
 
-The model is ``series_cpsat``'s, once per request, on the same discrete grid
-(``series.candidate_visits`` with the request's visit length and chairs, ``chairs.busy``, and
-the ``staffing.blocks`` of its phases given the shifts and the booked visits alone, so a grid
-visit that would lack a prescriber, or a nurse to spare even as the only new visit, is left
-out, and so is one the request's patient ``diary`` rules out: their other visits, a start
-under ``series.INFUSION_GAP_FLOOR`` from one of their infusions, their availability):
+``plan_batch_full`` is the earlier exact model of the whole grid, kept for comparison: its
+CP-SAT bound is valid too, but on the bench instance it proves little and its result varies with
+the machine's speed (a wall-clock limit and two workers). It is
+``series_cpsat``'s model, once per request, on the same discrete grid (``series.candidate_visits``
+with the request's visit length and chairs, ``chairs.busy``, and the ``staffing.blocks`` of its
+phases given the shifts and the booked visits alone, so a grid visit that would lack a
+prescriber, or a nurse to spare even as the only new visit, is left out, and so is one the
+request's patient ``diary`` rules out: their other visits, a start under
+``series.INFUSION_GAP_FLOOR`` from one of their infusions, their availability):
 - a boolean "placed" per request; visit v of request r has an order encoding "v starts by
   grid visit j" whose last boolean equals "placed", and one boolean per grid visit and free
   chair, summing to by(j) − by(j − 1), so a placed request takes exactly one chair and time
@@ -49,21 +68,24 @@ under ``series.INFUSION_GAP_FLOOR`` from one of their infusions, their availabil
   phase covers t ≤ spare at t. It is left out where it cannot bind: one visit per request
   covers t at most (a series' visits never overlap), and the heaviest such choice fits;
 - a prescriber is only needed on site, not shared out, so the grid filter alone keeps it.
+The set-packing model keeps the last three the same way over its columns' visits (each column
+comes from ``plan_series``, which keeps the series rules, the diary and the prescriber).
 
-Objective, lexicographic in one integer sum: unplaced requests × a penalty larger than any
-change in days waited, then Σ days waited (local date of the first visit − local date of
-``earliest``), then a tie-break smaller than one day: Σ over chosen visits of (rank of the
-start among all grid starts × number of site chairs + rank of the chair in the request's
-chairs), which favours early starts and, for a visit at a given start, the chairs the request
-lists first.
+Objective of both models, lexicographic in one integer sum: unplaced requests × a penalty
+larger than any change in days waited, then Σ days waited, then a tie-break smaller than one
+day: Σ over chosen visits of (rank of the start among all starts × number of site chairs + rank
+of the chair in the request's chairs), which favours early starts and, for a visit at a given
+start, the chairs the request lists first. Pure (no Django, no clock, no I/O): a numeric module
+in the sense of ARCHITECTURE, with a solver dependency.
 """
 
 import bisect
 import datetime as dt
 import math
+import random
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -91,6 +113,10 @@ _ZERO = dt.timedelta(0)
 _DAY_MARGIN = dt.timedelta(days=2)
 _WORKERS = 2
 _SEED = 20_260_101
+# Ruin and recreate: the default number of rounds, and at most this many series taken out in
+# one (with the request the round is for).
+ROUNDS = 300
+_RUIN = 4
 
 _T = TypeVar("_T")
 # The default: a site without staffing rules, where nothing is checked.
@@ -142,14 +168,27 @@ class IntakePlan:
     """Where the waitlist goes: ``series`` maps each placed patient to their slots in time
     order; ``unplaced`` lists the others in request order. ``days_waited`` is the sum over
     placed patients of (local date of the first visit − local date of ``earliest``).days.
-    ``optimal`` is True only when CP-SAT proved the plan optimal; ``solver_status`` is CP-SAT's
-    status name ("ONE_BY_ONE" for ``plan_one_by_one``)."""
+
+    ``bound`` is a proven lower bound on (unplaced, days waited) over every plan of the same
+    inputs, read lexicographically: no plan leaves fewer than ``bound[0]`` unplaced, and none
+    that leaves exactly that many waits fewer than ``bound[1]`` days. (0, 0) when the planner
+    proves nothing (``plan_one_by_one``). ``optimal`` is True only when the plan is proven best;
+    ``solver_status`` says how it was found ("ONE_BY_ONE" for ``plan_one_by_one``, CP-SAT's
+    status name for ``plan_batch_full``, "OPTIMAL" or "FEASIBLE" for ``plan_batch_cpsat``:
+    whether it meets its bound)."""
 
     series: Mapping[str, tuple[Slot, ...]]
     unplaced: tuple[str, ...]
     days_waited: int
     optimal: bool
     solver_status: str
+    bound: tuple[int, int] = (0, 0)
+
+    @property
+    def gap(self) -> tuple[int, int]:
+        """How far the plan may be from the best: (unplaced − ``bound[0]``, days waited −
+        ``bound[1]``). The days part bounds the days lost only when the first part is 0."""
+        return len(self.unplaced) - self.bound[0], self.days_waited - self.bound[1]
 
 
 def plan_one_by_one(requests: Sequence[IntakeRequest], site: IntakeSite) -> IntakePlan:
@@ -163,41 +202,13 @@ def plan_one_by_one(requests: Sequence[IntakeRequest], site: IntakeSite) -> Inta
     ``plan_batch_cpsat``), and the errors of ``plan_series`` for inputs it rejects
     (NoSeriesFound only leaves a request unplaced).
     """
-    chairs, tz = site.chairs.order, site.calendar.tz
-    _check_requests(requests, chairs)
-    busy: dict[ChairId, list[Interval]] = {
-        chair: list(site.chairs.busy.get(chair, ())) for chair in chairs
-    }
-    visits = list(site.booked)
+    _check_requests(requests, site.chairs.order)
     placed: dict[str, tuple[Slot, ...]] = {}
     for request in requests:
-        try:
-            slots = plan_series(
-                request.rules,
-                earliest=request.earliest,
-                duration=request.visit_length,
-                calendar=site.calendar,
-                chairs=Chairs(order=_chairs(request, chairs), busy=busy),
-                patient=request.diary,
-                staff_blocks=blocks(
-                    site.staff_rules,
-                    phases=request.phases,
-                    nurse_shifts=site.nurse_shifts,
-                    prescriber_shifts=site.prescriber_shifts,
-                    booked=visits,
-                    start=request.earliest,
-                    end=_until(request, site.horizon) + _DAY_MARGIN,
-                ),
-                step=site.step,
-                horizon=site.horizon,
-            )
-        except NoSeriesFound:
-            continue
-        placed[request.patient] = slots
-        for slot in slots:
-            busy[slot.chair].append(Interval(start=slot.start, end=slot.end))
-            visits.append(Visit(start=slot.start, phases=request.phases))
-    return _plan(requests, placed, tz=tz, optimal=False, status="ONE_BY_ONE")
+        slots = _earliest(request, site, placed, requests)
+        if slots is not None:
+            placed[request.patient] = slots
+    return _plan(requests, placed, tz=site.calendar.tz, optimal=False, status="ONE_BY_ONE")
 
 
 def plan_batch_cpsat(
@@ -206,21 +217,172 @@ def plan_batch_cpsat(
     *,
     time_limit_s: float = 10.0,
     hint: IntakePlan | None = None,
+    rounds: int = ROUNDS,
 ) -> IntakePlan:
-    """Place all requests at once in the ``site`` with CP-SAT (see the module), within
-    ``time_limit_s``.
+    """Place all requests at once in the ``site`` (see the module): the alone series and the
+    bound, ``rounds`` rounds of ruin and recreate from ``hint``, then the set-packing model
+    over every series found, within ``time_limit_s`` of CP-SAT's deterministic time (about
+    seconds on one core; the result does not depend on the machine's speed).
 
-    ``hint`` (None: ``plan_one_by_one`` with the same inputs) is given to CP-SAT as its first
-    solution; when CP-SAT ends without a better one, the hint is returned (with CP-SAT's
-    status), so the result never has more unplaced requests, nor more days waited with as
-    many, than the hint. CP-SAT runs with 2 workers and a fixed seed; plans with the same
-    objective may differ in their slots. Inputs are taken as ``plan_series`` takes them;
-    ``hint`` must be a valid plan for them.
+    ``hint`` (None: ``plan_one_by_one`` with the same inputs) is where the search starts, so
+    the result never has more unplaced requests, nor more days waited with as many, than the
+    hint. Inputs are taken as ``plan_series`` takes them; ``hint`` must be a valid plan for
+    them. The plan's ``bound`` is the alone bound; it is ``optimal`` ("OPTIMAL") when it meets
+    it, else "FEASIBLE".
 
     Raises ClinicalValueError naming ``requests`` when a patient appears twice, an
     ``earliest`` is naive, the ``phases`` of a request are empty or do not follow one another
     from offset 0 with lengths above 0, or its ``chairs`` are not one or more of ``chairs``,
     each once.
+    """
+    tz = site.calendar.tz
+    _check_requests(requests, site.chairs.order)
+    if hint is None:
+        hint = plan_one_by_one(requests, site)
+    # Each patient's series found so far, in the order found (a dict as an ordered set).
+    columns: dict[str, dict[tuple[Slot, ...], None]] = {r.patient: {} for r in requests}
+    alone: dict[str, int] = {}
+    for request in requests:
+        slots = _earliest(request, site, {}, requests)
+        if slots is not None:
+            alone[request.patient] = _waited(request, slots, tz)
+            columns[request.patient][slots] = None
+    bound = (len(requests) - len(alone), sum(alone.values()))
+    for patient, slots in hint.series.items():
+        columns[patient][slots] = None
+    best = _improve(requests, site, dict(hint.series), alone=alone, columns=columns, rounds=rounds)
+    packed = _pack(requests, site, columns, best, time_limit_s)
+    plans = [_plan(requests, found, tz=tz, optimal=False, status="") for found in (packed, best)]
+    # CP-SAT starts from the hint `best`, so this keeps `packed` (min keeps the first of equals).
+    plan = min(plans, key=lambda plan: (len(plan.unplaced), plan.days_waited))
+    optimal = (len(plan.unplaced), plan.days_waited) == bound
+    return replace(
+        plan, optimal=optimal, solver_status="OPTIMAL" if optimal else "FEASIBLE", bound=bound
+    )
+
+
+def _improve(
+    requests: Sequence[IntakeRequest],
+    site: IntakeSite,
+    placed: dict[str, tuple[Slot, ...]],
+    *,
+    alone: Mapping[str, int],
+    columns: Mapping[str, dict[tuple[Slot, ...], None]],
+    rounds: int,
+) -> dict[str, tuple[Slot, ...]]:
+    """Ruin and recreate, from ``placed``, for ``rounds`` rounds (see the module); return the
+    best plan found and add every series found to ``columns``. Stops early when every request
+    that fits alone is placed as early as alone (``alone``: its days waited then)."""
+    tz = site.calendar.tz
+    by_patient = {request.patient: request for request in requests}
+    rng = random.Random(_SEED)  # noqa: S311 - a reproducible search, not a secret
+    score = _score(requests, placed, tz)
+    for _ in range(rounds):
+        unplaced = [patient for patient in alone if patient not in placed]
+        targets = unplaced or [
+            patient
+            for patient, slots in placed.items()
+            if _waited(by_patient[patient], slots, tz) > alone[patient]
+        ]
+        if not targets:
+            break
+        target = rng.choice(targets)
+        request = by_patient[target]
+        start, end = request.earliest, _until(request, site.horizon) + _DAY_MARGIN
+        near = [
+            patient
+            for patient, slots in placed.items()
+            if patient != target and slots[0].start < end and start < slots[-1].end
+        ]
+        ruined = rng.sample(near, min(rng.randint(1, _RUIN), len(near)))
+        trial = {
+            patient: slots
+            for patient, slots in placed.items()
+            if patient != target and patient not in ruined
+        }
+        for patient in (target, *ruined, *(other for other in unplaced if other != target)):
+            slots = _earliest(by_patient[patient], site, trial, requests)
+            if slots is not None:
+                trial[patient] = slots
+                columns[patient][slots] = None
+        trial_score = _score(requests, trial, tz)
+        if trial_score <= score:
+            placed, score = trial, trial_score
+    return placed
+
+
+def _pack(
+    requests: Sequence[IntakeRequest],
+    site: IntakeSite,
+    columns: Mapping[str, Collection[tuple[Slot, ...]]],
+    hint: Mapping[str, tuple[Slot, ...]],
+    time_limit_s: float,
+) -> dict[str, tuple[Slot, ...]]:
+    """Solve the set-packing model over ``columns`` (see the module), hinted with ``hint``;
+    return its plan, or ``hint`` when CP-SAT finds none in time."""
+    chairs, tz = site.chairs.order, site.calendar.tz
+    model = cp_model.CpModel()
+    starts = sorted({slot.start for found in columns.values() for s in found for slot in s})
+    rank = {start: number for number, start in enumerate(starts)}
+    scale = sum(r.rules.count for r in requests) * max(len(starts), 1) * len(chairs) + 1
+    penalty = scale * (len(requests) * (site.horizon.days + 2) + 1)
+    objective: list[cp_model.LinearExprT] = []
+    covering: dict[ChairId, list[tuple[dt.datetime, dt.datetime, cp_model.IntVar]]] = defaultdict(
+        list
+    )
+    loads: list[tuple[dt.datetime, dt.datetime, tuple[int, int, cp_model.IntVar]]] = []
+    unit = math.lcm(*site.staff_rules.patients_per_nurse.values())
+    chosen: list[tuple[str, tuple[Slot, ...], cp_model.IntVar]] = []
+    for position, request in enumerate(requests):
+        preference = {chair: number for number, chair in enumerate(_chairs(request, chairs))}
+        counted = _counted(request, site.staff_rules, unit)
+        picks: list[cp_model.IntVar] = []
+        for slots in columns[request.patient]:
+            pick = model.new_bool_var(f"x{position}_{len(picks)}")
+            picks.append(pick)
+            chosen.append((request.patient, slots, pick))
+            model.add_hint(pick, hint.get(request.patient) == slots)
+            cost = scale * _waited(request, slots, tz)
+            for slot in slots:
+                cost += rank[slot.start] * len(chairs) + preference[slot.chair]
+                covering[slot.chair].append((slot.start, slot.end, pick))
+                loads.extend(
+                    (slot.start + begins, slot.start + ends, (position, weight, pick))
+                    for begins, ends, weight in counted
+                )
+            objective.append(cost * pick)
+        model.add_at_most_one(picks)
+        objective.append(penalty * (1 - sum(picks)))
+    _add_chairs(model, covering)
+    if loads:
+        _add_loads(model, loads, _segments(requests, site), unit)
+    model.minimize(sum(objective))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_deterministic_time = time_limit_s
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = _SEED
+    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return dict(hint)
+    return {patient: slots for patient, slots, pick in chosen if solver.boolean_value(pick)}
+
+
+def plan_batch_full(
+    requests: Sequence[IntakeRequest],
+    site: IntakeSite,
+    *,
+    time_limit_s: float = 10.0,
+    hint: IntakePlan | None = None,
+) -> IntakePlan:
+    """Place all requests at once in the ``site`` with the full CP-SAT model of the grid (see
+    the module), within ``time_limit_s`` of wall-clock time, for comparison.
+
+    ``hint`` (None: ``plan_one_by_one`` with the same inputs) is given to CP-SAT as its first
+    solution; when CP-SAT ends without a better one, the hint is returned (with CP-SAT's
+    status), so the result never has more unplaced requests, nor more days waited with as
+    many, than the hint. CP-SAT runs with 2 workers and a fixed seed; plans with the same
+    objective may differ in their slots. The plan's ``bound`` is CP-SAT's bound on the model,
+    read back as (unplaced, days waited); ``optimal`` when CP-SAT proves its plan optimal.
+    Inputs and errors as ``plan_batch_cpsat``'s.
     """
     chairs, tz, horizon, staff_rules = (
         site.chairs.order,
@@ -234,17 +396,9 @@ def plan_batch_cpsat(
     grids: list[list[Candidate]] = []
     segments: list[Segment] = []
     if requests:
+        segments = _segments(requests, site)
         # One window for the whole waitlist: every grid visit lies inside it.
-        start = min(request.earliest for request in requests)
-        end = max(_until(request, horizon) for request in requests) + _DAY_MARGIN
-        segments = profile(
-            staff_rules,
-            nurse_shifts=site.nurse_shifts,
-            prescriber_shifts=site.prescriber_shifts,
-            booked=site.booked,
-            start=start,
-            end=end,
-        )
+        start, end = _window(requests, site)
         # Requests of one visit template share its staff blocks.
         staff_blocks = {
             phases: blocks(
@@ -283,12 +437,18 @@ def plan_batch_cpsat(
     name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return _plan(requests, hint.series, tz=tz, optimal=False, status=name)
+    # Every plan's objective is penalty × unplaced + scale × days waited + a tie-break below
+    # scale, the days and tie-break below penalty.
+    lowest = math.ceil(solver.best_objective_bound)
+    unplaced = lowest // model.penalty
+    bound = (unplaced, (lowest - unplaced * model.penalty) // model.scale)
     found = _plan(
         requests, model.chosen(solver), tz=tz, optimal=status == cp_model.OPTIMAL, status=name
     )
     fallback = _plan(requests, hint.series, tz=tz, optimal=False, status=name)
     # CP-SAT starts from the hint, so this keeps `found` (min keeps the first of equals).
-    return min(found, fallback, key=lambda plan: (len(plan.unplaced), plan.days_waited))
+    plan = min(found, fallback, key=lambda plan: (len(plan.unplaced), plan.days_waited))
+    return replace(plan, bound=bound)
 
 
 class _Model:
@@ -318,6 +478,7 @@ class _Model:
         scale = visits * max(len(starts), 1) * len(chairs) + 1
         # Above scale × the most days all requests can wait, plus the tie-break.
         penalty = scale * (len(requests) * (horizon.days + 2) + 1)
+        self.penalty, self.scale = penalty, scale
         self.placed: list[cp_model.IntVar] = []
         self.by: list[list[list[cp_model.IntVar]]] = []
         self.allowed: list[list[list[int]]] = []
@@ -346,11 +507,7 @@ class _Model:
                         cost += scale * waited
                     objective.append(cost * seat)
                     covering[chair].append((candidate.start, candidate.end, seat))
-        for chair_seats in covering.values():
-            points = {start for start, _, _ in chair_seats}
-            for _, over in _covering(chair_seats, points):
-                if len(over) > 1:
-                    self.model.add_at_most_one(seat for _, _, seat in over)
+        _add_chairs(self.model, covering)
         self.model.minimize(sum(objective))
 
     def _position(self, instant: dt.datetime) -> int:
@@ -439,11 +596,7 @@ class _Model:
         unit = math.lcm(*rules.patients_per_nurse.values())
         phases: list[tuple[dt.datetime, dt.datetime, tuple[int, int, cp_model.IntVar]]] = []
         for position, request in enumerate(requests):
-            counted = [
-                (phase.offset, phase.offset + phase.length, unit // ratio)
-                for phase in request.phases
-                if (ratio := rules.patients_per_nurse.get(phase.name)) is not None
-            ]
+            counted = _counted(request, rules, unit)
             # Whether grid visit `index` is one of the series' visits (one at most: the gap
             # keeps them apart).
             per_index: dict[int, list[cp_model.IntVar]] = defaultdict(list)
@@ -458,20 +611,7 @@ class _Model:
                     (start + begins, start + ends, (position, weight, used))
                     for begins, ends, weight in counted
                 )
-        bounds = [segment.start for segment in segments]
-        points = {start for start, _, _ in phases} | set(bounds)
-        for point, over in _covering(phases, points):
-            if not over:  # e.g. where the booked visits alone already lack a nurse
-                continue
-            # Every counted phase lies inside the profile's window: blocks() leaves out grid
-            # visits that reach beyond it.
-            segment = segments[bisect.bisect_right(bounds, point) - 1]
-            spare = int((segment.nurses - segment.nurse_load) * unit)
-            heaviest: dict[int, int] = {}
-            for _, _, (position, weight, _) in over:
-                heaviest[position] = max(heaviest.get(position, 0), weight)
-            if sum(heaviest.values()) > spare:
-                self.model.add(sum(weight * used for _, _, (_, weight, used) in over) <= spare)
+        _add_loads(self.model, phases, segments, unit)
 
     def add_hint(self, hint: IntakePlan) -> None:
         """Hint every variable: the hinted series where it has them, unplaced elsewhere."""
@@ -504,6 +644,129 @@ class _Model:
                 if solver.boolean_value(seat)
             )
         return series
+
+
+def _add_chairs(
+    model: cp_model.CpModel,
+    covering: Mapping[ChairId, Sequence[tuple[dt.datetime, dt.datetime, cp_model.IntVar]]],
+) -> None:
+    """No chair double-booked: per chair and per start of a visit that may sit in it, at most
+    one of the (start, end, chosen) visits covering that start is chosen (see the module)."""
+    for chair_seats in covering.values():
+        points = {start for start, _, _ in chair_seats}
+        for _, over in _covering(chair_seats, points):
+            if len(over) > 1:
+                model.add_at_most_one(seat for _, _, seat in over)
+
+
+def _add_loads(
+    model: cp_model.CpModel,
+    phases: Sequence[tuple[dt.datetime, dt.datetime, tuple[int, int, cp_model.IntVar]]],
+    segments: Sequence[Segment],
+    unit: int,
+) -> None:
+    """Nurses never over-committed (see the module): at each instant where one of the counted
+    ``phases`` (start, end, (request position, weight in 1/``unit`` nurse, chosen)) or a
+    ``segments`` boundary falls, the chosen phases covering it fit the nurses to spare."""
+    bounds = [segment.start for segment in segments]
+    points = {start for start, _, _ in phases} | set(bounds)
+    for point, over in _covering(phases, points):
+        if not over:  # e.g. where the booked visits alone already lack a nurse
+            continue
+        # Every counted phase lies inside the profile's window: blocks() leaves out visits
+        # that reach beyond it.
+        segment = segments[bisect.bisect_right(bounds, point) - 1]
+        spare = int((segment.nurses - segment.nurse_load) * unit)
+        heaviest: dict[int, int] = {}
+        for _, _, (position, weight, _) in over:
+            heaviest[position] = max(heaviest.get(position, 0), weight)
+        if sum(heaviest.values()) > spare:
+            model.add(sum(weight * chosen for _, _, (_, weight, chosen) in over) <= spare)
+
+
+def _counted(
+    request: IntakeRequest, rules: StaffRules, unit: int
+) -> list[tuple[dt.timedelta, dt.timedelta, int]]:
+    """The request's phases that load the nurses: (from, to) after the visit's start and the
+    weight in 1/``unit`` nurse."""
+    return [
+        (phase.offset, phase.offset + phase.length, unit // ratio)
+        for phase in request.phases
+        if (ratio := rules.patients_per_nurse.get(phase.name)) is not None
+    ]
+
+
+def _window(requests: Sequence[IntakeRequest], site: IntakeSite) -> tuple[dt.datetime, dt.datetime]:
+    """One window around every visit of the waitlist."""
+    start = min(request.earliest for request in requests)
+    return start, max(_until(request, site.horizon) for request in requests) + _DAY_MARGIN
+
+
+def _segments(requests: Sequence[IntakeRequest], site: IntakeSite) -> list[Segment]:
+    """The site's staffing over ``_window``: shifts and booked visits only."""
+    start, end = _window(requests, site)
+    return profile(
+        site.staff_rules,
+        nurse_shifts=site.nurse_shifts,
+        prescriber_shifts=site.prescriber_shifts,
+        booked=site.booked,
+        start=start,
+        end=end,
+    )
+
+
+def _earliest(
+    request: IntakeRequest,
+    site: IntakeSite,
+    placed: Mapping[str, tuple[Slot, ...]],
+    requests: Sequence[IntakeRequest],
+) -> tuple[Slot, ...] | None:
+    """The request's earliest series (``plan_series``) in the site with the ``placed`` series
+    of other ``requests`` booked too, or None when none fits."""
+    chairs = site.chairs.order
+    busy: dict[ChairId, list[Interval]] = {
+        chair: list(site.chairs.busy.get(chair, ())) for chair in chairs
+    }
+    visits = list(site.booked)
+    for other in requests:
+        for slot in placed.get(other.patient, ()):
+            busy[slot.chair].append(Interval(start=slot.start, end=slot.end))
+            visits.append(Visit(start=slot.start, phases=other.phases))
+    try:
+        return plan_series(
+            request.rules,
+            earliest=request.earliest,
+            duration=request.visit_length,
+            calendar=site.calendar,
+            chairs=Chairs(order=_chairs(request, chairs), busy=busy),
+            patient=request.diary,
+            staff_blocks=blocks(
+                site.staff_rules,
+                phases=request.phases,
+                nurse_shifts=site.nurse_shifts,
+                prescriber_shifts=site.prescriber_shifts,
+                booked=visits,
+                start=request.earliest,
+                end=_until(request, site.horizon) + _DAY_MARGIN,
+            ),
+            step=site.step,
+            horizon=site.horizon,
+        )
+    except NoSeriesFound:
+        return None
+
+
+def _waited(request: IntakeRequest, slots: Sequence[Slot], tz: ZoneInfo) -> int:
+    """Days from the local date of ``earliest`` to the local date of the first visit."""
+    return (slots[0].start.astimezone(tz).date() - request.earliest.astimezone(tz).date()).days
+
+
+def _score(
+    requests: Sequence[IntakeRequest], placed: Mapping[str, tuple[Slot, ...]], tz: ZoneInfo
+) -> tuple[int, int]:
+    """(unplaced, days waited) of a plan."""
+    waited = sum(_waited(r, placed[r.patient], tz) for r in requests if r.patient in placed)
+    return len(requests) - len(placed), waited
 
 
 def _covering(
@@ -588,14 +851,7 @@ def _plan(
     return IntakePlan(
         series=series,
         unplaced=tuple(request.patient for request in requests if request.patient not in placed),
-        days_waited=sum(
-            (
-                series[request.patient][0].start.astimezone(tz).date()
-                - request.earliest.astimezone(tz).date()
-            ).days
-            for request in requests
-            if request.patient in series
-        ),
+        days_waited=_score(requests, series, tz)[1],
         optimal=optimal,
         solver_status=status,
     )
