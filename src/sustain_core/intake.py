@@ -203,9 +203,10 @@ def plan_one_by_one(requests: Sequence[IntakeRequest], site: IntakeSite) -> Inta
     (NoSeriesFound only leaves a request unplaced).
     """
     _check_requests(requests, site.chairs.order)
+    booker = _Booker(requests, site)
     placed: dict[str, tuple[Slot, ...]] = {}
     for request in requests:
-        slots = _earliest(request, site, placed, requests)
+        slots = booker.earliest(request, placed)
         if slots is not None:
             placed[request.patient] = slots
     return _plan(requests, placed, tz=site.calendar.tz, optimal=False, status="ONE_BY_ONE")
@@ -215,7 +216,7 @@ def plan_batch_cpsat(
     requests: Sequence[IntakeRequest],
     site: IntakeSite,
     *,
-    time_limit_s: float = 10.0,
+    time_limit_s: float = 2.0,
     hint: IntakePlan | None = None,
     rounds: int = ROUNDS,
 ) -> IntakePlan:
@@ -241,16 +242,19 @@ def plan_batch_cpsat(
         hint = plan_one_by_one(requests, site)
     # Each patient's series found so far, in the order found (a dict as an ordered set).
     columns: dict[str, dict[tuple[Slot, ...], None]] = {r.patient: {} for r in requests}
+    booker = _Booker(requests, site)
     alone: dict[str, int] = {}
     for request in requests:
-        slots = _earliest(request, site, {}, requests)
+        slots = booker.earliest(request, {})
         if slots is not None:
             alone[request.patient] = _waited(request, slots, tz)
             columns[request.patient][slots] = None
     bound = (len(requests) - len(alone), sum(alone.values()))
     for patient, slots in hint.series.items():
         columns[patient][slots] = None
-    best = _improve(requests, site, dict(hint.series), alone=alone, columns=columns, rounds=rounds)
+    best = _improve(
+        requests, booker, dict(hint.series), alone=alone, columns=columns, rounds=rounds
+    )
     packed = _pack(requests, site, columns, best, time_limit_s)
     plans = [_plan(requests, found, tz=tz, optimal=False, status="") for found in (packed, best)]
     # CP-SAT starts from the hint `best`, so this keeps `packed` (min keeps the first of equals).
@@ -263,7 +267,7 @@ def plan_batch_cpsat(
 
 def _improve(
     requests: Sequence[IntakeRequest],
-    site: IntakeSite,
+    booker: "_Booker",
     placed: dict[str, tuple[Slot, ...]],
     *,
     alone: Mapping[str, int],
@@ -273,6 +277,7 @@ def _improve(
     """Ruin and recreate, from ``placed``, for ``rounds`` rounds (see the module); return the
     best plan found and add every series found to ``columns``. Stops early when every request
     that fits alone is placed as early as alone (``alone``: its days waited then)."""
+    site = booker.site
     tz = site.calendar.tz
     by_patient = {request.patient: request for request in requests}
     rng = random.Random(_SEED)  # noqa: S311 - a reproducible search, not a secret
@@ -301,7 +306,7 @@ def _improve(
             if patient != target and patient not in ruined
         }
         for patient in (target, *ruined, *(other for other in unplaced if other != target)):
-            slots = _earliest(by_patient[patient], site, trial, requests)
+            slots = booker.earliest(by_patient[patient], trial)
             if slots is not None:
                 trial[patient] = slots
                 columns[patient][slots] = None
@@ -715,45 +720,72 @@ def _segments(requests: Sequence[IntakeRequest], site: IntakeSite) -> list[Segme
     )
 
 
-def _earliest(
-    request: IntakeRequest,
-    site: IntakeSite,
-    placed: Mapping[str, tuple[Slot, ...]],
-    requests: Sequence[IntakeRequest],
-) -> tuple[Slot, ...] | None:
-    """The request's earliest series (``plan_series``) in the site with the ``placed`` series
-    of other ``requests`` booked too, or None when none fits."""
-    chairs = site.chairs.order
-    busy: dict[ChairId, list[Interval]] = {
-        chair: list(site.chairs.busy.get(chair, ())) for chair in chairs
-    }
-    visits = list(site.booked)
-    for other in requests:
-        for slot in placed.get(other.patient, ()):
-            busy[slot.chair].append(Interval(start=slot.start, end=slot.end))
-            visits.append(Visit(start=slot.start, phases=other.phases))
-    try:
-        return plan_series(
-            request.rules,
-            earliest=request.earliest,
-            duration=request.visit_length,
-            calendar=site.calendar,
-            chairs=Chairs(order=_chairs(request, chairs), busy=busy),
-            patient=request.diary,
-            staff_blocks=blocks(
-                site.staff_rules,
-                phases=request.phases,
-                nurse_shifts=site.nurse_shifts,
-                prescriber_shifts=site.prescriber_shifts,
-                booked=visits,
-                start=request.earliest,
-                end=_until(request, site.horizon) + _DAY_MARGIN,
-            ),
-            step=site.step,
-            horizon=site.horizon,
-        )
-    except NoSeriesFound:
-        return None
+class _Booker:
+    """Finds a request's earliest series (``plan_series``) in the site with the series of
+    other requests placed too. Only the chair times and visits that can touch the request's
+    window are passed on (the site's picked out once per request), so the staffing sweep and
+    the chair search read only those: a visit over before the window or starting after it
+    changes nothing in it."""
+
+    def __init__(self, requests: Sequence[IntakeRequest], site: IntakeSite) -> None:
+        self.site = site
+        self.requests = requests
+        self._windows: dict[str, tuple[dict[ChairId, list[Interval]], list[Visit]]] = {}
+
+    def earliest(
+        self, request: IntakeRequest, placed: Mapping[str, tuple[Slot, ...]]
+    ) -> tuple[Slot, ...] | None:
+        """The request's earliest series with the ``placed`` series booked too, or None when
+        none fits."""
+        site = self.site
+        start, end = request.earliest, _until(request, site.horizon) + _DAY_MARGIN
+        if request.patient not in self._windows:
+            self._windows[request.patient] = (
+                {
+                    chair: [
+                        i
+                        for i in site.chairs.busy.get(chair, ())
+                        if i.start < end and start < i.end
+                    ]
+                    for chair in site.chairs.order
+                },
+                [visit for visit in site.booked if visit.start < end and start < _end(visit)],
+            )
+        own_busy, own_visits = self._windows[request.patient]
+        busy = {chair: list(intervals) for chair, intervals in own_busy.items()}
+        visits = list(own_visits)
+        for other in self.requests:
+            for slot in placed.get(other.patient, ()):
+                if slot.start < end and start < slot.end:
+                    busy[slot.chair].append(Interval(start=slot.start, end=slot.end))
+                    visits.append(Visit(start=slot.start, phases=other.phases))
+        try:
+            return plan_series(
+                request.rules,
+                earliest=request.earliest,
+                duration=request.visit_length,
+                calendar=site.calendar,
+                chairs=Chairs(order=_chairs(request, site.chairs.order), busy=busy),
+                patient=request.diary,
+                staff_blocks=blocks(
+                    site.staff_rules,
+                    phases=request.phases,
+                    nurse_shifts=site.nurse_shifts,
+                    prescriber_shifts=site.prescriber_shifts,
+                    booked=visits,
+                    start=start,
+                    end=end,
+                ),
+                step=site.step,
+                horizon=site.horizon,
+            )
+        except NoSeriesFound:
+            return None
+
+
+def _end(visit: Visit) -> dt.datetime:
+    last = visit.phases[-1]
+    return visit.start + last.offset + last.length
 
 
 def _waited(request: IntakeRequest, slots: Sequence[Slot], tz: ZoneInfo) -> int:
