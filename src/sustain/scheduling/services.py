@@ -946,7 +946,8 @@ BATCH = "batch"
 def place_waitlist(
     *, site: Site, by: User, now: dt.datetime, time_limit_s: float, book: bool
 ) -> tuple[intake.IntakePlan, intake.IntakePlan]:
-    """Place every waiting course's induction series at once (CP-SAT), against one by one.
+    """Place every waiting course's induction series at once (sustain_core.intake), against
+    one by one.
 
     Each course brings its protocol's visit template and the chairs that template allows;
     the site's shifts, staffing rules, visits and other schedulers' holds count as in a

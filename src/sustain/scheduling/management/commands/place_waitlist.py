@@ -10,8 +10,9 @@ from sustain_core.errors import ClinicalValueError
 
 class Command(BaseCommand):
     help = (
-        "Place the waitlist's induction series at once with CP-SAT and compare with booking "
-        "them one by one; --book books the batch plan (as --by, a scheduler)."
+        "Place the waitlist's induction series at once and compare with booking them one by "
+        "one, with a proven bound on the best plan; --book books the batch plan (as --by, a "
+        "scheduler)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,4 +43,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"batch ({batch.solver_status.lower()}): {batch.days_waited} days waited, "
             f"{len(batch.unplaced)} unplaced" + (", booked" if options["book"] else "")
+        )
+        (least_unplaced, least_days), (more_unplaced, more_days) = batch.bound, batch.gap
+        self.stdout.write(
+            f"proven bound: {least_unplaced} unplaced, {least_days} days waited "
+            f"(gap {more_unplaced} unplaced, {more_days} days)"
         )
