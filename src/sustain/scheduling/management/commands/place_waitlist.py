@@ -17,7 +17,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--site", type=int, required=True, help="site id")
-        parser.add_argument("--seconds", type=float, default=30.0, help="solver time limit")
+        parser.add_argument(
+            "--seconds",
+            type=float,
+            default=2.0,
+            help="CP-SAT time for the batch plan (deterministic seconds)",
+        )
         parser.add_argument("--book", action="store_true", help="book the batch plan")
         parser.add_argument("--by", default="", help="username that books (with --book)")
 
