@@ -26,7 +26,7 @@ never overlap, so this keeps the staffing of the whole plan.
    series alone, the sum of the others' days waited alone) is a valid lower bound on the whole
    problem: every plan leaves at least those unplaced, and one that leaves no more places
    exactly the others, each at best as early as alone. It is the plan's ``bound``; CP-SAT's
-   bound on the full model below is not used, because after 30 s on the bench it proves less;
+   bound on the full model below is not used: after 30 s on the bench it proved nothing;
 2. a ruin-and-recreate search from the hint (one by one): a round picks a request left out (or
    one waiting longer than alone), takes out a few series that overlap its window, books it
    first and the others again one by one, and keeps the result when it is no worse. Every series
