@@ -3,7 +3,7 @@
 
 A network of 50 sites × 12 chairs in four US time zones, open Monday to Friday 08:00–18:00,
 with nurse and prescriber shifts and phase staffing ratios as in bench/series_search.py, about
-three weeks of series already booked at every site, and patients enrolled and waiting for
+four weeks of series already booked at every site, and patients enrolled and waiting for
 their induction series (seeded by bench/network_clinic.py). gunicorn serves it with
 deploy/gunicorn.conf.py at SUSTAIN_DEBUG=0, behind no proxy but with its header (as
 bench/load/run.py does), with 1, 2 and 4 worker processes × 4 threads. A pool of 24 client
@@ -312,6 +312,7 @@ def table(results: dict[str, dict | None]) -> bool:
 
 
 def main() -> None:
+    started = time.monotonic()
     kinds = [k for k in KINDS if k in sys.argv[1:]] or list(KINDS)
     scratch = Path(tempfile.mkdtemp(prefix="sustain-network-"))
     base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SUSTAIN_SQLITE_PATH"}}
@@ -336,7 +337,6 @@ def main() -> None:
         check=True,
     )
     results: dict[str, dict | None] = {}
-    started = time.monotonic()
     try:
         for kind in kinds:
             if kind == "postgres":
