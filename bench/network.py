@@ -8,9 +8,12 @@ their induction series (seeded by bench/network_clinic.py). gunicorn serves it w
 deploy/gunicorn.conf.py at SUSTAIN_DEBUG=0, behind no proxy but with its header (as
 bench/load/run.py does), with 1, 2 and 4 worker processes × 4 threads. A pool of 24 client
 threads, each a scheduler signed in past the second factor, books series through the API
-(POST /api/v1/patients/{id}/series) over loopback for 8 s: spread over the 50 sites, then
-concentrated on one site (a site of its own per process count, so each run starts from the
-same diary). After each run the database is checked: no two visits overlap in a chair or for
+(POST /api/v1/patients/{id}/series) over loopback for 6 s (after a 3 s warm-up per server):
+spread over the 50 sites, then concentrated on one site (a site of its own per process count,
+so each run starts from the same diary). No task worker runs: booking does not need one. The
+server's CPU per series booked (its workers and, on PostgreSQL, the database's backends) is
+printed too: on a shared machine series/s follows the load, CPU per series much less. After
+each run the database is checked: no two visits overlap in a chair or for
 a patient, no moment is understaffed where visits were booked, and the series booked are those
 the server answered 201 for. 400 (no series fits) and 409 (taken meanwhile) are refusals,
 counted apart; anything else is an error. Exit 1 when a check fails.
