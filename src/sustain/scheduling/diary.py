@@ -165,8 +165,8 @@ def _patched(site: Site, index: DiaryIndex, *, since: dt.datetime) -> DiaryIndex
         .values_list("version", "appointment_id")
     )
     versions = [version for version, _ in changes]
-    if versions != list(range(index.version + 1, index.version + 1 + len(versions))):
-        return None  # pruned: more changes than the log keeps (or none at all)
+    if not versions or versions != list(range(index.version + 1, versions[-1] + 1)):
+        return None  # pruned: more changes than the log keeps
     ids = {appointment for _, appointment in changes}
     if None in ids:
         return None  # the setup changed
