@@ -84,20 +84,19 @@ def index_for(site: Site, *, now: dt.datetime, earliest: dt.datetime | None = No
     version, epoch = row
     with _cache_lock:
         cached = _cache.get(site.pk)
+    if cached is not None and (
+        cached.epoch != epoch or not now - REBASE <= cached.since <= now
+    ):  # another database's (a rolled back or restored row), too old, or the clock went back
+        cached = None
     if need < (now - BACK if cached is None else cached.since):
         return build(site, since=need, version=version)  # a search from the past: one-off
-    fresh: _Cached | None = None
-    if cached is None or cached.epoch != epoch or cached.since < now - REBASE:
+    if cached is not None and cached.index.version >= version:
+        return cached.index
+    patched = None if cached is None else _patched(site, cached.index, since=cached.since)
+    if cached is not None and patched is not None:
+        fresh = _Cached(patched, epoch, cached.since)
+    else:
         fresh = _Cached(build(site, since=now - BACK, version=version), epoch, now - BACK)
-    elif cached.index.version < version:
-        index = _patched(site, cached.index, since=cached.since)
-        fresh = _Cached(
-            index or build(site, since=now - BACK, version=version),
-            epoch,
-            cached.since if index else now - BACK,
-        )
-    if fresh is None:
-        return cached.index  # type: ignore[union-attr]  # cached is set when fresh is None
     if _may_store():
         with _cache_lock:
             current = _cache.get(site.pk)
