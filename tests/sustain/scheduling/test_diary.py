@@ -4,9 +4,13 @@ propose_series searching it, against a fresh rebuild and the path before the ind
 (services.propose_series_reference)."""
 
 import datetime as dt
+import os
 import random
+import subprocess
+import sys
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -435,6 +439,56 @@ def test_a_change_committed_by_another_connection_is_patched_in(north, south, ad
     patched = diary._cache[north.pk].index
     assert set(patched.visits) - set(cached.visits) == {visit.pk}
     assert patched.version == version(north) == cached.version + 1
+
+
+MOVE_IN_ANOTHER_PROCESS = """
+import datetime as dt
+import sys
+import django
+django.setup()
+from sustain.scheduling.models import Appointment
+visits = Appointment.objects.filter(pk=int(sys.argv[1]))
+visit = visits.get()
+later = dt.timedelta(hours=2)
+visits.update(starts_at=visit.starts_at + later, ends_at=visit.ends_at + later)
+"""
+
+
+def other_process_env() -> dict[str, str]:
+    """This test database, for a Python process of its own."""
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUSTAIN_", "DATABASE_URL"))}
+    if connection.vendor == "postgresql":
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        env["DATABASE_URL"] = f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        env["SUSTAIN_SQLITE_PATH"] = str(db["NAME"])
+    src = Path(__file__).resolve().parents[3] / "src"
+    return env | {
+        "DJANGO_SETTINGS_MODULE": "sustain.settings", "PYTHONPATH": str(src), "SUSTAIN_DEBUG": "1",
+    }  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_raw_write_by_another_process_is_patched_in(north, ada, sam):
+    """Another Python process moves a visit with a raw ORM update (no service, no signal):
+    the trigger raised the version there, and this process's cache patches the move in."""
+    course = enrol(north, ada, sam, "Moved")
+    now = timezone.now()
+    visit = services.book_visit(
+        course=course, chair=north.chairs.first(), starts_at=at(north, MONDAY, 9), by=sam, now=now
+    )
+    first = diary.index_for(north, now=now)
+    assert first.visits[visit.pk].start == visit.starts_at
+    subprocess.run(  # noqa: S603 - the test's own script
+        [sys.executable, "-c", MOVE_IN_ANOTHER_PROCESS, str(visit.pk)],
+        env=other_process_env(), check=True, timeout=120, capture_output=True,
+    )  # fmt: skip
+    moved = diary.index_for(north, now=now)
+    assert moved.visits[visit.pk].start == visit.starts_at + dt.timedelta(hours=2)
+    assert moved.version == first.version + 1 == version(north)
+    assert diary._cache[north.pk].index is moved  # patched and kept
+    same_index(moved, diary.build(north, since=diary._cache[north.pk].since, version=0))
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
