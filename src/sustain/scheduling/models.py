@@ -368,6 +368,9 @@ class DiaryVersion(models.Model):
 
     objects: ClassVar[models.Manager["DiaryVersion"]] = models.Manager()
 
+    class Meta:
+        default_permissions = ()  # written by the database only, granted to no role
+
 
 class DiaryChange(models.Model):
     """What raised a site's diary version: an appointment (its id), or the site's setup (null:
@@ -382,4 +385,5 @@ class DiaryChange(models.Model):
     objects: ClassVar[models.Manager["DiaryChange"]] = models.Manager()
 
     class Meta:
+        default_permissions = ()
         indexes: ClassVar = [models.Index(fields=["site_id", "version"], name="diarychange_site")]

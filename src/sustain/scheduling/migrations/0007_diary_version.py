@@ -178,6 +178,7 @@ class Migration(migrations.Migration):
                 ("version", models.BigIntegerField()),
                 ("epoch", models.BigIntegerField()),
             ],
+            options={"default_permissions": ()},
         ),
         migrations.CreateModel(
             name="DiaryChange",
@@ -193,6 +194,7 @@ class Migration(migrations.Migration):
                 ("appointment_id", models.BigIntegerField(null=True)),
             ],
             options={
+                "default_permissions": (),
                 "indexes": [models.Index(fields=["site_id", "version"], name="diarychange_site")],
             },
         ),
