@@ -349,3 +349,41 @@ class VisitLink(models.Model):
                 name="visitlink_expires_after_creation",
             )
         ]
+
+
+class DiaryVersion(models.Model):
+    """A site's diary version (issue 15): raised by database triggers (migration 0007) in the
+    same transaction as every change the series search reads, whatever wrote it (a service,
+    the admin, raw SQL). ``sustain.scheduling.diary`` compares it with its cached index.
+
+    A table of its own, not a column on Site: ``Site.save()`` would write a stale value back.
+    ``epoch`` is drawn at random when the row is made, so a version number reached again after
+    the row was rolled back or the database restored is not taken for the cached one. No
+    foreign key: the triggers write here on any delete, a test flush's included.
+    """
+
+    site_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField()
+    epoch = models.BigIntegerField()
+
+    objects: ClassVar[models.Manager["DiaryVersion"]] = models.Manager()
+
+    class Meta:
+        default_permissions = ()  # written by the database only, granted to no role
+
+
+class DiaryChange(models.Model):
+    """What raised a site's diary version: an appointment (its id), or the site's setup (null:
+    hours, closures, chairs, shifts, staffing rules, time zone). Written by the triggers, one
+    row per version; rows 1,000 versions old are pruned by them (a cache that far behind
+    rebuilds)."""
+
+    site_id = models.BigIntegerField()
+    version = models.BigIntegerField()
+    appointment_id = models.BigIntegerField(null=True)
+
+    objects: ClassVar[models.Manager["DiaryChange"]] = models.Manager()
+
+    class Meta:
+        default_permissions = ()
+        indexes: ClassVar = [models.Index(fields=["site_id", "version"], name="diarychange_site")]

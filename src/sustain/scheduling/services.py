@@ -32,7 +32,7 @@ from sustain.care.enums import CourseStatus
 from sustain.care.models import Course, Patient
 from sustain.care.protocol_versions import protocol_for
 from sustain.care.services import record_patient_event
-from sustain.scheduling import queries, staff
+from sustain.scheduling import diary, queries, staff
 from sustain.scheduling.calendar import touch_appointment
 from sustain.scheduling.enums import OCCUPYING, AppointmentStatus, CancellationReason, VisitPhase
 from sustain.scheduling.models import Appointment, Chair, SeriesHold
@@ -57,15 +57,7 @@ SERIES_BOOKABLE = (CourseStatus.SCREENING, CourseStatus.READY)
 REBOOKABLE = (*SERIES_BOOKABLE, CourseStatus.INDUCTION, CourseStatus.MAINTENANCE)
 
 
-def site_calendar(site: Site) -> series.SiteCalendar:
-    return series.SiteCalendar(
-        tz=site.tz,
-        hours=tuple(
-            series.OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes)
-            for h in site.opening_hours.all()
-        ),
-        closed_dates=frozenset(site.closures.values_list("date", flat=True)),
-    )
+site_calendar = diary.site_calendar  # for the other booking modules
 
 
 def _busy(
@@ -214,7 +206,47 @@ def propose_series(
     depression-induction v1: 6 visits, ≥ 48 h apart, within 21 days [Oliver2022]; Murrough
     2013: Monday, Wednesday and Friday within 12 days [Murrough2013]). No visit starts under
     the infusion gap floor from another infusion of the patient, of any course.
+
+    Searched in the site's diary index (scheduling.diary, issue 15) plus what is the
+    request's own: the holds of other patients' series live `now`, and the patient's
+    infusions at any site. The answer is ``propose_series_reference``'s (tested).
     """
+    protocol, chairs, preferred = _series_request(course, request, now)
+    site = course.patient.site
+    earliest = request.earliest
+    index = diary.index_for(site, now=now, earliest=earliest)
+    floor = series.INFUSION_GAP_FLOOR
+    patient_busy = [
+        series.Interval(start=starts_at, end=ends_at)
+        for starts_at, ends_at in Appointment.objects.occupying(
+            earliest - floor, earliest + HORIZON * 2 + floor
+        )
+        .filter(patient=course.patient)
+        .values_list("starts_at", "ends_at")
+    ]
+    return index.search(
+        protocol.series,
+        earliest=earliest,
+        duration=protocol.visit_length,
+        phases=protocol.visit_phases,
+        chairs=chairs,
+        patient=series.PatientDiary(
+            busy=patient_busy,
+            availability=request.availability,
+            infusions=[visit.start for visit in patient_busy],
+        ),
+        held=diary.held_visits(site, now=now, patient_id=course.patient_id),
+        requested_span=request.requested_span,
+        preferred_chair=preferred,
+        horizon=HORIZON,
+    )
+
+
+def _series_request(
+    course: Course, request: SeriesRequest, now: dt.datetime
+) -> tuple[protocols.Protocol, tuple[series.ChairId, ...], series.ChairId | None]:
+    """The course's protocol, the chairs its visits may use and the preferred one, the
+    request checked."""
     protocol = protocol_for(course)
     site = course.patient.site
     chairs = tuple(series.ChairId(chair.pk) for chair in staff.chairs_for(site, protocol))
@@ -223,8 +255,18 @@ def propose_series(
         raise ClinicalValueError(
             "chair", f"chair {request.preferred_chair.name} lacks what these visits need"
         )
+    check_first_day(request.earliest, now=now, tz=site.tz)
+    return protocol, chairs, preferred
+
+
+def propose_series_reference(
+    *, course: Course, request: SeriesRequest, now: dt.datetime
+) -> series.SeriesResult:
+    """``propose_series`` as before the diary index: every interval read from the database
+    for the request. Kept as the reference the index path is compared with."""
+    protocol, chairs, preferred = _series_request(course, request, now)
+    site = course.patient.site
     earliest = request.earliest
-    check_first_day(earliest, now=now, tz=site.tz)
     window = (earliest, earliest + HORIZON * 2)
     chair_busy, patient_busy = _busy(site, course.patient, *window, now=now)
     return series.search_series(
