@@ -65,11 +65,23 @@ class Chair(models.Model):
         return self.name
 
 
+# No visit lasts longer: every path that books or moves one keeps it within one opening-hours
+# row of one local day (series.check_within_opening_hours; 25 h on a day the clocks go back).
+# The overlap reads below bound starts_at from both sides with it, so the (site, starts_at)
+# and (patient, starts_at) indexes read the window only, not every earlier visit.
+LONGEST_VISIT = dt.timedelta(hours=26)
+
+
 class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def occupying(self, start: dt.datetime, end: dt.datetime) -> "AppointmentQuerySet":
         """The visits that hold their chair and the patient's time (booked or completed) and
         overlap [start, end): the one overlap rule of booking (half-open: touching is free)."""
-        return self.filter(status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start)
+        return self.filter(
+            status__in=OCCUPYING,
+            starts_at__lt=end,
+            starts_at__gt=start - LONGEST_VISIT,
+            ends_at__gt=start,
+        )
 
 
 class Appointment(models.Model):
@@ -128,6 +140,15 @@ class Appointment(models.Model):
         ordering: ClassVar = ["starts_at", "pk"]
         permissions: ClassVar = [
             ("override_series_rules", "Keep a visit move that breaks the series rules")
+        ]
+        # The reads that make them (issue 15): a site's visits in a window (the day board, the
+        # week, the run sheet, the booking searches' diary and staff load), a patient's in
+        # time order (the patient page, the infusion gap floor) and the booked visits starting
+        # soon at every site (the reminder sweep).
+        indexes: ClassVar = [
+            models.Index(fields=["site", "starts_at"], name="appt_site_starts"),
+            models.Index(fields=["patient", "starts_at"], name="appt_patient_starts"),
+            models.Index(fields=["status", "starts_at"], name="appt_status_starts"),
         ]
         constraints: ClassVar = [
             models.CheckConstraint(
@@ -250,6 +271,10 @@ class SeriesHold(models.Model):
     held_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     expires_at = models.DateTimeField(db_index=True)
 
+    class Meta:
+        # The holds live at a site (every booking search and staff check reads them).
+        indexes: ClassVar = [models.Index(fields=["site", "expires_at"], name="hold_site_expires")]
+
     @staticmethod
     def encode(slots: Iterable[series.Slot]) -> list[list[object]]:
         """The `slots` field's value for these slots."""
@@ -266,11 +291,18 @@ class SeriesHold(models.Model):
         )
 
 
+# No shift lasts longer (scheduling.staff.add_shifts refuses it; no other path writes one):
+# the overlap read bounds starts_at from both sides with it, for the (site, starts_at) index.
+LONGEST_SHIFT = dt.timedelta(hours=16)
+
+
 class ShiftQuerySet(models.QuerySet["Shift"]):
     def overlapping(self, start: dt.datetime, end: dt.datetime) -> "ShiftQuerySet":
         """The shifts that overlap [start, end) (half-open: a shift ending at 12:00 does not
         overlap one starting then)."""
-        return self.filter(starts_at__lt=end, ends_at__gt=start)
+        return self.filter(
+            starts_at__lt=end, starts_at__gt=start - LONGEST_SHIFT, ends_at__gt=start
+        )
 
 
 class Shift(models.Model):
