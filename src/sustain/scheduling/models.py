@@ -90,10 +90,13 @@ class Appointment(models.Model):
     booking services under a lock and, on PostgreSQL, by exclusion constraints (migration
     0001: appt_no_chair_overlap, appt_no_patient_overlap; appt_infusion_gap_floor)."""
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="appointments")
+    # Site and patient: indexed first in (site, starts_at) and (patient, starts_at) (Meta).
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="appointments", db_index=False
+    )
     chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="appointments")
     patient = models.ForeignKey(
-        "care.Patient", on_delete=models.PROTECT, related_name="appointments"
+        "care.Patient", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     course = models.ForeignKey("care.Course", on_delete=models.PROTECT, related_name="appointments")
     number = models.PositiveSmallIntegerField(help_text="Infusion number within the course")
@@ -148,7 +151,11 @@ class Appointment(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["site", "starts_at"], name="appt_site_starts"),
             models.Index(fields=["patient", "starts_at"], name="appt_patient_starts"),
-            models.Index(fields=["status", "starts_at"], name="appt_status_starts"),
+            models.Index(
+                fields=["starts_at"],
+                condition=Q(status=AppointmentStatus.BOOKED),
+                name="appt_booked_starts",
+            ),
         ]
         constraints: ClassVar = [
             models.CheckConstraint(
@@ -270,10 +277,6 @@ class SeriesHold(models.Model):
     slots = models.JSONField(help_text="[[chair id, start ISO, end ISO], ...] in UTC")
     held_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     expires_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        # The holds live at a site (every booking search and staff check reads them).
-        indexes: ClassVar = [models.Index(fields=["site", "expires_at"], name="hold_site_expires")]
 
     @staticmethod
     def encode(slots: Iterable[series.Slot]) -> list[list[object]]:
