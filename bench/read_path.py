@@ -8,8 +8,8 @@ visits of about 2,700 patients, bulk-created. Eight nurses and a prescriber on s
 weekday, staffing checked. Figures: the day board, the week and a patient page through
 Django's test client as a nurse (session, permissions, audit event and rendering included),
 and the booking readers in process: the series preview's diary read and its look-ahead staff
-read, the preview itself, a booster's earliest free time in a two-week window and an
-extension's three visits. Runs on a throwaway SQLite file, or on DATABASE_URL's PostgreSQL
+read, and for a patient free in the coming weeks and one whose course runs now, the preview
+itself, a booster's earliest free time in a two-week window and an extension's three visits. Runs on a throwaway SQLite file, or on DATABASE_URL's PostgreSQL
 (an empty database).
 """
 
@@ -179,23 +179,32 @@ def main() -> None:
             site, earliest, soon, phases=protocol.visit_phases, now=now, patient_id=patient.pk
         ),
     )
-    reader(
-        "series preview (`services.propose_series`)",
-        lambda: services.propose_series(
-            course=current, request=services.SeriesRequest(earliest=earliest), now=now
-        ),
+    # The searches for two patients: one with no visit in the coming weeks (an earlier
+    # course's), where the look-ahead finds a time, and the one whose course runs now, whose
+    # own visits this week push the answer past it (both reads).
+    earlier = next(
+        c
+        for c in courses
+        if c.appointments.filter(starts_at__date__lt=today - dt.timedelta(weeks=4)).exists()
     )
-    reader(
-        "booster: earliest free time in a 14-day window (`boosters._earliest_free`)",
-        lambda: boosters._earliest_free(
-            current, earliest, earliest + dt.timedelta(days=14), chair=None, now=now
-        ),
-    )
-    three = dataclasses.replace(protocol.series, count=3)
-    reader(
-        "extension: 3 visits (`extension._plan`)",
-        lambda: extension._plan(current, protocol, three, earliest, now=now),
-    )
+    for course, whose in ((earlier, "free patient"), (current, "patient in a course now")):
+        reader(
+            f"series preview (`services.propose_series`), {whose}",
+            lambda c=course: services.propose_series(
+                course=c, request=services.SeriesRequest(earliest=earliest), now=now
+            ),
+        )
+        reader(
+            f"booster: earliest free time in 14 days (`boosters._earliest_free`), {whose}",
+            lambda c=course: boosters._earliest_free(
+                c, earliest, earliest + dt.timedelta(days=14), chair=None, now=now
+            ),
+        )
+        three = dataclasses.replace(protocol.series, count=3)
+        reader(
+            f"extension: 3 visits (`extension._plan`), {whose}",
+            lambda c=course, r=three: extension._plan(c, protocol, r, earliest, now=now),
+        )
     print(
         f"Read path: 12 chairs, {visits:,} visits over a year around today, "
         f"{Patient.objects.count():,} patients. Database: {connection.vendor}; "
