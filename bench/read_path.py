@@ -9,8 +9,8 @@ weekday, staffing checked. Figures: the day board, the week and a patient page t
 Django's test client as a nurse (session, permissions, audit event and rendering included),
 and the booking readers in process: the series preview's diary read and its look-ahead staff
 read, and for a patient free in the coming weeks and one whose course runs now, the preview
-itself, a booster's earliest free time in a two-week window and an extension's three visits. Runs on a throwaway SQLite file, or on DATABASE_URL's PostgreSQL
-(an empty database).
+itself, a booster's earliest free time in a two-week window and an extension's three visits.
+Runs on a throwaway SQLite file, or on DATABASE_URL's PostgreSQL (an empty database).
 """
 
 import dataclasses
