@@ -72,6 +72,7 @@ bench: install
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/series_search.py
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/intake.py
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/patient_list.py
+	SUSTAIN_DEBUG=1 $(BIN)/python bench/read_path.py
 	$(BIN)/python bench/network.py
 
 # The bounded loopback load test (TST-02): gunicorn + worker on a seeded demo clinic, locust

@@ -121,7 +121,8 @@ def _earliest_free(
     now: dt.datetime,
 ) -> series.Slot | None:
     """The earliest visit that fits between `opens` and `closes` (a visit starting before
-    `closes`), or None (also when the window is over)."""
+    `closes`), or None (also when the window is over). The diary is read for the first week
+    of the window first, and for all of it only when nothing fits there."""
     if opens >= closes:
         return None
     site, patient = course.patient.site, course.patient
@@ -131,25 +132,30 @@ def _earliest_free(
         chairs = tuple(c for c in chairs if c == chair.pk)
         if not chairs:
             raise ClinicalValueError("chair", f"chair {chair.name} lacks what these visits need")
-    span = closes - opens + protocol.visit_length
-    chair_busy, patient_busy = services.busy_between(site, patient, opens, closes + span, now=now)
+    # One visit: the span only has to hold it, and the diary is read up to the latest end.
     one = dataclasses.replace(
-        protocol.series, count=1, max_span=span, max_gap=None, weekdays=None, max_per_week=None
-    )
-    try:
-        (slot,) = series.plan_series(
-            one, earliest=opens, duration=protocol.visit_length,
-            calendar=services.site_calendar(site),
+        protocol.series, count=1, max_span=protocol.visit_length, max_gap=None, weekdays=None,
+        max_per_week=None,
+    )  # fmt: skip
+    calendar = services.site_calendar(site)
+
+    def plan(horizon: dt.timedelta) -> tuple[series.Slot, ...]:
+        until = opens + horizon + protocol.visit_length
+        chair_busy, patient_busy = services.busy_between(site, patient, opens, until, now=now)
+        return series.plan_series(
+            one, earliest=opens, duration=protocol.visit_length, calendar=calendar,
             chairs=series.Chairs(order=chairs, busy=chair_busy),
             patient=series.PatientDiary(
                 busy=patient_busy, infusions=[visit.start for visit in patient_busy]
             ),
-            horizon=closes - opens,
+            horizon=horizon,
             staff_blocks=staff.staff_blocks(
-                site, opens, closes + span, phases=protocol.visit_phases, now=now,
-                patient_id=patient.pk,
+                site, opens, until, phases=protocol.visit_phases, now=now, patient_id=patient.pk
             ),
         )  # fmt: skip
+
+    try:
+        (slot,) = services.plan_looking_ahead(plan, horizon=closes - opens)
     except ClinicalValueError:
         return None
     return slot if slot.start < closes else None

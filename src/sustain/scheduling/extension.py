@@ -12,10 +12,8 @@ again under the lock, so every rule a booking keeps holds here too.
 import dataclasses
 import datetime as dt
 import zoneinfo
-from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import Q
 
 from sustain.accounts.models import User
 from sustain.care import queries as care_queries
@@ -145,34 +143,33 @@ def _plan(
     *,
     now: dt.datetime,
 ) -> tuple[series.Slot, ...]:
+    """The earliest series from `start` within services.HORIZON: the diary (the site's and
+    the patient's visits, other schedulers' holds, the staff) is read for the look-ahead
+    first, and for the whole horizon only when nothing fits there
+    (services.plan_looking_ahead)."""
     site, patient = course.patient.site, course.patient
-    end = start + services.HORIZON * 2
-    chair_busy: dict[series.ChairId, list[series.Interval]] = defaultdict(list)
-    patient_busy: list[series.Interval] = []
-    for chair_id, patient_id, starts_at, ends_at in (
-        Appointment.objects.occupying(start, end)
-        .filter(Q(site=site) | Q(patient=patient))
-        .values_list("chair_id", "patient_id", "starts_at", "ends_at")
-    ):
-        interval = series.Interval(start=starts_at, end=ends_at)
-        chair_busy[series.ChairId(chair_id)].append(interval)
-        if patient_id == patient.pk:
-            patient_busy.append(interval)
-    return series.plan_series(
-        rules,
-        earliest=start,
-        duration=protocol.visit_length,
-        calendar=services.site_calendar(site),
-        chairs=series.Chairs(
-            order=tuple(series.ChairId(c.pk) for c in staff.chairs_for(site, protocol)),
-            busy=chair_busy,
-        ),
-        patient=series.PatientDiary(busy=patient_busy),
-        staff_blocks=staff.staff_blocks(
-            site, start, end, phases=protocol.visit_phases, now=now, patient_id=patient.pk
-        ),
-        horizon=services.HORIZON,
-    )
+    calendar = services.site_calendar(site)
+    chairs = tuple(series.ChairId(c.pk) for c in staff.chairs_for(site, protocol))
+
+    def plan(horizon: dt.timedelta) -> tuple[series.Slot, ...]:
+        end = start + horizon + rules.max_span
+        chair_busy, patient_busy = services.busy_between(site, patient, start, end, now=now)
+        return series.plan_series(
+            rules,
+            earliest=start,
+            duration=protocol.visit_length,
+            calendar=calendar,
+            chairs=series.Chairs(order=chairs, busy=chair_busy),
+            patient=series.PatientDiary(
+                busy=patient_busy, infusions=[visit.start for visit in patient_busy]
+            ),
+            staff_blocks=staff.staff_blocks(
+                site, start, end, phases=protocol.visit_phases, now=now, patient_id=patient.pk
+            ),
+            horizon=horizon,
+        )
+
+    return services.plan_looking_ahead(plan, horizon=services.HORIZON)
 
 
 def _broken_at_the_join(

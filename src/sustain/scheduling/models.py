@@ -65,11 +65,23 @@ class Chair(models.Model):
         return self.name
 
 
+# No visit lasts longer: every path that books or moves one keeps it within one opening-hours
+# row of one local day (series.check_within_opening_hours; 25 h on a day the clocks go back).
+# The overlap reads below bound starts_at from both sides with it, so the (site, starts_at)
+# and (patient, starts_at) indexes read the window only, not every earlier visit.
+LONGEST_VISIT = dt.timedelta(hours=26)
+
+
 class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def occupying(self, start: dt.datetime, end: dt.datetime) -> "AppointmentQuerySet":
         """The visits that hold their chair and the patient's time (booked or completed) and
         overlap [start, end): the one overlap rule of booking (half-open: touching is free)."""
-        return self.filter(status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start)
+        return self.filter(
+            status__in=OCCUPYING,
+            starts_at__lt=end,
+            starts_at__gt=start - LONGEST_VISIT,
+            ends_at__gt=start,
+        )
 
 
 class Appointment(models.Model):
@@ -78,10 +90,13 @@ class Appointment(models.Model):
     booking services under a lock and, on PostgreSQL, by exclusion constraints (migration
     0001: appt_no_chair_overlap, appt_no_patient_overlap; appt_infusion_gap_floor)."""
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="appointments")
+    # Site and patient: indexed first in (site, starts_at) and (patient, starts_at) (Meta).
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="appointments", db_index=False
+    )
     chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="appointments")
     patient = models.ForeignKey(
-        "care.Patient", on_delete=models.PROTECT, related_name="appointments"
+        "care.Patient", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     course = models.ForeignKey("care.Course", on_delete=models.PROTECT, related_name="appointments")
     number = models.PositiveSmallIntegerField(help_text="Infusion number within the course")
@@ -128,6 +143,19 @@ class Appointment(models.Model):
         ordering: ClassVar = ["starts_at", "pk"]
         permissions: ClassVar = [
             ("override_series_rules", "Keep a visit move that breaks the series rules")
+        ]
+        # The reads that make them (issue 15): a site's visits in a window (the day board, the
+        # week, the run sheet, the booking searches' diary and staff load), a patient's in
+        # time order (the patient page, the infusion gap floor) and the booked visits starting
+        # soon at every site (the reminder sweep).
+        indexes: ClassVar = [
+            models.Index(fields=["site", "starts_at"], name="appt_site_starts"),
+            models.Index(fields=["patient", "starts_at"], name="appt_patient_starts"),
+            models.Index(
+                fields=["starts_at"],
+                condition=Q(status=AppointmentStatus.BOOKED),
+                name="appt_booked_starts",
+            ),
         ]
         constraints: ClassVar = [
             models.CheckConstraint(
@@ -266,11 +294,18 @@ class SeriesHold(models.Model):
         )
 
 
+# No shift lasts longer (scheduling.staff.add_shifts refuses it; no other path writes one):
+# the overlap read bounds starts_at from both sides with it, for the (site, starts_at) index.
+LONGEST_SHIFT = dt.timedelta(hours=16)
+
+
 class ShiftQuerySet(models.QuerySet["Shift"]):
     def overlapping(self, start: dt.datetime, end: dt.datetime) -> "ShiftQuerySet":
         """The shifts that overlap [start, end) (half-open: a shift ending at 12:00 does not
         overlap one starting then)."""
-        return self.filter(starts_at__lt=end, ends_at__gt=start)
+        return self.filter(
+            starts_at__lt=end, starts_at__gt=start - LONGEST_SHIFT, ends_at__gt=start
+        )
 
 
 class Shift(models.Model):

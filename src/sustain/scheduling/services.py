@@ -18,7 +18,7 @@ import functools
 import hashlib
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
@@ -98,7 +98,27 @@ def _busy(
     return chair_busy, patient_busy
 
 
-busy_between = _busy  # for the other booking modules (boosters)
+busy_between = _busy  # for the other booking modules (boosters, extension)
+
+
+def plan_looking_ahead(
+    plan: Callable[[dt.timedelta], tuple[series.Slot, ...]], *, horizon: dt.timedelta
+) -> tuple[series.Slot, ...]:
+    """The earliest series `plan(h)` finds with its first visit within `horizon`, reading the
+    look-ahead (series.LOOK_AHEAD, 7 days) first and the whole horizon only on a miss.
+
+    `plan(h)` reads the diary for first visits within `h` of its earliest (to `h` plus its
+    rules' span) and runs series.plan_series with horizon `h`, raising NoSeriesFound when
+    nothing fits. Exact: plan_series gives the componentwise-earliest series, so when one
+    starts within the look-ahead the whole horizon's earliest starts no later and is that
+    same series; the diary beyond the look-ahead's window cannot change it.
+    """
+    soon = min(series.LOOK_AHEAD, horizon)
+    if soon < horizon:
+        with contextlib.suppress(NoSeriesFound):
+            return plan(soon)
+    return plan(horizon)
+
 
 HOLD_MINUTES = 5
 
@@ -1004,8 +1024,19 @@ def place_waitlist(
     earliest = dt.datetime.combine(
         now.astimezone(tz).date() + dt.timedelta(days=1), dt.time.min, tzinfo=tz
     )
-    end = earliest + HORIZON * 2
-    waiting = queries.waiting_courses(Site.objects.filter(pk=site.pk))
+    placeable = []
+    for course in queries.waiting_courses(Site.objects.filter(pk=site.pk)):
+        protocol = protocol_for(course)
+        try:
+            chairs = tuple(series.ChairId(chair.pk) for chair in staff.chairs_for(site, protocol))
+        except ClinicalValueError:
+            continue
+        placeable.append((course, protocol, chairs))
+    # The diary is read as far as a series can reach: its first visit within HORIZON, its
+    # last within the protocol's span, and the two days' margin of sustain_core.intake's
+    # staff blocks.
+    longest = max((protocol.series.max_span for _, protocol, _ in placeable), default=HORIZON)
+    end = earliest + HORIZON + longest + dt.timedelta(days=2)
     # The patients' own visits (e.g. of an earlier course): their time, and the infusion gap
     # floor around each start.
     own: dict[int, list[series.Interval]] = defaultdict(list)
@@ -1013,17 +1044,12 @@ def place_waitlist(
         Appointment.objects.occupying(
             earliest - series.INFUSION_GAP_FLOOR, end + series.INFUSION_GAP_FLOOR
         )
-        .filter(patient__in=[course.patient_id for course in waiting])
+        .filter(patient__in=[course.patient_id for course, _, _ in placeable])
         .values_list("patient_id", "starts_at", "ends_at")
     ):
         own[patient_id].append(series.Interval(start=starts_at, end=ends_at))
     courses, requests = [], []
-    for course in waiting:
-        protocol = protocol_for(course)
-        try:
-            chairs = tuple(series.ChairId(chair.pk) for chair in staff.chairs_for(site, protocol))
-        except ClinicalValueError:
-            continue
+    for course, protocol, chairs in placeable:
         courses.append(course)
         visits = own[course.patient_id]
         requests.append(
@@ -1034,9 +1060,11 @@ def place_waitlist(
             )
         )  # fmt: skip
     chair_busy: dict[series.ChairId, list[series.Interval]] = defaultdict(list)
-    for chair_id, starts_at, ends_at in Appointment.objects.filter(
-        site=site, status__in=OCCUPYING, ends_at__gt=earliest
-    ).values_list("chair_id", "starts_at", "ends_at"):
+    for chair_id, starts_at, ends_at in (
+        Appointment.objects.occupying(earliest, end)
+        .filter(site=site)
+        .values_list("chair_id", "starts_at", "ends_at")
+    ):
         chair_busy[series.ChairId(chair_id)].append(series.Interval(start=starts_at, end=ends_at))
     nurses, prescribers = staff.shifts_by_role(site, earliest, end)
     at_site = intake.IntakeSite(

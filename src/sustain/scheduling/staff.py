@@ -17,13 +17,20 @@ from sustain.accounts.enums import AuditAction, DataCategory
 from sustain.accounts.models import Site, User
 from sustain.care.protocol_versions import protocols_for
 from sustain.scheduling.enums import OCCUPYING, StaffRole, TemplatePhase
-from sustain.scheduling.models import Appointment, Chair, PhaseStaffing, SeriesHold, Shift
+from sustain.scheduling.models import (
+    LONGEST_SHIFT,
+    Appointment,
+    Chair,
+    PhaseStaffing,
+    SeriesHold,
+    Shift,
+)
 from sustain_core import protocols, staffing
 from sustain_core.errors import ClinicalValueError
 from sustain_core.series import Interval
 
 # Bounds against typing errors in the shift form, not rules about working hours.
-MAX_SHIFT = dt.timedelta(hours=16)
+MAX_SHIFT = LONGEST_SHIFT
 MAX_REPEAT_WEEKS = 26
 
 
