@@ -32,6 +32,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +62,7 @@ from sustain_core.series.search import _answer, _check_request
 
 _Ints = npt.NDArray[np.int64]
 _Bools = npt.NDArray[np.bool_]
+_A = TypeVar("_A", _Ints, _Bools)
 _ONE_DAY = dt.timedelta(days=1)
 _NO_INTS: _Ints = np.zeros(0, dtype=np.int64)
 _NO_INTS.flags.writeable = False
@@ -146,7 +148,9 @@ class DiaryIndex:
         by_chair: dict[ChairId, dict[int, DiaryVisit]] = {}
         for key, visit in self.visits.items():
             by_chair.setdefault(visit.chair, {})[key] = visit
-        self._chairs = {chair: _busy(*[_NO_INTS] * 3, own) for chair, own in by_chair.items()}
+        self._chairs = {
+            chair: _busy(_NO_INTS, _NO_INTS, _NO_INTS, own) for chair, own in by_chair.items()
+        }
         self._columns = {chair: column for column, chair in enumerate(sorted(self._chairs))}
         # Built on first use. Grid weeks depend on the calendar alone, so every index derived
         # from this one shares the dict; chairs and staffing hold the (start, end) of what
@@ -190,7 +194,11 @@ class DiaryIndex:
             by_chair.setdefault(visit.chair, ([], {}))[1][key] = visit
         for chair, (out, into) in by_chair.items():
             old = self._chairs.get(chair)
-            keep = _busy(*_without(old, out), into) if old else _busy(*[_NO_INTS] * 3, into)
+            keep = (
+                _busy(*_without(old, out), into)
+                if old
+                else _busy(_NO_INTS, _NO_INTS, _NO_INTS, into)
+            )
             if len(keep.starts):
                 new._chairs[chair] = keep
             else:
@@ -298,7 +306,9 @@ class DiaryIndex:
             days[rows] - weekdays[rows],  # the proleptic ordinal of the local Monday
         )
         columns = [self._columns.get(chair, len(self._columns)) for chair in order]
-        chair_free = np.concatenate([free for _, free, _ in weeks])[np.ix_(rows, columns)]
+        chair_free = np.concatenate([free for _, free, _ in weeks])[
+            np.ix_(rows, np.array(columns, dtype=np.int64))
+        ]
         for visit in held:
             overlaps = (_position(visit.start) < ends) & (starts < _position(visit.end))
             for column, chair in enumerate(order):
@@ -494,7 +504,7 @@ class DiaryIndex:
             staffed = self._staffed[(duration, step, needs, monday)] = (
                 span[0] + min(lead, 0),
                 span[1] + max(reach - duration, 0),
-                _frozen(~self._short(needs, week.starts, ()).any(axis=1)),
+                _frozen(np.logical_not(self._short(needs, week.starts, ()).any(axis=1))),
             )
         return week, free[2], staffed[2]
 
@@ -527,7 +537,7 @@ class DiaryIndex:
         return _Week(*(_frozen(np.array(values, dtype=np.int64)) for values in columns))
 
 
-def _frozen(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+def _frozen(array: _A) -> _A:
     """``array``, made read-only: indexes share arrays, so none is ever written again."""
     array.flags.writeable = False
     return array
