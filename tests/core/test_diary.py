@@ -1,0 +1,357 @@
+"""The diary index answers exactly as the reference: ``series.search_series`` with
+``staffing.blocks`` as its staff, over the same visits, shifts and holds (the code the index
+replaced, kept below as ``reference_search`` and ``reference_conflicts``).
+
+Random sites (hypothesis): New York hours around the March and November clock changes (some
+rows open over 02:00, so skipped and repeated wall times come up), a closed date, chairs in a
+random order, overlapping bookings, nurse and prescriber shifts, ratios and prescriber phases,
+every rule of ``SeriesRules``, availability, a preferred chair, a requested span, holds, the
+patient's own visits and infusions. And an index made by random ``with_changes`` equals a
+fresh one, array for array and answer for answer.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sustain_core import series, staffing
+from sustain_core.diary import DiaryIndex, DiaryVisit
+from sustain_core.errors import OutOfRange
+from sustain_core.series import (
+    Availability,
+    ChairId,
+    Chairs,
+    Interval,
+    OpeningHours,
+    PatientDiary,
+    SeriesResult,
+    SeriesRules,
+    SiteCalendar,
+    Slot,
+)
+
+pytestmark = pytest.mark.core
+
+NY = ZoneInfo("America/New_York")
+PHASE = staffing.VisitPhaseName
+MINUTE = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+# Mondays before the clock changes of 2027 (14 March, 7 November) and one in summer.
+MONDAYS = (dt.date(2027, 3, 8), dt.date(2027, 11, 1), dt.date(2027, 6, 7))
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+
+
+def reference_search(
+    index: DiaryIndex,
+    rules: SeriesRules,
+    *,
+    phases: tuple[staffing.Phase, ...],
+    chairs: Sequence[ChairId],
+    held: Sequence[DiaryVisit] = (),
+    **kwargs: object,
+) -> SeriesResult:
+    """The index's answer as it was computed before the index: the reference."""
+    everything = [*index.visits.values(), *held]
+    busy: dict[ChairId, list[Interval]] = {}
+    for visit in everything:
+        busy.setdefault(visit.chair, []).append(Interval(start=visit.start, end=visit.end))
+    booked = [staffing.Visit(start=visit.start, phases=visit.phases) for visit in everything]
+
+    def staff(start: dt.datetime, end: dt.datetime) -> tuple[staffing.Block, ...]:
+        return staffing.blocks(
+            index.staff_rules,
+            phases=phases,
+            nurse_shifts=index.nurse_shifts,
+            prescriber_shifts=index.prescriber_shifts,
+            booked=booked,
+            start=start,
+            end=end,
+        )
+
+    return series.search_series(
+        rules,
+        calendar=index.calendar,
+        chairs=Chairs(order=tuple(chairs), busy=busy),
+        staff=staff,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def reference_conflicts(
+    index: DiaryIndex,
+    slots: Sequence[Slot],
+    *,
+    phases: tuple[staffing.Phase, ...],
+    held: Sequence[DiaryVisit] = (),
+) -> list[str]:
+    tz = index.calendar.tz
+    everything = [*index.visits.values(), *held]
+    found: list[str] = []
+    for slot in slots:
+        if any(
+            visit.chair == slot.chair and visit.start < slot.end and slot.start < visit.end
+            for visit in everything
+        ):
+            found.append(f"{slot.start.astimezone(tz):%a %d %b %H:%M}: the chair was taken")
+    if index.staff_rules.checked and slots:
+        starts = sorted(slot.start for slot in slots)
+        blocks = staffing.blocks(
+            index.staff_rules,
+            phases=phases,
+            nurse_shifts=index.nurse_shifts,
+            prescriber_shifts=index.prescriber_shifts,
+            booked=[staffing.Visit(start=v.start, phases=v.phases) for v in everything],
+            start=starts[0] - DAY,
+            end=starts[-1] + DAY,
+        )
+        found += [
+            f"{start.astimezone(tz):%a %d %b}: {message}"
+            for start in starts
+            for message in staffing.conflicts(start, blocks, tz=tz)
+        ]
+    return found
+
+
+def local(day: dt.date, minutes: int) -> dt.datetime:
+    """``minutes`` after local midnight of ``day`` in New York, in UTC (real elapsed time)."""
+    midnight = dt.datetime.combine(day, dt.time()).replace(tzinfo=NY).astimezone(dt.UTC)
+    return midnight + minutes * MINUTE
+
+
+@st.composite
+def template(draw: st.DrawFn, minutes: int) -> tuple[staffing.Phase, ...]:
+    """Phases filling ``minutes``: check-in, infusion, recovery, discharge (some left out)."""
+    cuts = sorted(draw(st.lists(st.integers(0, minutes), min_size=3, max_size=3)))
+    parts = [cuts[0], cuts[1] - cuts[0], cuts[2] - cuts[1], minutes - cuts[2]]
+    return staffing.visit_phases(*parts)
+
+
+@st.composite
+def sites(draw: st.DrawFn) -> tuple[DiaryIndex, dt.date, list[ChairId]]:
+    monday = draw(st.sampled_from(MONDAYS))
+    rows: list[OpeningHours] = []
+    for weekday in range(7):
+        kind = draw(st.integers(0, 3))
+        if kind == 1:
+            rows.append(OpeningHours(weekday, dt.time(8), dt.time(18)))
+        elif kind == 2:
+            rows += [
+                OpeningHours(weekday, dt.time(7, 30), dt.time(12)),
+                OpeningHours(weekday, dt.time(13), dt.time(17, 45)),
+            ]
+        elif kind == 3:
+            rows.append(OpeningHours(weekday, dt.time(0, 30), dt.time(6)))  # over 02:00
+    closed = frozenset({monday + draw(st.integers(0, 20)) * DAY})
+    calendar = SiteCalendar(tz=NY, hours=tuple(rows), closed_dates=closed)
+    ratios = draw(st.dictionaries(st.sampled_from(list(PHASE)), st.sampled_from((1, 2, 3, 4, 6))))
+    prescribing = draw(st.frozensets(st.sampled_from(list(PHASE))))
+    rules = staffing.StaffRules(patients_per_nurse=ratios, prescriber_phases=prescribing)
+    chairs = [ChairId(number) for number in range(1, draw(st.integers(1, 4)) + 1)]
+    first, days = monday - 7 * DAY, 42
+    visits: dict[int, DiaryVisit] = {}
+    for key in range(draw(st.integers(0, 70))):
+        day = first + draw(st.integers(0, days)) * DAY
+        start = local(day, draw(st.integers(0, 96)) * 15 + draw(st.sampled_from((0, 0, 7))))
+        minutes = draw(st.sampled_from((30, 45, 60, 90, 120, 240)))
+        visits[key * 3 + 1] = DiaryVisit(
+            chair=draw(st.sampled_from(chairs)),
+            start=start,
+            end=start + minutes * MINUTE,
+            phases=draw(template(minutes)),
+        )
+    nurse_shifts, prescriber_shifts = [], []
+    for offset in range(days):
+        day = first + offset * DAY
+        for _ in range(draw(st.integers(0, 2))):
+            begins = draw(st.integers(0, 20)) * 60
+            nurse_shifts.append(Interval(local(day, begins), local(day, begins + 600)))
+        if draw(st.booleans()):
+            begins = draw(st.integers(0, 12)) * 60
+            prescriber_shifts.append(Interval(local(day, begins), local(day, begins + 540)))
+    index = DiaryIndex(
+        calendar=calendar,
+        staff_rules=rules,
+        nurse_shifts=nurse_shifts,
+        prescriber_shifts=prescriber_shifts,
+        visits=visits,
+        version=1,
+    )
+    return index, monday, chairs
+
+
+@st.composite
+def requests(
+    draw: st.DrawFn, monday: dt.date, chairs: list[ChairId]
+) -> tuple[SeriesRules, dict[str, object]]:
+    minutes = draw(st.sampled_from((30, 60, 90, 120)))
+    duration = minutes * MINUTE
+    min_gap = draw(st.sampled_from((0, 1, 24, 48))) * HOUR
+    max_span = max(draw(st.integers(1, 14)) * DAY, duration)
+    rules = SeriesRules(
+        count=draw(st.integers(1, 4)),
+        min_gap=min_gap,
+        max_span=max_span,
+        max_gap=draw(st.sampled_from((None, min_gap + 24 * HOUR, min_gap + 96 * HOUR))),
+        weekdays=draw(st.none() | st.frozensets(st.integers(0, 6), min_size=1)),
+        max_per_week=draw(st.none() | st.integers(1, 3)),
+    )
+    order = draw(st.permutations([*chairs, ChairId(9)]))  # chair 9 has no bookings
+    availability = draw(
+        st.none()
+        | st.builds(
+            Availability,
+            weekdays=st.none() | st.frozensets(st.integers(0, 6), min_size=1),
+            windows=st.sampled_from(
+                (
+                    (),
+                    ((dt.time(8), dt.time(12)),),
+                    ((dt.time(1), dt.time(4)), (dt.time(13), dt.time(18))),
+                )
+            ),
+            blackout_dates=st.frozensets(
+                st.integers(0, 20).map(lambda offset: monday + offset * DAY), max_size=4
+            ),
+        )
+    )
+    busy = [
+        Interval(start, start + draw(st.integers(1, 6)) * 30 * MINUTE)
+        for start in draw(
+            st.lists(
+                st.integers(0, 20 * 96).map(lambda quarter: local(monday, quarter * 15)),
+                max_size=3,
+            )
+        )
+    ]
+    infusions = draw(
+        st.lists(st.integers(-2 * 96, 20 * 96).map(lambda q: local(monday, q * 15)), max_size=2)
+    )
+    held = [
+        DiaryVisit(
+            chair=draw(st.sampled_from(order)),
+            start=(start := local(monday, draw(st.integers(0, 14 * 96)) * 15)),
+            end=start + duration,
+            phases=draw(template(minutes)),
+        )
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    span = draw(
+        st.none() | st.integers(0, 4).map(lambda days: max(duration, max_span - days * DAY))
+    )
+    return rules, {
+        "earliest": local(
+            monday, draw(st.integers(0, 3 * 96)) * 15 + draw(st.sampled_from((0, 5)))
+        ),
+        "duration": duration,
+        "phases": draw(template(minutes)),
+        "chairs": order,
+        "patient": PatientDiary(busy=busy, availability=availability, infusions=infusions),
+        "held": held,
+        "requested_span": span,
+        "preferred_chair": draw(st.none() | st.sampled_from(order)),
+        "step": draw(st.sampled_from((15, 15, 30, 60, 25))) * MINUTE,
+        "horizon": draw(st.integers(1, 21)) * DAY,
+        "max_alternatives": draw(st.integers(0, 5)),
+    }
+
+
+@SETTINGS
+@given(st.data())
+def test_search_answers_as_the_reference(data: st.DataObject) -> None:
+    index, monday, chairs = data.draw(sites())
+    for _ in range(3):
+        rules, request = data.draw(requests(monday, chairs))
+        assert index.search(rules, **request) == reference_search(index, rules, **request)  # type: ignore[arg-type]
+
+
+def arrays(index: DiaryIndex) -> dict[str, object]:
+    """Everything an index derives from its visits, as plain lists."""
+    return {
+        "chairs": {
+            chair: [
+                busy.keys.tolist(),
+                busy.starts.tolist(),
+                busy.ends.tolist(),
+                busy.reach.tolist(),
+            ]
+            for chair, busy in index._chairs.items()
+        },
+        "columns": index._columns,
+        "spare": [
+            index._spare.at.tolist(),
+            index._spare.change.tolist(),
+            index._spare.value.tolist(),
+        ],
+        "prescribers": index._prescribers.at.tolist(),
+    }
+
+
+@SETTINGS
+@given(st.data())
+def test_with_changes_equals_a_fresh_index(data: st.DataObject) -> None:
+    index, monday, chairs = data.draw(sites())
+    rules, request = data.draw(requests(monday, chairs))
+    first = index.search(rules, **request)  # type: ignore[arg-type]
+    changed = index
+    for version in range(2, data.draw(st.integers(1, 6)) + 2):
+        keys = list(changed.visits)
+        removed = data.draw(
+            st.lists(st.sampled_from(keys or [0]) | st.integers(0, 500), max_size=4)
+        )
+        added = {
+            data.draw(st.sampled_from(keys or [0]) | st.integers(1000, 1100)): DiaryVisit(
+                chair=data.draw(st.sampled_from([*chairs, ChairId(7)])),
+                start=(start := local(monday, data.draw(st.integers(0, 10 * 96)) * 15)),
+                end=start + HOUR,
+                phases=data.draw(template(60)),
+            )
+            for _ in range(data.draw(st.integers(0, 3)))
+        }
+        changed = changed.with_changes(version=version, removed=removed, added=added)
+        assert changed.version == version
+        changed.search(rules, **request)  # type: ignore[arg-type]  # fills its caches
+    fresh = DiaryIndex(
+        calendar=index.calendar,
+        staff_rules=index.staff_rules,
+        nurse_shifts=index.nurse_shifts,
+        prescriber_shifts=index.prescriber_shifts,
+        visits=changed.visits,
+    )
+    assert arrays(changed) == arrays(fresh)
+    for _ in range(2):
+        rules, request = data.draw(requests(monday, chairs))
+        assert changed.search(rules, **request) == fresh.search(rules, **request)  # type: ignore[arg-type]
+        assert changed.search(rules, **request) == reference_search(changed, rules, **request)  # type: ignore[arg-type]
+    assert index.search(rules, **request) == reference_search(index, rules, **request)  # type: ignore[arg-type]
+    del first
+
+
+@SETTINGS
+@given(st.data())
+def test_conflicts_as_the_reference(data: st.DataObject) -> None:
+    index, monday, chairs = data.draw(sites())
+    _, request = data.draw(requests(monday, chairs))
+    slots = [
+        Slot(chair=data.draw(st.sampled_from([*chairs, ChairId(9)])), start=start, end=start + HOUR)
+        for start in data.draw(
+            st.lists(st.integers(0, 14 * 96).map(lambda q: local(monday, q * 15)), max_size=4)
+        )
+    ]
+    phases = data.draw(template(60))
+    held = request["held"]
+    assert index.conflicts(slots, phases=phases, held=held) == reference_conflicts(  # type: ignore[arg-type]
+        index,
+        slots,
+        phases=phases,
+        held=held,  # type: ignore[arg-type]
+    )
