@@ -156,7 +156,7 @@ class DiaryIndex:
         # from this one shares the dict; chairs and staffing hold the (start, end) of what
         # they read, so that ``with_changes`` keeps those its visits do not touch.
         self._grids: dict[tuple[int, int, int], _Week] = {}
-        self._free: dict[tuple[int, int, int], tuple[int, int, npt.NDArray[np.bool_]]] = {}
+        self._free: dict[tuple[int, int, int], tuple[int, int, _Bools]] = {}
         self._staffed: dict[tuple[int, int, tuple[_Need, ...], int], tuple[int, int, _Bools]] = {}
 
     def with_changes(
@@ -254,14 +254,7 @@ class DiaryIndex:
         first_day = earliest_utc.astimezone(tz).date()
         last_day = (latest_first + rules.max_span).astimezone(tz).date()
         needs = self._needs(phases)
-        weeks = [
-            self._week(_micro(duration), _micro(step), needs, monday)
-            for monday in range(
-                first_day.toordinal() - first_day.weekday(),
-                last_day.toordinal() - last_day.weekday() + 1,
-                7,
-            )
-        ]
+        weeks = self._weeks(duration, step, needs, first_day, last_day)
         starts, ends, walls, wall_ends, days, weekdays = (
             np.concatenate([getattr(week, name) for week, _, _ in weeks])
             for name in ("starts", "ends", "walls", "wall_ends", "days", "weekdays")
@@ -425,12 +418,29 @@ class DiaryIndex:
         build on first use, for the local weeks from ``start`` to ``end`` (e.g. when a process
         loads a site, so its first searches do not pay for them)."""
         tz = self.calendar.tz
-        first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
-        needs = self._needs(phases)
-        for monday in range(
-            first.toordinal() - first.weekday(), last.toordinal() - last.weekday() + 1, 7
-        ):
+        self._weeks(
+            duration,
+            step,
+            self._needs(phases),
+            start.astimezone(tz).date(),
+            end.astimezone(tz).date(),
+        )
+
+    def _weeks(
+        self,
+        duration: dt.timedelta,
+        step: dt.timedelta,
+        needs: tuple[_Need, ...],
+        first: dt.date,
+        last: dt.date,
+    ) -> list[tuple[_Week, _Bools, _Bools]]:
+        """``_week`` for the local weeks from ``first`` to ``last``."""
+        return [
             self._week(_micro(duration), _micro(step), needs, monday)
+            for monday in range(
+                first.toordinal() - first.weekday(), last.toordinal() - last.weekday() + 1, 7
+            )
+        ]
 
     def _needs(self, phases: tuple[staffing.Phase, ...]) -> tuple[_Need, ...]:
         """The staffed phases of a visit with ``phases``, in ``staffing.blocks``' order."""
@@ -482,7 +492,7 @@ class DiaryIndex:
 
     def _week(
         self, duration: int, step: int, needs: tuple[_Need, ...], monday: int
-    ) -> tuple[_Week, npt.NDArray[np.bool_], _Bools]:
+    ) -> tuple[_Week, _Bools, _Bools]:
         """A local week's grid visits, which chairs are free for each (a column per chair in
         ``_columns`` order and a last one always free, for a chair with no visits) and
         whether the staff are there for each; built on first use."""

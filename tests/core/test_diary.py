@@ -355,3 +355,118 @@ def test_conflicts_as_the_reference(data: st.DataObject) -> None:
         phases=phases,
         held=held,  # type: ignore[arg-type]
     )
+
+
+SUNDAY_NIGHTS = SiteCalendar(
+    tz=NY, hours=(OpeningHours(6, dt.time(0, 30), dt.time(6)),)
+)  # over 02:00, when the clocks change
+ONE_HOUR_VISIT = staffing.visit_phases(10, 30, 20, 0)
+CHECKED = staffing.StaffRules(
+    patients_per_nurse={PHASE.INFUSION: 2}, prescriber_phases=frozenset({PHASE.INFUSION})
+)
+
+
+def night_index(calendar: SiteCalendar = SUNDAY_NIGHTS) -> DiaryIndex:
+    march = dt.date(2027, 3, 14)
+    return DiaryIndex(
+        calendar=calendar,
+        staff_rules=CHECKED,
+        nurse_shifts=[Interval(local(march, 0), local(march, 8 * 60))],
+        prescriber_shifts=[Interval(local(march, 0), local(march, 8 * 60))],
+        visits={1: DiaryVisit(ChairId(1), local(march, 60), local(march, 120), ONE_HOUR_VISIT)},
+    )
+
+
+def night_search(index: DiaryIndex) -> SeriesResult:
+    return index.search(
+        SeriesRules(count=1, min_gap=dt.timedelta(0), max_span=DAY),
+        earliest=local(dt.date(2027, 3, 14), 0),
+        duration=HOUR,
+        phases=ONE_HOUR_VISIT,
+        chairs=[ChairId(1)],
+        patient=PatientDiary(),
+        horizon=DAY,
+    )
+
+
+def test_the_hour_the_clocks_skip_is_not_offered() -> None:
+    """14 March 2027: 02:00–03:00 does not exist in New York. Chair 1 is taken for the real
+    hour from 01:00 EST (06:00 UTC), which ends at 03:00 EDT on the wall clock, so the first
+    free hour starts at 03:00 EDT = 07:00 UTC; no wall time from 02:00 to 02:45 is offered."""
+    index = night_index()
+    found = night_search(index)
+    assert found.series is not None
+    assert found.series[0].start == dt.datetime(2027, 3, 14, 7, tzinfo=dt.UTC)
+    assert found == reference_search(
+        index,
+        SeriesRules(count=1, min_gap=dt.timedelta(0), max_span=DAY),
+        earliest=local(dt.date(2027, 3, 14), 0),
+        duration=HOUR,
+        phases=ONE_HOUR_VISIT,
+        chairs=[ChairId(1)],
+        patient=PatientDiary(),
+        horizon=DAY,
+    )
+
+
+def test_warm_builds_what_a_search_would() -> None:
+    index = night_index()
+    index.warm(
+        duration=HOUR,
+        phases=ONE_HOUR_VISIT,
+        start=local(dt.date(2027, 3, 8), 0),
+        end=local(dt.date(2027, 3, 21), 0),
+    )
+    assert len(index._grids) == len(index._free) == len(index._staffed) == 2
+    assert night_search(index) == night_search(night_index())
+    assert len(index._grids) == 2  # the search found its week built
+
+
+def test_an_index_is_never_changed() -> None:
+    """``with_changes`` leaves the index it started from as it was, caches included, and no
+    array of an index can be written."""
+    index = night_index()
+    before = night_search(index)
+    moved = index.with_changes(
+        version=2,
+        removed=[1],
+        added={
+            2: DiaryVisit(
+                ChairId(1),
+                local(dt.date(2027, 3, 14), 0),
+                local(dt.date(2027, 3, 14), 5 * 60),
+                ONE_HOUR_VISIT,
+            )
+        },
+    )
+    assert night_search(moved) != before
+    assert night_search(index) == before
+    assert index.version == 0 and list(index.visits) == [1]
+    with pytest.raises(ValueError, match="read-only"):
+        index._chairs[ChairId(1)].starts[0] = 0
+    with pytest.raises(ValueError, match="read-only"):
+        index._spare.value[0] = 0
+
+
+def test_bad_requests_raise_as_the_reference() -> None:
+    index = night_index()
+    rules = SeriesRules(count=1, min_gap=dt.timedelta(0), max_span=DAY)
+    with pytest.raises(OutOfRange, match="requested_span"):
+        index.search(
+            rules,
+            earliest=local(dt.date(2027, 3, 14), 0),
+            duration=HOUR,
+            phases=ONE_HOUR_VISIT,
+            chairs=[ChairId(1)],
+            patient=PatientDiary(),
+            requested_span=2 * DAY,
+        )
+    with pytest.raises(OutOfRange, match="count"):
+        index.search(
+            SeriesRules(count=0, min_gap=dt.timedelta(0), max_span=DAY),
+            earliest=local(dt.date(2027, 3, 14), 0),
+            duration=HOUR,
+            phases=ONE_HOUR_VISIT,
+            chairs=[ChairId(1)],
+            patient=PatientDiary(),
+        )
