@@ -529,12 +529,11 @@ def test_a_change_rebuilds_the_weeks_it_touches() -> None:
     rules = SeriesRules(count=1, min_gap=dt.timedelta(0), max_span=DAY)
     first = index.search(rules, **request)  # type: ignore[arg-type]
     assert first.series == (Slot(ChairId(2), local(march, 30), local(march, 90)),)
-    for chair in (3, 2):
+    check_in_only = staffing.visit_phases(60, 0, 0, 0)  # no load on the nurses
+    for chair, phases in ((3, ONE_HOUR_VISIT), (2, check_in_only)):
         changed = index.with_changes(
             version=2,
-            added={
-                2: DiaryVisit(ChairId(chair), local(march, 30), local(march, 90), ONE_HOUR_VISIT)
-            },
+            added={2: DiaryVisit(ChairId(chair), local(march, 30), local(march, 90), phases)},
         )
         found = changed.search(rules, **request)  # type: ignore[arg-type]
         assert found != first
