@@ -519,6 +519,7 @@ class DiaryIndex:
         return week, free[2], staffed[2]
 
     def _grid_week(self, duration: int, step: int, monday: int) -> _Week:
+        """The week's grid visits, day by day as ``series.planner`` builds them."""
         columns: list[list[int]] = [[], [], [], [], [], []]
         for ordinal in range(monday, monday + 7):
             day = dt.date.fromordinal(ordinal)
@@ -626,6 +627,7 @@ def _busy(
 
 
 def _without(busy: _Busy, keys: list[int]) -> tuple[_Ints, _Ints, _Ints]:
+    """A chair's keys, starts and ends without the visits keyed in ``keys``."""
     kept = ~np.isin(busy.keys, np.array(keys, dtype=np.int64))
     return busy.keys[kept], busy.starts[kept], busy.ends[kept]
 
@@ -643,10 +645,12 @@ def _touches(visit: DiaryVisit) -> tuple[int, int]:
 
 
 def _overlap(entry: tuple[int, int, object], spans: list[tuple[int, int]]) -> bool:
+    """Whether a cached week's (start, end, …) meets one of the changed visits' ``spans``."""
     return any(lo < entry[1] and entry[0] < hi for lo, hi in spans)
 
 
 def _micro(duration: dt.timedelta) -> int:
+    """A duration in whole microseconds (exact)."""
     return staffing._micro(duration)
 
 
@@ -656,4 +660,5 @@ def _wall(time: dt.time) -> int:
 
 
 def _instant(position: int) -> dt.datetime:
+    """The UTC instant ``position`` microseconds after the epoch (exact)."""
     return _EPOCH + dt.timedelta(microseconds=position)
