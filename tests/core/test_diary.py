@@ -328,6 +328,11 @@ def test_with_changes_equals_a_fresh_index(data: st.DataObject) -> None:
         visits=changed.visits,
     )
     assert arrays(changed) == arrays(fresh)
+    # What the changed index kept from its caches is what a fresh index builds.
+    for (duration, step, week), (_, _, free) in changed._free.items():
+        assert free.tolist() == fresh._week(duration, step, (), week)[1].tolist()
+    for (duration, step, needs, week), (_, _, staffed) in changed._staffed.items():
+        assert staffed.tolist() == fresh._week(duration, step, needs, week)[2].tolist()
     for _ in range(2):
         rules, request = data.draw(requests(monday, chairs))
         assert changed.search(rules, **request) == fresh.search(rules, **request)  # type: ignore[arg-type]
