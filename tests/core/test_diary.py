@@ -542,3 +542,18 @@ def test_a_change_rebuilds_the_weeks_it_touches() -> None:
         found = changed.search(rules, **request)  # type: ignore[arg-type]
         assert found != first
         assert found == reference_search(changed, rules, **request)  # type: ignore[arg-type]
+
+
+def test_a_chair_whose_last_visit_goes_leaves_the_index() -> None:
+    index = night_index()
+    night_search(index)
+    emptied = index.with_changes(version=2, removed=[1])
+    fresh = DiaryIndex(
+        calendar=SUNDAY_NIGHTS,
+        staff_rules=CHECKED,
+        nurse_shifts=index.nurse_shifts,
+        prescriber_shifts=index.prescriber_shifts,
+        visits={},
+    )
+    assert emptied._chairs == {} and arrays(emptied) == arrays(fresh)
+    assert night_search(emptied) == night_search(fresh) != night_search(index)
