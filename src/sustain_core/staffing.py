@@ -220,7 +220,6 @@ def blocks(
     spare = sweep.spare()
     found: list[Block] = []
     for phase in phases:
-        label = phase.name.replace("_", " ")
         ratio = rules.patients_per_nurse.get(phase.name)
         if ratio is not None:
             share = sweep.unit // ratio
@@ -228,7 +227,7 @@ def blocks(
                 Block(
                     phase=phase,
                     busy=sweep.runs([left < share for left in spare]),
-                    why=f"no nurse free for another patient in {label} (1:{ratio})",
+                    why=_nurse_why(phase, ratio),
                 )
             )
         if phase.name in rules.prescriber_phases:
@@ -236,7 +235,7 @@ def blocks(
                 Block(
                     phase=phase,
                     busy=sweep.runs([not on_site for on_site in sweep.prescribers()]),
-                    why=f"no prescriber on site during the {label}",
+                    why=_prescriber_why(phase),
                 )
             )
     return tuple(found)
@@ -255,6 +254,16 @@ def conflicts(start: dt.datetime, staff_blocks: Sequence[Block], *, tz: ZoneInfo
                 f"{block.why} ({begins.astimezone(tz):%H:%M}–{ends.astimezone(tz):%H:%M})"
             )
     return broken
+
+
+def _nurse_why(phase: Phase, ratio: int) -> str:
+    """A nurse block's ``why``: for ``blocks`` and the diary index's conflicts."""
+    return f"no nurse free for another patient in {phase.name.replace('_', ' ')} (1:{ratio})"
+
+
+def _prescriber_why(phase: Phase) -> str:
+    """A prescriber block's ``why``: for ``blocks`` and the diary index's conflicts."""
+    return f"no prescriber on site during the {phase.name.replace('_', ' ')}"
 
 
 class _Sweep:

@@ -428,6 +428,28 @@ def _earliest_series(
     return None
 
 
+def _series_in(
+    openings: "_Lazy[_T]",
+    rules: SeriesRules,
+    *,
+    duration: dt.timedelta,
+    latest_first: dt.datetime,
+) -> tuple[_T, ...] | None:
+    """``plan_series``' earliest series for these rules over grid visits of ``duration``
+    (positions in microseconds since the epoch), or None."""
+    return _earliest_series(
+        openings,
+        count=rules.count,
+        # Not before the previous visit ends: the patient cannot be in two chairs at once,
+        # and so this plan can never double-book a chair either.
+        min_gap=max(rules.min_gap, duration) // _MICROSECOND,
+        max_gap=None if rules.max_gap is None else rules.max_gap // _MICROSECOND,
+        max_per_week=rules.max_per_week,
+        latest_first=_position(latest_first),
+        max_spread=(rules.max_span - duration) // _MICROSECOND,
+    )
+
+
 class _Lazy(Generic[_T]):
     """Items in time order with an integer position and week key, pulled only when needed.
 
@@ -437,7 +459,8 @@ class _Lazy(Generic[_T]):
 
     def __init__(self, source: Iterator[tuple[int, int, _T]]) -> None:
         self._source = source
-        self.items: list[_T] = []
+        self._items: list[_T] = []
+        self.items: Sequence[_T] = self._items
         self.positions: list[int] = []
         self.weeks: list[int] = []
 
@@ -469,8 +492,18 @@ class _Lazy(Generic[_T]):
         position, week, item = pulled
         self.positions.append(position)
         self.weeks.append(week)
-        self.items.append(item)
+        self._items.append(item)
         return True
+
+
+class _Eager(_Lazy[int]):
+    """``_Lazy`` over items known up front, for a caller that filtered them already (the
+    diary index): item i is i itself, so the caller builds only the chosen items."""
+
+    def __init__(self, positions: list[int], weeks: list[int]) -> None:
+        super().__init__(iter(()))
+        self.positions, self.weeks = positions, weeks
+        self.items = range(len(positions))
 
 
 class _Search(Generic[_T]):
@@ -643,17 +676,7 @@ class _Grid:
                 windows=windows,
             )
         )
-        return _earliest_series(
-            openings,
-            count=rules.count,
-            # Not before the previous visit ends: the patient cannot be in two chairs at once,
-            # and so this plan can never double-book a chair either.
-            min_gap=max(rules.min_gap, self._duration) // _MICROSECOND,
-            max_gap=None if rules.max_gap is None else rules.max_gap // _MICROSECOND,
-            max_per_week=rules.max_per_week,
-            latest_first=_position(latest_first),
-            max_spread=(rules.max_span - self._duration) // _MICROSECOND,
-        )
+        return _series_in(openings, rules, duration=self._duration, latest_first=latest_first)
 
     def visits(
         self,

@@ -9,7 +9,7 @@ checks the searches against an exact solver.
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sustain_core.errors import ClinicalValueError, OutOfRange
 from sustain_core.series.planner import _check_rules, _check_series_inputs, _Grid
@@ -115,10 +115,9 @@ def search_series(
         max_alternatives=max_alternatives,
     )
     earliest_utc = earliest.astimezone(dt.UTC)
-    latest_first = earliest_utc + horizon
     grid = _Grid(
         earliest=earliest_utc,
-        until=latest_first + rules.max_span,
+        until=earliest_utc + horizon + rules.max_span,
         duration=duration,
         step=step,
         calendar=calendar,
@@ -126,43 +125,119 @@ def search_series(
         patient=patient,
         staff_blocks=(),
     )
-    asked_chairs = chairs.order if preferred_chair is None else (preferred_chair,)
-    windows = () if patient.availability is None else patient.availability.windows
+    staffed_until: list[dt.datetime] = []
 
     def find(
         *,
-        chairs: Sequence[ChairId] = asked_chairs,
-        windows: tuple[tuple[dt.time, dt.time], ...] = windows,
-        max_span: dt.timedelta = span,
+        staff_until: dt.datetime,
+        chairs: Sequence[ChairId],
+        windows: tuple[tuple[dt.time, dt.time], ...],
+        max_span: dt.timedelta,
     ) -> tuple[Slot, ...] | None:
+        if staff is not None and staffed_until != [staff_until]:
+            grid.use_staff(staff(earliest_utc, staff_until))
+            staffed_until[:] = [staff_until]
         return grid.earliest_series(
             dataclasses.replace(rules, max_span=max_span),
-            latest_first=latest_first,
+            latest_first=earliest_utc + horizon,
             chairs=chairs,
             windows=windows,
         )
 
-    soon = earliest_utc + min(LOOK_AHEAD, horizon)
-    if staff is not None:
-        grid.use_staff(staff(earliest_utc, soon + rules.max_span))
-        asked = find()
+    return _answer(
+        find,
+        rules=rules,
+        earliest=earliest_utc,
+        horizon=horizon,
+        span=span,
+        chairs=chairs.order,
+        preferred_chair=preferred_chair,
+        windows=() if patient.availability is None else patient.availability.windows,
+        max_alternatives=max_alternatives,
+        staffed=staff is not None,
+    )
+
+
+class _Find(Protocol):
+    """One search of ``_answer``: the earliest series in these ``chairs`` and ``windows``
+    within ``max_span``, with the staff known up to ``staff_until`` (all time after it
+    blocked), or None."""
+
+    def __call__(
+        self,
+        *,
+        staff_until: dt.datetime,
+        chairs: Sequence[ChairId],
+        windows: tuple[tuple[dt.time, dt.time], ...],
+        max_span: dt.timedelta,
+    ) -> tuple[Slot, ...] | None: ...
+
+
+def _answer(
+    find: _Find,
+    *,
+    rules: SeriesRules,
+    earliest: dt.datetime,
+    horizon: dt.timedelta,
+    span: dt.timedelta,
+    chairs: tuple[ChairId, ...],
+    preferred_chair: ChairId | None,
+    windows: tuple[tuple[dt.time, dt.time], ...],
+    max_alternatives: int,
+    staffed: bool,
+) -> SeriesResult:
+    """The look-ahead, the relaxations and their ranking (``search_series``' docstring), over
+    ``find``: shared by ``search_series`` and ``sustain_core.diary``'s index, so both answer
+    alike. ``earliest`` is in UTC; ``staffed``: the staff are checked, so the look-ahead is
+    searched first with the staff known only that far (see ``search_series``)."""
+    latest_first = earliest + horizon
+    soon = earliest + min(LOOK_AHEAD, horizon)
+    asked_chairs = chairs if preferred_chair is None else (preferred_chair,)
+    if staffed:
+        asked = find(
+            staff_until=soon + rules.max_span, chairs=asked_chairs, windows=windows, max_span=span
+        )
         if asked is not None and asked[0].start <= soon:
             return SeriesResult(series=asked, alternatives=())
-        grid.use_staff(staff(earliest_utc, latest_first + rules.max_span))
-    asked = find()
+    whole = latest_first + rules.max_span
+    asked = find(staff_until=whole, chairs=asked_chairs, windows=windows, max_span=span)
     if asked is not None and asked[0].start <= soon:
         return SeriesResult(series=asked, alternatives=())
     found: list[tuple[AlternativeKind, tuple[Slot, ...] | None]] = [
         (AlternativeKind.LATER_START, asked)
     ]
     if windows:
-        found.append((AlternativeKind.OTHER_TIME, find(windows=())))
-    others = tuple(chair for chair in chairs.order if chair != preferred_chair)
+        found.append(
+            (
+                AlternativeKind.OTHER_TIME,
+                find(staff_until=whole, chairs=asked_chairs, windows=(), max_span=span),
+            )
+        )
+    others = tuple(chair for chair in chairs if chair != preferred_chair)
     if preferred_chair is not None and others:
-        found.append((AlternativeKind.OTHER_CHAIR, find(chairs=(preferred_chair, *others))))
+        found.append(
+            (
+                AlternativeKind.OTHER_CHAIR,
+                find(
+                    staff_until=whole,
+                    chairs=(preferred_chair, *others),
+                    windows=windows,
+                    max_span=span,
+                ),
+            )
+        )
     if span < rules.max_span:
-        found.append((AlternativeKind.RELAXED_SPAN, find(max_span=rules.max_span)))
-
+        found.append(
+            (
+                AlternativeKind.RELAXED_SPAN,
+                find(
+                    staff_until=whole,
+                    chairs=asked_chairs,
+                    windows=windows,
+                    max_span=rules.max_span,
+                ),
+            )
+        )
     return SeriesResult(
         series=None,
         alternatives=_rank(
