@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from decimal import Decimal
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -539,3 +540,24 @@ def test_concurrent_changes_get_consecutive_versions(north, ada, sam, alex):
     patched = diary.index_for(north, now=timezone.now())
     cached = diary._cache[north.pk]
     same_index(patched, diary.build(north, since=cached.since, version=0))
+
+
+def test_every_diary_trigger_exists_after_migrate(db):
+    """Each trigger migration 0007 creates is there on the migrated database: SQLite drops a
+    table's triggers when a later migration copies the table to alter it (0008 makes them
+    again), so a future migration that forgets would fail here."""
+    made = import_module("sustain.scheduling.migrations.0007_diary_version")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            expected = {
+                name
+                for table in ("scheduling_appointment", *made.SETUP_COLUMNS)
+                for name in (f"{table}_diary", f"{table}_diary_update")
+            } | {"accounts_site_diary"}
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            expected = {statement.split()[2] for statement in made.SQLITE}
+        present = {name for (name,) in cursor.fetchall()}
+    assert len(expected) > 10
+    assert expected <= present

@@ -4,8 +4,23 @@
 # and the patient, so the foreign keys' own indexes on them go. The holds live now are read
 # through SeriesHold.expires_at's own index (few are live at any instant, whatever the site).
 
+import importlib
+
 import django.db.models.deletion
 from django.db import migrations, models
+
+# SQLite alters a column by copying the table into a new one, which drops the table's
+# triggers: the diary triggers of migration 0007 on the appointment table are made again
+# (test_diary.py checks every diary trigger exists after migrate, on both databases).
+_diary = importlib.import_module("sustain.scheduling.migrations.0007_diary_version")
+_APPOINTMENT = "scheduling_appointment_diary_"
+
+
+def appointment_triggers_again(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in _diary.SQLITE_DROP + _diary.SQLITE:
+            if _APPOINTMENT in statement:
+                schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):
@@ -50,4 +65,5 @@ class Migration(migrations.Migration):
                 to="accounts.site",
             ),
         ),
+        migrations.RunPython(appointment_triggers_again, migrations.RunPython.noop),
     ]
