@@ -317,7 +317,13 @@ def _lock(site: Site, patient: Patient) -> None:
 lock_booking = _lock  # for the other booking modules (boosters)
 
 
-@transaction.atomic
+SERIES_ATTEMPTS = 12  # searches per booking; each lost one means another booking committed
+
+
+class _Stale(Exception):
+    """The searched series is no longer free under the lock: search again."""
+
+
 def book_series(
     *,
     course: Course,
@@ -329,15 +335,42 @@ def book_series(
 ) -> list[Appointment]:
     """Book the whole induction series at once, all or nothing (infusion 1 starts induction).
 
-    The search runs again under the lock; the series booked is the one `choice` names
-    (EARLIEST, or an alternative's kind). If what the preview showed is gone, nothing is booked;
-    nor if a visit would start under the infusion gap floor from another infusion of the
-    patient (e.g. one booked for them since the preview was held).
+    The series booked is the one `choice` names (EARLIEST, or an alternative's kind), from a
+    search run outside the site's lock and outside any transaction, so that bookings at the
+    site are not serialized behind it (on SQLite every transaction holds the one writer lock).
+    Under the lock only the chosen slots are checked again (_check_still_free) and written, in
+    one short transaction. If another booking took them between the search and the lock, the
+    search runs again: at most SERIES_ATTEMPTS searches in all (a search is lost only when
+    another booking of the site or of the patient commits meanwhile), then the booking is
+    refused (BookingConflict). Unraced, the series booked is the one the search finds.
+
+    A series this scheduler holds for `choice` (a preview, or place_waitlist's plan) is not
+    searched: it is checked under the lock as held (_held_slots), and refused if it is gone;
+    nor is anything booked if a visit would start under the infusion gap floor from another
+    infusion of the patient (e.g. one booked for them since the preview was held).
     """
-    patient = course.patient
-    site = patient.site
-    check_first_day(earliest, now=now, tz=site.tz)
-    _lock(site, patient)
+    check_first_day(earliest, now=now, tz=course.patient.site.tz)
+    _check_bookable(course)  # before searching: the usual refusal costs no search
+    held = SeriesHold.objects.filter(
+        course=course, choice=choice, held_by=by, expires_at__gt=now
+    ).exists()
+    for _ in range(SERIES_ATTEMPTS):
+        searched = None
+        if not held:
+            searched = _search(course, request or SeriesRequest(earliest=earliest), choice, now)
+        try:
+            return _book_slots(course, searched, by=by, now=now, choice=choice)
+        except _Stale:
+            held = False  # a hold gone meanwhile (expired): search
+    raise BookingConflict(
+        "starts_at",
+        "a chair or the patient was booked at or near that time meanwhile; search again",
+    )
+
+
+def _check_bookable(course: Course) -> None:
+    """The course's induction series can be booked: the course is in screening or ready, and
+    its series is not booked yet."""
     course.refresh_from_db()
     if course.status not in SERIES_BOOKABLE:
         raise ClinicalValueError(
@@ -347,25 +380,53 @@ def book_series(
         )
     if course.appointments.exclude(status=AppointmentStatus.CANCELLED).exists():
         raise BookingConflict("course", "the induction series is already booked")
-    slots = _held_slots(course, choice, by, now)
-    if slots is None:
-        result = propose_series(
-            course=course, request=request or SeriesRequest(earliest=earliest), now=now
-        )
-        slots = chosen_slots(result, choice)
+
+
+def _search(
+    course: Course, request: SeriesRequest, choice: str, now: dt.datetime
+) -> tuple[series.Slot, ...]:
+    """The slots of the series `choice` names in a search for `request` (propose_series)."""
+    slots = chosen_slots(propose_series(course=course, request=request, now=now), choice)
     if slots is None and choice == EARLIEST:
+        site = course.patient.site
         staffed = ", with the nurses and prescriber it needs on shift"
         raise NoSeriesFound(
             "start",
-            f"no series fits in the {HORIZON.days} days from {earliest:%Y-%m-%d}: free chairs "
-            f"within opening hours{staffed if staff.staff_rules(site).checked else ''}",
+            f"no series fits in the {HORIZON.days} days from {request.earliest:%Y-%m-%d}: free "
+            f"chairs within opening hours{staffed if staff.staff_rules(site).checked else ''}",
         )
     if slots is None:
         raise BookingConflict("choice", "that alternative is no longer free; search again")
+    return slots
+
+
+@transaction.atomic
+def _book_slots(
+    course: Course,
+    searched: tuple[series.Slot, ...] | None,
+    *,
+    by: User,
+    now: dt.datetime,
+    choice: str,
+) -> list[Appointment]:
+    """Under the lock: check again and book the held series, else the `searched` one (_Stale
+    when it is gone or there is none), with the audit event as the last write."""
+    patient = course.patient
+    site = patient.site
+    _lock(site, patient)
+    _check_bookable(course)
+    protocol = protocol_for(course)
+    slots = _held_slots(course, choice, by, now)
+    chairs = Chair.objects.in_bulk([slot.chair for slot in (slots or searched or ())])
+    if slots is None:
+        if searched is None:
+            raise _Stale
+        slots = searched
+        _check_still_free(course, protocol, slots, chairs, now=now)
     check_not_past(min(slot.start for slot in slots), now=now, tz=site.tz)
-    _check_gap_floor(patient, [slot.start for slot in slots], exclude=(), tz=site.tz)
-    chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
-    template = staff.template_minutes(protocol_for(course))
+    if slots is not searched:  # _check_still_free kept the floor of a searched series
+        _check_gap_floor(patient, [slot.start for slot in slots], exclude=(), tz=site.tz)
+    template = staff.template_minutes(protocol)
     with _refused_by_database():
         appointments = [
             Appointment.objects.create(
@@ -384,6 +445,92 @@ def book_series(
         ]
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=course)
     return appointments
+
+
+def _check_still_free(
+    course: Course,
+    protocol: protocols.Protocol,
+    slots: Sequence[series.Slot],
+    chairs: dict[int, Chair],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Raise _Stale unless the slots a search chose outside the lock still pass every check
+    that search made: their chairs exist with what the visits need and are free (no visit, no
+    live hold of another patient's course), the patient is free and no visit starts under the
+    infusion gap floor from another of their infusions, the site is open then, and the staff
+    suffice (staff.check_staffed, as for a held series). Callers hold the lock (_lock)."""
+    patient, site = course.patient, course.patient.site
+    needs = set(protocol.visit.chair_needs)
+    calendar = site_calendar(site)
+    if (
+        any(
+            slot.chair not in chairs
+            or chairs[slot.chair].site_id != site.pk
+            or not needs <= set(chairs[slot.chair].capabilities)
+            or not _within_hours(slot, calendar)
+            for slot in slots
+        )
+        or _taken(patient, slots)
+        or _held_by_others(site, patient, slots, now)
+        or staff.check_staffed(
+            site, phases=protocol.visit_phases, starts=[s.start for s in slots], now=now,
+            patient_id=patient.pk,
+        )
+    ):  # fmt: skip
+        raise _Stale
+
+
+def _within_hours(slot: series.Slot, calendar: series.SiteCalendar) -> bool:
+    try:
+        series.check_within_opening_hours(start=slot.start, end=slot.end, calendar=calendar)
+    except ClinicalValueError:
+        return False
+    return True
+
+
+def _taken(patient: Patient, slots: Sequence[series.Slot]) -> bool:
+    """Whether a visit holds one of the slots' chairs at its time, or the patient then, or one
+    of the slots starts under the infusion gap floor from another infusion of the patient (or
+    an earlier slot). One query: the visits in the slots' chairs at their times, and the
+    patient's visits within the floor of the slots."""
+    floor = series.INFUSION_GAP_FLOOR
+    starts = [slot.start for slot in slots]
+    near = Q(patient=patient, starts_at__lt=max(s.end for s in slots) + floor)
+    near &= Q(ends_at__gt=min(starts) - floor)
+    for slot in slots:
+        near |= Q(chair_id=slot.chair, starts_at__lt=slot.end, ends_at__gt=slot.start)
+    infusions = []
+    for chair_id, patient_id, starts_at, ends_at in Appointment.objects.filter(
+        near, status__in=OCCUPYING
+    ).values_list("chair_id", "patient_id", "starts_at", "ends_at"):
+        mine = patient_id == patient.pk
+        if any(
+            (chair_id == slot.chair or mine) and starts_at < slot.end and slot.start < ends_at
+            for slot in slots
+        ):
+            return True
+        if mine:
+            infusions.append(starts_at)
+    return any(
+        series.under_gap_floor(start, [*infusions, *starts[:number]]) is not None
+        for number, start in enumerate(starts)
+    )
+
+
+def _held_by_others(
+    site: Site, patient: Patient, slots: Sequence[series.Slot], now: dt.datetime
+) -> bool:
+    """Whether a hold live `now` of another patient's course holds a slot's chair then."""
+    holds = SeriesHold.objects.filter(site=site, expires_at__gt=now).exclude(
+        course__patient=patient
+    )
+    return any(
+        held.chair == slot.chair and held.start < slot.end and slot.start < held.end
+        for hold in holds
+        for held in hold.held_slots()
+        for slot in slots
+    )
 
 
 @transaction.atomic
