@@ -317,7 +317,7 @@ def _lock(site: Site, patient: Patient) -> None:
 lock_booking = _lock  # for the other booking modules (boosters)
 
 
-SERIES_ATTEMPTS = 12  # searches per booking; each lost one means another booking committed
+SERIES_ATTEMPTS = 3  # book_series' searches at most: all but the last outside the lock
 
 
 class _Stale(Exception):
@@ -340,9 +340,11 @@ def book_series(
     site are not serialized behind it (on SQLite every transaction holds the one writer lock).
     Under the lock only the chosen slots are checked again (_check_still_free) and written, in
     one short transaction. If another booking took them between the search and the lock, the
-    search runs again: at most SERIES_ATTEMPTS searches in all (a search is lost only when
-    another booking of the site or of the patient commits meanwhile), then the booking is
-    refused (BookingConflict). Unraced, the series booked is the one the search finds.
+    search runs again; the last of SERIES_ATTEMPTS searches runs under the lock, as before
+    issue 15, so a booking that keeps losing the race is booked, not refused: searches lost
+    against each other at a busy site (each booking's rivals choosing the same earliest series)
+    cost a search each, and would refuse a series that fits. Unraced, the series booked is the
+    one the search finds, as it was.
 
     A series this scheduler holds for `choice` (a preview, or place_waitlist's plan) is not
     searched: it is checked under the lock as held (_held_slots), and refused if it is gone;
@@ -351,21 +353,17 @@ def book_series(
     """
     check_first_day(earliest, now=now, tz=course.patient.site.tz)
     _check_bookable(course)  # before searching: the usual refusal costs no search
+    wanted = request or SeriesRequest(earliest=earliest)
     held = SeriesHold.objects.filter(
         course=course, choice=choice, held_by=by, expires_at__gt=now
     ).exists()
-    for _ in range(SERIES_ATTEMPTS):
-        searched = None
-        if not held:
-            searched = _search(course, request or SeriesRequest(earliest=earliest), choice, now)
+    for _ in range(SERIES_ATTEMPTS - 1):
+        searched = None if held else _search(course, wanted, choice, now)
         try:
             return _book_slots(course, searched, by=by, now=now, choice=choice)
         except _Stale:
             held = False  # a hold gone meanwhile (expired): search
-    raise BookingConflict(
-        "starts_at",
-        "a chair or the patient was booked at or near that time meanwhile; search again",
-    )
+    return _book_slots(course, None, by=by, now=now, choice=choice, search=wanted)
 
 
 def _check_bookable(course: Course) -> None:
@@ -408,28 +406,34 @@ def _book_slots(
     by: User,
     now: dt.datetime,
     choice: str,
+    search: SeriesRequest | None = None,
 ) -> list[Appointment]:
-    """Under the lock: check again and book the held series, else the `searched` one (_Stale
-    when it is gone or there is none), with the audit event as the last write."""
+    """Under the lock: book the held series if there is one; else the `searched` one, checked
+    again (_Stale when it is gone); else, with `search`, the series a search under the lock
+    finds (_Stale without). The audit event is the last write."""
     patient = course.patient
     site = patient.site
     _lock(site, patient)
     _check_bookable(course)
     protocol = protocol_for(course)
     slots = _held_slots(course, choice, by, now)
-    chairs = Chair.objects.in_bulk([slot.chair for slot in (slots or searched or ())])
-    if slots is None:
-        if searched is None:
-            raise _Stale
+    if slots is None and searched is not None:
         slots = searched
+        chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
         _check_still_free(course, protocol, slots, chairs, now=now)
-    check_not_past(min(slot.start for slot in slots), now=now, tz=site.tz)
-    if slots is not searched:  # _check_still_free kept the floor of a searched series
+    else:
+        if slots is None:
+            if search is None:
+                raise _Stale
+            slots = _search(course, search, choice, now)
+        chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
+        # Checked here as before issue 15; _check_still_free checks a searched series.
         _check_gap_floor(patient, [slot.start for slot in slots], exclude=(), tz=site.tz)
+    check_not_past(min(slot.start for slot in slots), now=now, tz=site.tz)
     template = staff.template_minutes(protocol)
     with _refused_by_database():
-        appointments = [
-            Appointment.objects.create(
+        appointments = Appointment.objects.bulk_create(
+            Appointment(
                 site=site,
                 chair=chairs[slot.chair],
                 patient=patient,
@@ -442,7 +446,7 @@ def _book_slots(
                 **template,
             )
             for number, slot in enumerate(slots, start=1)
-        ]
+        )
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=course)
     return appointments
 
@@ -492,18 +496,17 @@ def _within_hours(slot: series.Slot, calendar: series.SiteCalendar) -> bool:
 def _taken(patient: Patient, slots: Sequence[series.Slot]) -> bool:
     """Whether a visit holds one of the slots' chairs at its time, or the patient then, or one
     of the slots starts under the infusion gap floor from another infusion of the patient (or
-    an earlier slot). One query: the visits in the slots' chairs at their times, and the
-    patient's visits within the floor of the slots."""
+    an earlier slot). One query over the slots' span, widened by the floor: the visits in
+    their chairs and the patient's."""
     floor = series.INFUSION_GAP_FLOOR
     starts = [slot.start for slot in slots]
-    near = Q(patient=patient, starts_at__lt=max(s.end for s in slots) + floor)
-    near &= Q(ends_at__gt=min(starts) - floor)
-    for slot in slots:
-        near |= Q(chair_id=slot.chair, starts_at__lt=slot.end, ends_at__gt=slot.start)
+    rows = (
+        Appointment.objects.occupying(min(starts) - floor, max(s.end for s in slots) + floor)
+        .filter(Q(chair_id__in={slot.chair for slot in slots}) | Q(patient=patient))
+        .values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    )
     infusions = []
-    for chair_id, patient_id, starts_at, ends_at in Appointment.objects.filter(
-        near, status__in=OCCUPYING
-    ).values_list("chair_id", "patient_id", "starts_at", "ends_at"):
+    for chair_id, patient_id, starts_at, ends_at in rows:
         mine = patient_id == patient.pk
         if any(
             (chair_id == slot.chair or mine) and starts_at < slot.end and slot.start < ends_at
