@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import time
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
@@ -322,6 +323,12 @@ lock_booking = _lock  # for the other booking modules (boosters)
 # one site, one first day: every thread wants the same earliest series) 3 made 110 searches for
 # 40 series: a search outside the lock after a lost one nearly always lost again.
 SERIES_ATTEMPTS = 2
+# After a lost race at a site, this process's bookings there search under the lock for
+# CONTENDED_S: while bookings at a site keep wanting the same series, a search outside the lock
+# is mostly lost (on that bench, twice the searches of one under the lock; on SQLite half the
+# series per second). Only the time a search costs depends on it, never what is booked.
+CONTENDED_S = 1.0
+_lost_race_at: dict[int, float] = {}  # site pk: time.monotonic() of its last lost race
 
 
 class _Stale(Exception):
@@ -346,7 +353,8 @@ def book_series(
     one short transaction. If another booking took them between the search and the lock, the
     search runs again, at most SERIES_ATTEMPTS times in all, the last time under the lock (as
     every search did before issue 15): a booking that loses the race is booked all the same,
-    or refused because no series fits any more, never for the race. Unraced, the series
+    or refused because no series fits any more, never for the race. For CONTENDED_S after a
+    lost race at the site, the search runs under the lock straight away. Unraced, the series
     booked is the one the search finds, as before.
 
     A series this scheduler holds for `choice` (a preview, or place_waitlist's plan) is not
@@ -360,12 +368,16 @@ def book_series(
     held = SeriesHold.objects.filter(
         course=course, choice=choice, held_by=by, expires_at__gt=now
     ).exists()
-    for _ in range(SERIES_ATTEMPTS - 1):
+    site_pk = course.patient.site_id
+    contended = time.monotonic() - _lost_race_at.get(site_pk, -CONTENDED_S) < CONTENDED_S
+    for _ in range(0 if contended else SERIES_ATTEMPTS - 1):
         searched = None if held else _search(course, wanted, choice, now)
         try:
             return _book_slots(course, searched, by=by, now=now, choice=choice)
         except _Stale:
-            held = False  # a hold gone meanwhile (expired): search
+            if searched is not None:
+                _lost_race_at[site_pk] = time.monotonic()
+            held = False  # or a hold gone meanwhile (expired): search
     return _book_slots(course, None, by=by, now=now, choice=choice, search=wanted)
 
 
