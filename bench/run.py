@@ -141,13 +141,20 @@ def clinic() -> tuple[Site, User, User, User]:
     return site, users["ada"], users["ben"], users["sam"]
 
 
-def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]]:
-    """8 threads book 5 series each at once (40 six-visit series racing for 6 chairs)."""
+def concurrent_booking(
+    site: Site, ada: User, sam: User, *, spread: bool = False
+) -> list[tuple[str, str]]:
+    """8 threads book 5 series each at once (40 six-visit series racing for 6 chairs), all
+    from one first day; or, `spread`, each thread from its own first day 2 weeks after the
+    last one's (from week 8, after the series booked before), so that no two threads' series
+    compete for a chair or a nurse: only the site's lock, if any, makes them wait."""
     threads, each = 8, 5
+    weeks = [8 + 2 * i if spread else 4 for i in range(threads)]
     courses = []
     for n in range(threads * each):
         patient = care.register_patient(
-            by=sam, site=site, given_name=f"C{n}", family_name="Race", sex="unknown",
+            by=sam, site=site, given_name=f"C{n}", family_name="Race" + "s" * spread,
+            sex="unknown",
             date_of_birth=dt.date(1980, 1, 1) + dt.timedelta(days=n), phone="", email="",
             primary_condition="depression",
             weight_kg=Decimal("72.5"), today=dt.date(2027, 1, 1), now=timezone.now()
@@ -165,7 +172,7 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
     failures: list[str] = []
     barrier = threading.Barrier(threads)
 
-    def work(mine: list) -> None:  # type: ignore[type-arg]
+    def work(mine: list, first_week: int) -> None:  # type: ignore[type-arg]
         try:
             barrier.wait()
             for course in mine:
@@ -173,7 +180,7 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
                 try:
                     scheduling.book_series(
                         course=course,
-                        earliest=MONDAY + dt.timedelta(weeks=4),
+                        earliest=MONDAY + dt.timedelta(weeks=first_week),
                         by=sam,
                         now=timezone.now(),
                     )
@@ -185,7 +192,7 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
 
     started = time.perf_counter()
     pool = [
-        threading.Thread(target=work, args=(courses[i * each : (i + 1) * each],))
+        threading.Thread(target=work, args=(courses[i * each : (i + 1) * each], weeks[i]))
         for i in range(threads)
     ]
     for thread in pool:
@@ -197,7 +204,7 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
     p95 = latencies[int(len(latencies) * 0.95) - 1]
     short = [
         segment
-        for segment in staff.site_profile(site, MONDAY, MONDAY + dt.timedelta(weeks=20))
+        for segment in staff.site_profile(site, MONDAY, MONDAY + dt.timedelta(weeks=26))
         if segment.short
     ]
     overlaps = scheduling.Appointment.objects.raw(
@@ -207,7 +214,8 @@ def concurrent_booking(site: Site, ada: User, sam: User) -> list[tuple[str, str]
     )
     return [
         (
-            f"book a series under concurrency: {threads} threads × {each} series "
+            f"book a series under concurrency: {threads} threads × {each} series"
+            f"{', each thread from its own first day' if spread else ', from one first day'} "
             f"({len(latencies)} booked, {len(failures)} refused, {len(list(overlaps))} overlaps, "
             f"{len(short)} understaffed moments)",
             f"{statistics.median(latencies):.1f} ms (p95 {p95:.1f}); "
@@ -257,6 +265,7 @@ def main() -> None:
     )
 
     rows.extend(concurrent_booking(site, ada, sam))
+    rows.extend(concurrent_booking(site, ada, sam, spread=True))
 
     patient = care.Patient.objects.order_by("pk").first()
     for week in range(12):  # a chart's worth of PHQ-9 and GAD-7

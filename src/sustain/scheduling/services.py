@@ -7,8 +7,9 @@ two schedulers cannot book the same chair time.
 Every path that creates or moves a visit (book_series, book_visit, reschedule_visit with its
 repair and a prescriber's override, place_waitlist through book_series) keeps the infusion gap
 floor: two infusions of one patient start at least sustain_core.series.INFUSION_GAP_FLOOR
-apart, across all their courses (_check_gap_floor, under the lock; on PostgreSQL also the
-exclusion constraint appt_infusion_gap_floor). The searches do not offer a visit under it either.
+apart, across all their courses (_check_gap_floor, or _check_still_free for a series searched
+outside the lock, under the lock; on PostgreSQL also the exclusion constraint
+appt_infusion_gap_floor). The searches do not offer a visit under it either.
 """
 
 import contextlib
@@ -16,6 +17,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import time
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -379,7 +381,22 @@ def _lock(site: Site, patient: Patient) -> None:
 lock_booking = _lock  # for the other booking modules (boosters)
 
 
-@transaction.atomic
+# book_series' searches at most: all but the last outside the lock. On bench/run.py (8 threads,
+# one site, one first day: every thread wants the same earliest series) 3 made 110 searches for
+# 40 series: a search outside the lock after a lost one nearly always lost again.
+SERIES_ATTEMPTS = 2
+# After a lost race at a site, this process's bookings there search under the lock for
+# CONTENDED_S: while bookings at a site keep wanting the same series, a search outside the lock
+# is mostly lost (on that bench, twice the searches of one under the lock; on SQLite half the
+# series per second). Only the time a search costs depends on it, never what is booked.
+CONTENDED_S = 1.0
+_lost_race_at: dict[int, float] = {}  # site pk: time.monotonic() of its last lost race
+
+
+class _Stale(Exception):
+    """The searched series is no longer free under the lock: search again."""
+
+
 def book_series(
     *,
     course: Course,
@@ -391,15 +408,44 @@ def book_series(
 ) -> list[Appointment]:
     """Book the whole induction series at once, all or nothing (infusion 1 starts induction).
 
-    The search runs again under the lock; the series booked is the one `choice` names
-    (EARLIEST, or an alternative's kind). If what the preview showed is gone, nothing is booked;
-    nor if a visit would start under the infusion gap floor from another infusion of the
-    patient (e.g. one booked for them since the preview was held).
+    The series booked is the one `choice` names (EARLIEST, or an alternative's kind), from a
+    search run outside the site's lock and outside any transaction, so that bookings at the
+    site are not serialized behind it (on SQLite every transaction holds the one writer lock).
+    Under the lock only the chosen slots are checked again (_check_still_free) and written, in
+    one short transaction. If another booking took them between the search and the lock, the
+    search runs again, at most SERIES_ATTEMPTS times in all, the last time under the lock (as
+    every search did before issue 15): a booking that loses the race is booked all the same,
+    or refused because no series fits any more, never for the race. For CONTENDED_S after a
+    lost race at the site, the search runs under the lock straight away. Unraced, the series
+    booked is the one the search finds, as before.
+
+    A series this scheduler holds for `choice` (a preview, or place_waitlist's plan) is not
+    searched: it is checked under the lock as held (_held_slots), and refused if it is gone;
+    nor is anything booked if a visit would start under the infusion gap floor from another
+    infusion of the patient (e.g. one booked for them since the preview was held).
     """
-    patient = course.patient
-    site = patient.site
-    check_first_day(earliest, now=now, tz=site.tz)
-    _lock(site, patient)
+    check_first_day(earliest, now=now, tz=course.patient.site.tz)
+    _check_bookable(course)  # before searching: the usual refusal costs no search
+    wanted = request or SeriesRequest(earliest=earliest)
+    held = SeriesHold.objects.filter(
+        course=course, choice=choice, held_by=by, expires_at__gt=now
+    ).exists()
+    site_pk = course.patient.site_id
+    contended = time.monotonic() - _lost_race_at.get(site_pk, -CONTENDED_S) < CONTENDED_S
+    for _ in range(0 if contended else SERIES_ATTEMPTS - 1):
+        searched = None if held else _search(course, wanted, choice, now)
+        try:
+            return _book_slots(course, searched, by=by, now=now, choice=choice)
+        except _Stale:
+            if searched is not None:
+                _lost_race_at[site_pk] = time.monotonic()
+            held = False  # or a hold gone meanwhile (expired): search
+    return _book_slots(course, None, by=by, now=now, choice=choice, search=wanted)
+
+
+def _check_bookable(course: Course) -> None:
+    """The course's induction series can be booked: the course is in screening or ready, and
+    its series is not booked yet."""
     course.refresh_from_db()
     if course.status not in SERIES_BOOKABLE:
         raise ClinicalValueError(
@@ -409,28 +455,62 @@ def book_series(
         )
     if course.appointments.exclude(status=AppointmentStatus.CANCELLED).exists():
         raise BookingConflict("course", "the induction series is already booked")
-    slots = _held_slots(course, choice, by, now)
-    if slots is None:
-        result = propose_series(
-            course=course, request=request or SeriesRequest(earliest=earliest), now=now
-        )
-        slots = chosen_slots(result, choice)
+
+
+def _search(
+    course: Course, request: SeriesRequest, choice: str, now: dt.datetime
+) -> tuple[series.Slot, ...]:
+    """The slots of the series `choice` names in a search for `request` (propose_series)."""
+    slots = chosen_slots(propose_series(course=course, request=request, now=now), choice)
     if slots is None and choice == EARLIEST:
+        site = course.patient.site
         staffed = ", with the nurses and prescriber it needs on shift"
         raise NoSeriesFound(
             "start",
-            f"no series fits in the {HORIZON.days} days from {earliest:%Y-%m-%d}: free chairs "
-            f"within opening hours{staffed if staff.staff_rules(site).checked else ''}",
+            f"no series fits in the {HORIZON.days} days from {request.earliest:%Y-%m-%d}: free "
+            f"chairs within opening hours{staffed if staff.staff_rules(site).checked else ''}",
         )
     if slots is None:
         raise BookingConflict("choice", "that alternative is no longer free; search again")
+    return slots
+
+
+@transaction.atomic
+def _book_slots(
+    course: Course,
+    searched: tuple[series.Slot, ...] | None,
+    *,
+    by: User,
+    now: dt.datetime,
+    choice: str,
+    search: SeriesRequest | None = None,
+) -> list[Appointment]:
+    """Under the lock: book the held series if there is one; else the `searched` one, checked
+    again (_Stale when it is gone); else, with `search`, the series a search under the lock
+    finds (_Stale without). The audit event is the last write."""
+    patient = course.patient
+    site = patient.site
+    _lock(site, patient)
+    _check_bookable(course)
+    protocol = protocol_for(course)
+    slots = _held_slots(course, choice, by, now)
+    if slots is None and searched is not None:
+        slots = searched
+        chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
+        _check_still_free(course, protocol, slots, chairs, now=now)
+    else:
+        if slots is None:
+            if search is None:
+                raise _Stale
+            slots = _search(course, search, choice, now)
+        chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
+        # Checked here as before issue 15; _check_still_free checks a searched series.
+        _check_gap_floor(patient, [slot.start for slot in slots], exclude=(), tz=site.tz)
     check_not_past(min(slot.start for slot in slots), now=now, tz=site.tz)
-    _check_gap_floor(patient, [slot.start for slot in slots], exclude=(), tz=site.tz)
-    chairs = Chair.objects.in_bulk([slot.chair for slot in slots])
-    template = staff.template_minutes(protocol_for(course))
+    template = staff.template_minutes(protocol)
     with _refused_by_database():
-        appointments = [
-            Appointment.objects.create(
+        appointments = Appointment.objects.bulk_create(
+            Appointment(
                 site=site,
                 chair=chairs[slot.chair],
                 patient=patient,
@@ -443,9 +523,94 @@ def book_series(
                 **template,
             )
             for number, slot in enumerate(slots, start=1)
-        ]
+        )
     record_patient_event(by=by, patient=patient, category=DataCategory.SCHEDULE, obj=course)
     return appointments
+
+
+def _check_still_free(
+    course: Course,
+    protocol: protocols.Protocol,
+    slots: Sequence[series.Slot],
+    chairs: dict[int, Chair],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Raise _Stale unless the slots a search chose outside the lock still pass every check
+    that search made: their chairs exist with what the visits need and are free (no visit, no
+    live hold of another patient's course), the patient is free and no visit starts under the
+    infusion gap floor from another of their infusions, the site is open then, and the staff
+    suffice (staff.check_staffed, as for a held series). Callers hold the lock (_lock)."""
+    patient, site = course.patient, course.patient.site
+    needs = set(protocol.visit.chair_needs)
+    calendar = site_calendar(site)
+    if (
+        any(
+            slot.chair not in chairs
+            or chairs[slot.chair].site_id != site.pk
+            or not needs <= set(chairs[slot.chair].capabilities)
+            or not _within_hours(slot, calendar)
+            for slot in slots
+        )
+        or _taken(patient, slots)
+        or _held_by_others(site, patient, slots, now)
+        or staff.check_staffed(
+            site, phases=protocol.visit_phases, starts=[s.start for s in slots], now=now,
+            patient_id=patient.pk,
+        )
+    ):  # fmt: skip
+        raise _Stale
+
+
+def _within_hours(slot: series.Slot, calendar: series.SiteCalendar) -> bool:
+    try:
+        series.check_within_opening_hours(start=slot.start, end=slot.end, calendar=calendar)
+    except ClinicalValueError:
+        return False
+    return True
+
+
+def _taken(patient: Patient, slots: Sequence[series.Slot]) -> bool:
+    """Whether a visit holds one of the slots' chairs at its time, or the patient then, or one
+    of the slots starts under the infusion gap floor from another infusion of the patient (or
+    an earlier slot). One query over the slots' span, widened by the floor: the visits in
+    their chairs and the patient's."""
+    floor = series.INFUSION_GAP_FLOOR
+    starts = [slot.start for slot in slots]
+    rows = (
+        Appointment.objects.occupying(min(starts) - floor, max(s.end for s in slots) + floor)
+        .filter(Q(chair_id__in={slot.chair for slot in slots}) | Q(patient=patient))
+        .values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    )
+    infusions = []
+    for chair_id, patient_id, starts_at, ends_at in rows:
+        mine = patient_id == patient.pk
+        if any(
+            (chair_id == slot.chair or mine) and starts_at < slot.end and slot.start < ends_at
+            for slot in slots
+        ):
+            return True
+        if mine:
+            infusions.append(starts_at)
+    return any(
+        series.under_gap_floor(start, [*infusions, *starts[:number]]) is not None
+        for number, start in enumerate(starts)
+    )
+
+
+def _held_by_others(
+    site: Site, patient: Patient, slots: Sequence[series.Slot], now: dt.datetime
+) -> bool:
+    """Whether a hold live `now` of another patient's course holds a slot's chair then."""
+    holds = SeriesHold.objects.filter(site=site, expires_at__gt=now).exclude(
+        course__patient=patient
+    )
+    return any(
+        held.chair == slot.chair and held.start < slot.end and slot.start < held.end
+        for hold in holds
+        for held in hold.held_slots()
+        for slot in slots
+    )
 
 
 @transaction.atomic
