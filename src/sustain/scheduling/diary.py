@@ -166,16 +166,16 @@ def _patched(site: Site, index: DiaryIndex, *, since: dt.datetime) -> DiaryIndex
     versions = [version for version, _ in changes]
     if not versions or versions != list(range(index.version + 1, versions[-1] + 1)):
         return None  # pruned: more changes than the log keeps
-    ids = {appointment for _, appointment in changes}
-    if None in ids:
+    if any(appointment is None for _, appointment in changes):
         return None  # the setup changed
+    ids = {appointment for _, appointment in changes if appointment is not None}
     rows = Appointment.objects.filter(
         pk__in=ids, site=site, status__in=OCCUPYING, ends_at__gt=since
     ).values_list("pk", "chair_id", "starts_at", "ends_at", *PHASE_FIELDS)
     added = {pk: _visit(*values) for pk, *values in rows}
     return index.with_changes(
         version=versions[-1],
-        removed=[pk for pk in ids if pk is not None and pk not in added],
+        removed=[pk for pk in ids if pk not in added],
         added=added,
     )
 

@@ -17,7 +17,6 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import time
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -385,12 +384,6 @@ lock_booking = _lock  # for the other booking modules (boosters)
 # one site, one first day: every thread wants the same earliest series) 3 made 110 searches for
 # 40 series: a search outside the lock after a lost one nearly always lost again.
 SERIES_ATTEMPTS = 2
-# After a lost race at a site, this process's bookings there search under the lock for
-# CONTENDED_S: while bookings at a site keep wanting the same series, a search outside the lock
-# is mostly lost (on that bench, twice the searches of one under the lock; on SQLite half the
-# series per second). Only the time a search costs depends on it, never what is booked.
-CONTENDED_S = 1.0
-_lost_race_at: dict[int, float] = {}  # site pk: time.monotonic() of its last lost race
 
 
 class _Stale(Exception):
@@ -415,8 +408,7 @@ def book_series(
     one short transaction. If another booking took them between the search and the lock, the
     search runs again, at most SERIES_ATTEMPTS times in all, the last time under the lock (as
     every search did before issue 15): a booking that loses the race is booked all the same,
-    or refused because no series fits any more, never for the race. For CONTENDED_S after a
-    lost race at the site, the search runs under the lock straight away. Unraced, the series
+    or refused because no series fits any more, never for the race. Unraced, the series
     booked is the one the search finds, as before.
 
     A series this scheduler holds for `choice` (a preview, or place_waitlist's plan) is not
@@ -430,15 +422,11 @@ def book_series(
     held = SeriesHold.objects.filter(
         course=course, choice=choice, held_by=by, expires_at__gt=now
     ).exists()
-    site_pk = course.patient.site_id
-    contended = time.monotonic() - _lost_race_at.get(site_pk, -CONTENDED_S) < CONTENDED_S
-    for _ in range(0 if contended else SERIES_ATTEMPTS - 1):
+    for _ in range(SERIES_ATTEMPTS - 1):
         searched = None if held else _search(course, wanted, choice, now)
         try:
             return _book_slots(course, searched, by=by, now=now, choice=choice)
         except _Stale:
-            if searched is not None:
-                _lost_race_at[site_pk] = time.monotonic()
             held = False  # or a hold gone meanwhile (expired): search
     return _book_slots(course, None, by=by, now=now, choice=choice, search=wanted)
 
@@ -540,7 +528,11 @@ def _check_still_free(
     that search made: their chairs exist with what the visits need and are free (no visit, no
     live hold of another patient's course), the patient is free and no visit starts under the
     infusion gap floor from another of their infusions, the site is open then, and the staff
-    suffice (staff.check_staffed, as for a held series). Callers hold the lock (_lock)."""
+    suffice. Chairs, holds and staff are checked in the site's diary index read under the lock
+    (DiaryIndex.conflicts, tested against staffing.blocks): every change that takes chair
+    time or staff at the site takes this lock, so the index is the site as it is now; the
+    chairs and the patient are also read from the database (_taken). Callers hold the lock
+    (_lock)."""
     patient, site = course.patient, course.patient.site
     needs = set(protocol.visit.chair_needs)
     calendar = site_calendar(site)
@@ -553,12 +545,12 @@ def _check_still_free(
             for slot in slots
         )
         or _taken(patient, slots)
-        or _held_by_others(site, patient, slots, now)
-        or staff.check_staffed(
-            site, phases=protocol.visit_phases, starts=[s.start for s in slots], now=now,
-            patient_id=patient.pk,
+        or diary.index_for(site, now=now, earliest=min(s.start for s in slots)).conflicts(
+            slots,
+            phases=protocol.visit_phases,
+            held=diary.held_visits(site, now=now, patient_id=patient.pk),
         )
-    ):  # fmt: skip
+    ):
         raise _Stale
 
 
@@ -595,21 +587,6 @@ def _taken(patient: Patient, slots: Sequence[series.Slot]) -> bool:
     return any(
         series.under_gap_floor(start, [*infusions, *starts[:number]]) is not None
         for number, start in enumerate(starts)
-    )
-
-
-def _held_by_others(
-    site: Site, patient: Patient, slots: Sequence[series.Slot], now: dt.datetime
-) -> bool:
-    """Whether a hold live `now` of another patient's course holds a slot's chair then."""
-    holds = SeriesHold.objects.filter(site=site, expires_at__gt=now).exclude(
-        course__patient=patient
-    )
-    return any(
-        held.chair == slot.chair and held.start < slot.end and slot.start < held.end
-        for hold in holds
-        for held in hold.held_slots()
-        for slot in slots
     )
 
 

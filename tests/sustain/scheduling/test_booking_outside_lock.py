@@ -29,12 +29,6 @@ pytestmark = pytest.mark.db
 WAIT_S = 20  # generous on a loaded machine; a booking takes well under a second
 
 
-@pytest.fixture(autouse=True)
-def _no_lost_races(monkeypatch) -> None:
-    """Each test starts with no site contended (services.CONTENDED_S)."""
-    monkeypatch.setattr(services, "_lost_race_at", {})
-
-
 def start(work) -> tuple[threading.Thread, list[object]]:
     """Run `work` in a thread of its own (its own connection); its result or error lands in
     the returned list."""
@@ -55,10 +49,8 @@ def start(work) -> tuple[threading.Thread, list[object]]:
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_many_threads_booking_series_at_one_site_never_overlap_or_go_short(
-    north, ada, ben, sam, alex, monkeypatch
+    north, ada, ben, sam, alex
 ):
-    # Every booking searches outside the lock first, however often the site's races are lost.
-    monkeypatch.setattr(services, "CONTENDED_S", 0.0)
     # 6 chairs, 1:2 checking in, 1:1 infusing with a prescriber, 1:2 recovering: chairs and
     # staff are both scarce, so the searches made outside the lock keep colliding. Each
     # thread asks for a chair, two threads for each: rivals in one chair collide on it, in
@@ -111,7 +103,7 @@ def test_many_threads_booking_series_at_one_site_never_overlap_or_go_short(
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_series_taken_between_search_and_lock_is_searched_again(north, ada, sam, monkeypatch):
-    course, later = (new_course(north, sam, ada, name) for name in ("Unlucky", "Later"))
+    course = new_course(north, sam, ada, "Unlucky")
     rivals = [new_course(north, sam, ada, f"Rival{n}") for n in range(services.SERIES_ATTEMPTS)]
     search = services.propose_series
     inside: list[bool] = []
@@ -143,11 +135,6 @@ def test_a_series_taken_between_search_and_lock_is_searched_again(north, ada, sa
         (slot.chair, slot.start, slot.end) for slot in found[-1]
     ]
     assert overlapping_pairs(list(Appointment.objects.all())) == []
-    # North is contended now: the next booking there searches under the lock at once.
-    inside.clear()
-    services.book_series(course=later, earliest=at(MONDAY, 0), by=sam, now=timezone.now())
-    assert inside == [True]
-    assert list(services._lost_race_at) == [north.pk]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer lock")
