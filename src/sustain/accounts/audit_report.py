@@ -64,8 +64,9 @@ def report(user: User, form: AuditFilterForm) -> QuerySet[AuditEvent]:
     if end:
         after = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
         events = events.filter(recorded_at__lt=after)
-    sort = form.cleaned_data.get("sort") or "-seq"
-    return events.order_by(sort, "seq" if sort.startswith("-") else "-seq")
+    # Newest first by default; ties by the order of appends (seq counts per site's lane).
+    sort = form.cleaned_data.get("sort") or "-id"
+    return events.order_by(sort, "id" if sort.startswith("-") else "-id")
 
 
 FHIR_ACTION = {
