@@ -134,7 +134,8 @@ def _facts(cursor: Any, tables: list[str], quote: Callable[[str], str]) -> dict[
     if "django_migrations" in counts:
         cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
         migrations = [f"{app}.{name}" for app, name in cursor.fetchall()]
-    lanes = {}  # every lane's head by lane (str: JSON keys), lane 0 for the ledger's pk 1
+    # Every lane's head by lane (str: JSON keys); the ledger's one head (pk 1) is lane 0.
+    lanes: dict[str, dict[str, dict[str, Any]]] = {}
     for label, model in (("audit_lanes", AuditChainHead), ("ledger_lanes", LedgerChainHead)):
         table, lanes[label] = model._meta.db_table, {}
         if table in counts:

@@ -87,9 +87,7 @@ def test_sorted_by_each_column_both_ways(login, trail, ivy, column):
         assert len(ids) == len(shown)
         visible = AuditEvent.objects.filter(pk__in=ids)
         expected = list(
-            visible.order_by(f"{sign}{column}", "id" if sign else "-id").values_list(
-                "lane", "seq"
-            )
+            visible.order_by(f"{sign}{column}", "id" if sign else "-id").values_list("lane", "seq")
         )
         assert shown == expected
     page = client.get(f"/accounts/audit/?sort={column}").content.decode()
