@@ -29,9 +29,9 @@ from django.db import connection, connections
 import sustain
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
-from sustain.accounts.models import AuditEvent
+from sustain.accounts.models import AuditChainHead, AuditEvent
 from sustain.care.models import Patient
-from sustain.clinic.backup import DIGEST, MAGIC, new_key
+from sustain.clinic.backup import DIGEST, MAGIC, backup_key, new_key, open_backup
 from sustain.ledger.models import LedgerEntry
 from tests.sustain import clinic_builders as build
 
@@ -175,7 +175,7 @@ def flip(path: Path, at: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_a_backup_restores_into_an_empty_database_and_verifies(clinic, key, tmp_path, target):
+def test_a_backup_restores_into_an_empty_database_and_verifies(clinic, pat, key, tmp_path, target):
     file = tmp_path / "north.sbk"
     audit, ledger = AuditEvent.objects.count(), LedgerEntry.objects.count()
     lane0 = AuditEvent.objects.filter(lane=0).count()  # the backup's event has no site: lane 0
@@ -205,6 +205,16 @@ def test_a_backup_restores_into_an_empty_database_and_verifies(clinic, key, tmp_
     assert target.query("SELECT family_name FROM care_patient") == [("Quinn",)]
     assert target.query("SELECT COUNT(*) FROM ledger_ledgerentry") == [(ledger,)]
     assert Patient.objects.count() == 1  # the source is as it was
+    # Every audit lane's head is in the manifest and restored: North's lane as well as lane 0.
+    manifest = open_backup(file, backup_key(), tmp_path / "dump").manifest
+    north = AuditChainHead.objects.get(lane=pat.site_id)
+    assert manifest["audit_lanes"][str(north.lane)] == {
+        "seq": north.last_seq,
+        "hash": north.last_hash,
+    }
+    assert set(manifest["audit_lanes"]) == {"0", str(north.lane)}
+    heads = target.query("SELECT lane, last_seq, last_hash FROM accounts_auditchainhead")
+    assert (north.lane, north.last_seq, north.last_hash) in heads
 
     again = sustain_cli("restore", str(file), env=target.env)
     assert again.returncode == 2
