@@ -78,6 +78,12 @@ FHIR_OUTCOME = {AuditOutcome.SUCCESS: "0", AuditOutcome.DENIED: "4", AuditOutcom
 SIGN_IN = {AuditAction.LOGIN, AuditAction.LOGOUT, AuditAction.LOGIN_FAILED}
 
 
+def event_name(event: AuditEvent) -> str:
+    """An event's name in exports: its seq in lane 0 (as before lanes), else lane-seq (seq
+    counts per site's lane, issue 15)."""
+    return f"{event.lane}-{event.seq}" if event.lane else str(event.seq)
+
+
 def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
     """One event as a FHIR R4B AuditEvent (JSON): who, what, when, where from, the outcome."""
     kind: dict[str, str]
@@ -106,7 +112,7 @@ def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
         )  # fmt: skip
     resource: dict[str, Any] = {
         "resourceType": "AuditEvent",
-        "id": f"sustain-audit-{event.seq}",
+        "id": f"sustain-audit-{event_name(event)}",
         "type": kind,
         "subtype": [{"system": "urn:sustain:audit-category", "code": event.category}],
         "action": FHIR_ACTION[AuditAction(event.action)],
@@ -127,6 +133,7 @@ def fhir_bundle(events: list[AuditEvent]) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [{"fullUrl": f"urn:sustain:audit:{e.seq}", "resource": fhir_audit_event(e)}
+        "entry": [{"fullUrl": f"urn:sustain:audit:{event_name(e)}",
+                   "resource": fhir_audit_event(e)}
                   for e in events],
     }  # fmt: skip

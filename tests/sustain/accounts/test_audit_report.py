@@ -118,6 +118,16 @@ def test_fhir_export_is_a_valid_r4b_bundle_of_audit_events(login, trail, ivy):
     assert (export.action, export.reason) == (AuditAction.EXPORT, "audit fhir: 3 rows")
 
 
+def test_fhir_ids_stay_unique_across_lanes(login, trail, north, ivy):
+    """North's lane and lane 0 both number from 1: the ids name the lane."""
+    data = json.loads(login(ivy).get("/accounts/audit/export.fhir.json").content)
+    urls = [e["fullUrl"] for e in data["entry"]]
+    ids = [e["resource"]["id"] for e in data["entry"]]
+    assert len(set(urls)) == len(set(ids)) == len(urls) == 5  # and the test client's sign-in
+    assert f"urn:sustain:audit:{north.pk}-3" in urls  # North's third read
+    assert "urn:sustain:audit:3" in urls  # Ivy's sign-in, lane 0's third event
+
+
 def test_who_may_see_it(login, trail, ada, alex, ivy, nora):
     assert login(ada).get("/accounts/audit/").status_code == 403
     assert login(nora).get("/accounts/audit/export.fhir.json").status_code == 403
