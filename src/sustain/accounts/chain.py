@@ -15,6 +15,10 @@ serializes every writer anyway). ``seq`` numbers each lane from 1. Each lane ≠
 HMAC key, derived from the chain's key and the lane number; lane 0 keeps the chain's key, so
 rows written before lanes still verify. A row moved to another lane therefore no longer
 matches its hash there. A chain without lanes (the ledger) is lane 0 only, head pk 1.
+Deadlocks: lanes only add one, two transactions each holding one lane and waiting for the
+other's. The one writer that appends in two lanes, a container moved to another site
+(sustain.ledger.services), takes the ledger's head first, so such writers queue there before
+they reach a lane.
 
 Someone who can write to the database could still delete the newest rows and rewind the head
 to the row before them: the rest of the chain stays whole. Anchors close that gap (issue 14,
