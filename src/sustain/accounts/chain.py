@@ -22,7 +22,7 @@ they reach a lane.
 
 Someone who can write to the database could still delete the newest rows and rewind the head
 to the row before them: the rest of the chain stays whole. Anchors close that gap (issue 14,
-AUD-04): the worker, and `sustain audit-anchor`, append each chain's head as a signed
+AUD-04): the worker, and `sustain audit-anchor`, append each chain lane's head as a signed
 checkpoint (seq, row hash, time, HMAC with the audit key) to a file outside the database
 (SUSTAIN_AUDIT_ANCHOR_PATH), and verification fails when a lane is shorter than its latest
 checkpoint or differs at it (a lane deleted whole, rows and head, is caught this way too).

@@ -108,9 +108,12 @@ def test_a_deleted_newest_row_in_a_site_lane_is_found_by_its_head_and_its_anchor
     assert verify_chain().ok  # no checkpoint yet: nothing to compare with
 
 
-def test_an_anchor_signs_every_lanes_head_and_catches_a_rewound_site_lane(lanes, settings):
+def test_an_anchor_signs_every_lanes_head_and_catches_a_rewound_site_lane(lanes, settings, capsys):
     north, south = lanes
     call_command("audit_anchor")
+    said = capsys.readouterr().out
+    assert "anchored sustain.audit.v1 at seq 2 (" in said
+    assert f"anchored sustain.audit.v1 lane {north.pk} at seq 3 (" in said
     written = [
         json.loads(raw) for raw in settings.SUSTAIN_AUDIT_ANCHOR_PATH.read_text().split("\n") if raw
     ]
