@@ -29,9 +29,9 @@ from django.db import connection, connections
 import sustain
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
-from sustain.accounts.models import AuditEvent
+from sustain.accounts.models import AuditChainHead, AuditEvent
 from sustain.care.models import Patient
-from sustain.clinic.backup import DIGEST, MAGIC, new_key
+from sustain.clinic.backup import DIGEST, MAGIC, backup_key, new_key, open_backup
 from sustain.ledger.models import LedgerEntry
 from tests.sustain import clinic_builders as build
 
@@ -175,18 +175,20 @@ def flip(path: Path, at: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_a_backup_restores_into_an_empty_database_and_verifies(clinic, key, tmp_path, target):
+def test_a_backup_restores_into_an_empty_database_and_verifies(clinic, pat, key, tmp_path, target):
     file = tmp_path / "north.sbk"
     audit, ledger = AuditEvent.objects.count(), LedgerEntry.objects.count()
+    lane0 = AuditEvent.objects.filter(lane=0).count()  # the backup's event has no site: lane 0
     said = backup(file)
     assert said.startswith(f"backup written: {file} (")
-    recorded = AuditEvent.objects.order_by("seq").last()
-    assert (recorded.seq, recorded.actor_username, recorded.action, recorded.category) == (
-        audit + 1,
+    recorded = AuditEvent.objects.order_by("id").last()
+    assert (recorded.lane, recorded.seq, recorded.actor_username, recorded.action) == (
+        0,
+        lane0 + 1,
         "sustain backup",
         "export",
-        "patient-record",
     )
+    assert recorded.category == "patient-record"
     assert (file.stat().st_mode & 0o777) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["north.sbk"]  # no temp or dump left
     assert file.read_bytes().startswith(MAGIC)
@@ -203,6 +205,16 @@ def test_a_backup_restores_into_an_empty_database_and_verifies(clinic, key, tmp_
     assert target.query("SELECT family_name FROM care_patient") == [("Quinn",)]
     assert target.query("SELECT COUNT(*) FROM ledger_ledgerentry") == [(ledger,)]
     assert Patient.objects.count() == 1  # the source is as it was
+    # Every audit lane's head is in the manifest and restored: North's lane as well as lane 0.
+    manifest = open_backup(file, backup_key(), tmp_path / "dump").manifest
+    north = AuditChainHead.objects.get(lane=pat.site_id)
+    assert manifest["audit_lanes"][str(north.lane)] == {
+        "seq": north.last_seq,
+        "hash": north.last_hash,
+    }
+    assert set(manifest["audit_lanes"]) == {"0", str(north.lane)}
+    heads = target.query("SELECT lane, last_seq, last_hash FROM accounts_auditchainhead")
+    assert (north.lane, north.last_seq, north.last_hash) in heads
 
     again = sustain_cli("restore", str(file), env=target.env)
     assert again.returncode == 2
@@ -344,7 +356,7 @@ def test_a_backup_taken_while_a_writer_commits_restores_whole(clinic, ada, key, 
         finally:
             connections.close_all()
 
-    base = AuditEvent.objects.count()
+    base = AuditEvent.objects.filter(lane=0).count()  # the writer's events have no site
     writer = threading.Thread(target=write)
     writer.start()
     try:
@@ -365,10 +377,10 @@ def test_a_backup_taken_while_a_writer_commits_restores_whole(clinic, ada, key, 
     done = sustain_cli("restore", str(file), env=target.env)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    restored = target.query("SELECT MAX(seq) FROM accounts_auditevent")[0][0]
+    restored = target.query("SELECT MAX(seq) FROM accounts_auditevent WHERE lane = 0")[0][0]
     # Taken mid-stream: every event committed before it, none of those committed after it.
     assert base + before <= restored <= base + before + during + 1
-    assert restored < AuditEvent.objects.count()
+    assert restored < AuditEvent.objects.filter(lane=0).count()
     if target.path is not None:
         assert target.query("PRAGMA integrity_check") == [("ok",)]
 

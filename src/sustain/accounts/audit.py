@@ -2,8 +2,10 @@
 
 Every service that writes clinical data, and every read of a patient's record, calls
 `record_event` inside its own transaction, so the event commits or rolls back with the data.
-Each row is chained to the one before it (sustain.accounts.chain: HMAC-SHA256 with a key
-that is not in the database). (security-reliability-interop.md §1.3, AUD-01..AUD-04)
+Each row is chained to the one before it in its lane (sustain.accounts.chain: HMAC-SHA256
+with a key that is not in the database): one lane per site (lane = site id) and lane 0 for
+events without a site, so bookings at different sites never wait on each other's audit head
+(issue 15). (security-reliability-interop.md §1.3, AUD-01..AUD-04)
 """
 
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ CHAIN = HashChain(
         "action", "category", "object_type", "object_id", "outcome", "reason", "ip",
         "request_id",
     ),
+    lanes=True,
 )  # fmt: skip
 
 
@@ -45,10 +48,12 @@ def record_event(
     username: str = "",
     reason: str = "",
 ) -> AuditEvent:
-    """Append one audit event; joins the caller's transaction (or opens one)."""
+    """Append one audit event to its site's lane (lane 0 without a site); joins the caller's
+    transaction (or opens one)."""
     request = context.current.get()
     return CHAIN.append(
         AuditEvent(
+            lane=site.pk if site is not None else 0,
             recorded_at=timezone.now(),
             actor=actor,
             actor_username=actor.get_username() if actor else username,
@@ -82,7 +87,7 @@ def start_trail() -> None:
     if not AuditEvent.objects.exists() and not AuditChainHead.objects.filter(last_seq__gt=0):
         CHAIN.append(
             AuditEvent(
-                recorded_at=timezone.now().replace(microsecond=0), actor_username=SYSTEM,
+                lane=0, recorded_at=timezone.now().replace(microsecond=0), actor_username=SYSTEM,
                 action=AuditAction.CREATE, category=DataCategory.AUDIT,
                 outcome=AuditOutcome.SUCCESS, reason=STARTED,
             )
@@ -90,8 +95,9 @@ def start_trail() -> None:
 
 
 def verify_chain() -> ChainReport:
-    """Walk the chain in order and report the first row that was changed, inserted or
-    deleted; then compare it with its latest signed checkpoint (sustain.accounts.chain)."""
+    """Walk every lane in order and report the first row that was changed, inserted or
+    deleted (naming its site's lane); then compare each lane with its latest signed
+    checkpoint (sustain.accounts.chain)."""
     checked, found = CHAIN.verify()
     if found is None and checked == 0:
         return ChainReport(
@@ -101,15 +107,18 @@ def verify_chain() -> ChainReport:
     if found is None:
         anchored = check_anchor(CHAIN)
         return ChainReport(not anchored, checked, anchored)
-    row = found.row
+    row, last = found.row, found.last_seq
     if found.kind == BreakKind.MISSING:
         problem = f"row seq {found.expected_seq} is missing: deleted before row id {row.pk}"
     elif found.kind == BreakKind.INSERTED:
         problem = f"row id {row.pk} (seq {row.seq}) was inserted"
     elif found.kind == BreakKind.MISMATCH:
         problem = f"row seq {row.seq} (id {row.pk}) does not match its hash: changed or inserted"
-    elif found.head_seq > checked:
-        problem = f"rows after seq {checked} were deleted (the chain head is at {found.head_seq})"
+    elif found.head_seq > last:
+        problem = f"rows after seq {last} were deleted (the chain head is at {found.head_seq})"
+    elif found.head_seq == 0:
+        problem = f"the chain head is missing: rows up to seq {last} have none"
     else:
-        problem = f"row seq {checked} is past the chain head {found.head_seq}: inserted"
-    return ChainReport(False, checked, problem)
+        problem = f"row seq {last} is past the chain head {found.head_seq}: inserted"
+    where = f"site {found.lane}'s lane: " if found.lane else ""
+    return ChainReport(False, checked, where + problem)

@@ -64,8 +64,9 @@ def report(user: User, form: AuditFilterForm) -> QuerySet[AuditEvent]:
     if end:
         after = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
         events = events.filter(recorded_at__lt=after)
-    sort = form.cleaned_data.get("sort") or "-seq"
-    return events.order_by(sort, "seq" if sort.startswith("-") else "-seq")
+    # Newest first by default; ties by the order of appends (seq counts per site's lane).
+    sort = form.cleaned_data.get("sort") or "-id"
+    return events.order_by(sort, "id" if sort.startswith("-") else "-id")
 
 
 FHIR_ACTION = {
@@ -75,6 +76,12 @@ FHIR_ACTION = {
 }  # fmt: skip
 FHIR_OUTCOME = {AuditOutcome.SUCCESS: "0", AuditOutcome.DENIED: "4", AuditOutcome.REFUSED: "4"}
 SIGN_IN = {AuditAction.LOGIN, AuditAction.LOGOUT, AuditAction.LOGIN_FAILED}
+
+
+def event_name(event: AuditEvent) -> str:
+    """An event's name in exports: its seq in lane 0 (as before lanes), else lane-seq (seq
+    counts per site's lane, issue 15)."""
+    return f"{event.lane}-{event.seq}" if event.lane else str(event.seq)
 
 
 def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
@@ -105,7 +112,7 @@ def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
         )  # fmt: skip
     resource: dict[str, Any] = {
         "resourceType": "AuditEvent",
-        "id": f"sustain-audit-{event.seq}",
+        "id": f"sustain-audit-{event_name(event)}",
         "type": kind,
         "subtype": [{"system": "urn:sustain:audit-category", "code": event.category}],
         "action": FHIR_ACTION[AuditAction(event.action)],
@@ -126,6 +133,7 @@ def fhir_bundle(events: list[AuditEvent]) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [{"fullUrl": f"urn:sustain:audit:{e.seq}", "resource": fhir_audit_event(e)}
+        "entry": [{"fullUrl": f"urn:sustain:audit:{event_name(e)}",
+                   "resource": fhir_audit_event(e)}
                   for e in events],
     }  # fmt: skip

@@ -91,15 +91,18 @@ class AppendOnlyQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One audited action, hash-chained to the one before it.
+    """One audited action, hash-chained to the one before it in its lane.
 
-    `seq` numbers the chain without gaps; `row_hash` is an HMAC over this row's fields and the
-    previous row's hash (sustain.accounts.audit), so a changed, deleted or inserted row breaks
+    `lane` is the event's site id (0: no site): each lane is its own chain with its own head, so
+    appends at different sites do not wait on each other (issue 15). `seq` numbers the lane
+    without gaps; `row_hash` is an HMAC over this row's fields and the previous row's hash with
+    the lane's key (sustain.accounts.chain), so a changed, deleted, inserted or moved row breaks
     the chain. Rows are never updated or deleted: the model refuses, and on PostgreSQL a
     trigger does too (migration 0003).
     """
 
-    seq = models.BigIntegerField(unique=True)
+    lane = models.BigIntegerField(default=0, db_default=0, help_text="The site's id; 0: no site")
+    seq = models.BigIntegerField()
     recorded_at = models.DateTimeField()
     actor = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     actor_username = models.CharField(max_length=150)
@@ -121,7 +124,10 @@ class AuditEvent(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
-        ordering: ClassVar = ["seq"]
+        ordering: ClassVar = ["id"]  # the order of appends (seq counts per lane)
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["lane", "seq"], name="auditevent_lane_seq")
+        ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -133,8 +139,10 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The single row that serializes appends to the audit chain (locked per append)."""
+    """One per lane: serializes appends to the lane's chain (locked per append). The lane 0
+    row is the one from before lanes (pk 1)."""
 
+    lane = models.BigIntegerField(default=0, unique=True)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
 

@@ -25,7 +25,7 @@ trailing SHA-256 is checked first, then every chunk, all before the database is 
 
 A restore goes only into an empty database of the same vendor, then checks the copy: row
 counts per table and applied migrations against the manifest, the audit chain
-(sustain.accounts.audit.verify_chain) and the ledger chain and balances
+(sustain.accounts.audit.verify_chain, every lane's head) and the ledger chain and balances
 (sustain.ledger.chain.verify_chain, sustain.ledger.services.balances_match_entries) with
 their heads as backed up, and on SQLite ``PRAGMA integrity_check`` (OPS-01).
 """
@@ -134,15 +134,27 @@ def _facts(cursor: Any, tables: list[str], quote: Callable[[str], str]) -> dict[
     if "django_migrations" in counts:
         cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
         migrations = [f"{app}.{name}" for app, name in cursor.fetchall()]
-    heads = {}
-    for label, model in (("audit_head", AuditChainHead), ("ledger_head", LedgerChainHead)):
-        table = model._meta.db_table
-        row = None
+    # Every lane's head by lane (str: JSON keys); the ledger's one head (pk 1) is lane 0.
+    lanes: dict[str, dict[str, dict[str, Any]]] = {}
+    for label, model in (("audit_lanes", AuditChainHead), ("ledger_lanes", LedgerChainHead)):
+        table, lanes[label] = model._meta.db_table, {}
         if table in counts:
-            cursor.execute(f"SELECT last_seq, last_hash FROM {quote(table)} WHERE id = 1")  # noqa: S608
-            row = cursor.fetchone()
-        heads[label] = {"seq": row[0], "hash": row[1]} if row else {"seq": 0, "hash": GENESIS_HASH}
-    return {"tables": counts, "migrations": migrations, **heads}
+            # SELECT *: a backup from before audit lanes has no lane column (all lane 0).
+            cursor.execute(f"SELECT * FROM {quote(table)} ORDER BY id")  # noqa: S608
+            names = [column[0] for column in cursor.description]
+            for values in cursor.fetchall():
+                row = dict(zip(names, values, strict=True))
+                if "lane" in row or row["id"] == 1:
+                    head = {"seq": row["last_seq"], "hash": row["last_hash"]}
+                    lanes[label][str(row.get("lane", 0))] = head
+    genesis = {"seq": 0, "hash": GENESIS_HASH}
+    return {
+        "tables": counts,
+        "migrations": migrations,
+        "audit_head": lanes["audit_lanes"].get("0", genesis),
+        "ledger_head": lanes["ledger_lanes"].get("0", genesis),
+        "audit_lanes": lanes["audit_lanes"],
+    }
 
 
 def _sqlite_snapshot(source: str, dump: Path) -> dict[str, Any]:
@@ -591,7 +603,10 @@ def verify_restored(opened: Opened, alias: str = "default") -> RestoreReport:
     )
     audit = verify_audit()
     report.check(
-        audit.ok and facts["audit_head"] == manifest["audit_head"],
+        audit.ok
+        and facts["audit_head"] == manifest["audit_head"]
+        # A backup from before audit lanes names lane 0's head only.
+        and facts["audit_lanes"] == manifest.get("audit_lanes", facts["audit_lanes"]),
         f"audit chain: {audit.rows_checked} events verified, head as backed up",
         f"audit chain: {audit.problem or 'its head differs from the backup'}"
         + (

@@ -1,5 +1,5 @@
 """The ledger's hash chain: the same mechanism as the audit trail's (sustain.accounts.chain),
-with its own key label, rows and head."""
+with its own key label, rows and head, in one lane (lane 0, head pk 1)."""
 
 from dataclasses import dataclass
 
@@ -52,7 +52,8 @@ def verify_chain() -> ChainReport:
         )
     else:
         problem = (
-            f"the chain head is at seq {found.head_seq} but the entries end at seq {checked}: "
+            f"the chain head is at seq {found.head_seq} but the entries end at seq "
+            f"{found.last_seq}: "
             "entries were deleted or inserted"
         )
     return ChainReport(False, checked, problem)

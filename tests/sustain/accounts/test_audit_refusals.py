@@ -18,12 +18,12 @@ pytestmark = pytest.mark.db
 
 
 def new_events(before: int) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(seq__gt=before).order_by("seq"))
+    return list(AuditEvent.objects.filter(id__gt=before).order_by("id"))
 
 
 def test_a_refused_write_on_a_page_is_audited_once(login, ben, pat):
     client = login(ben)
-    before = AuditEvent.objects.order_by("-seq").first().seq
+    before = AuditEvent.objects.latest("id").id
     response = client.post(f"/patients/{pat.pk}/height/", {"height_cm": "165.0"})
     assert response.status_code in (200, 302, 400)
     refused = [e for e in new_events(before) if e.outcome == AuditOutcome.REFUSED]
@@ -36,7 +36,7 @@ def test_a_refused_write_on_a_page_is_audited_once(login, ben, pat):
 
 def test_a_refused_api_write_is_audited_once(login, sam, north, enrolled):
     Chair.objects.filter(site=north).delete()
-    before = AuditEvent.objects.order_by("-seq").first().seq
+    before = AuditEvent.objects.latest("id").id
     response = post(login(sam), enrolled, {"first_day": "2026-11-30"})
     assert response.status_code == 400
     refused = [e for e in new_events(before) if e.outcome == AuditOutcome.REFUSED]
@@ -47,7 +47,7 @@ def test_a_refused_api_write_is_audited_once(login, sam, north, enrolled):
 
 def test_a_denied_alert_lookup_is_audited(login, ben, alex):
     # Nurse Ben may acknowledge alerts; alert 999999 is nowhere he works (nor anywhere).
-    before = AuditEvent.objects.order_by("-seq").first().seq
+    before = AuditEvent.objects.latest("id").id
     response = login(ben).post("/alerts/999999/acknowledge/", {"note": "x"})
     assert response.status_code in (403, 404)
     denied = [e for e in new_events(before) if e.outcome == AuditOutcome.DENIED]
@@ -55,7 +55,7 @@ def test_a_denied_alert_lookup_is_audited(login, ben, alex):
 
 
 def test_a_403_is_audited_once(login, ada):
-    before = AuditEvent.objects.order_by("-seq").first().seq
+    before = AuditEvent.objects.latest("id").id
     assert login(ada).get("/accounts/audit/").status_code == 403
     denied = [e for e in new_events(before) if e.outcome == AuditOutcome.DENIED]
     assert [(e.category, e.actor_username) for e in denied] == [(DataCategory.AUDIT, "ada")]

@@ -81,14 +81,15 @@ def test_sorted_by_each_column_both_ways(login, trail, ivy, column):
     client = login(ivy)
     for sign in ("", "-"):
         response = client.get(f"/accounts/audit/export.csv?sort={sign}{column}")
-        seqs = [int(r["seq"]) for r in rows(response)][:-1]  # the export itself comes last
-        visible = AuditEvent.objects.filter(seq__in=seqs)
+        # An event is its lane (its site, 0: none) and its seq there; the export comes last.
+        shown = [(int(r["site_id"] or 0), int(r["seq"])) for r in rows(response)][:-1]
+        ids = [e.pk for e in AuditEvent.objects.all() if (e.lane, e.seq) in shown]
+        assert len(ids) == len(shown)
+        visible = AuditEvent.objects.filter(pk__in=ids)
         expected = list(
-            visible.order_by(f"{sign}{column}", "seq" if sign else "-seq").values_list(
-                "seq", flat=True
-            )
+            visible.order_by(f"{sign}{column}", "id" if sign else "-id").values_list("lane", "seq")
         )
-        assert seqs == expected
+        assert shown == expected
     page = client.get(f"/accounts/audit/?sort={column}").content.decode()
     assert f"sort=-{column}" in page  # its heading now sorts the other way
 
@@ -113,8 +114,18 @@ def test_fhir_export_is_a_valid_r4b_bundle_of_audit_events(login, trail, ivy):
     assert len(events) == 3  # Ada's two reads and Ivy's sign-in
     read = next(e for e in events if e.entity)
     assert (read.action, read.outcome, read.entity[0].what.reference) == ("R", "0", "Patient/8")
-    export = AuditEvent.objects.order_by("seq").last()
+    export = AuditEvent.objects.order_by("id").last()
     assert (export.action, export.reason) == (AuditAction.EXPORT, "audit fhir: 3 rows")
+
+
+def test_fhir_ids_stay_unique_across_lanes(login, trail, north, ivy):
+    """North's lane and lane 0 both number from 1: the ids name the lane."""
+    data = json.loads(login(ivy).get("/accounts/audit/export.fhir.json").content)
+    urls = [e["fullUrl"] for e in data["entry"]]
+    ids = [e["resource"]["id"] for e in data["entry"]]
+    assert len(set(urls)) == len(set(ids)) == len(urls) == 5  # and the test client's sign-in
+    assert f"urn:sustain:audit:{north.pk}-3" in urls  # North's third read
+    assert "urn:sustain:audit:3" in urls  # Ivy's sign-in, lane 0's third event
 
 
 def test_who_may_see_it(login, trail, ada, alex, ivy, nora):

@@ -69,7 +69,8 @@ def test_the_runtime_role_appends_and_reads_but_cannot_rewrite_the_trail(
             cursor.execute("SELECT current_user")
             assert cursor.fetchone() == (runtime_role,)
         patient = register(north, sam)
-        assert AuditEvent.objects.filter(patient_id=patient.pk, action="create").count() == 1
+        created = AuditEvent.objects.get(patient_id=patient.pk, action="create")
+        assert (created.lane, created.seq) == (north.pk, 1)  # North's lane: its head made here
         assert verify_chain().ok
     finally:
         connection.close()

@@ -215,7 +215,7 @@ def test_the_grant_opens_exactly_one_patient_and_only_to_read(carl, carl_in, pat
     )
     assert response.status_code == 404
     assert pat.weights.count() == 1
-    denied = AuditEvent.objects.filter(actor=carl, outcome="denied").order_by("seq")
+    denied = AuditEvent.objects.filter(actor=carl, outcome="denied").order_by("id")
     assert list(denied.values_list("patient_id", flat=True)) == [other.pk, pat.pk]
 
 

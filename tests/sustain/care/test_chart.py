@@ -38,7 +38,7 @@ def register(
 
 
 def last_event() -> AuditEvent:
-    return AuditEvent.objects.order_by("seq").last()
+    return AuditEvent.objects.order_by("id").last()
 
 
 # MRN -----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def test_a_height_is_recorded_and_audited_with_the_old_and_new_value(pat, ben):
     services.record_height(patient=pat, height_cm=Decimal("158.5"), by=ben, now=NOW)
 
     pat.refresh_from_db()
-    event = AuditEvent.objects.order_by("seq").last()
+    event = AuditEvent.objects.order_by("id").last()
     assert pat.height_cm == Decimal("158.5")
     assert (event.action, event.category, event.patient_id, event.actor_id, event.reason) == (
         "update", "demographics", pat.pk, ben.pk, "height: 165 cm → 158.5 cm"
@@ -41,7 +41,7 @@ def test_a_first_height_is_audited_from_none(north, sam, ben):
 
     services.record_height(patient=patient, height_cm=Decimal("150"), by=ben, now=NOW)
 
-    assert AuditEvent.objects.order_by("seq").last().reason == "height: none → 150 cm"
+    assert AuditEvent.objects.order_by("id").last().reason == "height: none → 150 cm"
 
 
 @pytest.mark.parametrize(

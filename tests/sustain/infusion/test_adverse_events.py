@@ -109,7 +109,7 @@ def test_the_page_refuses_then_records_and_the_alert_shows(login, given, ben, ad
         refused = client.post(url, {"kind": "hypertension", "severity": "severe"}, follow=True)
         assert "Describe a severe or serious adverse event" in refused.content.decode()
         assert saved() == (*before[:2], before[2] + 1)  # the refusal's own audit event
-        assert AuditEvent.objects.exclude(action="read").order_by("seq").last().outcome == "refused"
+        assert AuditEvent.objects.exclude(action="read").order_by("id").last().outcome == "refused"
         client.post(
             url, {"kind": "nausea", "severity": "moderate", "serious": "on",
                   "description": "Vomited twice; admitted overnight for fluids"},
@@ -134,7 +134,7 @@ def test_the_api_refuses_then_records(given, ben):
         assert refused.status_code == 400
         assert refused.json()["error"]["code"] == "description"
         assert saved() == (*before[:2], before[2] + 1)  # the refusal's own audit event
-        assert AuditEvent.objects.exclude(action="read").order_by("seq").last().outcome == "refused"
+        assert AuditEvent.objects.exclude(action="read").order_by("id").last().outcome == "refused"
         done = client.post(
             url, json.dumps({"kind": "hypertension", "severity": "severe",
                              "description": "BP 190/115"}),

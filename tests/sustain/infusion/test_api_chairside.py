@@ -165,7 +165,7 @@ def test_the_record_before_check_in_shows_the_dose_planned(visit, ben):
             "150.0 mL/h over 40 min.",
         ],
     }  # fmt: skip
-    read = AuditEvent.objects.order_by("seq").last()
+    read = AuditEvent.objects.order_by("id").last()
     assert (read.action, read.category, read.patient_id, read.actor_id) == (
         "read", "patient-record", visit.patient_id, ben.pk
     )  # fmt: skip

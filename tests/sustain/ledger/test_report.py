@@ -206,7 +206,7 @@ def test_without_patients_a_reference_stands_and_no_name_is_loaded(north, monday
 def test_record_for_user_audits_one_export(north, monday_ledger, alex):
     before = AuditEvent.objects.count()
     report.record_for_user(user=alex, site=north, start=FRIDAY, end=MONDAY, output="csv", now=LATER)
-    event = AuditEvent.objects.order_by("seq").last()
+    event = AuditEvent.objects.order_by("id").last()
     assert AuditEvent.objects.count() == before + 1
     assert (event.action, event.category, event.site, event.reason, event.patient_id) == (
         AuditAction.EXPORT, DataCategory.LEDGER, north, "dispensing record csv", None,
@@ -345,7 +345,7 @@ def test_command_prints_the_csv(north, monday_ledger, monkeypatch, capsys):
     assert (status, err, len(rows), rows[-1]["row"], rows[-1]["balance_mg"]) == (
         0, "", 13, "closing balance", "500",
     )  # fmt: skip
-    assert AuditEvent.objects.order_by("seq").last().action == AuditAction.EXPORT
+    assert AuditEvent.objects.order_by("id").last().action == AuditAction.EXPORT
 
 
 def test_command_writes_a_pdf_and_a_csv(north, monday_ledger, tmp_path, monkeypatch, capsys):

@@ -5,14 +5,16 @@ import zoneinfo
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from sustain.accounts.audit import verify_chain
 from sustain.care import services as care_services
 from sustain.care.models import Course
 from sustain.scheduling import services
 from sustain.scheduling.models import Appointment, Chair, Closure
 from sustain_core.errors import ClinicalValueError
+from tests.sustain.conftest import make_user
 
 pytestmark = pytest.mark.db
 
@@ -203,3 +205,57 @@ def test_concurrent_bookings_of_one_course_book_it_once(pat, ada, sam):
     assert sum(isinstance(r, list) for r in results) == 1
     assert errors == ["course: the induction series is already booked"] * (THREADS - 1)
     assert Appointment.objects.count() == 6
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_series_at_one_site_books_while_another_sites_booking_is_open(pat, ada, sam, south, carl):
+    """Issue 15: bookings at different sites never wait on each other. North's booking holds
+    its transaction open after its audit append (its site lock, its patient, its audit lane's
+    head); South's series books meanwhile, and a second North booking waits (the hold is real)."""
+    sol = make_user("sol", "scheduler", south)
+    north_course = enrol(pat, ada)
+    south_course, north_second = (
+        enrol(
+            care_services.register_patient(
+                by=by, site=site, given_name=name, family_name="Lane", sex="unknown",
+                date_of_birth=dt.date(1985, 1, 1), phone="", email="",
+                primary_condition="depression", weight_kg=Decimal("70"),
+                today=dt.date(2026, 11, 27), now=timezone.now(),
+            ),
+            prescriber,
+        )
+        for site, by, prescriber, name in ((south, sol, carl, "Sid"), (pat.site, sam, ada, "Nia"))
+    )  # fmt: skip
+    appended, release = threading.Event(), threading.Event()
+
+    def north_booking() -> None:
+        try:
+            with transaction.atomic():
+                services.book_series(
+                    course=north_course, earliest=MONDAY, by=sam, now=timezone.now()
+                )
+                appended.set()  # its audit event is the booking's last write
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def book_within(course, by, seconds) -> list[Appointment]:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'")
+            return services.book_series(course=course, earliest=MONDAY, by=by, now=timezone.now())
+
+    holder = threading.Thread(target=north_booking)
+    holder.start()
+    try:
+        assert appended.wait(10)
+        assert len(book_within(south_course, sol, 2)) == 6
+        with pytest.raises(OperationalError, match="lock timeout"):
+            book_within(north_second, sam, 0.5)
+    finally:
+        release.set()
+        holder.join()
+    assert Appointment.objects.filter(site=south).count() == 6
+    assert Appointment.objects.filter(site=pat.site).count() == 6
+    assert verify_chain().ok
