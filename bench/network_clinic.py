@@ -184,7 +184,7 @@ def check_staffed(site: Site, shifts: list[Shift], visits: list[dt.datetime]) ->
 
 
 class Trail:
-    """Audit events as the services record them, chained after the trail's head."""
+    """Audit events as the services record them, chained after their lanes' heads."""
 
     def __init__(self) -> None:
         self.events: list[AuditEvent] = []
@@ -207,6 +207,7 @@ class Trail:
                 actor_username=actor.username,
                 role=role,
                 site=site,
+                lane=site.pk,
                 patient_id=patient_id,
                 action=action,
                 category=category,
@@ -220,14 +221,16 @@ class Trail:
         )
 
     def write(self) -> None:
-        head = AuditChainHead.objects.select_for_update().get(pk=1)
-        for event in self.events:
-            event.seq = head.last_seq + 1
-            event.prev_hash = head.last_hash
-            event.row_hash = CHAIN.compute_hash(event, head.last_hash)
-            head.last_seq, head.last_hash = event.seq, event.row_hash
+        """Chain each site's events in its own lane (sustain.accounts.audit: lane = site id)."""
+        for lane in sorted({event.lane for event in self.events}):
+            head, _ = AuditChainHead.objects.select_for_update().get_or_create(lane=lane)
+            for event in (event for event in self.events if event.lane == lane):
+                event.seq = head.last_seq + 1
+                event.prev_hash = head.last_hash
+                event.row_hash = CHAIN.compute_hash(event, head.last_hash)
+                head.last_seq, head.last_hash = event.seq, event.row_hash
+            head.save(update_fields=["last_seq", "last_hash"])
         AuditEvent.objects.bulk_create(self.events, batch_size=2000)
-        head.save(update_fields=["last_seq", "last_hash"])
 
 
 def users(names: list[str], group: str) -> list[User]:
