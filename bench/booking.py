@@ -15,8 +15,7 @@ not what is measured (the diary's triggers fire).
 Then, as bench/run.py's concurrent_booking: 40 patients registered and enrolled per site and
 run, 8 threads × 5 series each, all from one first day (week 4: the crowded case) and then,
 separately, each thread from its own first day two weeks after the last one's (from week 8:
-spread). Each path's first booking is preceded by one warm-up search (the new path's index
-is then built, the old path's pages cached).
+spread). Before the runs, one search at each site from each of those first days (warm()).
 
 - Before issue 15 (`book_before`, this file): book_series as it was at commit d76ecfa – one
   transaction, the site's lock (services._lock), the course checks, the search
@@ -312,11 +311,16 @@ def check(site: Site) -> None:
 
 
 def warm(site: Site, scheduler: User, search: object) -> None:
-    """One search at the site before its runs (the new path builds its index)."""
+    """One search at the site from each first day of the runs, before them, as a process
+    that has served the site a while has made (the new path builds its index and the week
+    grids the runs search; the old path has its pages cached)."""
     (course,) = enrolled(site, scheduler, 1, "W")
-    search(  # type: ignore[operator]
-        course=course, request=services.SeriesRequest(earliest=MONDAY), now=timezone.now()
-    )
+    for week in sorted({4, *(8 + 2 * i for i in range(THREADS))}):
+        search(  # type: ignore[operator]
+            course=course,
+            request=services.SeriesRequest(earliest=MONDAY + dt.timedelta(weeks=week)),
+            now=timezone.now(),
+        )
 
 
 def main() -> None:
@@ -329,6 +333,7 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     seeded = time.perf_counter() - started
+    patients = Patient.objects.filter(site=before).count()
     warm(before, scheduler, services.propose_series_reference)
     warm(after, scheduler, services.propose_series)
     rows = []
@@ -339,7 +344,7 @@ def main() -> None:
     print(
         f"Booking throughput, {connection.vendor}, {os.cpu_count()} cores: two identical "
         f"sites of 12 chairs with {len(visits):,} existing visits each over a year, "
-        f"{Patient.objects.filter(site=before).count():,} patients; {THREADS} threads × "
+        f"{patients:,} patients each; {THREADS} threads × "
         f"{EACH} series per path and run; 0 overlaps and 0 understaffed moments after each run "
         f"(checked); seeded in {seeded:.0f} s, whole run {time.perf_counter() - started:.0f} s.\n"
     )
