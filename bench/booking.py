@@ -15,7 +15,9 @@ not what is measured (the diary's triggers fire).
 Then, as bench/run.py's concurrent_booking: 40 patients registered and enrolled per site and
 run, 8 threads × 5 series each, all from one first day (week 4: the crowded case) and then,
 separately, each thread from its own first day two weeks after the last one's (from week 8:
-spread). Before the runs, one search at each site from each of those first days (warm()).
+spread). Last, one thread books SEQUENTIAL series in a row (from week 30) at each site: the
+CPU a series costs, which in one process bounds what the threads reach together. Before the
+runs, one search at each site from each of those first days (warm()).
 
 - Before issue 15 (`book_before`, this file): book_series as it was at commit d76ecfa – one
   transaction, the site's lock (services._lock), the course checks, the search
@@ -72,6 +74,7 @@ MONDAY = dt.datetime.combine(FIRST_DAY, dt.time(), tzinfo=NEW_YORK)
 NURSES = 8
 SHIFT_WEEKS = 60  # the year of visits and the searches' 120-day window after it
 THREADS, EACH = 8, 5
+SEQUENTIAL, ALONE_WEEK = 20, 30  # one_thread's series and their first day's week
 
 
 def local(day: dt.date, minutes: int) -> dt.datetime:
@@ -288,6 +291,24 @@ def race(book: object, site: Site, scheduler: User, *, spread: bool) -> tuple[fl
     return len(booked) / wall, len(booked), f"{len(refused)}" + (f" ({kinds})" if kinds else "")
 
 
+def one_thread(book: object, site: Site, scheduler: User) -> tuple[float, float]:
+    """SEQUENTIAL series booked one after another from week ALONE_WEEK in this thread: series
+    a second and CPU milliseconds a series (the process's CPU: in one Python process the
+    threads' Python code runs one at a time, so this bounds what 8 threads can reach)."""
+    courses = enrolled(site, scheduler, SEQUENTIAL, "Q")
+    started, cpu = time.perf_counter(), time.process_time()
+    for course in courses:
+        book(  # type: ignore[operator]
+            course=course,
+            earliest=MONDAY + dt.timedelta(weeks=ALONE_WEEK),
+            by=scheduler,
+            now=timezone.now(),
+        )
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    check(site)
+    return SEQUENTIAL / wall, cpu * 1000 / SEQUENTIAL
+
+
 def check(site: Site) -> None:
     """Fail loudly unless no two booked visits overlap in a chair and no moment is understaffed."""
     overlaps = list(
@@ -315,7 +336,7 @@ def warm(site: Site, scheduler: User, search: object) -> None:
     that has served the site a while has made (the new path builds its index and the week
     grids the runs search; the old path has its pages cached)."""
     (course,) = enrolled(site, scheduler, 1, "W")
-    for week in sorted({4, *(8 + 2 * i for i in range(THREADS))}):
+    for week in sorted({4, ALONE_WEEK, *(8 + 2 * i for i in range(THREADS))}):
         search(  # type: ignore[operator]
             course=course,
             request=services.SeriesRequest(earliest=MONDAY + dt.timedelta(weeks=week)),
@@ -341,6 +362,7 @@ def main() -> None:
         old = race(book_before, before, scheduler, spread=spread)
         new = race(book_after, after, scheduler, spread=spread)
         rows.append((spread, old, new))
+    alone = one_thread(book_before, before, scheduler), one_thread(book_after, after, scheduler)
     print(
         f"Booking throughput, {connection.vendor}, {os.cpu_count()} cores: two identical "
         f"sites of 12 chairs with {len(visits):,} existing visits each over a year, "
@@ -359,6 +381,11 @@ def main() -> None:
             f"| {name} | {old:.1f} | {old_booked} / {old_refused} | {new:.1f} "
             f"| {new_booked} / {new_refused} | {new / old:.2f}× |"
         )
+    (old, old_cpu), (new, new_cpu) = alone
+    print(
+        f"| one thread, {SEQUENTIAL} series in a row | {old:.1f} | CPU {old_cpu:.0f} ms a series "
+        f"| {new:.1f} | CPU {new_cpu:.0f} ms a series | {new / old:.2f}× |"
+    )
 
 
 if __name__ == "__main__":
