@@ -23,7 +23,9 @@ runs, one search at each site from each of those first days (warm()).
   transaction, the site's lock (services._lock), the course checks, the search
   (`services.propose_series_reference`: 120 days of the site's visits and the staff blocks
   read from the database, `series.search_series`) under the lock, `chosen_slots`, the gap
-  floor, six `Appointment.objects.create` and the audit event.
+  floor, six `Appointment.objects.create` and the audit event. Its steps run on today's code
+  and schema (the read-path indexes of migration 0008, the search's look-ahead, the diary's
+  triggers on every write), so it is the booking path before issue 15, not the whole program.
 - After (`services.book_series`): the search outside the lock in the site's diary index,
   only the chosen slots checked again under it.
 
