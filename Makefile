@@ -70,6 +70,7 @@ check: lint typecheck migrations-check deploy-check test-core test
 bench: install
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/run.py
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/series_search.py
+	SUSTAIN_DEBUG=1 $(BIN)/python bench/booking.py
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/intake.py
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/patient_list.py
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/read_path.py
