@@ -184,3 +184,34 @@ def test_bookings_at_two_sites_do_not_wait_on_each_other(north, south, ada, sam,
     waiting.join(WAIT_S)
     assert [len(r) for r in (held[0], waited[0])] == [6, 6]  # type: ignore[arg-type]
     assert overlapping_pairs(list(Appointment.objects.all())) == []
+
+
+def test_the_recheck_finds_a_taken_chair_the_patient_busy_and_the_gap_floor(north, ada, sam):
+    """_taken, the database half of the re-check under the lock: a visit in the slot's chair
+    then, the patient busy then, and a start under the 24 h floor from another infusion of
+    the patient (or from an earlier slot) each make the slots taken; the floor itself and
+    another chair at another patient's time do not."""
+    course, other = new_course(north, sam, ada, "Mine"), new_course(north, sam, ada, "Other")
+    one, two = list(north.chairs.order_by("pk"))[:2]
+    booked = services.book_visit(
+        course=course, chair=one, starts_at=at(MONDAY, 9), by=sam, now=timezone.now()
+    )
+    services.book_visit(
+        course=other, chair=two, starts_at=at(MONDAY + dt.timedelta(days=3), 9), by=sam,
+        now=timezone.now(),
+    )  # fmt: skip
+    hours = booked.ends_at - booked.starts_at
+
+    def slot(chair: Chair, day: int, hour: int) -> services.series.Slot:
+        start = at(MONDAY + dt.timedelta(days=day), hour)
+        return services.series.Slot(
+            chair=services.series.ChairId(chair.pk), start=start, end=start + hours
+        )
+
+    patient = course.patient
+    assert services._taken(patient, [slot(two, 1, 9)]) is False  # exactly the floor later
+    assert services._taken(patient, [slot(two, 1, 8)]) is True  # 23 h after an infusion
+    assert services._taken(patient, [slot(two, 0, 9)]) is True  # the patient is in chair 1 then
+    assert services._taken(patient, [slot(two, 3, 9)]) is True  # chair 2 is taken then
+    assert services._taken(patient, [slot(one, 3, 9)]) is False  # chair 1 is free then
+    assert services._taken(patient, [slot(one, 3, 9), slot(one, 4, 8)]) is True  # 23 h apart
