@@ -34,16 +34,14 @@ from dataclasses import dataclass
 from django.db import connection
 
 from sustain.accounts.models import Site
-from sustain.care.protocol_versions import protocols_for
 from sustain.scheduling.enums import OCCUPYING, StaffRole
 from sustain.scheduling.models import (
     Appointment,
     DiaryChange,
     DiaryVersion,
-    SeriesHold,
     Shift,
 )
-from sustain.scheduling.staff import PHASE_FIELDS, staff_rules
+from sustain.scheduling.staff import PHASE_FIELDS, held_slots, staff_rules
 from sustain_core import series, staffing
 from sustain_core.diary import DiaryIndex, DiaryVisit
 
@@ -181,22 +179,9 @@ def _patched(site: Site, index: DiaryIndex, *, since: dt.datetime) -> DiaryIndex
 
 
 def held_visits(site: Site, *, now: dt.datetime, patient_id: int) -> list[DiaryVisit]:
-    """The visits of other patients' series held at the site at `now` (they take their
-    chairs and load the staff, as scheduling.services._busy and staff.booked_visits count
-    them)."""
-    holds = list(
-        SeriesHold.objects.filter(site=site, expires_at__gt=now)
-        .exclude(course__patient_id=patient_id)
-        .select_related("course__patient")
-    )
-    protocols = protocols_for(hold.course for hold in holds)
+    """The visits of other patients' series held at the site at `now` (staff.held_slots): they
+    take their chairs and load the staff."""
     return [
-        DiaryVisit(
-            chair=slot.chair,
-            start=slot.start,
-            end=slot.end,
-            phases=protocols[hold.course_id].visit_phases,
-        )
-        for hold in holds
-        for slot in hold.held_slots()
+        DiaryVisit(chair=slot.chair, start=slot.start, end=slot.end, phases=phases)
+        for slot, phases in held_slots(site, now=now, patient_id=patient_id)
     ]

@@ -535,17 +535,17 @@ def _check_still_free(
     (_lock)."""
     patient, site = course.patient, course.patient.site
     needs = set(protocol.visit.chair_needs)
-    calendar = site_calendar(site)
+    index = diary.index_for(site, now=now, earliest=min(s.start for s in slots))
     if (
         any(
             slot.chair not in chairs
             or chairs[slot.chair].site_id != site.pk
             or not needs <= set(chairs[slot.chair].capabilities)
-            or not _within_hours(slot, calendar)
+            or not _within_hours(slot, index.calendar)  # hours and closures as of now
             for slot in slots
         )
         or _taken(patient, slots)
-        or diary.index_for(site, now=now, earliest=min(s.start for s in slots)).conflicts(
+        or index.conflicts(
             slots,
             phases=protocol.visit_phases,
             held=diary.held_visits(site, now=now, patient_id=patient.pk),

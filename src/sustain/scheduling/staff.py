@@ -27,7 +27,7 @@ from sustain.scheduling.models import (
 )
 from sustain_core import protocols, staffing
 from sustain_core.errors import ClinicalValueError
-from sustain_core.series import Interval
+from sustain_core.series import Interval, Slot
 
 # Bounds against typing errors in the shift form, not rules about working hours.
 MAX_SHIFT = LONGEST_SHIFT
@@ -99,15 +99,27 @@ def booked_visits(
     ]
     if holds_at is None:
         return visits
-    live = SeriesHold.objects.filter(site=site, expires_at__gt=holds_at)
+    return visits + [
+        staffing.Visit(start=slot.start, phases=phases)
+        for slot, phases in held_slots(site, now=holds_at, patient_id=patient_id)
+    ]
+
+
+def held_slots(
+    site: Site, *, now: dt.datetime, patient_id: int | None = None
+) -> list[tuple[Slot, tuple[staffing.Phase, ...]]]:
+    """The slots of the series held at the site live `now` (but the patient's own), each with
+    its course's visit phases: they take their chairs and load the staff like booked visits."""
+    live = SeriesHold.objects.filter(site=site, expires_at__gt=now)
     if patient_id is not None:
         live = live.exclude(course__patient_id=patient_id)
     holds = list(live.select_related("course__patient"))
     protocols = protocols_for(hold.course for hold in holds)
-    for hold in holds:
-        phases = protocols[hold.course_id].visit_phases
-        visits += [staffing.Visit(start=slot.start, phases=phases) for slot in hold.held_slots()]
-    return visits
+    return [
+        (slot, protocols[hold.course_id].visit_phases)
+        for hold in holds
+        for slot in hold.held_slots()
+    ]
 
 
 def site_profile(
