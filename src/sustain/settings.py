@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "sustain.infusion",
     "sustain.ledger",
     "sustain.portal",
+    "sustain.interop",
     "sustain.clinic",
 ]
 
