@@ -84,8 +84,11 @@ def event_name(event: AuditEvent) -> str:
     return f"{event.lane}-{event.seq}" if event.lane else str(event.seq)
 
 
-def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
-    """One event as a FHIR R4B AuditEvent (JSON): who, what, when, where from, the outcome."""
+def fhir_audit_event(event: AuditEvent, resource_id: str | None = None) -> dict[str, Any]:
+    """One event as a FHIR AuditEvent (JSON; R4 and R4B agree on it, and it validates against
+    the R4 JSON schema, tests/sustain/interop): who, what, when, where from, the outcome. Its
+    id is `resource_id`, else "sustain-audit-<lane-seq>" (this download's own); the patient is
+    referenced by the FHIR server's Patient id, "patient-<pk>" (sustain.interop.fhir)."""
     kind: dict[str, str]
     if event.action in SIGN_IN:
         kind = {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110114",
@@ -104,7 +107,7 @@ def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
         agent["network"] = {"address": event.ip, "type": "2"}
     entities: list[dict[str, Any]] = []
     if event.patient_id is not None:
-        entities.append({"what": {"reference": f"Patient/{event.patient_id}"}})
+        entities.append({"what": {"reference": f"Patient/patient-{event.patient_id}"}})
     if event.object_type:
         entities.append(
             {"what": {"identifier": {"system": f"urn:sustain:{event.object_type}",
@@ -112,7 +115,7 @@ def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
         )  # fmt: skip
     resource: dict[str, Any] = {
         "resourceType": "AuditEvent",
-        "id": f"sustain-audit-{event_name(event)}",
+        "id": resource_id or f"sustain-audit-{event_name(event)}",
         "type": kind,
         "subtype": [{"system": "urn:sustain:audit-category", "code": event.category}],
         "action": FHIR_ACTION[AuditAction(event.action)],

@@ -1,9 +1,20 @@
 """Every source of FHIR resources, in one list (sustain.interop.fhir.registry explains them)."""
 
-from sustain.interop.fhir import patients
+from sustain.interop.fhir import administrations, audit, locations, patients, visits, vitals
 from sustain.interop.fhir.registry import Source
 
-SOURCES: tuple[Source, ...] = (patients.PATIENTS,)
+SOURCES: tuple[Source, ...] = (
+    patients.PATIENTS,
+    locations.SITES,
+    locations.CHAIRS,
+    visits.APPOINTMENTS,
+    visits.ENCOUNTERS,
+    administrations.ADMINISTRATIONS,
+    administrations.ADVERSE_EVENTS,
+    vitals.VITALS,
+    vitals.ALDRETE,
+    audit.AUDIT_EVENTS,
+)
 
 
 def sources_of(type_name: str) -> list[Source]:

@@ -8,6 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sustain_core import registration
+from sustain_core.errors import ClinicalValueError
+
 LOCAL_PREFIX = "urn:sustain:"  # Sustain's own code systems (local codes, not listed)
 
 
@@ -62,10 +65,21 @@ def quantity(value: Any, unit: str) -> dict[str, Any]:
 
 
 def listed(system_uri: str, value: str) -> bool:
-    """Whether (system, code) is in the reviewed list, a listed UCUM unit, or a local code of
-    Sustain's own."""
+    """Whether (system, code) is in the reviewed list, a listed UCUM unit, a local code of
+    Sustain's own, or a well-formed NDC (NDCs are data: a ledger product's own code, checked by
+    sustain_core.registration.ndc when the product was entered; codes.toml says so)."""
     if system_uri.startswith(LOCAL_PREFIX):
         return True
+    if system_uri == system("ndc"):
+        return well_formed_ndc(value)
     if system_uri == system("ucum"):
         return value in _read()[2]
     return any(c.system == system_uri and c.code == value for c in _read()[1].values())
+
+
+def well_formed_ndc(value: str) -> bool:
+    """Whether `value` is an NDC in one of its hyphenated forms (4-4-2, 5-3-2, 5-4-1, 5-4-2)."""
+    try:
+        return registration.ndc(value) == value
+    except ClinicalValueError:
+        return False
