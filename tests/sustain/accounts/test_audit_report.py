@@ -113,7 +113,11 @@ def test_fhir_export_is_a_valid_r4b_bundle_of_audit_events(login, trail, ivy):
     events = [FhirAuditEvent.model_validate(e.resource.model_dump()) for e in bundle.entry]
     assert len(events) == 3  # Ada's two reads and Ivy's sign-in
     read = next(e for e in events if e.entity)
-    assert (read.action, read.outcome, read.entity[0].what.reference) == ("R", "0", "Patient/patient-8")
+    assert (read.action, read.outcome, read.entity[0].what.reference) == (
+        "R",
+        "0",
+        "Patient/patient-8",
+    )
     export = AuditEvent.objects.order_by("id").last()
     assert (export.action, export.reason) == (AuditAction.EXPORT, "audit fhir: 3 rows")
 

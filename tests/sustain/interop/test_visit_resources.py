@@ -104,7 +104,8 @@ def test_appointments_map_status_and_participants_without_patient_data(day, nort
     actors = [p["actor"]["reference"] for p in visit["participant"]]
     assert actors[:2] == [f"Patient/patient-{first.patient_id}", f"Location/chair-{first.chair_id}"]
     assert set(actors[2:]) == {
-        f"Practitioner/practitioner-{u.pk}" for u in User.objects.filter(username__in=["ada", "ben"])
+        f"Practitioner/practitioner-{u.pk}"
+        for u in User.objects.filter(username__in=["ada", "ben"])
     }
     assert visit["start"].startswith("2026-11-30T13:00:00")  # 8:00 in New York
     gone = found[f"appointment-{cancelled.pk}"]
@@ -289,3 +290,16 @@ def test_queries_do_not_grow_with_rows(north, ada, ben, sam, stocked):
         build.give_infusion(visit, ben, prescriber=ada, adverse_event=NAUSEA)
     assert InfusionRecord.objects.count() == 3
     assert counts() == few
+
+
+def test_category_narrows_in_the_database(day, north):
+    rows = vitals.VITALS.rows(frozenset({north.pk}))
+    narrow = vitals.VITALS.narrow["category"]
+    assert rows.filter(narrow("vital-signs")).count() == rows.count() > 0
+    assert rows.filter(
+        narrow("http://terminology.hl7.org/CodeSystem/observation-category|vital-signs")
+    ).exists()
+    assert not rows.filter(narrow("survey")).exists()
+    aldrete = vitals.ALDRETE.rows(frozenset({north.pk}))
+    assert aldrete.filter(vitals.ALDRETE.narrow["category"]("exam")).count() == 1
+    assert not aldrete.filter(vitals.ALDRETE.narrow["category"]("vital-signs")).exists()

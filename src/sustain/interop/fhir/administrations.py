@@ -66,9 +66,7 @@ def _infusions(site_ids: frozenset[int]) -> QuerySet[InfusionRecord]:
         .prefetch_related(
             Prefetch(
                 "appointment__chairside__events",
-                queryset=InfusionEvent.objects.filter(
-                    kind__in=NOTED_EVENTS
-                ).order_by("at", "pk"),
+                queryset=InfusionEvent.objects.filter(kind__in=NOTED_EVENTS).order_by("at", "pk"),
                 to_attr="noted_events",
             ),
             Prefetch(

@@ -12,9 +12,10 @@ chair-side record's `aldrete`) as "aldrete-<record pk>", category exam, a local 
 (urn:sustain:observation: no LOINC code for it is confirmed in reference §5.2).
 """
 
+from collections.abc import Callable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from sustain.accounts.enums import DataCategory
 from sustain.infusion.models import ChairsideRecord, VitalsReading
@@ -109,6 +110,16 @@ def _build_aldrete(record: ChairsideRecord) -> list[Json]:
     return [model_json("Observation", resource)]
 
 
+def _category(code: str) -> Callable[[str], Q]:
+    """`category=` answered in the database: every row of a source is of its one category."""
+
+    def narrow(value: str) -> Q:
+        wanted = {token.rpartition("|")[2] for token in value.split(",")}
+        return Q() if code in wanted else Q(pk__in=[])
+
+    return narrow
+
+
 VITALS = Source(
     type="Observation",
     prefix="vitals",
@@ -118,6 +129,7 @@ VITALS = Source(
     build=_build_vitals,
     patient="record__appointment__patient",
     date="taken_at",
+    narrow={"category": _category("vital-signs")},
 )
 
 ALDRETE = Source(
@@ -129,4 +141,5 @@ ALDRETE = Source(
     build=_build_aldrete,
     patient="appointment__patient",
     date="discharged_at",
+    narrow={"category": _category("exam")},
 )
