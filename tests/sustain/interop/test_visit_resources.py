@@ -303,3 +303,16 @@ def test_category_narrows_in_the_database(day, north):
     aldrete = vitals.ALDRETE.rows(frozenset({north.pk}))
     assert aldrete.filter(vitals.ALDRETE.narrow["category"]("exam")).count() == 1
     assert not aldrete.filter(vitals.ALDRETE.narrow["category"]("vital-signs")).exists()
+
+
+def test_the_audit_logs_own_fhir_download_validates_as_r4(day, login, ivy):
+    """The audit report's download (sign-ins included: DICOM "User Authentication") passes the
+    R4 schema and the code list, as the FHIR server's AuditEvents do."""
+    response = login(ivy).get("/accounts/audit/export.fhir.json")
+    assert response.status_code == 200
+    bundle = response.json()
+    assert schema_errors(bundle) == []
+    kinds = {e["resource"]["type"]["code"] for e in bundle["entry"]}
+    assert kinds == {"rest", "110114"}
+    for entry in bundle["entry"]:
+        assert unlisted_codes(entry["resource"]) == []
