@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from sustain.accounts.models import AuditEvent, Site, User
 from sustain.clinic import story
+from sustain.infusion import chairside
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.infusion.models import AdverseEvent, InfusionRecord, VitalsReading
 from sustain.interop.fhir import administrations, audit, catalog, codes, locations, visits, vitals
@@ -316,3 +317,52 @@ def test_the_audit_logs_own_fhir_download_validates_as_r4(day, login, ivy):
     assert kinds == {"rest", "110114"}
     for entry in bundle["entry"]:
         assert unlisted_codes(entry["resource"]) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [
+        (visits.APPOINTMENTS, "fulfilled"), (visits.APPOINTMENTS, "booked"),
+        (visits.APPOINTMENTS, "cancelled"), (visits.APPOINTMENTS, "arrived"),
+        (visits.ENCOUNTERS, "finished"), (visits.ENCOUNTERS, "in-progress"),
+        (visits.ENCOUNTERS, "arrived"), (administrations.ADMINISTRATIONS, "completed"),
+        (administrations.ADMINISTRATIONS, "in-progress"),
+        (administrations.ADMINISTRATIONS, "on-hold"),
+    ],
+)  # fmt: skip
+def test_status_narrows_in_the_database_as_the_resources_say(day, north, source, status):
+    """`status=` in the database finds exactly the rows whose resource has that status."""
+    sites = frozenset({north.pk})
+    built = {r["id"]: r["status"] for r in site_resources(source, sites)}
+    rows = source.rows(sites).filter(source.narrow["status"](status))
+    assert {f"{source.prefix}-{row.pk}" for row in rows} == {
+        rid for rid, found in built.items() if found == status
+    }
+    with pytest.raises(ValueError, match="status must be one of"):
+        source.narrow["status"]("done")
+    assert not source.rows(sites).filter(source.narrow["status"]("entered-in-error")).exists()
+
+
+def test_statuses_follow_the_visit_through_the_day(north, ada, ben, sam, stocked):
+    """Checked in: the appointment and the encounter "arrived"; infusing: the booking fulfilled
+    (the dose is given), the encounter and the administration "in-progress"."""
+    visit = in_series(north, ada, ben, sam, "Ivo")[0]
+    sites = frozenset({north.pk})
+    mine = (visits.APPOINTMENTS, visits.ENCOUNTERS, administrations.ADMINISTRATIONS)
+
+    def statuses() -> list[list[str]]:
+        return [[r["status"] for r in site_resources(s, sites)] for s in mine]
+
+    def searched(status: str, sources: tuple[Source, ...] = mine) -> list[int]:
+        return [s.rows(sites).filter(s.narrow["status"](status)).count() for s in sources]
+
+    record = story.check_in_and_ready(visit, ben, at=visit.starts_at)
+    assert statuses() == [["arrived", "booked", "booked", "booked", "booked", "booked"],
+                          ["arrived"], []]  # fmt: skip
+    assert searched("arrived", mine[:2]) == [1, 1]
+    start = visit.starts_at + dt.timedelta(minutes=visit.check_in_minutes)
+    chairside.start_infusion(
+        record=record, container=story.vial_for(visit, strength_mg_per_ml=50), by=ben, now=start
+    )
+    assert [found[0] for found in statuses()] == ["fulfilled", "in-progress", "in-progress"]
+    assert searched("in-progress", mine[1:]) == [1, 1]

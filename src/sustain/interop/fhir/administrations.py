@@ -27,7 +27,7 @@ urn:sustain:fhir:action-taken (R4 AdverseEvent has no element for it).
 
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from sustain.accounts.enums import DataCategory
 from sustain.infusion.enums import AdverseEventSeverity, EventKind, Stage
@@ -40,7 +40,14 @@ from sustain.infusion.models import (
 )
 from sustain.interop.fhir import codes
 from sustain.interop.fhir.registry import Json, Source, model_json
-from sustain.interop.fhir.visits import encounter_ref, instant, patient_ref, practitioner_ref
+from sustain.interop.fhir.visits import (
+    encounter_ref,
+    instant,
+    patient_ref,
+    practitioner_ref,
+    status_search,
+    statuses_of,
+)
 from sustain.ledger.enums import EntryKind
 from sustain.ledger.models import LedgerEntry
 
@@ -97,12 +104,15 @@ def dose_given(given: InfusionRecord, record: ChairsideRecord | None) -> Decimal
     return given.dose_mg
 
 
+# The dose is recorded when the infusion starts, so a record is at least infusing.
+ADMINISTRATION_STATUS = {
+    Stage.CHECKING_IN: "in-progress", Stage.READY: "in-progress", Stage.INFUSING: "in-progress",
+    Stage.STOPPED: "on-hold", **dict.fromkeys(ENDED, "completed"),
+}  # fmt: skip
+
+
 def _status(record: ChairsideRecord | None) -> str:
-    if record is None or record.stage in ENDED:
-        return "completed"
-    if record.stage == Stage.STOPPED:
-        return "on-hold"
-    return "in-progress"
+    return "completed" if record is None else ADMINISTRATION_STATUS[Stage(record.stage)]
 
 
 def _build_administration(given: InfusionRecord) -> list[Json]:
@@ -195,6 +205,13 @@ def _build_adverse_event(event: AdverseEvent) -> list[Json]:
     return [model_json("AdverseEvent", resource)]
 
 
+# http://hl7.org/fhir/R4/valueset-medication-admin-status.html
+ADMINISTRATION_R4 = "in-progress not-done on-hold completed entered-in-error stopped unknown"
+ADMINISTRATION_SEARCH = {
+    fhir: q | Q(appointment__chairside__isnull=True) if fhir == "completed" else q
+    for fhir, q in statuses_of(ADMINISTRATION_STATUS, "appointment__chairside__stage").items()
+}
+
 ADMINISTRATIONS = Source(
     type="MedicationAdministration",
     prefix="infusion",
@@ -204,6 +221,7 @@ ADMINISTRATIONS = Source(
     build=_build_administration,
     patient="patient",
     date="confirmed_at",
+    narrow={"status": status_search(ADMINISTRATION_SEARCH, ADMINISTRATION_R4)},
 )
 
 ADVERSE_EVENTS = Source(

@@ -13,6 +13,7 @@ Encounter.status from the chair-side record's stage (infusion.enums.Stage):
 serviceType and description carry no patient data (no name, no diagnosis, no dose).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -153,6 +154,51 @@ def _build_encounter(visit: Appointment) -> list[Json]:
     return [model_json("Encounter", resource)]
 
 
+def status_search(choices: dict[str, Q], valid: str) -> Callable[[str], Q]:
+    """`status=` answered in the database: each FHIR status (a comma list: any of them) as the
+    rows that map to it; one of the resource's R4 statuses (`valid`) that Sustain never gives
+    finds nothing, any other value raises ValueError (a 400)."""
+    allowed = valid.split()
+
+    def narrow(value: str) -> Q:
+        found = Q(pk__in=[])
+        for status in value.split(","):
+            if status not in allowed:
+                raise ValueError(f"status must be one of {', '.join(allowed)}; got {status!r}")
+            found |= choices.get(status, Q(pk__in=[]))
+        return found
+
+    return narrow
+
+
+def statuses_of(mapping: dict[Any, str], lookup: str) -> dict[str, Q]:
+    """Each FHIR status of `mapping` as the rows whose own value (`lookup`) maps to it."""
+    found: dict[str, list[Any]] = {}
+    for own, fhir in mapping.items():
+        found.setdefault(fhir, []).append(own)
+    return {fhir: Q(**{f"{lookup}__in": own}) for fhir, own in found.items()}
+
+
+# The R4 status value sets (http://hl7.org/fhir/R4/valueset-appointmentstatus.html,
+# valueset-encounter-status.html).
+APPOINTMENT_R4 = (
+    "proposed pending booked arrived fulfilled cancelled noshow entered-in-error checked-in "
+    "waitlist"
+)
+ENCOUNTER_R4 = (
+    "planned arrived triaged in-progress onleave finished cancelled entered-in-error unknown"
+)
+_BOOKED = Q(status=AppointmentStatus.BOOKED)
+APPOINTMENT_SEARCH = {
+    **statuses_of(APPOINTMENT_STATUS, "status"),
+    "booked": _BOOKED & Q(chairside__isnull=True),
+    "arrived": _BOOKED & Q(chairside__isnull=False),
+}
+ENCOUNTER_SEARCH = {
+    fhir: q | Q(chairside__isnull=True) if fhir == "finished" else q
+    for fhir, q in statuses_of(ENCOUNTER_STATUS, "chairside__stage").items()
+}
+
 APPOINTMENTS = Source(
     type="Appointment",
     prefix="appointment",
@@ -162,6 +208,7 @@ APPOINTMENTS = Source(
     build=_build_appointment,
     patient="patient",
     date="starts_at",
+    narrow={"status": status_search(APPOINTMENT_SEARCH, APPOINTMENT_R4)},
 )
 
 # Encounter `date=` narrows on the booked start (check-in is within the booked visit).
@@ -174,4 +221,5 @@ ENCOUNTERS = Source(
     build=_build_encounter,
     patient="patient",
     date="starts_at",
+    narrow={"status": status_search(ENCOUNTER_SEARCH, ENCOUNTER_R4)},
 )
