@@ -351,6 +351,15 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
     else:
         report.unchanged["Patient"] += 1
     heights: list[tuple[str, Decimal, Item]] = []
+    seen = Seen(
+        conditions=set(patient.recorded_conditions.values_list("source_id", flat=True))
+        if not created else set(),
+        resources=set(
+            ImportedResource.objects.filter(patient=patient).values_list(
+                "resource_type", "source_id"
+            )
+        ) if not created else set(),
+    )  # fmt: skip
     for item in g.others:
         kind = item.type
         resource = item.resource or {}
@@ -359,11 +368,11 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
             continue
         try:
             if kind == "Condition":
-                done = _condition(item, resource, patient, by, now)
+                done = _condition(item, resource, patient, by, now, seen)
             elif kind in {"MedicationStatement", "MedicationRequest"}:
-                done = _medication(item, resource, patient, by, now)
+                done = _medication(item, resource, patient, by, now, seen)
             else:
-                done = _observation(item, resource, patient, by, now, heights)
+                done = _observation(item, resource, patient, by, now, heights, seen)
         except NotTaken as why:
             report.skip(item.where, f"{kind}: {why}")
             continue
@@ -371,6 +380,7 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
             report.taken[kind] += 1
         elif done is False:
             report.unchanged[kind] += 1
+    RecordedCondition.objects.bulk_create(seen.new_conditions)
     if heights:
         _height(heights, patient, by, now, report)
     rows = sum(report.taken.values())
@@ -380,6 +390,15 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
             category=DataCategory.DEMOGRAPHICS if created else DataCategory.PATIENT_RECORD,
             reason=f"fhir-import: {rows} new rows"[:40],
         )  # fmt: skip
+
+
+@dataclass
+class Seen:
+    """What the patient's record already has from earlier imports (read once per patient)."""
+
+    conditions: set[str]  # RecordedCondition.source_id
+    resources: set[tuple[str, str]]  # ImportedResource (resource_type, source_id)
+    new_conditions: list[RecordedCondition] = field(default_factory=list)
 
 
 class NotTaken(Exception):
@@ -454,7 +473,8 @@ def _new_patient(resource: Json, site: Site, by: User, now: dt.datetime) -> Pati
     except ClinicalValueError as error:
         raise Refused(error.message) from None
     except ValidationError as error:
-        raise Refused("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+        messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+        raise Refused(messages) from None
     patient.save(force_insert=True)
     return patient
 
@@ -492,8 +512,10 @@ def _first_code(concept: Any, system: str = "") -> tuple[str, str]:
     return "", ""
 
 
-def _condition(item: Item, r: Json, patient: Patient, by: User, now: dt.datetime) -> bool:
-    if RecordedCondition.objects.filter(patient=patient, source_id=item.source_id).exists():
+def _condition(
+    item: Item, r: Json, patient: Patient, by: User, now: dt.datetime, seen: Seen
+) -> bool:
+    if item.source_id in seen.conditions:
         return False
     codings = (r.get("code") or {}).get("coding") or []
     known = {codes.system("snomed"), codes.system("icd10cm")}
@@ -515,14 +537,17 @@ def _condition(item: Item, r: Json, patient: Patient, by: User, now: dt.datetime
         onset=_when(onset), abatement=_when(abatement), recorded_date=_when(r.get("recordedDate")),
         created_at=now, created_by=by,
     )  # fmt: skip
-    row.save(force_insert=True)
+    seen.conditions.add(item.source_id)
+    seen.new_conditions.append(row)
     return True
 
 
-def _once(item: Item, patient: Patient) -> bool:
-    return ImportedResource.objects.filter(
-        patient=patient, resource_type=item.type, source_id=item.source_id
-    ).exists()
+def _once(item: Item, seen: Seen) -> bool:
+    """Taken before (or earlier in this input: the same resource twice is taken once)."""
+    if (item.type, item.source_id) in seen.resources:
+        return True
+    seen.resources.add((item.type, item.source_id))
+    return False
 
 
 def _mark(item: Item, patient: Patient, row: Any, now: dt.datetime) -> None:
@@ -533,8 +558,10 @@ def _mark(item: Item, patient: Patient, row: Any, now: dt.datetime) -> None:
     )  # fmt: skip
 
 
-def _medication(item: Item, r: Json, patient: Patient, by: User, now: dt.datetime) -> bool:
-    if _once(item, patient):
+def _medication(
+    item: Item, r: Json, patient: Patient, by: User, now: dt.datetime, seen: Seen
+) -> bool:
+    if _once(item, seen):
         return False
     if r.get("status") == "entered-in-error":
         raise NotTaken("entered in error")
@@ -582,7 +609,7 @@ def _quantity(r: Json, unit: str) -> Decimal:
 
 def _observation(
     item: Item, r: Json, patient: Patient, by: User, now: dt.datetime,
-    heights: list[tuple[str, Decimal, Item]],
+    heights: list[tuple[str, Decimal, Item]], seen: Seen,
 ) -> bool | None:  # fmt: skip
     loinc = codes.system("loinc")
     code = _first_code(r.get("code"), loinc)[0]
@@ -591,7 +618,7 @@ def _observation(
         raise NotTaken(f"{shown} is not mapped (only body weight 29463-7 and height 8302-2)")
     if r.get("status") not in {"final", "amended", "corrected"}:
         raise NotTaken(f"status {r.get('status')!r}, not a final result")
-    if _once(item, patient):
+    if _once(item, seen):
         return False
     when = _when(r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start"))
     if when is None:

@@ -1,9 +1,9 @@
 """Every source of FHIR resources, in one list (sustain.interop.fhir.registry explains them)."""
 
-from sustain.interop.fhir import patients
+from sustain.interop.fhir import conditions, patients
 from sustain.interop.fhir.registry import Source
 
-SOURCES: tuple[Source, ...] = (patients.PATIENTS,)
+SOURCES: tuple[Source, ...] = (patients.PATIENTS, conditions.RECORDED_CONDITIONS)
 
 
 def sources_of(type_name: str) -> list[Source]:
