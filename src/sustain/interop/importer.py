@@ -264,7 +264,9 @@ def group(items: list[Item], report: Report) -> list[Group]:
         elif item.error and owner is not None:
             owner.failures.append(item)
         elif owner is None:
-            report.skip(item.where, f"{item.type}: its subject {ref or '(none)'} is not in the input")
+            report.skip(
+                item.where, f"{item.type}: its subject {ref or '(none)'} is not in the input"
+            )
         else:
             owner.others.append(item)
     return order
@@ -350,8 +352,8 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
         report.patients_created += 1
     else:
         report.unchanged["Patient"] += 1
-    heights: list[tuple[str, Decimal, Item]] = []
     seen = Seen(
+        patient=patient, by=by, now=now,
         conditions=set(patient.recorded_conditions.values_list("source_id", flat=True))
         if not created else set(),
         resources=set(
@@ -368,11 +370,11 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
             continue
         try:
             if kind == "Condition":
-                done = _condition(item, resource, patient, by, now, seen)
+                done = _condition(item, resource, seen)
             elif kind in {"MedicationStatement", "MedicationRequest"}:
-                done = _medication(item, resource, patient, by, now, seen)
+                done = _medication(item, resource, seen)
             else:
-                done = _observation(item, resource, patient, by, now, heights, seen)
+                done = _observation(item, resource, seen)
         except NotTaken as why:
             report.skip(item.where, f"{kind}: {why}")
             continue
@@ -381,8 +383,8 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
         elif done is False:
             report.unchanged[kind] += 1
     RecordedCondition.objects.bulk_create(seen.new_conditions)
-    if heights:
-        _height(heights, patient, by, now, report)
+    if seen.heights:
+        _height(seen, report)
     rows = sum(report.taken.values())
     if rows:
         services.record_patient_event(
@@ -394,11 +396,16 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
 
 @dataclass
 class Seen:
-    """What the patient's record already has from earlier imports (read once per patient)."""
+    """One patient being taken: what their record already has from earlier imports (read
+    once per patient), who takes it and when."""
 
+    patient: Patient
+    by: User
+    now: dt.datetime
     conditions: set[str]  # RecordedCondition.source_id
     resources: set[tuple[str, str]]  # ImportedResource (resource_type, source_id)
     new_conditions: list[RecordedCondition] = field(default_factory=list)
+    heights: list[tuple[str, Decimal, Item]] = field(default_factory=list)
 
 
 class NotTaken(Exception):
@@ -512,9 +519,8 @@ def _first_code(concept: Any, system: str = "") -> tuple[str, str]:
     return "", ""
 
 
-def _condition(
-    item: Item, r: Json, patient: Patient, by: User, now: dt.datetime, seen: Seen
-) -> bool:
+def _condition(item: Item, r: Json, seen: Seen) -> bool:
+    patient, by, now = seen.patient, seen.by, seen.now
     if item.source_id in seen.conditions:
         return False
     codings = (r.get("code") or {}).get("coding") or []
@@ -558,9 +564,8 @@ def _mark(item: Item, patient: Patient, row: Any, now: dt.datetime) -> None:
     )  # fmt: skip
 
 
-def _medication(
-    item: Item, r: Json, patient: Patient, by: User, now: dt.datetime, seen: Seen
-) -> bool:
+def _medication(item: Item, r: Json, seen: Seen) -> bool:
+    patient, by, now = seen.patient, seen.by, seen.now
     if _once(item, seen):
         return False
     if r.get("status") == "entered-in-error":
@@ -607,10 +612,8 @@ def _quantity(r: Json, unit: str) -> Decimal:
         raise NotTaken("the value is not a number") from None
 
 
-def _observation(
-    item: Item, r: Json, patient: Patient, by: User, now: dt.datetime,
-    heights: list[tuple[str, Decimal, Item]], seen: Seen,
-) -> bool | None:  # fmt: skip
+def _observation(item: Item, r: Json, seen: Seen) -> bool | None:
+    patient, by, now = seen.patient, seen.by, seen.now
     loinc = codes.system("loinc")
     code = _first_code(r.get("code"), loinc)[0]
     if code not in {codes.code("body-weight").code, codes.code("body-height").code}:
@@ -626,7 +629,7 @@ def _observation(
     try:
         if code == codes.code("body-height").code:
             height = dosing.validate_height_cm(_quantity(r, "cm"))
-            heights.append((when.isoformat(), height, item))
+            seen.heights.append((when.isoformat(), height, item))
             return None
         weight = dosing.validate_weight_kg(_quantity(r, "kg"))
     except ClinicalValueError as error:
@@ -639,13 +642,10 @@ def _observation(
     return True
 
 
-def _height(
-    heights: list[tuple[str, Decimal, Item]], patient: Patient, by: User, now: dt.datetime,
-    report: Report,
-) -> None:  # fmt: skip
+def _height(seen: Seen, report: Report) -> None:
     """The latest height in the input, when the patient has none recorded."""
-    heights.sort(key=lambda h: h[0])
-    *older, (_, height, latest) = heights
+    patient = seen.patient
+    *older, (_, height, latest) = sorted(seen.heights, key=lambda h: h[0])
     for _, _, item in older:
         report.skip(item.where, "Observation: a later height in the input was taken")
     if patient.height_cm is not None:
@@ -653,5 +653,5 @@ def _height(
         return
     patient.height_cm = height
     patient.save(update_fields=["height_cm"])
-    _mark(latest, patient, None, now)
+    _mark(latest, patient, None, seen.now)
     report.taken["Observation"] += 1

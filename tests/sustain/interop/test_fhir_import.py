@@ -19,7 +19,7 @@ from sustain.care.models import (
     WeightMeasurement,
 )
 from sustain.interop import importer
-from sustain.interop.fhir import codes, conditions, patients
+from sustain.interop.fhir import conditions, patients
 from sustain.interop.fhir.registry import site_resources
 from tests.sustain.interop.fhir_checks import schema_errors, unlisted_codes
 
@@ -54,17 +54,28 @@ def test_synthea_is_imported_once_and_a_second_import_changes_nothing(north):
     assert not service.is_active and not service.has_usable_password()
     assert service.memberships.count() == 0  # it reads nothing
     kept = set(PatientIdentifier.objects.values_list("system", flat=True))
-    assert kept == {"https://github.com/synthetichealth/synthea", "http://hospital.smarthealthit.org"}
-    sumiko = Patient.objects.get(identifiers__value="129c6ac7-8d06-89de-ad63-0204a93e76c3",
-                                 identifiers__system="http://hospital.smarthealthit.org")  # fmt: skip
+    assert kept == {
+        "https://github.com/synthetichealth/synthea",
+        "http://hospital.smarthealthit.org",
+    }
+    sumiko = Patient.objects.get(
+        identifiers__value="129c6ac7-8d06-89de-ad63-0204a93e76c3",
+        identifiers__system="http://hospital.smarthealthit.org",
+    )
     assert (sumiko.given_name, sumiko.family_name, str(sumiko.date_of_birth), sumiko.sex) == (
-        "Sumiko254 Larue605", "Medhurst46", "1927-05-21", "female"
+        "Sumiko254 Larue605",
+        "Medhurst46",
+        "1927-05-21",
+        "female",
     )
     assert sumiko.phone == "555-810-7203" and sumiko.mrn.startswith(f"S{north.pk}-")
     assert sumiko.primary_condition == ""  # not yet assessed
     sepsis = RecordedCondition.objects.get(source_id="0023b3a7-2ded-840c-ee5b-6b123fdcfb0b")
     assert (sepsis.patient, sepsis.code_system, sepsis.code, sepsis.clinical_status) == (
-        sumiko, SNOMED, "91302008", "active"
+        sumiko,
+        SNOMED,
+        "91302008",
+        "active",
     )
     assert sepsis.category == "encounter-diagnosis" and sepsis.onset is not None
     events = creates()
@@ -109,7 +120,8 @@ def _bundle() -> dict:
             "resourceType": "Observation", "id": f"obs-{n}", "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
             "subject": {"reference": pid}, "effectiveDateTime": when,
-            "valueQuantity": {"value": value, "unit": unit, "system": ucum, "code": unit}}}  # fmt: skip
+            "valueQuantity": {"value": value, "unit": unit, "system": ucum, "code": unit},
+        }}  # fmt: skip
 
     return {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": pid, "resource": {

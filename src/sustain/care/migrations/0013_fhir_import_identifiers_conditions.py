@@ -6,56 +6,125 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0013_audit_lanes'),
-        ('care', '0012_btg_break_glass'),
+        ("accounts", "0013_audit_lanes"),
+        ("care", "0012_btg_break_glass"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='patient',
-            name='primary_condition',
-            field=models.CharField(blank=True, choices=[('depression', 'Treatment-resistant depression'), ('anxiety', 'Anxiety'), ('ptsd', 'PTSD'), ('chronic_pain', 'Chronic pain')], max_length=20),
+            model_name="patient",
+            name="primary_condition",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("depression", "Treatment-resistant depression"),
+                    ("anxiety", "Anxiety"),
+                    ("ptsd", "PTSD"),
+                    ("chronic_pain", "Chronic pain"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='PatientIdentifier',
+            name="PatientIdentifier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('system', models.CharField(max_length=255)),
-                ('value', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField()),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='identifiers', to='care.patient')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("system", models.CharField(max_length=255)),
+                ("value", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="identifiers",
+                        to="care.patient",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="accounts.site",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
-                'constraints': [models.UniqueConstraint(fields=('site', 'system', 'value'), name='patient_identifier_per_site'), models.CheckConstraint(condition=models.Q(('value', ''), _negated=True), name='patient_identifier_has_value')],
+                "ordering": ["pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("site", "system", "value"), name="patient_identifier_per_site"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("value", ""), _negated=True),
+                        name="patient_identifier_has_value",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RecordedCondition',
+            name="RecordedCondition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_id', models.CharField(help_text='The resource id in the source', max_length=64)),
-                ('code_system', models.CharField(blank=True, max_length=255)),
-                ('code', models.CharField(blank=True, max_length=64)),
-                ('display', models.CharField(blank=True, max_length=255)),
-                ('text', models.CharField(blank=True, max_length=255)),
-                ('category', models.CharField(blank=True, max_length=40)),
-                ('clinical_status', models.CharField(blank=True, max_length=20)),
-                ('verification_status', models.CharField(blank=True, max_length=20)),
-                ('onset', models.DateTimeField(blank=True, null=True)),
-                ('abatement', models.DateTimeField(blank=True, null=True)),
-                ('recorded_date', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='recorded_conditions', to='care.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source_id",
+                    models.CharField(help_text="The resource id in the source", max_length=64),
+                ),
+                ("code_system", models.CharField(blank=True, max_length=255)),
+                ("code", models.CharField(blank=True, max_length=64)),
+                ("display", models.CharField(blank=True, max_length=255)),
+                ("text", models.CharField(blank=True, max_length=255)),
+                ("category", models.CharField(blank=True, max_length=40)),
+                ("clinical_status", models.CharField(blank=True, max_length=20)),
+                ("verification_status", models.CharField(blank=True, max_length=20)),
+                ("onset", models.DateTimeField(blank=True, null=True)),
+                ("abatement", models.DateTimeField(blank=True, null=True)),
+                ("recorded_date", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="recorded_conditions",
+                        to="care.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-onset', 'pk'],
-                'constraints': [models.UniqueConstraint(fields=('patient', 'source_id'), name='recorded_condition_per_source'), models.CheckConstraint(condition=models.Q(models.Q(('code', ''), _negated=True), models.Q(('text', ''), _negated=True), _connector='OR'), name='recorded_condition_coded_or_named')],
+                "ordering": ["-onset", "pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("patient", "source_id"), name="recorded_condition_per_source"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("code", ""), _negated=True),
+                            models.Q(("text", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="recorded_condition_coded_or_named",
+                    ),
+                ],
             },
         ),
     ]

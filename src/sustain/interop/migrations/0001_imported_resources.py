@@ -5,28 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('care', '0013_fhir_import_identifiers_conditions'),
+        ("care", "0013_fhir_import_identifiers_conditions"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportedResource',
+            name="ImportedResource",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resource_type', models.CharField(max_length=40)),
-                ('source_id', models.CharField(max_length=64)),
-                ('taken_as', models.CharField(max_length=60)),
-                ('taken_id', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='care.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("resource_type", models.CharField(max_length=40)),
+                ("source_id", models.CharField(max_length=64)),
+                ("taken_as", models.CharField(max_length=60)),
+                ("taken_id", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="care.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
-                'constraints': [models.UniqueConstraint(fields=('patient', 'resource_type', 'source_id'), name='imported_resource_once')],
+                "ordering": ["pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("patient", "resource_type", "source_id"),
+                        name="imported_resource_once",
+                    )
+                ],
             },
         ),
     ]
