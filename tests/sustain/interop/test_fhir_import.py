@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
 
 from sustain.accounts.models import AuditEvent, Site, User
+from sustain.care import services
 from sustain.care.models import (
     Medication,
     Patient,
@@ -21,6 +24,7 @@ from sustain.care.models import (
 from sustain.interop import importer
 from sustain.interop.fhir import conditions, patients
 from sustain.interop.fhir.registry import site_resources
+from sustain_core.errors import ClinicalValueError
 from tests.sustain.interop.fhir_checks import schema_errors, unlisted_codes
 
 pytestmark = pytest.mark.db
@@ -211,3 +215,23 @@ def test_the_command_prints_the_report(north):
     call_command("fhir_import", str(SYNTHEA), stdout=out)
     assert "Condition: 555 taken, 0 already imported" in out.getvalue()
     assert Site.objects.count() == 1
+
+
+def test_an_imported_patient_is_shown_not_yet_assessed_and_cannot_be_enrolled(
+    north, ada, login, tmp_path
+):
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(_bundle()))
+    importer.run(path, north)
+    patient = Patient.objects.get()
+    client = login(ada)
+    listed = client.get(reverse("care:patient_list"))
+    page = client.get(reverse("clinic:patient_detail", args=[patient.pk]))
+    assert (listed.status_code, page.status_code) == (200, 200)
+    assert "not yet assessed" in listed.text and "indication not yet assessed" in page.text
+    with pytest.raises(ClinicalValueError, match="indication is not yet assessed"):
+        services.enrol_patient(
+            patient=patient, protocol_key="depression-induction", protocol_version=1, by=ada,
+            now=timezone.now(),
+        )  # fmt: skip
+    assert not patient.courses.exists()
