@@ -368,6 +368,7 @@ def _take(g: Group, site: Site, by: User, now: dt.datetime, report: Report) -> N
         if not item.source_id:
             report.skip(item.where, f"{kind} without an id: a re-import could not match it")
             continue
+        done: bool | None  # True: taken; False: imported before; None: decided later (heights)
         try:
             if kind == "Condition":
                 done = _condition(item, resource, seen)
