@@ -41,7 +41,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError as ModelError
 
@@ -306,9 +305,8 @@ class Refused(Exception):
     """This patient cannot be taken (the transaction is rolled back)."""
 
 
-def run(path: Path, site: Site, *, now: dt.datetime | None = None) -> Report:
-    """Import `path` into `site` and say what was taken and what not."""
-    now = now or timezone.now()
+def run(path: Path, site: Site, *, now: dt.datetime) -> Report:
+    """Import `path` into `site` as at `now` and say what was taken and what not."""
     report = Report()
     items = read(path, report)
     by = service_user()

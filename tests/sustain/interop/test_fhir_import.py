@@ -51,7 +51,7 @@ def summaries() -> list[str]:
 
 
 def test_synthea_is_imported_once_and_a_second_import_changes_nothing(north):
-    report = importer.run(SYNTHEA, north)
+    report = importer.run(SYNTHEA, north, now=timezone.now())
     assert (report.taken["Patient"], report.taken["Condition"], report.skipped) == (13, 555, [])
     assert counts() == (13, 13 * 2, 555, 0, 0)  # the Synthea id and the hospital's MRN each
     service = User.objects.get(username="fhir-import")
@@ -87,7 +87,7 @@ def test_synthea_is_imported_once_and_a_second_import_changes_nothing(north):
     assert summaries() == ["fhir-import: 13 patients, 568 rows"]
 
     before = counts()
-    again = importer.run(SYNTHEA, north)
+    again = importer.run(SYNTHEA, north, now=timezone.now())
     assert counts() == before and creates() == events
     assert (sum(again.taken.values()), again.unchanged["Condition"], again.skipped) == (0, 555, [])
     assert summaries()[1:] == ["fhir-import: 0 patients, 0 rows"]  # every run is audited
@@ -103,7 +103,7 @@ def test_a_bad_line_skips_its_patient_whole_and_names_the_line(north, tmp_path):
     lines[199] = lines[199][:80]  # cut short: malformed JSON (its patient is in what is left?)
     (tmp_path / "Condition.000.ndjson").write_text("\n".join(lines) + "\n")
 
-    report = importer.run(tmp_path, north)
+    report = importer.run(tmp_path, north, now=timezone.now())
     reasons = dict(report.skipped)
     assert "not a valid R4 Condition: onsetDateTime" in reasons["Condition.000.ndjson line 100"]
     assert reasons["Condition.000.ndjson line 200"].startswith("malformed JSON")
@@ -165,7 +165,7 @@ def _bundle() -> dict:
 def test_a_bundle_is_taken_and_what_does_not_map_is_reported_by_entry(north, tmp_path):
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(_bundle()))
-    report = importer.run(path, north)
+    report = importer.run(path, north, now=timezone.now())
     ada = Patient.objects.get()
     assert (ada.given_name, ada.email, ada.address) == ("Ada", "ada@example.org",
                                                         "1 Main St, Salem, MA")  # fmt: skip
@@ -185,14 +185,14 @@ def test_a_bundle_is_taken_and_what_does_not_map_is_reported_by_entry(north, tmp
                             "MedicationStatement": 1}  # fmt: skip
 
     before = counts()
-    again = importer.run(path, north)
+    again = importer.run(path, north, now=timezone.now())
     assert counts() == before and sum(again.taken.values()) == 0
 
 
 def test_what_was_taken_exports_with_its_own_codes_and_identifiers(north, tmp_path):
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(_bundle()))
-    importer.run(path, north)
+    importer.run(path, north, now=timezone.now())
     (condition,) = site_resources(conditions.RECORDED_CONDITIONS, frozenset({north.pk}))
     (patient,) = site_resources(patients.PATIENTS, frozenset({north.pk}))
     assert schema_errors(condition) == [] and schema_errors(patient) == []
@@ -222,7 +222,7 @@ def test_an_imported_patient_is_shown_not_yet_assessed_and_cannot_be_enrolled(
 ):
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(_bundle()))
-    importer.run(path, north)
+    importer.run(path, north, now=timezone.now())
     patient = Patient.objects.get()
     client = login(ada)
     listed = client.get(reverse("care:patient_list"))

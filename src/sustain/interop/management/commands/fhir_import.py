@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from sustain.interop import importer
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             site = importer.site_named(options["site"])
-            report = importer.run(Path(options["path"]), site)
+            report = importer.run(Path(options["path"]), site, now=timezone.now())
         except ValueError as error:  # BadPath, an unknown site
             raise CommandError(str(error), returncode=INVALID) from None
         for line in report.lines():
