@@ -19,6 +19,7 @@ BIG = "9" * 30
 BAD_INPUT: dict[str, list[str]] = {
     "audit_anchor": ["--bogus"],
     "backup": ["--bogus"],
+    "fhir_import": ["/nonexistent/bundle.json"],
     "grant_runtime_role": ["--bogus"],
     "restore": ["/nonexistent/backup.sbk"],
     "run_sheet": ["--date", "9999-12-31", "--out", "/nonexistent/sheet.pdf"],
@@ -46,6 +47,9 @@ MORE_BAD_INPUT = [
     ("ledger_report", ["--site", BIG, "--from", "2026-01-01", "--to", "2026-01-02", "--by", "x"]),
     ("place_waitlist", ["--site", "1", "--seconds", "abc"]),
     ("demo", ["--today", "0001-01-01"]),
+    ("fhir_import", ["/etc/hostname"]),  # not .json or .ndjson
+    ("fhir_import", ["tests", "--site", "Nowhere"]),
+    ("fhir_import", []),
     ("no_such_command", []),
 ]
 

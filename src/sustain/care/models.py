@@ -71,7 +71,9 @@ class Patient(models.Model):
     # The postal address the dispensing record names with each administration [CFR1304.22];
     # blank until recorded (the ledger report then says so, never guesses).
     address = models.TextField(max_length=300, blank=True)
-    primary_condition = models.CharField(max_length=20, choices=Condition.choices)
+    # The indication the program treats; blank: not yet assessed (a patient imported from
+    # another system, sustain fhir-import). Registration asks for it; enrolment needs it.
+    primary_condition = models.CharField(max_length=20, choices=Condition.choices, blank=True)
     # For ideal/adjusted dosing weights (the site's clinic rules); optional otherwise.
     height_cm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     created_at = models.DateTimeField()
@@ -137,6 +139,69 @@ class Patient(models.Model):
             if to:
                 return channel, to
         return None
+
+
+class PatientIdentifier(models.Model):
+    """An identifier another system gave the patient (FHIR Patient.identifier: system and
+    value), kept when the patient was imported (sustain fhir-import) so a second import of the
+    same record finds the patient instead of registering them again. Unique per site."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="identifiers")
+    system = models.CharField(max_length=255)
+    value = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar = ["pk"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["site", "system", "value"], name="patient_identifier_per_site"
+            ),
+            models.CheckConstraint(condition=~Q(value=""), name="patient_identifier_has_value"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system}|{self.value}"
+
+
+class RecordedCondition(models.Model):
+    """A condition another system recorded for the patient (its problem list or an encounter
+    diagnosis: FHIR R4 Condition, http://hl7.org/fhir/R4/condition.html), taken as it was
+    coded there: its code is the source's data (SNOMED CT, ICD-10-CM, …), not a code Sustain
+    assigns. Not the program's indication (Patient.primary_condition). Never edited: a second
+    import of the same source resource (`source_id`) changes nothing."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="recorded_conditions"
+    )
+    source_id = models.CharField(max_length=64, help_text="The resource id in the source")
+    code_system = models.CharField(max_length=255, blank=True)
+    code = models.CharField(max_length=64, blank=True)
+    display = models.CharField(max_length=255, blank=True)
+    text = models.CharField(max_length=255, blank=True)
+    category = models.CharField(max_length=40, blank=True)  # condition-category code
+    clinical_status = models.CharField(max_length=20, blank=True)  # condition-clinical code
+    verification_status = models.CharField(max_length=20, blank=True)  # condition-ver-status
+    onset = models.DateTimeField(null=True, blank=True)
+    abatement = models.DateTimeField(null=True, blank=True)
+    recorded_date = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering: ClassVar = ["-onset", "pk"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["patient", "source_id"], name="recorded_condition_per_source"
+            ),
+            models.CheckConstraint(
+                condition=~Q(code="") | ~Q(text=""), name="recorded_condition_coded_or_named"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display or self.text or self.code
 
 
 class MrnSequence(models.Model):

@@ -519,6 +519,10 @@ def enrol_patient(
 ) -> Course:
     """Start a course on a protocol; the patient is in screening until the series is booked."""
     protocol = protocol_versions.resolve(patient.site, protocol_key, protocol_version)
+    if not patient.primary_condition:  # imported (sustain fhir-import), not yet assessed
+        raise ClinicalValueError(
+            "protocol", "the patient's indication is not yet assessed: record it first"
+        )
     if protocol.condition != patient.primary_condition:
         raise ClinicalValueError(
             "protocol",

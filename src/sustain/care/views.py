@@ -101,7 +101,7 @@ def _patient_row(patient: Patient, *, alerts: bool) -> list[Cell]:
     listed = cast(Any, patient)  # course_status and open_alerts: the list's annotations
     row: list[Cell] = [
         patient.pk, patient.family_name, patient.given_name, patient.date_of_birth,
-        str(patient.get_primary_condition_display()),
+        str(patient.get_primary_condition_display() or "not yet assessed"),
         dict(CourseStatus.choices).get(listed.course_status, "not enrolled"), patient.site.name,
     ]  # fmt: skip
     return [*row, listed.open_alerts] if alerts else row

@@ -51,5 +51,6 @@ def _codings(value: Any) -> Iterator[tuple[str, str]]:
 
 
 def unlisted_codes(resource: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every (system, code) in `resource` (Codings and Quantities) not in the reviewed list."""
-    return [pair for pair in _codings(resource) if not codes.listed(*pair)]
+    """Every (system, code) in `resource` (Codings and Quantities) not in the reviewed list,
+    apart from an imported resource's passed-through `code` (codes.assigned_part)."""
+    return [pair for pair in _codings(codes.assigned_part(resource)) if not codes.listed(*pair)]

@@ -1,10 +1,19 @@
 """Every source of FHIR resources, in one list (sustain.interop.fhir.registry explains them)."""
 
-from sustain.interop.fhir import administrations, audit, locations, patients, visits, vitals
+from sustain.interop.fhir import (
+    administrations,
+    audit,
+    conditions,
+    locations,
+    patients,
+    visits,
+    vitals,
+)
 from sustain.interop.fhir.registry import Source
 
 SOURCES: tuple[Source, ...] = (
     patients.PATIENTS,
+    conditions.RECORDED_CONDITIONS,
     locations.SITES,
     locations.CHAIRS,
     visits.APPOINTMENTS,

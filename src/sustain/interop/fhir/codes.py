@@ -1,6 +1,13 @@
 """The one reviewed list of codes (FHIR-07): sustain/interop/fhir/codes.toml records each
 code's system, display, where it was checked and what that found. Resources take their Codings
-from here by name, never as literals, and tests look every exported Coding up in it."""
+from here by name, never as literals, and tests look every exported Coding up in it.
+
+Codes Sustain assigns are listed; codes it only passes on are not. A condition imported from
+another system (sustain fhir-import, care.RecordedCondition) keeps the code that system gave it
+(SNOMED CT, ICD-10-CM, …): that is the record's data, not a code Sustain chose, and it is not
+reviewed here. Such a resource says so with the tag IMPORTED in meta.tag, and its `code` element
+(`PASSED_THROUGH`) is then left out of the check (`assigned_codings`); everything else in it
+(statuses, category, units) is Sustain's and is checked."""
 
 import tomllib
 from dataclasses import dataclass
@@ -12,6 +19,9 @@ from sustain_core import registration
 from sustain_core.errors import ClinicalValueError
 
 LOCAL_PREFIX = "urn:sustain:"  # Sustain's own code systems (local codes, not listed)
+# meta.tag of a resource whose `code` came from another system's record (module docstring).
+IMPORTED = {"system": "urn:sustain:provenance", "code": "imported", "display": "Imported"}
+PASSED_THROUGH = "code"
 
 
 @dataclass(frozen=True)
@@ -83,3 +93,19 @@ def well_formed_ndc(value: str) -> bool:
         return registration.ndc(value) == value
     except ClinicalValueError:
         return False
+
+
+def imported(resource: dict[str, Any]) -> bool:
+    """Whether `resource` carries the IMPORTED tag (its `code` is the source's data)."""
+    return any(
+        t.get("system") == IMPORTED["system"] and t.get("code") == IMPORTED["code"]
+        for t in (resource.get("meta") or {}).get("tag") or []
+    )
+
+
+def assigned_part(resource: dict[str, Any]) -> dict[str, Any]:
+    """The part of `resource` whose codes Sustain assigned: all of it, except an imported
+    resource's passed-through `code` (module docstring). FHIR-07 checks this part."""
+    if not imported(resource):
+        return resource
+    return {k: v for k, v in resource.items() if k != PASSED_THROUGH}

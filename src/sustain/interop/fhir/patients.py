@@ -1,4 +1,5 @@
-"""Patient resources: demographics, the MRN as an identifier, contacts (FHIR R4 Patient)."""
+"""Patient resources: demographics, the MRN as an identifier (and another system's, kept by
+`sustain fhir-import`), contacts (FHIR R4 Patient)."""
 
 import datetime as dt
 
@@ -15,7 +16,7 @@ def mrn_system(site_id: int) -> str:
 
 
 def _rows(site_ids: frozenset[int]) -> QuerySet[Patient]:
-    return Patient.objects.filter(site__in=site_ids).order_by("pk")
+    return Patient.objects.filter(site__in=site_ids).prefetch_related("identifiers").order_by("pk")
 
 
 def _build(patient: Patient) -> list[Json]:
@@ -33,7 +34,12 @@ def _build(patient: Patient) -> list[Json]:
                 "type": {"text": "MRN"},
                 "system": mrn_system(patient.site_id),
                 "value": patient.mrn,
-            }
+            },
+            # Another system's identifiers, kept when the patient was imported (fhir-import).
+            *(
+                {"use": "secondary", "system": i.system, "value": i.value}
+                for i in patient.identifiers.all()
+            ),
         ],
         "active": True,
         "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
