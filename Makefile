@@ -5,7 +5,7 @@ SUSTAIN := $(BIN)/sustain
 UV_VERSION := 0.13.9
 DEMO_DB := $(CURDIR)/var/demo.sqlite3
 
-.PHONY: install demo test test-core lint format typecheck migrations-check deploy-check check bench load
+.PHONY: install demo test test-core lint format typecheck migrations-check deploy-check fhir-validate check bench load
 
 $(BIN)/.synced: pyproject.toml uv.lock
 	python3 -m venv $(VENV)
@@ -65,7 +65,22 @@ deploy-check: install
 	SUSTAIN_AUDIT_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'); \
 	$(SUSTAIN) migrate --verbosity 0 && $(SUSTAIN) check --deploy --fail-level WARNING
 
-check: lint typecheck migrations-check deploy-check test-core test
+# Issue 16 item 7 (FHIR-01, FHIR-02): the FHIR export of a fresh demo clinic, checked by two tools
+# we did not write — the pinned official R4 JSON schema (tools/fhir/schema_check.py) and
+# @medplum/core against the official R4 StructureDefinitions (tools/fhir-validate, npm lockfile);
+# zero errors, or it fails. Needs Node >= 20 and npm. About two minutes, most of it the demo.
+FHIR_DB := $(CURDIR)/var/fhir-validate.sqlite3
+FHIR_EXPORT := $(CURDIR)/var/fhir-export
+FHIR_ENV := SUSTAIN_DEBUG=1 SUSTAIN_SQLITE_PATH=$(FHIR_DB)
+fhir-validate: install
+	rm -rf $(FHIR_DB) $(FHIR_DB)-wal $(FHIR_DB)-shm $(FHIR_EXPORT)
+	$(FHIR_ENV) $(SUSTAIN) migrate --verbosity 0
+	$(FHIR_ENV) $(SUSTAIN) demo >/dev/null
+	$(FHIR_ENV) $(SUSTAIN) fhir-export --site "Riverside Infusion Clinic" --out $(FHIR_EXPORT)
+	$(BIN)/python tools/fhir/schema_check.py $(FHIR_EXPORT)
+	cd tools/fhir-validate && npm ci --no-audit --no-fund && node validate.mjs $(FHIR_EXPORT)
+
+check: lint typecheck migrations-check deploy-check fhir-validate test-core test
 
 bench: install
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/run.py
