@@ -5,7 +5,7 @@ SUSTAIN := $(BIN)/sustain
 UV_VERSION := 0.13.9
 DEMO_DB := $(CURDIR)/var/demo.sqlite3
 
-.PHONY: install demo test test-core lint format typecheck migrations-check deploy-check check bench load
+.PHONY: install demo test test-core lint format typecheck migrations-check deploy-check fhir-validate check bench load
 
 $(BIN)/.synced: pyproject.toml uv.lock
 	python3 -m venv $(VENV)
@@ -40,13 +40,13 @@ test-core: install
 	$(BIN)/coverage report
 
 lint: install
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests bench tools
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
 
 typecheck: install
 	$(BIN)/mypy src/sustain_core src/sustain
@@ -65,7 +65,30 @@ deploy-check: install
 	SUSTAIN_AUDIT_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'); \
 	$(SUSTAIN) migrate --verbosity 0 && $(SUSTAIN) check --deploy --fail-level WARNING
 
-check: lint typecheck migrations-check deploy-check test-core test
+# Issue 16 item 7 (FHIR-01, FHIR-02): the FHIR export of a fresh demo clinic, checked by two tools
+# we did not write — the pinned official R4 JSON schema (tools/fhir/schema_check.py) and
+# @medplum/core against the official R4 StructureDefinitions (tools/fhir-validate, npm lockfile);
+# zero errors, or it fails. Needs Node >= 20 and npm. About two minutes, most of it the demo.
+FHIR_DB := $(CURDIR)/var/fhir-validate.sqlite3
+FHIR_EXPORT := $(CURDIR)/var/fhir-export
+FHIR_FIXTURE_REPORT := $(CURDIR)/var/fhir-validate-fixture.txt
+FHIR_ENV := SUSTAIN_DEBUG=1 SUSTAIN_SQLITE_PATH=$(FHIR_DB)
+fhir-validate: install
+	rm -rf $(FHIR_DB) $(FHIR_DB)-wal $(FHIR_DB)-shm $(FHIR_EXPORT) $(FHIR_FIXTURE_REPORT)
+	$(FHIR_ENV) $(SUSTAIN) migrate --verbosity 0
+	$(FHIR_ENV) $(SUSTAIN) demo >/dev/null
+	$(FHIR_ENV) $(SUSTAIN) fhir-export --site "Riverside Infusion Clinic" --out $(FHIR_EXPORT)
+	$(BIN)/python tools/fhir/schema_check.py $(FHIR_EXPORT)
+	cd tools/fhir-validate && npm ci --no-audit --no-fund
+	@# The Node check can fail (tests/sustain/interop/test_fhir_checks.py shows the schema check's):
+	@# the good fixtures pass, the broken ones exit 1 with the missing Observation.status.
+	cd tools/fhir-validate && node validate.mjs ../fhir/fixtures/good >/dev/null
+	cd tools/fhir-validate && node validate.mjs ../fhir/fixtures/broken >$(FHIR_FIXTURE_REPORT); \
+	test $$? -eq 1 && grep -q "no-status: Missing required property (Observation.status)" \
+	$(FHIR_FIXTURE_REPORT)
+	cd tools/fhir-validate && node validate.mjs $(FHIR_EXPORT)
+
+check: lint typecheck migrations-check deploy-check fhir-validate test-core test
 
 bench: install
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/run.py

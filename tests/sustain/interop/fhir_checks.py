@@ -2,41 +2,24 @@
 the official R4 JSON schema, pinned (FHIR-01; tools/fhir/README.md), and the reviewed code
 list (FHIR-07: every Coding and UCUM unit is in sustain/interop/fhir/codes.toml)."""
 
-import hashlib
-import json
+import importlib.util
+import sys
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from sustain.interop.fhir import codes
 
-SCHEMA = Path(__file__).parents[3] / "tools" / "fhir" / "fhir.schema.json"
-SCHEMA_SHA256 = "15b9548af6412c44faaa411456e0652542de286fd1c58ef882b09bdc8947909d"
+# The schema check is the CLI tools/fhir/schema_check.py (CI runs it over the demo's export); the
+# tests use the same code, loaded from its file (tools/ is not a package).
+_TOOL = Path(__file__).parents[3] / "tools" / "fhir" / "schema_check.py"
+_spec = importlib.util.spec_from_file_location("sustain_fhir_schema_check", _TOOL)
+assert _spec is not None and _spec.loader is not None
+schema_check = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = schema_check  # (dataclasses and pickling look modules up here)
+_spec.loader.exec_module(schema_check)
 
-
-@cache
-def _validator() -> jsonschema.Draft6Validator:
-    raw = SCHEMA.read_bytes()
-    assert hashlib.sha256(raw).hexdigest() == SCHEMA_SHA256, "tools/fhir/fhir.schema.json changed"
-    return jsonschema.Draft6Validator(json.loads(raw))
-
-
-def schema_errors(resource: dict[str, Any]) -> list[str]:
-    """What the official R4 JSON schema finds wrong with `resource`, checked against its own
-    type's definition (readable messages, §5.4); [] when it validates."""
-    validator = _validator()
-    kind = resource.get("resourceType")
-    if kind not in validator.schema["definitions"]:
-        return [f"{kind!r} is not an R4 resource type"]
-    sub = validator.evolve(schema={**validator.schema, "$ref": f"#/definitions/{kind}"})
-    return [
-        f"{kind}/{resource.get('id')} at {'/'.join(map(str, e.absolute_path)) or '(root)'}: "
-        f"{e.message[:300]}"
-        for e in sub.iter_errors(resource)
-    ]
+schema_errors = schema_check.schema_errors
 
 
 def _codings(value: Any) -> Iterator[tuple[str, str]]:
