@@ -1,9 +1,30 @@
 """Every source of FHIR resources, in one list (sustain.interop.fhir.registry explains them)."""
 
-from sustain.interop.fhir import patients
+from sustain.interop.fhir import (
+    conditions,
+    medications,
+    organizations,
+    patients,
+    plans,
+    questionnaires,
+)
 from sustain.interop.fhir.registry import Source
 
-SOURCES: tuple[Source, ...] = (patients.PATIENTS,)
+SOURCES: tuple[Source, ...] = (
+    patients.PATIENTS,
+    organizations.ORGANIZATIONS,
+    organizations.PRACTITIONERS,
+    conditions.INDICATIONS,
+    plans.LIBRARY_PROTOCOLS,
+    plans.CLINIC_PROTOCOLS,
+    plans.CARE_PLANS,
+    plans.CONSENTS,
+    medications.MEDICATION_STATEMENTS,
+    questionnaires.QUESTIONNAIRES,
+    questionnaires.QUESTIONNAIRE_RESPONSES,
+    questionnaires.SCORES,
+    questionnaires.WEIGHTS,
+)
 
 
 def sources_of(type_name: str) -> list[Source]:

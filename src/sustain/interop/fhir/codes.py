@@ -69,3 +69,13 @@ def listed(system_uri: str, value: str) -> bool:
     if system_uri == system("ucum"):
         return value in _read()[2]
     return any(c.system == system_uri and c.code == value for c in _read()[1].values())
+
+
+def named(system_name: str, value: str) -> str | None:
+    """The name in codes.toml of the listed code `value` in the system `system_name`
+    ("rxnorm", …), or None when the list does not hold it (then no Coding may be built)."""
+    uri = system(system_name)
+    for name, c in _read()[1].items():
+        if c.system == uri and c.code == value:
+            return name
+    return None
