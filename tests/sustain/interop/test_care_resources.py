@@ -18,11 +18,12 @@ from django.test.utils import CaptureQueriesContext
 from sustain.accounts.models import Site, User
 from sustain.care import services as care
 from sustain.care.enums import AssessmentSource, Condition, CourseStatus, Timepoint
-from sustain.care.models import Course, Patient
-from sustain.interop.fhir import catalog, conditions, plans, questionnaires
+from sustain.care.models import Course, Medication, Patient
+from sustain.interop.fhir import catalog, conditions, medications, plans, questionnaires
 from sustain.interop.fhir.registry import Caller, Source, patient_resources, site_resources
 from sustain_core import instruments
 from tests.sustain import clinic_builders as build
+from tests.sustain.care.test_demo import load_demo
 from tests.sustain.conftest import TODAY
 from tests.sustain.interop.fhir_checks import schema_errors, unlisted_codes
 
@@ -218,7 +219,8 @@ def test_indications_plans_and_courses(clinic, ada):
     (instantiates,) = plan["instantiatesCanonical"]
     assert instantiates == "urn:sustain:protocol:depression-induction|1"
     assert instantiates in canonicals  # the PlanDefinition it names is served
-    assert plan["status"] == "active" and plan["intent"] == "plan"  # ready for induction
+    assert course.status == CourseStatus.SCREENING  # consent and screen signed, not yet moved
+    assert plan["status"] == "draft" and plan["intent"] == "plan"
     assert plan["author"] == {"reference": f"Practitioner/practitioner-{ada.pk}"}
     library = canonicals[instantiates]
     (action,) = library["action"]
@@ -238,9 +240,9 @@ def test_indications_plans_and_courses(clinic, ada):
         "type": "derived-from", "resource": "urn:sustain:protocol:depression-induction|1"
     }  # fmt: skip
 
-    (consent,) = [c for c in _of(resources, "Consent") if c["patient"]["reference"].endswith(
-        f"-{first.pk}"
-    )]
+    (consent,) = [
+        c for c in _of(resources, "Consent") if c["patient"]["reference"].endswith(f"-{first.pk}")
+    ]
     assert consent["scope"]["coding"][0]["code"] == "treatment"
     assert consent["category"][0]["text"] == "Ketamine consent v3"
     assert consent["status"] == "active"
@@ -267,9 +269,6 @@ def test_medication_list_codes_only_listed_rxnorm(clinic, ada):
 
 
 def test_an_rxcui_outside_the_code_list_is_sent_as_text(clinic, ada):
-    from sustain.care.models import Medication
-    from sustain.interop.fhir import medications
-
     row = Medication.objects.filter(patient=clinic["first"]).first()
     row.rxcui = "999999"  # not in codes.toml
     assert medications.medication_concept(row) == {"text": row.name}
@@ -315,8 +314,6 @@ def test_narrowing_by_code_and_status_in_the_database(clinic, ada):
     assert narrowed(questionnaires.WEIGHTS, "code", "http://loinc.org|29463-7") >= 2
     assert narrowed(conditions.INDICATIONS, "code", "F43.10") == 1
     assert narrowed(plans.CARE_PLANS, "status", "revoked") == 1
-    from sustain.interop.fhir import medications
-
     assert narrowed(medications.MEDICATION_STATEMENTS, "status", "stopped") == 2
     assert narrowed(medications.MEDICATION_STATEMENTS, "code", "3322") == 2
     with pytest.raises(ValueError):
@@ -367,3 +364,20 @@ def test_no_source_file_imports_the_default_fhir_package():
         if (hits := default_package_imports(path.read_text()))
     }
     assert found == {}
+
+
+# -- the demo clinic ---------------------------------------------------------------------------
+
+
+def test_the_demo_clinic_exports_valid_care_resources(db, settings):
+    """Every care-side resource of the demo clinic (`sustain demo`, as tests/sustain/care/
+    test_demo.py loads it) validates with zero errors and only listed codes (issue 16 item 7)."""
+    settings.DEBUG = True
+    load_demo()
+    resources = _all(Caller(User.objects.get(username="dr.ada")))
+    kinds = Counter(r["resourceType"] for r in resources)
+    assert {"Condition", "CarePlan", "Consent", "QuestionnaireResponse", "Observation"} <= set(
+        kinds
+    ), kinds
+    assert [e for r in resources for e in schema_errors(r)] == []
+    assert {pair for r in resources for pair in unlisted_codes(r)} == set()

@@ -25,9 +25,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site
 from sustain.care.enums import CourseStatus
-from sustain.care.models import ClinicProtocol
+from sustain.care.models import ClinicProtocol, Course
 from sustain.care.models import Consent as ConsentRow
-from sustain.care.models import Course
 from sustain.interop.fhir import codes
 from sustain.interop.fhir.registry import Json, Source, model_json
 from sustain_core import protocols

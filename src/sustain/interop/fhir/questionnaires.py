@@ -109,7 +109,11 @@ def _item(instrument: Instrument, item: Item) -> Json:
 def questionnaire(instrument: Instrument, site_pk: int) -> Json:
     copyright_ = COPYRIGHT.get(instrument.code) or (
         f"{instrument.licence}. Items are sent by code"
-        + (" only, without their wording." if all(i.text is None for i in instrument.items) else ".")
+        + (
+            " only, without their wording."
+            if all(i.text is None for i in instrument.items)
+            else "."
+        )
     )
     resource: Json = {
         "resourceType": "Questionnaire",

@@ -20,8 +20,7 @@ def parse(value: str) -> tuple[str | None, str]:
 def matches(value: str, codings: Iterable[Mapping[str, str]]) -> bool:
     system, code = parse(value)
     return any(
-        c.get("code") == code and (system is None or c.get("system", "") == system)
-        for c in codings
+        c.get("code") == code and (system is None or c.get("system", "") == system) for c in codings
     )
 
 
