@@ -161,6 +161,14 @@ def test_scores_are_fhir03_observations_derived_from_their_responses(clinic, ada
     response = responses[phq9["derivedFrom"][0]["reference"].split("/")[1]]
     assert response["questionnaire"] == "urn:sustain:questionnaire:phq9|1"
     assert response["status"] == "completed"
+    assert response["source"] == {"reference": f"Patient/patient-{first.pk}"}  # self-rated
+    madrs = next(
+        r
+        for r in responses.values()
+        if r["questionnaire"].startswith("urn:sustain:questionnaire:madrs|")
+    )
+    assert "source" not in madrs  # clinician-rated: the patient did not answer
+    assert all("text" not in item for item in madrs["item"])
     assert [i["linkId"] for i in response["item"]] == [str(n) for n in range(1, 10)]
     answer = response["item"][0]["answer"][0]["valueCoding"]
     assert answer["code"] == "3" and answer["display"] == "Nearly every day"

@@ -192,8 +192,9 @@ def response(assessment: Assessment) -> Json:
         "subject": {"reference": f"Patient/patient-{assessment.patient_id}"},
         "authored": assessment.completed_at.isoformat(),
         "author": _author(assessment),
-        "source": {"reference": f"Patient/patient-{assessment.patient_id}"},
     }
+    if instrument.rater == instruments.Rater.SELF:  # the patient answered (source: who answered)
+        resource["source"] = {"reference": f"Patient/patient-{assessment.patient_id}"}
     if items:
         resource["item"] = items
     return model_json("QuestionnaireResponse", resource)
