@@ -22,7 +22,7 @@ from sustain.care.models import (
     WeightMeasurement,
 )
 from sustain.interop import importer
-from sustain.interop.fhir import conditions, patients
+from sustain.interop.fhir import imported_conditions, patients
 from sustain.interop.fhir.registry import site_resources
 from sustain_core.errors import ClinicalValueError
 from tests.sustain.interop.fhir_checks import schema_errors, unlisted_codes
@@ -193,7 +193,7 @@ def test_what_was_taken_exports_with_its_own_codes_and_identifiers(north, tmp_pa
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(_bundle()))
     importer.run(path, north, now=timezone.now())
-    (condition,) = site_resources(conditions.RECORDED_CONDITIONS, frozenset({north.pk}))
+    (condition,) = site_resources(imported_conditions.RECORDED_CONDITIONS, frozenset({north.pk}))
     (patient,) = site_resources(patients.PATIENTS, frozenset({north.pk}))
     assert schema_errors(condition) == [] and schema_errors(patient) == []
     assert condition["code"]["coding"][0]["code"] == "195662009"

@@ -109,3 +109,13 @@ def assigned_part(resource: dict[str, Any]) -> dict[str, Any]:
     if not imported(resource):
         return resource
     return {k: v for k, v in resource.items() if k != PASSED_THROUGH}
+
+
+def named(system_name: str, value: str) -> str | None:
+    """The name in codes.toml of the listed code `value` in the system `system_name`
+    ("rxnorm", …), or None when the list does not hold it (then no Coding may be built)."""
+    uri = system(system_name)
+    for name, c in _read()[1].items():
+        if c.system == uri and c.code == value:
+            return name
+    return None

@@ -1,87 +1,74 @@
-"""Condition resources of the conditions another system recorded for a patient
-(care.RecordedCondition, taken by `sustain fhir-import`): FHIR R4 Condition
-(http://hl7.org/fhir/R4/condition.html), id "condition-<pk>".
+"""Condition resources: the indication a patient is treated for (Patient.primary_condition),
+id "indication-<patient pk>" (FHIR R4 §9.2 Condition; reference §5.1–5.2).
 
-Their `code` is the source record's own coding, passed through unchanged (it is data, not a
-code Sustain assigns), and the resource carries the IMPORTED tag that says so (codes.py); the
-statuses and the category are the R4 core codes from codes.toml. Not the program's indication
-(the care helper's Condition "indication-<patient pk>")."""
+Codes (codes.toml, FHIR-07): treatment-resistant depression is SNOMED 370143000 (major
+depressive disorder) with "Treatment-resistant depression" as `code.text`, since no SNOMED
+concept for it was confirmed (reference §5.2), and ICD-10-CM F32.9; PTSD is SNOMED 47505003 and
+ICD-10-CM F43.10. Sustain records "anxiety" (GAD or social anxiety: the anxiety protocol) and
+"chronic pain" without the disorder, so those carry only what is true of them: ICD-10-CM F41.9
+(anxiety disorder, unspecified) and G89.29 (other chronic pain), with the words as text; the
+SNOMED GAD, fibromyalgia and CRPS concepts are not claimed for them. Every indication is an
+active, confirmed problem-list item (the program enrols only a diagnosed patient)."""
+
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from sustain.accounts.enums import DataCategory
-from sustain.care.models import RecordedCondition
-from sustain.interop.fhir import codes
+from sustain.care.enums import Condition
+from sustain.care.models import Patient
+from sustain.interop.fhir import codes, tokens
 from sustain.interop.fhir.registry import Json, Source, model_json
 
-
-def _rows(site_ids: frozenset[int]) -> QuerySet[RecordedCondition]:
-    return RecordedCondition.objects.filter(patient__site__in=site_ids).order_by("pk")
-
-
-def _status(kind: str, value: str) -> Json | None:
-    """A status or category as the listed R4 core code, None when it is not one."""
-    try:
-        return codes.concept(f"{kind}-{value}")
-    except KeyError:
-        return None
+# The listed codes of each indication (codes.toml names), SNOMED first.
+INDICATION_CODES: dict[str, tuple[str, ...]] = {
+    Condition.DEPRESSION: ("mdd", "indication-depression-icd10"),
+    Condition.PTSD: ("ptsd", "indication-ptsd-icd10"),
+    Condition.ANXIETY: ("indication-anxiety-icd10",),
+    Condition.CHRONIC_PAIN: ("indication-chronic-pain-icd10",),
+}
 
 
-def _build(row: RecordedCondition) -> list[Json]:
-    concept: Json = {}
-    if row.code:
-        coding = {"system": row.code_system, "code": row.code}
-        if row.display:
-            coding["display"] = row.display
-        concept["coding"] = [coding]
-    if row.text:
-        concept["text"] = row.text
+def _rows(site_ids: frozenset[int]) -> QuerySet[Patient]:
+    """The patients whose indication is recorded (an imported patient's is not yet assessed)."""
+    return Patient.objects.filter(site__in=site_ids).exclude(primary_condition="").order_by("pk")
+
+
+def indication(patient: Patient) -> Json:
+    condition = Condition(patient.primary_condition)
     resource: Json = {
         "resourceType": "Condition",
-        "id": f"condition-{row.pk}",
-        "meta": {"tag": [codes.IMPORTED]},
-        "identifier": [{"system": "urn:sustain:fhir-import:source-id", "value": row.source_id}],
-        "code": concept,
-        "subject": {"reference": f"Patient/patient-{row.patient_id}"},
+        "id": f"indication-{patient.pk}",
+        "clinicalStatus": codes.concept("condition-active"),
+        "verificationStatus": codes.concept("condition-confirmed"),
+        "category": [codes.concept("condition-problem-list-item")],
+        "code": codes.concept(*INDICATION_CODES[condition], text=str(condition.label)),
+        "subject": {"reference": f"Patient/patient-{patient.pk}"},
+        "recordedDate": patient.created_at.isoformat(),
     }
-    for key, kind, value in (
-        ("clinicalStatus", "condition-clinical", row.clinical_status),
-        ("verificationStatus", "condition-ver", row.verification_status),
-    ):
-        if value and (found := _status(kind, value)):
-            resource[key] = found
-    if row.category and (category := _status("condition-category", row.category)):
-        resource["category"] = [category]
-    for key, when in (
-        ("onsetDateTime", row.onset),
-        ("abatementDateTime", row.abatement),
-        ("recordedDate", row.recorded_date),
-    ):
-        if when is not None:
-            resource[key] = when.isoformat()
-    return [model_json("Condition", resource)]
+    return model_json("Condition", resource)
 
 
 def _code(value: str) -> Q:
-    """FHIR token search on `code` (R4 §3.1.1.4.4 token): "code", "system|code", "system|"."""
-    system, bar, code = value.rpartition("|")
-    found = Q(code=code) if code else Q()
-    if bar and system:
-        found &= Q(code_system=system)
-    return found
+    by_condition: dict[str, Any] = {
+        key: [codes.coding(n) for n in names] for key, names in INDICATION_CODES.items()
+    }
+    return Q(primary_condition__in=tokens.keys_matching(value, by_condition))
 
 
-RECORDED_CONDITIONS = Source(
+def _status(value: str) -> Q:
+    """clinical-status: every indication is active."""
+    return Q() if "active" in value.split(",") else Q(pk__in=[])
+
+
+INDICATIONS = Source(
     type="Condition",
-    prefix="condition",
+    prefix="indication",
     permission="care.view_course",
     category=DataCategory.PATIENT_RECORD,
     rows=_rows,
-    build=_build,
-    patient="patient",
-    date="onset",
-    narrow={
-        "code": _code,
-        "clinical-status": lambda v: Q(clinical_status=v.rpartition("|")[2]),
-    },
+    build=lambda patient: [indication(patient)],
+    patient="pk",
+    date="created_at",
+    narrow={"code": _code, "clinical-status": _status},
 )
