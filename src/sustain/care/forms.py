@@ -205,6 +205,10 @@ class HeightForm(forms.Form):
     )
 
 
+class IndicationForm(forms.Form):
+    primary_condition = forms.ChoiceField(label="Indication", choices=Condition.choices)
+
+
 class AddressForm(forms.Form):
     address = forms.CharField(
         label="Postal address",

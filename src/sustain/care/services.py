@@ -24,6 +24,7 @@ from sustain.care.enums import (
     AlertStatus,
     AllergySeverity,
     AssessmentSource,
+    Condition,
     ContactChannel,
     CourseStatus,
     Sex,
@@ -263,6 +264,39 @@ def record_height(*, patient: Patient, height_cm: Decimal, by: User, now: dt.dat
     record_patient_event(
         by=by, patient=patient, category=DataCategory.DEMOGRAPHICS, obj=patient,
         action=AuditAction.UPDATE, reason=f"height: {was} → {plain(height_cm)} cm",
+    )  # fmt: skip
+    return patient
+
+
+@transaction.atomic
+def record_indication(
+    *, patient: Patient, primary_condition: str, by: User, now: dt.datetime
+) -> Patient:
+    """Record the indication of a patient who has none yet (one taken in by `sustain
+    fhir-import`, "not yet assessed"): a prescriber's assessment (care.prescribe), kept as a
+    revision and audited. Refused, naming ``primary_condition``, for a condition the program
+    does not treat, or once an indication is recorded (registration records it; changing it is
+    not this action)."""
+    if not by.has_perm("care.prescribe"):
+        raise ClinicalValueError("primary_condition", "a prescriber records the indication")
+    if primary_condition not in Condition.values:
+        allowed = ", ".join(str(label) for label in Condition.labels)
+        raise ClinicalValueError("primary_condition", f"the indication is one of: {allowed}")
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.primary_condition:
+        raise ClinicalValueError(
+            "primary_condition",
+            f"the indication is already recorded: {patient.get_primary_condition_display()}",
+        )
+    patient.primary_condition = primary_condition
+    patient.save(update_fields=["primary_condition"])
+    _keep_revision(
+        patient, {"primary_condition": ("", primary_condition)}, "indication assessed", by=by,
+        now=now,
+    )  # fmt: skip
+    record_patient_event(
+        by=by, patient=patient, category=DataCategory.PATIENT_RECORD, obj=patient,
+        action=AuditAction.UPDATE, reason="indication recorded",
     )  # fmt: skip
     return patient
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/weight/", views.weight_record, name="weight"),
     path("patients/<int:patient_id>/height/", views.height_record, name="height"),
     path("patients/<int:patient_id>/address/", views.address_record, name="address"),
+    path("patients/<int:patient_id>/indication/", views.indication_record, name="indication"),
     path("patients/<int:patient_id>/screen/", views.screen_sign, name="screen"),
     path("patients/<int:patient_id>/medications/", views.medication_add, name="medication_add"),
     path("medications/<int:medication_id>/stop/", views.medication_stop, name="medication_stop"),

@@ -40,6 +40,7 @@ from sustain.care.forms import (
     ContraindicationScreenForm,
     CourseDoseForm,
     HeightForm,
+    IndicationForm,
     MedicationForm,
     MessageRulesForm,
     PatientDetailsForm,
@@ -446,6 +447,20 @@ def address_record(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
             patient=patient, by=request.user, now=timezone.now(), **data
         ),
         success="Address recorded.",
+    )  # fmt: skip
+
+
+@require_POST
+@login_required
+def indication_record(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """Record the indication of a patient who has none yet (prescribers)."""
+    return _patient_form(
+        request, patient_id, perm="care.prescribe", category=DataCategory.PATIENT_RECORD,
+        form_class=IndicationForm,
+        action=lambda patient, data: services.record_indication(
+            patient=patient, by=request.user, now=timezone.now(), **data
+        ),
+        success=lambda patient: f"Indication recorded: {patient.get_primary_condition_display()}.",
     )  # fmt: skip
 
 

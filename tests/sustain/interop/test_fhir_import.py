@@ -235,3 +235,41 @@ def test_an_imported_patient_is_shown_not_yet_assessed_and_cannot_be_enrolled(
             now=timezone.now(),
         )  # fmt: skip
     assert not patient.courses.exists()
+
+
+def test_a_prescriber_records_the_indication_once_and_then_may_enrol(
+    north, ada, ben, login, tmp_path
+):
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(_bundle()))
+    importer.run(path, north, now=timezone.now())
+    patient = Patient.objects.get()
+    url = reverse("care:indication", args=[patient.pk])
+    assert (
+        'id="indication"'
+        in login(ada).get(reverse("clinic:patient_detail", args=[patient.pk])).text
+    )
+    assert login(ben).post(url, {"primary_condition": "ptsd"}).status_code == 403  # a nurse
+    refused = login(ada).post(url, {"primary_condition": "migraine"}, follow=True)
+    assert "Select a valid choice" in refused.text
+    patient.refresh_from_db()
+    assert patient.primary_condition == ""
+
+    done = login(ada).post(url, {"primary_condition": "ptsd"}, follow=True)
+    assert "Indication recorded: PTSD." in done.text
+    patient.refresh_from_db()
+    assert patient.primary_condition == "ptsd"
+    assert patient.revisions.get().changes == {"primary_condition": ["", "ptsd"]}
+    assert AuditEvent.objects.filter(patient_id=patient.pk, reason="indication recorded").exists()
+    with pytest.raises(ClinicalValueError, match="already recorded: PTSD"):
+        services.record_indication(
+            patient=patient, primary_condition="depression", by=ada, now=timezone.now()
+        )
+    with pytest.raises(ClinicalValueError, match="one of: Treatment-resistant depression"):
+        services.record_indication(
+            patient=patient, primary_condition="flu", by=ada, now=timezone.now()
+        )
+    assert (
+        'id="indication"'
+        not in login(ada).get(reverse("clinic:patient_detail", args=[patient.pk])).text
+    )
