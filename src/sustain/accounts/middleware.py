@@ -72,7 +72,8 @@ class SecondFactorMiddleware:
     Off only in the demo (mfa.passed)."""
 
     OPEN = ("accounts:second_factor_enrol", "accounts:second_factor_verify", "accounts:logout")
-    API = "/api/"  # answers 401 in its own error shape (sustain.api.StaffSession checks too)
+    # These answer 401 in their own error shape (sustain.api.StaffSession, sustain.interop.auth)
+    API = ("/api/", "/fhir/")
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
