@@ -277,13 +277,9 @@ def plan(
         for source in sources:
             narrowing[source.prefix] = _narrow(source, name, raw, narrowing[source.prefix])
         if name in JSON_PARAMS and not all(name in s.narrow for s in sources):
-            predicate = json_predicate(name, raw)
-            result.predicates.append(
-                lambda r, p=predicate, n=name: p(r) or _narrowed_by_source(r, n, sources)
-            )
+            result.predicates.append(_unless_narrowed(json_predicate(name, raw), name, sources))
         if name == "_id":
-            ids = set(values(raw))
-            result.predicates.append(lambda r, ids=ids: r.get("id") in ids)
+            result.predicates.append(_id_in(set(values(raw))))
     for source in sources:
         q = narrowing[source.prefix]
         if q is not None:
@@ -291,6 +287,22 @@ def plan(
     if patient_pks is not None and len(patient_pks) == 1:
         result.one_patient = next(iter(patient_pks))
     return result
+
+
+def _id_in(ids: set[str]) -> Predicate:
+    def matches(resource: Json) -> bool:
+        return resource.get("id") in ids
+
+    return matches
+
+
+def _unless_narrowed(predicate: Predicate, name: str, sources: list[Source]) -> Predicate:
+    """`predicate`, or true for a resource whose source answered `name` in the database."""
+
+    def matches(resource: Json) -> bool:
+        return predicate(resource) or _narrowed_by_source(resource, name, sources)
+
+    return matches
 
 
 def _narrowed_by_source(resource: Json, name: str, sources: list[Source]) -> bool:
