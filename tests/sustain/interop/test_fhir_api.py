@@ -392,6 +392,12 @@ def test_a_signed_in_user_short_of_the_second_factor_gets_a_401(db, client, ada)
     assert problem(response, 401)
 
 
+def test_a_session_past_its_lifetime_gets_a_401_not_a_login_page(login, ada, pat, settings):
+    client = login(ada)
+    settings.SUSTAIN_SESSION_ABSOLUTE_SECONDS = -1
+    assert "Sign in" in problem(client.get("/fhir/R4/Patient"), 401)
+
+
 def _failing(patient: Patient) -> list[Json]:
     raise RuntimeError("secret detail: DATABASE_URL=postgres://user:pw@db/sustain")
 
