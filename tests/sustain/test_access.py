@@ -49,7 +49,7 @@ PUBLIC |= {"/v/1/"}  # a reminder's link to confirm a visit or ask to change it
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
 PUBLIC |= {"/api/v1/^.*$"}  # any other API path: 404 in the error shape, nothing behind it
 PUBLIC |= {"/fhir/R4/metadata"}  # the FHIR server's CapabilityStatement: what it serves
-PUBLIC |= {"/fhir/R4/^.*$"}  # any other FHIR path: a 404 OperationOutcome, nothing behind it
+PUBLIC |= {"/fhir/R4/^[\\s\\S]*$"}  # any other FHIR path: a 404 OperationOutcome, nothing behind it
 PUBLIC |= {"/healthz"}  # the monitor's: database and worker up or not, no patient data
 PUBLIC |= {"/accounts/notify/sms-status/"}  # the SMS provider's reports: signed with its token
 # A staff member's set-password link (an invitation or a reset): its token is the credential.

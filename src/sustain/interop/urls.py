@@ -16,5 +16,5 @@ urlpatterns = [
     path("Patient/<str:resource_id>/$everything", views.everything, name="fhir_everything"),
     path("<str:type_name>/<str:resource_id>", views.read, name="fhir_read"),
     path("<str:type_name>", views.search_type, name="fhir_search"),
-    re_path(r"^.*$", views.nothing, name="fhir_nothing"),
+    re_path(r"^[\s\S]*$", views.nothing, name="fhir_nothing"),  # any path, newlines too
 ]

@@ -7,7 +7,7 @@ against the pinned R4 JSON schema (FHIR-01)."""
 
 import datetime as dt
 import json
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from django.db import connection
@@ -443,6 +443,26 @@ def test_generated_query_strings_never_give_a_500(login, ada, pat, observations,
     def check(pairs):
         response = client.get(f"/fhir/R4/{type_name}", data=pairs)
         assert response.status_code in {200, 400, 406}, response.content[:300]
+        assert response["Content-Type"] == FHIR
+
+    check()
+
+
+def test_generated_ids_never_give_a_500(login, ada, pat, observations):
+    client = login(ada)
+
+    @hypothesis_settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        st.sampled_from(["Patient", "Observation", "Unicorn"]),
+        st.one_of(st.text(min_size=1, max_size=80), st.integers().map(lambda n: f"patient-{n}")),
+        st.booleans(),
+    )
+    def check(type_name, resource_id, everything):
+        path = f"/fhir/R4/{type_name}/{quote(resource_id, safe='')}"
+        response = client.get(path + ("/$everything" if everything else ""))
+        assert response.status_code in {200, 400, 404}, response.content[:300]
         assert response["Content-Type"] == FHIR
 
     check()
