@@ -219,6 +219,33 @@ def test_paging_links_followed_to_the_end_give_every_row_once(login, ada, north,
     assert len(set(seen)) == 23
 
 
+def _second(patient: Patient) -> list[Json]:
+    return [{**_observation(patient)[0], "id": f"second-{patient.pk}"}]
+
+
+def test_paging_across_two_sources_of_a_type_gives_every_row_once(login, ada, north, monkeypatch):
+    second = Source(
+        type="Observation", prefix="second", permission="care.view_assessment",
+        category=DataCategory.COURSE, rows=_observation_rows, build=_second, patient="pk",
+        date="created_at",
+    )  # fmt: skip
+    monkeypatch.setattr(catalog, "SOURCES", (*catalog.SOURCES, OBSERVATIONS, second))
+    made = add_patients(north, ada, 7)
+    client = login(ada)
+    for query in ("_count=3", "_count=3&status=final,preliminary"):
+        url, seen = f"/fhir/R4/Observation?{query}", []
+        while url:
+            data = body(client.get(url))
+            assert data["total"] == 14
+            seen += [e["resource"]["id"] for e in data["entry"]]
+            link = next((x["url"] for x in data["link"] if x["relation"] == "next"), "")
+            url = link and f"{urlsplit(link).path}?{urlsplit(link).query}"
+        expected = [f"{prefix}-{p.pk}" for prefix in ("testobs", "second") for p in made]
+        assert seen == expected, query
+    event = reads(actor=ada)[-1]
+    assert event.category == DataCategory.PATIENT_RECORD  # two categories read
+
+
 def test_paging_over_json_matches_gives_every_match_once(login, ada, north, observations):
     made = add_patients(north, ada, 12)
     client = login(ada)
