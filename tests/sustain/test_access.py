@@ -48,6 +48,8 @@ PUBLIC = {"/accounts/login/", "/accounts/logout/", "/r/1/", "/kiosk/"}  # patien
 PUBLIC |= {"/v/1/"}  # a reminder's link to confirm a visit or ask to change it
 PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is the credential
 PUBLIC |= {"/api/v1/^.*$"}  # any other API path: 404 in the error shape, nothing behind it
+PUBLIC |= {"/fhir/R4/metadata"}  # the FHIR server's CapabilityStatement: what it serves
+PUBLIC |= {"/fhir/R4/^[\\s\\S]*$"}  # any other FHIR path: a 404 OperationOutcome, nothing behind it
 PUBLIC |= {"/healthz"}  # the monitor's: database and worker up or not, no patient data
 PUBLIC |= {"/accounts/notify/sms-status/"}  # the SMS provider's reports: signed with its token
 # A staff member's set-password link (an invitation or a reset): its token is the credential.
@@ -88,6 +90,9 @@ def test_every_url_is_listed():
             "/api/v1/ledger/locations/1/counts",
             "/api/v1/openapi.json",
             "/api/v1/patients/1/series",
+            "/fhir/R4/1",
+            "/fhir/R4/1/1",
+            "/fhir/R4/Patient/1/$everything",
             "/api/v1/visits/1/infusion",
             *(f"/api/v1/visits/1/infusion/{step}" for step in CHAIRSIDE_API_STEPS),
             "/accounts/audit/",

@@ -281,6 +281,14 @@ PAGES = {
     "record an inventory": Page("ledger:inventory_new", "/ledger/inventories/new/"),
     "count sheet API": Page("api:count_sheet", "/api/v1/ledger/locations/999999/count-sheet"),
     "discrepancies API": Page("api:discrepancies", "/api/v1/ledger/discrepancies"),
+    # The FHIR R4 API (sustain.interop.fhir.views): a session past the second factor, the pages'
+    # roles and sites; the statement of what it serves needs no sign-in.
+    "FHIR metadata": Page("interop:fhir_metadata", "/fhir/R4/metadata"),
+    "FHIR Patient search": Page("interop:fhir_search", "/fhir/R4/Patient"),
+    "FHIR Patient read": Page("interop:fhir_read", "/fhir/R4/Patient/patient-{pat}"),
+    "FHIR $everything": Page(
+        "interop:fhir_everything", "/fhir/R4/Patient/patient-{pat}/$everything"
+    ),
     "emergency access": Page("care:emergency_access", "/emergency-access/"),
     "emergency reviews": Page("care:emergency_reviews", "/emergency-access/reviews/"),
 }
@@ -352,6 +360,10 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "record an inventory":  (NO,    NO,   NO,       OK,          NO,     NO),
     "count sheet API":      (NF,    NF,   NO,       NF,          NF,     NA),
     "discrepancies API":    (OK,    OK,   NO,       OK,          OK,     NA),
+    "FHIR metadata":        (OK,    OK,   OK,       OK,          OK,     OK),
+    "FHIR Patient search":  (OK,    OK,   OK,       OK,          NO,     NA),
+    "FHIR Patient read":    (OK,    OK,   OK,       OK,          NO,     NA),
+    "FHIR $everything":     (OK,    OK,   OK,       OK,          NO,     NA),
     "emergency access":     (OK,    OK,   NO,       NO,          NO,     NO),
     "emergency reviews":    (NO,    NO,   NO,       OK,          OK,     NO),
 }
@@ -475,6 +487,8 @@ def url_names() -> dict[str, str]:
 
 # Any other path under /api/v1/: 404 in the API's error shape for everyone (test_api_errors).
 API_CATCH_ALL = {"api:no_route"}
+# Any other path under /fhir/R4/: a 404 OperationOutcome for everyone (interop/test_fhir_api).
+API_CATCH_ALL |= {"interop:fhir_nothing"}
 
 
 def test_every_url_pattern_is_in_the_table():

@@ -50,7 +50,10 @@ class SessionLifetimeMiddleware:
     """End a session after its absolute lifetime, however active (ASVS 7.3.2; 12 h default).
 
     The idle timeout is Django's own: SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST.
+    The FHIR API (sustain.interop) answers the ended session itself: a 401 OperationOutcome.
     """
+
+    FHIR = "/fhir/"
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -61,6 +64,8 @@ class SessionLifetimeMiddleware:
             limit = dt.timedelta(seconds=settings.SUSTAIN_SESSION_ABSOLUTE_SECONDS)
             if login_at is None or timezone.now() - dt.datetime.fromisoformat(login_at) > limit:
                 logout(request)
+                if request.path.startswith(self.FHIR):  # no page to go to: its own 401
+                    return self.get_response(request)
                 return redirect(settings.LOGIN_URL)
         return self.get_response(request)
 
@@ -72,7 +77,8 @@ class SecondFactorMiddleware:
     Off only in the demo (mfa.passed)."""
 
     OPEN = ("accounts:second_factor_enrol", "accounts:second_factor_verify", "accounts:logout")
-    API = "/api/"  # answers 401 in its own error shape (sustain.api.StaffSession checks too)
+    # These answer 401 in their own error shape (sustain.api.StaffSession, sustain.interop.auth)
+    API = ("/api/", "/fhir/")
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
