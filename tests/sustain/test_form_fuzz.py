@@ -64,6 +64,8 @@ ELSEWHERE = PATIENTS_PAGES | SIGN_IN_STEPS | PROVIDER_CALLBACKS | {"accounts:log
 # infusion under way): posted
 # to with the fields their templates name.
 UNSHOWN = {
+    # shown only for a patient whose indication is not yet assessed (an imported one)
+    "care:indication": ("prescriber", "/patients/{rae}/indication/", ("primary_condition",)),
     "infusion:adverse_event": (
         "nurse", "/visits/{visit}/adverse-events/",
         ("kind", "severity", "serious", "description", "action_taken"),
