@@ -7,6 +7,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),  # no sign-in: sustain.accounts.health
     path("accounts/", include("sustain.accounts.urls")),
     path("api/v1/", api.urls),
+    path("fhir/R4/", include("sustain.interop.urls")),
     path("ledger/", include("sustain.ledger.urls")),
     path("", include("sustain.portal.urls")),
     path("", include("sustain.clinic.urls")),

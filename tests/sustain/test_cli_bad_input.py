@@ -25,6 +25,7 @@ BAD_INPUT: dict[str, list[str]] = {
     "add_site_admin": ["--site", "X", "--timezone", "Nowhere/Zone", "--username", "a",
                        "--email", "a@example.org"],
     "demo": ["--today", "9999-12-31"],
+    "fhir_export": ["--site", "Nowhere", "--out", "/nonexistent/export"],
     "dose": ["--protocol", "depression-induction", "--weight-kg", "abc", "--vial-mg-per-ml", "50"],
     "ledger_report": ["--site", "1", "--from", "0001-01-01", "--to", "2026-01-01", "--by", "x"],
     "place_waitlist": ["--site", BIG, "--seconds", "1"],
@@ -46,6 +47,7 @@ MORE_BAD_INPUT = [
     ("ledger_report", ["--site", BIG, "--from", "2026-01-01", "--to", "2026-01-02", "--by", "x"]),
     ("place_waitlist", ["--site", "1", "--seconds", "abc"]),
     ("demo", ["--today", "0001-01-01"]),
+    ("fhir_export", ["--site", "North", "--out", "/nonexistent", "--type", "Nope"]),
     ("no_such_command", []),
 ]
 
