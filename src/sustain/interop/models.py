@@ -1,5 +1,5 @@
 """What the FHIR interface keeps: the bulk export jobs (FHIR Bulk Data Access IG v2, "Bulk Data
-Export": kick-off, status, output files; sustain.interop.fhir.bulk)."""
+Export": kick-off, status, output files; sustain.interop.fhir.bulk_views)."""
 
 import uuid
 from typing import ClassVar

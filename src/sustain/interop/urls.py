@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sustain.interop.fhir import bulk
+from sustain.interop.fhir import bulk_views as bulk
 
 app_name = "interop"
 urlpatterns = [
