@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -98,10 +99,17 @@ class _Deleted(Exception):
 @task()
 def delete_expired_exports() -> int:
     """Queue the next run first; then delete every export (done or failed) whose time ran
-    out, files first; returns how many were deleted."""
+    out, and every one asked for that long ago and never finished (its worker was killed:
+    sustain.accounts.tasks.recover_stale_tasks fails the task, not the job), files first;
+    returns how many were deleted."""
     schedule_next_export_cleanup()
+    now = timezone.now()
+    asked_before = now - dt.timedelta(hours=settings.SUSTAIN_FHIR_EXPORT_HOURS)
     gone = 0
-    for job in ExportJob.objects.filter(expires_at__lt=timezone.now()).order_by("created_at"):
+    expired = ExportJob.objects.filter(
+        Q(expires_at__lt=now) | Q(expires_at__isnull=True, created_at__lt=asked_before)
+    )
+    for job in expired.order_by("created_at"):
         delete_job(job)
         gone += 1
     return gone

@@ -160,6 +160,24 @@ def test_the_cleanup_deletes_expired_exports(login, ada, pat, _export_dir, setti
     assert expires == dt.timedelta(hours=settings.SUSTAIN_FHIR_EXPORT_HOURS)
 
 
+def test_a_job_never_finished_is_deleted_after_the_same_time(login, ada, pat, settings):
+    kick_off(login(ada))
+    long_ago = timezone.now() - dt.timedelta(hours=settings.SUSTAIN_FHIR_EXPORT_HOURS, seconds=1)
+    ExportJob.objects.update(state=ExportState.RUNNING, created_at=long_ago)
+    assert tasks.delete_expired_exports.call() == 1
+    assert ExportJob.objects.count() == 0
+
+
+def test_a_failed_run_is_a_500_outcome_and_leaves_no_files(login, ada, pat, settings, tmp_path):
+    settings.SUSTAIN_EXPORT_DIR = tmp_path / "a-file"
+    settings.SUSTAIN_EXPORT_DIR.write_text("not a directory")
+    client = login(ada)
+    status_url = kick_off(client)
+    assert run_ready(tasks.run_export) == 1
+    assert_outcome(client.get(status_url), 500, "exception")
+    assert ExportJob.objects.get().error == "NotADirectoryError"
+
+
 @pytest.mark.parametrize(
     ("headers", "params", "code"),
     [
