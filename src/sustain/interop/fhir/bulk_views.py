@@ -33,6 +33,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import http_date
@@ -49,7 +50,7 @@ from sustain.interop.models import ExportJob, ExportState
 FHIR_JSON = "application/fhir+json"
 PARAMETERS = frozenset({"_type", "_since", "_outputFormat"})
 RETRY_AFTER_SECONDS = 5
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def outcome(status: int, code: str, message: str) -> JsonResponse:
@@ -78,7 +79,7 @@ def _fhir(*methods: str) -> Callable[[View], View]:
     def wrap(view: View) -> View:
         @csrf_exempt
         @functools.wraps(view)
-        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in methods:
                 response = outcome(405, "not-supported", f"Use {', '.join(methods)} here.")
                 response["Allow"] = ", ".join(methods)
@@ -227,7 +228,7 @@ def _manifest(request: HttpRequest, job: ExportJob) -> dict[str, Any]:
 
 
 @_fhir("GET")
-def export_file(request: HttpRequest, job_id: uuid.UUID, name: str) -> HttpResponse:
+def export_file(request: HttpRequest, job_id: uuid.UUID, name: str) -> HttpResponseBase:
     caller = auth.caller(request)
     job = _own_job(caller, job_id)
     entry = next((o for o in job.output if o["file"] == name), None)
