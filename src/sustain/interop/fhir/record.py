@@ -58,14 +58,13 @@ def concept(value: Any) -> str:
 
 
 def quantity(value: Any) -> str:
+    """A Quantity as "35 mg" (a whole number without its ".0")."""
     if not isinstance(value, dict) or "value" not in value:
         return ""
-    unit = value.get("unit") or value.get("code") or ""
-    return (
-        f"{value['value']:g} {unit}".strip()
-        if isinstance(value["value"], float)
-        else (f"{value['value']} {unit}".strip())
-    )
+    number = value["value"]
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    return f"{number} {value.get('unit') or value.get('code') or ''}".strip()
 
 
 def when(resource: Json) -> str:
