@@ -373,6 +373,12 @@ if not 1 <= SUSTAIN_BREAK_GLASS_MINUTES <= 24 * 60:
 SUSTAIN_RUN_SHEET_PASSWORD = env_str("SUSTAIN_RUN_SHEET_PASSWORD", "")
 SUSTAIN_RUN_SHEET_DIR = Path(env_str("SUSTAIN_RUN_SHEET_DIR", str(VAR_DIR / "run-sheets")))
 SUSTAIN_RUN_SHEET_HOUR = env_int("SUSTAIN_RUN_SHEET_HOUR", 2)
+# FHIR bulk export (sustain.interop.fhir.bulk_views, issue 16): the NDJSON files of a finished
+# $export are kept this many hours under this directory (mode 0700), then the worker deletes them.
+SUSTAIN_FHIR_EXPORT_HOURS = env_int("SUSTAIN_FHIR_EXPORT_HOURS", 24)
+SUSTAIN_EXPORT_DIR = Path(env_str("SUSTAIN_EXPORT_DIR", str(VAR_DIR / "exports")))
+if not 1 <= SUSTAIN_FHIR_EXPORT_HOURS <= 24 * 30:
+    raise ImproperlyConfigured("SUSTAIN_FHIR_EXPORT_HOURS must be 1 to 720 hours")
 
 LOGGING = {
     "version": 1,

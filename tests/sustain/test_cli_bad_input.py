@@ -26,6 +26,7 @@ BAD_INPUT: dict[str, list[str]] = {
     "add_site_admin": ["--site", "X", "--timezone", "Nowhere/Zone", "--username", "a",
                        "--email", "a@example.org"],
     "demo": ["--today", "9999-12-31"],
+    "fhir_export": ["--site", "Nowhere", "--out", "/nonexistent/export"],
     "dose": ["--protocol", "depression-induction", "--weight-kg", "abc", "--vial-mg-per-ml", "50"],
     "ledger_report": ["--site", "1", "--from", "0001-01-01", "--to", "2026-01-01", "--by", "x"],
     "place_waitlist": ["--site", BIG, "--seconds", "1"],
@@ -50,6 +51,7 @@ MORE_BAD_INPUT = [
     ("fhir_import", ["/etc/hostname"]),  # not .json or .ndjson
     ("fhir_import", ["tests", "--site", "Nowhere"]),
     ("fhir_import", []),
+    ("fhir_export", ["--site", "North", "--out", "/nonexistent", "--type", "Nope"]),
     ("no_such_command", []),
 ]
 

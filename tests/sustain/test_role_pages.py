@@ -194,6 +194,7 @@ class Page:
         )  # fmt: skip
 
 
+NO_JOB = "00000000-0000-4000-8000-000000000000"  # no FHIR export job has this id
 PAGES = {
     "patient list": Page("care:patient_list", "/", ALERT_COUNT),
     "register a patient": Page("care:patient_create", "/patients/new/"),
@@ -291,10 +292,21 @@ PAGES = {
     ),
     "emergency access": Page("care:emergency_access", "/emergency-access/"),
     "emergency reviews": Page("care:emergency_reviews", "/emergency-access/reviews/"),
+    # The patient's copy of their record (issue 16, item 5): what the role may read of it. The
+    # PDF's text is compressed (no marker is found in it either way).
+    "patient record PDF": Page("clinic:record_pdf", "/patients/{pat}/record.pdf"),
+    "patient record FHIR": Page("clinic:record_fhir", "/patients/{pat}/record.fhir.json"),
+    # FHIR bulk export (issue 16, item 4): a kick-off without `Prefer: respond-async` is a 400
+    # for every staff role; no export job with this id: a 404; no role: 401.
+    "FHIR bulk export": Page("interop:export", "/fhir/R4/$export"),
+    "FHIR Group export": Page("interop:group_export", "/fhir/R4/Group/site-{site}/$export"),
+    "FHIR export status": Page("interop:export_status", f"/fhir/R4/$export-status/{NO_JOB}"),
+    "FHIR export file": Page("interop:export_file", f"/fhir/R4/$export-file/{NO_JOB}/x.ndjson"),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
 TO = 302  # sent to the role's own landing page (sustain.accounts.landing)
 NA = 401  # the API: not signed in as staff with a role
+BAD = 400  # the API: a request it cannot take
 ROLES = ("prescriber", "nurse", "scheduler", "clinic_admin", "auditor", "no role")
 # fmt: off
 STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
@@ -366,6 +378,12 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "FHIR $everything":     (OK,    OK,   OK,       OK,          NO,     NA),
     "emergency access":     (OK,    OK,   NO,       NO,          NO,     NO),
     "emergency reviews":    (NO,    NO,   NO,       OK,          OK,     NO),
+    "patient record PDF":   (OK,    OK,   OK,       OK,          NO,     NO),
+    "patient record FHIR":  (OK,    OK,   OK,       OK,          NO,     NO),
+    "FHIR bulk export":     (BAD,   BAD,  BAD,      BAD,         BAD,    NA),
+    "FHIR Group export":    (BAD,   BAD,  BAD,      BAD,         BAD,    NA),
+    "FHIR export status":   (NF,    NF,   NF,       NF,          NF,     NA),
+    "FHIR export file":     (NF,    NF,   NF,       NF,          NF,     NA),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
@@ -607,6 +625,7 @@ NOT_LINKED = {
     "ledger balance API", "ledger container API", "count sheet API", "discrepancies API",
     "dispensing record CSV", "dispensing record PDF", "visit .ics",
     "count result", "theft or loss report", "resolve a discrepancy",
+    "FHIR bulk export", "FHIR Group export", "FHIR export status", "FHIR export file",
 }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from sustain.accounts.tasks import WORKER_LOST, anchor_chains, deliver_message, 
 from sustain.care import services as care_services
 from sustain.care.tasks import end_expired_break_glass
 from sustain.clinic.tasks import ensure_periodic_tasks, housekeeping, write_run_sheets
+from sustain.interop.tasks import delete_expired_exports
 from sustain.ledger.tasks import reconcile_balances
 from sustain.portal import tasks as portal_tasks
 from sustain.scheduling import reminders, services
@@ -48,6 +49,7 @@ PERIODIC = [
     end_expired_break_glass,
     write_run_sheets,
     reconcile_balances,
+    delete_expired_exports,
     housekeeping,
 ]
 

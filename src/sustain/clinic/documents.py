@@ -17,6 +17,8 @@ from django.template.loader import render_to_string
 from sustain.accounts.models import Site
 from sustain.care import rules
 from sustain.care.models import Patient
+from sustain.interop.fhir import record
+from sustain.interop.fhir.registry import Json
 from sustain.scheduling.models import Appointment
 from sustain_core import protocols
 from sustain_core.numbers import plain
@@ -134,3 +136,18 @@ def render(html: str) -> "Document":
 
 def pdf(html: str) -> bytes:
     return bytes(render(html).write_pdf())
+
+
+def record_html(*, patient: Patient, bundle: Json, now: dt.datetime) -> str:
+    """The patient's record for the patient (issue 16, item 5): their details, then each
+    section of the FHIR Bundle they were given with it (sustain.interop.fhir.record), in plain
+    words, so the PDF and the Bundle hold the same record."""
+    return render_to_string(
+        "clinic/record_pdf.html",
+        {
+            **_site_details(patient.site, now=now),
+            "patient": patient,
+            "sections": record.sections(bundle),
+            "count": len(bundle.get("entry", [])),
+        },
+    )

@@ -23,6 +23,7 @@ from sustain.accounts.tasks import (
 )
 from sustain.care.tasks import schedule_next_break_glass_sweep
 from sustain.clinic import run_sheet
+from sustain.interop.tasks import schedule_next_export_cleanup
 from sustain.ledger.tasks import schedule_next_reconciliation
 from sustain.portal.tasks import schedule_next_run as schedule_next_due_links
 from sustain.scheduling.tasks import schedule_next_reminder_sweep
@@ -43,6 +44,7 @@ def ensure_periodic_tasks(*, now: dt.datetime) -> int:
     schedule_next_break_glass_sweep()
     schedule_next_run_sheet()
     schedule_next_reconciliation()
+    schedule_next_export_cleanup()
     keep_one_run_queued(housekeeping, every=HOUSEKEEPING_EVERY)
     return recovered
 

@@ -15,6 +15,8 @@ urlpatterns = [
     path("patients/<int:patient_id>/extend/", views.course_extend, name="extend"),
     path("patients/<int:patient_id>/invite/", views.self_report_invite, name="invite"),
     path("patients/<int:patient_id>/consent.pdf", views.consent_pdf, name="consent_pdf"),
+    path("patients/<int:patient_id>/record.fhir.json", views.record_fhir, name="record_fhir"),
+    path("patients/<int:patient_id>/record.pdf", views.record_pdf, name="record_pdf"),
     path("visits/<int:appointment_id>/discharge.pdf", views.discharge_pdf, name="discharge_pdf"),
     path(
         "protocols/<slug:key>/v<int:version>/consent.pdf",

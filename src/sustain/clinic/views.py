@@ -6,14 +6,15 @@ import datetime as dt
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sustain.accounts.access import AuthenticatedRequest, chosen_site, require_permission
+from sustain.accounts.audit import record_event
 from sustain.accounts.bounds import BoundedDateField
-from sustain.accounts.enums import Channel, DataCategory
+from sustain.accounts.enums import AuditAction, Channel, DataCategory
 from sustain.accounts.web import attempt, show_form_errors, show_times_in
 from sustain.care import protocol_versions
 from sustain.care import queries as care_queries
@@ -37,6 +38,8 @@ from sustain.clinic import documents, queries
 from sustain.clinic.forms import InviteForm
 from sustain.clinic.queries import patient_page
 from sustain.infusion import services as infusion_services
+from sustain.interop.fhir import record
+from sustain.interop.fhir.registry import Caller, Json
 from sustain.portal import services as portal_services
 from sustain.scheduling import extension
 from sustain.scheduling import queries as scheduling_queries
@@ -471,6 +474,41 @@ def consent_pdf(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
         return _to_patient(patient_id)
     html = documents.consent_html(site=patient.site, protocol=protocol, patient=patient, now=now)
     return _pdf_response(html, f"consent-{protocol.key}-v{protocol.version}.pdf")
+
+
+def _record_for(request: AuthenticatedRequest, patient_id: int, what: str) -> tuple[Patient, Json]:
+    """The patient (an audited read: care.view_patient at the patient's site, as the patient
+    page) and their record as a FHIR Bundle of what the user's role may read (issue 16,
+    item 5), audited as an export."""
+    now = timezone.now()
+    patient = care_queries.get_patient_for_user(request.user, patient_id, now=now)
+    bundle = record.patient_bundle(
+        Caller(user=request.user), patient, base=request.build_absolute_uri("/fhir/R4/"), now=now
+    )
+    record_event(
+        actor=request.user, action=AuditAction.EXPORT, category=DataCategory.PATIENT_RECORD,
+        site=patient.site, patient_id=patient.pk, obj=patient, reason=f"patient record: {what}",
+    )  # fmt: skip
+    return patient, bundle
+
+
+@require_GET
+@login_required
+def record_fhir(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """The patient's whole record as a FHIR R4 Bundle (type collection), to download."""
+    patient, bundle = _record_for(request, patient_id, "FHIR Bundle")
+    response = JsonResponse(bundle, content_type="application/fhir+json")
+    response["Content-Disposition"] = f'attachment; filename="record-{patient.mrn}.fhir.json"'
+    return response
+
+
+@require_GET
+@login_required
+def record_pdf(request: AuthenticatedRequest, patient_id: int) -> HttpResponse:
+    """The same record as a PDF a patient can read (WeasyPrint)."""
+    patient, bundle = _record_for(request, patient_id, "PDF")
+    html = documents.record_html(patient=patient, bundle=bundle, now=timezone.now())
+    return _pdf_response(html, f"record-{patient.mrn}.pdf")
 
 
 @require_GET

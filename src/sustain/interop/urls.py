@@ -1,17 +1,24 @@
-"""The FHIR R4 API's URLs, under /fhir/R4/ (sustain.interop.fhir.views).
+"""The FHIR R4 endpoints, included at /fhir/R4/ (sustain.urls): the bulk export
+(sustain.interop.fhir.bulk_views), then read and search (sustain.interop.fhir.views).
 
-Other endpoints under /fhir/R4/ (the token endpoint auth/token, the bulk `$export` ones) go
-above the read and search patterns: `<Type>` and `<Type>/<id>` would take their paths, and the
-last pattern answers every other path with a 404 OperationOutcome."""
+Endpoints of their own (the bulk `$export` ones, the token endpoint auth/token) go above the read
+and search patterns: `<Type>` and `<Type>/<id>` would take their paths, and the last pattern
+answers every other path with a 404 OperationOutcome."""
 
 from django.urls import path, re_path
 
+from sustain.interop.fhir import bulk_views as bulk
 from sustain.interop.fhir import views
 
 app_name = "interop"
 
 urlpatterns = [
     path("metadata", views.metadata, name="fhir_metadata"),
+    # FHIR Bulk Data Access IG v2: kick-off (system and Group), status, output files.
+    path("$export", bulk.system_export, name="export"),
+    path("Group/<str:group_id>/$export", bulk.group_export, name="group_export"),
+    path("$export-status/<uuid:job_id>", bulk.export_status, name="export_status"),
+    path("$export-file/<uuid:job_id>/<str:name>", bulk.export_file, name="export_file"),
     # -- endpoints of their own above this line --
     path("Patient/<str:resource_id>/$everything", views.everything, name="fhir_everything"),
     path("<str:type_name>/<str:resource_id>", views.read, name="fhir_read"),
