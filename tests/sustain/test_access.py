@@ -50,6 +50,9 @@ PUBLIC |= {"/calendar/1.ics"}  # a patient's calendar feed: its secret token is 
 PUBLIC |= {"/api/v1/^.*$"}  # any other API path: 404 in the error shape, nothing behind it
 PUBLIC |= {"/healthz"}  # the monitor's: database and worker up or not, no patient data
 PUBLIC |= {"/accounts/notify/sms-status/"}  # the SMS provider's reports: signed with its token
+# Other systems ask for a token here: their client credentials are the credential
+# (interop/test_clients.py).
+PUBLIC |= {"/fhir/R4/auth/token"}
 # A staff member's set-password link (an invitation or a reset): its token is the credential.
 PUBLIC |= {"/accounts/set-password/1/1/", "/accounts/set-password/done/"}
 

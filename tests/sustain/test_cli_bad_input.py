@@ -25,6 +25,8 @@ BAD_INPUT: dict[str, list[str]] = {
     "add_site_admin": ["--site", "X", "--timezone", "Nowhere/Zone", "--username", "a",
                        "--email", "a@example.org"],
     "demo": ["--today", "9999-12-31"],
+    "fhir_client": ["create", "x", "--site", "Nowhere", "--role", "scheduler", "--scope",
+                    "system/Patient.read"],
     "dose": ["--protocol", "depression-induction", "--weight-kg", "abc", "--vial-mg-per-ml", "50"],
     "ledger_report": ["--site", "1", "--from", "0001-01-01", "--to", "2026-01-01", "--by", "x"],
     "place_waitlist": ["--site", BIG, "--seconds", "1"],
@@ -46,6 +48,12 @@ MORE_BAD_INPUT = [
     ("ledger_report", ["--site", BIG, "--from", "2026-01-01", "--to", "2026-01-02", "--by", "x"]),
     ("place_waitlist", ["--site", "1", "--seconds", "abc"]),
     ("demo", ["--today", "0001-01-01"]),
+    ("fhir_client", ["create", "x", "--site", "Nowhere", "--role", "janitor"]),
+    ("fhir_client", ["create", "x", "--role", "scheduler"]),
+    ("fhir_client", ["rename", "x"]),
+    ("fhir_client", ["revoke"]),
+    ("fhir_client", ["revoke", "nobody"]),
+    ("fhir_client", ["list", "extra"]),
     ("no_such_command", []),
 ]
 

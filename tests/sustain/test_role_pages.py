@@ -454,6 +454,9 @@ PATIENTS_PAGES = {  # no staff session: the patient's own pages (test_access, po
 }  # fmt: skip
 PROVIDER_CALLBACKS = {"accounts:sms_status"}  # the SMS provider's signed reports (test_notify)
 MONITORS = {":healthz"}  # the monitor's health check, no sign-in (accounts/test_health.py)
+# Other systems' token endpoint: their client credentials are the credential
+# (interop/test_clients.py).
+SYSTEM_CLIENTS = {":fhir-token"}
 # The second factor after the password, for every role (accounts/test_second_factor.py)
 SIGN_IN_STEPS = {"accounts:second_factor_enrol", "accounts:second_factor_verify"}
 
@@ -479,7 +482,7 @@ API_CATCH_ALL = {"api:no_route"}
 
 def test_every_url_pattern_is_in_the_table():
     in_table = {page.name for page in PAGES.values()} | ACTIONS | BACK_TO_PAGE | PATIENTS_PAGES
-    in_table |= PROVIDER_CALLBACKS | SIGN_IN_STEPS | API_CATCH_ALL | MONITORS
+    in_table |= PROVIDER_CALLBACKS | SIGN_IN_STEPS | API_CATCH_ALL | MONITORS | SYSTEM_CLIENTS
     assert sorted(url_names()) == sorted(in_table)
     assert not ACTIONS & PATIENTS_PAGES
     assert not {page.name for page in PAGES.values()} & (ACTIONS | PATIENTS_PAGES)

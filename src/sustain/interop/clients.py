@@ -60,6 +60,10 @@ CLI = "cli"  # who acted, in the audit log, when a client is made or revoked fro
 # --- which scopes a role may hold --------------------------------------------------------------
 
 
+def _a(label: str) -> str:
+    return f"{'an' if label[:1].lower() in 'aeiou' else 'a'} {label}"
+
+
 def readable_types(role: Role) -> set[str]:
     """The resource types a role reads at least one source of (the staff pages' permissions,
     sustain.accounts.roles; the sources in sustain.interop.fhir.catalog)."""
@@ -87,7 +91,7 @@ def check_scopes(role: Role, scopes: Iterable[str]) -> list[str]:
         kind = match[1]
         if kind == "*":
             if not readable:
-                raise ClinicalValueError("scope", f"a {role.label} may read no FHIR resource")
+                raise ClinicalValueError("scope", f"{_a(role.label)} may read no FHIR resource")
         elif kind not in catalog.types():
             raise ClinicalValueError(
                 "scope", f"Sustain serves no {kind} resources (it serves {', '.join(catalog.types())})"
@@ -95,7 +99,7 @@ def check_scopes(role: Role, scopes: Iterable[str]) -> list[str]:
         elif kind not in readable:
             raise ClinicalValueError(
                 "scope",
-                f"a {role.label} may not read {kind} resources: leave out {scope} or choose a "
+                f"{_a(role.label)} may not read {kind} resources: leave out {scope} or choose a "
                 "role that may read them",
             )
     return wanted

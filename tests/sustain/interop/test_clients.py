@@ -4,11 +4,15 @@ client credentials (RFC 6749 §4.4), is revocable, and every token and refusal i
 
 import base64
 import datetime as dt
+import io
 import json
+import re
 from urllib.parse import quote_plus
 
 import pytest
 import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
@@ -299,3 +303,43 @@ def test_malformed_bodies_and_methods_are_refused_without_a_500(front_desk):
     got = c.get(TOKEN)
     assert (got.status_code, got.json()["error"], got["Allow"]) == (405, "invalid_request", "POST")
     assert len(events(AuditAction.LOGIN_FAILED)) == 3
+
+
+def sustain(*argv: str) -> str:
+    """Run `sustain fhir-client …` (sustain.cli's one-line refusals: test_cli_bad_input)."""
+    out = io.StringIO()
+    call_command("fhir_client", *argv, stdout=out)
+    return out.getvalue()
+
+
+def test_the_cli_creates_lists_and_revokes(north):
+    out = sustain(
+        "create", "--site", "North Clinic", "--role", "nurse", "--scope", "system/Patient.read",
+        "--scope", "system/*.read", "lab-feed",
+    )  # fmt: skip
+    client_id = re.search(r"client id: +(\S+)", out)[1]
+    secret = re.search(r"client secret: +(\S+)", out)[1]
+    answer = post(
+        form(grant_type="client_credentials"), headers={"Authorization": basic(client_id, secret)}
+    ).json()
+    assert answer["scope"] == "system/Patient.read system/*.read"
+    assert "active" in sustain("list")
+    assert sustain("revoke", "lab-feed").strip() == "lab-feed is revoked: its tokens no longer work."
+    assert "revoked 20" in sustain("list")
+    with pytest.raises(auth.Refused):
+        clients.caller_for_token(answer["access_token"])
+    with pytest.raises(CommandError, match="revoked already"):
+        sustain("revoke", "lab-feed")
+
+
+def test_the_cli_refuses_a_scope_the_role_cannot_read(north):
+    with pytest.raises(CommandError) as refused:
+        sustain(
+            "create", "--site", "North Clinic", "--role", "auditor", "--scope",
+            "system/Patient.read", "audit-feed",
+        )  # fmt: skip
+    assert str(refused.value) == (
+        "An Auditor may not read Patient resources: leave out system/Patient.read or choose a "
+        "role that may read them"
+    )
+    assert not SystemClient.objects.exists()

@@ -18,6 +18,12 @@ class Command(BaseCommand):
         "and the secret, once; `list` shows every client; `revoke NAME` stops its tokens at once."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        """The name may come after the options (`create --site … NAME`), as the help shows."""
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
+        return parser
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["create", "list", "revoke"])
         parser.add_argument("name", nargs="?", default="", help="the client's name (create, revoke)")
