@@ -49,7 +49,7 @@ from sustain.interop.fhir.registry import Caller
 from sustain.interop.models import SystemClient
 from sustain_core.errors import ClinicalValueError
 
-TOKEN_PATH = "/fhir/R4/auth/token"
+ENDPOINT = "/fhir/R4/auth/token"
 ALL = "system/*.read"
 # SMART App Launch v1 scope syntax for a system: "system/" resource type ".read".
 SCOPE = re.compile(r"system/(\*|[A-Z][A-Za-z]{1,63})\.read")
@@ -94,7 +94,8 @@ def check_scopes(role: Role, scopes: Iterable[str]) -> list[str]:
                 raise ClinicalValueError("scope", f"{_a(role.label)} may read no FHIR resource")
         elif kind not in catalog.types():
             raise ClinicalValueError(
-                "scope", f"Sustain serves no {kind} resources (it serves {', '.join(catalog.types())})"
+                "scope",
+                f"Sustain serves no {kind} resources (it serves {', '.join(catalog.types())})",
             )
         elif kind not in readable:
             raise ClinicalValueError(
@@ -229,12 +230,20 @@ class SystemClientValidator(OAuth2Validator):
         return client is not None and client.active
 
     def validate_scopes(
-        self, client_id: str, scopes: list[str], client: Any, request: Any, *args: Any, **kwargs: Any
+        self,
+        client_id: str,
+        scopes: list[str],
+        client: Any,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
     ) -> bool:
         system_client = _system_client(client)
         return system_client is not None and grants(system_client, scopes)
 
-    def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> list[str]:
+    def get_default_scopes(
+        self, client_id: str, request: Any, *args: Any, **kwargs: Any
+    ) -> list[str]:
         client = _system_client(request.client)
         return client.scope_list if client is not None else []
 
@@ -265,7 +274,9 @@ def _client_named(client_id: str) -> SystemClient | None:
     )
 
 
-def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
+def _answer(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> HttpResponse:
     response = JsonResponse(body, status=status)
     response["Cache-Control"] = "no-store"  # RFC 6749 §5.1
     response["Pragma"] = "no-cache"
@@ -287,9 +298,9 @@ def _refuse(
         reason = "invalid_client: revoked"
     record_event(
         actor=None,
-        username=(f"client {client.name}" if client else f"client {client_id}" if client_id else "")[
-            :150
-        ]
+        username=(
+            f"client {client.name}" if client else f"client {client_id}" if client_id else ""
+        )[:150]
         or "unknown client",
         action=AuditAction.LOGIN_FAILED,
         category=DataCategory.AUTHENTICATION,
@@ -301,71 +312,85 @@ def _refuse(
     return _answer(status, {"error": error, "error_description": description})
 
 
+def _form_problem(request: HttpRequest) -> tuple[int, str, str] | None:
+    """What is wrong with the token request before the client is even looked at (RFC 6749
+    §4.4.2, §3.2), as (status, OAuth error, description); None: nothing."""
+    if request.method != "POST":
+        return 405, "invalid_request", "POST the token request (RFC 6749 §4.4.2)"
+    if request.content_type != "application/x-www-form-urlencoded":
+        return (
+            400, "invalid_request",
+            "send the token request as application/x-www-form-urlencoded (RFC 6749 §4.4.2)",
+        )  # fmt: skip
+    try:
+        repeated = sorted(key[:40] for key, values in request.POST.lists() if len(values) > 1)
+        grant_type = request.POST.get("grant_type", "")
+    except (SuspiciousOperation, ValueError):
+        return 400, "invalid_request", "the form could not be read"
+    found = [
+        # RFC 6749 §3.2: a parameter MUST NOT be sent more than once
+        (bool(repeated), "invalid_request", f"{', '.join(repeated)} sent more than once"),
+        (not grant_type, "invalid_request", "send grant_type=client_credentials"),
+        (
+            grant_type != "client_credentials", "unsupported_grant_type",
+            "only grant_type=client_credentials is accepted",
+        ),
+    ]  # fmt: skip
+    return next(((400, error, why) for wrong, error, why in found if wrong), None)
+
+
+def _issued_to(answer: dict[str, Any]) -> SystemClient:
+    """The system client a token answer was issued to (the validator authenticates system
+    clients only: anything else is a bug, refused as unreadable and rolled back)."""
+    access = answer.get("access_token")
+    stored = (
+        AccessToken.objects.select_related("application")
+        .filter(token_checksum=hashlib.sha256(str(access).encode()).hexdigest())
+        .first()
+    )
+    client = _system_client(stored.application) if stored is not None else None
+    if client is None:
+        raise ValueError("a token issued to no system client")
+    return client
+
+
 @csrf_exempt
 def token(request: HttpRequest) -> HttpResponse:
     """POST /fhir/R4/auth/token: an access token for a system client (RFC 6749 §4.4,
     client_credentials), or an OAuth error (§5.2: invalid_request, invalid_client 401,
-    unsupported_grant_type, invalid_scope), never a 500."""
+    unsupported_grant_type, invalid_scope), never a 500. The token and its audit event are
+    one transaction."""
     client_id = _client_id(request)
-    if request.method != "POST":
-        response = _refuse(
-            request, 405, "invalid_request", "POST the token request (RFC 6749 §4.4.2)",
-            client_id=client_id,
-        )  # fmt: skip
-        response["Allow"] = "POST"
+    problem = _form_problem(request)
+    if problem is not None:
+        status, error, description = problem
+        response = _refuse(request, status, error, description, client_id=client_id)
+        if status == 405:
+            response["Allow"] = "POST"
         return response
-    if request.content_type != "application/x-www-form-urlencoded":
-        return _refuse(
-            request, 400, "invalid_request",
-            "send the token request as application/x-www-form-urlencoded (RFC 6749 §4.4.2)",
-            client_id=client_id,
-        )  # fmt: skip
-    try:
-        repeated = sorted(key for key, values in request.POST.lists() if len(values) > 1)
-        grant_type = request.POST.get("grant_type", "")
-    except (SuspiciousOperation, ValueError):
-        return _refuse(request, 400, "invalid_request", "the form could not be read")
-    if repeated:  # RFC 6749 §3.2: a parameter MUST NOT be sent more than once
-        return _refuse(
-            request, 400, "invalid_request", f"{repeated[0][:40]} is sent more than once",
-            client_id=client_id,
-        )  # fmt: skip
-    if not grant_type:
-        return _refuse(
-            request, 400, "invalid_request", "grant_type is missing: send "
-            "grant_type=client_credentials", client_id=client_id,
-        )  # fmt: skip
-    if grant_type != "client_credentials":
-        return _refuse(
-            request, 400, "unsupported_grant_type",
-            "only grant_type=client_credentials is accepted here", client_id=client_id,
-        )  # fmt: skip
     try:
         with transaction.atomic():
             _uri, headers, body, status = get_oauthlib_core().create_token_response(request)
             answer = json.loads(body)
+            if status == 200:
+                client = _issued_to(answer)
+                record_event(
+                    actor=client.service_user, action=AuditAction.LOGIN,
+                    category=DataCategory.AUTHENTICATION, site=client.site, obj=client,
+                    reason="client credentials token",
+                )  # fmt: skip
     except (ValueError, SuspiciousOperation):  # oauthlib refuses characters it cannot read
         return _refuse(
             request, 400, "invalid_request", "the token request could not be read",
             client_id=client_id,
         )  # fmt: skip
-    if status != 200 or "access_token" not in answer:
+    if status != 200:
         error = str(answer.get("error", "invalid_request"))
         description = str(answer.get("error_description", "")) or {
             "invalid_client": "the client id or secret is wrong, or the client was revoked",
             "invalid_scope": "a scope asked for is not one this client holds",
         }.get(error, "the token request was refused")
         return _refuse(request, status, error, description, client_id=client_id)
-    stored = AccessToken.objects.select_related("application").get(
-        token_checksum=hashlib.sha256(answer["access_token"].encode()).hexdigest()
-    )
-    client = _system_client(stored.application)
-    assert client is not None  # the validator authenticates system clients only
-    record_event(
-        actor=client.service_user, action=AuditAction.LOGIN,
-        category=DataCategory.AUTHENTICATION, site=client.site, obj=client,
-        reason="client credentials token",
-    )  # fmt: skip
     return _answer(200, answer, headers)
 
 
@@ -386,11 +411,11 @@ def caller_for_token(token: str) -> Caller:
     )
     if stored is None:
         raise auth.Refused(
-            401, "login", f"The access token is not known: ask for a new one at {TOKEN_PATH}."
+            401, "login", f"The access token is not known: ask for a new one at {ENDPOINT}."
         )
     if stored.is_expired():
         raise auth.Refused(
-            401, "expired", f"The access token has expired: ask for a new one at {TOKEN_PATH}."
+            401, "expired", f"The access token has expired: ask for a new one at {ENDPOINT}."
         )
     client = getattr(stored.application, "system_client", None) if stored.application else None
     if client is None or not client.active or not client.service_user.is_active:

@@ -27,7 +27,7 @@ from sustain_core.errors import ClinicalValueError
 
 pytestmark = pytest.mark.db
 
-TOKEN = "/fhir/R4/auth/token"
+ENDPOINT = "/fhir/R4/auth/token"
 # A source of scores, as the resources helper declares them: the permission of the staff
 # pages' score views (until its Observation source is merged into the catalog).
 SCORES = Source(
@@ -55,7 +55,7 @@ def form(**fields: str) -> str:
 
 def post(body: str, **kwargs):
     return Client(enforce_csrf_checks=True).post(
-        TOKEN, body, content_type="application/x-www-form-urlencoded", **kwargs
+        ENDPOINT, body, content_type="application/x-www-form-urlencoded", **kwargs
     )
 
 
@@ -134,7 +134,7 @@ def test_the_token_flow_end_to_end(front_desk, north, django_assert_max_num_quer
     response = ask(front_desk)
     assert response.status_code == 200, response.content
     answer = response.json()
-    assert answer["token_type"] == "Bearer"
+    assert answer["token_type"] == "Bearer"  # noqa: S105 - not a password
     assert answer["expires_in"] == 300
     assert answer["scope"] == "system/Patient.read"
     assert "refresh_token" not in answer
@@ -196,9 +196,11 @@ def test_an_expired_token_is_401(front_desk):
         access = ask(front_desk).json()["access_token"]
     with time_machine.travel(start + dt.timedelta(seconds=299), tick=False):
         assert clients.caller_for_token(access).user == front_desk.client.service_user
-    with time_machine.travel(start + dt.timedelta(seconds=301), tick=False):
-        with pytest.raises(auth.Refused) as refused:
-            clients.caller_for_token(access)
+    with (
+        time_machine.travel(start + dt.timedelta(seconds=301), tick=False),
+        pytest.raises(auth.Refused) as refused,
+    ):
+        clients.caller_for_token(access)
     assert (refused.value.status, refused.value.code) == (401, "expired")
 
 
@@ -296,11 +298,13 @@ def test_malformed_client_credentials_are_invalid_client(front_desk, headers):
 
 def test_malformed_bodies_and_methods_are_refused_without_a_500(front_desk):
     c = Client(enforce_csrf_checks=True)
-    as_json = c.post(TOKEN, {"grant_type": "client_credentials"}, content_type="application/json")
+    as_json = c.post(
+        ENDPOINT, {"grant_type": "client_credentials"}, content_type="application/json"
+    )
     assert (as_json.status_code, as_json.json()["error"]) == (400, "invalid_request")
-    multipart = c.post(TOKEN, {"grant_type": "client_credentials"})
+    multipart = c.post(ENDPOINT, {"grant_type": "client_credentials"})
     assert (multipart.status_code, multipart.json()["error"]) == (400, "invalid_request")
-    got = c.get(TOKEN)
+    got = c.get(ENDPOINT)
     assert (got.status_code, got.json()["error"], got["Allow"]) == (405, "invalid_request", "POST")
     assert len(events(AuditAction.LOGIN_FAILED)) == 3
 
@@ -324,7 +328,9 @@ def test_the_cli_creates_lists_and_revokes(north):
     ).json()
     assert answer["scope"] == "system/Patient.read system/*.read"
     assert "active" in sustain("list")
-    assert sustain("revoke", "lab-feed").strip() == "lab-feed is revoked: its tokens no longer work."
+    assert (
+        sustain("revoke", "lab-feed").strip() == "lab-feed is revoked: its tokens no longer work."
+    )
     assert "revoked 20" in sustain("list")
     with pytest.raises(auth.Refused):
         clients.caller_for_token(answer["access_token"])

@@ -6,33 +6,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0013_audit_lanes'),
+        ("accounts", "0013_audit_lanes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         migrations.swappable_dependency(settings.OAUTH2_PROVIDER_APPLICATION_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SystemClient',
+            name="SystemClient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Lower-case letters, digits, -', max_length=60, unique=True)),
-                ('role', models.CharField(choices=[('prescriber', 'Prescriber'), ('nurse', 'Infusion nurse'), ('scheduler', 'Scheduler'), ('clinic_admin', 'Clinic administrator'), ('auditor', 'Auditor')], max_length=20)),
-                ('scopes', models.CharField(help_text='The scopes it may ask for, by spaces', max_length=1000)),
-                ('created_at', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('application', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='system_client', to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('service_user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='system_client', to=settings.AUTH_USER_MODEL)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='system_clients', to='accounts.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="Lower-case letters, digits, -", max_length=60, unique=True
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("prescriber", "Prescriber"),
+                            ("nurse", "Infusion nurse"),
+                            ("scheduler", "Scheduler"),
+                            ("clinic_admin", "Clinic administrator"),
+                            ("auditor", "Auditor"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "scopes",
+                    models.CharField(
+                        help_text="The scopes it may ask for, by spaces", max_length=1000
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "application",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="system_client",
+                        to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "service_user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="system_client",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="system_clients",
+                        to="accounts.site",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]

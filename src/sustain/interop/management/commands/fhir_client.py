@@ -26,7 +26,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["create", "list", "revoke"])
-        parser.add_argument("name", nargs="?", default="", help="the client's name (create, revoke)")
+        parser.add_argument(
+            "name", nargs="?", default="", help="the client's name (create, revoke)"
+        )
         parser.add_argument("--site", default="", help="the site's name (create)")
         parser.add_argument("--role", choices=Role.values, help="the staff role it acts with")
         parser.add_argument(
@@ -72,7 +74,7 @@ class Command(BaseCommand):
             f"client id:     {issued.client_id}\n"
             f"client secret: {issued.secret}\n"
             "The secret is shown this once (only its hash is kept): give it to the system now.\n"
-            f"Token endpoint: {settings.SUSTAIN_BASE_URL}{clients.TOKEN_PATH}"
+            f"Token endpoint: {settings.SUSTAIN_BASE_URL}{clients.ENDPOINT}"
         )
 
     def _list(self) -> None:
