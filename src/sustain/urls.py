@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     # Tokens for other systems (sustain.interop.clients); before the FHIR API's own paths.
     path("fhir/R4/auth/token", clients.token, name="fhir-token"),
+    path("fhir-clients/", include("sustain.interop.client_urls")),
     path("ledger/", include("sustain.ledger.urls")),
     path("", include("sustain.portal.urls")),
     path("", include("sustain.clinic.urls")),

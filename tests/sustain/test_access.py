@@ -111,6 +111,8 @@ def test_every_url_is_listed():
             "/accounts/staff/1/roles/",
             "/accounts/staff/1/unlock/",
             "/alerts/",
+            "/fhir-clients/",
+            "/fhir-clients/1/revoke/",
             "/alerts/export.csv",
             "/alerts/1/acknowledge/",
             "/clinic-rules/",

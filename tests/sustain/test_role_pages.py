@@ -213,6 +213,7 @@ PAGES = {
     "staff": Page("scheduling:staff", "/schedule/staff/?week=2026-11-30"),
     "hours and closures": Page("scheduling:site_calendar", "/schedule/calendar/"),
     "site details": Page("scheduling:site_details", "/schedule/site/"),
+    "system clients": Page("fhir_clients:list", "/fhir-clients/"),
     "staff accounts": Page("accounts:staff", "/accounts/staff/"),
     "staff account": Page("accounts:staff_account", "/accounts/staff/{ada}/"),
     "deactivate an account": Page("accounts:staff_deactivate", "/accounts/staff/{ada}/deactivate/"),
@@ -304,6 +305,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "staff":                (OK,    OK,   OK,       OK,          NO,     NO),
     "hours and closures":   (OK,    OK,   OK,       OK,          NO,     NO),
     "site details":         (NO,    NO,   NO,       OK,          NO,     NO),
+    "system clients":       (NO,    NO,   NO,       OK,          NO,     NO),
     "staff accounts":       (NO,    NO,   NO,       OK,          NO,     NO),
     "staff account":        (NO,    NO,   NO,       OK,          NO,     NO),
     "deactivate an account": (NO,   NO,   NO,       OK,          NO,     NO),
@@ -357,6 +359,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
+    "fhir_clients:revoke",
     "care:emergency_end",
     "care:emergency_review_close",
     "accounts:send_again",

@@ -248,16 +248,22 @@ class SystemClientValidator(OAuth2Validator):
         return client.scope_list if client is not None else []
 
 
+def _basic_credentials(request: HttpRequest) -> str:
+    """The decoded "id:secret" of an HTTP Basic header (RFC 6749 §2.3.1), "" for none."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        return unquote_plus(base64.b64decode(encoded.strip(), validate=True).decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
+
+
 def _client_id(request: HttpRequest) -> str:
     """The client id the request names (Basic header, else the body), for the audit event; ""
     when it names none or cannot be read. Never the secret."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return ""
-        return unquote_plus(decoded.partition(":")[0])[:100]
+    if request.headers.get("Authorization", "").lower().startswith("basic"):
+        return _basic_credentials(request).partition(":")[0][:100]
     try:
         return str(request.POST.get("client_id", ""))[:100]
     except (SuspiciousOperation, ValueError):
@@ -325,8 +331,12 @@ def _form_problem(request: HttpRequest) -> tuple[int, str, str] | None:
     try:
         repeated = sorted(key[:40] for key, values in request.POST.lists() if len(values) > 1)
         grant_type = request.POST.get("grant_type", "")
+        sent = [request.headers.get("Authorization", ""), _basic_credentials(request)]
+        sent += [f"{key}={value}" for key, values in request.POST.lists() for value in values]
     except (SuspiciousOperation, ValueError):
         return 400, "invalid_request", "the form could not be read"
+    if any("\x00" in text for text in sent):  # PostgreSQL text holds no NUL: never a 500
+        return 400, "invalid_request", "the request holds a NUL character"
     found = [
         # RFC 6749 §3.2: a parameter MUST NOT be sent more than once
         (bool(repeated), "invalid_request", f"{', '.join(repeated)} sent more than once"),

@@ -24,6 +24,7 @@ from sustain.interop.fhir.patients import PATIENTS
 from sustain.interop.fhir.registry import Source
 from sustain.interop.models import SystemClient
 from sustain_core.errors import ClinicalValueError
+from tests.sustain.conftest import make_user
 
 pytestmark = pytest.mark.db
 
@@ -258,7 +259,8 @@ def test_a_wrong_secret_is_401_and_audited_without_the_secret(front_desk, north)
         (form(scope="system/Patient.read"), 400, "invalid_request"),
         ("grant_type=client_credentials&scope=%00%7B", 400, None),
         ("grant_type=client_credentials&scope=%FF%FE", 400, None),
-        ("grant_type=client_credentials&client_id=%00&client_secret=x", 401, "invalid_client"),
+        ("grant_type=client_credentials&client_id=%00&client_secret=x", 400, "invalid_request"),
+        ("grant_type=client_credentials&scope=system/Patient.read%00", 400, "invalid_request"),
         (form(grant_type="client_credentials", client_id="nobody", client_secret="x"), 401,
          "invalid_client"),
         (form(grant_type="client_credentials"), 401, "invalid_client"),
@@ -294,6 +296,12 @@ def test_malformed_client_credentials_are_invalid_client(front_desk, headers):
     response = post(form(grant_type="client_credentials"), headers=headers)
     assert response.status_code == 401, response.content
     assert response.json()["error"] == "invalid_client"
+
+
+def test_a_nul_in_the_basic_credentials_is_invalid_request(front_desk):
+    header = "Basic " + base64.b64encode(f"{front_desk.client_id}\x00:x".encode()).decode()
+    response = post(form(grant_type="client_credentials"), headers={"Authorization": header})
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
 
 
 def test_malformed_bodies_and_methods_are_refused_without_a_500(front_desk):
@@ -349,3 +357,50 @@ def test_the_cli_refuses_a_scope_the_role_cannot_read(north):
         "role that may read them"
     )
     assert not SystemClient.objects.exists()
+
+
+def test_the_clinic_admin_makes_and_revokes_a_client_on_the_page(login, alex, north):
+    page = login(alex)
+    made = page.post(
+        "/fhir-clients/",
+        {"site": north.pk, "name": "ehr", "role": "nurse", "scopes": "system/Patient.read"},
+    )
+    assert made.status_code == 200
+    client = SystemClient.objects.get(name="ehr")
+    html = made.content.decode()
+    secret = re.search(r"Client secret</dt><dd><code>(\S+)</code>", html)[1]
+    assert client.application.client_id in html
+    answer = post(
+        form(grant_type="client_credentials"),
+        headers={"Authorization": basic(client.application.client_id, secret)},
+    ).json()
+    assert answer["scope"] == "system/Patient.read"
+    listed = page.get("/fhir-clients/").content.decode()
+    assert "ehr" in listed and secret not in listed  # shown once
+    assert client.created_by == alex
+    revoked = page.post(f"/fhir-clients/{client.pk}/revoke/")
+    assert revoked.status_code == 302
+    client.refresh_from_db()
+    assert client.revoked_by == alex
+    with pytest.raises(auth.Refused):
+        clients.caller_for_token(answer["access_token"])
+
+
+def test_the_page_refuses_a_scope_the_role_cannot_read(login, alex, north):
+    refused = login(alex).post(
+        "/fhir-clients/",
+        {"site": north.pk, "name": "desk", "role": "auditor", "scopes": "system/Patient.read"},
+    )
+    assert refused.status_code == 400
+    assert "An Auditor may not read Patient resources" in refused.content.decode()
+    assert not SystemClient.objects.exists()
+
+
+def test_other_roles_and_sites_may_not_manage_clients(login, sam, carl, front_desk):
+    assert login(sam).get("/fhir-clients/").status_code == 403
+    assert login(sam).post(f"/fhir-clients/{front_desk.client.pk}/revoke/").status_code == 403
+    south_admin = make_user("sal", "clinic_admin", carl.sites.get())
+    response = login(south_admin).post(f"/fhir-clients/{front_desk.client.pk}/revoke/")
+    assert response.status_code == 404
+    front_desk.client.refresh_from_db()
+    assert front_desk.client.active
