@@ -30,4 +30,4 @@ def caller(request: HttpRequest) -> Caller:
     user = request.user
     if not (user.is_authenticated and mfa.passed(user) and user.groups.exists()):
         raise Refused(401, "login", "Sign in as staff, or send a system's bearer token.")
-    return Caller(user=user)  # type: ignore[arg-type]
+    return Caller(user=user)

@@ -218,7 +218,7 @@ def _system_client(application: Any) -> SystemClient | None:
     return SystemClient.objects.select_related("site").filter(application=application).first()
 
 
-class SystemClientValidator(OAuth2Validator):
+class SystemClientValidator(OAuth2Validator):  # type: ignore[misc]  # DOT is untyped
     """DOT's validator, narrowed to system clients: a revoked client does not authenticate, and
     a token carries only the client's own scopes (or, under system/*.read, types its role
     reads); no scope asked for: all the client holds (RFC 6749 §3.3)."""
