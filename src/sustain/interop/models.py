@@ -11,8 +11,6 @@ tokens) is django-oauth-toolkit's Application, confidential, client-credentials 
 from typing import ClassVar
 
 from django.db import models
-from oauth2_provider.models import Application
-
 from sustain.accounts.enums import Role
 from sustain.accounts.models import Site, User
 
@@ -25,8 +23,8 @@ class SystemClient(models.Model):
     service_user = models.OneToOneField(
         User, on_delete=models.PROTECT, related_name="system_client"
     )
-    application = models.OneToOneField(
-        Application, on_delete=models.PROTECT, related_name="system_client"
+    application = models.OneToOneField(  # django-oauth-toolkit's (swappable) Application
+        "oauth2_provider.Application", on_delete=models.PROTECT, related_name="system_client"
     )
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(
@@ -36,6 +34,11 @@ class SystemClient(models.Model):
     revoked_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    # Named for django-stubs, which cannot follow the untyped django-oauth-toolkit model.
+    objects: ClassVar[models.Manager["SystemClient"]] = models.Manager()
+    service_user_id: int
+    site_id: int
 
     class Meta:
         ordering: ClassVar = ["name"]
