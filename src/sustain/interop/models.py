@@ -11,6 +11,7 @@ tokens) is django-oauth-toolkit's Application, confidential, client-credentials 
 from typing import ClassVar
 
 from django.db import models
+
 from sustain.accounts.enums import Role
 from sustain.accounts.models import Site, User
 
