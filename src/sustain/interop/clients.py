@@ -260,14 +260,17 @@ def _basic_credentials(request: HttpRequest) -> str:
 
 
 def _client_id(request: HttpRequest) -> str:
-    """The client id the request names (Basic header, else the body), for the audit event; ""
-    when it names none or cannot be read. Never the secret."""
+    """The client id the request names (Basic header, else the body), for the audit event:
+    printable characters only (PostgreSQL text holds no NUL); "" when it names none or cannot
+    be read. Never the secret."""
     if request.headers.get("Authorization", "").lower().startswith("basic"):
-        return _basic_credentials(request).partition(":")[0][:100]
-    try:
-        return str(request.POST.get("client_id", ""))[:100]
-    except (SuspiciousOperation, ValueError):
-        return ""
+        named = _basic_credentials(request).partition(":")[0]
+    else:
+        try:
+            named = str(request.POST.get("client_id", ""))
+        except (SuspiciousOperation, ValueError):
+            named = ""
+    return "".join(c for c in named if c.isprintable())[:100]
 
 
 def _client_named(client_id: str) -> SystemClient | None:
