@@ -34,6 +34,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application
 from oauth2_provider.oauth2_backends import get_oauthlib_core
@@ -368,6 +369,7 @@ def _issued_to(answer: dict[str, Any]) -> SystemClient:
 
 
 @csrf_exempt
+@sensitive_post_parameters("client_secret")  # never in an error report
 def token(request: HttpRequest) -> HttpResponse:
     """POST /fhir/R4/auth/token: an access token for a system client (RFC 6749 §4.4,
     client_credentials), or an OAuth error (§5.2: invalid_request, invalid_client 401,
