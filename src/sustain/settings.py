@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "oauth2_provider",  # tokens for other systems (sustain.interop.clients)
     "sustain.accounts",
     "sustain.care",
     "sustain.scheduling",
@@ -379,6 +380,39 @@ SUSTAIN_FHIR_EXPORT_HOURS = env_int("SUSTAIN_FHIR_EXPORT_HOURS", 24)
 SUSTAIN_EXPORT_DIR = Path(env_str("SUSTAIN_EXPORT_DIR", str(VAR_DIR / "exports")))
 if not 1 <= SUSTAIN_FHIR_EXPORT_HOURS <= 24 * 30:
     raise ImproperlyConfigured("SUSTAIN_FHIR_EXPORT_HOURS must be 1 to 720 hours")
+
+# Tokens for other systems (issue 16, item 3; sustain.interop.clients): OAuth 2.0 client
+# credentials with django-oauth-toolkit. An access token lives SUSTAIN_FHIR_TOKEN_SECONDS (SMART
+# Backend Services, "Issue access token": an expiration time of no more than five minutes is
+# recommended). Tokens are stored only as their SHA-256 and every RFC 9700 gate is on; only the
+# client-credentials grant is ever accepted (the token view refuses the others).
+SUSTAIN_FHIR_TOKEN_SECONDS = env_int("SUSTAIN_FHIR_TOKEN_SECONDS", 300)
+if not 1 <= SUSTAIN_FHIR_TOKEN_SECONDS <= 3600:
+    raise ImproperlyConfigured("SUSTAIN_FHIR_TOKEN_SECONDS must be 1 to 3600 seconds")
+# Named, though it is DOT's default, for the migration of SystemClient (a swappable model).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "sustain.interop.clients.SystemClientValidator",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": SUSTAIN_FHIR_TOKEN_SECONDS,
+    # The scopes a system client may hold are its own (SystemClient.scopes, checked by the
+    # validator); this list only names the wildcard for DOT's own pages, which are not served.
+    "SCOPES": {"system/*.read": "Read every resource type the client's role may read"},
+    "DEFAULT_SCOPES": ["system/*.read"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
 
 LOGGING = {
     "version": 1,

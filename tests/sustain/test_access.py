@@ -52,6 +52,9 @@ PUBLIC |= {"/fhir/R4/metadata"}  # the FHIR server's CapabilityStatement: what i
 PUBLIC |= {"/fhir/R4/^[\\s\\S]*$"}  # any other FHIR path: a 404 OperationOutcome, nothing behind it
 PUBLIC |= {"/healthz"}  # the monitor's: database and worker up or not, no patient data
 PUBLIC |= {"/accounts/notify/sms-status/"}  # the SMS provider's reports: signed with its token
+# Other systems ask for a token here: their client credentials are the credential
+# (interop/test_clients.py).
+PUBLIC |= {"/fhir/R4/auth/token"}
 # A staff member's set-password link (an invitation or a reset): its token is the credential.
 PUBLIC |= {"/accounts/set-password/1/1/", "/accounts/set-password/done/"}
 
@@ -113,6 +116,8 @@ def test_every_url_is_listed():
             "/accounts/staff/1/roles/",
             "/accounts/staff/1/unlock/",
             "/alerts/",
+            "/fhir-clients/",
+            "/fhir-clients/1/revoke/",
             "/alerts/export.csv",
             "/alerts/1/acknowledge/",
             "/clinic-rules/",

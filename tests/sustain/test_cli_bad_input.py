@@ -27,6 +27,8 @@ BAD_INPUT: dict[str, list[str]] = {
                        "--email", "a@example.org"],
     "demo": ["--today", "9999-12-31"],
     "fhir_export": ["--site", "Nowhere", "--out", "/nonexistent/export"],
+    "fhir_client": ["create", "x", "--site", "Nowhere", "--role", "scheduler", "--scope",
+                    "system/Patient.read"],
     "dose": ["--protocol", "depression-induction", "--weight-kg", "abc", "--vial-mg-per-ml", "50"],
     "ledger_report": ["--site", "1", "--from", "0001-01-01", "--to", "2026-01-01", "--by", "x"],
     "place_waitlist": ["--site", BIG, "--seconds", "1"],
@@ -52,6 +54,12 @@ MORE_BAD_INPUT = [
     ("fhir_import", ["tests", "--site", "Nowhere"]),
     ("fhir_import", []),
     ("fhir_export", ["--site", "North", "--out", "/nonexistent", "--type", "Nope"]),
+    ("fhir_client", ["create", "x", "--site", "Nowhere", "--role", "janitor"]),
+    ("fhir_client", ["create", "x", "--role", "scheduler"]),
+    ("fhir_client", ["rename", "x"]),
+    ("fhir_client", ["revoke"]),
+    ("fhir_client", ["revoke", "nobody"]),
+    ("fhir_client", ["list", "extra"]),
     ("no_such_command", []),
 ]
 

@@ -214,6 +214,7 @@ PAGES = {
     "staff": Page("scheduling:staff", "/schedule/staff/?week=2026-11-30"),
     "hours and closures": Page("scheduling:site_calendar", "/schedule/calendar/"),
     "site details": Page("scheduling:site_details", "/schedule/site/"),
+    "system clients": Page("fhir_clients:list", "/fhir-clients/"),
     "staff accounts": Page("accounts:staff", "/accounts/staff/"),
     "staff account": Page("accounts:staff_account", "/accounts/staff/{ada}/"),
     "deactivate an account": Page("accounts:staff_deactivate", "/accounts/staff/{ada}/deactivate/"),
@@ -324,6 +325,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "staff":                (OK,    OK,   OK,       OK,          NO,     NO),
     "hours and closures":   (OK,    OK,   OK,       OK,          NO,     NO),
     "site details":         (NO,    NO,   NO,       OK,          NO,     NO),
+    "system clients":       (NO,    NO,   NO,       OK,          NO,     NO),
     "staff accounts":       (NO,    NO,   NO,       OK,          NO,     NO),
     "staff account":        (NO,    NO,   NO,       OK,          NO,     NO),
     "deactivate an account": (NO,   NO,   NO,       OK,          NO,     NO),
@@ -387,6 +389,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
+    "fhir_clients:revoke",
     "care:emergency_end",
     "care:emergency_review_close",
     "accounts:send_again",
@@ -484,6 +487,9 @@ PATIENTS_PAGES = {  # no staff session: the patient's own pages (test_access, po
 }  # fmt: skip
 PROVIDER_CALLBACKS = {"accounts:sms_status"}  # the SMS provider's signed reports (test_notify)
 MONITORS = {":healthz"}  # the monitor's health check, no sign-in (accounts/test_health.py)
+# Other systems' token endpoint: their client credentials are the credential
+# (interop/test_clients.py).
+SYSTEM_CLIENTS = {":fhir-token"}
 # The second factor after the password, for every role (accounts/test_second_factor.py)
 SIGN_IN_STEPS = {"accounts:second_factor_enrol", "accounts:second_factor_verify"}
 
@@ -511,7 +517,7 @@ API_CATCH_ALL |= {"interop:fhir_nothing"}
 
 def test_every_url_pattern_is_in_the_table():
     in_table = {page.name for page in PAGES.values()} | ACTIONS | BACK_TO_PAGE | PATIENTS_PAGES
-    in_table |= PROVIDER_CALLBACKS | SIGN_IN_STEPS | API_CATCH_ALL | MONITORS
+    in_table |= PROVIDER_CALLBACKS | SIGN_IN_STEPS | API_CATCH_ALL | MONITORS | SYSTEM_CLIENTS
     assert sorted(url_names()) == sorted(in_table)
     assert not ACTIONS & PATIENTS_PAGES
     assert not {page.name for page in PAGES.values()} & (ACTIONS | PATIENTS_PAGES)

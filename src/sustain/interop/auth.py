@@ -5,6 +5,7 @@ status and OperationOutcome issue code `Refused` carries (deny by default)."""
 from django.http import HttpRequest
 
 from sustain.accounts import mfa
+from sustain.interop import clients
 from sustain.interop.fhir.registry import Caller
 
 
@@ -25,10 +26,8 @@ def caller(request: HttpRequest) -> Caller:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Refused(401, "login", "Send 'Authorization: Bearer <access token>'.")
-        from sustain.interop import clients  # noqa: PLC0415 (issue 16, item 3)
-
         return clients.caller_for_token(token.strip())
     user = request.user
     if not (user.is_authenticated and mfa.passed(user) and user.groups.exists()):
         raise Refused(401, "login", "Sign in as staff, or send a system's bearer token.")
-    return Caller(user=user)  # type: ignore[arg-type]
+    return Caller(user=user)
