@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -42,7 +41,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory, Role
-from sustain.accounts.models import Membership, Site, User
+from sustain.accounts.models import Site, User
 from sustain.accounts.roles import ROLE_PERMISSIONS
 from sustain.interop import auth
 from sustain.interop.fhir import catalog
@@ -158,9 +157,7 @@ def create_client(
             raise ClinicalValueError("name", f"the username {username} is taken; choose another")
         user = User(username=username, first_name=name, last_name="(system client)")
         user.set_unusable_password()  # it never signs in on the web
-        user.save()
-        Membership.objects.create(user=user, site=site)
-        user.groups.add(Group.objects.get(name=the_role))
+        user.save()  # no role, no membership: its role and site are the client's (Caller)
         secret = generate_client_secret()
         application = Application.objects.create(
             name=f"Sustain system client {name}",
@@ -435,4 +432,14 @@ def caller_for_token(token: str) -> Caller:
     client = getattr(stored.application, "system_client", None) if stored.application else None
     if client is None or not client.active or not client.service_user.is_active:
         raise auth.Refused(401, "login", "The client of this access token was revoked.")
-    return Caller(user=client.service_user, scopes=frozenset(stored.scope.split()))
+    return caller_for_client(client, frozenset(stored.scope.split()))
+
+
+def caller_for_client(client: SystemClient, scopes: frozenset[str]) -> Caller:
+    """The client reading with `scopes`: what its role grants (accounts.roles), at its site."""
+    return Caller(
+        user=client.service_user,
+        scopes=scopes,
+        permissions=ROLE_PERMISSIONS[Role(client.role)],
+        sites=frozenset({client.site_id}),
+    )

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django_tasks import task
 
 from sustain.accounts.tasks import keep_one_run_queued
+from sustain.interop import clients
 from sustain.interop.fhir import export
 from sustain.interop.fhir.registry import Caller
-from sustain.interop.models import ExportJob, ExportState
+from sustain.interop.models import ExportJob, ExportState, SystemClient
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,17 @@ def delete_job(job: ExportJob) -> None:
     job.delete()
 
 
+def _caller(job: ExportJob) -> Caller:
+    """Who asked, as they may read now: a system client's role and site (revoked: nothing), or
+    the staff member's own role and sites."""
+    client = SystemClient.objects.filter(service_user=job.requested_by_id).first()
+    if client is None:
+        return Caller(user=job.requested_by)
+    if not client.active:
+        return Caller(user=job.requested_by, scopes=frozenset(), sites=frozenset())
+    return clients.caller_for_client(client, frozenset(job.scopes or ()))
+
+
 @task()
 def run_export(job_id: str) -> int:
     """Write the job's files; returns how many resources were written. Rights are those of
@@ -46,10 +58,7 @@ def run_export(job_id: str) -> int:
     ExportJob.objects.filter(pk=job.pk).update(
         state=ExportState.RUNNING, progress="starting", started_at=timezone.now()
     )
-    caller = Caller(
-        user=job.requested_by,
-        scopes=None if job.scopes is None else frozenset(job.scopes),
-    )
+    caller = _caller(job)
     asked = frozenset(job.sites.values_list("pk", flat=True))
     plan = export.plan(caller, job.types)
     refused = sorted({*plan.refused, *job.refused})

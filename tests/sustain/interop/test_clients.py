@@ -16,10 +16,10 @@ from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
+from sustain.accounts.access import users_with_perm
 from sustain.accounts.enums import AuditAction, AuditOutcome, DataCategory
 from sustain.accounts.models import AuditEvent, Site
 from sustain.interop import auth, clients
-from sustain.interop.fhir import catalog
 from sustain.interop.fhir.patients import PATIENTS
 from sustain.interop.fhir.registry import Source
 from sustain.interop.models import SystemClient
@@ -82,8 +82,13 @@ def test_a_client_acts_through_a_service_user_of_its_site_and_role(front_desk, n
     client = front_desk.client
     user = client.service_user
     assert not user.has_usable_password()  # it never signs in on the web
-    assert list(user.sites.all()) == [north]
-    assert user.roles == ["scheduler"]
+    # No site and no role of its own: it is on no staff list, rota, alert or witness choice;
+    # it reads as its client's role at its client's site.
+    assert (list(user.sites.all()), user.roles) == ([], [])
+    assert not users_with_perm("care.view_patient", north).filter(pk=user.pk).exists()
+    caller = clients.caller_for_client(client, frozenset({"system/Patient.read"}))
+    assert caller.site_ids() == {north.pk}
+    assert caller.may("care.view_patient") and not caller.may("care.view_assessment")
     application = client.application
     assert application.client_type == "confidential"
     assert application.authorization_grant_type == "client-credentials"
@@ -110,9 +115,6 @@ def test_a_scope_the_role_cannot_read_is_refused_at_creation(north, role, scope,
     assert not SystemClient.objects.exists()
 
 
-@pytest.mark.skipif(
-    "Observation" not in catalog.types(), reason="the Observation sources are not merged yet"
-)
 def test_a_scheduler_client_may_not_hold_observation(north):
     with pytest.raises(ClinicalValueError, match="may not read Observation"):
         clients.create_client(

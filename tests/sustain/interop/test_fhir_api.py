@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sustain.accounts.enums import AuditOutcome, DataCategory
 from sustain.accounts.models import AuditEvent, Site, User
 from sustain.care.models import Patient
-from sustain.interop.fhir import catalog
+from sustain.interop.fhir import catalog, patients
 from sustain.interop.fhir.registry import Json, Source, model_json
 from tests.sustain.interop.fhir_checks import schema_errors
 
@@ -66,7 +66,9 @@ OBSERVATIONS = Source(
 
 @pytest.fixture
 def observations(monkeypatch):
-    monkeypatch.setattr(catalog, "SOURCES", (*catalog.SOURCES, OBSERVATIONS))
+    """The API's mechanics over two known sources: Patient and a test Observation (the real
+    catalog is served end to end in test_fhir_end_to_end.py)."""
+    monkeypatch.setattr(catalog, "SOURCES", (patients.PATIENTS, OBSERVATIONS))
 
 
 def add_patients(site: Site, by: User, n: int, start: int = 0) -> list[Patient]:

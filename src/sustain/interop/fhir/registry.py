@@ -33,17 +33,29 @@ Json = dict[str, Any]
 
 @dataclass(frozen=True)
 class Caller:
-    """Who reads: a user (staff, or a system client's service user) and, for a token, its
-    scopes ("system/Patient.read", "system/*.read"); None: a staff session (the role alone)."""
+    """Who reads: a staff member by their session (their role's permissions at their sites), or
+    a system client by its token (sustain.interop.clients.caller_for_client): its service user,
+    the token's scopes ("system/Patient.read", "system/*.read"), what the client's role grants
+    and its one site. The service user itself holds no role and no membership, so it is on no
+    staff list, rota, alert or witness choice."""
 
     user: User
-    scopes: frozenset[str] | None = None
+    scopes: frozenset[str] | None = None  # None: a staff session (the role alone)
+    permissions: frozenset[str] | None = None  # None: the user's own (their role's)
+    sites: frozenset[int] | None = None  # None: the user's memberships
 
     def site_ids(self) -> frozenset[int]:
+        if self.sites is not None:
+            return self.sites
         return frozenset(sites_for_user(self.user).values_list("pk", flat=True))
 
+    def may(self, permission: str) -> bool:
+        if self.permissions is not None:
+            return permission in self.permissions
+        return self.user.has_perm(permission)
+
     def may_read(self, source: Source) -> bool:
-        if source.permission is not None and not self.user.has_perm(source.permission):
+        if source.permission is not None and not self.may(source.permission):
             return False
         if self.scopes is None:
             return True
@@ -92,4 +104,4 @@ def model_json(resource_type: str, data: Json) -> Json:
     and returned as that model writes it."""
     module = import_module(f"fhir.resources.R4B.{resource_type.lower()}")
     model = getattr(module, resource_type)
-    return model.model_validate(data).model_dump(mode="json")  # type: ignore[no-any-return]
+    return model.model_validate(data).model_dump(mode="json")
