@@ -218,6 +218,12 @@ def test_an_unknown_or_malformed_bearer_token_is_401(front_desk):
         with pytest.raises(auth.Refused) as refused:
             auth.caller(request)
         assert (refused.value.status, refused.value.code) == (401, "login")
+    # Each a failed authentication in the audit trail, without the token.
+    failed = events(AuditAction.LOGIN_FAILED)
+    assert [(e.actor_username, e.reason) for e in failed] == [
+        ("bearer token", "FHIR token refused: login")
+    ] * 4
+    assert not any("not-a-token" in str(vars(e)) for e in failed)
 
 
 def test_revoking_stops_its_tokens_at_once(front_desk, north, alex):
