@@ -3,9 +3,12 @@ Patient?name=…, the patient's $everything and a bulk export of the site (run b
 code path); a scheduler's token and a scheduler's session read no Observation; everything read
 validates with the pinned R4 schema and uses only listed codes."""
 
+import datetime as dt
 import json
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from sustain.interop import clients, tasks
 from sustain.interop.fhir import catalog
@@ -96,3 +99,20 @@ def test_a_scheduler_reads_no_observation_by_token_or_session(client, login, nor
     files = exported(client, by_token, "/fhir/R4/$export")
     assert "Patient" in files and "Observation" not in files
     assert "Observation" in catalog.types()
+
+
+def test_a_wrong_scope_or_expired_token_is_an_operation_outcome(client, north, treated):
+    issued = clients.create_client(
+        name="registry", site=north, role="prescriber", scopes=["system/*.read"], by=None
+    )
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        narrow = bearer(issued, "system/Patient.read")
+        refused = client.get("/fhir/R4/Observation", **narrow)
+        assert (refused.status_code, refused.json()["resourceType"]) == (403, "OperationOutcome")
+        assert client.get("/fhir/R4/Patient", **narrow).status_code == 200
+    with time_machine.travel(start + dt.timedelta(minutes=6), tick=False):
+        expired = client.get("/fhir/R4/Patient", **narrow)
+    assert expired.status_code == 401
+    assert expired.json()["issue"][0]["code"] == "expired"
+    assert schema_errors(expired.json()) == []
