@@ -182,6 +182,7 @@ def test_every_url_is_listed():
             "/patients/1/enrol/",
             "/patients/1/extend/",
             "/patients/1/height/",
+            "/patients/1/indication/",
             "/patients/1/invite/",
             "/patients/1/medications/",
             "/patients/1/review/",

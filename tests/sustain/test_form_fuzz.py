@@ -57,8 +57,9 @@ STAFF_ROLES = ROLES[:-2]  # prescriber, nurse, scheduler, clinic_admin (the audi
 
 # URLs outside this fuzzer, and why: the API has its own (schemathesis, TST-03); the patient's
 # pages, the sign-in steps and the SMS provider's callback take no staff session; signing out
-# has no fields.
-ELSEWHERE = PATIENTS_PAGES | SIGN_IN_STEPS | PROVIDER_CALLBACKS | {"accounts:logout"}
+# has no fields; the FHIR token endpoint takes a system's credentials, not a staff session
+# (tests/sustain/interop/test_clients.py sends it bad input).
+ELSEWHERE = PATIENTS_PAGES | SIGN_IN_STEPS | PROVIDER_CALLBACKS | {"accounts:logout", ":fhir-token"}
 # Actions whose form this clinic's pages do not show (a dose waiting for its co-signature, a
 # titration proposal, a booster due, a visit's change request, a theft or loss report, an
 # infusion under way): posted
@@ -249,7 +250,7 @@ POST_PAGES = {
     "clinic:review", "infusion:step",
     "ledger:count_new", "ledger:inventory_new", "ledger:theft_loss_new",
     "scheduling:patient_calendar", "scheduling:site_details", "scheduling:series",
-    "scheduling:visit_cancel",
+    "scheduling:visit_cancel", "fhir_clients:list",
 }  # fmt: skip
 FUZZED = sorted((staff_urls() & ACTIONS) | POST_PAGES)
 

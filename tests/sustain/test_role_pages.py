@@ -27,6 +27,7 @@ from sustain.care import services as care
 from sustain.care.enums import Timepoint
 from sustain.care.models import Patient
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
+from sustain.interop import clients
 from sustain.ledger import services as ledger
 from sustain.ledger.models import Container
 from sustain.portal import services as portal
@@ -137,6 +138,11 @@ def _build_clinic() -> Clinic:
     south = make_site("South Clinic", "America/Chicago", chairs=1)
     carl = make_user("carl", "prescriber", south)
     vial = _ledger(north, first, users)
+    # A system reading the FHIR API (its page shows the revoke form the fuzzer posts).
+    clients.create_client(
+        name="registry", site=north, role="prescriber", scopes=["system/*.read"],
+        by=users["clinic_admin"],
+    )  # fmt: skip
     return Clinic(pat=pat, rae=rae, wes=wes, visit=first, container=vial, users=users, carl=carl)
 
 
@@ -178,6 +184,8 @@ MARKERS = frozenset(
     + REVIEW_DOSES + ADVERSE_EVENT + MEDICATION + ALLERGY
 )  # fmt: skip
 CLINICAL = frozenset({"prescriber", "nurse"})  # the roles that see them
+# Pat's record as FHIR: a score's severity, the lorazepam, the pump rate, the adverse event.
+FHIR_RECORD = ("moderately severe", *MEDICATION, "mL/h", *ADVERSE_EVENT)
 
 
 @dataclass(frozen=True)
@@ -289,14 +297,16 @@ PAGES = {
     "FHIR Patient search": Page("interop:fhir_search", "/fhir/R4/Patient"),
     "FHIR Patient read": Page("interop:fhir_read", "/fhir/R4/Patient/patient-{pat}"),
     "FHIR $everything": Page(
-        "interop:fhir_everything", "/fhir/R4/Patient/patient-{pat}/$everything"
+        "interop:fhir_everything", "/fhir/R4/Patient/patient-{pat}/$everything", FHIR_RECORD
     ),
     "emergency access": Page("care:emergency_access", "/emergency-access/"),
     "emergency reviews": Page("care:emergency_reviews", "/emergency-access/reviews/"),
     # The patient's copy of their record (issue 16, item 5): what the role may read of it. The
     # PDF's text is compressed (no marker is found in it either way).
     "patient record PDF": Page("clinic:record_pdf", "/patients/{pat}/record.pdf"),
-    "patient record FHIR": Page("clinic:record_fhir", "/patients/{pat}/record.fhir.json"),
+    "patient record FHIR": Page(
+        "clinic:record_fhir", "/patients/{pat}/record.fhir.json", FHIR_RECORD
+    ),
     # FHIR bulk export (issue 16, item 4): a kick-off without `Prefer: respond-async` is a 400
     # for every staff role; no export job with this id: a 404; no role: 401.
     "FHIR bulk export": Page("interop:export", "/fhir/R4/$export"),
@@ -438,6 +448,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:medication_add",
     "care:medication_stop",
     "care:height",
+    "care:indication",
     "care:screen",
     "care:weight",
     "clinic:course_status",
@@ -632,6 +643,7 @@ NOT_LINKED = {
     "dispensing record CSV", "dispensing record PDF", "visit .ics",
     "count result", "theft or loss report", "resolve a discrepancy",
     "FHIR bulk export", "FHIR Group export", "FHIR export status", "FHIR export file",
+    "FHIR metadata", "FHIR Patient search", "FHIR Patient read", "FHIR $everything",
 }  # fmt: skip
 
 
