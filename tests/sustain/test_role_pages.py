@@ -20,6 +20,7 @@ import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+from django.utils import timezone
 
 from sustain.accounts.enums import Channel
 from sustain.accounts.models import Site, User
@@ -141,7 +142,7 @@ def _build_clinic() -> Clinic:
     # A system reading the FHIR API (its page shows the revoke form the fuzzer posts).
     clients.create_client(
         name="registry", site=north, role="prescriber", scopes=["system/*.read"],
-        by=users["clinic_admin"],
+        by=users["clinic_admin"], now=timezone.now(),
     )  # fmt: skip
     return Clinic(pat=pat, rae=rae, wes=wes, visit=first, container=vial, users=users, carl=carl)
 

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sustain.accounts.access import AuthenticatedRequest, chosen_site, require_permission
@@ -44,7 +45,7 @@ def client_list(request: AuthenticatedRequest) -> HttpResponse:
         def make() -> clients.Issued:
             return clients.create_client(
                 name=data["name"], site=site, role=data["role"], scopes=data["scopes"].split(),
-                by=request.user,
+                by=request.user, now=timezone.now(),
             )  # fmt: skip
 
         issued = attempt(request, make, form=form)
@@ -71,7 +72,7 @@ def client_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         raise Http404("No such system client.")
     attempt(
         request,
-        lambda: clients.revoke_client(client, by=request.user),
+        lambda: clients.revoke_client(client, by=request.user, now=timezone.now()),
         success=f"{client.name} is revoked: its tokens no longer work.",
     )
     return redirect(f"{reverse('fhir_clients:list')}?site={client.site_id}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 import re
@@ -31,7 +32,6 @@ from urllib.parse import unquote_plus
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.generators import generate_client_secret
@@ -133,7 +133,7 @@ class Issued:
 
 
 def create_client(
-    *, name: str, site: Site, role: str, scopes: Iterable[str], by: User | None
+    *, name: str, site: Site, role: str, scopes: Iterable[str], by: User | None, now: dt.datetime
 ) -> Issued:
     """Make a system client at `site` acting as `role` with `scopes` (one transaction, one audit
     event); `by` None: from a shell. ClinicalValueError for a bad name, role or scope."""
@@ -170,7 +170,7 @@ def create_client(
         )
         client = SystemClient.objects.create(
             name=name, site=site, role=the_role, scopes=" ".join(wanted), service_user=user,
-            application=application, created_at=timezone.now(), created_by=by,
+            application=application, created_at=now, created_by=by,
         )  # fmt: skip
         record_event(
             actor=by, username=CLI, action=AuditAction.CREATE, category=DataCategory.STAFF,
@@ -179,7 +179,7 @@ def create_client(
     return Issued(client=client, client_id=application.client_id, secret=secret)
 
 
-def revoke_client(client: SystemClient, *, by: User | None) -> SystemClient:
+def revoke_client(client: SystemClient, *, by: User | None, now: dt.datetime) -> SystemClient:
     """Revoke `client` (one transaction, one audit event): its tokens stop working at once and
     its service user is deactivated. ClinicalValueError when it was revoked already."""
     with transaction.atomic():
@@ -188,7 +188,7 @@ def revoke_client(client: SystemClient, *, by: User | None) -> SystemClient:
             raise ClinicalValueError(
                 "name", f"{client.name} was revoked already, {client.revoked_at:%Y-%m-%d %H:%M} UTC"
             )
-        client.revoked_at = timezone.now()
+        client.revoked_at = now
         client.revoked_by = by
         client.save(update_fields=["revoked_at", "revoked_by"])
         User.objects.filter(pk=client.service_user_id).update(is_active=False)

@@ -67,14 +67,24 @@ def events(action: AuditAction) -> list[AuditEvent]:
 @pytest.fixture
 def front_desk(north: Site) -> clients.Issued:
     return clients.create_client(
-        name="referrals", site=north, role="scheduler", scopes=["system/Patient.read"], by=None
+        name="referrals",
+        site=north,
+        role="scheduler",
+        scopes=["system/Patient.read"],
+        by=None,
+        now=timezone.now(),
     )
 
 
 @pytest.fixture
 def prescribing(north: Site, ada) -> clients.Issued:
     return clients.create_client(
-        name="registry", site=north, role="prescriber", scopes=["system/*.read"], by=ada
+        name="registry",
+        site=north,
+        role="prescriber",
+        scopes=["system/*.read"],
+        by=ada,
+        now=timezone.now(),
     )
 
 
@@ -111,25 +121,42 @@ def test_a_client_acts_through_a_service_user_of_its_site_and_role(front_desk, n
 )
 def test_a_scope_the_role_cannot_read_is_refused_at_creation(north, role, scope, message):
     with pytest.raises(ClinicalValueError, match=message):
-        clients.create_client(name="x", site=north, role=role, scopes=[scope], by=None)
+        clients.create_client(
+            name="x", site=north, role=role, scopes=[scope], by=None, now=timezone.now()
+        )
     assert not SystemClient.objects.exists()
 
 
 def test_a_scheduler_client_may_not_hold_observation(north):
     with pytest.raises(ClinicalValueError, match="may not read Observation"):
         clients.create_client(
-            name="x", site=north, role="scheduler", scopes=["system/Observation.read"], by=None
+            name="x",
+            site=north,
+            role="scheduler",
+            scopes=["system/Observation.read"],
+            by=None,
+            now=timezone.now(),
         )
 
 
 def test_a_name_is_refused_twice_and_when_malformed(north, front_desk):
     with pytest.raises(ClinicalValueError, match="exists already"):
         clients.create_client(
-            name="referrals", site=north, role="nurse", scopes=["system/*.read"], by=None
+            name="referrals",
+            site=north,
+            role="nurse",
+            scopes=["system/*.read"],
+            by=None,
+            now=timezone.now(),
         )
     with pytest.raises(ClinicalValueError, match="lower-case"):
         clients.create_client(
-            name="Bad Name", site=north, role="nurse", scopes=["system/*.read"], by=None
+            name="Bad Name",
+            site=north,
+            role="nurse",
+            scopes=["system/*.read"],
+            by=None,
+            now=timezone.now(),
         )
 
 
@@ -228,7 +255,7 @@ def test_an_unknown_or_malformed_bearer_token_is_401(front_desk):
 
 def test_revoking_stops_its_tokens_at_once(front_desk, north, alex):
     access = ask(front_desk).json()["access_token"]
-    clients.revoke_client(front_desk.client, by=alex)
+    clients.revoke_client(front_desk.client, by=alex, now=timezone.now())
     with pytest.raises(auth.Refused) as refused:
         clients.caller_for_token(access)
     assert refused.value.status == 401
@@ -239,7 +266,7 @@ def test_revoking_stops_its_tokens_at_once(front_desk, north, alex):
     (revoked,) = events(AuditAction.UPDATE)
     assert (revoked.actor, revoked.site, revoked.reason) == (alex, north, "system client revoked")
     with pytest.raises(ClinicalValueError, match="revoked already"):
-        clients.revoke_client(front_desk.client, by=alex)
+        clients.revoke_client(front_desk.client, by=alex, now=timezone.now())
 
 
 def test_a_wrong_secret_is_401_and_audited_without_the_secret(front_desk, north):

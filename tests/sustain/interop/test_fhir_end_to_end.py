@@ -58,7 +58,12 @@ def exported(client, headers, url) -> dict[str, list[dict]]:
 
 def test_a_token_reads_a_name_search_everything_and_a_bulk_export(client, north, treated):
     issued = clients.create_client(
-        name="registry", site=north, role="prescriber", scopes=["system/*.read"], by=None
+        name="registry",
+        site=north,
+        role="prescriber",
+        scopes=["system/*.read"],
+        by=None,
+        now=timezone.now(),
     )
     headers = bearer(issued, "system/*.read")
     found = client.get("/fhir/R4/Patient", {"name": "Vic"}, **headers)
@@ -82,7 +87,12 @@ def test_a_token_reads_a_name_search_everything_and_a_bulk_export(client, north,
 
 def test_a_scheduler_reads_no_observation_by_token_or_session(client, login, north, sam, treated):
     issued = clients.create_client(
-        name="front-desk", site=north, role="scheduler", scopes=["system/*.read"], by=None
+        name="front-desk",
+        site=north,
+        role="scheduler",
+        scopes=["system/*.read"],
+        by=None,
+        now=timezone.now(),
     )
     by_token = bearer(issued, "system/*.read")
     session = login(sam)
@@ -103,7 +113,12 @@ def test_a_scheduler_reads_no_observation_by_token_or_session(client, login, nor
 
 def test_a_wrong_scope_or_expired_token_is_an_operation_outcome(client, north, treated):
     issued = clients.create_client(
-        name="registry", site=north, role="prescriber", scopes=["system/*.read"], by=None
+        name="registry",
+        site=north,
+        role="prescriber",
+        scopes=["system/*.read"],
+        by=None,
+        now=timezone.now(),
     )
     start = timezone.now()
     with time_machine.travel(start, tick=False):

@@ -40,6 +40,7 @@ from sustain.care.protocol_versions import protocol_for
 from sustain.clinic import story
 from sustain.infusion import chairside
 from sustain.infusion import services as infusion
+from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
 from sustain.ledger import counts as ledger_counts
 from sustain.ledger import services as ledger_services
 from sustain.ledger.enums import BusinessTime, InventoryKind
@@ -111,6 +112,19 @@ DEMO_ALLERGIES = (
     ("Sulfonamides", "rash", "mild"),
     ("Latex", "contact dermatitis", "mild"),
 )
+# The antidepressant some patients keep taking through the course (one in four; none of them
+# interacts with ketamine in sustain_core.medications, so no gate item waits on them).
+DEMO_MEDICATIONS = (
+    ("Sertraline", "100 mg once a day"),
+    ("Escitalopram", "20 mg once a day"),
+    ("Bupropion XL", "300 mg every morning"),
+)
+# Third infusions with a mild nausea in recovery (the first ADVERSE_EVENTS of them).
+ADVERSE_EVENTS = 2
+DEMO_NAUSEA = (
+    AdverseEventKind.NAUSEA, AdverseEventSeverity.MILD,
+    "Nausea in recovery, no vomiting; settled within 20 minutes", "Observed; sips of water",
+)  # fmt: skip
 DEMO_HEIGHT_CM = {
     Sex.FEMALE: Decimal("163.0"),
     Sex.MALE: Decimal("177.0"),
@@ -423,6 +437,7 @@ class Command(BaseCommand):
         self.prescriber = self.staff["dr.ada"]
         self.nurses = [self.staff["nurse.ben"], self.staff["nurse.cleo"]]
         self.stopped_early = 0
+        self.adverse_events = 0
         self.scheduler = self.staff["sam.scheduler"]
         admin = self.staff["alex.admin"]
         directors.designate_medical_director(
@@ -575,6 +590,11 @@ class Command(BaseCommand):
             )  # fmt: skip
         elif k % 5 in {1, 2}:
             services.record_no_known_allergies(patient=patient, by=self.nurses[0], now=at)
+        if k % 4 == 0:
+            name, dose = DEMO_MEDICATIONS[k % 3]
+            services.add_medication(
+                patient=patient, name=name, dose=dose, started_on=None, by=self.nurses[0], now=at
+            )
         return patient
 
     def _register_only(self, plan: Plan, *, contacts: dict[str, str]) -> Patient:
@@ -771,11 +791,14 @@ class Command(BaseCommand):
             # 30 minutes: the pump's share is given and the rest wasted before the other nurse.
             stopped = k == 2 and self.stopped_early < STOPPED_EARLY
             self.stopped_early += stopped
+            nauseous = k == 3 and self.adverse_events < ADVERSE_EVENTS
+            self.adverse_events += nauseous
             witness = next(n for n in self.nurses if n != nurse)
             story.uneventful_infusion(
                 appointment, nurse, self.prescriber, vial_mg_per_ml=plan.vial, until=self.now,
                 clearance=clearance if flagged else "", stop_at_minute=30 if stopped else None,
                 witness=(witness, DEMO_PASSWORD) if stopped else None,
+                adverse_event=DEMO_NAUSEA if nauseous else None,
             )  # fmt: skip
             given.append(appointment)
         return given

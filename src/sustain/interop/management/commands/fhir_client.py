@@ -2,6 +2,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from sustain.accounts.enums import Role
 from sustain.accounts.models import Site
@@ -54,7 +55,7 @@ class Command(BaseCommand):
                 client = SystemClient.objects.filter(name=name).first()
                 if client is None:
                     raise CommandError(f"no system client is named {name[:60]!r}")
-                clients.revoke_client(client, by=None)
+                clients.revoke_client(client, by=None, now=timezone.now())
                 self.stdout.write(f"{client.name} is revoked: its tokens no longer work.")
         except ClinicalValueError as error:
             raise CommandError(plain(error)) from None
@@ -66,8 +67,9 @@ class Command(BaseCommand):
         if site is None:
             raise CommandError(f"no site is named {options['site'][:80]!r}")
         issued = clients.create_client(
-            name=name, site=site, role=options["role"], scopes=options["scope"], by=None
-        )
+            name=name, site=site, role=options["role"], scopes=options["scope"], by=None,
+            now=timezone.now(),
+        )  # fmt: skip
         self.stdout.write(
             f"{issued.client.name}: a {Role(issued.client.role).label} at {site.name}, "
             f"scopes {issued.client.scopes}\n"
