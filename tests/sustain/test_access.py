@@ -95,6 +95,7 @@ def test_every_url_is_listed():
             "/api/v1/patients/1/series",
             "/fhir/R4/1",
             "/fhir/R4/1/1",
+            "/fhir/R4/1/_search",
             "/fhir/R4/Patient/1/$everything",
             "/api/v1/visits/1/infusion",
             *(f"/api/v1/visits/1/infusion/{step}" for step in CHAIRSIDE_API_STEPS),

@@ -58,8 +58,14 @@ STAFF_ROLES = ROLES[:-2]  # prescriber, nurse, scheduler, clinic_admin (the audi
 # URLs outside this fuzzer, and why: the API has its own (schemathesis, TST-03); the patient's
 # pages, the sign-in steps and the SMS provider's callback take no staff session; signing out
 # has no fields; the FHIR token endpoint takes a system's credentials, not a staff session
-# (tests/sustain/interop/test_clients.py sends it bad input).
-ELSEWHERE = PATIENTS_PAGES | SIGN_IN_STEPS | PROVIDER_CALLBACKS | {"accounts:logout", ":fhir-token"}
+# (tests/sustain/interop/test_clients.py sends it bad input); a FHIR search sent as a form is
+# the API's (tests/sustain/interop/test_fhir_api.py).
+ELSEWHERE = (
+    PATIENTS_PAGES
+    | SIGN_IN_STEPS
+    | PROVIDER_CALLBACKS
+    | {"accounts:logout", ":fhir-token", "interop:fhir_search_post"}
+)
 # Actions whose form this clinic's pages do not show (a dose waiting for its co-signature, a
 # titration proposal, a booster due, a visit's change request, a theft or loss report, an
 # infusion under way): posted

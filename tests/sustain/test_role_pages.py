@@ -450,6 +450,7 @@ ACTIONS = {  # POST only: a GET is refused (405) for everyone
     "care:medication_stop",
     "care:height",
     "care:indication",
+    "interop:fhir_search_post",
     "care:screen",
     "care:weight",
     "clinic:course_status",

@@ -21,6 +21,7 @@ urlpatterns = [
     path("$export-file/<uuid:job_id>/<str:name>", bulk.export_file, name="export_file"),
     # -- endpoints of their own above this line --
     path("Patient/<str:resource_id>/$everything", views.everything, name="fhir_everything"),
+    path("<str:type_name>/_search", views.search_by_post, name="fhir_search_post"),
     path("<str:type_name>/<str:resource_id>", views.read, name="fhir_read"),
     path("<str:type_name>", views.search_type, name="fhir_search"),
     re_path(r"^[\s\S]*$", views.nothing, name="fhir_nothing"),  # any path, newlines too

@@ -7,7 +7,7 @@ against the pinned R4 JSON schema (FHIR-01)."""
 
 import datetime as dt
 import json
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 from django.db import connection
@@ -28,6 +28,7 @@ from tests.sustain.interop.fhir_checks import schema_errors
 pytestmark = pytest.mark.api
 
 FHIR = "application/fhir+json"
+FORM = "application/x-www-form-urlencoded"
 
 
 def _observation_rows(site_ids: frozenset[int]) -> QuerySet[Patient]:
@@ -495,3 +496,29 @@ def test_generated_ids_never_give_a_500(login, ada, pat, observations):
         assert response["Content-Type"] == FHIR
 
     check()
+
+
+def test_a_search_sent_as_a_form_keeps_the_name_out_of_the_url(login, ada, north, pat):
+    """POST [type]/_search (R4 search §3.1.1.1): the same answer as the GET, the name only in
+    the body; GET on it and a body that is not a form are refused as OperationOutcomes."""
+    client = login(ada)
+    url = "/fhir/R4/Patient/_search"
+
+    def post(path: str, data: dict[str, str], content_type: str = FORM):
+        return client.post(path, urlencode(data), content_type=content_type)
+
+    posted = body(post(url, {"family": pat.family_name}))
+    got = body(client.get("/fhir/R4/Patient", {"family": pat.family_name}))
+    assert [e["resource"]["id"] for e in posted["entry"]] == [f"patient-{pat.pk}"]
+    assert posted["entry"] == got["entry"] and posted["total"] == got["total"] == 1
+    assert reads(actor=ada)[-2].reason == "FHIR search Patient"
+
+    wrong = client.get(url, {"family": pat.family_name})
+    assert (wrong.status_code, wrong["Allow"]) == (405, "POST")
+    assert body(wrong)["resourceType"] == "OperationOutcome"
+    as_json = post(url, {"family": "x"}, content_type="multipart/form-data; boundary=x")
+    assert as_json.status_code == 415 and body(as_json)["resourceType"] == "OperationOutcome"
+    unknown = post(url, {"colour": "blue"})
+    assert unknown.status_code == 400 and "'colour'" in body(unknown)["issue"][0]["diagnostics"]
+    nothing = post("/fhir/R4/Unicorn/_search", {})
+    assert nothing.status_code == 404

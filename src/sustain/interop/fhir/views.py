@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -68,7 +68,7 @@ def fhir_json(data: Json, status: int = 200) -> HttpResponse:
     return HttpResponse(json.dumps(data), status=status, content_type=CONTENT_TYPE)
 
 
-def outcome(status: int, code: str, message: str) -> HttpResponse:
+def outcome(status: int, code: str, message: str, allow: str = "GET") -> HttpResponse:
     """An OperationOutcome with one error issue (R4 OperationOutcome; issue codes from
     http://hl7.org/fhir/R4/valueset-issue-type.html)."""
     response = fhir_json(
@@ -81,25 +81,27 @@ def outcome(status: int, code: str, message: str) -> HttpResponse:
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="fhir"'
     if status == 405:
-        response["Allow"] = "GET"
+        response["Allow"] = allow
     return response
 
 
 View = Callable[..., HttpResponse]
 
 
-def fhir_view(view: View) -> View:
-    """GET only, JSON only, and every failure an OperationOutcome (never a 500 page)."""
+def fhir_view(view: View, method: str = "GET") -> View:
+    """`method` only (GET, but POST for a search sent as a form), JSON only, and every failure
+    an OperationOutcome (never a 500 page)."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            if request.method != "GET":
-                raise Problem(
-                    405,
-                    "not-supported",
-                    f"{request.method} is not supported: the API is read-only.",
-                )
+            if request.method != method:
+                return outcome(
+                    405, "not-supported",
+                    f"{request.method} is not supported here: the API is read-only"
+                    + (f"; send {method}." if method != "GET" else "."),
+                    allow=method,
+                )  # fmt: skip
             _check_format(request)
             return view(request, *args, **kwargs)
         except Problem as p:
@@ -333,10 +335,31 @@ def _refuse_unknown_params(request: HttpRequest, accepted: frozenset[str]) -> No
 def search_type(request: HttpRequest, type_name: str) -> HttpResponse:
     """A search of one type (sustain.interop.fhir.search), as a searchset Bundle with paging
     links (R4 search §3.1.1.6, http §3.1.0.10)."""
+    return _search(request, type_name, list(_pairs(request.GET)))
+
+
+def _search_by_post(request: HttpRequest, type_name: str) -> HttpResponse:
+    """The same search with its parameters in a form body (R4 search §3.1.1.1: POST
+    [type]/_search), so a name or a birth date searched for stays out of the URL and so out of
+    any proxy's log. Its paging links are GET URLs with the parameters, as the standard's; ask
+    for `_count` up to 200 to stay on one page."""
+    _sources(type_name)  # an unknown type is a 404 whatever the body
+    if request.body and request.content_type != "application/x-www-form-urlencoded":
+        raise Problem(415, "not-supported", "Send the search as application/x-www-form-urlencoded.")
+    return _search(request, type_name, [*_pairs(request.GET), *_pairs(request.POST)])
+
+
+search_by_post = fhir_view(_search_by_post, method="POST")
+
+
+def _pairs(params: QueryDict) -> Iterable[tuple[str, str]]:
+    return ((name, value) for name, values in params.lists() for value in values)
+
+
+def _search(request: HttpRequest, type_name: str, query: list[tuple[str, str]]) -> HttpResponse:
     caller = auth.caller(request)
     reason = f"FHIR search {type_name}"
     readable = _readable(caller, _sources(type_name), reason)
-    query = [(name, value) for name, values in request.GET.lists() for value in values]
     site_ids = caller.site_ids()
     found = search.plan(type_name, query, site_ids, readable)
     total, page = search.run(found)
