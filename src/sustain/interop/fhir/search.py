@@ -43,6 +43,7 @@ from typing import Any
 from django.db.models import DateField, DateTimeField, Model, Q, QuerySet
 
 from sustain.interop.fhir import catalog
+from sustain.interop.fhir import tokens as tokens_
 from sustain.interop.fhir.registry import Json, Source
 
 DEFAULT_COUNT = 50
@@ -192,19 +193,6 @@ def _codings(value: Any) -> Iterable[Json]:
             yield from item.get("coding", []) if "coding" in item else [item]
 
 
-def token_matches(token: str, codings: Iterable[Json]) -> bool:
-    """R4 token search (§3.1.1.5.5): "system|code", "system|", "|code" or "code"."""
-    system, bar, code = token.rpartition("|") if "|" in token else ("", "", token)
-    for coding in codings:
-        if bar and system and coding.get("system") != system:
-            continue
-        if bar and not system and coding.get("system"):
-            continue
-        if code == "" or coding.get("code") == code:
-            return True
-    return False
-
-
 def json_predicate(name: str, raw: str) -> Predicate:
     tokens = values(raw)
     if name == "status":
@@ -213,7 +201,7 @@ def json_predicate(name: str, raw: str) -> Predicate:
 
     def matches(resource: Json) -> bool:
         codings = [c for e in elements for c in _codings(resource.get(e))]
-        return any(token_matches(t, codings) for t in tokens)
+        return any(tokens_.matches(t, codings) for t in tokens)
 
     return matches
 

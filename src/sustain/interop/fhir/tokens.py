@@ -18,10 +18,17 @@ def parse(value: str) -> tuple[str | None, str]:
 
 
 def matches(value: str, codings: Iterable[Mapping[str, str]]) -> bool:
-    system, code = parse(value)
-    return any(
-        c.get("code") == code and (system is None or c.get("system", "") == system) for c in codings
-    )
+    """R4 token search (§3.1.1.5.5): "system|code", "system|" (any code of the system), "|code"
+    (a code without a system) or "code" (any system)."""
+    system, bar, code = value.rpartition("|") if "|" in value else ("", "", value)
+    for coding in codings:
+        if bar and system and coding.get("system") != system:
+            continue
+        if bar and not system and coding.get("system"):
+            continue
+        if code == "" or coding.get("code") == code:
+            return True
+    return False
 
 
 def keys_matching(value: str, by_key: Mapping[str, Iterable[Mapping[str, str]]]) -> list[str]:
@@ -29,5 +36,6 @@ def keys_matching(value: str, by_key: Mapping[str, Iterable[Mapping[str, str]]])
     separated by commas, any of which may match)."""
     found: list[str] = []
     for one in value.split(","):
+        parse(one)  # a token naming no code is refused here (400)
         found.extend(key for key, codings in by_key.items() if matches(one, codings))
     return sorted(set(found))
