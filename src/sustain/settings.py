@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "sustain.ledger",
     "sustain.portal",
     "sustain.interop",
+    "sustain.reports",
     "sustain.clinic",
 ]
 

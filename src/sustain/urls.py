@@ -13,6 +13,7 @@ urlpatterns = [
     path("fhir-clients/", include("sustain.interop.client_urls")),
     path("fhir/R4/", include("sustain.interop.urls")),
     path("ledger/", include("sustain.ledger.urls")),
+    path("outcomes/", include("sustain.reports.urls")),
     path("", include("sustain.portal.urls")),
     path("", include("sustain.clinic.urls")),
     path("", include("sustain.infusion.urls")),

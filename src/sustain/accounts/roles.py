@@ -62,11 +62,18 @@ _CLINIC_ADMIN = {
     "care.review_break_glass",  # the review of emergency accesses (BTG-03)
 }  # fmt: skip
 
+# Outcome reports (issue 17): the cohort's aggregates, and the relapse forecast per patient
+# (scores, so clinical roles only); the clinic administrator sees the aggregates, not the
+# forecast.
+_OUTCOMES = {"reports.view_outcomes", "reports.view_relapsefit"}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.PRESCRIBER: frozenset(_EVERY_ROLE | _CLINICAL | _PRESCRIBER),
-    Role.NURSE: frozenset(_EVERY_ROLE | _CLINICAL | {"scheduling.nurse_shift"}),
+    Role.PRESCRIBER: frozenset(_EVERY_ROLE | _CLINICAL | _PRESCRIBER | _OUTCOMES),
+    Role.NURSE: frozenset(_EVERY_ROLE | _CLINICAL | _OUTCOMES | {"scheduling.nurse_shift"}),
     Role.SCHEDULER: frozenset(_EVERY_ROLE | _FRONT_DESK | _SCHEDULER),
-    Role.CLINIC_ADMIN: frozenset(_EVERY_ROLE | _FRONT_DESK | _CLINIC_ADMIN),
+    Role.CLINIC_ADMIN: frozenset(
+        _EVERY_ROLE | _FRONT_DESK | _CLINIC_ADMIN | {"reports.view_outcomes"}
+    ),
     Role.AUDITOR: frozenset(
         _EVERY_ROLE
         | {"accounts.view_auditevent", "ledger.view_ledgerentry", "ledger.report_ledger"}
