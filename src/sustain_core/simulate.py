@@ -236,10 +236,14 @@ class Policy:
     min_gap_days: int = 7
 
     def __post_init__(self) -> None:
-        kind = self.kind
-        if kind not in tuple(PolicyKind):
+        try:
+            kind = PolicyKind(self.kind)
+        except ValueError:
             known = ", ".join(k.value for k in PolicyKind)
-            raise ClinicalValueError("kind", f"the policy must be one of {known}; got {kind!r}")
+            raise ClinicalValueError(
+                "kind", f"the policy must be one of {known}; got {self.kind!r}"
+            ) from None
+        object.__setattr__(self, "kind", kind)
         wanted = {PolicyKind.FIXED: (1, 1), PolicyKind.TAPER: (1, 20)}.get(kind, (0, 0))
         if not wanted[0] <= len(self.intervals_days) <= wanted[1]:
             raise ClinicalValueError(
@@ -339,10 +343,7 @@ def forecast_interval_days(parameters: CohortParameters, policy: Policy) -> int 
     low, high = float(gap), 2.0 * gap
     while risk(high, h) < p:
         low, high = high, 2.0 * high
-    for _ in range(200):
-        middle = (low + high) / 2
-        if middle in (low, high):
-            break
+    while (middle := (low + high) / 2) not in (low, high):  # to float precision
         low, high = (middle, high) if risk(middle, h) < p else (low, middle)
     return math.ceil(high)
 
