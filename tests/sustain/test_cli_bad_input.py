@@ -38,6 +38,7 @@ BAD_INPUT: dict[str, list[str]] = {
     "score": ["phq9", "1", "2", "x"],
     "send_due_links": ["--bogus"],
     "send_reminders": ["extra"],
+    "simulate": ["--policy", "weekly"],
     "sync_roles": ["--bogus"],
     "verify_audit": ["--bogus"],
     "verify_ledger": ["--bogus"],
@@ -60,6 +61,12 @@ MORE_BAD_INPUT = [
     ("fhir_client", ["revoke"]),
     ("fhir_client", ["revoke", "nobody"]),
     ("fhir_client", ["list", "extra"]),
+    ("simulate", ["--policy", "fixed:0"]),
+    ("simulate", ["--patients", "0"]),
+    ("simulate", ["--years", "0.01"]),
+    ("simulate", ["--utilisation", "1.5"]),
+    ("simulate", ["--preset", "nobody"]),
+    ("simulate", ["--seed", "-1"]),
     ("no_such_command", []),
 ]
 
