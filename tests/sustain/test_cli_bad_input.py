@@ -67,6 +67,8 @@ MORE_BAD_INPUT = [
     ("simulate", ["--utilisation", "1.5"]),
     ("simulate", ["--preset", "nobody"]),
     ("simulate", ["--seed", "-1"]),
+    ("simulate", ["--scale-days", "0", "--response-probability", "0.5"]),
+    ("simulate", ["--scale-days", "30"]),
     ("no_such_command", []),
 ]
 

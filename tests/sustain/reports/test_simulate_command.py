@@ -71,3 +71,31 @@ def test_bad_values_are_refused_in_plain_words(args, message):
         run(*args, "--patients", "10")
     assert refused.value.returncode == 2
     assert str(refused.value).startswith(message)
+
+
+def test_a_clinics_own_fit_replaces_the_preset():
+    text = run("--policy", "fixed:14", "--patients", "400", "--seed", "5", "--shape", "1.5",
+               "--scale-days", "30", "--response-probability", "0.6", "--csv")  # fmt: skip
+    parameters = simulate.CohortParameters.from_fitted(
+        shape=1.5, scale_days=30.0, response_probability=0.6
+    )
+    run_ = simulate.simulate(
+        parameters, simulate.parse_policy("fixed:14"), patients=400, years=1.0, seed=5
+    )
+    outcome = simulate.summarise(run_)
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert (row["responders"], row["relapse_free_days_per_year"]) == (
+        str(outcome.responders), f"{outcome.per_year['relapse_free_days']:.1f}")  # fmt: skip
+    assert run("--patients", "10", "--scale-days", "30", "--response-probability", "0.6"
+               ).splitlines()[1] == ("response and relapse: given: response 0.6, Weibull shape "
+                                     "1.2 and scale 30 days (a clinic's own fit)")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--scale-days", "30"], ["--response-probability", "0.5"],
+     ["--scale-days", "30", "--response-probability", "0.5", "--preset", "murrough"]],
+)  # fmt: skip
+def test_a_fit_needs_scale_and_response_and_no_preset(args):
+    with pytest.raises(CommandError, match="give --scale-days and --response-probability"):
+        run(*args, "--patients", "10")

@@ -9,7 +9,8 @@ patient-year in the program, and the chairs a site needs at steady state for its
 intake (each new patient staying the simulated years), as a plain-text table or CSV. The
 response probability comes from a literature preset, the Weibull time to relapse from the
 median of 18 days [Murrough2013] with the shape given (our assumption); the induction count
-and the chair time of a visit from the protocol. The model and its assumptions are
+and the chair time of a visit from the protocol. With --scale-days, --response-probability
+and --shape, the cohort is a clinic's own fit instead. The model and its assumptions are
 sustain_core.simulate's. Reads no patient data. Every bad value is one line on stderr and
 exit status 2.
 """
@@ -27,13 +28,14 @@ from sustain.care.management.commands._cli import PlainCommand, number, refuse
 from sustain.care.management.commands._protocol_arg import library_protocol
 from sustain_core import simulate
 from sustain_core.errors import ClinicalValueError
+from sustain_core.protocols import Protocol
 
 DEFAULT_POLICIES = ("none", "fixed:28", "symptom:7")
 # Our defaults (unconfirmed): a site open 10 hours on 5 days, its chairs 85 % used.
 DEFAULT_CHAIR_HOURS_PER_WEEK = "50"
 DEFAULT_UTILISATION = "0.85"
 # The core's field names that are not the option's name.
-OPTIONS = {"relapse_shape": "shape"}
+OPTIONS = {"relapse_shape": "shape", "relapse_scale_days": "scale-days"}
 COLUMNS = (
     ("policy", "policy"),
     ("booster_every_days", "booster every (days)"),
@@ -86,8 +88,17 @@ class Command(PlainCommand):
         )  # fmt: skip
         parser.add_argument("--seed", type=whole("the seed", 0, 2**63 - 1), default=0)
         parser.add_argument(
-            "--preset", choices=sorted(simulate.LITERATURE_RESPONSE), default="murrough",
+            "--preset", choices=sorted(simulate.LITERATURE_RESPONSE),
             help="response at the end of induction from a study (default murrough)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--scale-days", type=number("the Weibull scale"),
+            help="a clinic's own fit: the Weibull scale of the time to relapse, in days "
+            "(with --response-probability and --shape; instead of --preset)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--response-probability", type=number("the response probability"),
+            help="a clinic's own fit: response at the end of induction, 0 to 1",
         )  # fmt: skip
         parser.add_argument(
             "--shape", type=number("the Weibull shape"),
@@ -122,13 +133,7 @@ class Command(PlainCommand):
         except ClinicalValueError as error:
             refuse(f"--policy: {error.message}")
         try:
-            parameters = simulate.CohortParameters.from_literature(
-                options["preset"],
-                relapse_shape=float(options["shape"]),
-                induction_infusions=protocol.series.count,
-                induction_days=options["induction_days"],
-                visit_minutes=math.ceil(protocol.visit_length.total_seconds() / 60),
-            )
+            parameters = _parameters(protocol, options)
             rows = []
             for policy in policies:
                 run = simulate.simulate(
@@ -166,6 +171,30 @@ class Command(PlainCommand):
         self.stdout.write("")
         header = [label for _, label in COLUMNS]
         self.stdout.write(_table([header, *([row[key] for key, _ in COLUMNS] for row in rows)]))
+
+
+def _parameters(protocol: Protocol, options: dict[str, Any]) -> simulate.CohortParameters:
+    """The cohort from a literature preset, or from a clinic's own fit given as options."""
+    shape = float(options["shape"])
+    induction = {
+        "induction_infusions": protocol.series.count,
+        "induction_days": options["induction_days"],
+        "visit_minutes": math.ceil(protocol.visit_length.total_seconds() / 60),
+    }
+    scale, response = options["scale_days"], options["response_probability"]
+    if scale is None and response is None:
+        return simulate.CohortParameters.from_literature(
+            options["preset"] or "murrough", relapse_shape=shape, **induction
+        )
+    if scale is None or response is None or options["preset"] is not None:
+        refuse("give --scale-days and --response-probability together (a clinic's own fit), "
+               "or --preset, not both")  # fmt: skip
+    return simulate.CohortParameters.from_fitted(
+        shape=shape, scale_days=float(scale), response_probability=float(response),
+        source=(f"given: response {response}, Weibull shape {options['shape']} and scale "
+                f"{scale} days (a clinic's own fit)"),
+        **induction,
+    )  # fmt: skip
 
 
 def _row(outcome: simulate.PolicyOutcome, chairs: float) -> dict[str, str]:
