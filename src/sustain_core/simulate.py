@@ -220,6 +220,9 @@ class Policy:
     FORECAST: a booster on the first whole day after an infusion on which the conditional risk
     of relapse over the next ``horizon_days`` reaches ``threshold``, never sooner than
     ``min_gap_days`` (see ``forecast_interval_days``); a relapse before it lasts until it.
+    Every virtual patient has the same Weibull, so the forecast is the same for all of them and
+    the policy is a fixed interval found from the model; what a forecast adds for a real
+    patient (his own trajectory since the last infusion) is not modelled here.
 
     Intervals, assessment, confirmation, horizon and gap are whole days (1 to 3650;
     confirmation 0 to 3650); a taper has 1 to 20 intervals; ``threshold`` lies strictly
