@@ -550,13 +550,13 @@ def _run_schedule(
         gap = gaps.next()
         end = horizon if gap is None else min(now + gap, horizon)
         length = end - now
-        to_relapse = draw(count)
-        relapsed = to_relapse < length
-        state.free += np.minimum(to_relapse, length)
-        stretch = np.where(relapsed, length - to_relapse, 0.0)
-        state.relapse += stretch
-        np.maximum(state.longest, stretch, out=state.longest)
-        state.relapses += relapsed
+        days = draw(count)  # to relapse; then, in place, relapse-free; then in relapse
+        state.relapses += days < length
+        np.minimum(days, length, out=days)
+        state.free += days
+        np.subtract(length, days, out=days)
+        state.relapse += days
+        np.maximum(state.longest, days, out=state.longest)
         if end < horizon:
             state.boosters += 1
         now = end
