@@ -154,6 +154,7 @@ def test_end_of_induction_without_rules_baseline_or_trajectory() -> None:
     a = by_name()["A"]
     assert cohort.end_of_induction(replace(a, rules=None)).status is E.NO_RULES
     assert cohort.end_of_induction(replace(a, trajectory=None)).status is E.NO_RULES
+    assert a.trajectory is not None
     late = replace(a.trajectory, baseline=None, status=outcomes.TrajectoryStatus.NO_BASELINE)
     assert cohort.end_of_induction(replace(a, trajectory=late)).status is E.NO_BASELINE
 
