@@ -8,8 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from sustain.accounts.models import Site, User
+from sustain.care.enums import CourseStatus
+from sustain.care.models import Course
 from sustain.reports.cohort import course_records
 from tests.core import cohort_cases
+from tests.sustain import clinic_builders
 from tests.sustain.reports import cohort_db
 
 pytestmark = pytest.mark.db
@@ -36,7 +39,8 @@ def comparable(records: list) -> list:
     return [
         (
             r.course_id, r.protocol_key, r.instrument, r.infusions, r.induction_count,
-            [(o.at, int(o.score)) for o in r.observations], r.trajectory.relapse_at if r.trajectory else None,
+            [(o.at, int(o.score)) for o in r.observations],
+            r.trajectory.relapse_at if r.trajectory else None,
             r.trajectory.first_response_at if r.trajectory else None,
             r.no_shows, r.booked_visits, r.adverse_events, r.chair_minutes,
             r.last_assessment_at, r.rules, r.relapse_confirmation_days, r.site_id,
@@ -76,10 +80,6 @@ def test_course_records_of_another_site_are_not_read(cohort: dict[str, int], sou
 
 
 def test_course_records_before_anything_was_given(north: Site, ada: User, ben: User) -> None:
-    from sustain.care.enums import CourseStatus
-    from sustain.care.models import Course
-    from tests.sustain import clinic_builders
-
     patient = clinic_builders.register(north, ben, "Zed", "Waiting", on=cohort_cases.T0.date())
     course = Course.objects.create(
         patient=patient, protocol_key="depression-induction", protocol_version=1,
