@@ -399,3 +399,97 @@ def _utc(instant: dt.datetime) -> dt.datetime:
             "at", f"instants must be timezone-aware; got {instant.isoformat()}"
         )
     return instant.astimezone(dt.UTC)
+
+
+# --- Kaplan–Meier ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurvivalStep:
+    """One time of the product-limit table: at ``days``, ``at_risk`` courses were followed,
+    ``events`` relapsed and ``censored`` left follow-up; ``survival`` is the estimate just
+    after, with its 95 % interval (``low``, ``high``)."""
+
+    days: float
+    at_risk: int
+    events: int
+    censored: int
+    survival: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class SurvivalCurve:
+    """A Kaplan–Meier estimate of remaining relapse-free among responders.
+
+    ``median_days`` is the first time the estimate is at or below one half (None: not reached
+    in follow-up); ``median_low`` / ``median_high`` its 95 % interval, from where the
+    interval's bands cross one half (None: not reached: the interval is open there).
+    """
+
+    steps: tuple[SurvivalStep, ...]
+    n: int
+    events: int
+    median_days: float | None
+    median_low: float | None
+    median_high: float | None
+
+    def survival_at(self, days: float) -> float:
+        """The estimate at ``days`` (1 before the first time; a step function)."""
+        value = 1.0
+        for step in self.steps:
+            if step.days > days:
+                break
+            value = step.survival
+        return value
+
+
+def kaplan_meier(episodes: Sequence[RelapseEpisode]) -> SurvivalCurve | None:
+    """Fit the Kaplan–Meier product-limit estimate to relapse episodes (lifelines
+    ``KaplanMeierFitter``, 95 % pointwise intervals by Greenwood's variance on the
+    log(−log) scale, the lifelines default); None when there is no episode.
+
+    At each time with an event, S(t) = S(t⁻) · (1 − events / at risk); censored courses leave
+    the risk set after the events of their time [Kaplan1958]. Used for the time to relapse
+    among responders (``relapse_episode``).
+    """
+    if not episodes:
+        return None
+    # lifelines loads pandas (seconds): only when a curve is drawn.
+    from lifelines import KaplanMeierFitter  # noqa: PLC0415 - loaded only for a curve
+    from lifelines.utils import median_survival_times  # noqa: PLC0415 - as above
+
+    fitter = KaplanMeierFitter()
+    fitter.fit([e.days for e in episodes], event_observed=[e.relapsed for e in episodes])
+    table = fitter.event_table
+    survival = fitter.survival_function_["KM_estimate"]
+    bands = fitter.confidence_interval_survival_function_
+    low_band, high_band = bands.columns[0], bands.columns[1]
+    steps = tuple(
+        SurvivalStep(
+            days=float(t),
+            at_risk=int(table.loc[t, "at_risk"]),
+            events=int(table.loc[t, "observed"]),
+            censored=int(table.loc[t, "censored"]),
+            survival=float(survival.loc[t]),
+            low=float(bands.loc[t, low_band]),
+            high=float(bands.loc[t, high_band]),
+        )
+        for t in table.index
+        if t > 0 or table.loc[t, "removed"] > 0
+    )
+    median_ci = median_survival_times(fitter.confidence_interval_)
+    return SurvivalCurve(
+        steps=steps,
+        n=len(episodes),
+        events=sum(e.relapsed for e in episodes),
+        median_days=_finite(fitter.median_survival_time_),
+        median_low=_finite(median_ci.iloc[0, 0]),
+        median_high=_finite(median_ci.iloc[0, 1]),
+    )
+
+
+def _finite(value: float) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None

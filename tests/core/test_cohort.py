@@ -256,3 +256,54 @@ def test_naive_instants_are_refused() -> None:
     with pytest.raises(ClinicalValueError) as refused:
         cohort.infusions_to_first_response(naive)
     assert refused.value.field == "at"
+
+
+# --- Kaplan–Meier ---------------------------------------------------------------------------
+
+
+def test_kaplan_meier_equals_the_hand_computed_product_limit_table() -> None:
+    episodes = [e for e in map(cohort.relapse_episode, cohort_cases.records()) if e is not None]
+    curve = cohort.kaplan_meier(episodes)
+    assert curve is not None
+    # days, at risk, events, censored, S(t) by hand: S(7) = 1 · (1 − 1/4) = 0.75, then the
+    # two censored courses leave, S(29) = 0.75 · (1 − 1/1) = 0.
+    assert [
+        (s.days, s.at_risk, s.events, s.censored, round(s.survival, 4)) for s in curve.steps
+    ] == [
+        (7.0, 4, 1, 0, 0.75),
+        (25.0, 3, 0, 1, 0.75),
+        (28.0, 2, 0, 1, 0.75),
+        (29.0, 1, 1, 0, 0.0),
+    ]
+    # Greenwood on the log(−log) scale at 7 days, by hand: var = 1/(4·3); se = √var / |ln 0.75|
+    # = 1.0034; bounds 0.75^exp(±1.96·1.0034) = 0.75^7.1468, 0.75^0.1399.
+    se = math.sqrt(1 / 12) / abs(math.log(0.75))
+    low, high = 0.75 ** math.exp(cohort.Z_95 * se), 0.75 ** math.exp(-cohort.Z_95 * se)
+    assert (round(low, 4), round(high, 4)) == (0.1279, 0.9605)
+    assert (curve.steps[0].low, curve.steps[0].high) == pytest.approx((low, high), abs=1e-9)
+    assert (curve.n, curve.events) == (4, 2)
+    assert (curve.median_days, curve.median_low, curve.median_high) == (29.0, 7.0, 29.0)
+    assert (curve.survival_at(6.9), curve.survival_at(7), curve.survival_at(30)) == (
+        1.0,
+        pytest.approx(0.75),
+        0.0,
+    )
+
+
+def test_kaplan_meier_median_not_reached() -> None:
+    episodes = [
+        cohort.RelapseEpisode(1, 10.0, True),
+        *(cohort.RelapseEpisode(n, 40.0, False) for n in range(2, 6)),
+    ]
+    curve = cohort.kaplan_meier(episodes)
+    assert curve is not None
+    assert curve.median_days is None and curve.median_high is None
+    assert [s.survival for s in curve.steps] == [pytest.approx(0.8), pytest.approx(0.8)]
+
+
+def test_kaplan_meier_keeps_an_event_at_time_zero_and_no_episode_is_none() -> None:
+    curve = cohort.kaplan_meier(
+        [cohort.RelapseEpisode(1, 0.0, True), cohort.RelapseEpisode(2, 3.0, False)]
+    )
+    assert curve is not None and curve.steps[0].days == 0.0 and curve.steps[0].events == 1
+    assert cohort.kaplan_meier([]) is None
