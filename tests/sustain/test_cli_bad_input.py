@@ -69,6 +69,9 @@ MORE_BAD_INPUT = [
     ("simulate", ["--seed", "-1"]),
     ("simulate", ["--scale-days", "0", "--response-probability", "0.5"]),
     ("simulate", ["--scale-days", "30"]),
+    ("simulate", ["--site", "Nowhere", "--fitted"]),
+    ("simulate", ["--site", BIG, "--fitted"]),
+    ("simulate", ["--fitted"]),
     ("no_such_command", []),
 ]
 

@@ -1,13 +1,19 @@
 """`sustain simulate`: the policies side by side, as a table or CSV, from the core's figures."""
 
 import csv
+import datetime as dt
 import io
+import math
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from sustain.accounts.models import AuditEvent
+from sustain.reports.models import RelapseFit
 from sustain_core import simulate
+from tests.core import cohort_cases
+from tests.sustain.reports import cohort_db
 
 pytestmark = pytest.mark.db
 
@@ -98,4 +104,68 @@ def test_a_clinics_own_fit_replaces_the_preset():
 )  # fmt: skip
 def test_a_fit_needs_scale_and_response_and_no_preset(args):
     with pytest.raises(CommandError, match="give --scale-days and --response-probability"):
+        run(*args, "--patients", "10")
+
+
+@pytest.fixture
+def fitted(north, ada, ben):
+    """The hand-computed cohort (4 of its 5 classified depression courses respond) and two
+    relapse fits, the later one a Weibull of shape 1.5 and scale 40 days."""
+    cohort_db.build(north, prescriber=ada, nurse=ben)
+    RelapseFit.objects.create(site=north, fitted_at=cohort_cases.NOW - dt.timedelta(days=1),
+                              parameters={"shape": 3.0, "log_scale_intercept": 1.0})  # fmt: skip
+    return RelapseFit.objects.create(
+        site=north, fitted_at=cohort_cases.NOW,
+        parameters={"shape": 1.5, "log_scale_intercept": math.log(40.0)},
+    )  # fmt: skip
+
+
+def test_the_sites_own_response_and_latest_fit_with_one_audited_read(fitted, north):
+    before = AuditEvent.objects.count()
+    text = run("--site", "North Clinic", "--fitted", "--policy", "symptom:7", "--patients",
+               "600", "--seed", "2", "--csv")  # fmt: skip
+    (row,) = csv.DictReader(io.StringIO(text))
+    parameters = simulate.CohortParameters.from_fitted(
+        shape=1.5, scale_days=40.0, response_probability=4 / 5
+    )
+    run_ = simulate.simulate(
+        parameters, simulate.parse_policy("symptom:7"), patients=600, years=1.0, seed=2
+    )
+    outcome = simulate.summarise(run_)
+    assert (row["responders"], row["relapse_free_days_per_year"]) == (
+        str(outcome.responders), f"{outcome.per_year['relapse_free_days']:.1f}")  # fmt: skip
+    events = list(AuditEvent.objects.order_by("pk")[before:])
+    assert [(e.action, e.category, e.site_id, e.actor_username, e.reason) for e in events] == [
+        ("read", "course", north.pk, "cli", "simulate: the site's response")]  # fmt: skip
+    assert run("--site", str(north.pk), "--fitted", "--patients", "10").splitlines()[1] == (
+        "response and relapse: North Clinic's own: response 4/5 at the end of "
+        "depression-induction induction; relapse Weibull shape 1.50, scale 40.0 days (fit of "
+        "2026-06-30, at a flat trajectory)"
+    )
+
+
+def test_a_site_without_a_fit_or_outcomes_is_refused(north):
+    with pytest.raises(CommandError, match="North Clinic has no relapse model fitted yet"):
+        run("--site", "North Clinic", "--fitted")
+    RelapseFit.objects.create(site=north, fitted_at=cohort_cases.NOW, parameters={"shape": 1})
+    with pytest.raises(CommandError, match="relapse fit holds no Weibull shape and scale"):
+        run("--site", "North Clinic", "--fitted")
+    RelapseFit.objects.create(site=north, fitted_at=cohort_cases.NOW + dt.timedelta(days=1),
+                              parameters={"shape": 1.5, "log_scale_intercept": 3.0})  # fmt: skip
+    with pytest.raises(CommandError, match="no depression-induction course with an outcome"):
+        run("--site", "North Clinic", "--fitted")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--site", "North Clinic"], "give --site and --fitted together"),
+        (["--fitted"], "give --site and --fitted together"),
+        (["--site", "North Clinic", "--fitted", "--shape", "2"], "give --site and --fitted"),
+        (["--site", "Nowhere", "--fitted"], "there is no site with the id or name 'Nowhere'"),
+        (["--site", "9" * 30, "--fitted"], "there is no site with the id or name '999"),
+    ],
+)
+def test_site_and_fitted_go_together(north, args, message):
+    with pytest.raises(CommandError, match=message):
         run(*args, "--patients", "10")

@@ -10,9 +10,11 @@ intake (each new patient staying the simulated years), as a plain-text table or 
 response probability comes from a literature preset, the Weibull time to relapse from the
 median of 18 days [Murrough2013] with the shape given (our assumption); the induction count
 and the chair time of a visit from the protocol. With --scale-days, --response-probability
-and --shape, the cohort is a clinic's own fit instead. The model and its assumptions are
-sustain_core.simulate's. Reads no patient data. Every bad value is one line on stderr and
-exit status 2.
+and --shape, the cohort is a clinic's own fit instead; with --site and --fitted, the site's own
+response at the end of induction and its latest relapse fit (sustain.reports.simulation: the
+one read of patient data, audited); otherwise it reads no patient data. The model and its
+assumptions are sustain_core.simulate's. Every bad value is one line on stderr and exit
+status 2.
 """
 
 import argparse
@@ -23,9 +25,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import CommandParser
+from django.utils import timezone
 
+from sustain.accounts.models import Site
 from sustain.care.management.commands._cli import PlainCommand, number, refuse
 from sustain.care.management.commands._protocol_arg import library_protocol
+from sustain.reports import simulation
 from sustain_core import simulate
 from sustain_core.errors import ClinicalValueError
 from sustain_core.protocols import Protocol
@@ -102,7 +107,6 @@ class Command(PlainCommand):
         )  # fmt: skip
         parser.add_argument(
             "--shape", type=number("the Weibull shape"),
-            default=Decimal(str(simulate.DEFAULT_RELAPSE_SHAPE)),
             help="the Weibull shape of the time to relapse (default 1.2, an assumption)",
         )  # fmt: skip
         parser.add_argument(
@@ -122,6 +126,12 @@ class Command(PlainCommand):
             "--utilisation", type=number("the utilisation"),
             default=Decimal(DEFAULT_UTILISATION),
             help="target share of a chair's open hours in use (default 0.85)",
+        )  # fmt: skip
+        parser.add_argument("--site", help="a site's id or name (with --fitted)")
+        parser.add_argument(
+            "--fitted", action="store_true",
+            help="the site's own response at the end of induction and its latest relapse fit "
+            "(reads the site's courses, audited)",
         )  # fmt: skip
         parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
@@ -174,14 +184,28 @@ class Command(PlainCommand):
 
 
 def _parameters(protocol: Protocol, options: dict[str, Any]) -> simulate.CohortParameters:
-    """The cohort from a literature preset, or from a clinic's own fit given as options."""
-    shape = float(options["shape"])
+    """The cohort from a literature preset, from a clinic's own fit given as options, or from
+    a site's own data (--site, --fitted)."""
+    visit_minutes = math.ceil(protocol.visit_length.total_seconds() / 60)
+    scale, response = options["scale_days"], options["response_probability"]
+    if options["fitted"] or options["site"] is not None:
+        given = [options[name] for name in ("preset", "shape", "scale_days",
+                                             "response_probability")]  # fmt: skip
+        if not options["fitted"] or options["site"] is None or given != [None] * 4:
+            refuse("give --site and --fitted together, without --preset, --shape, "
+                   "--scale-days or --response-probability")  # fmt: skip
+        return simulation.clinic_parameters(
+            site=_site(options["site"]), protocol=protocol,
+            induction_days=options["induction_days"], visit_minutes=visit_minutes,
+            now=timezone.now(),
+        )  # fmt: skip
+    given_shape = options["shape"]
+    shape = simulate.DEFAULT_RELAPSE_SHAPE if given_shape is None else float(given_shape)
     induction = {
         "induction_infusions": protocol.series.count,
         "induction_days": options["induction_days"],
-        "visit_minutes": math.ceil(protocol.visit_length.total_seconds() / 60),
+        "visit_minutes": visit_minutes,
     }
-    scale, response = options["scale_days"], options["response_probability"]
     if scale is None and response is None:
         return simulate.CohortParameters.from_literature(
             options["preset"] or "murrough", relapse_shape=shape, **induction
@@ -191,10 +215,20 @@ def _parameters(protocol: Protocol, options: dict[str, Any]) -> simulate.CohortP
                "or --preset, not both")  # fmt: skip
     return simulate.CohortParameters.from_fitted(
         shape=shape, scale_days=float(scale), response_probability=float(response),
-        source=(f"given: response {response}, Weibull shape {options['shape']} and scale "
+        source=(f"given: response {response}, Weibull shape {shape:g} and scale "
                 f"{scale} days (a clinic's own fit)"),
         **induction,
     )  # fmt: skip
+
+
+def _site(text: str) -> Site:
+    """The site with this id or name."""
+    text = text.strip()
+    found = (Site.objects.filter(pk=int(text)) if text.isdigit() and len(text) <= 18
+             else Site.objects.filter(name=text)).first()  # fmt: skip
+    if found is None:
+        refuse(f"there is no site with the id or name {text[:60]!r}")
+    return found
 
 
 def _row(outcome: simulate.PolicyOutcome, chairs: float) -> dict[str, str]:
