@@ -99,10 +99,6 @@ def plasma_chart(curve: pk.PlasmaCurve, *, title: str) -> SafeString:
         f"<title>{escape(label)}</title>",
         f'<text x="{LEFT}" y="14" font-size="12" font-weight="bold" fill="{INK}">'
         f"{MODEL_NOTE}: {escape(curve.model.title)}</text>",
-        f'<rect x="{LEFT}" y="{y(high):.1f}" width="{plot_w}" height="{y(low) - y(high):.1f}" '
-        f'fill="{BAND}"><title>{escape(BAND_TEXT)}</title></rect>',
-        f'<text x="{WIDTH - RIGHT - 4}" y="{y(high) + 12:.1f}" text-anchor="end" font-size="11" '
-        f'fill="{MUTED}">{escape(BAND_TEXT)}</text>',
     ]
     for s in curve.segments:
         if s.mg_per_min > 0:
@@ -112,6 +108,12 @@ def plasma_chart(curve: pk.PlasmaCurve, *, title: str) -> SafeString:
                 f'fill="{INFUSING}" opacity="0.6"><title>infusing {plain(s.start_min)}–'
                 f"{plain(s.end_min)} min at {s.mg_per_min * 60:.2f} mg/h</title></rect>"
             )
+    parts.append(
+        f'<rect x="{LEFT}" y="{y(high):.1f}" width="{plot_w}" height="{y(low) - y(high):.1f}" '
+        f'fill="{BAND}" opacity="0.7"><title>{escape(BAND_TEXT)}</title></rect>'
+        f'<text x="{WIDTH - RIGHT - 4}" y="{y(high) + 12:.1f}" text-anchor="end" font-size="11" '
+        f'fill="{MUTED}">{escape(BAND_TEXT)}</text>'
+    )
     parts.append(
         f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(anchor):.1f}" y2="{y(anchor):.1f}" '
         f'stroke="{ANCHOR}" stroke-dasharray="6 3" stroke-width="1">'
@@ -127,7 +129,8 @@ def plasma_chart(curve: pk.PlasmaCurve, *, title: str) -> SafeString:
     step = 30 if horizon <= 240 else 60
     for t in range(0, int(horizon) + 1, step):
         parts.append(
-            f'<text x="{x(t):.1f}" y="{HEIGHT - 18}" text-anchor="middle" font-size="11" '
+            f'<text x="{x(t):.1f}" y="{HEIGHT - 18}" '
+            f'text-anchor="{"end" if t >= horizon else "middle"}" font-size="11" '
             f'fill="{MUTED}">{t}</text>'
         )
     parts.append(
