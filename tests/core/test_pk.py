@@ -21,9 +21,10 @@ TABLE = {
     "clements-1981": (62, 177, 85, 36),
     "kamp-2020": (34, 125, 102, 46),
 }
-# The table's figures are whole ng/mL from an Euler integration (step 0.01 min): the exact
-# solution must agree to within 2 % or 0.6 ng/mL (the table's rounding), whichever is larger.
-TABLE_RELATIVE, TABLE_ROUNDING = 0.02, 0.6
+# The table's figures are whole ng/mL from an Euler integration (step 0.01 min, whose own error
+# is far below 0.1 ng/mL here): the exact solution must agree to the table's rounding, 0.5 ng/mL
+# (at most 0.4 ng/mL apart today, 0.6 % of the smallest figure; 0.2 % of each peak).
+TABLE_ROUNDING = 0.5
 
 
 def curve(segments=STANDARD, times=(10, 40, 80, 230), model=pk.DEFAULT_MODEL, kg=KG70):
@@ -49,7 +50,7 @@ def test_the_default_model_is_within_30_percent_of_the_measured_185():
 def test_each_model_matches_the_derived_table(key):
     result = curve(model=pk.MODELS[key])
     for got, expected in zip(result.ng_per_ml, TABLE[key], strict=True):
-        assert abs(got - expected) <= max(TABLE_RELATIVE * expected, TABLE_ROUNDING)
+        assert abs(got - expected) <= TABLE_ROUNDING
 
 
 def test_a_pause_lowers_the_curve_and_delays_the_peak():
@@ -59,7 +60,7 @@ def test_a_pause_lowers_the_curve_and_delays_the_peak():
     assert with_pause.dose_mg == straight.dose_mg
     assert with_pause.peak_ng_per_ml < straight.peak_ng_per_ml
     assert with_pause.peak_at_min == 50.0 > straight.peak_at_min
-    # Lower during the pause and at the end of the straight infusion; never above it before.
+    # The same until the pause, lower from then to the end of the straight infusion.
     for t, a, b in zip(times, straight.ng_per_ml, with_pause.ng_per_ml, strict=True):
         if 20 < t <= 40:
             assert b < a
