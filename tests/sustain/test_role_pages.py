@@ -314,6 +314,16 @@ PAGES = {
     "FHIR Group export": Page("interop:group_export", "/fhir/R4/Group/site-{site}/$export"),
     "FHIR export status": Page("interop:export_status", f"/fhir/R4/$export-status/{NO_JOB}"),
     "FHIR export file": Page("interop:export_file", f"/fhir/R4/$export-file/{NO_JOB}/x.ndjson"),
+    # The cohort outcomes (issue 17, item 1): aggregates only, no marker is on them.
+    "cohort outcomes": Page(
+        "reports:outcomes", "/outcomes/?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
+    "cohort outcomes CSV": Page(
+        "reports:outcomes_csv", "/outcomes/outcomes.csv?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
+    "cohort outcomes PDF": Page(
+        "reports:outcomes_pdf", "/outcomes/outcomes.pdf?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
 TO = 302  # sent to the role's own landing page (sustain.accounts.landing)
@@ -397,6 +407,9 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "FHIR Group export":    (BAD,   BAD,  BAD,      BAD,         BAD,    NA),
     "FHIR export status":   (NF,    NF,   NF,       NF,          NF,     NA),
     "FHIR export file":     (NF,    NF,   NF,       NF,          NF,     NA),
+    "cohort outcomes":      (OK,    OK,   NO,       OK,          NO,     NO),
+    "cohort outcomes CSV":  (OK,    OK,   NO,       OK,          NO,     NO),
+    "cohort outcomes PDF":  (OK,    OK,   NO,       OK,          NO,     NO),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
