@@ -266,7 +266,7 @@ def test_chairside_page(login, north, ada, ben, sam, stocked, after_end, django_
 def test_outcomes_page(login, north, ada, ben, copies, django_assert_num_queries):
     """The hand-computed cohort (tests/core/cohort_cases.py) once, then twice: 8 and 16 courses."""
     for n in range(copies):
-        cohort_db.build(north, prescriber=ada, nurse=ben, rules_version=n + 1)
+        cohort_db.build(north, prescriber=ada, nurse=ben, copy=n + 1)
     client = login(ada)
     with django_assert_num_queries(OUTCOMES_PAGE + SECOND_FACTOR):
         response = client.get(

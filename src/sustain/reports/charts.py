@@ -126,8 +126,8 @@ def proportion_chart(title: str, bars: Sequence[Bar]) -> SafeString:
             f'fill="{AXIS}">{escape(bar.label)}</text>'
             f'<rect x="{label_w}" y="{top + 4}" width="{plot_w * bar.value:.1f}" height="14" '
             f'fill="{fill}"><title>{escape(bar.label)}: {bar.value * 100:.1f} %</title></rect>'
-            f'<text x="{x(bar.value) + 4:.1f}" y="{top + 15}" font-size="10" '
-            f'fill="{AXIS}">{bar.value * 100:.1f} %</text>'
+            f'<text x="{x(max(bar.value, bar.high or 0)) + 6:.1f}" y="{top + 15}" '
+            f'font-size="10" fill="{AXIS}">{bar.value * 100:.1f} %</text>'
         )
         if bar.low is not None and bar.high is not None:
             mid = top + 11

@@ -128,7 +128,7 @@ def present(report: outcomes.OutcomesReport) -> dict[str, Any]:
                 )
     points = [
         charts.LiteraturePoint(
-            weeks * 7, charts.fraction(value), f"{study.key.replace('2022', ' 2022')} {weeks} wk"
+            weeks * 7, charts.fraction(value), f"{study.label.split(' (')[0]} {weeks} wk"
         )
         for study in (literature.MCINNES_2022, literature.SHIROMA_2014)
         for weeks, value in study.sustained

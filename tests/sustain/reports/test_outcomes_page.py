@@ -150,7 +150,7 @@ def test_the_page_makes_a_fixed_number_of_queries(north, ada, ben, login) -> Non
     cohort_db.build(north, prescriber=ada, nurse=ben)
     with CaptureQueriesContext(connection) as eight:
         assert client.get(URL, params(north)).status_code == 200
-    cohort_db.build(north, prescriber=ada, nurse=ben, rules_version=2)
+    cohort_db.build(north, prescriber=ada, nurse=ben, copy=2)
     with CaptureQueriesContext(connection) as sixteen:
         assert client.get(URL, params(north)).status_code == 200
     assert len(eight.captured_queries) == len(sixteen.captured_queries)
