@@ -23,10 +23,12 @@ from tests.sustain import clinic_builders
 FAMILY = "Cohortson"  # every patient's family name: the outcomes page must never show it
 
 
-def build(site: Site, *, prescriber: User, nurse: User, copy: int = 1) -> dict[str, Course]:
+def build(
+    site: Site, *, prescriber: User, nurse: User, copy: int = 1, only: str = ""
+) -> dict[str, Course]:
     """Write every case at `site`; return the courses by case name. A second `copy` (other
     patients, the same dates) takes the site's second chair and saves its clinic rules as
-    version 2."""
+    version 2. `only`: the names of the cases to write (all by default)."""
     chair = site.chairs.order_by("pk")[copy - 1]
     rules_row = care_rules._row(
         site, clinic_rules.DEFAULT, version=copy, reason="cohort test",
@@ -35,6 +37,8 @@ def build(site: Site, *, prescriber: User, nurse: User, copy: int = 1) -> dict[s
     rules_row.save()
     courses = {}
     for case in cohort_cases.CASES:
+        if only and case.name not in only:
+            continue
         patient = clinic_builders.register(
             site,
             nurse,

@@ -154,3 +154,24 @@ def test_the_page_makes_a_fixed_number_of_queries(north, ada, ben, login) -> Non
     with CaptureQueriesContext(connection) as sixteen:
         assert client.get(URL, params(north)).status_code == 200
     assert len(eight.captured_queries) == len(sixteen.captured_queries)
+
+
+def test_small_cells_show_their_counts_and_say_the_interval_is_wide(north, ada, ben, login):
+    cohort_db.build(north, prescriber=ada, nurse=ben, only="AD")
+    page = login(ada).get(URL, params(north)).content.decode()
+    warning = '<span class="warning">(fewer than 5 courses: the interval is wide)</span>'
+    assert f"<td>1 of 2</td><td>50.0 %</td><td>0.095–0.905 {warning}</td>" in page
+    assert f"<td>0 of 2</td><td>0.0 %</td><td>0.000–0.658 {warning}</td>" in page
+    assert "1 responder, 1 relapse. Median 29 days" in page
+    assert "(fewer than 5 responders: the curve is fragile)" in page
+
+
+def test_a_period_without_courses_says_so(cohort, north, ada, login) -> None:
+    response = login(ada).get(URL, params(north, start="2025-01-01", end="2025-12-31"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Courses started (first infusion in the period)</th><td>0</td>" in page
+    assert page.count("no course classified yet") == 2
+    assert "No course has responded yet." in page and "No responder to follow yet." in page
+    assert "no infusion given" in page and "no visit due" in page
+    assert "0.0 % (0 chair minutes used of" in page
