@@ -47,6 +47,7 @@ class OutcomesReport:
     window: cohort.Window
     censor_at_first_booster: bool
     started: int
+    patients: int
     completed_induction: int
     classified: int
     left_out: tuple[tuple[str, int], ...]
@@ -184,6 +185,7 @@ def outcomes_report(
         window=window,
         censor_at_first_booster=censor_at_first_booster,
         started=sum(1 for r in records if r.infusions),
+        patients=len({r.patient_id for r in records if r.infusions}),
         completed_induction=sum(1 for r in records if r.completed_induction),
         classified=len(classified),
         left_out=tuple(sorted(left_out.items())),
@@ -291,6 +293,15 @@ def csv_rows(
         (
             "courses started",
             str(report.started),
+            None,
+            None,
+            "",
+            "",
+            "first infusion in the period",
+        ),
+        (
+            "patients started",
+            str(report.patients),
             None,
             None,
             "",

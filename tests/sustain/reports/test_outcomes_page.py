@@ -47,6 +47,7 @@ def test_prescriber_sees_the_outcomes_beside_the_studies(cohort, north, ada, log
         "<td>4 of 5</td><td>80.0 %</td><td>0.376–0.964</td>",
         "<td>2 of 5</td><td>40.0 %</td><td>0.118–0.769",
         "Courses started (first infusion in the period)</th><td>7</td>",
+        "Patients started</th><td>7</td>",
         "Completed the induction</th><td>6</td>",
         "Left out: induction not completed</th><td>1</td>",
         "Left out: no score in the window</th><td>1</td>",
@@ -128,6 +129,7 @@ def test_csv_holds_the_same_figures_and_no_names(cohort, north, ada, login) -> N
     assert rows["remission at end of induction"][:5] == ["0.4000", "2", "5", "0.1176", "0.7693"]
     assert rows["median days to relapse among responders"][:5] == ["29", "2", "4", "7", "29"]
     assert rows["relapse-free at 7 days"][:5] == ["0.7500", "3", "4", "0.1279", "0.9605"]
+    assert rows["patients started"][0] == "7"
     assert rows["median infusions to first response"][0] == "4.5"
     assert rows["adverse events per 100 infusions"][:3] == ["7.1", "3", "42"]
     assert rows["McInnes 2022 (community practice, 178 practices): response"][0] == "0.536"
