@@ -33,7 +33,8 @@ from sustain_core.errors import ClinicalValueError
 
 
 def _protocol_choices(sites: Any) -> list[tuple[str, str]]:
-    library = {key: p.title for (key, _), p in protocols.PROTOCOLS.items()}
+    # The title up to its colon ("Shiroma 2014"): the whole title is too wide for a phone.
+    library = {key: p.title.split(":")[0] for (key, _), p in protocols.PROTOCOLS.items()}
     own = dict(ClinicProtocol.objects.filter(site__in=sites).values_list("key", "key").distinct())
     keys = sorted({**own, **library})
     return [("", "Every protocol"), *((k, library.get(k, k)) for k in keys)]
@@ -47,10 +48,10 @@ class OutcomesForm(forms.Form):
     )
     end = BoundedDateField(label="to", widget=forms.DateInput(attrs={"type": "date"}))
     window = forms.ChoiceField(
-        label="End of induction",
+        label="End of induction (first score after the last infusion)",
         choices=[
-            ("end", "First score up to 31 days after the last infusion"),
-            ("mcinnes", "First score 14–31 days after (McInnes 2022)"),
+            ("end", "Up to 31 days after"),
+            ("mcinnes", "14–31 days after (McInnes)"),
         ],
         initial="end",
         required=False,
