@@ -45,11 +45,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 import holidays
 from django.db import connection, transaction
-from django.db.models import Max, Model
+from django.db.models import Field, Max, Model
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -98,10 +98,10 @@ DROP_BEFORE_INFUSION = (0.0, 0.35, 0.55, 0.7, 0.82, 0.9)
 # median (near [Murrough2013]'s 18 and [Shiroma2014]'s 16 days to relapse, which count to the
 # confirming visit) and spread; each infusion's own effect varies around the patient's.
 DURABILITY_MEDIAN_DAYS, DURABILITY_SIGMA, DURABILITY_PER_INFUSION_SIGMA = 16.0, 0.55, 0.25
-# The plan's first booster a week after the review (two weeks after the series), then every
+# The plan's first booster 3 days after the review (10 days after the series), then every
 # 4 weeks; repeated boosters hold the response longer (a synthetic assumption, no source gives
 # a figure: [Phillips2019] only reports that maintenance infusions held the gains).
-FIRST_BOOSTER_AFTER_REVIEW_DAYS, BOOSTER_DURABILITY_FACTOR = 7, 1.6
+FIRST_BOOSTER_AFTER_REVIEW_DAYS, BOOSTER_DURABILITY_FACTOR = 3, 1.6
 BOOSTER_SHARE = 0.55  # of responders: a booster every 4 weeks; the rest: on confirmed loss
 BOOSTER_NO_SHOW = 0.07  # a booster visit missed (rebooked a week later)
 LOST_TO_FOLLOW_UP = 0.12  # of responders: stop coming at some point (course discontinued)
@@ -214,7 +214,7 @@ class _Loader:
         self.summary = HistorySummary()
         # Rows to write, in dependency order.
         self.patients: list[Patient] = []
-        self.rows: dict[str, list[object]] = defaultdict(list)
+        self.rows: dict[str, list[Model]] = defaultdict(list)
 
     # -- time -------------------------------------------------------------------------
 
@@ -432,7 +432,7 @@ class _Loader:
             visits.append(
                 self.visit(course, chair, start, number=number_in_series, booked_at=booked_at)
             )
-            not_before = start + protocol.min_gap
+            not_before = start.astimezone(dt.UTC) + protocol.min_gap  # elapsed, not wall
             day = not_before.astimezone(self.tz).date()
         if len(visits) < protocol.induction_infusions:
             raise NoRoom(f"no room in the chairs for a history series from {series_day}")
@@ -626,7 +626,9 @@ class _Loader:
             if at >= wears_off:
                 if loss_seen is None:
                     loss_seen = at
-                elif at - loss_seen >= dt.timedelta(days=protocol.relapse_confirmation_days):
+                elif _elapsed(loss_seen, at) >= dt.timedelta(
+                    days=protocol.relapse_confirmation_days
+                ):
                     course.status = CourseStatus.RELAPSED
                     self.transition(
                         course,
@@ -875,10 +877,18 @@ class _Loader:
         self.summary.statuses = dict(statuses)
 
 
-def _insert(model: type[Model], fields: Sequence[str], values: list[tuple[object, ...]]) -> None:
+def _elapsed(start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    """The time elapsed from `start` to `end` (Python subtracts two datetimes of one zone by
+    their wall clocks; a DST change would make 7 days an hour short or long)."""
+    return end.astimezone(dt.UTC) - start.astimezone(dt.UTC)
+
+
+def _insert(model: type[Model], fields: Sequence[str], values: list[tuple[int | str, ...]]) -> None:
     """INSERT `values` (one tuple a row, in `fields`' order) into `model`'s table."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    columns = ", ".join(
+        quote(str(cast(Field[Any, Any], model._meta.get_field(name)).column)) for name in fields
+    )
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
     with connection.cursor() as cursor:

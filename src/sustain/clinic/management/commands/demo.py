@@ -11,6 +11,7 @@ action happened in the demo's story (registration, enrolment, each questionnaire
 booking); only the audit trail stamps its own, real time.
 """
 
+import argparse
 import datetime as dt
 import math
 import random
@@ -222,17 +223,14 @@ HISTORY_MAX = 600  # a year's induction series fill about half the 6 chairs at 6
 
 
 def _history_size(value: str) -> int:
-    """--history: a whole number of patients from 0 to HISTORY_MAX."""
+    """--history: a whole number of patients from 0 to HISTORY_MAX (argparse's type)."""
+    allowed = f"the history is a whole number of patients from 0 to {HISTORY_MAX}"
     try:
         number = int(value)
     except ValueError:
-        raise CommandError(
-            f"--history takes a whole number of patients from 0 to {HISTORY_MAX}; got {value!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"{allowed}; got {value!r}") from None
     if not 0 <= number <= HISTORY_MAX:
-        raise CommandError(
-            f"--history takes a whole number of patients from 0 to {HISTORY_MAX}; got {number}"
-        )
+        raise argparse.ArgumentTypeError(f"{allowed}; got {number}")
     return number
 
 
