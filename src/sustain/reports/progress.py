@@ -349,9 +349,9 @@ def _patient_words(
     if drop is None:
         words = [f"{moved}."]
     elif drop > 0:
-        words = [f"{moved}; that is a {plain(drop)} % drop."]
+        words = [f"{moved}; that is a drop of {plain(drop)} %."]
     elif drop < 0:
-        words = [f"{moved}; that is a {plain(-drop)} % rise."]
+        words = [f"{moved}; that is a rise of {plain(-drop)} %."]
     else:
         words = [f"Your {name} is {plain(latest)}, the same as before your first infusion."]
     status = summary.trajectory.status if summary.trajectory is not None else None

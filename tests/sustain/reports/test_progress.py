@@ -141,7 +141,8 @@ def test_patient_version_is_in_plain_words(db, clinic):
     assert response.status_code == 200
     body = main_of(html)
     assert (
-        "Your depression score went from 19 to 7; lower is better; that is a 63.2 % drop." in body
+        "Your depression score went from 19 to 7; lower is better; that is a drop of 63.2 %."
+        in body
     )
     assert "It has fallen by 50 % or more since before your first infusion" in body
     assert "Ketamine infusions for depression: you started on 23 November 2026." in body
@@ -199,8 +200,9 @@ def test_the_pdfs_text_is_the_reports(db, clinic):
     assert "35 mg (0.5 mg/kg)" in clinician
     assert "PHQ-9: baseline 19, latest 7 (mild); change -63.2 %." in clinician
     assert "Brief nausea in recovery" in clinician
-    assert "Your depression score went from 19 to 7; lower is better; that is a 63.2 % drop." in (
-        patient
+    assert (
+        "Your depression score went from 19 to 7; lower is better; that is a drop of 63.2 %."
+        in (patient)
     )
     assert [term for term in CLINICIAN_ONLY if term in patient] == []
 
