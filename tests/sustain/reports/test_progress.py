@@ -175,6 +175,23 @@ def test_the_pdf_is_a_pdf_of_the_version_asked_for_and_audited_as_an_export(db, 
     ]
 
 
+def test_the_pdfs_charts_carry_their_styles(db, clinic):
+    """WeasyPrint draws an inline SVG with its own stylesheet only: each chart of the PDF holds
+    one (the page's do not: there it would style the whole document)."""
+    with time_machine.travel(READ_ON, tick=False):
+        report = progress.progress_for_user(
+            clinic.users["ada"], clinic.pat.pk, audience=progress.Audience.CLINICIAN, now=READ_ON
+        )
+    pat = clinic.pat
+    html = render_to_string(
+        "reports/progress_pdf.html", {"p": report, "patient": pat, "tz": pat.site.tz}
+    )
+    charts = re.findall(r"<svg[^>]*>(<style>[^<]*</style>)?", html)
+    assert charts == [progress.PRINT_CHART_STYLE] * 3  # PHQ-9, GAD-7, CADSS
+    page_html = page(clinic, "ada", "/outcomes/patients/{pat}/progress/").content.decode()
+    assert progress.PRINT_CHART_STYLE not in page_html
+
+
 def test_the_pdfs_text_is_the_reports(db, clinic):
     """The PDF's laid-out text (WeasyPrint's pages, as tests/sustain/test_documents reads
     them): the clinician's holds the doses and the adverse event, the patient's none of the
