@@ -29,7 +29,7 @@ from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts
 from sustain.care import queries as care_queries
-from sustain.care.models import Course, CourseReview, Patient
+from sustain.care.models import ACTIVE_COURSE_STATUSES, Course, CourseReview, Patient
 from sustain.care.protocol_versions import protocols_for
 from sustain.infusion.enums import AdverseEventKind
 from sustain.infusion.models import AdverseEvent, InfusionRecord
@@ -248,7 +248,8 @@ def progress_for_user(
         .order_by("enrolled_at", "pk")
     )
     protocol_of = protocols_for(courses)
-    active = [c for c in courses if c.status not in _ENDED]
+    # The course the patient page shows (care.services.active_course, else the latest).
+    active = [c for c in courses if c.status in ACTIVE_COURSE_STATUSES]
     course = active[-1] if active else (courses[-1] if courses else None)
     protocol = protocol_of[course.pk] if course is not None else None
     appointments = list(patient.appointments.all())
@@ -307,9 +308,6 @@ def progress_for_user(
         else [],
         now=now,
     )
-
-
-_ENDED = frozenset({"completed", "discontinued"})
 
 
 def _phases(course: Course) -> list[tuple[str, dt.datetime]]:
