@@ -152,6 +152,7 @@ def test_patient_version_is_in_plain_words(db, clinic):
     assert "4 booster infusions 7 days apart" in body
     assert "Booster 1: due around Friday 18 December" in body
     assert "Your depression score over time" in body  # the chart's title
+    assert "call or text 988" in body  # the site's crisis resources (its default)
     assert [term for term in CLINICIAN_ONLY if term in body] == []
 
 
