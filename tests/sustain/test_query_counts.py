@@ -24,6 +24,7 @@ from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import SeriesHold
 from sustain_core.errors import ClinicalValueError
 from tests.sustain import clinic_builders as build
+from tests.sustain.reports import cohort_db
 from tests.sustain.second_factor import SECOND_FACTOR
 
 pytestmark = pytest.mark.api
@@ -64,6 +65,10 @@ CHAIRSIDE_PAGE = 34
 # A patient's progress report (issue 17, item 2), either version, whatever the number of
 # infusions, scores and adverse events.
 PROGRESS_REPORT = 23
+# The cohort outcomes page (issue 17): the courses, their visits, the patients' other courses,
+# the scores and the adverse events (reports.cohort.course_records), then for chair use the
+# chairs, hours, closures and visits given, and the read event; whatever the number of courses.
+OUTCOMES_PAGE = 29
 
 
 @pytest.fixture
@@ -284,3 +289,16 @@ def test_chairside_page(login, north, ada, ben, sam, stocked, after_end, django_
     assert (view.record.stage, len(view.readings)) == (
         "recovering", 1 + 2 + (3 if after_end == 50 else 0)
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_outcomes_page(login, north, ada, ben, copies, django_assert_num_queries):
+    """The hand-computed cohort (tests/core/cohort_cases.py) once, then twice: 8 and 16 courses."""
+    for n in range(copies):
+        cohort_db.build(north, prescriber=ada, nurse=ben, copy=n + 1)
+    client = login(ada)
+    with django_assert_num_queries(OUTCOMES_PAGE + SECOND_FACTOR):
+        response = client.get(
+            "/outcomes/", {"site": north.pk, "start": "2026-03-01", "end": "2026-05-30"}
+        )
+    assert response.context["report"].started == 8 * copies

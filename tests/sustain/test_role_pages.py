@@ -328,6 +328,16 @@ PAGES = {
     "FHIR Group export": Page("interop:group_export", "/fhir/R4/Group/site-{site}/$export"),
     "FHIR export status": Page("interop:export_status", f"/fhir/R4/$export-status/{NO_JOB}"),
     "FHIR export file": Page("interop:export_file", f"/fhir/R4/$export-file/{NO_JOB}/x.ndjson"),
+    # The cohort outcomes (issue 17, item 1): aggregates only, no marker is on them.
+    "cohort outcomes": Page(
+        "reports:outcomes", "/outcomes/?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
+    "cohort outcomes CSV": Page(
+        "reports:outcomes_csv", "/outcomes/outcomes.csv?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
+    "cohort outcomes PDF": Page(
+        "reports:outcomes_pdf", "/outcomes/outcomes.pdf?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
 TO = 302  # sent to the role's own landing page (sustain.accounts.landing)
@@ -414,6 +424,9 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "FHIR Group export":    (BAD,   BAD,  BAD,      BAD,         BAD,    NA),
     "FHIR export status":   (NF,    NF,   NF,       NF,          NF,     NA),
     "FHIR export file":     (NF,    NF,   NF,       NF,          NF,     NA),
+    "cohort outcomes":      (OK,    OK,   NO,       OK,          NO,     NO),
+    "cohort outcomes CSV":  (OK,    OK,   NO,       OK,          NO,     NO),
+    "cohort outcomes PDF":  (OK,    OK,   NO,       OK,          NO,     NO),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
@@ -578,6 +591,12 @@ CLINICAL_READS = re.compile(
 )
 
 
+# Pages that count clinical data for a role allowed only the counts (issue 17: the cohort
+# outcomes, reports.view_outcomes, which the clinic administrator holds): they read scores and
+# adverse events to aggregate them; that no marker is shown is still checked.
+AGGREGATES = {"cohort outcomes", "cohort outcomes CSV", "cohort outcomes PDF"}
+
+
 @pytest.mark.parametrize("page", list(PAGES))
 @pytest.mark.parametrize("role", ROLES)
 def test_role_sees_only_what_it_may(db, login, clinic, role, page):
@@ -594,7 +613,7 @@ def test_role_sees_only_what_it_may(db, login, clinic, role, page):
     must = set(expected.shows) if role in CLINICAL else set()
     assert {m for m in must if m not in html} == set()
     assert {m for m in MARKERS - must if m in html} == set()
-    if role not in CLINICAL:  # never loaded, not just not shown
+    if role not in CLINICAL and page not in AGGREGATES:  # never loaded, not just not shown
         assert [q["sql"] for q in queries if CLINICAL_READS.search(q["sql"])] == []
 
 
