@@ -308,6 +308,20 @@ PAGES = {
     "patient record FHIR": Page(
         "clinic:record_fhir", "/patients/{pat}/record.fhir.json", FHIR_RECORD
     ),
+    # A patient's progress report (issue 17, item 2): scores, doses and adverse events for the
+    # clinician; the patient's version in plain words holds none of the other markers.
+    # The PDF's text is compressed (no marker is found in it either way).
+    "progress report": Page(
+        "reports:progress",
+        "/outcomes/patients/{pat}/progress/?for=clinician",
+        (*SCORES, *ADVERSE_EVENT),
+    ),
+    "progress report for the patient": Page(  # its chart's severity bands, in plain words
+        "reports:progress", "/outcomes/patients/{pat}/progress/?for=patient", ("moderately severe",)
+    ),
+    "progress report PDF": Page(
+        "reports:progress_pdf", "/outcomes/patients/{pat}/progress.pdf?for=clinician"
+    ),
     # FHIR bulk export (issue 16, item 4): a kick-off without `Prefer: respond-async` is a 400
     # for every staff role; no export job with this id: a 404; no role: 401.
     "FHIR bulk export": Page("interop:export", "/fhir/R4/$export"),
@@ -403,6 +417,9 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "emergency reviews":    (NO,    NO,   NO,       OK,          OK,     NO),
     "patient record PDF":   (OK,    OK,   OK,       OK,          NO,     NO),
     "patient record FHIR":  (OK,    OK,   OK,       OK,          NO,     NO),
+    "progress report":      (OK,    OK,   NO,       NO,          NO,     NO),
+    "progress report for the patient": (OK, OK, NO,     NO,          NO,     NO),
+    "progress report PDF":  (OK,    OK,   NO,       NO,          NO,     NO),
     "FHIR bulk export":     (BAD,   BAD,  BAD,      BAD,         BAD,    NA),
     "FHIR Group export":    (BAD,   BAD,  BAD,      BAD,         BAD,    NA),
     "FHIR export status":   (NF,    NF,   NF,       NF,          NF,     NA),
