@@ -1,4 +1,5 @@
-"""Server-rendered SVG charts: the same markup serves a web page and, later, a PDF."""
+"""Server-rendered SVG charts: the same markup serves a web page and, its styles put inside it
+(with_style), a PDF."""
 
 import datetime as dt
 from collections.abc import Sequence
@@ -14,6 +15,29 @@ from sustain_core.numbers import plain
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 16, 16, 36
 BAND_FILLS = ("#eef7ee", "#f6f8e8", "#fdf3e1", "#fce8df", "#f9dcdc", "#f5d0d0")
+# The trajectory chart's styles of the web page (static/sustain.css, svg.chart), for a PDF.
+TRAJECTORY_STYLE = (
+    ".line{fill:none;stroke:#1f5fa8;stroke-width:2}"
+    ".point{fill:#fff;stroke:#1f5fa8;stroke-width:1.5}"
+    ".infusion{stroke:#7a4bb3;stroke-dasharray:4 4;stroke-width:1.2}"
+    ".booster{stroke:#b36b00;stroke-dasharray:2 3;stroke-width:1.2}"
+    ".phase{fill:#7a4bb3;opacity:.08}.tick,.band{font-size:11px;fill:#555}"
+    ".response{stroke:#3d6b00;stroke-dasharray:6 3;stroke-width:1}"
+    ".remission{stroke:#1e7b34;stroke-width:1}"
+    ".partial{stroke:#b36b00;stroke-dasharray:2 4;stroke-width:1}"
+)
+
+
+def with_style(chart: SafeString, css: str) -> SafeString:
+    """The chart for a PDF, its styles (`css`, our own rules) inside it as the SVG's first
+    child: WeasyPrint draws an inline SVG with the SVG's own stylesheet only, not the page's
+    (without it a class-styled line is drawn as a filled black shape). Not for a web page, where
+    an SVG's style element would style the whole document. No chart (an empty string) stays
+    empty."""
+    head, end, rest = str(chart).partition(">")
+    if not end:
+        return chart
+    return mark_safe(f"{head}{end}<style>{css}</style>{rest}")  # noqa: S308 - our own markup
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The infusion day's vital signs as a server-rendered SVG: the same markup on the chair-side
-page and in the record's PDF (care.charts draws the questionnaire trajectories alike)."""
+page and, its styles put inside it (VITALS_STYLE), in the record's PDF (care.charts draws the
+questionnaire trajectories alike)."""
 
 import datetime as dt
 from collections.abc import Sequence
@@ -15,6 +16,14 @@ SERIES = (
     ("systolic", "Systolic (mmHg)"),
     ("diastolic", "Diastolic (mmHg)"),
     ("heart_rate", "Heart rate (/min)"),
+)
+# The chart's styles in the record's PDF (care.charts.with_style: WeasyPrint draws an inline SVG
+# with its own stylesheet only); the chair-side page has them from static/sustain.css.
+VITALS_STYLE = (
+    ".line{fill:none;stroke-width:2}.systolic{stroke:#1f5fa8}.diastolic{stroke:#6b8fc2}"
+    ".heart_rate{stroke:#b36b00}.point{fill:#fff;stroke-width:1.5;stroke:#333}"
+    ".threshold{stroke:#b42318;stroke-dasharray:4 3}.phase{fill:#7a4bb3;opacity:.08}"
+    ".tick{font-size:9px;fill:#555}"
 )
 
 

@@ -9,12 +9,12 @@ from django.utils.safestring import SafeString
 from sustain.accounts.access import require_permission
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
-from sustain.care import protocol_versions
+from sustain.care import charts, protocol_versions
 from sustain.care.models import Assessment, Course
 from sustain.care.pk_chart import Plasma
 from sustain.care.rules import current_rules
 from sustain.infusion import chairside, services
-from sustain.infusion.charts import Reading, vitals_chart
+from sustain.infusion.charts import VITALS_STYLE, Reading, vitals_chart
 from sustain.infusion.enums import Stage
 from sustain.infusion.models import ChairsideRecord, InfusionEvent, InfusionRecord, VitalsReading
 from sustain.infusion.plasma import record_plasma
@@ -133,6 +133,11 @@ class ChairsideView:
     ledger: VisitLedger
     # The modelled plasma level of the infusion as given (sustain.infusion.plasma): a model.
     plasma: Plasma
+
+    @property
+    def print_chart(self) -> SafeString:
+        """The vital-signs chart for the record's PDF, its styles inside it."""
+        return charts.with_style(self.chart, VITALS_STYLE)
 
 
 def _stock_strengths(appointment: Appointment, now: dt.datetime) -> list[Decimal]:

@@ -22,7 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from django.db.models import Prefetch
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 from sustain.accounts.access import require_permission
 from sustain.accounts.enums import DataCategory
@@ -147,19 +147,6 @@ class InfusionRow:
     adverse_events: list[AdverseEvent]
 
 
-# The web page's chart styles (static/sustain.css, svg.chart) for the PDF.
-PRINT_CHART_STYLE = (
-    "<style>.line{fill:none;stroke:#1f5fa8;stroke-width:2}"
-    ".point{fill:#fff;stroke:#1f5fa8;stroke-width:1.5}"
-    ".infusion{stroke:#7a4bb3;stroke-dasharray:4 4;stroke-width:1.2}"
-    ".booster{stroke:#b36b00;stroke-dasharray:2 3;stroke-width:1.2}"
-    ".phase{fill:#7a4bb3;opacity:.08}.tick,.band{font-size:11px;fill:#555}"
-    ".response{stroke:#3d6b00;stroke-dasharray:6 3;stroke-width:1}"
-    ".remission{stroke:#1e7b34;stroke-width:1}"
-    ".partial{stroke:#b36b00;stroke-dasharray:2 4;stroke-width:1}</style>"
-)
-
-
 @dataclass(frozen=True)
 class Measure:
     """One instrument's trajectory, in the report's words."""
@@ -177,14 +164,8 @@ class Measure:
 
     @property
     def print_chart(self) -> SafeString:
-        """The chart for the PDF, its styles inside it: WeasyPrint draws an inline SVG with the
-        SVG's own stylesheet only, not the page's (without it the score line is drawn as a
-        filled black shape). Not for a web page, where an SVG's style element would style the
-        whole document."""
-        head, end, rest = str(self.chart).partition(">")
-        if not end:
-            return self.chart
-        return mark_safe(head + end + PRINT_CHART_STYLE + rest)  # noqa: S308 - our own markup
+        """The chart for the PDF, its styles inside it (care.charts.with_style)."""
+        return charts.with_style(self.chart, charts.TRAJECTORY_STYLE)
 
 
 @dataclass(frozen=True)

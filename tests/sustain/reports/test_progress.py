@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 
 from sustain.accounts.enums import AuditAction
 from sustain.accounts.models import AuditEvent, User
+from sustain.care import charts as care_charts
 from sustain.care import services as care
 from sustain.care.models import Patient
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
@@ -188,9 +189,10 @@ def test_the_pdfs_charts_carry_their_styles(db, clinic):
         "reports/progress_pdf.html", {"p": report, "patient": pat, "tz": pat.site.tz}
     )
     charts = re.findall(r"<svg[^>]*>(<style>[^<]*</style>)?", html)
-    assert charts == [progress.PRINT_CHART_STYLE] * 3  # PHQ-9, GAD-7, CADSS
+    style = f"<style>{care_charts.TRAJECTORY_STYLE}</style>"
+    assert charts == [style] * 3  # PHQ-9, GAD-7, CADSS
     page_html = page(clinic, "ada", "/outcomes/patients/{pat}/progress/").content.decode()
-    assert progress.PRINT_CHART_STYLE not in page_html
+    assert style not in page_html
 
 
 def test_the_pdfs_text_is_the_reports(db, clinic):
