@@ -152,7 +152,10 @@ def pseudo_episodes(source: PriorSource) -> tuple[tuple[float, bool], ...]:
 class CourseHistory:
     """What the forecast needs of one course: its given infusions in time order (induction
     first), how many of them were induction, the primary instrument's observations in time
-    order, the baseline score and the trajectory's first response and relapse instants."""
+    order, the baseline score, the trajectory's first response and relapse instants, and the
+    days a loss of response needs to be confirmed (the course's ``relapse_confirmation_days``).
+
+    Raises OutOfRange naming ``confirmation_days`` when negative or not a whole number."""
 
     course_id: int
     patient_id: int
@@ -162,6 +165,15 @@ class CourseHistory:
     baseline_score: int | Decimal | None
     first_response_at: dt.datetime | None
     relapse_at: dt.datetime | None
+    confirmation_days: int = 7
+
+    def __post_init__(self) -> None:
+        days = self.confirmation_days
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise OutOfRange(
+                "confirmation_days",
+                f"the relapse confirmation days must be a whole number, 0 or more; got {days!r}",
+            )
 
 
 @dataclass(frozen=True)
@@ -193,19 +205,6 @@ def _check_now(now: dt.datetime) -> None:
         raise ClinicalValueError("now", "now must be an aware instant (with a time zone)")
 
 
-def _check_confirmation(confirmation_days: int) -> None:
-    if (
-        isinstance(confirmation_days, bool)
-        or not isinstance(confirmation_days, int)
-        or confirmation_days < 0
-    ):
-        raise OutOfRange(
-            "confirmation_days",
-            f"the relapse confirmation days must be a whole number, 0 or more; "
-            f"got {confirmation_days!r}",
-        )
-
-
 def slope_per_week(
     observations: Sequence[Observation], *, baseline_score: int | Decimal | None
 ) -> float:
@@ -224,13 +223,11 @@ def slope_per_week(
     return slope / float(baseline_score)
 
 
-def _known_relapse(
-    history: CourseHistory, *, now: dt.datetime, confirmation_days: int
-) -> dt.datetime | None:
+def _known_relapse(history: CourseHistory, *, now: dt.datetime) -> dt.datetime | None:
     relapse = history.relapse_at
     if relapse is None or relapse > now:
         return None
-    confirmed_from = relapse + dt.timedelta(days=confirmation_days)
+    confirmed_from = relapse + dt.timedelta(days=history.confirmation_days)
     if any(confirmed_from <= o.at <= now for o in history.observations):
         return relapse
     return None
@@ -250,19 +247,15 @@ def _starts(history: CourseHistory, *, now: dt.datetime) -> list[dt.datetime]:
     return given[history.induction_count - 1 :]
 
 
-def episodes(
-    history: CourseHistory, *, now: dt.datetime, confirmation_days: int = 7
-) -> tuple[Episode, ...]:
+def episodes(history: CourseHistory, *, now: dt.datetime) -> tuple[Episode, ...]:
     """A course's episodes as known at ``now`` (see the module text): each ends at the known
     relapse (relapsed), else at the next booster, else at the last assessment (censored). An
     episode that ends no later than it starts (no assessment after its infusion) is left out.
 
-    Raises ClinicalValueError naming ``now`` when naive and OutOfRange naming
-    ``confirmation_days`` when negative or not a whole number.
+    Raises ClinicalValueError naming ``now`` when naive.
     """
     _check_now(now)
-    _check_confirmation(confirmation_days)
-    relapse = _known_relapse(history, now=now, confirmation_days=confirmation_days)
+    relapse = _known_relapse(history, now=now)
     seen = [o for o in history.observations if o.at <= now]
     last_seen = seen[-1].at if seen else None
     starts = [s for s in _starts(history, now=now) if relapse is None or s < relapse]
@@ -287,9 +280,7 @@ def episodes(
     return tuple(found)
 
 
-def open_episode(
-    history: CourseHistory, *, now: dt.datetime, confirmation_days: int = 7
-) -> OpenEpisode | None:
+def open_episode(history: CourseHistory, *, now: dt.datetime) -> OpenEpisode | None:
     """The episode open at ``now``: from the latest infusion that starts one, for a responder
     with no loss of response seen by ``now``; None otherwise. A loss awaiting confirmation
     (``relapse_at`` seen, its confirmation not yet) ends the forecast too: the patient is to be
@@ -298,7 +289,6 @@ def open_episode(
     Raises like ``episodes``.
     """
     _check_now(now)
-    _check_confirmation(confirmation_days)
     starts = _starts(history, now=now)
     if not starts or (history.relapse_at is not None and history.relapse_at <= now):
         return None
@@ -560,7 +550,6 @@ def backtest(
     prior_patients: float = PRIOR_PATIENTS_DEFAULT,
     cutoffs: int = 6,
     step_days: int = 28,
-    confirmation_days: int = 7,
 ) -> Backtest:
     """Check the forecast on held-out time at ``cutoffs`` cutoffs, the latest ``horizon_days``
     before ``now`` and the others ``step_days`` apart before it. At each, fit on the histories
@@ -583,25 +572,19 @@ def backtest(
             )
     _check_prior_patients(prior_patients)
     horizon = dt.timedelta(days=horizon_days)
-    full = {
-        h.course_id: episodes(h, now=now, confirmation_days=confirmation_days) for h in histories
-    }
+    full = {h.course_id: episodes(h, now=now) for h in histories}
     points = tuple(now - horizon - dt.timedelta(days=step_days * k) for k in range(cutoffs))
     predicted: list[float] = []
     observed: list[bool] = []
     times: list[float] = []
     for cutoff in points:
-        known = [
-            e
-            for h in histories
-            for e in episodes(h, now=cutoff, confirmation_days=confirmation_days)
-        ]
+        known = [e for h in histories for e in episodes(h, now=cutoff)]
         try:
             model = fit(known, prior_patients=prior_patients)
         except OutOfRange:
             continue
         for history in histories:
-            current = open_episode(history, now=cutoff, confirmation_days=confirmation_days)
+            current = open_episode(history, now=cutoff)
             if current is None:
                 continue
             outcome = _outcome(full[history.course_id], current.start, cutoff, horizon)

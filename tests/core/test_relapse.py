@@ -160,7 +160,7 @@ def test_bad_instants_and_confirmation_days_are_refused_in_plain_words():
         relapse.episodes(history, now=dt.datetime(2026, 1, 1))  # noqa: DTZ001
     for bad in (-1, 1.5, True):
         with pytest.raises(OutOfRange, match="whole number, 0 or more"):
-            relapse.open_episode(history, now=NOW, confirmation_days=bad)
+            CourseHistory(**{**history.__dict__, "confirmation_days": bad})
 
 
 # The prior -----------------------------------------------------------------------------------
