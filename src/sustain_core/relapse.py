@@ -12,8 +12,8 @@ What it does, in order:
    relapse counts only once an observation at least ``confirmation_days`` after ``relapse_at``
    confirms it by then. Truncating a clinic's history at a backtest cutoff is the same call.
 2. **Covariate**: the patient's own trajectory, the least-squares slope of the primary score
-   against time over the observations after the episode's infusion (and before its relapse
-   observation), in points per week divided by the baseline score: the fraction of the
+   against time over the responding observations after the episode's infusion (so not the
+   loss of response itself), in points per week divided by the baseline score: the fraction of the
    baseline gained per week. Positive = worsening. 0 with fewer than 2 such scores (or a
    baseline of 0). Our choice, not a published predictor.
 3. **Model** (``fit``): a Weibull accelerated-failure-time model (lifelines
@@ -153,9 +153,25 @@ class CourseHistory:
     """What the forecast needs of one course: its given infusions in time order (induction
     first), how many of them were induction, the primary instrument's observations in time
     order, the baseline score, the trajectory's first response and relapse instants, and the
-    days a loss of response needs to be confirmed (the course's ``relapse_confirmation_days``).
+    days a loss of response needs to be confirmed (the course's ``relapse_confirmation_days``),
+    and whether each observation responds (response or remission against the baseline; None:
+    all do). Only responding observations count for the slope and the censoring (a patient is
+    known to be in response until the last of them), and a latest observation that does not
+    respond (a loss of response, confirmed or not) ends the forecast: reassess, not forecast.
 
-    Raises OutOfRange naming ``confirmation_days`` when negative or not a whole number."""
+    Raises OutOfRange naming ``confirmation_days`` when negative or not a whole number, and
+    ClinicalValueError naming ``responding`` when it does not match the observations."""
+
+    def responding_until(self, now: dt.datetime) -> list[Observation]:
+        """The responding observations at or before ``now``."""
+        flags = self.responding or (True,) * len(self.observations)
+        return [o for o, r in zip(self.observations, flags, strict=True) if r and o.at <= now]
+
+    def losing_at(self, start: dt.datetime, now: dt.datetime) -> bool:
+        """Whether the latest observation in (start, now] does not respond."""
+        flags = self.responding or (True,) * len(self.observations)
+        after = [r for o, r in zip(self.observations, flags, strict=True) if start < o.at <= now]
+        return bool(after) and not after[-1]
 
     course_id: int
     patient_id: int
@@ -166,8 +182,13 @@ class CourseHistory:
     first_response_at: dt.datetime | None
     relapse_at: dt.datetime | None
     confirmation_days: int = 7
+    responding: tuple[bool, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.responding is not None and len(self.responding) != len(self.observations):
+            raise ClinicalValueError(
+                "responding", "say for each observation whether it responds, or for none"
+            )
         days = self.confirmation_days
         if isinstance(days, bool) or not isinstance(days, int) or days < 0:
             raise OutOfRange(
@@ -256,7 +277,7 @@ def episodes(history: CourseHistory, *, now: dt.datetime) -> tuple[Episode, ...]
     """
     _check_now(now)
     relapse = _known_relapse(history, now=now)
-    seen = [o for o in history.observations if o.at <= now]
+    seen = history.responding_until(now)
     last_seen = seen[-1].at if seen else None
     starts = [s for s in _starts(history, now=now) if relapse is None or s < relapse]
     found: list[Episode] = []
@@ -283,8 +304,9 @@ def episodes(history: CourseHistory, *, now: dt.datetime) -> tuple[Episode, ...]
 def open_episode(history: CourseHistory, *, now: dt.datetime) -> OpenEpisode | None:
     """The episode open at ``now``: from the latest infusion that starts one, for a responder
     with no loss of response seen by ``now``; None otherwise. A loss awaiting confirmation
-    (``relapse_at`` seen, its confirmation not yet) ends the forecast too: the patient is to be
-    reassessed, not forecast (and the backtest does not score a loss already seen).
+    (``relapse_at`` seen, or a latest observation that does not respond) ends the forecast
+    too: the patient is to be reassessed, not forecast (and the backtest does not score a
+    loss already seen).
 
     Raises like ``episodes``.
     """
@@ -293,7 +315,9 @@ def open_episode(history: CourseHistory, *, now: dt.datetime) -> OpenEpisode | N
     if not starts or (history.relapse_at is not None and history.relapse_at <= now):
         return None
     start = starts[-1]
-    inside = [o for o in history.observations if start < o.at <= now]
+    if history.losing_at(start, now):
+        return None
+    inside = [o for o in history.responding_until(now) if start < o.at]
     return OpenEpisode(
         course_id=history.course_id,
         patient_id=history.patient_id,

@@ -404,3 +404,19 @@ def test_backtest_refuses_bad_settings():
     ):
         with pytest.raises(OutOfRange, match=field):
             relapse.backtest([], now=NOW, **{"horizon_days": 14, **kwargs})
+
+
+def test_only_responding_observations_count_and_a_seen_loss_ends_the_forecast():
+    start = NOW - 40 * DAY
+    history = course(10, start, relapse_days=None, every_days=7)
+    # Days 7..35 respond; mark the last (day 35) as a loss of response not yet confirmed.
+    flags = tuple(o.at <= start + 28 * DAY for o in history.observations)
+    losing = CourseHistory(**{**history.__dict__, "responding": flags})
+    (episode,) = relapse.episodes(losing, now=NOW)
+    assert (episode.days, episode.relapsed) == (28.0, False)  # in response until day 28
+    assert relapse.open_episode(losing, now=NOW) is None  # reassess, not forecast
+    assert relapse.open_episode(losing, now=start + 30 * DAY) is not None
+    # No observation after the infusion yet: still forecast (risk from the infusion).
+    assert relapse.open_episode(losing, now=start + DAY) is not None
+    with pytest.raises(ClinicalValueError, match="for each observation"):
+        CourseHistory(**{**history.__dict__, "responding": (True,)})

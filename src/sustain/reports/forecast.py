@@ -29,9 +29,10 @@ from sustain.reports.cohort import course_records
 from sustain.reports.models import RelapseFit
 from sustain.scheduling.enums import AppointmentStatus
 from sustain.scheduling.models import Appointment
-from sustain_core import cohort, relapse
+from sustain_core import cohort, outcomes, relapse
 
 FITTED_BY = "sustain worker"
+RESPONDING = {outcomes.Outcome.RESPONSE, outcomes.Outcome.REMISSION}
 PRIOR_RULE = (
     "prior weight = k·k/(k + clinic relapses) patient-equivalents, k = "
     f"{relapse.PRIOR_PATIENTS_DEFAULT}"
@@ -39,10 +40,12 @@ PRIOR_RULE = (
 
 
 def history_of(record: cohort.CourseRecord) -> relapse.CourseHistory | None:
-    """The forecast's view of a course record; None without a trajectory or baseline."""
+    """The forecast's view of a course record (each observation marked responding or not against
+    the baseline, with the course's outcome rules); None without a trajectory or baseline."""
     trajectory = record.trajectory
-    if trajectory is None or trajectory.baseline is None:
+    if trajectory is None or trajectory.baseline is None or record.rules is None:
         return None
+    base = trajectory.baseline.score
     return relapse.CourseHistory(
         course_id=record.course_id,
         patient_id=record.patient_id,
@@ -53,6 +56,11 @@ def history_of(record: cohort.CourseRecord) -> relapse.CourseHistory | None:
         first_response_at=trajectory.first_response_at,
         relapse_at=trajectory.relapse_at,
         confirmation_days=record.relapse_confirmation_days,
+        responding=tuple(
+            outcomes.classify(record.rules, baseline_score=base, current_score=o.score)
+            in RESPONDING
+            for o in record.observations
+        ),
     )
 
 
@@ -196,9 +204,7 @@ def site_forecast(
     model = relapse.RelapseModel.from_dict(fitted.parameters)
     current = rules.current_rules(site)
     enough = bool(fitted.backtest.get("enough"))
-    entries = [
-        e for e in fitted.open_episodes if course_id is None or e["course_id"] == course_id
-    ]
+    entries = [e for e in fitted.open_episodes if course_id is None or e["course_id"] == course_id]
     patients: tuple[PatientRisk, ...] = ()
     if enough and entries:
         booked = _next_booked((int(e["course_id"]) for e in entries), now)
