@@ -54,11 +54,14 @@ def build(
         relapse_at = last + DAY * float(round(relapses[i])) + DAY
         relapsed = relapse_at + 7 * DAY <= now
         course = Course.objects.create(
-            patient=patient, protocol_key=cohort_cases.DEPRESSION[0],
+            patient=patient,
+            protocol_key=cohort_cases.DEPRESSION[0],
             protocol_version=cohort_cases.DEPRESSION[1],
             status=CourseStatus.RELAPSED if relapsed else CourseStatus.MAINTENANCE,
-            prescriber=prescriber, enrolled_at=t0 - 2 * DAY, enrolled_by=prescriber,
-        )  # fmt: skip
+            prescriber=prescriber,
+            enrolled_at=t0 - 2 * DAY,
+            enrolled_by=prescriber,
+        )
         courses.append(course)
         for number, day in enumerate(INDUCTION, start=1):
             visits.append(
@@ -74,7 +77,7 @@ def build(
                     booked_at=t0 - 2 * DAY,
                     booked_by=nurse,
                     check_in_minutes=0,
-                )  # fmt: skip
+                )
             )
         points = [(t0 - DAY, 20, Timepoint.BASELINE)]
         at = last + DAY
@@ -94,7 +97,7 @@ def build(
                 completed_at=when,
                 recorded_by=nurse,
                 total_score=Decimal(score),
-            )  # fmt: skip
+            )
             for when, score, timepoint in points
         )
     Appointment.objects.bulk_create(visits)

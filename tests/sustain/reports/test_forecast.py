@@ -2,13 +2,10 @@
 forecast page per role, the patient page's panel, the clinic threshold moving the suggestion,
 and the nightly task."""
 
-import dataclasses
 import datetime as dt
 
 import pytest
 import time_machine
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from sustain.accounts.models import AuditEvent, Site, User
 from sustain.care import rules
@@ -22,6 +19,7 @@ from sustain.scheduling.models import Appointment
 from sustain_core import relapse
 from tests.core import cohort_cases
 from tests.sustain.reports import cohort_db, forecast_db
+from tests.sustain.second_factor import SECOND_FACTOR
 
 pytestmark = pytest.mark.db
 
@@ -92,3 +90,139 @@ def test_too_little_held_out_data_shows_no_per_patient_risk(north, ada, ben):
 
 def test_no_fit_no_forecast(north):
     assert forecast.site_forecast(north, now=NOW) is None
+
+
+def test_the_forecast_page_per_role(fitted, login, north, ada, ben, sam, alex):
+    found = forecast.site_forecast(north, now=NOW)
+    assert found is not None and found.patients
+    with time_machine.travel(NOW, tick=False):
+        for user in (ada, ben):
+            response = login(user).get("/outcomes/forecast/")
+            assert response.status_code == 200
+            html = response.content.decode()
+            assert "How well it forecast on held-out time" in html
+            assert f"{fitted.backtest['concordance']:.2f}" in html
+            assert f"{fitted.backtest['n']}, with {fitted.backtest['events']} relapses" in html
+            assert html.count(forecast_db.FAMILY) == len(found.patients)
+            first = found.patients[0]
+            assert f"/patients/{first.patient_id}/#boosters" in html
+            assert first.booster_by.strftime("%Y-%m-%d") in html
+        for user in (sam, alex):
+            assert login(user).get("/outcomes/forecast/").status_code == 403
+    reads = AuditEvent.objects.filter(action="read", reason="relapse forecast", site=north)
+    assert sorted(e.actor_username for e in reads) == ["ada", "ben"]
+
+
+def test_bad_site_is_a_404_not_an_error(fitted, login, ben, south):
+    client = login(ben)
+    for wanted in ("abc", str(south.pk), "-1", ""):
+        assert client.get("/outcomes/forecast/", {"site": wanted}).status_code == 404
+
+
+def test_the_page_says_when_held_out_data_are_too_few(north, ada, ben, login):
+    cohort_db.build(north, prescriber=ada, nurse=ben)
+    forecast.fit_site(site=north, now=cohort_cases.NOW)
+    with time_machine.travel(cohort_cases.NOW, tick=False):
+        html = login(ben).get("/outcomes/forecast/").content.decode()
+    assert "Not enough held-out data to check the forecast" in html
+    assert cohort_db.FAMILY not in html
+
+
+def test_before_the_first_fit_the_page_says_so(login, ben, north):
+    html = login(ben).get("/outcomes/forecast/").content.decode()
+    assert "No forecast yet" in html
+
+
+def test_lowering_the_clinic_threshold_makes_a_patient_due_and_moves_the_date(fitted, north, ada):
+    before = forecast.site_forecast(north, now=NOW)
+    assert before is not None
+    patient = next(p for p in before.patients if not p.due_now)
+    risk14 = dict(patient.risks)[14]
+    threshold = int(risk14 * 100)  # below this patient's 14-day risk: crossed
+    assert 1 <= threshold < 20
+    rules.change_rules(
+        site=north, changes={"booster_risk_percent": threshold}, based_on=0,
+        reason="book boosters earlier", by=ada, now=NOW,
+    )  # fmt: skip
+    after = forecast.site_forecast(north, now=NOW)
+    assert after is not None and after.threshold_percent == threshold
+    moved = next(p for p in after.patients if p.course_id == patient.course_id)
+    assert moved.due_now and moved.booster_by < patient.booster_by
+    assert moved.booster_by <= NOW.astimezone(north.tz).date() + dt.timedelta(days=14)
+    # A longer horizon alone flags more patients due, never fewer; the dates do not move.
+    rules.change_rules(
+        site=north, changes={"booster_risk_percent": 20, "booster_risk_horizon_days": 60},
+        based_on=1, reason="look further ahead", by=ada, now=NOW,
+    )  # fmt: skip
+    wider = forecast.site_forecast(north, now=NOW)
+    assert wider is not None
+    assert [p.booster_by for p in wider.patients] == [p.booster_by for p in before.patients]
+    assert {p.course_id for p in before.patients if p.due_now} <= {
+        p.course_id for p in wider.patients if p.due_now
+    }
+
+
+def test_a_booked_booster_shows_on_the_forecast(fitted, north, ada, ben):
+    found = forecast.site_forecast(north, now=NOW)
+    assert found is not None
+    course = Course.objects.get(pk=found.patients[0].course_id)
+    visit = Appointment.objects.filter(course=course).latest("starts_at")
+    booked = Appointment.objects.create(
+        site=north, chair=visit.chair, patient=course.patient, course=course, number=7,
+        starts_at=NOW + 3 * DAY, ends_at=NOW + 3 * DAY + dt.timedelta(hours=1),
+        status=AppointmentStatus.BOOKED, booked_at=NOW, booked_by=ben, check_in_minutes=0,
+    )  # fmt: skip
+    again = forecast.site_forecast(north, now=NOW)
+    assert again is not None
+    shown = next(p for p in again.patients if p.course_id == course.pk)
+    assert shown.next_booked == booked.starts_at
+
+
+def test_the_patient_page_shows_the_forecast_only_to_the_clinical_roles(
+    fitted, login, north, ada, ben, sam
+):
+    found = forecast.site_forecast(north, now=NOW)
+    assert found is not None
+    risk = found.patients[0]
+    path = f"/patients/{risk.patient_id}/"
+    with time_machine.travel(NOW, tick=False):
+        response = login(ben).get(path)
+        html = response.content.decode()
+        assert "Relapse forecast</strong>: risk" in html
+        assert f"book a booster by <strong>{risk.booster_by.strftime('%a %Y-%m-%d')}" in html
+        assert f"Backtest concordance {fitted.backtest['concordance']:.2f}" in html
+        assert response.context["forecast"]["risk"] == risk
+        hidden = login(sam).get(path)
+        assert hidden.status_code == 200 and hidden.context["forecast"] is None
+        assert "Relapse forecast" not in hidden.content.decode()
+    event = AuditEvent.objects.get(reason="relapse forecast", patient_id=risk.patient_id)
+    assert event.actor_username == "ben"
+
+
+def test_the_nightly_task_fits_every_site(north, south):
+    with time_machine.travel(NOW, tick=False):
+        assert refit_relapse_models.call() == 2
+    assert sorted(RelapseFit.objects.values_list("site__name", flat=True)) == [
+        "North Clinic", "South Clinic"
+    ]  # fmt: skip
+    # With no history at all the model is the literature prior's, never shown per patient.
+    fit = RelapseFit.objects.get(site=north)
+    assert fit.parameters["clinic_episodes"] == 0 and fit.backtest["enough"] is False
+
+
+def test_forecast_page_queries_do_not_grow_with_patients(
+    fitted, login, ben, django_assert_num_queries
+):
+    with time_machine.travel(NOW, tick=False):
+        client = login(ben)
+        with django_assert_num_queries(FORECAST_PAGE + SECOND_FACTOR):
+            response = client.get("/outcomes/forecast/")
+    assert len(response.context["rows"]) >= 10
+
+
+# Whatever the number of patients: the session, the user and their two permission sets, the
+# site, the latest fit, the rules in force, the booked visits (one query), the audit event
+# (the role, a savepoint, the chain head, the insert, its update, the release), the patients
+# (one query), the sites for the selector, the role for the page, and the session's save (an
+# update in a savepoint).
+FORECAST_PAGE = 20
