@@ -35,17 +35,15 @@ def _percent(value: float) -> str:
 def patient_panel(
     user: User, patient: Patient, course_id: int, *, now: dt.datetime
 ) -> dict[str, object] | None:
-    """The forecast for one course on the patient page's booster list (audited), or None for
-    a role without reports.view_relapsefit (nothing is read then) or before the first fit."""
+    """The forecast for one course on the patient page's booster list, or None for a role
+    without reports.view_relapsefit (nothing is read then) or before the first fit. The read
+    is the patient page's, audited once as a read of the record (clinic.queries.patient_page),
+    so a page read stays one audit row."""
     if not user.has_perm(VIEW_FORECAST):
         return None
     found = forecast.site_forecast(patient.site, now=now, course_id=course_id)
     if found is None:
         return None
-    record_event(
-        actor=user, action=AuditAction.READ, category=DataCategory.COURSE, site=patient.site,
-        patient_id=patient.pk, obj=found.fit, reason="relapse forecast",
-    )  # fmt: skip
     risk = found.patients[0] if found.patients else None
     return {
         "found": found,
