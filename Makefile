@@ -98,6 +98,7 @@ bench: install
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/patient_list.py
 	SUSTAIN_DEBUG=1 $(BIN)/python bench/read_path.py
 	$(BIN)/python bench/network.py
+	$(BIN)/python bench/simulate.py
 
 # The bounded loopback load test (TST-02): gunicorn + worker on a seeded demo clinic, locust
 # with 20 users for 60 s, on SQLite and on PostgreSQL (DATABASE_URL's server); fails unless

@@ -17,7 +17,7 @@ from sustain.accounts.access import AuthenticatedRequest, require_permission, si
 from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import Site
 from sustain.accounts.web import plain
-from sustain.care import labels, protocol_form, protocol_versions
+from sustain.care import labels, pk_chart, protocol_form, protocol_versions
 from sustain.care.models import ClinicProtocol
 from sustain_core import medications, protocols, series
 from sustain_core.errors import ClinicalValueError
@@ -55,7 +55,8 @@ def protocol_list(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def protocol_detail(request: AuthenticatedRequest, key: str, version: int) -> HttpResponse:
     """What the protocol is, its sources, its schedule as a timeline, reported outcomes, each
-    measure's recall period with the plan's warnings, and what each titration rule reads."""
+    measure's recall period with the plan's warnings, what each titration rule reads, and the
+    modelled plasma level of one session (a model, labelled so)."""
     require_permission(request.user, "care.view_clinicprotocol", category=DataCategory.PROTOCOL)
     protocol = _find(request, key, version)
     today = timezone.localdate()
@@ -91,6 +92,8 @@ def protocol_detail(request: AuthenticatedRequest, key: str, version: int) -> Ht
         "day_offsets": [(d, (d - dates[0]).days) for d in dates],
         "span_days": (dates[-1] - dates[0]).days + 1 if dates else 0,
         "schedule_error": schedule_error,
+        # The modelled plasma level of one session at a reference 70 kg (sustain_core.pk).
+        "plasma": pk_chart.protocol_plasma(protocol),
     }
     return render(request, "care/protocol_detail.html", context)
 

@@ -176,7 +176,12 @@ class EventForm(forms.Form):
             for k in (EventKind.STOP, EventKind.RATE_CHANGE, EventKind.MEDICATION, EventKind.NOTE)
         ]
     )
-    detail = forms.CharField(max_length=300, label="What (a medication with its dose)")
+    detail = forms.CharField(
+        max_length=300,
+        label="What (a medication with its dose)",
+        help_text="For a pump rate change, write the new rate, e.g. 75 mL/h: the plasma model "
+        "reads one rate in mL/h or mg/h.",
+    )
 
 
 class ReasonForm(forms.Form):

@@ -11,11 +11,13 @@ from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
 from sustain.care import protocol_versions
 from sustain.care.models import Assessment, Course
+from sustain.care.pk_chart import Plasma
 from sustain.care.rules import current_rules
 from sustain.infusion import chairside, services
 from sustain.infusion.charts import Reading, vitals_chart
 from sustain.infusion.enums import Stage
 from sustain.infusion.models import ChairsideRecord, InfusionEvent, InfusionRecord, VitalsReading
+from sustain.infusion.plasma import record_plasma
 from sustain.ledger.visits import VisitLedger, usable_containers, visit_ledger
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.models import Appointment
@@ -129,6 +131,8 @@ class ChairsideView:
     interacting: list[chairside.InteractingMedication]
     # What the ledger holds for the visit: per container drawn, given, wasted (and witness).
     ledger: VisitLedger
+    # The modelled plasma level of the infusion as given (sustain.infusion.plasma): a model.
+    plasma: Plasma
 
 
 def _stock_strengths(appointment: Appointment, now: dt.datetime) -> list[Decimal]:
@@ -165,6 +169,7 @@ def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideVi
             refused = error.message
     readings = list(record.vitals.select_related("recorded_by")) if record else []
     rows = [ReadingRow(r, _flags(record, r, safety)) for r in readings] if record else []
+    events = list(record.events.select_related("by")) if record else []
     started = record.started_at if record else None
     ended = record.ended_at if record else None
     cadss_due = None
@@ -200,7 +205,7 @@ def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideVi
         due=chairside.readings_due(record, now=now)
         if record is not None and record.stage not in chairside.LEFT
         else (),
-        events=list(record.events.select_related("by")) if record else [],
+        events=events,
         discharge_failures=chairside.discharge_failures(
             record,
             aldrete=None,
@@ -220,6 +225,7 @@ def chairside_view(appointment: Appointment, *, now: dt.datetime) -> ChairsideVi
         if record is not None
         else [],
         ledger=visit_ledger(appointment),
+        plasma=record_plasma(given=given, record=record, events=events, tz=appointment.site.tz),
     )
 
 
