@@ -37,18 +37,20 @@ def build(
     scale_days: float = 120.0,
     every: int = 4,
 ) -> list[Course]:
-    """`n` responders whose induction started between 240 and 40 days before `now`; those
+    """`n` responders whose inductions started every 3 days from 40 days before `now`; those
     without a relapse by `now` are in maintenance."""
     chair = site.chairs.order_by("pk").first()
     assert chair is not None
     rng = np.random.default_rng(seed)
-    starts = now - DAY * rng.uniform(40, 240, n).round()
+    starts = [now - DAY * (40 + 3 * i) for i in range(n)]
     relapses = scale_days * rng.weibull(1.5, n)
     courses = []
     scores = []
     visits = []
     for i in range(n):
-        t0 = starts[i].replace(hour=15, minute=0, second=0, microsecond=0)
+        # One chair: a start day every 3 days and an hour of its own among 12 keep every
+        # patient's visits apart (PostgreSQL's exclusion constraint holds them to it).
+        t0 = starts[i].replace(hour=6 + i % 12, minute=0, second=0, microsecond=0)
         patient = clinic_builders.register(site, nurse, f"Zed{i}", FAMILY, on=(t0 - 5 * DAY).date())
         last = t0 + INDUCTION[-1] * DAY
         relapse_at = last + DAY * float(round(relapses[i])) + DAY
