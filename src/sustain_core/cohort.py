@@ -144,6 +144,11 @@ class Proportion:
         return self.successes / self.n
 
     @property
+    def percent(self) -> float:
+        """The observed proportion in percent."""
+        return 100 * self.successes / self.n
+
+    @property
     def small(self) -> bool:
         """Fewer than 5 in the denominator: the interval is wide and the figure fragile."""
         return self.n < SMALL_CELL

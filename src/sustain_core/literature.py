@@ -48,7 +48,7 @@ class Study:
     @property
     def definition(self) -> str:
         """The study's response and remission definitions in words."""
-        name = _INSTRUMENT_NAMES.get(self.instrument, self.instrument.upper())
+        name = instrument_name(self.instrument)
         words = f"response: {name} fall ≥ {_percent(self.response_fraction)} %"
         if self.remission_max is not None:
             words += f"; remission: {name} ≤ {self.remission_max}"
@@ -63,6 +63,13 @@ _INSTRUMENT_NAMES = {
     "gad7": "GAD-7",
     "qids_sr16": "QIDS-SR16",
 }
+
+
+def instrument_name(code: str) -> str:
+    """An instrument's name as the studies write it (PHQ-9, MADRS); the code in capitals for
+    one not listed."""
+    return _INSTRUMENT_NAMES.get(code, code.upper())
+
 
 MURROUGH_2013 = Study(
     key="Murrough2013",
@@ -177,8 +184,8 @@ def compare(
     reference sheet could not confirm are each one warning.
     """
     warnings = []
-    ours = _INSTRUMENT_NAMES.get(rules.instrument, rules.instrument.upper())
-    theirs = _INSTRUMENT_NAMES.get(study.instrument, study.instrument.upper())
+    ours = instrument_name(rules.instrument)
+    theirs = instrument_name(study.instrument)
     if ours != theirs:
         warnings.append(f"different instrument: {theirs} vs {ours}")
     if rules.response_fraction != study.response_fraction:

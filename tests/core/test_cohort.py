@@ -52,6 +52,7 @@ def test_wilson_interval_matches_the_formula_to_4_decimals(
     assert (round(found.low, 4), round(found.high, 4)) == (low, high)
     assert (found.low, found.high) == pytest.approx(wilson_by_hand(k, n), abs=1e-12)
     assert found.estimate == k / n
+    assert found.percent == 100 * k / n
 
 
 def test_wilson_interval_at_the_ends_is_exactly_0_and_1() -> None:

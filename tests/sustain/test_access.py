@@ -161,6 +161,9 @@ def test_every_url_is_listed():
             "/ledger/report.csv",
             "/ledger/report.pdf",
             "/ledger/report/",
+            "/outcomes/",
+            "/outcomes/outcomes.csv",
+            "/outcomes/outcomes.pdf",
             "/medications/1/stop/",
             "/allergies/1/remove/",
             "/consents/1/correct/",
@@ -177,6 +180,8 @@ def test_every_url_is_listed():
             "/patients/1/consent.pdf",
             "/patients/1/record.fhir.json",
             "/patients/1/record.pdf",
+            "/outcomes/patients/1/progress/",
+            "/outcomes/patients/1/progress.pdf",
             "/patients/1/course-status/",
             "/patients/1/dose/",
             "/patients/1/dose/cosign/",
@@ -271,6 +276,8 @@ def test_user_without_role_is_denied_everything(login, nora, pat, url):
         ("get", "/patients/{id}/consent.pdf"),
         ("get", "/patients/{id}/record.pdf"),
         ("get", "/patients/{id}/record.fhir.json"),
+        ("get", "/outcomes/patients/{id}/progress/"),
+        ("get", "/outcomes/patients/{id}/progress.pdf"),
         ("post", "/patients/{id}/visits/"),
         ("post", "/patients/{id}/boosters/1/book/"),
     ],
@@ -317,6 +324,10 @@ def test_other_site_patient_is_not_listed(login, carl, pat):
         ("ben", "post", "/accounts/outbox/1/send-again/", 403),
         ("ivy", "post", "/patients/{id}/invite/", 403),
         ("sam", "post", "/visits/1/adverse-events/", 403),  # schedulers record no adverse event
+        ("sam", "get", "/outcomes/patients/{id}/progress/", 403),  # the progress report is scores
+        ("alex", "get", "/outcomes/patients/{id}/progress.pdf", 403),
+        ("ivy", "get", "/outcomes/patients/{id}/progress/", 403),
+        ("ben", "get", "/outcomes/patients/{id}/progress/", 200),
         ("sam", "get", "/patients/{id}/", 200),
         ("sam", "get", "/patients/{id}/details/", 200),  # the front desk corrects details
         ("ben", "get", "/patients/{id}/details/", 403),  # nurses do not

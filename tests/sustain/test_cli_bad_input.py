@@ -51,6 +51,9 @@ MORE_BAD_INPUT = [
     ("ledger_report", ["--site", BIG, "--from", "2026-01-01", "--to", "2026-01-02", "--by", "x"]),
     ("place_waitlist", ["--site", "1", "--seconds", "abc"]),
     ("demo", ["--today", "0001-01-01"]),
+    ("demo", ["--history", "many"]),
+    ("demo", ["--history", "-1"]),
+    ("demo", ["--history", BIG]),
     ("fhir_import", ["/etc/hostname"]),  # not .json or .ndjson
     ("fhir_import", ["tests", "--site", "Nowhere"]),
     ("fhir_import", []),

@@ -24,6 +24,7 @@ from sustain.scheduling.enums import StaffRole
 from sustain.scheduling.models import SeriesHold
 from sustain_core.errors import ClinicalValueError
 from tests.sustain import clinic_builders as build
+from tests.sustain.reports import cohort_db
 from tests.sustain.second_factor import SECOND_FACTOR
 
 pytestmark = pytest.mark.api
@@ -62,6 +63,13 @@ SERIES_PREVIEW = 25
 # with issue 12: the visit's ledger lines (ledger.visits.visit_ledger); 34 with issue 13: the
 # patient's allergies.
 CHAIRSIDE_PAGE = 34
+# A patient's progress report (issue 17, item 2), either version, whatever the number of
+# infusions, scores and adverse events.
+PROGRESS_REPORT = 23
+# The cohort outcomes page (issue 17): the courses, their visits, the patients' other courses,
+# the scores and the adverse events (reports.cohort.course_records), then for chair use the
+# chairs, hours, closures and visits given, and the read event; whatever the number of courses.
+OUTCOMES_PAGE = 29
 
 
 @pytest.fixture
@@ -157,6 +165,32 @@ def test_patient_page(login, protocol, north, ada, ben, sam, role, size, django_
     if role != "scheduler":
         assert len(page.alerts) == (1 if size == "few" else 3)
         assert sum(len(m.assessments) for m in page.measures) == (4 if size == "few" else 8)
+
+
+@pytest.mark.parametrize("audience", ["clinician", "patient"])
+@pytest.mark.parametrize("size", ["few", "many"])
+def test_progress_report(
+    login, protocol, north, ada, ben, sam, audience, size, django_assert_num_queries
+):
+    """As the patient page's: few, one infusion and four scores; many, three infusions, each
+    after a PHQ-9, with a CADSS, the later two with an adverse event."""
+    course, *_ = in_series(1 if size == "few" else 3, protocol, north, ada, ben, sam)
+    if size == "many":
+        for visit in course.appointments.order_by("starts_at")[1:3]:
+            build.give_infusion(
+                visit, ben, pre_phq9=build.phq9(12, item9=1), prescriber=ada,
+                cadss_answers={str(n): 1 for n in range(1, 24)},
+                adverse_event=(AdverseEventKind.NAUSEA, AdverseEventSeverity.MILD, "", ""),
+            )  # fmt: skip
+    with time_machine.travel(SATURDAY, tick=False):
+        client = login(ben)
+        with django_assert_num_queries(PROGRESS_REPORT + SECOND_FACTOR):
+            response = client.get(
+                f"/outcomes/patients/{course.patient_id}/progress/", {"for": audience}
+            )
+    report = response.context["p"]
+    assert len(report.infusions) == (1 if size == "few" else 3)
+    assert len(report.adverse_events) == (0 if size == "few" else 2)
 
 
 @pytest.mark.parametrize("board", list(DAY_BOARD))
@@ -256,3 +290,16 @@ def test_chairside_page(login, north, ada, ben, sam, stocked, after_end, django_
     assert (view.record.stage, len(view.readings)) == (
         "recovering", 1 + 2 + (3 if after_end == 50 else 0)
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_outcomes_page(login, north, ada, ben, copies, django_assert_num_queries):
+    """The hand-computed cohort (tests/core/cohort_cases.py) once, then twice: 8 and 16 courses."""
+    for n in range(copies):
+        cohort_db.build(north, prescriber=ada, nurse=ben, copy=n + 1)
+    client = login(ada)
+    with django_assert_num_queries(OUTCOMES_PAGE + SECOND_FACTOR):
+        response = client.get(
+            "/outcomes/", {"site": north.pk, "start": "2026-03-01", "end": "2026-05-30"}
+        )
+    assert response.context["report"].started == 8 * copies

@@ -310,12 +310,36 @@ PAGES = {
     "patient record FHIR": Page(
         "clinic:record_fhir", "/patients/{pat}/record.fhir.json", FHIR_RECORD
     ),
+    # A patient's progress report (issue 17, item 2): scores, doses and adverse events for the
+    # clinician; the patient's version in plain words holds none of the other markers.
+    # The PDF's text is compressed (no marker is found in it either way).
+    "progress report": Page(
+        "reports:progress",
+        "/outcomes/patients/{pat}/progress/?for=clinician",
+        (*SCORES, *ADVERSE_EVENT),
+    ),
+    "progress report for the patient": Page(  # its chart's severity bands, in plain words
+        "reports:progress", "/outcomes/patients/{pat}/progress/?for=patient", ("moderately severe",)
+    ),
+    "progress report PDF": Page(
+        "reports:progress_pdf", "/outcomes/patients/{pat}/progress.pdf?for=clinician"
+    ),
     # FHIR bulk export (issue 16, item 4): a kick-off without `Prefer: respond-async` is a 400
     # for every staff role; no export job with this id: a 404; no role: 401.
     "FHIR bulk export": Page("interop:export", "/fhir/R4/$export"),
     "FHIR Group export": Page("interop:group_export", "/fhir/R4/Group/site-{site}/$export"),
     "FHIR export status": Page("interop:export_status", f"/fhir/R4/$export-status/{NO_JOB}"),
     "FHIR export file": Page("interop:export_file", f"/fhir/R4/$export-file/{NO_JOB}/x.ndjson"),
+    # The cohort outcomes (issue 17, item 1): aggregates only, no marker is on them.
+    "cohort outcomes": Page(
+        "reports:outcomes", "/outcomes/?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
+    "cohort outcomes CSV": Page(
+        "reports:outcomes_csv", "/outcomes/outcomes.csv?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
+    "cohort outcomes PDF": Page(
+        "reports:outcomes_pdf", "/outcomes/outcomes.pdf?site={site}&start=2026-11-01&end=2026-11-30"
+    ),
 }
 OK, NO, NF = 200, 403, 404  # shown, refused (the role matrix), not found
 TO = 302  # sent to the role's own landing page (sustain.accounts.landing)
@@ -396,10 +420,16 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "emergency reviews":    (NO,    NO,   NO,       OK,          OK,     NO),
     "patient record PDF":   (OK,    OK,   OK,       OK,          NO,     NO),
     "patient record FHIR":  (OK,    OK,   OK,       OK,          NO,     NO),
+    "progress report":      (OK,    OK,   NO,       NO,          NO,     NO),
+    "progress report for the patient": (OK, OK, NO,     NO,          NO,     NO),
+    "progress report PDF":  (OK,    OK,   NO,       NO,          NO,     NO),
     "FHIR bulk export":     (BAD,   BAD,  BAD,      BAD,         BAD,    NA),
     "FHIR Group export":    (BAD,   BAD,  BAD,      BAD,         BAD,    NA),
     "FHIR export status":   (NF,    NF,   NF,       NF,          NF,     NA),
     "FHIR export file":     (NF,    NF,   NF,       NF,          NF,     NA),
+    "cohort outcomes":      (OK,    OK,   NO,       OK,          NO,     NO),
+    "cohort outcomes CSV":  (OK,    OK,   NO,       OK,          NO,     NO),
+    "cohort outcomes PDF":  (OK,    OK,   NO,       OK,          NO,     NO),
 }
 # fmt: on
 ACTIONS = {  # POST only: a GET is refused (405) for everyone
@@ -564,6 +594,12 @@ CLINICAL_READS = re.compile(
 )
 
 
+# Pages that count clinical data for a role allowed only the counts (issue 17: the cohort
+# outcomes, reports.view_outcomes, which the clinic administrator holds): they read scores and
+# adverse events to aggregate them; that no marker is shown is still checked.
+AGGREGATES = {"cohort outcomes", "cohort outcomes CSV", "cohort outcomes PDF"}
+
+
 @pytest.mark.parametrize("page", list(PAGES))
 @pytest.mark.parametrize("role", ROLES)
 def test_role_sees_only_what_it_may(db, login, clinic, role, page):
@@ -580,7 +616,7 @@ def test_role_sees_only_what_it_may(db, login, clinic, role, page):
     must = set(expected.shows) if role in CLINICAL else set()
     assert {m for m in must if m not in html} == set()
     assert {m for m in MARKERS - must if m in html} == set()
-    if role not in CLINICAL:  # never loaded, not just not shown
+    if role not in CLINICAL and page not in AGGREGATES:  # never loaded, not just not shown
         assert [q["sql"] for q in queries if CLINICAL_READS.search(q["sql"])] == []
 
 

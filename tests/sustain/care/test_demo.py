@@ -49,9 +49,13 @@ STAFF_ROLES = {
 }
 
 
-def load_demo() -> str:
+def load_demo(*, history: int = 0) -> str:
+    """The demo of 2026-11-25, seed 7; without its year of history unless asked (that is
+    test_demo_history's: the counts here are the detailed patients')."""
     out = io.StringIO()
-    call_command("demo", "--today", "2026-11-25", "--seed", "7", stdout=out)
+    call_command(
+        "demo", "--today", "2026-11-25", "--seed", "7", "--history", str(history), stdout=out
+    )
     return out.getvalue()
 
 

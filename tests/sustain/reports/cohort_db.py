@@ -24,18 +24,21 @@ FAMILY = "Cohortson"  # every patient's family name: the outcomes page must neve
 
 
 def build(
-    site: Site, *, prescriber: User, nurse: User, rules_version: int = 1
+    site: Site, *, prescriber: User, nurse: User, copy: int = 1, only: str = ""
 ) -> dict[str, Course]:
-    """Write every case at `site`; return the courses by case name."""
-    chair = site.chairs.order_by("pk").first()
-    assert chair is not None
+    """Write every case at `site`; return the courses by case name. A second `copy` (other
+    patients, the same dates) takes the site's second chair and saves its clinic rules as
+    version 2. `only`: the names of the cases to write (all by default)."""
+    chair = site.chairs.order_by("pk")[copy - 1]
     rules_row = care_rules._row(
-        site, clinic_rules.DEFAULT, version=rules_version, reason="cohort test",
+        site, clinic_rules.DEFAULT, version=copy, reason="cohort test",
         changed_by=prescriber, changed_at=cohort_cases.T0,
     )  # fmt: skip
     rules_row.save()
     courses = {}
     for case in cohort_cases.CASES:
+        if only and case.name not in only:
+            continue
         patient = clinic_builders.register(
             site,
             nurse,

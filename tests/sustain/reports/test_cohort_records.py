@@ -102,7 +102,7 @@ def test_course_records_take_a_fixed_number_of_queries(
     with CaptureQueriesContext(connection) as eight:
         assert len(course_records(north, now=cohort_cases.NOW)) == 8
     # Eight more courses (the same cases again, for other patients): the same queries.
-    cohort_db.build(north, prescriber=ada, nurse=ben, rules_version=2)
+    cohort_db.build(north, prescriber=ada, nurse=ben, copy=2)
     with CaptureQueriesContext(connection) as sixteen:
         assert len(course_records(north, now=cohort_cases.NOW)) == 16
     assert len(eight.captured_queries) == len(sixteen.captured_queries) == 5

@@ -11,6 +11,7 @@ action happened in the demo's story (registration, enrolment, each questionnaire
 booking); only the audit trail stamps its own, real time.
 """
 
+import argparse
 import datetime as dt
 import math
 import random
@@ -37,7 +38,7 @@ from sustain.care import services
 from sustain.care.enums import AlertKind, AlertStatus, Condition, CourseStatus, Sex, Timepoint
 from sustain.care.models import Alert, Course, Patient
 from sustain.care.protocol_versions import protocol_for
-from sustain.clinic import story
+from sustain.clinic import history, story
 from sustain.infusion import chairside
 from sustain.infusion import services as infusion
 from sustain.infusion.enums import AdverseEventKind, AdverseEventSeverity
@@ -218,6 +219,19 @@ ITEM_MAX = 3
 
 
 _parse_date = date_argument("--today")  # within sustain.accounts.bounds (TST-03)
+HISTORY_MAX = 600  # a year's induction series fill about half the 6 chairs at 600
+
+
+def _history_size(value: str) -> int:
+    """--history: a whole number of patients from 0 to HISTORY_MAX (argparse's type)."""
+    allowed = f"the history is a whole number of patients from 0 to {HISTORY_MAX}"
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{allowed}; got {value!r}") from None
+    if not 0 <= number <= HISTORY_MAX:
+        raise argparse.ArgumentTypeError(f"{allowed}; got {number}")
+    return number
 
 
 def _planned(day: dt.date | None) -> dt.date:
@@ -268,6 +282,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--seed", type=int, default=DEFAULT_SEED, help=f"Random seed (default {DEFAULT_SEED})"
+        )
+        parser.add_argument(
+            "--history",
+            type=_history_size,
+            default=history.DEFAULT_PATIENTS,
+            help=f"Patients in the clinic's year of history, written in bulk (default "
+            f"{history.DEFAULT_PATIENTS}; 0: none, {HISTORY_MAX} at most).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -339,6 +360,9 @@ class Command(BaseCommand):
         )
         with transaction.atomic():
             self._load_counts()
+        self.history: history.HistorySummary | None = None
+        if options["history"]:
+            self._load_history(options["history"], options["seed"])
         self._summary()
         self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
 
@@ -1096,14 +1120,56 @@ class Command(BaseCommand):
             f"{'one open discrepancy' if short else 'no discrepancy'} (sign in as alex.admin)"
         )
 
+    def _load_history(self, patients: int, seed: int) -> None:
+        """The clinic's year of history (sustain.clinic.history), written in bulk."""
+        started = time.perf_counter()
+        names = [(given, family, str(sex)) for family in FAMILY_NAMES for given, sex in GIVEN_NAMES]
+        random.Random(seed + 2).shuffle(names)  # noqa: S311 - synthetic data
+        try:
+            self.history = history.load_history(
+                site=self.site,
+                staff=history.HistoryStaff(
+                    prescriber=self.prescriber, nurses=self.nurses, scheduler=self.scheduler
+                ),
+                protocol=PROTOCOL, today=self.today, now=self.now, seed=seed + 3, names=names,
+                address=demo_address, height_cm=lambda sex: DEMO_HEIGHT_CM[Sex(sex)],
+                patients=patients,
+            )  # fmt: skip
+        except history.NoRoom as error:
+            raise CommandError(f"sustain demo: {error}; ask for fewer --history patients") from None
+        h = self.history
+        self.stdout.write(
+            f"  {'history':<22} {h.patients} patients, {h.infusions} infusions "
+            f"({h.boosters} boosters), {h.no_shows} no-shows, {h.adverse_events} adverse "
+            f"events ({time.perf_counter() - started:.1f} s)"
+        )
+
+    def _history_summary(self, h: history.HistorySummary) -> None:
+        """The history's line: its patients and courses, and its end-of-induction response
+        and remission counted from the database as the line above counts the others."""
+        finished, responders, remitters = history.history_outcomes(h.patient_ids)
+        statuses = ", ".join(
+            f"{CourseStatus(s).label.lower()} {n}" for s, n in sorted(h.statuses.items())
+        )
+        self.stdout.write(
+            f"History (a year before): {h.patients} patients, {h.courses} courses ({statuses}); "
+            f"end of induction (n={finished}): response {responders} "
+            f"({100 * responders / max(finished, 1):.0f} %), remission {remitters} "
+            f"({100 * remitters / max(finished, 1):.0f} %); {h.futility_stops} stopped at the "
+            f"futility review, {h.relapses} relapses"
+        )
+
     def _summary(self) -> None:
-        statuses = Counter(Course.objects.values_list("status", flat=True))
-        no_course = Patient.objects.filter(courses__isnull=True).count()
+        past = self.history.patient_ids if self.history else []
+        courses = Course.objects.exclude(patient_id__in=past)
+        statuses = Counter(courses.values_list("status", flat=True))
+        patients = Patient.objects.exclude(pk__in=past)
+        no_course = patients.filter(courses__isnull=True).count()
         counts = ", ".join(
             f"{CourseStatus(s).label.lower()} {n}" for s, n in sorted(statuses.items())
         )
-        self.stdout.write(f"Patients: {Patient.objects.count()} ({counts}, no course {no_course})")
-        finished = Course.objects.filter(
+        self.stdout.write(f"Patients: {patients.count()} ({counts}, no course {no_course})")
+        finished = courses.filter(
             status__in=(CourseStatus.REVIEW, CourseStatus.MAINTENANCE, CourseStatus.RELAPSED)
         )
         results: Counter[outcomes.Outcome] = Counter()
@@ -1129,6 +1195,8 @@ class Command(BaseCommand):
             f"({100 * results[outcomes.Outcome.REMISSION] / n:.0f} %), "
             f"partial response {partial} ({100 * partial / n:.0f} %)"
         )
+        if self.history is not None:
+            self._history_summary(self.history)
         upcoming = Appointment.objects.filter(
             status=AppointmentStatus.BOOKED, starts_at__gte=self.now
         ).count()
