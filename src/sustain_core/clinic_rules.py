@@ -17,6 +17,7 @@ REMINDER_HOURS_MAX = 14 * 24  # a reminder at most two weeks ahead (a bound, not
 REMINDERS_MAX = 4
 FASTING_HOURS_MAX = 12  # a bound against typing errors, not a clinical rule
 PREPARATION_MAX_CHARACTERS = 1000
+BOOSTER_RISK_HORIZON_DAYS_MAX = 90  # the forecast's longest horizon worth a threshold (a bound)
 
 # The preparation text in every reminder and calendar event. Sources (clinical-facts): fasting —
 # the label advises against ketamine when nil-per-os guidelines were not followed; ASA: light
@@ -73,6 +74,12 @@ class ClinicRules:
       clear fluids [Ketalar-label] [ASA-fasting-2011] (clinical-facts §5b). Whether a
       subanaesthetic infusion needs full ASA fasting is unconfirmed (§5b, §10.11), so these
       are clinic defaults.
+    - ``booster_risk_percent`` and ``booster_risk_horizon_days``: the relapse forecast
+      (sustain_core.relapse) suggests booking a booster by the last day before a responder's
+      relapse risk, counted from today, reaches this percent, and flags the booster as due now
+      when the risk over the next ``booster_risk_horizon_days`` reaches it (default 20 % over
+      14 days; 1–99 % and 1–90 days). Our default: no trial-validated booster trigger exists
+      (clinical-facts §4b, unconfirmed), so the clinic sets it.
 
     Patient messages (administrators change them):
     - ``reminder_hours``: hours before a visit that reminders go out, largest first (default
@@ -94,6 +101,8 @@ class ClinicRules:
     alert_emails: bool = True
     fasting_food_hours: int = 6
     fasting_clear_fluids_hours: int = 2
+    booster_risk_percent: int = 20
+    booster_risk_horizon_days: int = 14
     reminder_hours: tuple[int, ...] = (48, 24)
     visit_preparation: str = DEFAULT_PREPARATION
 
@@ -162,6 +171,20 @@ class ClinicRules:
             FASTING_HOURS_MAX,
             "the hours without clear fluids before an infusion",
         )
+        _whole(
+            "booster_risk_percent",
+            self.booster_risk_percent,
+            1,
+            99,
+            "the relapse risk (percent) at which a booster is suggested",
+        )
+        _whole(
+            "booster_risk_horizon_days",
+            self.booster_risk_horizon_days,
+            1,
+            BOOSTER_RISK_HORIZON_DAYS_MAX,
+            "the days ahead over which the relapse risk is checked",
+        )
         self._check_reminder_hours()
         text = self.visit_preparation
         if not isinstance(text, str) or not text.strip() or len(text) > PREPARATION_MAX_CHARACTERS:
@@ -201,6 +224,8 @@ CLINICAL_FIELDS = (
     "alert_emails",
     "fasting_food_hours",
     "fasting_clear_fluids_hours",
+    "booster_risk_percent",
+    "booster_risk_horizon_days",
 )
 MESSAGE_FIELDS = ("reminder_hours", "visit_preparation")
 

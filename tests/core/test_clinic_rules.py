@@ -27,6 +27,8 @@ def test_defaults_are_the_documented_starting_point() -> None:
             alert_emails=True,
             fasting_food_hours=6,
             fasting_clear_fluids_hours=2,
+            booster_risk_percent=20,
+            booster_risk_horizon_days=14,
             reminder_hours=(48, 24),
             visit_preparation=clinic_rules.DEFAULT_PREPARATION,
         )
@@ -41,6 +43,12 @@ def test_the_two_roles_fields_cover_every_rule_once() -> None:
 
 def test_fasting_hours_are_the_prescribers() -> None:
     assert {"fasting_food_hours", "fasting_clear_fluids_hours"} <= set(clinic_rules.CLINICAL_FIELDS)
+
+
+def test_the_booster_threshold_is_the_prescribers() -> None:
+    assert {"booster_risk_percent", "booster_risk_horizon_days"} <= set(
+        clinic_rules.CLINICAL_FIELDS
+    )
 
 
 @pytest.mark.parametrize(
@@ -81,6 +89,14 @@ def test_fasting_hours_are_the_prescribers() -> None:
          "must be a whole number from 0 to 12; got 13"),
         ({"fasting_clear_fluids_hours": False}, "the hours without clear fluids before an "
          "infusion must be a whole number from 0 to 12; got False"),
+        ({"booster_risk_percent": 0}, "the relapse risk (percent) at which a booster is "
+         "suggested must be a whole number from 1 to 99; got 0"),
+        ({"booster_risk_percent": 100}, "the relapse risk (percent) at which a booster is "
+         "suggested must be a whole number from 1 to 99; got 100"),
+        ({"booster_risk_horizon_days": 91}, "the days ahead over which the relapse risk is "
+         "checked must be a whole number from 1 to 90; got 91"),
+        ({"booster_risk_horizon_days": 0}, "the days ahead over which the relapse risk is "
+         "checked must be a whole number from 1 to 90; got 0"),
         ({"reminder_hours": (24, 48)}, "reminder hours must be at most 4 different whole hours "
          "from 1 to 336, largest first; got (24, 48)"),
         ({"reminder_hours": (48, 48)}, "reminder hours must be at most 4 different whole hours "
@@ -121,6 +137,9 @@ def test_refused_values_name_the_field_and_what_is_allowed(
         {"fasting_food_hours": 12},
         {"fasting_clear_fluids_hours": 0},
         {"fasting_clear_fluids_hours": 12},
+        {"booster_risk_percent": 1},
+        {"booster_risk_percent": 99},
+        {"booster_risk_horizon_days": 90},
         {"reminder_hours": ()},
         {"reminder_hours": (336, 72, 24, 1)},
         {"visit_preparation": "x" * 1000},

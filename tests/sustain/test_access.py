@@ -122,6 +122,7 @@ def test_every_url_is_listed():
             "/alerts/export.csv",
             "/alerts/1/acknowledge/",
             "/clinic-rules/",
+            "/outcomes/forecast/",
             "/emergency-access/",
             "/emergency-access/end/",
             "/emergency-access/reviews/",

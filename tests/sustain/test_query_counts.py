@@ -47,7 +47,8 @@ RULES = {"check_in": (4, False), "infusion": (4, True), "recovery": (4, False)}
 PATIENT_LIST = 17
 # The patient page's chart facts (issue 13): one more for every role, the corrections of the
 # details; two more for the clinical roles, the allergies and the consents' corrections.
-PATIENT_PAGE = {"prescriber": 47, "nurse": 45, "scheduler": 25}
+# One more for the clinical roles with issue 17: the site's latest relapse fit (none here).
+PATIENT_PAGE = {"prescriber": 48, "nurse": 46, "scheduler": 25}
 # One more each with issue 12: the visits whose ledger is open (ledger.visits.open_visits).
 # One more for the page (not the fragment) with issue 13: the visits whose patient asked to
 # change them through a reminder's link (scheduling.queries.change_requests).

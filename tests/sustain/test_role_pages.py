@@ -245,6 +245,8 @@ PAGES = {
     "review": Page("clinic:review", "/patients/{rae}/review/", REVIEW_SCORES + REVIEW_DOSES),
     "patient calendar": Page("scheduling:patient_calendar", "/patients/{pat}/calendar/"),
     "clinic rules": Page("care:clinic_rules", "/clinic-rules/"),
+    # The relapse forecast (issue 17, item 3): the clinical roles; no fit in this clinic.
+    "relapse forecast": Page("reports:forecast", "/outcomes/forecast/"),
     "protocol list": Page("care:protocol_list", "/protocols/"),
     "protocol detail": Page("care:protocol_detail", "/protocols/depression-induction/v1/"),
     "protocol new version": Page(
@@ -377,6 +379,7 @@ STATUS = {  #            prescriber nurse scheduler clinic_admin auditor no role
     "review":               (OK,    NO,   NO,       NO,          NO,     NO),
     "patient calendar":     (OK,    OK,   OK,       NO,          NO,     NO),
     "clinic rules":         (OK,    OK,   OK,       OK,          OK,     NO),
+    "relapse forecast":     (OK,    OK,   NO,       NO,          NO,     NO),
     "protocol list":        (OK,    OK,   OK,       OK,          OK,     NO),
     "protocol detail":      (OK,    OK,   OK,       OK,          OK,     NO),
     "protocol new version": (OK,    NO,   NO,       OK,          NO,     NO),
@@ -587,7 +590,7 @@ def test_an_action_is_not_a_page(db, login, clinic, name):
 CLINICAL_READS = re.compile(
     r'"care_assessment"\."(total_score|subscales|severity|flags)"'
     r'|"care_assessmentanswer"|"care_alert"|"infusion_infusionrecord"|"infusion_adverseevent"'
-    r'|"care_medication"|"care_allergy"'
+    r'|"care_medication"|"care_allergy"|"reports_relapsefit"'
 )
 
 

@@ -31,6 +31,7 @@ from sustain.clinic.tasks import ensure_periodic_tasks, housekeeping, write_run_
 from sustain.interop.tasks import delete_expired_exports
 from sustain.ledger.tasks import reconcile_balances
 from sustain.portal import tasks as portal_tasks
+from sustain.reports.tasks import refit_relapse_models
 from sustain.scheduling import reminders, services
 from sustain.scheduling import tasks as scheduling_tasks
 from sustain.scheduling.models import Appointment, Chair, VisitReminder
@@ -50,6 +51,7 @@ PERIODIC = [
     write_run_sheets,
     reconcile_balances,
     delete_expired_exports,
+    refit_relapse_models,
     housekeeping,
 ]
 

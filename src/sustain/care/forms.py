@@ -377,6 +377,12 @@ class ClinicalRulesForm(_RulesChangeForm):
     fasting_clear_fluids_hours = forms.IntegerField(
         label="Hours without clear fluids before an infusion"
     )
+    booster_risk_percent = forms.IntegerField(
+        label="Suggest a booster before the relapse risk reaches (percent)"
+    )
+    booster_risk_horizon_days = forms.IntegerField(
+        label="Booster due now when that risk is reached within (days)"
+    )
     RULES = clinic_rules.CLINICAL_FIELDS
 
     def changes(self) -> dict[str, object]:

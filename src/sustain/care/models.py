@@ -649,6 +649,8 @@ class ClinicRules(models.Model):
     alert_emails = models.BooleanField()
     fasting_food_hours = models.PositiveSmallIntegerField()
     fasting_clear_fluids_hours = models.PositiveSmallIntegerField()
+    booster_risk_percent = models.PositiveSmallIntegerField()
+    booster_risk_horizon_days = models.PositiveSmallIntegerField()
     reminder_hours = models.JSONField(help_text="Whole hours before a visit, largest first")
     visit_preparation = models.TextField()
     changed_by = models.ForeignKey(
@@ -681,6 +683,8 @@ class ClinicRules(models.Model):
             alert_emails=self.alert_emails,
             fasting_food_hours=self.fasting_food_hours,
             fasting_clear_fluids_hours=self.fasting_clear_fluids_hours,
+            booster_risk_percent=self.booster_risk_percent,
+            booster_risk_horizon_days=self.booster_risk_horizon_days,
             reminder_hours=tuple(self.reminder_hours),
             visit_preparation=self.visit_preparation,
         )

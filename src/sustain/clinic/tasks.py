@@ -26,6 +26,7 @@ from sustain.clinic import run_sheet
 from sustain.interop.tasks import schedule_next_export_cleanup
 from sustain.ledger.tasks import schedule_next_reconciliation
 from sustain.portal.tasks import schedule_next_run as schedule_next_due_links
+from sustain.reports.tasks import schedule_next_refit
 from sustain.scheduling.tasks import schedule_next_reminder_sweep
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def ensure_periodic_tasks(*, now: dt.datetime) -> int:
     schedule_next_run_sheet()
     schedule_next_reconciliation()
     schedule_next_export_cleanup()
+    schedule_next_refit()
     keep_one_run_queued(housekeeping, every=HOUSEKEEPING_EVERY)
     return recovered
 

@@ -41,6 +41,7 @@ from sustain.infusion import services as infusion_services
 from sustain.interop.fhir import record
 from sustain.interop.fhir.registry import Caller, Json
 from sustain.portal import services as portal_services
+from sustain.reports import forecast_views
 from sustain.scheduling import extension
 from sustain.scheduling import queries as scheduling_queries
 from sustain.scheduling.enums import OCCUPYING, AppointmentStatus
@@ -107,6 +108,11 @@ def patient_detail(request: AuthenticatedRequest, patient_id: int) -> HttpRespon
         "today": now.astimezone(patient.site.tz).date(),
         "now": now,
         "tz": show_times_in(patient.site),
+        # The relapse forecast beside the booster list: read (and audited) only for the roles
+        # that may see it (reports.view_relapsefit).
+        "forecast": forecast_views.patient_panel(user, patient, course.pk, now=now)
+        if course
+        else None,
     }
     return render(request, "clinic/patient_detail.html", context)
 

@@ -13,13 +13,18 @@ from sustain.accounts.models import Site
 
 
 class RelapseFit(models.Model):
-    """One fit of a site's relapse model: when, on data up to when, the model's parameters and
-    the backtest figures that go with it (never shown without them)."""
+    """One fit of a site's relapse model (sustain.reports.forecast): when (on the data known
+    then), the model's parameters (sustain_core.relapse.RelapseModel.as_dict plus the rule
+    it used), the backtest figures that go with it (never shown without them) and the
+    responders' open episodes."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     fitted_at = models.DateTimeField()
     parameters = models.JSONField(default=dict)
     backtest = models.JSONField(default=dict)
+    # The episode each responder had open at `fitted_at` (course, patient, its infusion and
+    # the slope covariate), so the pages compute today's risk without re-reading the cohort.
+    open_episodes = models.JSONField(default=list)
 
     class Meta:
         ordering: ClassVar = ["site", "-fitted_at"]

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from sustain.reports import progress_views, views
+from sustain.reports import forecast_views, progress_views, views
 
 app_name = "reports"
 urlpatterns: list[URLPattern] = [
@@ -12,4 +12,6 @@ urlpatterns: list[URLPattern] = [
     path(
         "patients/<int:patient_id>/progress.pdf", progress_views.progress_pdf, name="progress_pdf"
     ),
+    # The relapse forecast (issue 17, item 3).
+    path("forecast/", forecast_views.forecast_page, name="forecast"),
 ]

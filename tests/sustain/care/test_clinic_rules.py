@@ -29,6 +29,8 @@ CLINICAL = {
     "alert_emails": "on",
     "fasting_food_hours": "6",
     "fasting_clear_fluids_hours": "2",
+    "booster_risk_percent": "20",
+    "booster_risk_horizon_days": "14",
 }
 
 
