@@ -80,7 +80,18 @@ def _form(request: AuthenticatedRequest) -> OutcomesForm:
     require_permission(request.user, outcomes.PERMISSION, category=outcomes.CATEGORY)
     if "site" in request.GET:
         get_site_for_user(request.user, request.GET["site"])
-    return OutcomesForm(request.GET or None, sites=sites_for_user(request.user))
+    sites = sites_for_user(request.user)
+    if request.GET:
+        return OutcomesForm(request.GET, sites=sites)
+    # No choice made (the page from the menu, or its CSV or PDF asked for bare): the user's
+    # first site, the last year to today in its time zone, as every output answers alike.
+    site = sites.first()
+    today = timezone.localdate(timezone=site.tz) if site else timezone.localdate()
+    return OutcomesForm(
+        {"site": site.pk if site else "", "start": today - dt.timedelta(days=365), "end": today,
+         "window": "end"},
+        sites=sites,
+    )  # fmt: skip
 
 
 def _report(
@@ -159,13 +170,6 @@ def present(report: outcomes.OutcomesReport) -> dict[str, Any]:
 def outcomes_page(request: AuthenticatedRequest) -> HttpResponse:
     """The outcomes of the chosen site, protocol and period (the last year by default)."""
     form = _form(request)
-    if not form.is_bound:
-        today = timezone.localdate()
-        form = OutcomesForm(
-            {"site": sites_for_user(request.user).values_list("pk", flat=True).first() or "",
-             "start": today - dt.timedelta(days=365), "end": today, "window": "end"},
-            sites=sites_for_user(request.user),
-        )  # fmt: skip
     if not form.is_valid():
         return render(request, "reports/outcomes.html", {"form": form}, status=400)
     report = _report(request, form, "page")

@@ -55,6 +55,7 @@ from sustain.ledger.models import (
     Supplier,
 )
 from sustain.portal import services as portal_services
+from sustain.reports import forecast
 from sustain.scheduling import reminders, replies, staff
 from sustain.scheduling import services as scheduling
 from sustain.scheduling.enums import AppointmentStatus, StaffRole
@@ -363,6 +364,19 @@ class Command(BaseCommand):
         self.history: history.HistorySummary | None = None
         if options["history"]:
             self._load_history(options["history"], options["seed"])
+        fit_started = time.perf_counter()
+        fit = forecast.fit_all_sites(now=self.now)[0]  # as the worker does nightly
+        checked = fit.backtest
+        concordance = checked["concordance"]
+        self.stdout.write(
+            f"  relapse model          fitted on {fit.parameters['clinic_episodes']} episodes "
+            f"({fit.parameters['clinic_relapses']} relapses), median "
+            f"{fit.parameters['median_days']:.0f} days; backtest: {checked['n']} forecasts, "
+            f"{checked['events']} relapses, concordance "
+            f"{'—' if concordance is None else f'{concordance:.2f}'}, "
+            f"{len(fit.open_episodes)} responders forecast "
+            f"({time.perf_counter() - fit_started:.1f} s)"
+        )
         self._summary()
         self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
 
