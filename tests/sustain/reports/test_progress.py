@@ -275,7 +275,7 @@ def test_another_sites_prescriber_finds_no_patient(db, clinic):
 def test_the_patient_page_links_both_versions(db, clinic):
     pk = clinic.pat.pk
     html = page(clinic, "ada", "/patients/{pat}/").content.decode()
-    links = set(re.findall(r'href="(/outcomes/[^"]+)"', html))
+    links = set(re.findall(r'href="(/outcomes/patients/[^"]+)"', html))
     assert links == {
         f"/outcomes/patients/{pk}/progress/?for=clinician",
         f"/outcomes/patients/{pk}/progress.pdf?for=clinician",
