@@ -59,6 +59,17 @@ def get_site_for_user(user: User, site_id: object) -> Site:
     return site
 
 
+def site_or_first(user: User, wanted: str | None) -> Site:
+    """The user's site `wanted` (a page's ?site=; 404 if it is not theirs), or their first
+    when none is asked for (404 for a user of no site)."""
+    if wanted is not None:
+        return get_site_for_user(user, wanted)
+    site = sites_for_user(user).first()
+    if site is None:
+        raise Http404("You are not a member of any site.")
+    return site
+
+
 def get_account_for_user(user: User, account_id: object) -> User:
     """A staff account at one of `user`'s sites, for a role that sees staff accounts (403
     otherwise, audited); another site's staff look like nobody (404)."""

@@ -19,6 +19,7 @@ from sustain.accounts.access import (
     AuthenticatedRequest,
     get_site_for_user,
     require_permission,
+    site_or_first,
     sites_for_user,
 )
 from sustain.accounts.audit import record_event
@@ -663,13 +664,7 @@ def clinic_rules_page(request: AuthenticatedRequest) -> HttpResponse:
     """A site's own rules in force, their history, and the forms of the roles that change
     them (dosing and safety: prescribers; patient messages: administrators)."""
     require_permission(request.user, "care.view_clinicrules", category=DataCategory.CLINIC_RULES)
-    wanted = request.GET.get("site")
-    if wanted is None:
-        site = sites_for_user(request.user).first()
-        if site is None:
-            raise Http404("You are not a member of any site.")
-    else:
-        site = get_site_for_user(request.user, wanted)
+    site = site_or_first(request.user, request.GET.get("site"))
     return _rules_page(request, site)
 
 

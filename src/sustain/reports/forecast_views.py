@@ -4,15 +4,15 @@ relapse risk, the day to book a booster by, and the model's backtest figures bes
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from sustain.accounts.access import (
     AuthenticatedRequest,
-    get_site_for_user,
     require_permission,
+    site_or_first,
     sites_for_user,
 )
 from sustain.accounts.audit import record_event
@@ -60,13 +60,7 @@ def forecast_page(request: AuthenticatedRequest) -> HttpResponse:
     """The site's latest relapse forecast (roles with reports.view_relapsefit: the clinical
     ones); the read is audited."""
     require_permission(request.user, VIEW_FORECAST, category=DataCategory.COURSE)
-    wanted = request.GET.get("site")
-    if wanted is None:
-        site = sites_for_user(request.user).first()
-        if site is None:
-            raise Http404("You are not a member of any site.")
-    else:
-        site = get_site_for_user(request.user, wanted)
+    site = site_or_first(request.user, request.GET.get("site"))
     now = timezone.now()
     found = forecast.site_forecast(site, now=now)
     names = {}
