@@ -183,7 +183,7 @@ def test_a_user_with_no_role_sees_a_403_with_navigation_and_sign_out(login, nora
                  "Emergency reviews"}),
         ("alex", {"Patients", "Schedule", "Waitlist", "Controlled substances", "Protocols",
                   "Clinic rules", "Audit", "Emergency reviews", "Outbox", "Staff accounts",
-                  "Site"}),
+                  "Site", "Outcomes"}),
     ],
 )  # fmt: skip
 def test_the_navigation_shows_what_the_role_may_use(db, request, login, user, links):
