@@ -4,7 +4,7 @@ indexes of scheduling migration 0007 (and the shifts' (site, starts_at) index), 
 a year of visits; and the booking searches read the look-ahead's diary first.
 
 Each plan is the database's own EXPLAIN of the SQL the real function ran (captured as it
-runs), after VACUUM and ANALYZE, on a site of 12 chairs with about 6,000 visits over a year
+runs), after VACUUM FULL and ANALYZE, on a site of 12 chairs with about 6,000 visits over a year
 (24 patients on every weekday), three years of shifts, a year of expired holds: large enough
 that PostgreSQL's planner prefers an index to a sequential scan on its own (no planner setting
 is changed).
@@ -93,17 +93,20 @@ def year(north: Site, ada: User, ben: User, sam: User, alex: User, ivy: User) ->
 
 
 def vacuum(*tables: str) -> None:
-    """On PostgreSQL, clear the dead rows earlier tests left in `tables` (the suite shares one
-    database and rolls each test back): without this, their number, and so the pages the
-    planner weighs, depends on which tests ran before and when autovacuum last ran. VACUUM
-    cannot run inside the test's transaction, so it runs on a connection of its own."""
+    """On PostgreSQL, rewrite `tables` without the dead rows earlier tests left (the suite
+    shares one database and rolls each test back). Otherwise the year's rows land in the free
+    space those left, spread over many pages, and the planner's costs, so its choice, depend on
+    which tests ran before: in the whole suite it chose a sequential scan. VACUUM FULL cannot
+    run inside the test's transaction, so it runs on a connection of its own, before the test
+    has touched these tables (a lock timeout rather than a wait, should it ever have)."""
     if connection.vendor != "postgresql":
         return
     import psycopg  # noqa: PLC0415 - PostgreSQL's driver, installed where it runs
 
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as own:
+        own.execute("SET lock_timeout = '10s'")
         for table in tables:
-            own.execute(f"VACUUM {table}")
+            own.execute(f"VACUUM FULL {table}")
 
 
 def plans(work: Callable[[], object], table: str) -> list[str]:
