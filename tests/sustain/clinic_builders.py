@@ -100,8 +100,9 @@ def ready_for_series(
             timepoint=Timepoint.BASELINE, by=nurse, completed_at=now, now=now,
         )  # fmt: skip
     care.record_consent(
-        course=course, signed_on=now.date(), document="Ketamine consent v3", by=nurse, now=now
-    )
+        course=course, signed_on=now.astimezone(patient.site.tz).date(),
+        document="Ketamine consent v3", by=nurse, now=now,
+    )  # fmt: skip
     protocol = protocol_versions.protocol_for(course)
     items = [*protocol.contraindications_absolute, *protocol.contraindications_relative]
     care.sign_contraindication_screen(

@@ -61,7 +61,7 @@ def test_nurse_prints_the_discharge_instructions(live_server, pat, booked, width
 def test_front_desk_exports_the_patient_list_it_searched(
     live_server, north, sam, pat, booked, width, height
 ):
-    build.register(north, sam, "Una", "Other", on=timezone.localdate())
+    build.register(north, sam, "Una", "Other", on=timezone.localdate(timezone=north.tz))
     with chromium_page(width, height) as page:
         page.goto(f"{live_server.url}/")
         sign_in(page, "sam")

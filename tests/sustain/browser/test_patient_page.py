@@ -135,7 +135,8 @@ def test_a_present_absolute_contraindication_blocks_induction_in_the_browser(
         now=timezone.now(),
     )  # fmt: skip
     care.record_consent(
-        course=course, signed_on=timezone.now().date(), document="Consent v1", by=ben,
+        course=course, signed_on=timezone.now().astimezone(pat.site.tz).date(), by=ben,
+        document="Consent v1",
         now=timezone.now(),
     )  # fmt: skip
     protocol = protocol_for(course)
