@@ -177,7 +177,10 @@ class _Chairs:
         return None
 
 
-class _Loader:
+class HistoryLoader:
+    """Loads historical courses at a site (see the module's docstring): `names` are (given
+    name, family name, sex) triples, taken in turn; deterministic with `seed`."""
+
     def __init__(
         self,
         *,
@@ -215,6 +218,20 @@ class _Loader:
         # Rows to write, in dependency order.
         self.patients: list[Patient] = []
         self.rows: dict[str, list[Model]] = defaultdict(list)
+
+    def load(self, patients: int = DEFAULT_PATIENTS) -> HistorySummary:
+        """Write `patients` historical courses, their first infusions spread over the year."""
+        first = self.today - dt.timedelta(days=FARTHEST_DAYS)
+        spread = FARTHEST_DAYS - NEAREST_DAYS
+        days = sorted(
+            self.next_open(first + dt.timedelta(days=self.rng.randint(0, spread)))
+            for _ in range(patients)
+        )
+        for number, day in enumerate(days):
+            self.patient(number, day)
+        self.worsening_alerts()
+        self.write()
+        return self.summary
 
     # -- time -------------------------------------------------------------------------
 
@@ -896,38 +913,6 @@ def _insert(model: type[Model], fields: Sequence[str], values: list[tuple[int | 
 
 
 @transaction.atomic
-def load_history(
-    *,
-    site: Site,
-    staff: HistoryStaff,
-    protocol: Protocol,
-    today: dt.date,
-    now: dt.datetime,
-    seed: int,
-    names: Sequence[tuple[str, str, str]],
-    address: Callable[[int], str],
-    height_cm: Callable[[str], Decimal],
-    patients: int = DEFAULT_PATIENTS,
-) -> HistorySummary:
-    """Load `patients` historical courses at `site` (see the module's docstring). `names`
-    are (given name, family name, sex) triples, taken in turn; deterministic with `seed`."""
-    loader = _Loader(
-        site=site, staff=staff, protocol=protocol, today=today, now=now, seed=seed,
-        names=names, address=address, height_cm=height_cm,
-    )  # fmt: skip
-    rng = loader.rng
-    first = today - dt.timedelta(days=FARTHEST_DAYS)
-    days = sorted(
-        loader.next_open(first + dt.timedelta(days=rng.randint(0, FARTHEST_DAYS - NEAREST_DAYS)))
-        for _ in range(patients)
-    )
-    for number, day in enumerate(days):
-        loader.patient(number, day)
-    loader.worsening_alerts()
-    loader.write()
-    return loader.summary
-
-
 def history_outcomes(patient_ids: Sequence[int]) -> tuple[int, int, int]:
     """Courses finished induction, responders, remitters among `patient_ids`, from the
     database (the first follow-up PHQ-9 against the baseline, the protocol's rules), as

@@ -1140,15 +1140,14 @@ class Command(BaseCommand):
         names = [(given, family, str(sex)) for family in FAMILY_NAMES for given, sex in GIVEN_NAMES]
         random.Random(seed + 2).shuffle(names)  # noqa: S311 - synthetic data
         try:
-            self.history = history.load_history(
+            self.history = history.HistoryLoader(
                 site=self.site,
                 staff=history.HistoryStaff(
                     prescriber=self.prescriber, nurses=self.nurses, scheduler=self.scheduler
                 ),
                 protocol=PROTOCOL, today=self.today, now=self.now, seed=seed + 3, names=names,
                 address=demo_address, height_cm=lambda sex: DEMO_HEIGHT_CM[Sex(sex)],
-                patients=patients,
-            )  # fmt: skip
+            ).load(patients)  # fmt: skip
         except history.NoRoom as error:
             raise CommandError(f"sustain demo: {error}; ask for fewer --history patients") from None
         h = self.history
