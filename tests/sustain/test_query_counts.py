@@ -64,8 +64,9 @@ SERIES_PREVIEW = 25
 # patient's allergies.
 CHAIRSIDE_PAGE = 34
 # A patient's progress report (issue 17, item 2), either version, whatever the number of
-# infusions, scores and adverse events.
-PROGRESS_REPORT = 23
+# infusions, scores and adverse events; 24 with the scores' item answers (the clinician's
+# latest answers).
+PROGRESS_REPORT = 24
 # The cohort outcomes page (issue 17): the courses, their visits, the patients' other courses,
 # the scores and the adverse events (reports.cohort.course_records), then for chair use the
 # chairs, hours, closures and visits given, and the read event; whatever the number of courses.

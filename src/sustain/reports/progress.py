@@ -29,12 +29,18 @@ from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts
 from sustain.care import queries as care_queries
-from sustain.care.models import ACTIVE_COURSE_STATUSES, Course, CourseReview, Patient
+from sustain.care.models import (
+    ACTIVE_COURSE_STATUSES,
+    Assessment,
+    Course,
+    CourseReview,
+    Patient,
+)
 from sustain.care.protocol_versions import protocols_for
 from sustain.infusion.enums import AdverseEventKind
 from sustain.infusion.models import AdverseEvent, InfusionRecord
 from sustain.scheduling import queries as scheduling_queries
-from sustain_core import maintenance, outcomes, protocols
+from sustain_core import instruments, maintenance, outcomes, protocols
 from sustain_core.numbers import plain
 
 SCORES = care_queries.SCORES  # the report is scores and doses: clinical roles only
@@ -148,6 +154,16 @@ class InfusionRow:
 
 
 @dataclass(frozen=True)
+class ItemAnswer:
+    """One item of the latest score as answered: its short label, the value and, where the
+    scale anchors every value, the anchor's words."""
+
+    label: str
+    value: int
+    words: str
+
+
+@dataclass(frozen=True)
 class Measure:
     """One instrument's trajectory, in the report's words."""
 
@@ -161,6 +177,8 @@ class Measure:
     drop_percent: Decimal | None
     status: outcomes.TrajectoryStatus | None
     words: list[str]  # the change and the outcome in sentences, for the audience
+    # The latest score's answers item by item (clinician version only; skipped items absent).
+    latest_answers: list[ItemAnswer]
 
     @property
     def print_chart(self) -> SafeString:
@@ -237,7 +255,7 @@ def progress_for_user(
     visits = scheduling_queries.as_visits(appointments)
     induction = course.induction_infusions(protocol) if course and protocol else None
     summaries = care_queries.measure_summaries(
-        list(patient.assessments.all()), visits, protocol=protocol, tz=tz,
+        list(patient.assessments.prefetch_related("answers")), visits, protocol=protocol, tz=tz,
         induction_infusions=induction,
     )  # fmt: skip
     records = list(
@@ -334,7 +352,26 @@ def _measure(
         drop_percent=drop,
         status=summary.trajectory.status if summary.trajectory is not None else None,
         words=words,
+        latest_answers=[]
+        if for_patient or summary.latest is None
+        else _answers(summary.instrument, summary.latest),
     )
+
+
+def _answers(instrument: instruments.Instrument, assessment: Assessment) -> list[ItemAnswer]:
+    """The assessment's answers in the instrument's item order."""
+    given = {a.item: a.value for a in assessment.answers.all()}
+    return [
+        ItemAnswer(
+            label=item.label,
+            value=given[item.key],
+            words=item.answer_labels[given[item.key] - item.min_value]
+            if item.answer_labels
+            else "",
+        )
+        for item in instrument.items
+        if item.key in given
+    ]
 
 
 def _patient_words(

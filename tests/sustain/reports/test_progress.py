@@ -126,6 +126,14 @@ def test_clinician_version_shows_each_part(db, clinic):
     assert "Response (≥ 50 % below baseline) first on 2026-12-07, 6 days after" in html
     assert "PHQ-9 over time" in html  # the chart, with its bands and infusion lines
     assert html.count('class="infusion"') >= 6
+    # The latest PHQ-9's answers item by item (7: 3, 3, 1, then 0), item 9 by its words.
+    phq9 = next(m for m in report.measures if m.summary.instrument.code == "phq9")
+    assert [(a.label, a.value) for a in phq9.latest_answers][:3] == [
+        ("Anhedonia", 3), ("Depressed mood", 3), ("Sleep problems", 1),
+    ]  # fmt: skip
+    assert len(phq9.latest_answers) == 9
+    assert "<td>Thoughts of death or self-harm</td><td>0 (Not at all)</td>" in html
+    assert "Latest answers, 2026-12-" in html
     assert "Nausea or vomiting" in html and "Brief nausea in recovery" in html
     assert "Ondansetron 4 mg" in html and "Mild" in html
     assert "Post-induction review signed 2026-12-12" in html
@@ -154,6 +162,8 @@ def test_patient_version_is_in_plain_words(db, clinic):
     assert "Booster 1: due around Friday 18 December" in body
     assert "Your depression score over time" in body  # the chart's title
     assert "call or text 988" in body  # the site's crisis resources (its default)
+    assert "Latest answers" not in body
+    assert all(m.latest_answers == [] for m in response.context["p"].measures)
     assert [term for term in CLINICIAN_ONLY if term in body] == []
 
 
