@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Max, Min, Q
 
 from sustain.accounts.audit import record_event
 from sustain.accounts.enums import AuditAction, DataCategory
@@ -123,7 +123,11 @@ def latest_fit(site: Site) -> RelapseFit | None:
 class PatientRisk:
     """One responder's forecast today: days since the episode's infusion, the slope, the
     relapse risk over each horizon (relapse.HORIZONS_DAYS), the date to book a booster by,
-    whether that is within the clinic's horizon already, and their next booked visit."""
+    whether that is within the clinic's horizon already, and their next booked visit.
+
+    ``given_since``: the start of a visit given after the episode's infusion (a booster given
+    since the fit). The episode is then over: its risks are not shown and nothing is due
+    until the next fit starts the new one."""
 
     course_id: int
     patient_id: int
@@ -134,6 +138,7 @@ class PatientRisk:
     booster_by: dt.date
     due_now: bool
     next_booked: dt.datetime | None
+    given_since: dt.datetime | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,9 +162,12 @@ def _risk(
     horizon_days: int,
     now: dt.datetime,
     today: dt.date,
-    next_booked: dt.datetime | None,
+    visits: tuple[dt.datetime | None, dt.datetime | None],
 ) -> PatientRisk:
+    """`visits`: the course's next booked visit and its latest given (_visits)."""
+    next_booked, last_given = visits
     start = dt.datetime.fromisoformat(str(entry["start"]))
+    given_since = last_given if last_given is not None and last_given > start else None
     slope = float(str(entry["slope"]))
     days = (now - start) / dt.timedelta(days=1)
     risks = tuple(
@@ -177,20 +185,29 @@ def _risk(
         risks=risks,
         # booster_day counts from the infusion; today is whole day ⌊days⌋ of the episode.
         booster_by=today + dt.timedelta(days=day - int(days)),
-        due_now=due >= threshold_percent / 100,
+        due_now=given_since is None and due >= threshold_percent / 100,
         next_booked=next_booked,
+        given_since=given_since,
     )
 
 
-def _next_booked(course_ids: Iterable[int], now: dt.datetime) -> dict[int, dt.datetime]:
+def _visits(
+    course_ids: Iterable[int], now: dt.datetime
+) -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
+    """Each course's first visit booked from `now` and the start of its latest visit given
+    (one query)."""
     rows = (
         Appointment.objects.filter(
-            course_id__in=list(course_ids), status=AppointmentStatus.BOOKED, starts_at__gte=now
+            course_id__in=list(course_ids),
+            status__in=[AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED],
         )
         .values("course_id")
-        .annotate(first=Min("starts_at"))
+        .annotate(
+            first=Min("starts_at", filter=Q(status=AppointmentStatus.BOOKED, starts_at__gte=now)),
+            given=Max("starts_at", filter=Q(status=AppointmentStatus.COMPLETED)),
+        )
     )
-    return {row["course_id"]: row["first"] for row in rows}
+    return {row["course_id"]: (row["first"], row["given"]) for row in rows}
 
 
 def site_forecast(
@@ -207,7 +224,7 @@ def site_forecast(
     entries = [e for e in fitted.open_episodes if course_id is None or e["course_id"] == course_id]
     patients: tuple[PatientRisk, ...] = ()
     if enough and entries:
-        booked = _next_booked((int(e["course_id"]) for e in entries), now)
+        visits = _visits((int(e["course_id"]) for e in entries), now)
         today = now.astimezone(site.tz).date()
         patients = tuple(
             sorted(
@@ -219,7 +236,7 @@ def site_forecast(
                         horizon_days=current.booster_risk_horizon_days,
                         now=now,
                         today=today,
-                        next_booked=booked.get(int(e["course_id"])),
+                        visits=visits.get(int(e["course_id"]), (None, None)),
                     )
                     for e in entries
                 ),

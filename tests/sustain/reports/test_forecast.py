@@ -178,6 +178,45 @@ def test_a_booked_booster_shows_on_the_forecast(fitted, north, ada, ben):
     assert shown.next_booked == booked.starts_at
 
 
+def test_a_booster_given_since_the_fit_ends_that_forecast_until_the_next_fit(
+    fitted, login, north, ada, ben
+):
+    """The open episodes are the fit's: a booster given after it starts a new episode the
+    model has not seen. Its patient is no longer shown the old risk or "due now"."""
+    later = NOW + 2 * DAY
+    rules.change_rules(
+        site=north, changes={"booster_risk_percent": 5}, based_on=0,
+        reason="book boosters earlier", by=ada, now=NOW,
+    )  # fmt: skip
+    before = forecast.site_forecast(north, now=later)
+    assert before is not None
+    risk = max(before.patients, key=lambda p: p.risks[1][1])
+    assert risk.given_since is None and risk.due_now  # the highest 14-day risk, 2 days on
+    course = Course.objects.get(pk=risk.course_id)
+    visit = Appointment.objects.filter(course=course).latest("starts_at")
+    given = Appointment.objects.create(
+        site=north, chair=visit.chair, patient=course.patient, course=course, number=7,
+        starts_at=NOW + DAY, ends_at=NOW + DAY + dt.timedelta(hours=1),
+        status=AppointmentStatus.COMPLETED, booked_at=NOW, booked_by=ben, check_in_minutes=0,
+    )  # fmt: skip
+    after = forecast.site_forecast(north, now=later)
+    assert after is not None
+    shown = next(p for p in after.patients if p.course_id == course.pk)
+    assert (shown.given_since, shown.due_now) == (given.starts_at, False)
+    others = [p for p in after.patients if p.course_id != course.pk]
+    assert others == [p for p in before.patients if p.course_id != course.pk]
+    day = given.starts_at.astimezone(north.tz).strftime("%a %Y-%m-%d")
+    with time_machine.travel(later, tick=False):
+        client = login(ben)
+        page = client.get("/outcomes/forecast/").content.decode()
+        patient_page = client.get(f"/patients/{course.patient_id}/").content.decode()
+    assert f"a booster was given {day}: its forecast follows the next fit" in page
+    assert f"Relapse forecast: a booster was given {day}, after the model was fitted" in (
+        patient_page
+    )
+    assert "Relapse forecast</strong>: risk" not in patient_page
+
+
 def test_the_patient_page_shows_the_forecast_only_to_the_clinical_roles(
     fitted, login, north, ada, ben, sam
 ):
