@@ -16,6 +16,7 @@ from sustain.accounts.models import OutboxMessage, Site, User
 from sustain.care.models import Alert, Allergy, Assessment, AssessmentAnswer, Course, Patient
 from sustain.clinic.management.commands.demo import TODAY_AT_THE_CHAIR
 from sustain.infusion.models import InfusionRecord
+from sustain.interop.fhir.registry import Caller
 from sustain.ledger.chain import verify_chain as verify_ledger
 from sustain.ledger.enums import EntryKind
 from sustain.ledger.models import (
@@ -36,6 +37,7 @@ from sustain.scheduling.staff import site_profile
 from sustain_core.outcomes import Outcome, classify
 from sustain_core.protocols import DEPRESSION_INDUCTION_V1
 from sustain_core.registration import dea_number
+from tests.sustain.interop.fhir_checks import care_resources, schema_errors, unlisted_codes
 
 pytestmark = [pytest.mark.db]
 
@@ -309,6 +311,16 @@ def test_demo_loads_a_working_clinic(db, settings):
     wastes = LedgerEntry.objects.filter(kind=EntryKind.WASTE)
     assert wastes.count() == 4
     assert all(w.witness_id not in (None, w.actor_id) for w in wastes)
+
+    # Every care-side FHIR resource of the demo validates with zero errors and only listed
+    # codes (issue 16, item 7), on this load (the demo takes a while to load).
+    resources = care_resources(Caller(User.objects.get(username="dr.ada")))
+    kinds = Counter(r["resourceType"] for r in resources)
+    assert {"Condition", "CarePlan", "Consent", "QuestionnaireResponse", "Observation"} <= set(
+        kinds
+    ), kinds
+    assert [e for r in resources for e in schema_errors(r)] == []
+    assert {pair for r in resources for pair in unlisted_codes(r)} == set()
 
     with pytest.raises(CommandError, match="database is not empty"):
         load_demo()

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sustain.interop.fhir import codes
+from sustain.interop.fhir import catalog, codes
+from sustain.interop.fhir.registry import Caller, site_resources
 
 # The schema check is the CLI tools/fhir/schema_check.py (CI runs it over the demo's export); the
 # tests use the same code, loaded from its file (tools/ is not a package).
@@ -37,3 +38,19 @@ def unlisted_codes(resource: dict[str, Any]) -> list[tuple[str, str]]:
     """Every (system, code) in `resource` (Codings and Quantities) not in the reviewed list,
     apart from an imported resource's passed-through `code` (codes.assigned_part)."""
     return [pair for pair in _codings(codes.assigned_part(resource)) if not codes.listed(*pair)]
+
+
+# The care-side resource types (issue 16, item 1; tests/sustain/interop/test_care_resources.py).
+CARE_TYPES = (
+    "Organization", "Practitioner", "Condition", "PlanDefinition", "CarePlan", "Consent",
+    "MedicationStatement", "Questionnaire", "QuestionnaireResponse", "Observation",
+)  # fmt: skip
+
+
+def care_resources(caller: Caller) -> list[dict[str, Any]]:
+    """Every care-side resource of the caller's sites."""
+    found: list[dict[str, Any]] = []
+    for source in catalog.SOURCES:
+        if source.type in CARE_TYPES:
+            found.extend(site_resources(source, caller.site_ids()))
+    return found

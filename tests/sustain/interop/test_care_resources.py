@@ -23,17 +23,17 @@ from sustain.interop.fhir import catalog, conditions, medications, plans, questi
 from sustain.interop.fhir.registry import Caller, Source, patient_resources, site_resources
 from sustain_core import instruments
 from tests.sustain import clinic_builders as build
-from tests.sustain.care.test_demo import load_demo
 from tests.sustain.conftest import TODAY
-from tests.sustain.interop.fhir_checks import schema_errors, unlisted_codes
+from tests.sustain.interop.fhir_checks import (
+    CARE_TYPES,
+    care_resources,
+    schema_errors,
+    unlisted_codes,
+)
 
 pytestmark = pytest.mark.db
 
 SRC = Path(__file__).parents[3] / "src"
-MINE = (
-    "Organization", "Practitioner", "Condition", "PlanDefinition", "CarePlan", "Consent",
-    "MedicationStatement", "Questionnaire", "QuestionnaireResponse", "Observation",
-)  # fmt: skip
 
 
 def _answers(code: str) -> dict[str, int | None]:
@@ -79,14 +79,6 @@ def seed_patient(site: Site, n: int, *, prescriber: User, nurse: User) -> Patien
     return patient
 
 
-def _all(caller: Caller) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for source in catalog.SOURCES:
-        if source.type in MINE:
-            found.extend(site_resources(source, caller.site_ids()))
-    return found
-
-
 def _of(resources: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [r for r in resources if r["resourceType"] == kind]
 
@@ -116,9 +108,9 @@ def clinic(north: Site, ada: User, ben: User, sam: User, alex: User) -> dict[str
 
 
 def test_every_care_resource_validates_and_uses_only_listed_codes(clinic, ada):
-    resources = _all(Caller(ada))
+    resources = care_resources(Caller(ada))
     kinds = Counter(r["resourceType"] for r in resources)
-    assert set(kinds) == set(MINE), kinds
+    assert set(kinds) == set(CARE_TYPES), kinds
     errors = [e for r in resources for e in schema_errors(r)]
     assert errors == []
     unlisted = {pair for r in resources for pair in unlisted_codes(r)}
@@ -131,7 +123,7 @@ def test_every_care_resource_validates_and_uses_only_listed_codes(clinic, ada):
 
 
 def test_scores_are_fhir03_observations_derived_from_their_responses(clinic, ada):
-    resources = _all(Caller(ada))
+    resources = care_resources(Caller(ada))
     scores = [o for o in _of(resources, "Observation") if o["id"].startswith("score-")]
     responses = {r["id"]: r for r in _of(resources, "QuestionnaireResponse")}
     loinc = {"44261-6": (0, 27), "70274-6": (0, 21), "101698-9": (0, 80), "72514-3": (0, 10)}
@@ -178,7 +170,9 @@ def test_scores_are_fhir03_observations_derived_from_their_responses(clinic, ada
 
 
 def test_body_weight_is_the_r4_vital_sign(clinic, ada):
-    weights = [o for o in _of(_all(Caller(ada)), "Observation") if o["id"].startswith("weight-")]
+    weights = [
+        o for o in _of(care_resources(Caller(ada)), "Observation") if o["id"].startswith("weight-")
+    ]
     assert weights
     for obs in weights:
         assert obs["category"][0]["coding"][0]["code"] == "vital-signs"
@@ -191,7 +185,9 @@ def test_body_weight_is_the_r4_vital_sign(clinic, ada):
 
 
 def test_questionnaires_ship_only_licensed_wording_with_their_notices(clinic, ada):
-    found = {q["url"].rsplit(":", 1)[1]: q for q in _of(_all(Caller(ada)), "Questionnaire")}
+    found = {
+        q["url"].rsplit(":", 1)[1]: q for q in _of(care_resources(Caller(ada)), "Questionnaire")
+    }
     assert set(found) == set(instruments.INSTRUMENTS)
     assert "Pfizer" in found["phq9"]["copyright"] and "Pfizer" in found["gad7"]["copyright"]
     assert "National Center for PTSD" in found["pcl5"]["copyright"]
@@ -208,7 +204,7 @@ def test_questionnaires_ship_only_licensed_wording_with_their_notices(clinic, ad
 
 
 def test_indications_plans_and_courses(clinic, ada):
-    resources = _all(Caller(ada))
+    resources = care_resources(Caller(ada))
     first, ptsd = clinic["first"], clinic["ptsd"]
     by_id = {r["id"]: r for r in resources}
     trd = by_id[f"indication-{first.pk}"]
@@ -257,7 +253,7 @@ def test_indications_plans_and_courses(clinic, ada):
 
 
 def test_medication_list_codes_only_listed_rxnorm(clinic, ada):
-    statements = _of(_all(Caller(ada)), "MedicationStatement")
+    statements = _of(care_resources(Caller(ada)), "MedicationStatement")
     first = clinic["first"]
     mine = {
         s["medicationCodeableConcept"]["text"]: s
@@ -290,7 +286,7 @@ def test_sources_follow_the_access_table(clinic, sam, ada, carl):
     assert "Observation" not in readable
     assert not readable & {"QuestionnaireResponse", "MedicationStatement", "CarePlan", "Consent"}
     assert {"Organization", "Practitioner", "Questionnaire", "PlanDefinition"} <= readable
-    south = _all(Caller(carl))
+    south = care_resources(Caller(carl))
     assert not [r for r in south if "Patient/" in str(r.get("subject", r.get("patient", "")))]
     assert {r["id"] for r in _of(south, "Organization")} == {f"site-{carl.sites.get().pk}"}
     practitioners = _of(south, "Practitioner")
@@ -303,7 +299,7 @@ def test_patient_everything_finds_each_patient_source(clinic, ada):
     kinds = Counter(
         r["resourceType"]
         for source in catalog.SOURCES
-        if source.type in MINE
+        if source.type in CARE_TYPES
         for r in patient_resources(source, first)
     )
     assert kinds["Condition"] == 1 and kinds["CarePlan"] == 1 and kinds["Consent"] == 1
@@ -331,7 +327,7 @@ def test_narrowing_by_code_and_status_in_the_database(clinic, ada):
 def _queries_to_build(caller: Caller) -> int:
     with CaptureQueriesContext(connection) as captured:
         for source in catalog.SOURCES:
-            if source.type in MINE:
+            if source.type in CARE_TYPES:
                 list(site_resources(source, caller.site_ids()))
     return len(captured)
 
@@ -372,20 +368,3 @@ def test_no_source_file_imports_the_default_fhir_package():
         if (hits := default_package_imports(path.read_text()))
     }
     assert found == {}
-
-
-# -- the demo clinic ---------------------------------------------------------------------------
-
-
-def test_the_demo_clinic_exports_valid_care_resources(db, settings):
-    """Every care-side resource of the demo clinic (`sustain demo`, as tests/sustain/care/
-    test_demo.py loads it) validates with zero errors and only listed codes (issue 16 item 7)."""
-    settings.DEBUG = True
-    load_demo()
-    resources = _all(Caller(User.objects.get(username="dr.ada")))
-    kinds = Counter(r["resourceType"] for r in resources)
-    assert {"Condition", "CarePlan", "Consent", "QuestionnaireResponse", "Observation"} <= set(
-        kinds
-    ), kinds
-    assert [e for r in resources for e in schema_errors(r)] == []
-    assert {pair for r in resources for pair in unlisted_codes(r)} == set()
