@@ -29,18 +29,12 @@ from sustain.accounts.enums import DataCategory
 from sustain.accounts.models import User
 from sustain.care import charts
 from sustain.care import queries as care_queries
-from sustain.care.models import (
-    ACTIVE_COURSE_STATUSES,
-    Assessment,
-    Course,
-    CourseReview,
-    Patient,
-)
+from sustain.care.models import ACTIVE_COURSE_STATUSES, Course, CourseReview, Patient
 from sustain.care.protocol_versions import protocols_for
 from sustain.infusion.enums import AdverseEventKind
 from sustain.infusion.models import AdverseEvent, InfusionRecord
 from sustain.scheduling import queries as scheduling_queries
-from sustain_core import instruments, maintenance, outcomes, protocols
+from sustain_core import maintenance, outcomes, protocols
 from sustain_core.numbers import plain
 
 SCORES = care_queries.SCORES  # the report is scores and doses: clinical roles only
@@ -177,8 +171,26 @@ class Measure:
     drop_percent: Decimal | None
     status: outcomes.TrajectoryStatus | None
     words: list[str]  # the change and the outcome in sentences, for the audience
-    # The latest score's answers item by item (clinician version only; skipped items absent).
-    latest_answers: list[ItemAnswer]
+
+    @property
+    def latest_answers(self) -> list[ItemAnswer]:
+        """The latest score's answers item by item, in the instrument's order (skipped items
+        absent); the clinician's version shows them."""
+        latest = self.summary.latest
+        if latest is None:
+            return []
+        given = {a.item: a.value for a in latest.answers.all()}
+        return [
+            ItemAnswer(
+                label=item.label,
+                value=given[item.key],
+                words=item.answer_labels[given[item.key] - item.min_value]
+                if item.answer_labels
+                else "",
+            )
+            for item in self.summary.instrument.items
+            if item.key in given
+        ]
 
     @property
     def print_chart(self) -> SafeString:
@@ -352,26 +364,7 @@ def _measure(
         drop_percent=drop,
         status=summary.trajectory.status if summary.trajectory is not None else None,
         words=words,
-        latest_answers=[]
-        if for_patient or summary.latest is None
-        else _answers(summary.instrument, summary.latest),
     )
-
-
-def _answers(instrument: instruments.Instrument, assessment: Assessment) -> list[ItemAnswer]:
-    """The assessment's answers in the instrument's item order."""
-    given = {a.item: a.value for a in assessment.answers.all()}
-    return [
-        ItemAnswer(
-            label=item.label,
-            value=given[item.key],
-            words=item.answer_labels[given[item.key] - item.min_value]
-            if item.answer_labels
-            else "",
-        )
-        for item in instrument.items
-        if item.key in given
-    ]
 
 
 def _patient_words(
