@@ -219,8 +219,10 @@ class HistoryLoader:
         self.patients: list[Patient] = []
         self.rows: dict[str, list[Model]] = defaultdict(list)
 
+    @transaction.atomic
     def load(self, patients: int = DEFAULT_PATIENTS) -> HistorySummary:
-        """Write `patients` historical courses, their first infusions spread over the year."""
+        """Write `patients` historical courses, their first infusions spread over the year, in
+        one transaction."""
         first = self.today - dt.timedelta(days=FARTHEST_DAYS)
         spread = FARTHEST_DAYS - NEAREST_DAYS
         days = sorted(
@@ -912,7 +914,6 @@ def _insert(model: type[Model], fields: Sequence[str], values: list[tuple[int | 
         cursor.executemany(sql, values)
 
 
-@transaction.atomic
 def history_outcomes(patient_ids: Sequence[int]) -> tuple[int, int, int]:
     """Courses finished induction, responders, remitters among `patient_ids`, from the
     database (the first follow-up PHQ-9 against the baseline, the protocol's rules), as
